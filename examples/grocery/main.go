@@ -82,12 +82,12 @@ func main() {
 // run is the program: it parses args and prints the screens to stdout.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("grocery", flag.ContinueOnError)
-	data := fs.String("data", "", "keep the state in `DIR` (default: a temporary folder)")
-	seed := fs.Uint64("seed", 1, "seed of the simulated radio")
-	loss := fs.Float64("loss", 0.2, "share of adverts lost")
-	rounds := fs.Int("rounds", 8, "advertising rounds heard before the queues are shown")
-	pin := fs.String("pin", demo.PIN, "the PIN the shopper types")
-	puk := fs.String("puk", "", "the `PUK` the shopper types when the card's PIN is blocked, which makes -pin the card's PIN")
+	data := fs.String("data", "", "keep the state in `DIR` (default: a temporary folder, removed at exit)")
+	seed := fs.Uint64("seed", 1, "seed `N` of the simulated radio")
+	loss := fs.Float64("loss", 0.2, "share `P` of the adverts that the radio loses, at least 0 and less than 1")
+	rounds := fs.Int("rounds", 8, fmt.Sprintf("`N` advertising rounds heard before the queues are shown, 1 to %d", maxRounds))
+	pin := fs.String("pin", demo.PIN, demo.PINUsage)
+	puk := fs.String("puk", "", demo.PUKUsage)
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}

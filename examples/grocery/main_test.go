@@ -246,7 +246,20 @@ func TestExitStatus(t *testing.T) {
 		printed string // once
 	}{
 		{"-seed 2", 0, ""},
-		{"-h", 0, ""},
+		{"-h", 0, `Usage of grocery:
+  -data DIR
+    	keep the state in DIR (default: a temporary folder, removed at exit)
+  -loss P
+    	share P of the adverts that the radio loses, at least 0 and less than 1 (default 0.2)
+  -pin DIGITS
+    	the PIN the shopper types, 4 to 12 DIGITS (default "123456")
+  -puk DIGITS
+    	the PUK the shopper types when the card's PIN is blocked, 8 DIGITS, which makes -pin the card's PIN
+  -rounds N
+    	N advertising rounds heard before the queues are shown, 1 to 10000 (default 8)
+  -seed N
+    	seed N of the simulated radio (default 1)
+`},
 		{"-pin 000000", 1, "grocery: demo: wrong PIN"},
 		{"-rounds 0", 2, "grocery: demo: invalid usage: -rounds 0 is not from 1 to 10000\n"},
 		{"-rounds 10001", 2, "grocery: demo: invalid usage: -rounds 10001 is not from 1 to 10000\n"},

@@ -110,10 +110,10 @@ type config struct {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var c config
-	fs.IntVar(&c.pairs, "pairs", 8, "concurrent shopper–seller pairs")
+	fs.IntVar(&c.pairs, "pairs", 8, fmt.Sprintf("`N` concurrent shopper–seller pairs, 1 to %d", demo.MaxLoadPairs))
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
 	fs.DurationVar(&c.progress, "progress", time.Second, "interval of the progress line")
-	fs.StringVar(&c.dir, "data", "", "the data folder `DIR`")
+	fs.StringVar(&c.dir, "data", "", "the data folder `DIR` (default: a temporary one in process, "+demo.DefaultDir()+" with -url)")
 	fs.StringVar(&c.dsn, "postgres", "", "in process: PostgreSQL `DSN`")
 	fs.BoolVar(&c.http, "http", false, "in process: go through the HTTP API on a loopback port")
 	fs.StringVar(&c.url, "url", "", "drive the cloud program at `URL`")

@@ -65,7 +65,7 @@ const organiser = "Riverside Arena"
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("tickets", flag.ContinueOnError)
-	seed := fs.Uint64("seed", 1, "seed of the simulated radio")
+	seed := fs.Uint64("seed", 1, "seed `N` of the simulated radio")
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}

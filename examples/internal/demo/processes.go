@@ -46,6 +46,14 @@ var ErrNoAnswer = errors.New("demo: the cloud did not answer in time")
 // choice.
 var Bystanders = []string{"bob", "chen", "coffee-cart", "flower-stall"}
 
+// PINUsage is the usage of the -pin flag of the programs whose shopper
+// types the PIN (CheckPIN).
+var PINUsage = fmt.Sprintf("the PIN the shopper types, %d to %d `DIGITS`", simcard.MinPIN, simcard.MaxPIN)
+
+// PUKUsage is the usage of the -puk flag of the programs whose shopper
+// types the PIN (CheckPUK).
+var PUKUsage = fmt.Sprintf("the PUK the shopper types when the card's PIN is blocked, %d `DIGITS`, which makes -pin the card's PIN", simcard.PUKLength)
+
 // CheckPIN refuses a -pin flag that no card takes (simcard.ValidPIN) with
 // ErrUsage.
 func CheckPIN(pin string) error {
@@ -345,12 +353,12 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	f := &phoneFlags{}
 	fs.StringVar(&f.dir, "data", DefaultDir(), "the cloud's data folder `DIR` (cards, CA, the air)")
 	fs.StringVar(&f.url, "url", "", "the cloud's base `URL` (default: the one the cloud wrote into the data folder)")
-	fs.StringVar(&f.pick, "pick", pick, "the `name` to tap in the service queue")
-	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated radio")
+	fs.StringVar(&f.pick, "pick", pick, "the `NAME` to tap in the service queue")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed `N` of the simulated radio")
 	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone (to find it, pair with it and buy)")
 	if name == "shopper" {
-		fs.StringVar(&f.pin, "pin", PIN, "the PIN the shopper types")
-		fs.StringVar(&f.puk, "puk", "", "the `PUK` the shopper types when the card's PIN is blocked, which makes -pin the card's PIN")
+		fs.StringVar(&f.pin, "pin", PIN, PINUsage)
+		fs.StringVar(&f.puk, "puk", "", PUKUsage)
 	}
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
