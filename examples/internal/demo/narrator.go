@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +15,8 @@ import (
 // call to the platform and prints what the cloud did for logins, pairings,
 // payment requests and approvals, with the balances after each payment.
 // A session paired is shown with whose confirmation paired it and whose
-// was in it before (Pair).
+// was in it before, and a confirmation of a session shown paired before
+// as made again (Pair).
 // Each payment is printed once: a consent sent again after its reply was
 // lost, which the platform answers with the payment it settled, prints
 // nothing more (Approve); one that the recovery sweep settled, its call
@@ -29,6 +29,7 @@ type Narrator struct {
 
 	mu        sync.Mutex
 	approving map[payflow.ID]*approval // the consents under way, by request
+	paired    map[payflow.ID]time.Time // the sessions shown paired, until they expire
 }
 
 // approval is what the Narrator knows of the consents to one request
@@ -88,7 +89,10 @@ func (n *Narrator) Login(ctx context.Context, req *payflow.LoginRequest) (*payfl
 // session before: its ID is that of the two cards and their EIDs, and it
 // lives 10 minutes, so that a phone program run again within them, the
 // EIDs the same, finds the other side's confirmation of its earlier run
-// in it (PROTOCOL.md §6.1), which pairs it at once.
+// in it (PROTOCOL.md §6.1), which pairs it at once. A proof of a session
+// shown paired before (the other side's confirmation of that run again)
+// is shown as a confirmation made again ("Session … : NAME confirmed it
+// again, paired before"), not as a second pairing.
 func (n *Narrator) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
 	s, err := n.API.Pair(ctx, req)
 	if err == nil {
@@ -97,21 +101,49 @@ func (n *Narrator) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow
 			// other side's confirmation may be one made minutes before,
 			// of the same EIDs (a phone program run again: PROTOCOL.md
 			// §6.1), not one made just now.
-			who := ""
+			now, before := "", ""
 			var proof record.AuthProof
 			if record.Open(req.Proof, &proof) == nil {
-				now, before := s.ShopperName, s.MerchantName
+				now, before = s.ShopperName, s.MerchantName
 				if proof.Role == record.RoleSeller {
 					now, before = before, now
 				}
-				who = fmt.Sprintf(" (%s confirmed it now, %s before)", now, before)
 			}
-			n.Screen.Printf("Session %s paired: %s and %s, pairing code %s%s", Short(s.ID), s.ShopperName, s.MerchantName, s.PairingCode, who)
+			switch {
+			case n.shownPaired(s) && now != "":
+				n.Screen.Printf("Session %s: %s confirmed it again, paired before", Short(s.ID), now)
+			case now != "":
+				n.Screen.Printf("Session %s paired: %s and %s, pairing code %s (%s confirmed it now, %s before)", Short(s.ID), s.ShopperName, s.MerchantName, s.PairingCode, now, before)
+			default:
+				n.Screen.Printf("Session %s paired: %s and %s, pairing code %s", Short(s.ID), s.ShopperName, s.MerchantName, s.PairingCode)
+			}
 		} else {
 			n.Screen.Printf("Session %s: one side confirmed, waiting for the other", Short(s.ID))
 		}
 	}
 	return s, err
+}
+
+// shownPaired reports whether the session s, paired, was shown paired
+// before, and records it as shown until it expires; the sessions expired
+// are forgotten.
+func (n *Narrator) shownPaired(s *payflow.SessionView) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	for id, exp := range n.paired {
+		if !now.Before(exp) {
+			delete(n.paired, id)
+		}
+	}
+	if _, ok := n.paired[s.ID]; ok {
+		return true
+	}
+	if n.paired == nil {
+		n.paired = make(map[payflow.ID]time.Time)
+	}
+	n.paired[s.ID] = s.ExpiresAt
+	return false
 }
 
 // CreateRequest implements payflow.API.

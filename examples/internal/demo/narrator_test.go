@@ -155,7 +155,11 @@ func TestNarratorPrintsConcurrentConsentOnce(t *testing.T) {
 // the other side's was in the session before: a shopper's phone that
 // confirms a session (a second run within its 10 minutes, its EIDs the
 // same) that the till confirmed earlier is shown paired by the till's
-// earlier confirmation, not as if the till had just confirmed.
+// earlier confirmation, not as if the till had just confirmed. A
+// confirmation of a session that the screen showed paired before (the
+// till's of the second run, in the session that the shopper's paired) is
+// shown as that, not as a second pairing with the roles the other way
+// round.
 func TestNarratorSaysWhoPaired(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -170,9 +174,27 @@ func TestNarratorSaysWhoPaired(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "[cloud]   Session "+Short(c.SessionID)+": one side confirmed, waiting for the other\n"+
 		"[cloud]   Session "+Short(c.SessionID)+" paired: Alice and Corner Grocer, pairing code "+c.PairingCode+" (Corner Grocer confirmed it now, Alice before)\n"+
-		"[cloud]   Session "+Short(c.SessionID)+" paired: Alice and Corner Grocer, pairing code "+c.PairingCode+" (Alice confirmed it now, Corner Grocer before)\n",
+		"[cloud]   Session "+Short(c.SessionID)+": Alice confirmed it again, paired before\n",
 		strings.Join(slices.DeleteFunc(strings.SplitAfter(out.String(), "\n"), func(l string) bool { return strings.Contains(l, "token issued") }), ""),
 		"the lines of the pairings")
+
+	// A cloud's screen that did not show the session paired (the grocery
+	// program run again within its 10 minutes) shows the shopper's
+	// confirmation pairing it, the till's before, and then the till's
+	// confirmation of the second run as made again.
+	out.Reset()
+	api, cloud := n.API, n.Cloud
+	*n = Narrator{API: api, Cloud: cloud, Screen: NewPrinter(&out).Screen("cloud")}
+	c, err = w.alice.Confirm(ctx, sellers[0])
+	require.NoError(t, err)
+	shoppers, err := w.till.ServiceQueue(ctx)
+	require.NoError(t, err)
+	require.Len(t, shoppers, 1)
+	_, err = w.till.Confirm(ctx, shoppers[0])
+	require.NoError(t, err)
+	assert.Equal(t, "[cloud]   Session "+Short(c.SessionID)+" paired: Alice and Corner Grocer, pairing code "+c.PairingCode+" (Alice confirmed it now, Corner Grocer before)\n"+
+		"[cloud]   Session "+Short(c.SessionID)+": Corner Grocer confirmed it again, paired before\n",
+		out.String(), "the lines of the second run's pairing")
 }
 
 // TestSweepSaysWhatItSettled: a consent whose call was cut after the
