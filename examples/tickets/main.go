@@ -223,7 +223,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if !errors.Is(err, payflow.ErrFunds) {
 		return fmt.Errorf("the second sale of %s: got %v, want a refusal", seats[0].asset, err)
 	}
-	frank.Screen.Printf("The cloud refused to settle: %v", err)
+	// The phone cannot tell which leg was short: the money, or the seat
+	// that the reseller delivers with it.
+	frank.Screen.Printf("The cloud refused to settle, nothing paid: a leg of the payment is not covered, %s's money or the seat that %s delivers with it (%v)",
+		frank.Party.Display, shop.Name, err)
 	// The funds short are the seat the reseller should deliver, not the
 	// fan's money.
 	held, err := cloud.Platform.Balance(ctx, shop.ID, seats[0].asset)

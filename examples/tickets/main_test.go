@@ -37,8 +37,10 @@ func TestTickets(t *testing.T) {
 	assert.NotContains(t, first, "ARENA-1231-A12 is held by Dana's Tickets")
 	assert.Contains(t, first, "[cloud]   ARENA-1231-A14 is held by Dana's Tickets\n")
 
-	// The old holder cannot sell it again: nothing moves.
-	assert.Contains(t, second, "[frank]   The cloud refused to settle: payflow: insufficient funds")
+	// The old holder cannot sell it again: nothing moves, and Frank's
+	// screen, which cannot tell which leg was short, does not say that his
+	// money was.
+	assert.Contains(t, second, "[frank]   The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
 	assert.Contains(t, second, "[cloud]   Nothing moved: Dana's Tickets holds 0 ARENA-1231-A12 to deliver, and the seat leg and the money leg are linked, all or nothing\n", "the funds short are the seller's seat, not Frank's money")
 	assert.NotContains(t, second, "Receipt verified")
 	assert.Regexp(t, `(?m)^\[seller\]  Request [0-9a-f]{8} cancelled$`, second)
@@ -112,7 +114,7 @@ func TestTicketsAcrossEIDRotation(t *testing.T) {
 		assert.Contains(t, s, label+"The other screen shows another pairing code: selecting again after the EIDs changed\n")
 	}
 	assert.Contains(t, s, "[cloud]   ARENA-1231-A12 is held by Erin\n")
-	assert.Contains(t, s, "[frank]   The cloud refused to settle: payflow: insufficient funds")
+	assert.Contains(t, s, "[frank]   The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
 }
 
 // writeFunc is an io.Writer that calls the function.
