@@ -1064,7 +1064,12 @@ type PaidError struct {
 	what string // describes the request in Error
 }
 
+// Error names the request paid; one without its Payment (a zero value,
+// or a nil *PaidError) says that a payment request was paid.
 func (e *PaidError) Error() string {
+	if e == nil || e.Payment == nil {
+		return fmt.Sprintf("%v: a payment request was paid (no view given)", ErrFinal)
+	}
 	return fmt.Sprintf("%v: payment request %v%s was paid", ErrFinal, e.Payment.ID, e.what)
 }
 
@@ -2253,7 +2258,15 @@ type RefundMadeError struct {
 	RequestID ID
 }
 
+// Error names the refund made, its amount and request; one without its
+// Receipt says so, and a nil *RefundMadeError names none.
 func (e *RefundMadeError) Error() string {
+	switch {
+	case e == nil:
+		return fmt.Sprintf("%v: a refund sent before without an answer was made (no receipt given)", ErrConflict)
+	case e.Receipt == nil:
+		return fmt.Sprintf("%v: a refund of request %v, sent before without an answer, was made (no receipt given)", ErrConflict, e.RequestID)
+	}
 	return fmt.Sprintf("%v: a refund of %d of request %v, sent before without an answer, was made", ErrConflict, e.Receipt.Amount, e.RequestID)
 }
 
