@@ -536,6 +536,15 @@ type Charge struct {
 // withdrawn as last seen, as above; so does a Select's or Cancel's
 // withdrawal of it.
 //
+// A request that Request, Select or Cancel finds paid while withdrawing
+// it (sent again, on screen, or at a taken index) is taken as paid only
+// as Status and Wait take it: its view must show its whole amount
+// captured or, when every view of it that the phone had (the one kept,
+// and the first that the call read or got in answer) says that the
+// merchant captures manually, no more than it. Another is ErrMismatch,
+// not a *PaidError: the request is not shown or taken as seen paid, and
+// stays as it was, to be withdrawn again.
+//
 // Calls of Request run one at a time: one waits for another, also
 // through such a wait, only as long as its ctx lasts, and then fails
 // with ctx's error alone, having done nothing. One whose ctx ends after
@@ -727,13 +736,18 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // it (checkKept), compared before a pending one is cancelled, so that
 // nothing is cancelled, shown or kept, and again, with the screen and
 // Held as they are then, with the view after the cancellation, so that
-// nothing is shown or kept. A view in a state that no request's view has is ErrInternal
+// nothing is shown or kept; and so is a view that shows the request
+// captured for what no capture of it can have captured
+// (checkCapturedAmount, against that view, the first read, and the one
+// kept: checkPaidLocked), nothing being shown, kept or taken as seen
+// paid. A view in a state that no request's view has is ErrInternal
 // (knownView), and so is nothing cancelled, shown or kept.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := knownView(s.merchantPayment(ctx, id, sess.MerchantID))
 	if err != nil {
 		return err
 	}
+	first := v
 	if v.SessionID != sess.ID {
 		return fmt.Errorf("%w: the platform's view is of another session's request", ErrMismatch)
 	}
@@ -749,7 +763,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 		}
 	}
 	s.mu.Lock()
-	if err := s.checkKeptLocked(v); err != nil { // the screen or Held may have changed meanwhile
+	if err := s.checkPaidLocked(first, v); err != nil { // the screen or Held may have changed meanwhile
 		s.mu.Unlock()
 		return err
 	}
@@ -757,7 +771,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	s.seenLocked(v)
 	s.mu.Unlock()
 	if v.State == StateCaptured && !known {
-		return s.showPaid(v, false, ", found at a taken index of the session,")
+		return s.showPaid(first, v, false, ", found at a taken index of the session,")
 	}
 	return nil
 }
@@ -782,6 +796,33 @@ func (s *Seller) checkKeptLocked(v *PaymentView) error {
 	}
 	if kept, err := s.heldRequestLocked(v.ID); err == nil {
 		return sameRequest(kept, v)
+	}
+	return nil
+}
+
+// checkPaidLocked is checkKeptLocked of v, a view of a request the seller
+// made, that first, the first view of it that the call read or got in
+// answer, led to, s.mu held; a v that shows the request captured must
+// show captured what a capture of it can have captured
+// (checkCapturedAmount) by first, and by the view kept of it on screen or
+// in Held, so that a part of the amount is taken for a merchant that
+// captures manually only when every view of it says so (ErrMismatch
+// otherwise), as Status and Wait take it.
+func (s *Seller) checkPaidLocked(first, v *PaymentView) error {
+	if err := s.checkKeptLocked(v); err != nil || v.State != StateCaptured {
+		return err
+	}
+	shown := []*PaymentView{first}
+	if s.payment != nil && s.payment.ID == v.ID {
+		shown = append(shown, s.payment)
+	}
+	if kept, err := s.heldRequestLocked(v.ID); err == nil {
+		shown = append(shown, kept)
+	}
+	for _, w := range shown {
+		if err := checkCapturedAmount(w, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -998,14 +1039,16 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 // over), with its view and ErrFinal. It returns a nil view when the
 // platform gives none, and when v, or the view after a cancellation, is
 // not of the request kept under v's ID, on screen or in Held (checkKept,
-// compared before the cancellation is sent, and by showPaid): that is ErrMismatch, and
-// nothing is cancelled or shown. Unless report, one paid is not shown
+// compared before the cancellation is sent, and by showPaid), or shows it
+// captured for what no capture of it can have captured (showPaid): that
+// is ErrMismatch, and nothing is cancelled or shown. Unless report, one paid is not shown
 // either: the view is nil and the error too, so that it is reported when
 // sent again (settleUnsent).
 func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, report bool) (*PaymentView, error) {
 	if err := s.checkKept(v); err != nil {
 		return nil, err
 	}
+	first := v
 	if payable(v.State) {
 		var err error
 		if v, err = s.cancelRecorded(ctx, v); err != nil {
@@ -1018,7 +1061,7 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, rep
 	case !report:
 		return nil, nil
 	}
-	err := s.showPaid(v, over, ", which the phone withdraws,")
+	err := s.showPaid(first, v, over, ", which the phone withdraws,")
 	if !holdsError[*PaidError](err) { // not shown
 		return nil, err
 	}
@@ -1031,12 +1074,16 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, rep
 // over, v takes the screen only while it is empty or shows v's request: a
 // request that a Request of the session selected since put there stays,
 // so that the next Request or Select withdraws it while it is payable.
-// A v that is not of the request kept under its ID (checkKeptLocked)
-// is ErrMismatch: it is not shown or taken as seen paid.
-func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
+// A v that is not of the request kept under its ID (checkKeptLocked), or
+// that shows it captured for what no capture of it can have captured,
+// by first, the first view of it that the call had, or the view kept
+// (checkPaidLocked: the whole amount, or for a merchant that captures
+// manually no more than it, as Status and Wait take it), is ErrMismatch:
+// it is not shown or taken as seen paid.
+func (s *Seller) showPaid(first, v *PaymentView, over bool, what string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkKeptLocked(v); err != nil {
+	if err := s.checkPaidLocked(first, v); err != nil {
 		return err
 	}
 	if over || s.payment == nil || s.payment.ID == v.ID {
@@ -1196,7 +1243,7 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 	}
 	switch v.State {
 	case StateCaptured:
-		return s.showPaid(v, false, " on screen")
+		return s.showPaid(shown, v, false, " on screen")
 	case StateHeld:
 	default:
 		s.finish(v)
@@ -1784,7 +1831,9 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // returns. One paid goes on screen with its receipt (Status, Wait) as
 // Request says, and Cancel fails with a *PaidError (ErrFinal) naming it,
 // once it withdrew the requests kept after it too (one of them paid too
-// stays kept, not shown, and the next Cancel reports it). When the
+// stays kept, not shown, and the next Cancel reports it); one whose view
+// shows captured what no capture of it can have captured is ErrMismatch,
+// as Request says, and stays kept. When the
 // platform refuses them all, they were never recorded, and Cancel fails
 // with ErrNoPayment. While it gets no
 // answer or no verdict (also the view of another request: ErrMismatch,
