@@ -1749,7 +1749,10 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // (Status), or it ends otherwise, and returns its status: captured with
 // the verified receipt (one of another request, parties or currency, for
 // another amount than captured, or with other lines or legs than the
-// card signed is ErrMismatch, as is a view captured for another amount
+// card signed, or with another count of ledger transfer IDs than the
+// platform posts for that request, one for the money when its amount is
+// not zero and one for each asset leg, is ErrMismatch, as is a view
+// captured for another amount
 // than Status takes), held (for a manual capture: see Capture),
 // declined, cancelled or expired with a nil receipt; a read that shows it
 // in another state fails Wait with ErrInternal, the request staying on

@@ -524,7 +524,9 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // the view of the captured payment: a receipt for another amount than
 // the view shows captured or with other lines or legs than the seller's
 // card signed (its lines' names, which the card does not sign, are not
-// compared), or a view that shows captured another amount
+// compared), or with another count of ledger transfer IDs than the
+// platform posts for that request (one for the money when its amount is
+// not zero, one for each asset leg), or a view that shows captured another amount
 // than the request's (at most that, for a merchant that captures
 // manually) or other lines, legs or session than the seller's card
 // signed, fails with ErrMismatch, and the consent is kept as below. For a merchant that captures manually it
@@ -1009,8 +1011,9 @@ func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
 // against u and v: a view that shows another amount captured than a
 // capture of the request gives, or the request otherwise than its
 // seller's card signed it (checkCaptured), a receipt of another
-// request, parties or currency, or with other lines or legs than the
-// seller's card signed (checkReceiptFields, and checkReceiptLines with
+// request, parties or currency, or with other lines or legs (or another
+// count of transfer IDs) than the seller's card signed
+// (checkReceiptFields, and checkReceiptLines with
 // the signed request that checkCaptured opened), of another consent than u,
 // or for another amount than v shows captured, is ErrMismatch. The
 // receipt that it took for u before (taken: keptCaptured takes it before
