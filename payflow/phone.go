@@ -1621,13 +1621,19 @@ func holdLapsed(v *PaymentView, now time.Time) bool {
 // or with a view that lacks the signed request or carries other bytes, is
 // ErrMismatch: a phone checks that the request it puts on screen carries
 // what the seller's card signed (checkRecorded, checkPaymentView), and
-// every view taken as that request's then carries it too.
+// every view taken as that request's then carries it too. A v of that
+// request is given the merchant name of shown, which the card does not
+// sign: a phone shows a request under the name that it showed it under
+// first, which the shopper phone checked to be the session's
+// (checkPaymentView), whatever name a later view carries (one that the
+// merchant took since, or one that a network rewrote).
 func sameRequest(shown, v *PaymentView) error {
 	if !bytes.Equal(v.Request, shown.Request) || v.ID != shown.ID || !bytes.Equal(v.RequestHash, shown.RequestHash) ||
 		v.Amount != shown.Amount || v.Currency != shown.Currency || v.MerchantID != shown.MerchantID ||
 		v.PayerCardID != shown.PayerCardID || !slices.Equal(v.Lines, shown.Lines) || !slices.Equal(v.Legs, shown.Legs) {
 		return fmt.Errorf("%w: the platform's view is of another request than the one on screen", ErrMismatch)
 	}
+	v.MerchantName = shown.MerchantName
 	return nil
 }
 
