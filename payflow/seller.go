@@ -1407,7 +1407,10 @@ func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
 // view kept and this one both say that the merchant captures manually,
 // for more than it (checkCapturedAmount, as the shopper's phone checks):
 // the request stays on screen, and among the held ones (Held), as last
-// seen, not taken as paid.
+// seen, not taken as paid. Status verifies no receipt: a captured view
+// that passes these checks goes on screen, and the request is then seen
+// paid (PROTOCOL.md §5.6), with the view's Receipt as the platform gave
+// it, which Wait verifies.
 //
 // A Status whose ctx ended before it fails with ctx's error, whether or
 // not the API heeds ctx (a Platform in process): it reads nothing, and the
@@ -1751,9 +1754,11 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // another amount than captured, or with other lines or legs than the
 // card signed, or with another count of ledger transfer IDs than the
 // platform posts for that request, one for the money when its amount is
-// not zero and one for each asset leg, is ErrMismatch, as is a view
-// captured for another amount
-// than Status takes), held (for a manual capture: see Capture),
+// not zero and one for each asset leg, is ErrMismatch, the captured view
+// staying on screen and the request seen paid as Status leaves them, so
+// that only the receipt is withheld; so is a view captured for another
+// amount than Status takes, which leaves the request as last seen),
+// held (for a manual capture: see Capture),
 // declined, cancelled or expired with a nil receipt; a read that shows it
 // in another state fails Wait with ErrInternal, the request staying on
 // screen (Status). The view is the caller's own, as the Seller type says.
