@@ -13,8 +13,9 @@ import (
 // and one for each asset leg of the signed request; one of basket (an
 // amount, no legs) with another count of transfer IDs, two, is
 // ErrMismatch on both phones, the shopper charged once: the shopper's
-// Approve keeps the consent, the seller's Wait returns no receipt, and once the platform answers with the receipt it holds, with
-// its one transfer ID, each takes it.
+// Approve keeps the consent, the seller's Wait returns no receipt, and
+// once the platform answers with the receipt it holds, with its one
+// transfer ID, each takes it.
 func TestPhonesRefuseReceiptOfOtherTransferCount(t *testing.T) {
 	for _, shopper := range []bool{true, false} {
 		t.Run(map[bool]string{true: "shopper", false: "seller"}[shopper], func(t *testing.T) {

@@ -484,7 +484,8 @@ type certID struct {
 // bound CertIDs.NotAfter with the certificates presented. It returns an
 // *Error matching ErrUntrusted for a chain that is empty, longer than
 // MaxDepth or holds a certificate that does not parse or is longer than
-// MaxCertificateSize (refused before it is parsed), as VerifyCard does, and one matching ErrInvalid for a nil or zero Verifier.
+// MaxCertificateSize (refused before it is parsed), as VerifyCard does,
+// and one matching ErrInvalid for a nil or zero Verifier.
 func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	if !v.made() {
 		return nil, errNoVerifier()

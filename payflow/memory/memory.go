@@ -32,7 +32,9 @@ type Store struct {
 	tokens    map[string]*payflow.TokenRecord
 	sessions  map[payflow.ID]*payflow.SessionRecord
 	payments  map[payflow.ID]*payflow.PaymentRecord
-	bySession map[payflow.ID][]payflow.ID // the payment requests of each session ID that are pending or approving (cancelPendingLocked), as inserted
+	// bySession holds the payment requests of each session ID that are
+	// pending or approving (cancelPendingLocked), as inserted.
+	bySession map[payflow.ID][]payflow.ID
 	refunds   map[payflow.ID]*payflow.RefundRecord
 
 	replies *payflow.ReplyMemory // the idempotent replies, under their own lock

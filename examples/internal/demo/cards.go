@@ -57,8 +57,9 @@ func CardPath(dir, name string) string { return filepath.Join(dir, "cards", name
 // folder cannot be written: permission denied", matching
 // fs.ErrPermission), and a card file that cannot be written otherwise
 // with an error naming it, rather than failing the first command that
-// stores the card's state with the status word 6581 (simcard.ErrMemory). A card missing from the folder is an error that
-// matches fs.ErrNotExist.
+// stores the card's state with the status word 6581 (simcard.ErrMemory).
+// A card missing from the folder is an error that matches
+// fs.ErrNotExist.
 func OpenCard(dir, name string) (_ *Card, err error) {
 	path := CardPath(dir, name)
 	if _, err := os.Stat(path); err != nil {
