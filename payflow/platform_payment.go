@@ -16,7 +16,7 @@ import (
 // settlement under way shows the state it started from.
 func publicState(s string) string {
 	switch s {
-	case stateApproving:
+	case StateApproving:
 		return StatePending
 	case stateCapturing, stateVoiding:
 		return StateHeld
@@ -44,7 +44,7 @@ func stateError(s string) error {
 		return fmt.Errorf("%w: the request expired", ErrExpired)
 	case StateCaptured, StateDeclined, StateCancelled:
 		return fmt.Errorf("%w: the request is %s", ErrFinal, s)
-	case stateApproving:
+	case StateApproving:
 		return fmt.Errorf("%w: a consent to the request is being settled", ErrConflict)
 	case stateCapturing:
 		return fmt.Errorf("%w: the payment is being captured", ErrConflict)
@@ -461,7 +461,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	a, err := p.check(c, req.Consent, &cs)
 	ch := record.Hash(req.Consent)
 	switch {
-	case errors.Is(err, ErrReplay) && r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]):
+	case errors.Is(err, ErrReplay) && r.State == StateApproving && bytes.Equal(r.ConsentHash, ch[:]):
 		// This very consent was accepted and its settlement did not
 		// finish, and its nonce has expired since (a settlement may
 		// stay unfinished longer than the nonce's lifetime): check
@@ -494,7 +494,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		if r, err = p.current(ctx, r); err != nil {
 			return nil, err
 		}
-		if r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]) {
+		if r.State == StateApproving && bytes.Equal(r.ConsentHash, ch[:]) {
 			// This very consent was accepted and its settlement did not
 			// finish (the reply failed or was lost): the retry finishes
 			// it, as RecoverSweep would, and gets the first call's reply.
@@ -537,7 +537,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		// approval: a process from before the mark existed put a marked
 		// request back to pending when its hold was refused. Only a
 		// pairing since this approval began ends a refusal cancelled.
-		r.State, r.UpdatedAt, r.VoidTo = stateApproving, now, ""
+		r.State, r.UpdatedAt, r.VoidTo = StateApproving, now, ""
 		r.Attempt++
 		r.Consent, r.ConsentHash = req.Consent, ch[:]
 		r.HoldExpiresAt = now.Add(p.ttl.hold)
@@ -581,7 +581,7 @@ func (p *Platform) acceptedMeanwhile(ctx context.Context, id ID, ch []byte, repl
 		return nil, replayed
 	case holdRefused(r):
 		return nil, p.holdRefusal(ctx, r)
-	case r.State == stateApproving:
+	case r.State == StateApproving:
 		return p.finishApproving(ctx, r)
 	}
 	return p.view(ctx, r, nil)

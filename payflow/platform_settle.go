@@ -626,7 +626,7 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 		from := r.State
 		now := p.now()
 		switch r.State {
-		case stateApproving:
+		case StateApproving:
 			if !r.ManualCapture {
 				r.CaptureAmount = r.Amount
 			}
@@ -1218,7 +1218,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	before := p.now().Add(-p.ttl.recoverAfter)
 	n := 0
 	var errs []error
-	for _, state := range []string{stateApproving, stateCapturing, stateVoiding} {
+	for _, state := range []string{StateApproving, stateCapturing, stateVoiding} {
 		due, err := p.store.DuePayments(ctx, state, before, limit)
 		if err != nil {
 			return n, errors.Join(append(errs, err)...)

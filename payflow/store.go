@@ -675,9 +675,12 @@ type SessionRecord struct {
 // Internal states of a payment request, besides the public ones
 // (StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled,
 // StateExpired). They mark a settlement under way in the ledger, which
-// RecoverSweep completes after a crash.
+// RecoverSweep completes after a crash. No view shows them.
+// StateApproving is exported for the stores, which keep the requests
+// approving of a session for its pairing's cancellation
+// (Acceptance.CancelPending), and for readers of PaymentRecord.State.
 const (
-	stateApproving = "approving" // consent recorded, hold being placed
+	StateApproving = "approving" // consent recorded, hold being placed
 	stateCapturing = "capturing" // hold being posted
 	stateVoiding   = "voiding"   // hold being voided (towards VoidTo)
 )

@@ -455,10 +455,6 @@ func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRe
 	return copyPayment(n)
 }
 
-// stateApproving is the state that payflow stores for a payment request
-// whose approval is under way (consent recorded, hold being placed).
-const stateApproving = "approving"
-
 // cancelPendingLocked cancels the payment requests of session id that are
 // pending and unexpired at t, and marks those whose approval is under way
 // (Acceptance.CancelPending). The session's list holds only the requests
@@ -480,7 +476,7 @@ func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 		case p.State == payflow.StatePending:
 			p.State, p.UpdatedAt, p.DeferredTo = payflow.StateCancelled, t, time.Time{}
 			p.Version++
-		case p.State == stateApproving:
+		case p.State == payflow.StateApproving:
 			p.VoidTo = payflow.StateCancelled
 			p.Version++
 		}
@@ -524,7 +520,7 @@ func (s *Store) casPaymentLocked(p *payflow.PaymentRecord, from string) error {
 // under way: the requests that a pairing cancels or marks, which its
 // session's list holds (cancelPendingLocked).
 func open(state string) bool {
-	return state == payflow.StatePending || state == stateApproving
+	return state == payflow.StatePending || state == payflow.StateApproving
 }
 
 func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {

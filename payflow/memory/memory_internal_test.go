@@ -225,7 +225,7 @@ func TestSettledRequestsLeaveTheirSessionList(t *testing.T) {
 	for i := range 100 { // payments captured in one session
 		id := payflow.ID{0x10, byte(i)}
 		insert(id)
-		move(id, stateApproving)
+		move(id, payflow.StateApproving)
 		move(id, payflow.StateCaptured)
 	}
 	_, kept := s.bySession[session]
@@ -234,14 +234,14 @@ func TestSettledRequestsLeaveTheirSessionList(t *testing.T) {
 	for i := byte(1); i <= 5; i++ {
 		insert(payflow.ID{i})
 	}
-	move(payflow.ID{1}, stateApproving)
+	move(payflow.ID{1}, payflow.StateApproving)
 	move(payflow.ID{2}, payflow.StateDeclined)
-	move(payflow.ID{3}, stateApproving)
+	move(payflow.ID{3}, payflow.StateApproving)
 	move(payflow.ID{3}, payflow.StateHeld)
 	move(payflow.ID{5}, payflow.StateCancelled)
 	assert.Equal(t, []payflow.ID{{1}, {4}}, s.bySession[session], "the approving and the pending one")
-	move(payflow.ID{1}, payflow.StatePending) // its hold refused
-	move(payflow.ID{1}, stateApproving)       // another consent
+	move(payflow.ID{1}, payflow.StatePending)   // its hold refused
+	move(payflow.ID{1}, payflow.StateApproving) // another consent
 	move(payflow.ID{3}, "capturing")
 	move(payflow.ID{3}, payflow.StateCaptured)
 	assert.Equal(t, []payflow.ID{{1}, {4}}, s.bySession[session], "each once, the captured one out")

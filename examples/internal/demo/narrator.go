@@ -202,11 +202,6 @@ func (n *Narrator) Refund(ctx context.Context, req *payflow.RefundRequest) (*pay
 	return v, err
 }
 
-// approvingState is the state in which payflow's store keeps a request
-// whose consent it accepted while the settlement is under way
-// (payflow.PaymentRecord.State).
-const approvingState = "approving"
-
 // consentRequest returns the ID of the request that the consent of req
 // names, read without checking its signature, which the platform checks,
 // and whether it could be read.
@@ -230,7 +225,7 @@ func (n *Narrator) settledBefore(ctx context.Context, id payflow.ID, consent []b
 		return false
 	}
 	h := record.Hash(consent)
-	return r.Consent != nil && bytes.Equal(r.ConsentHash, h[:]) && r.State != payflow.StatePending && r.State != approvingState
+	return r.Consent != nil && bytes.Equal(r.ConsentHash, h[:]) && r.State != payflow.StatePending && r.State != payflow.StateApproving
 }
 
 // begin counts a call of Approve of a consent to the request id under

@@ -213,7 +213,7 @@ func TestSweepSaysWhatItSettled(t *testing.T) {
 	r, err := w.cloud.Store.Payment(ctx, id)
 	require.NoError(t, err)
 	h := record.Hash(req.Consent)
-	r.State, r.Consent, r.ConsentHash, r.UpdatedAt = approvingState, req.Consent, h[:], time.Now().Add(-time.Minute)
+	r.State, r.Consent, r.ConsentHash, r.UpdatedAt = payflow.StateApproving, req.Consent, h[:], time.Now().Add(-time.Minute)
 	require.NoError(t, w.cloud.Store.UpdatePayment(ctx, r, payflow.StatePending))
 
 	var out bytes.Buffer

@@ -854,10 +854,6 @@ func counterError(row rowScanner, cardID string, got uint64) error {
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: got}
 }
 
-// stateApproving is the state that payflow stores for a payment request
-// whose approval is under way (consent recorded, hold being placed).
-const stateApproving = "approving"
-
 // The statements of Accept.
 const (
 	qUseNonce = `INSERT INTO payflow_used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`
@@ -892,7 +888,7 @@ const (
 		updated_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE updated_at END,
 		due_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE due_at END,
 		deferred_to = CASE state WHEN '` + payflow.StatePending + `' THEN 0 ELSE deferred_to END
-		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + stateApproving + `') AND expires_at > ? AND expires_at <> 0`
+		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + payflow.StateApproving + `') AND expires_at > ? AND expires_at <> 0`
 )
 
 // confirmArgs are the arguments of qConfirm for a's Session: a's Now
