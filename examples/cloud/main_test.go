@@ -178,7 +178,7 @@ func TestThreeProcesses(t *testing.T) {
 	require.NotNil(t, r2, again)
 	assert.NotEqual(t, r1[1], r2[1], "a new request")
 	if s1[1] == s2[1] {
-		assert.Contains(t, again, "[seller]  Request "+r1[1]+", made before, was paid: EUR 11.27; asking again\n")
+		assert.Contains(t, again, "[seller]  Request "+r1[1]+", of an earlier sale, was already paid (EUR 11.27); the card signs a new request for this basket\n")
 	}
 	assert.Contains(t, cloud.String(), "[cloud]   Balance of Alice: EUR 50.00\n")
 }

@@ -28,8 +28,9 @@
 // the ten-minute EID epoch), and the cloud then cancels the request left
 // pending (PROTOCOL.md §6.1); only a shopper run that pairs before that
 // may still be shown it. A run in the session of an earlier one that
-// finds the earlier run's request paid shows that payment before it asks
-// (PROTOCOL.md §5.6). Start the cloud program first (see its
+// finds the earlier run's request paid shows that payment as already
+// made, and then asks for its basket with a new request (PROTOCOL.md
+// §5.6). Start the cloud program first (see its
 // documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]

@@ -209,7 +209,8 @@ func (p *Phone) AwaitPaired(ctx context.Context) (*payflow.Confirmation, error) 
 // (Ask). legs are assets that go to the shopper with the payment. A
 // payment that Request reports paid instead of asking (a
 // payflow.PaidError, as for a request of the till's earlier run in the
-// same session that the shopper paid) is shown, and the till asks again.
+// same session that the shopper paid) is shown as a sale already paid, and
+// the card signs a new request for the basket.
 func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs []record.Leg) (*payflow.PaymentView, error) {
 	sale, err := p.Price(ctx, shopper, basket, legs)
 	if err != nil {
@@ -271,18 +272,20 @@ func (p *Phone) Price(ctx context.Context, shopper string, basket []Item, legs [
 // approve. A payment that Request reports paid instead of asking (a
 // *payflow.PaidError) of a request that the card signed before sale was
 // priced, as one of the till's earlier run in the same session that the
-// shopper paid, is shown, and the till asks again; one of a request of
-// sale itself (AskAgain) fails Ask with the *payflow.PaidError.
+// shopper paid, is shown as an earlier sale already paid, and the card
+// signs a new request for sale; one of a request of sale itself
+// (AskAgain) fails Ask with the *payflow.PaidError.
 func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, error) {
 	v, err := p.Seller.Request(ctx, sale.Charge)
 	// A payment that the till did not see, such as one to a request of its
-	// earlier run in the same session, is shown before it asks again.
+	// earlier run in the same session, is shown before the card signs a
+	// new request for sale.
 	for {
 		paid, ok := errors.AsType[*payflow.PaidError](err)
 		if !ok || p.ofSale(paid.Payment, sale) {
 			break
 		}
-		p.Screen.Printf("Request %s, made before, was paid: %s; asking again", Short(paid.Payment.ID), Money(paid.Payment.Captured, paid.Payment.Currency))
+		p.Screen.Printf("Request %s, of an earlier sale, was already paid (%s); the card signs a new request for this basket", Short(paid.Payment.ID), Money(paid.Payment.Captured, paid.Payment.Currency))
 		v, err = p.Seller.Request(ctx, sale.Charge)
 	}
 	if err != nil {

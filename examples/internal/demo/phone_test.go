@@ -296,3 +296,35 @@ func TestApproveBlockedCard(t *testing.T) {
 	assert.Equal(t, "demo: the card's PIN is blocked (run again with -puk and the card's PUK to unblock it): "+simcard.ErrPINBlocked.Error(), err.Error())
 	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
 }
+
+// TestAskSaysEarlierRequestPaid: a payment that the till's Request
+// reports instead of asking, of a request that the card signed before the
+// basket was priced (here one that Alice paid while the till did not
+// wait for it, as one of the till's earlier run), goes on the till's
+// screen as a payment already made, and the card signs a new request for
+// the basket, which Alice pays in turn: each request is charged once.
+func TestAskSaysEarlierRequestPaid(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := newPairedPhones(ctx, t, nil, nil)
+	first, err := w.till.Charge(ctx, "Alice", GroceryBasket, nil)
+	require.NoError(t, err)
+	v, err := w.alice.AwaitRequest(ctx)
+	require.NoError(t, err)
+	_, err = w.alice.Approve(ctx, v, PIN)
+	require.NoError(t, err)
+
+	w.out.Reset()
+	second, err := w.till.Charge(ctx, "Alice", []Item{{"milk", 1}}, nil)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ID, second.ID, "a new request")
+	assert.Contains(t, w.out.String(), "[seller]  Request "+Short(first.ID)+", of an earlier sale, was already paid (EUR 11.27); the card signs a new request for this basket\n")
+	v, err = w.alice.AwaitRequest(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, second.ID, v.ID)
+	_, err = w.alice.Approve(ctx, v, PIN)
+	require.NoError(t, err)
+	b, err := w.cloud.Platform.Balance(ctx, w.cards["alice"].ICCID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Balance{Posted: 5000 - 1127 - 119}, b, "each request charged once")
+}
