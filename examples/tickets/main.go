@@ -8,7 +8,10 @@
 // the reseller whose selections of each other open two sessions, as the
 // EID epoch ended after they heard each other or between the two
 // selections, hear each other's new adverts and select each other again,
-// up to 3 times (demo.SelectEachOther), and say so.
+// up to 3 times (demo.SelectEachOther), and say so. Each phone's lines
+// are labelled by its role, as in the other examples: [seller] for the
+// reseller's, [shopper] for the fans', each fan's in the section of the
+// sale to that fan.
 //
 //	go run ./examples/tickets
 //
@@ -120,8 +123,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer card.Close()
-		label := map[string]string{"dana": "seller", "erin": "shopper", "frank": "frank"}[p.Name]
-		ph, err := demo.NewPhone(p, card, api, pr.Screen(label), root)
+		ph, err := demo.NewPhone(p, card, api, pr.Screen(p.Role.String()), root)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,19 @@ func TestTickets(t *testing.T) {
 	issued, first, second := sections[1], sections[2], sections[3]
 
 	assert.Contains(t, issued, "[cloud]   ARENA-1231-A12 is held by Dana's Tickets\n")
+	// Each phone's lines are labelled by its role, as in the other
+	// examples: Erin's and Frank's "[shopper]", in the section of each
+	// one's purchase, Dana's "[seller]".
+	for line := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
+		if line != "" && !strings.HasPrefix(line, "== ") {
+			assert.Regexp(t, `^\[(cloud|seller|shopper)\] `, line)
+		}
+	}
+	assert.Contains(t, issued, "[shopper] Erin logged in with card ")
+	assert.Contains(t, issued, "[shopper] Frank logged in with card ")
+	assert.Contains(t, issued, "[seller]  Dana's phone logged in with card ")
+	assert.Contains(t, first, "[shopper] Erin taps 1. Dana's Tickets\n")
+	assert.Contains(t, second, "[shopper] Frank taps 1. Dana's Tickets\n")
 	assert.Contains(t, issued, "[cloud]   Erin:           EUR 100.00\n")
 
 	// The seat and the money moved in one request, with one receipt.
@@ -40,7 +53,7 @@ func TestTickets(t *testing.T) {
 	// The old holder cannot sell it again: nothing moves, and Frank's
 	// screen, which cannot tell which leg was short, does not say that his
 	// money was.
-	assert.Contains(t, second, "[frank]   The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
+	assert.Contains(t, second, "[shopper] The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
 	assert.Contains(t, second, "[cloud]   Nothing moved: Dana's Tickets holds 0 ARENA-1231-A12 to deliver, and the seat leg and the money leg are linked, all or nothing\n", "the funds short are the seller's seat, not Frank's money")
 	assert.NotContains(t, second, "Receipt verified")
 	assert.Regexp(t, `(?m)^\[seller\]  Request [0-9a-f]{8} cancelled$`, second)
@@ -114,7 +127,7 @@ func TestTicketsAcrossEIDRotation(t *testing.T) {
 		assert.Contains(t, s, label+"The other screen shows another pairing code: selecting again after the EIDs changed\n")
 	}
 	assert.Contains(t, s, "[cloud]   ARENA-1231-A12 is held by Erin\n")
-	assert.Contains(t, s, "[frank]   The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
+	assert.Contains(t, s, "[shopper] The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
 }
 
 // writeFunc is an io.Writer that calls the function.
