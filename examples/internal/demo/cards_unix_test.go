@@ -8,10 +8,8 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/tempfile"
+	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/simcard/applet"
 )
 
@@ -27,10 +26,10 @@ import (
 // the folder and gives the system's reason, rather
 // than failing the first command that stores its state with the card's
 // status word 6581. Root writes into a read-only folder: run as root,
-// the test runs as nobody in another process (runAsNobody).
+// the test runs as nobody in another process (testenv.RunAsNobody).
 func TestOpenCardReadOnly(t *testing.T) {
 	if os.Geteuid() == 0 {
-		runAsNobody(t, "TestOpenCardReadOnly")
+		testenv.RunAsNobody(t, "TestOpenCardReadOnly")
 		return
 	}
 	for _, opened := range []bool{false, true} {
@@ -53,44 +52,6 @@ func TestOpenCardReadOnly(t *testing.T) {
 			assert.EqualError(t, err, "demo: the folder "+cards+" of the data folder cannot be written: permission denied")
 		})
 	}
-}
-
-// nobody is the user and group ID (the kernel's overflow ID, "nobody")
-// that runAsNobody runs a test as.
-const nobody = 65534
-
-// runAsNobody runs the test named test of this test binary in a child
-// process as user and group nobody, without supplementary groups, and
-// fails t unless it passed there, not skipped. The go command builds the
-// test binary in a folder that only its user may enter, so the child runs
-// a copy of it, in a temporary folder of nobody's that is also the child's
-// working folder and TMPDIR: the folder of the test's own temporary
-// folders.
-func runAsNobody(t *testing.T, test string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "casimpay-nobody-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chown(dir, nobody, nobody))
-
-	bin := filepath.Join(dir, filepath.Base(os.Args[0]))
-	src, err := os.Open(os.Args[0])
-	require.NoError(t, err)
-	defer src.Close()
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	require.NoError(t, err)
-	_, err = io.Copy(dst, src)
-	require.NoError(t, err)
-	require.NoError(t, dst.Close())
-
-	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s as user %d in %s:\n%s", test, nobody, dir, out)
-	assert.Contains(t, string(out), "--- PASS: "+test+" (", "%s", out)
-	assert.NotContains(t, string(out), "--- SKIP", "%s", out)
 }
 
 // TestSetupRemovesStaleLeftovers: what a run killed inside the setup
@@ -162,10 +123,10 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 // the system's message on the file it failed to make; nothing is made or
 // changed in a folder that cannot be written. Root writes into a
 // read-only folder: run as root, the test runs as nobody in another
-// process (runAsNobody).
+// process (testenv.RunAsNobody).
 func TestOpenCloudReadOnly(t *testing.T) {
 	if os.Geteuid() == 0 {
-		runAsNobody(t, "TestOpenCloudReadOnly")
+		testenv.RunAsNobody(t, "TestOpenCloudReadOnly")
 		return
 	}
 	// readOnly makes path read-only until the test ends, and all below
@@ -273,10 +234,10 @@ func TestOpenCloudReadOnly(t *testing.T) {
 // the radio's every 200 ms; nothing in the folder changes but
 // the card's own files, which the card opens first. Root writes
 // into a read-only folder: run as root, the test runs as nobody in
-// another process (runAsNobody).
+// another process (testenv.RunAsNobody).
 func TestPhoneReadOnly(t *testing.T) {
 	if os.Geteuid() == 0 {
-		runAsNobody(t, "TestPhoneReadOnly")
+		testenv.RunAsNobody(t, "TestPhoneReadOnly")
 		return
 	}
 	for _, tt := range []struct {
