@@ -14,7 +14,11 @@
 // file <state>.lock, which it creates beside it and leaves in place, as
 // the demo's phone programs hold their card files. A state file that
 // another process holds is refused at once, naming it (exit status 1), and
-// so is one that is no card's state, which is left as it is.
+// so is one that is no card's state, which is left as it is, and one
+// whose folder cannot be written (where the card's state is replaced at
+// every store), with one line that names the folder and gives the
+// system's reason, such as "vcard: the folder DIR of the card state file
+// DIR/card.state cannot be written: permission denied", nothing written.
 //
 //	pcscd                      # loads vpcd, which listens on 127.0.0.1:35963
 //	go run ./examples/vcard -state /tmp/card.state
@@ -130,7 +134,9 @@ func main() {
 // holds statePath first (demo.LockCard): a state file that another vcard,
 // or another program such as the phones of the demo with their card
 // files, holds is refused at once with an error naming it that matches
-// demo.ErrCardInUse, and a state file that is no card's state with one
+// demo.ErrCardInUse, one whose folder cannot be written with one naming
+// the folder and giving the system's reason, which it wraps (such as
+// fs.ErrPermission), and a state file that is no card's state with one
 // naming it that matches applet.ErrState. A new card is personalised with pin and puk, or the
 // demo's PIN and PUK where they are empty; a card personalised before
 // keeps its own, and run logs that a pin or puk given is ignored. With

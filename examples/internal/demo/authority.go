@@ -137,19 +137,25 @@ func checkFolderOf(dir, name string) error {
 	return checkFolder(path, "the folder "+path+" of the data folder")
 }
 
-// checkFolder makes sure that the folder path, what, can be written: it
-// makes a file in it, which it removes. One that cannot be written is an
-// error that names it, what, and says why (cannotWrite).
+// checkFolder makes sure that the folder path, what, can be written
+// (writeIn). One that cannot be written is an error that names it, what,
+// and says why (cannotWrite).
 func checkFolder(path, what string) error {
-	f, err := os.CreateTemp(path, ".casimpay-write*")
-	if err != nil {
-		return fmt.Errorf("demo: %w", cannotWrite(what, err))
-	}
-	f.Close()
-	if err := os.Remove(f.Name()); err != nil {
+	if err := writeIn(path); err != nil {
 		return fmt.Errorf("demo: %w", cannotWrite(what, err))
 	}
 	return nil
+}
+
+// writeIn makes a file in the folder path, which it removes, and returns
+// the error of the step that failed, or nil.
+func writeIn(path string) error {
+	f, err := os.CreateTemp(path, ".casimpay-write*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // cannotWrite returns the error that what (the data folder, a folder or a

@@ -117,9 +117,19 @@ func OpenCard(dir, name string) (_ *Card, err error) {
 // BSDs), so that another process's hold is seen; elsewhere only this
 // process's holds are. A path that another process, or another LockCard
 // of this one, holds is an error matching ErrCardInUse, naming path, at
-// once. An error creating the lock file is that the folder cannot be
-// written, the card file with it.
+// once. A path whose folder cannot be written, where the card's state is
+// replaced at every store, is refused first, with one line that names
+// the folder and path and gives the system's reason, which the error
+// wraps, such as "the folder DIR of the card state file PATH cannot be
+// written: permission denied" (matching fs.ErrPermission), rather than
+// failing the first command that stores the card's state with the status
+// word 6581 (simcard.ErrMemory); another error creating the lock file is
+// that path cannot be written.
 func LockCard(path string) (unlock func() error, err error) {
+	dir := filepath.Dir(path)
+	if err := writeIn(dir); err != nil {
+		return nil, cannotWrite("the folder "+dir+" of the card state file "+path, err)
+	}
 	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot be written: %w", path, err)
