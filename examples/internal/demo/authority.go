@@ -117,7 +117,7 @@ func checkWritable(dir string) error {
 	if err := checkFolder(dir, "the data folder "+dir); err != nil {
 		return err
 	}
-	for _, name := range []string{"cards", "air"} {
+	for _, name := range []string{cardsFolder, airFolder} {
 		if err := checkFolderOf(dir, name); err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func cannotWrite(what string, err error) error {
 // cards/, or else the SQLite database (DatabaseFile); "" when it holds
 // neither.
 func earlierSetup(dir string) string {
-	cards := filepath.Dir(CardPath(dir, ""))
+	cards := filepath.Join(dir, cardsFolder)
 	entries, _ := os.ReadDir(cards) // a folder that cannot be read holds none
 	for _, e := range entries {
 		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".card") && !strings.HasPrefix(e.Name(), ".") {

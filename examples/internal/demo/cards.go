@@ -41,8 +41,16 @@ type Card struct {
 // holds.
 var ErrCardInUse = errors.New("demo: card in use")
 
+// The folders of a data folder that the programs write once it is set
+// up (checkWritable): the cards' state files (CardPath) and the adverts
+// of the air between processes (Air).
+const (
+	cardsFolder = "cards"
+	airFolder   = "air"
+)
+
 // CardPath returns the state file of the card name in a data folder.
-func CardPath(dir, name string) string { return filepath.Join(dir, "cards", name+".card") }
+func CardPath(dir, name string) string { return filepath.Join(dir, cardsFolder, name+".card") }
 
 // OpenCard powers up the card name of a data folder (one that a cloud
 // personalised and enrolled) and selects its applet. Only one Card may use
@@ -65,7 +73,7 @@ func OpenCard(dir, name string) (_ *Card, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
-	if err := checkFolderOf(dir, "cards"); err != nil {
+	if err := checkFolderOf(dir, cardsFolder); err != nil {
 		return nil, err
 	}
 	unlock, err := LockCard(path)
@@ -236,7 +244,7 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 // once they are stale. What cannot be removed stays, as it did.
 func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
 	stale := now.Add(-tempfile.Stale)
-	cards := filepath.Dir(CardPath(dir, ""))
+	cards := filepath.Join(dir, cardsFolder)
 	for _, g := range []struct {
 		dir     string
 		pattern *regexp.Regexp // of the names that the setup gives them

@@ -420,7 +420,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 	if err != nil {
 		return nil, nil, NoCloudHint(err)
 	}
-	if err := checkFolderOf(f.dir, "air"); err != nil {
+	if err := checkFolderOf(f.dir, airFolder); err != nil {
 		return nil, nil, err
 	}
 	party := *Grocery.Party(name)

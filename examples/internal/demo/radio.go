@@ -131,13 +131,16 @@ type Air struct {
 	Dir string // the data folder
 }
 
+// folder returns the folder of the adverts, air/ of the data folder.
+func (a Air) folder() string { return filepath.Join(a.Dir, airFolder) }
+
 func (a Air) path(s *Station) string {
-	return filepath.Join(a.Dir, "air", s.Card.ICCID+".adv")
+	return filepath.Join(a.folder(), s.Card.ICCID+".adv")
 }
 
 // Send writes the stations' current adverts.
 func (a Air) Send(stations []*Station, now time.Time) error {
-	if err := os.MkdirAll(filepath.Join(a.Dir, "air"), 0o700); err != nil {
+	if err := os.MkdirAll(a.folder(), 0o700); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	for _, s := range stations {
@@ -164,7 +167,7 @@ const AirTTL = 5 * time.Second
 // is taken as it is, also one that holds the characters of a file name
 // pattern ("shop[1]"). An air not yet made holds no advert.
 func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error {
-	entries, err := os.ReadDir(filepath.Join(a.Dir, "air"))
+	entries, err := os.ReadDir(a.folder())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -175,7 +178,7 @@ func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error 
 		if !strings.HasSuffix(e.Name(), ".adv") {
 			continue
 		}
-		f := filepath.Join(a.Dir, "air", e.Name())
+		f := filepath.Join(a.folder(), e.Name())
 		if self != nil && f == a.path(self) {
 			continue
 		}
