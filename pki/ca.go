@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/casimpay/casimpay/internal/ecdsakey"
 	"github.com/casimpay/casimpay/internal/nilptr"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // CA is a certificate authority of the profile: its certificate and the
@@ -64,7 +68,7 @@ type CAOptions struct {
 	// no certificate can carry (a name that is not valid UTF-8), or that
 	// makes the CA's certificate longer than MaxCertificateSize, is out of
 	// range; IssueCard and IssuePlatform refuse a certificate that it,
-	// as the issuer's name, makes longer.
+	// as the issuer's name, can make longer (see IssueCard).
 	Subject pkix.Name
 	// Validity is the lifetime of the CA certificate, cut short to end no
 	// later than its issuer's. Zero: DefaultRootValidity or
@@ -75,9 +79,10 @@ type CAOptions struct {
 	// CRL distribution point of every certificate the CA issues, as it is:
 	// one that is not http or https, has no host or has a character other
 	// than printable ASCII (a space, say, which a URI does not hold; a
-	// path may be percent-encoded) is out of range. IssueCard,
-	// IssuePlatform and NewIntermediate refuse a certificate that it makes
-	// longer than MaxCertificateSize.
+	// path may be percent-encoded) is out of range. NewIntermediate
+	// refuses a certificate that it makes longer than MaxCertificateSize,
+	// IssueCard and IssuePlatform one that it can make longer (see
+	// IssueCard).
 	CRLURL string
 	// MaxPathLen limits how many CAs may sit below this one. Zero: the
 	// profile's value, 1 for a root and 0 for an intermediate. Negative:
@@ -618,9 +623,14 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 // checkIssued refuses der, a certificate just signed, when it is longer
 // than MaxCertificateSize, which no verifier reads: its names or CRL URL
 // are out of range (ErrInvalid).
-func checkIssued(der []byte) error {
-	if len(der) > MaxCertificateSize {
-		return newError(ErrInvalid, -1, fmt.Sprintf("a subject, name or CRL URL that makes a certificate of %d octets", len(der)), errCertificateSize)
+func checkIssued(der []byte) error { return checkSize(len(der), "makes") }
+
+// checkSize refuses a certificate of n octets, which names or a CRL URL
+// make (or, of a certificate not signed yet, can make) longer than
+// MaxCertificateSize, as out of range (ErrInvalid).
+func checkSize(n int, makes string) error {
+	if n > MaxCertificateSize {
+		return newError(ErrInvalid, -1, fmt.Sprintf("a subject, name or CRL URL that %s a certificate of %d octets", makes, n), errCertificateSize)
 	}
 	return nil
 }
@@ -800,8 +810,12 @@ type IssueOptions struct {
 // matching ErrCardID for an invalid ICCID, ErrKey for another key type,
 // ErrExpired when ca expires before the certificate would start and
 // ErrInvalid for a negative validity or one under a second, one that
-// ends before ca's certificate starts, or a certificate longer than
-// MaxCertificateSize (ca's subject and CRL URL are in it).
+// ends before ca's certificate starts, or a certificate that can be
+// longer than MaxCertificateSize (ca's subject and CRL URL are in it):
+// whatever the key, counted with the longest serial number and the
+// longest encoding of ca's signature, so that a CA refused is refused for
+// every key (CheckIssueCard tells it before there is a key), and before
+// anything is signed.
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
 	t, err := ca.cardTemplate(iccid, opts)
 	if err != nil {
@@ -814,16 +828,21 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // and opts, at the time of ca's clock, whatever the key: ErrInvalid for a
 // nil or zero CA, ErrCardID for an invalid ICCID, ErrExpired when ca
 // expires before the certificate would start, ErrInvalid for a validity
-// out of range; nil when IssueCard, given an ECDSA P-256 key, would go on
-// to issue. It signs nothing and draws nothing from ca's random source,
-// so that a caller can refuse before it has anything done for the key,
-// such as a card generating it. What only issuing shows is not checked:
-// the key, the random source, the signer, and a certificate longer than
-// MaxCertificateSize; nor can it tell that ca will not have expired by the
-// time of IssueCard. It is safe for concurrent use.
+// out of range or for names and a CRL URL of ca that can make the
+// certificate longer than MaxCertificateSize (as IssueCard counts it,
+// with the longest serial number and signature); nil when IssueCard,
+// given an ECDSA P-256 key, would go on to issue. It signs nothing and
+// draws nothing from ca's random source, so that a caller can refuse
+// before it has anything done for the key, such as a card generating it.
+// What only issuing shows is not checked: the key, the random source and
+// the signer; nor can it tell that ca will not have expired by the time
+// of IssueCard. It is safe for concurrent use.
 func (ca *CA) CheckIssueCard(iccid string, opts IssueOptions) error {
-	_, err := ca.cardTemplate(iccid, opts)
-	return err
+	t, err := ca.cardTemplate(iccid, opts)
+	if err != nil {
+		return err
+	}
+	return ca.checkLeafSize(t)
 }
 
 // cardTemplate returns the template of a card certificate of ca for iccid
@@ -854,8 +873,9 @@ func (ca *CA) cardTemplate(iccid string, opts IssueOptions) (*x509.Certificate, 
 // the certificate would start and ErrInvalid for an empty name or one that
 // is not valid UTF-8 (no certificate can carry it), a negative validity or
 // one under a second, one that ends before ca's certificate starts, or a
-// certificate longer than MaxCertificateSize (a long name, or ca's subject
-// and CRL URL, which are in it).
+// certificate that can be longer than MaxCertificateSize (a long name, or
+// ca's subject and CRL URL, which are in it), counted as IssueCard counts
+// it.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if !ca.made() {
 		return nil, errNoCA()
@@ -913,27 +933,147 @@ func (ca *CA) leafTemplate(subject pkix.Name, uris []*url.URL, eku x509.OID, opt
 
 // issueLeaf certifies pub, an ECDSA P-256 key, with t, a template of
 // leafTemplate, to which it adds the key's subject key identifier and a
-// serial number drawn from ca's source.
+// serial number drawn from ca's source, once checkLeafSize has found that
+// no certificate of t can be too long.
 func (ca *CA) issueLeaf(pub crypto.PublicKey, t *x509.Certificate) ([]byte, error) {
 	k, ok := leafKey(pub)
 	if !ok {
 		return nil, newError(ErrKey, -1, "the key must be ECDSA P-256", nil)
 	}
+	if err := ca.checkLeafSize(t); err != nil {
+		return nil, err
+	}
+	// Signed, it is no longer than checkLeafSize counted: crypto/x509
+	// verifies the signature, in DER, which is no longer than the longest.
+	return ca.signLeaf(t, k, ca.rand, ca.key)
+}
+
+// signLeaf certifies k with t, a template of leafTemplate, to which it
+// adds k's subject key identifier and a serial number drawn from src,
+// signed by key for ca.
+func (ca *CA) signLeaf(t *x509.Certificate, k *ecdsa.PublicKey, src io.Reader, key crypto.Signer) ([]byte, error) {
 	skid, err := keyID(k)
 	if err != nil {
 		return nil, newError(ErrKey, -1, "invalid public key", err)
 	}
-	serial, err := randomSerial(ca.rand)
+	serial, err := randomSerial(src)
 	if err != nil {
 		return nil, err
 	}
 	t.SerialNumber, t.SubjectKeyId = serial, skid
-	der, err := x509.CreateCertificate(ca.rand, t, ca.cert, k, ca.key)
+	der, err := x509.CreateCertificate(src, t, ca.cert, k, key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create certificate: %w", err)
 	}
-	if err := checkIssued(der); err != nil {
-		return nil, err
-	}
 	return der, nil
+}
+
+// checkLeafSize refuses t, a template of leafTemplate, when a certificate
+// that ca issues with it can be longer than MaxCertificateSize
+// (ErrInvalid): the certificate of t for any ECDSA P-256 key (each is
+// encoded in as many octets, and so is its subject key identifier), with
+// the longest serial number that randomSerial draws and the longest DER
+// encoding of a signature by ca's key. It signs nothing and draws nothing
+// from ca's source: the TBSCertificate is made as signLeaf makes it, for a
+// placeholder key, and its signature counted at its longest, so that
+// whether a certificate of t is refused does not depend on the key, the
+// serial number or the signature.
+func (ca *CA) checkLeafSize(t *x509.Certificate) error {
+	k, err := placeholderKey()
+	if err != nil {
+		return err
+	}
+	tbs := &tbsSigner{pub: ca.cert.PublicKey}
+	c := *t // signLeaf sets its serial number and key identifier
+	if _, err := ca.signLeaf(&c, k, allOnes{}, tbs); tbs.tbs == nil {
+		// Refused before it was signed (never a success: tbsSigner
+		// signs nothing).
+		return err
+	}
+	pub, ok := ca.cert.PublicKey.(*ecdsa.PublicKey) // as every CA's (caSigner)
+	if !ok {
+		return errCAKeyCurve()
+	}
+	n, err := longestSigned(tbs.tbs, pub)
+	if err != nil {
+		return err
+	}
+	return checkSize(n, "can make")
+}
+
+// placeholderKey is the key certified in a card's place by checkLeafSize.
+var placeholderKey = sync.OnceValues(func() (*ecdsa.PublicKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("pki: placeholder key: %w", err)
+	}
+	return &k.PublicKey, nil
+})
+
+// allOnes reads as octets of all ones: randomSerial draws from it the
+// longest serial number it can draw, 127 bits of ones.
+type allOnes struct{}
+
+func (allOnes) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0xff
+	}
+	return len(p), nil
+}
+
+// errNotSigned is the refusal of every signature by a tbsSigner.
+var errNotSigned = errors.New("pki: not signed")
+
+// tbsSigner stands in for a CA's key as a crypto.MessageSigner, which
+// crypto/x509 hands the TBSCertificate to sign: it keeps it and signs
+// nothing (errNotSigned).
+type tbsSigner struct {
+	pub crypto.PublicKey // the CA's, which crypto/x509 compares with the issuer's
+	tbs []byte
+}
+
+func (s *tbsSigner) Public() crypto.PublicKey { return s.pub }
+
+func (s *tbsSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errNotSigned
+}
+
+func (s *tbsSigner) SignMessage(_ io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, error) {
+	s.tbs = bytes.Clone(msg)
+	return nil, errNotSigned
+}
+
+// longestSigned returns the length of the certificate of tbs, a
+// TBSCertificate in DER, signed by the key of pub with the longest DER
+// encoding of an ECDSA signature: an Ecdsa-Sig-Value (RFC 3279 §2.2.3)
+// of two integers of as many octets as the curve's order, each with its
+// first bit set, before which DER puts a zero octet. Its
+// signatureAlgorithm is the signature field of tbs (RFC 5280 §4.1.1.2).
+func longestSigned(tbs []byte, pub *ecdsa.PublicKey) (int, error) {
+	s := cryptobyte.String(tbs)
+	var body, alg cryptobyte.String
+	if !s.ReadASN1(&body, cbasn1.SEQUENCE) ||
+		!body.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+		!body.SkipASN1(cbasn1.INTEGER) || !body.ReadASN1Element(&alg, cbasn1.SEQUENCE) {
+		return 0, errors.New("pki: size the certificate: malformed TBSCertificate")
+	}
+	order := (pub.Curve.Params().N.BitLen() + 7) / 8
+	longest := new(big.Int).SetBytes(bytes.Repeat([]byte{0xff}, order))
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(tbs)
+		b.AddBytes(alg)
+		b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) {
+			b.AddUint8(0) // no unused bits
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1BigInt(longest)
+				b.AddASN1BigInt(longest)
+			})
+		})
+	})
+	der, err := b.Bytes()
+	if err != nil {
+		return 0, fmt.Errorf("pki: size the certificate: %w", err)
+	}
+	return len(der), nil
 }

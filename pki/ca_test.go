@@ -1609,3 +1609,60 @@ func TestCheckIssueCard(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckIssueCardCertificateSize: CheckIssueCard and IssueCard refuse,
+// with the same error, a CA whose names and CRL URL could make a card
+// certificate longer than MaxCertificateSize, whatever the key, the serial
+// number and the signature, and only such a CA: under the longest CRL URL
+// that they take, every card certificate is issued, and one of the longest
+// serial number and signature has MaxCertificateSize octets. For a CA key
+// of either curve, whose signatures differ in length.
+func TestCheckIssueCardCertificateSize(t *testing.T) {
+	h := newHierarchy(t)
+	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384()} {
+		t.Run(curve.Params().Name, func(t *testing.T) {
+			key, err := ecdsa.GenerateKey(curve, rand.Reader)
+			require.NoError(t, err)
+			// withURL is a card-issuing CA whose CRL URL is n octets
+			// longer than the shortest, drawing serial numbers of all ones.
+			withURL := func(n int) *CA {
+				ca, err := h.root.NewIntermediate(key, CAOptions{
+					CRLURL: "http://pki.example/" + strings.Repeat("a", n), Now: fixed(t0), Rand: allOnes{},
+				})
+				require.NoError(t, err, "its own certificate does not carry its CRL URL")
+				return ca
+			}
+			require.NoError(t, withURL(0).CheckIssueCard(testICCID, IssueOptions{}))
+			err = withURL(MaxCertificateSize).CheckIssueCard(testICCID, IssueOptions{})
+			requireCertificateSize(t, err, "CRL URL")
+			// The longest URL taken, between the two.
+			lo, hi := 0, MaxCertificateSize
+			for hi-lo > 1 {
+				mid := (lo + hi) / 2
+				if withURL(mid).CheckIssueCard(testICCID, IssueOptions{}) == nil {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+
+			over := withURL(hi)
+			checked := over.CheckIssueCard(testICCID, IssueOptions{})
+			requireCertificateSize(t, checked, "an octet over")
+			for range 8 {
+				card, err := over.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+				assert.Equal(t, checked, err, "IssueCard refuses as CheckIssueCard, whatever the key")
+				assert.Nil(t, card)
+			}
+
+			ca := withURL(lo)
+			longest := 0
+			for i := 0; i < 256 && longest < MaxCertificateSize; i++ {
+				card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+				require.NoError(t, err)
+				longest = max(longest, len(card))
+			}
+			assert.Equal(t, MaxCertificateSize, longest, "the longest signature makes a certificate of the limit")
+		})
+	}
+}

@@ -27,7 +27,8 @@ var (
 	// longer than 20 octets, a revocation time, CRL this or next update or
 	// root CA validity outside the years 0 to 9999, a reason code RFC 5280
 	// does not define or removeFromCRL, a subject, name or CRL URL that
-	// makes a certificate longer than MaxCertificateSize, data without the
+	// makes (a card or platform certificate: can make) a certificate
+	// longer than MaxCertificateSize, data without the
 	// PEM block asked for, a verifier option out of range or no trusted root, an empty
 	// nonce, no certificate, a Challenger without a Verifier or with a
 	// negative nonce TTL, a store or random source of ChallengerOptions or

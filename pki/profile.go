@@ -41,6 +41,14 @@ const (
 	// DefaultMaxDepth is the longest chain a Verifier accepts by default,
 	// root included: root, card-issuing CA, card.
 	DefaultMaxDepth = 3
+	// MaxChainDepth is the largest MaxDepth a Verifier takes, root
+	// included: the profile's chains have three certificates, and eight
+	// leave room for five CAs between the root and the card. A verifier
+	// parses and checks every certificate of a chain presented within its
+	// MaxDepth, each of up to MaxCertificateSize octets, before it finds a
+	// path: the bound keeps that work, for any chain presented, to eight
+	// certificates (32 KiB) at the most.
+	MaxChainDepth = 8
 	// MaxCertificateSize is the longest certificate, in octets of DER,
 	// that this package reads or issues: about seven times a card
 	// certificate of the profile (some 560 octets), room for long names

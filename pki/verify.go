@@ -55,7 +55,8 @@ type VerifierOptions struct {
 	// update times. Zero: DefaultSkew. Negative: none.
 	Skew time.Duration
 	// MaxDepth is the longest chain accepted, root included. Zero:
-	// DefaultMaxDepth.
+	// DefaultMaxDepth. Below 2 or above MaxChainDepth (negative, say) is
+	// out of range.
 	MaxDepth int
 	// Algorithms is the allow-list of signature algorithms of certificates
 	// below the root and of CRLs. Zero: ECDSA with SHA-256 and SHA-384. It
@@ -190,8 +191,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	if v.maxDepth == 0 {
 		v.maxDepth = DefaultMaxDepth
 	}
-	if v.maxDepth < 2 {
-		return nil, newError(ErrInvalid, -1, "MaxDepth must be at least 2", nil)
+	if v.maxDepth < 2 || v.maxDepth > MaxChainDepth {
+		return nil, newError(ErrInvalid, -1, fmt.Sprintf("MaxDepth must be from 2 to %d", MaxChainDepth), nil)
 	}
 	if len(v.algorithms) == 0 {
 		v.algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA384}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"math"
 	"math/big"
 	"net"
 	"net/url"
@@ -1908,5 +1909,41 @@ func TestVerifyCardCertificateSize(t *testing.T) {
 		assert.ErrorIs(t, err, ErrUntrusted, name)
 		assert.ErrorIs(t, err, errCertificateSize, name)
 		assert.Nil(t, c, name)
+	}
+}
+
+// TestNewVerifierMaxDepthBound: NewVerifier takes a MaxDepth from 2 to
+// MaxChainDepth, and a chain of MaxChainDepth certificates verifies under
+// it; a MaxDepth beyond, which would have every chain presented up to it
+// parsed and checked, or negative, is ErrInvalid.
+func TestNewVerifierMaxDepthBound(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	ca := root
+	for i := 2; i < MaxChainDepth; i++ {
+		ca, err = ca.NewIntermediate(newKey(t), CAOptions{
+			Subject: pkix.Name{CommonName: fmt.Sprintf("CA %d", i)}, CRLURL: fmt.Sprintf("http://pki.example/%d.crl", i),
+			Now: fixed(t0), MaxPathLen: -1,
+		})
+		require.NoError(t, err)
+	}
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	chain := append([][]byte{card}, ca.Chain()...)
+	require.Len(t, chain, MaxChainDepth-1, "the root is not presented")
+
+	v, err := NewVerifier(VerifierOptions{
+		Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: MaxChainDepth,
+		Revocation: RevocationBestEffort,
+	})
+	require.NoError(t, err)
+	vc, err := v.VerifyCard(chain)
+	require.NoError(t, err)
+	assert.Len(t, vc.Chain, MaxChainDepth)
+
+	for _, depth := range []int{MaxChainDepth + 1, math.MaxInt, -1, math.MinInt} {
+		v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, MaxDepth: depth})
+		assert.ErrorIs(t, err, ErrInvalid, "MaxDepth %d", depth)
+		assert.Nil(t, v)
 	}
 }

@@ -56,14 +56,13 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // issuer (a nil *pki.CA, or the zero CA, which issues nothing:
 // pki.ErrInvalid), an invalid ICCID, PIN or PUK, or an issuer that cannot
 // certify the card whatever its key (pki.CA.CheckIssueCard: its
-// certificate expired, p.Issue out of range; the error of IssueCard) is an
-// error before anything is sent to the card, and a card without a
-// Transmitter is ErrNoTransmitter before any of these. A certificate that
-// issuer's names make longer than pki.MaxCertificateSize is refused only
-// by IssueCard, once the card has its ICCID and key (in personalisation
-// still). A card that does not read back, octet for octet, the
-// certificate and the chain put (none when issuer is a root) is
-// ErrNotStored, and is not activated; one that answers either read back with
+// certificate expired, p.Issue out of range, a subject or CRL URL of
+// issuer that can make the card's certificate longer than
+// pki.MaxCertificateSize; the error of IssueCard) is an error before
+// anything is sent to the card, and a card without a Transmitter is
+// ErrNoTransmitter before any of these. A card that does not read back,
+// octet for octet, the certificate and the chain put (none when issuer is
+// a root) is ErrNotStored, and is not activated; one that answers either read back with
 // 9000 and no data, where it answers 6A88 for an object it does not hold, is
 // ErrResponse, and is not activated either; only 6A88 answering GET DATA
 // 0107 itself reads back as no chain stored: any other status word (6A82

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,9 +202,10 @@ func TestPersonaliseLeftoverChain(t *testing.T) {
 }
 
 // TestPersonaliseRefusesIssuerFirst: an issuer that cannot certify the
-// card (its certificate expired, options out of range) is refused with
-// the error IssueCard gives, before any command is sent to the card: the
-// card writes no ICCID and generates no key.
+// card (its certificate expired, options out of range, a CRL URL that
+// makes the card's certificate longer than pki.MaxCertificateSize) is
+// refused with the error IssueCard gives, before any command is sent to
+// the card: the card writes no ICCID and generates no key.
 func TestPersonaliseRefusesIssuerFirst(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC).UnixNano())
@@ -212,16 +214,25 @@ func TestPersonaliseRefusesIssuerFirst(t *testing.T) {
 	require.NoError(t, err)
 	expiring, err := pki.NewRoot(key, pki.CAOptions{CRLURL: "http://pki.example/root.crl", Now: clock, Validity: time.Hour})
 	require.NoError(t, err)
+	root, err := pki.NewRoot(key, pki.CAOptions{CRLURL: "http://pki.example/root.crl"})
+	require.NoError(t, err)
+	// Its own certificate, which does not carry its CRL URL, is within the
+	// limit; a card's, which does, is not.
+	longURL, err := root.NewIntermediate(key, pki.CAOptions{
+		CRLURL: "http://pki.example/" + strings.Repeat("a", pki.MaxCertificateSize-200),
+	})
+	require.NoError(t, err)
 	for name, tc := range map[string]struct {
 		ca    *pki.CA
 		issue pki.IssueOptions
 		later time.Duration
 		want  error
 	}{
-		"CA expired":              {expiring, pki.IssueOptions{}, 2 * time.Hour, pki.ErrExpired},
-		"negative validity":       {issuer(t), pki.IssueOptions{Validity: -time.Hour}, 0, pki.ErrInvalid},
-		"validity under a second": {issuer(t), pki.IssueOptions{Validity: time.Millisecond}, 0, pki.ErrInvalid},
-		"starts after the CA":     {issuer(t), pki.IssueOptions{NotBefore: issuer(t).Certificate().NotAfter.Add(time.Hour)}, 0, pki.ErrExpired},
+		"CA expired":                {expiring, pki.IssueOptions{}, 2 * time.Hour, pki.ErrExpired},
+		"negative validity":         {issuer(t), pki.IssueOptions{Validity: -time.Hour}, 0, pki.ErrInvalid},
+		"validity under a second":   {issuer(t), pki.IssueOptions{Validity: time.Millisecond}, 0, pki.ErrInvalid},
+		"starts after the CA":       {issuer(t), pki.IssueOptions{NotBefore: issuer(t).Certificate().NotAfter.Add(time.Hour)}, 0, pki.ErrExpired},
+		"card certificate too long": {longURL, pki.IssueOptions{}, 0, pki.ErrInvalid},
 	} {
 		t.Run(name, func(t *testing.T) {
 			now.Add(int64(tc.later))
