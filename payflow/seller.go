@@ -1860,7 +1860,11 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // fails with that error and the request stays kept, to be sent
 // again by the next Cancel, Request or Select. Cancel waits for a
 // Request's or Select's withdrawal of the kept requests only as long as
-// ctx lasts, and then fails with ctx's error alone.
+// ctx lasts, and then fails with ctx's error alone; one whose ctx ended
+// before it fails with ctx's error, sending nothing, whether or not the
+// API heeds ctx (a Platform in process), unless it keeps no request to
+// send again and has none to withdraw (below): that is ErrNoPayment all
+// the same, as for Capture.
 //
 // Otherwise Cancel withdraws the request on screen when it is the request
 // made last, or a paid one that took the screen since (ErrNoPayment when
@@ -1902,6 +1906,10 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // one that then gets no verdict, Cancel fails with ctx's error joined
 // with that ErrConflict.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
+	// Nothing to send again and nothing to withdraw, whatever ctx.
+	if _, err := s.lastPayment(); err != nil && len(s.unsentKeys()) == 0 {
+		return nil, err
+	}
 	last, kept, err := s.settleUnsent(ctx)
 	if err != nil {
 		return nil, err
