@@ -991,27 +991,18 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // the server ends no reply. A panic with nil is a panic as any other, its
 // value nil under GODEBUG=panicnil=1 (a *runtime.PanicNilError
 // otherwise), not taken for a runtime.Goexit. A nil Body is an empty one.
-// A Handler that NewHandler did not make answers 500 internal, logged
-// with the default logger (slog.Default).
+// A Handler that NewHandler did not make answers 500 internal, with its
+// request ID as any other reply, logged with the default logger
+// (slog.Default).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := takeRequestID(r)
 	if !h.made() {
-		slog.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", errHandlerNotMade)
+		slog.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", id, "err", errHandlerNotMade)
+		w.Header().Set(RequestIDHeader, id)
 		h.write(w, errorReply(fmt.Errorf("%w: %w", ErrInternal, errHandlerNotMade)))
 		return
 	}
 	start := time.Now()
-	// A request ID given more than once is taken as a malformed one: the
-	// handler keeps none of its values, where another reader of the
-	// request (a proxy, a logger) could take another than the first.
-	id, n := headerValue(r, requestIDField)
-	if n != 1 {
-		id = ""
-	}
-	if !validRequestID(id) {
-		var b [12]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	if r.Body == nil { // a server never passes one; a direct caller may
 		r.Body = http.NoBody
@@ -1080,6 +1071,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	ended = true
+}
+
+// takeRequestID returns the request ID of r: the client's X-Request-ID
+// when it gives one well formed, a new one otherwise. A request ID given
+// more than once is taken as a malformed one: the handler keeps none of
+// its values, where another reader of the request (a proxy, a logger)
+// could take another than the first.
+func takeRequestID(r *http.Request) string {
+	id, n := headerValue(r, requestIDField)
+	if n == 1 && validRequestID(id) {
+		return id
+	}
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // answerPanic answers 500 internal r, a request that panicked before its

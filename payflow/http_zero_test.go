@@ -3,6 +3,8 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -92,22 +94,48 @@ func TestZeroClientRefusesEveryCall(t *testing.T) {
 
 // TestZeroHandler: a Handler not made by NewHandler, a zero one or a nil
 // *Handler, answers every request 500 internal with the error body of
-// PROTOCOL.md §5.4, and its Close fails with an error matching ErrInvalid
-// (was: a nil dereference in both).
+// PROTOCOL.md §5.4 and an X-Request-ID as every reply has, the request's
+// own when it gives one well formed once, one made otherwise (none, a
+// malformed one, or the header twice), which the default logger's record
+// of the request carries, and its Close fails with an error matching
+// ErrInvalid (was: a nil dereference in both).
 func TestZeroHandler(t *testing.T) {
+	var logs bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
 	for name, h := range map[string]*payflow.Handler{"zero": {}, "nil": nil} {
 		t.Run(name, func(t *testing.T) {
-			for _, r := range []*http.Request{
-				httptest.NewRequest(http.MethodGet, "/v1/info", nil),
-				httptest.NewRequest(http.MethodPost, "/v1/challenges", bytes.NewReader([]byte{0xa1, 0x01, 0x61, 'c'})),
+			for _, tc := range []struct {
+				r    *http.Request
+				ids  []string // the X-Request-ID values sent
+				kept string   // the one echoed, "" for one made
+			}{
+				{httptest.NewRequest(http.MethodGet, "/v1/info", nil), nil, ""},
+				{httptest.NewRequest(http.MethodGet, "/v1/info", nil), []string{" zero-1 "}, "zero-1"},
+				{httptest.NewRequest(http.MethodGet, "/v1/info", nil), []string{"bad id!"}, ""},
+				{httptest.NewRequest(http.MethodGet, "/v1/info", nil), []string{"first-1", "second-2"}, ""},
+				{httptest.NewRequest(http.MethodPost, "/v1/challenges", bytes.NewReader([]byte{0xa1, 0x01, 0x61, 'c'})), nil, ""},
 			} {
+				if tc.ids != nil {
+					tc.r.Header[http.CanonicalHeaderKey(payflow.RequestIDHeader)] = tc.ids
+				}
+				logs.Reset()
 				w := httptest.NewRecorder()
-				require.NotPanics(t, func() { h.ServeHTTP(w, r) })
+				require.NotPanics(t, func() { h.ServeHTTP(w, tc.r) })
 				assert.Equal(t, http.StatusInternalServerError, w.Code)
 				assert.Equal(t, payflow.ContentType, w.Header().Get("Content-Type"))
 				var e payflow.Error
 				require.NoError(t, cbor.Unmarshal(w.Body.Bytes(), &e))
 				assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, e)
+				id := w.Header().Get(payflow.RequestIDHeader)
+				if tc.kept != "" {
+					assert.Equal(t, tc.kept, id, "%q", tc.ids)
+				} else {
+					assert.Regexp(t, `^[0-9a-f]{24}$`, id, "%q", tc.ids)
+				}
+				var record map[string]any
+				require.NoError(t, json.Unmarshal(logs.Bytes(), &record))
+				assert.Equal(t, id, record["request_id"])
 			}
 			err := h.Close()
 			requireOnlySentinel(t, err, payflow.ErrInvalid)

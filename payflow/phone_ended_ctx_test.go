@@ -247,3 +247,64 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 		assert.Equal(t, uint64(100), rc.Amount)
 	})
 }
+
+// TestSellerCancelWithEndedContext: a Seller's Cancel whose context ended
+// before the call, with no request on screen to withdraw and none kept to
+// be sent again, fails with ErrNoPayment, as Capture, CaptureHeld,
+// CancelHeld, Status, Wait and Refund do: before any request, and once the
+// request made last was withdrawn. With a request on screen, or one kept
+// to be sent again (its reply lost), it fails with the context's error,
+// sending nothing: the request stays as it was, and a Cancel with a live
+// context withdraws it.
+func TestSellerCancelWithEndedContext(t *testing.T) {
+	ctx := context.Background()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	requireNoPayment := func(t *testing.T, seller *payflow.Seller) {
+		t.Helper()
+		v, err := seller.Cancel(ended)
+		require.ErrorIs(t, err, payflow.ErrNoPayment)
+		assert.NotErrorIs(t, err, context.Canceled)
+		assert.Nil(t, v)
+	}
+	t.Run("nothing", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		requireNoPayment(t, w.seller)
+		w.pair(t)
+		requireNoPayment(t, w.seller)
+		sv, _ := w.request(t)
+		v, err := w.seller.Cancel(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sv.ID, v.ID)
+		requireNoPayment(t, w.seller)
+	})
+	t.Run("on screen", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.pair(t)
+		sv, _ := w.request(t)
+		v, err := w.seller.Cancel(ended)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, v)
+		w.assertState(t, sv.ID, payflow.StatePending, "nothing cancelled")
+		v, err = w.seller.Cancel(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sv.ID, v.ID)
+		assert.Equal(t, payflow.StateCancelled, v.State)
+	})
+	t.Run("kept", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.useSeller(t, &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+		id := payflow.SessionRequestID(w.pair(t).SessionID, 0)
+		_, err := w.seller.Request(ctx, basket)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		w.assertState(t, id, payflow.StatePending, "recorded, its reply lost")
+		v, err := w.seller.Cancel(ended)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, v)
+		w.assertState(t, id, payflow.StatePending, "nothing cancelled")
+		v, err = w.seller.Cancel(ctx)
+		require.NoError(t, err, "still kept")
+		assert.Equal(t, id, v.ID)
+		assert.Equal(t, payflow.StateCancelled, v.State)
+	})
+}

@@ -165,7 +165,7 @@ func TestHoldIntoClosedAccountRefusalLost(t *testing.T) {
 			st.hook = loseRefusals(1)
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 			require.ErrorContains(t, err, "connection lost")
-			s.requireState(t, v.ID, "approving")
+			s.requireState(t, v.ID, payflow.StateApproving)
 
 			if sweep {
 				s.Clock.Advance(payflow.DefaultRecoverAfter)

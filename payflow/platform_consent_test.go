@@ -176,7 +176,7 @@ func TestConsentCopyWhileApproving(t *testing.T) {
 	var copyView *payflow.PaymentView
 	var copyErr error
 	st.hook = func(p *payflow.PaymentRecord, from string) error {
-		if from == "approving" {
+		if from == payflow.StateApproving {
 			st.hook = nil
 			copyView, copyErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 		}
@@ -270,7 +270,7 @@ func TestConsentTakenOnceSettlementEnded(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrConflict, what)
 		assert.EqualError(t, err, "payflow: conflicting request: a consent to the request is being settled", what)
 		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved: %s", what)
-		s.requireState(t, v.ID, "approving")
+		s.requireState(t, v.ID, payflow.StateApproving)
 	}
 
 	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: first})

@@ -32,7 +32,7 @@ func TestSweepsRefuseANegativeLimit(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrInvalid)
 	assert.EqualError(t, err, "payflow: invalid request: negative limit -1")
 	assert.Zero(t, n)
-	for id, want := range map[payflow.ID]string{expiring.ID: payflow.StatePending, stuck.ID: "approving"} {
+	for id, want := range map[payflow.ID]string{expiring.ID: payflow.StatePending, stuck.ID: payflow.StateApproving} {
 		r, err := s.Store.Payment(ctx, id)
 		require.NoError(t, err)
 		assert.Equal(t, want, r.State)

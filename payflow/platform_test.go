@@ -113,7 +113,7 @@ func (s *shop) approveLost(t *testing.T) payflow.ID {
 	v, _ := s.request(t)
 	_, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 	require.ErrorIs(t, err, errLost)
-	s.requireState(t, v.ID, "approving")
+	s.requireState(t, v.ID, payflow.StateApproving)
 	return v.ID
 }
 
@@ -1412,7 +1412,7 @@ func TestRecoverCommittedChain(t *testing.T) {
 	require.NoError(t, record.Open(done.Receipt, &first))
 	r, err := s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
-	r.State, r.Captured, r.Receipt, r.SettledAt = "approving", 0, nil, time.Time{}
+	r.State, r.Captured, r.Receipt, r.SettledAt = payflow.StateApproving, 0, nil, time.Time{}
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateCaptured))
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
@@ -1448,7 +1448,7 @@ func TestRecoverRefusedHold(t *testing.T) {
 	require.Equal(t, payflow.StatePending, r.State)
 	require.Equal(t, uint32(1), r.Attempt)
 	h := record.Hash(consent)
-	r.State, r.Consent, r.ConsentHash = "approving", consent, h[:]
+	r.State, r.Consent, r.ConsentHash = payflow.StateApproving, consent, h[:]
 	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
 
@@ -1722,7 +1722,7 @@ func TestRecoverStoredSettlementWithTooLongReceipt(t *testing.T) {
 		assert.Zero(t, n)
 		require.ErrorIs(t, err, payflow.ErrInternal)
 		assert.ErrorContains(t, err, id.String())
-		s.requireState(t, id, "approving")
+		s.requireState(t, id, payflow.StateApproving)
 		assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "moved once")
 		s.sweep(t, 0, "deferred")
 		s.Clock.Advance(payflow.DefaultRecoverAfter)
@@ -2015,7 +2015,7 @@ type settleFault struct {
 }
 
 func (s *settleFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == "approving" && s.take() {
+	if from == payflow.StateApproving && s.take() {
 		if !s.race {
 			return errLost
 		}
@@ -2042,7 +2042,7 @@ func TestApproveRetried(t *testing.T) {
 	require.ErrorContains(t, err, "connection lost")
 	r, err := st.Payment(ctx, v.ID)
 	require.NoError(t, err)
-	require.Equal(t, "approving", r.State)
+	require.Equal(t, payflow.StateApproving, r.State)
 
 	pv, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.NoError(t, err)
@@ -2580,7 +2580,7 @@ type sweepFault struct {
 var errRefundsDue = errors.New("refunds due: connection lost")
 
 func (s *sweepFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == "approving" {
+	if from == payflow.StateApproving {
 		return errLost
 	}
 	return s.Store.UpdatePayment(ctx, p, from)
@@ -2733,7 +2733,7 @@ func (s *updateHook) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord
 // database connection between the ledger's refusal and its record would.
 func loseRefusals(n int) func(p *payflow.PaymentRecord, from string) error {
 	return func(p *payflow.PaymentRecord, from string) error {
-		if n > 0 && from == "approving" && p.State == payflow.StatePending {
+		if n > 0 && from == payflow.StateApproving && p.State == payflow.StatePending {
 			n--
 			return errLost
 		}
@@ -2756,7 +2756,7 @@ func TestHoldOverflowRefusalLost(t *testing.T) {
 	st.hook = loseRefusals(1)
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.ErrorContains(t, err, "connection lost")
-	s.requireState(t, v.ID, "approving")
+	s.requireState(t, v.ID, payflow.StateApproving)
 
 	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.ErrorIs(t, err, payflow.ErrLimit)
@@ -2790,7 +2790,7 @@ func TestHoldLimitMarkTaken(t *testing.T) {
 				st.hook = loseRefusals(1)
 				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 				require.ErrorIs(t, err, errLost)
-				s.requireState(t, v.ID, "approving")
+				s.requireState(t, v.ID, payflow.StateApproving)
 			}
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 			require.ErrorIs(t, err, payflow.ErrConflict)
@@ -2875,7 +2875,7 @@ func TestApproveSentTwiceAtOnce(t *testing.T) {
 			}
 			if tt.lose {
 				hooks.hook = func(p *payflow.PaymentRecord, from string) error {
-					if from == "approving" {
+					if from == payflow.StateApproving {
 						hooks.hook = nil
 						return errLost
 					}
@@ -2995,7 +2995,7 @@ func TestActionDuringSettlementConflict(t *testing.T) {
 		call  func(s *shop, id payflow.ID) error
 		want  string
 	}{
-		{"cancel while approving", "approving", func(s *shop, id payflow.ID) error {
+		{"cancel while approving", payflow.StateApproving, func(s *shop, id payflow.ID) error {
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, id)})
 			return err
 		}, cancel, "payflow: conflicting request: a consent to the request is being settled"},
@@ -3006,7 +3006,7 @@ func TestActionDuringSettlementConflict(t *testing.T) {
 			st := &updateHook{Store: memory.New()}
 			s := newShopOn(t, st, true, paytest.Options{})
 			var v *payflow.PaymentView
-			if tt.state == "approving" {
+			if tt.state == payflow.StateApproving {
 				v, _ = s.request(t)
 			} else {
 				v = s.held(t)
@@ -3098,12 +3098,12 @@ func TestChainFoundWithOtherFields(t *testing.T) {
 
 	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.ErrorIs(t, err, payflow.ErrInternal)
-	s.requireState(t, v.ID, "approving")
+	s.requireState(t, v.ID, payflow.StateApproving)
 	assert.Equal(t, before, s.balances(t), "nothing more moved")
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	_, err = s.Platform.RecoverSweep(ctx, 0)
 	require.ErrorIs(t, err, payflow.ErrInternal)
-	s.requireState(t, v.ID, "approving")
+	s.requireState(t, v.ID, payflow.StateApproving)
 	assert.Equal(t, before, s.balances(t), "nothing more moved")
 }
 

@@ -88,7 +88,7 @@ func TestRandomActions(t *testing.T) {
 			r, err := s.Store.Payment(ctx, v.ID)
 			require.NoError(t, err)
 			switch {
-			case r.State == "approving", r.State == "capturing", r.State == "voiding":
+			case r.State == payflow.StateApproving, r.State == "capturing", r.State == "voiding":
 				return
 			case r.State == payflow.StateHeld && !s.Clock.Now().Before(r.HoldExpiresAt):
 				// The ledger may have released the hold; the next

@@ -86,7 +86,7 @@ func (s *shop) recordConsent(t *testing.T, id payflow.ID, consent []byte, voidTo
 	r, err := s.Store.Payment(ctx, id)
 	require.NoError(t, err)
 	h := record.Hash(consent)
-	r.State, r.Attempt, r.Consent, r.ConsentHash, r.VoidTo = "approving", 1, consent, h[:], voidTo
+	r.State, r.Attempt, r.Consent, r.ConsentHash, r.VoidTo = payflow.StateApproving, 1, consent, h[:], voidTo
 	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
 }

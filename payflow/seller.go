@@ -436,10 +436,13 @@ type Charge struct {
 // merchant or session, or payer, or with other lines or legs, than the
 // card signed, or with line names of a form that no receipt carries
 // (record.CheckName), or without the
-// signed request itself, byte for byte) is ErrMismatch, and one answered
-// with its view in a state that no request's view has (a platform's inner
-// state, a newer platform's state) ErrInternal; either goes on no
-// screen; it may be recorded all the same and is kept to be withdrawn, as
+// signed request itself, byte for byte) is ErrMismatch, as is one
+// answered with its view captured for other than its whole amount (or,
+// when the view says that the merchant captures manually, for more than
+// it), which Status takes as no view of it, not taken as paid; one
+// answered with its view in a state that no request's view has (a
+// platform's inner state, a newer platform's state) is ErrInternal; each
+// goes on no screen; it may be recorded all the same and is kept to be withdrawn, as
 // one without an answer (below), and the next Request goes on at its
 // index, after those found taken before it, since it may not be recorded
 // there, unless it finds it recorded as it sends it again (below). Calls
@@ -693,6 +696,14 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		s.mu.Lock()
+		// A view beyond pending is taken as Status and Wait take it: of
+		// the request kept under its ID, and captured for what a capture
+		// of it can have captured; no verdict on msg either, otherwise.
+		if err := s.checkPaidLocked(v, v); err != nil {
+			s.mu.Unlock()
+			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
+			return nil, err
+		}
 		// The request holds index n however it ends, also when another
 		// session was selected meanwhile.
 		s.moveOnLocked(sess.ID, n+1)
@@ -1849,7 +1860,11 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // fails with that error and the request stays kept, to be sent
 // again by the next Cancel, Request or Select. Cancel waits for a
 // Request's or Select's withdrawal of the kept requests only as long as
-// ctx lasts, and then fails with ctx's error alone.
+// ctx lasts, and then fails with ctx's error alone; one whose ctx ended
+// before it fails with ctx's error, sending nothing, whether or not the
+// API heeds ctx (a Platform in process), unless it keeps no request to
+// send again and has none to withdraw (below): that is ErrNoPayment all
+// the same, as for Capture.
 //
 // Otherwise Cancel withdraws the request on screen when it is the request
 // made last, or a paid one that took the screen since (ErrNoPayment when
@@ -1891,6 +1906,10 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // one that then gets no verdict, Cancel fails with ctx's error joined
 // with that ErrConflict.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
+	// Nothing to send again and nothing to withdraw, whatever ctx.
+	if _, err := s.lastPayment(); err != nil && len(s.unsentKeys()) == 0 {
+		return nil, err
+	}
 	last, kept, err := s.settleUnsent(ctx)
 	if err != nil {
 		return nil, err

@@ -72,7 +72,7 @@ func TestSellerRefusesUnknownState(t *testing.T) {
 	ctx := context.Background()
 	t.Run("on screen", func(t *testing.T) {
 		w, api, sv := newRestateWorldAsking(t)
-		api.set(&api.state, "approving")
+		api.set(&api.state, payflow.StateApproving)
 		requireScreenReadsFail(t, w.seller, ctx, payflow.ErrInternal)
 		api.set(&api.state, "")
 		v, err := w.seller.Status(ctx)
@@ -179,7 +179,7 @@ func TestSellerRequestRefusesUnknownStateAtTakenIndex(t *testing.T) {
 	api := &restateAPI{API: w.f.Platform}
 	w.useSeller(t, api)
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
-	requireInternalWhile(t, api, &api.state, "approving", func() error {
+	requireInternalWhile(t, api, &api.state, payflow.StateApproving, func() error {
 		v, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
 		assert.Nil(t, v)
 		return err
@@ -202,7 +202,7 @@ func TestSellerRequestRefusesUnknownState(t *testing.T) {
 	ctx := context.Background()
 	w, api := newRestateWorld(t, false)
 	w.pair(t)
-	requireInternalWhile(t, api, &api.created, "approving", func() error {
+	requireInternalWhile(t, api, &api.created, payflow.StateApproving, func() error {
 		v, err := w.seller.Request(ctx, basket)
 		assert.Nil(t, v)
 		require.ErrorIs(t, err, payflow.ErrInternal)

@@ -490,7 +490,7 @@ func newSettlingWorld(t *testing.T, manual bool, seller func(api payflow.API) pa
 	t.Cleanup(sw.release)
 	var hold sync.Once
 	st := &updateHook{Store: memory.New(), hook: func(_ *payflow.PaymentRecord, from string) error {
-		if from == "approving" { // the settlement's outcome
+		if from == payflow.StateApproving { // the settlement's outcome
 			hold.Do(func() {
 				close(sw.settling)
 				<-release
@@ -640,7 +640,7 @@ func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
 	err := within(t, done, "the Request")
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, payflow.ErrConflict)
-	w.assertState(t, lost.ID, "approving")
+	w.assertState(t, lost.ID, payflow.StateApproving)
 	w.requireNoRequestAt(t, lost.SessionID, 1)
 
 	w.release()
@@ -746,7 +746,7 @@ func TestSellerRequestWhileApprovalLeftApproving(t *testing.T) {
 	defer cancel()
 	var failed atomic.Bool
 	st := &updateHook{Store: memory.New(), hook: func(_ *payflow.PaymentRecord, from string) error {
-		if from == "approving" && failed.CompareAndSwap(false, true) {
+		if from == payflow.StateApproving && failed.CompareAndSwap(false, true) {
 			return payflow.ErrUnavailable
 		}
 		return nil
@@ -760,7 +760,7 @@ func TestSellerRequestWhileApprovalLeftApproving(t *testing.T) {
 	require.NoError(t, err)
 	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	w.assertState(t, sv.ID, "approving")
+	w.assertState(t, sv.ID, payflow.StateApproving)
 
 	done := make(chan error, 1)
 	go func() {
@@ -771,7 +771,7 @@ func TestSellerRequestWhileApprovalLeftApproving(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	assert.NotErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
-	w.assertState(t, sv.ID, "approving")
+	w.assertState(t, sv.ID, payflow.StateApproving)
 	w.requireNoRequestAt(t, sv.SessionID, 1)
 	v, err := w.seller.Status(ctx)
 	require.NoError(t, err)
@@ -825,7 +825,7 @@ func TestSellerCallsWhileRequestWaitsOnSettlement(t *testing.T) {
 				t.Fatalf("the first Request returned %v before the settlement ended", err)
 			default:
 			}
-			w.assertState(t, lost.ID, "approving")
+			w.assertState(t, lost.ID, payflow.StateApproving)
 
 			w.release()
 			require.NoError(t, within(t, approved, "the approval"))
@@ -884,7 +884,7 @@ func TestSellerCancelWhileApprovedCtxEndsInCall(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	assert.Equal(t, int64(2), cut.calls.Load())
-	w.assertState(t, sv.ID, "approving")
+	w.assertState(t, sv.ID, payflow.StateApproving)
 
 	w.release()
 	require.NoError(t, within(t, approved, "the approval"))

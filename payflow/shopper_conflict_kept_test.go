@@ -26,11 +26,11 @@ func (w *phoneWorld) underWay(ctx context.Context, req *payflow.ApproveRequest) 
 	if err := record.Open(req.Consent, &cs); err != nil {
 		return nil, err
 	}
-	if err := w.setState(ctx, payflow.ID(cs.RequestID), payflow.StatePending, "approving"); err != nil {
+	if err := w.setState(ctx, payflow.ID(cs.RequestID), payflow.StatePending, payflow.StateApproving); err != nil {
 		return nil, err
 	}
 	v, err := w.f.Platform.Approve(ctx, req)
-	if serr := w.setState(ctx, payflow.ID(cs.RequestID), "approving", payflow.StatePending); serr != nil {
+	if serr := w.setState(ctx, payflow.ID(cs.RequestID), payflow.StateApproving, payflow.StatePending); serr != nil {
 		return nil, serr
 	}
 	return v, err

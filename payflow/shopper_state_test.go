@@ -26,7 +26,7 @@ func TestShopperWaitRefusesUnknownState(t *testing.T) {
 	w.pair(t)
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
-	requireInternalWhile(t, api, &api.state, "approving", func() error {
+	requireInternalWhile(t, api, &api.state, payflow.StateApproving, func() error {
 		v, err := w.shopper.WaitPayment(ctx)
 		assert.Nil(t, v)
 		return err

@@ -256,7 +256,7 @@ type Acceptance struct {
 	// request of the session's ID that is unexpired at Now (its ExpiresAt
 	// after it) and StatePending is cancelled, as UpdatePayment would
 	// write it: State StateCancelled, UpdatedAt Now, Version incremented;
-	// and every such one whose approval is under way (state "approving")
+	// and every such one whose approval is under way (StateApproving)
 	// is marked: VoidTo StateCancelled, Version incremented, nothing else
 	// changed, so that a compare-and-set made on the version read before
 	// (a refused hold's, which would put it back to pending) fails with

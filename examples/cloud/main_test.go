@@ -577,7 +577,7 @@ func newRequestHold(st payflow.Store) *storeHold {
 }
 
 func (s *storeHold) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if !s.requests && from == "approving" {
+	if !s.requests && from == payflow.StateApproving {
 		s.wait(ctx)
 	}
 	return s.Store.UpdatePayment(ctx, p, from)

@@ -557,7 +557,7 @@ func checkDatabase(t *testing.T, f *paytest.Fixture, all []acked) {
 	t.Helper()
 	ctx := context.Background()
 	s := f.Store
-	for _, state := range []string{"approving", "capturing", "voiding"} {
+	for _, state := range []string{payflow.StateApproving, "capturing", "voiding"} {
 		left, err := s.DuePayments(ctx, state, far, 10)
 		require.NoError(t, err)
 		assert.Empty(t, left, "settlements left %s after the recovery sweep", state)

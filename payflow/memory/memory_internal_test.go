@@ -22,7 +22,7 @@ func TestCancelPendingForgetsEndedRequests(t *testing.T) {
 	at := time.Unix(1_800_000_000, 0)
 	session := payflow.ID{0xee}
 	states := []string{payflow.StatePending, payflow.StateHeld, payflow.StateCaptured, payflow.StateDeclined,
-		payflow.StateCancelled, payflow.StateExpired, "approving", payflow.StatePending}
+		payflow.StateCancelled, payflow.StateExpired, payflow.StateApproving, payflow.StatePending}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, state := range states {

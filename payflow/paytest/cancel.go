@@ -33,7 +33,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 		"pending":           payment(1, payflow.StatePending, at.Add(time.Minute)),
 		"pending, due":      payment(2, payflow.StatePending, at),
 		"held":              payment(3, payflow.StateHeld, at.Add(time.Minute)),
-		"approving":         payment(4, "approving", at.Add(time.Minute)),
+		"approving":         payment(4, payflow.StateApproving, at.Add(time.Minute)),
 		"captured":          payment(5, payflow.StateCaptured, at.Add(time.Minute)),
 		"another session's": payment(6, payflow.StatePending, at.Add(time.Minute)),
 	}
@@ -84,7 +84,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	require.Len(t, due, 1, "cancelled at CancelPending, as DuePayments finds it")
 	assert.Equal(t, &want, due[0])
-	due, err = s.DuePayments(ctx, "approving", t0, 10)
+	due, err = s.DuePayments(ctx, payflow.StateApproving, t0, 10)
 	require.NoError(t, err)
 	require.Len(t, due, 1, "the approving one stays due at its update")
 	assert.Equal(t, &marked, due[0])
@@ -99,13 +99,13 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	p, err := w.insert(race)
 	require.NoError(t, err)
 	approving := *p
-	approving.State, approving.UpdatedAt = "approving", at
+	approving.State, approving.UpdatedAt = payflow.StateApproving, at
 	got, approveErr := raceCancelPending(t, w, &approving, payflow.StatePending, at)
 	switch got.State {
 	case payflow.StateCancelled:
 		assert.ErrorIs(t, approveErr, payflow.ErrConflict, "the consent's compare-and-set came second")
 		assert.Equal(t, uint64(2), got.Version, "written once")
-	case "approving":
+	case payflow.StateApproving:
 		assert.NoError(t, approveErr, "the cancellation came second and marked it")
 		assert.Equal(t, uint64(3), got.Version, "written twice")
 		assert.Equal(t, payflow.StateCancelled, got.VoidTo)
@@ -122,16 +122,16 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	for i := range 4 {
 		p, err := w.insert(payment(byte(9+i), payflow.StatePending, at.Add(time.Hour)))
 		require.NoError(t, err)
-		p.State, p.UpdatedAt = "approving", at
+		p.State, p.UpdatedAt = payflow.StateApproving, at
 		require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
 		refused := *p
 		refused.State = payflow.StatePending
-		got, refuseErr := raceCancelPending(t, w, &refused, "approving", at)
+		got, refuseErr := raceCancelPending(t, w, &refused, payflow.StateApproving, at)
 		switch got.State {
 		case payflow.StateCancelled:
 			assert.NoError(t, refuseErr, "the refusal came first")
 			assert.Equal(t, uint64(4), got.Version)
-		case "approving":
+		case payflow.StateApproving:
 			assert.ErrorIs(t, refuseErr, payflow.ErrConflict, "the refusal came second")
 			assert.Equal(t, payflow.StateCancelled, got.VoidTo, "and finds the request marked")
 			assert.Equal(t, uint64(3), got.Version)
@@ -214,7 +214,7 @@ func testPendingAfterPairing(t *testing.T, s payflow.Store) {
 	w := &writer{s: s}
 	at := t0.Add(time.Minute)
 	for i, state := range []string{payflow.StateHeld, payflow.StateCaptured, payflow.StateCancelled} {
-		for j, again := range []string{payflow.StatePending, "approving"} {
+		for j, again := range []string{payflow.StatePending, payflow.StateApproving} {
 			p, err := w.insert(payment(byte(1+2*i+j), payflow.StatePending, at.Add(time.Hour)))
 			require.NoError(t, err)
 			p.State, p.HoldExpiresAt = state, at.Add(time.Hour)

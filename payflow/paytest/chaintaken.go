@@ -130,10 +130,10 @@ func approvalIDTaken(t *testing.T, newShop func(t *testing.T, manual bool) *Shop
 
 		_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(id)})
 		require.ErrorIs(t, err, payflow.ErrInternal)
-		assert.Equal(t, "approving", s.storedState(id))
+		assert.Equal(t, payflow.StateApproving, s.storedState(id))
 		s.Clock.Advance(payflow.DefaultRecoverAfter)
 		s.sweep(t, 0, payflow.ErrInternal, "the sweep's try")
-		assert.Equal(t, "approving", s.storedState(id))
+		assert.Equal(t, payflow.StateApproving, s.storedState(id))
 		assert.Equal(t, eur, s.Balances("EUR"), "nothing more moved")
 		assert.Equal(t, untouchedTickets, s.Balances(Ticket), "nothing moved")
 		require.NoError(t, s.Ledger.Verify(ctx))

@@ -525,7 +525,7 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 
 		updated := func(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
 			return changedPayment(stored, func(p *payflow.PaymentRecord) {
-				p.State = "approving"
+				p.State = payflow.StateApproving
 				f(p)
 			})
 		}
@@ -888,10 +888,10 @@ func testDueOrder(t *testing.T, s payflow.Store) {
 	// written back to pending.
 	p, err := s.Payment(ctx, paymentID(0)(dueTimes[0].id))
 	require.NoError(t, err)
-	p.State, p.UpdatedAt = "approving", t0
+	p.State, p.UpdatedAt = payflow.StateApproving, t0
 	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
 	p.State = payflow.StatePending
-	require.NoError(t, s.UpdatePayment(ctx, p, "approving"))
+	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StateApproving))
 
 	paid := payment(0x70, payflow.StateCaptured, t0)
 	paid.UpdatedAt, paid.Captured = t0.Add(time.Hour), 690
@@ -1273,7 +1273,7 @@ func testPayments(t *testing.T, s payflow.Store) {
 	assert.Equal(t, p, got, "an existing ID returns the stored request")
 
 	up := *got
-	up.State, up.Attempt, up.Consent, up.ConsentHash = "approving", 1, []byte("consent"), bytes.Repeat([]byte{0xcc}, 32)
+	up.State, up.Attempt, up.Consent, up.ConsentHash = payflow.StateApproving, 1, []byte("consent"), bytes.Repeat([]byte{0xcc}, 32)
 	up.HoldExpiresAt, up.UpdatedAt = t0.Add(time.Hour), t0.Add(time.Second)
 	up.Amount, up.Request = 1, []byte("ignored") // immutable: not written
 	assert.ErrorIs(t, s.UpdatePayment(ctx, &up, payflow.StateHeld), payflow.ErrConflict, "wrong state")
@@ -1291,7 +1291,7 @@ func testPayments(t *testing.T, s payflow.Store) {
 
 	fin := want
 	fin.State, fin.Captured, fin.CaptureAmount, fin.Receipt, fin.SettledAt = payflow.StateCaptured, 690, 690, []byte("receipt"), t0.Add(2*time.Second)
-	require.NoError(t, s.UpdatePayment(ctx, &fin, "approving"))
+	require.NoError(t, s.UpdatePayment(ctx, &fin, payflow.StateApproving))
 	stored, err = s.Payment(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, &fin, stored)
@@ -1374,7 +1374,7 @@ func testPaymentRace(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	oneWins(t, payflow.ErrConflict, func(i int) error {
 		mine := *p
-		mine.State = []string{payflow.StateCancelled, "approving"}[i%2]
+		mine.State = []string{payflow.StateCancelled, payflow.StateApproving}[i%2]
 		return s.UpdatePayment(ctx, &mine, payflow.StatePending)
 	}, "exactly one transition wins")
 }
@@ -1465,28 +1465,28 @@ func testDeferral(t *testing.T, s payflow.Store) {
 		return out
 	}
 	for i, tt := range []struct{ updated, deferred time.Duration }{{0, 10}, {5, 0}, {7, 1}} {
-		p := payment(byte(1+i), "approving", t0.Add(time.Hour))
+		p := payment(byte(1+i), payflow.StateApproving, t0.Add(time.Hour))
 		p.UpdatedAt = t0.Add(tt.updated * time.Second)
 		p, err := w.insert(p)
 		require.NoError(t, err)
 		if tt.deferred > 0 {
 			p.DeferredTo = t0.Add(tt.deferred * time.Second)
-			require.NoError(t, s.UpdatePayment(ctx, p, "approving"))
+			require.NoError(t, s.UpdatePayment(ctx, p, payflow.StateApproving))
 			stored, err := s.Payment(ctx, p.ID)
 			require.NoError(t, err)
 			assert.Equal(t, p, stored, "DeferredTo kept as written")
 		}
 	}
-	due, err := s.DuePayments(ctx, "approving", t0.Add(10*time.Second-1), 10)
+	due, err := s.DuePayments(ctx, payflow.StateApproving, t0.Add(10*time.Second-1), 10)
 	require.NoError(t, err)
 	assert.Equal(t, []payflow.ID{{2}, {3}}, ids(due), "deferred after its update, and not before it")
-	due, err = s.DuePayments(ctx, "approving", t0.Add(10*time.Second), 10)
+	due, err = s.DuePayments(ctx, payflow.StateApproving, t0.Add(10*time.Second), 10)
 	require.NoError(t, err)
 	require.Equal(t, []payflow.ID{{2}, {3}, {1}}, ids(due), "by the later of both")
 
 	fin := due[2]
 	fin.State, fin.UpdatedAt = payflow.StateCaptured, t0.Add(time.Second)
-	require.NoError(t, s.UpdatePayment(ctx, fin, "approving"))
+	require.NoError(t, s.UpdatePayment(ctx, fin, payflow.StateApproving))
 	assert.True(t, fin.DeferredTo.IsZero(), "cleared in the record written")
 	stored, err := s.Payment(ctx, fin.ID)
 	require.NoError(t, err)
@@ -1501,14 +1501,14 @@ func testDeferral(t *testing.T, s payflow.Store) {
 	p, err = w.insert(p)
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(time.Minute), p.DeferredTo, "inserted as given")
-	p.State = "approving"
+	p.State = payflow.StateApproving
 	_, err = w.accept(payflow.Acceptance{Update: p, From: payflow.StatePending})
 	require.NoError(t, err)
 	assert.True(t, p.DeferredTo.IsZero())
 	stored, err = s.Payment(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, p, stored)
-	due, err = s.DuePayments(ctx, "approving", t0, 10)
+	due, err = s.DuePayments(ctx, payflow.StateApproving, t0, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []payflow.ID{{4}}, ids(due), "updated at t0 and no longer deferred")
 
@@ -1551,15 +1551,15 @@ func testPendingAgain(t *testing.T, s payflow.Store) {
 	w := &writer{s: s}
 	r := pendingRefund(t, w, 9)
 	for i, write := range []func(p *payflow.PaymentRecord) error{
-		func(p *payflow.PaymentRecord) error { return s.UpdatePayment(ctx, p, "approving") },
+		func(p *payflow.PaymentRecord) error { return s.UpdatePayment(ctx, p, payflow.StateApproving) },
 		func(p *payflow.PaymentRecord) error {
-			_, err := w.accept(payflow.Acceptance{Update: p, From: "approving"})
+			_, err := w.accept(payflow.Acceptance{Update: p, From: payflow.StateApproving})
 			return err
 		},
 		func(p *payflow.PaymentRecord) error {
 			done := *r
 			done.State = payflow.RefundDone
-			if err := s.UpdateRefund(ctx, &done, payflow.RefundPending, p, "approving"); err != nil {
+			if err := s.UpdateRefund(ctx, &done, payflow.RefundPending, p, payflow.StateApproving); err != nil {
 				return err
 			}
 			r.Version = done.Version
@@ -1568,7 +1568,7 @@ func testPendingAgain(t *testing.T, s payflow.Store) {
 	} {
 		p, err := w.insert(payment(byte(1+i), payflow.StatePending, t0.Add(time.Hour)))
 		require.NoError(t, err)
-		p.State = "approving"
+		p.State = payflow.StateApproving
 		require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
 		again := *p
 		again.State, again.ExpiresAt = payflow.StatePending, t0 // not written
@@ -1855,7 +1855,7 @@ func testAccept(t *testing.T, s payflow.Store) {
 	assert.Equal(t, &want, a.Insert, "an existing ID returns the stored request")
 
 	up := want
-	up.State, up.UpdatedAt = "approving", t0.Add(time.Second)
+	up.State, up.UpdatedAt = payflow.StateApproving, t0.Add(time.Second)
 	stale := up
 	stale.Version = 5
 	n5 := bytes.Repeat([]byte{5}, 32)
@@ -1867,11 +1867,11 @@ func testAccept(t *testing.T, s payflow.Store) {
 	stored, err := s.Payment(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, &up, stored)
-	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n1, NonceExpires: exp, CardID: id, Counter: 12, Update: &up, From: "approving"}),
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n1, NonceExpires: exp, CardID: id, Counter: 12, Update: &up, From: payflow.StateApproving}),
 		pki.ErrNonce, "the nonce is checked before the write")
 	stored, err = s.Payment(ctx, p.ID)
 	require.NoError(t, err)
-	assert.Equal(t, "approving", stored.State)
+	assert.Equal(t, payflow.StateApproving, stored.State)
 
 	// Of concurrent acceptances of one nonce exactly one wins.
 	race := bytes.Repeat([]byte{6}, 32)

@@ -509,7 +509,7 @@ func pairingIntoExpiredSession(t *testing.T, s *Shop) {
 func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 	ctx := context.Background()
 	s := NewShop(f, false)
-	hooked := &hookedStore{Store: f.Store, from: "approving"}
+	hooked := &hookedStore{Store: f.Store, from: payflow.StateApproving}
 	other, err := payflow.NewPlatform(payflow.PlatformOptions{
 		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 	})
@@ -989,7 +989,7 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 	require.NoError(t, err)
 	captured := s.createHeld(1000)
 
-	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() error { s.Revoke(s.Seller); return nil }}
+	hooked := &hookedStore{Store: f.Store, from: payflow.StateApproving, hook: func() error { s.Revoke(s.Seller); return nil }}
 	approving, err := payflow.NewPlatform(payflow.PlatformOptions{
 		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 	})

@@ -65,7 +65,7 @@ func (s *Shop) approving(amount uint64, legs ...record.Leg) payflow.ID {
 	r, err := s.Store.Payment(ctx, id)
 	must(s.TB, err)
 	h := record.Hash(consent)
-	r.State, r.Attempt, r.Consent, r.ConsentHash = "approving", 1, consent, h[:]
+	r.State, r.Attempt, r.Consent, r.ConsentHash = payflow.StateApproving, 1, consent, h[:]
 	r.HoldExpiresAt, r.UpdatedAt = s.Clock.Now().Add(payflow.DefaultHoldTTL), s.Clock.Now()
 	must(s.TB, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
 	return id
@@ -124,14 +124,14 @@ func sweepPastFailures(t *testing.T, s *Shop) {
 	assert.Equal(t, payflow.StateCaptured, s.storedState(healthy), "the healthy settlement is completed")
 	s.sweep(t, 0, nil, "the failed settlements wait")
 	for _, id := range failing {
-		assert.Equal(t, "approving", s.storedState(id))
+		assert.Equal(t, payflow.StateApproving, s.storedState(id))
 	}
 	s.Clock.Advance(payflow.DefaultRecoverAfter + 2*time.Second)
 	s.sweep(t, 0, payflow.ErrUnavailable, "tried again after their delay")
 	s.sweep(t, 0, payflow.ErrUnavailable, "the last of them")
 	s.sweep(t, 0, nil, "and deferred again")
 	for _, id := range failing {
-		assert.Equal(t, "approving", s.storedState(id), "nothing recorded for them")
+		assert.Equal(t, payflow.StateApproving, s.storedState(id), "nothing recorded for them")
 	}
 	st.down = false
 	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 100}, {Posted: 100}}, s.Balances("EUR"),
@@ -235,7 +235,7 @@ func consentSentAgainLate(t *testing.T, f *Fixture) {
 	ctx := context.Background()
 	s := NewShop(f, false)
 	lost := errors.New("paytest: connection lost")
-	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() error { return lost }}
+	hooked := &hookedStore{Store: f.Store, from: payflow.StateApproving, hook: func() error { return lost }}
 	other, err := payflow.NewPlatform(payflow.PlatformOptions{
 		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 	})
@@ -246,14 +246,14 @@ func consentSentAgainLate(t *testing.T, f *Fixture) {
 	first, second := s.Consent(v.ID), s.Consent(v.ID)
 	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: first})
 	require.ErrorIs(t, err, lost)
-	require.Equal(t, "approving", s.storedState(v.ID))
+	require.Equal(t, payflow.StateApproving, s.storedState(v.ID))
 	moved := [2]payflow.Balance{{Posted: Funds - 690}, {Posted: 690}}
 	require.Equal(t, moved, s.Balances("EUR"), "the ledger held and captured")
 	s.Clock.Advance(late)
 
 	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: second})
 	require.ErrorIs(t, err, payflow.ErrReplay, "another consent, its nonce expired")
-	assert.Equal(t, "approving", s.storedState(v.ID))
+	assert.Equal(t, payflow.StateApproving, s.storedState(v.ID))
 
 	pv, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: first})
 	require.NoError(t, err, "the accepted consent, its nonce expired")
@@ -288,6 +288,6 @@ func consentSentAgainLate(t *testing.T, f *Fixture) {
 	s.Revoke(s.Shopper)
 	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	assert.ErrorIs(t, err, payflow.ErrCard, "the revoked card's consent")
-	assert.Equal(t, "approving", s.storedState(v.ID))
+	assert.Equal(t, payflow.StateApproving, s.storedState(v.ID))
 	assert.Equal(t, moved, s.Balances("EUR"))
 }

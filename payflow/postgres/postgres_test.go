@@ -159,7 +159,7 @@ func TestPairingWaitsForRefusedHold(t *testing.T) {
 	a := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: pendingRequest(sess, 1, at)}
 	require.NoError(t, s.Accept(ctx, a))
 	p := a.Insert
-	p.State = "approving"
+	p.State = payflow.StateApproving
 	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
 
 	tx := beginOther(t, dsn)
@@ -695,7 +695,7 @@ func TestAcceptTakesCounterFirst(t *testing.T) {
 	require.NoError(t, s.Accept(ctx, pending))
 	require.NoError(t, s.Advance(ctx, sess.ShopperCardID, 1))
 	approving := *pending.Insert
-	approving.State = "approving"
+	approving.State = payflow.StateApproving
 	counter := uint64(3)
 	for _, c := range []struct {
 		name string

@@ -168,7 +168,7 @@ func TestSweepRacesRetry(t *testing.T) {
 		from   string
 	}{
 		{"capture", true, "capturing"},
-		{"consent", false, "approving"},
+		{"consent", false, payflow.StateApproving},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var st *losingStore
