@@ -189,7 +189,10 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // its session still selected, and returns it (unless the answer is the
 // view of another request: the request is then kept, and the next Request
 // or Select sends it again first, as above). Select takes it off the
-// screen as it selects the session and withdraws it as Request withdraws
+// screen as it selects the session; one answered held or captured, which
+// Request took note of (Held; seen paid), is left as it is, one held
+// staying capturable (CaptureHeld), as one on screen held since is. Select
+// withdraws one answered pending as Request withdraws
 // one answered after a selection: it is cancelled once the pairing is
 // accepted (a hold made at that moment is voided), and while the platform
 // does not answer that, or still answers ErrConflict (a settlement under
@@ -374,7 +377,13 @@ type Charge struct {
 
 // Request has the card sign a payment request of charge to the paired
 // shopper and records it on the platform; it returns the seller's status
-// screen, a view that is the caller's own (as the Seller type says). An
+// screen, a view that is the caller's own (as the Seller type says). The
+// platform's answer goes on screen and is taken note of as Status takes a
+// view: one that shows the request held (the shopper approved it before
+// the answer came, for a merchant that captures manually) keeps it among
+// the held ones (Held) at once, and one that shows it captured, taken as
+// Status takes it (below), has it seen paid at once, its receipt verified
+// by Wait. An
 // item not in the catalog, or a total that overflows, is ErrInvalid; a
 // total that the platform prices otherwise, with the catalog as it is
 // now, is ErrMismatch. After either, and after a charge of items refused
@@ -414,7 +423,7 @@ type Charge struct {
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). One that the platform shows paid (captured, also
 // as Request cancelled it), and that this phone did not see paid before
-// (on screen: Status, Wait; in Held, shown captured while its capture's
+// (on screen: Request, Status, Wait; in Held, shown captured while its capture's
 // receipt is due; its receipt; or a *PaidError; it remembers the last 256
 // requests it saw paid), is moved past too, and
 // Request fails with a *PaidError (ErrFinal) naming it, asking nothing
@@ -710,7 +719,10 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		s.last = id
 		current := s.selected(sess)
 		if current {
+			// On screen, and noted as Status and Wait note a view:
+			// kept in Held while held, seen paid once captured.
 			s.payment = v
+			s.seenLocked(v)
 		}
 		s.mu.Unlock()
 		if !current {
