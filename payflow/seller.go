@@ -2138,7 +2138,12 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // ErrExpired. A read that is not of that request (its signed request,
 // byte for byte, ID, hash, parties, amount, currency, lines and legs),
 // against which the card would sign the refund's currency and the phone
-// check its receipt, is ErrMismatch, with no refund signed or sent. The
+// check its receipt, is ErrMismatch, with no refund signed or sent. That
+// read is taken as Status takes it: the screen shows the request as read,
+// one captured seen paid and one held kept among the held ones (Held), and
+// one in a state that no request's view has is ErrInternal, one that shows
+// it captured for what no capture of it can have captured ErrMismatch,
+// with no refund signed or sent, the request staying as last seen. The
 // platform refuses refunds beyond what was captured (ErrLimit). Before a
 // refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
@@ -2191,7 +2196,7 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.refund(ctx, cur, amount)
+	return s.refund(ctx, cur, amount, s.look) // a read of it noted, as Status notes it
 }
 
 // RefundPayment refunds amount of the merchant's captured payment request
@@ -2205,7 +2210,9 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 // it carries (its ID, hash, amount, currency, parties, session, lines and
 // legs, byte for byte), against which the card would sign the refund's
 // currency and the phone check its receipt, ErrMismatch, with no refund
-// signed or sent. One whose ctx ended
+// signed or sent. Its reads are not taken note of as Refund's read of the
+// request on screen is: the screen and the held requests (Held) stay as
+// they were. One whose ctx ended
 // before it fails with ctx's error before it reads the request, whether
 // or not the API heeds ctx (a Platform in process), as Refund says.
 func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
@@ -2228,7 +2235,7 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return nil, err
 	}
-	return s.refund(ctx, v, amount)
+	return s.refund(ctx, v, amount, s.reread)
 }
 
 // checkRefundAmount refuses an amount that no refund request carries
@@ -2258,8 +2265,9 @@ func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*
 }
 
 // refund refunds amount of cur, a payment request of the merchant, as
-// Refund says.
-func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*Receipt, error) {
+// Refund says; read reads cur again when cur is not captured (look, for
+// the request on screen, which notes the read as Status does; reread).
+func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64, read func(context.Context, *PaymentView) (*PaymentView, error)) (*Receipt, error) {
 	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -2302,7 +2310,7 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	// (sameRequest), whose currency the card signs and against which the
 	// refund's receipt is checked.
 	if cur.State != StateCaptured {
-		v, err := s.reread(ctx, cur)
+		v, err := read(ctx, cur)
 		if err != nil {
 			return nil, err
 		}
