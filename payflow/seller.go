@@ -2210,8 +2210,11 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 // it carries (its ID, hash, amount, currency, parties, session, lines and
 // legs, byte for byte), against which the card would sign the refund's
 // currency and the phone check its receipt, ErrMismatch, with no refund
-// signed or sent. Its reads are not taken note of as Refund's read of the
-// request on screen is: the screen and the held requests (Held) stay as
+// signed or sent. A read of a request that the phone keeps, on screen or
+// among the held ones (Held), is taken as Refund takes its read (as
+// Status takes it, with ErrInternal or ErrMismatch, no refund signed or
+// sent, the request as last seen), and so is the read again of one not
+// captured; the reads of another request leave the screen and Held as
 // they were. One whose ctx ended
 // before it fails with ctx's error before it reads the request, whether
 // or not the API heeds ctx (a Platform in process), as Refund says.
@@ -2235,7 +2238,37 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return nil, err
 	}
+	kept, err := s.noteKept(v)
+	if err != nil {
+		return nil, err
+	}
+	if kept { // read again, if need be, as Refund reads it
+		return s.refund(ctx, v, amount, s.look)
+	}
 	return s.refund(ctx, v, amount, s.reread)
+}
+
+// noteKept takes v, the view of a request of the merchant that the phone
+// read, as Status takes a read (look) when it is of a request that the
+// phone keeps, on screen or among the held ones (Held), and reports
+// whether it is. A v in a state that no request's view has is ErrInternal
+// (knownView), and one that is not of the request kept, or that shows it
+// captured for what no capture of it can have captured, ErrMismatch
+// (checkPaidLocked); either way nothing is noted.
+func (s *Seller) noteKept(v *PaymentView) (kept bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.heldRequestLocked(v.ID); err != nil && (s.payment == nil || s.payment.ID != v.ID) {
+		return false, nil
+	}
+	if _, err := knownView(v, nil); err != nil {
+		return true, err
+	}
+	if err := s.checkPaidLocked(v, v); err != nil {
+		return true, err
+	}
+	s.seenLocked(v)
+	return true, nil
 }
 
 // checkRefundAmount refuses an amount that no refund request carries
@@ -2266,7 +2299,8 @@ func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*
 
 // refund refunds amount of cur, a payment request of the merchant, as
 // Refund says; read reads cur again when cur is not captured (look, for
-// the request on screen, which notes the read as Status does; reread).
+// a request that the phone keeps, on screen or in Held, which notes the
+// read as Status does; reread for another).
 func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64, read func(context.Context, *PaymentView) (*PaymentView, error)) (*Receipt, error) {
 	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
 	if err := ctx.Err(); err != nil {
