@@ -15,10 +15,13 @@ import (
 // verify with the platform's pki.Verifier, and advSecret is the card's
 // advertising secret (adv.SecretSize bytes) from personalisation. It
 // returns the card ID. Enrolling a card again replaces its chain, secret
-// and name. No two cards share a secret, or an EID would resolve to
-// either. Errors: ErrCard for a chain that does not verify, ErrInvalid
-// for a bad secret or name, ErrConflict for a secret another enrolled
-// card has.
+// and name; the tokens of its logins serve only while it is enrolled with
+// the card certificate they were proved with (Platform.Login), so that
+// enrolling it with another one (a new key after the old certificate's
+// revocation, say) ends them. No two cards share a secret, or an EID
+// would resolve to either. Errors: ErrCard for a chain that does not
+// verify, ErrInvalid for a bad secret or name, ErrConflict for a secret
+// another enrolled card has.
 func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []byte, displayName string) (string, error) {
 	vc, err := p.verifier.VerifyCard(chain)
 	if err != nil {

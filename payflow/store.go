@@ -295,9 +295,9 @@ type Acceptance struct {
 // (StorableText, StorableTimes: the card ID, From, Now, the nonce's
 // expiry, or a text or time of a record it writes, a payment request's
 // lines and legs included) in it, a Nonce empty but not nil or longer
-// than MaxKeySize bytes (CheckNonce), a token's hash longer than that, or
-// a record without a byte string it must have (a token's hash, a
-// session's EIDs, a payment request's or a refund's signed request and
+// than MaxKeySize bytes (CheckNonce), a token's hash or certificate hash
+// longer than that, or a record without a byte string it must have (a
+// token's hash and certificate hash, a session's EIDs, a payment request's or a refund's signed request and
 // hash), nil or empty. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
@@ -328,6 +328,9 @@ func (a *Acceptance) Check() error {
 	}
 	if t := a.Token; t != nil {
 		if err := presentKey("token hash", t.Hash); err != nil {
+			return err
+		}
+		if err := presentKey("token certificate hash", t.CertHash); err != nil {
 			return err
 		}
 		if err := StorableText(t.CardID); err != nil {
@@ -652,10 +655,15 @@ type Asset struct {
 	Ledger uint32
 }
 
-// TokenRecord is a login token, stored by the SHA-256 of its value.
+// TokenRecord is a login token, stored by the SHA-256 of its value. It
+// is bound to the certificate that its login was proved with: CertHash is
+// the SHA-256 of that card certificate (DER, the first of the card's
+// chain), and the token serves only while the card is enrolled with that
+// certificate (Platform.Login).
 type TokenRecord struct {
 	Hash      []byte
 	CardID    string
+	CertHash  []byte
 	ExpiresAt time.Time
 }
 

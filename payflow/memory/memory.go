@@ -391,6 +391,7 @@ func (s *Store) Token(_ context.Context, hash []byte) (*payflow.TokenRecord, err
 func copyToken(t *payflow.TokenRecord) *payflow.TokenRecord {
 	n := *t
 	n.Hash = bytes.Clone(t.Hash)
+	n.CertHash = bytes.Clone(t.CertHash)
 	return &n
 }
 

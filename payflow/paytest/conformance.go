@@ -83,6 +83,10 @@ func at(ns int64) time.Time { return time.Unix(0, ns) }
 
 var t0 = at(1_800_000_000_000_000_000)
 
+// certHash is the certificate hash of the tokens that the tests write
+// (payflow.TokenRecord.CertHash): a SHA-256's length.
+var certHash = bytes.Repeat([]byte{0xce}, 32)
+
 // card returns a card record with an advertising secret of its own.
 func card(id string) *payflow.CardRecord {
 	secret := sha256.Sum256([]byte("secret " + id))
@@ -531,7 +535,7 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 		}
 		for i, a := range []payflow.Acceptance{
 			{CardID: bad},
-			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: bad, ExpiresAt: t0}},
+			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: bad, CertHash: certHash, ExpiresAt: t0}},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ShopperCardID = bad })},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.SellerCardID = bad })},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.MerchantID = bad })},
@@ -759,7 +763,7 @@ func testZeroExpiryOldNow(t *testing.T, s payflow.Store) {
 		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(name("used")), NonceExpires: zero, CardID: "8900000000000000001",
 			Counter: counter}))
 		h := sha256.Sum256([]byte(name("token")))
-		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001"}))
+		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: certHash}))
 		_, err = w.session(newSession("none", func(r *payflow.SessionRecord) { r.ID, r.ExpiresAt = payflow.ID{byte(i)}, zero }))
 		require.NoError(t, err)
 		_, err = s.BeginIdempotent(ctx, name("swept"), []byte{1}, old, zero)
@@ -963,9 +967,15 @@ func testLongKeys(t *testing.T, s payflow.Store) {
 		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: long, NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
 			payflow.ErrInvalid, "nonce of %d bytes", n)
 		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1,
-			Token: &payflow.TokenRecord{Hash: long, CardID: id, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid, "token hash of %d bytes", n)
+			Token: &payflow.TokenRecord{Hash: long, CardID: id, CertHash: certHash, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid,
+			"token hash of %d bytes", n)
+		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1,
+			Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, CertHash: long, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid,
+			"token certificate hash of %d bytes", n)
 		_, err := s.Token(ctx, long)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "token hash of %d bytes", n)
+		_, err = s.Token(ctx, []byte("token"))
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "token certificate hash of %d bytes", n)
 	}
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
 		"the refused acceptances spent neither nonce nor counter")
@@ -1036,7 +1046,7 @@ func testUnstorableTimes(t *testing.T, s payflow.Store) {
 		}
 		as := []payflow.Acceptance{
 			{Nonce: []byte("nonce"), NonceExpires: bad},
-			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, ExpiresAt: bad}},
+			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, CertHash: certHash, ExpiresAt: bad}},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ExpiresAt = bad }), Now: t0},
 			{Session: newSession(id, func(*payflow.SessionRecord) {}), Now: bad, CancelPending: true},
 			{Refund: newRefund(0x52, captured.ID, func(r *payflow.RefundRecord) { r.CreatedAt = bad }), Update: reserve,
@@ -1170,7 +1180,7 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	h := sha256.Sum256([]byte("token"))
 	_, err := s.Token(ctx, h[:])
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
-	tok := &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: t0}
+	tok := &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: bytes.Clone(certHash), ExpiresAt: t0}
 	w := &writer{s: s}
 	require.NoError(t, w.token(tok))
 	assert.ErrorIs(t, w.token(tok), payflow.ErrConflict)
@@ -1180,6 +1190,10 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	assert.Equal(t, tok, got)
 	clear(query)
 	assert.Equal(t, h[:], got.Hash, "the record is the caller's, not a view of its argument")
+	clear(tok.CertHash)
+	got, err = s.Token(ctx, h[:])
+	require.NoError(t, err)
+	assert.Equal(t, certHash, got.CertHash, "the stored certificate hash is not a view of the written record")
 
 	id := payflow.ID{9}
 	_, err = s.Session(ctx, id)
@@ -1736,7 +1750,7 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(fmt.Sprint("used", i)), NonceExpires: exp,
 			CardID: "8900000000000000001", Counter: uint64(i + 1)}))
 		h := sha256.Sum256([]byte(fmt.Sprint("token", i)))
-		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: exp}))
+		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: certHash, ExpiresAt: exp}))
 		_, err := w.session(&payflow.SessionRecord{ID: payflow.ID{byte(i + 1)}, ShopperEID: []byte{1}, SellerEID: []byte{2}, ExpiresAt: exp})
 		require.NoError(t, err)
 		_, err = s.BeginIdempotent(ctx, fmt.Sprint("key", i), []byte{1}, t0.Add(-time.Hour), exp)
@@ -1821,7 +1835,7 @@ func testAccept(t *testing.T, s payflow.Store) {
 
 	// A write commits with the acceptance, or neither does.
 	h := sha256.Sum256([]byte("token"))
-	tok := &payflow.TokenRecord{Hash: h[:], CardID: id, ExpiresAt: exp}
+	tok := &payflow.TokenRecord{Hash: h[:], CardID: id, CertHash: certHash, ExpiresAt: exp}
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: bytes.Repeat([]byte{3}, 32), NonceExpires: exp, CardID: id, Counter: 6, Token: tok}))
 	got, err := s.Token(ctx, h[:])
 	require.NoError(t, err)
@@ -2017,9 +2031,10 @@ func testMissingFields(t *testing.T, s payflow.Store) {
 	}
 	for _, empty := range [][]byte{nil, {}} {
 		for name, a := range map[string]*payflow.Acceptance{
-			"token hash":  {Token: &payflow.TokenRecord{Hash: empty, CardID: id, ExpiresAt: exp}},
-			"shopper EID": {Session: func() *payflow.SessionRecord { r := session(); r.ShopperEID = empty; return r }()},
-			"seller EID":  {Session: func() *payflow.SessionRecord { r := session(); r.SellerEID = empty; return r }()},
+			"token hash":             {Token: &payflow.TokenRecord{Hash: empty, CardID: id, CertHash: certHash, ExpiresAt: exp}},
+			"token certificate hash": {Token: &payflow.TokenRecord{Hash: h[:], CardID: id, CertHash: empty, ExpiresAt: exp}},
+			"shopper EID":            {Session: func() *payflow.SessionRecord { r := session(); r.ShopperEID = empty; return r }()},
+			"seller EID":             {Session: func() *payflow.SessionRecord { r := session(); r.SellerEID = empty; return r }()},
 			"request": {Insert: func() *payflow.PaymentRecord {
 				p := payment(2, payflow.StatePending, t0)
 				p.Request = empty

@@ -860,7 +860,7 @@ const (
 	qAdvance  = `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
 		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`
 	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
-	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, cert_hash, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
 	// acceptance's time (its expiry not after it, or zero), which it
 	// leaves as it is.
@@ -1022,7 +1022,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		switch {
 		case a.Token != nil:
 			t := a.Token
-			res, err := w.ExecContext(ctx, t.Hash, t.CardID, ns(t.ExpiresAt))
+			res, err := w.ExecContext(ctx, t.Hash, t.CardID, t.CertHash, ns(t.ExpiresAt))
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
@@ -1130,7 +1130,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	switch {
 	case a.Token != nil:
 		write = qPutToken + " RETURNING 1"
-		args = append(args, a.Token.Hash, a.Token.CardID, ns(a.Token.ExpiresAt))
+		args = append(args, a.Token.Hash, a.Token.CardID, a.Token.CertHash, ns(a.Token.ExpiresAt))
 	case a.Session != nil:
 		write = qConfirm
 		for _, col := range strings.Split(sessionCols, ", ") {
@@ -1226,7 +1226,7 @@ func oneRow(res sql.Result, err, none error) error {
 func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	var t payflow.TokenRecord
 	var exp int64
-	if err := s.row(ctx, `SELECT hash, card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &t.CardID, &exp); err != nil {
+	if err := s.row(ctx, `SELECT hash, card_id, cert_hash, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &t.CardID, &t.CertHash, &exp); err != nil {
 		return nil, notFound(err)
 	}
 	t.ExpiresAt = tm(exp)
