@@ -65,7 +65,7 @@ func TestTokenOfReenrolledCard(t *testing.T) {
 		assert.Equal(t, payflow.AsError(err), payflow.AsError(got), "%s: the reply of CheckToken", c.name)
 		assert.Equal(t, "card_not_trusted", payflow.AsError(got).Code, c.name)
 	}
-	s.requireState(t, v.ID, payflow.StatePending)
+	s.requireState(t, v.ID, payflow.StateCancelled) // by the enrolment (TestReenrolledCardWithdraws), not declined
 
 	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
 	require.NoError(t, err)
@@ -111,4 +111,55 @@ func TestTokenWithoutCertificate(t *testing.T) {
 	_, err = s.Platform.Catalog(ctx, s.seller.Token, merchantID)
 	require.ErrorIs(t, err, payflow.ErrCard)
 	assert.Equal(t, "card_not_trusted", payflow.AsError(err).Code)
+}
+
+// rekey enrols card c again, under its ICCID, secret and name, with a
+// certificate of a new key, and returns that key.
+func rekey(t *testing.T, s *shop, c *paytest.Card) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := s.Issuer.IssueCard(key.Public(), c.ID, pki.IssueOptions{})
+	require.NoError(t, err)
+	_, err = s.Platform.EnrollCard(context.Background(), append([][]byte{cert}, s.Issuer.Chain()...), c.Secret, c.Name)
+	require.NoError(t, err)
+	return key
+}
+
+// TestReenrolledCardWithdraws: enrolling a card again with another
+// certificate (a new key) ends the sessions that either of its keys'
+// pairings stored (the store holds none of them: a view of it is
+// not_found to the other card) and cancels the pending requests that it
+// signed or would pay, as the card's revocation withdraws them; a held
+// request stays held. Enrolled again with the same chain, the card keeps
+// its sessions and requests.
+func TestReenrolledCardWithdraws(t *testing.T) {
+	for _, side := range []string{"shopper", "seller"} {
+		t.Run(side, func(t *testing.T) {
+			s := newShop(t, true, paytest.Options{})
+			ctx := context.Background()
+			pending, _ := s.request(t)
+			held := s.held(t)
+			card, other := s.shopper, s.seller
+			if side == "seller" {
+				card, other = s.seller, s.shopper
+			}
+			_, err := s.Platform.EnrollCard(ctx, card.Chain, card.Secret, card.Name)
+			require.NoError(t, err)
+			s.requireState(t, pending.ID, payflow.StatePending)
+			_, err = s.Platform.Session(ctx, other.Token, s.session.ID)
+			require.NoError(t, err, "enrolled again with the same chain")
+
+			rekey(t, s, card)
+			s.requireState(t, pending.ID, payflow.StateCancelled)
+			s.requireState(t, held.ID, payflow.StateHeld)
+			_, err = s.Store.Session(ctx, s.session.ID)
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the session in the store")
+			_, err = s.Platform.Session(ctx, other.Token, s.session.ID)
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the other card's view of the session")
+			v, err := s.Platform.Payment(ctx, other.Token, pending.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, v.State)
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -77,7 +78,16 @@ type Store interface {
 	// secret and display name are replaced; the merchant is kept when
 	// c.MerchantID is empty. An advertising secret that another card has
 	// is refused with ErrConflict, one that is not adv.SecretSize bytes
-	// with ErrInvalid (CheckCard), and nothing is written.
+	// with ErrInvalid (CheckCard), and nothing is written. A card stored
+	// with another certificate (NewCertificate: a new key under the same
+	// ICCID) has what its former certificate's key confirmed or signed
+	// withdrawn in the same write: the sessions of which it is the
+	// shopper or the seller card are deleted, and the payment requests
+	// that it signed or would pay that are StatePending and unexpired at
+	// c.EnrolledAt (their ExpiresAt after it) are cancelled, as
+	// UpdatePayment would write them: State StateCancelled, UpdatedAt
+	// c.EnrolledAt, Version incremented. Its requests in any other state
+	// are left as they are.
 	PutCard(ctx context.Context, c *CardRecord) error
 	// Card returns the card with the given ID.
 	Card(ctx context.Context, id string) (*CardRecord, error)
@@ -493,6 +503,21 @@ func CheckCard(c *CardRecord) error {
 		return err
 	}
 	return StorableTimes(c.EnrolledAt)
+}
+
+// NewCertificate reports whether a card whose chain is chain, written
+// over the stored one whose chain is old, has another card certificate
+// (the first of the chain; none when the chain is empty): what PutCard
+// withdraws the card's sessions and pending requests for.
+func NewCertificate(old, chain [][]byte) bool {
+	var a, b []byte
+	if len(old) > 0 {
+		a = old[0]
+	}
+	if len(chain) > 0 {
+		b = chain[0]
+	}
+	return !bytes.Equal(a, b)
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Spent", testSpent},
 		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
+		{"NewCertificate", testNewCertificate},
 		{"CancelPending", testCancelPending},
 		{"ExpiredSession", testExpiredSession},
 		{"PendingAfterPairing", testPendingAfterPairing},
@@ -1213,6 +1214,98 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	got3, err := s.Session(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, &want, got3)
+}
+
+// testNewCertificate: a card enrolled again with the same chain keeps
+// its sessions and requests; enrolled again with another certificate, it
+// has its sessions (as the shopper card and as the seller card) deleted
+// and the requests that it signed or would pay that are pending and
+// unexpired at its enrolment cancelled, at that time, as UpdatePayment
+// writes them (and so due then: DuePayments lists them from that time
+// on). Other cards' sessions and requests, its requests expired at the
+// enrolment and those in another state are left as they are.
+func testNewCertificate(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	const a, b, c = "8900000000000000001", "8900000000000000002", "8900000000000000003"
+	for _, id := range []string{a, b, c} {
+		require.NoError(t, s.PutCard(ctx, card(id)))
+	}
+	w := &writer{s: s}
+	sessions := map[payflow.ID]bool{} // by ID: whether it is a's
+	for i, sides := range [][2]string{{a, b}, {c, a}, {c, b}} {
+		r := newSession(sides[0], func(r *payflow.SessionRecord) { r.ID, r.SellerCardID = payflow.ID{0x40, byte(i)}, sides[1] })
+		_, err := w.session(r)
+		require.NoError(t, err)
+		sessions[r.ID] = sides[0] == a || sides[1] == a
+	}
+	enrolled := t0.Add(time.Minute)
+	type request struct {
+		seller, payer, state string
+		expires              time.Time
+		withdrawn            bool
+	}
+	requests := []request{
+		{b, a, payflow.StatePending, t0.Add(time.Hour), true},
+		{a, c, payflow.StatePending, t0.Add(time.Hour), true},
+		{b, c, payflow.StatePending, t0.Add(time.Hour), false},
+		{b, a, payflow.StatePending, enrolled, false},
+		{a, c, payflow.StateApproving, t0.Add(time.Hour), false},
+		{b, a, payflow.StateHeld, t0.Add(time.Hour), false},
+	}
+	stored := make([]*payflow.PaymentRecord, len(requests))
+	for i, r := range requests {
+		p := payment(byte(0x50+i), r.state, r.expires)
+		p.SellerCardID, p.PayerCardID = r.seller, r.payer
+		var err error
+		stored[i], err = w.insert(p)
+		require.NoError(t, err)
+	}
+	check := func(rekeyed bool) {
+		t.Helper()
+		for id, ofA := range sessions {
+			_, err := s.Session(ctx, id)
+			if rekeyed && ofA {
+				assert.ErrorIs(t, err, payflow.ErrNotFound, "session %x", id)
+			} else {
+				assert.NoError(t, err, "session %x", id)
+			}
+		}
+		var cancelled []payflow.ID
+		for i, r := range requests {
+			want := stored[i]
+			if rekeyed && r.withdrawn {
+				want = changedPayment(stored[i], func(p *payflow.PaymentRecord) {
+					p.State, p.UpdatedAt, p.Version = payflow.StateCancelled, enrolled, 2
+				})
+				cancelled = append(cancelled, want.ID)
+			}
+			got, err := s.Payment(ctx, want.ID)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "request %d", i)
+		}
+		due, err := s.DuePayments(ctx, payflow.StateCancelled, enrolled.Add(-time.Nanosecond), 10)
+		require.NoError(t, err)
+		assert.Empty(t, due, "cancelled requests due before the enrolment")
+		due, err = s.DuePayments(ctx, payflow.StateCancelled, enrolled, 10)
+		require.NoError(t, err)
+		var ids []payflow.ID
+		for _, p := range due {
+			ids = append(ids, p.ID)
+		}
+		assert.ElementsMatch(t, cancelled, ids, "cancelled requests due at the enrolment")
+	}
+
+	same := card(a)
+	same.EnrolledAt, same.DisplayName = enrolled, "Renamed"
+	require.NoError(t, s.PutCard(ctx, same))
+	check(false)
+	renewed := card(a)
+	renewed.EnrolledAt, renewed.Chain[0] = enrolled, []byte("new cert "+a)
+	require.NoError(t, s.PutCard(ctx, renewed))
+	check(true)
+	got, err := s.Card(ctx, a)
+	require.NoError(t, err)
+	assert.Equal(t, renewed.Chain, got.Chain)
 }
 
 // writer makes the writes that a Store makes only inside Accept, each in

@@ -459,7 +459,8 @@ func dec(b []byte, v any) error {
 }
 
 // PutCard implements payflow.Store in one transaction: a look for another
-// card with the secret, then the upsert. Of two PostgreSQL transactions
+// card with the secret, a read of the card as stored (withdraw, when the
+// certificate changes), then the upsert. Of two PostgreSQL transactions
 // that give two cards one secret at once, the second to commit clashes on
 // the unique index of secrets (unique_violation), which is ErrConflict
 // too; SQLite runs one write transaction at a time. On PostgreSQL a card
@@ -489,6 +490,15 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		old, err := scanCard(tx.QueryRowContext(ctx, s.q(`SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`), c.ID))
+		switch {
+		case err == nil && payflow.NewCertificate(old.Chain, c.Chain):
+			if err := s.withdraw(ctx, tx, c.ID, c.EnrolledAt); err != nil {
+				return err
+			}
+		case err != nil && !errors.Is(err, payflow.ErrNotFound):
+			return err
+		}
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
@@ -500,6 +510,22 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if sqlState(err) == codeUniqueViolation {
 		return fmt.Errorf("%w: another card has this advertising secret", payflow.ErrConflict)
 	}
+	return err
+}
+
+// withdraw deletes, in tx, the sessions of card id and cancels the
+// payment requests that it signed or would pay that are pending and
+// unexpired at t, as UpdatePayment writes a cancellation (PutCard of a
+// card with a new certificate). The requests are found through the
+// partial indexes of pending requests by seller card and by payer card.
+func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`), id, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
+		version = version + 1, updated_at = ?, due_at = ?, deferred_to = 0
+		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ?`),
+		ns(t), nsFirst(t), id, id, ns(t))
 	return err
 }
 
