@@ -18,7 +18,8 @@ import (
 // has been revoked since, or has expired since (once a login of the card
 // is refused for it), or that the platform's store no longer holds, is
 // ErrCard on every one of them, the error a login of the card gets, and
-// changes nothing.
+// changes nothing; so is the token of a card enrolled since with another
+// certificate than the one its login was proved with.
 //
 // Errors match the sentinel errors of this package with errors.Is, in
 // process and over HTTP alike. A call given a nil request fails with an

@@ -15,7 +15,16 @@ import (
 // verify with the platform's pki.Verifier, and advSecret is the card's
 // advertising secret (adv.SecretSize bytes) from personalisation. It
 // returns the card ID. Enrolling a card again replaces its chain, secret
-// and name. No two cards share a secret, or an EID would resolve to
+// and name; the tokens of its logins serve only while it is enrolled with
+// the card certificate they were proved with (Platform.Login), so that
+// enrolling it with another one (a new key after the old certificate's
+// revocation, say) ends them. Such an enrolment also ends the card's
+// sessions and cancels the pending requests that it signed or would pay
+// (Store.PutCard), as its revocation withdraws them: what the former
+// key confirmed or signed goes with it. A platform process that holds
+// the former chain in its card cache accepts the former key's records
+// until the entry expires (PlatformOptions.CacheTTL); what they store
+// then stays. No two cards share a secret, or an EID would resolve to
 // either. Errors: ErrCard for a chain that does not verify, ErrInvalid
 // for a bad secret or name, ErrConflict for a secret another enrolled
 // card has.

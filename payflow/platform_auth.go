@@ -55,7 +55,9 @@ func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 	return fmt.Errorf("%w: EID is not the card's current one", ErrMismatch)
 }
 
-// Login implements API.
+// Login implements API. The token it stores is bound to the card
+// certificate that the proof was verified with (TokenRecord.CertHash): it
+// serves only while the card stays enrolled with that certificate (auth).
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("login")
@@ -86,7 +88,7 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(token))
 	exp := p.now().Add(p.ttl.token)
-	a.Token = &TokenRecord{Hash: h[:], CardID: c.ID, ExpiresAt: exp}
+	a.Token = &TokenRecord{Hash: h[:], CardID: c.ID, CertHash: certHash(c), ExpiresAt: exp}
 	if err := p.accept(ctx, a); err != nil {
 		return nil, err
 	}
@@ -110,7 +112,11 @@ func (p *Platform) CheckToken(ctx context.Context, token string) error {
 // expiry of its card. Nor does it outlive the card's record: the token of
 // a card that the store no longer holds (read again once its entry in the
 // card cache has expired) is ErrCard, as a login of the card is
-// (enrolledEntry).
+// (enrolledEntry), nor the certificate its login was proved with: the
+// token of a card enrolled since with another card certificate (a new
+// key under the same ICCID, after the old one's revocation, say), or
+// stored without the certificate's hash, is ErrCard, as that of a card
+// no longer enrolled (sameCert).
 func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
@@ -130,10 +136,33 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 	if err != nil {
 		return nil, err
 	}
+	if !sameCert(t, e.rec) {
+		return nil, fmt.Errorf("%w: card %s is not enrolled with the certificate of the token's login", ErrCard, t.CardID)
+	}
 	if err := p.trusted(e); err != nil {
 		return nil, err
 	}
 	return e.rec, nil
+}
+
+// certHash returns the SHA-256 of card c's certificate (DER, the first of
+// its chain), which binds a token to it (TokenRecord.CertHash), or nil
+// for a card without a chain.
+func certHash(c *CardRecord) []byte {
+	if len(c.Chain) == 0 {
+		return nil
+	}
+	h := sha256.Sum256(c.Chain[0])
+	return h[:]
+}
+
+// sameCert reports whether token t was issued to card c as enrolled now:
+// whether its certificate hash, compared in constant time, is that of
+// c's certificate. A token without one (stored before tokens carried it)
+// or a card without a chain matches nothing.
+func sameCert(t *TokenRecord, c *CardRecord) bool {
+	h := certHash(c)
+	return len(t.CertHash) == sha256.Size && len(h) == sha256.Size && subtle.ConstantTimeCompare(t.CertHash, h) == 1
 }
 
 // enrolledEntry is cardEntry for a card that signs a record or holds a

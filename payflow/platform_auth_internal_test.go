@@ -405,14 +405,14 @@ func revokedTokenPlatform(tb testing.TB) (*Platform, *testCA, string) {
 }
 
 // tokenPlatform returns a platform with verifier v and clock now, whose
-// store holds card c and a token of it, good for an hour from now, and
-// that token.
+// store holds card c and a token of it, good for an hour from now and
+// bound to c's certificate, and that token.
 func tokenPlatform(c *CardRecord, v *pki.Verifier, now func() time.Time) (*Platform, string) {
 	const token = "token"
 	h := sha256.Sum256([]byte(token))
 	st := &cardsAndTokens{
 		cardsOnly: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}},
-		tokens:    map[string]*TokenRecord{string(h[:]): {Hash: h[:], CardID: c.ID, ExpiresAt: now().Add(time.Hour)}},
+		tokens:    map[string]*TokenRecord{string(h[:]): {Hash: h[:], CardID: c.ID, CertHash: certHash(c), ExpiresAt: now().Add(time.Hour)}},
 	}
 	p := &Platform{store: st, verifier: v, now: now}
 	p.cache.init(time.Hour)

@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -77,7 +78,16 @@ type Store interface {
 	// secret and display name are replaced; the merchant is kept when
 	// c.MerchantID is empty. An advertising secret that another card has
 	// is refused with ErrConflict, one that is not adv.SecretSize bytes
-	// with ErrInvalid (CheckCard), and nothing is written.
+	// with ErrInvalid (CheckCard), and nothing is written. A card stored
+	// with another certificate (NewCertificate: a new key under the same
+	// ICCID) has what its former certificate's key confirmed or signed
+	// withdrawn in the same write: the sessions of which it is the
+	// shopper or the seller card are deleted, and the payment requests
+	// that it signed or would pay that are StatePending and unexpired at
+	// c.EnrolledAt (their ExpiresAt after it) are cancelled, as
+	// UpdatePayment would write them: State StateCancelled, UpdatedAt
+	// c.EnrolledAt, Version incremented. Its requests in any other state
+	// are left as they are.
 	PutCard(ctx context.Context, c *CardRecord) error
 	// Card returns the card with the given ID.
 	Card(ctx context.Context, id string) (*CardRecord, error)
@@ -295,9 +305,9 @@ type Acceptance struct {
 // (StorableText, StorableTimes: the card ID, From, Now, the nonce's
 // expiry, or a text or time of a record it writes, a payment request's
 // lines and legs included) in it, a Nonce empty but not nil or longer
-// than MaxKeySize bytes (CheckNonce), a token's hash longer than that, or
-// a record without a byte string it must have (a token's hash, a
-// session's EIDs, a payment request's or a refund's signed request and
+// than MaxKeySize bytes (CheckNonce), a token's hash or certificate hash
+// longer than that, or a record without a byte string it must have (a
+// token's hash and certificate hash, a session's EIDs, a payment request's or a refund's signed request and
 // hash), nil or empty. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
@@ -328,6 +338,9 @@ func (a *Acceptance) Check() error {
 	}
 	if t := a.Token; t != nil {
 		if err := presentKey("token hash", t.Hash); err != nil {
+			return err
+		}
+		if err := presentKey("token certificate hash", t.CertHash); err != nil {
 			return err
 		}
 		if err := StorableText(t.CardID); err != nil {
@@ -492,6 +505,21 @@ func CheckCard(c *CardRecord) error {
 	return StorableTimes(c.EnrolledAt)
 }
 
+// NewCertificate reports whether a card whose chain is chain, written
+// over the stored one whose chain is old, has another card certificate
+// (the first of the chain; none when the chain is empty): what PutCard
+// withdraws the card's sessions and pending requests for.
+func NewCertificate(old, chain [][]byte) bool {
+	var a, b []byte
+	if len(old) > 0 {
+		a = old[0]
+	}
+	if len(chain) > 0 {
+		b = chain[0]
+	}
+	return !bytes.Equal(a, b)
+}
+
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose
 // ID is empty (which stands for no merchant in CardRecord.MerchantID), or
 // whose ID, name or currency is a text that no Store keeps
@@ -652,10 +680,15 @@ type Asset struct {
 	Ledger uint32
 }
 
-// TokenRecord is a login token, stored by the SHA-256 of its value.
+// TokenRecord is a login token, stored by the SHA-256 of its value. It
+// is bound to the certificate that its login was proved with: CertHash is
+// the SHA-256 of that card certificate (DER, the first of the card's
+// chain), and the token serves only while the card is enrolled with that
+// certificate (Platform.Login).
 type TokenRecord struct {
 	Hash      []byte
 	CardID    string
+	CertHash  []byte
 	ExpiresAt time.Time
 }
 

@@ -92,8 +92,29 @@ func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
 	if old, ok := s.cards[c.ID]; ok && n.MerchantID == "" {
 		n.MerchantID = old.MerchantID
 	}
+	if old, ok := s.cards[c.ID]; ok && payflow.NewCertificate(old.Chain, c.Chain) {
+		s.withdrawLocked(c.ID, c.EnrolledAt)
+	}
 	s.cards[c.ID] = n
 	return nil
+}
+
+// withdrawLocked deletes the sessions of card id and cancels the payment
+// requests that it signed or would pay that are pending and unexpired at
+// t (payflow.Store's PutCard of a card with a new certificate).
+func (s *Store) withdrawLocked(id string, t time.Time) {
+	for sid, r := range s.sessions {
+		if r.ShopperCardID == id || r.SellerCardID == id {
+			delete(s.sessions, sid)
+		}
+	}
+	for _, p := range s.payments {
+		if p.State == payflow.StatePending && p.ExpiresAt.After(t) && (p.SellerCardID == id || p.PayerCardID == id) {
+			n := copyPayment(p)
+			n.State, n.UpdatedAt = payflow.StateCancelled, t
+			s.writePaymentLocked(n)
+		}
+	}
 }
 
 // Card implements payflow.Store.
@@ -391,6 +412,7 @@ func (s *Store) Token(_ context.Context, hash []byte) (*payflow.TokenRecord, err
 func copyToken(t *payflow.TokenRecord) *payflow.TokenRecord {
 	n := *t
 	n.Hash = bytes.Clone(t.Hash)
+	n.CertHash = bytes.Clone(t.CertHash)
 	return &n
 }
 

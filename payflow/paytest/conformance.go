@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Spent", testSpent},
 		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
+		{"NewCertificate", testNewCertificate},
 		{"CancelPending", testCancelPending},
 		{"ExpiredSession", testExpiredSession},
 		{"PendingAfterPairing", testPendingAfterPairing},
@@ -82,6 +83,10 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 func at(ns int64) time.Time { return time.Unix(0, ns) }
 
 var t0 = at(1_800_000_000_000_000_000)
+
+// certHash is the certificate hash of the tokens that the tests write
+// (payflow.TokenRecord.CertHash): a SHA-256's length.
+var certHash = bytes.Repeat([]byte{0xce}, 32)
 
 // card returns a card record with an advertising secret of its own.
 func card(id string) *payflow.CardRecord {
@@ -531,7 +536,7 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 		}
 		for i, a := range []payflow.Acceptance{
 			{CardID: bad},
-			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: bad, ExpiresAt: t0}},
+			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: bad, CertHash: certHash, ExpiresAt: t0}},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ShopperCardID = bad })},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.SellerCardID = bad })},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.MerchantID = bad })},
@@ -759,7 +764,7 @@ func testZeroExpiryOldNow(t *testing.T, s payflow.Store) {
 		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(name("used")), NonceExpires: zero, CardID: "8900000000000000001",
 			Counter: counter}))
 		h := sha256.Sum256([]byte(name("token")))
-		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001"}))
+		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: certHash}))
 		_, err = w.session(newSession("none", func(r *payflow.SessionRecord) { r.ID, r.ExpiresAt = payflow.ID{byte(i)}, zero }))
 		require.NoError(t, err)
 		_, err = s.BeginIdempotent(ctx, name("swept"), []byte{1}, old, zero)
@@ -963,9 +968,15 @@ func testLongKeys(t *testing.T, s payflow.Store) {
 		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: long, NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
 			payflow.ErrInvalid, "nonce of %d bytes", n)
 		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1,
-			Token: &payflow.TokenRecord{Hash: long, CardID: id, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid, "token hash of %d bytes", n)
+			Token: &payflow.TokenRecord{Hash: long, CardID: id, CertHash: certHash, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid,
+			"token hash of %d bytes", n)
+		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1,
+			Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, CertHash: long, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid,
+			"token certificate hash of %d bytes", n)
 		_, err := s.Token(ctx, long)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "token hash of %d bytes", n)
+		_, err = s.Token(ctx, []byte("token"))
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "token certificate hash of %d bytes", n)
 	}
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
 		"the refused acceptances spent neither nonce nor counter")
@@ -1036,7 +1047,7 @@ func testUnstorableTimes(t *testing.T, s payflow.Store) {
 		}
 		as := []payflow.Acceptance{
 			{Nonce: []byte("nonce"), NonceExpires: bad},
-			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, ExpiresAt: bad}},
+			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, CertHash: certHash, ExpiresAt: bad}},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ExpiresAt = bad }), Now: t0},
 			{Session: newSession(id, func(*payflow.SessionRecord) {}), Now: bad, CancelPending: true},
 			{Refund: newRefund(0x52, captured.ID, func(r *payflow.RefundRecord) { r.CreatedAt = bad }), Update: reserve,
@@ -1170,7 +1181,7 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	h := sha256.Sum256([]byte("token"))
 	_, err := s.Token(ctx, h[:])
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
-	tok := &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: t0}
+	tok := &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: bytes.Clone(certHash), ExpiresAt: t0}
 	w := &writer{s: s}
 	require.NoError(t, w.token(tok))
 	assert.ErrorIs(t, w.token(tok), payflow.ErrConflict)
@@ -1180,6 +1191,10 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	assert.Equal(t, tok, got)
 	clear(query)
 	assert.Equal(t, h[:], got.Hash, "the record is the caller's, not a view of its argument")
+	clear(tok.CertHash)
+	got, err = s.Token(ctx, h[:])
+	require.NoError(t, err)
+	assert.Equal(t, certHash, got.CertHash, "the stored certificate hash is not a view of the written record")
 
 	id := payflow.ID{9}
 	_, err = s.Session(ctx, id)
@@ -1199,6 +1214,98 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	got3, err := s.Session(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, &want, got3)
+}
+
+// testNewCertificate: a card enrolled again with the same chain keeps
+// its sessions and requests; enrolled again with another certificate, it
+// has its sessions (as the shopper card and as the seller card) deleted
+// and the requests that it signed or would pay that are pending and
+// unexpired at its enrolment cancelled, at that time, as UpdatePayment
+// writes them (and so due then: DuePayments lists them from that time
+// on). Other cards' sessions and requests, its requests expired at the
+// enrolment and those in another state are left as they are.
+func testNewCertificate(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	const a, b, c = "8900000000000000001", "8900000000000000002", "8900000000000000003"
+	for _, id := range []string{a, b, c} {
+		require.NoError(t, s.PutCard(ctx, card(id)))
+	}
+	w := &writer{s: s}
+	sessions := map[payflow.ID]bool{} // by ID: whether it is a's
+	for i, sides := range [][2]string{{a, b}, {c, a}, {c, b}} {
+		r := newSession(sides[0], func(r *payflow.SessionRecord) { r.ID, r.SellerCardID = payflow.ID{0x40, byte(i)}, sides[1] })
+		_, err := w.session(r)
+		require.NoError(t, err)
+		sessions[r.ID] = sides[0] == a || sides[1] == a
+	}
+	enrolled := t0.Add(time.Minute)
+	type request struct {
+		seller, payer, state string
+		expires              time.Time
+		withdrawn            bool
+	}
+	requests := []request{
+		{b, a, payflow.StatePending, t0.Add(time.Hour), true},
+		{a, c, payflow.StatePending, t0.Add(time.Hour), true},
+		{b, c, payflow.StatePending, t0.Add(time.Hour), false},
+		{b, a, payflow.StatePending, enrolled, false},
+		{a, c, payflow.StateApproving, t0.Add(time.Hour), false},
+		{b, a, payflow.StateHeld, t0.Add(time.Hour), false},
+	}
+	stored := make([]*payflow.PaymentRecord, len(requests))
+	for i, r := range requests {
+		p := payment(byte(0x50+i), r.state, r.expires)
+		p.SellerCardID, p.PayerCardID = r.seller, r.payer
+		var err error
+		stored[i], err = w.insert(p)
+		require.NoError(t, err)
+	}
+	check := func(rekeyed bool) {
+		t.Helper()
+		for id, ofA := range sessions {
+			_, err := s.Session(ctx, id)
+			if rekeyed && ofA {
+				assert.ErrorIs(t, err, payflow.ErrNotFound, "session %x", id)
+			} else {
+				assert.NoError(t, err, "session %x", id)
+			}
+		}
+		var cancelled []payflow.ID
+		for i, r := range requests {
+			want := stored[i]
+			if rekeyed && r.withdrawn {
+				want = changedPayment(stored[i], func(p *payflow.PaymentRecord) {
+					p.State, p.UpdatedAt, p.Version = payflow.StateCancelled, enrolled, 2
+				})
+				cancelled = append(cancelled, want.ID)
+			}
+			got, err := s.Payment(ctx, want.ID)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "request %d", i)
+		}
+		due, err := s.DuePayments(ctx, payflow.StateCancelled, enrolled.Add(-time.Nanosecond), 10)
+		require.NoError(t, err)
+		assert.Empty(t, due, "cancelled requests due before the enrolment")
+		due, err = s.DuePayments(ctx, payflow.StateCancelled, enrolled, 10)
+		require.NoError(t, err)
+		var ids []payflow.ID
+		for _, p := range due {
+			ids = append(ids, p.ID)
+		}
+		assert.ElementsMatch(t, cancelled, ids, "cancelled requests due at the enrolment")
+	}
+
+	same := card(a)
+	same.EnrolledAt, same.DisplayName = enrolled, "Renamed"
+	require.NoError(t, s.PutCard(ctx, same))
+	check(false)
+	renewed := card(a)
+	renewed.EnrolledAt, renewed.Chain[0] = enrolled, []byte("new cert "+a)
+	require.NoError(t, s.PutCard(ctx, renewed))
+	check(true)
+	got, err := s.Card(ctx, a)
+	require.NoError(t, err)
+	assert.Equal(t, renewed.Chain, got.Chain)
 }
 
 // writer makes the writes that a Store makes only inside Accept, each in
@@ -1736,7 +1843,7 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(fmt.Sprint("used", i)), NonceExpires: exp,
 			CardID: "8900000000000000001", Counter: uint64(i + 1)}))
 		h := sha256.Sum256([]byte(fmt.Sprint("token", i)))
-		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: exp}))
+		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: certHash, ExpiresAt: exp}))
 		_, err := w.session(&payflow.SessionRecord{ID: payflow.ID{byte(i + 1)}, ShopperEID: []byte{1}, SellerEID: []byte{2}, ExpiresAt: exp})
 		require.NoError(t, err)
 		_, err = s.BeginIdempotent(ctx, fmt.Sprint("key", i), []byte{1}, t0.Add(-time.Hour), exp)
@@ -1821,7 +1928,7 @@ func testAccept(t *testing.T, s payflow.Store) {
 
 	// A write commits with the acceptance, or neither does.
 	h := sha256.Sum256([]byte("token"))
-	tok := &payflow.TokenRecord{Hash: h[:], CardID: id, ExpiresAt: exp}
+	tok := &payflow.TokenRecord{Hash: h[:], CardID: id, CertHash: certHash, ExpiresAt: exp}
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: bytes.Repeat([]byte{3}, 32), NonceExpires: exp, CardID: id, Counter: 6, Token: tok}))
 	got, err := s.Token(ctx, h[:])
 	require.NoError(t, err)
@@ -2017,9 +2124,10 @@ func testMissingFields(t *testing.T, s payflow.Store) {
 	}
 	for _, empty := range [][]byte{nil, {}} {
 		for name, a := range map[string]*payflow.Acceptance{
-			"token hash":  {Token: &payflow.TokenRecord{Hash: empty, CardID: id, ExpiresAt: exp}},
-			"shopper EID": {Session: func() *payflow.SessionRecord { r := session(); r.ShopperEID = empty; return r }()},
-			"seller EID":  {Session: func() *payflow.SessionRecord { r := session(); r.SellerEID = empty; return r }()},
+			"token hash":             {Token: &payflow.TokenRecord{Hash: empty, CardID: id, CertHash: certHash, ExpiresAt: exp}},
+			"token certificate hash": {Token: &payflow.TokenRecord{Hash: h[:], CardID: id, CertHash: empty, ExpiresAt: exp}},
+			"shopper EID":            {Session: func() *payflow.SessionRecord { r := session(); r.ShopperEID = empty; return r }()},
+			"seller EID":             {Session: func() *payflow.SessionRecord { r := session(); r.SellerEID = empty; return r }()},
 			"request": {Insert: func() *payflow.PaymentRecord {
 				p := payment(2, payflow.StatePending, t0)
 				p.Request = empty

@@ -459,7 +459,8 @@ func dec(b []byte, v any) error {
 }
 
 // PutCard implements payflow.Store in one transaction: a look for another
-// card with the secret, then the upsert. Of two PostgreSQL transactions
+// card with the secret, a read of the card as stored (withdraw, when the
+// certificate changes), then the upsert. Of two PostgreSQL transactions
 // that give two cards one secret at once, the second to commit clashes on
 // the unique index of secrets (unique_violation), which is ErrConflict
 // too; SQLite runs one write transaction at a time. On PostgreSQL a card
@@ -489,6 +490,15 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		old, err := scanCard(tx.QueryRowContext(ctx, s.q(`SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`), c.ID))
+		switch {
+		case err == nil && payflow.NewCertificate(old.Chain, c.Chain):
+			if err := s.withdraw(ctx, tx, c.ID, c.EnrolledAt); err != nil {
+				return err
+			}
+		case err != nil && !errors.Is(err, payflow.ErrNotFound):
+			return err
+		}
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
@@ -500,6 +510,22 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if sqlState(err) == codeUniqueViolation {
 		return fmt.Errorf("%w: another card has this advertising secret", payflow.ErrConflict)
 	}
+	return err
+}
+
+// withdraw deletes, in tx, the sessions of card id and cancels the
+// payment requests that it signed or would pay that are pending and
+// unexpired at t, as UpdatePayment writes a cancellation (PutCard of a
+// card with a new certificate). The requests are found through the
+// partial indexes of pending requests by seller card and by payer card.
+func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`), id, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
+		version = version + 1, updated_at = ?, due_at = ?, deferred_to = 0
+		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ?`),
+		ns(t), nsFirst(t), id, id, ns(t))
 	return err
 }
 
@@ -860,7 +886,7 @@ const (
 	qAdvance  = `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
 		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`
 	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
-	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, cert_hash, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
 	// acceptance's time (its expiry not after it, or zero), which it
 	// leaves as it is.
@@ -1022,7 +1048,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		switch {
 		case a.Token != nil:
 			t := a.Token
-			res, err := w.ExecContext(ctx, t.Hash, t.CardID, ns(t.ExpiresAt))
+			res, err := w.ExecContext(ctx, t.Hash, t.CardID, t.CertHash, ns(t.ExpiresAt))
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
@@ -1130,7 +1156,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	switch {
 	case a.Token != nil:
 		write = qPutToken + " RETURNING 1"
-		args = append(args, a.Token.Hash, a.Token.CardID, ns(a.Token.ExpiresAt))
+		args = append(args, a.Token.Hash, a.Token.CardID, a.Token.CertHash, ns(a.Token.ExpiresAt))
 	case a.Session != nil:
 		write = qConfirm
 		for _, col := range strings.Split(sessionCols, ", ") {
@@ -1226,7 +1252,7 @@ func oneRow(res sql.Result, err, none error) error {
 func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	var t payflow.TokenRecord
 	var exp int64
-	if err := s.row(ctx, `SELECT hash, card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &t.CardID, &exp); err != nil {
+	if err := s.row(ctx, `SELECT hash, card_id, cert_hash, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &t.CardID, &t.CertHash, &exp); err != nil {
 		return nil, notFound(err)
 	}
 	t.ExpiresAt = tm(exp)

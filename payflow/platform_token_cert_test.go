@@ -1,0 +1,165 @@
+package payflow_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/sqlitedb"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/payflow/sqlite"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// TestTokenOfReenrolledCard: a login token is bound to the certificate
+// its login was proved with. The card enrolled again with the same chain
+// keeps its token; once its certificate is revoked (its key compromised)
+// and the card is enrolled again under the same ICCID with a new key, the
+// token of a login with the old key authenticates nothing: every call
+// that takes it is card_not_trusted and changes nothing, as the token of
+// a card no longer enrolled is, while a login with the new key gets a
+// token that serves.
+func TestTokenOfReenrolledCard(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	old := s.shopper.Token
+	_, err := s.Platform.EnrollCard(ctx, s.shopper.Chain, s.shopper.Secret, s.shopper.Name)
+	require.NoError(t, err)
+	require.NoError(t, s.Platform.CheckToken(ctx, old), "enrolled again with the same certificate")
+
+	s.Revoke(s.shopper)
+	require.ErrorIs(t, s.Platform.CheckToken(ctx, old), payflow.ErrCard, "revoked")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := s.Issuer.IssueCard(key.Public(), s.shopper.ID, pki.IssueOptions{})
+	require.NoError(t, err)
+	_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), s.shopper.Secret, s.shopper.Name)
+	require.NoError(t, err)
+
+	err = s.Platform.CheckToken(ctx, old)
+	require.ErrorIs(t, err, payflow.ErrCard, "the token of the old key")
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{
+		{"resolve", func() error {
+			_, err := s.Platform.Resolve(ctx, old, &payflow.ResolveRequest{EID: s.seller.EID()})
+			return err
+		}},
+		{"session", func() error { _, err := s.Platform.Session(ctx, old, s.session.ID); return err }},
+		{"catalog", func() error { _, err := s.Platform.Catalog(ctx, old, merchantID); return err }},
+		{"payment", func() error { _, err := s.Platform.Payment(ctx, old, v.ID); return err }},
+		{"decline", func() error { _, err := s.Platform.Decline(ctx, old, v.ID); return err }},
+	} {
+		got := c.call()
+		require.ErrorIs(t, got, payflow.ErrCard, c.name)
+		assert.Equal(t, payflow.AsError(err), payflow.AsError(got), "%s: the reply of CheckToken", c.name)
+		assert.Equal(t, "card_not_trusted", payflow.AsError(got).Code, c.name)
+	}
+	s.requireState(t, v.ID, payflow.StateCancelled) // by the enrolment (TestReenrolledCardWithdraws), not declined
+
+	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+	require.NoError(t, err)
+	proof := &record.AuthProof{
+		CardHeader: record.CardHeader{CardID: s.shopper.ID, Counter: 1 << 20}, // past the old key's counter
+		Nonce:      ch.Nonce, Role: record.RoleShopper, EID: s.shopper.EID(), PeerEID: make([]byte, record.EIDSize),
+	}
+	msg, err := record.Sign(rand.Reader, key, proof)
+	require.NoError(t, err)
+	lr, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
+	require.NoError(t, err)
+	require.NoError(t, s.Platform.CheckToken(ctx, lr.Token), "the token of the new key")
+	_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
+	require.NoError(t, err, "the token of the new key")
+	require.ErrorIs(t, s.Platform.CheckToken(ctx, old), payflow.ErrCard, "the old key's token, after the new key's login")
+}
+
+// TestTokenWithoutCertificate: a token row that carries no certificate
+// hash, as a process of an older schema version writes it, authenticates
+// nothing: CheckToken and the calls that take the token are
+// card_not_trusted, as for the token of another certificate.
+func TestTokenWithoutCertificate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	s := newShopOn(t, st, false, paytest.Options{})
+	require.NoError(t, s.Platform.CheckToken(ctx, s.shopper.Token))
+
+	w, r, err := sqlitedb.Open(ctx, path, sqlitedb.Options{})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	t.Cleanup(func() { w.Close() })
+	res, err := w.ExecContext(ctx, `UPDATE payflow_tokens SET cert_hash = x''`)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the shopper's and the seller's tokens")
+
+	err = s.Platform.CheckToken(ctx, s.shopper.Token)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	_, err = s.Platform.Catalog(ctx, s.seller.Token, merchantID)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Equal(t, "card_not_trusted", payflow.AsError(err).Code)
+}
+
+// rekey enrols card c again, under its ICCID, secret and name, with a
+// certificate of a new key, and returns that key.
+func rekey(t *testing.T, s *shop, c *paytest.Card) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := s.Issuer.IssueCard(key.Public(), c.ID, pki.IssueOptions{})
+	require.NoError(t, err)
+	_, err = s.Platform.EnrollCard(context.Background(), append([][]byte{cert}, s.Issuer.Chain()...), c.Secret, c.Name)
+	require.NoError(t, err)
+	return key
+}
+
+// TestReenrolledCardWithdraws: enrolling a card again with another
+// certificate (a new key) ends the sessions that either of its keys'
+// pairings stored (the store holds none of them: a view of it is
+// not_found to the other card) and cancels the pending requests that it
+// signed or would pay, as the card's revocation withdraws them; a held
+// request stays held. Enrolled again with the same chain, the card keeps
+// its sessions and requests.
+func TestReenrolledCardWithdraws(t *testing.T) {
+	for _, side := range []string{"shopper", "seller"} {
+		t.Run(side, func(t *testing.T) {
+			s := newShop(t, true, paytest.Options{})
+			ctx := context.Background()
+			pending, _ := s.request(t)
+			held := s.held(t)
+			card, other := s.shopper, s.seller
+			if side == "seller" {
+				card, other = s.seller, s.shopper
+			}
+			_, err := s.Platform.EnrollCard(ctx, card.Chain, card.Secret, card.Name)
+			require.NoError(t, err)
+			s.requireState(t, pending.ID, payflow.StatePending)
+			_, err = s.Platform.Session(ctx, other.Token, s.session.ID)
+			require.NoError(t, err, "enrolled again with the same chain")
+
+			rekey(t, s, card)
+			s.requireState(t, pending.ID, payflow.StateCancelled)
+			s.requireState(t, held.ID, payflow.StateHeld)
+			_, err = s.Store.Session(ctx, s.session.ID)
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the session in the store")
+			_, err = s.Platform.Session(ctx, other.Token, s.session.ID)
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the other card's view of the session")
+			v, err := s.Platform.Payment(ctx, other.Token, pending.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, v.State)
+		})
+	}
+}
