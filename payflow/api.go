@@ -38,17 +38,18 @@ type API interface {
 	// is ErrNotFound, the same answer for all three.
 	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
 	// Pair records a card-signed AuthProof naming the peer's EID. The
-	// session is paired once both cards have named each other. The seller
-	// card's proof cancels the session's pending payment requests. A
-	// proof into a session that has expired is ErrExpired, spent, and
-	// changes nothing else.
+	// session is paired once both cards have named each other; until
+	// then its view shows the signing card no card ID of the peer
+	// (SessionView). The seller card's proof cancels the session's
+	// pending payment requests. A proof into a session that has expired
+	// is ErrExpired, spent, and changes nothing else.
 	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)
 	// Session returns the current state of a session one of whose cards
-	// holds the token. A session one of whose cards' certificates is
-	// revoked (listed in the platform's CRLs, and refused by a login's
-	// chain verification) is ErrNotFound to its other card, the same
-	// answer as for an unknown session, and so is the view Pair answers
-	// for it.
+	// holds the token, as that card sees it (SessionView). A session one
+	// of whose cards' certificates is revoked (listed in the platform's
+	// CRLs, and refused by a login's chain verification) is ErrNotFound
+	// to its other card, the same answer as for an unknown session, and
+	// so is the view Pair answers for it.
 	Session(ctx context.Context, token string, id ID) (*SessionView, error)
 	// Catalog returns a merchant's catalog.
 	Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error)
@@ -171,11 +172,16 @@ const (
 	SessionPaired  = "paired"  // both cards have named each other
 )
 
-// SessionView is what both confirmation screens show. ExpiresAt is when
-// the session expires: a pairing proof into it or a payment request in it
-// from then on is ErrExpired. Over HTTP ExpiresAt is rounded up to the
-// next whole second (PROTOCOL.md §5.1), so that it is never before the
-// platform's: the session then expires within the second before it.
+// SessionView is what both confirmation screens show, as the card that
+// asks sees it. A waiting session shows that card's own card ID and
+// leaves the other card's empty, so that a card learns the card ID behind
+// an EID that it heard (which would link that card's EIDs across epochs)
+// only once that card has named it too: a paired session shows both card
+// IDs. The merchant ID and the names show in either state. ExpiresAt is
+// when the session expires: a pairing proof into it or a payment request
+// in it from then on is ErrExpired. Over HTTP ExpiresAt is rounded up to
+// the next whole second (PROTOCOL.md §5.1), so that it is never before
+// the platform's: the session then expires within the second before it.
 type SessionView struct {
 	ID            ID        `cbor:"1,keyasint"`
 	State         string    `cbor:"2,keyasint"`

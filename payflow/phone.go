@@ -204,8 +204,10 @@ type phone struct {
 	next     uint32       // index of the session's next payment request
 	payment  *PaymentView // the payment request on screen
 	// sessionEpoch is the epoch of the EID of this card that the session
-	// selected now names (the one its pairing proof named).
+	// selected now names (the one its pairing proof named), and
+	// sessionEID that EID.
 	sessionEpoch uint32
+	sessionEID   adv.EID
 	// choosing are the choices of the Selects under way, and
 	// sessionChoice the one of the Select that selected the session; the
 	// queue shows selected the peer of the latest of them
@@ -815,13 +817,16 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // platform named its EID (Peers): for a shopper, the merchant's ID and
 // name; for a seller, the shopper's name and this card's merchant. Its
 // shopper card ID and merchant ID, which the cards sign in records, must
-// be of the forms that the records carry, and its ID, which the seller
-// card signs in payment requests, must be the one that SessionID derives
-// from its card IDs and the two EIDs that the pairing proof names
-// (ErrMismatch), so that a platform that answers with the ID of another
-// session, such as one of the same cards under the EIDs of an epoch
-// before or one of the seller with another shopper, has the seller card
-// sign no request naming that session.
+// be of the forms that the records carry. A paired session must show the
+// peer's card ID, which a waiting one does not show (the platform shows it
+// only once both cards confirmed), and once it does, the session's ID,
+// which the seller card signs in payment requests, must be the one that
+// SessionID derives from its card IDs and the two EIDs that the pairing
+// proof names (ErrMismatch), here or in WaitPaired, so that a platform
+// that answers with the ID of another session, such as one of the same
+// cards under the EIDs of an epoch before or one of the seller with
+// another shopper, has the seller card sign no request naming that
+// session.
 //
 // Select fails with queue.ErrUnknownPeer when the queue holds no live
 // peer with that EID, and with ErrMismatch, the card signing no proof, when
@@ -887,7 +892,7 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 // selectChosen is selectPeer of choice, which choose made, whose EID
 // resolvePeer resolved to r.
 func (p *phone) selectChosen(ctx context.Context, choice peerChoice, r *ResolveResponse) (c *Confirmation, dropped *PaymentView, err error) {
-	s, epoch, err := p.pairWith(ctx, choice.eid, r)
+	s, own, epoch, err := p.pairWith(ctx, choice.eid, r)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
@@ -897,7 +902,7 @@ func (p *phone) selectChosen(ctx context.Context, choice peerChoice, r *ResolveR
 			p.next = 0
 		}
 		dropped = p.payment
-		p.session, p.payment, p.sessionChoice = s, nil, choice
+		p.session, p.payment, p.sessionChoice, p.sessionEID = s, nil, choice, own
 	}
 	p.choiceEndedLocked(choice)
 	if err != nil {
@@ -984,14 +989,14 @@ func (p *phone) resolvePeer(ctx context.Context, eid adv.EID) (*ResolveResponse,
 
 // pairWith has the card prove itself naming eid, which resolvePeer
 // resolved to r, and pairs, and returns the session that the platform
-// answered, checked (checkSession), and the epoch of the card's EID that
-// the proof named.
-func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (*SessionView, uint32, error) {
+// answered, checked (checkSession), and the card's EID that the proof
+// named, with its epoch.
+func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (*SessionView, adv.EID, uint32, error) {
 	// The session is checked against the EID that the proof names, which
 	// may no longer be the current one when the epoch ended meanwhile.
 	msg, own, epoch, err := p.proof(ctx, eid)
 	if err != nil {
-		return nil, 0, err
+		return nil, adv.EID{}, 0, err
 	}
 	var s *SessionView
 	err = p.retryRateLimited(ctx, func() (err error) {
@@ -999,12 +1004,12 @@ func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, adv.EID{}, 0, err
 	}
 	if err := p.checkSession(ctx, s, own, eid, r); err != nil {
-		return nil, 0, err
+		return nil, adv.EID{}, 0, err
 	}
-	return s, epoch, nil
+	return s, own, epoch, nil
 }
 
 // keptRequestIndexes is how many sessions a seller keeps the next request
@@ -1106,10 +1111,10 @@ func (o *PhoneOptions) rateLimitPause(err error) time.Duration {
 }
 
 // checkSession checks a session view against this phone's card, the EIDs
-// of the pair and r, what the platform named the peer's EID, its shopper
-// card ID and merchant ID for the forms that the records carry, and its ID
-// against the one that its card IDs and the two EIDs derive (SessionID),
-// own and peer being the EIDs that the pairing proof named.
+// of the pair and r, what the platform named the peer's EID, its merchant
+// ID for the form that the records carry, and its peer's card ID and its
+// ID as checkSessionID does, own and peer being the EIDs that the pairing
+// proof named.
 func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.EID, r *ResolveResponse) error {
 	id, err := p.CardID()
 	if err != nil {
@@ -1125,21 +1130,12 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	if s.PairingCode != adv.PairingCode(own, peer) {
 		return fmt.Errorf("%w: the pairing code is not the one of the two EIDs", ErrMismatch)
 	}
-	// The cards sign the shopper's card ID and the merchant ID in records.
-	err = record.CheckCardID("shopper card ID", s.ShopperCardID)
-	if err == nil {
-		err = record.CheckText("merchant ID", s.MerchantID)
-	}
-	if err != nil {
+	// The cards sign the merchant ID in records.
+	if err := record.CheckText("merchant ID", s.MerchantID); err != nil {
 		return fmt.Errorf("%w: the session: %v", ErrMismatch, err)
 	}
-	// The seller card signs the session's ID in its payment requests.
-	shopperEID, sellerEID := own, peer
-	if p.role == adv.Seller {
-		shopperEID, sellerEID = peer, own
-	}
-	if s.ID != SessionID(s.ShopperCardID, s.SellerCardID, shopperEID[:], sellerEID[:]) {
-		return fmt.Errorf("%w: the session's ID is not the one of its card IDs and the two EIDs", ErrMismatch)
+	if err := p.checkSessionID(s, own, peer); err != nil {
+		return err
 	}
 	if p.role == adv.Shopper {
 		if s.MerchantID != r.MerchantID || s.MerchantName != r.DisplayName {
@@ -1162,6 +1158,37 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	return nil
 }
 
+// checkSessionID checks the peer's card ID that a session view shows and
+// the session's ID, own and peer being the EIDs that the pairing proof
+// named. The platform shows a card the other card's ID only once both
+// have confirmed the session (PROTOCOL.md §6.1): a paired view must show
+// it, a waiting one need not, and its ID is then checked once a view
+// shows it, paired. A shopper card ID shown must be of the form that the
+// records carry (the cards sign it), and the ID, once both card IDs are
+// shown, the one that they and the two EIDs derive (SessionID): the seller
+// card signs it in its payment requests.
+func (p *phone) checkSessionID(s *SessionView, own, peer adv.EID) error {
+	shopperEID, sellerEID, peerID := own, peer, s.SellerCardID
+	if p.role == adv.Seller {
+		shopperEID, sellerEID, peerID = peer, own, s.ShopperCardID
+	}
+	if s.ShopperCardID != "" {
+		if err := record.CheckCardID("shopper card ID", s.ShopperCardID); err != nil {
+			return fmt.Errorf("%w: the session: %v", ErrMismatch, err)
+		}
+	}
+	if peerID == "" {
+		if s.State == SessionPaired {
+			return fmt.Errorf("%w: the paired session shows no card ID of the peer", ErrMismatch)
+		}
+		return nil
+	}
+	if s.ID != SessionID(s.ShopperCardID, s.SellerCardID, shopperEID[:], sellerEID[:]) {
+		return fmt.Errorf("%w: the session's ID is not the one of its card IDs and the two EIDs", ErrMismatch)
+	}
+	return nil
+}
+
 // forget drops what the platform said of eid, so that it is asked again,
 // and keeps in its place when it forgot it, so that an answer to a
 // resolution of eid sent before (by a call still waiting for it) is not
@@ -1175,13 +1202,18 @@ func (p *phone) forget(eid adv.EID) {
 	p.names[eid] = peerName{asked: now, seq: p.nextSeqLocked(), forgotten: true}
 }
 
-// sameSession reports whether two views show the same session: its ID,
-// pairing code and parties, which never change.
+// sameSession reports whether view b shows the session that view a
+// showed: its ID, pairing code and parties, which never change; b may show
+// a card ID that a left empty (the peer's, which a waiting view does not
+// show).
 func sameSession(a, b *SessionView) bool {
 	return a.ID == b.ID && a.PairingCode == b.PairingCode &&
-		a.ShopperCardID == b.ShopperCardID && a.SellerCardID == b.SellerCardID && a.MerchantID == b.MerchantID &&
-		a.ShopperName == b.ShopperName && a.MerchantName == b.MerchantName
+		sameOrShown(a.ShopperCardID, b.ShopperCardID) && sameOrShown(a.SellerCardID, b.SellerCardID) &&
+		a.MerchantID == b.MerchantID && a.ShopperName == b.ShopperName && a.MerchantName == b.MerchantName
 }
+
+// sameOrShown reports whether b is a, or a is empty.
+func sameOrShown(a, b string) bool { return a == "" || a == b }
 
 func (p *phone) confirmation(s *SessionView) *Confirmation {
 	name := s.MerchantName
@@ -1253,9 +1285,13 @@ func (p *phone) finishLocked(v *PaymentView) {
 // selected or another was selected (Select) meanwhile, ErrExpired when
 // the session expires first, ErrMismatch when the platform shows the
 // session with another pairing code or other parties (cards, merchant,
-// names) than Select did, and the context's error when it ends.
+// names) than Select did, or shows it paired without the peer's card ID
+// or under an ID that is not the one of its card IDs and EIDs
+// (checkSessionID), and the context's error when it ends.
 func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
-	s := p.currentSession()
+	p.mu.Lock()
+	s, own, peer := p.session, p.sessionEID, p.sessionChoice.eid
+	p.mu.Unlock()
 	if s == nil {
 		return nil, ErrNotPaired
 	}
@@ -1277,9 +1313,13 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The EIDs and the parties of a session are fixed.
-		if !sameSession(next, s) {
+		// The EIDs and the parties of a session are fixed; the peer's
+		// card ID shows once it is paired.
+		if !sameSession(s, next) {
 			return nil, fmt.Errorf("%w: the session changed", ErrMismatch)
+		}
+		if err := p.checkSessionID(next, own, peer); err != nil {
+			return nil, err
 		}
 		s = next
 	}

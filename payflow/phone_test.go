@@ -1150,14 +1150,16 @@ func TestPhonesDetectTampering(t *testing.T) {
 	})
 }
 
-// TestPhonesRefuseSessionOfAnotherID: a pairing answered with the view of
-// the session that the two EIDs name but the ID of another session (one
-// of the same two cards under the EIDs of the epoch before, or one of the
-// seller with another shopper) is ErrMismatch for either phone, which
-// selects nothing, where it took that ID and the seller card signed the
-// requests of the session selected as requests of the other one. The same
-// pairing answered as the platform made it confirms the session whose ID
-// derives from both card IDs and the EIDs of the proof.
+// TestPhonesRefuseSessionOfAnotherID: a pairing answered with the paired
+// view of the session that the two EIDs name but the ID of another
+// session (one of the same two cards under the EIDs of the epoch before,
+// or one of the seller with another shopper) is ErrMismatch for either
+// phone, which selects nothing, where it took that ID and the seller card
+// signed the requests of the session selected as requests of the other
+// one. The same pairing answered as the platform made it confirms the
+// session whose ID derives from both card IDs and the EIDs of the proof.
+// (A waiting view shows no card ID of the peer, and its ID is checked once
+// the session is paired: TestPhonesCheckWaitingSessionOncePaired.)
 func TestPhonesRefuseSessionOfAnotherID(t *testing.T) {
 	ctx := context.Background()
 	earlier := []struct {
@@ -1176,32 +1178,163 @@ func TestPhonesRefuseSessionOfAnotherID(t *testing.T) {
 			t.Run(role.String()+" "+e.name, func(t *testing.T) {
 				w, api := newTamperWorld(t)
 				other := e.session(t, w)
-				w.hear(t)
-				sellerEID, err := w.seller.EID()
+				// The other phone selects first: the phone of role gets
+				// the paired view.
+				first, selectPeer, shopperEID, sellerEID := w.selections(t, role)
+				_, err := first(ctx)
 				require.NoError(t, err)
-				shopperEID, err := w.shopper.EID()
-				require.NoError(t, err)
-				selectPeer := func() (*payflow.Confirmation, error) { return w.shopper.Select(ctx, sellerEID) }
-				if role == adv.Seller {
-					_, err := selectPeer()
-					require.NoError(t, err)
-					selectPeer = func() (*payflow.Confirmation, error) { return w.seller.Select(ctx, shopperEID) }
-				}
 				want := payflow.SessionID(w.shopperCard.Enrolment.ICCID, w.sellerCard.Enrolment.ICCID, shopperEID[:], sellerEID[:])
 				require.NotEqual(t, want, other)
 
 				api.pair = func(s *payflow.SessionView) { s.ID = other }
-				c, err := selectPeer()
+				c, err := selectPeer(ctx)
 				require.ErrorIs(t, err, payflow.ErrMismatch)
 				assert.Nil(t, c)
 
 				api.pair = nil
-				c, err = selectPeer()
+				c, err = selectPeer(ctx)
 				require.NoError(t, err)
 				assert.Equal(t, want, c.SessionID)
-				assert.Equal(t, role == adv.Seller, c.Paired)
+				assert.True(t, c.Paired)
 			})
 		}
+	}
+}
+
+// selections has the phones hear each other and returns their Selects of
+// each other, the one of the phone of role last, and the EIDs they heard.
+func (w *phoneWorld) selections(tb testing.TB, last adv.Role) (first, second func(context.Context) (*payflow.Confirmation, error), shopperEID, sellerEID adv.EID) {
+	tb.Helper()
+	w.hear(tb)
+	sellerEID, err := w.seller.EID()
+	require.NoError(tb, err)
+	shopperEID, err = w.shopper.EID()
+	require.NoError(tb, err)
+	first = func(ctx context.Context) (*payflow.Confirmation, error) { return w.seller.Select(ctx, shopperEID) }
+	second = func(ctx context.Context) (*payflow.Confirmation, error) { return w.shopper.Select(ctx, sellerEID) }
+	if last == adv.Seller {
+		first, second = second, first
+	}
+	return first, second, shopperEID, sellerEID
+}
+
+// hidePeerCardID returns a tamperAPI hook that empties the card ID of the
+// peer of the phone of role in a session view.
+func hidePeerCardID(role adv.Role) func(*payflow.SessionView) {
+	return func(s *payflow.SessionView) {
+		if role == adv.Seller {
+			s.ShopperCardID = ""
+		} else {
+			s.SellerCardID = ""
+		}
+	}
+}
+
+// relabelAPI shows every session under the ID with the first bit of its
+// own flipped: the pairing's answer, and the reads of the session under
+// the ID it showed.
+type relabelAPI struct{ payflow.API }
+
+func relabel(id payflow.ID) payflow.ID {
+	id[0] ^= 1
+	return id
+}
+
+func (a relabelAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	v, err := a.API.Pair(ctx, req)
+	if err == nil {
+		v.ID = relabel(v.ID)
+	}
+	return v, err
+}
+
+func (a relabelAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
+	v, err := a.API.Session(ctx, token, relabel(id))
+	if err == nil {
+		v.ID = relabel(v.ID)
+	}
+	return v, err
+}
+
+// TestPhonesCheckWaitingSessionOncePaired: the view of a session that only
+// the phone's card has confirmed shows no card ID of the peer, so that the
+// phone cannot check the session's ID yet: it takes the view with its own
+// card ID, the pairing code of the two EIDs and the peer as the platform
+// named it, and checks the ID once the paired view shows the peer's card
+// ID. A paired view under another ID than the one the card IDs and EIDs
+// derive is ErrMismatch, and so is one that shows no card ID of the peer,
+// where the seller would sign requests for a session it cannot check or
+// for no payer; WaitPaired then confirms nothing, and the seller makes no
+// request (ErrNotPaired).
+func TestPhonesCheckWaitingSessionOncePaired(t *testing.T) {
+	ctx := context.Background()
+	for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
+		for _, tt := range []struct {
+			name string
+			// api is what the phone of role, which selects first, talks
+			// to; the other talks to the platform.
+			api func(f *paytest.Fixture) payflow.API
+		}{
+			{"under another ID", func(f *paytest.Fixture) payflow.API { return relabelAPI{f.Platform} }},
+			{"without the peer's card ID", func(f *paytest.Fixture) payflow.API {
+				return &tamperAPI{API: f.Platform, session: hidePeerCardID(role)}
+			}},
+		} {
+			t.Run(role.String()+" "+tt.name, func(t *testing.T) {
+				f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+				w := newPhoneWorld(t, f, nil, false)
+				if role == adv.Seller {
+					w.useSeller(t, tt.api(f))
+				} else {
+					w.useShopper(t, tt.api(f))
+				}
+				wait, last := w.shopper.WaitPaired, adv.Seller
+				if role == adv.Seller {
+					wait, last = w.seller.WaitPaired, adv.Shopper
+				}
+				first, second, shopperEID, sellerEID := w.selections(t, last)
+				c, err := first(ctx)
+				require.NoError(t, err, "a waiting view shows no card ID of the peer")
+				assert.False(t, c.Paired)
+				assert.Equal(t, adv.PairingCode(shopperEID, sellerEID), c.PairingCode)
+				c, err = second(ctx)
+				require.NoError(t, err)
+				require.True(t, c.Paired)
+
+				c, err = wait(ctx)
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				assert.Nil(t, c)
+				if role == adv.Seller {
+					_, err = w.seller.Request(ctx, basket)
+					assert.ErrorIs(t, err, payflow.ErrNotPaired)
+				}
+			})
+		}
+	}
+}
+
+// TestPhonesRefusePairedSessionWithoutPeerCardID: a paired view answered
+// to a pairing without the card ID of the peer is ErrMismatch, and the
+// phone selects nothing; a waiting view without it is taken.
+func TestPhonesRefusePairedSessionWithoutPeerCardID(t *testing.T) {
+	ctx := context.Background()
+	for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
+		t.Run(role.String(), func(t *testing.T) {
+			w, api := newTamperWorld(t)
+			first, selectPeer, _, _ := w.selections(t, role)
+			c, err := first(ctx)
+			require.NoError(t, err)
+			require.False(t, c.Paired)
+
+			api.pair = hidePeerCardID(role)
+			c, err = selectPeer(ctx)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, c)
+			if role == adv.Seller {
+				_, err = w.seller.Request(ctx, basket)
+				assert.ErrorIs(t, err, payflow.ErrNotPaired)
+			}
+		})
 	}
 }
 

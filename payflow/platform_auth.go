@@ -494,6 +494,9 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // refuses for its nonce or counter (a copy of it accepted meanwhile) is
 // given back. So is one of a pairing that fails for the platform (a store
 // error: internal or unavailable), which leaves the proof unspent too.
+// The view it answers is the signing card's (sessionView): until the
+// session is paired, it shows no card ID of the peer, so that a card that
+// names an EID it overheard learns no card ID behind it.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	if req == nil {
 		return nil, errNilRequest("pair")
@@ -540,7 +543,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err != nil {
 		return nil, err
 	}
-	v, err := p.sessionView(ctx, a.Session)
+	v, err := p.sessionView(ctx, a.Session, c.ID)
 	if serverError(err) {
 		p.limiter.giveBack(c.ID)
 	}
@@ -601,6 +604,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 // answers its other card as a session that does not exist: ErrNotFound,
 // the error of a Store that holds no session of the ID (see
 // sessionCards); the revoked card's token is ErrCard (see auth).
+// The view is the token's card's (sessionView).
 func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -613,12 +617,16 @@ func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionVi
 	if c.ID != s.ShopperCardID && c.ID != s.SellerCardID {
 		return nil, fmt.Errorf("%w: not a card of the session", ErrForbidden)
 	}
-	return p.sessionView(ctx, s)
+	return p.sessionView(ctx, s, c.ID)
 }
 
-// sessionView renders session s, or answers ErrNotFound for it as
-// sessionCards does.
-func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionView, error) {
+// sessionView renders session s for card cardID, one of its two cards, or
+// answers ErrNotFound for it as sessionCards does. Until both cards have
+// confirmed the session it shows the card's own card ID alone: the other
+// card's is left empty, so that a card that names an EID it overheard
+// learns no card ID behind it (which would link the EIDs of that card
+// across epochs) unless that card names it too.
+func (p *Platform) sessionView(ctx context.Context, s *SessionRecord, cardID string) (*SessionView, error) {
 	shopper, err := p.sessionCards(ctx, s)
 	if err != nil {
 		return nil, err
@@ -633,8 +641,13 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 		ShopperCardID: s.ShopperCardID, SellerCardID: s.SellerCardID, MerchantID: s.MerchantID,
 		ShopperName: shopper.DisplayName, MerchantName: m.Name, ExpiresAt: s.ExpiresAt,
 	}
-	if s.ShopperConfirmed && s.SellerConfirmed {
+	switch {
+	case s.ShopperConfirmed && s.SellerConfirmed:
 		v.State = SessionPaired
+	case cardID == s.ShopperCardID:
+		v.SellerCardID = ""
+	default:
+		v.ShopperCardID = ""
 	}
 	return v, nil
 }
