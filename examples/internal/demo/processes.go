@@ -468,7 +468,10 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 // once -wait has passed (ErrNoAnswer): the client alone would give up on
 // a cloud that refuses connections after a few attempts, and send its
 // calls again for more than a minute against one that accepts them and
-// never answers.
+// never answers. A cloud that does not know the card (payflow.ErrNotFound:
+// one that never enrolled it, started with another data folder) fails the
+// login with an error that names the card and says what to do
+// (notEnrolledHint).
 func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	lctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
@@ -476,7 +479,19 @@ func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: logging in to %s within -wait %s: %w", ErrNoAnswer, f.url, f.wait, err)
 	}
-	return err
+	return notEnrolledHint(ph.Party.Name, f.url, err)
+}
+
+// notEnrolledHint adds to err, the error of the login of the card name to
+// the cloud at url, when it matches payflow.ErrNotFound (the cloud does
+// not know the card), which card and login it was and what to do, as
+// NoCloudHint does for a data folder without cards. Any other error is
+// returned as it is.
+func notEnrolledHint(name, url string, err error) error {
+	if !errors.Is(err, payflow.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("demo: card %s: logging in to %s: %w (the cloud never enrolled this card: point -url at the cloud started with this data folder)", name, url, err)
 }
 
 // find scans until the service queue holds the phone named name, shows
