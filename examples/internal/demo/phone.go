@@ -132,7 +132,10 @@ func (p *Phone) Login(ctx context.Context) error {
 }
 
 // ServiceQueue shows the service queue: the peers heard nearby that the
-// cloud could name, nearest first.
+// cloud could name, nearest first, each with the strength that the queue
+// orders them by (queue.Peer.Level, the smoothed RSSI held in a dead
+// band), so that the list reads in order; a peer that the phone's queue
+// no longer holds, with its smoothed RSSI.
 func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) {
 	entries, err := p.app().Peers(ctx)
 	if err != nil {
@@ -145,9 +148,17 @@ func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) 
 	if len(entries) != 1 {
 		what += "s"
 	}
+	level := make(map[adv.EID]float64)
+	for _, pe := range p.Scanner.Queue.Snapshot() {
+		level[pe.Packet.EID] = pe.Level
+	}
 	p.Screen.Printf("Service queue: %d %s nearby, nearest first", len(entries), what)
 	for i, e := range entries {
-		p.Screen.Printf("  %d. %-16s %4.0f dBm  (EID %s…)", i+1, e.Name, e.RSSI, e.EID.String()[:8])
+		dBm, ok := level[e.EID]
+		if !ok {
+			dBm = e.RSSI
+		}
+		p.Screen.Printf("  %d. %-16s %4.0f dBm  (EID %s…)", i+1, e.Name, dBm, e.EID.String()[:8])
 	}
 	return entries, nil
 }
@@ -390,7 +401,9 @@ func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
 // payflow.ErrMismatch and the card signs nothing (payflow's ApproveShown).
 // On a card whose PIN is blocked (no tries left), the phone says so and,
 // without a PUK, asks for no PIN and fails with simcard.ErrPINBlocked,
-// saying on its screen and in its error that -puk unblocks it;
+// saying on its screen and in its error that -puk unblocks it, or, when
+// the card's PUK is blocked too, that nothing unblocks the card, the
+// error matching simcard.ErrPUKBlocked too;
 // with the PUK, it unblocks the card, pin becoming its PIN, and goes on
 // (unblock).
 func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
@@ -451,10 +464,28 @@ func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string,
 // pinBlocked shows that the card's PIN is blocked and how to unblock it,
 // with the -puk flag of the programs that run a shopper's phone (the
 // shopper and grocery programs), and returns err, which tells both,
-// wrapped.
+// wrapped. When the card's PUK is blocked too, it shows that nothing
+// unblocks the card instead (pukBlocked), its error matching
+// simcard.ErrPUKBlocked too.
 func (p *Phone) pinBlocked(err error) error {
+	left, _, perr := p.Card.PUKTries()
+	if perr != nil {
+		return fmt.Errorf("demo: the card's PIN is blocked, its PUK's tries unread: %w; %w", err, perr)
+	}
+	if left == 0 {
+		p.Screen.Printf("The card's PIN is blocked")
+		return pukBlocked(p.Screen.Printf, fmt.Errorf("%w; %w", err, simcard.ErrPUKBlocked))
+	}
 	p.Screen.Printf("The card's PIN is blocked: run again with -puk and the card's PUK (the demo cards' is %s), which unblocks it and makes -pin its PIN", simcardtest.PUK)
 	return fmt.Errorf("demo: the card's PIN is blocked (run again with -puk and the card's PUK to unblock it): %w", err)
+}
+
+// pukBlocked shows with show that the card's PUK is blocked too, so that
+// nothing unblocks the card, and returns err, the blocked PUK's error,
+// wrapped, saying that the PIN and PUK are blocked.
+func pukBlocked(show func(format string, args ...any), err error) error {
+	show("The card's PUK is blocked too: nothing unblocks the card")
+	return fmt.Errorf("demo: the card's PIN and PUK are blocked: %w", err)
 }
 
 // refused shows with show that the card refused the secret what ("PIN"
@@ -500,8 +531,7 @@ func UnblockPIN(card *simcard.Card, puk, pin string, show func(format string, ar
 	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPUK):
 		return refused(show, "PUK", se, total, err)
 	case errors.Is(err, simcard.ErrPUKBlocked):
-		show("The card's PUK is blocked too: nothing unblocks the card")
-		return fmt.Errorf("demo: the card's PIN and PUK are blocked: %w", err)
+		return pukBlocked(show, err)
 	case err != nil:
 		return err
 	}

@@ -276,6 +276,37 @@ func TestPairedMeanwhileLogsInAgain(t *testing.T) {
 func TestApproveBlockedCard(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	w, v := blockedCardRequest(ctx, t, false)
+	_, err := w.alice.Approve(ctx, v, PIN)
+	require.ErrorIs(t, err, simcard.ErrPINBlocked)
+	assert.Equal(t, "[shopper] The card's PIN is blocked: run again with -puk and the card's PUK (the demo cards' is 12345678), which unblocks it and makes -pin its PIN\n", w.out.String(), "no PIN asked for")
+	assert.Equal(t, "demo: the card's PIN is blocked (run again with -puk and the card's PUK to unblock it): "+simcard.ErrPINBlocked.Error(), err.Error())
+	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
+}
+
+// TestApproveBlockedPINAndPUK: on a card whose PIN and PUK are both
+// blocked, the shopper's phone asks for no PIN and says that nothing
+// unblocks the card (not that -puk does), failing with an error that
+// matches both simcard.ErrPINBlocked and simcard.ErrPUKBlocked, the card
+// signing nothing.
+func TestApproveBlockedPINAndPUK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, v := blockedCardRequest(ctx, t, true)
+	_, err := w.alice.Approve(ctx, v, PIN)
+	require.ErrorIs(t, err, simcard.ErrPINBlocked)
+	require.ErrorIs(t, err, simcard.ErrPUKBlocked)
+	assert.Equal(t, "[shopper] The card's PIN is blocked\n[shopper] The card's PUK is blocked too: nothing unblocks the card\n", w.out.String(), "no PIN asked for")
+	assert.Equal(t, "demo: the card's PIN and PUK are blocked: "+simcard.ErrPINBlocked.Error()+"; "+simcard.ErrPUKBlocked.Error(), err.Error())
+	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
+}
+
+// blockedCardRequest returns Alice's phone and the till paired, Alice's
+// card with its PIN blocked by wrong PINs (and its PUK by wrong PUKs when
+// puk), and the till's request for GroceryBasket on Alice's screen, the
+// printed output reset.
+func blockedCardRequest(ctx context.Context, t *testing.T, puk bool) (*pairedPhones, *payflow.PaymentView) {
+	t.Helper()
 	w := newPairedPhones(ctx, t, nil, nil)
 	card := w.cards["alice"]
 	for range 3 {
@@ -284,17 +315,20 @@ func TestApproveBlockedCard(t *testing.T) {
 	left, _, err := card.PINTries()
 	require.NoError(t, err)
 	require.Zero(t, left)
+	if puk {
+		for range 3 {
+			require.ErrorIs(t, card.Unblock("00000000", "1234"), simcard.ErrWrongPUK)
+		}
+		left, _, err = card.PUKTries()
+		require.NoError(t, err)
+		require.Zero(t, left)
+	}
 	_, err = w.till.Charge(ctx, "Alice", GroceryBasket, nil)
 	require.NoError(t, err)
 	v, err := w.alice.AwaitRequest(ctx)
 	require.NoError(t, err)
-
 	w.out.Reset()
-	_, err = w.alice.Approve(ctx, v, PIN)
-	require.ErrorIs(t, err, simcard.ErrPINBlocked)
-	assert.Equal(t, "[shopper] The card's PIN is blocked: run again with -puk and the card's PUK (the demo cards' is 12345678), which unblocks it and makes -pin its PIN\n", w.out.String(), "no PIN asked for")
-	assert.Equal(t, "demo: the card's PIN is blocked (run again with -puk and the card's PUK to unblock it): "+simcard.ErrPINBlocked.Error(), err.Error())
-	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
+	return w, v
 }
 
 // TestAskSaysEarlierRequestPaid: a payment that the till's Request

@@ -468,7 +468,10 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 // once -wait has passed (ErrNoAnswer): the client alone would give up on
 // a cloud that refuses connections after a few attempts, and send its
 // calls again for more than a minute against one that accepts them and
-// never answers.
+// never answers. A cloud that does not know the card (payflow.ErrNotFound:
+// one that never enrolled it, started with another data folder) fails the
+// login with an error that names the card and says what to do
+// (notEnrolledHint).
 func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	lctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
@@ -476,7 +479,19 @@ func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: logging in to %s within -wait %s: %w", ErrNoAnswer, f.url, f.wait, err)
 	}
-	return err
+	return notEnrolledHint(ph.Party.Name, f.url, err)
+}
+
+// notEnrolledHint adds to err, the error of the login of the card name to
+// the cloud at url, when it matches payflow.ErrNotFound (the cloud does
+// not know the card), which card and login it was and what to do, as
+// NoCloudHint does for a data folder without cards. Any other error is
+// returned as it is.
+func notEnrolledHint(name, url string, err error) error {
+	if !errors.Is(err, payflow.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("demo: card %s: logging in to %s: %w (the cloud never enrolled this card: point -url at the cloud started with this data folder)", name, url, err)
 }
 
 // find scans until the service queue holds the phone named name, shows
@@ -531,7 +546,8 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 // again, until -wait ends; one that fails so once the wait has ended
 // (the phone tapped the other phone just as -wait ended, or was
 // interrupted) ends the phone with an error that says so, both the wait's
-// and queue.ErrUnknownPeer.
+// and queue.ErrUnknownPeer. One whose wait ends before the other phone's
+// confirmation came says so too (awaitPaired).
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -598,7 +614,8 @@ var errEIDsChanged = errors.New("demo: the EIDs changed")
 // that pick left meanwhile, as its selection of pick, signed before the
 // EIDs changed, reached the cloud after pick selected it again under the
 // new EIDs (movedOn), says so, selects pick again, and waits on in pick's
-// new session.
+// new session. A wait that ctx ended fails with an error that says that
+// pick's confirmation did not come before -wait ended (waitEnded).
 func (p *Phone) awaitPaired(ctx context.Context, pick string, sel *payflow.Confirmation) (*payflow.Confirmation, error) {
 	for {
 		epoch := adv.Epoch(WallClock())
@@ -630,7 +647,7 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string, sel *payflow.Confi
 			p.Screen.Printf("%s selected this phone again after the EIDs changed: selecting it again", pick)
 			e = again
 		case ctx.Err() != nil || !errors.Is(context.Cause(actx), errEIDsChanged):
-			return c, err
+			return nil, waitEnded(ctx, "the phone", "no confirmation from "+pick, err)
 		default:
 			p.Screen.Printf("No confirmation from %s yet: selecting again after the EIDs changed", pick)
 			if e, err = p.find(ctx, pick); err != nil {
@@ -649,7 +666,7 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string, sel *payflow.Confi
 			return err
 		})
 		if err != nil && !errors.Is(err, queue.ErrUnknownPeer) {
-			return nil, err
+			return nil, waitEnded(ctx, "the phone", "no confirmation from "+pick, err)
 		}
 	}
 }
@@ -816,7 +833,9 @@ func noAnswer(err error) bool {
 // payment request (Withdraw), so that Alice's next run does not pay it:
 // the one it waits for, or the one it sent without an answer yet (the
 // cloud may record it all the same), which the till sends again to cancel
-// it (payflow.Seller.Cancel); it then fails with the error it gave up on.
+// it (payflow.Seller.Cancel); it then fails with the error it gave up on,
+// which says, when -wait ended the wait for Alice's payment, which request
+// she did not pay before it ended.
 // One that Alice paid as the till gave up is the purchase. When an
 // approval of Alice's is still being settled as the withdrawal ends, the
 // till says that the payment's outcome is unknown and fails with the
@@ -879,7 +898,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // settle waits until the till's payment request of sale, asked (or paid,
 // the request sent again that the shopper paid), is settled, after err,
 // the error of asking it, and returns its view and, when paid, its
-// verified receipt. When it cannot, it gives the request up
+// verified receipt. A wait that wctx ended fails with an error that says
+// which request was not paid before -wait ended (waitEnded). When it
+// cannot, it gives the request up
 // (GiveUp), unless the shopper paid it (paid, asked then the paid
 // request's view): then nothing is withdrawn (PaidUnchecked).
 func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid bool, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
@@ -890,6 +911,9 @@ func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 			v, rc, err = ph.AwaitSettled(wctx)
 			return err
 		})
+		if !paid {
+			err = waitEnded(wctx, "the till", fmt.Sprintf("no payment of request %s from %s", Short(asked.ID), sale.Shopper), err)
+		}
 	}
 	switch {
 	case err == nil:
@@ -978,13 +1002,11 @@ func (p *Phone) PaidUnchecked(shopper string, paid *payflow.PaymentView, err err
 // where to see whether it did (the till's screen). When it stops before
 // it sent a consent (the card signs one only once the phone has read the
 // request again from the cloud), it says that the approval was not sent.
+// When -wait ends before the payment request came, the phone's error says
+// so (awaitRequest).
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
-		var v *payflow.PaymentView
-		err := ThroughOutage(wctx, func() (err error) {
-			v, err = ph.AwaitRequest(wctx)
-			return err
-		})
+		v, err := awaitRequest(wctx, ph, f.pick)
 		if err != nil {
 			return err
 		}
@@ -1011,6 +1033,35 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		ph.Screen.Printf("The %s", what)
 		return fmt.Errorf("demo: the %s: %w", what, err)
 	})
+}
+
+// awaitRequest is the shopper program's wait for the payment request of
+// from, the seller paired with (AwaitRequest), through an outage of the
+// cloud (ThroughOutage) until ctx, the program's wait, ends; a wait that
+// ctx ended fails with an error that says so (waitEnded).
+func awaitRequest(ctx context.Context, ph *Phone, from string) (*payflow.PaymentView, error) {
+	var v *payflow.PaymentView
+	err := ThroughOutage(ctx, func() (err error) {
+		v, err = ph.AwaitRequest(ctx)
+		return err
+	})
+	return v, waitEnded(ctx, "the phone", "no payment request from "+from, err)
+}
+
+// waitEnded returns err, the error of a phone program's wait for what
+// through ctx, the program's wait, wrapped to say that what did not come
+// before -wait ended or who (the phone, or the till) was interrupted,
+// when ctx ended and err is what it left (unanswered: the cloud did not
+// answer, or the wait ended); other errors as they are.
+func waitEnded(ctx context.Context, who, what string, err error) error {
+	if ctx.Err() == nil || !unanswered(err) {
+		return err
+	}
+	why := "-wait ended"
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		why = who + " was interrupted"
+	}
+	return fmt.Errorf("demo: %s before %s: %w", what, why, err)
 }
 
 // whyStopped says why who, a phone program, stopped waiting for the
