@@ -204,10 +204,8 @@ type phone struct {
 	next     uint32       // index of the session's next payment request
 	payment  *PaymentView // the payment request on screen
 	// sessionEpoch is the epoch of the EID of this card that the session
-	// selected now names (the one its pairing proof named), and
-	// sessionEID that EID.
+	// selected now names (the one its pairing proof named).
 	sessionEpoch uint32
-	sessionEID   adv.EID
 	// choosing are the choices of the Selects under way, and
 	// sessionChoice the one of the Select that selected the session; the
 	// queue shows selected the peer of the latest of them
@@ -819,14 +817,13 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // shopper card ID and merchant ID, which the cards sign in records, must
 // be of the forms that the records carry. A paired session must show the
 // peer's card ID, which a waiting one does not show (the platform shows it
-// only once both cards confirmed), and once it does, the session's ID,
-// which the seller card signs in payment requests, must be the one that
-// SessionID derives from its card IDs and the two EIDs that the pairing
-// proof names (ErrMismatch), here or in WaitPaired, so that a platform
-// that answers with the ID of another session, such as one of the same
-// cards under the EIDs of an epoch before or one of the seller with
-// another shopper, has the seller card sign no request naming that
-// session.
+// only once both cards confirmed). The session's ID, which the seller card
+// signs in payment requests, must be the one that SessionID derives from
+// the two EIDs that the pairing proof names, waiting or paired
+// (ErrMismatch), so that a platform that answers with the ID of another
+// session, such as one of the same cards under the EIDs of an epoch before
+// or one of the seller with another shopper, has the seller card sign no
+// request naming that session.
 //
 // Select fails with queue.ErrUnknownPeer when the queue holds no live
 // peer with that EID, and with ErrMismatch, the card signing no proof, when
@@ -892,7 +889,7 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 // selectChosen is selectPeer of choice, which choose made, whose EID
 // resolvePeer resolved to r.
 func (p *phone) selectChosen(ctx context.Context, choice peerChoice, r *ResolveResponse) (c *Confirmation, dropped *PaymentView, err error) {
-	s, own, epoch, err := p.pairWith(ctx, choice.eid, r)
+	s, epoch, err := p.pairWith(ctx, choice.eid, r)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
@@ -902,7 +899,7 @@ func (p *phone) selectChosen(ctx context.Context, choice peerChoice, r *ResolveR
 			p.next = 0
 		}
 		dropped = p.payment
-		p.session, p.payment, p.sessionChoice, p.sessionEID = s, nil, choice, own
+		p.session, p.payment, p.sessionChoice = s, nil, choice
 	}
 	p.choiceEndedLocked(choice)
 	if err != nil {
@@ -989,14 +986,14 @@ func (p *phone) resolvePeer(ctx context.Context, eid adv.EID) (*ResolveResponse,
 
 // pairWith has the card prove itself naming eid, which resolvePeer
 // resolved to r, and pairs, and returns the session that the platform
-// answered, checked (checkSession), and the card's EID that the proof
-// named, with its epoch.
-func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (*SessionView, adv.EID, uint32, error) {
+// answered, checked (checkSession), and the epoch of the card's EID that
+// the proof named.
+func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (*SessionView, uint32, error) {
 	// The session is checked against the EID that the proof names, which
 	// may no longer be the current one when the epoch ended meanwhile.
 	msg, own, epoch, err := p.proof(ctx, eid)
 	if err != nil {
-		return nil, adv.EID{}, 0, err
+		return nil, 0, err
 	}
 	var s *SessionView
 	err = p.retryRateLimited(ctx, func() (err error) {
@@ -1004,12 +1001,12 @@ func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (
 		return err
 	})
 	if err != nil {
-		return nil, adv.EID{}, 0, err
+		return nil, 0, err
 	}
 	if err := p.checkSession(ctx, s, own, eid, r); err != nil {
-		return nil, adv.EID{}, 0, err
+		return nil, 0, err
 	}
-	return s, own, epoch, nil
+	return s, epoch, nil
 }
 
 // keptRequestIndexes is how many sessions a seller keeps the next request
@@ -1112,9 +1109,10 @@ func (o *PhoneOptions) rateLimitPause(err error) time.Duration {
 
 // checkSession checks a session view against this phone's card, the EIDs
 // of the pair and r, what the platform named the peer's EID, its merchant
-// ID for the form that the records carry, and its peer's card ID and its
-// ID as checkSessionID does, own and peer being the EIDs that the pairing
-// proof named.
+// ID for the form that the records carry, its ID against the one that the
+// two EIDs derive (SessionID), which the seller card signs in its payment
+// requests, and its card IDs as checkCardIDs does, own and peer being the
+// EIDs that the pairing proof named.
 func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.EID, r *ResolveResponse) error {
 	id, err := p.CardID()
 	if err != nil {
@@ -1134,7 +1132,14 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	if err := record.CheckText("merchant ID", s.MerchantID); err != nil {
 		return fmt.Errorf("%w: the session: %v", ErrMismatch, err)
 	}
-	if err := p.checkSessionID(s, own, peer); err != nil {
+	shopperEID, sellerEID := own, peer
+	if p.role == adv.Seller {
+		shopperEID, sellerEID = peer, own
+	}
+	if s.ID != SessionID(shopperEID[:], sellerEID[:]) {
+		return fmt.Errorf("%w: the session's ID is not the one of the two EIDs", ErrMismatch)
+	}
+	if err := p.checkCardIDs(s); err != nil {
 		return err
 	}
 	if p.role == adv.Shopper {
@@ -1158,33 +1163,23 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	return nil
 }
 
-// checkSessionID checks the peer's card ID that a session view shows and
-// the session's ID, own and peer being the EIDs that the pairing proof
-// named. The platform shows a card the other card's ID only once both
-// have confirmed the session (PROTOCOL.md §6.1): a paired view must show
-// it, a waiting one need not, and its ID is then checked once a view
-// shows it, paired. A shopper card ID shown must be of the form that the
-// records carry (the cards sign it), and the ID, once both card IDs are
-// shown, the one that they and the two EIDs derive (SessionID): the seller
-// card signs it in its payment requests.
-func (p *phone) checkSessionID(s *SessionView, own, peer adv.EID) error {
-	shopperEID, sellerEID, peerID := own, peer, s.SellerCardID
+// checkCardIDs checks the card IDs that a session view shows. The
+// platform shows a card the other card's ID only once both have confirmed
+// the session (PROTOCOL.md §6.1): a paired view must show it, a waiting
+// one does not. A shopper card ID shown must be of the form that the
+// records carry (the cards sign it).
+func (p *phone) checkCardIDs(s *SessionView) error {
+	peerID := s.SellerCardID
 	if p.role == adv.Seller {
-		shopperEID, sellerEID, peerID = peer, own, s.ShopperCardID
+		peerID = s.ShopperCardID
 	}
 	if s.ShopperCardID != "" {
 		if err := record.CheckCardID("shopper card ID", s.ShopperCardID); err != nil {
 			return fmt.Errorf("%w: the session: %v", ErrMismatch, err)
 		}
 	}
-	if peerID == "" {
-		if s.State == SessionPaired {
-			return fmt.Errorf("%w: the paired session shows no card ID of the peer", ErrMismatch)
-		}
-		return nil
-	}
-	if s.ID != SessionID(s.ShopperCardID, s.SellerCardID, shopperEID[:], sellerEID[:]) {
-		return fmt.Errorf("%w: the session's ID is not the one of its card IDs and the two EIDs", ErrMismatch)
+	if peerID == "" && s.State == SessionPaired {
+		return fmt.Errorf("%w: the paired session shows no card ID of the peer", ErrMismatch)
 	}
 	return nil
 }
@@ -1285,13 +1280,11 @@ func (p *phone) finishLocked(v *PaymentView) {
 // selected or another was selected (Select) meanwhile, ErrExpired when
 // the session expires first, ErrMismatch when the platform shows the
 // session with another pairing code or other parties (cards, merchant,
-// names) than Select did, or shows it paired without the peer's card ID
-// or under an ID that is not the one of its card IDs and EIDs
-// (checkSessionID), and the context's error when it ends.
+// names) or under another ID than Select did, or shows it paired without
+// the peer's card ID (checkCardIDs), and the context's error when it
+// ends.
 func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
-	p.mu.Lock()
-	s, own, peer := p.session, p.sessionEID, p.sessionChoice.eid
-	p.mu.Unlock()
+	s := p.currentSession()
 	if s == nil {
 		return nil, ErrNotPaired
 	}
@@ -1313,12 +1306,13 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The EIDs and the parties of a session are fixed; the peer's
-		// card ID shows once it is paired.
+		// The ID (of the two EIDs, checked by Select) and the parties of
+		// a session are fixed; the peer's card ID shows once it is
+		// paired.
 		if !sameSession(s, next) {
 			return nil, fmt.Errorf("%w: the session changed", ErrMismatch)
 		}
-		if err := p.checkSessionID(next, own, peer); err != nil {
+		if err := p.checkCardIDs(next); err != nil {
 			return nil, err
 		}
 		s = next

@@ -1150,16 +1150,17 @@ func TestPhonesDetectTampering(t *testing.T) {
 	})
 }
 
-// TestPhonesRefuseSessionOfAnotherID: a pairing answered with the paired
-// view of the session that the two EIDs name but the ID of another
-// session (one of the same two cards under the EIDs of the epoch before,
-// or one of the seller with another shopper) is ErrMismatch for either
-// phone, which selects nothing, where it took that ID and the seller card
-// signed the requests of the session selected as requests of the other
-// one. The same pairing answered as the platform made it confirms the
-// session whose ID derives from both card IDs and the EIDs of the proof.
-// (A waiting view shows no card ID of the peer, and its ID is checked once
-// the session is paired: TestPhonesCheckWaitingSessionOncePaired.)
+// TestPhonesRefuseSessionOfAnotherID: a pairing answered with the view of
+// the session that the two EIDs name but the ID of another session (one
+// of the same two cards under the EIDs of the epoch before, or one of the
+// seller with another shopper) is ErrMismatch for either phone, which
+// selects nothing, where it took that ID and the seller card signed the
+// requests of the session selected as requests of the other one: the
+// paired view that the phone selecting second gets, and the waiting view
+// that the phone selecting first gets, whose ID derives from the two EIDs
+// as the paired one's does, though it shows no card ID of the peer. The
+// same pairing answered as the platform made it selects the session whose
+// ID derives from the EIDs of the proof.
 func TestPhonesRefuseSessionOfAnotherID(t *testing.T) {
 	ctx := context.Background()
 	earlier := []struct {
@@ -1175,28 +1176,43 @@ func TestPhonesRefuseSessionOfAnotherID(t *testing.T) {
 	}
 	for _, e := range earlier {
 		for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
-			t.Run(role.String()+" "+e.name, func(t *testing.T) {
-				w, api := newTamperWorld(t)
-				other := e.session(t, w)
-				// The other phone selects first: the phone of role gets
-				// the paired view.
-				first, selectPeer, shopperEID, sellerEID := w.selections(t, role)
-				_, err := first(ctx)
-				require.NoError(t, err)
-				want := payflow.SessionID(w.shopperCard.Enrolment.ICCID, w.sellerCard.Enrolment.ICCID, shopperEID[:], sellerEID[:])
-				require.NotEqual(t, want, other)
+			for _, paired := range []bool{false, true} {
+				name := role.String() + " waiting " + e.name
+				if paired {
+					name = role.String() + " paired " + e.name
+				}
+				t.Run(name, func(t *testing.T) {
+					w, api := newTamperWorld(t)
+					other := e.session(t, w)
+					// The phone of role selects second to get the paired
+					// view, first to get the waiting one.
+					last := role
+					if !paired {
+						last = adv.Shopper + adv.Seller - role
+					}
+					first, second, shopperEID, sellerEID := w.selections(t, last)
+					selectPeer := second
+					if paired {
+						_, err := first(ctx)
+						require.NoError(t, err)
+					} else {
+						selectPeer = first
+					}
+					want := payflow.SessionID(shopperEID[:], sellerEID[:])
+					require.NotEqual(t, want, other)
 
-				api.pair = func(s *payflow.SessionView) { s.ID = other }
-				c, err := selectPeer(ctx)
-				require.ErrorIs(t, err, payflow.ErrMismatch)
-				assert.Nil(t, c)
+					api.pair = func(s *payflow.SessionView) { s.ID = other }
+					c, err := selectPeer(ctx)
+					require.ErrorIs(t, err, payflow.ErrMismatch)
+					assert.Nil(t, c)
 
-				api.pair = nil
-				c, err = selectPeer(ctx)
-				require.NoError(t, err)
-				assert.Equal(t, want, c.SessionID)
-				assert.True(t, c.Paired)
-			})
+					api.pair = nil
+					c, err = selectPeer(ctx)
+					require.NoError(t, err)
+					assert.Equal(t, want, c.SessionID)
+					assert.Equal(t, paired, c.Paired)
+				})
+			}
 		}
 	}
 }
@@ -1257,15 +1273,16 @@ func (a relabelAPI) Session(ctx context.Context, token string, id payflow.ID) (*
 }
 
 // TestPhonesCheckWaitingSessionOncePaired: the view of a session that only
-// the phone's card has confirmed shows no card ID of the peer, so that the
-// phone cannot check the session's ID yet: it takes the view with its own
-// card ID, the pairing code of the two EIDs and the peer as the platform
-// named it, and checks the ID once the paired view shows the peer's card
-// ID. A paired view under another ID than the one the card IDs and EIDs
-// derive is ErrMismatch, and so is one that shows no card ID of the peer,
-// where the seller would sign requests for a session it cannot check or
-// for no payer; WaitPaired then confirms nothing, and the seller makes no
-// request (ErrNotPaired).
+// the phone's card has confirmed shows no card ID of the peer; the phone
+// takes it with its own card ID, the pairing code of the two EIDs, the
+// peer as the platform named it and the ID that the two EIDs derive, and
+// checks the peer's card ID once the paired view shows it. A platform
+// that shows the session under another ID than the one the EIDs derive,
+// waiting and paired, is ErrMismatch at once: the phone selects nothing.
+// A paired view that shows no card ID of the peer is ErrMismatch for
+// WaitPaired, where the seller would sign requests for no payer:
+// WaitPaired then confirms nothing, and the seller makes no request
+// (ErrNotPaired).
 func TestPhonesCheckWaitingSessionOncePaired(t *testing.T) {
 	ctx := context.Background()
 	for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
@@ -1274,11 +1291,13 @@ func TestPhonesCheckWaitingSessionOncePaired(t *testing.T) {
 			// api is what the phone of role, which selects first, talks
 			// to; the other talks to the platform.
 			api func(f *paytest.Fixture) payflow.API
+			// waiting is whether the phone takes the waiting view.
+			waiting bool
 		}{
-			{"under another ID", func(f *paytest.Fixture) payflow.API { return relabelAPI{f.Platform} }},
+			{"under another ID", func(f *paytest.Fixture) payflow.API { return relabelAPI{f.Platform} }, false},
 			{"without the peer's card ID", func(f *paytest.Fixture) payflow.API {
 				return &tamperAPI{API: f.Platform, session: hidePeerCardID(role)}
-			}},
+			}, true},
 		} {
 			t.Run(role.String()+" "+tt.name, func(t *testing.T) {
 				f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
@@ -1294,15 +1313,22 @@ func TestPhonesCheckWaitingSessionOncePaired(t *testing.T) {
 				}
 				first, second, shopperEID, sellerEID := w.selections(t, last)
 				c, err := first(ctx)
-				require.NoError(t, err, "a waiting view shows no card ID of the peer")
-				assert.False(t, c.Paired)
-				assert.Equal(t, adv.PairingCode(shopperEID, sellerEID), c.PairingCode)
-				c, err = second(ctx)
-				require.NoError(t, err)
-				require.True(t, c.Paired)
-
-				c, err = wait(ctx)
-				require.ErrorIs(t, err, payflow.ErrMismatch)
+				if tt.waiting {
+					require.NoError(t, err, "a waiting view shows no card ID of the peer")
+					assert.False(t, c.Paired)
+					assert.Equal(t, adv.PairingCode(shopperEID, sellerEID), c.PairingCode)
+					assert.Equal(t, payflow.SessionID(shopperEID[:], sellerEID[:]), c.SessionID)
+					c, err = second(ctx)
+					require.NoError(t, err)
+					require.True(t, c.Paired)
+					c, err = wait(ctx)
+					require.ErrorIs(t, err, payflow.ErrMismatch)
+				} else {
+					require.ErrorIs(t, err, payflow.ErrMismatch)
+					assert.Nil(t, c)
+					c, err = wait(ctx)
+					require.ErrorIs(t, err, payflow.ErrNotPaired, "nothing selected")
+				}
 				assert.Nil(t, c)
 				if role == adv.Seller {
 					_, err = w.seller.Request(ctx, basket)
@@ -1449,7 +1475,9 @@ func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 // TestSelectChecksThePeer: a session that the platform or the network
 // answers with another merchant, merchant name or shopper name than the
 // advert the user picked, or with other parties later, is ErrMismatch, and
-// the phone keeps no session to pay in.
+// the phone keeps no session to pay in. (The peer's card ID, which no
+// waiting view shows and the session's ID does not bind, shows first on
+// the paired view: TestPhonesCheckWaitingSessionOncePaired.)
 func TestSelectChecksThePeer(t *testing.T) {
 	ctx := context.Background()
 	// setup returns phones that heard each other, with their EIDs.
@@ -1511,7 +1539,6 @@ func TestSelectChecksThePeer(t *testing.T) {
 		})
 	}
 	for name, tamper := range map[string]func(*payflow.SessionView){
-		"seller card":   func(s *payflow.SessionView) { s.SellerCardID = "8901000000000000000" },
 		"merchant":      func(s *payflow.SessionView) { s.MerchantID = "other-shop" },
 		"merchant name": func(s *payflow.SessionView) { s.MerchantName = "Other Shop" },
 		"shopper card":  func(s *payflow.SessionView) { s.ShopperCardID = "8901000000000000000" },

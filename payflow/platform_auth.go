@@ -447,19 +447,22 @@ func cutShort(ctx context.Context, err error) bool {
 	return err != nil && ctx.Err() != nil
 }
 
-// SessionID returns the ID of the session between a shopper card and a
-// seller card that saw each other under the given EIDs:
+// SessionID returns the ID of the session between the shopper card seen
+// as shopperEID and the seller card seen as sellerEID:
 //
-//	SHA-256("CASIM-SESSION" || len(shopper) || shopper || len(seller) || seller || shopperEID || sellerEID)[:16]
+//	SHA-256("CASIM-SESSION2" || shopperEID || sellerEID)[:16]
 //
-// with the card IDs as ASCII and their lengths as one byte.
-func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte) ID {
+// The EIDs identify the two cards for their epoch (Pair verifies the
+// proving card's own and resolves the peer's); the ID binds no card ID,
+// so that a waiting session's ID tells the card that named an EID it
+// heard nothing of the card behind it, and a phone can check the ID of
+// every view of its session from the two EIDs that its proof names.
+// The domain differs from that of the IDs that bound the card IDs too
+// ("CASIM-SESSION"), so that no ID of that derivation is taken for one of
+// this.
+func SessionID(shopperEID, sellerEID []byte) ID {
 	h := sha256.New()
-	h.Write([]byte("CASIM-SESSION"))
-	h.Write([]byte{byte(len(shopperCardID))})
-	h.Write([]byte(shopperCardID))
-	h.Write([]byte{byte(len(sellerCardID))})
-	h.Write([]byte(sellerCardID))
+	h.Write([]byte("CASIM-SESSION2"))
 	h.Write(shopperEID)
 	h.Write(sellerEID)
 	var id ID
@@ -593,7 +596,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
 		s.ShopperConfirmed = true
 	}
-	s.ID = SessionID(s.ShopperCardID, s.SellerCardID, s.ShopperEID, s.SellerEID)
+	s.ID = SessionID(s.ShopperEID, s.SellerEID)
 	return s, now, true, nil
 }
 

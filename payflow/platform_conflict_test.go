@@ -34,7 +34,7 @@ func TestRequestTakenOncePaired(t *testing.T) {
 	bob := s.NewCard("Bob")
 	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, bob.EID())})
 	require.NoError(t, err)
-	sess := &payflow.SessionView{ID: payflow.SessionID(bob.ID, s.seller.ID, bob.EID(), s.seller.EID()), ShopperCardID: bob.ID, MerchantID: merchantID}
+	sess := &payflow.SessionView{ID: payflow.SessionID(bob.EID(), s.seller.EID()), ShopperCardID: bob.ID, MerchantID: merchantID}
 	r := paytest.Request(sess, "EUR", 100)
 	msg := s.seller.MustSign(r)
 	id := payflow.ID(r.RequestID)

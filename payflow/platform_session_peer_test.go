@@ -2,6 +2,8 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,7 +44,7 @@ func TestWaitingSessionShowsNoPeerCardID(t *testing.T) {
 			}
 			victimRole := record.RoleShopper + record.RoleSeller - tt.prober
 			waiting := &payflow.SessionView{
-				ID:            payflow.SessionID(shopper.ID, seller.ID, shopper.EID(), seller.EID()),
+				ID:            payflow.SessionID(shopper.EID(), seller.EID()),
 				State:         payflow.SessionWaiting,
 				PairingCode:   adv.PairingCode(adv.EID(shopper.EID()), adv.EID(seller.EID())),
 				ShopperCardID: shopper.ID, SellerCardID: seller.ID, MerchantID: merchantID,
@@ -91,4 +93,46 @@ func sameExpiry(want, got *payflow.SessionView) *payflow.SessionView {
 	c := *want
 	c.ExpiresAt = got.ExpiresAt
 	return &c
+}
+
+// TestWaitingSessionIDHidesPeerCardID: the ID of a session derives from
+// its two EIDs alone (PROTOCOL.md §6.1), so that the waiting view that a
+// card gets by naming an EID it heard, which shows no card ID of the
+// other card, tells it none through its ID either: a seller card that
+// names a passer-by's EID, knowing its own card ID and both EIDs, finds
+// no card ID that derives the view's ID with them, the passer-by's
+// among the ones it tries, where it found the passer-by's by trying the
+// card IDs of its issuer's few ranges.
+func TestWaitingSessionIDHidesPeerCardID(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	passer := s.NewCard("Passer-by")
+	passer.Login(record.RoleShopper)
+
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, passer.EID())})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionWaiting, v.State)
+	require.Empty(t, v.ShopperCardID)
+	assert.Equal(t, eidSessionID(passer.EID(), s.seller.EID()), v.ID)
+	assert.Equal(t, payflow.SessionID(passer.EID(), s.seller.EID()), v.ID)
+	for _, c := range []string{passer.ID, s.shopper.ID, s.seller.ID} {
+		assert.NotEqual(t, cardSessionID(c, s.seller.ID, passer.EID(), s.seller.EID()), v.ID, "card ID %s", c)
+	}
+}
+
+// eidSessionID is the session ID of PROTOCOL.md §6.1 as the document
+// writes it: SHA-256("CASIM-SESSION2" || shopperEID || sellerEID)[0:16].
+func eidSessionID(shopperEID, sellerEID []byte) payflow.ID {
+	sum := sha256.Sum256(slices.Concat([]byte("CASIM-SESSION2"), shopperEID, sellerEID))
+	return payflow.ID(sum[:16])
+}
+
+// cardSessionID is what a card that knows its own card ID and the two
+// EIDs tries for a card ID c of the other card: the ID that binds both
+// card IDs, SHA-256("CASIM-SESSION" || len(c) || c || len(seller) ||
+// seller || shopperEID || sellerEID)[0:16].
+func cardSessionID(c, seller string, shopperEID, sellerEID []byte) payflow.ID {
+	sum := sha256.Sum256(slices.Concat([]byte("CASIM-SESSION"), []byte{byte(len(c))}, []byte(c),
+		[]byte{byte(len(seller))}, []byte(seller), shopperEID, sellerEID))
+	return payflow.ID(sum[:16])
 }

@@ -174,7 +174,7 @@ func TestPurchase(t *testing.T) {
 	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Alice", Role: 1}, who)
 	assert.Len(t, s.session.PairingCode, 6)
 	assert.Equal(t, "Alice", s.session.ShopperName)
-	assert.Equal(t, payflow.SessionID(s.shopper.ID, s.seller.ID, s.shopper.EID(), s.seller.EID()), s.session.ID)
+	assert.Equal(t, payflow.SessionID(s.shopper.EID(), s.seller.EID()), s.session.ID)
 
 	v, msg := s.request(t)
 	assert.Equal(t, payflow.StatePending, v.State)
@@ -557,7 +557,7 @@ func TestRefusals(t *testing.T) {
 			bob := s.NewCard("Bob")
 			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, bob.EID())})
 			require.NoError(t, err)
-			sess := &payflow.SessionView{ID: payflow.SessionID(bob.ID, s.seller.ID, bob.EID(), s.seller.EID()), ShopperCardID: bob.ID, MerchantID: merchantID}
+			sess := &payflow.SessionView{ID: payflow.SessionID(bob.EID(), s.seller.EID()), ShopperCardID: bob.ID, MerchantID: merchantID}
 			_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(sess, "EUR", 100))})
 			return err
 		}, payflow.ErrConflict},

@@ -212,7 +212,7 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // comes from a request sent again or on screen before the selection
 // (above).
 //
-// A session's ID derives from both cards and both EIDs, so selecting a
+// A session's ID derives from both EIDs (SessionID), so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
 // in the same session, whose request indexes (SessionRequestID) before
 // the next one are taken by the requests made there. The phone keeps the

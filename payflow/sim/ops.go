@@ -242,7 +242,7 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 			w.logf("pair across an epoch change waits, rescan")
 			continue
 		}
-		want := payflow.SessionID(s.id, m.seller.id, shEID, seEID)
+		want := payflow.SessionID(shEID, seEID)
 		if v.State != payflow.SessionPaired || v.ID != want || v.PairingCode != adv.PairingCode(adv.EID(shEID), adv.EID(seEID)) {
 			return nil, w.failf("pairing: session %v %s code %s, want %v paired", v.ID, v.State, v.PairingCode, want)
 		}

@@ -713,14 +713,11 @@ func (p *Phone) session(ctx context.Context, id payflow.ID) (*payflow.SessionVie
 // phone's selection, signed before the EIDs changed, reached the cloud and
 // paired it: it then waits in the session of pick's newest EID in the
 // service queue (Choose) and this card's EID now, which the cloud knows
-// once pick's selection opened it. The phone reads the sessions through
-// session (logging in again, waiting out an outage); an error of the cloud
+// once pick's selection opened it, under the ID of the two EIDs
+// (payflow.SessionID). The phone reads that session through session
+// (logging in again, waiting out an outage); an error of the cloud
 // that is an answer, or ctx ending, reports no move.
 func (p *Phone) movedOn(ctx context.Context, c *payflow.Confirmation, pick string) (payflow.QueueEntry, bool) {
-	s, err := p.session(ctx, c.SessionID)
-	if err != nil {
-		return payflow.QueueEntry{}, false
-	}
 	entries, err := p.app().Peers(ctx)
 	if err != nil {
 		return payflow.QueueEntry{}, false
@@ -737,7 +734,7 @@ func (p *Phone) movedOn(ctx context.Context, c *payflow.Confirmation, pick strin
 	if p.Party.Role == adv.Seller {
 		shopper, seller = seller, own
 	}
-	id := payflow.SessionID(s.ShopperCardID, s.SellerCardID, shopper[:], seller[:])
+	id := payflow.SessionID(shopper[:], seller[:])
 	if id == c.SessionID {
 		return payflow.QueueEntry{}, false
 	}
