@@ -403,9 +403,9 @@ func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
 // without a PUK, asks for no PIN and fails with simcard.ErrPINBlocked,
 // saying on its screen and in its error that -puk unblocks it, or, when
 // the card's PUK is blocked too, that nothing unblocks the card, the
-// error matching simcard.ErrPUKBlocked too;
-// with the PUK, it unblocks the card, pin becoming its PIN, and goes on
-// (unblock).
+// error matching simcard.ErrPUKBlocked too, with or without the PUK;
+// with the PUK, the PUK not blocked, it unblocks the card, pin becoming
+// its PIN, and goes on (unblock).
 func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
 	left, total, err := p.Card.PINTries()
 	if err != nil {
@@ -498,8 +498,18 @@ func refused(show func(format string, args ...any), what string, se *simcard.Sta
 }
 
 // unblock shows that the card's PIN is blocked and unblocks it with the
-// phone's PUK (UnblockPIN), pin becoming the card's PIN.
+// phone's PUK (UnblockPIN), pin becoming the card's PIN. When the card's
+// PUK is blocked too, it presents no PUK and shows that nothing unblocks
+// the card instead (pinBlocked), its error matching simcard.ErrPINBlocked
+// and simcard.ErrPUKBlocked.
 func (p *Phone) unblock(pin string) error {
+	left, _, err := p.Card.PUKTries()
+	if err != nil {
+		return err
+	}
+	if left == 0 {
+		return p.pinBlocked(simcard.ErrPINBlocked)
+	}
 	p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
 	return UnblockPIN(p.Card.Card, p.PUK, pin, p.Screen.Printf)
 }

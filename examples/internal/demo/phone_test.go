@@ -301,6 +301,28 @@ func TestApproveBlockedPINAndPUK(t *testing.T) {
 	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
 }
 
+// TestApproveWithPUKBlockedPINAndPUK: on a card whose PIN and PUK are
+// both blocked, the shopper's phone given the PUK (-puk) says that nothing
+// unblocks the card, not that the PUK does, presenting no PUK and asking
+// for no PIN, and fails with an error that matches both
+// simcard.ErrPINBlocked and simcard.ErrPUKBlocked, the card signing
+// nothing.
+func TestApproveWithPUKBlockedPINAndPUK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, v := blockedCardRequest(ctx, t, true)
+	w.alice.PUK = "12345678"
+	_, err := w.alice.Approve(ctx, v, PIN)
+	require.ErrorIs(t, err, simcard.ErrPINBlocked)
+	require.ErrorIs(t, err, simcard.ErrPUKBlocked)
+	assert.Equal(t, "[shopper] The card's PIN is blocked\n[shopper] The card's PUK is blocked too: nothing unblocks the card\n", w.out.String(), "no PUK presented, no PIN asked for")
+	assert.Equal(t, "demo: the card's PIN and PUK are blocked: "+simcard.ErrPINBlocked.Error()+"; "+simcard.ErrPUKBlocked.Error(), err.Error())
+	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
+	left, _, err := w.cards["alice"].PINTries()
+	require.NoError(t, err)
+	assert.Zero(t, left, "the PIN stays blocked")
+}
+
 // blockedCardRequest returns Alice's phone and the till paired, Alice's
 // card with its PIN blocked by wrong PINs (and its PUK by wrong PUKs when
 // puk), and the till's request for GroceryBasket on Alice's screen, the

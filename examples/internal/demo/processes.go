@@ -530,24 +530,15 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 
 // runPhone is what the phone programs share: it parses the flags of
 // program, starts the phone of the card name (see startPhone, whose login
-// has a -wait of its own), finds the phone that -pick names (find) and
-// pairs with it, confirming it and waiting for the other phone's
+// has a -wait of its own), finds the phone that -pick names and selects it
+// (selectPick) and pairs with it, waiting for the other phone's
 // confirmation through an outage of the cloud (ThroughOutage), and
 // selecting it again when the EIDs change meanwhile (awaitPaired), then runs
 // buy with the pairing's confirmation and wctx, the context of the wait
 // for the other phone: one -wait from the start of the scan, which the
-// scan, the pairing and buy share. A confirmation sent again is a new
-// one, which the card signs over a new challenge (payflow's Select): one
-// that the cloud took without its answer reaching the phone pairs the
-// phone into the same session again. A confirmation that the cloud does
-// not answer for longer than the phone's queue keeps the other phone's
-// advert after it was last heard (queue.ErrUnknownPeer: the other phone
-// went out of range, or its EID rotated, meanwhile) has the phone scan
-// again, until -wait ends; one that fails so once the wait has ended
-// (the phone tapped the other phone just as -wait ended, or was
-// interrupted) ends the phone with an error that says so, both the wait's
-// and queue.ErrUnknownPeer. One whose wait ends before the other phone's
-// confirmation came says so too (awaitPaired).
+// scan, the pairing and buy share. One whose wait ends before the cloud
+// answered its selection (selectPick), or before the other phone's
+// confirmation came (awaitPaired), says so.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -561,24 +552,7 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	defer stop()
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	var sel *payflow.Confirmation
-	for {
-		var e payflow.QueueEntry
-		if e, err = ph.find(wctx, f.pick); err != nil {
-			return err
-		}
-		err = ThroughOutage(wctx, func() (err error) {
-			sel, err = ph.Confirm(wctx, e)
-			return err
-		})
-		if !errors.Is(err, queue.ErrUnknownPeer) {
-			break
-		}
-		if wctx.Err() != nil {
-			return fmt.Errorf("demo: %s went out of range as the wait for it ended: %w (%w)", f.pick, context.Cause(wctx), err)
-		}
-		ph.Screen.Printf("%s is out of range: scanning again", f.pick)
-	}
+	sel, err := ph.selectPick(wctx, f.pick)
 	if err != nil {
 		return err
 	}
@@ -587,6 +561,42 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 		return err
 	}
 	return buy(wctx, f, ph, c)
+}
+
+// selectPick finds the phone named pick (find) and selects it (Confirm),
+// through an outage of the cloud (ThroughOutage), until wctx, the phone
+// program's wait, ends. A confirmation sent again is a new
+// one, which the card signs over a new challenge (payflow's Select): one
+// that the cloud took without its answer reaching the phone pairs the
+// phone into the same session again. A confirmation that the cloud does
+// not answer for longer than the phone's queue keeps the other phone's
+// advert after it was last heard (queue.ErrUnknownPeer: the other phone
+// went out of range, or its EID rotated, meanwhile) has the phone scan
+// again, until -wait ends; one that fails so once the wait has ended
+// (the phone tapped the other phone just as -wait ended, or was
+// interrupted) ends the phone with an error that says so, both the wait's
+// and queue.ErrUnknownPeer. A selection that the cloud has not answered
+// when the wait ends fails with an error that says that it had no answer
+// before -wait ended, or before the phone was interrupted (waitEnded).
+func (p *Phone) selectPick(wctx context.Context, pick string) (*payflow.Confirmation, error) {
+	for {
+		e, err := p.find(wctx, pick)
+		if err != nil {
+			return nil, err
+		}
+		var sel *payflow.Confirmation
+		err = ThroughOutage(wctx, func() (err error) {
+			sel, err = p.Confirm(wctx, e)
+			return err
+		})
+		if !errors.Is(err, queue.ErrUnknownPeer) {
+			return sel, waitEnded(wctx, "the phone", "no answer to the selection of "+pick, err)
+		}
+		if wctx.Err() != nil {
+			return nil, fmt.Errorf("demo: %s went out of range as the wait for it ended: %w (%w)", pick, context.Cause(wctx), err)
+		}
+		p.Screen.Printf("%s is out of range: scanning again", pick)
+	}
 }
 
 // rotationCheck is how often a phone program waiting for the other

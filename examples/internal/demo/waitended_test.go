@@ -2,11 +2,14 @@ package demo
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
 )
 
 // endedWait returns a context of a phone program's wait, -wait, that has
@@ -75,4 +78,72 @@ func TestSettleWaitEnded(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.EqualError(t, err, "demo: no payment of request "+Short(asked.ID)+" from Alice before -wait ended: context deadline exceeded")
 	assert.Contains(t, w.out.String(), "Request "+Short(asked.ID)+" withdrawn: cancelled")
+}
+
+// passingDeadline is a context of a phone program's wait, -wait, whose
+// deadline passes when pass is called: Err is then
+// context.DeadlineExceeded, as for a deadline that passed.
+type passingDeadline struct {
+	context.Context // context.Background(): its Err is the cause
+	done            chan struct{}
+	once            sync.Once
+}
+
+func newPassingDeadline() *passingDeadline {
+	return &passingDeadline{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (d *passingDeadline) Done() <-chan struct{} { return d.done }
+
+func (d *passingDeadline) Err() error {
+	select {
+	case <-d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (d *passingDeadline) pass() { d.once.Do(func() { close(d.done) }) }
+
+// endingPairAPI answers Pair, the cloud's taking of a selection, as a
+// cloud that does not answer (payflow.ErrUnavailable), having first ended
+// the wait with end.
+type endingPairAPI struct {
+	payflow.API
+	end func()
+}
+
+func (a *endingPairAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	a.end()
+	return nil, payflow.ErrUnavailable
+}
+
+// TestSelectPickWaitEnded: a phone whose selection of the other phone the
+// cloud does not answer until -wait ends fails with an error that says
+// whose selection had no answer and that -wait ended, not a bare
+// payflow: unavailable; one interrupted so says that it was interrupted.
+func TestSelectPickWaitEnded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wait := newPassingDeadline()
+	ictx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	var end func()
+	w := newPhones(ctx, t, func(api payflow.API) payflow.API {
+		return &endingPairAPI{API: api, end: func() { end() }}
+	}, nil)
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, time.Now()))
+
+	end = wait.pass
+	sel, err := w.alice.selectPick(wait, "Corner Grocer")
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.EqualError(t, err, "demo: no answer to the selection of Corner Grocer before -wait ended: payflow: unavailable")
+	assert.Nil(t, sel)
+
+	end = interrupt
+	sel, err = w.alice.selectPick(ictx, "Corner Grocer")
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.EqualError(t, err, "demo: no answer to the selection of Corner Grocer before the phone was interrupted: payflow: unavailable")
+	assert.Nil(t, sel)
 }
