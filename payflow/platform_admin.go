@@ -18,10 +18,13 @@ import (
 // and name; the tokens of its logins serve only while it is enrolled with
 // the card certificate they were proved with (Platform.Login), so that
 // enrolling it with another one (a new key after the old certificate's
-// revocation, say) ends them. Such an enrolment also ends the card's
-// sessions and cancels the pending requests that it signed or would pay
-// (Store.PutCard), as its revocation withdraws them: what the former
-// key confirmed or signed goes with it. A platform process that holds
+// revocation, say) ends them. Such an enrolment, and one with another
+// secret, also ends the card's sessions and cancels the pending requests
+// that it signed or would pay (Store.PutCard), as its revocation
+// withdraws them: what the card confirmed or signed as enrolled before
+// goes with it (a session is named by its cards' EIDs, which the secret
+// derives, so that no card given the former secret meets the card's
+// sessions again). A platform process that holds
 // the former chain in its card cache accepts the former key's records
 // until the entry expires (PlatformOptions.CacheTTL); what they store
 // then stays. No two cards share a secret, or an EID would resolve to

@@ -322,7 +322,7 @@ func TestReloadDropsRefusedSecret(t *testing.T) {
 
 // handDeleted is a Store from which cards can be deleted by hand, behind
 // the platforms' backs: a deleted card is not found and not listed, and
-// its advertising secret is free.
+// its advertising secret is freed on demand (freeSecret).
 type handDeleted struct {
 	payflow.Store
 	mu      sync.Mutex
@@ -331,16 +331,24 @@ type handDeleted struct {
 
 func (s *handDeleted) delete(t *testing.T, id string) {
 	t.Helper()
-	c, err := s.Store.Card(context.Background(), id)
-	require.NoError(t, err)
-	c.AdvSecret = bytes.Repeat([]byte{0xd1}, adv.SecretSize) // frees the secret in the store beneath
-	require.NoError(t, s.Store.PutCard(context.Background(), c))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.deleted == nil {
 		s.deleted = make(map[string]bool)
 	}
 	s.deleted[id] = true
+}
+
+// freeSecret frees, in the store beneath, the advertising secret of the
+// card id that delete deleted, for another card to be enrolled with: it
+// gives the card there another secret, which withdraws its sessions and
+// pending requests (payflow.Store's PutCard).
+func (s *handDeleted) freeSecret(t *testing.T, id string) {
+	t.Helper()
+	c, err := s.Store.Card(context.Background(), id)
+	require.NoError(t, err)
+	c.AdvSecret = bytes.Repeat([]byte{0xd1}, adv.SecretSize)
+	require.NoError(t, s.Store.PutCard(context.Background(), c))
 }
 
 func (s *handDeleted) gone(id string) bool {
@@ -375,6 +383,7 @@ func TestResolveDropsDeletedCard(t *testing.T) {
 	s, _, alice, bob, resolve := aliceElsewhere(t, st)
 
 	st.delete(t, alice.Enrolment.ICCID)
+	st.freeSecret(t, alice.Enrolment.ICCID)
 	_, err := s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, alice.Enrolment.AdvertisingSecret, "Bob")
 	require.NoError(t, err, "the deleted card's secret is free")
 	requireBobLater(t, s, resolve, "the secret's EID")

@@ -79,13 +79,13 @@ type Store interface {
 	// c.MerchantID is empty. An advertising secret that another card has
 	// is refused with ErrConflict, one that is not adv.SecretSize bytes
 	// with ErrInvalid (CheckCard), and nothing is written. A card stored
-	// with another certificate (NewCertificate: a new key under the same
-	// ICCID) has what its former certificate's key confirmed or signed
-	// withdrawn in the same write: the sessions of which it is the
-	// shopper or the seller card are deleted, and the payment requests
-	// that it signed or would pay that are StatePending and unexpired at
-	// c.EnrolledAt (their ExpiresAt after it) are cancelled, as
-	// UpdatePayment would write them: State StateCancelled, UpdatedAt
+	// with another certificate (a new key under the same ICCID) or another
+	// advertising secret (Reenrolled) has what it confirmed or signed as
+	// enrolled before withdrawn in the same write: the sessions of which
+	// it is the shopper or the seller card are deleted, and the payment
+	// requests that it signed or would pay that are StatePending and
+	// unexpired at c.EnrolledAt (their ExpiresAt after it) are cancelled,
+	// as UpdatePayment would write them: State StateCancelled, UpdatedAt
 	// c.EnrolledAt, Version incremented. Its requests in any other state
 	// are left as they are.
 	PutCard(ctx context.Context, c *CardRecord) error
@@ -505,19 +505,22 @@ func CheckCard(c *CardRecord) error {
 	return StorableTimes(c.EnrolledAt)
 }
 
-// NewCertificate reports whether a card whose chain is chain, written
-// over the stored one whose chain is old, has another card certificate
-// (the first of the chain; none when the chain is empty): what PutCard
-// withdraws the card's sessions and pending requests for.
-func NewCertificate(old, chain [][]byte) bool {
+// Reenrolled reports whether card c, written over the stored card old,
+// has another card certificate (the first of the chain; none when the
+// chain is empty) or another advertising secret: what PutCard withdraws
+// the card's sessions and pending requests for. A session is named by
+// the EIDs of its cards (SessionID), which the secret derives, so that a
+// card given a new secret, and another card given its former one, must
+// not find its sessions again.
+func Reenrolled(old, c *CardRecord) bool {
 	var a, b []byte
-	if len(old) > 0 {
-		a = old[0]
+	if len(old.Chain) > 0 {
+		a = old.Chain[0]
 	}
-	if len(chain) > 0 {
-		b = chain[0]
+	if len(c.Chain) > 0 {
+		b = c.Chain[0]
 	}
-	return !bytes.Equal(a, b)
+	return !bytes.Equal(a, b) || !bytes.Equal(old.AdvSecret, c.AdvSecret)
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose

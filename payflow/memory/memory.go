@@ -92,7 +92,7 @@ func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
 	if old, ok := s.cards[c.ID]; ok && n.MerchantID == "" {
 		n.MerchantID = old.MerchantID
 	}
-	if old, ok := s.cards[c.ID]; ok && payflow.NewCertificate(old.Chain, c.Chain) {
+	if old, ok := s.cards[c.ID]; ok && payflow.Reenrolled(old, c) {
 		s.withdrawLocked(c.ID, c.EnrolledAt)
 	}
 	s.cards[c.ID] = n
@@ -101,7 +101,8 @@ func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
 
 // withdrawLocked deletes the sessions of card id and cancels the payment
 // requests that it signed or would pay that are pending and unexpired at
-// t (payflow.Store's PutCard of a card with a new certificate).
+// t (payflow.Store's PutCard of a card with a new certificate or
+// advertising secret).
 func (s *Store) withdrawLocked(id string, t time.Time) {
 	for sid, r := range s.sessions {
 		if r.ShopperCardID == id || r.SellerCardID == id {

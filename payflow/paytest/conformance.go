@@ -54,7 +54,12 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Spent", testSpent},
 		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
-		{"NewCertificate", testNewCertificate},
+		{"NewCertificate", func(t *testing.T, s payflow.Store) {
+			testReenrolled(t, s, func(c *payflow.CardRecord) { c.Chain[0] = []byte("new cert " + c.ID) })
+		}},
+		{"NewAdvSecret", func(t *testing.T, s payflow.Store) {
+			testReenrolled(t, s, func(c *payflow.CardRecord) { c.AdvSecret = bytes.Repeat([]byte{0x5e}, adv.SecretSize) })
+		}},
 		{"CancelPending", testCancelPending},
 		{"ExpiredSession", testExpiredSession},
 		{"PendingAfterPairing", testPendingAfterPairing},
@@ -1216,15 +1221,16 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	assert.Equal(t, &want, got3)
 }
 
-// testNewCertificate: a card enrolled again with the same chain keeps
-// its sessions and requests; enrolled again with another certificate, it
+// testReenrolled: a card enrolled again with the same chain and
+// advertising secret keeps its sessions and requests; enrolled again as
+// change makes it, with another certificate or another secret, it
 // has its sessions (as the shopper card and as the seller card) deleted
 // and the requests that it signed or would pay that are pending and
 // unexpired at its enrolment cancelled, at that time, as UpdatePayment
 // writes them (and so due then: DuePayments lists them from that time
 // on). Other cards' sessions and requests, its requests expired at the
 // enrolment and those in another state are left as they are.
-func testNewCertificate(t *testing.T, s payflow.Store) {
+func testReenrolled(t *testing.T, s payflow.Store, change func(*payflow.CardRecord)) {
 	ctx := context.Background()
 	const a, b, c = "8900000000000000001", "8900000000000000002", "8900000000000000003"
 	for _, id := range []string{a, b, c} {
@@ -1300,12 +1306,14 @@ func testNewCertificate(t *testing.T, s payflow.Store) {
 	require.NoError(t, s.PutCard(ctx, same))
 	check(false)
 	renewed := card(a)
-	renewed.EnrolledAt, renewed.Chain[0] = enrolled, []byte("new cert "+a)
+	renewed.EnrolledAt = enrolled
+	change(renewed)
 	require.NoError(t, s.PutCard(ctx, renewed))
 	check(true)
 	got, err := s.Card(ctx, a)
 	require.NoError(t, err)
 	assert.Equal(t, renewed.Chain, got.Chain)
+	assert.Equal(t, renewed.AdvSecret, got.AdvSecret)
 }
 
 // writer makes the writes that a Store makes only inside Accept, each in

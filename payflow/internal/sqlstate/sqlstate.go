@@ -492,7 +492,7 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 		}
 		old, err := scanCard(tx.QueryRowContext(ctx, s.q(`SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`), c.ID))
 		switch {
-		case err == nil && payflow.NewCertificate(old.Chain, c.Chain):
+		case err == nil && payflow.Reenrolled(old, c):
 			if err := s.withdraw(ctx, tx, c.ID, c.EnrolledAt); err != nil {
 				return err
 			}
@@ -516,7 +516,7 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 // withdraw deletes, in tx, the sessions of card id and cancels the
 // payment requests that it signed or would pay that are pending and
 // unexpired at t, as UpdatePayment writes a cancellation (PutCard of a
-// card with a new certificate). The requests are found through the
+// card with a new certificate or advertising secret). The requests are found through the
 // partial indexes of pending requests by seller card and by payer card.
 func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) error {
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`), id, id); err != nil {
