@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"NewCertificate", func(t *testing.T, s payflow.Store) {
 			testReenrolled(t, s, func(c *payflow.CardRecord) { c.Chain[0] = []byte("new cert " + c.ID) })
 		}},
+		{"ReenrolledNoExpiry", testReenrolledNoExpiry},
 		{"NewAdvSecret", func(t *testing.T, s payflow.Store) {
 			testReenrolled(t, s, func(c *payflow.CardRecord) { c.AdvSecret = bytes.Repeat([]byte{0x5e}, adv.SecretSize) })
 		}},
@@ -1314,6 +1315,26 @@ func testReenrolled(t *testing.T, s payflow.Store, change func(*payflow.CardReco
 	require.NoError(t, err)
 	assert.Equal(t, renewed.Chain, got.Chain)
 	assert.Equal(t, renewed.AdvSecret, got.AdvSecret)
+}
+
+// testReenrolledNoExpiry: a pending request without an expiry (the zero
+// time), expired at every time, is left as it is by the enrolment of its
+// card with another certificate, even at a time before 1970, which the
+// SQL stores keep as a negative number below the zero time's 0.
+func testReenrolledNoExpiry(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	const a = "8900000000000000001"
+	require.NoError(t, s.PutCard(ctx, card(a)))
+	p := payment(0x70, payflow.StatePending, time.Time{})
+	p.PayerCardID = a
+	stored, err := (&writer{s: s}).insert(p)
+	require.NoError(t, err)
+	renewed := card(a)
+	renewed.Chain[0], renewed.EnrolledAt = []byte("new cert "+a), time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, s.PutCard(ctx, renewed))
+	got, err := s.Payment(ctx, stored.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, got)
 }
 
 // writer makes the writes that a Store makes only inside Accept, each in

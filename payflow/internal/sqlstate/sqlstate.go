@@ -515,7 +515,8 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 
 // withdraw deletes, in tx, the sessions of card id and cancels the
 // payment requests that it signed or would pay that are pending and
-// unexpired at t, as UpdatePayment writes a cancellation (PutCard of a
+// unexpired at t (none without an expiry, kept as 0, which a t before
+// 1970 is below), as UpdatePayment writes a cancellation (PutCard of a
 // card with a new certificate or advertising secret). The requests are found through the
 // partial indexes of pending requests by seller card and by payer card.
 func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) error {
@@ -524,7 +525,7 @@ func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) e
 	}
 	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
 		version = version + 1, updated_at = ?, due_at = ?, deferred_to = 0
-		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ?`),
+		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ? AND expires_at <> 0`),
 		ns(t), nsFirst(t), id, id, ns(t))
 	return err
 }
