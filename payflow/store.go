@@ -3,6 +3,7 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"math"
 	"strings"
@@ -511,7 +512,7 @@ func CheckCard(c *CardRecord) error {
 // the card's sessions and pending requests for. A session is named by
 // the EIDs of its cards (SessionID), which the secret derives, so that a
 // card given a new secret, and another card given its former one, must
-// not find its sessions again.
+// not find its sessions again. The secrets are compared in constant time.
 func Reenrolled(old, c *CardRecord) bool {
 	var a, b []byte
 	if len(old.Chain) > 0 {
@@ -520,7 +521,7 @@ func Reenrolled(old, c *CardRecord) bool {
 	if len(c.Chain) > 0 {
 		b = c.Chain[0]
 	}
-	return !bytes.Equal(a, b) || !bytes.Equal(old.AdvSecret, c.AdvSecret)
+	return !bytes.Equal(a, b) || subtle.ConstantTimeCompare(old.AdvSecret, c.AdvSecret) != 1
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose
