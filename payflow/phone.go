@@ -153,6 +153,10 @@ type QueueEntry struct {
 	Name       string
 	MerchantID string  // set for a seller
 	RSSI       float64 // smoothed signal strength, dBm
+	// Level is the strength the queue orders the entries by, dBm: RSSI
+	// held in a dead band (queue.Peer.Level), so that a list of the
+	// entries reads in order.
+	Level float64
 	// Selected is set for the peer of the session selected, or of a
 	// Select under way (Select says which of them).
 	Selected bool
@@ -800,7 +804,7 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	out := make([]QueueEntry, 0, len(snap))
 	for i, peer := range snap {
 		if r := names[i]; r != nil {
-			out = append(out, QueueEntry{EID: peer.Packet.EID, Name: r.DisplayName, MerchantID: r.MerchantID, RSSI: peer.RSSI, Selected: peer.Selected})
+			out = append(out, QueueEntry{EID: peer.Packet.EID, Name: r.DisplayName, MerchantID: r.MerchantID, RSSI: peer.RSSI, Level: peer.Level, Selected: peer.Selected})
 		}
 	}
 	return out, nil

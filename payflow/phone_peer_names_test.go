@@ -59,7 +59,7 @@ func TestPeerNamesNoPlatformGives(t *testing.T) {
 	peers, err = w.shopper.Peers(ctx)
 	require.NoError(t, err)
 	require.Len(t, peers, 1)
-	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40, Selected: false}, peers[0])
+	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40, Level: -40, Selected: false}, peers[0])
 	c, err = w.shopper.Select(ctx, p.EID)
 	require.NoError(t, err)
 	assert.Equal(t, "Corner Shop", c.Name)

@@ -352,11 +352,11 @@ func TestPhonesPurchase(t *testing.T) {
 	peers, err := w.shopper.Peers(ctx)
 	require.NoError(t, err)
 	require.Len(t, peers, 1)
-	assert.Equal(t, payflow.QueueEntry{EID: sellerEID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -55}, peers[0])
+	assert.Equal(t, payflow.QueueEntry{EID: sellerEID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -55, Level: -55}, peers[0])
 	peers, err = w.seller.Peers(ctx)
 	require.NoError(t, err)
 	require.Len(t, peers, 1)
-	assert.Equal(t, payflow.QueueEntry{EID: shopperEID, Name: "Alice", RSSI: -55}, peers[0])
+	assert.Equal(t, payflow.QueueEntry{EID: shopperEID, Name: "Alice", RSSI: -55, Level: -55}, peers[0])
 
 	// Confirmation screens: the names and the same code on both.
 	c1, err := w.shopper.Select(ctx, sellerEID)
@@ -1891,7 +1891,7 @@ func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
 	peers, err = w.shopper.Peers(ctx)
 	require.NoError(t, err)
 	require.Len(t, peers, 1)
-	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40, Level: -40}, peers[0])
 }
 
 // TestResolveAnsweredNotByThePlatform: a bare 404 on a resolution, as a
@@ -1920,7 +1920,7 @@ func TestResolveAnsweredNotByThePlatform(t *testing.T) {
 		peers, err := w.shopper.Peers(ctx)
 		require.NoError(t, err)
 		require.Len(t, peers, 1)
-		assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+		assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40, Level: -40}, peers[0])
 	})
 	t.Run("Select", func(t *testing.T) {
 		w, p := setup(t, bareReply(http.StatusNotFound))
@@ -1957,7 +1957,7 @@ func TestPeersForgetStaleAdverts(t *testing.T) {
 		peers, err := w.shopper.Peers(ctx)
 		require.NoError(t, err)
 		require.Len(t, peers, 1)
-		assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+		assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40, Level: -40}, peers[0])
 	}
 	t.Run("replayed", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
@@ -2108,7 +2108,7 @@ func TestPeersSlowName(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSlowPeers(t)
 			w, f, api, slow, release := s.w, s.w.f, s.api, s.slow, s.release
-			want := []payflow.QueueEntry{{EID: s.heard.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}}
+			want := []payflow.QueueEntry{{EID: s.heard.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40, Level: -40}}
 			peers := func(msg string) []payflow.QueueEntry {
 				t.Helper()
 				w.shopperHearsSeller(t, w.sellerCard, -40)

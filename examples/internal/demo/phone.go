@@ -133,9 +133,8 @@ func (p *Phone) Login(ctx context.Context) error {
 
 // ServiceQueue shows the service queue: the peers heard nearby that the
 // cloud could name, nearest first, each with the strength that the queue
-// orders them by (queue.Peer.Level, the smoothed RSSI held in a dead
-// band), so that the list reads in order; a peer that the phone's queue
-// no longer holds, with its smoothed RSSI.
+// orders them by (payflow.QueueEntry.Level, the smoothed RSSI held in a
+// dead band), so that the list reads in order.
 func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) {
 	entries, err := p.app().Peers(ctx)
 	if err != nil {
@@ -148,17 +147,9 @@ func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) 
 	if len(entries) != 1 {
 		what += "s"
 	}
-	level := make(map[adv.EID]float64)
-	for _, pe := range p.Scanner.Queue.Snapshot() {
-		level[pe.Packet.EID] = pe.Level
-	}
 	p.Screen.Printf("Service queue: %d %s nearby, nearest first", len(entries), what)
 	for i, e := range entries {
-		dBm, ok := level[e.EID]
-		if !ok {
-			dBm = e.RSSI
-		}
-		p.Screen.Printf("  %d. %-16s %4.0f dBm  (EID %s…)", i+1, e.Name, dBm, e.EID.String()[:8])
+		p.Screen.Printf("  %d. %-16s %4.0f dBm  (EID %s…)", i+1, e.Name, e.Level, e.EID.String()[:8])
 	}
 	return entries, nil
 }
