@@ -78,8 +78,8 @@ func main() {
 		fs.PrintDefaults()
 	}
 	addr := fs.String("vpcd", vpcd.DefaultAddr, "vpcd address `host:port`")
-	pin := fs.String("pin", simcardtest.PIN, "the PIN of a new card, 4 to 12 `DIGITS`; with -unblock, the card's new PIN")
-	puk := fs.String("puk", simcardtest.PUK, "the PUK of a new card, 8 `DIGITS`; with -unblock, the card's PUK, which unblocks its PIN")
+	pin := fs.String("pin", simcardtest.PIN, fmt.Sprintf("the PIN of a new card, %d to %d `DIGITS`; with -unblock, the card's new PIN", simcard.MinPIN, simcard.MaxPIN))
+	puk := fs.String("puk", simcardtest.PUK, fmt.Sprintf("the PUK of a new card, %d `DIGITS`; with -unblock, the card's PUK, which unblocks its PIN", simcard.PUKLength))
 	statePath := fs.String("state", "vcard.state", "card state `file`")
 	unblock := fs.Bool("unblock", false, "unblock the PIN of the card personalised before with -puk, making -pin its PIN")
 	fs.Parse(os.Args[1:])
