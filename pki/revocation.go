@@ -446,9 +446,14 @@ type CertIDs struct {
 // chain holds some of those certificates and one of those roots, so none
 // of its certificates ends before it. Before it, VerifyCard refuses the
 // chain for the end of no certificate's validity; from it on, VerifyCard
-// decides (a root not presented is refused from its NotAfter on, without
-// the skew; a second root of the same name and key may still give a
-// path). A nil ids returns the zero Time.
+// decides: a root not presented is checked at the time moved into the
+// validity of the certificates presented, so that it is refused from its
+// NotAfter on, without the skew, only when every certificate presented
+// ends after it (a root renewed with an earlier end than the CA it
+// issued, say), and otherwise with the skew, as the certificates
+// presented are (a CA of this package issues none that ends after it);
+// a second root of the same name and key may still give a path. A nil
+// ids returns the zero Time.
 func (ids *CertIDs) NotAfter() time.Time {
 	if ids == nil {
 		return time.Time{}

@@ -1847,6 +1847,39 @@ func TestCertIDsNotAfter(t *testing.T) {
 	assert.True(t, none.NotAfter().IsZero(), "a nil CertIDs")
 }
 
+// TestCertIDsNotAfterRootWithinSkew: a chain that a root issued as the profile has it,
+// each certificate ending no later than its issuer, so that the card and
+// its CA end with a root that ends first, is accepted within the skew
+// after the root's NotAfter, as after the NotAfter of the certificates
+// presented: the path is checked at the time moved into the validity of
+// the certificates presented, which ends with the root. It is refused as
+// expired past the skew.
+func TestCertIDsNotAfterRootWithinSkew(t *testing.T) {
+	end := t0.Add(3 * time.Hour)
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Validity: 3 * time.Hour, Now: fixed(t0)})
+	require.NoError(t, err)
+	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	chain := append([][]byte{card}, ca.Chain()...)
+	require.Equal(t, end, mustParse(t, card).NotAfter, "cut to the root's end")
+
+	clk := newClock(end.Add(DefaultSkew / 2))
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{ca.DER()},
+		Now: clk.now, Revocation: RevocationBestEffort})
+	require.NoError(t, err)
+	ids, err := v.CertIDs(chain)
+	require.NoError(t, err)
+	require.Equal(t, end, ids.NotAfter())
+
+	_, err = v.VerifyCard(chain)
+	require.NoError(t, err, "within the skew after the root's NotAfter")
+	clk.set(end.Add(DefaultSkew + time.Nanosecond))
+	_, err = v.VerifyCard(chain)
+	requireRefusal(t, err, ErrExpired, 0)
+}
+
 // TestRevokedAuthorityKeyIDMismatch: a card whose authority key
 // identifier is not its CA's subject key identifier, though the CA signed
 // it, is refused (ErrUsage) by VerifyCard, revoked or not, although the
