@@ -55,13 +55,15 @@ type API interface {
 	Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error)
 	// CreateRequest records a seller-card-signed PaymentRequest.
 	CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error)
-	// Payment returns the payment screen of a request for one of its two
-	// cards; for the payer of a pending request it carries a fresh consent
+	// Payment returns the payment screen of a request for its payer's
+	// card or any seller card of its merchant (ErrForbidden for another
+	// card); for the payer of a pending request it carries a fresh consent
 	// nonce. A pending request whose seller card's or shopper card's
 	// certificate is revoked is cancelled by the first call that reads it.
 	Payment(ctx context.Context, token string, id ID) (*PaymentView, error)
 	// Approve records the shopper-card-signed Consent, settles the payment
-	// in the ledger and returns the view with the signed receipt. A
+	// in the ledger and returns the view: captured with the signed
+	// receipt, or held, without one, when the merchant captures manually. A
 	// pending request whose seller card's certificate is revoked is
 	// cancelled by the first call that reads it, and a consent to it is
 	// ErrFinal.
