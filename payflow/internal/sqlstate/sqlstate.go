@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/casimpay/casimpay/internal/pgretry"
 	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
@@ -472,11 +474,23 @@ func dec(b []byte, v any) error {
 // PutMerchant calls could then each hold a card that the other waits for
 // (a deadlock). A lock of the merchant's row would not do: a row that a
 // PutMerchant under way inserts is no row to lock.
+//
+// The withdrawal of a card enrolled again locks its sessions and pending
+// requests in the order that the server's plan reads them, which is not
+// one order: the rows' order in the table (a sequential scan, or a bitmap
+// of the partial indexes by card) or an index's (a prepared statement's
+// generic plan may read the pending requests through the index of due
+// times). Two cards enrolled again at once, whose pending requests are
+// each other's (one signed, the other would pay) but not their sessions,
+// which are locked first, may so each hold a request that the other waits
+// for: the server ends one transaction with a deadlock, which PutCard then
+// runs again (rerunTx), the other having committed or still holding its
+// rows.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
 	}
-	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
+	err := s.rerunTx(ctx, func(ctx context.Context, tx dbTx) error {
 		if s.d == Postgres && c.MerchantID != "" {
 			if _, err := tx.ExecContext(ctx, s.q(merchantLock(true)), c.MerchantID); err != nil {
 				return err
@@ -679,6 +693,28 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, dbTx) error) er
 		return s.callErr(ctx, err)
 	}
 	return s.callErr(ctx, tx.Commit())
+}
+
+// maxReruns is how many times rerunTx runs a transaction again.
+const maxReruns = 10
+
+// rerunTx runs fn in a write transaction as tx does and, on PostgreSQL,
+// runs it again when the server rolled the transaction back for a
+// deadlock or a serialization failure (pgretry.Retryable), after a
+// randomized exponential backoff (pgretry.Wait), at most maxReruns times;
+// it returns the last transaction's error, joined with ctx's when ctx
+// ends while it waits. fn must hold nothing of a transaction it ran
+// before.
+func (s *Store) rerunTx(ctx context.Context, fn func(context.Context, dbTx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.tx(ctx, fn)
+		if s.d != Postgres || attempt >= maxReruns || !pgretry.Retryable(err) {
+			return err
+		}
+		if werr := pgretry.Wait(ctx, attempt, rand.Float64()); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
 }
 
 // Merchant implements payflow.Store with one query, the merchant's row
