@@ -925,13 +925,15 @@ const (
 	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
 	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, cert_hash, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
-	// acceptance's time (its expiry not after it, or zero), which it
-	// leaves as it is.
+	// acceptance's time (its expiry not after it, or zero), or of another
+	// shopper or seller card, which it leaves as it is.
 	qConfirm = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
 			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
 		WHERE payflow_sessions.expires_at > ? AND payflow_sessions.expires_at <> 0
+			AND payflow_sessions.shopper_card_id = excluded.shopper_card_id
+			AND payflow_sessions.seller_card_id = excluded.seller_card_id
 		RETURNING ` + sessionCols
 	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
 	// qCancelPending cancels the session's pending requests and marks
@@ -1009,8 +1011,11 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert, the write of a and the cancellation of
 // its session's pending requests commit together. A session's upsert that
-// finds the stored session expired changes no row, returns none and is
-// followed by a read of that session, and nothing is cancelled. The
+// finds the stored session expired, or of another shopper or seller card,
+// changes no row, returns none and is followed by a read of that session,
+// and nothing is cancelled: an expired one is returned, and one of other
+// cards refused (payflow.CheckSessionCards), rolling back the nonce and
+// the counter. The
 // cancellation is a statement of its own, after the counter's upsert: on
 // PostgreSQL (READ COMMITTED) it reads the requests from a snapshot taken
 // once the upsert holds the card's counter row, so that it cancels every
@@ -1089,9 +1094,17 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
-			if errors.Is(err, payflow.ErrNotFound) { // expired: left as it is
-				a.Session, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:]))
-				return err
+			if errors.Is(err, payflow.ErrNotFound) { // expired, or of other cards: left as it is
+				if stored, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:])); err != nil {
+					return err
+				}
+				if stored.ExpiresAt.After(a.Now) {
+					if err := payflow.CheckSessionCards(stored, a.Session); err != nil {
+						return err
+					}
+				}
+				a.Session = stored
+				return nil
 			}
 			if err != nil {
 				return err
@@ -1169,10 +1182,10 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // transaction held that row and committed meanwhile. Without a Pipeline
 // such an acceptance is left to the transaction of Accept. It returns
 // true when the statement committed, and false with no error when it was
-// refused (or a unique key clashed, or the session had expired and w
-// changed no row): the caller then runs the transaction of Accept, which
-// tells which refused (or commits the nonce and counter of an expired
-// session's acceptance).
+// refused (or a unique key clashed, or the session had expired or was of
+// other cards and w changed no row): the caller then runs the transaction
+// of Accept, which tells which refused (or commits the nonce and counter
+// of an expired session's acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
 	if a.CancelPending && s.pipe == nil {
 		return false, nil
