@@ -368,6 +368,51 @@ func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
 	assert.Equal(t, "Carol", r.DisplayName)
 }
 
+// TestPairingMeetsFormerSecret: a card enrolled again with a new
+// advertising secret through one platform process, and another card
+// enrolled with its former secret, share that secret's EIDs, which another
+// process still resolves to the first card within its card cache's
+// lifetime. A seller card's pairing through that process, naming the
+// second card's EID, stores the session of the two EIDs with the first
+// card as its shopper; the second card's pairing of the same EIDs through
+// the first process is refused (ErrConflict) and writes nothing: the
+// session keeps its cards, unconfirmed by its shopper, and the proof is
+// left unspent: sent again, it is refused the same way.
+func TestPairingMeetsFormerSecret(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	other := renewedPlatform(t, s.Fixture) // another process on the same database
+	carol := s.NewCard("Carol")
+	dave := s.NewCard("Dave")
+	s.Clock.Advance(time.Second) // other reloads the cards at most once a second
+	_, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: carol.EID()})
+	require.NoError(t, err, "other holds Carol's card")
+
+	former := carol.Secret
+	carol.Secret = bytes.Repeat([]byte{0x5c}, adv.SecretSize)
+	_, err = s.Platform.EnrollCard(ctx, carol.Chain, carol.Secret, carol.Name)
+	require.NoError(t, err)
+	dave.Secret = former
+	_, err = s.Platform.EnrollCard(ctx, dave.Chain, dave.Secret, dave.Name)
+	require.NoError(t, err)
+
+	v, err := other.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, dave.EID())})
+	require.NoError(t, err, "the seller's pairing through other")
+	require.Equal(t, payflow.SessionWaiting, v.State)
+	stored, err := s.Store.Session(ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, carol.ID, stored.ShopperCardID, "other resolved the former secret's EID to Carol")
+
+	proof := dave.Proof(record.RoleShopper, s.seller.EID())
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	assert.ErrorIs(t, err, payflow.ErrConflict, "Dave's pairing")
+	got, err := s.Store.Session(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, got, "the session is left as it is")
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	assert.ErrorIs(t, err, payflow.ErrConflict, "Dave's pairing sent again: its proof unspent, not ErrReplay")
+}
+
 // TestEnrollCardSecretTaken: a card enrolled with the advertising secret
 // of another is refused (ErrConflict) and not enrolled, and the EIDs of
 // that secret still resolve to the card that had it.

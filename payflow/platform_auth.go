@@ -485,7 +485,12 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // they are; a shopper card's proof cancels nothing. A proof into a stored
 // session that has expired is ErrExpired: it spends its nonce and counter,
 // as every record refused for good (see refuse), and writes nothing else
-// (no confirmation, no cancellation). The session's expiry is checked, and
+// (no confirmation, no cancellation). A proof into a stored session,
+// unexpired, of another shopper or seller card is ErrConflict (the
+// store's refusal, Acceptance.Session): a process whose card cache still
+// holds a card's former advertising secret resolves its EIDs to that card,
+// while another card now has them; it writes nothing and leaves the proof
+// unspent. The session's expiry is checked, and
 // a new session's counted from, at the time read once the peer's EID has
 // resolved, so that a session that expires while a miss waits for a reload
 // of the cards is expired for the proof. Resolving the peer's EID draws on

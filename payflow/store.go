@@ -158,7 +158,9 @@ type Store interface {
 	// (when not nil) used until a.NonceExpires, refusing a nonce already
 	// marked with an error matching pki.ErrNonce; advances the card's
 	// counter as Advance does; then does the write of a, if any. It
-	// returns the error of the first that fails.
+	// returns the error of the first that fails: a session stored,
+	// unexpired, for other cards than a.Session's is refused with an
+	// error matching ErrConflict (see Acceptance.Session).
 	Accept(ctx context.Context, a *Acceptance) error
 
 	// Token returns the token whose hash is hash.
@@ -253,9 +255,15 @@ type Acceptance struct {
 	// confirmation flags that are true are set on the stored one (never
 	// clearing any), unless the stored one has expired at Now (its
 	// ExpiresAt not after Now): that one is left as it is, and nothing is
-	// cancelled (nonce and counter are still committed). On success
-	// Session is replaced by the stored session, whose ExpiresAt tells
-	// the caller which it was.
+	// cancelled (nonce and counter are still committed). A stored session
+	// unexpired at Now whose shopper or seller card is not Session's
+	// (CheckSessionCards) is refused with an error matching ErrConflict,
+	// and nothing is written, nonce and counter neither: its ID names the
+	// two cards' EIDs, which a process that still holds a card's former
+	// advertising secret in its card cache resolves to that card, so that
+	// two pairs of cards may meet under one ID. On success Session is
+	// replaced by the stored session, whose ExpiresAt tells the caller
+	// which it was.
 	Session *SessionRecord
 	// Now is the time of the acceptance of a Session: a stored session
 	// that has expired at Now is not written, and CancelPending cancels
@@ -522,6 +530,19 @@ func Reenrolled(old, c *CardRecord) bool {
 		b = c.Chain[0]
 	}
 	return !bytes.Equal(a, b) || subtle.ConstantTimeCompare(old.AdvSecret, c.AdvSecret) != 1
+}
+
+// CheckSessionCards returns an error matching ErrConflict when stored, a
+// stored session, names another shopper card or another seller card than
+// r, a session of its ID that an acceptance confirms (Acceptance.Session),
+// and nil when both cards are r's. Stores call it in Accept for a stored
+// session unexpired at the acceptance's Now.
+func CheckSessionCards(stored, r *SessionRecord) error {
+	if stored.ShopperCardID == r.ShopperCardID && stored.SellerCardID == r.SellerCardID {
+		return nil
+	}
+	return fmt.Errorf("%w: session %x is of shopper card %s and seller card %s, not of %s and %s",
+		ErrConflict, stored.ID[:], stored.ShopperCardID, stored.SellerCardID, r.ShopperCardID, r.SellerCardID)
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/casimpay/casimpay/internal/pgconfig"
+	"github.com/casimpay/casimpay/internal/pgretry"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
@@ -94,10 +95,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			applied_at timestamptz NOT NULL,
 			PRIMARY KEY (component, version)
 		)`)
-		if err == nil || attempt >= 5 || !retryable(err) && !isUniqueViolation(err) && !isDuplicateTable(err) {
+		if err == nil || attempt >= 5 || !pgretry.Retryable(err) && !isUniqueViolation(err) && !isDuplicateTable(err) {
 			break
 		}
-		if err := backoff(ctx, attempt, 0.5); err != nil {
+		if err := pgretry.Wait(ctx, attempt, 0.5); err != nil {
 			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 	}

@@ -1,36 +1,21 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/casimpay/casimpay/internal/ctxsleep"
-	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
 
-// SQLSTATE codes that Update retries, and migrate too while it creates
-// schema_migrations (duplicate_table and duplicate_object only there).
+// SQLSTATE codes that Update retries besides pgretry.Retryable's, and
+// migrate too while it creates schema_migrations (duplicate_table and
+// duplicate_object only there), and those it does not retry.
 const (
-	codeSerializationFailure = "40001"
-	codeDeadlockDetected     = "40P01"
-	codeUniqueViolation      = "23505"
-	codeForeignKeyViolation  = "23503" // not retried: ledger.ErrCorrupt
-	codeInvalidText          = "22P02" // from updateAll, checkPending and setLastTimestamp, not retried: ledger.ErrCorrupt
-	codeDuplicateTable       = "42P07"
-	codeDuplicateObject      = "42710"
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503" // not retried: ledger.ErrCorrupt
+	codeInvalidText         = "22P02" // from updateAll, checkPending and setLastTimestamp, not retried: ledger.ErrCorrupt
+	codeDuplicateTable      = "42P07"
+	codeDuplicateObject     = "42710"
 )
-
-// retryable reports whether err is a transient conflict with another
-// transaction: rerunning the transaction can succeed.
-func retryable(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	return pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected
-}
 
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
@@ -57,10 +42,4 @@ func isRefused(err error) bool {
 func isDuplicateTable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == codeDuplicateTable || pgErr.Code == codeDuplicateObject)
-}
-
-// backoff waits before retry number attempt, as long as sqlstore.Backoff
-// says with jitter; it returns ctx's error if ctx ends first.
-func backoff(ctx context.Context, attempt int, jitter float64) error {
-	return ctxsleep.Sleep(ctx, sqlstore.Backoff(attempt, jitter))
 }

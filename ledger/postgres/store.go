@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/casimpay/casimpay/internal/pgconfig"
+	"github.com/casimpay/casimpay/internal/pgretry"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/idtable"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
@@ -119,7 +120,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 			return ledger.ErrClosed
 		}
 		err := pgconfig.WithContextErr(ctx, s.update(ctx, fn))
-		if err == nil || !retryable(err) && !isUniqueViolation(err) {
+		if err == nil || !pgretry.Retryable(err) && !isUniqueViolation(err) {
 			return err
 		}
 		if attempt >= s.opts.maxRetries() {
@@ -130,7 +131,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 			}
 			return err
 		}
-		if werr := backoff(ctx, attempt, rand.Float64()); werr != nil {
+		if werr := pgretry.Wait(ctx, attempt, rand.Float64()); werr != nil {
 			return errors.Join(err, werr)
 		}
 	}

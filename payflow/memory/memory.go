@@ -363,6 +363,12 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		if _, ok := s.tokens[string(a.Token.Hash)]; ok {
 			return payflow.ErrConflict
 		}
+	case a.Session != nil:
+		if old, ok := s.sessions[a.Session.ID]; ok && old.ExpiresAt.After(a.Now) {
+			if err := payflow.CheckSessionCards(old, a.Session); err != nil {
+				return err
+			}
+		}
 	case stored != nil: // no write
 	case a.Update != nil:
 		if err := s.casPaymentLocked(a.Update, a.From); err != nil {

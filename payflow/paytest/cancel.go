@@ -165,13 +165,8 @@ func raceCancelPending(t *testing.T, w *writer, p *payflow.PaymentRecord, from s
 func testExpiredSession(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}
-	waiting := sellerSession()
-	waiting.SellerConfirmed, waiting.ShopperConfirmed = false, true
-	stored, err := w.session(waiting)
-	require.NoError(t, err)
-	exp := waiting.ExpiresAt
-	p, err := w.insert(payment(1, payflow.StatePending, exp.Add(time.Minute)))
-	require.NoError(t, err)
+	stored, p := shopperConfirmed(t, w)
+	exp := stored.ExpiresAt
 
 	const card = "8900000000000000002"
 	n := bytes.Repeat([]byte{7}, 32)
@@ -180,12 +175,7 @@ func testExpiredSession(t *testing.T, s payflow.Store) {
 	a := &payflow.Acceptance{Nonce: n, NonceExpires: exp.Add(time.Hour), CardID: card, Counter: 5, Session: late, Now: exp, CancelPending: true}
 	require.NoError(t, s.Accept(ctx, a))
 	assert.Equal(t, stored, a.Session, "the stored session is returned")
-	got, err := s.Session(ctx, waiting.ID)
-	require.NoError(t, err)
-	assert.Equal(t, stored, got, "an expired session is left as it is")
-	gotP, err := s.Payment(ctx, p.ID)
-	require.NoError(t, err)
-	assert.Equal(t, p, gotP, "nothing is cancelled")
+	leftAsIs(t, s, stored, p)
 	again := *a
 	again.Counter, again.Session = 6, late
 	assert.ErrorIs(t, s.Accept(ctx, &again), pki.ErrNonce, "the nonce is spent")
@@ -199,9 +189,36 @@ func testExpiredSession(t *testing.T, s payflow.Store) {
 	want := *stored
 	want.SellerConfirmed = true
 	assert.Equal(t, &want, a.Session)
-	gotP, err = s.Payment(ctx, p.ID)
+	gotP, err := s.Payment(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, gotP.State)
+}
+
+// shopperConfirmed stores sellerSession() confirmed by its shopper card
+// alone, and a pending request of it that expires a minute after it, and
+// returns both as stored.
+func shopperConfirmed(t *testing.T, w *writer) (*payflow.SessionRecord, *payflow.PaymentRecord) {
+	t.Helper()
+	waiting := sellerSession()
+	waiting.SellerConfirmed, waiting.ShopperConfirmed = false, true
+	stored, err := w.session(waiting)
+	require.NoError(t, err)
+	p, err := w.insert(payment(1, payflow.StatePending, waiting.ExpiresAt.Add(time.Minute)))
+	require.NoError(t, err)
+	return stored, p
+}
+
+// leftAsIs asserts that session sess and request p are stored as they
+// are: no confirmation flag set, nothing cancelled.
+func leftAsIs(t *testing.T, s payflow.Store, sess *payflow.SessionRecord, p *payflow.PaymentRecord) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := s.Session(ctx, sess.ID)
+	require.NoError(t, err)
+	assert.Equal(t, sess, got, "the session is left as it is")
+	gotP, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, p, gotP, "nothing is cancelled")
 }
 
 // testPendingAfterPairing: a request that a pairing found neither pending
@@ -240,4 +257,44 @@ func testPendingAfterPairing(t *testing.T, s payflow.Store) {
 			assert.Equal(t, &want, got, "%s, then %s: found by the next pairing", state, again)
 		}
 	}
+}
+
+// testSessionOtherCards: an acceptance of a session whose ID a stored
+// session unexpired at its Now has, but with another shopper card or
+// another seller card, is refused with ErrConflict and writes nothing:
+// the stored session keeps its cards and flags, its pending request is
+// not cancelled, and the nonce and counter stay unspent. (Two processes,
+// one of which still holds a card's former advertising secret in its
+// card cache, may each resolve the same EIDs to another card.) A stored
+// session that has expired at Now is left as it is, whatever its cards,
+// as testExpiredSession's.
+func testSessionOtherCards(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	stored, p := shopperConfirmed(t, &writer{s: s})
+
+	const card = "8900000000000000002"
+	n := bytes.Repeat([]byte{7}, 32)
+	for _, other := range []func(r *payflow.SessionRecord){
+		func(r *payflow.SessionRecord) { r.ShopperCardID = "8900000000000000003" },
+		func(r *payflow.SessionRecord) { r.SellerCardID = "8900000000000000004" },
+		func(r *payflow.SessionRecord) {
+			r.ShopperCardID, r.SellerCardID = r.SellerCardID, r.ShopperCardID
+		},
+	} {
+		r := sellerSession()
+		other(r)
+		a := &payflow.Acceptance{Nonce: n, NonceExpires: t0.Add(time.Hour), CardID: card, Counter: 5, Session: r, Now: t0, CancelPending: true}
+		assert.ErrorIs(t, s.Accept(ctx, a), payflow.ErrConflict, "shopper %s, seller %s", r.ShopperCardID, r.SellerCardID)
+		leftAsIs(t, s, stored, p)
+		assert.NoError(t, s.Spent(ctx, n, card, 5), "nonce and counter unspent")
+	}
+
+	expired := sellerSession()
+	expired.ShopperCardID = "8900000000000000003"
+	exp := stored.ExpiresAt
+	a := &payflow.Acceptance{Nonce: n, NonceExpires: exp.Add(time.Hour), CardID: card, Counter: 5, Session: expired, Now: exp, CancelPending: true}
+	require.NoError(t, s.Accept(ctx, a), "expired at Now")
+	assert.Equal(t, stored, a.Session, "the stored session is returned")
+	leftAsIs(t, s, stored, p)
+	assert.ErrorIs(t, s.Spent(ctx, n, card, 6), pki.ErrNonce, "the nonce is spent")
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/casimpay/casimpay/internal/pgretry"
 	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
@@ -472,11 +474,23 @@ func dec(b []byte, v any) error {
 // PutMerchant calls could then each hold a card that the other waits for
 // (a deadlock). A lock of the merchant's row would not do: a row that a
 // PutMerchant under way inserts is no row to lock.
+//
+// The withdrawal of a card enrolled again locks its sessions and pending
+// requests in the order that the server's plan reads them, which is not
+// one order: the rows' order in the table (a sequential scan, or a bitmap
+// of the partial indexes by card) or an index's (a prepared statement's
+// generic plan may read the pending requests through the index of due
+// times). Two cards enrolled again at once, whose pending requests are
+// each other's (one signed, the other would pay) but not their sessions,
+// which are locked first, may so each hold a request that the other waits
+// for: the server ends one transaction with a deadlock, which PutCard then
+// runs again (rerunTx), the other having committed or still holding its
+// rows.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
 	}
-	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
+	err := s.rerunTx(ctx, func(ctx context.Context, tx dbTx) error {
 		if s.d == Postgres && c.MerchantID != "" {
 			if _, err := tx.ExecContext(ctx, s.q(merchantLock(true)), c.MerchantID); err != nil {
 				return err
@@ -679,6 +693,28 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, dbTx) error) er
 		return s.callErr(ctx, err)
 	}
 	return s.callErr(ctx, tx.Commit())
+}
+
+// maxReruns is how many times rerunTx runs a transaction again.
+const maxReruns = 10
+
+// rerunTx runs fn in a write transaction as tx does and, on PostgreSQL,
+// runs it again when the server rolled the transaction back for a
+// deadlock or a serialization failure (pgretry.Retryable), after a
+// randomized exponential backoff (pgretry.Wait), at most maxReruns times;
+// it returns the last transaction's error, joined with ctx's when ctx
+// ends while it waits. fn must hold nothing of a transaction it ran
+// before.
+func (s *Store) rerunTx(ctx context.Context, fn func(context.Context, dbTx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.tx(ctx, fn)
+		if s.d != Postgres || attempt >= maxReruns || !pgretry.Retryable(err) {
+			return err
+		}
+		if werr := pgretry.Wait(ctx, attempt, rand.Float64()); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
 }
 
 // Merchant implements payflow.Store with one query, the merchant's row
@@ -889,13 +925,15 @@ const (
 	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
 	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, cert_hash, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
-	// acceptance's time (its expiry not after it, or zero), which it
-	// leaves as it is.
+	// acceptance's time (its expiry not after it, or zero), or of another
+	// shopper or seller card, which it leaves as it is.
 	qConfirm = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
 			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
 		WHERE payflow_sessions.expires_at > ? AND payflow_sessions.expires_at <> 0
+			AND payflow_sessions.shopper_card_id = excluded.shopper_card_id
+			AND payflow_sessions.seller_card_id = excluded.seller_card_id
 		RETURNING ` + sessionCols
 	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
 	// qCancelPending cancels the session's pending requests and marks
@@ -973,8 +1011,11 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert, the write of a and the cancellation of
 // its session's pending requests commit together. A session's upsert that
-// finds the stored session expired changes no row, returns none and is
-// followed by a read of that session, and nothing is cancelled. The
+// finds the stored session expired, or of another shopper or seller card,
+// changes no row, returns none and is followed by a read of that session,
+// and nothing is cancelled: an expired one is returned, and one of other
+// cards refused (payflow.CheckSessionCards), rolling back the nonce and
+// the counter. The
 // cancellation is a statement of its own, after the counter's upsert: on
 // PostgreSQL (READ COMMITTED) it reads the requests from a snapshot taken
 // once the upsert holds the card's counter row, so that it cancels every
@@ -1053,9 +1094,17 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
-			if errors.Is(err, payflow.ErrNotFound) { // expired: left as it is
-				a.Session, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:]))
-				return err
+			if errors.Is(err, payflow.ErrNotFound) { // expired, or of other cards: left as it is
+				if stored, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:])); err != nil {
+					return err
+				}
+				if stored.ExpiresAt.After(a.Now) {
+					if err := payflow.CheckSessionCards(stored, a.Session); err != nil {
+						return err
+					}
+				}
+				a.Session = stored
+				return nil
 			}
 			if err != nil {
 				return err
@@ -1133,10 +1182,10 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // transaction held that row and committed meanwhile. Without a Pipeline
 // such an acceptance is left to the transaction of Accept. It returns
 // true when the statement committed, and false with no error when it was
-// refused (or a unique key clashed, or the session had expired and w
-// changed no row): the caller then runs the transaction of Accept, which
-// tells which refused (or commits the nonce and counter of an expired
-// session's acceptance).
+// refused (or a unique key clashed, or the session had expired or was of
+// other cards and w changed no row): the caller then runs the transaction
+// of Accept, which tells which refused (or commits the nonce and counter
+// of an expired session's acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
 	if a.CancelPending && s.pipe == nil {
 		return false, nil

@@ -1,0 +1,58 @@
+package pgretry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/casimpay/casimpay/internal/pgretry"
+)
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		attempt  int
+		jitter   float64
+		min, max time.Duration
+	}{
+		{0, 0, 500 * time.Microsecond, 500 * time.Microsecond},
+		{0, 0.999, 500 * time.Microsecond, time.Millisecond},
+		{1, 0, time.Millisecond, time.Millisecond},
+		{3, 0, 4 * time.Millisecond, 4 * time.Millisecond},
+		{7, 0, 50 * time.Millisecond, 50 * time.Millisecond},
+		{100, 0, 50 * time.Millisecond, 50 * time.Millisecond},
+		{100, 0.999, 50 * time.Millisecond, 100 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		got := pgretry.Backoff(tt.attempt, tt.jitter)
+		assert.GreaterOrEqual(t, got, tt.min, "attempt %d jitter %v", tt.attempt, tt.jitter)
+		assert.LessOrEqual(t, got, tt.max, "attempt %d jitter %v", tt.attempt, tt.jitter)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "40001"}, true},
+		{&pgconn.PgError{Code: "40P01"}, true},
+		{fmt.Errorf("payflow: %w", &pgconn.PgError{Code: "40P01"}), true},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "57014"}, false},
+		{errors.New("40P01"), false},
+		{nil, false},
+	} {
+		assert.Equal(t, c.want, pgretry.Retryable(c.err), "%v", c.err)
+	}
+}
+
+func TestWaitEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, pgretry.Wait(ctx, 100, 0), context.Canceled)
+}
