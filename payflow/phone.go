@@ -135,6 +135,12 @@ type PhoneOptions struct {
 	MaxRateLimitPause time.Duration
 	// Now is the clock that picks the EID epoch (default time.Now).
 	Now func() time.Time
+	// Codec reads the card's advert, from which the phone takes its
+	// card's EID: the deployment's service UUID, that of its cards
+	// (PROTOCOL.md §1.1); the zero Codec reads adverts under
+	// adv.DefaultUUID, and a card that broadcasts under another UUID
+	// then fails EID, Login and Select with adv.ErrForeign.
+	Codec adv.Codec
 }
 
 // phoneCard is what both phones need of a CA-SIM; *simcard.Card has it.
@@ -365,7 +371,7 @@ func (p *phone) currentEID() (adv.EID, uint32, error) {
 	if err != nil {
 		return adv.EID{}, 0, err
 	}
-	pkt, err := adv.Parse(raw)
+	pkt, err := p.opts.Codec.Parse(raw)
 	if err != nil {
 		return adv.EID{}, 0, fmt.Errorf("payflow: the card's advert: %w", err)
 	}
