@@ -406,6 +406,10 @@ func TestPairingMeetsFormerSecret(t *testing.T) {
 	proof := dave.Proof(record.RoleShopper, s.seller.EID())
 	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	assert.ErrorIs(t, err, payflow.ErrConflict, "Dave's pairing")
+	msg := payflow.AsError(err).Message
+	assert.NotContains(t, msg, carol.ID, "the reply names not the other pair's cards")
+	assert.NotContains(t, msg, s.seller.ID)
+	assert.NotContains(t, msg, dave.ID)
 	got, err := s.Store.Session(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, stored, got, "the session is left as it is")

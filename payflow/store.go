@@ -535,14 +535,16 @@ func Reenrolled(old, c *CardRecord) bool {
 // CheckSessionCards returns an error matching ErrConflict when stored, a
 // stored session, names another shopper card or another seller card than
 // r, a session of its ID that an acceptance confirms (Acceptance.Session),
-// and nil when both cards are r's. Stores call it in Accept for a stored
-// session unexpired at the acceptance's Now.
+// and nil when both cards are r's. The error's text names no card ID.
+// Stores call it in Accept for a stored session unexpired at the
+// acceptance's Now.
 func CheckSessionCards(stored, r *SessionRecord) error {
 	if stored.ShopperCardID == r.ShopperCardID && stored.SellerCardID == r.SellerCardID {
 		return nil
 	}
-	return fmt.Errorf("%w: session %x is of shopper card %s and seller card %s, not of %s and %s",
-		ErrConflict, stored.ID[:], stored.ShopperCardID, stored.SellerCardID, r.ShopperCardID, r.SellerCardID)
+	// The error reaches the pairing card (its message is the reply's):
+	// it names no card, which would tell one card another's ID.
+	return fmt.Errorf("%w: session %x is stored for another pair of cards", ErrConflict, stored.ID[:])
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose
