@@ -1047,3 +1047,36 @@ func TestNilSigner(t *testing.T) {
 	_, err = s.Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
 	assert.ErrorIs(t, err, simcard.ErrRawDigest)
 }
+
+// TestSignerOtherCard: a Signer holds the public key and the ICCID it read
+// from the card; a card that answers INTERNAL AUTHENTICATE with a signature
+// that does not verify with them (another card put in the reader since, or
+// a faulty card's answer) is ErrResponse, never a signature that Public does
+// not check.
+func TestSignerOtherCard(t *testing.T) {
+	a, b := newCard(t), newCard(t)
+	var to simcard.Transmitter = a.Applet
+	c := simcard.New(transmitFunc(func(cmd []byte) ([]byte, error) { return to.Transmit(cmd) }))
+	s, err := c.Signer()
+	require.NoError(t, err)
+	challenge := bytes.Repeat([]byte{7}, simcard.MinChallenge)
+	sig, err := s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	require.NoError(t, err)
+	assert.True(t, simcard.VerifyChallenge(a.Enrolment.PublicKey, a.Enrolment.ICCID, challenge, sig))
+
+	to = b.Applet
+	sig, err = s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	assert.ErrorIs(t, err, simcard.ErrResponse, "another card")
+	assert.Nil(t, sig)
+
+	to = transmitFunc(func(cmd []byte) ([]byte, error) {
+		r, err := a.Applet.Transmit(cmd)
+		if err == nil && cmd[1] == simcard.InsInternalAuth {
+			r[len(r)-3] ^= 1 // the last octet of the signature
+		}
+		return r, err
+	})
+	sig, err = s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	assert.ErrorIs(t, err, simcard.ErrResponse, "a signature that does not verify")
+	assert.Nil(t, sig)
+}
