@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -353,3 +355,83 @@ func isGet(cmd []byte, tag uint16) bool {
 type transmitFunc func([]byte) ([]byte, error)
 
 func (f transmitFunc) Transmit(b []byte) ([]byte, error) { return f(b) }
+
+// tornStorage is a Storage whose n-th Store (counted from 1) fails: having
+// replaced the state all the same when torn is set, or leaving it as it
+// was.
+type tornStorage struct {
+	m     applet.Memory
+	n     int
+	fail  int
+	torn  bool
+	fails int // the Stores that failed
+}
+
+func (s *tornStorage) Load() ([]byte, error) { return s.m.Load() }
+
+func (s *tornStorage) Store(b []byte) error {
+	s.n++
+	if s.n != s.fail {
+		return s.m.Store(b)
+	}
+	s.fails++
+	if s.torn {
+		_ = s.m.Store(b)
+	}
+	return errors.New("power cut")
+}
+
+// TestPersonaliseTornStorage: a card whose storage fails at any one of the
+// stores of Personalise, leaving the state it found or the new one, ends,
+// after a power cycle, either operational, Personalise having returned the
+// Enrolment that matches it (its advertising secret, chain, PIN and PUK),
+// or in personalisation, Personalise having failed with ErrMemory, and
+// another Personalise then personalises it.
+func TestPersonaliseTornStorage(t *testing.T) {
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	count := &tornStorage{}
+	a, err := applet.New(count, applet.Options{})
+	require.NoError(t, err)
+	_, err = simcard.New(a).Personalise(issuer(t), pers)
+	require.NoError(t, err)
+	require.Greater(t, count.n, 7, "a Store for each PUT DATA, GENERATE KEY and ACTIVATE")
+	for k := 2; k <= count.n; k++ { // the first Store creates the card
+		for _, torn := range []bool{false, true} {
+			t.Run(fmt.Sprintf("store %d, torn %v", k, torn), func(t *testing.T) {
+				s := &tornStorage{fail: k, torn: torn}
+				a, err := applet.New(s, applet.Options{})
+				require.NoError(t, err)
+				enr, perr := simcard.New(a).Personalise(issuer(t), pers)
+				require.Equal(t, 1, s.fails)
+				a, err = applet.New(s, applet.Options{}) // power cycle
+				require.NoError(t, err)
+				c := simcard.New(a)
+				life, err := c.Select()
+				require.NoError(t, err)
+				if life == simcard.LifePersonalisation {
+					require.ErrorIs(t, perr, simcard.ErrMemory)
+					assert.Nil(t, enr)
+					enr, err = c.Personalise(issuer(t), pers)
+					require.NoError(t, err)
+				} else {
+					require.NoError(t, perr)
+				}
+				b, err := c.Advert(5, adv.Shopper, 0)
+				require.NoError(t, err)
+				p, err := adv.Parse(b)
+				require.NoError(t, err)
+				eid, err := adv.DeriveEID(enr.AdvertisingSecret, 5)
+				require.NoError(t, err)
+				assert.Equal(t, eid, p.EID, "the card's secret")
+				chain, err := c.Chain()
+				require.NoError(t, err)
+				assert.Equal(t, enr.Chain, chain)
+				pub, err := c.PublicKey()
+				require.NoError(t, err)
+				assert.True(t, enr.PublicKey.Equal(pub))
+				require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+				require.NoError(t, c.Unblock(simcardtest.PUK, ""))
+			})
+		}
+	}
+}
