@@ -553,8 +553,10 @@ func (c *Card) SignAuthProof(p *record.AuthProof) ([]byte, error) { return c.sig
 func (c *Card) SignPaymentRequest(r *record.PaymentRequest) ([]byte, error) { return c.signRecord(r) }
 
 // SignConsent has the card sign a consent (see SignAuthProof). The PIN must
-// have been verified since the last consent, reset or SELECT, or the card
-// answers ErrPINRequired; each consent uses up the verification.
+// have been verified, and the verification not cleared since, or the card
+// answers ErrPINRequired: each consent uses it up, and a reset, SELECT, a
+// VerifyPIN or ChangePIN with a wrong or blocked PIN and any Unblock sent
+// to the card, its PUK right or wrong, clear it (PROTOCOL.md §2.5).
 func (c *Card) SignConsent(r *record.Consent) ([]byte, error) { return c.signRecord(r) }
 
 // SignRefundRequest has the card sign a refund request (see SignAuthProof).
