@@ -94,22 +94,23 @@ const maxResponse = 1 << 16
 // up to 256, and a CLA without the chaining bit (ClassChaining), which
 // Exchange sets on the links it sends: a link sent alone would leave its
 // chain open on the card (ErrAPDU otherwise, before anything is sent, a
-// chain's first link included). Ne is rounded up to 256 when the card has
-// more. GET RESPONSE goes on the logical channel of cmd (getResponseClass).
-// A status word other than 9000 is a *StatusError, whose Ins is
-// InsGetResponse when it answered a GET RESPONSE. A link of a chain answered
-// with an error (SW1 64 to 6F) ends the exchange with its *StatusError, Ins
-// that of cmd; one answered with another status word but 9000 (61xx, a
-// warning 62xx or 63xx) ends it with ErrResponse and that *StatusError, and
-// one answered with 9000 and data, which a link sent without Le has none of,
-// with ErrResponse; the chain, which the card may still hold, is then ended
-// by the next exchange (see Card). An answer with 9000 or 61xx carries at
-// most the Ne octets its command asked for (00: 256), none to a command
-// without Le, and exactly Ne to a GET RESPONSE, which asks for the octets
-// that the 61xx before it announced (00: 256), and to a command or GET
-// RESPONSE sent again with the Le of a 6Cxx: one with more octets, or there
-// fewer (none included), is ErrResponse, none of it used, as are answers
-// beyond 65536 octets in all.
+// chain's first link included). Ne bounds only the card's first answer: the
+// octets it announces beyond with 61xx are collected too, so the data
+// returned may be longer than Ne. GET RESPONSE goes on the logical channel
+// of cmd (getResponseClass). A status word other than 9000 is a
+// *StatusError, whose Ins is InsGetResponse when it answered a GET RESPONSE.
+// A link of a chain answered with an error (SW1 64 to 6F) ends the exchange
+// with its *StatusError, Ins that of cmd; one answered with another status
+// word but 9000 (61xx, a warning 62xx or 63xx) ends it with ErrResponse and
+// that *StatusError, and one answered with 9000 and data, which a link sent
+// without Le has none of, with ErrResponse; the chain, which the card may
+// still hold, is then ended by the next exchange (see Card). An answer with
+// 9000 or 61xx carries at most the Ne octets its command asked for (00:
+// 256), none to a command without Le, and exactly Ne to a GET RESPONSE,
+// which asks for the octets that the 61xx before it announced (00: 256), and
+// to a command or GET RESPONSE sent again with the Le of a 6Cxx: one with
+// more octets, or there fewer (none included), is ErrResponse, none of it
+// used, as are answers beyond 65536 octets in all.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -552,8 +553,10 @@ func (c *Card) SignAuthProof(p *record.AuthProof) ([]byte, error) { return c.sig
 func (c *Card) SignPaymentRequest(r *record.PaymentRequest) ([]byte, error) { return c.signRecord(r) }
 
 // SignConsent has the card sign a consent (see SignAuthProof). The PIN must
-// have been verified since the last consent, reset or SELECT, or the card
-// answers ErrPINRequired; each consent uses up the verification.
+// have been verified, and the verification not cleared since, or the card
+// answers ErrPINRequired: each consent uses it up, and a reset, SELECT, a
+// VerifyPIN or ChangePIN with a wrong or blocked PIN and any Unblock sent
+// to the card, its PUK right or wrong, clear it (PROTOCOL.md §2.5).
 func (c *Card) SignConsent(r *record.Consent) ([]byte, error) { return c.signRecord(r) }
 
 // SignRefundRequest has the card sign a refund request (see SignAuthProof).

@@ -1047,3 +1047,82 @@ func TestNilSigner(t *testing.T) {
 	_, err = s.Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
 	assert.ErrorIs(t, err, simcard.ErrRawDigest)
 }
+
+// TestSignerOtherCard: a Signer holds the public key and the ICCID it read
+// from the card; a card that answers INTERNAL AUTHENTICATE with a signature
+// that does not verify with them (another card put in the reader since, or
+// a faulty card's answer) is ErrResponse, never a signature that Public does
+// not check.
+func TestSignerOtherCard(t *testing.T) {
+	a, b := newCard(t), newCard(t)
+	var to simcard.Transmitter = a.Applet
+	c := simcard.New(transmitFunc(func(cmd []byte) ([]byte, error) { return to.Transmit(cmd) }))
+	s, err := c.Signer()
+	require.NoError(t, err)
+	challenge := bytes.Repeat([]byte{7}, simcard.MinChallenge)
+	sig, err := s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	require.NoError(t, err)
+	assert.True(t, simcard.VerifyChallenge(a.Enrolment.PublicKey, a.Enrolment.ICCID, challenge, sig))
+
+	to = b.Applet
+	sig, err = s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	assert.ErrorIs(t, err, simcard.ErrResponse, "another card")
+	assert.Nil(t, sig)
+
+	to = transmitFunc(func(cmd []byte) ([]byte, error) {
+		r, err := a.Applet.Transmit(cmd)
+		if err == nil && cmd[1] == simcard.InsInternalAuth {
+			r[len(r)-3] ^= 1 // the last octet of the signature
+		}
+		return r, err
+	})
+	sig, err = s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	assert.ErrorIs(t, err, simcard.ErrResponse, "a signature that does not verify")
+	assert.Nil(t, sig)
+}
+
+// TestSignConsentVerificationCleared: a verified PIN lets the card sign one
+// consent unless something clears the verification first (PROTOCOL.md
+// §2.5): besides a consent, a reset and SELECT, a VERIFY or CHANGE
+// REFERENCE DATA whose PIN is wrong, and any RESET RETRY COUNTER of the
+// right format, its PUK right or wrong. Reading data objects, an advert,
+// a challenge signed or a successful ChangePIN leave it.
+func TestSignConsentVerificationCleared(t *testing.T) {
+	consent := &record.Consent{RequestID: make16(1), RequestHash: make([]byte, 32), Nonce: make([]byte, 32),
+		Amount: 1, Currency: "EUR", MerchantID: "grocer-1"}
+	for name, tc := range map[string]struct {
+		between func(c *simcard.Card) error
+		want    error // the error of between
+		cleared bool
+	}{
+		"wrong PIN":                  {func(c *simcard.Card) error { return c.VerifyPIN("000000") }, simcard.ErrWrongPIN, true},
+		"ChangePIN with a wrong PIN": {func(c *simcard.Card) error { return c.ChangePIN("000000", "2468") }, simcard.ErrWrongPIN, true},
+		"Unblock":                    {func(c *simcard.Card) error { return c.Unblock(simcardtest.PUK, "") }, nil, true},
+		"Unblock with a wrong PUK":   {func(c *simcard.Card) error { return c.Unblock("00000000", "") }, simcard.ErrWrongPUK, true},
+		"SELECT":                     {func(c *simcard.Card) error { _, err := c.Select(); return err }, nil, true},
+		"ChangePIN":                  {func(c *simcard.Card) error { return c.ChangePIN(simcardtest.PIN, "2468") }, nil, false},
+		"PINTries":                   {func(c *simcard.Card) error { _, _, err := c.PINTries(); return err }, nil, false},
+		"Chain":                      {func(c *simcard.Card) error { _, err := c.Chain(); return err }, nil, false},
+		"Advert":                     {func(c *simcard.Card) error { _, err := c.Advert(1, adv.Shopper, 0); return err }, nil, false},
+		"Authenticate": {func(c *simcard.Card) error {
+			_, err := c.Authenticate(make([]byte, simcard.MinChallenge))
+			return err
+		}, nil, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCard(t).Card
+			require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+			if err := tc.between(c); tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+			_, err := c.SignConsent(consent)
+			if tc.cleared {
+				assert.ErrorIs(t, err, simcard.ErrPINRequired)
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
+}

@@ -67,6 +67,15 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // ErrResponse, and is not activated either; only 6A88 answering GET DATA
 // 0107 itself reads back as no chain stored: any other status word (6A82
 // included) ends Personalise with its *StatusError, the card not activated.
+// ACTIVATE that fails may have been carried out all the same (its answer
+// lost or unreadable), after which the card never reveals its advertising
+// secret again: Personalise then selects the applet again and returns the
+// Enrolment, without error, for a card found operational, and the error for
+// one found in personalisation, which another Personalise personalises
+// afresh. When that SELECT fails too, Personalise returns the Enrolment
+// together with the error (unless the card answered ACTIVATE itself with a
+// status word): the card may be operational, and the Enrolment is then the
+// only record of its secret.
 // Personalise has the card to itself from SELECT to ACTIVATE, the issuer's
 // signature of the certificate included: the other methods of c wait for it,
 // as long as the issuer's key takes to sign.
@@ -149,15 +158,40 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 	if err := c.checkStoredLocked(TagChain, "issuer chain", chain); err != nil {
 		return nil, err
 	}
-	if _, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
-		return nil, err
-	}
-	return &Enrolment{
+	enr := &Enrolment{
 		ICCID:             p.ICCID,
 		Chain:             append([][]byte{cert}, issuers...),
 		PublicKey:         pub,
 		AdvertisingSecret: secret,
-	}, nil
+	}
+	if _, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
+		return c.activateFailedLocked(enr, err)
+	}
+	return enr, nil
+}
+
+// activateFailedLocked returns what Personalise returns when ACTIVATE
+// failed with err. The card may have carried it out all the same (its
+// answer lost or unreadable, or a GET RESPONSE after its 61xx failing),
+// after which it never reveals its advertising secret again: so it selects
+// the applet again. A card found operational took ACTIVATE, and enr is
+// returned without error; one found in personalisation did not, and err is
+// returned. When that SELECT fails too, enr is returned with err, unless
+// err is a status word answering ACTIVATE itself, with which the card
+// refused it.
+func (c *Card) activateFailedLocked(enr *Enrolment, err error) (*Enrolment, error) {
+	life, serr := c.selectLocked()
+	switch {
+	case serr == nil && life == LifeOperational:
+		return enr, nil
+	case serr == nil:
+		return nil, err
+	}
+	var se *StatusError
+	if errors.As(err, &se) && se.Ins == InsActivate {
+		return nil, err
+	}
+	return enr, fmt.Errorf("%w (the card may be activated; SELECT after ACTIVATE: %w)", err, serr)
 }
 
 // checkStoredLocked reads the data object tag (called name in errors) back

@@ -1,14 +1,18 @@
 package simcard_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -257,5 +261,177 @@ func TestPersonaliseRefusesIssuerFirst(t *testing.T) {
 			_, err = c.PublicKey()
 			assert.ErrorIs(t, err, simcard.ErrNotFound, "no key generated")
 		})
+	}
+}
+
+// TestPersonaliseActivateAnswerLost: ACTIVATE whose answer is lost or
+// cannot be read may have been carried out, after which the card never
+// reveals its advertising secret again. Personalise selects the applet
+// again to learn what the card did: a card found operational is
+// personalised, and Personalise returns its Enrolment with the secret it
+// read; one found in personalisation is not, and a second Personalise
+// personalises it afresh. When that SELECT fails too, Personalise returns
+// the Enrolment with the error, the only record of the secret of a card
+// that may be operational.
+func TestPersonaliseActivateAnswerLost(t *testing.T) {
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	for name, tc := range map[string]struct {
+		reached    bool   // ACTIVATE reaches the card
+		answer     []byte // its answer instead of the card's; nil: lost (errLink)
+		selectLost bool   // the SELECT after it is lost too
+		want       error  // Personalise's error
+		enrolment  bool   // Personalise returns the Enrolment
+		life       byte
+	}{
+		"answer lost":                        {reached: true, enrolment: true, life: simcard.LifeOperational},
+		"answer unreadable":                  {reached: true, answer: []byte{0x90}, enrolment: true, life: simcard.LifeOperational},
+		"answer with data":                   {reached: true, answer: []byte{0x01, 0x90, 0x00}, enrolment: true, life: simcard.LifeOperational},
+		"command lost":                       {want: errLink, life: simcard.LifePersonalisation},
+		"answer lost, SELECT lost":           {reached: true, selectLost: true, want: errLink, enrolment: true, life: simcard.LifeOperational},
+		"command lost, SELECT lost":          {selectLost: true, want: errLink, enrolment: true, life: simcard.LifePersonalisation},
+		"answer 6581, card not activated":    {answer: []byte{0x65, 0x81}, want: simcard.ErrMemory, life: simcard.LifePersonalisation},
+		"answer 6581, card activated anyway": {reached: true, answer: []byte{0x65, 0x81}, enrolment: true, life: simcard.LifeOperational},
+		"answer 6985, SELECT lost":           {answer: []byte{0x69, 0x85}, selectLost: true, want: simcard.ErrConditions, life: simcard.LifePersonalisation},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := applet.New(new(applet.Memory), applet.Options{})
+			require.NoError(t, err)
+			var secret []byte
+			activated := false
+			tr := transmitFunc(func(cmd []byte) ([]byte, error) {
+				switch {
+				case cmd[1] == simcard.InsActivate:
+					activated = true
+					if tc.reached {
+						_, _ = a.Transmit(cmd)
+					}
+					if tc.answer != nil {
+						return tc.answer, nil
+					}
+					return nil, errLink
+				case activated && tc.selectLost:
+					return nil, errLink
+				}
+				r, err := a.Transmit(cmd)
+				if isGet(cmd, simcard.TagAdvSecret) {
+					secret = bytes.Clone(r[:len(r)-2])
+				}
+				return r, err
+			})
+			enr, err := simcard.New(tr).Personalise(issuer(t), pers)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+			if tc.enrolment {
+				require.NotNil(t, enr)
+				require.Len(t, secret, adv.SecretSize)
+				assert.Equal(t, secret, enr.AdvertisingSecret)
+				assert.Equal(t, persICCID, enr.ICCID)
+			} else {
+				assert.Nil(t, enr)
+			}
+			c := simcard.New(a)
+			life, err := c.Select()
+			require.NoError(t, err)
+			require.Equal(t, tc.life, life)
+			if life == simcard.LifePersonalisation {
+				enr, err := c.Personalise(issuer(t), pers)
+				require.NoError(t, err, "personalised afresh")
+				require.NotNil(t, enr)
+			}
+		})
+	}
+}
+
+// isGet reports whether cmd is a GET DATA of tag.
+func isGet(cmd []byte, tag uint16) bool {
+	c, err := simcard.ParseCommand(cmd)
+	return err == nil && c.INS == simcard.InsGetData && uint16(c.P1)<<8|uint16(c.P2) == tag
+}
+
+// transmitFunc is a Transmitter made of a function.
+type transmitFunc func([]byte) ([]byte, error)
+
+func (f transmitFunc) Transmit(b []byte) ([]byte, error) { return f(b) }
+
+// tornStorage is a Storage whose n-th Store (counted from 1) fails: having
+// replaced the state all the same when torn is set, or leaving it as it
+// was.
+type tornStorage struct {
+	m     applet.Memory
+	n     int
+	fail  int
+	torn  bool
+	fails int // the Stores that failed
+}
+
+func (s *tornStorage) Load() ([]byte, error) { return s.m.Load() }
+
+func (s *tornStorage) Store(b []byte) error {
+	s.n++
+	if s.n != s.fail {
+		return s.m.Store(b)
+	}
+	s.fails++
+	if s.torn {
+		_ = s.m.Store(b)
+	}
+	return errors.New("power cut")
+}
+
+// TestPersonaliseTornStorage: a card whose storage fails at any one of the
+// stores of Personalise, leaving the state it found or the new one, ends,
+// after a power cycle, either operational, Personalise having returned the
+// Enrolment that matches it (its advertising secret, chain, PIN and PUK),
+// or in personalisation, Personalise having failed with ErrMemory, and
+// another Personalise then personalises it.
+func TestPersonaliseTornStorage(t *testing.T) {
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	count := &tornStorage{}
+	a, err := applet.New(count, applet.Options{})
+	require.NoError(t, err)
+	_, err = simcard.New(a).Personalise(issuer(t), pers)
+	require.NoError(t, err)
+	require.Greater(t, count.n, 7, "a Store for each PUT DATA, GENERATE KEY and ACTIVATE")
+	for k := 2; k <= count.n; k++ { // the first Store creates the card
+		for _, torn := range []bool{false, true} {
+			t.Run(fmt.Sprintf("store %d, torn %v", k, torn), func(t *testing.T) {
+				s := &tornStorage{fail: k, torn: torn}
+				a, err := applet.New(s, applet.Options{})
+				require.NoError(t, err)
+				enr, perr := simcard.New(a).Personalise(issuer(t), pers)
+				require.Equal(t, 1, s.fails)
+				a, err = applet.New(s, applet.Options{}) // power cycle
+				require.NoError(t, err)
+				c := simcard.New(a)
+				life, err := c.Select()
+				require.NoError(t, err)
+				if life == simcard.LifePersonalisation {
+					require.ErrorIs(t, perr, simcard.ErrMemory)
+					assert.Nil(t, enr)
+					enr, err = c.Personalise(issuer(t), pers)
+					require.NoError(t, err)
+				} else {
+					require.NoError(t, perr)
+				}
+				b, err := c.Advert(5, adv.Shopper, 0)
+				require.NoError(t, err)
+				p, err := adv.Parse(b)
+				require.NoError(t, err)
+				eid, err := adv.DeriveEID(enr.AdvertisingSecret, 5)
+				require.NoError(t, err)
+				assert.Equal(t, eid, p.EID, "the card's secret")
+				chain, err := c.Chain()
+				require.NoError(t, err)
+				assert.Equal(t, enr.Chain, chain)
+				pub, err := c.PublicKey()
+				require.NoError(t, err)
+				assert.True(t, enr.PublicKey.Equal(pub))
+				require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+				require.NoError(t, c.Unblock(simcardtest.PUK, ""))
+			})
+		}
 	}
 }

@@ -207,3 +207,21 @@ func TestCommandAnswerLength(t *testing.T) {
 		require.ErrorIs(t, err, simcard.ErrResponse)
 	})
 }
+
+// TestExchangeNeBoundsFirstAnswer: Ne bounds only the card's first answer;
+// the octets the card announces beyond it with 61xx are collected with GET
+// RESPONSE, so that Exchange returns the whole answer, longer than Ne and
+// than 256 octets.
+func TestExchangeNeBoundsFirstAnswer(t *testing.T) {
+	v := newCard(t)
+	cert, err := v.Card.Certificate()
+	require.NoError(t, err)
+	require.Greater(t, len(cert), 256)
+	tag := simcard.TagCertificate
+	for _, ne := range []int{1, 10, 255, 256} {
+		got, err := v.Card.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData,
+			P1: byte(tag >> 8), P2: byte(tag), Ne: ne})
+		require.NoError(t, err)
+		assert.Equal(t, cert, got, "Ne %d", ne)
+	}
+}

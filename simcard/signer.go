@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/casimpay/casimpay/pki"
@@ -122,15 +123,25 @@ func (s *Signer) ICCID() string {
 // Sign has the card sign challenge (8 to 64 octets) as Card.Authenticate
 // does, when opts is ChallengeOpts (or *ChallengeOpts); rand is not used,
 // the card has its own. A challenge of the wrong length is ErrRefused,
-// before anything is sent. Any other opts is ErrRawDigest; a nil Signer,
-// which has no card, fails with ErrNoTransmitter.
+// before anything is sent. A signature that does not verify with Public
+// and ICCID (VerifyChallenge), as another card put in the reader since
+// Signer answers, or a faulty one, is ErrResponse. Any other opts is
+// ErrRawDigest; a nil Signer, which has no card, fails with
+// ErrNoTransmitter.
 func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]byte, error) {
 	switch opts.(type) {
 	case ChallengeOpts, *ChallengeOpts:
 		if s == nil {
 			return nil, ErrNoTransmitter
 		}
-		return s.card.Authenticate(challenge)
+		sig, err := s.card.Authenticate(challenge)
+		if err != nil {
+			return nil, err
+		}
+		if !VerifyChallenge(s.pub, s.iccid, challenge, sig) {
+			return nil, fmt.Errorf("%w: the signature of the challenge does not verify with the key and ICCID of the card the Signer was made for", ErrResponse)
+		}
+		return sig, nil
 	}
 	return nil, ErrRawDigest
 }

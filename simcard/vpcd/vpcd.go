@@ -113,9 +113,10 @@ func CheckAddr(addr string) error {
 // Serve answers vpcd's frames on conn with card and atr (nil means
 // DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
 // cancelled (it closes conn and returns ctx.Err()), or an error occurs.
-// A card whose Transmit fails answers 6F00. A nil ctx or conn (ErrArgument),
-// no card (ErrNoCard) or an atr that is not an ATR (ErrATR) is refused
-// before anything is read.
+// A card whose Transmit fails answers 6F00, as does one whose answer is no
+// response APDU (fewer than two octets) or longer than a frame carries
+// (65535 octets). A nil ctx or conn (ErrArgument), no card (ErrNoCard) or
+// an atr that is not an ATR (ErrATR) is refused before anything is read.
 func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	if ctx == nil || nilptr.Is(conn) {
 		return ErrArgument

@@ -348,3 +348,39 @@ func FuzzATR(f *testing.F) {
 		require.Equal(t, append([]byte{0, byte(len(atr))}, atr...), conn.w.Bytes())
 	})
 }
+
+// answerCard is a Card whose Transmit answers r and err, whatever the
+// command.
+type answerCard struct {
+	r   []byte
+	err error
+}
+
+func (c answerCard) Transmit([]byte) ([]byte, error) { return c.r, c.err }
+func (answerCard) Reset()                            {}
+
+// TestServeCardFailure: a card whose Transmit fails, or answers something
+// that is no response APDU (fewer than two octets) or that no frame carries
+// (over 65535 octets), is answered to vpcd as 6F00; a response of 65535
+// octets is carried whole.
+func TestServeCardFailure(t *testing.T) {
+	apdu := []byte{0, 2, 0x00, 0xA4}
+	long := bytes.Repeat([]byte{0x5A}, 0xFFFF)
+	for name, tc := range map[string]struct {
+		card answerCard
+		want []byte
+	}{
+		"Transmit fails": {answerCard{r: []byte{0x90, 0x00}, err: errors.New("card broken")}, []byte{0, 2, 0x6F, 0x00}},
+		"no response":    {answerCard{}, []byte{0, 2, 0x6F, 0x00}},
+		"one octet":      {answerCard{r: []byte{0x90}}, []byte{0, 2, 0x6F, 0x00}},
+		"65536 octets":   {answerCard{r: append(bytes.Clone(long), 0)}, []byte{0, 2, 0x6F, 0x00}},
+		"65535 octets":   {answerCard{r: long}, append([]byte{0xFF, 0xFF}, long...)},
+		"a status word":  {answerCard{r: []byte{0x90, 0x00}}, []byte{0, 2, 0x90, 0x00}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn := &streamConn{r: bytes.NewReader(apdu)}
+			require.NoError(t, vpcd.Serve(context.Background(), conn, tc.card, nil))
+			assert.Equal(t, tc.want, conn.w.Bytes())
+		})
+	}
+}
