@@ -1743,9 +1743,9 @@ func openSigned(v *PaymentView) (*record.PaymentRequest, error) {
 // of r, the request that the seller's card signed (showsSignedLines: the
 // names of the lines, which the card does not sign, are not compared;
 // ErrMismatch), and one ledger transfer ID for each leg that the
-// platform posts for r (receiptTransfers; ErrMismatch otherwise).
+// platform posts for r (legCount; ErrMismatch otherwise).
 func checkReceiptLines(rc *Receipt, r *record.PaymentRequest) error {
-	if n := receiptTransfers(r); len(rc.TransferIDs) != n {
+	if n := legCount(r.Amount, len(r.Legs)); len(rc.TransferIDs) != n {
 		return fmt.Errorf("%w: the receipt carries %d ledger transfer IDs, not the %d of the seller's signed request", ErrMismatch, len(rc.TransferIDs), n)
 	}
 	lines := make([]Line, len(rc.Lines))
@@ -1758,19 +1758,6 @@ func checkReceiptLines(rc *Receipt, r *record.PaymentRequest) error {
 		return fmt.Errorf("%w: the receipt's lines or legs differ from the seller's signed request", ErrMismatch)
 	}
 	return nil
-}
-
-// receiptTransfers returns how many ledger transfer IDs a payment
-// receipt of r carries: one post for the money when r's amount is not
-// zero, and one for each asset leg, whatever the capture (a part of the
-// amount, for a merchant that captures manually, posts the money leg all
-// the same) and the attempt, as the platform's settlement posts them.
-func receiptTransfers(r *record.PaymentRequest) int {
-	n := len(r.Legs)
-	if r.Amount > 0 {
-		n++
-	}
-	return n
 }
 
 // checkLineNames checks that the names of lines, which the card does not

@@ -23,7 +23,21 @@ type leg struct {
 	amount        uint64
 }
 
-// legs returns the ledger movements of r, the money first.
+// legCount returns how many ledger movements (legs) a payment request of
+// amount with assets asset legs has: the money when amount is not zero,
+// and each asset leg. Its settlement posts one ledger transfer for each,
+// whatever the capture (a part of the amount, for a merchant that
+// captures manually, posts the money leg all the same) and the attempt,
+// and its payment receipt carries their IDs, as the phones check.
+func legCount(amount uint64, assets int) int {
+	if amount > 0 {
+		assets++
+	}
+	return assets
+}
+
+// legs returns the ledger movements of r, the money first, legCount of
+// them.
 func (p *Platform) legs(ctx context.Context, r *PaymentRecord) ([]leg, error) {
 	cur, ok := ledger.LookupCurrency(r.Currency)
 	if !ok {
@@ -787,11 +801,7 @@ func assetLegs(legs []record.Leg) []AssetLeg {
 // ErrInvalid: CreateRequest refuses it, and Approve and Capture refuse to
 // move the money of one stored before that check.
 func receiptFits(r *PaymentRecord) error {
-	n := len(r.Legs)
-	if r.Amount > 0 {
-		n++ // the money leg
-	}
-	ids := make([][]byte, n)
+	ids := make([][]byte, legCount(r.Amount, len(r.Legs)))
 	for i := range ids {
 		ids[i] = bytes.Repeat([]byte{0xff}, record.IDSize)
 	}

@@ -700,15 +700,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			return nil, err
 		}
-		if _, err := knownView(v, nil); err != nil { // no verdict either
-			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
-			return nil, err
-		}
 		s.mu.Lock()
-		// A view beyond pending is taken as Status and Wait take it: of
-		// the request kept under its ID, and captured for what a capture
-		// of it can have captured; no verdict on msg either, otherwise.
-		if err := s.checkPaidLocked(v, v); err != nil {
+		// A view is taken as Status and Wait take it: in a state that a
+		// request's view has, of the request kept under its ID, and
+		// captured for what a capture of it can have captured; no verdict
+		// on msg either, otherwise.
+		if err := s.checkTakenLocked(v, v); err != nil {
 			s.mu.Unlock()
 			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			return nil, err
@@ -762,7 +759,7 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // nothing is shown or kept; and so is a view that shows the request
 // captured for what no capture of it can have captured
 // (checkCapturedAmount, against that view, the first read, and the one
-// kept: checkPaidLocked), nothing being shown, kept or taken as seen
+// kept: checkTakenLocked), nothing being shown, kept or taken as seen
 // paid. A view in a state that no request's view has is ErrInternal
 // (knownView), and so is nothing cancelled, shown or kept.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
@@ -786,7 +783,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 		}
 	}
 	s.mu.Lock()
-	if err := s.checkPaidLocked(first, v); err != nil { // the screen or Held may have changed meanwhile
+	if err := s.checkTakenLocked(first, v); err != nil { // the screen or Held may have changed meanwhile
 		s.mu.Unlock()
 		return err
 	}
@@ -807,47 +804,36 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 func (s *Seller) checkKept(v *PaymentView) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.checkKeptLocked(v)
-}
-
-// checkKeptLocked is checkKept with s.mu held.
-func (s *Seller) checkKeptLocked(v *PaymentView) error {
-	if shown := s.payment; shown != nil && shown.ID == v.ID {
-		if err := sameRequest(shown, v); err != nil {
+	for _, kept := range s.keptLocked(v.ID) {
+		if err := sameRequest(kept, v); err != nil {
 			return err
 		}
-	}
-	if kept, err := s.heldRequestLocked(v.ID); err == nil {
-		return sameRequest(kept, v)
 	}
 	return nil
 }
 
-// checkPaidLocked is checkKeptLocked of v, a view of a request the seller
+// keptLocked returns the views that the phone keeps of the request id,
+// s.mu held: the one on screen, then the one among the held requests
+// (Held), also one left out as past its hold expiry.
+func (s *Seller) keptLocked(id ID) []*PaymentView {
+	var kept []*PaymentView
+	if s.payment != nil && s.payment.ID == id {
+		kept = append(kept, s.payment)
+	}
+	if h, err := s.heldRequestLocked(id); err == nil {
+		kept = append(kept, h)
+	}
+	return kept
+}
+
+// checkTakenLocked is checkTaken of v, a view of a request the seller
 // made, that first, the first view of it that the call read or got in
-// answer, led to, s.mu held; a v that shows the request captured must
-// show captured what a capture of it can have captured
-// (checkCapturedAmount) by first, and by the view kept of it on screen or
-// in Held, so that a part of the amount is taken for a merchant that
-// captures manually only when every view of it says so (ErrMismatch
-// otherwise), as Status and Wait take it.
-func (s *Seller) checkPaidLocked(first, v *PaymentView) error {
-	if err := s.checkKeptLocked(v); err != nil || v.State != StateCaptured {
-		return err
-	}
-	shown := []*PaymentView{first}
-	if s.payment != nil && s.payment.ID == v.ID {
-		shown = append(shown, s.payment)
-	}
-	if kept, err := s.heldRequestLocked(v.ID); err == nil {
-		shown = append(shown, kept)
-	}
-	for _, w := range shown {
-		if err := checkCapturedAmount(w, v); err != nil {
-			return err
-		}
-	}
-	return nil
+// answer, led to, against first and the views of it kept on screen and
+// in Held (keptLocked), s.mu held: so a part of the amount is taken
+// as captured for a merchant that captures manually only when every view
+// of it says so (ErrMismatch otherwise), as Status and Wait take it.
+func (s *Seller) checkTakenLocked(first, v *PaymentView) error {
+	return checkTaken(v, append([]*PaymentView{first}, s.keptLocked(v.ID)...)...)
 }
 
 // unsentRequest is a signed payment request that may be recorded, kept to
@@ -1097,16 +1083,16 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, rep
 // over, v takes the screen only while it is empty or shows v's request: a
 // request that a Request of the session selected since put there stays,
 // so that the next Request or Select withdraws it while it is payable.
-// A v that is not of the request kept under its ID (checkKeptLocked), or
+// A v that is not of the request kept under its ID (checkKept), or
 // that shows it captured for what no capture of it can have captured,
 // by first, the first view of it that the call had, or the view kept
-// (checkPaidLocked: the whole amount, or for a merchant that captures
+// (checkTakenLocked: the whole amount, or for a merchant that captures
 // manually no more than it, as Status and Wait take it), is ErrMismatch:
 // it is not shown or taken as seen paid.
 func (s *Seller) showPaid(first, v *PaymentView, over bool, what string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkPaidLocked(first, v); err != nil {
+	if err := s.checkTakenLocked(first, v); err != nil {
 		return err
 	}
 	if over || s.payment == nil || s.payment.ID == v.ID {
@@ -1472,24 +1458,36 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTaken(cur, v); err != nil {
+	if err := checkTaken(v, cur); err != nil {
 		return nil, err
 	}
 	s.seen(v)
 	return v, nil
 }
 
-// checkTaken checks v, a view of cur that the phone read or got in
-// answer, before the phone takes note of it (seen): one in a state that no
-// request's view has is ErrInternal (knownView), and one that shows cur
-// captured for what no capture of it can have captured is ErrMismatch
-// (checkCapturedAmount).
-func checkTaken(cur, v *PaymentView) error {
+// checkTaken checks v, a view of a request that the phone read or got in
+// answer, against shown, views of that request that it had, before the
+// phone takes note of v (seen): one in a state that no request's view has
+// is ErrInternal (knownView), and one that is not of the request of
+// every view of shown (sameRequest, which gives v the merchant name of
+// the last), or that shows it captured for what no capture of it can have
+// captured by one of them (checkCapturedAmount), is ErrMismatch.
+func checkTaken(v *PaymentView, shown ...*PaymentView) error {
 	if _, err := knownView(v, nil); err != nil {
 		return err
 	}
-	if v.State == StateCaptured {
-		return checkCapturedAmount(cur, v)
+	for _, w := range shown {
+		if err := sameRequest(w, v); err != nil {
+			return err
+		}
+	}
+	if v.State != StateCaptured {
+		return nil
+	}
+	for _, w := range shown {
+		if err := checkCapturedAmount(w, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -1762,7 +1760,7 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 		lerr = fmt.Errorf("%w: the platform then showed the payment %s", ErrInternal, v.State)
 	}
 	if lerr == nil {
-		lerr = checkTaken(cur, v)
+		lerr = checkTaken(v, cur)
 	}
 	if lerr != nil {
 		return errors.Join(err, lerr)
@@ -2071,7 +2069,7 @@ func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error),
 		s.captureUnanswered(cur, since)
 		return nil, err
 	}
-	if err := checkTaken(cur, v); err != nil { // no verdict either
+	if err := checkTaken(v, cur); err != nil { // no verdict either
 		s.captureUnanswered(cur, since)
 		return nil, err
 	}
@@ -2254,17 +2252,14 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 // whether it is. A v in a state that no request's view has is ErrInternal
 // (knownView), and one that is not of the request kept, or that shows it
 // captured for what no capture of it can have captured, ErrMismatch
-// (checkPaidLocked); either way nothing is noted.
+// (checkTakenLocked); either way nothing is noted.
 func (s *Seller) noteKept(v *PaymentView) (kept bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.heldRequestLocked(v.ID); err != nil && (s.payment == nil || s.payment.ID != v.ID) {
+	if len(s.keptLocked(v.ID)) == 0 {
 		return false, nil
 	}
-	if _, err := knownView(v, nil); err != nil {
-		return true, err
-	}
-	if err := s.checkPaidLocked(v, v); err != nil {
+	if err := s.checkTakenLocked(v, v); err != nil {
 		return true, err
 	}
 	s.seenLocked(v)

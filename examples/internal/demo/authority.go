@@ -110,16 +110,18 @@ func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
 
 // checkWritable makes sure that the data folder dir, and the folders in
 // it that the programs write once it is set up (cards/, the card state
-// files', and air/, the adverts') where they exist, can be written
-// (checkFolder). One that cannot be written is an error that names it and
-// says why (cannotWrite).
+// files', and air/, the adverts') where they exist, can be written, each
+// once (checkFolder). One that cannot be written is an error that names
+// it and says why (cannotWrite).
 func checkWritable(dir string) error {
-	if err := checkFolder(dir, "the data folder "+dir); err != nil {
+	if err := checkFolder(dir, dir); err != nil {
 		return err
 	}
 	for _, name := range []string{cardsFolder, airFolder} {
-		if err := checkFolderOf(dir, name); err != nil {
-			return err
+		if path := folderOf(dir, name); path != dir { // dir, checked, makes one missing
+			if err := checkFolder(dir, path); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -127,21 +129,32 @@ func checkWritable(dir string) error {
 
 // checkFolderOf makes sure that the folder name of the data folder dir
 // (cards, air) can be written, or, while it is missing, dir, in which a
-// write makes it (checkFolder). One that cannot be written is an error
-// that names it and says why (cannotWrite).
+// write makes it (folderOf, checkFolder). One that cannot be written is
+// an error that names it and says why (cannotWrite).
 func checkFolderOf(dir, name string) error {
-	path := filepath.Join(dir, name)
-	if _, err := os.Stat(path); err != nil {
-		return checkFolder(dir, "the data folder "+dir)
-	}
-	return checkFolder(path, "the folder "+path+" of the data folder")
+	return checkFolder(dir, folderOf(dir, name))
 }
 
-// checkFolder makes sure that the folder path, what, can be written
-// (writeIn). One that cannot be written is an error that names it, what,
-// and says why (cannotWrite).
-func checkFolder(path, what string) error {
+// folderOf returns the folder name of the data folder dir (cards, air),
+// or, while it is missing, dir, in which a write makes it.
+func folderOf(dir, name string) string {
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		return dir
+	}
+	return path
+}
+
+// checkFolder makes sure that path, the data folder dir or a folder in
+// it, can be written (writeIn). One that cannot be written is an error
+// that names it ("the data folder DIR", "the folder PATH of the data
+// folder") and says why (cannotWrite).
+func checkFolder(dir, path string) error {
 	if err := writeIn(path); err != nil {
+		what := "the data folder " + dir
+		if path != dir {
+			what = "the folder " + path + " of the data folder"
+		}
 		return fmt.Errorf("demo: %w", cannotWrite(what, err))
 	}
 	return nil

@@ -55,15 +55,15 @@ func CardPath(dir, name string) string { return filepath.Join(dir, cardsFolder, 
 // OpenCard powers up the card name of a data folder (one that a cloud
 // personalised and enrolled) and selects its applet. Only one Card may use
 // a card file at a time, so that the card's signature counter never falls
-// behind the one the cloud saw: OpenCard holds the file with LockCard
+// behind the one the cloud saw: OpenCard holds the file as LockCard does
 // until Close (or the end of the process), and a card file that another
 // process, or another OpenCard or LockCard of this one, holds is
 // ErrCardInUse at once (another process is seen where flock(2) is: see
 // LockCard). A card whose folder (cards/) cannot be written is refused
-// with one line that names the folder and gives the system's reason, as
-// LoadAuthority refuses it (such as "the folder DIR/cards of the data
-// folder cannot be written: permission denied", matching
-// fs.ErrPermission), and a card file that cannot be written otherwise
+// before it is locked, with one line that names the folder and gives the
+// system's reason, as LoadAuthority refuses it (such as "the folder
+// DIR/cards of the data folder cannot be written: permission denied",
+// matching fs.ErrPermission), and a card file that cannot be written otherwise
 // with an error naming it, rather than failing the first command that
 // stores the card's state with the status word 6581 (simcard.ErrMemory).
 // A card missing from the folder is an error that matches
@@ -73,10 +73,10 @@ func OpenCard(dir, name string) (_ *Card, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
-	if err := checkFolderOf(dir, cardsFolder); err != nil {
+	if err := checkFolder(dir, filepath.Dir(path)); err != nil {
 		return nil, err
 	}
-	unlock, err := LockCard(path)
+	unlock, err := lockWritable(path)
 	if err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
@@ -138,6 +138,11 @@ func LockCard(path string) (unlock func() error, err error) {
 	if err := writeIn(dir); err != nil {
 		return nil, cannotWrite("the folder "+dir+" of the card state file "+path, err)
 	}
+	return lockWritable(path)
+}
+
+// lockWritable is LockCard of path, whose folder was found writable.
+func lockWritable(path string) (unlock func() error, err error) {
 	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot be written: %w", path, err)
