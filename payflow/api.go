@@ -35,12 +35,17 @@ type API interface {
 	// Resolve turns an EID seen over the air into the counterparty's
 	// display name. Rate-limited per card, over all its tokens. An EID
 	// that is unknown, stale, or of a card whose certificate is revoked
-	// is ErrNotFound, the same answer for all three.
+	// is ErrNotFound, the same answer for all three. A shopper card's EID
+	// is named to seller cards only: to a shopper card (one of no
+	// merchant) it is that ErrNotFound too, so that shoppers cannot name
+	// one another.
 	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
 	// Pair records a card-signed AuthProof naming the peer's EID. The
 	// session is paired once both cards have named each other; until
 	// then its view shows the signing card no card ID of the peer
-	// (SessionView). The seller card's proof cancels the session's
+	// (SessionView). A shopper card's proof naming another shopper
+	// card's EID is ErrNotFound, as one naming an unknown EID, as
+	// Resolve answers it. The seller card's proof cancels the session's
 	// pending payment requests. A proof into a session that has expired
 	// is ErrExpired, spent, and changes nothing else.
 	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)

@@ -310,7 +310,8 @@ func (c *Client) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, 
 	return clientCall[LoginResponse](ctx, c, http.MethodPost, "/v1/login", "", req)
 }
 
-// Resolve implements API.
+// Resolve implements API. A shopper card's EID resolved with a shopper
+// card's token is ErrNotFound, the platform's reply to an unknown EID.
 func (c *Client) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")

@@ -130,7 +130,9 @@ func TestHTTPEndToEnd(t *testing.T) {
 			assert.Equal(t, http.StatusConflict, e.Status)
 
 			// A reply stored by one process is replayed by the other.
-			body := mustCBOR(t, &payflow.ResolveRequest{EID: eid[:]})
+			sellerEID, err := w.seller.EID()
+			require.NoError(t, err)
+			body := mustCBOR(t, &payflow.ResolveRequest{EID: sellerEID[:]})
 			post := func(url string, body []byte) *http.Response {
 				req, err := http.NewRequest(http.MethodPost, url+"/v1/resolve", bytes.NewReader(body))
 				require.NoError(t, err)
@@ -156,6 +158,34 @@ func TestHTTPEndToEnd(t *testing.T) {
 			assert.Equal(t, http.StatusUnprocessableEntity, reused.StatusCode)
 		})
 	}
+}
+
+// TestHTTPResolveShopperOnlyForSellerCards: over HTTP, a shopper card's
+// resolution of another shopper card's EID is answered with the reply
+// (status and body) of an unknown EID, and a seller card's names the
+// shopper.
+func TestHTTPResolveShopperOnlyForSellerCards(t *testing.T) {
+	s := paytest.NewShop(paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{}), false)
+	bob := s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	t.Cleanup(srv.Close)
+	fx := &httpFixture{srv: srv}
+	resolve := func(token string, eid []byte) httpRawReply {
+		return fx.do(t, http.MethodPost, "/v1/resolve", map[string]string{"Authorization": "Bearer " + token},
+			mustCBOR(t, &payflow.ResolveRequest{EID: eid}))
+	}
+
+	unknown := resolve(bob.Token, bytes.Repeat([]byte{7}, record.EIDSize))
+	require.Equal(t, http.StatusNotFound, unknown.status)
+	require.Equal(t, "not_found", unknown.errorCode(t))
+	alice := resolve(bob.Token, s.Shopper.EID())
+	assert.Equal(t, unknown.status, alice.status)
+	assert.Equal(t, unknown.body, alice.body, "the reply of an unknown EID")
+
+	who, err := mustClient(t, srv.URL, payflow.ClientOptions{}).Resolve(context.Background(), s.Seller.Token, &payflow.ResolveRequest{EID: s.Shopper.EID()})
+	require.NoError(t, err, "a seller card")
+	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Alice", Role: uint8(record.RoleShopper)}, who)
 }
 
 // lossyProxy runs each request's first attempt through the handler and

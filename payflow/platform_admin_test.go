@@ -353,7 +353,7 @@ func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
 	}
 	old := eidOf(v.Enrolment.AdvertisingSecret)
 	s.Clock.Advance(time.Second) // other reloads the cards at most once a second
-	r, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: old})
+	r, err := other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: old})
 	require.NoError(t, err)
 	require.Equal(t, "Carol", r.DisplayName)
 
@@ -361,9 +361,9 @@ func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
 	_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, secret, "Carol")
 	require.NoError(t, err)
 	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
-	_, err = other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: old})
+	_, err = other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: old})
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "the old secret's EID")
-	r, err = other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eidOf(secret)})
+	r, err = other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eidOf(secret)})
 	require.NoError(t, err)
 	assert.Equal(t, "Carol", r.DisplayName)
 }
@@ -385,7 +385,7 @@ func TestPairingMeetsFormerSecret(t *testing.T) {
 	carol := s.NewCard("Carol")
 	dave := s.NewCard("Dave")
 	s.Clock.Advance(time.Second) // other reloads the cards at most once a second
-	_, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: carol.EID()})
+	_, err := other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: carol.EID()})
 	require.NoError(t, err, "other holds Carol's card")
 
 	former := carol.Secret
@@ -434,7 +434,7 @@ func TestEnrollCardSecretTaken(t *testing.T) {
 	k, err := adv.NewEIDKey(bob.Secret)
 	require.NoError(t, err)
 	eid := k.EID(adv.Epoch(s.Clock.Now()))
-	r, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+	r, err := s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
 	require.NoError(t, err)
 	assert.Equal(t, "Bob", r.DisplayName)
 

@@ -256,7 +256,9 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // platform (a store error: internal or unavailable) is given back, and
 // one answered ErrNotFound is not. The EID of a card whose certificate,
 // or a CA certificate above it, is listed in the CRLs that logins are
-// checked with is ErrNotFound as an unknown EID is, with the same error.
+// checked with is ErrNotFound as an unknown EID is, with the same error,
+// and so is a shopper card's EID to a card that is not a seller card
+// (hidden), which draws on the budget as that ErrNotFound does.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")
@@ -268,18 +270,22 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 	if err := p.limiter.allow(me.ID, p.now()); err != nil {
 		return nil, err
 	}
-	r, err := p.name(ctx, req.EID)
+	r, err := p.name(ctx, me, req.EID)
 	if serverError(err) {
 		p.limiter.giveBack(me.ID)
 	}
 	return r, err
 }
 
-// name returns the card behind an EID as Resolve names it.
-func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, error) {
+// name returns the card behind an EID as Resolve names it to card me: a
+// shopper card is named to seller cards alone (hidden).
+func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*ResolveResponse, error) {
 	c, err := p.resolve(ctx, eid)
 	if err != nil {
 		return nil, err
+	}
+	if hidden(me, c) {
+		return nil, errUnknownEID
 	}
 	if c.MerchantID == "" {
 		return &ResolveResponse{DisplayName: c.DisplayName, Role: uint8(record.RoleShopper)}, nil
@@ -349,6 +355,21 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 }
 
 var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
+
+// hidden reports whether the EID of card c, which resolve found, is kept
+// from card me, which names it (Resolve, or Pair for the peer's EID): a
+// shopper card's EID is told to seller cards alone, which need the names
+// of the shoppers at their till, while a shopper card needs only the
+// merchants' names. To a shopper card, another shopper card's EID (and,
+// in Resolve, its own) is errUnknownEID, the answer of an EID never
+// enrolled, so that no shopper card can name the passers-by it hears,
+// nor tell that an EID is an enrolled shopper's, and follow them across
+// the EIDs' epochs (a display name is stable where EIDs rotate). The card
+// is known: no load of the cards is started for it, as one is for an EID
+// that resolve does not know (reloadForMiss).
+func hidden(me, c *CardRecord) bool {
+	return me.MerchantID == "" && c.MerchantID == ""
+}
 
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
 // in a lookup made before the reload of end ended, if the reload that
@@ -495,7 +516,12 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // resolved, so that a session that expires while a miss waits for a reload
 // of the cards is expired for the proof. Resolving the peer's EID draws on
 // the card's budget of EID resolutions, as Resolve does: past it, the call
-// is ErrRateLimited and the proof stays unspent. A proof sent again after
+// is ErrRateLimited and the proof stays unspent. A shopper card's proof
+// naming another shopper card's EID is errUnknownEID, as one naming an
+// EID never enrolled is and as Resolve answers that card (hidden), not
+// ErrForbidden, which would tell it that the EID is an enrolled
+// shopper's; a seller card's proof of the shopper role naming a card that
+// is not a seller card is ErrForbidden. A proof sent again after
 // its nonce was used (ErrReplay), or whose counter the card has passed
 // (ErrClone), takes nothing from that budget: the store is asked first
 // (Store.Spent), and a resolution whose proof the store's acceptance then
@@ -594,6 +620,9 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true
 	default:
+		if hidden(c, peer) {
+			return nil, now, true, errUnknownEID
+		}
 		if peer.MerchantID == "" {
 			return nil, now, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
 		}

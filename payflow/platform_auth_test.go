@@ -275,7 +275,7 @@ func aliceElsewhere(t *testing.T, st payflow.Store) (s *shop, other *payflow.Pla
 	require.NoError(t, err)
 	resolve = func() (*payflow.ResolveResponse, error) {
 		eid := k.EID(adv.Epoch(s.Clock.Now()))
-		return other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+		return other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
 	}
 
 	_, err = s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, alice.Enrolment.AdvertisingSecret, "Alice")
@@ -458,6 +458,68 @@ func (s *scanGate) Cards(ctx context.Context, fn func(*payflow.CardRecord) error
 	return s.Store.Cards(ctx, fn)
 }
 
+// scanned returns the number of scans of the cards since the store was
+// made or last armed.
+func (s *scanGate) scanned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scans
+}
+
+// TestResolveShopperOnlyForSellerCards: a shopper card's EID is named to
+// seller cards alone. To another shopper card (Bob) it resolves as an EID
+// never enrolled does: the same not_found reply, which draws on the budget
+// of resolutions as a not_found does, and without the load of the cards
+// that an EID the process does not know starts (the card is known). A
+// shopper card's pairing proof that names it is not_found as one naming an
+// unknown EID is, not forbidden. A seller card's resolution and pairing
+// name it.
+func TestResolveShopperOnlyForSellerCards(t *testing.T) {
+	ctx := context.Background()
+	st := &scanGate{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1}})
+	bob := s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	s.Clock.Advance(time.Second) // refills the shop's budgets; a load of the cards is due at a miss
+	alice := &payflow.ResolveRequest{EID: s.shopper.EID()}
+	unknown := &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)}
+
+	scans := st.scanned()
+	who, err := s.Platform.Resolve(ctx, bob.Token, alice)
+	require.ErrorIs(t, err, payflow.ErrNotFound, "%+v", who)
+	assert.Nil(t, who)
+	assert.Equal(t, scans, st.scanned(), "a known card's EID loads no cards")
+	_, notFound := s.Platform.Resolve(ctx, bob.Token, unknown)
+	require.ErrorIs(t, notFound, payflow.ErrNotFound)
+	assert.Equal(t, scans+1, st.scanned(), "an unknown EID loads the cards")
+	assert.Equal(t, notFound, err, "the error of an unknown EID")
+	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of an unknown EID")
+	_, err = s.Platform.Resolve(ctx, bob.Token, alice)
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Platform.Resolve(ctx, bob.Token, alice)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "each not_found drew on the budget of 3")
+
+	who, err = s.Platform.Resolve(ctx, s.seller.Token, alice)
+	require.NoError(t, err, "a seller card")
+	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Alice", Role: uint8(record.RoleShopper)}, who)
+
+	s.Clock.Advance(2 * time.Second)
+	_, notFound = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, unknown.EID)})
+	require.ErrorIs(t, notFound, payflow.ErrNotFound)
+	scans = st.scanned()
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, alice.EID)})
+	require.ErrorIs(t, err, payflow.ErrNotFound, "a shopper card's pairing naming a shopper card")
+	assert.Equal(t, notFound, err, "the error of a pairing naming an unknown EID")
+	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of a pairing naming an unknown EID")
+	assert.Equal(t, scans, st.scanned(), "a known card's EID loads no cards")
+	_, err = s.Platform.Resolve(ctx, bob.Token, alice)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "both pairings drew on the budget")
+
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, bob.EID())})
+	require.NoError(t, err, "a seller card's pairing")
+	assert.Equal(t, "Bob", v.ShopperName)
+}
+
 // TestResolveMissesShareReload: concurrent resolutions of an EID that the
 // process does not know yet share one reload of the cards: the one that
 // starts it scans, those that miss meanwhile wait for its end, and all
@@ -480,7 +542,7 @@ func TestResolveMissesShareReload(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			r, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+			r, err := other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
 			if errs[i] = err; err == nil {
 				names[i] = r.DisplayName
 			}
@@ -551,7 +613,7 @@ func requireAliceAgain(t *testing.T, s *shop, p *payflow.Platform) {
 	k, err := adv.NewEIDKey(aliceAgain)
 	require.NoError(t, err)
 	eid := k.EID(adv.Epoch(s.Clock.Now()))
-	r, err := p.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+	r, err := p.Resolve(context.Background(), s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
 	require.NoError(t, err, "the new secret's EID")
 	assert.Equal(t, "Alice", r.DisplayName)
 }
@@ -707,7 +769,7 @@ func bobElsewhere(t *testing.T, st payflow.Store) (s *shop, other *payflow.Platf
 func resolveBob(ctx context.Context, s *shop, p *payflow.Platform, eid adv.EID) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		r, err := p.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+		r, err := p.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
 		if err == nil && r.DisplayName != "Bob" {
 			err = fmt.Errorf("resolved to %q", r.DisplayName)
 		}

@@ -567,9 +567,14 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
 			return err
 		}, payflow.ErrMismatch},
-		{"shopper pairing with a card that is not a seller", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+		{"shopper card pairing with a shopper card, as with an unknown EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			bob := s.NewCard("Bob")
 			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, bob.EID())})
+			return err
+		}, payflow.ErrNotFound},
+		{"seller card pairing as a shopper with a card that is not a seller", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			bob := s.NewCard("Bob")
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleShopper, bob.EID())})
 			return err
 		}, payflow.ErrForbidden},
 		{"shopper pairing naming its own EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
