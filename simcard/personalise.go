@@ -70,12 +70,14 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // ACTIVATE that fails may have been carried out all the same (its answer
 // lost or unreadable), after which the card never reveals its advertising
 // secret again: Personalise then selects the applet again and returns the
-// Enrolment, without error, for a card found operational, and the error for
-// one found in personalisation, which another Personalise personalises
-// afresh. When that SELECT fails too, Personalise returns the Enrolment
-// together with the error (unless the card answered ACTIVATE itself with a
-// status word): the card may be operational, and the Enrolment is then the
-// only record of its secret.
+// Enrolment, without error, for a card found operational with the public
+// key it generated, and the error for one found in personalisation, which
+// another Personalise personalises afresh. When that SELECT fails too, or
+// the card found operational holds another public key (ErrResponse, as
+// another card put in the reader since does) or its key cannot be read,
+// Personalise returns the Enrolment together with the error (unless the
+// card answered ACTIVATE itself with a status word): the card may be
+// operational, and the Enrolment is then the only record of its secret.
 // Personalise has the card to itself from SELECT to ACTIVATE, the issuer's
 // signature of the certificate included: the other methods of c wait for it,
 // as long as the issuer's key takes to sign.
@@ -174,16 +176,25 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 // failed with err. The card may have carried it out all the same (its
 // answer lost or unreadable, or a GET RESPONSE after its 61xx failing),
 // after which it never reveals its advertising secret again: so it selects
-// the applet again. A card found operational took ACTIVATE, and enr is
-// returned without error; one found in personalisation did not, and err is
-// returned. When that SELECT fails too, enr is returned with err, unless
-// err is a status word answering ACTIVATE itself, with which the card
-// refused it.
+// the applet again. A card found operational that holds enr's public key
+// took ACTIVATE, and enr is returned without error; one found in
+// personalisation did not, and err is returned. When that SELECT fails
+// too, enr is returned with err, unless err is a status word answering
+// ACTIVATE itself, with which the card refused it; and so it is when the
+// card found operational holds another key (ErrResponse: another card put
+// in the reader since) or its key cannot be read.
 func (c *Card) activateFailedLocked(enr *Enrolment, err error) (*Enrolment, error) {
 	life, serr := c.selectLocked()
 	switch {
 	case serr == nil && life == LifeOperational:
-		return enr, nil
+		pub, perr := c.publicKeyLocked()
+		if perr == nil && pub.Equal(enr.PublicKey) {
+			return enr, nil
+		}
+		if perr == nil {
+			perr = fmt.Errorf("%w: the operational card holds another public key than the card personalised", ErrResponse)
+		}
+		return enr, fmt.Errorf("%w (the card may be activated; its public key after ACTIVATE: %w)", err, perr)
 	case serr == nil:
 		return nil, err
 	}

@@ -435,3 +435,41 @@ func TestPersonaliseTornStorage(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonaliseActivateLostCardReplaced: when ACTIVATE gets no answer and
+// the reader then holds another card, one personalised before, the SELECT
+// after it finds that card operational. It is not the card Personalise
+// personalised, which may still be in personalisation: Personalise
+// returns the Enrolment with ErrResponse joined to ACTIVATE's error, as
+// for a card whose state it cannot tell, not the Enrolment without error.
+func TestPersonaliseActivateLostCardReplaced(t *testing.T) {
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	for name, reached := range map[string]bool{"command lost": false, "answer lost": true} {
+		t.Run(name, func(t *testing.T) {
+			a, err := applet.New(new(applet.Memory), applet.Options{})
+			require.NoError(t, err)
+			other, err := simcardtest.NewCard(issuer(t), simcardtest.Options{})
+			require.NoError(t, err)
+			replaced := false
+			tr := transmitFunc(func(cmd []byte) ([]byte, error) {
+				switch {
+				case replaced:
+					return other.Applet.Transmit(cmd)
+				case cmd[1] == simcard.InsActivate:
+					replaced = true
+					if reached {
+						_, _ = a.Transmit(cmd)
+					}
+					return nil, errLink
+				}
+				return a.Transmit(cmd)
+			})
+			enr, err := simcard.New(tr).Personalise(issuer(t), pers)
+			require.ErrorIs(t, err, errLink)
+			require.ErrorIs(t, err, simcard.ErrResponse)
+			require.NotNil(t, enr)
+			assert.Equal(t, persICCID, enr.ICCID)
+			assert.False(t, enr.PublicKey.Equal(other.Enrolment.PublicKey))
+		})
+	}
+}
