@@ -40,6 +40,19 @@ const (
 	DefaultCacheTTL      = 5 * time.Second
 )
 
+// CardReloadInterval is the least time between two reloads of the cards
+// that the unresolved EIDs of one card start in a platform process (those
+// it asks through Resolve, and the peer's EID of its Pair), counted from
+// the start of the last such reload that ended without being cut short
+// (see Platform.Reload), besides the second between any two: within it,
+// such an EID of the card is answered ErrNotFound at once, as an EID that
+// no card has, unless a reload of the cards is under way, which it waits
+// for, or has ended since it was looked up. It is UnknownPeerTTL, the
+// time for which a phone keeps such an answer before it asks again for
+// that advert, so that one card's EIDs reload the cards no more than once
+// every 30 s however many of them it asks within its budget.
+const CardReloadInterval = UnknownPeerTTL
+
 // Bounds of the lifetimes of PlatformOptions.
 const (
 	// MaxHoldTTL, (1<<32-1) s or about 136 years, is the longest HoldTTL:
@@ -188,10 +201,11 @@ type Platform struct {
 	cache    cache
 	own      ownAccounts
 
-	mu         sync.Mutex                // guards lastReload, reloading and end's changes
-	lastReload time.Time                 // start of the reload that last ended without being cut short
-	reloading  int                       // the reloads under way
-	end        atomic.Pointer[reloadEnd] // the end of the next reload to end; nil until needed
+	mu          sync.Mutex                // guards lastReload, reloading, cardReloads and end's changes
+	lastReload  time.Time                 // start of the reload that last ended without being cut short
+	reloading   int                       // the reloads under way
+	cardReloads map[string]time.Time      // card ID → start of the last reload its miss started, within CardReloadInterval
+	end         atomic.Pointer[reloadEnd] // the end of the next reload to end; nil until needed
 }
 
 // reloadEnd is the end of a reload of the cards, started by Reload or by
@@ -424,7 +438,11 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // left as it is: no derivation of its EID key, no change of the tables.
 // A Platform calls it by itself, when an EID does not resolve, at most once a
 // second: not before a second after the start of the reload that last
-// ended without being cut short.
+// ended without being cut short; and, for the EIDs that one card asks
+// (Resolve, or the peer's EID of its Pair), at most once every
+// CardReloadInterval, counted from the start of the last reload that
+// the card's miss started and that ended without being cut short: within
+// it, such an EID is ErrNotFound at once unless a reload is under way.
 // The resolutions that miss while reloads are under way, this one or
 // ones that misses started, wait for the first of them to end and look
 // again rather than start another; a reload cut short because ctx ended
@@ -443,7 +461,7 @@ func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	p.reloading++
 	p.mu.Unlock()
-	return p.runReload(ctx, start)
+	return p.runReload(ctx, "", start)
 }
 
 // loadCards is Reload without the record of its start and end. The cards
