@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,19 @@ const (
 	DefaultResolveBurst  = 20
 	DefaultCacheTTL      = 5 * time.Second
 )
+
+// CardReloadInterval is the least time between two reloads of the cards
+// that the unresolved EIDs of one card start in a platform process (those
+// it asks through Resolve, and the peer's EID of its Pair), counted from
+// the start of the last such reload that ended without being cut short
+// (see Platform.Reload), besides the second between any two: within it,
+// such an EID of the card is answered ErrNotFound at once, as an EID that
+// no card has, unless a reload of the cards is under way, which it waits
+// for, or has ended since it was looked up. It is UnknownPeerTTL, the
+// time for which a phone keeps such an answer before it asks again for
+// that advert, so that one card's EIDs reload the cards no more than once
+// every 30 s however many of them it asks within its budget.
+const CardReloadInterval = UnknownPeerTTL
 
 // Bounds of the lifetimes of PlatformOptions.
 const (
@@ -187,10 +201,11 @@ type Platform struct {
 	cache    cache
 	own      ownAccounts
 
-	mu         sync.Mutex                // guards lastReload, reloading and end's changes
-	lastReload time.Time                 // start of the reload that last ended without being cut short
-	reloading  int                       // the reloads under way
-	end        atomic.Pointer[reloadEnd] // the end of the next reload to end; nil until needed
+	mu          sync.Mutex                // guards lastReload, reloading, cardReloads and end's changes
+	lastReload  time.Time                 // start of the reload that last ended without being cut short
+	reloading   int                       // the reloads under way
+	cardReloads map[string]time.Time      // card ID → start of the last reload its miss started, within CardReloadInterval
+	end         atomic.Pointer[reloadEnd] // the end of the next reload to end; nil until needed
 }
 
 // reloadEnd is the end of a reload of the cards, started by Reload or by
@@ -418,10 +433,16 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // Reload loads every enrolled card of the store into the EID resolver, so
 // that cards enrolled by another platform process resolve here too, with
 // their secret as stored; a card that this process enrols while the scan
-// is under way keeps the secret it was enrolled with here. A Platform
-// calls it by itself, when an EID does not resolve, at most once a
+// is under way keeps the secret it was enrolled with here. A card that
+// the resolver holds with the secret found (compared in constant time) is
+// left as it is: no derivation of its EID key, no change of the tables.
+// A Platform calls it by itself, when an EID does not resolve, at most once a
 // second: not before a second after the start of the reload that last
-// ended without being cut short.
+// ended without being cut short; and, for the EIDs that one card asks
+// (Resolve, or the peer's EID of its Pair), at most once every
+// CardReloadInterval, counted from the start of the last reload that
+// the card's miss started and that ended without being cut short: within
+// it, such an EID is ErrNotFound at once unless a reload is under way.
 // The resolutions that miss while reloads are under way, this one or
 // ones that misses started, wait for the first of them to end and look
 // again rather than start another; a reload cut short because ctx ended
@@ -440,7 +461,7 @@ func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	p.reloading++
 	p.mu.Unlock()
-	return p.runReload(ctx, start)
+	return p.runReload(ctx, "", start)
 }
 
 // loadCards is Reload without the record of its start and end. The cards
@@ -481,13 +502,21 @@ func (p *Platform) loadCards(ctx context.Context) error {
 // enrolment (put the card's former secret back, or take out a card that
 // was missing then): such a read calls begin first, passes the generation
 // it returns to load or drop, and calls end last.
+//
+// It keeps the advertising secret that each card holds in the resolver
+// was enrolled with (16 octets and a map entry a card, about 60 MB for
+// 1,000,000 cards), so that a load that finds the same secret again
+// leaves the card as it is: a reload costs a comparison, not a
+// derivation of the EID key and a move in every epoch table, for each
+// card unchanged since the last.
 type eidResolver struct {
 	adv.Resolver
 	gen     atomic.Uint64 // counts the enrolments of this process
 	readers atomic.Int64  // reads under way
 
-	mu    sync.Mutex        // held over every change of the enrolled cards
-	setAt map[string]uint64 // card ID → generation of its last enrolment here, while reads are under way
+	mu      sync.Mutex                      // held over every change of the enrolled cards
+	setAt   map[string]uint64               // card ID → generation of its last enrolment here, while reads are under way
+	secrets map[string][adv.SecretSize]byte // card ID → the secret it is enrolled with in Resolver
 }
 
 // begin starts a read of the store and returns its generation.
@@ -519,7 +548,31 @@ func (r *eidResolver) enrol(id string, secret []byte) error {
 		}
 		r.setAt[id] = g
 	}
-	return r.Enrol(id, secret)
+	return r.enrolLocked(id, secret)
+}
+
+// enrolLocked enrols a card with secret, unless the resolver holds it
+// with that secret already, which it tells in time that does not depend
+// on the secrets' bytes. r.mu must be held.
+func (r *eidResolver) enrolLocked(id string, secret []byte) error {
+	if held, ok := r.secrets[id]; ok && subtle.ConstantTimeCompare(held[:], secret) == 1 {
+		return nil
+	}
+	if err := r.Enrol(id, secret); err != nil {
+		return err
+	}
+	if r.secrets == nil {
+		r.secrets = make(map[string][adv.SecretSize]byte)
+	}
+	r.secrets[id] = [adv.SecretSize]byte(secret) // Enrol took SecretSize octets
+	return nil
+}
+
+// removeLocked takes a card out of the resolver and reports whether it
+// held it. r.mu must be held.
+func (r *eidResolver) removeLocked(id string) bool {
+	delete(r.secrets, id)
+	return r.Remove(id)
 }
 
 // load enrols a card with the secret that a read of generation gen found,
@@ -531,8 +584,8 @@ func (r *eidResolver) load(id string, secret []byte, gen uint64) error {
 	if r.setAt[id] > gen {
 		return nil
 	}
-	if err := r.Enrol(id, secret); err != nil {
-		r.Remove(id)
+	if err := r.enrolLocked(id, secret); err != nil {
+		r.removeLocked(id)
 		return err
 	}
 	return nil
@@ -543,7 +596,7 @@ func (r *eidResolver) load(id string, secret []byte, gen uint64) error {
 func (r *eidResolver) drop(id string, gen uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.setAt[id] <= gen && r.Remove(id)
+	return r.setAt[id] <= gen && r.removeLocked(id)
 }
 
 // dropCard takes out of the resolver a card that a read of the store of

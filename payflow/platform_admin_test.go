@@ -336,7 +336,8 @@ func TestNewPlatformCopiesChain(t *testing.T) {
 // TestResolveAfterReenrolmentElsewhere: once a card is enrolled again with
 // a new advertising secret through one platform process, another process
 // that resolved its old EIDs stops resolving them within CacheTTL, and
-// resolves the new ones.
+// resolves the new ones once the asking card may reload the cards again
+// (CardReloadInterval after its last reload).
 func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
@@ -360,7 +361,7 @@ func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
 	secret := bytes.Repeat([]byte{0x5c}, len(v.Enrolment.AdvertisingSecret))
 	_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, secret, "Carol")
 	require.NoError(t, err)
-	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	s.Clock.Advance(max(payflow.DefaultCacheTTL+time.Second, payflow.CardReloadInterval))
 	_, err = other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: old})
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "the old secret's EID")
 	r, err = other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eidOf(secret)})

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"sync"
 	"time"
@@ -258,7 +259,10 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // or a CA certificate above it, is listed in the CRLs that logins are
 // checked with is ErrNotFound as an unknown EID is, with the same error,
 // and so is a shopper card's EID to a card that is not a seller card
-// (hidden), which draws on the budget as that ErrNotFound does.
+// (hidden), which draws on the budget as that ErrNotFound does. An EID
+// the process does not know reloads the cards (see Reload) at most once a
+// second, and at most once every CardReloadInterval for the misses of one
+// card: within it, the card's next unknown EID is ErrNotFound at once.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")
@@ -280,7 +284,7 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 // name returns the card behind an EID as Resolve names it to card me: a
 // shopper card is named to seller cards alone (hidden).
 func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*ResolveResponse, error) {
-	c, err := p.resolve(ctx, eid)
+	c, err := p.resolve(ctx, me.ID, eid)
 	if err != nil {
 		return nil, err
 	}
@@ -298,8 +302,10 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 }
 
 // resolve returns the enrolled card behind an EID of now's epoch or one
-// next to it, reloading the cards enrolled elsewhere at most once a second
-// (see reloadForMiss; a stored card that the resolver refuses is left
+// next to it, asked by the card asker, reloading the cards enrolled
+// elsewhere at most once a second, and at most once every
+// CardReloadInterval for the misses of one asker (see reloadForMiss; a
+// stored card that the resolver refuses is left
 // out, and one deleted from the store taken out: see Reload). A card that
 // the resolver names but the store no longer has is taken out of the
 // resolver and the cache, and the EID is then looked for as one it does
@@ -313,7 +319,7 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 // (refusal), is not offered: its EID too is looked for as one the
 // resolver does not know, and so answers errUnknownEID, as an EID never
 // enrolled, telling nothing of the card or its revocation.
-func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error) {
+func (p *Platform) resolve(ctx context.Context, asker string, eid []byte) (*CardRecord, error) {
 	if len(eid) != record.EIDSize {
 		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
 	}
@@ -346,7 +352,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 		if reloaded {
 			return nil, errUnknownEID
 		}
-		if ok, err := p.reloadForMiss(ctx, now, end); err != nil {
+		if ok, err := p.reloadForMiss(ctx, asker, now, end); err != nil {
 			return nil, err
 		} else if !ok {
 			return nil, errUnknownEID
@@ -372,9 +378,11 @@ func hidden(me, c *CardRecord) bool {
 }
 
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
-// in a lookup made before the reload of end ended, if the reload that
-// last ended without being cut short started a second or more before now
-// (or after it: the clock went back), or none has ended so. It waits
+// asked by the card asker in a lookup made before the reload of end
+// ended, if the reload that last ended without being cut short started a
+// second or more before now (or after it: the clock went back), or none
+// has ended so, and no miss of asker started one, ended so, less than
+// CardReloadInterval before now (or after it; see askedLocked). It waits
 // instead for the first reload to end after the lookup began, of those
 // under way, whether a miss or a call of Reload started it, and reloads
 // nothing when one has ended since the lookup began, so that concurrent
@@ -384,7 +392,7 @@ func hidden(me, c *CardRecord) bool {
 // reloads still under way. It reports whether the EID is worth looking up
 // again, and returns the error of the reload it waited for or ran but an
 // *UnresolvableCardsError, or ctx's if ctx ends while it waits.
-func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, end *reloadEnd) (bool, error) {
+func (p *Platform) reloadForMiss(ctx context.Context, asker string, now time.Time, end *reloadEnd) (bool, error) {
 	for {
 		p.mu.Lock()
 		for end.ended() && end.cut {
@@ -402,14 +410,31 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, end *reload
 				return false, ctx.Err()
 			}
 			continue
-		case now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload):
+		case within(now, p.lastReload, time.Second), p.askedLocked(asker, now):
 			p.mu.Unlock()
 			return false, nil
 		}
 		p.reloading++
 		p.mu.Unlock()
-		return true, missReloadErr(p.runReload(ctx, now))
+		return true, missReloadErr(p.runReload(ctx, asker, now))
 	}
+}
+
+// within reports whether now is less than d after t, and not before it.
+func within(now, t time.Time, d time.Duration) bool {
+	return now.Sub(t) < d && !now.Before(t)
+}
+
+// askedLocked reports whether a miss of the card asker started a reload,
+// ended without being cut short, less than CardReloadInterval before now,
+// and not after it (the clock went back), and drops the cards of which
+// none did, so that it keeps the cards of the reloads of the last
+// CardReloadInterval, which misses start at most once a second. p.mu
+// must be held.
+func (p *Platform) askedLocked(asker string, now time.Time) bool {
+	maps.DeleteFunc(p.cardReloads, func(_ string, t time.Time) bool { return !within(now, t, CardReloadInterval) })
+	_, ok := p.cardReloads[asker]
+	return ok
 }
 
 // missReloadErr is the error of a reload, which has ended, for the miss
@@ -446,14 +471,22 @@ func (p *Platform) nextEndLocked() *reloadEnd {
 // its caller has counted in p.reloading, returns the error, and ends it:
 // it fills in and closes the next end, which the misses wait for. A
 // reload that ends without being cut short because ctx ended has its
-// start as the last reload's; one cut short leaves it as it was.
-func (p *Platform) runReload(ctx context.Context, start time.Time) error {
+// start as the last reload's, and as the last reload of asker, the card
+// whose miss started it ("" for Reload); one cut short leaves them as
+// they were.
+func (p *Platform) runReload(ctx context.Context, asker string, start time.Time) error {
 	err := p.loadCards(ctx)
 	cut := cutShort(ctx, err)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !cut {
 		p.lastReload = start
+		if asker != "" {
+			if p.cardReloads == nil {
+				p.cardReloads = make(map[string]time.Time)
+			}
+			p.cardReloads[asker] = start
+		}
 	}
 	p.reloading--
 	e := p.nextEndLocked()
@@ -605,7 +638,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	if err := p.limiter.allow(c.ID, p.now()); err != nil {
 		return nil, now, false, err
 	}
-	peer, err := p.resolve(ctx, proof.PeerEID)
+	peer, err := p.resolve(ctx, c.ID, proof.PeerEID)
 	if err != nil {
 		return nil, now, true, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -259,14 +260,14 @@ func BenchmarkResolveHit(b *testing.B) {
 	k, err := adv.NewEIDKey(c.AdvSecret)
 	require.NoError(b, err)
 	eid := k.EID(adv.Epoch(t0))
-	got, err := p.resolve(context.Background(), eid[:])
+	got, err := p.resolve(context.Background(), askingCard, eid[:])
 	require.NoError(b, err)
 	require.Equal(b, c.ID, got.ID)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := p.resolve(context.Background(), eid[:]); err != nil {
+			if _, err := p.resolve(context.Background(), askingCard, eid[:]); err != nil {
 				b.Error(err)
 				return
 			}
@@ -700,7 +701,7 @@ func TestRevokedAndExpiredCardReads(t *testing.T) {
 	k, err := adv.NewEIDKey(secret)
 	require.NoError(t, err)
 	eid := k.EID(adv.Epoch(*now))
-	_, err = p.resolve(ctx, eid[:])
+	_, err = p.resolve(ctx, askingCard, eid[:])
 	require.ErrorIs(t, err, errUnknownEID)
 	session := &SessionRecord{ShopperCardID: id, SellerCardID: id}
 	_, err = p.sessionCards(ctx, session)
@@ -708,7 +709,7 @@ func TestRevokedAndExpiredCardReads(t *testing.T) {
 
 	verification := verificationAllocs(t, ca, now, e.rec.Chain)
 	assert.Less(t, testing.AllocsPerRun(100, func() {
-		if _, err := p.resolve(ctx, eid[:]); !errors.Is(err, errUnknownEID) {
+		if _, err := p.resolve(ctx, askingCard, eid[:]); !errors.Is(err, errUnknownEID) {
 			t.Error(err)
 		}
 	}), verification/2, "a resolution: no verification")
@@ -734,4 +735,83 @@ func BenchmarkRevokedAndExpiredSession(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkReloadUnchanged: a Reload of 10 000 stored cards that the EID
+// resolver holds already, with the same advertising secrets.
+func BenchmarkReloadUnchanged(b *testing.B) {
+	const n = 10000
+	ctx := context.Background()
+	st := &cardsOnly{cards: make(map[string]*CardRecord, n)}
+	for i := range n {
+		id := fmt.Sprintf("89440000%011d", i)
+		secret := make([]byte, adv.SecretSize)
+		binary.BigEndian.PutUint64(secret, uint64(i)+1)
+		st.cards[id] = &CardRecord{ID: id, AdvSecret: secret}
+	}
+	now := time.Unix(1_800_000_000, 0)
+	p := &Platform{store: st, now: func() time.Time { return now }}
+	p.cache.init(DefaultCacheTTL)
+	require.NoError(b, p.Reload(ctx))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Reload(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/card")
+}
+
+// TestReloadChangedSecret: a Reload that finds a card with another
+// advertising secret than the one the EID resolver holds it with enrols
+// it again: the EIDs of the new secret resolve to it, those of the former
+// no longer; the card whose secret is unchanged still resolves. A secret
+// that the resolver refuses takes the card out, and the same secret as
+// before, found again, puts it back.
+func TestReloadChangedSecret(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	const alice, bob = "8944000000000000001", "8944000000000000002"
+	first, second := bytes.Repeat([]byte{0x5a}, adv.SecretSize), bytes.Repeat([]byte{0x5c}, adv.SecretSize)
+	st := &cardsOnly{cards: map[string]*CardRecord{
+		alice: {ID: alice, AdvSecret: first},
+		bob:   {ID: bob, AdvSecret: bytes.Repeat([]byte{0x5b}, adv.SecretSize)},
+	}}
+	p := &Platform{store: st, now: func() time.Time { return now }}
+	p.cache.init(DefaultCacheTTL)
+	eid := func(secret []byte) adv.EID {
+		k, err := adv.NewEIDKey(secret)
+		require.NoError(t, err)
+		return k.EID(adv.Epoch(now))
+	}
+	requireNames := func(secret []byte, want string, what string) {
+		t.Helper()
+		id, ok := p.resolver.Resolve(eid(secret), now)
+		if want == "" {
+			assert.False(t, ok, "%s: resolves to %q", what, id)
+			return
+		}
+		assert.True(t, ok, what)
+		assert.Equal(t, want, id, what)
+	}
+	require.NoError(t, p.Reload(ctx))
+	requireNames(first, alice, "Alice's first secret")
+
+	st.cards[alice] = &CardRecord{ID: alice, AdvSecret: second}
+	require.NoError(t, p.Reload(ctx))
+	requireNames(second, alice, "Alice's second secret")
+	requireNames(first, "", "Alice's first secret, replaced")
+	requireNames(st.cards[bob].AdvSecret, bob, "Bob's unchanged secret")
+
+	st.cards[alice] = &CardRecord{ID: alice, AdvSecret: second[:adv.SecretSize-1]}
+	var bad *UnresolvableCardsError
+	require.ErrorAs(t, p.Reload(ctx), &bad)
+	assert.Equal(t, []string{alice}, bad.CardIDs)
+	requireNames(second, "", "Alice's second secret, then refused")
+
+	st.cards[alice] = &CardRecord{ID: alice, AdvSecret: second}
+	require.NoError(t, p.Reload(ctx))
+	requireNames(second, alice, "Alice's second secret, found again")
+	requireNames(st.cards[bob].AdvSecret, bob, "Bob's unchanged secret")
+	assert.Equal(t, []string{alice, bob}, p.resolver.CardIDs())
 }

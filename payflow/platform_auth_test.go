@@ -1219,3 +1219,79 @@ func TestLoginEIDEpochs(t *testing.T) {
 		})
 	}
 }
+
+// scanCount returns the number of scans of the cards since the store was
+// made or last armed.
+func (s *scanGate) scanCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scans
+}
+
+// TestMissReloadPerCard: a card's unresolved EID reloads the cards at most
+// once every CardReloadInterval, besides the once a second of the
+// process: within its interval, another such EID of the card, asked or
+// named by its pairing proof, is not_found at once, although a card enrolled meanwhile through another process has
+// it, while another card's reloads and finds it; from the end of the
+// interval, the card's next miss reloads again.
+func TestMissReloadPerCard(t *testing.T) {
+	ctx := context.Background()
+	st := &scanGate{Store: memory.New()}
+	s, other, _, bob, _ := aliceElsewhere(t, st)
+	ask := func(c *paytest.Card, v *simcardtest.Virtual) (*payflow.ResolveResponse, error) {
+		k, err := adv.NewEIDKey(v.Enrolment.AdvertisingSecret)
+		require.NoError(t, err)
+		eid := k.EID(adv.Epoch(s.Clock.Now()))
+		return other.Resolve(ctx, c.Token, &payflow.ResolveRequest{EID: eid[:]})
+	}
+	requireFound := func(r *payflow.ResolveResponse, err error, name, what string) {
+		t.Helper()
+		require.NoError(t, err, what)
+		assert.Equal(t, name, r.DisplayName, what)
+	}
+	requireUnknown := func(_ *payflow.ResolveResponse, err error, what string) {
+		t.Helper()
+		require.ErrorIs(t, err, payflow.ErrNotFound, what)
+		assert.Equal(t, "not_found", payflow.AsError(err).Code, what)
+	}
+	carol, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+
+	s.Clock.Advance(time.Second) // a reload is due
+	scans := st.scanCount()
+	_, err = ask(s.shopper, bob)
+	requireUnknown(nil, err, "Bob, not enrolled yet")
+	require.Equal(t, scans+1, st.scanCount(), "the shopper card's miss reloads")
+
+	_, err = s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, bob.Enrolment.AdvertisingSecret, "Bob")
+	require.NoError(t, err)
+	s.Clock.Advance(time.Second) // the process's second has passed
+	r, err := ask(s.shopper, bob)
+	requireUnknown(r, err, "Bob, asked by the shopper card within its interval")
+	assert.Equal(t, scans+1, st.scanCount(), "no reload for the shopper card within its interval")
+	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	bobEID := k.EID(adv.Epoch(s.Clock.Now()))
+	_, err = other.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, bobEID[:])})
+	requireUnknown(nil, err, "Bob, named by the shopper card's pairing proof within its interval")
+	assert.Equal(t, scans+1, st.scanCount(), "no reload for the shopper card's pairing within its interval")
+	r, err = ask(s.seller, bob)
+	requireFound(r, err, "Bob", "Bob, asked by the seller card")
+	assert.Equal(t, scans+2, st.scanCount(), "the seller card's miss reloads")
+
+	_, err = s.Platform.EnrollCard(ctx, carol.Enrolment.Chain, carol.Enrolment.AdvertisingSecret, "Carol")
+	require.NoError(t, err)
+	s.Clock.Advance(payflow.CardReloadInterval - time.Second - time.Nanosecond)
+	r, err = ask(s.shopper, carol)
+	requireUnknown(r, err, "Carol, asked by the shopper card a nanosecond before its interval's end")
+	assert.Equal(t, scans+2, st.scanCount(), "no reload for the shopper card within its interval")
+	s.Clock.Advance(time.Nanosecond)
+	r, err = ask(s.shopper, carol)
+	// A shopper card's EID is named to seller cards alone: the reload
+	// finds Carol, whom the seller card then resolves without another.
+	requireUnknown(r, err, "Carol, asked by the shopper card at its interval's end")
+	assert.Equal(t, scans+3, st.scanCount(), "the shopper card's miss reloads again")
+	r, err = ask(s.seller, carol)
+	requireFound(r, err, "Carol", "Carol, asked by the seller card after the shopper card's reload")
+	assert.Equal(t, scans+3, st.scanCount(), "Carol found by the shopper card's reload")
+}
