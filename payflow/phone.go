@@ -501,8 +501,10 @@ func (p *phone) checkLogin(l *LoginResponse) error {
 // phone's Login is LoginWithRetry with LoginTries.
 //
 // A reply that is no login, one without a token, a card ID or an expiry
-// (the zero time), is the platform's contradiction: LoginWithRetry fails
-// with ErrMismatch and returns nothing of it; a call of api that returns
+// (the zero time), or whose token is no b64token (RFC 6750 §2.1: the
+// form of the platform's tokens, and of those that Client sends), is the
+// platform's contradiction: LoginWithRetry fails with ErrMismatch and
+// returns nothing of it; a call of api that returns
 // neither a reply nor an error fails with ErrInternal, as the handler
 // answers it over HTTP. Neither is sent again. No api (nil, or a nil
 // pointer such as a nil *Client), no proof or tries below 1 is
@@ -530,11 +532,14 @@ func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byt
 }
 
 // checkLoginReply returns l, or ErrMismatch when it lacks a token, a
-// card ID or an expiry.
+// card ID or an expiry, or its token is no b64token, which no call over
+// HTTP carries (Client refuses to send it).
 func checkLoginReply(l *LoginResponse) (*LoginResponse, error) {
 	switch {
 	case l.Token == "":
 		return nil, fmt.Errorf("%w: the login carries no token", ErrMismatch)
+	case !validB64Token(l.Token):
+		return nil, fmt.Errorf("%w: the login's token is not a %s", ErrMismatch, b64tokenForm)
 	case l.CardID == "":
 		return nil, fmt.Errorf("%w: the login names no card", ErrMismatch)
 	case l.ExpiresAt.IsZero():

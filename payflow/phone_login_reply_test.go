@@ -48,8 +48,10 @@ func (a *lgReplyAPI) Resolve(ctx context.Context, token string, req *payflow.Res
 }
 
 // TestLoginRefusesAReplyThatIsNoLoginOfTheCard: a login reply without a
-// token, of another card, or whose expiry is zero is the platform's
-// contradiction (ErrMismatch), where the
+// token, with a token that is no b64token (which Client refuses to send:
+// over HTTP every call that needs a token failed ErrInvalid until the
+// login's expiry), of another card, or whose expiry is zero is the
+// platform's contradiction (ErrMismatch), where the
 // phone took it as its login; the phone keeps nothing of it, and its next
 // call that needs a token logs in again and sends the token of that login.
 func TestLoginRefusesAReplyThatIsNoLoginOfTheCard(t *testing.T) {
@@ -59,6 +61,8 @@ func TestLoginRefusesAReplyThatIsNoLoginOfTheCard(t *testing.T) {
 		bad  func(w *phoneWorld, l *payflow.LoginResponse)
 	}{
 		{"no token", func(_ *phoneWorld, l *payflow.LoginResponse) { l.Token = "" }},
+		{"token of a space", func(_ *phoneWorld, l *payflow.LoginResponse) { l.Token = "to ken" }},
+		{"token beyond ASCII", func(_ *phoneWorld, l *payflow.LoginResponse) { l.Token = "tök" }},
 		{"another card", func(w *phoneWorld, l *payflow.LoginResponse) { l.CardID = w.sellerCard.Enrolment.ICCID }},
 		{"no card", func(_ *phoneWorld, l *payflow.LoginResponse) { l.CardID = "" }},
 		{"zero expiry", func(_ *phoneWorld, l *payflow.LoginResponse) { l.ExpiresAt = time.Time{} }},
@@ -160,7 +164,8 @@ func (a *lgFixedLoginAPI) Login(context.Context, *payflow.LoginRequest) (*payflo
 }
 
 // TestLoginWithRetryRefusesAReplyThatIsNoLogin: LoginWithRetry fails with
-// ErrMismatch on a reply without a token or with a zero expiry, and with
+// ErrMismatch on a reply without a token, with a token that is no
+// b64token or with a zero expiry, and with
 // ErrInternal on neither a reply nor an error, sending one proof, where
 // it returned the reply (or nil with a nil error) as a login.
 func TestLoginWithRetryRefusesAReplyThatIsNoLogin(t *testing.T) {
@@ -172,6 +177,9 @@ func TestLoginWithRetryRefusesAReplyThatIsNoLogin(t *testing.T) {
 		want  error
 	}{
 		{"no token", &payflow.LoginResponse{CardID: "8944100000000000009", ExpiresAt: at}, payflow.ErrMismatch},
+		{"token of a space", &payflow.LoginResponse{Token: "to ken", CardID: "8944100000000000009", ExpiresAt: at}, payflow.ErrMismatch},
+		{"token of a line break", &payflow.LoginResponse{Token: "tok\n", CardID: "8944100000000000009", ExpiresAt: at}, payflow.ErrMismatch},
+		{"token of = inside", &payflow.LoginResponse{Token: "t=k", CardID: "8944100000000000009", ExpiresAt: at}, payflow.ErrMismatch},
 		{"no card", &payflow.LoginResponse{Token: "tok", ExpiresAt: at}, payflow.ErrMismatch},
 		{"zero expiry", &payflow.LoginResponse{Token: "tok", CardID: "8944100000000000009"}, payflow.ErrMismatch},
 		{"no reply", nil, payflow.ErrInternal},
