@@ -54,7 +54,8 @@ type API interface {
 	// of whose cards' certificates is revoked (listed in the platform's
 	// CRLs, and refused by a login's chain verification) is ErrNotFound
 	// to its other card, the same answer as for an unknown session, and
-	// so is the view Pair answers for it.
+	// so is the view Pair answers for it. A session of two other cards
+	// is ErrNotFound that way too.
 	Session(ctx context.Context, token string, id ID) (*SessionView, error)
 	// Catalog returns a merchant's catalog.
 	Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error)

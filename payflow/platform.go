@@ -690,11 +690,12 @@ func unverified(err error) error {
 
 // check verifies a card-signed record as far as it can without the store,
 // in the order of pki.Challenger: chain and revocation, signature and card
-// ID, then the MAC, binding and expiry of its nonce. It returns the
-// acceptance that uses the nonce and advances the counter, to which the
-// caller adds the write of its call (accept), or none when a later check
-// refuses the record (refuse). A refusal of the chain, revocation or
-// signature is unverified.
+// ID, then the MAC, binding and expiry of its nonce (a refused chain told
+// only for a record that its card's key signed: verifySignature). It
+// returns the acceptance that uses the nonce and advances the counter, to
+// which the caller adds the write of its call (accept), or none when a
+// later check refuses the record (refuse). A refusal of the chain,
+// revocation or signature is unverified.
 func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
 	if err := p.verifySignature(c, msg, r); err != nil {
 		return nil, unverified(err)
@@ -789,16 +790,44 @@ func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
 }
 
 // verifySignature checks chain, revocation and signature only, consuming
-// nothing.
+// nothing. A chain that the verifier refuses (revoked, expired) is told
+// only for a record that the key of the card's certificate signed: any
+// other is ErrSignature, as for a card whose chain verifies, so that a
+// record forged under another card's ID tells nothing of that card's
+// certificate or its revocation.
 func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecord) error {
 	vc, err := p.verifier.VerifyCard(c.Chain)
 	if err != nil {
+		if serr := leafSignature(c, msg, r); serr != nil {
+			return verifyError(serr)
+		}
 		return verifyError(err)
 	}
 	if err := vc.VerifyRecord(msg, r); err != nil {
 		return verifyError(err)
 	}
 	return nil
+}
+
+// leafSignature returns the error of the signature of msg, a record of
+// r's type of card c, verified with the key of c's certificate, the first
+// of its chain, unverified (pki.VerifiedCard.VerifyRecord), as for a
+// card whose chain verifies; nil for a record that key signed, or a chain
+// whose first certificate gives no ECDSA key, whose refusal is the
+// chain's.
+func leafSignature(c *CardRecord, msg []byte, r record.CardRecord) error {
+	if len(c.Chain) == 0 {
+		return nil
+	}
+	leaf, err := pki.ParseCertificate(c.Chain[0])
+	if err != nil {
+		return nil
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil
+	}
+	return (&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r)
 }
 
 // cloneChain returns a deep copy of a certificate chain.

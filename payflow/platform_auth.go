@@ -667,8 +667,11 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	return s, now, true, nil
 }
 
-// Session implements API. A card of neither side of the session is
-// ErrForbidden. A session either of whose cards has a certificate, or a
+// Session implements API. A card of neither side of the session gets
+// ErrNotFound, the error of a Store that holds no session of the ID: a
+// session ID derives from two EIDs alone (SessionID), so that another
+// answer would tell a card that heard the two EIDs that they paired, and
+// that the shopper's is an enrolled shopper card's. A session either of whose cards has a certificate, or a
 // CA certificate above it, that the CRLs of the platform's verifier list
 // (and whose chain a login's verification then refuses: refusal)
 // answers its other card as a session that does not exist: ErrNotFound,
@@ -685,7 +688,7 @@ func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionVi
 		return nil, err
 	}
 	if c.ID != s.ShopperCardID && c.ID != s.SellerCardID {
-		return nil, fmt.Errorf("%w: not a card of the session", ErrForbidden)
+		return nil, ErrNotFound
 	}
 	return p.sessionView(ctx, s, c.ID)
 }

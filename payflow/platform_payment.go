@@ -58,8 +58,9 @@ func stateError(s string) error {
 // card of the merchant it names, within a paired session of that card
 // whose shopper is the payer; its items are priced from the merchant's
 // catalog and must add up to its amount, in the merchant's currency. A
-// session whose shopper card is revoked is ErrNotFound, as Session
-// answers it (and the seller card's own revocation ErrCard). The
+// session of another seller card, or whose shopper card is revoked, is
+// ErrNotFound, as Session answers it (and the seller card's own
+// revocation ErrCard). The
 // same signed request again returns the same view; another request with
 // the same ID is ErrConflict. A request into a session not paired yet is
 // ErrConflict too, and spends no counter (see refuse): the same signed
@@ -116,7 +117,9 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 	}
 	switch { // in the order of PROTOCOL.md §6.3
 	case s.SellerCardID != c.ID:
-		return nil, fmt.Errorf("%w: not the seller card of the session", ErrForbidden)
+		// Another card's session is one that does not exist, as
+		// Session answers it.
+		return nil, ErrNotFound
 	case s.MerchantID != r.MerchantID:
 		// The shopper confirmed this merchant on screen; the seller card
 		// may have moved to another merchant since.

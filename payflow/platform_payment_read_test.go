@@ -19,16 +19,7 @@ import (
 func TestPaymentReadBySellerCardsOfMerchant(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
-	till := s.NewCard("Till 2")
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
-		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{s.seller.ID, till.ID},
-	}))
-	till.Login(record.RoleSeller)
-	other := s.NewCard("Other till")
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "other", Name: "Other Shop", Currency: "EUR", SellerCardIDs: []string{other.ID}}))
-	other.Login(record.RoleSeller)
-	bob := s.NewCard("Bob")
-	bob.Login(record.RoleShopper)
+	till, other, bob := s.thirdCards(t)
 	v, _ := s.request(t)
 
 	payer, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
@@ -45,4 +36,23 @@ func TestPaymentReadBySellerCardsOfMerchant(t *testing.T) {
 		_, err := s.Platform.Payment(ctx, c.Token, v.ID)
 		assert.ErrorIs(t, err, payflow.ErrForbidden, c.ID)
 	}
+}
+
+// thirdCards enrolls and logs in three cards besides s's two: till, a
+// second seller card of s's merchant; other, the seller card of another
+// merchant ("other", in EUR); and bob, a shopper card.
+func (s *shop) thirdCards(t *testing.T) (till, other, bob *paytest.Card) {
+	t.Helper()
+	ctx := context.Background()
+	till = s.NewCard("Till 2")
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{s.seller.ID, till.ID},
+	}))
+	till.Login(record.RoleSeller)
+	other = s.NewCard("Other till")
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "other", Name: "Other Shop", Currency: "EUR", SellerCardIDs: []string{other.ID}}))
+	other.Login(record.RoleSeller)
+	bob = s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	return till, other, bob
 }

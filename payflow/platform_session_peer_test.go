@@ -136,3 +136,49 @@ func cardSessionID(c, seller string, shopperEID, sellerEID []byte) payflow.ID {
 		[]byte{byte(len(seller))}, []byte(seller), shopperEID, sellerEID))
 	return payflow.ID(sum[:16])
 }
+
+// TestSessionOfOtherCardsAnswersAsUnknown: a session ID derives from two
+// EIDs alone, so any card that hears a shopper's EID and a till's can
+// compute the ID of their session. A card of neither side of a stored
+// session, a shopper card, another merchant's seller card or another till
+// of the same merchant, gets the reply of a session that does not exist
+// (not_found, the same code and message) for a view of it and for a
+// payment request into it, so that it learns neither that the two EIDs
+// paired nor that the shopper's EID is an enrolled shopper card's.
+func TestSessionOfOtherCardsAnswersAsUnknown(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	client, err := payflow.NewClient(serve(t, s.Fixture), payflow.ClientOptions{})
+	require.NoError(t, err)
+	till, other, bob := s.thirdCards(t)
+
+	never := payflow.ID{0xee} // no session of this ID is stored
+	for _, c := range []*paytest.Card{bob, other, till} {
+		for _, api := range []payflow.API{s.Platform, client} {
+			_, unknown := api.Session(ctx, c.Token, never)
+			require.ErrorIs(t, unknown, payflow.ErrNotFound, c.Name)
+			view, err := api.Session(ctx, c.Token, s.session.ID)
+			assert.Nil(t, view, c.Name)
+			require.ErrorIs(t, err, payflow.ErrNotFound, "asked by %s", c.Name)
+			assert.Equal(t, payflow.AsError(unknown).Message, payflow.AsError(err).Message, "asked by %s", c.Name)
+		}
+	}
+
+	for _, c := range []*paytest.Card{other, till} {
+		m := merchantID
+		if c == other {
+			m = "other"
+		}
+		into := func(id payflow.ID) error {
+			r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})
+			r.SessionID, r.MerchantID = id[:], m
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: c.MustSign(r)})
+			return err
+		}
+		unknown := into(never)
+		require.ErrorIs(t, unknown, payflow.ErrNotFound, c.Name)
+		err := into(s.session.ID)
+		require.ErrorIs(t, err, payflow.ErrNotFound, "signed by %s", c.Name)
+		assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "signed by %s", c.Name)
+	}
+}

@@ -590,7 +590,7 @@ func TestRefusals(t *testing.T) {
 			bob.Login(record.RoleShopper)
 			_, err := s.Platform.Session(ctx, bob.Token, s.session.ID)
 			return err
-		}, payflow.ErrForbidden},
+		}, payflow.ErrNotFound},
 		{"payment seen by a third card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			v, _ := s.request(t)
 			bob := s.NewCard("Bob")
@@ -1127,7 +1127,7 @@ func TestSessionOfRevokedCard(t *testing.T) {
 				assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "asked by %s: the reply of an unknown session", c.Name)
 			}
 			_, err := s.Platform.Session(ctx, bob.Token, s.session.ID)
-			assert.ErrorIs(t, err, payflow.ErrForbidden, "a card of neither side")
+			assert.ErrorIs(t, err, payflow.ErrNotFound, "a card of neither side")
 
 			r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})
 			_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})

@@ -163,3 +163,31 @@ func TestReenrolledCardWithdraws(t *testing.T) {
 		})
 	}
 }
+
+// TestForgedRecordTellsNoRevocation: a login proof that names another
+// card's ID in its header, signed by a key that is not that card's, is
+// bad_signature, with the same message, whether the card named is revoked
+// or not, so that no one who knows a card ID learns of its revocation.
+func TestForgedRecordTellsNoRevocation(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	forged := func() error {
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+		require.NoError(t, err)
+		p := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: bob.EID(), PeerEID: make([]byte, record.EIDSize)}
+		*p.Header() = record.CardHeader{CardID: bob.ID, Counter: 1}
+		msg, err := record.Sign(rand.Reader, key, p)
+		require.NoError(t, err)
+		_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
+		return err
+	}
+	before := forged()
+	require.ErrorIs(t, before, payflow.ErrSignature)
+	s.Revoke(bob)
+	after := forged()
+	require.ErrorIs(t, after, payflow.ErrSignature, "the card named is revoked")
+	assert.Equal(t, payflow.AsError(before), payflow.AsError(after))
+}
