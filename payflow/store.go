@@ -533,13 +533,15 @@ func Reenrolled(old, c *CardRecord) bool {
 }
 
 // CheckSessionCards returns an error matching ErrConflict when stored, a
-// stored session, names another shopper card or another seller card than
-// r, a session of its ID that an acceptance confirms (Acceptance.Session),
-// and nil when both cards are r's. The error's text names no card ID.
-// Stores call it in Accept for a stored session unexpired at the
-// acceptance's Now.
-func CheckSessionCards(stored, r *SessionRecord) error {
-	if stored.ShopperCardID == r.ShopperCardID && stored.SellerCardID == r.SellerCardID {
+// stored session of the ID of a.Session, is unexpired at a.Now (its
+// ExpiresAt after it) and names another shopper card or another seller
+// card than a.Session, and nil when both cards are a.Session's or stored
+// has expired, which an acceptance leaves as it is. The error's text
+// names no card ID. Stores call it in Accept for the stored session that
+// an acceptance of a Session meets.
+func CheckSessionCards(stored *SessionRecord, a *Acceptance) error {
+	r := a.Session
+	if !stored.ExpiresAt.After(a.Now) || stored.ShopperCardID == r.ShopperCardID && stored.SellerCardID == r.SellerCardID {
 		return nil
 	}
 	// The error reaches the pairing card (its message is the reply's):

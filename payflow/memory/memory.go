@@ -364,8 +364,8 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 			return payflow.ErrConflict
 		}
 	case a.Session != nil:
-		if old, ok := s.sessions[a.Session.ID]; ok && old.ExpiresAt.After(a.Now) {
-			if err := payflow.CheckSessionCards(old, a.Session); err != nil {
+		if old, ok := s.sessions[a.Session.ID]; ok {
+			if err := payflow.CheckSessionCards(old, a); err != nil {
 				return err
 			}
 		}

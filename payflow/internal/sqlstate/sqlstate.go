@@ -1098,10 +1098,8 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				if stored, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:])); err != nil {
 					return err
 				}
-				if stored.ExpiresAt.After(a.Now) {
-					if err := payflow.CheckSessionCards(stored, a.Session); err != nil {
-						return err
-					}
+				if err := payflow.CheckSessionCards(stored, a); err != nil {
+					return err
 				}
 				a.Session = stored
 				return nil
