@@ -1090,6 +1090,10 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, rep
 // manually no more than it, as Status and Wait take it), is ErrMismatch:
 // it is not shown or taken as seen paid.
 func (s *Seller) showPaid(first, v *PaymentView, over bool, what string) error {
+	// v may be on screen already (seen), where calls of other goroutines
+	// read it without the lock: the checks, which give the view checked
+	// the merchant name kept (sameRequest), write into a copy.
+	v = cloneView(v)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkTakenLocked(first, v); err != nil {
