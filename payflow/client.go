@@ -34,6 +34,11 @@ const (
 	DefaultMaxBackoff     = 2 * time.Second
 )
 
+// clientMaxHeaderBytes bounds the header section of a reply that the
+// client's own HTTP client reads (net/http's default is 10 MiB), so that
+// a reply makes a phone hold no more than it and MaxReplyBytes.
+const clientMaxHeaderBytes = 64 << 10
+
 // ClientOptions configure NewClient. The zero value is the default: a
 // zero field takes its default, and a negative AttemptTimeout,
 // MaxAttempts, MinBackoff, MaxBackoff or MaxReplyBytes, or a MaxBackoff
@@ -42,9 +47,10 @@ const (
 // longest AttemptTimeout leaves each attempt to the call's context.
 type ClientOptions struct {
 	// HTTPClient sends the requests (default: a client of its own whose
-	// transport keeps up to 64 idle connections to the platform). A
-	// redirect its CheckRedirect refuses fails the call at once (see
-	// Client).
+	// transport keeps up to 64 idle connections to the platform and reads
+	// a reply's header section of up to 64 KiB, a longer one failing the
+	// attempt as a network error). A redirect its CheckRedirect refuses
+	// fails the call at once (see Client).
 	HTTPClient *http.Client
 	// AttemptTimeout bounds each attempt of a call (default
 	// DefaultAttemptTimeout); the context of the call bounds them all.
@@ -196,6 +202,7 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns = 256
 		t.MaxIdleConnsPerHost = 64
+		t.MaxResponseHeaderBytes = clientMaxHeaderBytes
 		c.hc = &http.Client{Transport: t}
 	}
 	if c.opts.AttemptTimeout == 0 {

@@ -298,6 +298,31 @@ func TestClientReplyLimitIsExact(t *testing.T) {
 	assert.EqualValues(t, 2, calls.Load(), "a reply over the limit is not retried")
 }
 
+// TestClientReplyHeaderLimit: the client's own HTTP client reads a
+// reply's header section of up to 64 KiB, and no more: a platform that
+// sends a longer one fails the attempt as a network error
+// (ErrUnavailable once the attempts run out), so that what a reply makes
+// a phone hold is bounded by its headers' limit and MaxReplyBytes, not by
+// the 10 MiB of net/http's default.
+func TestClientReplyHeaderLimit(t *testing.T) {
+	body := mustCBOR(t, &payflow.Info{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		pad, _ := strconv.Atoi(r.Header.Get(payflow.RequestIDHeader)[len("pad-"):])
+		w.Header().Set("X-Pad", strings.Repeat("a", pad))
+		w.Header().Set("Content-Type", payflow.ContentType)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	c := fastClient(t, srv.URL, 2)
+	_, err := c.Info(payflow.WithRequestID(context.Background(), "pad-"+strconv.Itoa(60<<10)))
+	require.NoError(t, err, "a header section within the limit")
+	_, err = c.Info(payflow.WithRequestID(context.Background(), "pad-"+strconv.Itoa(64<<10)))
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.EqualValues(t, 3, calls.Load(), "the reply over the limit is retried as a network error")
+}
+
 // TestClientUnknownErrorCode: an error body whose code is none of
 // PROTOCOL.md §5.4 gets the code of the reply's status, as a reply
 // without an error body does, and matches that code's sentinel alone; its

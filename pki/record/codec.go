@@ -374,7 +374,11 @@ func sign(rand io.Reader, key crypto.Signer, r Record, chain [][]byte) ([]byte, 
 
 // Open decodes msg into r without checking its signature, so that a verifier
 // can learn which card signed it and fetch that card's key. Never act on what
-// Open returns before Verify succeeds.
+// Open returns before Verify succeeds. A message whose protected header's
+// byte string (head included) is over 256 bytes (a receipt's, over 256 plus
+// MaxChain) or whose unprotected header is over 256 bytes is refused as
+// malformed before any header parameter is decoded, by Open, Verify and
+// DecodeReceipt alike (PROTOCOL.md §3).
 func Open(msg []byte, r Record) error {
 	if noRecord(r) {
 		return errNoRecord
@@ -696,11 +700,71 @@ func readHead(b []byte, major byte) (n uint64, k int, ok bool) {
 	return n, k, true
 }
 
+// maxHeaderBytes is the most bytes of the protected header's item (its
+// byte string, head included; a receipt's, its x5chain aside: MaxChain
+// more) and of the unprotected header's item that decodeCOSE hands to
+// go-cose. Every header of the layout is far shorter (ProtectedHeader:
+// some 40 bytes; the unprotected header: one), and go-cose decodes a
+// header's parameters into a map of interfaces, checking each, at a cost
+// of an allocation or more per item: some 8 KiB of them cost a
+// verifier more than a signature check, and many times the memory.
+const maxHeaderBytes = 256
+
+// coseParts is the array of a COSE_Sign1 message after its tag, as go-cose
+// reads it before it decodes the headers: each part's item, unread.
+type coseParts struct {
+	_           struct{} `cbor:",toarray"`
+	Protected   cbor.RawMessage
+	Unprotected cbor.RawMessage
+	Payload     cbor.RawMessage
+	Signature   cbor.RawMessage
+}
+
+// partsMode reads coseParts as go-cose reads its parts: definite lengths
+// only, no tags, the library's bounds on nesting and sizes.
+var partsMode = func() cbor.DecMode {
+	m, err := cbor.DecOptions{IndefLength: cbor.IndefLengthForbidden, TagsMd: cbor.TagsForbidden}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// checkHeaderSizes refuses (ErrMalformed) msg, a message that go-cose
+// would read as a COSE_Sign1 message (its tag and array head, then four
+// well-formed items), whose protected or unprotected header is longer
+// than maxHeaderBytes (a receipt's protected header, MaxChain more),
+// before go-cose decodes its parameters. Every such msg is one that
+// go-cose's path refuses as malformed too: a header of the layout is
+// shorter. Any other msg is left to go-cose, which refuses it as
+// malformed before it decodes a header, or reads headers within the
+// limit.
+func checkHeaderSizes(msg []byte, want Type) error {
+	var p coseParts
+	if !bytes.HasPrefix(msg, []byte{0xd2, 0x84}) || partsMode.Unmarshal(msg[1:], &p) != nil {
+		return nil
+	}
+	limit := maxHeaderBytes
+	if want == TypeReceipt {
+		limit += MaxChain
+	}
+	if len(p.Protected) > limit {
+		return fmt.Errorf("%w: protected header of %d bytes, over %d", ErrMalformed, len(p.Protected), limit)
+	}
+	if len(p.Unprotected) > maxHeaderBytes {
+		return fmt.Errorf("%w: unprotected header of %d bytes, over %d", ErrMalformed, len(p.Unprotected), maxHeaderBytes)
+	}
+	return nil
+}
+
 // decodeCOSE is decode through go-cose: it accepts or refuses every msg,
 // with the error of the first check that msg fails.
 func decodeCOSE(msg []byte, want Type) (envelope, error) {
 	if limit := messageLimit(want); len(msg) > limit {
 		return envelope{}, fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(msg), limit)
+	}
+	if err := checkHeaderSizes(msg, want); err != nil {
+		return envelope{}, err
 	}
 	var m cose.Sign1Message
 	if err := m.UnmarshalCBOR(msg); err != nil {

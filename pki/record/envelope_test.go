@@ -148,3 +148,67 @@ func TestSignRefusesOversizedMessages(t *testing.T) {
 	assert.NotZero(t, signed)
 	assert.NotZero(t, refused)
 }
+
+// TestOpenRefusesLargeHeadersUnread: a message whose protected header
+// (a receipt's beyond its x5chain) or unprotected header is longer than
+// any that a verifier takes (maxHeaderBytes) is refused as malformed
+// before its header parameters are decoded, by Open, Verify and
+// DecodeReceipt alike, so that some 8 KiB of them, a thousand or more
+// entries, cost no more than a message of the layout: a few
+// allocations, not one or more per entry. A protected header of
+// maxHeaderBytes (a long content type) is still read, and refused for
+// its type.
+func TestOpenRefusesLargeHeadersUnread(t *testing.T) {
+	key := newKey(t)
+	payload, err := Marshal(samples()["consent"])
+	require.NoError(t, err)
+	bstr := func(b []byte) []byte { return append(cborhead.Append(nil, cborhead.Bytes, len(b)), b...) }
+	// A map of n entries, each an integer label and an empty array.
+	entries := func(n int) []byte {
+		m := cborhead.Append(nil, 5, n) // major type 5: a map
+		for i := range n {
+			m = append(cborhead.Append(m, 0, 100+i), 0x80)
+		}
+		return m
+	}
+	message := func(prot, unprot []byte) []byte {
+		return bytes.Join([][]byte{{0xd2, 0x84}, bstr(prot), unprot, bstr(payload), bstr(make([]byte, 64))}, nil)
+	}
+	withType := func(ct string) []byte {
+		return append(cborhead.Append([]byte{0xa2, 0x01, 0x26, 0x03}, cborhead.Text, len(ct)), ct...)
+	}
+	for name, tc := range map[string]struct {
+		msg  []byte
+		want Type
+	}{
+		"protected header":                {message(entries(1500), []byte{0xa0}), TypeConsent},
+		"unprotected header":              {message(ProtectedHeader(TypeConsent), entries(1500)), TypeConsent},
+		"receipt's protected header":      {message(entries(2400), []byte{0xa0}), TypeReceipt},
+		"a byte over the protected limit": {message(withType("x/"+strings.Repeat("a", 247)), []byte{0xa0}), TypeConsent},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.LessOrEqual(t, len(tc.msg), messageLimit(tc.want), "within the message's limit")
+			_, err := decode(tc.msg, tc.want)
+			require.ErrorIs(t, err, ErrMalformed)
+			assert.ErrorContains(t, err, "header of")
+			if tc.want == TypeReceipt {
+				_, err := DecodeReceipt(tc.msg)
+				assert.ErrorIs(t, err, ErrMalformed)
+			} else {
+				assert.ErrorIs(t, Open(tc.msg, new(Consent)), ErrMalformed)
+				assert.ErrorIs(t, Verify(tc.msg, &key.PublicKey, new(Consent)), ErrMalformed)
+			}
+			if raceEnabled {
+				return
+			}
+			allocs := testing.AllocsPerRun(20, func() { _, _ = decode(tc.msg, tc.want) })
+			assert.LessOrEqual(t, allocs, 16.0, "allocations to refuse %d bytes", len(tc.msg))
+		})
+	}
+	// The longest protected header taken: its item maxHeaderBytes long.
+	prot := withType("x/" + strings.Repeat("a", 246))
+	require.Len(t, bstr(prot), maxHeaderBytes)
+	msg := signRaw(t, key, prot, payload)
+	assert.ErrorIs(t, Verify(msg, &key.PublicKey, new(Consent)), ErrType)
+	assert.ErrorIs(t, Open(msg, new(Consent)), ErrType)
+}
