@@ -50,7 +50,8 @@ func EpochStart(e uint32) time.Time {
 // EIDKey is a card's EID key, EIDK = HKDF-SHA256(secret, salt nil,
 // info "CASIM-EIDK", 16 octets), with its AES-128 key schedule expanded once
 // so that each EID costs one block encryption. An EIDKey is safe for
-// concurrent use; the zero EIDKey is not usable (use NewEIDKey).
+// concurrent use; the zero EIDKey is not usable (use NewEIDKey): its EID
+// panics.
 type EIDKey struct {
 	block cipher.Block
 }
@@ -89,8 +90,12 @@ func eidk(secret []byte) ([16]byte, error) {
 
 // EID returns the EID of the given epoch:
 // AES-128(EIDK, "CASIM-EID" || 00 00 00 || epoch as uint32 little-endian).
-// It does not allocate.
+// It does not allocate. A nil or zero EIDKey has no key: EID panics,
+// saying so, as it is a program's error (NewEIDKey makes every EIDKey).
 func (k *EIDKey) EID(epoch uint32) EID {
+	if k == nil || k.block == nil {
+		panic("adv: EID of a nil or zero EIDKey (make one with NewEIDKey)")
+	}
 	buf := scratch.Get().(*[16]byte)
 	eid := eidWith(k.block, epoch, buf)
 	scratch.Put(buf)

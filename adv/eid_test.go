@@ -82,6 +82,17 @@ func TestEIDKey(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = k.EID(7) }))
 }
 
+// TestEIDOfNoKey: EID of a nil or zero EIDKey, which only a program's
+// error makes (NewEIDKey makes every usable key), panics with a message
+// that says so, not with a nil dereference.
+func TestEIDOfNoKey(t *testing.T) {
+	for name, k := range map[string]*EIDKey{"nil": nil, "zero": {}} {
+		t.Run(name, func(t *testing.T) {
+			assert.PanicsWithValue(t, "adv: EID of a nil or zero EIDKey (make one with NewEIDKey)", func() { k.EID(1) })
+		})
+	}
+}
+
 func TestSecretSize(t *testing.T) {
 	for _, n := range []int{0, 1, 15, 17, 32} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {

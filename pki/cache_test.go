@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"math"
 	"math/big"
 	"sync"
 	"sync/atomic"
@@ -786,6 +787,50 @@ func TestCacheKeepsNoEntryPastItsExpiry(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, 1, v.cache.len())
 			assert.Contains(t, v.cache.idx, chainKey(roleCard, other), "the chain verified before")
+		})
+	}
+}
+
+// TestCacheExtremeSkew: a Skew up to the largest Duration is the clock
+// difference tolerated, with no overflow in the times compared: a valid
+// chain is kept and served by the cache whatever the Skew; one whose card
+// expired an hour ago is accepted under any Skew over an hour (and not
+// kept: its entry would have expired), and refused as expired, the
+// refusal kept, under a negative Skew (no skew), however large.
+func TestCacheExtremeSkew(t *testing.T) {
+	h := newHierarchy(t)
+	_, shortChain := h.shortCard(t) // valid until t0 + 2h
+	for name, tc := range map[string]struct {
+		skew time.Duration
+		want error // past the card's NotAfter
+	}{
+		"largest":           {skew: math.MaxInt64},
+		"a nanosecond less": {skew: math.MaxInt64 - 1},
+		"a century":         {skew: 100 * 365 * 24 * time.Hour},
+		"smallest":          {skew: math.MinInt64, want: ErrExpired},
+		"largest negative":  {skew: -math.MaxInt64, want: ErrExpired},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clk := newClock(t0.Add(time.Hour))
+			v := newVerifier(t, h, clk, VerifierOptions{Skew: tc.skew})
+			addCRLs(t, h, v) // next update t0 + 24h
+			for range 2 {
+				_, err := v.VerifyCard(shortChain)
+				require.NoError(t, err)
+				assert.Equal(t, 1, v.cache.len(), "the chain kept")
+			}
+
+			clk.set(t0.Add(3 * time.Hour))
+			for range 2 {
+				_, err := v.VerifyCard(shortChain)
+				if tc.want != nil {
+					require.ErrorIs(t, err, tc.want)
+					assert.Equal(t, 1, v.cache.refusals(), "the refusal kept")
+				} else {
+					require.NoError(t, err)
+					assert.Equal(t, 0, v.cache.len(), "a chain accepted within the skew not kept")
+				}
+			}
 		})
 	}
 }

@@ -52,7 +52,8 @@ type VerifierOptions struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Skew is the clock difference tolerated on certificate validity and CRL
-	// update times. Zero: DefaultSkew. Negative: none.
+	// update times. Zero: DefaultSkew. Negative: none. Any positive
+	// Duration, up to math.MaxInt64, is the difference tolerated as it is.
 	Skew time.Duration
 	// MaxDepth is the longest chain accepted, root included. Zero:
 	// DefaultMaxDepth. Below 2 or above MaxChainDepth (negative, say) is
@@ -641,7 +642,7 @@ func (v *Verifier) withinPresented(res *result, certs []*x509.Certificate) {
 		if from := c.NotBefore.Add(-v.skew); from.After(res.validFrom) {
 			res.validFrom = from
 		}
-		if until := c.NotAfter.Add(v.skew + time.Nanosecond); until.Before(res.expiry) {
+		if until := c.NotAfter.Add(v.skew).Add(time.Nanosecond); until.Before(res.expiry) {
 			res.expiry = until
 		}
 	}
@@ -676,7 +677,7 @@ func (v *Verifier) refusalSpan(certs []*x509.Certificate, crls map[string]*heldC
 	validity := func(c *x509.Certificate) {
 		bound(c.NotBefore.Add(-v.skew))
 		bound(c.NotBefore)
-		bound(c.NotAfter.Add(v.skew + time.Nanosecond))
+		bound(c.NotAfter.Add(v.skew).Add(time.Nanosecond))
 		bound(c.NotAfter.Add(time.Nanosecond))
 	}
 	for _, c := range certs {
@@ -687,7 +688,7 @@ func (v *Verifier) refusalSpan(certs []*x509.Certificate, crls map[string]*heldC
 	}
 	for _, crl := range crls {
 		bound(crl.thisUpdate.Add(-v.skew))
-		bound(crl.nextUpdate.Add(v.skew + time.Nanosecond))
+		bound(crl.nextUpdate.Add(v.skew).Add(time.Nanosecond))
 	}
 	return from, until
 }

@@ -110,7 +110,12 @@ const maxResponse = 1 << 16
 // which asks for the octets that the 61xx before it announced (00: 256), and
 // to a command or GET RESPONSE sent again with the Le of a 6Cxx: one with
 // more octets, or there fewer (none included), is ErrResponse, none of it
-// used, as are answers beyond 65536 octets in all.
+// used, as are answers beyond 65536 octets in all. The octets that a 61xx
+// counts (xx not 00, fewer than 256) are the last: a further 61yy that
+// does not count those still left (after a 6Cxx that asked for fewer; none
+// once they have come, 6100 included) is ErrResponse, no GET RESPONSE sent
+// after it, so that an answer takes at most some 256 GET RESPONSEs of 256
+// octets and fewer than 256 more, however the card answers.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -149,13 +154,24 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		return nil, err
 	}
 	out, ins := r.Data, cmd.INS // ins: the instruction the status word r.SW answers
+	left := -1                  // the octets that a 61xx counted (xx not 00) still to come; -1 before one
 	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
 		gr := Command{CLA: getResponseClass(cmd.CLA), INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
+		if left >= 0 && gr.Ne != left {
+			return nil, fmt.Errorf("%w: instruction %02X answered %04X where %d octets were left of those a 61xx counted",
+				ErrResponse, ins, r.SW, left)
+		}
+		if byte(r.SW) != 0 {
+			left = gr.Ne
+		}
 		ins = gr.INS
 		if r, err = exactLe(gr, c.roundTrip, true); err != nil {
 			return nil, err
 		}
 		out = append(out, r.Data...)
+		if left >= 0 {
+			left -= len(r.Data)
+		}
 	}
 	if len(out) > maxResponse {
 		return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)

@@ -10,10 +10,13 @@ import (
 
 // TestGetResponseLength: 61xx announces xx octets (00: 256 or more), and
 // the GET RESPONSE that asks for them with Le xx must answer exactly that
-// many, with 9000 or with a further 61yy that chains more. A card that
-// answers fewer or more is refused with ErrResponse, its octets never
-// used: an answer cut short and ended with 9000 would otherwise pass for a
-// whole one (an issuer chain missing its last certificates).
+// many, with 9000 or, after 6100, with a further 61yy that chains more. A
+// card that answers fewer or more is refused with ErrResponse, its octets
+// never used: an answer cut short and ended with 9000 would otherwise pass
+// for a whole one (an issuer chain missing its last certificates). The
+// octets that 61xx counts (xx not 00) are the last: a further 61yy must
+// count those still left, after a 6Cxx that asked for fewer, and is
+// otherwise refused with ErrResponse, no GET RESPONSE sent after it.
 func TestGetResponseLength(t *testing.T) {
 	for name, tt := range map[string]struct {
 		steps [][2]string
@@ -49,9 +52,22 @@ func TestGetResponseLength(t *testing.T) {
 			{"00C0000003", "CCDD9000"},
 		}, ""},
 		"fewer than announced by the second 61xx": {[][2]string{
-			{"00CA010100", "AABB6102"},
-			{"00C0000002", "CCDD6102"},
+			{"00CA010100", "AABB6100"},
+			{"00C0000000", hexN(0xCC, 256) + "6102"},
 			{"00C0000002", "EE9000"},
+		}, ""},
+		"61xx after the octets a 61xx counted": {[][2]string{
+			{"00CA010100", "AABB6101"},
+			{"00C0000001", "CC6101"},
+		}, ""},
+		"6100 after the octets a 61xx counted": {[][2]string{
+			{"00CA010100", "AABB6101"},
+			{"00C0000001", "CC6100"},
+		}, ""},
+		"61xx counting more than were left after 6Cxx": {[][2]string{
+			{"00CA010100", "AABB6102"},
+			{"00C0000002", "6C01"},
+			{"00C0000001", "CC6102"},
 		}, ""},
 		"as announced, then 9000": {[][2]string{
 			{"00CA010100", "AABB6102"},
@@ -67,6 +83,12 @@ func TestGetResponseLength(t *testing.T) {
 			{"00C0000005", "6C01"},
 			{"00C0000001", "CC9000"},
 		}, "AABBCC"},
+		"the Le of 6Cxx, then 61xx counting the octets left": {[][2]string{
+			{"00CA010100", "AABB6102"},
+			{"00C0000002", "6C01"},
+			{"00C0000001", "CC6101"},
+			{"00C0000001", "DD9000"},
+		}, "AABBCCDD"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := &script{t: t, steps: tt.steps}
@@ -224,4 +246,27 @@ func TestExchangeNeBoundsFirstAnswer(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, cert, got, "Ne %d", ne)
 	}
+}
+
+// forever61 is a card that answers every command with one octet and 61 01,
+// for ever. It counts the commands.
+type forever61 struct{ sent int }
+
+func (f *forever61) Transmit([]byte) ([]byte, error) {
+	f.sent++
+	return []byte{0xAA, 0x61, 0x01}, nil
+}
+
+// TestGetResponseForever: a card that announces one octet more (61 01)
+// after every GET RESPONSE is refused with ErrResponse at its second 61 01,
+// which counts an octet where none was left: one GET RESPONSE, not the
+// 65536 that would collect the most octets Exchange takes.
+func TestGetResponseForever(t *testing.T) {
+	f := &forever61{}
+	got, err := simcard.New(f).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
+	require.ErrorIs(t, err, simcard.ErrResponse)
+	var se *simcard.StatusError
+	assert.NotErrorAs(t, err, &se)
+	assert.Nil(t, got)
+	assert.Equal(t, 2, f.sent, "the command and one GET RESPONSE")
 }

@@ -7,7 +7,10 @@
 // a demo card: a random ICCID, a key generated on the card, a certificate
 // from a self-contained demo CA (whose root is written next to the state
 // file, as <state>.root.pem), the PIN and the PUK. It prints the ICCID and
-// serves the card until SIGINT or SIGTERM.
+// serves the card until SIGINT or SIGTERM. A personalisation that fails
+// once the card may be activated (ACTIVATE sent, its outcome unknown) logs
+// the card's ICCID and advertising secret, which an activated card never
+// reveals again, before the program ends with exit status 1.
 //
 // One process at a time may use a state file: vcard holds it while it
 // runs, with an advisory lock (flock(2), where the system has it) on the
@@ -192,7 +195,10 @@ func run(ctx context.Context, addr, pin, puk, statePath string, unblock bool) er
 }
 
 // personalise certifies the card with a demo CA made for it and writes the
-// root certificate to rootPath.
+// root certificate to rootPath. When Personalise fails having perhaps
+// activated the card (it returns the Enrolment with its error), it logs
+// the card's ICCID and advertising secret before returning the error,
+// since an activated card never reveals its secret again.
 func personalise(card *simcard.Card, pin, puk, rootPath string) error {
 	if !simcard.ValidPIN(pin) || !simcard.ValidPUK(puk) {
 		return fmt.Errorf("vcard: the PIN needs %d to %d digits and the PUK %d: %w",
@@ -213,6 +219,13 @@ func personalise(card *simcard.Card, pin, puk, rootPath string) error {
 		return err
 	}
 	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: iccid, PIN: pin, PUK: puk})
+	if err != nil && enr != nil {
+		// The card may be activated, after which it never reveals its
+		// secret again: the Enrolment is the only record of it.
+		log.Printf("card %s may be activated: demo root CA in %s; advertising secret %x (for the cloud's enrolment)",
+			enr.ICCID, rootPath, enr.AdvertisingSecret)
+		return fmt.Errorf("vcard: personalise card %s: %w", enr.ICCID, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -433,4 +434,49 @@ func TestDocSelectsApplet(t *testing.T) {
 	get, err := hex.DecodeString(string(m[2]))
 	require.NoError(t, err)
 	assert.Equal(t, binary.BigEndian.AppendUint16([]byte{simcard.ClassISO, simcard.InsGetData}, simcard.TagICCID), get[:4], "GET DATA of the ICCID")
+}
+
+// lostAfterActivate is a Transmitter in front of a: ACTIVATE reaches the
+// card but its answer is lost, and so is every command after it. It keeps
+// the answer to GET DATA of the advertising secret in secret.
+type lostAfterActivate struct {
+	a         *applet.Applet
+	activated bool
+	secret    []byte
+}
+
+var errLink = errors.New("link lost")
+
+func (l *lostAfterActivate) Transmit(cmd []byte) ([]byte, error) {
+	if l.activated {
+		return nil, errLink
+	}
+	r, err := l.a.Transmit(cmd)
+	l.activated = cmd[1] == simcard.InsActivate
+	if l.activated {
+		return nil, errLink
+	}
+	if cmd[1] == simcard.InsGetData && binary.BigEndian.Uint16(cmd[2:4]) == simcard.TagAdvSecret {
+		l.secret = bytes.Clone(r[:len(r)-2])
+	}
+	return r, err
+}
+
+// TestPersonaliseKeepsEnrolmentOfCardMaybeActivated: when ACTIVATE's
+// answer and the SELECT after it are lost, Personalise returns the
+// Enrolment with its error, the card perhaps activated and never to
+// reveal its advertising secret again: personalise logs the ICCID and the
+// secret before it returns the error.
+func TestPersonaliseKeepsEnrolmentOfCardMaybeActivated(t *testing.T) {
+	logged := captureLog(t)
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	tr := &lostAfterActivate{a: a}
+	err = personalise(simcard.New(tr), simcardtest.PIN, simcardtest.PUK, filepath.Join(t.TempDir(), "root.pem"))
+	require.ErrorIs(t, err, errLink)
+	require.Len(t, tr.secret, 16)
+	iccid, err := simcard.New(a).ICCID()
+	require.NoError(t, err)
+	assert.Contains(t, logged.String(), fmt.Sprintf("card %s may be activated", iccid))
+	assert.Contains(t, logged.String(), fmt.Sprintf("advertising secret %x", tr.secret))
 }

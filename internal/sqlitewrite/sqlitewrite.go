@@ -27,10 +27,20 @@ type Lock struct {
 }
 
 // fileLock is the lock of one file, shared by the Locks of its stores.
+// It stays in locks.m while a Lock is open or the lock is held, so that
+// every handle on the file shares it.
 type fileLock struct {
 	key  string
 	sem  chan struct{}
 	refs int // open Locks; guarded by locks.mu
+}
+
+// forgetLocked takes f out of locks.m when no Lock is open and the lock is
+// not held. locks.mu must be held.
+func (f *fileLock) forgetLocked() {
+	if f.refs == 0 && len(f.sem) == 0 && locks.m[f.key] == f {
+		delete(locks.m, f.key)
+	}
 }
 
 var locks struct {
@@ -67,6 +77,8 @@ func OpenLock(path string) (*Lock, error) {
 
 // Close releases the handle's reference to the file's lock; closing it
 // again does nothing. It does not release the lock if the handle holds
+// it: the handle's Unlock still does, and until then the lock stays the
+// file's, so that a store opening the file meanwhile (OpenLock) waits for
 // it.
 func (l *Lock) Close() {
 	locks.mu.Lock()
@@ -75,9 +87,8 @@ func (l *Lock) Close() {
 		return
 	}
 	l.closed = true
-	if l.f.refs--; l.f.refs == 0 {
-		delete(locks.m, l.f.key)
-	}
+	l.f.refs--
+	l.f.forgetLocked()
 }
 
 // Lock waits for the lock, or for ctx to end (returning its error).
@@ -95,8 +106,14 @@ func (l *Lock) Lock(ctx context.Context) error {
 	}
 }
 
-// Unlock releases the lock taken by Lock.
-func (l *Lock) Unlock() { <-l.f.sem }
+// Unlock releases the lock taken by Lock, and forgets it when every
+// handle on the file has been closed.
+func (l *Lock) Unlock() {
+	<-l.f.sem
+	locks.mu.Lock()
+	defer locks.mu.Unlock()
+	l.f.forgetLocked()
+}
 
 // ErrClosed is returned by Batcher.Write and Batcher.Prepare after Close,
 // and by a Prepare that a Close races.

@@ -506,6 +506,55 @@ func TestLockCloseTwice(t *testing.T) {
 	assert.ErrorIs(t, c.Lock(cancelled), context.Canceled, "held through the other handle")
 }
 
+// TestLockClosedWhileHeld: a handle closed while it holds the lock, its
+// store's last, keeps the file's lock alive until it is released: a store
+// that opens the file meanwhile gets that lock, held, and waits for the
+// Unlock; once it is released and every handle closed, the lock is
+// forgotten.
+func TestLockClosedWhileHeld(t *testing.T) {
+	// Lock with a context that has ended takes the lock if it is free and
+	// fails at once if it is held.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	forgotten := func(f *fileLock) bool {
+		locks.mu.Lock()
+		defer locks.mu.Unlock()
+		return locks.m[f.key] != f
+	}
+
+	for name, openBefore := range map[string]bool{"opened before the Unlock": true, "opened after the Unlock": false} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a.db")
+			a, err := OpenLock(path)
+			require.NoError(t, err)
+			require.NoError(t, a.Lock(cancelled))
+			a.Close()
+			assert.False(t, forgotten(a.f), "held")
+			var b *Lock
+			if openBefore {
+				b, err = OpenLock(path)
+				require.NoError(t, err)
+				defer b.Close()
+				if !assert.ErrorIs(t, b.Lock(cancelled), context.Canceled, "still held by the closed handle") {
+					b.Unlock()
+				}
+			}
+			a.Unlock()
+			assert.Equal(t, !openBefore, forgotten(a.f), "forgotten once released by its last handle")
+			if !openBefore {
+				b, err = OpenLock(path)
+				require.NoError(t, err)
+				defer b.Close()
+			}
+			require.NoError(t, b.Lock(cancelled))
+			b.Unlock()
+			assert.False(t, forgotten(b.f), "b still open")
+			b.Close()
+			assert.True(t, forgotten(b.f))
+		})
+	}
+}
+
 // holdWriteLock takes SQLite's write lock of db's file on a connection of
 // db's own (BEGIN IMMEDIATE), as another process does, so that a batch's
 // BEGIN waits for it (up to the busy timeout). It returns the function

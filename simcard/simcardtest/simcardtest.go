@@ -86,8 +86,18 @@ type Virtual struct {
 }
 
 // NewCard makes a blank applet on opts.Storage, personalises it with issuer
-// and leaves it selected.
+// and leaves it selected. An error comes with a nil Virtual, but for one:
+// when simcard.Card.Personalise returns its Enrolment together with its
+// error (the card may be activated, after which it never reveals its
+// advertising secret again), NewCard returns the Virtual holding that
+// Enrolment with the error, the card not selected again.
 func NewCard(issuer *pki.CA, opts Options) (*Virtual, error) {
+	return newCard(issuer, opts, func(a *applet.Applet) simcard.Transmitter { return a })
+}
+
+// newCard is NewCard with the card talking to the applet through the
+// Transmitter link returns for it.
+func newCard(issuer *pki.CA, opts Options, link func(*applet.Applet) simcard.Transmitter) (*Virtual, error) {
 	if opts.Storage == nil {
 		opts.Storage = new(applet.Memory)
 	}
@@ -108,13 +118,17 @@ func NewCard(issuer *pki.CA, opts Options) (*Virtual, error) {
 	if err != nil {
 		return nil, err
 	}
-	card := simcard.New(a)
+	card := simcard.New(link(a))
 	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: opts.ICCID, PIN: opts.PIN, PUK: opts.PUK})
+	v := &Virtual{Applet: a, Card: card, Enrolment: enr, Storage: opts.Storage}
+	if err != nil && enr != nil {
+		return v, err // the card may be activated: enr is the only record of its secret
+	}
 	if err != nil {
 		return nil, err
 	}
 	if _, err := card.Select(); err != nil {
 		return nil, err
 	}
-	return &Virtual{Applet: a, Card: card, Enrolment: enr, Storage: opts.Storage}, nil
+	return v, nil
 }

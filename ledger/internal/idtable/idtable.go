@@ -18,18 +18,28 @@ package idtable
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"math/rand/v2"
 )
 
 // Table numbers the keys added to it 0, 1, 2, … It holds fewer than
-// 2^32 - 1 keys. The zero value is an empty table. A Table is not safe for
-// concurrent use.
+// 2^32 - 1 keys: Add panics, leaving the table as it was, when asked to
+// add a key to a table that holds 2^32 - 2, so that a caller that may add
+// more bounds its keys first. The zero value is an empty table. A Table
+// is not safe for concurrent use.
 type Table[K ~[16]byte] struct {
 	hasher Hasher
 	slots  []uint64 // hash>>32<<32 | number+1; 0 is empty; length a power of two
 	keys   []K      // by number
 }
+
+// maxLen is the most keys a Table holds: a slot holds a number plus one
+// in 32 bits, 0 marking it empty. A variable for the tests.
+var maxLen uint64 = 1<<32 - 2
+
+// errFull is the panic of Add on a Table that holds maxLen keys.
+var errFull = errors.New("idtable: table full: it numbers at most 4294967294 keys")
 
 // minSlots is the smallest table.
 const minSlots = 16
@@ -62,7 +72,8 @@ func (t *Table[K]) Find(k K) (int, bool) {
 }
 
 // Add returns the number of k, adding k with the next number when it is
-// not in the table yet (added is then true).
+// not in the table yet (added is then true). It panics when k is not in a
+// table that holds 2^32 - 2 keys, the most a Table holds.
 func (t *Table[K]) Add(k K) (n int, added bool) {
 	if 2*(len(t.keys)+1) > len(t.slots) {
 		t.grow()
@@ -72,6 +83,9 @@ func (t *Table[K]) Add(k K) (n int, added bool) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
+			if uint64(len(t.keys)) >= maxLen {
+				panic(errFull)
+			}
 			n = len(t.keys)
 			t.keys = append(t.keys, k)
 			t.slots[i] = h>>32<<32 | uint64(uint32(n+1))

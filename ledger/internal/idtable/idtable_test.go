@@ -161,3 +161,30 @@ func TestPairsMatchesMap(t *testing.T) {
 		assert.Zero(t, p.Len())
 	}
 }
+
+// TestTableFull: a Table holds at most maxLen keys (fewer than 2^32 - 1,
+// the numbers a slot holds): adding one more panics with errFull, leaving
+// the table as it was, while the keys it holds are still found and added
+// again. The limit is lowered here, the test adding no 4 billion keys.
+func TestTableFull(t *testing.T) {
+	require.Equal(t, uint64(1<<32-2), maxLen)
+	defer func(n uint64) { maxLen = n }(maxLen)
+	maxLen = 5
+	var tab Table[id]
+	for i := range 5 {
+		n, added := tab.Add(idOf(0, uint64(i)))
+		require.True(t, added)
+		require.Equal(t, i, n)
+	}
+	assert.PanicsWithError(t, errFull.Error(), func() { tab.Add(idOf(1, 0)) })
+	assert.Equal(t, 5, tab.Len())
+	_, ok := tab.Find(idOf(1, 0))
+	assert.False(t, ok)
+	n, added := tab.Add(idOf(0, 3))
+	assert.False(t, added)
+	assert.Equal(t, 3, n)
+	tab.Reset(0)
+	n, added = tab.Add(idOf(1, 0))
+	assert.True(t, added)
+	assert.Equal(t, 0, n)
+}

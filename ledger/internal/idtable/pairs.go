@@ -16,7 +16,8 @@ type Pairs[K ~[16]byte] struct {
 func (p *Pairs[K]) Len() int { return p.pairs.Len() }
 
 // Add returns the number of the pair (k, v), adding it with the next
-// number when it is not in p yet (added is then true).
+// number when it is not in p yet (added is then true). It panics, as
+// Table.Add does, when either Table it numbers with is full.
 func (p *Pairs[K]) Add(k K, v uint64) (n int, added bool) {
 	i, _ := p.keys.Add(k)
 	var pair [16]byte
