@@ -926,7 +926,8 @@ const (
 	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, cert_hash, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
 	// acceptance's time (its expiry not after it, or zero), or of another
-	// shopper or seller card, which it leaves as it is.
+	// shopper or seller card or merchant, which it leaves as it is: it
+	// never changes a stored session's merchant.
 	qConfirm = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
@@ -934,6 +935,7 @@ const (
 		WHERE payflow_sessions.expires_at > ? AND payflow_sessions.expires_at <> 0
 			AND payflow_sessions.shopper_card_id = excluded.shopper_card_id
 			AND payflow_sessions.seller_card_id = excluded.seller_card_id
+			AND payflow_sessions.merchant_id = excluded.merchant_id
 		RETURNING ` + sessionCols
 	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
 	// qCancelPending cancels the session's pending requests and marks
@@ -1011,12 +1013,12 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert, the write of a and the cancellation of
 // its session's pending requests commit together. A session's upsert that
-// finds the stored session expired, or of another shopper or seller card,
-// changes no row, returns none and is followed by a read of that session,
-// and nothing is cancelled: an expired one is returned, and one of other
-// cards refused (payflow.CheckSessionCards), rolling back the nonce and
-// the counter. The
-// cancellation is a statement of its own, after the counter's upsert: on
+// finds the stored session expired, or of another shopper or seller card
+// or merchant, changes no row, returns none and is followed by a read of
+// that session, and nothing is cancelled: an expired one is returned, and
+// one of other cards or another merchant refused
+// (payflow.CheckSessionParties), rolling back the nonce and the counter.
+// The cancellation is a statement of its own, after the counter's upsert: on
 // PostgreSQL (READ COMMITTED) it reads the requests from a snapshot taken
 // once the upsert holds the card's counter row, so that it cancels every
 // request of the session whose transaction committed before that (the
@@ -1094,11 +1096,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
-			if errors.Is(err, payflow.ErrNotFound) { // expired, or of other cards: left as it is
+			if errors.Is(err, payflow.ErrNotFound) { // expired, or of other parties: left as it is
 				if stored, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:])); err != nil {
 					return err
 				}
-				if err := payflow.CheckSessionCards(stored, a); err != nil {
+				if err := payflow.CheckSessionParties(stored, a); err != nil {
 					return err
 				}
 				a.Session = stored
@@ -1181,7 +1183,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // such an acceptance is left to the transaction of Accept. It returns
 // true when the statement committed, and false with no error when it was
 // refused (or a unique key clashed, or the session had expired or was of
-// other cards and w changed no row): the caller then runs the transaction
+// other cards or another merchant and w changed no row): the caller then runs the transaction
 // of Accept, which tells which refused (or commits the nonce and counter
 // of an expired session's acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
