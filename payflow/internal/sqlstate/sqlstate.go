@@ -475,17 +475,18 @@ func dec(b []byte, v any) error {
 // (a deadlock). A lock of the merchant's row would not do: a row that a
 // PutMerchant under way inserts is no row to lock.
 //
-// The withdrawal of a card enrolled again locks its sessions and pending
-// requests in the order that the server's plan reads them, which is not
-// one order: the rows' order in the table (a sequential scan, or a bitmap
-// of the partial indexes by card) or an index's (a prepared statement's
-// generic plan may read the pending requests through the index of due
-// times). Two cards enrolled again at once, whose pending requests are
-// each other's (one signed, the other would pay) but not their sessions,
-// which are locked first, may so each hold a request that the other waits
-// for: the server ends one transaction with a deadlock, which PutCard then
-// runs again (rerunTx), the other having committed or still holding its
-// rows.
+// The withdrawal of a card enrolled again locks its sessions in the order
+// of their IDs, as DeleteExpired locks a batch of expired ones (see
+// withdraw), and then its pending requests in the order that the server's
+// plan reads them, which is not one order: the rows' order in the table (a
+// sequential scan, or a bitmap of the partial indexes by card) or an
+// index's (a prepared statement's generic plan may read the pending
+// requests through the index of due times). Two cards enrolled again at
+// once, whose pending requests are each other's (one signed, the other
+// would pay) but not their sessions, which are locked first, may so each
+// hold a request that the other waits for: the server ends one
+// transaction with a deadlock, which PutCard then runs again (rerunTx),
+// the other having committed or still holding its rows.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
@@ -533,8 +534,12 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 // 1970 is below), as UpdatePayment writes a cancellation (PutCard of a
 // card with a new certificate or advertising secret). The requests are found through the
 // partial indexes of pending requests by seller card and by payer card.
+// On PostgreSQL the sessions are locked first, in the order of their IDs
+// (FOR UPDATE), before any is deleted, as DeleteExpired locks a batch of
+// expired ones (see sweeps), so that the two never each hold a session
+// that the other waits for.
 func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) error {
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`), id, id); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(qWithdrawSessions[s.d]), id, id); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
@@ -542,6 +547,15 @@ func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) e
 		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ? AND expires_at <> 0`),
 		ns(t), nsFirst(t), id, id, ns(t))
 	return err
+}
+
+// qWithdrawSessions deletes the sessions of a card, its ID given twice,
+// by dialect: on PostgreSQL once they are locked in the order of their
+// IDs (see withdraw).
+var qWithdrawSessions = [...]string{
+	SQLite: `DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`,
+	Postgres: `DELETE FROM payflow_sessions WHERE id IN (SELECT id FROM payflow_sessions
+		WHERE shopper_card_id = ? OR seller_card_id = ? ORDER BY id FOR UPDATE)`,
 }
 
 // merchantLock is the statement that takes, until the transaction ends,
