@@ -532,8 +532,10 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 // payment requests that it signed or would pay that are pending and
 // unexpired at t (none without an expiry, kept as 0, which a t before
 // 1970 is below), as UpdatePayment writes a cancellation (PutCard of a
-// card with a new certificate or advertising secret). The requests are found through the
-// partial indexes of pending requests by seller card and by payer card.
+// card with a new certificate or advertising secret). The sessions are
+// found through the indexes of sessions by shopper card and by seller
+// card (schema version 14), the requests through the partial indexes of
+// pending requests by seller card and by payer card (version 13).
 // On PostgreSQL the sessions are locked first, in the order of their IDs
 // (FOR UPDATE), before any is deleted, as DeleteExpired locks a batch of
 // expired ones (see sweeps), so that the two never each hold a session
@@ -550,8 +552,9 @@ func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) e
 }
 
 // qWithdrawSessions deletes the sessions of a card, its ID given twice,
-// by dialect: on PostgreSQL once they are locked in the order of their
-// IDs (see withdraw).
+// by dialect, found through the indexes of sessions by shopper card and
+// by seller card: on PostgreSQL once they are locked in the order of
+// their IDs (see withdraw).
 var qWithdrawSessions = [...]string{
 	SQLite: `DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`,
 	Postgres: `DELETE FROM payflow_sessions WHERE id IN (SELECT id FROM payflow_sessions
