@@ -540,11 +540,14 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // session that has expired is ErrExpired: it spends its nonce and counter,
 // as every record refused for good (see refuse), and writes nothing else
 // (no confirmation, no cancellation). A proof into a stored session,
-// unexpired, of another shopper or seller card is ErrConflict (the
-// store's refusal, Acceptance.Session): a process whose card cache still
-// holds a card's former advertising secret resolves its EIDs to that card,
-// while another card now has them; it writes nothing and leaves the proof
-// unspent. The session's expiry is checked, and
+// unexpired, of another shopper or seller card, or with another merchant,
+// is ErrConflict (the store's refusal, Acceptance.Session): a process
+// whose card cache still holds a card's former advertising secret
+// resolves its EIDs to that card, while another card now has them, and
+// one whose cache still holds a seller card's former merchant showed the
+// shopper that merchant, while the session was stored with the one the
+// card has moved to (or the other way round); it writes nothing and
+// leaves the proof unspent. The session's expiry is checked, and
 // a new session's counted from, at the time read once the peer's EID has
 // resolved, so that a session that expires while a miss waits for a reload
 // of the cards is expired for the proof. Resolving the peer's EID draws on

@@ -159,8 +159,9 @@ type Store interface {
 	// marked with an error matching pki.ErrNonce; advances the card's
 	// counter as Advance does; then does the write of a, if any. It
 	// returns the error of the first that fails: a session stored,
-	// unexpired, for other cards than a.Session's is refused with an
-	// error matching ErrConflict (see Acceptance.Session).
+	// unexpired, for other cards or with another merchant than
+	// a.Session's is refused with an error matching ErrConflict (see
+	// Acceptance.Session).
 	Accept(ctx context.Context, a *Acceptance) error
 
 	// Token returns the token whose hash is hash.
@@ -256,14 +257,17 @@ type Acceptance struct {
 	// clearing any), unless the stored one has expired at Now (its
 	// ExpiresAt not after Now): that one is left as it is, and nothing is
 	// cancelled (nonce and counter are still committed). A stored session
-	// unexpired at Now whose shopper or seller card is not Session's
-	// (CheckSessionCards) is refused with an error matching ErrConflict,
-	// and nothing is written, nonce and counter neither: its ID names the
-	// two cards' EIDs, which a process that still holds a card's former
-	// advertising secret in its card cache resolves to that card, so that
-	// two pairs of cards may meet under one ID. On success Session is
-	// replaced by the stored session, whose ExpiresAt tells the caller
-	// which it was.
+	// unexpired at Now whose shopper card, seller card or merchant is not
+	// Session's (CheckSessionParties) is refused with an error matching
+	// ErrConflict, and nothing is written, nonce and counter neither: its
+	// ID names the two cards' EIDs, which a process that still holds a
+	// card's former advertising secret in its card cache resolves to that
+	// card, so that two pairs of cards may meet under one ID; and a
+	// process that still holds a seller card's former merchant in its
+	// card cache showed the shopper that merchant, whose confirmation is
+	// not one of the merchant the card has moved to. The stored merchant
+	// is never changed. On success Session is replaced by the stored
+	// session, whose ExpiresAt tells the caller which it was.
 	Session *SessionRecord
 	// Now is the time of the acceptance of a Session: a stored session
 	// that has expired at Now is not written, and CancelPending cancels
@@ -532,21 +536,28 @@ func Reenrolled(old, c *CardRecord) bool {
 	return !bytes.Equal(a, b) || subtle.ConstantTimeCompare(old.AdvSecret, c.AdvSecret) != 1
 }
 
-// CheckSessionCards returns an error matching ErrConflict when stored, a
-// stored session of the ID of a.Session, is unexpired at a.Now (its
-// ExpiresAt after it) and names another shopper card or another seller
-// card than a.Session, and nil when both cards are a.Session's or stored
-// has expired, which an acceptance leaves as it is. The error's text
-// names no card ID. Stores call it in Accept for the stored session that
-// an acceptance of a Session meets.
-func CheckSessionCards(stored *SessionRecord, a *Acceptance) error {
+// CheckSessionParties returns an error matching ErrConflict when stored,
+// a stored session of the ID of a.Session, is unexpired at a.Now (its
+// ExpiresAt after it) and names another shopper card, another seller
+// card or another merchant than a.Session, and nil when its cards and
+// merchant are a.Session's or stored has expired, which an acceptance
+// leaves as it is. The error's text names no card ID and no merchant.
+// Stores call it in Accept for the stored session that an acceptance of a
+// Session meets.
+func CheckSessionParties(stored *SessionRecord, a *Acceptance) error {
 	r := a.Session
-	if !stored.ExpiresAt.After(a.Now) || stored.ShopperCardID == r.ShopperCardID && stored.SellerCardID == r.SellerCardID {
+	switch {
+	case !stored.ExpiresAt.After(a.Now):
 		return nil
+	case stored.ShopperCardID != r.ShopperCardID || stored.SellerCardID != r.SellerCardID:
+		// The error reaches the pairing card (its message is the
+		// reply's): it names no card, which would tell one card
+		// another's ID.
+		return fmt.Errorf("%w: session %x is stored for another pair of cards", ErrConflict, stored.ID[:])
+	case stored.MerchantID != r.MerchantID:
+		return fmt.Errorf("%w: session %x is stored with another merchant", ErrConflict, stored.ID[:])
 	}
-	// The error reaches the pairing card (its message is the reply's):
-	// it names no card, which would tell one card another's ID.
-	return fmt.Errorf("%w: session %x is stored for another pair of cards", ErrConflict, stored.ID[:])
+	return nil
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose

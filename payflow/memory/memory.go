@@ -365,7 +365,7 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		}
 	case a.Session != nil:
 		if old, ok := s.sessions[a.Session.ID]; ok {
-			if err := payflow.CheckSessionCards(old, a); err != nil {
+			if err := payflow.CheckSessionParties(old, a); err != nil {
 				return err
 			}
 		}

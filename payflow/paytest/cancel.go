@@ -259,16 +259,19 @@ func testPendingAfterPairing(t *testing.T, s payflow.Store) {
 	}
 }
 
-// testSessionOtherCards: an acceptance of a session whose ID a stored
-// session unexpired at its Now has, but with another shopper card or
-// another seller card, is refused with ErrConflict and writes nothing:
-// the stored session keeps its cards and flags, its pending request is
-// not cancelled, and the nonce and counter stay unspent. (Two processes,
-// one of which still holds a card's former advertising secret in its
-// card cache, may each resolve the same EIDs to another card.) A stored
-// session that has expired at Now is left as it is, whatever its cards,
+// testSessionOtherParties: an acceptance of a session whose ID a stored
+// session unexpired at its Now has, but with another shopper card,
+// another seller card or another merchant, is refused with ErrConflict
+// and writes nothing: the stored session keeps its cards, merchant and
+// flags, its pending request is not cancelled, and the nonce and counter
+// stay unspent. (Two processes, one of which still holds a card's former
+// advertising secret, or a seller card's former merchant, in its card
+// cache, may each resolve the same EIDs to another card, or the same
+// seller card to another merchant: a shopper confirmed the merchant it
+// was shown, which is not the stored session's.) A stored session that
+// has expired at Now is left as it is, whatever its cards and merchant,
 // as testExpiredSession's.
-func testSessionOtherCards(t *testing.T, s payflow.Store) {
+func testSessionOtherParties(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	stored, p := shopperConfirmed(t, &writer{s: s})
 
@@ -280,17 +283,18 @@ func testSessionOtherCards(t *testing.T, s payflow.Store) {
 		func(r *payflow.SessionRecord) {
 			r.ShopperCardID, r.SellerCardID = r.SellerCardID, r.ShopperCardID
 		},
+		func(r *payflow.SessionRecord) { r.MerchantID = "m2" },
 	} {
 		r := sellerSession()
 		other(r)
 		a := &payflow.Acceptance{Nonce: n, NonceExpires: t0.Add(time.Hour), CardID: card, Counter: 5, Session: r, Now: t0, CancelPending: true}
-		assert.ErrorIs(t, s.Accept(ctx, a), payflow.ErrConflict, "shopper %s, seller %s", r.ShopperCardID, r.SellerCardID)
+		assert.ErrorIs(t, s.Accept(ctx, a), payflow.ErrConflict, "shopper %s, seller %s, merchant %s", r.ShopperCardID, r.SellerCardID, r.MerchantID)
 		leftAsIs(t, s, stored, p)
 		assert.NoError(t, s.Spent(ctx, n, card, 5), "nonce and counter unspent")
 	}
 
 	expired := sellerSession()
-	expired.ShopperCardID = "8900000000000000003"
+	expired.ShopperCardID, expired.MerchantID = "8900000000000000003", "m2"
 	exp := stored.ExpiresAt
 	a := &payflow.Acceptance{Nonce: n, NonceExpires: exp.Add(time.Hour), CardID: card, Counter: 5, Session: expired, Now: exp, CancelPending: true}
 	require.NoError(t, s.Accept(ctx, a), "expired at Now")

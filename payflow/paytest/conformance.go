@@ -63,7 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		}},
 		{"CancelPending", testCancelPending},
 		{"ExpiredSession", testExpiredSession},
-		{"SessionOtherCards", testSessionOtherCards},
+		{"SessionOtherParties", testSessionOtherParties},
 		{"PendingAfterPairing", testPendingAfterPairing},
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},

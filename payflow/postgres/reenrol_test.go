@@ -85,3 +85,69 @@ func TestReenrolmentsCrossing(t *testing.T) {
 		assert.Equal(t, renewed(id).Chain, got.Chain, "card %s", id)
 	}
 }
+
+// TestSweepCrossesReenrolment: a sweep of expired sessions (DeleteExpired)
+// and the enrolment of a card with another certificate, which deletes the
+// card's sessions, both succeed when they meet on the same expired
+// sessions, read by their plans in opposite orders, and the sessions are
+// gone. Here the sweep's process reads them through an index, of their
+// expiries or of their IDs, and the enrolment's in the table's order
+// (their planner settings say so): sessions 1, 2 and 3 expire in that
+// order and stand in the table in the reverse order. Another
+// transaction holds session 2 until the sweep holds session 1 and waits
+// for it, and the enrolment waits too; locked in the order of the plans,
+// the enrolment would hold session 3, and once session 2 is freed each
+// would wait for the other (a deadlock, SQLSTATE 40P01). The enrolment's
+// process checks for a deadlock only after an hour (deadlock_timeout), so
+// that the server would end the sweep's transaction, which has no rerun,
+// rather than the enrolment's, which PutCard runs again.
+func TestSweepCrossesReenrolment(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	sweeper, waiting := openNamed(t, dsn+"&enable_seqscan=off&enable_bitmapscan=off&enable_hashjoin=off&enable_mergejoin=off&enable_hashagg=off", "sweep")
+	enroller, _ := openNamed(t, dsn+"&enable_indexscan=off&enable_bitmapscan=off&deadlock_timeout=1h", "sweep")
+	a, b := "8900000000000000001", "8900000000000000002"
+	at := time.Unix(1_800_000_000, 0)
+	card := func(id, cert string) *payflow.CardRecord {
+		return &payflow.CardRecord{ID: id, Chain: [][]byte{[]byte(cert + " " + id)}, AdvSecret: []byte(id[len(id)-16:]), EnrolledAt: at}
+	}
+	for _, id := range []string{a, b} {
+		require.NoError(t, enroller.PutCard(ctx, card(id, "cert")))
+	}
+	for i, id := range []byte{3, 2, 1} { // in the table in this order
+		sess := &payflow.SessionRecord{ID: payflow.ID{id}, ShopperCardID: a, SellerCardID: b, MerchantID: "m",
+			ShopperEID: []byte{1}, SellerEID: []byte{2}, SellerConfirmed: true, ExpiresAt: at.Add(time.Duration(id) * time.Minute)}
+		require.NoError(t, enroller.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000090", Counter: uint64(i + 1), Session: sess, Now: at}))
+	}
+	renewed := card(a, "new cert")
+	renewed.EnrolledAt = at.Add(time.Hour)
+
+	tx := beginOther(t, dsn)
+	session2 := payflow.ID{2}
+	_, err := tx.Exec(ctx, `SELECT 1 FROM payflow_sessions WHERE id = $1 FOR UPDATE`, session2[:])
+	require.NoError(t, err)
+	type swept struct {
+		n   int
+		err error
+	}
+	doneSweep, doneEnrol := make(chan swept, 1), make(chan error, 1)
+	go func() {
+		n, err := sweeper.DeleteExpired(ctx, at.Add(time.Hour))
+		doneSweep <- swept{n, err}
+	}()
+	await(t, "the sweep waiting for session 2", nil, func() bool { return waiting() == 1 })
+	go func() { doneEnrol <- enroller.PutCard(ctx, renewed) }()
+	await(t, "the enrolment waiting", doneEnrol, func() bool { return waiting() == 2 })
+	require.NoError(t, tx.Commit(ctx))
+	s := <-doneSweep
+	assert.NoError(t, s.err, "the sweep")
+	assert.Equal(t, 3, s.n, "the sweep deleted the three sessions")
+	assert.NoError(t, <-doneEnrol, "the enrolment")
+	for _, id := range []byte{1, 2, 3} {
+		_, err := enroller.Session(ctx, payflow.ID{id})
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "session %d", id)
+	}
+	got, err := enroller.Card(ctx, a)
+	require.NoError(t, err)
+	assert.Equal(t, renewed.Chain, got.Chain)
+}

@@ -14,3 +14,7 @@ func Rebind(d Dialect, query string) string { return rebind(d, query) }
 // SetBetweenBatches makes DeleteExpired call fn after each batch that it
 // committed.
 func SetBetweenBatches(s *Store, fn func()) { s.betweenBatches = fn }
+
+// QWithdrawSessions is the statement of d that deletes a card's sessions
+// when it is enrolled again, the card's ID its two arguments.
+func QWithdrawSessions(d Dialect) string { return qWithdrawSessions[d] }

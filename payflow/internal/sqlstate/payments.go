@@ -369,25 +369,43 @@ const sweepBatch = 256
 // commits, and is then deleted only if it is still expired.
 type sweep struct{ count, del string }
 
-// sweeps are the tables of DeleteExpired, in the order it sweeps them.
-var sweeps = func() []sweep {
+// sweeps are the tables of DeleteExpired, in the order it sweeps them, by
+// dialect. On PostgreSQL the sessions that a batch picks are locked
+// first, in the order of their IDs (FOR UPDATE), before any is deleted:
+// a card's enrolment with another certificate deletes the card's
+// sessions (withdraw), some of which may be expired, and locks them in
+// that order too, so that the two never each hold a session that the
+// other waits for (a deadlock, which would fail the sweep). Deleted in
+// the order of the batch's plan, a hash of the IDs picked or the
+// expiries', they would be locked in another order than the
+// enrolment's.
+var sweeps = [...][]sweep{SQLite: newSweeps(SQLite), Postgres: newSweeps(Postgres)}
+
+// newSweeps returns the sweeps of dialect d.
+func newSweeps(d Dialect) []sweep {
 	var ss []sweep
-	for _, t := range []struct{ table, key, expiry string }{
-		{"payflow_nonces", "nonce", "expires_at"},
-		{"payflow_used_nonces", "nonce", "expires_at"},
-		{"payflow_tokens", "hash", "expires_at"},
-		{"payflow_sessions", "id", "expires_at"},
-		{"payflow_replies", "key", "deadline"},
+	for _, t := range []struct {
+		table, key, expiry string
+		locked             bool // locked in the order of key first, on PostgreSQL
+	}{
+		{"payflow_nonces", "nonce", "expires_at", false},
+		{"payflow_used_nonces", "nonce", "expires_at", false},
+		{"payflow_tokens", "hash", "expires_at", false},
+		{"payflow_sessions", "id", "expires_at", true},
+		{"payflow_replies", "key", "deadline", false},
 	} {
 		between := t.expiry + ` >= ? AND ` + t.expiry + ` <= ?`
+		picked := `SELECT ` + t.key + ` FROM ` + t.table + ` WHERE ` + between + ` ORDER BY ` + t.expiry + ` LIMIT ?`
+		if t.locked && d == Postgres {
+			picked = `SELECT ` + t.key + ` FROM ` + t.table + ` WHERE ` + t.key + ` IN (` + picked + `) ORDER BY ` + t.key + ` FOR UPDATE`
+		}
 		ss = append(ss, sweep{
 			count: `SELECT count(*) FROM ` + t.table + ` WHERE ` + between,
-			del: `DELETE FROM ` + t.table + ` WHERE ` + between + ` AND ` + t.key + ` IN (SELECT ` + t.key + ` FROM ` + t.table +
-				` WHERE ` + between + ` ORDER BY ` + t.expiry + ` LIMIT ?)`,
+			del:   `DELETE FROM ` + t.table + ` WHERE ` + between + ` AND ` + t.key + ` IN (` + picked + `)`,
 		})
 	}
 	return ss
-}()
+}
 
 // expiredRanges returns the ranges of the column form of expiries (ns)
 // that have expired at now, in the order DeleteExpired sweeps them, the
@@ -421,7 +439,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	total := 0
-	for _, q := range sweeps {
+	for _, q := range sweeps[s.d] {
 		for _, r := range expiredRanges(now) {
 			n, err := s.sweepRange(ctx, q, r[0], r[1])
 			total += n

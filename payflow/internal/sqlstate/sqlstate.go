@@ -475,17 +475,18 @@ func dec(b []byte, v any) error {
 // (a deadlock). A lock of the merchant's row would not do: a row that a
 // PutMerchant under way inserts is no row to lock.
 //
-// The withdrawal of a card enrolled again locks its sessions and pending
-// requests in the order that the server's plan reads them, which is not
-// one order: the rows' order in the table (a sequential scan, or a bitmap
-// of the partial indexes by card) or an index's (a prepared statement's
-// generic plan may read the pending requests through the index of due
-// times). Two cards enrolled again at once, whose pending requests are
-// each other's (one signed, the other would pay) but not their sessions,
-// which are locked first, may so each hold a request that the other waits
-// for: the server ends one transaction with a deadlock, which PutCard then
-// runs again (rerunTx), the other having committed or still holding its
-// rows.
+// The withdrawal of a card enrolled again locks its sessions in the order
+// of their IDs, as DeleteExpired locks a batch of expired ones (see
+// withdraw), and then its pending requests in the order that the server's
+// plan reads them, which is not one order: the rows' order in the table (a
+// sequential scan, or a bitmap of the partial indexes by card) or an
+// index's (a prepared statement's generic plan may read the pending
+// requests through the index of due times). Two cards enrolled again at
+// once, whose pending requests are each other's (one signed, the other
+// would pay) but not their sessions, which are locked first, may so each
+// hold a request that the other waits for: the server ends one
+// transaction with a deadlock, which PutCard then runs again (rerunTx),
+// the other having committed or still holding its rows.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
@@ -531,10 +532,16 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 // payment requests that it signed or would pay that are pending and
 // unexpired at t (none without an expiry, kept as 0, which a t before
 // 1970 is below), as UpdatePayment writes a cancellation (PutCard of a
-// card with a new certificate or advertising secret). The requests are found through the
-// partial indexes of pending requests by seller card and by payer card.
+// card with a new certificate or advertising secret). The sessions are
+// found through the indexes of sessions by shopper card and by seller
+// card (schema version 14), the requests through the partial indexes of
+// pending requests by seller card and by payer card (version 13).
+// On PostgreSQL the sessions are locked first, in the order of their IDs
+// (FOR UPDATE), before any is deleted, as DeleteExpired locks a batch of
+// expired ones (see sweeps), so that the two never each hold a session
+// that the other waits for.
 func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) error {
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`), id, id); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(qWithdrawSessions[s.d]), id, id); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
@@ -542,6 +549,16 @@ func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) e
 		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ? AND expires_at <> 0`),
 		ns(t), nsFirst(t), id, id, ns(t))
 	return err
+}
+
+// qWithdrawSessions deletes the sessions of a card, its ID given twice,
+// by dialect, found through the indexes of sessions by shopper card and
+// by seller card: on PostgreSQL once they are locked in the order of
+// their IDs (see withdraw).
+var qWithdrawSessions = [...]string{
+	SQLite: `DELETE FROM payflow_sessions WHERE shopper_card_id = ? OR seller_card_id = ?`,
+	Postgres: `DELETE FROM payflow_sessions WHERE id IN (SELECT id FROM payflow_sessions
+		WHERE shopper_card_id = ? OR seller_card_id = ? ORDER BY id FOR UPDATE)`,
 }
 
 // merchantLock is the statement that takes, until the transaction ends,
@@ -926,7 +943,8 @@ const (
 	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, cert_hash, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
 	// acceptance's time (its expiry not after it, or zero), or of another
-	// shopper or seller card, which it leaves as it is.
+	// shopper or seller card or merchant, which it leaves as it is: it
+	// never changes a stored session's merchant.
 	qConfirm = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
@@ -934,6 +952,7 @@ const (
 		WHERE payflow_sessions.expires_at > ? AND payflow_sessions.expires_at <> 0
 			AND payflow_sessions.shopper_card_id = excluded.shopper_card_id
 			AND payflow_sessions.seller_card_id = excluded.seller_card_id
+			AND payflow_sessions.merchant_id = excluded.merchant_id
 		RETURNING ` + sessionCols
 	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
 	// qCancelPending cancels the session's pending requests and marks
@@ -1011,12 +1030,12 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert, the write of a and the cancellation of
 // its session's pending requests commit together. A session's upsert that
-// finds the stored session expired, or of another shopper or seller card,
-// changes no row, returns none and is followed by a read of that session,
-// and nothing is cancelled: an expired one is returned, and one of other
-// cards refused (payflow.CheckSessionCards), rolling back the nonce and
-// the counter. The
-// cancellation is a statement of its own, after the counter's upsert: on
+// finds the stored session expired, or of another shopper or seller card
+// or merchant, changes no row, returns none and is followed by a read of
+// that session, and nothing is cancelled: an expired one is returned, and
+// one of other cards or another merchant refused
+// (payflow.CheckSessionParties), rolling back the nonce and the counter.
+// The cancellation is a statement of its own, after the counter's upsert: on
 // PostgreSQL (READ COMMITTED) it reads the requests from a snapshot taken
 // once the upsert holds the card's counter row, so that it cancels every
 // request of the session whose transaction committed before that (the
@@ -1094,11 +1113,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
-			if errors.Is(err, payflow.ErrNotFound) { // expired, or of other cards: left as it is
+			if errors.Is(err, payflow.ErrNotFound) { // expired, or of other parties: left as it is
 				if stored, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:])); err != nil {
 					return err
 				}
-				if err := payflow.CheckSessionCards(stored, a); err != nil {
+				if err := payflow.CheckSessionParties(stored, a); err != nil {
 					return err
 				}
 				a.Session = stored
@@ -1181,7 +1200,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // such an acceptance is left to the transaction of Accept. It returns
 // true when the statement committed, and false with no error when it was
 // refused (or a unique key clashed, or the session had expired or was of
-// other cards and w changed no row): the caller then runs the transaction
+// other cards or another merchant and w changed no row): the caller then runs the transaction
 // of Accept, which tells which refused (or commits the nonce and counter
 // of an expired session's acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
