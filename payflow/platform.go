@@ -700,7 +700,8 @@ func unverified(err error) error {
 
 // check verifies a card-signed record as far as it can without the store,
 // in the order of pki.Challenger: chain and revocation, signature and card
-// ID, then the MAC, binding and expiry of its nonce (a refused chain told
+// ID, then the MAC, binding (to the record's card ID and, for a consent,
+// its request ID) and expiry of its nonce (a refused chain told
 // only for a record that its card's key signed: verifySignature). It
 // returns the acceptance that uses the nonce and advances the counter, to
 // which the caller adds the write of its call (accept), or none when a
@@ -717,7 +718,7 @@ func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Accep
 		if cs, ok := r.(*record.Consent); ok {
 			requestID = cs.RequestID
 		}
-		exp, err := openNonce(p.nonceKey, n, p.now(), requestID)
+		exp, err := openNonce(p.nonceKey, n, p.now(), h.CardID, requestID)
 		if err != nil {
 			return nil, verifyError(err)
 		}

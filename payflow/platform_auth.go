@@ -21,7 +21,8 @@ import (
 
 // Challenge implements API: a fresh 32-byte nonce, usable once within the
 // challenge TTL, for any card ID of the form that records carry
-// (record.CheckCardID; another is ErrInvalid), enrolled or not. The nonce
+// (record.CheckCardID; another is ErrInvalid), enrolled or not, and bound
+// to it: a record under another card ID over it is ErrReplay (check). The nonce
 // is stateless (see platform_nonce.go): issuing it writes nothing, and
 // reads nothing either, so that neither the reply nor its time tells
 // whether the card is enrolled; a login proof of a card that the platform
@@ -35,7 +36,7 @@ func (p *Platform) Challenge(_ context.Context, req *ChallengeRequest) (*Challen
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	exp := p.now().Add(p.ttl.challenge)
-	nonce, err := mintNonce(p.nonceKey, p.rand, exp, nil)
+	nonce, err := mintNonce(p.nonceKey, p.rand, exp, req.CardID, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -150,3 +150,36 @@ func TestRecordOfUnenrolledCardIsBadSignature(t *testing.T) {
 	require.NoError(t, err, "the login proof refused before, the card enrolled with its key")
 	assert.Equal(t, card.id, resp.CardID)
 }
+
+// TestChallengeBoundToCard: a challenge nonce serves the card it was
+// issued for alone. Another enrolled card's login or pairing proof over
+// it, signed by that card, is nonce_replayed, in process and over HTTP,
+// and spends nothing: neither that card's counter nor the nonce, which
+// the card it was issued for then logs in with.
+func TestChallengeBoundToCard(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	client := mustClient(t, serve(t, s.Fixture), payflow.ClientOptions{})
+	bob := s.NewCard("Bob")
+	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+	require.NoError(t, err)
+	login := bob.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: bob.EID(), PeerEID: make([]byte, record.EIDSize)})
+	pair := bob.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: bob.EID(), PeerEID: s.seller.EID()})
+	for name, api := range map[string]payflow.API{"platform": s.Platform, "http": client} {
+		_, err := api.Login(ctx, &payflow.LoginRequest{Proof: login})
+		require.ErrorIs(t, err, payflow.ErrReplay, "%s: login", name)
+		assert.Equal(t, http.StatusConflict, payflow.AsError(err).Status, name)
+		_, err = api.Pair(ctx, &payflow.PairRequest{Proof: pair})
+		require.ErrorIs(t, err, payflow.ErrReplay, "%s: pairing", name)
+	}
+	var proof record.AuthProof
+	require.NoError(t, record.Open(login, &proof))
+	require.NoError(t, s.Store.Spent(ctx, ch.Nonce, bob.ID, proof.Counter), "Bob's counter and the nonce unspent")
+
+	p := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.shopper.EID(), PeerEID: make([]byte, record.EIDSize)})
+	resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
+	require.NoError(t, err, "the login of the card the nonce was issued for")
+	assert.Equal(t, s.shopper.ID, resp.CardID)
+	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: bob.Proof(record.RoleShopper, nil)})
+	require.NoError(t, err, "Bob's login over a challenge of his own")
+}
