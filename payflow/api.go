@@ -16,17 +16,26 @@ import (
 // Idempotency-Key header. Methods that take a token need the bearer token
 // of a card that logged in (Login); the token of a card whose certificate
 // has been revoked since, or has expired since (once a login of the card
-// is refused for it), or that the platform's store no longer holds, is
-// ErrCard on every one of them, the error a login of the card gets, and
-// changes nothing; so is the token of a card enrolled since with another
-// certificate than the one its login was proved with.
+// is refused for it), is ErrCard on every one of them, the error a login
+// of the card gets, and changes nothing; so is the token of a card that
+// the platform's store no longer holds (whose login is ErrSignature, as
+// that of any card the platform does not hold), or enrolled since with
+// another certificate than the one its login was proved with.
+//
+// The calls that take no token tell no one which card IDs the platform
+// holds: Challenge gives a nonce for any card ID of the form that records
+// carry, and a record under a card ID that the platform does not hold is
+// ErrSignature, with the reply of a record under an enrolled card's ID
+// that its key did not sign, and spends nothing.
 //
 // Errors match the sentinel errors of this package with errors.Is, in
 // process and over HTTP alike. A call given a nil request fails with an
 // error matching ErrInvalid that names the request ("nil capture request"
 // for Capture) and changes nothing; a Client sends nothing.
 type API interface {
-	// Challenge returns a fresh one-time nonce for the card to sign.
+	// Challenge returns a fresh one-time nonce for the card to sign: for
+	// any card ID of the form of record.CheckCardID, enrolled or not
+	// (ErrInvalid for another).
 	Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error)
 	// Login checks a card-signed AuthProof whose PeerEID is all zero and
 	// returns a bearer token for the card. Over HTTP its reply is never

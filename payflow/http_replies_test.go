@@ -140,8 +140,9 @@ func (w *replyWorld) send(t *testing.T, path, auth, key, contentType string, v a
 
 // TestHTTPStoresNoReplyOfACallThatWroteNothing: a challenge, which
 // writes nothing, is never stored under its Idempotency-Key, whether
-// it is given or refused: the route runs every time, a new nonce each
-// time, and no caller fills the reply store with challenges.
+// it is given (to an enrolled card or not) or refused (a card ID that is
+// no ICCID): the route runs every time, a new nonce each time, and no
+// caller fills the reply store with challenges.
 func TestHTTPStoresNoReplyOfACallThatWroteNothing(t *testing.T) {
 	for name, world := range newReplyWorlds(t) {
 		t.Run(name, func(t *testing.T) {
@@ -149,11 +150,13 @@ func TestHTTPStoresNoReplyOfACallThatWroteNothing(t *testing.T) {
 			card := w.f.NewCard("alice")
 			for range 3 {
 				status, code := w.post(t, "/v1/challenges", "", &payflow.ChallengeRequest{CardID: "8944100000000000001"})
-				assert.Equal(t, http.StatusNotFound, status)
-				assert.Equal(t, "not_found", code)
-				status, code = w.post(t, "/v1/challenges", "", &payflow.ChallengeRequest{CardID: card.ID})
-				assert.Equal(t, http.StatusOK, status)
-				assert.Empty(t, code)
+				assert.Equal(t, http.StatusBadRequest, status)
+				assert.Equal(t, "invalid", code)
+				for _, id := range []string{"8944100000000000000", card.ID} { // not enrolled, enrolled
+					status, code = w.post(t, "/v1/challenges", "", &payflow.ChallengeRequest{CardID: id})
+					assert.Equal(t, http.StatusOK, status)
+					assert.Empty(t, code)
+				}
 			}
 			for range 2 { // the same key again runs again
 				status, code := w.postKey(t, "/v1/challenges", "", "same", &payflow.ChallengeRequest{CardID: card.ID})
@@ -267,7 +270,7 @@ func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 					&payflow.PairRequest{Proof: strangerSigns(t, card.ID, &record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: zeroEID, PeerEID: zeroEID})},
 					http.StatusBadRequest, "invalid"},
 				{"card not enrolled", "/v1/requests", payflow.ContentType,
-					&payflow.CreateRequest{Request: strangerSigns(t, "8944100000000000000", request())}, http.StatusForbidden, "card_not_trusted"},
+					&payflow.CreateRequest{Request: strangerSigns(t, "8944100000000000000", request())}, http.StatusBadRequest, "bad_signature"},
 				{"not the card's signature", "/v1/requests", payflow.ContentType,
 					&payflow.CreateRequest{Request: strangerSigns(t, card.ID, request())}, http.StatusBadRequest, "bad_signature"},
 				{"refund not the card's signature", "/v1/refunds", payflow.ContentType,

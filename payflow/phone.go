@@ -425,6 +425,12 @@ const LoginTries = 3
 // and Login proves the card's key again over a new challenge, up to
 // LoginTries times in all.
 //
+// A card that the platform does not hold (never enrolled there, or
+// removed since) gets a challenge as an enrolled card does, and its
+// proof is refused with ErrSignature, the error of a proof that the key
+// of the card enrolled under its ICCID did not sign: the platform tells
+// no one, the phone included, which of the two it is (PROTOCOL.md §6.1).
+//
 // The login it returns is the caller's own: the phone keeps the one it
 // uses, which writing into the one returned leaves as it was.
 //

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -653,7 +654,12 @@ func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord
 
 // openCardEntry is openCard returning the card as cardEntry does, with
 // the EID key of its secret that checkEID takes.
-// Its refusals are unverified.
+// Its refusals are unverified. A card ID that the store does not hold
+// gives a card of that ID without a chain, whose records no key verifies
+// (verifySignature): a record under it is ErrSignature, as a record under
+// an enrolled card's ID that its card's key did not sign is, at the same
+// step, with the same message, spending nothing, so that no one learns
+// from a record which card IDs are enrolled.
 func (p *Platform) openCardEntry(ctx context.Context, msg []byte, r record.CardRecord) (*cachedCard, error) {
 	if len(msg) == 0 {
 		return nil, unverified(fmt.Errorf("%w: no signed record", ErrInvalid))
@@ -661,7 +667,11 @@ func (p *Platform) openCardEntry(ctx context.Context, msg []byte, r record.CardR
 	if err := record.Open(msg, r); err != nil {
 		return nil, unverified(fmt.Errorf("%w: %v", ErrInvalid, err))
 	}
-	e, err := p.enrolledEntry(ctx, r.Header().CardID)
+	id := r.Header().CardID
+	e, err := p.cardEntry(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return &cachedCard{rec: &CardRecord{ID: id}}, nil
+	}
 	if err != nil {
 		return nil, unverified(err)
 	}
@@ -690,7 +700,8 @@ func unverified(err error) error {
 
 // check verifies a card-signed record as far as it can without the store,
 // in the order of pki.Challenger: chain and revocation, signature and card
-// ID, then the MAC, binding and expiry of its nonce (a refused chain told
+// ID, then the MAC, binding (to the record's card ID and, for a consent,
+// its request ID) and expiry of its nonce (a refused chain told
 // only for a record that its card's key signed: verifySignature). It
 // returns the acceptance that uses the nonce and advances the counter, to
 // which the caller adds the write of its call (accept), or none when a
@@ -707,7 +718,7 @@ func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Accep
 		if cs, ok := r.(*record.Consent); ok {
 			requestID = cs.RequestID
 		}
-		exp, err := openNonce(p.nonceKey, n, p.now(), requestID)
+		exp, err := openNonce(p.nonceKey, n, p.now(), h.CardID, requestID)
 		if err != nil {
 			return nil, verifyError(err)
 		}
@@ -794,8 +805,18 @@ func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
 // only for a record that the key of the card's certificate signed: any
 // other is ErrSignature, as for a card whose chain verifies, so that a
 // record forged under another card's ID tells nothing of that card's
-// certificate or its revocation.
+// certificate or its revocation. A card without a chain (one that the
+// store does not hold: openCardEntry) has its record verified with
+// noKey, which verifies none: ErrSignature, with the message of a record
+// that an enrolled card's key did not sign.
 func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecord) error {
+	if len(c.Chain) == 0 {
+		pub, err := noKey()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInternal, err)
+		}
+		return verifyError((&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r))
+	}
 	vc, err := p.verifier.VerifyCard(c.Chain)
 	if err != nil {
 		if serr := leafSignature(c, msg, r); serr != nil {
@@ -808,6 +829,17 @@ func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecor
 	}
 	return nil
 }
+
+// noKey returns the key that verifySignature verifies the records of a
+// card without a chain with: a P-256 key made at random once a process,
+// its private key dropped at once, so that it verifies no record.
+var noKey = sync.OnceValues(func() (*ecdsa.PublicKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return &k.PublicKey, nil
+})
 
 // leafSignature returns the error of the signature of msg, a record of
 // r's type of card c, verified with the key of c's certificate, the first

@@ -279,10 +279,11 @@ func TestCacheKeepsNoReadOlderThanAChange(t *testing.T) {
 	s := newShopOn(t, st, false, paytest.Options{})
 	bob := s.NewCard("Bob")
 
+	proof := bob.Proof(record.RoleShopper, nil)
 	st.arm(bob.ID)
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: bob.ID})
+		_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
 		done <- err
 	}()
 	<-st.entered

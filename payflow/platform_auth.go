@@ -20,17 +20,23 @@ import (
 )
 
 // Challenge implements API: a fresh 32-byte nonce, usable once within the
-// challenge TTL, for an enrolled card. The nonce is stateless (see
-// platform_nonce.go): issuing it writes nothing.
-func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
+// challenge TTL, for any card ID of the form that records carry
+// (record.CheckCardID; another is ErrInvalid), enrolled or not, and bound
+// to it: a record under another card ID over it is ErrReplay (check). The nonce
+// is stateless (see platform_nonce.go): issuing it writes nothing, and
+// reads nothing either, so that neither the reply nor its time tells
+// whether the card is enrolled; a login proof of a card that the platform
+// does not hold is then refused as one that its card's key did not sign
+// (openCardEntry).
+func (p *Platform) Challenge(_ context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("challenge")
 	}
-	if _, err := p.card(ctx, req.CardID); err != nil {
-		return nil, err
+	if err := record.CheckCardID("card ID", req.CardID); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	exp := p.now().Add(p.ttl.challenge)
-	nonce, err := mintNonce(p.nonceKey, p.rand, exp, nil)
+	nonce, err := mintNonce(p.nonceKey, p.rand, exp, req.CardID, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -112,8 +118,10 @@ func (p *Platform) CheckToken(ctx context.Context, token string) error {
 // card is (see trusted): a token outlives neither the revocation nor the
 // expiry of its card. Nor does it outlive the card's record: the token of
 // a card that the store no longer holds (read again once its entry in the
-// card cache has expired) is ErrCard, as a login of the card is
-// (enrolledEntry), nor the certificate its login was proved with: the
+// card cache has expired) is ErrCard, not enrolled (enrolledEntry): the
+// token's holder proved the card's key, so that the reply tells it
+// nothing it may not know, while a login of such a card is ErrSignature
+// (openCardEntry), nor the certificate its login was proved with: the
 // token of a card enrolled since with another card certificate (a new
 // key under the same ICCID, after the old one's revocation, say), or
 // stored without the certificate's hash, is ErrCard, as that of a card
@@ -166,10 +174,11 @@ func sameCert(t *TokenRecord, c *CardRecord) bool {
 	return len(t.CertHash) == sha256.Size && len(h) == sha256.Size && subtle.ConstantTimeCompare(t.CertHash, h) == 1
 }
 
-// enrolledEntry is cardEntry for a card that signs a record or holds a
-// token: one that the store does not hold is ErrCard (card_not_trusted),
-// not enrolled, rather than ErrNotFound, so that neither its records nor
-// its tokens are answered as a missing object would be.
+// enrolledEntry is cardEntry for a card that holds a token: one that the
+// store does not hold is ErrCard (card_not_trusted), not enrolled, rather
+// than ErrNotFound, so that its tokens are not answered as a missing
+// object would be. (A record of such a card is bad_signature instead:
+// see openCardEntry.)
 func (p *Platform) enrolledEntry(ctx context.Context, id string) (*cachedCard, error) {
 	e, err := p.cardEntry(ctx, id)
 	if errors.Is(err, ErrNotFound) {

@@ -25,13 +25,17 @@ import (
 // the database can check it. It is still usable once: accepting a record
 // marks its nonce used (Store.Accept), in the transaction that advances
 // the card's counter, and a nonce marked used is refused until it
-// expires. A consent nonce is bound to its payment request: the MAC
-// covers the request ID, which is empty for login and pairing
-// challenges.
+// expires. A nonce is bound to the card it was issued for, and a consent
+// nonce to its payment request too: the MAC covers the card ID (that of
+// the challenge; the payer's for a consent nonce) and the request ID,
+// which is empty for login and pairing challenges, each after its length
+// in one octet, so that a record under another card ID, or of another
+// request, is refused for its nonce.
 //
 //	bytes 0–7    expiry, Unix nanoseconds, big-endian
 //	bytes 8–15   random
-//	bytes 16–31  HMAC-SHA256(key, "CASIM-NONCE" || bytes 0–15 || request ID)[0:16]
+//	bytes 16–31  HMAC-SHA256(key, "CASIM-NONCE" || bytes 0–15 ||
+//	             len(card ID) || card ID || len(request ID) || request ID)[0:16]
 const (
 	// usedNonceGrace is how long after its expiry a used nonce is kept, so
 	// that a platform process whose clock lags the one that deletes
@@ -41,6 +45,10 @@ const (
 	nonceKeySize = 32
 	nonceTagSize = 16
 	nonceLabel   = "CASIM-NONCE"
+	// maxNonceBound is the longest card ID or request ID that a nonce is
+	// bound to: its length is one octet of the MAC's input. Card IDs have
+	// 19 or 20 octets, request IDs 16.
+	maxNonceBound = 255
 )
 
 // errNonceForm is the cause of a nonce refused by openNonce.
@@ -74,36 +82,51 @@ func newNonceKey(ctx context.Context, s Store, rand io.Reader) (*nonceMAC, error
 	return newNonceMAC(key), nil
 }
 
-// nonceTag is the MAC of a nonce's first 16 bytes and the request ID it
-// is bound to (nil for none).
-func nonceTag(k *nonceMAC, body, requestID []byte) []byte {
+// nonceTag is the MAC of a nonce's first 16 bytes and the card ID and
+// request ID (nil for none) it is bound to, each at most maxNonceBound
+// octets long (nonceBound).
+func nonceTag(k *nonceMAC, body []byte, cardID string, requestID []byte) []byte {
 	m := k.macs.Get().(hash.Hash)
 	m.Reset()
 	m.Write([]byte(nonceLabel))
 	m.Write(body[:16])
+	m.Write([]byte{byte(len(cardID))})
+	m.Write([]byte(cardID))
+	m.Write([]byte{byte(len(requestID))})
 	m.Write(requestID)
 	tag := m.Sum(make([]byte, 0, sha256.Size))[:nonceTagSize]
 	k.macs.Put(m)
 	return tag
 }
 
-// mintNonce returns a nonce usable until expires, bound to requestID (nil
-// for a challenge).
-func mintNonce(k *nonceMAC, rand io.Reader, expires time.Time, requestID []byte) ([]byte, error) {
+// nonceBound reports whether a nonce may be bound to cardID and
+// requestID: whether neither is longer than maxNonceBound octets.
+func nonceBound(cardID string, requestID []byte) bool {
+	return len(cardID) <= maxNonceBound && len(requestID) <= maxNonceBound
+}
+
+// mintNonce returns a nonce usable until expires, bound to the card
+// cardID and to requestID (nil for a challenge).
+func mintNonce(k *nonceMAC, rand io.Reader, expires time.Time, cardID string, requestID []byte) ([]byte, error) {
+	if !nonceBound(cardID, requestID) {
+		return nil, fmt.Errorf("payflow: a nonce bound to a card ID of %d octets and a request ID of %d", len(cardID), len(requestID))
+	}
 	n := make([]byte, record.NonceSize)
 	binary.BigEndian.PutUint64(n[:8], uint64(max(expires.UnixNano(), 0)))
 	if _, err := io.ReadFull(rand, n[8:16]); err != nil {
 		return nil, err
 	}
-	copy(n[16:], nonceTag(k, n, requestID))
+	copy(n[16:], nonceTag(k, n, cardID, requestID))
 	return n, nil
 }
 
-// openNonce checks a nonce's MAC for requestID (nil for a challenge), in
-// constant time, and its expiry at now, and returns the expiry. A nonce
-// that fails either is an error matching pki.ErrNonce.
-func openNonce(k *nonceMAC, n []byte, now time.Time, requestID []byte) (time.Time, error) {
-	if len(n) != record.NonceSize || !hmac.Equal(n[16:], nonceTag(k, n, requestID)) {
+// openNonce checks a nonce's MAC for the card cardID and requestID (nil
+// for a challenge), in constant time, and its expiry at now, and returns
+// the expiry. A nonce that fails either, or that no card ID and request
+// ID of those lengths are bound to (nonceBound), is an error matching
+// pki.ErrNonce.
+func openNonce(k *nonceMAC, n []byte, now time.Time, cardID string, requestID []byte) (time.Time, error) {
+	if len(n) != record.NonceSize || !nonceBound(cardID, requestID) || !hmac.Equal(n[16:], nonceTag(k, n, cardID, requestID)) {
 		return time.Time{}, fmt.Errorf("%w: %w", pki.ErrNonce, errNonceForm)
 	}
 	v := binary.BigEndian.Uint64(n[:8])

@@ -18,58 +18,82 @@ var testNonceKey = newNonceMAC(bytes.Repeat([]byte{0x4b}, nonceKeySize))
 func TestNonce(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	exp := now.Add(2 * time.Minute)
-	n, err := mintNonce(testNonceKey, rand.Reader, exp, nil)
+	n, err := mintNonce(testNonceKey, rand.Reader, exp, alice, nil)
 	require.NoError(t, err)
 	require.Len(t, n, 32)
 
-	got, err := openNonce(testNonceKey, n, now, nil)
+	got, err := openNonce(testNonceKey, n, now, alice, nil)
 	require.NoError(t, err)
 	assert.True(t, got.Equal(exp))
 
-	_, err = openNonce(testNonceKey, n, exp, nil)
+	_, err = openNonce(testNonceKey, n, exp, alice, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "expired at its expiry")
-	_, err = openNonce(newNonceMAC(bytes.Repeat([]byte{1}, nonceKeySize)), n, now, nil)
+	_, err = openNonce(newNonceMAC(bytes.Repeat([]byte{1}, nonceKeySize)), n, now, alice, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "another platform's key")
 	for i := range n {
 		bad := bytes.Clone(n)
 		bad[i] ^= 0x80
-		_, err = openNonce(testNonceKey, bad, now, nil)
+		_, err = openNonce(testNonceKey, bad, now, alice, nil)
 		assert.ErrorIs(t, err, pki.ErrNonce, "byte %d changed", i)
 	}
-	_, err = openNonce(testNonceKey, n[:31], now, nil)
+	_, err = openNonce(testNonceKey, n[:31], now, alice, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "short")
-	_, err = openNonce(testNonceKey, make([]byte, 32), now, nil)
+	_, err = openNonce(testNonceKey, make([]byte, 32), now, alice, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "zeros")
 
-	m, err := mintNonce(testNonceKey, rand.Reader, exp, nil)
+	m, err := mintNonce(testNonceKey, rand.Reader, exp, alice, nil)
 	require.NoError(t, err)
 	assert.NotEqual(t, n, m, "two nonces of one expiry differ")
 
 	req := bytes.Repeat([]byte{7}, 16)
-	c, err := mintNonce(testNonceKey, rand.Reader, exp, req)
+	c, err := mintNonce(testNonceKey, rand.Reader, exp, alice, req)
 	require.NoError(t, err)
-	_, err = openNonce(testNonceKey, c, now, req)
+	_, err = openNonce(testNonceKey, c, now, alice, req)
 	require.NoError(t, err)
-	_, err = openNonce(testNonceKey, c, now, nil)
+	_, err = openNonce(testNonceKey, c, now, alice, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "a consent nonce is no challenge")
-	_, err = openNonce(testNonceKey, c, now, bytes.Repeat([]byte{8}, 16))
+	_, err = openNonce(testNonceKey, c, now, alice, bytes.Repeat([]byte{8}, 16))
 	assert.ErrorIs(t, err, pki.ErrNonce, "a consent nonce of another request")
-	_, err = openNonce(testNonceKey, n, now, req)
+	_, err = openNonce(testNonceKey, n, now, alice, req)
 	assert.ErrorIs(t, err, pki.ErrNonce, "a challenge is no consent nonce")
+
+	_, err = openNonce(testNonceKey, n, now, bob, nil)
+	assert.ErrorIs(t, err, pki.ErrNonce, "a challenge of another card")
+	_, err = openNonce(testNonceKey, c, now, bob, req)
+	assert.ErrorIs(t, err, pki.ErrNonce, "a consent nonce of another card")
+	// The lengths keep card ID and request ID apart: a nonce bound to a
+	// card ID and a request ID is none bound to their octets split
+	// otherwise.
+	_, err = openNonce(testNonceKey, c, now, alice+string(req[:1]), req[1:])
+	assert.ErrorIs(t, err, pki.ErrNonce, "the card ID and request ID split otherwise")
+	long := bytes.Repeat([]byte{7}, maxNonceBound+1)
+	_, err = mintNonce(testNonceKey, rand.Reader, exp, alice, long)
+	assert.Error(t, err, "a request ID longer than one octet counts")
+	_, err = mintNonce(testNonceKey, rand.Reader, exp, string(long), nil)
+	assert.Error(t, err, "a card ID longer than one octet counts")
+	_, err = openNonce(testNonceKey, c, now, alice, long)
+	assert.ErrorIs(t, err, pki.ErrNonce, "a request ID longer than one octet counts")
 }
 
+// Card IDs of the nonce tests.
+const (
+	alice = "8944500102198304826"
+	bob   = "89445001021983048260"
+)
+
 // FuzzOpenNonce: openNonce never panics, and accepts only what mintNonce
-// would have made with the same key and request ID: the same bytes,
-// unexpired at now.
+// would have made with the same key, card ID and request ID: the same
+// bytes, unexpired at now.
 func FuzzOpenNonce(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	valid, _ := mintNonce(testNonceKey, rand.Reader, now.Add(time.Minute), nil)
-	f.Add(valid, now.UnixNano(), []byte(nil))
-	f.Add(valid, now.Add(time.Minute).UnixNano(), []byte(nil))
-	f.Add(valid[:16], now.UnixNano(), []byte(nil))
-	f.Add([]byte{}, int64(0), make([]byte, 16))
-	f.Fuzz(func(t *testing.T, n []byte, at int64, requestID []byte) {
-		exp, err := openNonce(testNonceKey, n, time.Unix(0, at), requestID)
+	valid, _ := mintNonce(testNonceKey, rand.Reader, now.Add(time.Minute), alice, nil)
+	f.Add(valid, now.UnixNano(), alice, []byte(nil))
+	f.Add(valid, now.UnixNano(), bob, []byte(nil))
+	f.Add(valid, now.Add(time.Minute).UnixNano(), alice, []byte(nil))
+	f.Add(valid[:16], now.UnixNano(), alice, []byte(nil))
+	f.Add([]byte{}, int64(0), "", make([]byte, 16))
+	f.Fuzz(func(t *testing.T, n []byte, at int64, cardID string, requestID []byte) {
+		exp, err := openNonce(testNonceKey, n, time.Unix(0, at), cardID, requestID)
 		if err != nil {
 			return
 		}
@@ -79,7 +103,7 @@ func FuzzOpenNonce(f *testing.F) {
 		var again [32]byte
 		binary.BigEndian.PutUint64(again[:8], uint64(exp.UnixNano()))
 		copy(again[8:16], n[8:16])
-		copy(again[16:], nonceTag(testNonceKey, again[:], requestID))
+		copy(again[16:], nonceTag(testNonceKey, again[:], cardID, requestID))
 		if !bytes.Equal(again[:], n) {
 			t.Fatalf("accepted %x, which mintNonce makes as %x", n, again)
 		}

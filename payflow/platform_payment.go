@@ -353,8 +353,8 @@ func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now ti
 
 // Payment implements API. The payer of a pending request gets a fresh
 // consent nonce with every call, usable once until shortly after the
-// request expires; the seller cards of the merchant see the request
-// without one.
+// request expires, bound to the request and to the payer's card; the
+// seller cards of the merchant see the request without one.
 func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -369,7 +369,7 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 	}
 	var nonce []byte
 	if c.ID == r.PayerCardID && r.State == StatePending {
-		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.ttl.challenge), r.ID[:]); err != nil {
+		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.ttl.challenge), c.ID, r.ID[:]); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}

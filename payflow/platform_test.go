@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -605,10 +606,10 @@ func TestRefusals(t *testing.T) {
 			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
 			return err
 		}, payflow.ErrMismatch},
-		{"challenge for a card never enrolled", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			_, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: "8944500102198304826"})
+		{"challenge for no ICCID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: "8944500102198304827"})
 			return err
-		}, payflow.ErrNotFound},
+		}, payflow.ErrInvalid},
 		{"expired token", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			s.Clock.Advance(payflow.DefaultTokenTTL)
 			_, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
@@ -1155,8 +1156,10 @@ func TestSessionOfRevokedCard(t *testing.T) {
 // every call that takes a token (Resolve, Session, Catalog, Payment,
 // Decline, Cancel of a pending or a held request, Capture) is
 // card_not_trusted, with the reply (code and message) that a login of the
-// card gets now, and changes nothing: the requests stay as they were and
-// no money moves. The other card's token still works.
+// revoked card gets now, or, for the deleted card, whose login is
+// bad_signature as that of any card the platform does not hold, the reply
+// that the card is not enrolled, and changes nothing: the requests stay
+// as they were and no money moves. The other card's token still works.
 func TestTokenOfRevokedCard(t *testing.T) {
 	for _, lost := range []string{"revoked", "deleted"} {
 		for _, side := range []string{"shopper", "seller"} {
@@ -1181,7 +1184,7 @@ func TestTokenOfRevokedCard(t *testing.T) {
 				before, err := s.Ledger.LookupAccounts(ctx, accounts)
 				require.NoError(t, err)
 				require.Len(t, before, 2)
-				proof := card.Proof(role, nil) // a challenge is for enrolled cards
+				proof := card.Proof(role, nil)
 				if lost == "revoked" {
 					s.Revoke(card)
 				} else {
@@ -1189,7 +1192,13 @@ func TestTokenOfRevokedCard(t *testing.T) {
 					s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // the cached card expires
 				}
 				_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
-				require.ErrorIs(t, loginErr, payflow.ErrCard)
+				want := payflow.AsError(loginErr)
+				if lost == "revoked" {
+					require.ErrorIs(t, loginErr, payflow.ErrCard)
+				} else {
+					require.ErrorIs(t, loginErr, payflow.ErrSignature, "the login of a card the platform does not hold")
+					want = &payflow.Error{Code: "card_not_trusted", Message: "payflow: card not trusted: card " + card.ID + " is not enrolled", Status: http.StatusForbidden}
+				}
 
 				for _, c := range []struct {
 					name string
@@ -1212,7 +1221,7 @@ func TestTokenOfRevokedCard(t *testing.T) {
 				} {
 					err := c.call()
 					require.ErrorIs(t, err, payflow.ErrCard, c.name)
-					assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
+					assert.Equal(t, want, payflow.AsError(err), c.name)
 					assert.Equal(t, "card_not_trusted", payflow.AsError(err).Code, c.name)
 				}
 				s.requireState(t, pending.ID, payflow.StatePending)

@@ -468,9 +468,11 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 // once -wait has passed (ErrNoAnswer): the client alone would give up on
 // a cloud that refuses connections after a few attempts, and send its
 // calls again for more than a minute against one that accepts them and
-// never answers. A cloud that does not know the card (payflow.ErrNotFound:
-// one that never enrolled it, started with another data folder) fails the
-// login with an error that names the card and says what to do
+// never answers. A cloud that does not know the card (one that never
+// enrolled it, started with another data folder), which refuses its login
+// as one that the key of the card it enrolled did not sign
+// (payflow.ErrSignature: the platform tells no one which cards it holds),
+// fails the login with an error that names the card and says what to do
 // (notEnrolledHint).
 func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	lctx, cancel := context.WithTimeout(ctx, f.wait)
@@ -483,15 +485,15 @@ func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 }
 
 // notEnrolledHint adds to err, the error of the login of the card name to
-// the cloud at url, when it matches payflow.ErrNotFound (the cloud does
-// not know the card), which card and login it was and what to do, as
-// NoCloudHint does for a data folder without cards. Any other error is
-// returned as it is.
+// the cloud at url, when it matches payflow.ErrSignature (the cloud does
+// not know the card, or knows it with another key: it answers both alike),
+// which card and login it was and what to do, as NoCloudHint does for a
+// data folder without cards. Any other error is returned as it is.
 func notEnrolledHint(name, url string, err error) error {
-	if !errors.Is(err, payflow.ErrNotFound) {
+	if !errors.Is(err, payflow.ErrSignature) {
 		return err
 	}
-	return fmt.Errorf("demo: card %s: logging in to %s: %w (the cloud never enrolled this card: point -url at the cloud started with this data folder)", name, url, err)
+	return fmt.Errorf("demo: card %s: logging in to %s: %w (the cloud did not enrol this card with its key: point -url at the cloud started with this data folder)", name, url, err)
 }
 
 // find scans until the service queue holds the phone named name, shows
