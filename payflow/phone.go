@@ -201,18 +201,24 @@ type phone struct {
 	// receiptDecoded, when set, is called for each receipt message that
 	// the phone decodes, whatever the outcome.
 	receiptDecoded func()
+	// loginWaits, when set, is called as a call that needs to log in is
+	// about to wait for its turn (logIn).
+	loginWaits func()
 
-	mu       sync.Mutex
-	cardID   string
-	login    *LoginResponse
-	eidEpoch uint32
-	eid      adv.EID
-	names    map[adv.EID]peerName
-	asks     uint64 // the resolutions sent and answers forgotten, which order them (peerName.seq)
-	session  *SessionView
-	platform [][]byte     // the platform's certificate chain, from Info
-	next     uint32       // index of the session's next payment request
-	payment  *PaymentView // the payment request on screen
+	mu     sync.Mutex
+	cardID string
+	login  *LoginResponse
+	// loginTurn is held while a call logs in, so that the phone runs one
+	// login at a time (logIn); made by loginLock, nil until then.
+	loginTurn ctxLock
+	eidEpoch  uint32
+	eid       adv.EID
+	names     map[adv.EID]peerName
+	asks      uint64 // the resolutions sent and answers forgotten, which order them (peerName.seq)
+	session   *SessionView
+	platform  [][]byte     // the platform's certificate chain, from Info
+	next      uint32       // index of the session's next payment request
+	payment   *PaymentView // the payment request on screen
 	// sessionEpoch is the epoch of the EID of this card that the session
 	// selected now names (the one its pairing proof named).
 	sessionEpoch uint32
@@ -413,10 +419,17 @@ const LoginTries = 3
 
 // Login proves the card's key to the platform and keeps the bearer token.
 // The other methods log in by themselves when they need to, and again
-// when the token expired. The auth proof, like every record the card
+// when the token expired. The phone runs one login at a time: a call that
+// needs to log in while another logs in waits for that login, as long as
+// its context lasts, and uses the token it got if that is unexpired by
+// the phone's clock, logging in itself otherwise (also when that login
+// failed); Login itself logs in anew, unless another call replaced the
+// login that the phone held when Login was called while it waited, whose
+// login it then returns. The auth proof, like every record the card
 // signs, carries the card's counter: a login whose proof reaches the
-// platform after a record that the card signed later, for another call of
-// the phone made at the same moment, fails with ErrClone (see the Seller
+// platform after a record that the card signed later, for a call of the
+// phone that signs records (a selection, a payment or refund request, a
+// consent) made at the same moment, fails with ErrClone (see the Seller
 // and Shopper types).
 //
 // A login's reply carries the token, so the platform never stores it for
@@ -436,7 +449,8 @@ const LoginTries = 3
 //
 // A login whose ctx ended before it fails with ctx's error, whether or
 // not the API heeds ctx (a Platform in process): it sends nothing and the
-// card signs no proof. So does one that another call makes for itself.
+// card signs no proof. So does one that another call makes for itself,
+// and one whose ctx ends while it waits for another login.
 // One whose ctx ends as the challenge comes fails so before the card
 // signs: no proof is signed or sent.
 //
@@ -449,7 +463,10 @@ const LoginTries = 3
 // the platform's gets, is taken: the call that logged in uses its token,
 // and the next call that needs one logs in again.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
-	resp, err := p.logIn(ctx)
+	p.mu.Lock()
+	held := p.login
+	p.mu.Unlock()
+	resp, err := p.logIn(ctx, held)
 	if err != nil {
 		return nil, err
 	}
@@ -457,10 +474,39 @@ func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	return &l, nil
 }
 
-// logIn is Login, returning the login that the phone keeps.
-func (p *phone) logIn(ctx context.Context) (*LoginResponse, error) {
-	if err := ctx.Err(); err != nil {
+// loginLock returns the phone's loginTurn, making it first if need be.
+func (p *phone) loginLock() ctxLock {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.loginTurn == nil {
+		p.loginTurn = newCtxLock()
+	}
+	return p.loginTurn
+}
+
+// logIn is Login, returning the login that the phone keeps, for a call
+// that found the login stale (expired, refused or nil): it waits for a
+// login under way, as long as ctx lasts, and then uses the login that the
+// phone holds if it is another than stale and unexpired by the phone's
+// clock, logging in itself otherwise. The phone so runs one login at a
+// time: a call that needs a token while another logs in waits for that
+// login instead of having the card sign a proof that could reach the
+// platform before the other's (ErrClone), and one that failed leaves the
+// call waiting next to log in itself.
+func (p *phone) logIn(ctx context.Context, stale *LoginResponse) (*LoginResponse, error) {
+	turn := p.loginLock()
+	if p.loginWaits != nil {
+		p.loginWaits()
+	}
+	if err := turn.lock(ctx); err != nil {
 		return nil, err
+	}
+	defer turn.unlock()
+	p.mu.Lock()
+	l := p.login
+	p.mu.Unlock()
+	if l != nil && l != stale && p.opts.Now().Before(l.ExpiresAt) {
+		return l, nil
 	}
 	resp, err := LoginWithRetry(ctx, p.api, LoginTries, func() ([]byte, error) {
 		msg, _, _, err := p.proof(ctx, adv.EID{})
@@ -565,7 +611,7 @@ func (p *phone) loginState(ctx context.Context) (*LoginResponse, error) {
 	if l != nil && p.opts.Now().Before(l.ExpiresAt) {
 		return l, nil
 	}
-	return p.logIn(ctx)
+	return p.logIn(ctx, l)
 }
 
 // authed runs fn with a token, logging in again once if the platform no
@@ -580,7 +626,7 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 	if !errors.Is(err, ErrUnauthorized) {
 		return v, err
 	}
-	if l, err = p.logIn(ctx); err != nil {
+	if l, err = p.logIn(ctx, l); err != nil {
 		var zero T
 		return zero, err
 	}

@@ -58,11 +58,14 @@ const keptPaidRequests = 256
 // if the app makes them one at a time: Select, Request, Refund,
 // RefundPayment, and Login, which every call that talks to the platform
 // makes when the phone holds no token or its token expired (calls of
-// Request run one at a time among themselves, and so do refunds; a
-// Request or a refund waits for another only as long as its context
-// lasts). A call whose record reaches the platform after one that the
-// card signed later, for a call made at the same moment, is refused: it
-// fails with ErrClone, having taken no effect, and may be made again.
+// Request run one at a time among themselves, and so do refunds and
+// logins; a Request, a refund or a login waits for another only as long
+// as its context lasts, and a call that needs to log in while another
+// logs in uses that one's token, as Login says, so that calls that only
+// read, such as Status and Wait made at once, sign one auth proof for the
+// two). A call whose record reaches the platform after one that the card
+// signed later, for a call made at the same moment, is refused: it fails
+// with ErrClone, having taken no effect, and may be made again.
 //
 // The views, receipts, catalog and login that a Seller returns, also in
 // its errors (PaidError, RefundMadeError), are the caller's own: they

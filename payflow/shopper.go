@@ -36,7 +36,12 @@ var _ ShopperCard = (*simcard.Card)(nil)
 // signed only if the app makes them one at a time: Select, ApproveShown
 // and Approve (which run one at a time among themselves), and Login,
 // which every call that talks to the platform makes when the phone holds
-// no token or its token expired. A call whose record reaches the platform
+// no token or its token expired. Logins run one at a time (a call that
+// needs one waits for the one under way and uses its token, as Login
+// says), so calls that only read, such as WaitPayment and Peers made at
+// once, sign one auth proof for the two; a login and a record signed for
+// another of the calls above, made at the same moment, may still reach
+// the platform out of order. A call whose record reaches the platform
 // after one that the card signed later is refused: it fails with ErrClone,
 // having taken no effect, and may be made again (PROTOCOL.md §4.6).
 //
