@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casimpay/casimpay/internal/nilptr"
@@ -33,6 +34,10 @@ const RequestIDHeader = "X-Request-ID"
 // otherwise.
 const DefaultCallTimeout = 30 * time.Second
 
+// DefaultMaxInFlight is the most requests that the handler serves at once
+// unless HandlerOptions.MaxInFlight says otherwise.
+const DefaultMaxInFlight = 1024
+
 // MaxHandlerDuration is the longest ReplyTTL, ReplyLease and CallTimeout
 // that NewHandler accepts: a year, far beyond any sensible setting, and
 // short enough that the times the handler derives from them (a lease, an
@@ -43,7 +48,7 @@ const MaxHandlerDuration = 365 * 24 * time.Hour
 
 // HandlerOptions configure NewHandler. The zero value is the default: a
 // zero field takes its default, and a negative ReplyTTL, ReplyLease,
-// MaxBodyBytes or CallTimeout, or a duration longer than
+// MaxBodyBytes, CallTimeout or MaxInFlight, or a duration longer than
 // MaxHandlerDuration, or a nil pointer as Replies, is refused with
 // ErrInvalid.
 type HandlerOptions struct {
@@ -97,6 +102,15 @@ type HandlerOptions struct {
 	// stored or released leaves it in flight until its lease ends (its
 	// final reply tried again meanwhile, as Replies says).
 	CallTimeout time.Duration
+	// MaxInFlight bounds the requests that the handler serves at once
+	// (default DefaultMaxInFlight), so that the goroutines, body buffers
+	// and calls that clients can make it hold stay bounded whatever the
+	// number of their connections and HTTP/2 streams. A request that
+	// comes while MaxInFlight others are being served is answered 503
+	// unavailable at once (with its request ID and its log record, as
+	// every reply), before its body is read and without calling the API;
+	// Client retries it, as every unavailable reply.
+	MaxInFlight int
 	// Logger receives one record per request with its request ID; the
 	// status and the body's size as the ResponseWriter took them (0 for
 	// none; the size 0 for a HEAD, whose body the server does not send);
@@ -141,6 +155,9 @@ type Handler struct {
 	mux     *http.ServeMux
 	replies ReplyStore
 	log     *slog.Logger
+	// inFlight counts the requests being served, at most
+	// opts.MaxInFlight (ServeHTTP).
+	inFlight atomic.Int64
 	// checkToken checks a bearer token as the endpoints that take one do,
 	// before a stored reply is replayed to it: the API's CheckToken when
 	// it is a TokenChecker, nil otherwise.
@@ -210,6 +227,7 @@ func (o *HandlerOptions) check() error {
 		option{"ReplyTTL", int64(o.ReplyTTL), true, MaxHandlerDuration},
 		option{"ReplyLease", int64(o.ReplyLease), true, MaxHandlerDuration},
 		option{"CallTimeout", int64(o.CallTimeout), true, MaxHandlerDuration},
+		option{"MaxInFlight", int64(o.MaxInFlight), false, 0},
 	)
 }
 
@@ -301,6 +319,9 @@ func NewHandler(api API, opts HandlerOptions) (*Handler, error) {
 	}
 	if h.opts.CallTimeout == 0 {
 		h.opts.CallTimeout = DefaultCallTimeout
+	}
+	if h.opts.MaxInFlight == 0 {
+		h.opts.MaxInFlight = DefaultMaxInFlight
 	}
 	h.opts.Now = handlerClock(api, h.opts.Now)
 	h.opts.ReplyLease = max(h.opts.ReplyLease, h.opts.CallTimeout+10*time.Second)
@@ -991,6 +1012,8 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // the server ends no reply. A panic with nil is a panic as any other, its
 // value nil under GODEBUG=panicnil=1 (a *runtime.PanicNilError
 // otherwise), not taken for a runtime.Goexit. A nil Body is an empty one.
+// A request that comes while HandlerOptions.MaxInFlight others are being
+// served is answered 503 unavailable, its body unread.
 // A Handler that NewHandler did not make answers 500 internal, with its
 // request ID as any other reply, logged with the default logger
 // (slog.Default).
@@ -1062,6 +1085,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p = catch(func() {
 		// Under the recovery: a panicking ResponseWriter loses no record.
 		w.Header().Set(RequestIDHeader, id)
+		if h.inFlight.Add(1) > int64(h.opts.MaxInFlight) {
+			h.inFlight.Add(-1)
+			// Not logged as a failure: the request's record says 503.
+			h.write(sw, errorReply(fmt.Errorf("%w: %d requests in flight", ErrUnavailable, h.opts.MaxInFlight)))
+			return
+		}
+		defer h.inFlight.Add(-1)
 		if cleanPath(r.URL.EscapedPath()) {
 			h.mux.ServeHTTP(sw, r)
 		} else {

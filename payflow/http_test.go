@@ -1249,6 +1249,7 @@ func TestNewHandlerRefusesOptionsOutOfRange(t *testing.T) {
 		"ReplyTTL":             {ReplyTTL: -time.Second},
 		"ReplyLease":           {ReplyLease: -time.Nanosecond},
 		"MaxBodyBytes":         {MaxBodyBytes: -1},
+		"MaxInFlight":          {MaxInFlight: -1},
 		"CallTimeout":          {CallTimeout: -time.Millisecond},
 		"longest CallTimeout":  {CallTimeout: math.MaxInt64},
 		"longest ReplyLease":   {ReplyLease: math.MaxInt64},
