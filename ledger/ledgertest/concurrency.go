@@ -24,7 +24,7 @@ func testConcurrency(t *testing.T, c Config) {
 	plain := []uint64{acctA, acctB, acctC, acctHist}
 
 	// A second Ledger over the same store competes with the first.
-	other, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now})
+	other, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, BatchTimeout: batchTimeout})
 	require.NoError(t, err)
 	defer other.Close()
 

@@ -149,6 +149,13 @@ func (e *env) mapTransfer(t ledger.Transfer, f func(ledger.ID) ledger.ID) ledger
 	return t
 }
 
+// batchTimeout is the Options.BatchTimeout of the ledgers the suite opens:
+// some cases write BatchMax transfers, or expire BatchMax holds, in one
+// batch, which takes seconds under the race detector and longer on a busy
+// machine. The suite checks what a batch does, not how long it may take
+// (the ledger package's own tests check the timeout).
+const batchTimeout = 10 * time.Minute
+
 func newEnv(t *testing.T, c Config) *env {
 	t.Helper()
 	e := &env{t: t, c: c, clock: NewClock(Epoch)}
@@ -165,7 +172,7 @@ func newEnv(t *testing.T, c Config) *env {
 }
 
 func (e *env) open() {
-	l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now})
+	l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, BatchTimeout: batchTimeout})
 	require.NoError(e.t, err)
 	e.l = l
 }

@@ -104,7 +104,7 @@ type modelRun struct {
 }
 
 func (m *modelRun) ledger(t require.TestingT, s ledger.Store) *ledger.Ledger {
-	l, err := ledger.New(s, ledger.Options{Now: m.clock.Now})
+	l, err := ledger.New(s, ledger.Options{Now: m.clock.Now, BatchTimeout: batchTimeout})
 	require.NoError(t, err)
 	return l
 }

@@ -317,7 +317,7 @@ func testExpiry(t *testing.T, c Config) {
 		e.mustTransfer(holds[ledger.BatchMax:]...)
 		e.requireBalances(map[uint64]Bal{acctA: {ledger.BatchMax + 1, 0, 0, 0}})
 		require.NoError(t, e.l.Close())
-		l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, ExpiryLimit: ledger.BatchMax + 1})
+		l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, BatchTimeout: batchTimeout, ExpiryLimit: ledger.BatchMax + 1})
 		require.NoError(t, err)
 		e.l = l
 		e.clock.Advance(10 * time.Second)
@@ -353,7 +353,7 @@ func testExpiry(t *testing.T, c Config) {
 		// the hold created first, whatever the IDs.
 		e, first := newSameExpiryEnv(t, c)
 		require.NoError(t, e.l.Close())
-		l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, ExpiryLimit: 1})
+		l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, BatchTimeout: batchTimeout, ExpiryLimit: 1})
 		require.NoError(t, err)
 		e.l = l
 		e.clock.Set(time.Unix(0, int64(first+7e9)))
