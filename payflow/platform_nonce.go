@@ -57,12 +57,20 @@ var errNonceForm = errors.New("not a nonce of this platform")
 // nonceMAC computes the MACs of nonces under one key, reusing its HMAC
 // states. It is safe for concurrent use.
 type nonceMAC struct {
-	macs sync.Pool // of hash.Hash, HMAC-SHA256 under the key
+	macs sync.Pool // of *nonceHasher under the key
+}
+
+// nonceHasher is an HMAC-SHA256 state with room for the MAC's input and
+// its sum, so that computing a tag allocates nothing.
+type nonceHasher struct {
+	mac hash.Hash
+	in  [len(nonceLabel) + 16 + 1 + maxNonceBound + 1 + maxNonceBound]byte
+	sum [sha256.Size]byte
 }
 
 func newNonceMAC(key []byte) *nonceMAC {
 	key = bytes.Clone(key)
-	return &nonceMAC{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return &nonceMAC{macs: sync.Pool{New: func() any { return &nonceHasher{mac: hmac.New(sha256.New, key)} }}}
 }
 
 // newNonceKey returns the MAC of the platform's nonce key, stored by the
@@ -82,21 +90,22 @@ func newNonceKey(ctx context.Context, s Store, rand io.Reader) (*nonceMAC, error
 	return newNonceMAC(key), nil
 }
 
-// nonceTag is the MAC of a nonce's first 16 bytes and the card ID and
-// request ID (nil for none) it is bound to, each at most maxNonceBound
-// octets long (nonceBound).
-func nonceTag(k *nonceMAC, body []byte, cardID string, requestID []byte) []byte {
-	m := k.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(nonceLabel))
-	m.Write(body[:16])
-	m.Write([]byte{byte(len(cardID))})
-	m.Write([]byte(cardID))
-	m.Write([]byte{byte(len(requestID))})
-	m.Write(requestID)
-	tag := m.Sum(make([]byte, 0, sha256.Size))[:nonceTagSize]
-	k.macs.Put(m)
-	return tag
+// nonceTag puts in tag (nonceTagSize octets) the MAC of a nonce's first
+// 16 bytes and the card ID and request ID (nil for none) it is bound to,
+// each at most maxNonceBound octets long (nonceBound), each after its
+// length.
+func nonceTag(k *nonceMAC, tag, body []byte, cardID string, requestID []byte) {
+	h := k.macs.Get().(*nonceHasher)
+	in := append(h.in[:0], nonceLabel...)
+	in = append(in, body[:16]...)
+	in = append(in, byte(len(cardID)))
+	in = append(in, cardID...)
+	in = append(in, byte(len(requestID)))
+	in = append(in, requestID...)
+	h.mac.Reset()
+	h.mac.Write(in)
+	copy(tag[:nonceTagSize], h.mac.Sum(h.sum[:0]))
+	k.macs.Put(h)
 }
 
 // nonceBound reports whether a nonce may be bound to cardID and
@@ -116,7 +125,7 @@ func mintNonce(k *nonceMAC, rand io.Reader, expires time.Time, cardID string, re
 	if _, err := io.ReadFull(rand, n[8:16]); err != nil {
 		return nil, err
 	}
-	copy(n[16:], nonceTag(k, n, cardID, requestID))
+	nonceTag(k, n[16:], n, cardID, requestID)
 	return n, nil
 }
 
@@ -126,7 +135,12 @@ func mintNonce(k *nonceMAC, rand io.Reader, expires time.Time, cardID string, re
 // ID of those lengths are bound to (nonceBound), is an error matching
 // pki.ErrNonce.
 func openNonce(k *nonceMAC, n []byte, now time.Time, cardID string, requestID []byte) (time.Time, error) {
-	if len(n) != record.NonceSize || !nonceBound(cardID, requestID) || !hmac.Equal(n[16:], nonceTag(k, n, cardID, requestID)) {
+	if len(n) != record.NonceSize || !nonceBound(cardID, requestID) {
+		return time.Time{}, fmt.Errorf("%w: %w", pki.ErrNonce, errNonceForm)
+	}
+	var tag [nonceTagSize]byte
+	nonceTag(k, tag[:], n, cardID, requestID)
+	if !hmac.Equal(n[16:], tag[:]) {
 		return time.Time{}, fmt.Errorf("%w: %w", pki.ErrNonce, errNonceForm)
 	}
 	v := binary.BigEndian.Uint64(n[:8])

@@ -103,9 +103,50 @@ func FuzzOpenNonce(f *testing.F) {
 		var again [32]byte
 		binary.BigEndian.PutUint64(again[:8], uint64(exp.UnixNano()))
 		copy(again[8:16], n[8:16])
-		copy(again[16:], nonceTag(testNonceKey, again[:], cardID, requestID))
+		nonceTag(testNonceKey, again[16:], again[:], cardID, requestID)
 		if !bytes.Equal(again[:], n) {
 			t.Fatalf("accepted %x, which mintNonce makes as %x", n, again)
 		}
 	})
+}
+
+// TestNonceAllocations: minting a nonce allocates the nonce alone, and
+// opening one nothing.
+func TestNonceAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts vary under the race detector")
+	}
+	now := time.Unix(1_800_000_000, 0)
+	exp := now.Add(2 * time.Minute)
+	req := bytes.Repeat([]byte{7}, 16)
+	n, err := mintNonce(testNonceKey, rand.Reader, exp, alice, req)
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() {
+		if _, err := mintNonce(testNonceKey, rand.Reader, exp, alice, req); err != nil {
+			t.Fatal(err)
+		}
+	}), "mint")
+	assert.Equal(t, 0.0, testing.AllocsPerRun(100, func() {
+		if _, err := openNonce(testNonceKey, n, now, alice, req); err != nil {
+			t.Fatal(err)
+		}
+	}), "open")
+}
+
+// BenchmarkNonce: minting a consent nonce and opening it, as each
+// purchase does, allocates only the nonce.
+func BenchmarkNonce(b *testing.B) {
+	now := time.Unix(1_800_000_000, 0)
+	exp := now.Add(2 * time.Minute)
+	req := bytes.Repeat([]byte{7}, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		n, err := mintNonce(testNonceKey, rand.Reader, exp, alice, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := openNonce(testNonceKey, n, now, alice, req); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package payflow
+
+const raceEnabled = false
