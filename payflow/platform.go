@@ -138,12 +138,15 @@ type PlatformOptions struct {
 	ResolveBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and
 	// merchants in memory (default 5 s; negative: not at all; at most
-	// MaxLifetime). Changes made through another process show here within
-	// CacheTTL; revocation never waits for it (chains are verified on
-	// every record). The cache holds at most 100 000 cards and as many
-	// merchants: a card or merchant read while 100 000 of its kind are
-	// kept empties that kind's cache first, so that the next reads of
-	// the others go to the store again. CacheTTL does not apply to the
+	// MaxLifetime), and the card IDs that the store did not hold as long
+	// (so that the records of a card ID that is not enrolled read the
+	// store no more often than an enrolled card's). Changes made through
+	// another process show here within CacheTTL (a card enrolled there
+	// at once after a Reload); revocation never waits for it (chains are
+	// verified on every record). The cache holds at most 100 000 cards,
+	// as many absent card IDs and as many merchants: one read while
+	// 100 000 of its kind are kept empties that kind's cache first, so
+	// that the next reads of the others go to the store again. CacheTTL does not apply to the
 	// IDs of the ledger accounts found to be the platform's own (at most
 	// 100 000 of them, see Platform), which a negative CacheTTL leaves
 	// kept: the ledger changes no field of an account but its balances
@@ -468,7 +471,8 @@ func (p *Platform) Reload(ctx context.Context) error {
 // loadCards is Reload without the record of its start and end. The cards
 // that the resolver held before the scan and the scan did not find have
 // been deleted from the store: they leave the resolver and the cache
-// (dropCard), after a scan that ended without an error only.
+// (dropCard), after a scan that ended without an error only, which also
+// empties the cache's absent card IDs.
 func (p *Platform) loadCards(ctx context.Context) error {
 	var bad UnresolvableCardsError
 	gen := p.resolver.begin()
@@ -487,6 +491,9 @@ func (p *Platform) loadCards(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The scan may have found cards enrolled through another process
+	// whose IDs the cache holds as absent.
+	p.cache.forgetAbsent()
 	for i, id := range held {
 		if !found[i] {
 			p.dropCard(id, gen)
@@ -606,7 +613,7 @@ func (r *eidResolver) drop(id string, gen uint64) bool {
 // the memory of a deleted card.
 func (p *Platform) dropCard(id string, gen uint64) {
 	if p.resolver.drop(id, gen) {
-		forget(&p.cache, p.cache.cards, id)
+		p.cache.forgetCard(id)
 	}
 }
 

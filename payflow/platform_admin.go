@@ -46,7 +46,7 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 	if err := p.store.PutCard(ctx, c); err != nil {
 		return "", err
 	}
-	forget(&p.cache, p.cache.cards, c.ID)
+	p.cache.forgetCard(c.ID)
 	if err := p.resolver.enrol(c.ID, advSecret); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,8 +21,12 @@ import (
 // many reads of one purchase do not each go to the database. Entries live
 // CacheTTL; a change made by this process drops its entry at once (and
 // keeps out a read of the store that began before it), one made by
-// another process is seen here within CacheTTL. It keeps at most
-// maxCached cards and as many merchants. Certificates are
+// another process is seen here within CacheTTL. It also keeps, as long,
+// the card IDs that the store did not hold (absent), so that a card ID
+// that is not enrolled is looked up no more often than an enrolled one
+// and its records are not told apart by the time of their refusal. It
+// keeps at most maxCached cards, as many absent card IDs and as many
+// merchants. Certificates are
 // not trusted from it: every record is verified against the pki.Verifier
 // and its CRLs. A cached card keeps the EID key of its advertising
 // secret once derived (see cachedCard.eidKey), and the names of its
@@ -33,6 +38,7 @@ type cache struct {
 	mu        sync.Mutex
 	gen       uint64 // counts forget calls: a read older than one is not kept
 	cards     map[string]cached[*cachedCard]
+	absent    map[string]cached[error] // card IDs the store did not hold, with its ErrNotFound
 	merchants map[string]cached[*Merchant]
 }
 
@@ -62,6 +68,7 @@ const maxCached = 100000
 func (c *cache) init(ttl time.Duration) {
 	c.ttl = ttl
 	c.cards = make(map[string]cached[*cachedCard])
+	c.absent = make(map[string]cached[error])
 	c.merchants = make(map[string]cached[*Merchant])
 }
 
@@ -158,6 +165,25 @@ func forget[T any](c *cache, m map[string]cached[T], key string) {
 	defer c.mu.Unlock()
 	c.gen++
 	delete(m, key)
+}
+
+// forgetCard drops the entry of card id, and its ID from the absent
+// ones, after a change of the store.
+func (c *cache) forgetCard(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.cards, id)
+	delete(c.absent, id)
+}
+
+// forgetAbsent drops every absent card ID, once a read of the store may
+// have found some of them enrolled.
+func (c *cache) forgetAbsent() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.absent)
 }
 
 // forgetCardsOf drops, after a change of merchant's seller cards, every
@@ -269,14 +295,23 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 // cache's entry, taken with one hold of its lock, or one made of a read
 // of the store, which the cache keeps (with the key of the entry it
 // replaces if that was of the same secret, and its names if of the same
-// chain) when it keeps cards at all; the caller must not modify it.
+// chain) when it keeps cards at all; the caller must not modify it. A
+// card that the store does not hold is ErrNotFound, and the cache keeps
+// its ID as absent, with the store's error, for CacheTTL, as it keeps a
+// card found.
 func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
 		return e, nil
 	}
+	if err, ok := get(&p.cache, p.cache.absent, id, now); ok {
+		return nil, err
+	}
 	gen := p.cache.generation()
 	c, err := p.store.Card(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		put(&p.cache, p.cache.absent, id, err, gen, now)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -182,4 +183,74 @@ func TestChallengeBoundToCard(t *testing.T) {
 	assert.Equal(t, s.shopper.ID, resp.CardID)
 	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: bob.Proof(record.RoleShopper, nil)})
 	require.NoError(t, err, "Bob's login over a challenge of his own")
+}
+
+// cardReads is a store that counts its reads of each card.
+type cardReads struct {
+	payflow.Store
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (s *cardReads) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	s.mu.Lock()
+	if s.n == nil {
+		s.n = make(map[string]int)
+	}
+	s.n[id]++
+	s.mu.Unlock()
+	return s.Store.Card(ctx, id)
+}
+
+func (s *cardReads) reads(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[id]
+}
+
+// TestUnenrolledCardReadAsOftenAsEnrolled: the records of a card ID that
+// the platform does not hold read the store once every CacheTTL, as
+// those of an enrolled card do, so that their refusals take no longer;
+// the card enrolled, through this process or through another that shares
+// the store (once this one reloads its cards), is taken at once.
+func TestUnenrolledCardReadAsOftenAsEnrolled(t *testing.T) {
+	ctx := context.Background()
+	st := &cardReads{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	id, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	card := newStranger(t, s.Fixture, id)
+	login := func(counter uint64) error {
+		t.Helper()
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: card.id})
+		require.NoError(t, err)
+		eid, err := adv.DeriveEID(card.secret, adv.Epoch(s.Clock.Now()))
+		require.NoError(t, err)
+		_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: card.sign(t, counter,
+			&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: eid[:], PeerEID: make([]byte, record.EIDSize)})})
+		return err
+	}
+	for i := range 3 {
+		require.ErrorIs(t, login(uint64(i+1)), payflow.ErrSignature)
+	}
+	assert.Equal(t, 1, st.reads(card.id), "one read within CacheTTL")
+	s.Clock.Advance(payflow.DefaultCacheTTL)
+	require.ErrorIs(t, login(4), payflow.ErrSignature)
+	assert.Equal(t, 2, st.reads(card.id), "read again once CacheTTL has passed")
+
+	// Enrolled through another process on the same store.
+	_, err = renewedPlatform(t, s.Fixture).EnrollCard(ctx, card.chain, card.secret, "Stranger")
+	require.NoError(t, err)
+	require.ErrorIs(t, login(5), payflow.ErrSignature, "within CacheTTL of the last read")
+	require.NoError(t, s.Platform.Reload(ctx))
+	require.NoError(t, login(6), "after a reload")
+
+	// Enrolled through this process.
+	id2, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	card = newStranger(t, s.Fixture, id2)
+	require.ErrorIs(t, login(1), payflow.ErrSignature)
+	_, err = s.Platform.EnrollCard(ctx, card.chain, card.secret, "Stranger")
+	require.NoError(t, err)
+	require.NoError(t, login(2), "enrolled here")
 }
