@@ -114,8 +114,10 @@ const maxResponse = 1 << 16
 // counts (xx not 00, fewer than 256) are the last: a further 61yy that
 // does not count those still left (after a 6Cxx that asked for fewer; none
 // once they have come, 6100 included) is ErrResponse, no GET RESPONSE sent
-// after it, so that an answer takes at most some 256 GET RESPONSEs of 256
-// octets and fewer than 256 more, however the card answers.
+// after it, and so is the answer (9000 or 61yy) to a GET RESPONSE sent
+// again with the Le of a 6Cxx that asked for more than were left, so that
+// an answer takes at most some 256 GET RESPONSEs of 256 octets and fewer
+// than 256 more, however the card answers.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -168,10 +170,14 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		if r, err = exactLe(gr, c.roundTrip, true); err != nil {
 			return nil, err
 		}
-		out = append(out, r.Data...)
-		if left >= 0 {
+		if left >= 0 && (r.SW == SWSuccess || r.SW>>8 == SWBytesRemaining>>8) {
+			if len(r.Data) > left { // after a 6Cxx that asked for more
+				return nil, fmt.Errorf("%w: GET RESPONSE answered %d octets and %04X where %d were left of those a 61xx counted",
+					ErrResponse, len(r.Data), r.SW, left)
+			}
 			left -= len(r.Data)
 		}
+		out = append(out, r.Data...)
 	}
 	if len(out) > maxResponse {
 		return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)

@@ -270,3 +270,33 @@ func TestGetResponseForever(t *testing.T) {
 	assert.Nil(t, got)
 	assert.Equal(t, 2, f.sent, "the command and one GET RESPONSE")
 }
+
+// moreThanCounted is a card that answers a command with one octet and
+// 61 01, and every GET RESPONSE with 6C02 when its Le is 1, and with two
+// octets and 61 01 when it is 2: each 6Cxx asks for more octets than the
+// 61 01 before it counted. It counts the commands.
+type moreThanCounted struct{ sent int }
+
+func (m *moreThanCounted) Transmit(apdu []byte) ([]byte, error) {
+	m.sent++
+	switch {
+	case apdu[1] != simcard.InsGetResponse:
+		return []byte{0xAA, 0x61, 0x01}, nil
+	case apdu[len(apdu)-1] == 1:
+		return []byte{0x6C, 0x02}, nil
+	}
+	return []byte{0xBB, 0xCC, 0x61, 0x01}, nil
+}
+
+// TestGetResponseMoreThanCounted: a GET RESPONSE that asks for the octets
+// a 61xx counted (xx not 00), the last ones, and gets more of them after a
+// 6Cxx asking for more, is refused with ErrResponse: the card would
+// otherwise answer 61 01 after each and have Exchange collect 65536
+// octets, two commands for every two octets.
+func TestGetResponseMoreThanCounted(t *testing.T) {
+	m := &moreThanCounted{}
+	got, err := simcard.New(m).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
+	require.ErrorIs(t, err, simcard.ErrResponse)
+	assert.Nil(t, got)
+	assert.Equal(t, 3, m.sent, "the command, a GET RESPONSE and the one its 6Cxx asked for")
+}
