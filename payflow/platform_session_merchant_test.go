@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +12,20 @@ import (
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 )
+
+// staleShop returns a shop, a second platform process on its store, and
+// a shopper card Bob logged in.
+func staleShop(t *testing.T) (*shop, *payflow.Platform, *paytest.Card) {
+	t.Helper()
+	s := newShop(t, false, paytest.Options{})
+	stale, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	bob := s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	return s, stale, bob
+}
 
 // TestPairingOfMovedSellerCard: a seller card moved to another merchant
 // pairs, through a process that knows of the move, into a session stored
@@ -26,13 +41,7 @@ import (
 // merchant, and the request is taken.
 func TestPairingOfMovedSellerCard(t *testing.T) {
 	ctx := context.Background()
-	s := newShop(t, false, paytest.Options{})
-	stale, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
-	bob := s.NewCard("Bob")
-	bob.Login(record.RoleShopper)
+	s, stale, bob := staleShop(t)
 	shown, err := stale.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
 	require.NoError(t, err)
 	require.Equal(t, merchantID, shown.MerchantID, "the process caches the seller card of its merchant")
@@ -75,4 +84,52 @@ func TestPairingOfMovedSellerCard(t *testing.T) {
 	p, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
 	require.NoError(t, err)
 	assert.Equal(t, bakery, p.MerchantID)
+}
+
+// TestPairingIntoSessionOfFormerMerchant: the other way round from
+// TestPairingOfMovedSellerCard. A shopper's proof through a process whose
+// card cache still holds the seller card with its former merchant stores
+// the session with that merchant; the seller card's proof into it through
+// a process that knows of the move is ErrConflict, spending nothing, and
+// so are it and a new proof of the shopper sent again once both processes
+// have read the card again: a stored session's merchant never changes.
+// Once the session has expired, the two cards pair with the new merchant.
+func TestPairingIntoSessionOfFormerMerchant(t *testing.T) {
+	ctx := context.Background()
+	s, stale, bob := staleShop(t)
+	shown, err := stale.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+	require.NoError(t, err)
+	require.Equal(t, merchantID, shown.MerchantID)
+
+	const bakery = "bakery-2"
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: bakery, Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
+	}))
+	waiting, err := stale.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, s.seller.EID())})
+	require.NoError(t, err)
+	require.Equal(t, merchantID, waiting.MerchantID, "stored with the former merchant")
+
+	proof := s.seller.Proof(record.RoleSeller, bob.EID())
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.EqualError(t, err, fmt.Sprintf("payflow: conflicting request: session %x is stored with another merchant", waiting.ID[:]))
+
+	s.Clock.Advance(payflow.DefaultCacheTTL + 1)
+	shown, err = stale.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+	require.NoError(t, err)
+	require.Equal(t, bakery, shown.MerchantID, "both processes read the card again")
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrConflict, "the seller card's proof sent again")
+	_, err = stale.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, s.seller.EID())})
+	require.ErrorIs(t, err, payflow.ErrConflict, "a new proof of the shopper, shown the new merchant")
+
+	s.Clock.Advance(payflow.DefaultSessionTTL)
+	s.seller.Login(record.RoleSeller)
+	bob.Login(record.RoleShopper)
+	_, err = stale.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, s.seller.EID())})
+	require.NoError(t, err, "the shopper's proof once the session expired")
+	paired, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, bob.EID())})
+	require.NoError(t, err, "the seller card's proof once the session expired")
+	assert.Equal(t, bakery, paired.MerchantID)
+	assert.Equal(t, payflow.SessionPaired, paired.State)
 }
