@@ -62,10 +62,10 @@ type HandlerOptions struct {
 	// logins, which carry a token, and of challenges, which write
 	// nothing. Every other final reply is stored, whether or not its call
 	// wrote something: a refusal given once the token or the signature
-	// is verified too. In front of a *Platform, a card-signed record that
-	// the platform refuses before verifying its card and signature does
-	// not even claim its key: the handler has the platform check the
-	// record first (see NewHandler), and a record refused then only has
+	// is verified too. In front of a RecordChecker (a *Platform), a
+	// card-signed record that the platform refuses before verifying its
+	// card and signature does not even claim its key: the handler has the
+	// API check the record first (see NewHandler), and a record refused then only has
 	// its key read, when Replies is a ReplyReader, and writes nothing to
 	// Replies. A final reply that Replies fails to store, at a
 	// second try too, leaves its key in flight rather than releases it:
@@ -168,8 +168,8 @@ type Handler struct {
 	// it is a TokenChecker, nil otherwise.
 	checkToken func(ctx context.Context, token string) error
 	// checkRecord checks the card-signed record of a POST under an
-	// Idempotency-Key before its key is claimed: the API's checkRecord
-	// when it is a recordChecker, nil otherwise.
+	// Idempotency-Key before its key is claimed: the API's CheckRecord
+	// when it is a RecordChecker, nil otherwise.
 	checkRecord func(ctx context.Context, req any) (context.Context, error)
 	// closing ends the contexts of the tries of finishLater, which
 	// retries counts; Close ends it under mu, which a try's start holds
@@ -199,17 +199,23 @@ type TokenChecker interface {
 	CheckToken(ctx context.Context, token string) error
 }
 
-// recordChecker is implemented by an API that can take the card-signed
-// record of a call (the decoded body of a POST of a signedRecord route)
-// through the steps that the call takes before it writes anything, up to
-// the verification of its card and signature, writing nothing itself:
-// checkRecord returns the context to run the call under, which may carry
-// what it verified so that the call does not verify it again, or the
-// refusal that the call would answer then, which the handler answers
-// without claiming the request's Idempotency-Key (PROTOCOL.md §5.5).
-// *Platform implements it.
-type recordChecker interface {
-	checkRecord(ctx context.Context, req any) (context.Context, error)
+// RecordChecker is implemented by an API that can check the card-signed
+// record of a call alone, as the call does before it writes anything. In
+// front of one, the handler of NewHandler checks the record of a POST
+// that takes no token (pairing proof, payment request, consent, refund)
+// under an Idempotency-Key before it claims the key, and answers a record
+// refused then without writing to the reply store (PROTOCOL.md §5.5).
+// *Platform implements it; a wrapper of an API should forward it, and
+// make its call under the context that CheckRecord returns.
+type RecordChecker interface {
+	// CheckRecord takes the record of req, the request of the call (a
+	// *PairRequest, *CreateRequest, *ApproveRequest or *RefundRequest;
+	// any other is let through), through the steps that the call takes
+	// before it writes anything, and writes nothing. It returns the
+	// context to make the call under, derived from ctx (it may carry
+	// what was verified, so that the call does not verify it again), or
+	// the refusal that the call would answer then.
+	CheckRecord(ctx context.Context, req any) (context.Context, error)
 }
 
 // Clocked is implemented by an API that keeps time by a clock of its own.
@@ -296,7 +302,7 @@ func checkOptions(opts ...option) error {
 // token is replayed only once the token passes the check that the endpoint
 // makes of it (PROTOCOL.md §5.5): a token refused since then, its card
 // revoked, expired or no longer enrolled, or the token expired, gets that
-// refusal, not the reply. When api is a *Platform, a POST that takes no
+// refusal, not the reply. When api is a RecordChecker (a *Platform is), a POST that takes no
 // token and carries a card-signed record (pairing proof, payment
 // request, consent, refund) under an Idempotency-Key has its record
 // taken through the steps that its call takes before it writes anything,
@@ -332,8 +338,8 @@ func NewHandler(api API, opts HandlerOptions) (*Handler, error) {
 	if tc, ok := api.(TokenChecker); ok {
 		h.checkToken = tc.CheckToken
 	}
-	if rc, ok := api.(recordChecker); ok {
-		h.checkRecord = rc.checkRecord
+	if rc, ok := api.(RecordChecker); ok {
+		h.checkRecord = rc.CheckRecord
 	}
 	if p, ok := api.(*Platform); ok && h.replies == nil {
 		h.replies = p.Store()
@@ -548,7 +554,7 @@ const (
 	// signedRecord: the route takes no token and its body carries a
 	// card-signed record, by whose card and signature alone the call is
 	// authenticated. Under an Idempotency-Key, in front of a
-	// recordChecker, the record is checked before the key is claimed,
+	// RecordChecker, the record is checked before the key is claimed,
 	// and a record refused then writes nothing to the reply store.
 	signedRecord
 )
@@ -771,7 +777,7 @@ func (h *Handler) replay(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // refused answers a POST of a signedRecord route under key, whose body
-// hashes to the body's, whose record the API's checkRecord refused with
+// hashes to the body's, whose record the API's CheckRecord refused with
 // err before anything was written: by the key's live entry when there is
 // one, as idempotent would (a reply stored for the same body replayed,
 // 409 for one in flight, 422 for another body), and with err otherwise,

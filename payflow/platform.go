@@ -707,7 +707,7 @@ func unverified(err error) error {
 // which the caller adds the write of its call (accept), or none when a
 // later check refuses the record (refuse). A refusal of the chain,
 // revocation or signature is unverified. The chain, revocation and
-// signature of a record that checkRecord verified for the call (ctx) are
+// signature of a record that CheckRecord verified for the call (ctx) are
 // not verified again (verifyRecord).
 func (p *Platform) check(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
 	if err := p.verifyRecord(ctx, c, msg, r); err != nil {
@@ -729,19 +729,19 @@ func (p *Platform) check(ctx context.Context, c *CardRecord, msg []byte, r recor
 	return a, nil
 }
 
-// verifiedKey is the context key of the verifiedRecord that checkRecord
+// verifiedKey is the context key of the verifiedRecord that CheckRecord
 // gives the call that follows it.
 type verifiedKey struct{}
 
 // verifiedRecord is a card-signed record whose card's chain, revocation
-// and signature checkRecord verified: its bytes and the card, as the
+// and signature CheckRecord verified: its bytes and the card, as the
 // platform held it then.
 type verifiedRecord struct {
 	card *CardRecord
 	msg  []byte
 }
 
-// verifyRecord is verifySignature, but for the record that checkRecord
+// verifyRecord is verifySignature, but for the record that CheckRecord
 // verified before the call of ctx (verifiedKey): the same bytes, of the
 // same card with the same chain, are not verified again, so that a
 // record sent under an Idempotency-Key is verified once for its call.
@@ -754,7 +754,7 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 	return p.verifySignature(c, msg, r)
 }
 
-// checkRecord implements recordChecker: it takes the card-signed record
+// CheckRecord implements RecordChecker: it takes the card-signed record
 // of req (a *PairRequest, *CreateRequest, *ApproveRequest or
 // *RefundRequest; any other is left to its call) through the steps that
 // its call takes before it writes anything, up to the verification of
@@ -769,7 +769,7 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 // request or refund of the same bytes as one accepted before is no
 // refusal: its call answers it as a retry, whose card was verified when
 // it was accepted.
-func (p *Platform) checkRecord(ctx context.Context, req any) (context.Context, error) {
+func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, error) {
 	switch req := req.(type) {
 	case *PairRequest:
 		var proof record.AuthProof
