@@ -202,3 +202,17 @@ func TestHTTPForgedRecordWithoutReplyReader(t *testing.T) {
 	assert.Equal(t, 4, counting.written(), "the key claimed and released at each request")
 	assert.Zero(t, counting.m.(*payflow.ReplyMemory).DeleteExpired(w.f.Clock.Now().Add(payflow.DefaultReplyTTL+time.Hour)), "nothing stored")
 }
+
+// TestPlatformCheckRecordNilRequest: a nil request, or one of a call
+// that carries no card-signed record, is let through to its call, which
+// answers it, the context unchanged.
+func TestPlatformCheckRecordNilRequest(t *testing.T) {
+	w, _ := newReplyFixture(t)
+	ctx := context.Background()
+	for _, req := range []any{nil, (*payflow.PairRequest)(nil), (*payflow.CreateRequest)(nil),
+		(*payflow.ApproveRequest)(nil), (*payflow.RefundRequest)(nil), &payflow.LoginRequest{}} {
+		got, err := w.f.Platform.CheckRecord(ctx, req)
+		assert.NoError(t, err, "%T", req)
+		assert.Equal(t, ctx, got, "%T", req)
+	}
+}

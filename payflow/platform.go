@@ -756,9 +756,10 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 
 // CheckRecord implements RecordChecker: it takes the card-signed record
 // of req (a *PairRequest, *CreateRequest, *ApproveRequest or
-// *RefundRequest; any other is left to its call) through the steps that
-// its call takes before it writes anything, up to the verification of
-// its card's chain, revocation and signature, and writes nothing. When
+// *RefundRequest; any other, and a nil one, is left to its call) through
+// the steps that its call takes before it writes anything, up to the
+// verification of its card's chain, revocation and signature, and
+// writes nothing. When
 // they pass, it returns ctx carrying the verification, which the call
 // under it does not make again (verifyRecord). Otherwise it returns the
 // refusal that the call answers, with the call's status and message: the
@@ -770,6 +771,9 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 // refusal: its call answers it as a retry, whose card was verified when
 // it was accepted.
 func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, error) {
+	if nilptr.Is(req) {
+		return ctx, nil // the call refuses it
+	}
 	switch req := req.(type) {
 	case *PairRequest:
 		var proof record.AuthProof
