@@ -62,7 +62,12 @@ type HandlerOptions struct {
 	// logins, which carry a token, and of challenges, which write
 	// nothing. Every other final reply is stored, whether or not its call
 	// wrote something: a refusal given once the token or the signature
-	// is verified too. A final reply that Replies fails to store, at a
+	// is verified too. In front of a RecordChecker (a *Platform), a
+	// card-signed record that the platform refuses before verifying its
+	// card and signature does not even claim its key: the handler has the
+	// API check the record first (see NewHandler), and a record refused then only has
+	// its key read, when Replies is a ReplyReader, and writes nothing to
+	// Replies. A final reply that Replies fails to store, at a
 	// second try too, leaves its key in flight rather than releases it:
 	// its call may have written something, and a retry gets 409
 	// idempotency_in_flight rather than an answer of what the call
@@ -162,6 +167,10 @@ type Handler struct {
 	// before a stored reply is replayed to it: the API's CheckToken when
 	// it is a TokenChecker, nil otherwise.
 	checkToken func(ctx context.Context, token string) error
+	// checkRecord checks the card-signed record of a POST under an
+	// Idempotency-Key before its key is claimed: the API's CheckRecord
+	// when it is a RecordChecker, nil otherwise.
+	checkRecord func(ctx context.Context, req any) (context.Context, error)
 	// closing ends the contexts of the tries of finishLater, which
 	// retries counts; Close ends it under mu, which a try's start holds
 	// while it looks at it and adds itself to retries, so that no try
@@ -190,6 +199,25 @@ type TokenChecker interface {
 	CheckToken(ctx context.Context, token string) error
 }
 
+// RecordChecker is implemented by an API that can check the card-signed
+// record of a call alone, as the call does before it writes anything. In
+// front of one, the handler of NewHandler checks the record of a POST
+// that takes no token (pairing proof, payment request, consent, refund)
+// under an Idempotency-Key before it claims the key, and answers a record
+// refused then without writing to the reply store (PROTOCOL.md §5.5).
+// *Platform implements it; a wrapper of an API should forward it, and
+// make its call under the context that CheckRecord returns.
+type RecordChecker interface {
+	// CheckRecord takes the record of req, the request of the call (a
+	// *PairRequest, *CreateRequest, *ApproveRequest or *RefundRequest;
+	// any other is let through), through the steps that the call takes
+	// before it writes anything, and writes nothing. It returns the
+	// context to make the call under, derived from ctx (it may carry
+	// what was verified, so that the call does not verify it again), or
+	// the refusal that the call would answer then.
+	CheckRecord(ctx context.Context, req any) (context.Context, error)
+}
+
 // Clocked is implemented by an API that keeps time by a clock of its own.
 // In front of one, the handler of NewHandler reads the API's clock, or the
 // later of it and HandlerOptions.Now when that is given (PROTOCOL.md §5.5),
@@ -207,6 +235,7 @@ type httpCall struct {
 	token string // bearer token, empty when none was sent
 	id    ID     // the {id} path value, when the route has one
 	body  []byte
+	in    any // the decoded body, when the route takes one
 }
 
 // httpRun runs a prepared API call.
@@ -273,7 +302,17 @@ func checkOptions(opts ...option) error {
 // token is replayed only once the token passes the check that the endpoint
 // makes of it (PROTOCOL.md §5.5): a token refused since then, its card
 // revoked, expired or no longer enrolled, or the token expired, gets that
-// refusal, not the reply. In front of another API, which
+// refusal, not the reply. When api is a RecordChecker (a *Platform is), a POST that takes no
+// token and carries a card-signed record (pairing proof, payment
+// request, consent, refund) under an Idempotency-Key has its record
+// taken through the steps that its call takes before it writes anything,
+// up to the verification of its card and signature, before its key is
+// claimed: a record refused there gets the refusal that the call would
+// give, or the reply of the key's live entry (in flight, another body,
+// or the reply stored for the same body, replayed), read without claiming
+// the key when the reply store is a ReplyReader, and nothing is written
+// to the store; a record that passes is not verified again by its call
+// (PROTOCOL.md §5.5). In front of another API, which
 // the handler cannot ask about a token alone, the reply is replayed to the
 // token it was stored under. Given no HandlerOptions.Now, the handler reads
 // the API's clock when api is a Clocked (a *Platform is), and time.Now
@@ -298,6 +337,9 @@ func NewHandler(api API, opts HandlerOptions) (*Handler, error) {
 	h.closing, h.close = context.WithCancel(context.Background())
 	if tc, ok := api.(TokenChecker); ok {
 		h.checkToken = tc.CheckToken
+	}
+	if rc, ok := api.(RecordChecker); ok {
+		h.checkRecord = rc.CheckRecord
 	}
 	if p, ok := api.(*Platform); ok && h.replies == nil {
 		h.replies = p.Store()
@@ -366,7 +408,7 @@ func (h *Handler) routes() {
 	h.handle("POST /v1/resolve", needsToken, httpBody(func(ctx context.Context, c *httpCall, in *ResolveRequest) (*ResolveResponse, error) {
 		return h.api.Resolve(ctx, c.token, in)
 	}))
-	h.handle("POST /v1/pair", 0, httpBody(func(ctx context.Context, _ *httpCall, in *PairRequest) (*SessionView, error) {
+	h.handle("POST /v1/pair", signedRecord, httpBody(func(ctx context.Context, _ *httpCall, in *PairRequest) (*SessionView, error) {
 		return h.api.Pair(ctx, in)
 	}))
 	h.handle("GET /v1/sessions/{id}", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*SessionView, error) {
@@ -375,13 +417,13 @@ func (h *Handler) routes() {
 	h.handle("GET /v1/merchants/{merchant}/catalog", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*Catalog, error) {
 		return h.api.Catalog(ctx, c.token, c.r.PathValue("merchant"))
 	}))
-	h.handle("POST /v1/requests", 0, httpBody(func(ctx context.Context, _ *httpCall, in *CreateRequest) (*PaymentView, error) {
+	h.handle("POST /v1/requests", signedRecord, httpBody(func(ctx context.Context, _ *httpCall, in *CreateRequest) (*PaymentView, error) {
 		return h.api.CreateRequest(ctx, in)
 	}))
 	h.handle("GET /v1/requests/{id}", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
 		return h.api.Payment(ctx, c.token, c.id)
 	}))
-	h.handle("POST /v1/requests/{id}/consent", 0, httpCheckedBody(checkConsentPath, func(ctx context.Context, _ *httpCall, in *ApproveRequest) (*PaymentView, error) {
+	h.handle("POST /v1/requests/{id}/consent", signedRecord, httpCheckedBody(checkConsentPath, func(ctx context.Context, _ *httpCall, in *ApproveRequest) (*PaymentView, error) {
 		return h.api.Approve(ctx, in)
 	}))
 	h.handle("POST /v1/requests/{id}/decline", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
@@ -393,7 +435,7 @@ func (h *Handler) routes() {
 	h.handle("POST /v1/requests/{id}/capture", needsToken, httpCheckedBody(checkCapturePath, func(ctx context.Context, c *httpCall, in *CaptureRequest) (*PaymentView, error) {
 		return h.api.Capture(ctx, c.token, in)
 	}))
-	h.handle("POST /v1/refunds", 0, httpBody(func(ctx context.Context, _ *httpCall, in *RefundRequest) (*RefundView, error) {
+	h.handle("POST /v1/refunds", signedRecord, httpBody(func(ctx context.Context, _ *httpCall, in *RefundRequest) (*RefundView, error) {
 		return h.api.Refund(ctx, in)
 	}))
 	h.handle("GET /v1/info", 0, httpNoBody(func(ctx context.Context, _ *httpCall) (*Info, error) {
@@ -446,6 +488,7 @@ func httpCheckedBody[In, Out any](check func(*httpCall, *In) error, fn func(ctx 
 		if err := wireDecode(c.body, in); err != nil {
 			return nil, err
 		}
+		c.in = in
 		if check != nil {
 			if err := check(c, in); err != nil {
 				return nil, err
@@ -508,6 +551,12 @@ const (
 	// Idempotency-Key, and the route runs every time (a malformed key is
 	// refused all the same).
 	writesNothing
+	// signedRecord: the route takes no token and its body carries a
+	// card-signed record, by whose card and signature alone the call is
+	// authenticated. Under an Idempotency-Key, in front of a
+	// RecordChecker, the record is checked before the key is claimed,
+	// and a record refused then writes nothing to the reply store.
+	signedRecord
 )
 
 // handle registers a route.
@@ -571,7 +620,16 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 		if rt&needsToken != 0 {
 			scope = token
 		}
-		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, scope, key), scope, c.body, run)
+		key = scopedIdempotencyKey(r.Method, r.URL.Path, scope, key)
+		if rt&signedRecord != 0 && h.checkRecord != nil {
+			checked, err := h.checkRecord(ctx, c.in)
+			if err != nil {
+				h.refused(ctx, w, r, key, c.body, err, run)
+				return
+			}
+			ctx = checked
+		}
+		h.idempotent(ctx, w, r, key, scope, c.body, run)
 	})
 }
 
@@ -652,20 +710,7 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
 		return
 	case stored != nil:
-		if !replayableStatus(stored.Status) {
-			// Never the handler's: a store that gives it back is at
-			// fault, and WriteHeader would panic on it or send no body.
-			h.writeError(w, r, fmt.Errorf("%w: idempotency store: stored reply of status %d, which is no final status that carries a body", ErrInternal, stored.Status))
-			return
-		}
-		if token != "" && h.checkToken != nil {
-			if err := h.checkToken(ctx, token); err != nil {
-				h.writeError(w, r, err)
-				return
-			}
-		}
-		w.Header().Set(ReplayedHeader, "true")
-		h.write(w, httpReply{status: stored.Status, body: stored.Reply})
+		h.replay(ctx, w, r, token, stored)
 		return
 	}
 	// The key is held: release it if the call panics or its reply is
@@ -709,6 +754,54 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	h.writeReply(w, r, rep)
+}
+
+// replay answers stored, the reply stored for a request's key and body,
+// once token, the bearer token of a route that takes one ("" for the
+// others), passes checkToken.
+func (h *Handler) replay(ctx context.Context, w http.ResponseWriter, r *http.Request, token string, stored *IdempotentReply) {
+	if !replayableStatus(stored.Status) {
+		// Never the handler's: a store that gives it back is at
+		// fault, and WriteHeader would panic on it or send no body.
+		h.writeError(w, r, fmt.Errorf("%w: idempotency store: stored reply of status %d, which is no final status that carries a body", ErrInternal, stored.Status))
+		return
+	}
+	if token != "" && h.checkToken != nil {
+		if err := h.checkToken(ctx, token); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	w.Header().Set(ReplayedHeader, "true")
+	h.write(w, httpReply{status: stored.Status, body: stored.Reply})
+}
+
+// refused answers a POST of a signedRecord route under key, whose body
+// hashes to the body's, whose record the API's CheckRecord refused with
+// err before anything was written: by the key's live entry when there is
+// one, as idempotent would (a reply stored for the same body replayed,
+// 409 for one in flight, 422 for another body), and with err otherwise,
+// reading the reply store (a ReplyReader) and writing nothing to it. In
+// front of a store that is no ReplyReader, which cannot be read without
+// claiming the key, the call runs under the key as idempotent runs it.
+func (h *Handler) refused(ctx context.Context, w http.ResponseWriter, r *http.Request, key string, body []byte, err error, run httpRun) {
+	rr, ok := h.replies.(ReplyReader)
+	if !ok {
+		h.idempotent(ctx, w, r, key, "", body, run)
+		return
+	}
+	hash := sha256.Sum256(body)
+	stored, lerr := rr.LookupIdempotent(ctx, key, hash[:], h.opts.Now())
+	switch {
+	case errors.Is(lerr, ErrInFlight), errors.Is(lerr, ErrKeyReuse):
+		h.writeError(w, r, lerr)
+	case lerr != nil:
+		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, lerr))
+	case stored != nil:
+		h.replay(ctx, w, r, "", stored)
+	default:
+		h.writeError(w, r, err)
+	}
 }
 
 // abandon releases key, held under lease, in h.replies, logging the

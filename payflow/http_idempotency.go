@@ -70,6 +70,25 @@ type ReplyStore interface {
 	AbandonIdempotent(ctx context.Context, key string, lease time.Time) error
 }
 
+// ReplyReader is a ReplyStore that can read a key's entry without
+// claiming it. LookupIdempotent returns what BeginIdempotent would
+// return for a live entry of key at now (the stored reply of a request
+// with the same key and body hash that finished, an error matching
+// ErrInFlight or ErrKeyReuse), and nil, nil when key has no live entry,
+// and writes nothing. The handler of NewHandler reads a key so before it
+// answers, without claiming the key, a POST whose card-signed record the
+// platform refused before verifying its card and signature (PROTOCOL.md
+// §5.5): such a request then writes nothing to the store. In front of a
+// store that is no ReplyReader the handler claims the key for it and
+// releases it after, two writes. ReplyMemory and the stores of the
+// packages memory, sqlite and postgres implement it.
+type ReplyReader interface {
+	ReplyStore
+	LookupIdempotent(ctx context.Context, key string, bodyHash []byte, now time.Time) (*IdempotentReply, error)
+}
+
+var _ ReplyReader = (*ReplyMemory)(nil)
+
 // ReplyMemory is a ReplyStore in process memory: what the memory store
 // keeps replies in, and what NewHandler keeps them in when it is given
 // neither a ReplyStore nor a *Platform (whose Store keeps them). It keeps
@@ -151,10 +170,7 @@ func NewReplyMemory() *ReplyMemory {
 // BeginIdempotent implements ReplyStore. It first deletes up to two
 // entries expired at now (sweepPerCall), those due first.
 func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error) {
-	if err := CheckBodyHash(bodyHash); err != nil {
-		return nil, err
-	}
-	if err := CheckNow(now); err != nil {
+	if err := checkReplyArgs(bodyHash, now); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -162,13 +178,7 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 	m.sweepLocked(now, sweepPerCall)
 	e, ok := m.entries[key]
 	if ok && !expired(e.deadline, now) {
-		switch {
-		case !bytes.Equal(e.hash, bodyHash):
-			return nil, ErrKeyReuse
-		case !e.done:
-			return nil, ErrInFlight
-		}
-		return &IdempotentReply{Status: e.status, Reply: append([]byte{}, e.body...)}, nil
+		return e.found(bodyHash)
 	}
 	if ok {
 		// Expired, not yet deleted: taken over.
@@ -183,6 +193,43 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 	m.entries[key] = e
 	heap.Push(&m.due, e)
 	return nil, nil
+}
+
+// LookupIdempotent implements ReplyReader: it reads key's entry as
+// BeginIdempotent would find it at now, and changes nothing, neither the
+// entry nor the expired entries that BeginIdempotent deletes.
+func (m *ReplyMemory) LookupIdempotent(_ context.Context, key string, bodyHash []byte, now time.Time) (*IdempotentReply, error) {
+	if err := checkReplyArgs(bodyHash, now); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok || expired(e.deadline, now) {
+		return nil, nil
+	}
+	return e.found(bodyHash)
+}
+
+// checkReplyArgs refuses the body hash and time of BeginIdempotent and
+// LookupIdempotent that no entry is kept for (CheckBodyHash, CheckNow).
+func checkReplyArgs(bodyHash []byte, now time.Time) error {
+	if err := CheckBodyHash(bodyHash); err != nil {
+		return err
+	}
+	return CheckNow(now)
+}
+
+// found is what BeginIdempotent and LookupIdempotent answer of a live
+// entry for a request whose body hashes to bodyHash.
+func (e *replyEntry) found(bodyHash []byte) (*IdempotentReply, error) {
+	switch {
+	case !bytes.Equal(e.hash, bodyHash):
+		return nil, ErrKeyReuse
+	case !e.done:
+		return nil, ErrInFlight
+	}
+	return &IdempotentReply{Status: e.status, Reply: append([]byte{}, e.body...)}, nil
 }
 
 // sweepLocked deletes the entries expired at now, most at most, those due

@@ -713,9 +713,11 @@ func unverified(err error) error {
 // returns the acceptance that uses the nonce and advances the counter, to
 // which the caller adds the write of its call (accept), or none when a
 // later check refuses the record (refuse). A refusal of the chain,
-// revocation or signature is unverified.
-func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
-	if err := p.verifySignature(c, msg, r); err != nil {
+// revocation or signature is unverified. The chain, revocation and
+// signature of a record that CheckRecord verified for the call (ctx) are
+// not verified again (verifyRecord).
+func (p *Platform) check(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
+	if err := p.verifyRecord(ctx, c, msg, r); err != nil {
 		return nil, unverified(err)
 	}
 	h := r.Header()
@@ -732,6 +734,132 @@ func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Accep
 		a.Nonce, a.NonceExpires = n, exp.Add(usedNonceGrace)
 	}
 	return a, nil
+}
+
+// verifiedKey is the context key of the verifiedRecord that CheckRecord
+// gives the call that follows it.
+type verifiedKey struct{}
+
+// verifiedRecord is a card-signed record whose card's chain, revocation
+// and signature CheckRecord verified: its bytes and the card, as the
+// platform held it then.
+type verifiedRecord struct {
+	card *CardRecord
+	msg  []byte
+}
+
+// verifyRecord is verifySignature, but for the record that CheckRecord
+// verified before the call of ctx (verifiedKey): the same bytes, of the
+// same card with the same chain, are not verified again, so that a
+// record sent under an Idempotency-Key is verified once for its call.
+// The verification holds for the call that follows it, as one made by
+// the call itself holds until the call writes.
+func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) error {
+	if v, ok := ctx.Value(verifiedKey{}).(*verifiedRecord); ok && v.card.ID == c.ID && sameChain(v.card, c) && bytes.Equal(v.msg, msg) {
+		return nil
+	}
+	return p.verifySignature(c, msg, r)
+}
+
+// CheckRecord implements RecordChecker: it takes the card-signed record
+// of req (a *PairRequest, *CreateRequest, *ApproveRequest or
+// *RefundRequest; any other, and a nil one, is left to its call) through
+// the steps that its call takes before it writes anything, up to the
+// verification of its card's chain, revocation and signature, and
+// writes nothing. When
+// they pass, it returns ctx carrying the verification, which the call
+// under it does not make again (verifyRecord). Otherwise it returns the
+// refusal that the call answers, with the call's status and message: the
+// record's, when it does not open, names no peer (a pairing proof), or
+// its card or signature is refused, a consent's to a request that does
+// not exist, and a payment request's or refund's whose ID another record
+// holds (ErrConflict); and a failure of the store on the way. A payment
+// request or refund of the same bytes as one accepted before is no
+// refusal: its call answers it as a retry, whose card was verified when
+// it was accepted.
+func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, error) {
+	if nilptr.Is(req) {
+		return ctx, nil // the call refuses it
+	}
+	switch req := req.(type) {
+	case *PairRequest:
+		var proof record.AuthProof
+		e, err := p.openPairProof(ctx, req.Proof, &proof)
+		if err != nil {
+			return ctx, err
+		}
+		return p.verified(ctx, e.rec, req.Proof, &proof, nil)
+	case *CreateRequest:
+		var r record.PaymentRequest
+		c, err := p.openCard(ctx, req.Request, &r)
+		if err != nil {
+			return ctx, err
+		}
+		return p.verified(ctx, c, req.Request, &r, func() (bool, error) {
+			old, err := p.store.Payment(ctx, ID(r.RequestID))
+			return takenID(err, old != nil && !bytes.Equal(old.Request, req.Request), func() error { return requestTaken(old.ID) })
+		})
+	case *ApproveRequest:
+		var cs record.Consent
+		c, err := p.openCard(ctx, req.Consent, &cs)
+		if err != nil {
+			return ctx, err
+		}
+		return p.verified(ctx, c, req.Consent, &cs, func() (bool, error) {
+			if _, err := p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
+				return true, unverified(err)
+			}
+			return false, nil
+		})
+	case *RefundRequest:
+		var rr record.RefundRequest
+		c, err := p.openCard(ctx, req.Refund, &rr)
+		if err != nil {
+			return ctx, err
+		}
+		return p.verified(ctx, c, req.Refund, &rr, func() (bool, error) {
+			old, err := p.store.Refund(ctx, ID(rr.RefundID))
+			return takenID(err, old != nil && !bytes.Equal(old.Request, req.Refund), func() error { return refundTaken(old.ID) })
+		})
+	}
+	return ctx, nil
+}
+
+// verified verifies msg, record r of card c, and returns ctx carrying
+// the verification when it holds. Otherwise, first, it returns what
+// before decides: the steps that the call takes before it verifies the
+// signature, and which answer it otherwise (decided) with err (nil: the
+// call is to run); the refusal of the chain, revocation or signature
+// when they decide nothing.
+func (p *Platform) verified(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord, before func() (decided bool, err error)) (context.Context, error) {
+	err := p.verifySignature(c, msg, r)
+	if err == nil {
+		return context.WithValue(ctx, verifiedKey{}, &verifiedRecord{card: c, msg: msg}), nil
+	}
+	if before != nil {
+		if decided, err := before(); decided {
+			return ctx, err
+		}
+	}
+	return ctx, unverified(err)
+}
+
+// takenID decides, for verified, what the call of a record with an ID of
+// its own answers before it verifies the signature, given the error of
+// the store's read of the ID and whether the record stored under it has
+// other bytes: nothing when the ID is free, the store's failure, the
+// refusal of taken for other bytes, and the run of the call for the same
+// bytes (a retry of an accepted record).
+func takenID(err error, other bool, taken func() error) (bool, error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return true, err
+	case other:
+		return true, taken()
+	}
+	return true, nil
 }
 
 // accept commits a and its write in one store transaction. A nonce used

@@ -78,7 +78,7 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	if !bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
 		return nil, unverified(fmt.Errorf("%w: a login proof names a peer", ErrInvalid))
 	}
-	a, err := p.check(c, req.Proof, &proof)
+	a, err := p.check(ctx, c, req.Proof, &proof)
 	if err != nil {
 		return nil, err
 	}
@@ -581,15 +581,12 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		return nil, errNilRequest("pair")
 	}
 	var proof record.AuthProof
-	e, err := p.openCardEntry(ctx, req.Proof, &proof)
+	e, err := p.openPairProof(ctx, req.Proof, &proof)
 	if err != nil {
 		return nil, err
 	}
 	c := e.rec
-	if bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
-		return nil, unverified(fmt.Errorf("%w: a pairing proof names no peer", ErrInvalid))
-	}
-	a, err := p.check(c, req.Proof, &proof)
+	a, err := p.check(ctx, c, req.Proof, &proof)
 	if err != nil {
 		return nil, err
 	}
@@ -627,6 +624,19 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		p.limiter.giveBack(c.ID)
 	}
 	return v, err
+}
+
+// openPairProof opens pairing proof msg into proof as openCardEntry does,
+// and refuses one that names no peer; its refusals are unverified.
+func (p *Platform) openPairProof(ctx context.Context, msg []byte, proof *record.AuthProof) (*cachedCard, error) {
+	e, err := p.openCardEntry(ctx, msg, proof)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
+		return nil, unverified(fmt.Errorf("%w: a pairing proof names no peer", ErrInvalid))
+	}
+	return e, nil
 }
 
 // session checks a verified pairing proof of card e and returns the

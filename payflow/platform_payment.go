@@ -84,7 +84,7 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	a, err := p.check(c, req.Request, &r)
+	a, err := p.check(ctx, c, req.Request, &r)
 	if err != nil {
 		return nil, err
 	}
@@ -192,13 +192,19 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 // past its expiry), other bytes a conflict.
 func (p *Platform) retried(ctx context.Context, old *PaymentRecord, msg []byte) (*PaymentView, error) {
 	if !bytes.Equal(old.Request, msg) {
-		return nil, fmt.Errorf("%w: request ID %v is taken by another request", ErrConflict, old.ID)
+		return nil, requestTaken(old.ID)
 	}
 	r, err := p.current(ctx, old)
 	if err != nil {
 		return nil, err
 	}
 	return p.view(ctx, r, nil)
+}
+
+// requestTaken is the refusal of a payment request whose ID another
+// request holds.
+func requestTaken(id ID) error {
+	return fmt.Errorf("%w: request ID %v is taken by another request", ErrConflict, id)
 }
 
 // price turns items into lines priced from the merchant's catalog.
@@ -456,12 +462,12 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, unverified(err)
 	}
 	if c.ID != r.PayerCardID {
-		if err := p.verifySignature(c, req.Consent, &cs); err != nil {
+		if err := p.verifyRecord(ctx, c, req.Consent, &cs); err != nil {
 			return nil, unverified(err)
 		}
 		return nil, fmt.Errorf("%w: card %s is not the payer", ErrForbidden, c.ID)
 	}
-	a, err := p.check(c, req.Consent, &cs)
+	a, err := p.check(ctx, c, req.Consent, &cs)
 	ch := record.Hash(req.Consent)
 	switch {
 	case errors.Is(err, ErrReplay) && r.State == StateApproving && bytes.Equal(r.ConsentHash, ch[:]):

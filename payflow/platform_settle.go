@@ -871,7 +871,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	a, err := p.check(c, req.Refund, &rr)
+	a, err := p.check(ctx, c, req.Refund, &rr)
 	if err != nil {
 		return nil, err
 	}
@@ -953,7 +953,7 @@ func (p *Platform) refundCopied(ctx context.Context, id ID, msg []byte, err erro
 
 func (p *Platform) refundRetried(ctx context.Context, old *RefundRecord, msg []byte) (*RefundView, error) {
 	if !bytes.Equal(old.Request, msg) {
-		return nil, fmt.Errorf("%w: refund ID %v is taken by another refund", ErrConflict, old.ID)
+		return nil, refundTaken(old.ID)
 	}
 	switch old.State {
 	case RefundFailed:
@@ -968,6 +968,12 @@ func (p *Platform) refundRetried(ctx context.Context, old *RefundRecord, msg []b
 		}
 	}
 	return refundView(old), nil
+}
+
+// refundTaken is the refusal of a refund request whose ID another refund
+// holds.
+func refundTaken(id ID) error {
+	return fmt.Errorf("%w: refund ID %v is taken by another refund", ErrConflict, id)
 }
 
 func refundView(r *RefundRecord) *RefundView {

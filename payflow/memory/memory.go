@@ -771,6 +771,16 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
+// LookupIdempotent implements payflow.ReplyReader.
+func (s *Store) LookupIdempotent(ctx context.Context, key string, bodyHash []byte, now time.Time) (*payflow.IdempotentReply, error) {
+	if err := payflow.StorableText(key); err != nil {
+		return nil, err
+	}
+	return s.replies.LookupIdempotent(ctx, key, bodyHash, now)
+}
+
+var _ payflow.ReplyReader = (*Store)(nil)
+
 // FinishIdempotent implements payflow.Store.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
 	if err := payflow.StorableTimes(expires); err != nil {

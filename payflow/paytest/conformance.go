@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"RefundDeferralRace", testRefundDeferralRace},
 		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
+		{"LookupIdempotent", testLookupIdempotent},
 		{"UnstorableLease", testUnstorableLease},
 		{"DeleteExpired", testDeleteExpired},
 		{"DeleteExpiredMany", testDeleteExpiredMany},
@@ -1797,6 +1798,49 @@ func testDueLimits(t *testing.T, s payflow.Store) {
 		_, err = s.DueRefunds(ctx, t0, limit)
 		assert.ErrorIs(t, err, payflow.ErrInvalid, "DueRefunds, limit %d", limit)
 	}
+}
+
+// testLookupIdempotent: a store that is a payflow.ReplyReader reads a
+// key as BeginIdempotent finds it (absent or expired: nil; in flight,
+// another body, a finished reply) and claims nothing; a store that is no
+// ReplyReader is skipped.
+func testLookupIdempotent(t *testing.T, s payflow.Store) {
+	r, ok := s.(payflow.ReplyReader)
+	if !ok {
+		t.Skip("not a payflow.ReplyReader")
+	}
+	ctx := context.Background()
+	h1, h2 := sha256.Sum256([]byte("body 1")), sha256.Sum256([]byte("body 2"))
+	lease, keep := t0.Add(time.Minute), t0.Add(24*time.Hour)
+	rep, err := r.LookupIdempotent(ctx, "k", h1[:], t0)
+	require.NoError(t, err)
+	assert.Nil(t, rep, "no key")
+	rep, err = s.BeginIdempotent(ctx, "k", h1[:], t0, lease)
+	require.NoError(t, err)
+	require.Nil(t, rep, "the lookup claimed nothing")
+	_, err = r.LookupIdempotent(ctx, "k", h1[:], t0)
+	assert.ErrorIs(t, err, payflow.ErrInFlight)
+	_, err = r.LookupIdempotent(ctx, "k", h2[:], t0)
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse)
+	rep, err = r.LookupIdempotent(ctx, "k", h1[:], lease)
+	require.NoError(t, err)
+	assert.Nil(t, rep, "a lease run out")
+	require.NoError(t, s.FinishIdempotent(ctx, "k", lease, 201, nil, keep))
+	rep, err = r.LookupIdempotent(ctx, "k", h1[:], t0)
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.IdempotentReply{Status: 201, Reply: []byte{}}, rep)
+	_, err = r.LookupIdempotent(ctx, "k", h2[:], t0)
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse)
+	rep, err = r.LookupIdempotent(ctx, "k", h2[:], keep)
+	require.NoError(t, err)
+	assert.Nil(t, rep, "an expired reply")
+	rep, err = s.BeginIdempotent(ctx, "k", h1[:], t0, lease)
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.IdempotentReply{Status: 201, Reply: []byte{}}, rep, "the lookups changed nothing")
+	_, err = r.LookupIdempotent(ctx, "k", nil, t0)
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "no body hash")
+	_, err = r.LookupIdempotent(ctx, "k", h1[:], time.Time{})
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "the zero time as now")
 }
 
 func testIdempotency(t *testing.T, s payflow.Store) {

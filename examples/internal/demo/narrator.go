@@ -40,9 +40,10 @@ type approval struct {
 }
 
 var (
-	_ payflow.API          = (*Narrator)(nil)
-	_ payflow.TokenChecker = (*Narrator)(nil)
-	_ payflow.Clocked      = (*Narrator)(nil)
+	_ payflow.API           = (*Narrator)(nil)
+	_ payflow.TokenChecker  = (*Narrator)(nil)
+	_ payflow.Clocked       = (*Narrator)(nil)
+	_ payflow.RecordChecker = (*Narrator)(nil)
 )
 
 // CheckToken implements payflow.TokenChecker, so that the server's
@@ -54,6 +55,19 @@ func (n *Narrator) CheckToken(ctx context.Context, token string) error {
 		return tc.CheckToken(ctx, token)
 	}
 	return nil
+}
+
+// CheckRecord implements payflow.RecordChecker, so that the server's
+// handler has a card-signed record checked before it claims its
+// Idempotency-Key, and a forged one writes nothing to the reply store:
+// it asks the API it wraps, whose calls the Narrator makes under the
+// context that this returns, and lets every record through when that
+// cannot check one alone, as the handler does in front of such an API.
+func (n *Narrator) CheckRecord(ctx context.Context, req any) (context.Context, error) {
+	if rc, ok := n.API.(payflow.RecordChecker); ok {
+		return rc.CheckRecord(ctx, req)
+	}
+	return ctx, nil
 }
 
 // Now implements payflow.Clocked, so that the server's handler stamps the

@@ -36,6 +36,37 @@ func TestNarratorForwardsTheClock(t *testing.T) {
 	}
 }
 
+// recordCheckedAPI is an API whose record check answers err, and
+// records the request it was given.
+type recordCheckedAPI struct {
+	payflow.API
+	err error
+	got any
+}
+
+func (a *recordCheckedAPI) CheckRecord(ctx context.Context, req any) (context.Context, error) {
+	a.got = req
+	return ctx, a.err
+}
+
+// TestNarratorForwardsTheRecordCheck: the Narrator has the API it wraps
+// check a card-signed record before the handler claims its
+// Idempotency-Key, so that a forged record writes nothing to the reply
+// store; in front of an API that cannot, it lets every record through.
+func TestNarratorForwardsTheRecordCheck(t *testing.T) {
+	ctx := context.Background()
+	req := &payflow.CreateRequest{Request: []byte("junk")}
+	api := &recordCheckedAPI{err: payflow.ErrSignature}
+	var n payflow.API = &Narrator{API: api}
+	rc, ok := n.(payflow.RecordChecker)
+	require.True(t, ok, "the Narrator is a payflow.RecordChecker")
+	_, err := rc.CheckRecord(ctx, req)
+	assert.ErrorIs(t, err, payflow.ErrSignature)
+	assert.Same(t, req, api.got)
+	_, err = (&Narrator{API: clockedAPI{}}).CheckRecord(ctx, req)
+	assert.NoError(t, err, "an API that checks no record")
+}
+
 // keptConsentAPI keeps the first consent that the phone sends, sending it
 // nowhere, and answers it payflow.ErrUnavailable, as a cloud that did not
 // answer it.

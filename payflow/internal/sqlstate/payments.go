@@ -278,16 +278,10 @@ const claimTries = 3
 // tried again, claimTries times in all, and then given up with
 // payflow.ErrKeyContended.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
-	if err := payflow.StorableText(key); err != nil {
-		return nil, err
-	}
 	if err := payflow.StorableTimes(lease); err != nil {
 		return nil, err
 	}
-	if err := payflow.CheckNow(now); err != nil {
-		return nil, err
-	}
-	if err := payflow.CheckBodyHash(bodyHash); err != nil {
+	if err := checkReplyKey(key, bodyHash, now); err != nil {
 		return nil, err
 	}
 	var hash, reply []byte
@@ -312,6 +306,25 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 		}
 		break
 	}
+	return liveReply(bodyHash, hash, done, status, reply)
+}
+
+// checkReplyKey refuses the key, body hash and time of BeginIdempotent
+// and LookupIdempotent that no row is kept for.
+func checkReplyKey(key string, bodyHash []byte, now time.Time) error {
+	if err := payflow.StorableText(key); err != nil {
+		return err
+	}
+	if err := payflow.CheckNow(now); err != nil {
+		return err
+	}
+	return payflow.CheckBodyHash(bodyHash)
+}
+
+// liveReply is what BeginIdempotent and LookupIdempotent answer of a
+// live row of a key, with its body hash hash, its done, status and reply,
+// for a request whose body hashes to bodyHash.
+func liveReply(bodyHash, hash []byte, done, status int64, reply []byte) (*payflow.IdempotentReply, error) {
 	switch {
 	case string(hash) != string(bodyHash):
 		return nil, payflow.ErrKeyReuse
@@ -323,6 +336,30 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	}
 	return &payflow.IdempotentReply{Status: int(status), Reply: reply}, nil
 }
+
+// LookupIdempotent implements payflow.ReplyReader: one read of the key's
+// row, which counts as absent once expired at now (its deadline at or
+// before now, or the zero time), as in BeginIdempotent.
+func (s *Store) LookupIdempotent(ctx context.Context, key string, bodyHash []byte, now time.Time) (*payflow.IdempotentReply, error) {
+	if err := checkReplyKey(key, bodyHash, now); err != nil {
+		return nil, err
+	}
+	var hash, reply []byte
+	var done, status, deadline int64
+	err := s.row(ctx, `SELECT body_hash, done, status, reply, deadline FROM payflow_replies WHERE key = ?`, key).
+		Scan(&hash, &done, &status, &reply, &deadline)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case deadline == 0 || deadline <= ns(now):
+		return nil, nil
+	}
+	return liveReply(bodyHash, hash, done, status, reply)
+}
+
+var _ payflow.ReplyReader = (*Store)(nil)
 
 // FinishIdempotent implements payflow.Store: the row in flight is the
 // caller's while its deadline is the caller's lease.
