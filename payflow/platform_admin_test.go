@@ -741,6 +741,10 @@ func TestNewPlatformBadOptions(t *testing.T) {
 		"ResolveRate":     func(o *payflow.PlatformOptions) { o.ResolveRate = -1 },
 		"ResolveRate NaN": func(o *payflow.PlatformOptions) { o.ResolveRate = math.NaN() },
 		"ResolveRate Inf": func(o *payflow.PlatformOptions) { o.ResolveRate = math.Inf(1) },
+		"CatalogBurst":    func(o *payflow.PlatformOptions) { o.CatalogBurst = -1 },
+		"CatalogRate":     func(o *payflow.PlatformOptions) { o.CatalogRate = -1 },
+		"CatalogRate NaN": func(o *payflow.PlatformOptions) { o.CatalogRate = math.NaN() },
+		"CatalogRate Inf": func(o *payflow.PlatformOptions) { o.CatalogRate = math.Inf(-1) },
 	} {
 		o := opts
 		set(&o)
