@@ -40,6 +40,8 @@ const (
 	DefaultResolveBurst  = 20
 	DefaultCatalogRate   = 1 // per second and card
 	DefaultCatalogBurst  = 10
+	DefaultLoginRate     = 0.1 // per second and card: one every 10 s
+	DefaultLoginBurst    = 10
 	DefaultCacheTTL      = 5 * time.Second
 )
 
@@ -76,8 +78,9 @@ const (
 
 // PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
 // Chain are required; every other zero field takes its default. A negative
-// duration (but CacheTTL), rate (ResolveRate, CatalogRate) or burst
-// (ResolveBurst, CatalogBurst), a rate that is NaN or infinite, a HoldTTL above MaxHoldTTL, a RequestTTL,
+// duration (but CacheTTL), rate (ResolveRate, CatalogRate, LoginRate) or
+// burst (ResolveBurst, CatalogBurst, LoginBurst), a rate that is NaN or
+// infinite, a HoldTTL above MaxHoldTTL, a RequestTTL,
 // MaxRequestTTL, ChallengeTTL, SessionTTL, TokenTTL, RecoverAfter or
 // CacheTTL above MaxLifetime, or a RequestTTL above MaxRequestTTL (its
 // default when zero), is refused with ErrInvalid.
@@ -146,6 +149,17 @@ type PlatformOptions struct {
 	// send is refused ErrRateLimited with the time of its next read.
 	CatalogRate  float64
 	CatalogBurst int
+	// LoginRate and LoginBurst bound logins (Login) per card and platform
+	// process in the same way, with a bucket of the card's own (defaults
+	// one every 10 s and 10), which a phone, logging in once an hour
+	// (TokenTTL), never meets, while each login stores a token for
+	// TokenTTL. A login draws on it once its proof's card and signature
+	// are verified, so that no forged proof spends a card's budget, and
+	// before it writes anything: one refused ErrRateLimited spends neither
+	// its nonce nor its counter, and one that fails for the platform (a
+	// store error) or whose proof a copy spent first gives its draw back.
+	LoginRate  float64
+	LoginBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and
 	// merchants in memory (default 5 s; negative: not at all; at most
 	// MaxLifetime), and the card IDs that the store did not hold as long
@@ -213,6 +227,7 @@ type Platform struct {
 	resolver     eidResolver
 	resolves     limiter // EID resolutions, of Resolve and Pair
 	catalogReads limiter // reads of Catalog
+	logins       limiter // logins of Login
 	cache        cache
 	own          ownAccounts
 
@@ -281,6 +296,7 @@ func (o *PlatformOptions) check() error {
 	}{
 		{"Resolve", o.ResolveRate, o.ResolveBurst},
 		{"Catalog", o.CatalogRate, o.CatalogBurst},
+		{"Login", o.LoginRate, o.LoginBurst},
 	} {
 		if l.burst < 0 {
 			return fmt.Errorf("%w: payflow: negative %sBurst %d", ErrInvalid, l.name, l.burst)
@@ -396,6 +412,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	}
 	p.resolves.init(cmp.Or(opts.ResolveRate, DefaultResolveRate), cmp.Or(opts.ResolveBurst, DefaultResolveBurst), "EID resolutions")
 	p.catalogReads.init(cmp.Or(opts.CatalogRate, DefaultCatalogRate), cmp.Or(opts.CatalogBurst, DefaultCatalogBurst), "catalog reads")
+	p.logins.init(cmp.Or(opts.LoginRate, DefaultLoginRate), cmp.Or(opts.LoginBurst, DefaultLoginBurst), "logins")
 	p.cache.init(opts.CacheTTL)
 	if p.nonceKey, err = newNonceKey(context.Background(), opts.Store, opts.Rand); err != nil {
 		return nil, err

@@ -65,6 +65,15 @@ func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 // Login implements API. The token it stores is bound to the card
 // certificate that the proof was verified with (TokenRecord.CertHash): it
 // serves only while the card stays enrolled with that certificate (auth).
+// Once the proof's chain and signature are verified, and before anything
+// is written, the login draws on the card's budget of logins
+// (PlatformOptions.LoginRate and LoginBurst): past it, the call is a
+// *RateLimitedError and the proof stays unspent, its nonce and counter
+// usable again within the nonce's lifetime. A login that fails for the
+// platform (a store error: internal or unavailable), or whose proof the
+// store finds spent (ErrReplay, ErrClone: a copy of it, or a later
+// proof of the card, accepted first), gives its draw back; one refused
+// otherwise (its EID, its role) does not.
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("login")
@@ -82,6 +91,20 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	if err != nil {
 		return nil, err
 	}
+	if err := p.logins.allow(c.ID, p.now()); err != nil {
+		return nil, err
+	}
+	resp, err := p.logIn(ctx, e, &proof, a)
+	if errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err) {
+		p.logins.giveBack(c.ID)
+	}
+	return resp, err
+}
+
+// logIn is Login once the proof of card e is verified (a) and its draw on
+// the card's budget of logins made.
+func (p *Platform) logIn(ctx context.Context, e *cachedCard, proof *record.AuthProof, a *Acceptance) (*LoginResponse, error) {
+	c := e.rec
 	if err := p.checkEID(e, proof.EID); err != nil {
 		return nil, p.refuse(ctx, a, err)
 	}
@@ -777,8 +800,8 @@ func (p *Platform) sessionCards(ctx context.Context, s *SessionRecord) (*CardRec
 const sweepPerCall = 2
 
 // limiter is a token bucket per card, one for each kind of call that a
-// Platform bounds (EID resolutions, catalog reads): logging in again does
-// not refill it. A bucket that has refilled carries no debt and is the same as none.
+// Platform bounds (EID resolutions, catalog reads, logins): logging in
+// again does not refill it. A bucket that has refilled carries no debt and is the same as none.
 // The limiter keeps the buckets in the order they were last drawn on, and
 // each call of allow, before it draws, drops the first of them while they
 // have refilled, sweepPerCall at most: no call holds the lock for more,
@@ -853,8 +876,8 @@ func (l *limiter) allow(k string, now time.Time) error {
 }
 
 // RateLimitedError is a refusal for too many calls of a card (EID
-// resolutions, catalog reads: ErrRateLimited, which Err matches, its
-// message naming which) that says when the card's next such call will be
+// resolutions, catalog reads, logins: ErrRateLimited, which Err matches,
+// its message naming which) that says when the card's next such call will be
 // allowed. The platform returns one; Client returns one
 // when the reply gives a retry time (§5.4), Err then holding the *Error,
 // or, for a reply without the platform's error body, an error that
