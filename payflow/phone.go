@@ -550,6 +550,10 @@ func (p *phone) checkLogin(l *LoginResponse) error {
 // the platform answers that the proof is spent (ErrReplay, as when the
 // reply of one sent before was lost and the transport sent it again), up
 // to tries proofs in all. An error of proof ends it with that error. A
+// login refused for the card's budget of logins (ErrRateLimited, with
+// its retry time as a *RateLimitedError: PlatformOptions.LoginRate) is
+// not sent again: LoginWithRetry fails with it at once, for the caller to
+// show or wait. A
 // phone's Login is LoginWithRetry with LoginTries.
 //
 // A reply that is no login, one without a token, a card ID or an expiry

@@ -38,6 +38,10 @@ const (
 	DefaultRecoverAfter  = 30 * time.Second
 	DefaultResolveRate   = 5 // per second and card
 	DefaultResolveBurst  = 20
+	DefaultCatalogRate   = 1 // per second and card
+	DefaultCatalogBurst  = 10
+	DefaultLoginRate     = 0.1 // per second and card: one every 10 s
+	DefaultLoginBurst    = 10
 	DefaultCacheTTL      = 5 * time.Second
 )
 
@@ -74,8 +78,9 @@ const (
 
 // PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
 // Chain are required; every other zero field takes its default. A negative
-// duration (but CacheTTL), ResolveRate or ResolveBurst, a ResolveRate
-// that is NaN or infinite, a HoldTTL above MaxHoldTTL, a RequestTTL,
+// duration (but CacheTTL), rate (ResolveRate, CatalogRate, LoginRate) or
+// burst (ResolveBurst, CatalogBurst, LoginBurst), a rate that is NaN or
+// infinite, a HoldTTL above MaxHoldTTL, a RequestTTL,
 // MaxRequestTTL, ChallengeTTL, SessionTTL, TokenTTL, RecoverAfter or
 // CacheTTL above MaxLifetime, or a RequestTTL above MaxRequestTTL (its
 // default when zero), is refused with ErrInvalid.
@@ -136,6 +141,25 @@ type PlatformOptions struct {
 	// of others.
 	ResolveRate  float64
 	ResolveBurst int
+	// CatalogRate and CatalogBurst bound catalog reads (Catalog) per card
+	// and platform process, as ResolveRate and ResolveBurst bound EID
+	// resolutions, with a bucket of the card's own (defaults 1 and 10):
+	// a seller phone reads its catalog once, and again after a charge it
+	// could not price, while a card that reads a store as fast as it can
+	// send is refused ErrRateLimited with the time of its next read.
+	CatalogRate  float64
+	CatalogBurst int
+	// LoginRate and LoginBurst bound logins (Login) per card and platform
+	// process in the same way, with a bucket of the card's own (defaults
+	// one every 10 s and 10), which a phone, logging in once an hour
+	// (TokenTTL), never meets, while each login stores a token for
+	// TokenTTL. A login draws on it once its proof's card and signature
+	// are verified, so that no forged proof spends a card's budget, and
+	// before it writes anything: one refused ErrRateLimited spends neither
+	// its nonce nor its counter, and one that fails for the platform (a
+	// store error) or whose proof a copy spent first gives its draw back.
+	LoginRate  float64
+	LoginBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and
 	// merchants in memory (default 5 s; negative: not at all; at most
 	// MaxLifetime), and the card IDs that the store did not hold as long
@@ -178,7 +202,7 @@ type PlatformOptions struct {
 // ledger and receipts. It implements API in process.
 //
 // A Platform keeps no state of its own beyond caches (the EID resolver, the
-// rate limiter, the cards and merchants read within CacheTTL, and the IDs
+// rate limiters, the cards and merchants read within CacheTTL, and the IDs
 // of the ledger accounts found to be the platform's own, which the
 // ledger never changes otherwise: at most 100 000 of them, about 2.5 MB,
 // so that a purchase whose accounts were seen before does not look them
@@ -200,10 +224,12 @@ type Platform struct {
 	ttl      lifetimes
 	log      *slog.Logger // nil: slog.Default() at the time of each record
 
-	resolver eidResolver
-	limiter  limiter
-	cache    cache
-	own      ownAccounts
+	resolver     eidResolver
+	resolves     limiter // EID resolutions, of Resolve and Pair
+	catalogReads limiter // reads of Catalog
+	logins       limiter // logins of Login
+	cache        cache
+	own          ownAccounts
 
 	mu          sync.Mutex                // guards lastReload, reloading, cardReloads and end's changes
 	lastReload  time.Time                 // start of the reload that last ended without being cut short
@@ -263,11 +289,21 @@ func (o *PlatformOptions) check() error {
 			return fmt.Errorf("%w: payflow: %s %v above its longest, %v", ErrInvalid, d.name, d.v, d.limit)
 		}
 	}
-	if o.ResolveBurst < 0 {
-		return fmt.Errorf("%w: payflow: negative ResolveBurst %d", ErrInvalid, o.ResolveBurst)
-	}
-	if !(o.ResolveRate >= 0) || math.IsInf(o.ResolveRate, 0) {
-		return fmt.Errorf("%w: payflow: ResolveRate %v is not a finite number of at least 0", ErrInvalid, o.ResolveRate)
+	for _, l := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{
+		{"Resolve", o.ResolveRate, o.ResolveBurst},
+		{"Catalog", o.CatalogRate, o.CatalogBurst},
+		{"Login", o.LoginRate, o.LoginBurst},
+	} {
+		if l.burst < 0 {
+			return fmt.Errorf("%w: payflow: negative %sBurst %d", ErrInvalid, l.name, l.burst)
+		}
+		if !(l.rate >= 0) || math.IsInf(l.rate, 0) {
+			return fmt.Errorf("%w: payflow: %sRate %v is not a finite number of at least 0", ErrInvalid, l.name, l.rate)
+		}
 	}
 	if maxRequest := cmp.Or(o.MaxRequestTTL, DefaultMaxRequestTTL); o.RequestTTL > maxRequest {
 		return fmt.Errorf("%w: payflow: RequestTTL %v above MaxRequestTTL, %v", ErrInvalid, o.RequestTTL, maxRequest)
@@ -357,12 +393,6 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
-	if opts.ResolveRate == 0 {
-		opts.ResolveRate = DefaultResolveRate
-	}
-	if opts.ResolveBurst == 0 {
-		opts.ResolveBurst = DefaultResolveBurst
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -380,7 +410,9 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		ttl:      ttl,
 		log:      opts.Logger,
 	}
-	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
+	p.resolves.init(cmp.Or(opts.ResolveRate, DefaultResolveRate), cmp.Or(opts.ResolveBurst, DefaultResolveBurst), "EID resolutions")
+	p.catalogReads.init(cmp.Or(opts.CatalogRate, DefaultCatalogRate), cmp.Or(opts.CatalogBurst, DefaultCatalogBurst), "catalog reads")
+	p.logins.init(cmp.Or(opts.LoginRate, DefaultLoginRate), cmp.Or(opts.LoginBurst, DefaultLoginBurst), "logins")
 	p.cache.init(opts.CacheTTL)
 	if p.nonceKey, err = newNonceKey(context.Background(), opts.Store, opts.Rand); err != nil {
 		return nil, err

@@ -229,11 +229,29 @@ func checkCatalogItems(items []CatalogItem) error {
 }
 
 // Catalog implements API. A merchant ID that is not UTF-8, which no
-// merchant has, is ErrInvalid.
+// merchant has, is ErrInvalid. Once the token is checked, the read draws
+// on the card's budget of catalog reads (PlatformOptions.CatalogRate and
+// CatalogBurst; a *RateLimitedError past it), a budget of its own that EID
+// resolutions do not touch; a read that fails for the platform (a store
+// error: internal or unavailable) is given back, and one answered
+// ErrInvalid or ErrNotFound is not.
 func (p *Platform) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
-	if _, err := p.auth(ctx, token); err != nil {
+	me, err := p.auth(ctx, token)
+	if err != nil {
 		return nil, err
 	}
+	if err := p.catalogReads.allow(me.ID, p.now()); err != nil {
+		return nil, err
+	}
+	c, err := p.catalog(ctx, merchantID)
+	if serverError(err) {
+		p.catalogReads.giveBack(me.ID)
+	}
+	return c, err
+}
+
+// catalog returns the catalog of merchant merchantID.
+func (p *Platform) catalog(ctx context.Context, merchantID string) (*Catalog, error) {
 	if err := checkMerchantUTF8(merchantID); err != nil {
 		return nil, err
 	}

@@ -741,6 +741,14 @@ func TestNewPlatformBadOptions(t *testing.T) {
 		"ResolveRate":     func(o *payflow.PlatformOptions) { o.ResolveRate = -1 },
 		"ResolveRate NaN": func(o *payflow.PlatformOptions) { o.ResolveRate = math.NaN() },
 		"ResolveRate Inf": func(o *payflow.PlatformOptions) { o.ResolveRate = math.Inf(1) },
+		"CatalogBurst":    func(o *payflow.PlatformOptions) { o.CatalogBurst = -1 },
+		"CatalogRate":     func(o *payflow.PlatformOptions) { o.CatalogRate = -1 },
+		"CatalogRate NaN": func(o *payflow.PlatformOptions) { o.CatalogRate = math.NaN() },
+		"CatalogRate Inf": func(o *payflow.PlatformOptions) { o.CatalogRate = math.Inf(-1) },
+		"LoginBurst":      func(o *payflow.PlatformOptions) { o.LoginBurst = -1 },
+		"LoginRate":       func(o *payflow.PlatformOptions) { o.LoginRate = -0.1 },
+		"LoginRate NaN":   func(o *payflow.PlatformOptions) { o.LoginRate = math.NaN() },
+		"LoginRate Inf":   func(o *payflow.PlatformOptions) { o.LoginRate = math.Inf(1) },
 	} {
 		o := opts
 		set(&o)

@@ -65,6 +65,15 @@ func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 // Login implements API. The token it stores is bound to the card
 // certificate that the proof was verified with (TokenRecord.CertHash): it
 // serves only while the card stays enrolled with that certificate (auth).
+// Once the proof's chain and signature are verified, and before anything
+// is written, the login draws on the card's budget of logins
+// (PlatformOptions.LoginRate and LoginBurst): past it, the call is a
+// *RateLimitedError and the proof stays unspent, its nonce and counter
+// usable again within the nonce's lifetime. A login that fails for the
+// platform (a store error: internal or unavailable), or whose proof the
+// store finds spent (ErrReplay, ErrClone: a copy of it, or a later
+// proof of the card, accepted first), gives its draw back; one refused
+// otherwise (its EID, its role) does not.
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("login")
@@ -82,6 +91,20 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	if err != nil {
 		return nil, err
 	}
+	if err := p.logins.allow(c.ID, p.now()); err != nil {
+		return nil, err
+	}
+	resp, err := p.logIn(ctx, e, &proof, a)
+	if errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err) {
+		p.logins.giveBack(c.ID)
+	}
+	return resp, err
+}
+
+// logIn is Login once the proof of card e is verified (a) and its draw on
+// the card's budget of logins made.
+func (p *Platform) logIn(ctx context.Context, e *cachedCard, proof *record.AuthProof, a *Acceptance) (*LoginResponse, error) {
+	c := e.rec
 	if err := p.checkEID(e, proof.EID); err != nil {
 		return nil, p.refuse(ctx, a, err)
 	}
@@ -280,12 +303,12 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 	if err != nil {
 		return nil, err
 	}
-	if err := p.limiter.allow(me.ID, p.now()); err != nil {
+	if err := p.resolves.allow(me.ID, p.now()); err != nil {
 		return nil, err
 	}
 	r, err := p.name(ctx, me, req.EID)
 	if serverError(err) {
-		p.limiter.giveBack(me.ID)
+		p.resolves.giveBack(me.ID)
 	}
 	return r, err
 }
@@ -614,14 +637,14 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		// The proof was spent meanwhile (by a copy sent at the same
 		// moment), or the platform failed: the resolution told nothing
 		// the card may be charged for.
-		p.limiter.giveBack(c.ID)
+		p.resolves.giveBack(c.ID)
 	}
 	if err != nil {
 		return nil, err
 	}
 	v, err := p.sessionView(ctx, a.Session, c.ID)
 	if serverError(err) {
-		p.limiter.giveBack(c.ID)
+		p.resolves.giveBack(c.ID)
 	}
 	return v, err
 }
@@ -657,7 +680,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
-	if err := p.limiter.allow(c.ID, p.now()); err != nil {
+	if err := p.resolves.allow(c.ID, p.now()); err != nil {
 		return nil, now, false, err
 	}
 	peer, err := p.resolve(ctx, c.ID, proof.PeerEID)
@@ -786,22 +809,24 @@ func (p *Platform) sessionCards(ctx context.Context, s *SessionRecord) (*CardRec
 // ReplyMemory), which adds one.
 const sweepPerCall = 2
 
-// limiter is a token bucket per card: logging in again does not refill
-// it. A bucket that has refilled carries no debt and is the same as none.
+// limiter is a token bucket per card, one for each kind of call that a
+// Platform bounds (EID resolutions, catalog reads, logins): logging in
+// again does not refill it. A bucket that has refilled carries no debt and is the same as none.
 // The limiter keeps the buckets in the order they were last drawn on, and
 // each call of allow, before it draws, drops the first of them while they
 // have refilled, sweepPerCall at most: no call holds the lock for more,
 // however many cards there are. A bucket drawn on burst/rate seconds ago
-// or more (4 s by default) has refilled, so those are the first in the
+// or more (4 s for the default EID resolutions) has refilled, so those are the first in the
 // order; a bucket in debt is never dropped, so that no card escapes its
 // limit, and the limiter never refuses a card for the number of others.
 // It holds the buckets drawn on within burst/rate seconds, and besides
 // them only refilled ones, fewer by at least one with every card new to
-// it while any is left: at most one more than the cards that resolved
+// it while any is left: at most one more than the cards that drew on it
 // within burst/rate seconds before the last call that left none.
 type limiter struct {
 	rate  float64
 	burst float64
+	what  string // what it counts, in the plural, as its refusals name it
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // by card ID
@@ -816,8 +841,10 @@ type bucket struct {
 	prev, next *bucket // drawn on before and after it
 }
 
-func (l *limiter) init(rate float64, burst int) {
-	l.rate, l.burst = rate, float64(burst)
+// init sets the rate and burst of l, and what it counts, which its
+// refusals name ("too many " + what).
+func (l *limiter) init(rate float64, burst int, what string) {
+	l.rate, l.burst, l.what = rate, float64(burst), what
 	l.buckets = make(map[string]*bucket)
 }
 
@@ -852,15 +879,16 @@ func (l *limiter) allow(k string, now time.Time) error {
 		if w := math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)); w < math.MaxInt64 {
 			wait = time.Duration(w)
 		}
-		return &RateLimitedError{Err: fmt.Errorf("%w: too many EID resolutions", ErrRateLimited), RetryAfter: wait}
+		return &RateLimitedError{Err: fmt.Errorf("%w: too many %s", ErrRateLimited, l.what), RetryAfter: wait}
 	}
 	b.tokens--
 	return nil
 }
 
-// RateLimitedError is a refusal for too many EID resolutions
-// (ErrRateLimited, which Err matches) that says when the card's next
-// resolution will be allowed. The platform returns one; Client returns one
+// RateLimitedError is a refusal for too many calls of a card (EID
+// resolutions, catalog reads, logins: ErrRateLimited, which Err matches,
+// its message naming which) that says when the card's next such call will be
+// allowed. The platform returns one; Client returns one
 // when the reply gives a retry time (§5.4), Err then holding the *Error,
 // or, for a reply without the platform's error body, an error that
 // errors.As finds the *Error in.

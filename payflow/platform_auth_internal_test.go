@@ -28,7 +28,7 @@ import (
 // a second later, and their keys.
 func inDebt(t testing.TB, n int, t0 time.Time) (*limiter, []string) {
 	var l limiter
-	l.init(1, 2)
+	l.init(1, 2, "EID resolutions")
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = "card " + strconv.Itoa(i)
@@ -89,7 +89,7 @@ func TestLimiterSweep(t *testing.T) {
 func TestLimiterMemory(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	var l limiter
-	l.init(1, 2)
+	l.init(1, 2, "EID resolutions")
 	most := 0
 	for i := range 2000 {
 		require.NoError(t, l.allow("card "+strconv.Itoa(i), t0.Add(time.Duration(i)*10*time.Millisecond)))

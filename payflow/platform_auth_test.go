@@ -30,6 +30,8 @@ type outage struct {
 	sessions  bool   // whether acceptances of sessions fail
 	merchants bool   // whether reads of merchants fail
 	spent     bool   // whether reads of a record's nonce and counter fail
+	logins    bool   // whether acceptances of logins (their tokens) fail
+	accepts   int    // the acceptances asked for, failed or not
 }
 
 func (s *outage) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
@@ -54,6 +56,10 @@ func (s *outage) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) 
 }
 
 func (s *outage) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	s.accepts++
+	if s.logins && a.Token != nil {
+		return errLost
+	}
 	if s.sessions && a.Session != nil {
 		return errLost
 	}

@@ -85,6 +85,10 @@ type Seller struct {
 	// context lasts.
 	catalogMu ctxLock
 	catalog   *Catalog // the catalog kept (Catalog); guarded by phone.mu
+	// forgotten is the catalog last dropped to be fetched again
+	// (forgetCatalog), used while the platform refuses that fetch for the
+	// card's budget of catalog reads; guarded by phone.mu.
+	forgotten *Catalog
 
 	// requestMu is held while a Request runs: they run one at a time, and
 	// one waits for another only as long as its context lasts.
@@ -289,6 +293,11 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // another fetches it waits for that one only as long as ctx lasts, and
 // then fails with ctx's error, having asked the platform nothing. A call
 // whose ctx ended fails with ctx's error, also when the catalog is kept.
+// A fetch again that the platform refuses for the card's budget of
+// catalog reads (ErrRateLimited: PlatformOptions.CatalogRate) leaves the
+// phone with the catalog it dropped, which Catalog returns and Request
+// prices with (the platform checking the prices as ever) until a later
+// call fetches it; with none dropped, Catalog fails with that error.
 // The catalog it returns is the caller's own: it shares no memory (its
 // items) with the one the phone keeps and prices requests with, which
 // writing into it leaves as it was.
@@ -322,6 +331,17 @@ func (s *Seller) keptCatalog(ctx context.Context) (*Catalog, error) {
 		return nil, fmt.Errorf("%w: the card belongs to no merchant", ErrForbidden)
 	}
 	c, err := authed(ctx, &s.phone, func(token string) (*Catalog, error) { return s.api.Catalog(ctx, token, l.MerchantID) })
+	if errors.Is(err, ErrRateLimited) {
+		// A fetch again that the card's budget of catalog reads
+		// refuses: the catalog dropped, of the card's merchant, still
+		// prices the items, as the platform then checks them.
+		s.mu.Lock()
+		f := s.forgotten
+		s.mu.Unlock()
+		if f != nil && f.MerchantID == l.MerchantID {
+			return f, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +349,7 @@ func (s *Seller) keptCatalog(ctx context.Context) (*Catalog, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.catalog = c
+	s.catalog, s.forgotten = c, nil
 	s.mu.Unlock()
 	return c, nil
 }
@@ -354,12 +374,14 @@ func checkCatalog(c *Catalog, merchant string) error {
 	return nil
 }
 
-// forgetCatalog drops c, the catalog kept, so that it is fetched again.
+// forgetCatalog drops c, the catalog kept, so that it is fetched again,
+// and keeps it for keptCatalog to use while that fetch is refused
+// ErrRateLimited.
 func (s *Seller) forgetCatalog(c *Catalog) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.catalog == c {
-		s.catalog = nil
+		s.catalog, s.forgotten = nil, c
 	}
 }
 

@@ -29,8 +29,9 @@ func BenchmarkPurchaseParallel(b *testing.B) {
 }
 
 // TestBenchOptionsPurchaseAgain: the purchases of the benchmarks, which
-// pair the same two cards every time, go on past the resolution burst of
-// a card (a platform with the default rate refuses them).
+// log in and pair the same two cards every time, go on past the login and
+// resolution bursts of a card (a platform with the default rates refuses
+// them).
 func TestBenchOptionsPurchaseAgain(t *testing.T) {
 	ctx := context.Background()
 	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.BenchOptions())

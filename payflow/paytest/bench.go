@@ -54,12 +54,16 @@ func (fl *floor) round() {
 
 // BenchOptions are the fixture options of the purchase benchmarks: cards
 // sign in software, so that the figures are the platform's, and the
-// platform resolves a card's EIDs as often as the benchmark pairs it. A
-// benchmark pairs the same two cards for every purchase, hundreds of
-// times a second, where the default rate (payflow.DefaultResolveRate per second
-// and card) is a till's pace and would refuse them with ErrRateLimited.
+// platform resolves a card's EIDs, and logs it in, as often as the
+// benchmark pairs it. A benchmark logs in and pairs the same two cards for
+// every purchase, hundreds of times a second, where the default rates
+// (payflow.DefaultResolveRate and DefaultLoginRate per second and card)
+// are a till's pace and would refuse them with ErrRateLimited.
 func BenchOptions() Options {
-	return Options{SoftCards: true, Platform: payflow.PlatformOptions{ResolveRate: 1e9, ResolveBurst: math.MaxInt32}}
+	return Options{SoftCards: true, Platform: payflow.PlatformOptions{
+		ResolveRate: 1e9, ResolveBurst: math.MaxInt32,
+		LoginRate: 1e9, LoginBurst: math.MaxInt32,
+	}}
 }
 
 // BenchPurchase measures complete purchases on s, one after the other:

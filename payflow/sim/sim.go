@@ -501,7 +501,8 @@ func (w *world) startPlatform() error {
 		Ledger: w.led, Store: store, Verifier: w.verifier,
 		Key: w.key, Chain: w.chain, Now: w.clock, Rand: w.bytes,
 		RequestTTL: requestTTL, HoldTTL: holdTTL, RecoverAfter: recoverAfter,
-		ResolveRate: 1000, ResolveBurst: 1000,
+		ResolveRate: 1000, ResolveBurst: 1000, LoginRate: 1000, LoginBurst: 1000,
+		CatalogRate: 1000, CatalogBurst: 1000,
 		Logger: slog.New(slog.DiscardHandler), // the counter regressions it provokes on purpose
 	})
 	if err != nil {

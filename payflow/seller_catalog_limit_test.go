@@ -1,0 +1,49 @@
+package payflow_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// TestSellerCatalogRateLimited: a seller phone whose fetch of the catalog
+// the platform refuses for the card's budget of catalog reads fails with
+// that refusal and its retry time when it keeps no catalog, and prices
+// with the catalog it dropped (after a charge it could not price) when it
+// has one, so that the till goes on charging while the budget refills.
+func TestSellerCatalogRateLimited(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{CatalogBurst: 1, CatalogRate: 0.5}})
+	w := newPhoneWorld(t, f, nil, false)
+	w.pair(t)
+	l, err := w.seller.Login(ctx)
+	require.NoError(t, err)
+	_, err = w.f.Platform.Catalog(ctx, l.Token, phoneMerchant) // spends the card's budget
+	require.NoError(t, err)
+
+	_, err = w.seller.Catalog(ctx)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "no catalog to fall back on")
+	rl, ok := errors.AsType[*payflow.RateLimitedError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, 2*time.Second, rl.RetryAfter)
+
+	f.Clock.Advance(2 * time.Second)
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog")
+	v, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}}})
+	require.NoError(t, err, "priced with the catalog dropped while its fetch is refused")
+	assert.Equal(t, uint64(240), v.Amount)
+	c, err := w.seller.Catalog(ctx)
+	require.NoError(t, err)
+	assert.Len(t, c.Items, len(phoneCatalog))
+}
