@@ -62,12 +62,13 @@ type HandlerOptions struct {
 	// logins, which carry a token, and of challenges, which write
 	// nothing. Every other final reply is stored, whether or not its call
 	// wrote something: a refusal given once the token or the signature
-	// is verified too. In front of a RecordChecker (a *Platform), a
-	// card-signed record that the platform refuses before verifying its
-	// card and signature does not even claim its key: the handler has the
-	// API check the record first (see NewHandler), and a record refused then only has
-	// its key read, when Replies is a ReplyReader, and writes nothing to
-	// Replies. A final reply that Replies fails to store, at a
+	// is verified too. In front of a RecordChecker (a *Platform), with
+	// Replies a ReplyReader, a card-signed record that the platform
+	// refuses before verifying its card and signature does not even claim
+	// its key: the handler has the API check the record first (see
+	// NewHandler), and a record refused then only has its key read and
+	// writes nothing to Replies; with Replies no ReplyReader, such a
+	// record claims its key and releases it again. A final reply that Replies fails to store, at a
 	// second try too, leaves its key in flight rather than releases it:
 	// its call may have written something, and a retry gets 409
 	// idempotency_in_flight rather than an answer of what the call
@@ -302,7 +303,9 @@ func checkOptions(opts ...option) error {
 // token is replayed only once the token passes the check that the endpoint
 // makes of it (PROTOCOL.md §5.5): a token refused since then, its card
 // revoked, expired or no longer enrolled, or the token expired, gets that
-// refusal, not the reply. When api is a RecordChecker (a *Platform is), a POST that takes no
+// refusal, not the reply. In front of another API, which
+// the handler cannot ask about a token alone, the reply is replayed to the
+// token it was stored under. When api is a RecordChecker (a *Platform is), a POST that takes no
 // token and carries a card-signed record (pairing proof, payment
 // request, consent, refund) under an Idempotency-Key has its record
 // taken through the steps that its call takes before it writes anything,
@@ -310,11 +313,10 @@ func checkOptions(opts ...option) error {
 // claimed: a record refused there gets the refusal that the call would
 // give, or the reply of the key's live entry (in flight, another body,
 // or the reply stored for the same body, replayed), read without claiming
-// the key when the reply store is a ReplyReader, and nothing is written
-// to the store; a record that passes is not verified again by its call
-// (PROTOCOL.md §5.5). In front of another API, which
-// the handler cannot ask about a token alone, the reply is replayed to the
-// token it was stored under. Given no HandlerOptions.Now, the handler reads
+// the key, and nothing is written to the reply store, when that is a
+// ReplyReader (a store that is none has the key claimed and released
+// again, and the call run under it); a record that passes is not
+// verified again by its call (PROTOCOL.md §5.5). Given no HandlerOptions.Now, the handler reads
 // the API's clock when api is a Clocked (a *Platform is), and time.Now
 // otherwise; given one, the later of it and a Clocked API's clock. A
 // request whose Body is nil, which an http.Server never passes but a

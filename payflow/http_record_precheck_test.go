@@ -216,3 +216,24 @@ func TestPlatformCheckRecordNilRequest(t *testing.T) {
 		assert.Equal(t, ctx, got, "%T", req)
 	}
 }
+
+// TestHTTPConsentToNoRequestWritesNoReply: a consent that an enrolled
+// card signed, to a request that does not exist, is refused 404
+// not_found before its signature is verified, as one of any other
+// signature is, and under an Idempotency-Key writes nothing to the reply
+// store either (PROTOCOL.md §5.5): no key claimed, none released.
+func TestHTTPConsentToNoRequestWritesNoReply(t *testing.T) {
+	w, _ := newReplyFixture(t)
+	replies := &writeCountingReplies{m: payflow.NewReplyMemory()}
+	w.serve(t, replies)
+	card := w.f.NewCard("alice")
+	unknownID := payflow.ID{5}
+	consent := &payflow.ApproveRequest{Consent: card.MustSign(&record.Consent{RequestID: unknownID[:], RequestHash: bytes.Repeat([]byte{1}, 32),
+		Nonce: bytes.Repeat([]byte{2}, 32), Amount: 1, Currency: "EUR", MerchantID: "m1"})}
+	for range 3 {
+		status, code := w.post(t, "/v1/requests/"+unknownID.String()+"/consent", "", consent)
+		assert.Equal(t, http.StatusNotFound, status)
+		assert.Equal(t, "not_found", code)
+	}
+	assert.Zero(t, replies.written(), "no write to the reply store")
+}

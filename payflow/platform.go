@@ -804,7 +804,8 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 // refusal that the call answers, with the call's status and message: the
 // record's, when it does not open, names no peer (a pairing proof), or
 // its card or signature is refused, a consent's to a request that does
-// not exist, and a payment request's or refund's whose ID another record
+// not exist (whether or not its signature verifies, as the call reads
+// the request first), and a payment request's or refund's whose ID another record
 // holds (ErrConflict); and a failure of the store on the way. A payment
 // request or refund of the same bytes as one accepted before is no
 // refusal: its call answers it as a retry, whose card was verified when
@@ -837,12 +838,13 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 		if err != nil {
 			return ctx, err
 		}
-		return p.verified(ctx, c, req.Consent, &cs, func() (bool, error) {
-			if _, err := p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
-				return true, unverified(err)
-			}
-			return false, nil
-		})
+		// The call reads the request before it verifies the consent:
+		// a consent to a request that does not exist is refused then,
+		// whoever signed it.
+		if _, err := p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
+			return ctx, unverified(err)
+		}
+		return p.verified(ctx, c, req.Consent, &cs, nil)
 	case *RefundRequest:
 		var rr record.RefundRequest
 		c, err := p.openCard(ctx, req.Refund, &rr)
