@@ -89,3 +89,21 @@ func TestSellerCatalogRateLimitedAfterMismatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(260), v.Amount)
 }
+
+// TestPeersLoginRateLimited: a phone whose login again (its token
+// expired) the platform refuses for the card's budget of logins fails
+// Peers with that refusal and its retry time, as it fails any call that
+// needs a token then, rather than show a service queue without the peers
+// heard as if the platform had refused their resolutions.
+func TestPeersLoginRateLimited(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{LoginBurst: 1, LoginRate: 1.0 / 7200}})
+	w := newPhoneWorld(t, f, nil, false)
+	_, err := w.shopper.Login(ctx)
+	require.NoError(t, err)
+	f.Clock.Advance(time.Hour + time.Second) // the token expired
+	w.hear(t)
+	entries, err := w.shopper.Peers(ctx)
+	requireRateLimited(t, err, "logins", time.Hour-time.Second)
+	assert.Empty(t, entries)
+}
