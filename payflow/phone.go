@@ -512,6 +512,9 @@ func (p *phone) logIn(ctx context.Context, stale *LoginResponse) (*LoginResponse
 		msg, _, _, err := p.proof(ctx, adv.EID{})
 		return msg, err
 	})
+	if errors.Is(err, ErrRateLimited) {
+		return nil, &loginLimitedError{err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -523,6 +526,16 @@ func (p *phone) logIn(ctx context.Context, stale *LoginResponse) (*LoginResponse
 	p.mu.Unlock()
 	return resp, nil
 }
+
+// loginLimitedError is the refusal of a phone's login for the card's
+// budget of logins (ErrRateLimited, a *RateLimitedError within), as the
+// call that needed the login returns it: Peers tells it from the refusal
+// of a resolution, which leaves a peer out of the screen, and fails with
+// it.
+type loginLimitedError struct{ err error }
+
+func (e *loginLimitedError) Error() string { return e.err.Error() }
+func (e *loginLimitedError) Unwrap() error { return e.err }
 
 // checkLogin checks that l, a reply that LoginWithRetry took, is a login
 // of the phone's card and, for a seller, names a merchant ID of the form
@@ -816,7 +829,9 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 // name unless the platform, asked, answers otherwise. Once the platform
 // refuses a resolution because of the card's rate (ErrRateLimited), Peers
 // asks no more in this call: a peer that it cannot name so is left out of
-// this snapshot. A resolution that gets no answer, or another reply that
+// this snapshot. A login that the phone needs to ask, refused for the
+// card's budget of logins (ErrRateLimited too), fails Peers with that
+// refusal and its retry time, as any call that needs a token then. A resolution that gets no answer, or another reply that
 // is no verdict of the platform (over HTTP one without its error body,
 // such as a gateway's 404, or a name of a form that the platform enrols
 // none in, record.CheckName's, which is ErrMismatch), fails Peers with its
@@ -837,7 +852,7 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	// name asks the platform about peer i.
 	name := func(i int) error {
 		r, err := p.ask(ctx, snap[i].Packet.EID)
-		if errors.Is(err, ErrRateLimited) {
+		if errors.Is(err, ErrRateLimited) && !holdsError[*loginLimitedError](err) {
 			limited = true
 			return nil
 		}

@@ -297,7 +297,9 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // catalog reads (ErrRateLimited: PlatformOptions.CatalogRate) leaves the
 // phone with the catalog it dropped, which Catalog returns and Request
 // prices with (the platform checking the prices as ever) until a later
-// call fetches it; with none dropped, Catalog fails with that error.
+// call fetches it; with none dropped, or the one dropped because the
+// platform refused a request priced with it (ErrMismatch), whose prices
+// it would refuse again, Catalog fails with that error.
 // The catalog it returns is the caller's own: it shares no memory (its
 // items) with the one the phone keeps and prices requests with, which
 // writing into it leaves as it was.
@@ -382,6 +384,20 @@ func (s *Seller) forgetCatalog(c *Catalog) {
 	defer s.mu.Unlock()
 	if s.catalog == c {
 		s.catalog, s.forgotten = nil, c
+	}
+}
+
+// dropCatalog drops c, the catalog kept or the one forgotten, which the
+// platform refused a request priced with: it is fetched again, and is no
+// fallback while that fetch is refused ErrRateLimited.
+func (s *Seller) dropCatalog(c *Catalog) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.catalog == c {
+		s.catalog = nil
+	}
+	if s.forgotten == c {
+		s.forgotten = nil
 	}
 }
 
@@ -717,7 +733,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 				s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			}
 			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
-				s.forgetCatalog(priced)
+				s.dropCatalog(priced)
 			}
 			return nil, err
 		}
