@@ -72,7 +72,8 @@ const DefaultSettleWait = 10 * time.Second
 
 // RateLimitTries is how many times Select sends a resolution or a pairing
 // that the platform answers ErrRateLimited, in all, before it fails with
-// that error.
+// that error: refused for the card's budget of EID resolutions, or, for
+// a resolution that needs the phone to log in first, of logins.
 const RateLimitTries = 3
 
 // DefaultRateLimitPause is how long Select waits before it sends again a
@@ -924,9 +925,10 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // once, the queue shows the peer of the one that started last among
 // those under way and the one that selected the session in force.
 //
-// The platform bounds how many EIDs a card resolves, pairings included
-// (PROTOCOL.md §6.1). A resolution or a pairing that it answers
-// ErrRateLimited is sent again, the pairing with the same proof (which
+// The platform bounds how many EIDs a card resolves, pairings included,
+// and how often it logs in (PROTOCOL.md §6.1). A resolution (with the
+// login it needs first, when the phone's token has expired) or a pairing
+// that it answers ErrRateLimited is sent again, the pairing with the same proof (which
 // the platform left unspent), after the retry time the refusal gives
 // (RateLimitedError, at most PhoneOptions.MaxRateLimitPause) or else
 // PhoneOptions.RateLimitPause, up to RateLimitTries times in all; then
