@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -236,4 +237,53 @@ func TestHTTPConsentToNoRequestWritesNoReply(t *testing.T) {
 		assert.Equal(t, "not_found", code)
 	}
 	assert.Zero(t, replies.written(), "no write to the reply store")
+}
+
+// paymentReads is a store that counts its reads of payment requests.
+type paymentReads struct {
+	payflow.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (s *paymentReads) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	return s.Store.Payment(ctx, id)
+}
+
+func (s *paymentReads) reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// TestCheckedConsentReadsItsRequestOnce: a consent that CheckRecord took
+// (as the handler does under an Idempotency-Key) is approved with the
+// request that the check read, not read again: the two together read the
+// store as often as Approve alone does, and settle the same.
+func TestCheckedConsentReadsItsRequestOnce(t *testing.T) {
+	ctx := context.Background()
+	approve := func(checked bool) (int, *payflow.PaymentView) {
+		st := &paymentReads{Store: memory.New()}
+		s := newShopOn(t, st, false, paytest.Options{})
+		v, _ := s.request(t)
+		req := &payflow.ApproveRequest{Consent: s.consent(t, v.ID)}
+		before := st.reads()
+		callCtx := ctx
+		if checked {
+			var err error
+			callCtx, err = s.Platform.CheckRecord(ctx, req)
+			require.NoError(t, err)
+		}
+		done, err := s.Platform.Approve(callCtx, req)
+		require.NoError(t, err)
+		return st.reads() - before, done
+	}
+	alone, plain := approve(false)
+	both, checked := approve(true)
+	assert.Equal(t, alone, both, "reads of the request")
+	assert.Equal(t, payflow.StateCaptured, plain.State)
+	assert.Equal(t, payflow.StateCaptured, checked.State)
 }

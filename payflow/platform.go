@@ -778,6 +778,22 @@ type verifiedKey struct{}
 type verifiedRecord struct {
 	card *CardRecord
 	msg  []byte
+	// payment is, for a consent, the request it names as CheckRecord
+	// read it before the verification, which Approve takes as its own
+	// first read of the request (checkedPayment) rather than read it
+	// again.
+	payment *PaymentRecord
+}
+
+// checkedPayment returns the request that CheckRecord read for consent
+// msg, verified for the call of ctx, and nil when it read none for it.
+// The request may have changed since, as it may after any read: Approve
+// takes its state again through current and moves it by compare-and-set.
+func checkedPayment(ctx context.Context, msg []byte) *PaymentRecord {
+	if v, ok := ctx.Value(verifiedKey{}).(*verifiedRecord); ok && v.payment != nil && bytes.Equal(v.msg, msg) {
+		return v.payment
+	}
+	return nil
 }
 
 // verifyRecord is verifySignature, but for the record that CheckRecord
@@ -800,7 +816,9 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 // verification of its card's chain, revocation and signature, and
 // writes nothing. When
 // they pass, it returns ctx carrying the verification, which the call
-// under it does not make again (verifyRecord). Otherwise it returns the
+// under it does not make again (verifyRecord), and for a consent the
+// request it read, which Approve takes as its own first read of it
+// (checkedPayment). Otherwise it returns the
 // refusal that the call answers, with the call's status and message: the
 // record's, when it does not open, names no peer (a pairing proof), or
 // its card or signature is refused, a consent's to a request that does
@@ -841,10 +859,15 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 		// The call reads the request before it verifies the consent:
 		// a consent to a request that does not exist is refused then,
 		// whoever signed it.
-		if _, err := p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
+		r, err := p.store.Payment(ctx, ID(cs.RequestID))
+		if err != nil {
 			return ctx, unverified(err)
 		}
-		return p.verified(ctx, c, req.Consent, &cs, nil)
+		ctx, err = p.verified(ctx, c, req.Consent, &cs, nil)
+		if err == nil {
+			ctx.Value(verifiedKey{}).(*verifiedRecord).payment = r
+		}
+		return ctx, err
 	case *RefundRequest:
 		var rr record.RefundRequest
 		c, err := p.openCard(ctx, req.Refund, &rr)

@@ -457,9 +457,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	if err != nil {
 		return nil, err
 	}
-	r, err := p.store.Payment(ctx, ID(cs.RequestID))
-	if err != nil {
-		return nil, unverified(err)
+	r := checkedPayment(ctx, req.Consent)
+	if r == nil {
+		if r, err = p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
+			return nil, unverified(err)
+		}
 	}
 	if c.ID != r.PayerCardID {
 		if err := p.verifyRecord(ctx, c, req.Consent, &cs); err != nil {
