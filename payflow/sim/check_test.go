@@ -14,6 +14,7 @@ import (
 
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -483,4 +484,30 @@ func TestReceiptKeyChecks(t *testing.T) {
 	refused(revoked, "does not verify: pki:", "a receipt of a revoked certificate expected to verify")
 	first.revoked = true
 	refused(v, "of a revoked certificate: the phone got ok", "a receipt expected refused that verifies")
+}
+
+// TestStateStoreReadsKeys: the platform's store in the simulation reads an
+// Idempotency-Key without claiming it (payflow.ReplyReader), as the stores
+// it wraps do, so that the handler answers a record it refuses before
+// verifying it without writing to the store; the read goes through the
+// fuse, and fails once the process has died.
+func TestStateStoreReadsKeys(t *testing.T) {
+	ctx := context.Background()
+	var f fuse
+	var s payflow.Store = stateStore{durableState: memory.New(), f: &f}
+	r, ok := s.(payflow.ReplyReader)
+	require.True(t, ok, "the simulation's state store is no payflow.ReplyReader")
+	now := time.Unix(1_000, 0)
+	hash := make([]byte, 32)
+	got, err := r.LookupIdempotent(ctx, "k", hash, now)
+	require.NoError(t, err)
+	assert.Nil(t, got)
+	_, err = r.BeginIdempotent(ctx, "k", hash, now, now.Add(time.Minute))
+	require.NoError(t, err)
+	_, err = r.LookupIdempotent(ctx, "k", hash, now)
+	assert.ErrorIs(t, err, payflow.ErrInFlight)
+	f.arm(0, false)
+	assert.ErrorIs(t, f.write(func() error { return nil }), errCrashed)
+	_, err = r.LookupIdempotent(ctx, "k", hash, now)
+	assert.ErrorIs(t, err, errCrashed)
 }

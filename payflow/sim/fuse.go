@@ -95,9 +95,17 @@ func (s ledgerStore) View(ctx context.Context, fn func(ledger.ReadTx) error) err
 // Close leaves the inner store open: it outlives the process.
 func (s ledgerStore) Close() error { return nil }
 
-// stateStore is a payflow.Store behind a fuse.
-type stateStore struct {
+// durableState is the platform's state store: each of the stores that
+// the simulation runs on (memory, sqlite, postgres) reads a reply's key
+// without claiming it, as a platform's store in production does.
+type durableState interface {
 	payflow.Store
+	payflow.ReplyReader
+}
+
+// stateStore is a payflow.Store behind a fuse, and a payflow.ReplyReader.
+type stateStore struct {
+	durableState
 	f *fuse
 }
 
@@ -120,85 +128,90 @@ func put[T any](f *fuse, do func() (T, error)) (T, error) {
 }
 
 func (s stateStore) PutCard(ctx context.Context, c *payflow.CardRecord) error {
-	return s.f.write(func() error { return s.Store.PutCard(ctx, c) })
+	return s.f.write(func() error { return s.durableState.PutCard(ctx, c) })
 }
 func (s stateStore) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
-	return get(s.f, func() (*payflow.CardRecord, error) { return s.Store.Card(ctx, id) })
+	return get(s.f, func() (*payflow.CardRecord, error) { return s.durableState.Card(ctx, id) })
 }
 func (s stateStore) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
 	if err := s.f.read(); err != nil {
 		return err
 	}
-	return s.Store.Cards(ctx, fn)
+	return s.durableState.Cards(ctx, fn)
 }
 func (s stateStore) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
-	return s.f.write(func() error { return s.Store.PutMerchant(ctx, m) })
+	return s.f.write(func() error { return s.durableState.PutMerchant(ctx, m) })
 }
 func (s stateStore) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
-	return get(s.f, func() (*payflow.Merchant, error) { return s.Store.Merchant(ctx, id) })
+	return get(s.f, func() (*payflow.Merchant, error) { return s.durableState.Merchant(ctx, id) })
 }
 func (s stateStore) SetCatalog(ctx context.Context, id string, items []payflow.CatalogItem) error {
-	return s.f.write(func() error { return s.Store.SetCatalog(ctx, id, items) })
+	return s.f.write(func() error { return s.durableState.SetCatalog(ctx, id, items) })
 }
 func (s stateStore) Catalog(ctx context.Context, id string) ([]payflow.CatalogItem, error) {
-	return get(s.f, func() ([]payflow.CatalogItem, error) { return s.Store.Catalog(ctx, id) })
+	return get(s.f, func() ([]payflow.CatalogItem, error) { return s.durableState.Catalog(ctx, id) })
 }
 func (s stateStore) PutAsset(ctx context.Context, a payflow.Asset) error {
-	return s.f.write(func() error { return s.Store.PutAsset(ctx, a) })
+	return s.f.write(func() error { return s.durableState.PutAsset(ctx, a) })
 }
 func (s stateStore) Asset(ctx context.Context, name string) (payflow.Asset, error) {
-	return get(s.f, func() (payflow.Asset, error) { return s.Store.Asset(ctx, name) })
+	return get(s.f, func() (payflow.Asset, error) { return s.durableState.Asset(ctx, name) })
 }
 func (s stateStore) Add(ctx context.Context, nonce []byte, expires time.Time) error {
-	return s.f.write(func() error { return s.Store.Add(ctx, nonce, expires) })
+	return s.f.write(func() error { return s.durableState.Add(ctx, nonce, expires) })
 }
 func (s stateStore) Consume(ctx context.Context, nonce []byte, now time.Time) error {
-	return s.f.write(func() error { return s.Store.Consume(ctx, nonce, now) })
+	return s.f.write(func() error { return s.durableState.Consume(ctx, nonce, now) })
 }
 func (s stateStore) Advance(ctx context.Context, cardID string, counter uint64) error {
-	return s.f.write(func() error { return s.Store.Advance(ctx, cardID, counter) })
+	return s.f.write(func() error { return s.durableState.Advance(ctx, cardID, counter) })
 }
 func (s stateStore) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
-	return put(s.f, func() ([]byte, error) { return s.Store.NonceKey(ctx, candidate) })
+	return put(s.f, func() ([]byte, error) { return s.durableState.NonceKey(ctx, candidate) })
 }
 func (s stateStore) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	return s.f.write(func() error { return s.Store.Accept(ctx, a) })
+	return s.f.write(func() error { return s.durableState.Accept(ctx, a) })
 }
 func (s stateStore) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
-	return get(s.f, func() (*payflow.TokenRecord, error) { return s.Store.Token(ctx, hash) })
+	return get(s.f, func() (*payflow.TokenRecord, error) { return s.durableState.Token(ctx, hash) })
 }
 func (s stateStore) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	return get(s.f, func() (*payflow.SessionRecord, error) { return s.Store.Session(ctx, id) })
+	return get(s.f, func() (*payflow.SessionRecord, error) { return s.durableState.Session(ctx, id) })
 }
 func (s stateStore) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	return get(s.f, func() (*payflow.PaymentRecord, error) { return s.Store.Payment(ctx, id) })
+	return get(s.f, func() (*payflow.PaymentRecord, error) { return s.durableState.Payment(ctx, id) })
 }
 func (s stateStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	return s.f.write(func() error { return s.Store.UpdatePayment(ctx, p, from) })
+	return s.f.write(func() error { return s.durableState.UpdatePayment(ctx, p, from) })
 }
 func (s stateStore) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
-	return get(s.f, func() ([]*payflow.PaymentRecord, error) { return s.Store.DuePayments(ctx, state, t, limit) })
+	return get(s.f, func() ([]*payflow.PaymentRecord, error) { return s.durableState.DuePayments(ctx, state, t, limit) })
 }
 func (s stateStore) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	return s.f.write(func() error { return s.Store.UpdateRefund(ctx, r, from, p, pFrom) })
+	return s.f.write(func() error { return s.durableState.UpdateRefund(ctx, r, from, p, pFrom) })
 }
 func (s stateStore) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
-	return get(s.f, func() (*payflow.RefundRecord, error) { return s.Store.Refund(ctx, id) })
+	return get(s.f, func() (*payflow.RefundRecord, error) { return s.durableState.Refund(ctx, id) })
 }
 func (s stateStore) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
-	return get(s.f, func() ([]*payflow.RefundRecord, error) { return s.Store.DueRefunds(ctx, t, limit) })
+	return get(s.f, func() ([]*payflow.RefundRecord, error) { return s.durableState.DueRefunds(ctx, t, limit) })
 }
 func (s stateStore) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
 	return put(s.f, func() (*payflow.IdempotentReply, error) {
-		return s.Store.BeginIdempotent(ctx, key, bodyHash, now, lease)
+		return s.durableState.BeginIdempotent(ctx, key, bodyHash, now, lease)
 	})
 }
 func (s stateStore) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
-	return s.f.write(func() error { return s.Store.FinishIdempotent(ctx, key, lease, status, reply, expires) })
+	return s.f.write(func() error { return s.durableState.FinishIdempotent(ctx, key, lease, status, reply, expires) })
 }
 func (s stateStore) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
-	return s.f.write(func() error { return s.Store.AbandonIdempotent(ctx, key, lease) })
+	return s.f.write(func() error { return s.durableState.AbandonIdempotent(ctx, key, lease) })
+}
+func (s stateStore) LookupIdempotent(ctx context.Context, key string, bodyHash []byte, now time.Time) (*payflow.IdempotentReply, error) {
+	return get(s.f, func() (*payflow.IdempotentReply, error) {
+		return s.durableState.LookupIdempotent(ctx, key, bodyHash, now)
+	})
 }
 func (s stateStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	return put(s.f, func() (int, error) { return s.Store.DeleteExpired(ctx, now) })
+	return put(s.f, func() (int, error) { return s.durableState.DeleteExpired(ctx, now) })
 }

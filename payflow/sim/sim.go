@@ -173,7 +173,7 @@ type world struct {
 	crlsAt      time.Time
 
 	// The durable stores, which outlive the platform process.
-	ps      payflow.Store
+	ps      durableState
 	ls      ledger.Store
 	closers []func() error
 	// The platform process: its fuse, ledger and platform.
@@ -496,7 +496,7 @@ func (w *world) startPlatform() error {
 	if err != nil {
 		return err
 	}
-	store := stateStore{Store: w.ps, f: w.fuse}
+	store := stateStore{durableState: w.ps, f: w.fuse}
 	w.plat, err = payflow.NewPlatform(payflow.PlatformOptions{
 		Ledger: w.led, Store: store, Verifier: w.verifier,
 		Key: w.key, Chain: w.chain, Now: w.clock, Rand: w.bytes,
