@@ -347,6 +347,32 @@ func TestMalformedVerifyClearsPIN(t *testing.T) {
 	}
 }
 
+// TestRefusedResetKeepsPIN: a RESET RETRY COUNTER or CHANGE REFERENCE
+// DATA whose data has the right format, refused for its class, chaining
+// or P2 before any PUK or PIN is compared, leaves a verified PIN verified;
+// one that reaches the PUK check clears it, the PUK wrong or right
+// (PROTOCOL.md §2.5).
+func TestRefusedResetKeepsPIN(t *testing.T) {
+	const wrongPUK, rightPUK = "083939393939393939", "083132333435363738"
+	tests := []struct {
+		name   string
+		cmd    string
+		sw     uint16 // cmd's answer
+		status uint16 // the status query's answer after cmd
+	}{
+		{name: "RESET, another class", cmd: "802C0180" + wrongPUK, sw: 0x6E00, status: 0x9000},
+		{name: "RESET, chained", cmd: "102C0180" + wrongPUK, sw: 0x6884, status: 0x9000},
+		{name: "RESET, another reference", cmd: "002C0181" + wrongPUK, sw: 0x6A86, status: 0x9000},
+		{name: "CHANGE, another class", cmd: "8024008010313233343536FFFFFFFFFFFF31323334", sw: 0x6E00, status: 0x9000},
+		{name: "CHANGE, chained", cmd: "1024008010313233343536FFFFFFFFFFFF31323334", sw: 0x6884, status: 0x9000},
+		{name: "RESET, wrong PUK", cmd: "002C0180" + wrongPUK, sw: 0x63C2, status: 0x63C3},
+		{name: "RESET, right PUK", cmd: "002C0180" + rightPUK, sw: 0x9000, status: 0x63C3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkPINAfter(t, tt.cmd, tt.sw, tt.status) })
+	}
+}
+
 // checkPINAfter verifies the PIN of a new operational card, sends cmd,
 // which must answer sw, and checks that the PIN status query then answers
 // status and that a consent is signed (9000) when it is 9000, the
