@@ -47,6 +47,7 @@ type CA struct {
 
 	mu        sync.Mutex
 	revoked   []Revocation
+	listed    map[string]struct{} // the serials of revoked, as serialKey
 	crlNumber uint64
 }
 

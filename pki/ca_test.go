@@ -1666,3 +1666,49 @@ func TestCheckIssueCardCertificateSize(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadCAManyRevocations: LoadCA restores a long list of revocations,
+// and Revoke adds to it, keeping every serial once, with its first entry
+// (BenchmarkLoadCARevocations measures the time, linear in the list's
+// length).
+func TestLoadCAManyRevocations(t *testing.T) {
+	const n = 100_000
+	h := newHierarchy(t)
+	revoked := make([]Revocation, n+1)
+	for i := range n {
+		revoked[i] = Revocation{Serial: big.NewInt(int64(i) + 1), Time: t0, Reason: ReasonSuperseded}
+	}
+	revoked[n] = Revocation{Serial: big.NewInt(7), Time: t0.Add(time.Hour), Reason: ReasonKeyCompromise}
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), Revoked: revoked}
+	ca, err := LoadCA(h.ca.Signer(), h.ca.DER(), h.ca.Chain()[1:], opts)
+	require.NoError(t, err)
+	require.NoError(t, ca.Revoke(big.NewInt(9), ReasonKeyCompromise), "a serial listed already")
+	require.NoError(t, ca.Revoke(big.NewInt(n+1), ReasonKeyCompromise))
+	got := ca.Revoked()
+	require.Len(t, got, n+1, "every serial once")
+	assert.Equal(t, Revocation{Serial: big.NewInt(7), Time: t0, Reason: ReasonSuperseded}, got[6], "the first entry of a serial kept")
+	assert.Equal(t, ReasonSuperseded, got[8].Reason, "the first entry of a serial kept")
+	assert.Equal(t, 0, got[n].Serial.Cmp(big.NewInt(n+1)))
+}
+
+// BenchmarkLoadCARevocations: LoadCA of a CA that has revoked n
+// certificates; the time per revocation stays flat as n grows.
+func BenchmarkLoadCARevocations(b *testing.B) {
+	h := newHierarchy(b)
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		revoked := make([]Revocation, n)
+		for i := range n {
+			revoked[i] = Revocation{Serial: big.NewInt(int64(i) + 1), Time: t0, Reason: ReasonSuperseded}
+		}
+		opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), Revoked: revoked}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := LoadCA(h.ca.Signer(), h.ca.DER(), h.ca.Chain()[1:], opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/revocation")
+		})
+	}
+}

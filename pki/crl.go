@@ -174,11 +174,16 @@ func (ca *CA) revoke(r Revocation) error {
 	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	for _, old := range ca.revoked {
-		if old.Serial.Cmp(r.Serial) == 0 {
-			return nil
-		}
+	// A set of the serials listed, not a scan of the list: LoadCA
+	// restores a list of any length, one entry at a time.
+	key := serialKey(r.Serial)
+	if _, ok := ca.listed[key]; ok {
+		return nil
 	}
+	if ca.listed == nil {
+		ca.listed = make(map[string]struct{})
+	}
+	ca.listed[key] = struct{}{}
 	r.Serial = new(big.Int).Set(r.Serial)
 	ca.revoked = append(ca.revoked, r)
 	return nil

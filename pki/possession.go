@@ -399,7 +399,9 @@ type ChallengerOptions struct {
 	Now func() time.Time
 	// Rand is the source of nonces; nil means crypto/rand.Reader, and a
 	// nil pointer, func, map, channel or slice is out of range
-	// (ErrInvalid).
+	// (ErrInvalid). The Challenger reads it under a lock of its own, as a
+	// CA reads its Rand, so it need not be safe for concurrent use unless
+	// something else reads it too.
 	Rand io.Reader
 }
 
@@ -458,6 +460,7 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	if c.rand == nil {
 		c.rand = rand.Reader
 	}
+	c.rand = lockReader(c.rand)
 	return c
 }
 

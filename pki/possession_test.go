@@ -988,3 +988,49 @@ func TestReceiptPlatformNoVerifier(t *testing.T) {
 		}
 	}
 }
+
+// TestChallengerReadsRandOneAtATime: a Challenger used by several
+// goroutines at once reads its random source one call at a time, as a CA
+// does, so that a source that is not safe for concurrent use (a
+// *bytes.Reader, a seeded generator) gives every nonce bytes of its own:
+// no two reads of the source overlap, and every nonce issued is
+// distinct.
+func TestChallengerReadsRandOneAtATime(t *testing.T) {
+	const goroutines, each = 8, 10
+	var inside, overlaps atomic.Int32
+	var next atomic.Uint64
+	src := readerFunc(func(p []byte) (int, error) {
+		if inside.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		defer inside.Add(-1)
+		time.Sleep(200 * time.Microsecond) // a read that takes a while
+		clear(p)
+		n := next.Add(1)
+		for i := range 8 {
+			p[i] = byte(n >> (8 * i))
+		}
+		return len(p), nil
+	})
+	h := newHierarchy(t)
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{Rand: src})
+	var mu sync.Mutex
+	seen := make(map[string]bool)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				n, err := c.NewNonce(context.Background())
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				seen[string(n)] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(0), overlaps.Load(), "reads of the random source that overlapped")
+	assert.Len(t, seen, goroutines*each)
+}

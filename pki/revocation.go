@@ -111,14 +111,20 @@ func checkComplete(crl *x509.RevocationList) error {
 // than once, and whether there is one. crypto/x509 refuses a certificate
 // that carries an extension twice, but not a CRL or a CRL entry, of
 // which it reads the last CRL number, authority key identifier or reason
-// code.
+// code. It takes a time linear in the number of extensions, which anyone
+// may make large in a CRL that AddCRL reads before it checks its
+// signature.
 func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
-	for i, e := range exts {
-		for _, f := range exts[:i] {
-			if e.Id.Equal(f.Id) {
-				return e.Id, true
-			}
+	if len(exts) < 2 {
+		return nil, false
+	}
+	seen := make(map[string]struct{}, len(exts))
+	for _, e := range exts {
+		id := e.Id.String()
+		if _, ok := seen[id]; ok {
+			return e.Id, true
 		}
+		seen[id] = struct{}{}
 	}
 	return nil, false
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -362,7 +363,7 @@ func cardRevoked(t *testing.T) (*hierarchy, *Verifier) {
 
 // createCRL signs tmpl with ca's key, filling in number 1 and a validity
 // from t0 for an hour where tmpl leaves them zero.
-func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
+func createCRL(t testing.TB, ca *CA, tmpl *x509.RevocationList) []byte {
 	t.Helper()
 	if tmpl.Number == nil {
 		tmpl.Number = big.NewInt(1)
@@ -2710,6 +2711,49 @@ func TestAddCRLRefusesExplicitNonCritical(t *testing.T) {
 			assert.Contains(t, err.Error(), "critical written out as FALSE")
 			_, err = v.VerifyCard(h.chain())
 			requireRefusal(t, err, ErrRevoked, 0)
+		})
+	}
+}
+
+// TestAddCRLManyExtensions: a CRL of 100,000 distinct extensions, signed
+// by a CA the verifier does not know, as anyone can make one, is refused
+// as not signed by a known CA; the check that no extension is repeated,
+// made before the signature's, takes a time linear in their number
+// (BenchmarkAddCRLExtensions).
+func TestAddCRLManyExtensions(t *testing.T) {
+	const n = 100_000
+	h, stranger := newHierarchy(t), newHierarchy(t)
+	der := createCRL(t, stranger.ca, &x509.RevocationList{ExtraExtensions: distinctExtensions(n)})
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	err := v.AddCRL(der)
+	requireRefusal(t, err, ErrCRL, -1)
+	assert.Contains(t, err.Error(), "not signed by a known CA")
+}
+
+// distinctExtensions returns n extensions of distinct private OIDs.
+func distinctExtensions(n int) []pkix.Extension {
+	exts := make([]pkix.Extension, n)
+	for i := range exts {
+		exts[i] = pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, i/1000 + 1, i%1000 + 1}, Value: []byte{0x05, 0x00}}
+	}
+	return exts
+}
+
+// BenchmarkAddCRLExtensions: AddCRL of a CRL of n distinct extensions
+// signed by an unknown CA; the time per extension stays flat as n grows.
+func BenchmarkAddCRLExtensions(b *testing.B) {
+	h, stranger := newHierarchy(b), newHierarchy(b)
+	v := newVerifier(b, h, newClock(t0), VerifierOptions{})
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		der := createCRL(b, stranger.ca, &x509.RevocationList{ExtraExtensions: distinctExtensions(n)})
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.AddCRL(der); !errors.Is(err, ErrCRL) {
+					b.Fatalf("AddCRL: %v, want %v", err, ErrCRL)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/extension")
 		})
 	}
 }
