@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
 // Errors returned by Ledger. Result codes of single events are not errors:
@@ -92,9 +94,10 @@ type Ledger struct {
 }
 
 // New returns a Ledger over store, which the caller keeps and closes after
-// closing the Ledger. It fails when store is nil or an option is negative.
+// closing the Ledger. It fails when store is nil (a nil pointer of a
+// store type too) or an option is negative.
 func New(store Store, opts Options) (*Ledger, error) {
-	if store == nil {
+	if store == nil || nilptr.Is(store) {
 		return nil, errors.New("ledger: nil store")
 	}
 	if opts.MaxBatch < 0 || opts.MaxWait < 0 || opts.ExpiryLimit < 0 || opts.BatchTimeout < 0 {

@@ -268,7 +268,12 @@ func TestCloseEmptyCalls(t *testing.T) {
 
 func TestNewOptions(t *testing.T) {
 	_, err := ledger.New(nil, ledger.Options{})
-	require.Error(t, err)
+	require.EqualError(t, err, "ledger: nil store")
+	for _, s := range []ledger.Store{(*memory.Store)(nil), (*sqlite.Store)(nil)} {
+		l, err := ledger.New(s, ledger.Options{})
+		require.EqualError(t, err, "ledger: nil store", "%T", s)
+		assert.Nil(t, l)
+	}
 	_, err = ledger.New(memory.New(), ledger.Options{MaxBatch: -1})
 	require.Error(t, err)
 	_, err = ledger.New(memory.New(), ledger.Options{MaxWait: -time.Second})
