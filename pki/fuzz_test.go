@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -14,6 +15,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 func FuzzValidICCID(f *testing.F) {
@@ -412,6 +415,14 @@ func frozenCAKey(tb testing.TB) crypto.Signer {
 // CA's.
 func frozenPlatform(tb testing.TB, fs frozenSet) [][]byte {
 	tb.Helper()
+	_, chain := frozenPlatformKey(tb, fs)
+	return chain
+}
+
+// frozenPlatformKey is frozenPlatform with the platform certificate's
+// key.
+func frozenPlatformKey(tb testing.TB, fs frozenSet) (*ecdsa.PrivateKey, [][]byte) {
+	tb.Helper()
 	key := frozenCAKey(tb)
 	crl, err := x509.ParseRevocationList(fs.cardCRL)
 	if err != nil {
@@ -421,11 +432,78 @@ func frozenPlatform(tb testing.TB, fs frozenSet) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	platform, err := ca.IssuePlatform(newKey(tb).Public(), "casimpay platform", IssueOptions{})
+	pk := newKey(tb)
+	platform, err := ca.IssuePlatform(pk.Public(), "casimpay platform", IssueOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return [][]byte{platform, fs.ca}
+	return pk, [][]byte{platform, fs.ca}
+}
+
+// FuzzVerifyReceipt feeds a receipt to DecodeReceipt, ReceiptPlatform
+// and VerifyReceipt, as a phone reads it from the platform's reply: they
+// must never panic and must agree: DecodeReceipt fails with a record error
+// (malformed, wrong type) or one of the chain's, and returns nothing then;
+// ReceiptPlatform returns its platform and error; VerifyReceipt accepts a
+// receipt only when DecodeReceipt does, with the platform of the chain it
+// carries, or of the current chain when it carries none, whose key
+// verifies the decoded receipt's signature, and a receipt that
+// record.Receipt's checks take.
+func FuzzVerifyReceipt(f *testing.F) {
+	fs := loadFrozen(f)
+	v := fuzzVerifier(f, fs)
+	key, chain := frozenPlatformKey(f, fs)
+	rc := sampleReceipt()
+	withChain, err := record.SignReceipt(rand.Reader, key, rc, chain)
+	if err != nil {
+		f.Fatal(err)
+	}
+	bare, err := record.Sign(rand.Reader, key, rc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := v.VerifyReceipt(withChain, nil, new(record.Receipt)); err != nil {
+		f.Fatalf("the receipt seed: %v", err)
+	}
+	f.Add(withChain)
+	f.Add(bare)
+	f.Add(withChain[:len(withChain)/2])
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		sr, vp, err := v.DecodeReceipt(msg)
+		vp2, err2 := v.ReceiptPlatform(msg)
+		if (err == nil) != (err2 == nil) || (vp == nil) != (vp2 == nil) {
+			t.Fatalf("DecodeReceipt %v, %v; ReceiptPlatform %v, %v", vp, err, vp2, err2)
+		}
+		var r record.Receipt
+		got, verr := v.VerifyReceipt(msg, chain, &r)
+		if err != nil {
+			if sr != nil || vp != nil || !(matchesOne(err) || errors.Is(err, record.ErrMalformed) || errors.Is(err, record.ErrType)) {
+				t.Fatalf("DecodeReceipt: unexpected result %v, %v, %v", sr, vp, err)
+			}
+			if verr == nil {
+				t.Fatalf("VerifyReceipt accepted a receipt that DecodeReceipt refuses (%v)", err)
+			}
+			return
+		}
+		if verr != nil {
+			return
+		}
+		if vp == nil {
+			if vp, err = v.VerifyPlatform(chain); err != nil {
+				t.Fatalf("the current chain: %v", err)
+			}
+		}
+		if !got.PublicKey.Equal(vp.PublicKey) {
+			t.Fatal("VerifyReceipt accepted a receipt with another platform than the one it carries")
+		}
+		var again record.Receipt
+		if err := vp.VerifySignedReceipt(sr, &again); err != nil {
+			t.Fatalf("VerifyReceipt accepted a receipt whose signature its platform refuses: %v", err)
+		}
+		if !reflect.DeepEqual(r, again) {
+			t.Fatalf("two decodings of one receipt differ: %+v, %+v", r, again)
+		}
+	})
 }
 
 // FuzzVerifyPlatform feeds a two-certificate chain to VerifyPlatform, as a
