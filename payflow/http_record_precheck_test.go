@@ -239,24 +239,33 @@ func TestHTTPConsentToNoRequestWritesNoReply(t *testing.T) {
 	assert.Zero(t, replies.written(), "no write to the reply store")
 }
 
-// paymentReads is a store that counts its reads of payment requests.
-type paymentReads struct {
+// storeReads is a store that counts its reads of payment requests and of
+// tokens.
+type storeReads struct {
 	payflow.Store
-	mu sync.Mutex
-	n  int
+	mu               sync.Mutex
+	payments, tokens int
 }
 
-func (s *paymentReads) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+func (s *storeReads) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
 	s.mu.Lock()
-	s.n++
+	s.payments++
 	s.mu.Unlock()
 	return s.Store.Payment(ctx, id)
 }
 
-func (s *paymentReads) reads() int {
+func (s *storeReads) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	s.mu.Lock()
+	s.tokens++
+	s.mu.Unlock()
+	return s.Store.Token(ctx, hash)
+}
+
+// reads returns the reads of payment requests and of tokens so far.
+func (s *storeReads) reads() (payments, tokens int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.n
+	return s.payments, s.tokens
 }
 
 // TestCheckedConsentReadsItsRequestOnce: a consent that CheckRecord took
@@ -266,11 +275,11 @@ func (s *paymentReads) reads() int {
 func TestCheckedConsentReadsItsRequestOnce(t *testing.T) {
 	ctx := context.Background()
 	approve := func(checked bool) (int, *payflow.PaymentView) {
-		st := &paymentReads{Store: memory.New()}
+		st := &storeReads{Store: memory.New()}
 		s := newShopOn(t, st, false, paytest.Options{})
 		v, _ := s.request(t)
 		req := &payflow.ApproveRequest{Consent: s.consent(t, v.ID)}
-		before := st.reads()
+		before, _ := st.reads()
 		callCtx := ctx
 		if checked {
 			var err error
@@ -279,7 +288,8 @@ func TestCheckedConsentReadsItsRequestOnce(t *testing.T) {
 		}
 		done, err := s.Platform.Approve(callCtx, req)
 		require.NoError(t, err)
-		return st.reads() - before, done
+		after, _ := st.reads()
+		return after - before, done
 	}
 	alone, plain := approve(false)
 	both, checked := approve(true)

@@ -206,7 +206,10 @@ type PlatformOptions struct {
 // of the ledger accounts found to be the platform's own, which the
 // ledger never changes otherwise: at most 100 000 of them, about 2.5 MB,
 // so that a purchase whose accounts were seen before does not look them
-// up again): everything lives in its Store and Ledger, so several
+// up again, and the tokens that it issued or read until they expire, which
+// the store never changes either: at most 100 000 of them, so that a
+// phone's calls with one token read it from the store once per process):
+// everything lives in its Store and Ledger, so several
 // Platforms, in one process or several, may serve one database. Every
 // transition of a payment request is a compare-and-set in the store and
 // every ledger transfer has an ID derived from the request or refund, so
@@ -230,6 +233,7 @@ type Platform struct {
 	logins       limiter // logins of Login
 	cache        cache
 	own          ownAccounts
+	tokens       tokenCache
 
 	mu          sync.Mutex                // guards lastReload, reloading, cardReloads and end's changes
 	lastReload  time.Time                 // start of the reload that last ended without being cut short

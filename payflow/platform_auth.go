@@ -122,6 +122,7 @@ func (p *Platform) logIn(ctx context.Context, e *cachedCard, proof *record.AuthP
 	if err := p.accept(ctx, a); err != nil {
 		return nil, err
 	}
+	p.tokens.put(a.Token)
 	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
 }
 
@@ -134,7 +135,10 @@ func (p *Platform) CheckToken(ctx context.Context, token string) error {
 
 // auth returns the card that holds token. The token is looked up by its
 // SHA-256, so the stored value is useless to a reader of the database and
-// no comparison of secrets depends on their bytes. The token of a card
+// no comparison of secrets depends on their bytes: in the process's
+// tokens (tokenCache: those it issued, and those it read from the store,
+// until they expire), else in the store; the checks of its card below
+// are made on every call. The token of a card
 // whose certificate, or a CA certificate above it, the CRLs of the
 // platform's verifier list, or whose chain has passed the end of its
 // validity and the verifier's clock skew, is refused as a login of the
@@ -154,12 +158,19 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
 	}
 	h := sha256.Sum256([]byte(token))
-	t, err := p.store.Token(ctx, h[:])
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: unknown token", ErrUnauthorized)
-	}
-	if err != nil {
-		return nil, err
+	t, ok := p.tokens.get(h, p.now())
+	if !ok {
+		var err error
+		t, err = p.store.Token(ctx, h[:])
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: unknown token", ErrUnauthorized)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.now().Before(t.ExpiresAt) {
+			p.tokens.put(t)
+		}
 	}
 	if !p.now().Before(t.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)

@@ -427,7 +427,8 @@ func TestReloadDropsDeletedCard(t *testing.T) {
 }
 
 // scanGate is a Store that counts its scans of the cards. Once armed for
-// n, a scan waits until the store has looked up n login tokens since.
+// n, a scan waits until the store has looked up n login tokens since (a
+// platform process looks each token up once, see Platform).
 type scanGate struct {
 	payflow.Store
 	mu     sync.Mutex
@@ -529,7 +530,8 @@ func TestResolveShopperOnlyForSellerCards(t *testing.T) {
 // TestResolveMissesShareReload: concurrent resolutions of an EID that the
 // process does not know yet share one reload of the cards: the one that
 // starts it scans, those that miss meanwhile wait for its end, and all
-// find the card it loaded.
+// find the card it loaded. Each resolution carries a token of its own,
+// which the process reads from the store as the resolution starts.
 func TestResolveMissesShareReload(t *testing.T) {
 	const n = 8
 	ctx := context.Background()
@@ -539,8 +541,12 @@ func TestResolveMissesShareReload(t *testing.T) {
 	require.NoError(t, err)
 	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
 	require.NoError(t, err)
-	s.Clock.Advance(time.Second) // a reload is due
+	s.Clock.Advance(time.Duration(n) * 10 * time.Second) // a reload is due, the seller card's budget of logins full
 	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = s.seller.Login(record.RoleSeller).Token
+	}
 
 	st.arm(n) // the scan waits until every resolution has started
 	var wg sync.WaitGroup
@@ -548,7 +554,7 @@ func TestResolveMissesShareReload(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			r, err := other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
+			r, err := other.Resolve(ctx, tokens[i], &payflow.ResolveRequest{EID: eid[:]})
 			if errs[i] = err; err == nil {
 				names[i] = r.DisplayName
 			}

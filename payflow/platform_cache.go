@@ -3,6 +3,7 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -345,4 +346,51 @@ func (p *Platform) merchant(ctx context.Context, id string) (*Merchant, error) {
 	}
 	put(&p.cache, p.cache.merchants, id, m, gen, now)
 	return m, nil
+}
+
+// tokenCache keeps the tokens that a platform process issued, or read
+// from the store, until they expire, so that the calls of a phone that
+// holds one do not each read the store for it. A stored token never
+// changes: the store keeps it as its login wrote it and deletes it only
+// once it has expired (Store.DeleteExpired), so the cache answers
+// nothing that the store would answer otherwise. It keeps no token that
+// the store did not hold: every call with an unknown token reads the
+// store. It keeps at most maxCached tokens: put empties it when it holds
+// that many. Its zero value is empty; it is safe for concurrent use.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]TokenRecord
+}
+
+// get returns the token whose hash is h, unexpired at now, and whether
+// the cache holds it; it drops an expired one.
+func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) (*TokenRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[h]
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(t.ExpiresAt) {
+		delete(c.m, h)
+		return nil, false
+	}
+	return &t, true
+}
+
+// put keeps a copy of t, a token stored under its hash (a SHA-256).
+func (c *tokenCache) put(t *TokenRecord) {
+	var h [sha256.Size]byte
+	if len(t.Hash) != len(h) {
+		return
+	}
+	copy(h[:], t.Hash)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCached {
+		c.m = make(map[[sha256.Size]byte]TokenRecord)
+	}
+	kept := *t
+	kept.Hash, kept.CertHash = h[:], bytes.Clone(t.CertHash)
+	c.m[h] = kept
 }
