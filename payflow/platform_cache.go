@@ -356,7 +356,13 @@ func (p *Platform) merchant(ctx context.Context, id string) (*Merchant, error) {
 // nothing that the store would answer otherwise. It keeps no token that
 // the store did not hold: every call with an unknown token reads the
 // store. It keeps at most maxCached tokens: put empties it when it holds
-// that many. Its zero value is empty; it is safe for concurrent use.
+// that many. It compares a token's expiry by the wall clock, as the store
+// does: it keeps the expiry without the monotonic clock reading that
+// time.Now gives a login's time, which a suspend of the machine (that
+// the monotonic clock does not count) or a wall clock set forward would
+// leave behind the wall clock, keeping the token past its expiry and
+// past its deletion from the store. Its zero value is empty; it is safe
+// for concurrent use.
 type tokenCache struct {
 	mu sync.Mutex
 	m  map[[sha256.Size]byte]TokenRecord
@@ -378,7 +384,8 @@ func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) (*TokenRecord, bool
 	return &t, true
 }
 
-// put keeps a copy of t, a token stored under its hash (a SHA-256).
+// put keeps a copy of t, a token stored under its hash (a SHA-256), with
+// its expiry as the store keeps it, without a monotonic clock reading.
 func (c *tokenCache) put(t *TokenRecord) {
 	var h [sha256.Size]byte
 	if len(t.Hash) != len(h) {
@@ -391,6 +398,6 @@ func (c *tokenCache) put(t *TokenRecord) {
 		c.m = make(map[[sha256.Size]byte]TokenRecord)
 	}
 	kept := *t
-	kept.Hash, kept.CertHash = h[:], bytes.Clone(t.CertHash)
+	kept.Hash, kept.CertHash, kept.ExpiresAt = h[:], bytes.Clone(t.CertHash), t.ExpiresAt.Round(0)
 	c.m[h] = kept
 }
