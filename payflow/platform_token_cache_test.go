@@ -126,3 +126,30 @@ func monotonicLag(t time.Time, lag time.Duration) time.Time {
 	})(unsafe.Pointer(&t)).ext -= int64(lag)
 	return t
 }
+
+// TestKeptTokenSweptThenClockBack: a token that a process deleted from
+// the store as expired (ExpireDue, its clock past the token's expiry) is
+// refused by that process as the store read refuses it, "unknown token",
+// once its clock has gone back before that expiry, though the process
+// kept the token.
+func TestKeptTokenSweptThenClockBack(t *testing.T) {
+	ctx := context.Background()
+	s := newShopOn(t, memory.New(), false, paytest.Options{})
+	l := s.shopper.Login(record.RoleShopper)
+	require.NoError(t, s.Platform.CheckToken(ctx, l.Token))
+	other := renewedPlatform(t, s.Fixture)
+
+	s.Clock.Advance(2 * payflow.DefaultTokenTTL)
+	_, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	s.Clock.Advance(-2 * payflow.DefaultTokenTTL)
+	err = other.CheckToken(ctx, l.Token)
+	require.ErrorIs(t, err, payflow.ErrUnauthorized)
+	require.ErrorContains(t, err, "unknown token", "read from the store")
+	err = s.Platform.CheckToken(ctx, l.Token)
+	assert.ErrorIs(t, err, payflow.ErrUnauthorized)
+	assert.ErrorContains(t, err, "unknown token", "kept by the process that deleted it")
+
+	l = s.shopper.Login(record.RoleShopper)
+	assert.NoError(t, s.Platform.CheckToken(ctx, l.Token), "a token issued since")
+}
