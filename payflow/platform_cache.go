@@ -352,18 +352,31 @@ func (p *Platform) merchant(ctx context.Context, id string) (*Merchant, error) {
 // from the store, until they expire, so that the calls of a phone that
 // holds one do not each read the store for it. A stored token never
 // changes: the store keeps it as its login wrote it and deletes it only
-// once it has expired (Store.DeleteExpired), so the cache answers
-// nothing that the store would answer otherwise. It keeps no token that
+// once it has expired at the time given to Store.DeleteExpired, so the
+// cache answers nothing that the store would answer otherwise. Nor does
+// it answer a token expired at the time of the process's latest such
+// deletion (sweep, from Platform.ExpireDue), which the store may no
+// longer hold, once the clock has gone back before its expiry: that
+// token is read from the store at every call. (A token that another
+// process, whose clock is ahead of this one's, deleted is kept here until
+// this process's clock reaches its expiry.) It keeps no token that
 // the store did not hold: every call with an unknown token reads the
 // store. It keeps at most maxCached tokens: put empties it when it holds
-// that many. Its zero value is empty; it is safe for concurrent use.
+// that many. It compares a token's expiry by the wall clock, as the store
+// does: it keeps the expiry without the monotonic clock reading that
+// time.Now gives a login's time, which a suspend of the machine (that
+// the monotonic clock does not count) or a wall clock set forward would
+// leave behind the wall clock, keeping the token past its expiry and
+// past its deletion from the store. Its zero value is empty; it is safe
+// for concurrent use.
 type tokenCache struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]TokenRecord
+	mu    sync.Mutex
+	m     map[[sha256.Size]byte]TokenRecord
+	swept time.Time // the latest time of sweep
 }
 
-// get returns the token whose hash is h, unexpired at now, and whether
-// the cache holds it; it drops an expired one.
+// get returns the token whose hash is h, unexpired at now and at the
+// latest time of sweep, and whether the cache holds it; it drops another.
 func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) (*TokenRecord, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -371,14 +384,26 @@ func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) (*TokenRecord, bool
 	if !ok {
 		return nil, false
 	}
-	if !now.Before(t.ExpiresAt) {
+	if !now.Before(t.ExpiresAt) || !c.swept.Before(t.ExpiresAt) {
 		delete(c.m, h)
 		return nil, false
 	}
 	return &t, true
 }
 
-// put keeps a copy of t, a token stored under its hash (a SHA-256).
+// sweep records that the store deletes the tokens expired at now
+// (Store.DeleteExpired): get answers none of them from then on, whatever
+// the time it is given.
+func (c *tokenCache) sweep(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.After(c.swept) {
+		c.swept = now.Round(0)
+	}
+}
+
+// put keeps a copy of t, a token stored under its hash (a SHA-256), with
+// its expiry as the store keeps it, without a monotonic clock reading.
 func (c *tokenCache) put(t *TokenRecord) {
 	var h [sha256.Size]byte
 	if len(t.Hash) != len(h) {
@@ -391,6 +416,6 @@ func (c *tokenCache) put(t *TokenRecord) {
 		c.m = make(map[[sha256.Size]byte]TokenRecord)
 	}
 	kept := *t
-	kept.Hash, kept.CertHash = h[:], bytes.Clone(t.CertHash)
+	kept.Hash, kept.CertHash, kept.ExpiresAt = h[:], bytes.Clone(t.CertHash), t.ExpiresAt.Round(0)
 	c.m[h] = kept
 }

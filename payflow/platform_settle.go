@@ -1126,7 +1126,9 @@ func sweepLimit(limit int) (int, error) {
 // holds of held payments past the hold TTL, at most limit of each (zero:
 // 1000; a negative limit is refused with ErrInvalid, CheckDueLimit, and
 // nothing done), and deletes expired nonces, tokens, sessions and idempotent
-// replies. It returns how many requests it expired. A request that fails
+// replies (the tokens that the process keeps and that expired at now are
+// read from the store again, whatever the clock does afterwards: see
+// tokenCache). It returns how many requests it expired. A request that fails
 // (its record or its void) is reported and the others go on; the error
 // joins every failure, and a held payment whose void failed is finished
 // by RecoverSweep. A held payment whose holds the ledger had posted (its
@@ -1167,6 +1169,7 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 			n++
 		}
 	}
+	p.tokens.sweep(now)
 	if _, err := p.store.DeleteExpired(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
