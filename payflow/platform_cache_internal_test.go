@@ -6,9 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -274,3 +276,22 @@ func TestOwnAccountsConcurrent(t *testing.T) {
 // askingCard is the ID of the card that asks the resolutions of the tests
 // that call Platform.resolve.
 const askingCard = "8944000000000000099"
+
+// TestKeptTokenExpiresByWallClock: the tokens that a process keeps expire
+// by the wall clock, as the store's copies do: a token kept with an expiry
+// from time.Now, which carries a monotonic clock reading, is kept without
+// it, so that a suspend of the machine (which the monotonic clock does not
+// count) or a wall clock set forward does not keep it past its expiry.
+func TestKeptTokenExpiresByWallClock(t *testing.T) {
+	var c tokenCache
+	exp := time.Now().Add(time.Hour)
+	require.Contains(t, exp.String(), " m=", "time.Now carries a monotonic reading")
+	h := sha256.Sum256([]byte("token"))
+	c.put(&TokenRecord{Hash: h[:], CardID: "card", ExpiresAt: exp})
+	got, ok := c.get(h, time.Now())
+	require.True(t, ok)
+	assert.False(t, strings.Contains(got.ExpiresAt.String(), " m="), "kept with a monotonic reading: %v", got.ExpiresAt)
+	assert.True(t, got.ExpiresAt.Equal(exp))
+	_, ok = c.get(h, exp.Round(0))
+	assert.False(t, ok, "expired at its expiry by the wall clock")
+}

@@ -2,12 +2,7 @@ package payflow_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,7 +10,6 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
-	"github.com/casimpay/casimpay/payflow/sqlite"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -57,74 +51,6 @@ func TestTokenReadOncePerProcess(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrUnauthorized)
 	assert.ErrorContains(t, err, "token expired")
 	assert.Equal(t, 4, tokenReads(), "an expired token, read from the store as before it was kept")
-}
-
-// TestKeptTokenExpiresByWallClock: a token that a process issued, with a
-// clock that carries a monotonic reading (time.Now, the default), expires
-// for it at its expiry by the wall clock, as the store's copy does, also
-// when the monotonic clock lags the wall clock (a machine resumed from a
-// suspend, which its monotonic clock does not count, or a wall clock set
-// forward): past it, the token is "token expired" there as in another
-// process, and once the store has deleted it. (The store is a SQL store,
-// which keeps times without a monotonic reading.)
-func TestKeptTokenExpiresByWallClock(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "casimpay.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	s := newShopOn(t, st, false, paytest.Options{})
-	start := time.Now()
-	var mu sync.Mutex
-	var lag time.Duration // of the monotonic clock behind the wall clock
-	clock := func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return monotonicLag(start.Add(s.Clock.Now().Sub(start)), lag)
-	}
-	now := clock()
-	lagged := monotonicLag(now, time.Hour)
-	require.Equal(t, -time.Hour, lagged.Sub(now), "the monotonic reading moved back")
-	require.True(t, lagged.Round(0).Equal(now.Round(0)), "the wall clock kept")
-
-	p, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier,
-		Key: s.Key, Chain: s.PlatformChain, Now: clock})
-	require.NoError(t, err)
-	l, err := p.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
-	require.NoError(t, err)
-	require.NoError(t, p.CheckToken(ctx, l.Token))
-	other := renewedPlatform(t, s.Fixture)
-
-	mu.Lock()
-	lag = 2 * payflow.DefaultTokenTTL
-	mu.Unlock()
-	s.Clock.Advance(2 * payflow.DefaultTokenTTL)
-	err = other.CheckToken(ctx, l.Token)
-	require.ErrorIs(t, err, payflow.ErrUnauthorized)
-	require.ErrorContains(t, err, "token expired", "read from the store")
-	err = p.CheckToken(ctx, l.Token)
-	assert.ErrorIs(t, err, payflow.ErrUnauthorized)
-	assert.ErrorContains(t, err, "token expired", "kept by the process that issued it")
-
-	_, err = s.Platform.ExpireDue(ctx, 0)
-	require.NoError(t, err)
-	h := sha256.Sum256([]byte(l.Token))
-	_, err = s.Store.Token(ctx, h[:])
-	require.ErrorIs(t, err, payflow.ErrNotFound, "deleted")
-	assert.ErrorIs(t, p.CheckToken(ctx, l.Token), payflow.ErrUnauthorized, "deleted from the store")
-}
-
-// monotonicLag returns t, which carries a monotonic clock reading, with
-// that reading moved back by lag and its wall clock kept, as time.Now
-// reads the clocks once the wall clock has gained lag on the monotonic
-// clock. It writes the monotonic reading of time.Time (its second word),
-// which the caller checks with Sub.
-func monotonicLag(t time.Time, lag time.Duration) time.Time {
-	(*struct {
-		wall uint64
-		ext  int64
-		loc  *time.Location
-	})(unsafe.Pointer(&t)).ext -= int64(lag)
-	return t
 }
 
 // TestKeptTokenSweptThenClockBack: a token that a process deleted from
