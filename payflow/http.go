@@ -704,15 +704,7 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	hash := sha256.Sum256(body)
 	lease := now.Add(h.opts.ReplyLease)
 	stored, err := h.replies.BeginIdempotent(ctx, key, hash[:], now, lease)
-	switch {
-	case errors.Is(err, ErrInFlight), errors.Is(err, ErrKeyReuse):
-		h.writeError(w, r, err)
-		return
-	case err != nil:
-		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
-		return
-	case stored != nil:
-		h.replay(ctx, w, r, token, stored)
+	if h.answerLive(ctx, w, r, token, stored, err) {
 		return
 	}
 	// The key is held: release it if the call panics or its reply is
@@ -758,6 +750,26 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	h.writeReply(w, r, rep)
 }
 
+// answerLive answers a request by what the reply store found of its key
+// (BeginIdempotent or LookupIdempotent: stored, err) when that decides
+// the reply, and reports whether it did: an entry in flight or of another
+// body (409, 422), a failure of the store (503), or the reply stored for
+// the same body, replayed once token passes checkToken (replay). It
+// answers nothing when the store found no live entry.
+func (h *Handler) answerLive(ctx context.Context, w http.ResponseWriter, r *http.Request, token string, stored *IdempotentReply, err error) bool {
+	switch {
+	case errors.Is(err, ErrInFlight), errors.Is(err, ErrKeyReuse):
+		h.writeError(w, r, err)
+	case err != nil:
+		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
+	case stored != nil:
+		h.replay(ctx, w, r, token, stored)
+	default:
+		return false
+	}
+	return true
+}
+
 // replay answers stored, the reply stored for a request's key and body,
 // once token, the bearer token of a route that takes one ("" for the
 // others), passes checkToken.
@@ -794,14 +806,7 @@ func (h *Handler) refused(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	hash := sha256.Sum256(body)
 	stored, lerr := rr.LookupIdempotent(ctx, key, hash[:], h.opts.Now())
-	switch {
-	case errors.Is(lerr, ErrInFlight), errors.Is(lerr, ErrKeyReuse):
-		h.writeError(w, r, lerr)
-	case lerr != nil:
-		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, lerr))
-	case stored != nil:
-		h.replay(ctx, w, r, "", stored)
-	default:
+	if !h.answerLive(ctx, w, r, "", stored, lerr) {
 		h.writeError(w, r, err)
 	}
 }

@@ -794,8 +794,17 @@ type verifiedRecord struct {
 // The request may have changed since, as it may after any read: Approve
 // takes its state again through current and moves it by compare-and-set.
 func checkedPayment(ctx context.Context, msg []byte) *PaymentRecord {
-	if v, ok := ctx.Value(verifiedKey{}).(*verifiedRecord); ok && v.payment != nil && bytes.Equal(v.msg, msg) {
+	if v := checkedRecord(ctx, msg); v != nil {
 		return v.payment
+	}
+	return nil
+}
+
+// checkedRecord returns the verification that CheckRecord gave the call
+// of ctx when it is of record msg, and nil otherwise.
+func checkedRecord(ctx context.Context, msg []byte) *verifiedRecord {
+	if v, ok := ctx.Value(verifiedKey{}).(*verifiedRecord); ok && bytes.Equal(v.msg, msg) {
+		return v
 	}
 	return nil
 }
@@ -807,7 +816,7 @@ func checkedPayment(ctx context.Context, msg []byte) *PaymentRecord {
 // The verification holds for the call that follows it, as one made by
 // the call itself holds until the call writes.
 func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) error {
-	if v, ok := ctx.Value(verifiedKey{}).(*verifiedRecord); ok && v.card.ID == c.ID && sameChain(v.card, c) && bytes.Equal(v.msg, msg) {
+	if v := checkedRecord(ctx, msg); v != nil && v.card.ID == c.ID && sameChain(v.card, c) {
 		return nil
 	}
 	return p.verifySignature(c, msg, r)
@@ -843,14 +852,14 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 		if err != nil {
 			return ctx, err
 		}
-		return p.verified(ctx, e.rec, req.Proof, &proof, nil)
+		return p.verified(ctx, e.rec, req.Proof, &proof, nil, nil)
 	case *CreateRequest:
 		var r record.PaymentRequest
 		c, err := p.openCard(ctx, req.Request, &r)
 		if err != nil {
 			return ctx, err
 		}
-		return p.verified(ctx, c, req.Request, &r, func() (bool, error) {
+		return p.verified(ctx, c, req.Request, &r, nil, func() (bool, error) {
 			old, err := p.store.Payment(ctx, ID(r.RequestID))
 			return takenID(err, old != nil && !bytes.Equal(old.Request, req.Request), func() error { return requestTaken(old.ID) })
 		})
@@ -867,18 +876,14 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 		if err != nil {
 			return ctx, unverified(err)
 		}
-		ctx, err = p.verified(ctx, c, req.Consent, &cs, nil)
-		if err == nil {
-			ctx.Value(verifiedKey{}).(*verifiedRecord).payment = r
-		}
-		return ctx, err
+		return p.verified(ctx, c, req.Consent, &cs, r, nil)
 	case *RefundRequest:
 		var rr record.RefundRequest
 		c, err := p.openCard(ctx, req.Refund, &rr)
 		if err != nil {
 			return ctx, err
 		}
-		return p.verified(ctx, c, req.Refund, &rr, func() (bool, error) {
+		return p.verified(ctx, c, req.Refund, &rr, nil, func() (bool, error) {
 			old, err := p.store.Refund(ctx, ID(rr.RefundID))
 			return takenID(err, old != nil && !bytes.Equal(old.Request, req.Refund), func() error { return refundTaken(old.ID) })
 		})
@@ -887,15 +892,16 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 }
 
 // verified verifies msg, record r of card c, and returns ctx carrying
-// the verification when it holds. Otherwise, first, it returns what
+// the verification when it holds, with payment, the request that a
+// consent names as the check read it (nil for another record). Otherwise, first, it returns what
 // before decides: the steps that the call takes before it verifies the
 // signature, and which answer it otherwise (decided) with err (nil: the
 // call is to run); the refusal of the chain, revocation or signature
 // when they decide nothing.
-func (p *Platform) verified(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord, before func() (decided bool, err error)) (context.Context, error) {
+func (p *Platform) verified(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord, payment *PaymentRecord, before func() (decided bool, err error)) (context.Context, error) {
 	err := p.verifySignature(c, msg, r)
 	if err == nil {
-		return context.WithValue(ctx, verifiedKey{}, &verifiedRecord{card: c, msg: msg}), nil
+		return context.WithValue(ctx, verifiedKey{}, &verifiedRecord{card: c, msg: msg, payment: payment}), nil
 	}
 	if before != nil {
 		if decided, err := before(); decided {

@@ -158,7 +158,8 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
 	}
 	h := sha256.Sum256([]byte(token))
-	t, ok := p.tokens.get(h, p.now())
+	now := p.now()
+	t, ok := p.tokens.get(h, now) // unexpired at now
 	if !ok {
 		var err error
 		t, err = p.store.Token(ctx, h[:])
@@ -168,12 +169,10 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 		if err != nil {
 			return nil, err
 		}
-		if p.now().Before(t.ExpiresAt) {
-			p.tokens.put(t)
+		if !now.Before(t.ExpiresAt) {
+			return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
 		}
-	}
-	if !p.now().Before(t.ExpiresAt) {
-		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
+		p.tokens.put(t)
 	}
 	e, err := p.enrolledEntry(ctx, t.CardID)
 	if err != nil {

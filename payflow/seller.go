@@ -379,24 +379,23 @@ func checkCatalog(c *Catalog, merchant string) error {
 // forgetCatalog drops c, the catalog kept, so that it is fetched again,
 // and keeps it for keptCatalog to use while that fetch is refused
 // ErrRateLimited.
-func (s *Seller) forgetCatalog(c *Catalog) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.catalog == c {
-		s.catalog, s.forgotten = nil, c
-	}
-}
+func (s *Seller) forgetCatalog(c *Catalog) { s.dropCatalog(c, true) }
 
-// dropCatalog drops c, the catalog kept or the one forgotten, which the
-// platform refused a request priced with: it is fetched again, and is no
-// fallback while that fetch is refused ErrRateLimited.
-func (s *Seller) dropCatalog(c *Catalog) {
+// dropCatalog drops c, the catalog kept or the one forgotten, so that it
+// is fetched again. Kept as a fallback (fallback, and c the catalog
+// kept), keptCatalog uses it while that fetch is refused ErrRateLimited;
+// one that the platform refused a request priced with is none.
+func (s *Seller) dropCatalog(c *Catalog, fallback bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.catalog == c {
+	kept := s.catalog == c
+	if kept {
 		s.catalog = nil
 	}
-	if s.forgotten == c {
+	switch {
+	case fallback && kept:
+		s.forgotten = c
+	case !fallback && s.forgotten == c:
 		s.forgotten = nil
 	}
 }
@@ -733,7 +732,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 				s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			}
 			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
-				s.dropCatalog(priced)
+				s.dropCatalog(priced, false)
 			}
 			return nil, err
 		}
