@@ -54,11 +54,13 @@ func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
 			m.take(pk.EID)
 			return nil
 		}
-		p.Packet, p.LastRSSI = pk, rssi
-		p.RSSI += m.alpha * (r - p.RSSI)
-		if at.After(p.LastSeen) {
-			p.LastSeen = at
+		switch {
+		case !at.Before(p.LastSeen):
+			p.Packet, p.LastRSSI, p.LastSeen = pk, rssi, at
+		case at.Before(p.FirstSeen) && p.FirstSeen.Sub(at) <= m.ttl:
+			p.FirstSeen = at
 		}
+		p.RSSI += m.alpha * (r - p.RSSI)
 		p.Reports++
 		if math.Abs(p.RSSI-p.Level) > m.hys {
 			p.Level = p.RSSI
