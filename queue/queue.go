@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"math"
@@ -161,9 +162,13 @@ type Peer struct {
 //
 // Capacity: when the queue is full, a newcomer first displaces expired
 // peers, then the weakest unselected peer (lowest filtered RSSI; the least
-// recently seen among equals), and only if it is stronger than that peer;
-// otherwise Observe returns ErrFull. A flood of adverts therefore cannot push
-// out nearer peers or the selected one.
+// recently seen among equals, by LastSeen; of those, the one first seen
+// last, by FirstSeen, which leaves in place the peer listed longer; of
+// those, the one with the lowest EID in byte order), and only if it is
+// stronger than that peer; otherwise Observe returns ErrFull. Which peer
+// goes thus depends on the peers alone, not on the order the queue took
+// them in. A flood of adverts therefore cannot push out nearer peers or the
+// selected one.
 //
 // Notifications: Changes returns a channel of capacity 1 that receives a
 // value, without ever blocking the scanner, after a change a user could see.
@@ -440,12 +445,20 @@ func (q *Queue) sweepLocked(now time.Time) (weakest, removed int, listed bool) {
 	return weakest, removed, listed
 }
 
-// weaker reports whether a is to be evicted before b.
+// weaker reports whether a is to be evicted before b (see Queue): the
+// lower filtered RSSI, then the earlier LastSeen, then the later
+// FirstSeen, then the lower EID.
 func weaker(a, b *Peer) bool {
 	if a.RSSI != b.RSSI {
 		return a.RSSI < b.RSSI
 	}
-	return a.LastSeen.Before(b.LastSeen)
+	if !a.LastSeen.Equal(b.LastSeen) {
+		return a.LastSeen.Before(b.LastSeen)
+	}
+	if !a.FirstSeen.Equal(b.FirstSeen) {
+		return a.FirstSeen.After(b.FirstSeen)
+	}
+	return bytes.Compare(a.Packet.EID[:], b.Packet.EID[:]) < 0
 }
 
 // removeLocked deletes the peer at i, moving the last peer into its place.

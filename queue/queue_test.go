@@ -483,6 +483,27 @@ func TestEviction(t *testing.T) {
 		require.NoError(t, q.Observe(seller(4), -60, c.Add(time.Second)))
 		assert.Equal(t, []adv.EID{eid(1), eid(4), eid(3)}, eids(q.Snapshot()))
 	})
+	t.Run("ties: whatever the order of arrival", func(t *testing.T) {
+		// Peers 1 to 4 are equally weak and last seen at once; peer 4
+		// was first seen later than the others, which tie on that too.
+		// The peer to go is the one first seen last, then, of those
+		// first seen at once, the one with the lowest EID.
+		for _, order := range [][]int{{1, 2, 3, 4}, {4, 3, 2, 1}, {2, 4, 1, 3}} {
+			c := newClock()
+			q := newQueue(t, c, Options{Capacity: 4})
+			t0 := c.Now()
+			t1 := c.Add(time.Second)
+			for _, i := range order {
+				if i != 4 {
+					require.NoError(t, q.Observe(seller(i), -70, t0))
+				}
+				require.NoError(t, q.Observe(seller(i), -70, t1))
+			}
+			require.NoError(t, q.Observe(seller(5), -60, t1))
+			require.NoError(t, q.Observe(seller(6), -60, t1))
+			assert.ElementsMatch(t, []adv.EID{eid(2), eid(3), eid(5), eid(6)}, eids(q.Snapshot()), "order %v", order)
+		}
+	})
 	t.Run("no stronger than the weakest", func(t *testing.T) {
 		c := newClock()
 		q := newQueue(t, c, Options{Capacity: 2})
