@@ -49,7 +49,11 @@ const parallelMin = 4096
 // resolutions are too rare to start the builds. Resolve builds the tables
 // it lacks itself, and waits for that build, only when neither came first
 // (the first resolution of a Resolver, or the first of an epoch when none
-// came in the second half of the epoch before). A build runs without the
+// came in the second half of the epoch before); it then looks the EID up
+// in the tables of its own epochs as it installs them, under the same
+// lock, so that a resolution at once of a time two or more epochs away,
+// whose tables take the same places in the ring, does not replace them
+// between its build and its lookup. A build runs without the
 // Resolver's lock, on every processor, from a copy of the enrolled cards;
 // cards enrolled or removed meanwhile are applied to the new tables when
 // they are installed, so Resolve and Enrol wait only for that copy and that
@@ -80,6 +84,9 @@ type Resolver struct {
 	// hookBuild, when set by a test, runs while a build works on its copy
 	// of the cards, with the epochs of the tables it builds.
 	hookBuild func(epochs []uint32)
+	// hookResolveBuilt, when set by a test, runs in a resolution that
+	// built the tables it lacked, once that build has returned.
+	hookResolveBuilt func()
 }
 
 // card is one enrolled card; live is false for a free position.
@@ -206,7 +213,9 @@ func (r *Resolver) touchLocked(pos uint32) {
 
 // Resolve returns the card whose EID for the epoch of now, the epoch before
 // or the epoch after (NearEpochs) is eid, and whether there is one. It
-// builds the tables it lacks first (see Advance); once they exist it takes
+// builds the tables it lacks first (see Advance) and looks eid up in them
+// with the lock it installs them with held, so that it finds them whatever
+// the epochs of the resolutions made at once; once they exist it takes
 // only a read lock and does not allocate, except that the first call in
 // the second half of an epoch that finds the table of the epoch after next
 // missing, its place holding none of a later epoch (one that built the
@@ -217,21 +226,34 @@ func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 		return "", false
 	}
 	e := Epoch(now)
+	var ahead bool
 	r.mu.RLock()
-	if !r.coversLocked(e, 1) {
+	if r.coversLocked(e, 1) {
+		cardID, ok, ahead = r.resolveLocked(eid, e, now)
 		r.mu.RUnlock()
-		r.advance(e, 1, true)
-		r.mu.RLock()
+	} else {
+		r.mu.RUnlock()
+		// Looked up as the tables are installed, before another build
+		// (of a resolution epochs apart) can replace them.
+		r.advance(e, 1, func() { cardID, ok, ahead = r.resolveLocked(eid, e, now) })
+		if r.hookResolveBuilt != nil {
+			r.hookResolveBuilt()
+		}
 	}
-	cardID, ok = r.lookupLocked(eid, e)
-	ahead := r.wantsAheadLocked(e, now)
-	r.mu.RUnlock()
 	if ahead {
 		// Also after a build of its own: the tables it built are not the
 		// one of the epoch after next.
 		r.buildAhead(e)
 	}
 	return cardID, ok
+}
+
+// resolveLocked looks eid up in the tables of the epochs near e, which
+// must be in place, and reports whether a resolution at now should start
+// the build ahead (wantsAheadLocked).
+func (r *Resolver) resolveLocked(eid EID, e uint32, now time.Time) (cardID string, ok, ahead bool) {
+	cardID, ok = r.lookupLocked(eid, e)
+	return cardID, ok, r.wantsAheadLocked(e, now)
 }
 
 // wantsAheadLocked reports whether a resolution at now, in epoch e, should
@@ -264,7 +286,7 @@ func (r *Resolver) buildAhead(e uint32) {
 	}
 	go func() {
 		defer r.ahead.Store(false)
-		r.advance(e, 2, false)
+		r.advance(e, 2, nil)
 	}()
 }
 
@@ -280,7 +302,7 @@ func (r *Resolver) Advance(now time.Time) {
 	if r == nil {
 		return
 	}
-	r.advance(Epoch(now), 2, false)
+	r.advance(Epoch(now), 2, nil)
 }
 
 // window returns the epochs from e−1 to e+after, leaving out those that
@@ -299,7 +321,7 @@ func window(e, after uint32) (eps [ring]uint32, n int) {
 
 // coversLocked reports whether the tables of the epochs from e−1 to
 // e+after are all in place: whether a resolution's own build,
-// advance(e, after, true), would make none.
+// advance(e, after, resolved), would make none.
 func (r *Resolver) coversLocked(e, after uint32) bool {
 	eps, n := window(e, after)
 	for _, ep := range eps[:n] {
@@ -343,12 +365,15 @@ func (r *Resolver) lookupLocked(eid EID, e uint32) (string, bool) {
 
 // advance builds and installs the missing tables from epoch e−1 to
 // e+after. Only the copy of the cards and the installation hold mu. A
-// resolution's own build (resolving), for a resolution at e, replaces any
-// table; any other (Advance, a build ahead) builds and installs none in the
-// place of a table of a later epoch, so that one given an old time, or one
-// ahead that runs epochs after the resolution that started it, does not
-// evict the tables that the resolutions of now need.
-func (r *Resolver) advance(e, after uint32, resolving bool) {
+// resolution's own build (resolved not nil), for a resolution at e,
+// replaces any table, and calls resolved with mu held once the tables
+// from e−1 to e+after are all in place (installed, or found in place),
+// so that resolved finds them before another build replaces them; any
+// other (Advance, a build ahead) builds and installs none in the place of
+// a table of a later epoch, so that one given an old time, or one ahead
+// that runs epochs after the resolution that started it, does not evict
+// the tables that the resolutions of now need.
+func (r *Resolver) advance(e, after uint32, resolved func()) {
 	r.build.Lock()
 	defer r.build.Unlock()
 
@@ -356,11 +381,14 @@ func (r *Resolver) advance(e, after uint32, resolving bool) {
 	eps, n := window(e, after)
 	var missing []uint32
 	for _, ep := range eps[:n] {
-		if r.lacksLocked(ep, resolving) {
+		if r.lacksLocked(ep, resolved != nil) {
 			missing = append(missing, ep)
 		}
 	}
 	if len(missing) == 0 {
+		if resolved != nil {
+			resolved()
+		}
 		r.mu.Unlock()
 		return
 	}
@@ -401,6 +429,9 @@ func (r *Resolver) advance(e, after uint32, resolving bool) {
 	r.building, r.dirty = false, nil
 	for _, t := range ts {
 		r.tables[t.epoch%ring] = t
+	}
+	if resolved != nil {
+		resolved()
 	}
 }
 

@@ -594,6 +594,49 @@ func TestNoBuildAheadInThePlaceOfALaterTable(t *testing.T) {
 	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "the table the next epoch lacks, built by its first resolution")
 }
 
+// TestResolveEpochsApart: two resolutions at once, of times two or more
+// epochs apart, each build the tables of their epochs, which take the same
+// places in the ring. The second builds and installs its tables right
+// after the first has built its own: each finds its EID all the same, in
+// the tables of its own epoch. Each resolves an EID of the epoch of its
+// window whose place the other's tables take.
+func TestResolveEpochsApart(t *testing.T) {
+	e := Epoch(exampleTime)
+	for _, tt := range []struct{ first, second uint32 }{
+		{e, e + 2}, {e, e + 3}, {e, e + 4}, {e + 4, e}, {e + 2, e},
+	} {
+		eid1, eid2 := tt.first-1, tt.second+1
+		if tt.first > tt.second {
+			eid1, eid2 = tt.first+1, tt.second-1
+		}
+		t.Run(fmt.Sprintf("%+d_then_%+d", int(tt.first-e), int(tt.second-e)), func(t *testing.T) {
+			var r Resolver
+			require.NoError(t, r.Enrol("a", secretOf(1)))
+			require.NoError(t, r.Enrol("b", secretOf(2)))
+			var (
+				second   bool
+				id2      string
+				ok2      bool
+				resolved int
+			)
+			r.hookResolveBuilt = func() {
+				resolved++
+				if second {
+					return
+				}
+				second = true
+				id2, ok2 = r.Resolve(eidOf(t, 2, eid2), EpochStart(tt.second))
+			}
+			id, ok := r.Resolve(eidOf(t, 1, eid1), EpochStart(tt.first))
+			require.Equal(t, 2, resolved, "both resolutions built their tables")
+			assert.True(t, ok, "the first resolution")
+			assert.Equal(t, "a", id)
+			assert.True(t, ok2, "the second resolution")
+			assert.Equal(t, "b", id2)
+		})
+	}
+}
+
 // TestNilResolver checks that a nil *Resolver is the empty Resolver for
 // the methods that read it (nothing resolves, no cards, nothing to remove
 // or build) and that Enrol on it fails with ErrNilResolver, where each

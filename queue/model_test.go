@@ -54,11 +54,13 @@ func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
 			m.take(pk.EID)
 			return nil
 		}
-		p.Packet, p.LastRSSI = pk, rssi
-		p.RSSI += m.alpha * (r - p.RSSI)
-		if at.After(p.LastSeen) {
-			p.LastSeen = at
+		switch {
+		case !at.Before(p.LastSeen):
+			p.Packet, p.LastRSSI, p.LastSeen = pk, rssi, at
+		case at.Before(p.FirstSeen) && p.FirstSeen.Sub(at) <= m.ttl:
+			p.FirstSeen = at
 		}
+		p.RSSI += m.alpha * (r - p.RSSI)
 		p.Reports++
 		if math.Abs(p.RSSI-p.Level) > m.hys {
 			p.Level = p.RSSI
@@ -74,7 +76,7 @@ func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
 			if p.Selected {
 				continue
 			}
-			if victim == nil || p.RSSI < victim.RSSI || (p.RSSI == victim.RSSI && p.LastSeen.Before(victim.LastSeen)) {
+			if victim == nil || evictFirst(p, victim) {
 				victim = p
 			}
 		}
@@ -86,6 +88,17 @@ func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
 	m.peers[pk.EID] = &Peer{Packet: pk, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
 	m.take(pk.EID)
 	return nil
+}
+
+// evictFirst reports whether a full queue evicts a before b: by lower
+// RSSI, earlier LastSeen, later FirstSeen, lower EID.
+func evictFirst(a, b *Peer) bool {
+	return cmp.Or(
+		cmp.Compare(a.RSSI, b.RSSI),
+		a.LastSeen.Compare(b.LastSeen),
+		b.FirstSeen.Compare(a.FirstSeen),
+		slices.Compare(a.Packet.EID[:], b.Packet.EID[:]),
+	) < 0
 }
 
 func (m *model) snapshot(now time.Time) []Peer {

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"math"
@@ -75,22 +76,38 @@ type Options struct {
 
 // Peer is a counterparty in the queue, as a Snapshot returns it.
 type Peer struct {
-	// Packet is the peer's latest advert, its reserved flag bits cleared
-	// (Flags holds adv.DefinedFlags at most): a receiver ignores them
-	// (PROTOCOL.md §1.1).
+	// Packet is the advert of the latest report, the one with the latest
+	// time (of reports with the same time, the one Observe received
+	// last), its reserved flag bits cleared (Flags holds adv.DefinedFlags
+	// at most): a receiver ignores them (PROTOCOL.md §1.1). A late report,
+	// whose time is before LastSeen, leaves it.
 	Packet adv.Packet
-	// RSSI is the smoothed received signal strength, dBm.
+	// RSSI is the smoothed received signal strength, dBm: the filter of
+	// Queue over every report since the peer (re)appeared, in the order
+	// Observe received them, late reports included (each is a measurement
+	// of the peer, taken in as it arrives).
 	RSSI float64
-	// LastRSSI is the RSSI of the latest report, dBm.
+	// LastRSSI is the RSSI of the latest report, dBm: the one Packet
+	// comes from. A late report leaves it.
 	LastRSSI int
 	// Level is the strength the queue is ordered by: RSSI held in a dead
 	// band, so that it changes only when RSSI moves away from it by more
 	// than the hysteresis.
 	Level float64
-	// FirstSeen and LastSeen are the times of the first and the latest
-	// report.
-	FirstSeen, LastSeen time.Time
-	// Reports counts the reports since the peer (re)appeared.
+	// FirstSeen is the earliest time of the reports since the peer
+	// (re)appeared: a late report before it moves it back, unless it is
+	// more than the TTL before it (had the reports come in the order of
+	// their times, the peer would have expired in between, and that
+	// report would have been of an earlier sighting).
+	FirstSeen time.Time
+	// LastSeen is the latest time of the reports since the peer
+	// (re)appeared, the time of the report Packet and LastRSSI come from;
+	// a late report does not move it back. A sweep that finds it after
+	// now (the clock stepped back) sets it, and FirstSeen if after now,
+	// to now (see Queue).
+	LastSeen time.Time
+	// Reports counts the reports since the peer (re)appeared, late ones
+	// included.
 	Reports int
 	// Selected is true for the peer the user selected. A selected peer
 	// stays in the queue after it expires; its LastSeen tells how long ago
@@ -102,7 +119,11 @@ type Peer struct {
 // scanner reports, one entry per EID, nearest first.
 //
 // RSSI filter: an exponentially weighted moving average per peer,
-// RSSI ← RSSI + Alpha·(report − RSSI), starting at the first report.
+// RSSI ← RSSI + Alpha·(report − RSSI), starting at the first report, over
+// the reports in the order Observe receives them, a late one (a time before
+// the peer's LastSeen) included: it is a measurement of the peer all the
+// same, while the fields that name the latest report (Packet, LastRSSI,
+// LastSeen) follow the report times (see Peer).
 //
 // Ordering: by Level (strongest first), then in the order the queue took the
 // peers in (the earlier first; a peer back after it expired counts from its
@@ -141,9 +162,13 @@ type Peer struct {
 //
 // Capacity: when the queue is full, a newcomer first displaces expired
 // peers, then the weakest unselected peer (lowest filtered RSSI; the least
-// recently seen among equals), and only if it is stronger than that peer;
-// otherwise Observe returns ErrFull. A flood of adverts therefore cannot push
-// out nearer peers or the selected one.
+// recently seen among equals, by LastSeen; of those, the one first seen
+// last, by FirstSeen, which leaves in place the peer listed longer; of
+// those, the one with the lowest EID in byte order), and only if it is
+// stronger than that peer; otherwise Observe returns ErrFull. Which peer
+// goes thus depends on the peers alone, not on the order the queue took
+// them in. A flood of adverts therefore cannot push out nearer peers or the
+// selected one.
 //
 // Notifications: Changes returns a channel of capacity 1 that receives a
 // value, without ever blocking the scanner, after a change a user could see.
@@ -273,8 +298,11 @@ func (q *Queue) notifyLocked() {
 // batch) of a peer that the queue does not hold live, a newcomer or one
 // expired, is ignored: Observe returns nil, and the queue is unchanged and
 // not notified, for that peer would be expired as it came; it evicts no
-// peer. A late report of a live peer (or of the selected one) counts as
-// any other, but never moves its LastSeen back.
+// peer. A late report of a live peer (or of the selected one) counts in its
+// RSSI, Level and Reports as any other, but never moves its LastSeen back
+// nor replaces its Packet or LastRSSI, which are those of the report with
+// the latest time; one before FirstSeen, by the TTL at most, moves it back
+// (see Peer).
 func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	switch {
 	case !p.Role.Valid():
@@ -315,11 +343,13 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 			q.newest = later(q.newest, at)
 			return true, nil
 		}
-		changed = pe.Packet.Flags != p.Flags || pe.Packet.TxPower != p.TxPower
-		pe.Packet = p
-		pe.LastRSSI = rssi
+		if !at.Before(pe.LastSeen) { // the latest report: not a late one
+			changed = pe.Packet.Flags != p.Flags || pe.Packet.TxPower != p.TxPower
+			pe.Packet, pe.LastRSSI, pe.LastSeen = p, rssi, at
+		} else if at.Before(pe.FirstSeen) && pe.FirstSeen.Sub(at) <= q.ttl {
+			pe.FirstSeen = at
+		}
 		pe.RSSI += q.alpha * (r - pe.RSSI)
-		pe.LastSeen = later(pe.LastSeen, at)
 		pe.Reports++
 		q.minRSSI = min(q.minRSSI, pe.RSSI)
 		q.newest = later(q.newest, at)
@@ -415,12 +445,20 @@ func (q *Queue) sweepLocked(now time.Time) (weakest, removed int, listed bool) {
 	return weakest, removed, listed
 }
 
-// weaker reports whether a is to be evicted before b.
+// weaker reports whether a is to be evicted before b (see Queue): the
+// lower filtered RSSI, then the earlier LastSeen, then the later
+// FirstSeen, then the lower EID.
 func weaker(a, b *Peer) bool {
 	if a.RSSI != b.RSSI {
 		return a.RSSI < b.RSSI
 	}
-	return a.LastSeen.Before(b.LastSeen)
+	if !a.LastSeen.Equal(b.LastSeen) {
+		return a.LastSeen.Before(b.LastSeen)
+	}
+	if !a.FirstSeen.Equal(b.FirstSeen) {
+		return a.FirstSeen.After(b.FirstSeen)
+	}
+	return bytes.Compare(a.Packet.EID[:], b.Packet.EID[:]) < 0
 }
 
 // removeLocked deletes the peer at i, moving the last peer into its place.

@@ -167,6 +167,45 @@ func TestSmoothingAndDeduplication(t *testing.T) {
 	assert.False(t, p.Selected)
 }
 
+// TestLateReports: reports that arrive out of the order of their times
+// leave a peer's FirstSeen at the earliest time and its LastSeen, LastRSSI
+// and Packet at those of the report with the latest time, while each
+// counts in the filtered RSSI as it arrives.
+func TestLateReports(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{Hysteresis: 50})
+	t0 := c.Now()
+	c.Add(5 * time.Second)
+	busy := seller(1)
+	busy.Flags = adv.FlagBusy
+	louder := seller(1)
+	louder.TxPower = -4
+
+	require.NoError(t, q.Observe(seller(1), -50, t0.Add(3*time.Second)))
+	require.True(t, drain(q))
+	require.NoError(t, q.Observe(busy, -70, t0.Add(time.Second))) // before FirstSeen
+	require.NoError(t, q.Observe(seller(1), -40, t0.Add(4*time.Second)))
+	require.NoError(t, q.Observe(louder, -80, t0.Add(2*time.Second))) // between
+	assert.False(t, drain(q), "the late adverts are not shown: nothing to notify")
+
+	// −50 → −55 → −51.25 → −58.4375 with α = 0.25, in arrival order.
+	assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -58.4375, LastRSSI: -40, Level: -50,
+		FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(4 * time.Second), Reports: 4}}, q.Snapshot())
+
+	// Of reports with the same time, the one received last counts.
+	require.NoError(t, q.Observe(busy, -60, t0.Add(4*time.Second)))
+	assert.True(t, drain(q), "the busy flag is shown")
+	assert.Equal(t, []Peer{{Packet: busy, RSSI: -58.828125, LastRSSI: -60, Level: -50,
+		FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(4 * time.Second), Reports: 5}}, q.Snapshot())
+
+	// A report more than the TTL before FirstSeen does not move it: in
+	// time order, it was of a sighting that had expired.
+	require.NoError(t, q.Observe(seller(1), -60, t0.Add(-DefaultTTL-time.Nanosecond)))
+	require.NoError(t, q.Observe(seller(1), -60, t0.Add(-DefaultTTL+time.Second)))
+	assert.Equal(t, []Peer{{Packet: busy, RSSI: -59.3408203125, LastRSSI: -60, Level: -50,
+		FirstSeen: t0.Add(-DefaultTTL + time.Second), LastSeen: t0.Add(4 * time.Second), Reports: 7}}, q.Snapshot())
+}
+
 func TestZeroTimeMeansNow(t *testing.T) {
 	c := newClock()
 	q := newQueue(t, c, Options{})
@@ -444,6 +483,27 @@ func TestEviction(t *testing.T) {
 		require.NoError(t, q.Observe(seller(4), -60, c.Add(time.Second)))
 		assert.Equal(t, []adv.EID{eid(1), eid(4), eid(3)}, eids(q.Snapshot()))
 	})
+	t.Run("ties: whatever the order of arrival", func(t *testing.T) {
+		// Peers 1 to 4 are equally weak and last seen at once; peer 4
+		// was first seen later than the others, which tie on that too.
+		// The peer to go is the one first seen last, then, of those
+		// first seen at once, the one with the lowest EID.
+		for _, order := range [][]int{{1, 2, 3, 4}, {4, 3, 2, 1}, {2, 4, 1, 3}} {
+			c := newClock()
+			q := newQueue(t, c, Options{Capacity: 4})
+			t0 := c.Now()
+			t1 := c.Add(time.Second)
+			for _, i := range order {
+				if i != 4 {
+					require.NoError(t, q.Observe(seller(i), -70, t0))
+				}
+				require.NoError(t, q.Observe(seller(i), -70, t1))
+			}
+			require.NoError(t, q.Observe(seller(5), -60, t1))
+			require.NoError(t, q.Observe(seller(6), -60, t1))
+			assert.ElementsMatch(t, []adv.EID{eid(2), eid(3), eid(5), eid(6)}, eids(q.Snapshot()), "order %v", order)
+		}
+	})
 	t.Run("no stronger than the weakest", func(t *testing.T) {
 		c := newClock()
 		q := newQueue(t, c, Options{Capacity: 2})
@@ -710,8 +770,8 @@ func TestStaleReport(t *testing.T) {
 		q, now := live(t, Options{Alpha: 1})
 		require.NoError(t, q.Observe(seller(1), -40, now.Add(-DefaultTTL-time.Second)))
 		assert.True(t, drain(q), "a level change notifies")
-		assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: now, LastSeen: now, Reports: 2}},
-			q.Snapshot(), "LastSeen not moved back")
+		assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -40, LastRSSI: -80, Level: -40, FirstSeen: now, LastSeen: now, Reports: 2}},
+			q.Snapshot(), "LastSeen and LastRSSI those of the latest report; FirstSeen not moved back by more than the TTL")
 	})
 }
 
