@@ -38,6 +38,9 @@ func ParseCertificate(der []byte) (*x509.Certificate, error) {
 // MaxCertificateSize.
 var errCertificateSize = fmt.Errorf("certificate longer than %d octets", MaxCertificateSize)
 
+// errCRLSize is the refusal of a CRL longer than MaxCRLSize.
+var errCRLSize = fmt.Errorf("CRL longer than %d octets", MaxCRLSize)
+
 // parseCertificate is ParseCertificate, returning crypto/x509's error
 // about a malformed certificate, for the caller to say which one it is,
 // or that of signatureEncoding or versionEncoding, or, before parsing,

@@ -1849,21 +1849,30 @@ func TestCertificatePoliciesEncoding(t *testing.T) {
 // verifier does not read, fills it.
 func paddedCard(t testing.TB, h *hierarchy, key *ecdsa.PrivateKey, size int) []byte {
 	t.Helper()
-	pad := 0
-	for range 100 {
-		value, err := asn1.Marshal(make([]byte, pad))
-		require.NoError(t, err)
+	return padded(t, size, func(pad pkix.Extension) []byte {
 		tmpl := cardTemplate(t, testICCID)
-		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: value})
-		der := issueRaw(t, h.ca, tmpl, key.Public())
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pad)
+		return issueRaw(t, h.ca, tmpl, key.Public())
+	})
+}
+
+// padded returns what sign signs with the extension pad, of a value that
+// fills it to exactly size octets.
+func padded(t testing.TB, size int, sign func(pad pkix.Extension) []byte) []byte {
+	t.Helper()
+	n := 0
+	for range 100 {
+		value, err := asn1.Marshal(make([]byte, n))
+		require.NoError(t, err)
+		der := sign(pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: value})
 		if len(der) == size {
 			return der
 		}
 		// The signature's length varies by an octet or two, and so do
 		// the length octets of the elements that hold the padding.
-		pad = max(0, pad+size-len(der))
+		n = max(0, n+size-len(der))
 	}
-	t.Fatalf("no card certificate of %d octets", size)
+	t.Fatalf("nothing signed of %d octets", size)
 	return nil
 }
 
