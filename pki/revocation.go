@@ -514,7 +514,7 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	if !v.made() {
 		return nil, errNoVerifier()
 	}
-	if err := v.checkLength(chain); err != nil {
+	if err := v.checkBounds(chain); err != nil {
 		return nil, err
 	}
 	certs, err := parseChain(chain)

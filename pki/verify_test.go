@@ -1921,6 +1921,38 @@ func TestVerifyCardCertificateSize(t *testing.T) {
 	}
 }
 
+// TestVerifyCardSizeBeforeCache: a chain that holds a certificate longer
+// than MaxCertificateSize is refused for it before the chain is looked up
+// in the cache (and hashed for its key): a result held under the key
+// that such a chain would have is not served, and the cache is left as
+// it was.
+func TestVerifyCardSizeBeforeCache(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 4})
+	addCRLs(t, h, v)
+	_, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	verified := v.cache.get(chainKey(roleCard, h.chain()), clk.now(), v.crls.Load())
+	require.NotNil(t, verified)
+
+	over := bytes.Repeat([]byte{0x30}, MaxCertificateSize+1)
+	for at, chain := range [][][]byte{{over, h.ca.DER()}, {h.card, over}} {
+		v.cache.put(chainKey(roleCard, chain), verified, clk.now(), v.crls.Load(), &v.crls)
+		require.Equal(t, 2, v.cache.len())
+		vc, err := v.VerifyCard(chain)
+		assert.EqualError(t, err, fmt.Sprintf("pki: untrusted certificate chain: certificate %d: malformed certificate: certificate longer than %d octets: %d octets",
+			at, MaxCertificateSize, MaxCertificateSize+1))
+		requireRefusal(t, err, ErrUntrusted, at)
+		assert.ErrorIs(t, err, errCertificateSize)
+		assert.Nil(t, vc)
+		assert.Same(t, verified, v.cache.get(chainKey(roleCard, chain), clk.now(), v.crls.Load()), "the entry is left")
+		v.cache.clear()
+		_, err = v.VerifyCard(h.chain())
+		require.NoError(t, err)
+	}
+}
+
 // TestNewVerifierMaxDepthBound: NewVerifier takes a MaxDepth from 2 to
 // MaxChainDepth, and a chain of MaxChainDepth certificates verifies under
 // it; a MaxDepth beyond, which would have every chain presented up to it
