@@ -162,8 +162,19 @@ func CheckText(field, s string) error { return text(field, s) }
 // C1), no bidirectional formatting characters (which can make a screen
 // show text in another order than the order signed), no unassigned or
 // private-use code points, no line or paragraph separator, no byte-order
-// mark, and no white space at either end. The error is a *FieldError
-// naming field.
+// mark, no other format character (Unicode category Cf: zero-width space,
+// joiners and non-joiner, word joiner, soft hyphen, tag characters...)
+// and no other default-ignorable code point (variation selectors,
+// Hangul fillers, the combining grapheme joiner...), and no white space
+// at either end. Format characters and default-ignorable code points
+// show as nothing, or change only how their neighbours show, so that two
+// names that differ by one look the same; a name is written without
+// them: an emoji in its default presentation (without variation
+// selector-16), one code point in place of a sequence of emoji joined
+// (U+1F46A FAMILY, say), letters that a joiner or non-joiner would shape
+// otherwise shaped as they are by default. The error is a *FieldError
+// naming field, for the first of these rules that s breaks, in the order
+// above.
 func CheckName(field, s string) error {
 	if len(s) == 0 || len(s) > MaxText {
 		return fieldError(field, fmt.Sprintf("must be 1 to %d bytes", MaxText))
@@ -179,6 +190,8 @@ func CheckName(field, s string) error {
 			return fieldError(field, "must not contain bidirectional formatting characters or a byte-order mark")
 		case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs, unicode.Cf):
 			return fieldError(field, "must contain only assigned, public characters and spaces")
+		case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+			return fieldError(field, "must not contain format characters or other default-ignorable code points")
 		}
 	}
 	first, _ := utf8.DecodeRuneInString(s)

@@ -608,7 +608,8 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCheckName(t *testing.T) {
-	for _, ok := range []string{"Comté 200 g", "Äpfel", "牛奶 1 L", "Crème brûlée", "Tea \u2615", "A", strings.Repeat("é", MaxText/2), "Family \U0001F468\u200D\U0001F469"} {
+	const invisible = "must not contain format characters or other default-ignorable code points"
+	for _, ok := range []string{"Comté 200 g", "Äpfel", "牛奶 1 L", "Crème brûlée", "Tea \u2615", "A", strings.Repeat("é", MaxText/2), "Family \U0001F46A", "김치", "Family \U0001F468\U0001F469"} {
 		assert.NoError(t, CheckName("name", ok), "%q", ok)
 	}
 	for _, tc := range []struct{ s, reason string }{
@@ -625,6 +626,33 @@ func TestCheckName(t *testing.T) {
 		{"a\u2028b", "must contain only assigned, public characters and spaces"},
 		{"a\u2029b", "must contain only assigned, public characters and spaces"},
 		{"a\U000E0000b", "must contain only assigned, public characters and spaces"},
+		{"a\u2065b", "must contain only assigned, public characters and spaces"},
+		{"a\u200Eb", "must not contain bidirectional formatting characters or a byte-order mark"},
+		{"a\u061Cb", "must not contain bidirectional formatting characters or a byte-order mark"},
+		// Format characters (Unicode category Cf) and the other
+		// default-ignorable code points, which show as nothing or change
+		// only how their neighbours show.
+		{"Mi\u200Blk", invisible},                        // ZERO WIDTH SPACE
+		{"Mi\u200Clk", invisible},                        // ZERO WIDTH NON-JOINER
+		{"Family \U0001F468\u200D\U0001F469", invisible}, // ZERO WIDTH JOINER
+		{"Mi\u2060lk", invisible},                        // WORD JOINER
+		{"a\u2061b", invisible},                          // FUNCTION APPLICATION
+		{"Mi\u00ADlk", invisible},                        // SOFT HYPHEN
+		{"Milk\U000E0041", invisible},                    // TAG LATIN CAPITAL LETTER A
+		{"\U000E0001Milk", invisible},                    // LANGUAGE TAG
+		{"Milk\U000E007F", invisible},                    // CANCEL TAG
+		{"a\u180Eb", invisible},                          // MONGOLIAN VOWEL SEPARATOR
+		{"a\uFFF9b", invisible},                          // INTERLINEAR ANNOTATION ANCHOR
+		{"\u06001", invisible},                           // ARABIC NUMBER SIGN
+		{"a\u034Fb", invisible},                          // COMBINING GRAPHEME JOINER
+		{"\u115F김치", invisible},                          // HANGUL CHOSEONG FILLER
+		{"a\u3164b", invisible},                          // HANGUL FILLER
+		{"a\uFFA0b", invisible},                          // HALFWIDTH HANGUL FILLER
+		{"\u1780\u17B4", invisible},                      // KHMER VOWEL INHERENT AQ
+		{"Tea \u2615\uFE0F", invisible},                  // VARIATION SELECTOR-16
+		{"Tea \u2615\uFE0E", invisible},                  // VARIATION SELECTOR-15
+		{"\u845B\U000E0100", invisible},                  // VARIATION SELECTOR-17
+		{"\u1820\u180B", invisible},                      // MONGOLIAN FREE VARIATION SELECTOR ONE
 		{" Milk", "must not start or end with white space"},
 		{"Milk\u00a0", "must not start or end with white space"},
 	} {
