@@ -1841,9 +1841,10 @@ func checkReceiptLines(rc *Receipt, r *record.PaymentRequest) error {
 // checkLineNames checks that the names of lines, which the card does not
 // sign, are of the form that a payment receipt carries (record.CheckName:
 // no control or bidirectional formatting characters, which could make a
-// screen show a line otherwise than the platform holds it, at most
-// record.MaxText bytes), as the platform sets no other in a catalog
-// (ErrMismatch otherwise).
+// screen show a line otherwise than the platform holds it, no invisible
+// ones, which could make two names look the same, at most record.MaxText
+// bytes), as the platform sets no other in a catalog (ErrMismatch
+// otherwise).
 func checkLineNames(lines []Line) error {
 	for i, l := range lines {
 		if err := record.CheckName("item name", l.Name); err != nil {

@@ -1712,3 +1712,23 @@ func BenchmarkLoadCARevocations(b *testing.B) {
 		})
 	}
 }
+
+// TestIssueCRLTooLong: a CRL that would be longer than MaxCRLSize, which
+// no Verifier reads, is not issued (ErrInvalid); fewer of the same
+// entries are.
+func TestIssueCRLTooLong(t *testing.T) {
+	h := newHierarchy(t)
+	// Entries of a 20-octet serial, a time and a reason code take more
+	// than 40 octets each.
+	serial := new(big.Int).Lsh(big.NewInt(1), maxIntegerBits-1)
+	revoked := make([]Revocation, MaxCRLSize/40)
+	for i := range revoked {
+		revoked[i] = Revocation{Serial: new(big.Int).Add(serial, big.NewInt(int64(i))), Time: t0.Add(-time.Hour), Reason: ReasonKeyCompromise}
+	}
+	_, err := h.ca.IssueCRL(revoked, 1, t0.Add(time.Hour))
+	requireRefusal(t, err, ErrInvalid, -1)
+	assert.Regexp(t, `^pki: invalid argument: CRL of \d+ octets, longer than the 8388608 that a Verifier reads$`, err.Error())
+
+	_, err = h.ca.IssueCRL(revoked[:1000], 1, t0.Add(time.Hour))
+	require.NoError(t, err, "the same entries, fewer")
+}

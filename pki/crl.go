@@ -42,8 +42,9 @@ type Revocation struct {
 // number of zero, a next update not after now, a serial number that is not
 // positive or is longer than 20 octets, a revocation time, next update or
 // this update (the CA's clock) outside the years 0 to 9999 that a CRL can
-// carry, or a reason RFC 5280 does not define or removeFromCRL, is an
-// error matching ErrInvalid. A serial listed twice is written once, with
+// carry, a reason RFC 5280 does not define or removeFromCRL, or a CRL
+// longer than MaxCRLSize, which no Verifier reads, is an error matching
+// ErrInvalid. A serial listed twice is written once, with
 // its first entry, as Revoke keeps it.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	if !ca.made() {
@@ -94,6 +95,9 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 	der, err := x509.CreateRevocationList(ca.rand, tmpl, ca.cert, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create CRL: %w", err)
+	}
+	if len(der) > MaxCRLSize {
+		return nil, newError(ErrInvalid, -1, fmt.Sprintf("CRL of %d octets, longer than the %d that a Verifier reads", len(der), MaxCRLSize), nil)
 	}
 	return der, nil
 }

@@ -95,10 +95,11 @@ var (
 	// 20 octets, with a CRL number negative or longer than 20 octets, with
 	// a time not encoded as RFC 5280 has it (in UTC with seconds, a
 	// UTCTime through 2049, a GeneralizedTime from 2050 on), or older than
-	// the one held. A CRL with other bytes after its extensions, after an
-	// extension's value, after the fields of an entry or after its
-	// signature, with a signature BIT STRING with unused bits, or with an
-	// ECDSA signature algorithm with parameters, is malformed.
+	// the one held. A CRL longer than MaxCRLSize, or with other bytes
+	// after its extensions, after an extension's value, after the fields
+	// of an entry or after its signature, with a signature BIT STRING
+	// with unused bits, or with an ECDSA signature algorithm with
+	// parameters, is malformed.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

@@ -38,13 +38,25 @@ func ParseCertificate(der []byte) (*x509.Certificate, error) {
 // MaxCertificateSize.
 var errCertificateSize = fmt.Errorf("certificate longer than %d octets", MaxCertificateSize)
 
+// errCRLSize is the refusal of a CRL longer than MaxCRLSize.
+var errCRLSize = fmt.Errorf("CRL longer than %d octets", MaxCRLSize)
+
+// certificateSize returns errCertificateSize, with the length, for der
+// longer than MaxCertificateSize, or nil.
+func certificateSize(der []byte) error {
+	if len(der) > MaxCertificateSize {
+		return fmt.Errorf("%w: %d octets", errCertificateSize, len(der))
+	}
+	return nil
+}
+
 // parseCertificate is ParseCertificate, returning crypto/x509's error
 // about a malformed certificate, for the caller to say which one it is,
 // or that of signatureEncoding or versionEncoding, or, before parsing,
 // errCertificateSize.
 func parseCertificate(der []byte) (*x509.Certificate, error) {
-	if len(der) > MaxCertificateSize {
-		return nil, fmt.Errorf("%w: %d octets", errCertificateSize, len(der))
+	if err := certificateSize(der); err != nil {
+		return nil, err
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {

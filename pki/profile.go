@@ -56,6 +56,14 @@ const (
 	// OpenSSL's. Longer, a certificate is refused as malformed before it
 	// is parsed (ErrUntrusted), and a CA refuses to issue one (ErrInvalid).
 	MaxCertificateSize = 4096
+	// MaxCRLSize is the longest CRL, in octets of DER, that a Verifier
+	// reads: room for some 170,000 entries of the profile (about 50
+	// octets each: serial number, revocation date and reason code), far
+	// more revoked certificates than a CA's list holds until they expire.
+	// Longer, a CRL is refused as malformed before it is parsed (ErrCRL),
+	// so that the work AddCRL does for a CRL that it refuses, which grows
+	// with its length, stays bounded.
+	MaxCRLSize = 8 << 20
 )
 
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"maps"
 	"math/big"
 	"slices"
@@ -111,9 +112,8 @@ func checkComplete(crl *x509.RevocationList) error {
 // than once, and whether there is one. crypto/x509 refuses a certificate
 // that carries an extension twice, but not a CRL or a CRL entry, of
 // which it reads the last CRL number, authority key identifier or reason
-// code. It takes a time linear in the number of extensions, which anyone
-// may make large in a CRL that AddCRL reads before it checks its
-// signature.
+// code. It takes a time linear in the number of extensions, of which
+// AddCRL reads those of a CRL whose signature holds only.
 func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 	if len(exts) < 2 {
 		return nil, false
@@ -212,9 +212,9 @@ func checkListEncoding(tbs []byte) error {
 	return nil
 }
 
-// AddCRL accepts a CRL (DER, with nothing after it, nor after its
-// signature inside its SEQUENCE, where the signature does not reach and
-// anyone may add bytes, nor with a signature BIT STRING with unused bits,
+// AddCRL accepts a CRL (DER, of at most MaxCRLSize octets, with nothing
+// after it, nor after its signature inside its SEQUENCE, where the
+// signature does not reach and anyone may add bytes, nor with a signature BIT STRING with unused bits,
 // which crypto/x509 shifts off and anyone may write, nor after its
 // extensions, nor after the fields of an entry or the value of any
 // extension, nor after the value of
@@ -255,11 +255,20 @@ func checkListEncoding(tbs []byte) error {
 // into n-s, whichever arrives first), and is refused when its content
 // differs. A CRL refused leaves the CRL held in force. No chain verified
 // before a CRL taken in place of the one held is served from the cache
-// after it (the cache is emptied). Errors match ErrCRL, but that of a nil
-// or zero Verifier, which takes no CRL: ErrInvalid.
+// after it (the cache is emptied). A CRL longer than MaxCRLSize is
+// refused as malformed before it is parsed, and the signature of a CRL
+// is checked before its entries and extensions are read (its encoding,
+// completeness, repeated extensions and serial numbers), so that a CRL
+// that no CA of the verifier signed is refused for its signature without
+// work that grows with their number but its parsing. Errors match
+// ErrCRL, but that of a nil or zero Verifier, which takes no CRL:
+// ErrInvalid.
 func (v *Verifier) AddCRL(der []byte) error {
 	if !v.made() {
 		return errNoVerifier()
+	}
+	if len(der) > MaxCRLSize {
+		return newError(ErrCRL, -1, "malformed CRL", fmt.Errorf("%w: %d octets", errCRLSize, len(der)))
 	}
 	now := v.now()
 	crl, err := x509.ParseRevocationList(der)
@@ -277,21 +286,8 @@ func (v *Verifier) AddCRL(der []byte) error {
 	if err := signatureEncoding(der); err != nil {
 		return newError(ErrCRL, -1, "malformed CRL: "+err.Error(), nil)
 	}
-	if err := checkListEncoding(crl.RawTBSRevocationList); err != nil {
-		return err
-	}
 	if !v.allowed(crl.SignatureAlgorithm) {
 		return newError(ErrCRL, -1, "signature algorithm "+crl.SignatureAlgorithm.String()+" not allowed", nil)
-	}
-	if err := checkComplete(crl); err != nil {
-		return err
-	}
-	revoked := make(map[string]struct{}, len(crl.RevokedCertificateEntries))
-	for _, e := range crl.RevokedCertificateEntries {
-		if !validSerial(e.SerialNumber) {
-			return newError(ErrCRL, -1, "an entry's serial number is not positive or longer than 20 octets", nil)
-		}
-		revoked[serialKey(e.SerialNumber)] = struct{}{}
 	}
 	if crl.Number == nil {
 		return newError(ErrCRL, -1, "CRL without a CRL number", nil)
@@ -317,22 +313,24 @@ func (v *Verifier) AddCRL(der []byte) error {
 	if why := v.unfresh("CRL", crl.ThisUpdate, crl.NextUpdate, now); why != "" {
 		return newError(ErrCRL, -1, why, nil)
 	}
-	var issuer *x509.Certificate
-	for _, ca := range v.cas {
-		if !bytes.Equal(crl.RawIssuer, ca.RawSubject) {
-			continue
-		}
-		// NewVerifier took only CAs with a subject key identifier.
-		if !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
-			continue
-		}
-		if crl.CheckSignatureFrom(ca) == nil {
-			issuer = ca
-			break
-		}
-	}
+	issuer := v.crlIssuer(crl)
 	if issuer == nil {
 		return newError(ErrCRL, -1, "CRL not signed by a known CA", nil)
+	}
+	// The signature holds: the checks of every entry and extension, whose
+	// work grows with their number, are made of a CRL of a known CA only.
+	if err := checkListEncoding(crl.RawTBSRevocationList); err != nil {
+		return err
+	}
+	if err := checkComplete(crl); err != nil {
+		return err
+	}
+	revoked := make(map[string]struct{}, len(crl.RevokedCertificateEntries))
+	for _, e := range crl.RevokedCertificateEntries {
+		if !validSerial(e.SerialNumber) {
+			return newError(ErrCRL, -1, "an entry's serial number is not positive or longer than 20 octets", nil)
+		}
+		revoked[serialKey(e.SerialNumber)] = struct{}{}
 	}
 	key := issuerKey(issuer)
 	held := &heldCRL{
@@ -363,6 +361,21 @@ func (v *Verifier) AddCRL(der []byte) error {
 	v.mu.Unlock()
 	if v.cache != nil {
 		v.cache.clear()
+	}
+	return nil
+}
+
+// crlIssuer returns the CA of v, a root or an intermediate, that signed
+// crl: of the CRL's issuer name and of the subject key identifier that
+// its authority key identifier holds, whose key verifies its signature;
+// or nil.
+func (v *Verifier) crlIssuer(crl *x509.RevocationList) *x509.Certificate {
+	for _, ca := range v.cas {
+		// NewVerifier took only CAs with a subject key identifier.
+		if bytes.Equal(crl.RawIssuer, ca.RawSubject) && bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) &&
+			crl.CheckSignatureFrom(ca) == nil {
+			return ca
+		}
 	}
 	return nil
 }
@@ -501,7 +514,7 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	if !v.made() {
 		return nil, errNoVerifier()
 	}
-	if err := v.checkLength(chain); err != nil {
+	if err := v.checkBounds(chain); err != nil {
 		return nil, err
 	}
 	certs, err := parseChain(chain)

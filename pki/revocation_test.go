@@ -2717,9 +2717,10 @@ func TestAddCRLRefusesExplicitNonCritical(t *testing.T) {
 
 // TestAddCRLManyExtensions: a CRL of 100,000 distinct extensions, signed
 // by a CA the verifier does not know, as anyone can make one, is refused
-// as not signed by a known CA; the check that no extension is repeated,
-// made before the signature's, takes a time linear in their number
-// (BenchmarkAddCRLExtensions).
+// as not signed by a known CA before its extensions are checked (the
+// check that none is repeated, made once the signature holds, takes a
+// time linear in their number); parsing them takes a time linear in
+// their number (BenchmarkAddCRLExtensions).
 func TestAddCRLManyExtensions(t *testing.T) {
 	const n = 100_000
 	h, stranger := newHierarchy(t), newHierarchy(t)
@@ -2754,6 +2755,101 @@ func BenchmarkAddCRLExtensions(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/extension")
+		})
+	}
+}
+
+// paddedCRL returns a CRL of ca numbered number, listing nothing, of
+// exactly size octets: a non-critical extension, which a verifier does
+// not read, fills it.
+func paddedCRL(t testing.TB, ca *CA, number int64, size int) []byte {
+	t.Helper()
+	return padded(t, size, func(pad pkix.Extension) []byte {
+		return createCRL(t, ca, &x509.RevocationList{Number: big.NewInt(number), ExtraExtensions: []pkix.Extension{pad}})
+	})
+}
+
+// TestAddCRLSize: AddCRL takes a CRL of MaxCRLSize octets and refuses
+// one an octet longer, signed by the card CA or bytes that are no CRL
+// alike, as malformed (errCRLSize) before it is parsed, the CRL held
+// staying in force.
+func TestAddCRLSize(t *testing.T) {
+	h, v := cardRevoked(t)
+	over := fmt.Sprintf("pki: CRL unavailable or invalid: malformed CRL: CRL longer than %d octets: %d octets",
+		MaxCRLSize, MaxCRLSize+1)
+	for name, crl := range map[string][]byte{
+		"CRL":     paddedCRL(t, h.ca, 2, MaxCRLSize+1),
+		"garbage": bytes.Repeat([]byte{0x30}, MaxCRLSize+1),
+	} {
+		err := v.AddCRL(crl)
+		requireRefusal(t, err, ErrCRL, -1)
+		assert.ErrorIs(t, err, errCRLSize, name)
+		assert.EqualError(t, err, over, name)
+		_, err = v.VerifyCard(h.chain())
+		requireRefusal(t, err, ErrRevoked, 0)
+	}
+	require.NoError(t, v.AddCRL(paddedCRL(t, h.ca, 2, MaxCRLSize)), "at the limit")
+	_, err := v.VerifyCard(h.chain())
+	assert.NoError(t, err, "the CRL at the limit, which does not list the card, is held")
+}
+
+// TestAddCRLSignatureBeforeEntries: a CRL whose signature does not hold
+// is refused for its signature whatever else is wrong with its entries
+// or extensions, which AddCRL reads only once the signature holds; the
+// same CRL signed by the CA is refused for that defect. The CRL held
+// stays in force.
+func TestAddCRLSignatureBeforeEntries(t *testing.T) {
+	h := newHierarchy(t)
+	serial := mustParse(t, h.card).SerialNumber
+	entry := func(e x509.RevocationListEntry) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte {
+			e.RevocationTime = t0
+			return withReasonCodes(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
+				Number: big.NewInt(2), RevokedCertificateEntries: []x509.RevocationListEntry{e},
+			}))
+		}
+	}
+	for _, tt := range []struct {
+		name   string
+		crl    func(t *testing.T) []byte // signed by the CA
+		reason string                    // its refusal
+	}{
+		{"entry with two reason codes", entry(x509.RevocationListEntry{
+			SerialNumber: serial, ReasonCode: ReasonKeyCompromise,
+			ExtraExtensions: []pkix.Extension{{Id: placeholderReason, Value: []byte{0x0a, 0x01, ReasonKeyCompromise}}},
+		}), "CRL entry extension 2.5.29.21 twice"},
+		{"entry removed from the CRL", entry(x509.RevocationListEntry{SerialNumber: serial, ReasonCode: reasonRemoveFromCRL}),
+			"an entry's reason is removeFromCRL, which only delta CRLs carry"},
+		{"entry of serial zero", entry(x509.RevocationListEntry{SerialNumber: big.NewInt(0)}),
+			"an entry's serial number is not positive or longer than 20 octets"},
+		{"critical entry extension", entry(x509.RevocationListEntry{
+			SerialNumber:    serial,
+			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 4}, Critical: true, Value: []byte{0x05, 0x00}}},
+		}), "unsupported critical CRL entry extension 1.3.6.1.4.1.99999.4"},
+		{"entry with an empty list of extensions", func(t *testing.T) []byte {
+			der, err := h.ca.IssueCRL([]Revocation{{Serial: serial}}, 2, t0.Add(time.Hour))
+			require.NoError(t, err)
+			return crlTime(t, h.ca, der, 2, func(b *cryptobyte.Builder, at time.Time) {
+				b.AddASN1UTCTime(at)
+				b.AddBytes([]byte{0x30, 0x00})
+			})
+		}, "malformed CRL: an empty list of entry extensions, which RFC 5280 has absent"},
+		{"two CRL numbers", func(t *testing.T) []byte {
+			return createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2), ExtraExtensions: []pkix.Extension{
+				{Id: oidCRLNumber, Value: []byte{0x02, 0x01, 0x09}},
+			}})
+		}, "CRL extension 2.5.29.20 twice"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+			addCRLs(t, h, v)
+			signed := tt.crl(t)
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: tt.reason}, v.AddCRL(signed), "signed by the CA")
+			tampered := bytes.Clone(signed)
+			tampered[len(tampered)-1] ^= 1
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "CRL not signed by a known CA"}, v.AddCRL(tampered))
+			_, err := v.VerifyCard(h.chain())
+			assert.NoError(t, err, "the CRL held, which does not list the card, stays in force")
 		})
 	}
 }

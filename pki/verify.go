@@ -437,10 +437,11 @@ func (res *result) within(now time.Time) bool {
 // on the same side of every validity bound of the chain's certificates
 // and the roots and every update time of the CRLs: a refusal that time
 // could undo is never served, and a clock set back across such a time has
-// the chain verified again. A chain longer than MaxDepth is refused
-// (ErrUntrusted) before any certificate is parsed, and a certificate
-// longer than MaxCertificateSize before it is parsed. A nil or zero
-// Verifier refuses every chain with ErrInvalid.
+// the chain verified again. A chain longer than MaxDepth, or one that
+// holds a certificate longer than MaxCertificateSize, is refused
+// (ErrUntrusted) before any certificate is parsed and before the chain is
+// hashed and looked up in the cache. A nil or zero Verifier refuses every
+// chain with ErrInvalid.
 func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 	r, err := v.verify(chain, roleCard)
 	if err != nil {
@@ -466,7 +467,9 @@ func (v *Verifier) VerifyPlatform(chain [][]byte) (*VerifiedPlatform, error) {
 
 // chainKey is the cache key of a chain: SHA-256 over the role and each
 // certificate preceded by its length, so that no two different chains (one
-// certificate split in two, say) share a key.
+// certificate split in two, say) share a key. It hashes a chain that
+// checkBounds took: at most MaxChainDepth certificates of at most
+// MaxCertificateSize octets.
 func chainKey(r role, chain [][]byte) [32]byte {
 	h := sha256.New()
 	var n [5]byte
@@ -496,7 +499,7 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 		return nil, errNoVerifier()
 	}
 	now := v.now()
-	if err := v.checkLength(chain); err != nil {
+	if err := v.checkBounds(chain); err != nil {
 		return nil, err
 	}
 	var key [32]byte
@@ -693,14 +696,22 @@ func (v *Verifier) refusalSpan(certs []*x509.Certificate, crls map[string]*heldC
 	return from, until
 }
 
-// checkLength refuses, as ErrUntrusted, a chain that is empty or longer
-// than the depth limit.
-func (v *Verifier) checkLength(chain [][]byte) error {
+// checkBounds refuses, as ErrUntrusted, a chain that is empty, longer
+// than the depth limit or that holds a certificate longer than
+// MaxCertificateSize (malformed, with its index, as parseChain refuses
+// it): the bounds that keep the work of a chain presented, its hashing
+// for the cache included, bounded, checked before any of it.
+func (v *Verifier) checkBounds(chain [][]byte) error {
 	if len(chain) == 0 {
 		return newError(ErrUntrusted, -1, "empty chain", nil)
 	}
 	if len(chain) > v.maxDepth {
 		return newError(ErrUntrusted, -1, fmt.Sprintf("chain longer than %d certificates", v.maxDepth), nil)
+	}
+	for i, der := range chain {
+		if err := certificateSize(der); err != nil {
+			return newError(ErrUntrusted, i, "malformed certificate", err)
+		}
 	}
 	return nil
 }

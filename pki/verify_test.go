@@ -1849,21 +1849,30 @@ func TestCertificatePoliciesEncoding(t *testing.T) {
 // verifier does not read, fills it.
 func paddedCard(t testing.TB, h *hierarchy, key *ecdsa.PrivateKey, size int) []byte {
 	t.Helper()
-	pad := 0
-	for range 100 {
-		value, err := asn1.Marshal(make([]byte, pad))
-		require.NoError(t, err)
+	return padded(t, size, func(pad pkix.Extension) []byte {
 		tmpl := cardTemplate(t, testICCID)
-		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: value})
-		der := issueRaw(t, h.ca, tmpl, key.Public())
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pad)
+		return issueRaw(t, h.ca, tmpl, key.Public())
+	})
+}
+
+// padded returns what sign signs with the extension pad, of a value that
+// fills it to exactly size octets.
+func padded(t testing.TB, size int, sign func(pad pkix.Extension) []byte) []byte {
+	t.Helper()
+	n := 0
+	for range 100 {
+		value, err := asn1.Marshal(make([]byte, n))
+		require.NoError(t, err)
+		der := sign(pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: value})
 		if len(der) == size {
 			return der
 		}
 		// The signature's length varies by an octet or two, and so do
 		// the length octets of the elements that hold the padding.
-		pad = max(0, pad+size-len(der))
+		n = max(0, n+size-len(der))
 	}
-	t.Fatalf("no card certificate of %d octets", size)
+	t.Fatalf("nothing signed of %d octets", size)
 	return nil
 }
 
@@ -1909,6 +1918,38 @@ func TestVerifyCardCertificateSize(t *testing.T) {
 		assert.ErrorIs(t, err, ErrUntrusted, name)
 		assert.ErrorIs(t, err, errCertificateSize, name)
 		assert.Nil(t, c, name)
+	}
+}
+
+// TestVerifyCardSizeBeforeCache: a chain that holds a certificate longer
+// than MaxCertificateSize is refused for it before the chain is looked up
+// in the cache (and hashed for its key): a result held under the key
+// that such a chain would have is not served, and the cache is left as
+// it was.
+func TestVerifyCardSizeBeforeCache(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 4})
+	addCRLs(t, h, v)
+	_, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	verified := v.cache.get(chainKey(roleCard, h.chain()), clk.now(), v.crls.Load())
+	require.NotNil(t, verified)
+
+	over := bytes.Repeat([]byte{0x30}, MaxCertificateSize+1)
+	for at, chain := range [][][]byte{{over, h.ca.DER()}, {h.card, over}} {
+		v.cache.put(chainKey(roleCard, chain), verified, clk.now(), v.crls.Load(), &v.crls)
+		require.Equal(t, 2, v.cache.len())
+		vc, err := v.VerifyCard(chain)
+		assert.EqualError(t, err, fmt.Sprintf("pki: untrusted certificate chain: certificate %d: malformed certificate: certificate longer than %d octets: %d octets",
+			at, MaxCertificateSize, MaxCertificateSize+1))
+		requireRefusal(t, err, ErrUntrusted, at)
+		assert.ErrorIs(t, err, errCertificateSize)
+		assert.Nil(t, vc)
+		assert.Same(t, verified, v.cache.get(chainKey(roleCard, chain), clk.now(), v.crls.Load()), "the entry is left")
+		v.cache.clear()
+		_, err = v.VerifyCard(h.chain())
+		require.NoError(t, err)
 	}
 }
 

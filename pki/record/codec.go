@@ -162,8 +162,16 @@ func CheckText(field, s string) error { return text(field, s) }
 // C1), no bidirectional formatting characters (which can make a screen
 // show text in another order than the order signed), no unassigned or
 // private-use code points, no line or paragraph separator, no byte-order
-// mark, and no white space at either end. The error is a *FieldError
-// naming field.
+// mark, no format character (Unicode category Cf: zero-width space, word
+// joiner, soft hyphen, tag characters...) nor other default-ignorable
+// code point (variation selectors, Hangul fillers, the combining
+// grapheme joiner...), but those that shape their neighbours visibly
+// (see joinerAllowed), and no white space at either end. Format
+// characters and default-ignorable code points show as nothing, or
+// change only how their neighbours show, so that two names that differ
+// by one elsewhere would look the same. The error is a *FieldError
+// naming field, for the first of these rules that s breaks, in the order
+// above.
 func CheckName(field, s string) error {
 	if len(s) == 0 || len(s) > MaxText {
 		return fieldError(field, fmt.Sprintf("must be 1 to %d bytes", MaxText))
@@ -171,7 +179,8 @@ func CheckName(field, s string) error {
 	if !utf8.ValidString(s) {
 		return fieldError(field, "must be valid UTF-8")
 	}
-	for _, r := range s {
+	prev := rune(-1)
+	for i, r := range s {
 		switch {
 		case r < 0x20, r >= 0x7f && r < 0xa0:
 			return fieldError(field, "must not contain control characters")
@@ -179,7 +188,16 @@ func CheckName(field, s string) error {
 			return fieldError(field, "must not contain bidirectional formatting characters or a byte-order mark")
 		case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs, unicode.Cf):
 			return fieldError(field, "must contain only assigned, public characters and spaces")
+		case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+			next := rune(-1)
+			if rest := s[i+utf8.RuneLen(r):]; rest != "" {
+				next, _ = utf8.DecodeRuneInString(rest)
+			}
+			if !joinerAllowed(prev, r, next) {
+				return fieldError(field, "must not contain format characters or other default-ignorable code points")
+			}
 		}
+		prev = r
 	}
 	first, _ := utf8.DecodeRuneInString(s)
 	last, _ := utf8.DecodeLastRuneInString(s)
@@ -187,6 +205,59 @@ func CheckName(field, s string) error {
 		return fieldError(field, "must not start or end with white space")
 	}
 	return nil
+}
+
+// Joiners and presentation selectors that CheckName takes where they
+// shape the characters around them visibly.
+const (
+	zwnj   = '\u200c' // ZERO WIDTH NON-JOINER
+	zwj    = '\u200d' // ZERO WIDTH JOINER
+	vs15   = '\ufe0e' // VARIATION SELECTOR-15, text presentation
+	vs16   = '\ufe0f' // VARIATION SELECTOR-16, emoji presentation
+	keycap = '\u20e3' // COMBINING ENCLOSING KEYCAP
+)
+
+// joinedScripts are the scripts whose letters a joiner or non-joiner
+// between them shapes otherwise: joined or not (Arabic, Syriac, N'Ko,
+// Mongolian), or as a conjunct, a half form or apart (the Brahmic
+// scripts of India and Sri Lanka), as names in them are spelt.
+var joinedScripts = []*unicode.RangeTable{
+	unicode.Arabic, unicode.Syriac, unicode.Nko, unicode.Mongolian,
+	unicode.Devanagari, unicode.Bengali, unicode.Gurmukhi, unicode.Gujarati, unicode.Oriya,
+	unicode.Tamil, unicode.Telugu, unicode.Kannada, unicode.Malayalam, unicode.Sinhala,
+}
+
+// joinerAllowed reports whether the format character or default-ignorable
+// code point r, between prev and next (-1 at either end of the name),
+// changes how they show, so that CheckName takes it:
+//   - U+200C ZERO WIDTH NON-JOINER or U+200D ZERO WIDTH JOINER between two
+//     letters or marks of one of joinedScripts (a Persian word, an Indic
+//     half form or conjunct broken), and U+200D between two emoji (a
+//     symbol, a skin-tone modifier or variation selector-16 before it, a
+//     symbol after it: an emoji ZWJ sequence such as a family);
+//   - U+FE0E and U+FE0F (variation selectors 15 and 16, text or emoji
+//     presentation) after a symbol, and U+FE0F between a digit, # or *
+//     and U+20E3 COMBINING ENCLOSING KEYCAP (a keycap emoji).
+//
+// Any other, and these elsewhere (between Latin letters, at either end,
+// repeated), shows as nothing beside its neighbours.
+func joinerAllowed(prev, r, next rune) bool {
+	switch r {
+	case zwnj, zwj:
+		if unicode.In(prev, unicode.L, unicode.M) && unicode.In(next, unicode.L, unicode.M) {
+			for _, t := range joinedScripts {
+				if unicode.Is(t, prev) && unicode.Is(t, next) {
+					return true
+				}
+			}
+		}
+		skinTone := prev >= 0x1f3fb && prev <= 0x1f3ff // EMOJI MODIFIER FITZPATRICK TYPE-1-2 to -6
+		return r == zwj && (prev == vs16 || skinTone || unicode.Is(unicode.So, prev)) && unicode.Is(unicode.So, next)
+	case vs15, vs16:
+		return unicode.Is(unicode.So, prev) ||
+			r == vs16 && next == keycap && (prev >= '0' && prev <= '9' || prev == '#' || prev == '*')
+	}
+	return false
 }
 
 func currency(s string) error {

@@ -608,7 +608,18 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCheckName(t *testing.T) {
-	for _, ok := range []string{"Comté 200 g", "Äpfel", "牛奶 1 L", "Crème brûlée", "Tea \u2615", "A", strings.Repeat("é", MaxText/2), "Family \U0001F468\u200D\U0001F469"} {
+	const invisible = "must not contain format characters or other default-ignorable code points"
+	for _, ok := range []string{"Comté 200 g", "Äpfel", "牛奶 1 L", "Crème brûlée", "Tea \u2615", "A", strings.Repeat("é", MaxText/2), "Family \U0001F46A", "김치", "Family \U0001F468\U0001F469",
+		// Joiners and presentation selectors that shape their neighbours.
+		"Family \U0001F468\u200D\U0001F469",          // an emoji ZWJ sequence
+		"Coder \U0001F9D1\U0001F3FD\u200D\U0001F4BB", // after a skin-tone modifier
+		"Flag \U0001F3F3\uFE0F\u200D\U0001F308",      // after variation selector-16
+		"Tea \u2615\uFE0F", "Tea \u2615\uFE0E",       // emoji and text presentation
+		"Room 1\uFE0F\u20E3", // a keycap
+		"\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", // Persian, with a non-joiner
+		"\u0915\u094D\u200D\u0937",                         // Devanagari half form
+		"\u0915\u094D\u200C\u0937",                         // Devanagari, no conjunct
+	} {
 		assert.NoError(t, CheckName("name", ok), "%q", ok)
 	}
 	for _, tc := range []struct{ s, reason string }{
@@ -625,6 +636,41 @@ func TestCheckName(t *testing.T) {
 		{"a\u2028b", "must contain only assigned, public characters and spaces"},
 		{"a\u2029b", "must contain only assigned, public characters and spaces"},
 		{"a\U000E0000b", "must contain only assigned, public characters and spaces"},
+		{"a\u2065b", "must contain only assigned, public characters and spaces"},
+		{"a\u200Eb", "must not contain bidirectional formatting characters or a byte-order mark"},
+		{"a\u061Cb", "must not contain bidirectional formatting characters or a byte-order mark"},
+		// Format characters (Unicode category Cf) and the other
+		// default-ignorable code points, which show as nothing or change
+		// only how their neighbours show.
+		{"Mi\u200Blk", invisible},               // ZERO WIDTH SPACE
+		{"Mi\u200Clk", invisible},               // ZERO WIDTH NON-JOINER
+		{"Mi\u200Dlk", invisible},               // ZERO WIDTH JOINER
+		{"\u200D\U0001F469", invisible},         // a joiner at the start
+		{"Tea \u2615\u200D", invisible},         // a joiner at the end
+		{"x^\u200D\u2615", invisible},           // a joiner after a modifier letter
+		{"\u0915\u200D\u0061", invisible},       // a joiner between two scripts
+		{"\u0645\u200C\u200C\u062E", invisible}, // non-joiners repeated
+		{"\u6F22\u200C\u5B57", invisible},       // a non-joiner between Han
+		{"Tea \u2615\uFE0F\uFE0F", invisible},   // variation selector-16 repeated
+		{"Milk\uFE0F", invisible},               // variation selector-16 after a letter
+		{"Room 1\uFE0F", invisible},             // variation selector-16 without a keycap
+		{"Room 1\uFE0E\u20E3", invisible},       // a keycap in text presentation
+		{"Mi\u2060lk", invisible},               // WORD JOINER
+		{"a\u2061b", invisible},                 // FUNCTION APPLICATION
+		{"Mi\u00ADlk", invisible},               // SOFT HYPHEN
+		{"Milk\U000E0041", invisible},           // TAG LATIN CAPITAL LETTER A
+		{"\U000E0001Milk", invisible},           // LANGUAGE TAG
+		{"Milk\U000E007F", invisible},           // CANCEL TAG
+		{"a\u180Eb", invisible},                 // MONGOLIAN VOWEL SEPARATOR
+		{"a\uFFF9b", invisible},                 // INTERLINEAR ANNOTATION ANCHOR
+		{"\u06001", invisible},                  // ARABIC NUMBER SIGN
+		{"a\u034Fb", invisible},                 // COMBINING GRAPHEME JOINER
+		{"\u115F김치", invisible},                 // HANGUL CHOSEONG FILLER
+		{"a\u3164b", invisible},                 // HANGUL FILLER
+		{"a\uFFA0b", invisible},                 // HALFWIDTH HANGUL FILLER
+		{"\u1780\u17B4", invisible},             // KHMER VOWEL INHERENT AQ
+		{"\u845B\U000E0100", invisible},         // VARIATION SELECTOR-17
+		{"\u1820\u180B", invisible},             // MONGOLIAN FREE VARIATION SELECTOR ONE
 		{" Milk", "must not start or end with white space"},
 		{"Milk\u00a0", "must not start or end with white space"},
 	} {
