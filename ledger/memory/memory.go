@@ -12,7 +12,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -21,13 +20,15 @@ import (
 
 // Store is an in-memory ledger.Store. Update transactions run one at a
 // time under a lock and apply their writes only when fn succeeds; View
-// transactions share the lock. Transfers and balance history rows are
-// kept in timestamp order: those the ledger writes, past the stored ones,
-// are appended; a row below the last one (never written by the ledger)
-// is inserted in its place, in time linear in the rows stored. The zero
-// value is not usable: call New. Store is safe for concurrent use.
+// transactions share the lock. A call that waits for the lock waits no
+// longer once its context has ended. Transfers and balance history rows
+// are kept in timestamp order: those the ledger writes, past the stored
+// ones, are appended; a row below the last one (never written by the
+// ledger) is inserted in its place, in time linear in the rows stored.
+// The zero value is not usable: call New. Store is safe for concurrent
+// use.
 type Store struct {
-	mu         sync.RWMutex
+	mu         rwLock
 	closed     bool
 	last       uint64
 	accountIDs idtable.Table[ledger.ID] // numbers the accounts
@@ -71,15 +72,17 @@ var _ ledger.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
+		mu:      newRWLock(),
 		pending: make(map[ledger.ID]ledger.Pending),
 		failed:  make(map[ledger.ID]ledger.FailedTransfer),
 	}
 }
 
-// Close makes later transactions fail with ledger.ErrClosed.
+// Close waits for the transactions under way to end, and makes later
+// transactions fail with ledger.ErrClosed.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	_ = s.mu.lock(context.Background()) // fails only when its context ends
+	defer s.mu.unlock()
 	s.closed = true
 	return nil
 }
@@ -98,15 +101,16 @@ func (s *Store) Close() error {
 // last one, fails Update with ledger.ErrCorrupt and nothing of fn's writes
 // is applied, as the SQL stores refuse it. The write methods never fail:
 // the store checks the writes once fn has returned nil. Nor do the reads.
-// When ctx has ended, before fn runs or by the time it returns nil, Update
-// fails with ctx's error and applies nothing, without checking the writes
-// (which ctx's error wins over, see ledger.Store.Update).
+// When ctx has ended before Update holds the lock (while it waits for an
+// Update or a View under way, say), Update fails with ctx.Err() without running fn;
+// when it has ended by the time fn returns nil, Update fails with ctx's
+// error and applies nothing, without checking the writes (which ctx's
+// error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.mu.lock(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.mu.unlock()
 	if s.closed {
 		return ledger.ErrClosed
 	}
@@ -124,13 +128,15 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	return nil
 }
 
-// View runs fn with the store locked for reading.
+// View runs fn with the store locked for reading, which other Views share.
+// When ctx has ended before View holds the lock (while it waits for an
+// Update under way, or for one that waits itself, say), View fails with ctx.Err() without
+// running fn.
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.mu.rlock(ctx); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.mu.runlock()
 	if s.closed {
 		return ledger.ErrClosed
 	}

@@ -29,6 +29,9 @@ type Store struct {
 	reads  *readPool         // the read connections of View, kept
 	lock   *sqlitewrite.Lock
 	closed atomic.Bool
+	// updates is held for reading by each Update from when it finds the
+	// Store open to its end; Close takes it to wait for them.
+	updates sync.RWMutex
 
 	// mu guards stmts: statements prepared on the writer connection, by
 	// text. A text is prepared after the first transaction that used it.
@@ -59,12 +62,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
-// Close closes the database. Calls to Update and View after Close fail with
-// ledger.ErrClosed.
+// Close waits for the Updates under way (those that wait for the write
+// lock included) to end, and closes the database. A View under way runs to
+// its end, its connection closed then (View). Calls to Update and View
+// after Close fail with ledger.ErrClosed.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.updates.Lock()
+	defer s.updates.Unlock()
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -111,9 +118,10 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if s.closed.Load() {
+	if !s.enterUpdate() {
 		return ledger.ErrClosed
 	}
+	defer s.updates.RUnlock()
 	if err := s.lock.Lock(ctx); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -160,6 +168,23 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}
 	s.prepare(ctx, t.unprepared)
 	return err
+}
+
+// enterUpdate reports whether the Store is open, and then holds updates
+// for reading, which the Update releases when it ends: Close waits for it.
+// It reports false without waiting for the lock that Close takes when it
+// finds Close called, and after Close has ended when Close was called as
+// it began.
+func (s *Store) enterUpdate() bool {
+	if s.closed.Load() {
+		return false
+	}
+	s.updates.RLock()
+	if s.closed.Load() {
+		s.updates.RUnlock()
+		return false
+	}
+	return true
 }
 
 // isCorrupt reports a constraint that the ledger's writes never violate: a

@@ -17,8 +17,9 @@ import (
 	"github.com/casimpay/casimpay/pki"
 )
 
-// Store is a payflow.Store in memory. The zero value is not usable: call
-// New. It is safe for concurrent use.
+// Store is a payflow.Store in memory. It keeps every time on the wall clock
+// only, as the SQL stores do (wallClock). The zero value is not usable:
+// call New. It is safe for concurrent use.
 type Store struct {
 	mu        sync.Mutex
 	cards     map[string]*payflow.CardRecord
@@ -64,6 +65,19 @@ func New() *Store {
 	}
 }
 
+// wallClock strips the monotonic clock reading from each time that ts
+// point to (time.Time.Round(0)). The store keeps every time so, at the
+// point of writing it, as the SQL stores keep them: its expiries, leases
+// and due times then compare with the times of later calls on the wall
+// clock, as theirs do, even when both carry a reading of the monotonic
+// clock (time.Now), which a machine's suspension or a change of its wall
+// clock puts apart from the wall clock.
+func wallClock(ts ...*time.Time) {
+	for _, t := range ts {
+		*t = t.Round(0)
+	}
+}
+
 // copyCard returns a copy of c sharing nothing with it; a nil chain stays
 // nil, as the SQL stores read it back.
 func copyCard(c *payflow.CardRecord) *payflow.CardRecord {
@@ -89,6 +103,7 @@ func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
 		}
 	}
 	n := copyCard(c)
+	wallClock(&n.EnrolledAt)
 	if old, ok := s.cards[c.ID]; ok && n.MerchantID == "" {
 		n.MerchantID = old.MerchantID
 	}
@@ -261,6 +276,7 @@ func (s *Store) Add(_ context.Context, nonce []byte, expires time.Time) error {
 	if _, ok := s.nonces[string(nonce)]; ok {
 		return payflow.ErrConflict
 	}
+	wallClock(&expires)
 	s.nonces[string(nonce)] = expires
 	return nil
 }
@@ -376,12 +392,16 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		}
 	}
 	if a.Nonce != nil {
-		s.used[string(a.Nonce)] = a.NonceExpires
+		expires := a.NonceExpires
+		wallClock(&expires)
+		s.used[string(a.Nonce)] = expires
 	}
 	s.counters[a.CardID] = a.Counter
 	switch {
 	case a.Token != nil:
-		s.tokens[string(a.Token.Hash)] = copyToken(a.Token)
+		n := copyToken(a.Token)
+		wallClock(&n.ExpiresAt)
+		s.tokens[string(a.Token.Hash)] = n
 	case a.Session != nil:
 		if old, ok := s.sessions[a.Session.ID]; ok && !old.ExpiresAt.After(a.Now) {
 			a.Session = copySession(old) // expired: left as it is
@@ -398,7 +418,9 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	case a.Refund != nil:
 		s.writePaymentLocked(a.Update)
 		a.Refund.Version = 1
-		s.refunds[a.Refund.ID] = copyRefund(a.Refund)
+		n := copyRefund(a.Refund)
+		wallClock(&n.CreatedAt, &n.DeferredTo)
+		s.refunds[a.Refund.ID] = n
 	case a.Update != nil:
 		s.writePaymentLocked(a.Update)
 	}
@@ -433,8 +455,10 @@ func copySession(s *payflow.SessionRecord) *payflow.SessionRecord {
 func (s *Store) confirmSessionLocked(r *payflow.SessionRecord) *payflow.SessionRecord {
 	old, ok := s.sessions[r.ID]
 	if !ok {
-		s.sessions[r.ID] = copySession(r)
-		return copySession(r)
+		n := copySession(r)
+		wallClock(&n.ExpiresAt)
+		s.sessions[r.ID] = n
+		return copySession(n)
 	}
 	old.ShopperConfirmed = old.ShopperConfirmed || r.ShopperConfirmed
 	old.SellerConfirmed = old.SellerConfirmed || r.SellerConfirmed
@@ -461,6 +485,14 @@ func optional[S ~[]E, E any](s S) S {
 	return slices.Clone(s)
 }
 
+// storedPayment returns a copy of p as the store keeps it: sharing nothing
+// with p, its times on the wall clock only.
+func storedPayment(p *payflow.PaymentRecord) *payflow.PaymentRecord {
+	n := copyPayment(p)
+	wallClock(&n.ExpiresAt, &n.CreatedAt, &n.UpdatedAt, &n.HoldExpiresAt, &n.SettledAt, &n.DeferredTo)
+	return n
+}
+
 func copyPayment(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	n := *p
 	n.Lines = optional(p.Lines)
@@ -477,7 +509,7 @@ func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRe
 	if old, ok := s.payments[p.ID]; ok {
 		return copyPayment(old)
 	}
-	n := copyPayment(p)
+	n := storedPayment(p)
 	n.Version = 1
 	s.payments[p.ID] = n
 	s.bySession[p.SessionID] = append(s.bySession[p.SessionID], p.ID)
@@ -496,6 +528,7 @@ func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRe
 // one it had, also while the session is not paired again; this call takes
 // out the ones that it cancels.
 func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
+	wallClock(&t)
 	ids := s.bySession[id]
 	live := ids[:0]
 	for _, pid := range ids {
@@ -563,7 +596,7 @@ func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
 	if p.State != old.State { // a deferral is of the step it was made in
 		p.DeferredTo = time.Time{}
 	}
-	n := copyPayment(p)
+	n := storedPayment(p)
 	// Immutable fields stay as inserted.
 	n.SessionID, n.MerchantID, n.SellerCardID, n.PayerCardID = old.SessionID, old.MerchantID, old.SellerCardID, old.PayerCardID
 	n.Currency, n.Amount, n.Lines, n.Legs = old.Currency, old.Amount, old.Lines, old.Legs
@@ -642,6 +675,7 @@ func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from st
 	}
 	r.Version++
 	old.State, old.Receipt, old.Refunded, old.Failure, old.DeferredTo = r.State, optional(r.Receipt), r.Refunded, r.Failure, r.DeferredTo
+	wallClock(&old.DeferredTo)
 	old.Version = r.Version
 	return nil
 }
@@ -768,6 +802,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	if err := payflow.CheckNow(now); err != nil {
 		return nil, err
 	}
+	wallClock(&lease)
 	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
@@ -786,6 +821,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Tim
 	if err := payflow.StorableTimes(expires); err != nil {
 		return err
 	}
+	wallClock(&expires)
 	return s.replies.FinishIdempotent(ctx, key, lease, status, reply, expires)
 }
 

@@ -255,3 +255,29 @@ func TestSettledRequestsLeaveTheirSessionList(t *testing.T) {
 	assert.False(t, kept)
 	assert.Len(t, s.payments, 105, "every request kept")
 }
+
+// TestNonceTimesWallClock: the expiries of the nonces that Add issues and
+// of those that Accept marks used, which no call reads back, are kept on
+// the wall clock only, as every time of the store (the paytest
+// conformance suite's WallClock checks the others).
+func TestNonceTimesWallClock(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	now := time.Now()
+	require.Contains(t, now.String(), "m=", "time.Now carries a monotonic clock reading")
+	issued, used := []byte("issued nonce"), []byte("used nonce")
+	require.NoError(t, s.Add(ctx, issued, now.Add(time.Minute)))
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: used, NonceExpires: now.Add(time.Hour), CardID: "8900000000000000001", Counter: 1}))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range []struct {
+		what      string
+		want, got time.Time
+	}{
+		{"issued", now.Add(time.Minute), s.nonces[string(issued)]},
+		{"used", now.Add(time.Hour), s.used[string(used)]},
+	} {
+		assert.NotContains(t, c.got.String(), "m=", c.what)
+		assert.Equal(t, c.want.Round(0), c.got, c.what)
+	}
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"ZeroExpiryOldNow", testZeroExpiryOldNow},
 		{"ZeroDueOldNow", testZeroDueOldNow},
 		{"DueOrder", testDueOrder},
+		{"WallClock", testWallClock},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
