@@ -101,7 +101,10 @@ var _ ReplyReader = (*ReplyMemory)(nil)
 // in their number), and while expired entries are held their number
 // falls with every call that adds a key. DeleteExpired deletes every
 // expired entry, 256 entries at most in one hold of the lock, releasing
-// it between batches, so that no other call waits for a whole sweep. An
+// it between batches, so that no other call waits for a whole sweep. It
+// keeps leases and expiries on the wall clock only, as the SQL stores do,
+// without the monotonic clock reading of a time.Now (time.Time.Round(0)),
+// so that they compare with the times of later calls on the wall clock. An
 // entry is deleted only once expired: a reply is replayed until its
 // expiry and a key in flight is held until its lease ends, as the
 // ReplyStore contract says. The zero value is an empty ReplyMemory, as
@@ -173,6 +176,7 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 	if err := checkReplyArgs(bodyHash, now); err != nil {
 		return nil, err
 	}
+	lease = lease.Round(0) // on the wall clock, as the stores keep it
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweepLocked(now, sweepPerCall)
@@ -287,7 +291,7 @@ func (m *ReplyMemory) FinishIdempotent(_ context.Context, key string, lease time
 	if !ok || e.done || !e.deadline.Equal(lease) {
 		return fmt.Errorf("%w: idempotency key not in flight", ErrNotFound)
 	}
-	e.done, e.status, e.body, e.deadline = true, status, bytes.Clone(body), expires
+	e.done, e.status, e.body, e.deadline = true, status, bytes.Clone(body), expires.Round(0)
 	heap.Fix(&m.due, e.index)
 	return nil
 }

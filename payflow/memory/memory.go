@@ -802,7 +802,6 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	if err := payflow.CheckNow(now); err != nil {
 		return nil, err
 	}
-	wallClock(&lease)
 	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
@@ -821,7 +820,6 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Tim
 	if err := payflow.StorableTimes(expires); err != nil {
 		return err
 	}
-	wallClock(&expires)
 	return s.replies.FinishIdempotent(ctx, key, lease, status, reply, expires)
 }
 
