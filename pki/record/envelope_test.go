@@ -244,3 +244,33 @@ func consentParts(t *testing.T) (key *ecdsa.PrivateKey, payload, ctText []byte) 
 	ct := TypeConsent.ContentType()
 	return newKey(t), payload, append(cborhead.Append(nil, cborhead.Text, len(ct)), ct...)
 }
+
+// TestVerifyRefusesDetachedPayload: a message whose payload is nil, the
+// payload detached (RFC 9052 §2), is refused as such, its signature over
+// the record valid: Verify, Open and DecodeReceipt say "detached payload".
+func TestVerifyRefusesDetachedPayload(t *testing.T) {
+	key := newKey(t)
+	for name, r := range samples() {
+		t.Run(name, func(t *testing.T) {
+			payload, err := Marshal(r)
+			require.NoError(t, err)
+			prot := ProtectedHeader(r.Type())
+			msg := signRaw(t, key, prot, payload)
+			head := append(cborhead.Append([]byte{0xd2, 0x84}, cborhead.Bytes, len(prot)), prot...)
+			head = append(head, 0xa0)
+			body := append(cborhead.Append(bytes.Clone(head), cborhead.Bytes, len(payload)), payload...)
+			require.True(t, bytes.HasPrefix(msg, body))
+			detached := append(append(head, 0xf6), msg[len(body):]...)
+
+			const want = "record: malformed: detached payload"
+			err = Verify(detached, &key.PublicKey, fresh(r))
+			assert.ErrorIs(t, err, ErrMalformed)
+			assert.EqualError(t, err, want)
+			assert.EqualError(t, Open(detached, fresh(r)), want)
+			if r.Type() == TypeReceipt {
+				_, err := DecodeReceipt(detached)
+				assert.EqualError(t, err, want)
+			}
+		})
+	}
+}
