@@ -169,16 +169,30 @@ func TestParseServiceData(t *testing.T) {
 	assert.ErrorIs(t, err, ErrVersion)
 }
 
+// TestParseAllocs: Parse allocates nothing, on the layout it reads
+// without a walk, on any other, and for each error it returns; nor does
+// ParseServiceData.
 func TestParseAllocs(t *testing.T) {
-	inputs := [][]byte{
-		ours(t, testPacket(), nil),
-		{0x02, 0x01, 0x06, 0x05, 0xff, 0x01},
-		{0x04, 0x16, 0xaa, 0xfe, 0x00},
-		ours(t, testPacket(), func(sd []byte) { sd[19] = 1 }),
+	good := ours(t, testPacket(), nil)
+	sd := good[7:] // the service data structure, length octet first
+	inputs := map[string][]byte{
+		"our advert":           good,
+		"service data alone":   sd,
+		"length past the end":  {0x02, 0x01, 0x06, 0x05, 0xff, 0x01},
+		"foreign":              {0x04, 0x16, 0xaa, 0xfe, 0x00},
+		"ours twice":           append(append([]byte{}, good...), sd...),
+		"ours without data":    {0x03, 0x16, 0xff, 0xff},
+		"ours short":           {0x05, 0x16, 0xff, 0xff, 0x11, 0x00},
+		"version 2":            ours(t, testPacket(), func(sd []byte) { sd[0] = 0x21 }),
+		"role 3":               ours(t, testPacket(), func(sd []byte) { sd[0] = 0x13 }),
+		"reserved set":         ours(t, testPacket(), func(sd []byte) { sd[19] = 1 }),
+		"service data in walk": append([]byte{0x03, 0x09, 'h', 'i'}, sd...),
 	}
-	for _, in := range inputs {
-		allocs := testing.AllocsPerRun(100, func() { _, _ = Parse(in) })
-		assert.Zero(t, allocs)
+	for name, in := range inputs {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = Parse(in) }), name)
+	}
+	for name, in := range map[string][]byte{"ours": good[11:], "none": nil, "short": good[11:30], "role 3": inputs["role 3"][11:]} {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = ParseServiceData(in) }), "ParseServiceData: "+name)
 	}
 }
 

@@ -786,3 +786,76 @@ func TestWireReplyUnknownKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestWireLimits: the decoders take a body at each limit of PROTOCOL.md
+// §5.1 and refuse one just past it, naming the limit: nesting 8 deep (the
+// body's map the first level), arrays of 1024 elements in a request and
+// of 65536 in a reply, maps of 64 pairs.
+func TestWireLimits(t *testing.T) {
+	// nested is a map of one entry, key k, whose value is depth-1 arrays
+	// each holding the next, the last holding 0: depth levels in all.
+	nested := func(k byte, depth int) []byte {
+		return append(append([]byte{0xa1, k}, bytes.Repeat([]byte{0x81}, depth-1)...), 0x00)
+	}
+	// array is a map of one entry, key k, whose value is an array of n
+	// items item.
+	array := func(k byte, n int, item ...byte) []byte {
+		b := []byte{0xa1, k, 0x9a, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+		return append(b, bytes.Repeat(item, n)...)
+	}
+	// pairs is a map of n entries, keys 24 on, values 0.
+	pairs := func(n int) []byte {
+		b := []byte{0xb8, byte(n)}
+		for i := range n {
+			b = append(b, 0x18, byte(24+i), 0x00)
+		}
+		return b
+	}
+	const req = "payflow: invalid request: body is not a valid ChallengeRequest: "
+	requests := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"nesting 8 deep", nested(1, 8), req + "field 1 has the wrong type"},
+		{"nesting 9 deep", nested(1, 9), req + "exceeded max nested level 8"},
+		{"array of 1024", array(1, 1024, 0x00), req + "field 1 has the wrong type"},
+		{"array of 1025", array(1, 1025, 0x00), req + "exceeded max number of elements 1024 for CBOR array"},
+		{"map of 64 pairs", pairs(64), req + "entry 1 of the map has an unknown key"},
+		{"map of 65 pairs", pairs(65), req + "exceeded max number of key-value pairs 64 for CBOR map"},
+	}
+	for _, tt := range requests {
+		t.Run("request "+tt.name, func(t *testing.T) {
+			err := wireDecode(tt.body, new(ChallengeRequest))
+			assert.ErrorIs(t, err, ErrInvalid)
+			assert.EqualError(t, err, tt.want)
+		})
+	}
+
+	replies := []struct {
+		name string
+		body []byte
+		want string // "" for none
+	}{
+		{"nesting 8 deep under an unknown key", nested(9, 8), ""},
+		{"nesting 9 deep under an unknown key", nested(9, 9), "cbor: exceeded max nested level 8"},
+		{"array of 65536", array(1, 65536, 0x41, 0x00), ""},
+		{"array of 65537", array(1, 65537, 0x41, 0x00), "cbor: exceeded max number of elements 65536 for CBOR array"},
+		{"map of 64 pairs", pairs(64), ""},
+		{"map of 65 pairs", pairs(65), "cbor: exceeded max number of key-value pairs 64 for CBOR map"},
+	}
+	for _, tt := range replies {
+		t.Run("reply "+tt.name, func(t *testing.T) {
+			var info Info
+			err := wireDecodeReply(tt.body, &info)
+			if tt.want == "" {
+				require.NoError(t, err)
+				if tt.body[1] == 1 {
+					assert.Len(t, info.Chain, 65536)
+				}
+				return
+			}
+			assert.EqualError(t, err, tt.want)
+		})
+	}
+}

@@ -841,6 +841,11 @@ func decodeCOSE(msg []byte, want Type) (envelope, error) {
 	if err := m.UnmarshalCBOR(msg); err != nil {
 		return envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// A detached payload is null where the payload goes, which the one
+	// encoding below has no place for: refused as what it is first.
+	if m.Payload == nil {
+		return envelope{}, fmt.Errorf("%w: detached payload", ErrMalformed)
+	}
 	// The envelope too must be in its one encoding, so that nobody holding
 	// a message can make another byte string of it, with another Hash, that
 	// still verifies: rebuilt from its parts with shortest heads, it must
@@ -881,9 +886,6 @@ func decodeCOSE(msg []byte, want Type) (envelope, error) {
 	// another Hash, of the same record.
 	if !bytes.Equal(prot, protectedHeader(want, chain)) {
 		return envelope{}, fmt.Errorf("%w: the protected header is not in its deterministic encoding", ErrMalformed)
-	}
-	if m.Payload == nil {
-		return envelope{}, fmt.Errorf("%w: detached payload", ErrMalformed)
 	}
 	// A chain has room of its own: the rest of the message is held to
 	// MaxMessage, as a message without one is (a receipt's limit above

@@ -38,11 +38,8 @@ func TestEnvelopeLayout(t *testing.T) {
 // order, an integer or a length in a longer form) is refused even though
 // its signature, which covers those bytes, verifies.
 func TestVerifyRejectsProtectedHeaderEncodings(t *testing.T) {
-	key := newKey(t)
-	payload, err := Marshal(samples()["consent"])
-	require.NoError(t, err)
+	key, payload, ctText := consentParts(t)
 	ct := TypeConsent.ContentType()
-	ctText := append(cborhead.Append(nil, cborhead.Text, len(ct)), ct...)
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 	canonical := cat([]byte{0xa2, 0x01, 0x26, 0x03}, ctText)
@@ -211,4 +208,69 @@ func TestOpenRefusesLargeHeadersUnread(t *testing.T) {
 	msg := signRaw(t, key, prot, payload)
 	assert.ErrorIs(t, Verify(msg, &key.PublicKey, new(Consent)), ErrType)
 	assert.ErrorIs(t, Open(msg, new(Consent)), ErrType)
+}
+
+// TestVerifyRefusesCrit: a protected header with the crit parameter
+// (label 2), even one that names a parameter the header has, is refused
+// as malformed (PROTOCOL.md §3: any other header parameter), though its
+// signature verifies.
+func TestVerifyRefusesCrit(t *testing.T) {
+	key, payload, ctText := consentParts(t)
+	for name, crit := range map[string][]byte{
+		"crit naming the content type": {0x81, 0x03},
+		"crit naming the algorithm":    {0x81, 0x01},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// {1: -7, 2: crit, 3: content type}
+			prot := bytes.Join([][]byte{{0xa3, 0x01, 0x26, 0x02}, crit, {0x03}, ctText}, nil)
+			msg := signRaw(t, key, prot, payload)
+			require.True(t, VerifyES256(&key.PublicKey, sigStructure(t, msg), msg[len(msg)-64:]), "the signature itself is valid")
+			const want = "record: malformed: unexpected COSE header parameters"
+			err := Verify(msg, &key.PublicKey, new(Consent))
+			assert.ErrorIs(t, err, ErrMalformed)
+			assert.EqualError(t, err, want)
+			assert.EqualError(t, Open(msg, new(Consent)), want)
+		})
+	}
+}
+
+// consentParts returns a new key, the payload of the consent sample and
+// the content type of a consent as a CBOR text string, to build messages
+// of other protected headers with (signRaw).
+func consentParts(t *testing.T) (key *ecdsa.PrivateKey, payload, ctText []byte) {
+	t.Helper()
+	payload, err := Marshal(samples()["consent"])
+	require.NoError(t, err)
+	ct := TypeConsent.ContentType()
+	return newKey(t), payload, append(cborhead.Append(nil, cborhead.Text, len(ct)), ct...)
+}
+
+// TestVerifyRefusesDetachedPayload: a message whose payload is nil, the
+// payload detached (RFC 9052 §2), is refused as such, its signature over
+// the record valid: Verify, Open and DecodeReceipt say "detached payload".
+func TestVerifyRefusesDetachedPayload(t *testing.T) {
+	key := newKey(t)
+	for name, r := range samples() {
+		t.Run(name, func(t *testing.T) {
+			payload, err := Marshal(r)
+			require.NoError(t, err)
+			prot := ProtectedHeader(r.Type())
+			msg := signRaw(t, key, prot, payload)
+			head := append(cborhead.Append([]byte{0xd2, 0x84}, cborhead.Bytes, len(prot)), prot...)
+			head = append(head, 0xa0)
+			body := append(cborhead.Append(bytes.Clone(head), cborhead.Bytes, len(payload)), payload...)
+			require.True(t, bytes.HasPrefix(msg, body))
+			detached := append(append(head, 0xf6), msg[len(body):]...)
+
+			const want = "record: malformed: detached payload"
+			err = Verify(detached, &key.PublicKey, fresh(r))
+			assert.ErrorIs(t, err, ErrMalformed)
+			assert.EqualError(t, err, want)
+			assert.EqualError(t, Open(detached, fresh(r)), want)
+			if r.Type() == TypeReceipt {
+				_, err := DecodeReceipt(detached)
+				assert.EqualError(t, err, want)
+			}
+		})
+	}
 }
