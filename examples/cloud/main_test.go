@@ -912,7 +912,9 @@ func TestCloudURLLoopback(t *testing.T) {
 
 // TestCloudPostgresUnreachable: a -postgres DSN that does not parse, or
 // whose server does not answer, fails the start before the cloud makes
-// its data folder: no demo CA with its private keys is left behind.
+// its data folder: no demo CA with its private keys is left behind. The
+// DSN that does not parse is a usage error (exit status 2), the server
+// that does not answer is not.
 func TestCloudPostgresUnreachable(t *testing.T) {
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -925,9 +927,12 @@ func TestCloudPostgresUnreachable(t *testing.T) {
 		{"not a DSN", func(t *testing.T, err error) {
 			var perr *pgconn.ParseConfigError
 			assert.ErrorAs(t, err, &perr)
+			assert.ErrorIs(t, err, demo.ErrUsage)
+			assert.EqualError(t, err, "demo: invalid usage: -postgres: cannot parse `not a DSN`: failed to parse as keyword/value (invalid keyword/value)")
 		}},
 		{"postgres://casimpay@" + addr + "/casimpay?connect_timeout=5", func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+			assert.NotErrorIs(t, err, demo.ErrUsage)
 		}},
 	} {
 		t.Run(tt.dsn, func(t *testing.T) {

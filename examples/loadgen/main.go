@@ -54,7 +54,9 @@
 //	                 is refused with exit status 2, and one that cannot be
 //	                 written (with -url, its cards/) with exit status 1
 //	                 and a line that names it and says why
-//	-postgres DSN    in process: keep the state in PostgreSQL
+//	-postgres DSN    in process: keep the state in PostgreSQL; a DSN that
+//	                 does not parse (as a URL or keyword/value pairs) is
+//	                 refused with exit status 2
 //	-http            in process: go through the HTTP API on a loopback port
 //	-url URL         drive the cloud program at URL instead
 package main
@@ -136,6 +138,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := demo.CheckURL(c.url); err != nil {
 			return err
 		}
+	}
+	if err := demo.CheckDSN(c.dsn); err != nil {
+		return err
 	}
 	if err := demo.CheckData(c.dir); err != nil {
 		return err

@@ -119,6 +119,8 @@ func TestLoadgenFlags(t *testing.T) {
 		{"-pairs", "2", "10s", "-http"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)},
 		// URLs that payflow.NewClient refuses.
 		{"-url", "ftp://127.0.0.1:1"}, {"-url", "127.0.0.1:8080"}, {"-url", "http://[::1"},
+		// A DSN that does not parse.
+		{"-postgres", "not a DSN"}, {"-postgres", "postgres://x:y@[::1"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer

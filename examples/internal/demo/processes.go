@@ -23,6 +23,7 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DefaultDir is the data folder that the cloud, seller and shopper
@@ -79,6 +80,22 @@ func CheckPUK(puk string) error {
 func CheckURL(url string) error {
 	if _, err := payflow.NewClient(url, payflow.ClientOptions{}); err != nil {
 		return fmt.Errorf("%w: -url: %w", ErrUsage, err)
+	}
+	return nil
+}
+
+// CheckDSN refuses a -postgres flag that does not parse as a PostgreSQL
+// connection string (a URL or keyword/value pairs, pgxpool.ParseConfig)
+// with ErrUsage, wrapping the parser's error, whose text hides the
+// password; an empty one, no -postgres given, it takes. A DSN that parses
+// but whose server does not answer fails when the program opens the
+// store (OpenCloud), with exit status 1.
+func CheckDSN(dsn string) error {
+	if dsn == "" {
+		return nil
+	}
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("%w: -postgres: %w", ErrUsage, err)
 	}
 	return nil
 }
@@ -165,6 +182,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := checkListen(*listen); err != nil {
+		return err
+	}
+	if err := CheckDSN(*dsn); err != nil {
 		return err
 	}
 	// The address first: one in use is refused before the data folder
