@@ -22,7 +22,8 @@
 // saying to restore pki/ or remove the whole folder, and changes nothing.
 // Interrupted (Ctrl-C), it waits 5 seconds at most for the calls under
 // way, cuts those still under way then, saying so, and exits 0; a second
-// interrupt ends it at once.
+// interrupt ends it at once. Interrupted before it serves (setting up the
+// data folder, say), it exits 1 with an error that names the signal.
 //
 // Flags:
 //

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -280,6 +281,36 @@ func TestPhonesNeedACloud(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(empty, demo.URLFile), []byte("\n"), 0o600))
 	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &buffer{})
 	assert.ErrorIs(t, err, demo.ErrEmptyURLFile)
+}
+
+// TestInterruptedSaySo: a phone program interrupted while it logs in to a
+// cloud that does not answer, and a cloud program interrupted while it
+// sets up its data folder, end with an error that names the signal, not
+// only the cloud's last failure or "context canceled".
+func TestInterruptedSaySo(t *testing.T) {
+	errInterrupt := errors.New("interrupt signal received")
+	interrupted, cancel := context.WithCancelCause(context.Background())
+	cancel(errInterrupt)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + closed.Addr().String()
+	require.NoError(t, closed.Close())
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	for name, run := range map[string]func(context.Context, []string, *buffer) error{
+		"seller":  func(ctx context.Context, a []string, b *buffer) error { return demo.RunSeller(ctx, a, b) },
+		"shopper": func(ctx context.Context, a []string, b *buffer) error { return demo.RunShopper(ctx, a, b) },
+		"cloud": func(ctx context.Context, _ []string, b *buffer) error {
+			return demo.RunCloud(ctx, []string{"-data", filepath.Join(t.TempDir(), "new"), "-listen", "127.0.0.1:0"}, b)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(interrupted, []string{"-data", dir, "-url", url}, &buffer{})
+			assert.ErrorIs(t, err, errInterrupt)
+			require.Error(t, err)
+			assert.True(t, strings.HasSuffix(err.Error(), " (interrupt signal received)"), err.Error())
+		})
+	}
 }
 
 // TestCloudFlags: a -pairs out of range, an argument after the flags, an

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -109,6 +110,21 @@ func TestLoadgenMalformedRoot(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-pairs", "1", "-duration", "1s", "-data", dir, "-url", "http://127.0.0.1:1"}, &out)
 	assert.EqualError(t, err, "demo: "+demo.RootPath(dir)+": want one certificate: pki: invalid argument: no PEM certificate found")
+	assert.Empty(t, out.String())
+}
+
+// TestLoadgenInterruptedInSetup: an interrupt while the platform in
+// process is set up ends the run with an error that names the signal, as
+// one while it drives the pairs does, not "context canceled" alone.
+func TestLoadgenInterruptedInSetup(t *testing.T) {
+	errInterrupt := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errInterrupt)
+	var out bytes.Buffer
+	err := run(ctx, []string{"-pairs", "1", "-duration", "1s"}, &out)
+	assert.ErrorIs(t, err, errInterrupt)
+	require.Error(t, err)
+	assert.True(t, strings.HasSuffix(err.Error(), "context canceled (interrupt signal received)"), err.Error())
 	assert.Empty(t, out.String())
 }
 

@@ -30,8 +30,9 @@
 // may still be shown it. A run in the session of an earlier one that
 // finds the earlier run's request paid shows that payment as already
 // made, and then asks for its basket with a new request (PROTOCOL.md
-// §5.6). Start the cloud program first (see its
-// documentation for the three commands).
+// §5.6). Its error at the end of a run that an interrupt (SIGINT or
+// SIGTERM) cut short names the signal. Start the cloud program first (see
+// its documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]
 //

@@ -11,8 +11,9 @@
 // -wait ends, or it is interrupted, before the cloud answered the
 // approval, it says that the payment may have gone through, which the
 // till's screen shows, or, before it sent the approval, that it was not
-// sent. Start the cloud program first (see its documentation for the
-// three commands).
+// sent. Its error at the end of a run that an interrupt (SIGINT or
+// SIGTERM) cut short names the signal. Start the cloud program first (see
+// its documentation for the three commands).
 //
 //	go run ./examples/shopper [-data DIR] [-url URL]
 //

@@ -166,7 +166,10 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // under way, for shutdownWait (5 seconds) at most: it cuts those still
 // under way then, says so, and returns nil all the same. With -pairs N,
 // from 0 to MaxLoadPairs, it also enrols the cards of LoadMarket(N).
-func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
+// An error of a run that ctx ended, such as an interrupt, names the
+// cause of that end, the signal (Interrupted).
+func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = Interrupted(ctx, err) }()
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
 	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
@@ -875,7 +878,10 @@ func noAnswer(err error) bool {
 // the till learnt Alice paid is not withdrawn: when its receipt cannot be
 // verified before -wait ends, the till says it was paid, its receipt not
 // checked, and fails with the error of that wait.
-func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
+// An error of a run that ctx ended, such as an interrupt, names the
+// cause of that end, the signal (Interrupted).
+func RunSeller(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = Interrupted(ctx, err) }()
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
 		err := ThroughOutage(wctx, func() (err error) {
@@ -1033,7 +1039,10 @@ func (p *Phone) PaidUnchecked(shopper string, paid *payflow.PaymentView, err err
 // request again from the cloud), it says that the approval was not sent.
 // When -wait ends before the payment request came, the phone's error says
 // so (awaitRequest).
-func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
+// An error of a run that ctx ended, such as an interrupt, names the
+// cause of that end, the signal (Interrupted).
+func RunShopper(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = Interrupted(ctx, err) }()
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		v, err := awaitRequest(wctx, ph, f.pick)
 		if err != nil {
@@ -1127,6 +1136,22 @@ func NotifyContext() (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
+}
+
+// Interrupted returns err, the error of a program whose context ctx
+// (NotifyContext) ended, with the cause of the end added, such as
+// "interrupt signal received", where err does not hold it already: a run
+// cut short by an interrupt says so, rather than "context canceled"
+// alone. An err of a context not ended, and nil, it returns as they are.
+func Interrupted(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, cause)
 }
 
 // flagError is a flag that the flag package refused, and printed with the
