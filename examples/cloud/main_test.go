@@ -1383,6 +1383,18 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 		ended.Sub(scanned), ended.Sub(tap), out.String())
 }
 
+// TestPhoneNotFoundBeforeWaitEnded: a phone whose -wait ends before its
+// service queue holds the phone that -pick names says that -wait ended,
+// not "context deadline exceeded" alone.
+func TestPhoneNotFoundBeforeWaitEnded(t *testing.T) {
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	out := &buffer{}
+	err := demo.RunShopper(context.Background(), []string{"-data", dir, "-pick", "Nobody", "-wait", "2s"}, out)
+	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
+	assert.EqualError(t, err, "demo: Nobody not found before -wait ended: context deadline exceeded")
+}
+
 // TestShopperScansAgainForPeerGone: the cloud does not answer Alice's
 // confirmation of Corner Grocer's till (it restarts, say) until the till,
 // whose advert was heard once, has been out of range for longer than

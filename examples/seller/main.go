@@ -51,7 +51,9 @@
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the shopper: one deadline, from the start of the
-//	                scan, to find her, pair and buy (default 2m)
+//	                scan, to find her, pair and buy (default 2m); the error
+//	                of a -wait that ended first says what was under way,
+//	                such as "NAME not found before -wait ended"
 package main
 
 import (

@@ -38,7 +38,9 @@
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the seller: one deadline, from the start of the
-//	                scan, to find it, pair and buy (default 2m)
+//	                scan, to find it, pair and buy (default 2m); the error
+//	                of a -wait that ended first says what was under way,
+//	                such as "NAME not found before -wait ended"
 package main
 
 import (

@@ -520,10 +520,12 @@ func notEnrolledHint(name, url string, err error) error {
 }
 
 // find scans until the service queue holds the phone named name, shows
-// the queue and taps it, giving up when ctx ends. A resolution of the
-// EIDs heard that the cloud does not answer (noAnswer: it may be
-// restarting) is asked again at the next scan; when ctx ends meanwhile,
-// the error names the cloud's last one.
+// the queue and taps it, giving up when ctx, whose deadline is -wait's,
+// ends: the error says "NAME not found before -wait ended" when the
+// deadline passed, and "NAME not found" with ctx's cause (the signal)
+// otherwise. A resolution of the EIDs heard that the cloud does not
+// answer (noAnswer: it may be restarting) is asked again at the next
+// scan; when ctx ends meanwhile, the error names the cloud's last one.
 func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, error) {
 	p.Screen.Printf("Scanning for %s…", name)
 	var unanswered error // of the last scan, if the cloud did not answer it
@@ -532,6 +534,9 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
 			if unanswered != nil {
 				err = fmt.Errorf("%w (the cloud did not answer: %w)", err, unanswered)
+			}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found before -wait ended: %w", name, err)
 			}
 			return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w", name, err)
 		}
