@@ -22,7 +22,8 @@
 // saying to restore pki/ or remove the whole folder, and changes nothing.
 // Interrupted (Ctrl-C), it waits 5 seconds at most for the calls under
 // way, cuts those still under way then, saying so, and exits 0; a second
-// interrupt ends it at once.
+// interrupt ends it at once. Interrupted before it serves (setting up the
+// data folder, say), it exits 1 with an error that names the signal.
 //
 // Flags:
 //
@@ -38,7 +39,10 @@
 //	                 a value that is not host:port, or whose port is not 0
 //	                 to 65535 or a service's name, is refused with exit
 //	                 status 2
-//	-postgres DSN    keep the ledger and the platform state in PostgreSQL
+//	-postgres DSN    keep the ledger and the platform state in PostgreSQL;
+//	                 a DSN that does not parse (as a URL or keyword/value
+//	                 pairs) is refused with exit status 2, and one whose
+//	                 server does not answer with exit status 1
 //	-pairs N         also enrol the cards of N pairs for examples/loadgen -url,
 //	                 at most 1000 (default 0)
 package main

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -280,6 +281,36 @@ func TestPhonesNeedACloud(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(empty, demo.URLFile), []byte("\n"), 0o600))
 	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &buffer{})
 	assert.ErrorIs(t, err, demo.ErrEmptyURLFile)
+}
+
+// TestInterruptedSaySo: a phone program interrupted while it logs in to a
+// cloud that does not answer, and a cloud program interrupted while it
+// sets up its data folder, end with an error that names the signal, not
+// only the cloud's last failure or "context canceled".
+func TestInterruptedSaySo(t *testing.T) {
+	errInterrupt := errors.New("interrupt signal received")
+	interrupted, cancel := context.WithCancelCause(context.Background())
+	cancel(errInterrupt)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + closed.Addr().String()
+	require.NoError(t, closed.Close())
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	for name, run := range map[string]func(context.Context, []string, *buffer) error{
+		"seller":  func(ctx context.Context, a []string, b *buffer) error { return demo.RunSeller(ctx, a, b) },
+		"shopper": func(ctx context.Context, a []string, b *buffer) error { return demo.RunShopper(ctx, a, b) },
+		"cloud": func(ctx context.Context, _ []string, b *buffer) error {
+			return demo.RunCloud(ctx, []string{"-data", filepath.Join(t.TempDir(), "new"), "-listen", "127.0.0.1:0"}, b)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(interrupted, []string{"-data", dir, "-url", url}, &buffer{})
+			assert.ErrorIs(t, err, errInterrupt)
+			require.Error(t, err)
+			assert.True(t, strings.HasSuffix(err.Error(), " (interrupt signal received)"), err.Error())
+		})
+	}
 }
 
 // TestCloudFlags: a -pairs out of range, an argument after the flags, an
@@ -912,7 +943,9 @@ func TestCloudURLLoopback(t *testing.T) {
 
 // TestCloudPostgresUnreachable: a -postgres DSN that does not parse, or
 // whose server does not answer, fails the start before the cloud makes
-// its data folder: no demo CA with its private keys is left behind.
+// its data folder: no demo CA with its private keys is left behind. The
+// DSN that does not parse is a usage error (exit status 2), the server
+// that does not answer is not.
 func TestCloudPostgresUnreachable(t *testing.T) {
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -925,9 +958,12 @@ func TestCloudPostgresUnreachable(t *testing.T) {
 		{"not a DSN", func(t *testing.T, err error) {
 			var perr *pgconn.ParseConfigError
 			assert.ErrorAs(t, err, &perr)
+			assert.ErrorIs(t, err, demo.ErrUsage)
+			assert.EqualError(t, err, "demo: invalid usage: -postgres: cannot parse `not a DSN`: failed to parse as keyword/value (invalid keyword/value)")
 		}},
 		{"postgres://casimpay@" + addr + "/casimpay?connect_timeout=5", func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+			assert.NotErrorIs(t, err, demo.ErrUsage)
 		}},
 	} {
 		t.Run(tt.dsn, func(t *testing.T) {
@@ -1345,6 +1381,18 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 	// A wait that started at the tap would end a whole -wait after it.
 	assert.Less(t, ended.Sub(tap), wait, "the phone ended %v after it started scanning, %v after its tap:\n%s",
 		ended.Sub(scanned), ended.Sub(tap), out.String())
+}
+
+// TestPhoneNotFoundBeforeWaitEnded: a phone whose -wait ends before its
+// service queue holds the phone that -pick names says that -wait ended,
+// not "context deadline exceeded" alone.
+func TestPhoneNotFoundBeforeWaitEnded(t *testing.T) {
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	out := &buffer{}
+	err := demo.RunShopper(context.Background(), []string{"-data", dir, "-pick", "Nobody", "-wait", "2s"}, out)
+	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
+	assert.EqualError(t, err, "demo: Nobody not found before -wait ended: context deadline exceeded")
 }
 
 // TestShopperScansAgainForPeerGone: the cloud does not answer Alice's

@@ -5,7 +5,8 @@
 // shoppers in range. It prints what each phone's screen shows at every
 // step, labelled [shopper], [seller] and [cloud], and exits 0 once both
 // phones have verified the receipt, 1 when the purchase fails, and 2 on a
-// flag or argument that it refuses. When the purchase stops short once
+// flag or argument that it refuses. An interrupt (SIGINT or SIGTERM) ends
+// it with exit status 1 and an error that names the signal. When the purchase stops short once
 // the till asked, the till withdraws its payment request, as the seller
 // program does, and says so when the request had expired, when the
 // shopper's approval of it was still being settled (the payment's
@@ -80,7 +81,8 @@ func main() {
 }
 
 // run is the program: it parses args and prints the screens to stdout.
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = demo.Interrupted(ctx, err) }()
 	fs := flag.NewFlagSet("grocery", flag.ContinueOnError)
 	data := fs.String("data", "", "keep the state in `DIR` (default: a temporary folder, removed at exit)")
 	seed := fs.Uint64("seed", 1, "seed `N` of the simulated radio")

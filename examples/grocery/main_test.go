@@ -325,6 +325,22 @@ func TestGroceryInterruptedWhileAdvertising(t *testing.T) {
 	}
 }
 
+// errInterrupt is the cause of the context of an interrupted program, as
+// demo.NotifyContext's context has it on SIGINT.
+var errInterrupt = errors.New("interrupt signal received")
+
+// TestGroceryInterruptSaysSo: an interrupt ends the program with an error
+// that names the signal, not "context canceled" alone, which says
+// nothing of why the run stopped.
+func TestGroceryInterruptSaysSo(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	out := &cancelAfter{marker: " logged in with card ", n: 2, cancel: func() { cancel(errInterrupt) }} // both phones
+	err := run(ctx, nil, out)
+	assert.EqualError(t, err, "context canceled (interrupt signal received)")
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, err, errInterrupt)
+}
+
 // TestGroceryConcurrentFirstRuns: two runs started at once on one new data
 // folder (two terminals) set it up once between them: each ends with the
 // purchase, or fails saying a card is in use, and the folder stays usable,

@@ -16,7 +16,8 @@
 // timeout error, so that the run ends on time. An interrupt (SIGINT
 // or SIGTERM) ends the run at once: loadgen prints the results so far and
 // exits with status 1, as it does when no purchase completed (a second
-// interrupt ends it before it has printed them); a flag it refuses is
+// interrupt ends it before it has printed them), and one while it sets up
+// exits 1 with an error that names the signal; a flag it refuses is
 // exit status 2.
 //
 // By default the platform runs in this process on the embedded SQLite
@@ -54,7 +55,9 @@
 //	                 is refused with exit status 2, and one that cannot be
 //	                 written (with -url, its cards/) with exit status 1
 //	                 and a line that names it and says why
-//	-postgres DSN    in process: keep the state in PostgreSQL
+//	-postgres DSN    in process: keep the state in PostgreSQL; a DSN that
+//	                 does not parse (as a URL or keyword/value pairs) is
+//	                 refused with exit status 2
 //	-http            in process: go through the HTTP API on a loopback port
 //	-url URL         drive the cloud program at URL instead
 package main
@@ -107,7 +110,8 @@ type config struct {
 	wrap     func(payflow.API) payflow.API
 }
 
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = demo.Interrupted(ctx, err) }()
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var c config
 	fs.IntVar(&c.pairs, "pairs", 8, fmt.Sprintf("`N` concurrent shopper–seller pairs, 1 to %d", demo.MaxLoadPairs))
@@ -136,6 +140,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := demo.CheckURL(c.url); err != nil {
 			return err
 		}
+	}
+	if err := demo.CheckDSN(c.dsn); err != nil {
+		return err
 	}
 	if err := demo.CheckData(c.dir); err != nil {
 		return err

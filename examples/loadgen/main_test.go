@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -112,6 +113,21 @@ func TestLoadgenMalformedRoot(t *testing.T) {
 	assert.Empty(t, out.String())
 }
 
+// TestLoadgenInterruptedInSetup: an interrupt while the platform in
+// process is set up ends the run with an error that names the signal, as
+// one while it drives the pairs does, not "context canceled" alone.
+func TestLoadgenInterruptedInSetup(t *testing.T) {
+	errInterrupt := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errInterrupt)
+	var out bytes.Buffer
+	err := run(ctx, []string{"-pairs", "1", "-duration", "1s"}, &out)
+	assert.ErrorIs(t, err, errInterrupt)
+	require.Error(t, err)
+	assert.True(t, strings.HasSuffix(err.Error(), "context canceled (interrupt signal received)"), err.Error())
+	assert.Empty(t, out.String())
+}
+
 func TestLoadgenFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"}, {"-progress", "1ns"}, {"-progress", "99ms"},
@@ -119,6 +135,8 @@ func TestLoadgenFlags(t *testing.T) {
 		{"-pairs", "2", "10s", "-http"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)},
 		// URLs that payflow.NewClient refuses.
 		{"-url", "ftp://127.0.0.1:1"}, {"-url", "127.0.0.1:8080"}, {"-url", "http://[::1"},
+		// A DSN that does not parse.
+		{"-postgres", "not a DSN"}, {"-postgres", "postgres://x:y@[::1"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer

@@ -30,8 +30,9 @@
 // may still be shown it. A run in the session of an earlier one that
 // finds the earlier run's request paid shows that payment as already
 // made, and then asks for its basket with a new request (PROTOCOL.md
-// §5.6). Start the cloud program first (see its
-// documentation for the three commands).
+// §5.6). Its error at the end of a run that an interrupt (SIGINT or
+// SIGTERM) cut short names the signal. Start the cloud program first (see
+// its documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]
 //
@@ -50,7 +51,9 @@
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the shopper: one deadline, from the start of the
-//	                scan, to find her, pair and buy (default 2m)
+//	                scan, to find her, pair and buy (default 2m); the error
+//	                of a -wait that ended first says what was under way,
+//	                such as "NAME not found before -wait ended"
 package main
 
 import (

@@ -11,8 +11,9 @@
 // -wait ends, or it is interrupted, before the cloud answered the
 // approval, it says that the payment may have gone through, which the
 // till's screen shows, or, before it sent the approval, that it was not
-// sent. Start the cloud program first (see its documentation for the
-// three commands).
+// sent. Its error at the end of a run that an interrupt (SIGINT or
+// SIGTERM) cut short names the signal. Start the cloud program first (see
+// its documentation for the three commands).
 //
 //	go run ./examples/shopper [-data DIR] [-url URL]
 //
@@ -37,7 +38,9 @@
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the seller: one deadline, from the start of the
-//	                scan, to find it, pair and buy (default 2m)
+//	                scan, to find it, pair and buy (default 2m); the error
+//	                of a -wait that ended first says what was under way,
+//	                such as "NAME not found before -wait ended"
 package main
 
 import (

@@ -11,7 +11,8 @@
 // up to 3 times (demo.SelectEachOther), and say so. Each phone's lines
 // are labelled by its role, as in the other examples: [seller] for the
 // reseller's, [shopper] for the fans', each fan's in the section of the
-// sale to that fan.
+// sale to that fan. An interrupt (SIGINT or SIGTERM) ends it with exit
+// status 1 and an error that names the signal.
 //
 //	go run ./examples/tickets
 //
@@ -66,7 +67,8 @@ var market = demo.Market{
 
 const organiser = "Riverside Arena"
 
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = demo.Interrupted(ctx, err) }()
 	fs := flag.NewFlagSet("tickets", flag.ContinueOnError)
 	seed := fs.Uint64("seed", 1, "seed `N` of the simulated radio")
 	if err := demo.ParseFlags(fs, args); err != nil {

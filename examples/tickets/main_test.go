@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -82,6 +83,19 @@ func TestTicketsRunsTwice(t *testing.T) {
 
 // An argument after the flags is refused, not dropped with the flags after
 // it, before the cloud opens.
+// TestTicketsInterruptSaysSo: an interrupt ends the program with an error
+// that names the signal, not "context canceled" alone.
+func TestTicketsInterruptSaysSo(t *testing.T) {
+	errInterrupt := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errInterrupt)
+	var out bytes.Buffer
+	err := run(ctx, nil, &out)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, err, errInterrupt)
+	assert.True(t, strings.HasSuffix(err.Error(), "context canceled (interrupt signal received)"), err.Error())
+}
+
 func TestTicketsFlags(t *testing.T) {
 	var out bytes.Buffer
 	assert.ErrorIs(t, run(context.Background(), []string{"3", "-seed", "4"}, &out), demo.ErrUsage)

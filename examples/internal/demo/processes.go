@@ -23,6 +23,7 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DefaultDir is the data folder that the cloud, seller and shopper
@@ -79,6 +80,22 @@ func CheckPUK(puk string) error {
 func CheckURL(url string) error {
 	if _, err := payflow.NewClient(url, payflow.ClientOptions{}); err != nil {
 		return fmt.Errorf("%w: -url: %w", ErrUsage, err)
+	}
+	return nil
+}
+
+// CheckDSN refuses a -postgres flag that does not parse as a PostgreSQL
+// connection string (a URL or keyword/value pairs, pgxpool.ParseConfig)
+// with ErrUsage, wrapping the parser's error, whose text hides the
+// password; an empty one, no -postgres given, it takes. A DSN that parses
+// but whose server does not answer fails when the program opens the
+// store (OpenCloud), with exit status 1.
+func CheckDSN(dsn string) error {
+	if dsn == "" {
+		return nil
+	}
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("%w: -postgres: %w", ErrUsage, err)
 	}
 	return nil
 }
@@ -149,7 +166,10 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // under way, for shutdownWait (5 seconds) at most: it cuts those still
 // under way then, says so, and returns nil all the same. With -pairs N,
 // from 0 to MaxLoadPairs, it also enrols the cards of LoadMarket(N).
-func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
+// An error of a run that ctx ended, such as an interrupt, names the
+// cause of that end, the signal (Interrupted).
+func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = Interrupted(ctx, err) }()
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
 	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
@@ -165,6 +185,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := checkListen(*listen); err != nil {
+		return err
+	}
+	if err := CheckDSN(*dsn); err != nil {
 		return err
 	}
 	// The address first: one in use is refused before the data folder
@@ -497,10 +520,12 @@ func notEnrolledHint(name, url string, err error) error {
 }
 
 // find scans until the service queue holds the phone named name, shows
-// the queue and taps it, giving up when ctx ends. A resolution of the
-// EIDs heard that the cloud does not answer (noAnswer: it may be
-// restarting) is asked again at the next scan; when ctx ends meanwhile,
-// the error names the cloud's last one.
+// the queue and taps it, giving up when ctx, whose deadline is -wait's,
+// ends: the error says "NAME not found before -wait ended" when the
+// deadline passed, and "NAME not found" with ctx's cause (the signal)
+// otherwise. A resolution of the EIDs heard that the cloud does not
+// answer (noAnswer: it may be restarting) is asked again at the next
+// scan; when ctx ends meanwhile, the error names the cloud's last one.
 func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, error) {
 	p.Screen.Printf("Scanning for %s…", name)
 	var unanswered error // of the last scan, if the cloud did not answer it
@@ -509,6 +534,9 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
 			if unanswered != nil {
 				err = fmt.Errorf("%w (the cloud did not answer: %w)", err, unanswered)
+			}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found before -wait ended: %w", name, err)
 			}
 			return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w", name, err)
 		}
@@ -855,7 +883,10 @@ func noAnswer(err error) bool {
 // the till learnt Alice paid is not withdrawn: when its receipt cannot be
 // verified before -wait ends, the till says it was paid, its receipt not
 // checked, and fails with the error of that wait.
-func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
+// An error of a run that ctx ended, such as an interrupt, names the
+// cause of that end, the signal (Interrupted).
+func RunSeller(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = Interrupted(ctx, err) }()
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
 		err := ThroughOutage(wctx, func() (err error) {
@@ -1013,7 +1044,10 @@ func (p *Phone) PaidUnchecked(shopper string, paid *payflow.PaymentView, err err
 // request again from the cloud), it says that the approval was not sent.
 // When -wait ends before the payment request came, the phone's error says
 // so (awaitRequest).
-func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
+// An error of a run that ctx ended, such as an interrupt, names the
+// cause of that end, the signal (Interrupted).
+func RunShopper(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	defer func() { err = Interrupted(ctx, err) }()
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		v, err := awaitRequest(wctx, ph, f.pick)
 		if err != nil {
@@ -1107,6 +1141,22 @@ func NotifyContext() (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
+}
+
+// Interrupted returns err, the error of a program whose context ctx
+// (NotifyContext) ended, with the cause of the end added, such as
+// "interrupt signal received", where err does not hold it already: a run
+// cut short by an interrupt says so, rather than "context canceled"
+// alone. An err of a context not ended, and nil, it returns as they are.
+func Interrupted(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, cause)
 }
 
 // flagError is a flag that the flag package refused, and printed with the
