@@ -154,6 +154,9 @@ type Batcher struct {
 	queue   []*job
 	leading bool // a caller is running batches
 	closed  bool
+	// prepared holds the statements of Prepare, which Close closes
+	// before it gives the connection back (closeConn).
+	prepared []*sql.Stmt
 
 	savepoint, rollbackTo *sql.Stmt
 
@@ -298,10 +301,10 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 	return b, nil
 }
 
-// closeConn closes the prepared statements and gives the connection back
-// to its pool.
+// closeConn closes the prepared statements, those of Prepare among them,
+// and gives the connection back to its pool.
 func (b *Batcher) closeConn() {
-	for _, st := range []*sql.Stmt{b.savepoint, b.rollbackTo} {
+	for _, st := range append([]*sql.Stmt{b.savepoint, b.rollbackTo}, b.prepared...) {
 		if st != nil {
 			st.Close()
 		}
@@ -310,11 +313,19 @@ func (b *Batcher) closeConn() {
 }
 
 // Prepare returns query prepared on the Batcher's connection, for the
-// functions given to Write to run through Tx.StmtContext. After Close,
-// and when a Close that it races closes the connection under it, it fails
+// functions given to Write to run through Tx.StmtContext. The Batcher
+// keeps the statement until Close, which closes it while the connection
+// is open: database/sql does not close the statements of a connection
+// taken from its pool with the connection, and a statement closed once its
+// database is closed would reach the closed SQLite connection (which
+// crashes the process); closed by Close, the statement's own Close does
+// nothing. After Close, and when a Close that it races closes the
+// connection under it or closes the Batcher while it prepares, it fails
 // with ErrClosed alone, whatever the connection answered: the Batcher is
 // closed for good, and no error of the statement or of the connection
-// tells a caller otherwise.
+// tells a caller otherwise. (A statement so prepared for nothing is left
+// to the connection: it cannot be closed safely once the connection may
+// be closed.)
 func (b *Batcher) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	if b.isClosed() {
 		return nil, ErrClosed
@@ -323,10 +334,16 @@ func (b *Batcher) Prepare(ctx context.Context, query string) (*sql.Stmt, error) 
 		b.beforePrepare()
 	}
 	st, err := b.c.Prepare(ctx, query)
-	if err != nil && b.isClosed() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
 		return nil, ErrClosed
+	case err != nil:
+		return nil, err
 	}
-	return st, err
+	b.prepared = append(b.prepared, st)
+	return st, nil
 }
 
 // isClosed reports whether Close has been called.
@@ -336,9 +353,9 @@ func (b *Batcher) isClosed() bool {
 	return b.closed
 }
 
-// Close waits for the queued transactions to be committed and gives the
-// connection back to the pool; later calls of Write and Prepare fail with
-// ErrClosed. Statements of Prepare no longer run. It does not close the
+// Close waits for the queued transactions to be committed, closes the
+// statements of Prepare and gives the connection back to the pool; later
+// calls of Write and Prepare fail with ErrClosed. It does not close the
 // database.
 func (b *Batcher) Close() {
 	b.mu.Lock()

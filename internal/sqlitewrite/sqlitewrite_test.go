@@ -252,6 +252,23 @@ func TestPrepareRacingClose(t *testing.T) {
 	assert.NotErrorIs(t, err, sql.ErrConnDone)
 }
 
+// TestCloseClosesPrepared: Close closes the statements of Prepare, which
+// database/sql leaves to their user (those of a connection taken from the
+// pool are not closed with it): a statement closed by its user after the
+// database, as a store's may be when one of its calls races its Close, is
+// closed already and does not reach the closed SQLite connection, which
+// crashed the process.
+func TestCloseClosesPrepared(t *testing.T) {
+	db, _, b := openDB(t)
+	st, err := b.Prepare(context.Background(), `SELECT 1`)
+	require.NoError(t, err)
+	b.Close()
+	_, err = st.Exec()
+	assert.EqualError(t, err, "sql: statement is closed")
+	require.NoError(t, db.Close())
+	assert.NotPanics(t, func() { assert.NoError(t, st.Close()) })
+}
+
 // TestBatchIsolatesFailures: in one batch, a write that fails or panics
 // is rolled back alone; the writes after it see the writes before it.
 func TestBatchIsolatesFailures(t *testing.T) {

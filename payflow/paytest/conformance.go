@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 			testReenrolled(t, s, func(c *payflow.CardRecord) { c.Chain[0] = []byte("new cert " + c.ID) })
 		}},
 		{"ReenrolledNoExpiry", testReenrolledNoExpiry},
+		{"ReenrolledZeroTime", testReenrolledZeroTime},
 		{"NewAdvSecret", func(t *testing.T, s payflow.Store) {
 			testReenrolled(t, s, func(c *payflow.CardRecord) { c.AdvSecret = bytes.Repeat([]byte{0x5e}, adv.SecretSize) })
 		}},
@@ -1338,6 +1339,40 @@ func testReenrolledNoExpiry(t *testing.T, s payflow.Store) {
 	got, err := s.Payment(ctx, stored.ID)
 	require.NoError(t, err)
 	assert.Equal(t, stored, got)
+}
+
+// testReenrolledZeroTime: a card enrolled again with another certificate
+// at the zero time (an EnrolledAt of none) cancels its pending requests
+// that expire after it, one expiring in 1960 included, with UpdatedAt the
+// zero time, in every store, and leaves one without an expiry (the zero
+// time) as it is. The SQL stores compared the expiries with the zero
+// time's column form, 0, the Unix epoch, and left the request expiring in
+// 1960 pending.
+func testReenrolledZeroTime(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	const a = "8900000000000000001"
+	require.NoError(t, s.PutCard(ctx, card(a)))
+	w := &writer{s: s}
+	old := payment(0x71, payflow.StatePending, time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC))
+	none := payment(0x72, payflow.StatePending, time.Time{})
+	var stored []*payflow.PaymentRecord
+	for _, p := range []*payflow.PaymentRecord{old, none} {
+		p.PayerCardID = a
+		got, err := w.insert(p)
+		require.NoError(t, err)
+		stored = append(stored, got)
+	}
+	renewed := card(a)
+	renewed.Chain[0], renewed.EnrolledAt = []byte("new cert "+a), time.Time{}
+	require.NoError(t, s.PutCard(ctx, renewed))
+	got, err := s.Payment(ctx, old.ID)
+	require.NoError(t, err)
+	assert.Equal(t, changedPayment(stored[0], func(p *payflow.PaymentRecord) {
+		p.State, p.UpdatedAt, p.Version = payflow.StateCancelled, time.Time{}, 2
+	}), got, "the request expiring in 1960, cancelled")
+	got, err = s.Payment(ctx, none.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored[1], got, "the request without an expiry, left as it is")
 }
 
 // writer makes the writes that a Store makes only inside Accept, each in

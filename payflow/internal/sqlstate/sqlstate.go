@@ -531,7 +531,9 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 // withdraw deletes, in tx, the sessions of card id and cancels the
 // payment requests that it signed or would pay that are pending and
 // unexpired at t (none without an expiry, kept as 0, which a t before
-// 1970 is below), as UpdatePayment writes a cancellation (PutCard of a
+// 1970 is below; at the zero t, an enrolment time of none, every other:
+// t is compared in the column form of nsFirst, before every time kept,
+// as in qConfirm), as UpdatePayment writes a cancellation (PutCard of a
 // card with a new certificate or advertising secret). The sessions are
 // found through the indexes of sessions by shopper card and by seller
 // card (schema version 14), the requests through the partial indexes of
@@ -547,7 +549,7 @@ func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) e
 	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
 		version = version + 1, updated_at = ?, due_at = ?, deferred_to = 0
 		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ? AND expires_at <> 0`),
-		ns(t), nsFirst(t), id, id, ns(t))
+		ns(t), nsFirst(t), id, id, nsFirst(t))
 	return err
 }
 
