@@ -1529,3 +1529,34 @@ func TestCloudDataNotFolder(t *testing.T) {
 	assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
 	assert.Empty(t, out.String(), "refused before the platform opens")
 }
+
+// TestCloudDataServed: a second cloud started on a data folder that a
+// running cloud serves fails with ErrCloudRunning, naming the folder,
+// before it writes its URL over the first's; once the first has stopped,
+// a cloud starts on the folder again.
+func TestCloudDataServed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, stop := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	out := &buffer{}
+	go func() { first <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, out) }()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(dir, demo.URLFile))
+		return err == nil
+	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+	url, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err)
+
+	second := &buffer{}
+	err = demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", "127.0.0.1:0"}, second)
+	require.ErrorIs(t, err, demo.ErrCloudRunning)
+	assert.EqualError(t, err, "demo: another cloud serves this data folder: "+dir)
+	assert.Empty(t, second.String(), "the second cloud set nothing up")
+	again, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err)
+	assert.Equal(t, string(url), string(again), "the first cloud's URL stays")
+
+	stop()
+	require.NoError(t, <-first)
+	startCloud(t, "-data", dir)
+}

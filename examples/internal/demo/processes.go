@@ -30,6 +30,33 @@ import (
 // programs share when no -data flag is given.
 func DefaultDir() string { return filepath.Join(os.TempDir(), "casimpay-demo") }
 
+// CloudLockFile is the file of a data folder that the cloud program
+// locks while it serves the folder (flock(2) where the system has it, see
+// LockCard), so that a second cloud started on the folder fails with
+// ErrCloudRunning before it sets anything up or writes its URL over the
+// first's URLFile, which the phones would then dial.
+const CloudLockFile = "cloud.lock"
+
+// ErrCloudRunning is the error of a cloud program started on a data
+// folder that another cloud program serves.
+var ErrCloudRunning = errors.New("demo: another cloud serves this data folder")
+
+// holdCloud locks the data folder dir for the cloud program (its
+// CloudLockFile), without waiting: ErrCloudRunning, naming dir, when
+// another cloud holds it. It returns the function that releases the lock.
+func holdCloud(dir string) (unlock func() error, err error) {
+	path := filepath.Join(dir, CloudLockFile)
+	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", cannotWrite("the data folder "+dir, err))
+	}
+	unlock, err = lockOpen(lf, nil)
+	if errors.Is(err, ErrCardInUse) {
+		return nil, fmt.Errorf("%w: %s", ErrCloudRunning, dir)
+	}
+	return unlock, err
+}
+
 // URLFile is the file of the data folder in which the cloud program
 // writes the base URL it serves, for the phone programs to find it.
 const URLFile = "cloud.url"
@@ -166,6 +193,9 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // under way, for shutdownWait (5 seconds) at most: it cuts those still
 // under way then, says so, and returns nil all the same. With -pairs N,
 // from 0 to MaxLoadPairs, it also enrols the cards of LoadMarket(N).
+// One started on a data folder that another cloud program serves fails
+// with ErrCloudRunning once it has opened the platform, before it sets
+// anything up or writes its URL (CloudLockFile).
 // An error of a run that ctx ended, such as an interrupt, names the
 // cause of that end, the signal (Interrupted).
 func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) {
@@ -203,6 +233,11 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 		return err
 	}
 	defer cloud.Close()
+	unlock, err := holdCloud(*dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	market := Grocery
 	ids, err := market.Setup(ctx, cloud, *dir)
 	if err != nil {
