@@ -49,8 +49,12 @@ type ClientOptions struct {
 	// HTTPClient sends the requests (default: a client of its own whose
 	// transport keeps up to 64 idle connections to the platform and reads
 	// a reply's header section of up to 64 KiB, a longer one failing the
-	// attempt as a network error). A redirect its CheckRedirect refuses
-	// fails the call at once (see Client).
+	// attempt as a network error). NewClient takes a copy of it, whose
+	// CheckRedirect refuses a redirect that would carry the call's bearer
+	// token to another origin than the call's (another scheme, host or
+	// port) and asks the given one's, or net/http's default policy when
+	// nil, about the others. A redirect so refused fails the call at once
+	// (see Client).
 	HTTPClient *http.Client
 	// AttemptTimeout bounds each attempt of a call (default
 	// DefaultAttemptTimeout); the context of the call bounds them all.
@@ -118,7 +122,12 @@ type ClientOptions struct {
 // settings of the server that a new connection may find otherwise, is
 // retried as a network error is), a redirect refused by the CheckRedirect
 // of ClientOptions.HTTPClient, whose error it wraps, or by the default
-// policy of net/http after 10 redirects, and a redirect net/http cannot
+// policy of net/http after 10 redirects, a redirect that would carry the
+// call's bearer token to another origin than the call's URL (another
+// scheme, such as plain HTTP, host, a subdomain too, or port), which
+// net/http would send it to but which is refused before its hop is sent
+// (a hop to another domain, to which net/http sends no Authorization, is
+// followed without the token), and a redirect net/http cannot
 // follow (*url.Error: a Location header that does not parse, or a URL whose
 // scheme is not http or https, that has no host name or whose port is not
 // from 1 to 65535, as NewClient refuses for the base URL; a port alone, as
@@ -197,14 +206,18 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	if err := checkBaseURL(baseURL); err != nil {
 		return nil, err
 	}
-	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: opts.HTTPClient, opts: opts}
-	if c.hc == nil {
+	c := &Client{base: strings.TrimRight(baseURL, "/"), opts: opts}
+	if opts.HTTPClient == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns = 256
 		t.MaxIdleConnsPerHost = 64
 		t.MaxResponseHeaderBytes = clientMaxHeaderBytes
 		c.hc = &http.Client{Transport: t}
+	} else {
+		hc := *opts.HTTPClient // its transport, jar and timeout, under the policy below
+		c.hc = &hc
 	}
+	c.hc.CheckRedirect = clientRedirectPolicy(c.hc.CheckRedirect)
 	if c.opts.AttemptTimeout == 0 {
 		c.opts.AttemptTimeout = DefaultAttemptTimeout
 	}
@@ -620,6 +633,58 @@ func clientUnsendableRedirect(err error) bool {
 		return true
 	}
 	return perr == nil && !web
+}
+
+// errTokenRedirect refuses a redirect that would carry a call's bearer
+// token to another origin than the call's (clientRedirectPolicy).
+var errTokenRedirect = errors.New("payflow: redirect would send the bearer token to another origin")
+
+// clientRedirectPolicy returns the CheckRedirect of a Client's HTTP client
+// around next, that of the HTTPClient given (nil: net/http's default
+// policy, at most 10 redirects). It refuses a hop that carries the call's
+// bearer token to another origin than the call's URL (another scheme,
+// host or port: errTokenRedirect), which net/http would send it to when
+// the hop's host name is the call's or a subdomain of it, over plain HTTP
+// or to another port too; net/http drops the token itself on a hop to
+// another domain, which is followed without it. The other hops are left
+// to next.
+func clientRedirectPolicy(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if _, token := req.Header["Authorization"]; token && !sameOrigin(req.URL, via[0].URL) {
+			return errTokenRedirect
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// sameOrigin reports whether a and b, http or https URLs, are of one
+// origin (RFC 6454): the same scheme, host name (in any case) and port,
+// an absent port being the scheme's.
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && strings.EqualFold(a.Hostname(), b.Hostname()) && originPort(a) == originPort(b)
+}
+
+// originPort returns the port of u, an http or https URL, as a number
+// (leading zeros dropped, as the dialer drops them), or the port of its
+// scheme when it has none.
+func originPort(u *url.URL) string {
+	p := u.Port()
+	if p == "" {
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	if n, err := strconv.ParseUint(p, 10, 64); err == nil {
+		return strconv.FormatUint(n, 10)
+	}
+	return p
 }
 
 // pause sleeps before retry number attempt: exponential from MinBackoff

@@ -1267,3 +1267,135 @@ func TestClientRetriesByTheCodeOfAnErrorBody(t *testing.T) {
 		})
 	}
 }
+
+// TestClientRedirectKeepsTokenOnOrigin: a redirect of a call that carries
+// a bearer token is followed with it only to the origin of the call's URL
+// (its scheme, host and port); one that would carry it to another origin
+// (plain HTTP, another port, a subdomain) fails at once with internal,
+// its hop never sent, whatever the method and the redirect's status. A
+// redirect to another domain, to which net/http sends no Authorization,
+// is followed without the token.
+func TestClientRedirectKeepsTokenOnOrigin(t *testing.T) {
+	view := mustCBOR(t, &payflow.PaymentView{ID: payflow.ID{1}, State: "pending"})
+	id := payflow.ID{1}
+	cases := []struct {
+		location string
+		refused  bool
+		hopToken string // the hop's Authorization, when it is sent
+	}{
+		{location: "http://pay.example/v1/requests/" + id.String(), refused: true},
+		{location: "https://pay.example:8443/v1/requests/" + id.String(), refused: true},
+		{location: "https://eu.pay.example/v1/requests/" + id.String(), refused: true},
+		{location: "https://pay.example/v1/moved", hopToken: "Bearer tok-1"},
+		{location: "https://PAY.example:443/v1/moved", hopToken: ""}, // net/http compares host names in their case
+		{location: "https://pay.example:443/v1/moved", hopToken: "Bearer tok-1"},
+		{location: "/v1/moved", hopToken: "Bearer tok-1"},
+		{location: "https://other.example/v1/moved", hopToken: ""},
+	}
+	calls := []struct {
+		name   string
+		status int
+		call   func(c *payflow.Client) error
+	}{
+		{"Payment", http.StatusFound, func(c *payflow.Client) error {
+			_, err := c.Payment(context.Background(), "tok-1", id)
+			return err
+		}},
+		{"Decline", http.StatusTemporaryRedirect, func(c *payflow.Client) error {
+			_, err := c.Decline(context.Background(), "tok-1", id)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		for _, call := range calls {
+			t.Run(call.name+" to "+tc.location, func(t *testing.T) {
+				var sent []*http.Request
+				hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					sent = append(sent, r)
+					h := http.Header{}
+					if len(sent) == 1 {
+						h.Set("Location", tc.location)
+						return &http.Response{StatusCode: call.status, Header: h, Body: http.NoBody, Request: r}, nil
+					}
+					h.Set("Content-Type", payflow.ContentType)
+					return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(string(view))), Request: r}, nil
+				})}
+				c := mustClient(t, "https://pay.example", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 4})
+				err := call.call(c)
+				if tc.refused {
+					require.ErrorIs(t, err, payflow.ErrInternal)
+					assert.ErrorIs(t, err, payflow.ErrTokenRedirect)
+					assert.NotErrorIs(t, err, payflow.ErrUnavailable)
+					assert.Len(t, sent, 1, "the hop is never sent, and the call not retried")
+					return
+				}
+				require.NoError(t, err)
+				require.Len(t, sent, 2)
+				assert.Equal(t, tc.hopToken, sent[1].Header.Get("Authorization"))
+			})
+		}
+	}
+}
+
+// TestClientOwnHTTPClientKeepsTokenOnOrigin: the client's own HTTP client
+// (no HTTPClient given) refuses to follow a redirect that would carry the
+// bearer token to another port of the same host, which net/http would
+// follow with it (it compares host names alone); the other server gets
+// nothing. A call without a token follows it.
+func TestClientOwnHTTPClientKeepsTokenOnOrigin(t *testing.T) {
+	var mu sync.Mutex
+	var tokens []string
+	var reached atomic.Int32
+	handler := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		mu.Lock()
+		tokens = append(tokens, r.Header.Get("Authorization"))
+		mu.Unlock()
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(other.Close)
+	srv := newRedirectingServer(t, other.URL+"/v1/info")
+	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 4})
+
+	_, err := c.Session(context.Background(), "tok-1", payflow.ID{1})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.ErrorIs(t, err, payflow.ErrTokenRedirect)
+	assert.Equal(t, int32(1), srv.requests.Load())
+	assert.Equal(t, int32(0), reached.Load())
+
+	_, err = c.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), srv.requests.Load())
+	assert.Equal(t, int32(1), reached.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{""}, tokens)
+}
+
+// TestClientTokenRedirectBeforeCheckRedirect: a given HTTPClient's
+// CheckRedirect is asked about the hops that keep the token on its
+// origin, and about no other: one that lets every redirect through does
+// not have the token sent to another origin.
+func TestClientTokenRedirectBeforeCheckRedirect(t *testing.T) {
+	var asked []string
+	var sent int
+	hc := &http.Client{
+		CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+			asked = append(asked, r.URL.String())
+			return nil
+		},
+		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent++
+			h := http.Header{}
+			h.Set("Location", map[bool]string{true: "/v1/moved", false: "http://pay.example/v1/moved"}[sent == 1])
+			return &http.Response{StatusCode: http.StatusTemporaryRedirect, Header: h, Body: http.NoBody, Request: r}, nil
+		}),
+	}
+	c := mustClient(t, "https://pay.example", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 4})
+	_, err := c.Cancel(context.Background(), "tok-1", payflow.ID{1})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.ErrorIs(t, err, payflow.ErrTokenRedirect)
+	assert.Equal(t, 2, sent)
+	assert.Equal(t, []string{"https://pay.example/v1/moved"}, asked)
+}

@@ -63,3 +63,7 @@ func Screen(s *Seller) *PaymentView {
 	defer s.mu.Unlock()
 	return cloneView(s.payment)
 }
+
+// ErrTokenRedirect is the refusal of a redirect that would carry a
+// call's bearer token to another origin (clientRedirectPolicy).
+var ErrTokenRedirect = errTokenRedirect
