@@ -51,9 +51,9 @@ type ClientOptions struct {
 	// a reply's header section of up to 64 KiB, a longer one failing the
 	// attempt as a network error). NewClient takes a copy of it, whose
 	// CheckRedirect refuses a redirect that would carry the call's bearer
-	// token to another origin than the call's (another scheme, host or
-	// port) and asks the given one's, or net/http's default policy when
-	// nil, about the others. A redirect so refused fails the call at once
+	// token, Idempotency-Key or body to another origin than the call's
+	// (another scheme, host or port) and asks the given one's, or
+	// net/http's default policy when nil, about the others. A redirect so refused fails the call at once
 	// (see Client).
 	HTTPClient *http.Client
 	// AttemptTimeout bounds each attempt of a call (default
@@ -123,11 +123,12 @@ type ClientOptions struct {
 // retried as a network error is), a redirect refused by the CheckRedirect
 // of ClientOptions.HTTPClient, whose error it wraps, or by the default
 // policy of net/http after 10 redirects, a redirect that would carry the
-// call's bearer token to another origin than the call's URL (another
-// scheme, such as plain HTTP, host, a subdomain too, or port), which
-// net/http would send it to but which is refused before its hop is sent
-// (a hop to another domain, to which net/http sends no Authorization, is
-// followed without the token), and a redirect net/http cannot
+// call's bearer token, Idempotency-Key or body to another origin than the
+// call's URL (another scheme, such as plain HTTP, host, a subdomain too,
+// or port), which net/http would send them to but which is refused before
+// its hop is sent (every POST carries a key; a GET's hop to another
+// domain, to which net/http sends no Authorization, is followed without
+// the token), and a redirect net/http cannot
 // follow (*url.Error: a Location header that does not parse, or a URL whose
 // scheme is not http or https, that has no host name or whose port is not
 // from 1 to 65535, as NewClient refuses for the base URL; a port alone, as
@@ -635,23 +636,30 @@ func clientUnsendableRedirect(err error) bool {
 	return perr == nil && !web
 }
 
-// errTokenRedirect refuses a redirect that would carry a call's bearer
-// token to another origin than the call's (clientRedirectPolicy).
-var errTokenRedirect = errors.New("payflow: redirect would send the bearer token to another origin")
+// errOriginRedirect refuses a redirect that would carry a call's bearer
+// token, Idempotency-Key or body to another origin than the call's
+// (clientRedirectPolicy).
+var errOriginRedirect = errors.New("payflow: redirect would send the call's bearer token, Idempotency-Key or body to another origin")
 
 // clientRedirectPolicy returns the CheckRedirect of a Client's HTTP client
 // around next, that of the HTTPClient given (nil: net/http's default
-// policy, at most 10 redirects). It refuses a hop that carries the call's
-// bearer token to another origin than the call's URL (another scheme,
-// host or port: errTokenRedirect), which net/http would send it to when
-// the hop's host name is the call's or a subdomain of it, over plain HTTP
-// or to another port too; net/http drops the token itself on a hop to
-// another domain, which is followed without it. The other hops are left
-// to next.
+// policy, at most 10 redirects). It refuses a hop to another origin than
+// the call's URL (another scheme, host or port: errOriginRedirect) that
+// carries the call's bearer token, which net/http sends along when the
+// hop's host name is the call's or a subdomain of it, over plain HTTP or
+// to another port too, or its Idempotency-Key, which net/http sends along
+// to any host, with the call's body on a 307 or 308: the key of a call
+// and its signed record (a login's auth proof among them, which another
+// origin could present to the platform first) are for the platform
+// alone. A hop of a call without them (a GET without a token, or one
+// to another domain, from which net/http drops the token) is followed
+// without them; the other hops are left to next.
 func clientRedirectPolicy(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if _, token := req.Header["Authorization"]; token && !sameOrigin(req.URL, via[0].URL) {
-			return errTokenRedirect
+		_, token := req.Header["Authorization"]
+		_, key := req.Header[IdempotencyKeyHeader]
+		if (token || key) && !sameOrigin(req.URL, via[0].URL) {
+			return errOriginRedirect
 		}
 		if next != nil {
 			return next(req, via)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"math"
@@ -841,12 +842,13 @@ func TestClientRetriesRedirectOfOtherSchemeFailingOnNetwork(t *testing.T) {
 
 // requireRedirectRetried checks that a call to a server that redirects to
 // target is sent MaxAttempts times and fails with ErrUnavailable, the
-// network error kept.
+// network error kept: Info, which carries no token, Idempotency-Key or
+// body, the hops of which may go to another origin.
 func requireRedirectRetried(t *testing.T, target string, hc *http.Client) {
 	t.Helper()
 	srv := newRedirectingServer(t, target)
 	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, HTTPClient: hc}
-	_, err := mustClient(t, srv.URL, opts).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+	_, err := mustClient(t, srv.URL, opts).Info(context.Background())
 	assert.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.NotErrorIs(t, err, payflow.ErrInternal)
 	var ne net.Error
@@ -1279,9 +1281,10 @@ func TestClientRedirectKeepsTokenOnOrigin(t *testing.T) {
 	view := mustCBOR(t, &payflow.PaymentView{ID: payflow.ID{1}, State: "pending"})
 	id := payflow.ID{1}
 	cases := []struct {
-		location string
-		refused  bool
-		hopToken string // the hop's Authorization, when it is sent
+		location    string
+		refused     bool
+		postRefused bool   // refused for Decline, a POST, only
+		hopToken    string // the hop's Authorization, when it is sent
 	}{
 		{location: "http://pay.example/v1/requests/" + id.String(), refused: true},
 		{location: "https://pay.example:8443/v1/requests/" + id.String(), refused: true},
@@ -1290,7 +1293,8 @@ func TestClientRedirectKeepsTokenOnOrigin(t *testing.T) {
 		{location: "https://PAY.example:443/v1/moved", hopToken: ""}, // net/http compares host names in their case
 		{location: "https://pay.example:443/v1/moved", hopToken: "Bearer tok-1"},
 		{location: "/v1/moved", hopToken: "Bearer tok-1"},
-		{location: "https://other.example/v1/moved", hopToken: ""},
+		// A POST's Idempotency-Key and body go to no other origin.
+		{location: "https://other.example/v1/moved", hopToken: "", postRefused: true},
 	}
 	calls := []struct {
 		name   string
@@ -1322,9 +1326,9 @@ func TestClientRedirectKeepsTokenOnOrigin(t *testing.T) {
 				})}
 				c := mustClient(t, "https://pay.example", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 4})
 				err := call.call(c)
-				if tc.refused {
+				if tc.refused || tc.postRefused && call.name == "Decline" {
 					require.ErrorIs(t, err, payflow.ErrInternal)
-					assert.ErrorIs(t, err, payflow.ErrTokenRedirect)
+					assert.ErrorIs(t, err, payflow.ErrOriginRedirect)
 					assert.NotErrorIs(t, err, payflow.ErrUnavailable)
 					assert.Len(t, sent, 1, "the hop is never sent, and the call not retried")
 					return
@@ -1360,7 +1364,7 @@ func TestClientOwnHTTPClientKeepsTokenOnOrigin(t *testing.T) {
 
 	_, err := c.Session(context.Background(), "tok-1", payflow.ID{1})
 	require.ErrorIs(t, err, payflow.ErrInternal)
-	assert.ErrorIs(t, err, payflow.ErrTokenRedirect)
+	assert.ErrorIs(t, err, payflow.ErrOriginRedirect)
 	assert.Equal(t, int32(1), srv.requests.Load())
 	assert.Equal(t, int32(0), reached.Load())
 
@@ -1395,7 +1399,68 @@ func TestClientTokenRedirectBeforeCheckRedirect(t *testing.T) {
 	c := mustClient(t, "https://pay.example", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 4})
 	_, err := c.Cancel(context.Background(), "tok-1", payflow.ID{1})
 	require.ErrorIs(t, err, payflow.ErrInternal)
-	assert.ErrorIs(t, err, payflow.ErrTokenRedirect)
+	assert.ErrorIs(t, err, payflow.ErrOriginRedirect)
 	assert.Equal(t, 2, sent)
 	assert.Equal(t, []string{"https://pay.example/v1/moved"}, asked)
+}
+
+// TestClientRedirectKeepsKeyOnOrigin: a call without a token that carries
+// an Idempotency-Key and a signed body (a login's auth proof, a payment
+// request) refuses a 307 or 308 to another origin, which would have them
+// (the proof is one that another origin could present to the platform
+// first), and a 302 or 303 to one too, which would have the key: its hop
+// is never sent, and the call fails at once with ErrInternal. Redirected
+// on its origin, the hop carries the same key and body.
+func TestClientRedirectKeepsKeyOnOrigin(t *testing.T) {
+	login := mustCBOR(t, &payflow.LoginResponse{Token: "tok-1", CardID: "8944000000000000019", ExpiresAt: time.Unix(1<<31, 0)})
+	for _, status := range []int{http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		for _, tc := range []struct {
+			location string
+			refused  bool
+		}{
+			{"https://other.example/v1/login", true},
+			{"http://pay.example/v1/login", true},
+			{"https://pay.example:8443/v1/login", true},
+			{"https://eu.pay.example/v1/login", true},
+			{"/v1/moved", false},
+			{"https://PAY.example:443/v1/moved", false},
+		} {
+			t.Run(fmt.Sprintf("%d to %s", status, tc.location), func(t *testing.T) {
+				var sent []*http.Request
+				var bodies []string
+				hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					var b []byte
+					if r.Body != nil { // none on the GET of a 302 or 303
+						var err error
+						if b, err = io.ReadAll(r.Body); err != nil {
+							return nil, err
+						}
+					}
+					sent, bodies = append(sent, r), append(bodies, string(b))
+					h := http.Header{}
+					if len(sent) == 1 {
+						h.Set("Location", tc.location)
+						return &http.Response{StatusCode: status, Header: h, Body: http.NoBody, Request: r}, nil
+					}
+					h.Set("Content-Type", payflow.ContentType)
+					return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(string(login))), Request: r}, nil
+				})}
+				c := mustClient(t, "https://pay.example", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 4})
+				_, err := c.Login(context.Background(), &payflow.LoginRequest{Proof: []byte("signed auth proof")})
+				if tc.refused {
+					require.ErrorIs(t, err, payflow.ErrInternal)
+					assert.ErrorIs(t, err, payflow.ErrOriginRedirect)
+					assert.Contains(t, err.Error(), "payflow: redirect would send the call's bearer token, Idempotency-Key or body to another origin")
+					assert.Len(t, sent, 1, "the hop is never sent, and the call not retried")
+					return
+				}
+				require.NoError(t, err)
+				require.Len(t, sent, 2)
+				assert.Equal(t, sent[0].Header.Get(payflow.IdempotencyKeyHeader), sent[1].Header.Get(payflow.IdempotencyKeyHeader))
+				if status == http.StatusTemporaryRedirect || status == http.StatusPermanentRedirect {
+					assert.Equal(t, bodies[0], bodies[1], "the same signed body")
+				}
+			})
+		}
+	}
 }

@@ -64,6 +64,6 @@ func Screen(s *Seller) *PaymentView {
 	return cloneView(s.payment)
 }
 
-// ErrTokenRedirect is the refusal of a redirect that would carry a
-// call's bearer token to another origin (clientRedirectPolicy).
-var ErrTokenRedirect = errTokenRedirect
+// ErrOriginRedirect is the refusal of a redirect that would carry a
+// call's bearer token, Idempotency-Key or body to another origin.
+var ErrOriginRedirect = errOriginRedirect
