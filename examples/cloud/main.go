@@ -44,7 +44,8 @@
 //	                 status 2
 //	-postgres DSN    keep the ledger and the platform state in PostgreSQL;
 //	                 a DSN that does not parse (as a URL or keyword/value
-//	                 pairs) is refused with exit status 2, and one whose
+//	                 pairs), or of white space alone, is refused with exit
+//	                 status 2, and one whose
 //	                 server does not answer with exit status 1
 //	-pairs N         also enrol the cards of N pairs for examples/loadgen -url,
 //	                 at most 1000 (default 0)

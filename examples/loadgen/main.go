@@ -56,8 +56,8 @@
 //	                 written (with -url, its cards/) with exit status 1
 //	                 and a line that names it and says why
 //	-postgres DSN    in process: keep the state in PostgreSQL; a DSN that
-//	                 does not parse (as a URL or keyword/value pairs) is
-//	                 refused with exit status 2
+//	                 does not parse (as a URL or keyword/value pairs), or
+//	                 of white space alone, is refused with exit status 2
 //	-http            in process: go through the HTTP API on a loopback port
 //	-url URL         drive the cloud program at URL instead
 package main

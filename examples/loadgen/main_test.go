@@ -137,6 +137,8 @@ func TestLoadgenFlags(t *testing.T) {
 		{"-url", "ftp://127.0.0.1:1"}, {"-url", "127.0.0.1:8080"}, {"-url", "http://[::1"},
 		// A DSN that does not parse.
 		{"-postgres", "not a DSN"}, {"-postgres", "postgres://x:y@[::1"},
+		// White space alone, which parses as no setting.
+		{"-postgres", " "}, {"-postgres", "\t\n"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer

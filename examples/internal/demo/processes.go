@@ -114,12 +114,17 @@ func CheckURL(url string) error {
 // CheckDSN refuses a -postgres flag that does not parse as a PostgreSQL
 // connection string (a URL or keyword/value pairs, pgxpool.ParseConfig)
 // with ErrUsage, wrapping the parser's error, whose text hides the
-// password; an empty one, no -postgres given, it takes. A DSN that parses
-// but whose server does not answer fails when the program opens the
-// store (OpenCloud), with exit status 1.
+// password; an empty one, no -postgres given, it takes. One of white space
+// alone, which the parser takes for no setting at all (libpq's defaults:
+// the local server, the user's name), it refuses too: it names no server.
+// A DSN that parses but whose server does not answer fails when the
+// program opens the store (OpenCloud), with exit status 1.
 func CheckDSN(dsn string) error {
 	if dsn == "" {
 		return nil
+	}
+	if strings.TrimSpace(dsn) == "" {
+		return fmt.Errorf("%w: -postgres: white space alone names no server", ErrUsage)
 	}
 	if _, err := pgxpool.ParseConfig(dsn); err != nil {
 		return fmt.Errorf("%w: -postgres: %w", ErrUsage, err)
