@@ -42,6 +42,13 @@ func OnScreenRead(s *Seller, fn func()) {
 	s.screenRead = fn
 }
 
+// OnRefundTurn has s call fn each time a Refund or RefundPayment is about
+// to wait for its turn among the refunds, so that tests can have the
+// platform's certificate expire while it waits.
+func OnRefundTurn(s *Seller, fn func()) {
+	s.refundWaits = fn
+}
+
 // CheckToSign is the check that Request makes of r before the card of s
 // signs it (checkToSign), with the card header that card adds.
 func CheckToSign(s *Seller, r *record.PaymentRequest) error {

@@ -1472,6 +1472,36 @@ func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	assert.Equal(t, paid, w.balance(t, w.shopperCard.Enrolment.ICCID), "the kept refund was not sent")
 }
 
+// TestSellerRefundTrustsThePlatformAtItsTurn: refunds run one at a time,
+// and the platform's certificate may expire while a refund waits for its
+// turn. The refund checks the certificate once its turn came: it fails
+// with ErrCard, the card signing no refund and the platform refunding
+// nothing, instead of moving money for a receipt that the phone refuses.
+func TestSellerRefundTrustsThePlatformAtItsTurn(t *testing.T) {
+	ctx := context.Background()
+	f, api, w := newSwitchWorld(t)
+	api.to(renewedPlatform(t, f))
+	w.pair(t)
+	w.purchase(t)
+	paid := w.balance(t, w.shopperCard.Enrolment.ICCID)
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+
+	waits := 0
+	payflow.OnRefundTurn(w.seller, func() {
+		if waits++; waits == 1 { // the certificate expires while the refund waits
+			f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
+		}
+	})
+	_, err = w.seller.Refund(ctx, 240)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Equal(t, 1, waits)
+	assert.Equal(t, paid, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing refunded")
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "the card signed no refund")
+}
+
 // TestSelectChecksThePeer: a session that the platform or the network
 // answers with another merchant, merchant name or shopper name than the
 // advert the user picked, or with other parties later, is ErrMismatch, and

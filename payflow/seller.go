@@ -105,6 +105,9 @@ type Seller struct {
 	// one waits for another only as long as its context lasts.
 	refundMu    ctxLock
 	unconfirmed *sentRefund // a refund sent without a receipt that verifies; guarded by refundMu
+	// refundWaits, when set, is called as a refund is about to wait for
+	// its turn (refundMu).
+	refundWaits func()
 
 	// last is the ID of the payment request made last (Request: one the
 	// platform recorded, or that it may have recorded), or of a paid
@@ -2187,10 +2190,11 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // it captured for what no capture of it can have captured ErrMismatch,
 // with no refund signed or sent, the request staying as last seen. The
 // platform refuses refunds beyond what was captured (ErrLimit). Before a
-// refund is sent, a kept one (below) or a new one,
-// the phone checks that it still trusts the platform's certificate that
-// the receipt will be verified with (ErrCard when that expired or was
-// revoked: no money moves).
+// refund is sent, a kept one (below) or a new one, and once the refund's
+// turn came (refunds run one at a time, below: the certificate may expire
+// or be revoked while one waits), the phone checks that it still trusts
+// the platform's certificate that the receipt will be verified with
+// (ErrCard when that expired or was revoked: no money moves).
 //
 // A refund that the platform did not answer, or that got a reply that is
 // no verdict of the platform on it (as for Request), may have been made
@@ -2345,13 +2349,18 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64, re
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.trustPlatform(ctx); err != nil { // before a refund is sent, kept or new
-		return nil, err
+	if s.refundWaits != nil {
+		s.refundWaits()
 	}
 	if err := s.refundMu.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.refundMu.unlock()
+	// Before a refund is sent, kept or new, once its turn came: the
+	// certificate may have expired, or been revoked, while it waited.
+	if err := s.trustPlatform(ctx); err != nil {
+		return nil, err
+	}
 	if u := s.unconfirmed; u != nil {
 		rc, notMade, err := s.sendRefund(ctx, u)
 		other := errors.Is(err, errOtherRefund)
