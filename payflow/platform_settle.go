@@ -162,7 +162,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		}
 	}
 	err := p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
-	if errors.Is(err, ErrConflict) {
+	if answersWith(err, ErrConflict) {
 		return nil, p.chainTaken(ctx, r, legs, ts, err)
 	}
 	return ids, err
@@ -305,8 +305,20 @@ func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 // refund, which drive records by putting the request back to pending (or
 // cancelled, see refusedState) and driveRefund by failing the refund: the
 // balance does not cover it or an account is closed (ErrFunds), or an
-// account's totals would pass the ledger's limit (ErrLimit).
-func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
+// account's totals would pass the ledger's limit (ErrLimit), as err's
+// code says (answersWith).
+func ledgerRefused(err error) bool { return answersWith(err, ErrFunds) || answersWith(err, ErrLimit) }
+
+// answersWith reports whether err answers with the code of sentinel, the
+// first code of err's tree (AsError): the outcome that the platform gave
+// it. A cause that err wraps under another code, such as the error of a
+// ledger store out of reach (ErrUnavailable) that wraps one of payflow's
+// sentinels, tells no outcome: the ledger may have made the transfers
+// whose reply was lost, and taking it for a refusal or an expiry would
+// record nothing moved, and let the money move again.
+func answersWith(err, sentinel error) bool {
+	return err != nil && AsError(err).Code == AsError(sentinel).Code
+}
 
 // holdStopped reports whether err ends a hold of r's attempt with nothing
 // moved, which drive records as a refused hold: the ledger refused it
@@ -677,7 +689,7 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 		case stateCapturing:
 			c, err := p.post(ctx, r, legs)
 			switch {
-			case errors.Is(err, ErrExpired):
+			case answersWith(err, ErrExpired):
 				result = err
 				r.State = StateExpired
 			case errors.Is(err, errCaptureRefused): // nothing moved
@@ -1005,7 +1017,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
 	lerr := p.createRefusalKept(ctx, t, func() error { return p.transfer(ctx, t) })
-	if errors.Is(lerr, ErrConflict) { // the ledger holds tid, or its limit mark, with other fields
+	if answersWith(lerr, ErrConflict) { // the ledger holds tid, or its limit mark, with other fields
 		lerr = fmt.Errorf("%w (%w)", lerr, errRefundTaken)
 	}
 	if lerr != nil && !refundRefused(lerr) {
@@ -1250,7 +1262,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// a closed account, or pending again for a taken account
 			// of the legs or a taken ID of the hold chain) ends the
 			// settlement as much as a success.
-			if err := p.drive(ctx, r); err != nil && !holdStopped(err) && !errors.Is(err, ErrExpired) &&
+			if err := p.drive(ctx, r); err != nil && !holdStopped(err) && !answersWith(err, ErrExpired) &&
 				!errors.Is(err, errCaptureRefused) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				read.DeferredTo = p.deferral(read.UpdatedAt)
