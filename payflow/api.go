@@ -483,6 +483,17 @@ func firstCode(err error) (e *Error, c errorCode, ok bool) {
 	return nil, errorCode{}, false
 }
 
+// isSentinel reports whether err is one of the sentinel errors of
+// errorCodes.
+func isSentinel(err error) bool {
+	for _, c := range errorCodes {
+		if err == c.err {
+			return true
+		}
+	}
+	return false
+}
+
 // serverMessages holds the codes of the platform's own failures, rather
 // than verdicts on a call, with the fixed message that a client gets for
 // each: their causes (a database's, the ledger's) are only logged.

@@ -424,7 +424,7 @@ func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, er
 	want := account(code, lc, owner)
 	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{want.ID})
 	if err != nil {
-		return Balance{}, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return Balance{}, ledgerUnavailable(err)
 	}
 	if len(accs) == 0 {
 		return Balance{}, fmt.Errorf("%w: %s has no account in %s", ErrNotFound, owner, unit)

@@ -123,7 +123,7 @@ func account(code uint16, ledgerCode uint32, owner string) ledger.Account {
 func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Account) error {
 	res, err := p.ledger.CreateAccounts(ctx, accounts)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return ledgerUnavailable(err)
 	}
 	for i, r := range res {
 		a := &accounts[i]
@@ -157,7 +157,7 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 func (p *Platform) closedAs(ctx context.Context, a ledger.Account) (bool, error) {
 	found, err := p.ledger.LookupAccounts(ctx, []ledger.ID{a.ID})
 	if err != nil {
-		return false, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return false, ledgerUnavailable(err)
 	}
 	if len(found) == 0 {
 		return false, nil
@@ -205,7 +205,7 @@ func (p *Platform) checkOpen(ctx context.Context, asOwn bool, accounts ...ledger
 	}
 	found, err := p.ledger.LookupAccounts(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return ledgerUnavailable(err)
 	}
 	for _, a := range accounts {
 		i := slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
@@ -255,7 +255,7 @@ func (p *Platform) lookupTransfers(ctx context.Context, ts []ledger.Transfer) ([
 	}
 	found, err := p.ledger.LookupTransfers(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return nil, ledgerUnavailable(err)
 	}
 	return found, nil
 }
@@ -342,7 +342,7 @@ func (p *Platform) refusedBefore(ctx context.Context, first ledger.Transfer, err
 	probe.CreditAccountID = noAccount
 	res, lerr := p.ledger.CreateTransfers(ctx, []ledger.Transfer{probe})
 	if lerr != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, lerr)
+		return ledgerUnavailable(lerr)
 	}
 	switch r := res[0]; {
 	case r == ledger.TransferIDAlreadyFailed:
@@ -411,7 +411,7 @@ func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer,
 func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
 	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{spending(limitMark(t.ID), t), spending(t.ID, t)})
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return ledgerUnavailable(err)
 	}
 	mark := res[0]
 	taken := mark == ledger.TransferExists || existsOtherwise(mark)
@@ -511,6 +511,41 @@ func (p *Platform) transfer(ctx context.Context, t ledger.Transfer) error {
 	return ledgerError(ts, res, err)
 }
 
+// ledgerUnavailable is the error of a call of the ledger that failed,
+// err its store's (a ledger out of reach, a reply lost): ErrUnavailable,
+// with err as its cause, its text and what errors.Is and errors.As find
+// in it, but payflow's sentinels and *Error: a store whose error wraps one
+// of them (as one that reuses payflow's errors might) tells no verdict of
+// the ledger by it, for the ledger may have made the transfers whose
+// reply was lost, and a refusal or an expiry read from it would record
+// nothing moved and let the money move again.
+func ledgerUnavailable(err error) error {
+	return fmt.Errorf("%w: ledger: %w", ErrUnavailable, ledgerCause{err})
+}
+
+// ledgerCause is the cause of a ledgerUnavailable error: err, whose
+// payflow sentinels and *Error it hides.
+type ledgerCause struct{ err error }
+
+func (c ledgerCause) Error() string { return c.err.Error() }
+
+// Is reports whether err matches target, when target is none of payflow's
+// sentinels nor an *Error.
+func (c ledgerCause) Is(target error) bool {
+	if _, ok := target.(*Error); ok || isSentinel(target) {
+		return false
+	}
+	return errors.Is(c.err, target)
+}
+
+// As finds target in err as errors.As does, but an *Error.
+func (c ledgerCause) As(target any) bool {
+	if _, ok := target.(**Error); ok {
+		return false
+	}
+	return errors.As(c.err, target)
+}
+
 // ledgerError is the error of a CreateTransfers call of ts: nil when every
 // event was created or existed already, else the first real failure of
 // the batch (linked_event_failed only follows another). The ledger's
@@ -521,7 +556,7 @@ func (p *Platform) transfer(ctx context.Context, t ledger.Transfer) error {
 // (a closedError).
 func ledgerError(ts []ledger.Transfer, res []ledger.CreateTransferResult, err error) error {
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return ledgerUnavailable(err)
 	}
 	for i, r := range res {
 		switch r {

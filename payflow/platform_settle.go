@@ -96,7 +96,7 @@ func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs 
 	}
 	found, err := p.ledger.LookupAccounts(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return ledgerUnavailable(err)
 	}
 	var wallets []ledger.Account // the payer's asset wallets to create
 	// want[i] is an account of legs[i/2].
@@ -162,7 +162,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		}
 	}
 	err := p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
-	if answersWith(err, ErrConflict) {
+	if errors.Is(err, ErrConflict) {
 		return nil, p.chainTaken(ctx, r, legs, ts, err)
 	}
 	return ids, err
@@ -305,20 +305,10 @@ func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 // refund, which drive records by putting the request back to pending (or
 // cancelled, see refusedState) and driveRefund by failing the refund: the
 // balance does not cover it or an account is closed (ErrFunds), or an
-// account's totals would pass the ledger's limit (ErrLimit), as err's
-// code says (answersWith).
-func ledgerRefused(err error) bool { return answersWith(err, ErrFunds) || answersWith(err, ErrLimit) }
-
-// answersWith reports whether err answers with the code of sentinel, the
-// first code of err's tree (AsError): the outcome that the platform gave
-// it. A cause that err wraps under another code, such as the error of a
-// ledger store out of reach (ErrUnavailable) that wraps one of payflow's
-// sentinels, tells no outcome: the ledger may have made the transfers
-// whose reply was lost, and taking it for a refusal or an expiry would
-// record nothing moved, and let the money move again.
-func answersWith(err, sentinel error) bool {
-	return err != nil && AsError(err).Code == AsError(sentinel).Code
-}
+// account's totals would pass the ledger's limit (ErrLimit). A ledger out
+// of reach is neither, whatever its store's error wraps
+// (ledgerUnavailable).
+func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
 
 // holdStopped reports whether err ends a hold of r's attempt with nothing
 // moved, which drive records as a refused hold: the ledger refused it
@@ -474,7 +464,7 @@ func (p *Platform) probeHolds(ctx context.Context, r *PaymentRecord, ts []ledger
 	probe[len(probe)-1].Flags &^= ledger.TransferLinked
 	res, lerr := p.ledger.CreateTransfers(ctx, probe)
 	if lerr != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, lerr)
+		return ledgerUnavailable(lerr)
 	}
 	if len(res) == len(probe) && res[len(res)-1] == ledger.TransferAccountsMustBeDifferent &&
 		!slices.ContainsFunc(res[:len(res)-1], func(r ledger.CreateTransferResult) bool { return r != ledger.TransferLinkedEventFailed }) {
@@ -581,7 +571,7 @@ func (p *Platform) voidHolds(ctx context.Context, r *PaymentRecord, legs []leg) 
 	}
 	res, err := p.ledger.CreateTransfers(ctx, ts)
 	if err != nil {
-		return false, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return false, ledgerUnavailable(err)
 	}
 	for _, x := range res {
 		switch x {
@@ -689,7 +679,7 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 		case stateCapturing:
 			c, err := p.post(ctx, r, legs)
 			switch {
-			case answersWith(err, ErrExpired):
+			case errors.Is(err, ErrExpired):
 				result = err
 				r.State = StateExpired
 			case errors.Is(err, errCaptureRefused): // nothing moved
@@ -1017,7 +1007,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
 	lerr := p.createRefusalKept(ctx, t, func() error { return p.transfer(ctx, t) })
-	if answersWith(lerr, ErrConflict) { // the ledger holds tid, or its limit mark, with other fields
+	if errors.Is(lerr, ErrConflict) { // the ledger holds tid, or its limit mark, with other fields
 		lerr = fmt.Errorf("%w (%w)", lerr, errRefundTaken)
 	}
 	if lerr != nil && !refundRefused(lerr) {
@@ -1262,7 +1252,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// a closed account, or pending again for a taken account
 			// of the legs or a taken ID of the hold chain) ends the
 			// settlement as much as a success.
-			if err := p.drive(ctx, r); err != nil && !holdStopped(err) && !answersWith(err, ErrExpired) &&
+			if err := p.drive(ctx, r); err != nil && !holdStopped(err) && !errors.Is(err, ErrExpired) &&
 				!errors.Is(err, errCaptureRefused) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				read.DeferredTo = p.deferral(read.UpdatedAt)
