@@ -165,8 +165,12 @@ func CheckText(field, s string) error { return text(field, s) }
 // mark, no format character (Unicode category Cf: zero-width space, word
 // joiner, soft hyphen, tag characters...) nor other default-ignorable
 // code point (variation selectors, Hangul fillers, the combining
-// grapheme joiner...), but those that shape their neighbours visibly
-// (see joinerAllowed), and no white space at either end. Format
+// grapheme joiner...), but those that shape their neighbours visibly:
+// U+200C and U+200D between two letters or marks of one script of
+// Arabic, Syriac, N'Ko, Mongolian and the Brahmic scripts of India and
+// Sri Lanka, U+200D between two emoji, U+FE0E and U+FE0F after a symbol
+// and U+FE0F in a keycap (PROTOCOL.md §3); and no white space at either
+// end. Format
 // characters and default-ignorable code points show as nothing, or
 // change only how their neighbours show, so that two names that differ
 // by one elsewhere would look the same. The error is a *FieldError
