@@ -109,6 +109,54 @@ func testConcurrency(t *testing.T, c Config) {
 	assert.Equal(t, int32(1), created.Load(), "goroutines that got created")
 	assert.Equal(t, uint64(3), e.transfer(9_000_000).Amount)
 	e.verify()
+
+	// Posts (partial and full) and voids of one hold, each with an ID of
+	// its own, from many goroutines over both Ledgers at once: one
+	// resolves it, and every other one finds it resolved so.
+	const hold = 9_100_000
+	before := [2]ledger.Account{e.account(acctA), e.account(acctB)}
+	e.mustTransfer(pending(tr(hold, acctA, acctB, 50)))
+	results := make([]ledger.CreateTransferResult, 3*workers)
+	var resolve sync.WaitGroup
+	for i := range results {
+		resolve.Add(1)
+		go func() {
+			defer resolve.Done()
+			l := e.l
+			if i%2 == 1 {
+				l = other
+			}
+			ev := []ledger.Transfer{post(hold+1+uint64(i), hold, ledger.AmountMax), post(hold+1+uint64(i), hold, 20),
+				void(hold+1+uint64(i), hold)}[i%3]
+			res, err := l.CreateTransfers(e.ctx(), []ledger.Transfer{e.mapTransfer(ev, e.in)})
+			if assert.NoError(t, err) {
+				results[i] = res[0]
+			}
+		}()
+	}
+	resolve.Wait()
+	won := -1
+	for i, r := range results {
+		if r == ledger.TransferCreated {
+			require.Equal(t, -1, won, "events %d and %d both resolved the hold", won, i)
+			won = i
+		}
+	}
+	require.NotEqual(t, -1, won, "no event resolved the hold: %v", results)
+	lost := []ledger.CreateTransferResult{ledger.TransferPendingTransferAlreadyPosted, ledger.TransferPendingTransferAlreadyPosted,
+		ledger.TransferPendingTransferAlreadyVoided}[won%3]
+	moved := []uint64{50, 20, 0}[won%3]
+	for i, r := range results {
+		if i != won {
+			assert.Equal(t, lost, r, "event %d", i)
+		}
+	}
+	a, b := e.account(acctA), e.account(acctB)
+	assert.Equal(t, Bal{before[0].DebitsPending, before[0].DebitsPosted + moved, before[0].CreditsPending, before[0].CreditsPosted},
+		Bal{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted})
+	assert.Equal(t, Bal{before[1].DebitsPending, before[1].DebitsPosted, before[1].CreditsPending, before[1].CreditsPosted + moved},
+		Bal{b.DebitsPending, b.DebitsPosted, b.CreditsPending, b.CreditsPosted})
+	e.verify()
 }
 
 func testRestart(t *testing.T, c Config) {

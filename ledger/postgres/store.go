@@ -34,6 +34,8 @@ type Store struct {
 	pool   *pgxpool.Pool
 	opts   Options
 	closed atomic.Bool
+
+	beforeAcquire func() // called, when set, by Update and View once they have found the Store open
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -62,13 +64,25 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return &Store{dsn: dsn, pool: pool, opts: opts}, nil
 }
 
-// Close closes the pool. Calls to Update and View after Close fail with
-// ledger.ErrClosed.
+// Close closes the pool, once the Updates and Views that hold a
+// connection of it have ended. Calls to Update and View after Close fail
+// with ledger.ErrClosed, as do those that it meets before they hold a
+// connection (waiting for one, say).
 func (s *Store) Close() error {
 	if !s.closed.Swap(true) {
 		s.pool.Close()
 	}
 	return nil
+}
+
+// poolErr returns, prefixed, the error of a call that could not begin on a
+// connection of the pool (Acquire, BeginTx), wrapping ledger.ErrClosed too
+// once Close has been called, which closed the pool under the call.
+func (s *Store) poolErr(prefix string, err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%s: %w: %w", prefix, ledger.ErrClosed, err)
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }
 
 // Update implements ledger.Store: fn runs in one READ COMMITTED transaction
@@ -154,9 +168,12 @@ func rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) 
 }
 
 func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.beforeAcquire != nil {
+		s.beforeAcquire()
+	}
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return s.poolErr("postgres", err)
 	}
 	// Release destroys a connection that is closed or still inside a
 	// transaction, so a ROLLBACK below that fails or times out leaks
@@ -238,9 +255,12 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if s.closed.Load() {
 		return ledger.ErrClosed
 	}
+	if s.beforeAcquire != nil {
+		s.beforeAcquire()
+	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return s.poolErr("postgres: begin", err)
 	}
 	defer func() {
 		rctx, cancel := rollbackContext(ctx)

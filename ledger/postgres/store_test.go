@@ -886,3 +886,27 @@ func TestViewEndedContextKeepsConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestCallRacingClose: an Update or a View that finds the Store open, and
+// then its pool closed by a Close that ran meanwhile, fails with
+// ledger.ErrClosed without running fn, as one that starts after Close.
+func TestCallRacingClose(t *testing.T) {
+	calls := map[string]func(s *Store, ran *bool) error{
+		"Update": func(s *Store, ran *bool) error {
+			return s.Update(context.Background(), func(ledger.Tx) error { *ran = true; return nil })
+		},
+		"View": func(s *Store, ran *bool) error {
+			return s.View(context.Background(), func(ledger.ReadTx) error { *ran = true; return nil })
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			s, _ := openTemp(t)
+			s.beforeAcquire = func() { require.NoError(t, s.Close()) }
+			ran := false
+			err := call(s, &ran)
+			require.ErrorIs(t, err, ledger.ErrClosed)
+			assert.False(t, ran)
+		})
+	}
+}

@@ -29,9 +29,9 @@ type Store struct {
 	reads  *readPool         // the read connections of View, kept
 	lock   *sqlitewrite.Lock
 	closed atomic.Bool
-	// updates is held for reading by each Update from when it finds the
-	// Store open to its end; Close takes it to wait for them.
-	updates sync.RWMutex
+	// calls is held for reading by each Update and View from when it
+	// finds the Store open to its end; Close takes it to wait for them.
+	calls sync.RWMutex
 
 	// mu guards stmts: statements prepared on the writer connection, by
 	// text. A text is prepared after the first transaction that used it.
@@ -63,15 +63,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 // Close waits for the Updates under way (those that wait for the write
-// lock included) to end, and closes the database. A View under way runs to
-// its end, its connection closed then (View). Calls to Update and View
-// after Close fail with ledger.ErrClosed.
+// lock included) and the Views under way to end, and closes the database:
+// once it has returned, no connection to the file is open. A View that
+// waits for a read connection when Close is called fails with
+// ledger.ErrClosed, as do calls to Update and View after Close. A fn of
+// Update or View must not call Close, which would wait for it.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.updates.Lock()
-	defer s.updates.Unlock()
+	s.reads.close() // the idle connections, and the Views that wait for one
+	s.calls.Lock()
+	defer s.calls.Unlock()
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -79,7 +82,6 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.conn.Close()
 	s.lock.Close()
-	s.reads.close()
 	return joinErr(s.r.Close(), s.w.Close())
 }
 
@@ -118,10 +120,10 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if !s.enterUpdate() {
+	if !s.enter() {
 		return ledger.ErrClosed
 	}
-	defer s.updates.RUnlock()
+	defer s.calls.RUnlock()
 	if err := s.lock.Lock(ctx); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -170,18 +172,18 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	return err
 }
 
-// enterUpdate reports whether the Store is open, and then holds updates
-// for reading, which the Update releases when it ends: Close waits for it.
-// It reports false without waiting for the lock that Close takes when it
-// finds Close called, and after Close has ended when Close was called as
-// it began.
-func (s *Store) enterUpdate() bool {
+// enter reports whether the Store is open, and then holds calls for
+// reading, which the Update or View releases when it ends: Close waits for
+// it. It reports false without waiting for the lock that Close takes when
+// it finds Close called, and after Close has ended when Close was called
+// as it began.
+func (s *Store) enter() bool {
 	if s.closed.Load() {
 		return false
 	}
-	s.updates.RLock()
+	s.calls.RLock()
 	if s.closed.Load() {
-		s.updates.RUnlock()
+		s.calls.RUnlock()
 		return false
 	}
 	return true

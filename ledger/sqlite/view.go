@@ -34,12 +34,14 @@ const maxReadStmts = 256
 // runs is interrupted and later reads fail, with an error wrapping ctx's
 // that View returns when fn passes it on. The transaction ends when fn
 // returns or panics, before the connection goes back to the pool. A
-// View that runs when Close is called runs to its end; one that starts
-// after fails with ledger.ErrClosed.
+// View that runs when Close is called runs to its end, which Close waits
+// for; one that waits for a connection then, or starts after, fails with
+// ledger.ErrClosed.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if s.closed.Load() {
+	if !s.enter() {
 		return ledger.ErrClosed
 	}
+	defer s.calls.RUnlock()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}

@@ -178,32 +178,51 @@ func TestViewAfterEnd(t *testing.T) {
 	assert.Equal(t, 1, viewAccounts(t, s, 1))
 }
 
-// TestCloseDuringView: Close does not wait for a View that is running,
-// whose reads still work until fn returns; a View after Close fails with
-// ledger.ErrClosed, and the read connections are all closed once the
-// running View has ended.
-func TestCloseDuringView(t *testing.T) {
+// TestCloseWaitsForView: Close waits for a View that is running, whose
+// reads still work until fn returns, and returns with every read
+// connection closed; a View that starts once Close has been called fails
+// with ledger.ErrClosed without running fn.
+func TestCloseWaitsForView(t *testing.T) {
 	s := openReaders(t, 2)
 	insertAccount(t, s, 1)
 	assert.Equal(t, 1, viewAccounts(t, s, 1)) // one connection idle in the pool
-	started, closed := make(chan struct{}), make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		done <- s.View(context.Background(), func(tx ledger.ReadTx) error {
 			close(started)
-			<-closed
+			<-release
 			got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
 			assert.Len(t, got, 1)
 			return err
 		})
 	}()
 	<-started
-	require.NoError(t, s.Close())
-	close(closed)
-	require.NoError(t, <-done)
-	err := s.View(context.Background(), func(ledger.ReadTx) error { return nil })
+	type closeResult struct {
+		err   error
+		conns int // read connections open once Close has returned
+	}
+	closed := make(chan closeResult, 1)
+	go func() {
+		err := s.Close()
+		closed <- closeResult{err, s.r.Stats().OpenConnections}
+	}()
+	<-s.reads.done // Close has begun, and closed the idle connection
+	ran := false
+	err := s.View(context.Background(), func(ledger.ReadTx) error { ran = true; return nil })
 	require.ErrorIs(t, err, ledger.ErrClosed)
-	assert.Zero(t, s.r.Stats().OpenConnections)
+	assert.False(t, ran)
+	select {
+	case r := <-closed:
+		t.Fatalf("Close returned (%v, %d read connections open) while a View was under way", r.err, r.conns)
+	default:
+	}
+
+	close(release)
+	require.NoError(t, <-done)
+	r := <-closed
+	require.NoError(t, r.err)
+	assert.Zero(t, r.conns)
 }
 
 // zeroRow is a result row that leaves every destination as it is.
@@ -309,7 +328,8 @@ func (c *waitingCtx) end() { close(c.done) }
 
 // TestViewWaitsForConn: while its one read connection is in use, a View
 // waits for it no longer than its context, and fails with ledger.ErrClosed
-// when the Store is closed meanwhile.
+// when the Store is closed meanwhile, Close waiting for the View that uses
+// the connection.
 func TestViewWaitsForConn(t *testing.T) {
 	s := openReaders(t, 1)
 	held, release := make(chan struct{}), make(chan struct{})
@@ -331,9 +351,11 @@ func TestViewWaitsForConn(t *testing.T) {
 	waiting := make(chan error, 1)
 	go func() { waiting <- s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil }) }()
 	<-ctx.asked // waiting for the connection
-	require.NoError(t, s.Close())
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
 	require.ErrorIs(t, <-waiting, ledger.ErrClosed)
 	assert.False(t, ran)
 	close(release)
 	require.NoError(t, <-done)
+	require.NoError(t, <-closed)
 }
