@@ -64,7 +64,11 @@ type Store interface {
 	// snapshot of committed data.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
 
-	// Close releases the store's resources. Calls after Close fail.
+	// Close releases the store's resources. Calls after Close fail. A
+	// store's Close may wait for the calls under way to end (the SQLite,
+	// PostgreSQL and memory stores do), so fn of Update or View must not
+	// call Close, nor Update or View of the same store: the call waits
+	// behind Close, which waits for fn.
 	Close() error
 }
 
