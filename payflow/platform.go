@@ -1021,7 +1021,7 @@ func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecor
 	}
 	vc, err := p.verifier.VerifyCard(c.Chain)
 	if err != nil {
-		if serr := leafSignature(c, msg, r); serr != nil {
+		if serr := p.leafSignature(c, msg, r); serr != nil {
 			return verifyError(serr)
 		}
 		return verifyError(err)
@@ -1048,8 +1048,29 @@ var noKey = sync.OnceValues(func() (*ecdsa.PublicKey, error) {
 // of its chain, unverified (pki.VerifiedCard.VerifyRecord), as for a
 // card whose chain verifies; nil for a record that key signed, or a chain
 // whose first certificate gives no ECDSA key, whose refusal is the
-// chain's.
-func leafSignature(c *CardRecord, msg []byte, r record.CardRecord) error {
+// chain's. The key is the one kept with c in the cache (cachedCard.leafKey),
+// read from the certificate once for the card and its chain, so that
+// a record forged under the ID of a card whose chain is refused costs no
+// more than one under the ID of a card whose chain verifies, and its
+// refusal's time tells no more than its reply; a card that the cache does
+// not hold (CacheTTL negative) has its certificate read at every call.
+func (p *Platform) leafSignature(c *CardRecord, msg []byte, r record.CardRecord) error {
+	var pub *ecdsa.PublicKey
+	if e := p.cache.entry(c.ID); e != nil && e.rec == c {
+		pub = e.leafKey()
+	} else {
+		pub = certKey(c)
+	}
+	if pub == nil {
+		return nil
+	}
+	return (&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r)
+}
+
+// certKey returns the public key of card c's certificate, the first of
+// its chain, unverified, or nil for a chain that is empty or whose first
+// certificate does not parse or gives no ECDSA key.
+func certKey(c *CardRecord) *ecdsa.PublicKey {
 	if len(c.Chain) == 0 {
 		return nil
 	}
@@ -1057,11 +1078,8 @@ func leafSignature(c *CardRecord, msg []byte, r record.CardRecord) error {
 	if err != nil {
 		return nil
 	}
-	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		return nil
-	}
-	return (&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r)
+	pub, _ := leaf.PublicKey.(*ecdsa.PublicKey)
+	return pub
 }
 
 // cloneChain returns a deep copy of a certificate chain.

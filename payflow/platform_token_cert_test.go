@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -194,4 +195,40 @@ func TestForgedRecordTellsNoRevocation(t *testing.T) {
 	after := forged()
 	require.ErrorIs(t, after, payflow.ErrSignature, "the card named is revoked")
 	assert.Equal(t, payflow.AsError(before), payflow.AsError(after))
+}
+
+// TestForgedRecordCostTellsNoRevocation: a login proof forged under the
+// ID of a revoked card costs the platform no more than one forged under
+// the ID of a card that is not revoked, once the first has read the
+// card's certificate (here, by the allocations of each call, which reading
+// the certificate again at every call would multiply), so that neither
+// the reply nor its time tells one who knows a card ID of its revocation.
+func TestForgedRecordCostTellsNoRevocation(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{SoftCards: true})
+	bob, carol := s.NewCard("Bob"), s.NewCard("Carol")
+	s.Revoke(carol)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	allocs := func(c *paytest.Card) float64 {
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: c.ID})
+		require.NoError(t, err)
+		p := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: c.EID(), PeerEID: make([]byte, record.EIDSize)}
+		*p.Header() = record.CardHeader{CardID: c.ID, Counter: 1}
+		msg, err := record.Sign(rand.Reader, key, p)
+		require.NoError(t, err)
+		login := func() {
+			if _, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg}); !errors.Is(err, payflow.ErrSignature) {
+				t.Error(err)
+			}
+		}
+		login()
+		return testing.AllocsPerRun(20, login)
+	}
+	read := testing.AllocsPerRun(20, func() {
+		if _, err := pki.ParseCertificate(carol.Chain[0]); err != nil {
+			t.Error(err)
+		}
+	})
+	assert.Less(t, allocs(carol), allocs(bob)+read/2, "a forged record under the revoked card's ID reads no certificate")
 }
