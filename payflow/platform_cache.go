@@ -263,11 +263,9 @@ func (e *cachedCard) certIDs(v *pki.Verifier) (*pki.CertIDs, error) {
 
 // leafKey returns the public key of the card's certificate (certKey), read
 // at its first call and kept with the card (or carried over from the
-// entry it replaced, of the same chain), so that the records under the ID
-// of a card whose chain the verifier refuses are checked against it
-// (Platform.leafSignature) without reading the certificate again: at the
-// cost of a record of a card whose chain verifies, which the verifier
-// keeps.
+// entry it replaced, of the same chain), so that the records under the
+// card's ID are checked against it before its chain
+// (Platform.verifySignature) without reading the certificate again.
 func (e *cachedCard) leafKey() *ecdsa.PublicKey {
 	if k := e.leaf.Load(); k != nil {
 		return k.pub

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +19,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/sqlite"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // TestTokenOfReenrolledCard: a login token is bound to the certificate
@@ -231,4 +233,54 @@ func TestForgedRecordCostTellsNoRevocation(t *testing.T) {
 		}
 	})
 	assert.Less(t, allocs(carol), allocs(bob)+read/2, "a forged record under the revoked card's ID reads no certificate")
+}
+
+// TestForgedRecordVerifiesNoChain: a login proof forged under the ID of an
+// enrolled card is refused bad_signature without a verification of the
+// card's chain, which the verifier's cache may not hold (here a verifier
+// without one), so that it costs the platform no more than one forged
+// under a card ID that is not enrolled (here, by the allocations of each
+// call): neither the reply nor its time tells one who knows a card ID
+// whether the card is enrolled.
+func TestForgedRecordVerifiesNoChain(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{SoftCards: true})
+	v, err := pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{s.Root.DER()}, Intermediates: [][]byte{s.Issuer.DER()}, Now: s.Clock.Now, CacheSize: -1,
+	})
+	require.NoError(t, err)
+	for _, ca := range []*pki.CA{s.Root, s.Issuer} {
+		crl, err := ca.CRL(s.Clock.Now().Add(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, v.AddCRL(crl))
+	}
+	p, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: v, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	allocs := func(cardID string) float64 {
+		ch, err := p.Challenge(ctx, &payflow.ChallengeRequest{CardID: cardID})
+		require.NoError(t, err)
+		r := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.shopper.EID(), PeerEID: make([]byte, record.EIDSize)}
+		*r.Header() = record.CardHeader{CardID: cardID, Counter: 1}
+		msg, err := record.Sign(rand.Reader, key, r)
+		require.NoError(t, err)
+		login := func() {
+			if _, err := p.Login(ctx, &payflow.LoginRequest{Proof: msg}); !errors.Is(err, payflow.ErrSignature) {
+				t.Error(err)
+			}
+		}
+		login()
+		return testing.AllocsPerRun(20, login)
+	}
+	notEnrolled, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	read := testing.AllocsPerRun(20, func() {
+		if _, err := pki.ParseCertificate(s.shopper.Chain[0]); err != nil {
+			t.Error(err)
+		}
+	})
+	assert.Less(t, allocs(s.shopper.ID), allocs(notEnrolled)+read/2, "a forged record under an enrolled card's ID verifies no chain")
 }
