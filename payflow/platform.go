@@ -742,10 +742,11 @@ func unverified(err error) error {
 }
 
 // check verifies a card-signed record as far as it can without the store,
-// in the order of pki.Challenger: chain and revocation, signature and card
-// ID, then the MAC, binding (to the record's card ID and, for a consent,
-// its request ID) and expiry of its nonce (a refused chain told
-// only for a record that its card's key signed: verifySignature). It
+// with the refusals of pki.Challenger's order: chain and revocation,
+// signature and card ID (a refused chain told only for a record that its
+// card's key signed, whose signature is verified first: verifySignature),
+// then the MAC, binding (to the record's card ID and, for a consent, its
+// request ID) and expiry of its nonce. It
 // returns the acceptance that uses the nonce and advances the counter, to
 // which the caller adds the write of its call (accept), or none when a
 // later check refuses the record (refuse). A refusal of the chain,
@@ -1002,15 +1003,20 @@ func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
 	return why
 }
 
-// verifySignature checks chain, revocation and signature only, consuming
-// nothing. A chain that the verifier refuses (revoked, expired) is told
-// only for a record that the key of the card's certificate signed: any
-// other is ErrSignature, as for a card whose chain verifies, so that a
-// record forged under another card's ID tells nothing of that card's
-// certificate or its revocation. A card without a chain (one that the
-// store does not hold: openCardEntry) has its record verified with
-// noKey, which verifies none: ErrSignature, with the message of a record
-// that an enrolled card's key did not sign.
+// verifySignature checks signature, chain and revocation only, consuming
+// nothing. The record is verified first with the key of the card's
+// certificate, the first of its chain, unverified (cardKey): a record that
+// it did not sign is ErrSignature, whether the chain verifies or not, and
+// without a verification of the chain, so that a record forged under
+// another card's ID tells nothing of that card's certificate or its
+// revocation, nor, by the time of its refusal, of its enrolment (the
+// verifier's cache need not hold the chain, whose verification costs
+// several times a signature's). A chain that the verifier then refuses
+// (revoked, expired) is told, for a record that the key of the card's
+// certificate signed. A card without a chain (one that the store does not
+// hold: openCardEntry) has its record verified with noKey, which verifies
+// none: ErrSignature, with the message of a record that an enrolled
+// card's key did not sign.
 func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecord) error {
 	if len(c.Chain) == 0 {
 		pub, err := noKey()
@@ -1019,15 +1025,23 @@ func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecor
 		}
 		return verifyError((&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r))
 	}
+	pub := p.cardKey(c)
+	if pub != nil {
+		if err := (&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r); err != nil {
+			return verifyError(err)
+		}
+	}
 	vc, err := p.verifier.VerifyCard(c.Chain)
 	if err != nil {
-		if serr := leafSignature(c, msg, r); serr != nil {
-			return verifyError(serr)
-		}
 		return verifyError(err)
 	}
-	if err := vc.VerifyRecord(msg, r); err != nil {
-		return verifyError(err)
+	if pub == nil || vc.CardID != c.ID || !vc.PublicKey.Equal(pub) {
+		// Not the card ID or key that the record was verified with (a
+		// certificate that gives no ECDSA key, or a store holding another
+		// card's chain under this ID): the verified chain decides.
+		if err := vc.VerifyRecord(msg, r); err != nil {
+			return verifyError(err)
+		}
 	}
 	return nil
 }
@@ -1043,13 +1057,24 @@ var noKey = sync.OnceValues(func() (*ecdsa.PublicKey, error) {
 	return &k.PublicKey, nil
 })
 
-// leafSignature returns the error of the signature of msg, a record of
-// r's type of card c, verified with the key of c's certificate, the first
-// of its chain, unverified (pki.VerifiedCard.VerifyRecord), as for a
-// card whose chain verifies; nil for a record that key signed, or a chain
-// whose first certificate gives no ECDSA key, whose refusal is the
-// chain's.
-func leafSignature(c *CardRecord, msg []byte, r record.CardRecord) error {
+// cardKey returns the public key of card c's certificate, the first of
+// its chain, unverified, or nil for one that does not parse or gives no
+// ECDSA key: the key kept with c in the cache (cachedCard.leafKey), read
+// from the certificate once for the card and its chain, so that a record
+// is checked against it at no more cost than one of a card that the store
+// does not hold; a card that the cache does not hold (CacheTTL negative)
+// has its certificate read at every call.
+func (p *Platform) cardKey(c *CardRecord) *ecdsa.PublicKey {
+	if e := p.cache.entry(c.ID); e != nil && e.rec == c {
+		return e.leafKey()
+	}
+	return certKey(c)
+}
+
+// certKey returns the public key of card c's certificate, the first of
+// its chain, unverified, or nil for a chain that is empty or whose first
+// certificate does not parse or gives no ECDSA key.
+func certKey(c *CardRecord) *ecdsa.PublicKey {
 	if len(c.Chain) == 0 {
 		return nil
 	}
@@ -1057,11 +1082,8 @@ func leafSignature(c *CardRecord, msg []byte, r record.CardRecord) error {
 	if err != nil {
 		return nil
 	}
-	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		return nil
-	}
-	return (&pki.VerifiedCard{CardID: c.ID, PublicKey: pub}).VerifyRecord(msg, r)
+	pub, _ := leaf.PublicKey.(*ecdsa.PublicKey)
+	return pub
 }
 
 // cloneChain returns a deep copy of a certificate chain.

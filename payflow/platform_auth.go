@@ -305,6 +305,9 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // the process does not know reloads the cards (see Reload) at most once a
 // second, and at most once every CardReloadInterval for the misses of one
 // card: within it, the card's next unknown EID is ErrNotFound at once.
+// The EIDs answered so as an unknown one, of a revoked card or hidden,
+// reload the cards as an unknown EID does, so that the time of the
+// answer tells no more than the answer.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")
@@ -324,14 +327,12 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 }
 
 // name returns the card behind an EID as Resolve names it to card me: a
-// shopper card is named to seller cards alone (hidden).
+// shopper card is named to seller cards alone (hidden), and is otherwise
+// looked for as an EID that resolve does not know.
 func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*ResolveResponse, error) {
-	c, err := p.resolve(ctx, me.ID, eid)
+	c, err := p.resolve(ctx, me.ID, eid, func(c *CardRecord) bool { return hidden(me, c) })
 	if err != nil {
 		return nil, err
-	}
-	if hidden(me, c) {
-		return nil, errUnknownEID
 	}
 	if c.MerchantID == "" {
 		return &ResolveResponse{DisplayName: c.DisplayName, Role: uint8(record.RoleShopper)}, nil
@@ -360,8 +361,11 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 // are at the call), and whose chain a login's verification then refuses
 // (refusal), is not offered: its EID too is looked for as one the
 // resolver does not know, and so answers errUnknownEID, as an EID never
-// enrolled, telling nothing of the card or its revocation.
-func (p *Platform) resolve(ctx context.Context, asker string, eid []byte) (*CardRecord, error) {
+// enrolled, telling nothing of the card or its revocation. Nor is a card
+// that hide reports hidden from the asker (nil: none is): looked for so
+// too, it reloads the cards when an unknown EID would, so that neither
+// the answer nor its time tells that the EID is an enrolled card's.
+func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide func(*CardRecord) bool) (*CardRecord, error) {
 	if len(eid) != record.EIDSize {
 		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
 	}
@@ -384,7 +388,7 @@ func (p *Platform) resolve(ctx context.Context, asker string, eid []byte) (*Card
 				if err != nil {
 					return nil, err
 				}
-				if refused == nil {
+				if refused == nil && (hide == nil || !hide(c.rec)) {
 					return c.rec, nil
 				}
 			case err != nil && !errors.Is(err, ErrNotFound):
@@ -413,8 +417,9 @@ var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 // enrolled, so that no shopper card can name the passers-by it hears,
 // nor tell that an EID is an enrolled shopper's, and follow them across
 // the EIDs' epochs (a display name is stable where EIDs rotate). The card
-// is known: no load of the cards is started for it, as one is for an EID
-// that resolve does not know (reloadForMiss).
+// is looked for as an EID that resolve does not know: a load of the cards
+// is started for it as one is for such an EID (reloadForMiss), so that the
+// time of the answer does not tell it from one.
 func hidden(me, c *CardRecord) bool {
 	return me.MerchantID == "" && c.MerchantID == ""
 }
@@ -596,7 +601,8 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // the card's budget of EID resolutions, as Resolve does: past it, the call
 // is ErrRateLimited and the proof stays unspent. A shopper card's proof
 // naming another shopper card's EID is errUnknownEID, as one naming an
-// EID never enrolled is and as Resolve answers that card (hidden), not
+// EID never enrolled is (with a reload of the cards when such an EID
+// would have one) and as Resolve answers that card (hidden), not
 // ErrForbidden, which would tell it that the EID is an enrolled
 // shopper's; a seller card's proof of the shopper role naming a card that
 // is not a seller card is ErrForbidden. A proof sent again after
@@ -693,7 +699,9 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	if err := p.resolves.allow(c.ID, p.now()); err != nil {
 		return nil, now, false, err
 	}
-	peer, err := p.resolve(ctx, c.ID, proof.PeerEID)
+	// A shopper card's EID is errUnknownEID to a shopper card (hidden),
+	// but the signer's own, which is ErrInvalid below.
+	peer, err := p.resolve(ctx, c.ID, proof.PeerEID, func(peer *CardRecord) bool { return peer.ID != c.ID && hidden(c, peer) })
 	if err != nil {
 		return nil, now, true, err
 	}
@@ -708,9 +716,6 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true
 	default:
-		if hidden(c, peer) {
-			return nil, now, true, errUnknownEID
-		}
 		if peer.MerchantID == "" {
 			return nil, now, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
 		}

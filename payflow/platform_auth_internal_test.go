@@ -260,14 +260,14 @@ func BenchmarkResolveHit(b *testing.B) {
 	k, err := adv.NewEIDKey(c.AdvSecret)
 	require.NoError(b, err)
 	eid := k.EID(adv.Epoch(t0))
-	got, err := p.resolve(context.Background(), askingCard, eid[:])
+	got, err := p.resolve(context.Background(), askingCard, eid[:], nil)
 	require.NoError(b, err)
 	require.Equal(b, c.ID, got.ID)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := p.resolve(context.Background(), askingCard, eid[:]); err != nil {
+			if _, err := p.resolve(context.Background(), askingCard, eid[:], nil); err != nil {
 				b.Error(err)
 				return
 			}
@@ -701,7 +701,7 @@ func TestRevokedAndExpiredCardReads(t *testing.T) {
 	k, err := adv.NewEIDKey(secret)
 	require.NoError(t, err)
 	eid := k.EID(adv.Epoch(*now))
-	_, err = p.resolve(ctx, askingCard, eid[:])
+	_, err = p.resolve(ctx, askingCard, eid[:], nil)
 	require.ErrorIs(t, err, errUnknownEID)
 	session := &SessionRecord{ShopperCardID: id, SellerCardID: id}
 	_, err = p.sessionCards(ctx, session)
@@ -709,7 +709,7 @@ func TestRevokedAndExpiredCardReads(t *testing.T) {
 
 	verification := verificationAllocs(t, ca, now, e.rec.Chain)
 	assert.Less(t, testing.AllocsPerRun(100, func() {
-		if _, err := p.resolve(ctx, askingCard, eid[:]); !errors.Is(err, errUnknownEID) {
+		if _, err := p.resolve(ctx, askingCard, eid[:], nil); !errors.Is(err, errUnknownEID) {
 			t.Error(err)
 		}
 	}), verification/2, "a resolution: no verification")

@@ -495,10 +495,10 @@ func TestResolveShopperOnlyForSellerCards(t *testing.T) {
 	who, err := s.Platform.Resolve(ctx, bob.Token, alice)
 	require.ErrorIs(t, err, payflow.ErrNotFound, "%+v", who)
 	assert.Nil(t, who)
-	assert.Equal(t, scans, st.scanned(), "a known card's EID loads no cards")
+	assert.Equal(t, scans+1, st.scanned(), "a shopper card's EID loads the cards, as an unknown EID does")
 	_, notFound := s.Platform.Resolve(ctx, bob.Token, unknown)
 	require.ErrorIs(t, notFound, payflow.ErrNotFound)
-	assert.Equal(t, scans+1, st.scanned(), "an unknown EID loads the cards")
+	assert.Equal(t, scans+1, st.scanned(), "an unknown EID within the card's interval loads no cards")
 	assert.Equal(t, notFound, err, "the error of an unknown EID")
 	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of an unknown EID")
 	_, err = s.Platform.Resolve(ctx, bob.Token, alice)
@@ -518,7 +518,7 @@ func TestResolveShopperOnlyForSellerCards(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrNotFound, "a shopper card's pairing naming a shopper card")
 	assert.Equal(t, notFound, err, "the error of a pairing naming an unknown EID")
 	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of a pairing naming an unknown EID")
-	assert.Equal(t, scans, st.scanned(), "a known card's EID loads no cards")
+	assert.Equal(t, scans, st.scanned(), "a shopper card's EID within the card's interval loads no cards")
 	_, err = s.Platform.Resolve(ctx, bob.Token, alice)
 	require.ErrorIs(t, err, payflow.ErrRateLimited, "both pairings drew on the budget")
 
@@ -1306,4 +1306,61 @@ func TestMissReloadPerCard(t *testing.T) {
 	r, err = ask(s.seller, carol)
 	requireFound(r, err, "Carol", "Carol, asked by the seller card after the shopper card's reload")
 	assert.Equal(t, scans+3, st.scanCount(), "Carol found by the shopper card's reload")
+}
+
+// TestHiddenEIDLoadsAsUnknown: a shopper card's EID, which Resolve and a
+// shopper card's pairing proof answer a shopper card as an unknown EID,
+// loads the cards as an unknown EID does (once the card's interval and
+// the process's second have passed, and not within them), so that the
+// time of the answer does not tell a shopper card that the EID is an
+// enrolled shopper's.
+func TestHiddenEIDLoadsAsUnknown(t *testing.T) {
+	ctx := context.Background()
+	st := &scanGate{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	alice := &payflow.ResolveRequest{EID: s.shopper.EID()}
+	unknown := &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)}
+	for _, c := range []struct {
+		what  string
+		eid   []byte
+		loads int
+	}{
+		{"Alice's EID, the card's first miss", alice.EID, 1},
+		{"an unknown EID within the card's interval", unknown.EID, 0},
+		{"Alice's EID within the card's interval", alice.EID, 0},
+	} {
+		if c.loads > 0 {
+			s.Clock.Advance(time.Second) // the process's second has passed
+		}
+		scans := st.scanCount()
+		_, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: c.eid})
+		require.ErrorIs(t, err, payflow.ErrNotFound, c.what)
+		assert.Equal(t, scans+c.loads, st.scanCount(), c.what)
+	}
+	resolve := func(eid []byte) error {
+		_, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: eid})
+		return err
+	}
+	pair := func(eid []byte) error {
+		_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, eid)})
+		return err
+	}
+	for _, call := range []struct {
+		what string
+		do   func([]byte) error
+	}{{"resolved", resolve}, {"named by a pairing proof", pair}} {
+		for _, c := range []struct {
+			what string
+			eid  []byte
+		}{{"an unknown EID", unknown.EID}, {"Alice's EID", alice.EID}} {
+			s.Clock.Advance(payflow.CardReloadInterval)
+			scans := st.scanCount()
+			require.ErrorIs(t, call.do(c.eid), payflow.ErrNotFound, c.what)
+			assert.Equal(t, scans+1, st.scanCount(), "%s, %s after the card's interval", c.what, call.what)
+			require.ErrorIs(t, call.do(c.eid), payflow.ErrNotFound, c.what)
+			assert.Equal(t, scans+1, st.scanCount(), "%s, %s within the card's interval", c.what, call.what)
+		}
+	}
 }

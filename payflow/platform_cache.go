@@ -3,6 +3,7 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -30,8 +31,9 @@ import (
 // merchants. Certificates are
 // not trusted from it: every record is verified against the pki.Verifier
 // and its CRLs. A cached card keeps the EID key of its advertising
-// secret once derived (see cachedCard.eidKey), and the names of its
-// chain's certificates once read (see cachedCard.revoked). It is safe for
+// secret once derived (see cachedCard.eidKey), the names of its chain's
+// certificates once read (see cachedCard.revoked), and the key of its
+// certificate once read (see cachedCard.leafKey). It is safe for
 // concurrent use.
 type cache struct {
 	ttl time.Duration
@@ -44,17 +46,23 @@ type cache struct {
 }
 
 // cachedCard is a card as the cache keeps it, with the EID key of its
-// advertising secret and the names of its chain's certificates, with the
-// end of the chain's validity (see cachedCard.certIDs), from the first
-// time each was needed: derived once per card and secret, and read once
+// advertising secret, the names of its chain's certificates, with the
+// end of the chain's validity (see cachedCard.certIDs), and the key of its
+// certificate (see cachedCard.leafKey), from the first time each was
+// needed: derived once per card and secret, and read once
 // per card and chain, for as long as the card stays in the cache, where a
 // read of the store that finds the same secret or chain again carries it
 // over.
 type cachedCard struct {
-	rec *CardRecord
-	key atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
-	ids atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
+	rec  *CardRecord
+	key  atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
+	ids  atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
+	leaf atomic.Pointer[leafKey]     // of rec.Chain[0]; nil until read
 }
+
+// leafKey is the public key of a card's certificate, the first of its
+// chain: nil for one that gives no ECDSA key.
+type leafKey struct{ pub *ecdsa.PublicKey }
 
 type cached[T any] struct {
 	v       T
@@ -253,6 +261,20 @@ func (e *cachedCard) certIDs(v *pki.Verifier) (*pki.CertIDs, error) {
 	return ids, nil
 }
 
+// leafKey returns the public key of the card's certificate (certKey), read
+// at its first call and kept with the card (or carried over from the
+// entry it replaced, of the same chain), so that the records under the
+// card's ID are checked against it before its chain
+// (Platform.verifySignature) without reading the certificate again.
+func (e *cachedCard) leafKey() *ecdsa.PublicKey {
+	if k := e.leaf.Load(); k != nil {
+		return k.pub
+	}
+	k := &leafKey{pub: certKey(e.rec)}
+	e.leaf.CompareAndSwap(nil, k)
+	return k.pub
+}
+
 // revoked reports whether v's CRLs list the card's certificate or a CA
 // certificate above it (pki.Verifier.Revoked: every chain that the chain
 // check of a login finds pki.ErrRevoked, from the same CRLs, and maybe
@@ -326,6 +348,7 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 			}
 			if sameChain(old.rec, c) {
 				e.ids.Store(old.ids.Load())
+				e.leaf.Store(old.leaf.Load())
 			}
 		}
 		put(&p.cache, p.cache.cards, id, e, gen, now)

@@ -192,25 +192,25 @@ func TestRevocationFollowsChain(t *testing.T) {
 	require.NoError(t, err)
 	eid := k.EID(adv.Epoch(now))
 
-	got, err := p.resolve(ctx, askingCard, eid[:])
+	got, err := p.resolve(ctx, askingCard, eid[:], nil)
 	require.NoError(t, err)
 	require.Equal(t, id, got.ID)
 	a := p.cache.entry(id)
 	require.NotNil(t, a.ids.Load(), "the names are kept with the card")
 
 	ca.revoke(t, first)
-	_, err = p.resolve(ctx, askingCard, eid[:])
+	_, err = p.resolve(ctx, askingCard, eid[:], nil)
 	require.ErrorIs(t, err, errUnknownEID, "revoked while cached")
 	require.Same(t, a, p.cache.entry(id), "the cached card")
 
 	second := ca.chain(t, id)
 	st.cards[id] = &CardRecord{ID: id, Chain: second, AdvSecret: secret, DisplayName: "Alice"}
 	now = now.Add(time.Second)
-	_, err = p.resolve(ctx, askingCard, eid[:])
+	_, err = p.resolve(ctx, askingCard, eid[:], nil)
 	require.ErrorIs(t, err, errUnknownEID, "within CacheTTL the cache holds the revoked chain")
 
 	now = now.Add(DefaultCacheTTL)
-	got, err = p.resolve(ctx, askingCard, eid[:])
+	got, err = p.resolve(ctx, askingCard, eid[:], nil)
 	require.NoError(t, err, "read again with its new chain")
 	require.Equal(t, second, got.Chain)
 	b := p.cache.entry(id)
@@ -220,14 +220,14 @@ func TestRevocationFollowsChain(t *testing.T) {
 	now = now.Add(DefaultCacheTTL)
 	same := [][]byte{bytes.Clone(second[0]), bytes.Clone(second[1])}
 	st.cards[id] = &CardRecord{ID: id, Chain: same, AdvSecret: secret, DisplayName: "Alice B."}
-	got, err = p.resolve(ctx, askingCard, eid[:])
+	got, err = p.resolve(ctx, askingCard, eid[:], nil)
 	require.NoError(t, err)
 	require.Equal(t, "Alice B.", got.DisplayName, "read again after CacheTTL")
 	assert.Same(t, b.ids.Load(), p.cache.entry(id).ids.Load(), "the same chain keeps its names")
 
 	now = now.Add(DefaultCacheTTL)
 	st.cards[id] = &CardRecord{ID: id, Chain: [][]byte{second[0][:40]}, AdvSecret: secret, DisplayName: "Alice"}
-	_, err = p.resolve(ctx, askingCard, eid[:])
+	_, err = p.resolve(ctx, askingCard, eid[:], nil)
 	assert.ErrorIs(t, err, ErrInternal, "a chain that pki cannot read")
 }
 

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,6 +19,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/sqlite"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // TestTokenOfReenrolledCard: a login token is bound to the certificate
@@ -194,4 +197,90 @@ func TestForgedRecordTellsNoRevocation(t *testing.T) {
 	after := forged()
 	require.ErrorIs(t, after, payflow.ErrSignature, "the card named is revoked")
 	assert.Equal(t, payflow.AsError(before), payflow.AsError(after))
+}
+
+// TestForgedRecordCostTellsNoRevocation: a login proof forged under the
+// ID of a revoked card costs the platform no more than one forged under
+// the ID of a card that is not revoked, once the first has read the
+// card's certificate (here, by the allocations of each call, which reading
+// the certificate again at every call would multiply), so that neither
+// the reply nor its time tells one who knows a card ID of its revocation.
+func TestForgedRecordCostTellsNoRevocation(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{SoftCards: true})
+	bob, carol := s.NewCard("Bob"), s.NewCard("Carol")
+	s.Revoke(carol)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	allocs := func(c *paytest.Card) float64 {
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: c.ID})
+		require.NoError(t, err)
+		p := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: c.EID(), PeerEID: make([]byte, record.EIDSize)}
+		*p.Header() = record.CardHeader{CardID: c.ID, Counter: 1}
+		msg, err := record.Sign(rand.Reader, key, p)
+		require.NoError(t, err)
+		login := func() {
+			if _, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg}); !errors.Is(err, payflow.ErrSignature) {
+				t.Error(err)
+			}
+		}
+		login()
+		return testing.AllocsPerRun(20, login)
+	}
+	read := testing.AllocsPerRun(20, func() {
+		if _, err := pki.ParseCertificate(carol.Chain[0]); err != nil {
+			t.Error(err)
+		}
+	})
+	assert.Less(t, allocs(carol), allocs(bob)+read/2, "a forged record under the revoked card's ID reads no certificate")
+}
+
+// TestForgedRecordVerifiesNoChain: a login proof forged under the ID of an
+// enrolled card is refused bad_signature without a verification of the
+// card's chain, which the verifier's cache may not hold (here a verifier
+// without one), so that it costs the platform no more than one forged
+// under a card ID that is not enrolled (here, by the allocations of each
+// call): neither the reply nor its time tells one who knows a card ID
+// whether the card is enrolled.
+func TestForgedRecordVerifiesNoChain(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{SoftCards: true})
+	v, err := pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{s.Root.DER()}, Intermediates: [][]byte{s.Issuer.DER()}, Now: s.Clock.Now, CacheSize: -1,
+	})
+	require.NoError(t, err)
+	for _, ca := range []*pki.CA{s.Root, s.Issuer} {
+		crl, err := ca.CRL(s.Clock.Now().Add(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, v.AddCRL(crl))
+	}
+	p, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: v, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	allocs := func(cardID string) float64 {
+		ch, err := p.Challenge(ctx, &payflow.ChallengeRequest{CardID: cardID})
+		require.NoError(t, err)
+		r := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.shopper.EID(), PeerEID: make([]byte, record.EIDSize)}
+		*r.Header() = record.CardHeader{CardID: cardID, Counter: 1}
+		msg, err := record.Sign(rand.Reader, key, r)
+		require.NoError(t, err)
+		login := func() {
+			if _, err := p.Login(ctx, &payflow.LoginRequest{Proof: msg}); !errors.Is(err, payflow.ErrSignature) {
+				t.Error(err)
+			}
+		}
+		login()
+		return testing.AllocsPerRun(20, login)
+	}
+	notEnrolled, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	read := testing.AllocsPerRun(20, func() {
+		if _, err := pki.ParseCertificate(s.shopper.Chain[0]); err != nil {
+			t.Error(err)
+		}
+	})
+	assert.Less(t, allocs(s.shopper.ID), allocs(notEnrolled)+read/2, "a forged record under an enrolled card's ID verifies no chain")
 }
