@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -70,7 +71,11 @@ func (o Options) Pragmas() []string {
 // switching it to WAL: w is the writer, a pool of one connection that is
 // never closed while idle (so that its page and statement caches live);
 // r is a pool of o.ReadConns read-only connections. Writers start their
-// transactions with BEGIN IMMEDIATE. An empty path fails with
+// transactions with BEGIN IMMEDIATE. A file that Open creates has mode
+// 0600, readable by its owner alone, since it holds secrets (the
+// platform's keys, the cards' advert secrets, balances), and SQLite
+// gives its WAL and shared-memory files the file's mode; a file that
+// exists keeps its mode. An empty path fails with
 // ErrEmptyPath, a negative option with ErrNegativeOption; a file that
 // cannot be opened or is not a SQLite database fails with the driver's
 // *sqlite.Error.
@@ -92,6 +97,7 @@ func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error)
 	if err != nil {
 		return nil, nil, err
 	}
+	createPrivate(path)
 	if w, err = sql.Open("sqlite", wdsn); err != nil {
 		return nil, nil, err
 	}
@@ -122,6 +128,16 @@ func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return w, r, nil
+}
+
+// createPrivate creates the file at path, empty (which SQLite takes for
+// a new database), with mode 0600, unless it exists; SQLite itself would
+// create it with mode 0644. What fails is left to SQLite to report as it
+// opens the file.
+func createPrivate(path string) {
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 }
 
 // BusyTimeout returns the pragma that makes a connection wait up to d

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -136,4 +137,42 @@ func TestBusyTimeoutBounds(t *testing.T) {
 		require.NoError(t, r.Close())
 		require.NoError(t, w.Close())
 	}
+}
+
+// TestOpenCreatesPrivateFile: a database that Open creates, which holds
+// the platform's keys and the cards' secrets, can be read by its owner
+// alone (mode 0600), and so can its WAL and shared-memory files, which
+// SQLite creates with the database file's mode; a file that exists keeps
+// its mode.
+func TestOpenCreatesPrivateFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no Unix file modes")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new.db")
+	w, r, err := sqlitedb.Open(ctx, path, sqlitedb.Options{})
+	require.NoError(t, err)
+	_, err = w.ExecContext(ctx, "CREATE TABLE t (x)")
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, r.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n))
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "%s", filepath.Base(name))
+	}
+	require.NoError(t, r.Close())
+	require.NoError(t, w.Close())
+
+	old := filepath.Join(dir, "old.db")
+	require.NoError(t, os.WriteFile(old, nil, 0o640))
+	require.NoError(t, os.Chmod(old, 0o640)) // whatever the umask
+	w, r, err = sqlitedb.Open(ctx, old, sqlitedb.Options{})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	require.NoError(t, w.Close())
+	fi, err := os.Stat(old)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "an existing file keeps its mode")
 }

@@ -119,6 +119,16 @@ func (l *Lock) Unlock() {
 // and by a Prepare that a Close races.
 var ErrClosed = errors.New("sqlitewrite: closed")
 
+// ErrTransactionLost is the error, wrapping SQLite's, of the writes of a
+// batch of several whose transaction SQLite rolled back while the batch
+// ran: a statement failed with an error that ends the transaction, such
+// as the constraint of INSERT OR ROLLBACK, SQLITE_FULL or SQLITE_IOERR.
+// Every write of the batch fails with it, but the one whose statement
+// failed when it returned that error, and nothing of the batch is kept,
+// also when that write ignored the error. (A write alone fails with its
+// error, or with COMMIT's when it ignored it.)
+var ErrTransactionLost = errors.New("sqlitewrite: transaction rolled back during its batch")
+
 // MaxBatch is the most write transactions that a Batcher commits
 // together.
 const MaxBatch = 128
@@ -158,7 +168,9 @@ type Batcher struct {
 	// before it gives the connection back (closeConn).
 	prepared []*sql.Stmt
 
-	savepoint, rollbackTo *sql.Stmt
+	// savepoint and rollbackTo are the savepoint of each job of a batch of
+	// several, mark and release the batch's own, under them.
+	savepoint, rollbackTo, mark, release *sql.Stmt
 
 	beforePrepare func() // called, when set, by Prepare once it has found the Batcher open
 }
@@ -291,8 +303,16 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 	}
 	b := &Batcher{c: c, lock: lock}
 	b.idle.L = &b.mu
-	if b.savepoint, err = c.Prepare(ctx, "SAVEPOINT batched"); err == nil {
-		b.rollbackTo, err = c.Prepare(ctx, "ROLLBACK TO batched")
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"},
+		{&b.mark, "SAVEPOINT batch"}, {&b.release, "RELEASE batch"},
+	} {
+		if *p.st, err = c.Prepare(ctx, p.q); err != nil {
+			break
+		}
 	}
 	if err != nil {
 		b.closeConn()
@@ -304,7 +324,7 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 // closeConn closes the prepared statements, those of Prepare among them,
 // and gives the connection back to its pool.
 func (b *Batcher) closeConn() {
-	for _, st := range append([]*sql.Stmt{b.savepoint, b.rollbackTo}, b.prepared...) {
+	for _, st := range append([]*sql.Stmt{b.savepoint, b.rollbackTo, b.mark, b.release}, b.prepared...) {
 		if st != nil {
 			st.Close()
 		}
@@ -376,7 +396,9 @@ func (b *Batcher) Close() {
 // with nothing of fn's changes kept, when fn failed and the rest of the
 // batch committed; the commit's error when the batch could not commit,
 // with none of its changes kept (to every write of the batch, failed or
-// not, since a failure may rest on the lost writes). When fn
+// not, since a failure may rest on the lost writes); ErrTransactionLost
+// when SQLite rolled the batch's transaction back while it ran, none of
+// its changes kept, even when fn returned nil. When fn
 // panics, its changes are rolled back and Write panics with the same
 // value. fn must use only tx for the database, must not keep tx, and must
 // not call Write.
@@ -523,6 +545,18 @@ func (b *Batcher) run(batch []*job) {
 	// counter they advanced), which its caller must be able to read when
 	// it hears of the failure, and which may yet be lost if the commit
 	// fails.
+	//
+	// Under the jobs' savepoints lies the batch's own (mark), which
+	// RELEASE finds before COMMIT only in the transaction that BEGIN
+	// began: SQLite may roll a transaction back whole on a statement's
+	// error, which a job can ignore, and the next SAVEPOINT would then
+	// begin another, in which the later jobs' writes would be committed
+	// without the earlier ones'.
+	if _, err := b.mark.ExecContext(ctx); err != nil {
+		b.c.Rollback()
+		settleAll(batch, err)
+		return
+	}
 	failed := make([]error, len(batch))
 	kept := 0
 	for i, j := range batch {
@@ -537,7 +571,7 @@ func (b *Batcher) run(batch []*job) {
 				// back whole): give up the batch.
 				b.c.Rollback()
 				j.settle(err)
-				settleAll(batch, rerr)
+				settleAll(batch, fmt.Errorf("%w: %w", ErrTransactionLost, rerr))
 				return
 			}
 			failed[i] = err
@@ -547,6 +581,10 @@ func (b *Batcher) run(batch []*job) {
 	}
 	if kept == 0 {
 		b.c.Rollback()
+	} else if _, err := b.release.ExecContext(ctx); err != nil {
+		b.c.Rollback()
+		settleAll(batch, fmt.Errorf("%w: %w", ErrTransactionLost, err))
+		return
 	} else if err := b.c.Commit(); err != nil {
 		settleAll(batch, err) // none of the batch is kept
 		return

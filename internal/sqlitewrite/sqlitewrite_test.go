@@ -378,6 +378,44 @@ func TestBatchCommitFails(t *testing.T) {
 	assert.Equal(t, []int{5}, keys(t, db))
 }
 
+// TestBatchTransactionLost: a write whose statement made SQLite roll the
+// whole transaction back (here INSERT OR ROLLBACK) does not get the
+// writes before it reported stored, whether it returns the statement's
+// error or ignores it: the writes after it, which would run in a
+// transaction of their own, are rolled back too, and every other write
+// of the batch fails with ErrTransactionLost; the write itself fails with
+// its statement's error when it returns it.
+func TestBatchTransactionLost(t *testing.T) {
+	for _, returned := range []bool{false, true} {
+		t.Run(fmt.Sprint("error returned ", returned), func(t *testing.T) {
+			db, l, b := openDB(t)
+			var stmtErr error
+			errs, _ := inOneBatch(t, l, b,
+				insert(1),
+				func(ctx context.Context, tx *Tx) error {
+					_, stmtErr = tx.ExecContext(ctx, `INSERT OR ROLLBACK INTO t (k, v) VALUES (1, 'again')`)
+					if returned {
+						return stmtErr
+					}
+					return nil
+				},
+				insert(3),
+			)
+			require.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(stmtErr), "%v", stmtErr)
+			for i, err := range errs {
+				if i == 1 && returned {
+					assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(err), "%v", err)
+					continue
+				}
+				assert.ErrorIs(t, err, ErrTransactionLost, "write %d", i)
+			}
+			assert.Empty(t, keys(t, db))
+			require.NoError(t, b.Write(context.Background(), insert(5)), "the Batcher works on")
+			assert.Equal(t, []int{5}, keys(t, db))
+		})
+	}
+}
+
 // TestBatchCancelled: a write whose context ends while it is queued
 // returns at once and is not run; one cancelled before Write is not
 // queued.

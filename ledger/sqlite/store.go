@@ -45,7 +45,8 @@ const maxStmts = 256
 var _ ledger.Store = (*Store)(nil)
 
 // Open opens, or creates, the ledger database at path and brings its schema
-// up to date. Several processes may open the same file; their writes are
+// up to date. A file it creates can be read by its owner alone (mode
+// 0600), as can its WAL. Several processes may open the same file; their writes are
 // serialized by SQLite's lock (each waits up to Options.BusyTimeout).
 // Open fails when the directory does not exist, the file is not a SQLite
 // database, or its schema is newer than this package (ErrSchemaTooNew).

@@ -67,7 +67,9 @@ type Store struct {
 var _ payflow.Store = (*Store)(nil)
 
 // Open opens, or creates, the SQLite database at path and brings the
-// payflow tables up to date. It fails when an option is negative
+// payflow tables up to date. A file it creates can be read by its owner
+// alone (mode 0600), as can its WAL: it holds the nonce key and the
+// cards' advert secrets. It fails when an option is negative
 // (ErrNegativeOption), the file is not a SQLite database or its payflow
 // schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
