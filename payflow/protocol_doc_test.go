@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -223,4 +225,63 @@ func TestProtocolStateTable(t *testing.T) {
 		assert.Equal(t, r[2] == "yes", final(state), "%s: final", state)
 	}
 	assert.Equal(t, []string{StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled, StateExpired}, doc)
+}
+
+// TestProtocolAccountTable keeps the chart of accounts of PROTOCOL.md §6.4
+// and the platform's in step: the same codes, each with the flags the
+// table gives, and the owner of the platform's own accounts empty.
+func TestProtocolAccountTable(t *testing.T) {
+	flags := map[string]ledger.AccountFlags{
+		"none": 0, "debits must not exceed credits": ledger.AccountDebitsMustNotExceedCredits,
+	}
+	var codes []uint16
+	for _, r := range protocoldoc.TableOf(t, "### 6.4 Consent and settlement", "code") {
+		require.Len(t, r, 4, "row %q", r)
+		code, err := strconv.ParseUint(r[0], 10, 16)
+		require.NoError(t, err, "row %q", r)
+		codes = append(codes, uint16(code))
+		f, ok := flags[r[3]]
+		if assert.True(t, ok, "code %d: flags %q", code, r[3]) {
+			assert.Equal(t, f, account(uint16(code), 978, "").Flags, "code %d: flags", code)
+		}
+		assert.Equal(t, code >= uint64(AccountFunding), r[2] == "empty", "code %d: owner %q", code, r[2])
+	}
+	assert.Equal(t, []uint16{AccountWallet, AccountMerchant, AccountFunding, AccountIssuer}, codes)
+}
+
+// TestProtocolLedgerCodes keeps the transfer codes and the kinds of derived
+// transfer IDs that PROTOCOL.md §6.4 names in step with the platform's.
+func TestProtocolLedgerCodes(t *testing.T) {
+	s := strings.Join(strings.Fields(protocoldoc.Section(t, "### 6.4 Consent and settlement")), " ")
+	sentence := func(start string) string { return regexp.MustCompile(regexp.QuoteMeta(start) + "[^;]*;").FindString(s) }
+	assert.Equal(t, fmt.Sprintf("with kind %d hold, %d post, %d void, %d refund, %d funding, %d asset issue, %d limit mark;",
+		kindHold, kindPost, kindVoid, kindRefund, kindFund, kindIssue, kindLimit), sentence("with kind "))
+	assert.Equal(t, fmt.Sprintf("Ledger transfer code %d is a payment leg, %d a refund, %d a funding, %d an asset issue;",
+		TransferPayment, TransferRefund, TransferFunding, TransferIssue), sentence("Ledger transfer code "))
+}
+
+// TestProtocolHeaderTable keeps the table of headers of PROTOCOL.md §5.1
+// and the handler in step: the same header names, each in the direction
+// the table gives, a request ID the handler makes of 24 hexadecimal
+// digits, and Cache-Control: no-store on a reply.
+func TestProtocolHeaderTable(t *testing.T) {
+	want := map[string]string{
+		"Authorization": "request", IdempotencyKeyHeader: "request", RequestIDHeader: "both",
+		ReplayedHeader: "reply", "Retry-After": "reply", "Cache-Control": "reply",
+	}
+	doc := map[string]string{}
+	for _, r := range protocoldoc.Table(t, "### 5.1 Conventions") {
+		require.Len(t, r, 3, "row %q", r)
+		name, _, ok := strings.Cut(strings.Trim(r[0], "`"), ":")
+		require.True(t, ok, "row %q", r)
+		doc[name] = r[1]
+	}
+	assert.Equal(t, want, doc, "PROTOCOL.md §5.1: header: direction")
+
+	h, err := NewHandler(refusingAPI{}, HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	assert.Regexp(t, "^[0-9a-f]{24}$", rec.Header().Get(RequestIDHeader), "a request ID made by the handler")
 }
