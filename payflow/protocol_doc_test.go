@@ -285,3 +285,39 @@ func TestProtocolHeaderTable(t *testing.T) {
 	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	assert.Regexp(t, "^[0-9a-f]{24}$", rec.Header().Get(RequestIDHeader), "a request ID made by the handler")
 }
+
+// TestProtocolLimits keeps the limits that PROTOCOL.md §5.1 gives and the
+// constants of the handler, the client and the server in step.
+func TestProtocolLimits(t *testing.T) {
+	s := strings.Join(strings.Fields(protocoldoc.Section(t, "### 5.1 Conventions")), " ")
+	for _, phrase := range []string{
+		fmt.Sprintf("nesting deeper than %d, arrays longer than %d or maps with more than %d pairs", wireMaxNested, wireMaxArray, wireMaxMapPairs),
+		fmt.Sprintf("A body larger than %d KiB (configurable) is `over_limit` (422)", DefaultMaxBodyBytes>>10),
+		fmt.Sprintf("accepts arrays of up to %d elements and bodies of up to %d MiB", wireMaxReplyArray, DefaultMaxReplyBytes>>20),
+		fmt.Sprintf("reads a reply's header section of up to %d KiB", clientMaxHeaderBytes>>10),
+		fmt.Sprintf("headers within %d s over HTTP/1.1, the whole request within %d s", int(ServerReadHeaderTimeout.Seconds()), int(ServerReadTimeout.Seconds())),
+		fmt.Sprintf("the reply within %d s of the end of its headers, %d minutes idle between requests", int(ServerWriteTimeout.Seconds()), int(ServerIdleTimeout.Minutes())),
+		fmt.Sprintf("over HTTP/1.1 %d KiB of request line and headers", ServerMaxHeaderBytes>>10),
+		fmt.Sprintf("The handler serves at most %d requests at once (configurable)", DefaultMaxInFlight),
+		fmt.Sprintf("runs under one %d s deadline (configurable", int(DefaultCallTimeout.Seconds())),
+		fmt.Sprintf("one header of 1 to %d visible ASCII characters", maxIdempotencyKey),
+	} {
+		assert.True(t, strings.Contains(s, phrase), "PROTOCOL.md §5.1 does not say %q", phrase)
+	}
+}
+
+// TestProtocolIdempotencyDefaults keeps the defaults that PROTOCOL.md §5.5
+// gives for stored replies and for the client's retries and the constants
+// in step.
+func TestProtocolIdempotencyDefaults(t *testing.T) {
+	s := strings.Join(strings.Fields(protocoldoc.Section(t, "### 5.5 Idempotency-Key")), " ")
+	for _, phrase := range []string{
+		fmt.Sprintf("its reply is kept (%d hours by default)", int(DefaultReplyTTL.Hours())),
+		fmt.Sprintf("(lease: %d minute by", int(DefaultReplyLease.Minutes())),
+		fmt.Sprintf("It retries, up to %d attempts in all", DefaultMaxAttempts),
+		fmt.Sprintf("it waits from %d ms doubling to at most %d s", DefaultMinBackoff.Milliseconds(), int(DefaultMaxBackoff.Seconds())),
+		fmt.Sprintf("Each attempt has a %d s deadline", int(DefaultAttemptTimeout.Seconds())),
+	} {
+		assert.True(t, strings.Contains(s, phrase), "PROTOCOL.md §5.5 does not say %q", phrase)
+	}
+}
