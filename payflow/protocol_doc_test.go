@@ -321,3 +321,25 @@ func TestProtocolIdempotencyDefaults(t *testing.T) {
 		assert.True(t, strings.Contains(s, phrase), "PROTOCOL.md §5.5 does not say %q", phrase)
 	}
 }
+
+// TestProtocolPlatformDefaults keeps the defaults of PlatformOptions that
+// PROTOCOL.md §6 gives and the constants in step.
+func TestProtocolPlatformDefaults(t *testing.T) {
+	s := strings.Join(strings.Fields(protocoldoc.Section(t, "## 6. Payment request lifecycle")), " ")
+	for _, phrase := range []string{
+		fmt.Sprintf("default burst %d, refilled at one every %d s", DefaultLoginBurst, int(1/DefaultLoginRate)),
+		fmt.Sprintf("default burst %d and %d per second", DefaultResolveBurst, DefaultResolveRate),
+		fmt.Sprintf("default burst %d and %d per second", DefaultCatalogBurst, DefaultCatalogRate),
+		fmt.Sprintf("burst/rate seconds ago or more, %d s by default", DefaultResolveBurst/DefaultResolveRate),
+		fmt.Sprintf("(`SessionTTL`, %d minutes by", int(DefaultSessionTTL.Minutes())),
+		fmt.Sprintf("A session lives %d minutes by default", int(DefaultSessionTTL.Minutes())),
+		fmt.Sprintf("it expires after %s by default", map[time.Duration]string{time.Hour: "one hour"}[DefaultTokenTTL]),
+		fmt.Sprintf("`PlatformOptions.MaxRequestTTL` (%d minutes by default)", int(DefaultMaxRequestTTL.Minutes())),
+		fmt.Sprintf("`PlatformOptions.RequestTTL` (%d seconds by default)", int(DefaultRequestTTL.Seconds())),
+		fmt.Sprintf("now ≥ hold expiry (default %d days)", int(DefaultHoldTTL.Hours()/24)),
+		fmt.Sprintf("idle for %d seconds (default)", int(DefaultRecoverAfter.Seconds())),
+		fmt.Sprintf("`PlatformOptions.CacheTTL`, %d s by default", int(DefaultCacheTTL.Seconds())),
+	} {
+		assert.True(t, strings.Contains(s, phrase), "PROTOCOL.md §6 does not say %q", phrase)
+	}
+}

@@ -128,3 +128,20 @@ func TestProtocolCertificateTable(t *testing.T) {
 	assert.Equal(t, "first 160 bits of SHA-256 of the subjectPublicKey (RFC 7093 §2 method 1)", rows["subjectKeyIdentifier"][0])
 	assert.Equal(t, []string{"= own SKI", "issuer's SKI", "issuer's SKI", "issuer's SKI"}, rows["authorityKeyIdentifier"])
 }
+
+// TestProtocolVerifierDefaults keeps the limits and defaults of the
+// verifier and the challenger that PROTOCOL.md §4 gives and the constants
+// of pki in step.
+func TestProtocolVerifierDefaults(t *testing.T) {
+	s := strings.Join(strings.Fields(protocoldoc.Section(t, "## 4. Certificate profile")), " ")
+	for _, phrase := range []string{
+		fmt.Sprintf("A chain is at most **%d certificates** including the root (verifier default; configurable up to %d, `pki.MaxChainDepth`", pki.DefaultMaxDepth, pki.MaxChainDepth),
+		fmt.Sprintf("| at most %d certificates presented |", pki.DefaultMaxDepth),
+		fmt.Sprintf("A certificate is at most **%d octets** of DER (`pki.MaxCertificateSize`", pki.MaxCertificateSize),
+		fmt.Sprintf("at most %d MiB (%d octets of DER, `pki.MaxCRLSize`", pki.MaxCRLSize>>20, pki.MaxCRLSize),
+		fmt.Sprintf("with a clock-skew allowance (default %d min)", int(pki.DefaultSkew.Minutes())),
+		fmt.Sprintf("default lifetime %d minutes", int(pki.DefaultNonceTTL.Minutes())),
+	} {
+		assert.True(t, strings.Contains(s, phrase), "PROTOCOL.md §4 does not say %q", phrase)
+	}
+}
