@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/queue"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -332,5 +333,19 @@ func TestProtocolPlatformDefaults(t *testing.T) {
 		fmt.Sprintf("now ≥ hold expiry (default %d days)", int(DefaultHoldTTL.Hours()/24)),
 		fmt.Sprintf("idle for %d seconds (default)", int(DefaultRecoverAfter.Seconds())),
 		fmt.Sprintf("`PlatformOptions.CacheTTL`, %d s by default", int(DefaultCacheTTL.Seconds())),
+	)
+}
+
+// TestProtocolPhoneDefaults keeps the defaults of the phones that
+// PROTOCOL.md §5.6 and §6 give and the constants in step.
+func TestProtocolPhoneDefaults(t *testing.T) {
+	protocoldoc.Says(t, "## 6. Payment request lifecycle",
+		fmt.Sprintf("at most %d s by default (`payflow.DefaultMaxRateLimitPause`)", int(DefaultMaxRateLimitPause.Seconds())),
+		fmt.Sprintf("after a pause (%d s by default, `payflow.DefaultRateLimitPause`:", int(DefaultRateLimitPause.Seconds())),
+		fmt.Sprintf("up to %d times in all (`payflow.RateLimitTries`)", RateLimitTries),
+		fmt.Sprintf("%d s (`queue.DefaultTTL`)", int(queue.DefaultTTL.Seconds())),
+	)
+	protocoldoc.Says(t, "### 5.6 Finding a session's payment requests",
+		fmt.Sprintf("for %d seconds after the first `conflict` at most (by default: `payflow.PhoneOptions.SettleWait`)", int(DefaultSettleWait.Seconds())),
 	)
 }
