@@ -64,13 +64,15 @@ func TestProtocolAPDUCases(t *testing.T) {
 	assert.Len(t, rows, 7, "cases 1, 2S, 3S, 4S, 2E, 3E, 4E")
 }
 
-// TestProtocolCardLimits keeps the limits of the card that PROTOCOL.md §2
-// gives and the constants of this package in step.
+// TestProtocolCardLimits keeps the limits and the life states of the card
+// that PROTOCOL.md §2 gives and the constants of this package in step.
 func TestProtocolCardLimits(t *testing.T) {
 	protocoldoc.Says(t, "## 2. CA-SIM applet",
 		fmt.Sprintf("Command data, chained or not, is at most %d octets", simcard.MaxCommandData),
 		fmt.Sprintf("outside %d–%d octets (`simcard.MinChallenge`, `simcard.MaxChallenge`)", simcard.MinChallenge, simcard.MaxChallenge),
 		fmt.Sprintf("The PIN has %d to %d decimal digits and %d tries (a card may be made with up to %d); the PUK has %d digits and its own %d tries",
 			simcard.MinPIN, simcard.MaxPIN, simcard.DefaultTries, simcard.MaxTries, simcard.PUKLength, simcard.DefaultTries),
+		fmt.Sprintf("A blank card is in the **personalisation** state (`%02X`)", simcard.LifePersonalisation),
+		fmt.Sprintf("to the **operational** state (`%02X`)", simcard.LifeOperational),
 	)
 }
