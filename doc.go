@@ -47,6 +47,8 @@
 //	     |  advert(EID_s) |               |                     | advert(EID_m) |
 //	     |<---------------|               |                     |-------------->|
 //	     |                |<~~~~~~~~~~~~ BLE adverts ~~~~~~~~~~>|               |
+//	     |<- sign login --|--- login ----->|<------ login -----|- sign login ->|
+//	     |                |<-- token ------|------ token ----->|               |
 //	     |                |-- resolve EID_m ->                  |               |
 //	     |                |<- "Grocer", code |<- resolve EID_s --|              |
 //	     |                |                |-- "Alice", code -->|               |

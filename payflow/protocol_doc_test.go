@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/queue"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -223,4 +226,126 @@ func TestProtocolStateTable(t *testing.T) {
 		assert.Equal(t, r[2] == "yes", final(state), "%s: final", state)
 	}
 	assert.Equal(t, []string{StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled, StateExpired}, doc)
+}
+
+// TestProtocolAccountTable keeps the chart of accounts of PROTOCOL.md §6.4
+// and the platform's in step: the same codes, each with the flags the
+// table gives, and the owner of the platform's own accounts empty.
+func TestProtocolAccountTable(t *testing.T) {
+	flags := map[string]ledger.AccountFlags{
+		"none": 0, "debits must not exceed credits": ledger.AccountDebitsMustNotExceedCredits,
+	}
+	var codes []uint16
+	for _, r := range protocoldoc.TableOf(t, "### 6.4 Consent and settlement", "code") {
+		require.Len(t, r, 4, "row %q", r)
+		code, err := strconv.ParseUint(r[0], 10, 16)
+		require.NoError(t, err, "row %q", r)
+		codes = append(codes, uint16(code))
+		f, ok := flags[r[3]]
+		if assert.True(t, ok, "code %d: flags %q", code, r[3]) {
+			assert.Equal(t, f, account(uint16(code), 978, "").Flags, "code %d: flags", code)
+		}
+		assert.Equal(t, code >= uint64(AccountFunding), r[2] == "empty", "code %d: owner %q", code, r[2])
+	}
+	assert.Equal(t, []uint16{AccountWallet, AccountMerchant, AccountFunding, AccountIssuer}, codes)
+}
+
+// TestProtocolLedgerCodes keeps the transfer codes and the kinds of derived
+// transfer IDs that PROTOCOL.md §6.4 names in step with the platform's.
+func TestProtocolLedgerCodes(t *testing.T) {
+	protocoldoc.Says(t, "### 6.4 Consent and settlement",
+		fmt.Sprintf("with kind %d hold, %d post, %d void, %d refund, %d funding, %d asset issue, %d limit mark;",
+			kindHold, kindPost, kindVoid, kindRefund, kindFund, kindIssue, kindLimit),
+		fmt.Sprintf("Ledger transfer code %d is a payment leg, %d a refund, %d a funding, %d an asset issue;",
+			TransferPayment, TransferRefund, TransferFunding, TransferIssue),
+	)
+}
+
+// TestProtocolHeaderTable keeps the table of headers of PROTOCOL.md §5.1
+// and the handler in step: the same header names, each in the direction
+// the table gives, a request ID the handler makes of 24 hexadecimal
+// digits, and Cache-Control: no-store on a reply.
+func TestProtocolHeaderTable(t *testing.T) {
+	want := map[string]string{
+		"Authorization": "request", IdempotencyKeyHeader: "request", RequestIDHeader: "both",
+		ReplayedHeader: "reply", "Retry-After": "reply", "Cache-Control": "reply",
+	}
+	doc := map[string]string{}
+	for _, r := range protocoldoc.Table(t, "### 5.1 Conventions") {
+		require.Len(t, r, 3, "row %q", r)
+		name, _, ok := strings.Cut(strings.Trim(r[0], "`"), ":")
+		require.True(t, ok, "row %q", r)
+		doc[name] = r[1]
+	}
+	assert.Equal(t, want, doc, "PROTOCOL.md §5.1: header: direction")
+
+	h, err := NewHandler(refusingAPI{}, HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	assert.Regexp(t, "^[0-9a-f]{24}$", rec.Header().Get(RequestIDHeader), "a request ID made by the handler")
+}
+
+// TestProtocolLimits keeps the limits that PROTOCOL.md §5.1 gives and the
+// constants of the handler, the client and the server in step.
+func TestProtocolLimits(t *testing.T) {
+	protocoldoc.Says(t, "### 5.1 Conventions",
+		fmt.Sprintf("nesting deeper than %d, arrays longer than %d or maps with more than %d pairs", wireMaxNested, wireMaxArray, wireMaxMapPairs),
+		fmt.Sprintf("A body larger than %d KiB (configurable) is `over_limit` (422)", DefaultMaxBodyBytes>>10),
+		fmt.Sprintf("accepts arrays of up to %d elements and bodies of up to %d MiB", wireMaxReplyArray, DefaultMaxReplyBytes>>20),
+		fmt.Sprintf("reads a reply's header section of up to %d KiB", clientMaxHeaderBytes>>10),
+		fmt.Sprintf("headers within %d s over HTTP/1.1, the whole request within %d s", int(ServerReadHeaderTimeout.Seconds()), int(ServerReadTimeout.Seconds())),
+		fmt.Sprintf("the reply within %d s of the end of its headers, %d minutes idle between requests", int(ServerWriteTimeout.Seconds()), int(ServerIdleTimeout.Minutes())),
+		fmt.Sprintf("over HTTP/1.1 %d KiB of request line and headers", ServerMaxHeaderBytes>>10),
+		fmt.Sprintf("The handler serves at most %d requests at once (configurable)", DefaultMaxInFlight),
+		fmt.Sprintf("runs under one %d s deadline (configurable", int(DefaultCallTimeout.Seconds())),
+		fmt.Sprintf("one header of 1 to %d visible ASCII characters", maxIdempotencyKey),
+	)
+}
+
+// TestProtocolIdempotencyDefaults keeps the defaults that PROTOCOL.md §5.5
+// gives for stored replies and for the client's retries and the constants
+// in step.
+func TestProtocolIdempotencyDefaults(t *testing.T) {
+	protocoldoc.Says(t, "### 5.5 Idempotency-Key",
+		fmt.Sprintf("its reply is kept (%d hours by default)", int(DefaultReplyTTL.Hours())),
+		fmt.Sprintf("(lease: %d minute by", int(DefaultReplyLease.Minutes())),
+		fmt.Sprintf("It retries, up to %d attempts in all", DefaultMaxAttempts),
+		fmt.Sprintf("it waits from %d ms doubling to at most %d s", DefaultMinBackoff.Milliseconds(), int(DefaultMaxBackoff.Seconds())),
+		fmt.Sprintf("Each attempt has a %d s deadline", int(DefaultAttemptTimeout.Seconds())),
+	)
+}
+
+// TestProtocolPlatformDefaults keeps the defaults of PlatformOptions that
+// PROTOCOL.md §6 gives and the constants in step.
+func TestProtocolPlatformDefaults(t *testing.T) {
+	protocoldoc.Says(t, "## 6. Payment request lifecycle",
+		fmt.Sprintf("default burst %d, refilled at one every %d s", DefaultLoginBurst, int(1/DefaultLoginRate)),
+		fmt.Sprintf("default burst %d and %d per second", DefaultResolveBurst, DefaultResolveRate),
+		fmt.Sprintf("default burst %d and %d per second", DefaultCatalogBurst, DefaultCatalogRate),
+		fmt.Sprintf("burst/rate seconds ago or more, %d s by default", DefaultResolveBurst/DefaultResolveRate),
+		fmt.Sprintf("(`SessionTTL`, %d minutes by", int(DefaultSessionTTL.Minutes())),
+		fmt.Sprintf("A session lives %d minutes by default", int(DefaultSessionTTL.Minutes())),
+		fmt.Sprintf("it expires after %s by default", map[time.Duration]string{time.Hour: "one hour"}[DefaultTokenTTL]),
+		fmt.Sprintf("`PlatformOptions.MaxRequestTTL` (%d minutes by default)", int(DefaultMaxRequestTTL.Minutes())),
+		fmt.Sprintf("`PlatformOptions.RequestTTL` (%d seconds by default)", int(DefaultRequestTTL.Seconds())),
+		fmt.Sprintf("now ≥ hold expiry (default %d days)", int(DefaultHoldTTL.Hours()/24)),
+		fmt.Sprintf("idle for %d seconds (default)", int(DefaultRecoverAfter.Seconds())),
+		fmt.Sprintf("`PlatformOptions.CacheTTL`, %d s by default", int(DefaultCacheTTL.Seconds())),
+	)
+}
+
+// TestProtocolPhoneDefaults keeps the defaults of the phones that
+// PROTOCOL.md §5.6 and §6 give and the constants in step.
+func TestProtocolPhoneDefaults(t *testing.T) {
+	protocoldoc.Says(t, "## 6. Payment request lifecycle",
+		fmt.Sprintf("at most %d s by default (`payflow.DefaultMaxRateLimitPause`)", int(DefaultMaxRateLimitPause.Seconds())),
+		fmt.Sprintf("after a pause (%d s by default, `payflow.DefaultRateLimitPause`:", int(DefaultRateLimitPause.Seconds())),
+		fmt.Sprintf("up to %d times in all (`payflow.RateLimitTries`)", RateLimitTries),
+		fmt.Sprintf("%d s (`queue.DefaultTTL`)", int(queue.DefaultTTL.Seconds())),
+	)
+	protocoldoc.Says(t, "### 5.6 Finding a session's payment requests",
+		fmt.Sprintf("for %d seconds after the first `conflict` at most (by default: `payflow.PhoneOptions.SettleWait`)", int(DefaultSettleWait.Seconds())),
+	)
 }

@@ -491,3 +491,32 @@ func TestGroceryAuthorityMissing(t *testing.T) {
 	assert.Equal(t, "\n== The cloud and the market ==\n", out.String())
 	assert.NoDirExists(t, filepath.Join(dir, "pki"))
 }
+
+// TestGroceryREADME runs the program as the README's first command does
+// and checks that every line of the README's excerpt of its output is a
+// line of it, but for what changes from run to run: the EIDs, the
+// session's ID and the pairing code.
+func TestGroceryREADME(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, excerpt, ok := strings.Cut(string(readme), "## The grocery run\n")
+	require.True(t, ok, "README.md has a section The grocery run")
+	_, excerpt, ok = strings.Cut(excerpt, "```text\n")
+	require.True(t, ok, "README.md shows the output in a text block")
+	excerpt, _, ok = strings.Cut(excerpt, "```")
+	require.True(t, ok)
+	varying := regexp.MustCompile(`EID [0-9a-f]{8}…|Session [0-9a-f]{8}|pairing code [0-9]{6}`)
+	hex := regexp.MustCompile(`[0-9a-f]{6,8}`)
+	out := runGrocery(t)
+	n := 0
+	for l := range strings.SplitSeq(strings.TrimSpace(excerpt), "\n") {
+		if l == "…" {
+			continue
+		}
+		n++
+		re := regexp.QuoteMeta(l) // leaves letters, digits, spaces and … as they are
+		re = varying.ReplaceAllStringFunc(re, func(s string) string { return hex.ReplaceAllLiteralString(s, "[0-9a-f]+") })
+		assert.Regexp(t, "(?m)^"+re+"$", out, "README.md: %q", l)
+	}
+	assert.Greater(t, n, 20, "lines of the excerpt")
+}

@@ -47,6 +47,20 @@ func Section(t testing.TB, heading string) string {
 	return s
 }
 
+// Says checks that the text of PROTOCOL.md under heading (Section), its
+// lines joined and each run of spaces made one, holds each of phrases, and
+// fails t naming every phrase that it does not hold. It pins a figure that
+// the document states in its prose to the constant of the code.
+func Says(t testing.TB, heading string, phrases ...string) {
+	t.Helper()
+	s := strings.Join(strings.Fields(Section(t, heading)), " ")
+	for _, p := range phrases {
+		if !strings.Contains(s, p) {
+			t.Errorf("PROTOCOL.md %s does not say %q", heading, p)
+		}
+	}
+}
+
 // TableOf is Table for the first table after heading whose header row's
 // first cell is column (any table for ""), for a section with more than
 // one table. It looks no further than the next heading.

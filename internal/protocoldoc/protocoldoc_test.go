@@ -1,6 +1,7 @@
 package protocoldoc
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,4 +29,24 @@ func TestTableOfColumn(t *testing.T) {
 	inModule(t, "### 1 Codes\n\n| A | B |\n|---|---|\n| 1 | 2 |\n\n| C | D |\n| :-- | --: |\n| 3 | 4 |\n| 5 | 6 |\n\n### 2 Next\n")
 	assert.Equal(t, [][]string{{"3", "4"}, {"5", "6"}}, TableOf(t, "### 1 Codes", "C"))
 	assert.Equal(t, [][]string{{"1", "2"}}, TableOf(t, "### 1 Codes", ""))
+}
+
+// recorder is a testing.TB that keeps the errors reported to it.
+type recorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestSays(t *testing.T) {
+	inModule(t, "### 1 Limits\n\nA body of at most\n64   KiB.\n\n### 2 Next\n\nAt most 8 levels.\n")
+	r := &recorder{TB: t}
+	Says(r, "### 1 Limits", "A body of at most 64 KiB.", "at most 32 KiB", "At most 8 levels")
+	assert.Equal(t, []string{
+		`PROTOCOL.md ### 1 Limits does not say "at most 32 KiB"`,
+		`PROTOCOL.md ### 1 Limits does not say "At most 8 levels"`,
+	}, r.errs)
 }

@@ -22,7 +22,7 @@
 //
 // The phones keep a model of what they know: every reply they saw, every
 // consent their cards signed, every balance they expect. After every step
-// and at the end Run checks that ledger.Verify passes; that the money of
+// and at the end Run checks that ledger.Ledger.Verify passes; that the money of
 // every currency and the units of every asset are conserved (the balances
 // of wallets and merchants add up to what was funded or issued); that
 // every wallet and merchant balance, posted and held, equals the model's,

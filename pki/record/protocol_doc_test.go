@@ -166,3 +166,17 @@ func TestProtocolTestVectors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Regexp(t, "^"+env.String()+"$", hex.EncodeToString(msg), "PROTOCOL.md §3.7 envelope and Sign")
 }
+
+// TestProtocolRecordLimits keeps the limits of records that PROTOCOL.md §3
+// gives and the constants of this package in step.
+func TestProtocolRecordLimits(t *testing.T) {
+	protocoldoc.Says(t, "## 3. Signed records",
+		"a message over "+strconv.Itoa(MaxMessage)+" bytes (a receipt's x5chain aside, §3.6)",
+		"is over "+strconv.Itoa(maxHeaderBytes)+" bytes (a receipt's over "+strconv.Itoa(maxHeaderBytes)+" plus the "+strconv.Itoa(MaxChain)+" that its x5chain may add",
+		"an unprotected header over "+strconv.Itoa(maxHeaderBytes)+" bytes",
+		"SKUs, asset names and merchant IDs are 1 to "+strconv.Itoa(MaxText)+" bytes",
+		"are 1 to "+strconv.Itoa(MaxText)+" bytes of UTF-8",
+		"| at most "+strconv.Itoa(MaxItems)+", each quantity 1 to 2^63−1;",
+		"at most "+strconv.Itoa(MaxLegs)+", each amount more than zero;",
+	)
+}

@@ -85,7 +85,7 @@ var _ simcard.Transmitter = (*Applet)(nil)
 
 // New returns the card whose state is in store. A blank store makes a new
 // card in the personalisation state, with a fresh advertising secret and no
-// ICCID, key, certificate, PIN or PUK (see simcard.Personalise); the new
+// ICCID, key, certificate, PIN or PUK (see simcard.Card.Personalise); the new
 // state is stored before New returns. New returns an error matching ErrState
 // when the stored state is unreadable, ErrOptions for tries out of range or
 // a nil store (or one holding a nil pointer; the error then matches

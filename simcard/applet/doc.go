@@ -11,7 +11,7 @@
 // acknowledged change and never gives a free PIN try: the tries are
 // decremented and stored before the PIN is compared, in constant time.
 //
-// A blank card starts in the personalisation state (simcard.Personalise
+// A blank card starts in the personalisation state (simcard.Card.Personalise
 // drives it); ACTIVATE moves it to the operational state, where it signs the
 // records of package record that it builds itself, answers challenges with
 // INTERNAL AUTHENTICATE and computes its advert for any epoch from its

@@ -1,0 +1,69 @@
+package adv
+
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestProtocolLayoutTable keeps the layout table of PROTOCOL.md §1.1 and
+// the encoding in step: each AD structure at its offset, of its length and
+// value (UU UU the UUID, little-endian), the service data last, all of
+// them filling the 31 octets.
+func TestProtocolLayoutTable(t *testing.T) {
+	b, err := Codec{UUID: 0xABCD}.AppendBinary(nil, Packet{Role: Seller, TxPower: -8})
+	require.NoError(t, err)
+	end := 0
+	for _, r := range protocoldoc.Table(t, "### 1.1 Layout") {
+		require.Len(t, r, 4, "row %q", r)
+		off, err := strconv.Atoi(r[0])
+		require.NoError(t, err, "row %q", r)
+		n, err := strconv.Atoi(r[1])
+		require.NoError(t, err, "row %q", r)
+		assert.Equal(t, end, off, "row %q starts where the one before ends", r)
+		end = off + n
+		require.LessOrEqual(t, end, len(b), "row %q", r)
+		if r[2] == "service data" {
+			assert.Equal(t, ServiceDataSize, n, "row %q", r)
+			continue
+		}
+		want, err := hex.DecodeString(strings.ReplaceAll(strings.ReplaceAll(strings.Trim(r[2], "`"), "UU UU", "cd ab"), " ", ""))
+		require.NoError(t, err, "row %q", r)
+		assert.Equal(t, want, b[off:end], "row %q", r)
+	}
+	assert.Equal(t, Size, end, "the rows fill the advert")
+}
+
+// TestProtocolServiceDataTable keeps the service data table of
+// PROTOCOL.md §1.1 and the code in step: the version and the roles of
+// octet 0, the flag bits of octet 18 and the reserved octet 19.
+func TestProtocolServiceDataTable(t *testing.T) {
+	rows := map[string]string{}
+	for _, r := range protocoldoc.TableOf(t, "### 1.1 Layout", "octet") {
+		require.Len(t, r, 3, "row %q", r)
+		rows[r[0]] = r[2]
+	}
+	assert.Contains(t, rows["0"], "high nibble: protocol version, `"+strconv.Itoa(Version)+"`;")
+	assert.Contains(t, rows["0"], "low nibble: role, `"+strconv.Itoa(int(Shopper))+"` shopper, `"+strconv.Itoa(int(Seller))+"` seller")
+	assert.Equal(t, Flags(1<<0), FlagBusy, "PROTOCOL.md: %s", rows["18"])
+	assert.Contains(t, rows["18"], "bit 0 `busy`")
+	assert.Equal(t, Flags(1<<1), FlagAssets, "PROTOCOL.md: %s", rows["18"])
+	assert.Contains(t, rows["18"], "bit 1 `assets`")
+	assert.Contains(t, rows["18"], "bits 2–7 reserved")
+	assert.Equal(t, "`00`", rows["19"])
+
+	p := Packet{Role: Shopper, EID: EID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, TxPower: -8, Flags: FlagBusy | FlagAssets}
+	b, err := p.MarshalBinary()
+	require.NoError(t, err)
+	sd := b[Size-ServiceDataSize:]
+	assert.Equal(t, byte(Version<<4|int(Shopper)), sd[0], "octet 0")
+	assert.Equal(t, p.EID[:], sd[1:17], "octets 1–16")
+	assert.Equal(t, byte(0xf8), sd[17], "octet 17, int8 dBm")
+	assert.Equal(t, byte(FlagBusy|FlagAssets), sd[18], "octet 18")
+	assert.Equal(t, byte(0), sd[19], "octet 19")
+}
