@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,14 @@ func TestStatusWords(t *testing.T) {
 	withHeader.Counter = 7
 	headerPayload := payload(t, withHeader)
 	tooLong := "80500300" + "00" + "2001" + strings.Repeat("00", 0x2001)
+	// The consent with a key it does not have (20, after its others), and
+	// with its amount (1234) in four octets where two hold it: each
+	// decodes into a valid consent, which the card refuses for its bytes.
+	unknownKey := append([]byte{consent[0] + 1}, consent[1:]...)
+	unknownKey = append(unknownKey, 0x14, 0x00)
+	amount := bytes.Index(consent, []byte{0x06, 0x19, 0x04, 0xD2})
+	require.Positive(t, amount)
+	longAmount := slices.Concat(consent[:amount], []byte{0x06, 0x1A, 0, 0, 0x04, 0xD2}, consent[amount+4:])
 
 	tests := []struct {
 		name  string
@@ -200,6 +209,8 @@ func TestStatusWords(t *testing.T) {
 		{name: "record with a card header", cmd: apdu("80500100", headerPayload, "00"), sw: 0x6A80},
 		{name: "record of the wrong type", cmd: apdu("80500100", consent, "00"), sw: 0x6A80},
 		{name: "record that is not CBOR", cmd: "8050010003010203 00", sw: 0x6A80},
+		{name: "record with an unknown key", pre: []string{"0020008006313233343536"}, cmd: apdu("80500300", unknownKey, "00"), sw: 0x6A80},
+		{name: "record not in its deterministic encoding", pre: []string{"0020008006313233343536"}, cmd: apdu("80500300", longAmount, "00"), sw: 0x6A80},
 		{name: "record without data", cmd: "8050010000", sw: 0x6700},
 		{name: "receipt type", cmd: apdu("80500500", consent, "00"), sw: 0x6A86},
 		{name: "record type zero", cmd: apdu("80500000", consent, "00"), sw: 0x6A86},
@@ -209,6 +220,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "chain broken by an unknown instruction", pre: []string{"9050030001A8"}, cmd: "00B0000000", sw: 0x6883},
 		{name: "chain dropped after a break", pre: []string{"9050030001A8", "00CA010100"}, cmd: "00CA010100", sw: 0x9000},
 		{name: "chain broken by another P1", pre: []string{"9050030001A8"}, cmd: apdu("80500100", consent, "00"), sw: 0x6883},
+		{name: "chain broken by another P2", pre: []string{"9050030001A8"}, cmd: apdu("80500301", consent, "00"), sw: 0x6883},
 		// In a chain, a command that does not parse is 6700 and one of an
 		// unsupported class 6E00, as anywhere; any other command that does
 		// not go on with the chain is 6883. Each drops the chain.
