@@ -693,6 +693,7 @@ func TestCorruptState(t *testing.T) {
 		"wrong version":       with(0, 2),
 		"unknown life":        with(1, 9),
 		"tries above max":     with(2, good[3]+1),
+		"PUK tries above max": with(4, good[5]+1),
 		"no tries allowed":    with(3, 0),
 		"PUK tries over 15":   with(5, 16),
 	}
@@ -723,6 +724,9 @@ func TestCorruptState(t *testing.T) {
 		binary.BigEndian.PutUint16(b[off-2:], uint16(len(v)))
 		return append(append(b, v...), good[off+n:]...)
 	}
+	// An operational card holds a PIN and a PUK (ACTIVATE asks for both).
+	tests["operational without a PIN"] = replaced(6, nil)
+	tests["operational without a PUK"] = replaced(7, nil)
 	require.Equal(t, bytes.Join(v.Enrolment.Chain[1:], nil), good[chain:chain+chainLen])
 	otherRoot, otherIssuer, err := simcardtest.NewCA()
 	require.NoError(t, err)
