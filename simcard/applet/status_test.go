@@ -293,6 +293,7 @@ func TestBlankCardStatusWords(t *testing.T) {
 		{name: "put ICCID with a wrong check digit", cmd: apdu("00DA0101", []byte("89014103211118510721"), ""), sw: 0x6A80},
 		{name: "put ICCID of 18 digits", cmd: apdu("00DA0101", []byte("890141032111185107"), ""), sw: 0x6A80},
 		{name: "put certificate before the key", pre: []string{apdu("00DA0101", []byte(testICCID), "")}, cmd: "00DA010203308200", sw: 0x6985},
+		{name: "put certificate before the ICCID", pre: []string{"0047800000"}, cmd: "00DA0102" + "00" + hexFour(len(otherCert)) + hexOf(otherCert), sw: 0x6985},
 		{name: "put certificate of another key", pre: []string{apdu("00DA0101", []byte(testICCID), ""), "0047800000"},
 			cmd: "00DA0102" + "00" + hexFour(len(otherCert)) + hexOf(otherCert), sw: 0x6A80},
 		{name: "put chain that is not DER", cmd: "00DA010703300100", sw: 0x6A80},
@@ -331,6 +332,32 @@ func TestBlankCardStatusWords(t *testing.T) {
 }
 
 func hexFour(n int) string { return hexOf([]byte{byte(n >> 8), byte(n)}) }
+
+// TestActivateIncomplete: ACTIVATE of a card that holds its ICCID, its key
+// and its certificate answers 6985 until both the PIN and the PUK are put,
+// and leaves it in personalisation; with both it answers 9000.
+func TestActivateIncomplete(t *testing.T) {
+	const putPIN, putPUK = "00DA012006313233343536", "00DA0121083132333435363738"
+	for name, puts := range map[string][]string{"no PIN or PUK": nil, "no PUK": {putPIN}, "no PIN": {putPUK}} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := certifiedBlank(t)
+			for _, p := range puts {
+				_, sw := tx(t, a, p)
+				require.Equal(t, uint16(0x9000), sw)
+			}
+			_, sw := tx(t, a, "00440000")
+			assert.Equal(t, uint16(0x6985), sw)
+			life, sw := tx(t, a, "00CA010800")
+			require.Equal(t, uint16(0x9000), sw)
+			assert.Equal(t, []byte{0x01}, life, "still in personalisation")
+		})
+	}
+	a, _ := certifiedBlank(t)
+	tx(t, a, putPIN)
+	tx(t, a, putPUK)
+	_, sw := tx(t, a, "00440000")
+	assert.Equal(t, uint16(0x9000), sw)
+}
 
 // TestMalformedVerifyClearsPIN checks that a VERIFY of the PIN that does not
 // parse (its Lc does not match the octets that follow) ends the
