@@ -326,6 +326,39 @@ func TestExchange(t *testing.T) {
 	})
 }
 
+// reusing is a Transmitter that answers every command in one buffer of its
+// own, as a reader's driver may.
+type reusing struct {
+	t   simcard.Transmitter
+	buf [258]byte
+}
+
+func (r *reusing) Transmit(cmd []byte) ([]byte, error) {
+	b, err := r.t.Transmit(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return r.buf[:copy(r.buf[:], b)], nil
+}
+
+// TestAnswersOwnedByCaller: what a Card returns is the caller's, even
+// through a Transmitter that answers every command in the same buffer: a
+// later exchange changes none of it.
+func TestAnswersOwnedByCaller(t *testing.T) {
+	v := newCard(t)
+	c := simcard.New(&reusing{t: v.Applet})
+	_, err := c.Select()
+	require.NoError(t, err)
+	iccid, err := c.GetData(simcard.TagICCID)
+	require.NoError(t, err)
+	tries, err := c.GetData(simcard.TagPINStatus)
+	require.NoError(t, err)
+	_, err = c.GetData(simcard.TagPublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, v.Enrolment.ICCID, string(iccid))
+	assert.Equal(t, []byte{simcard.DefaultTries, simcard.DefaultTries}, tries)
+}
+
 // selectFCI is Card.Select's command: SELECT by DF name, answer the FCI.
 const selectFCI = "00A4040007F0434153494D0100"
 
