@@ -235,6 +235,9 @@ func TestStatusWords(t *testing.T) {
 		{name: "chain broken by a last link of another class", pre: []string{"9050030001A8"}, cmd: apdu("00500300", consent, "00"), sw: 0x6883},
 		{name: "chain broken by a link of an instruction without chaining", pre: []string{"9050030001A8"}, cmd: "10CA010100", sw: 0x6883},
 		{name: "chain over the limit", pre: []string{"9050030001A8"}, cmd: "9050030000" + "2000" + strings.Repeat("00", 0x2000), sw: 0x6700},
+		{name: "first link over the limit", cmd: "9050030000" + "2001" + strings.Repeat("00", 0x2001), sw: 0x6700},
+		{name: "no chain after a first link over the limit", pre: []string{"9050030000" + "2001" + strings.Repeat("00", 0x2001)}, cmd: "00CA010100", sw: 0x9000},
+		{name: "answer cut to Le", cmd: "00CA010113", sw: 0x6101, data: hexOf([]byte(testICCID[:19]))},
 		{name: "chain dropped after going over the limit", pre: []string{"9050030001A8", "9050030000" + "2000" + strings.Repeat("00", 0x2000)}, cmd: "00CA010100", sw: 0x9000},
 
 		// INTERNAL AUTHENTICATE.
@@ -332,6 +335,21 @@ func TestBlankCardStatusWords(t *testing.T) {
 }
 
 func hexFour(n int) string { return hexOf([]byte{byte(n >> 8), byte(n)}) }
+
+// TestPending256: an answer with 256 octets left after the Ne sent says so
+// with 6100, and GET RESPONSE 00 returns the 256 with 9000.
+func TestPending256(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	cert := v.Enrolment.Chain[0]
+	require.Greater(t, len(cert), 256)
+	ne := len(cert) - 256 // extended Le: the certificate may be over 512 octets
+	data, sw := tx(t, v.Applet, "00CA0102"+"00"+hexFour(ne))
+	require.Equal(t, uint16(0x6100), sw)
+	assert.Equal(t, cert[:ne], data)
+	data, sw = tx(t, v.Applet, "00C0000000")
+	require.Equal(t, uint16(0x9000), sw)
+	assert.Equal(t, cert[ne:], data)
+}
 
 // TestActivateIncomplete: ACTIVATE of a card that holds its ICCID, its key
 // and its certificate answers 6985 until both the PIN and the PUK are put,
