@@ -1942,6 +1942,40 @@ func TestRevokedTwoCAsOfOneName(t *testing.T) {
 	assert.True(t, v.Revoked(ids), "listed by its own CA")
 }
 
+// TestRevokedTwoNamesOfOneKey: two card CAs of one key under two names (a
+// CA renamed, its key kept) have a CRL each: the CRL that the renamed CA
+// signs under its new name is that CA's, not the CRL of the CA of the old
+// name, whose key and key identifier it shares. It lists the certificates
+// of the new name only, and neither CA's CRL replaces, nor is refused for,
+// the other's.
+func TestRevokedTwoNamesOfOneKey(t *testing.T) {
+	h := newHierarchy(t)
+	renamed, err := h.root.NewIntermediate(h.ca.Signer(), CAOptions{
+		Subject: pkix.Name{CommonName: "CA-SIM Card CA 2"}, CRLURL: "http://pki.example/card2.crl", Now: fixed(t0),
+	})
+	require.NoError(t, err)
+	require.Equal(t, h.ca.cert.SubjectKeyId, renamed.cert.SubjectKeyId)
+	require.NotEqual(t, h.ca.cert.RawSubject, renamed.cert.RawSubject)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{renamed.DER()}})
+	addCRLs(t, h, v)
+
+	key := newKey(t)
+	der, err := renamed.IssueCard(key.Public(), testICCID2, IssueOptions{})
+	require.NoError(t, err)
+	chain2 := append([][]byte{der}, renamed.Chain()...)
+	card, card2 := mustParse(t, h.card), mustParse(t, der)
+	require.NoError(t, renamed.Revoke(card.SerialNumber, ReasonKeyCompromise))
+	require.NoError(t, renamed.Revoke(card2.SerialNumber, ReasonKeyCompromise))
+	crl, err := renamed.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl), "the CRL of the new name, of the number of the old name's held")
+
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err, "listed under the name that did not issue it")
+	_, err = v.VerifyCard(chain2)
+	require.ErrorIs(t, err, ErrRevoked, "listed under the name that issued it")
+}
+
 // TestCacheServesNoResultOfReplacedCRLs: a chain verified and cached
 // before a CRL that lists it was accepted is not served from the cache
 // once that CRL is held, even in the instant between AddCRL's publishing

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -293,6 +294,8 @@ func TestExchange(t *testing.T) {
 		for name, st := range map[string][2]string{
 			"ICCID with a bad check digit":   {"00CA010100", "38393031343130333231313131383531303732319000"},
 			"counter of 4 octets":            {"00CA010400", "000000019000"},
+			"counter of 9 octets":            {"00CA010400", "0000000000000000019000"},
+			"advert of 30 octets":            {"8052010004000000011F", strings.Repeat("00", 30) + "9000"},
 			"tries above the maximum":        {"00CA010500", "04039000"},
 			"tries, a maximum of 0":          {"00CA010500", "00009000"},
 			"tries, a maximum above 15":      {"00CA010500", "03109000"},
@@ -312,6 +315,8 @@ func TestExchange(t *testing.T) {
 					_, err = c.ICCID()
 				case "00CA010400":
 					_, err = c.Counter()
+				case "8052010004000000011F":
+					_, err = c.Advert(1, adv.Shopper, 0)
 				default:
 					_, _, err = c.PINTries()
 				}
@@ -319,6 +324,39 @@ func TestExchange(t *testing.T) {
 			})
 		}
 	})
+}
+
+// reusing is a Transmitter that answers every command in one buffer of its
+// own, as a reader's driver may.
+type reusing struct {
+	t   simcard.Transmitter
+	buf [258]byte
+}
+
+func (r *reusing) Transmit(cmd []byte) ([]byte, error) {
+	b, err := r.t.Transmit(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return r.buf[:copy(r.buf[:], b)], nil
+}
+
+// TestAnswersOwnedByCaller: what a Card returns is the caller's, even
+// through a Transmitter that answers every command in the same buffer: a
+// later exchange changes none of it.
+func TestAnswersOwnedByCaller(t *testing.T) {
+	v := newCard(t)
+	c := simcard.New(&reusing{t: v.Applet})
+	_, err := c.Select()
+	require.NoError(t, err)
+	iccid, err := c.GetData(simcard.TagICCID)
+	require.NoError(t, err)
+	tries, err := c.GetData(simcard.TagPINStatus)
+	require.NoError(t, err)
+	_, err = c.GetData(simcard.TagPublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, v.Enrolment.ICCID, string(iccid))
+	assert.Equal(t, []byte{simcard.DefaultTries, simcard.DefaultTries}, tries)
 }
 
 // selectFCI is Card.Select's command: SELECT by DF name, answer the FCI.
@@ -367,6 +405,7 @@ func TestCardMethods(t *testing.T) {
 	require.NoError(t, c.VerifyPIN("2468"))
 	require.ErrorIs(t, c.ChangePIN("2468", "12"), simcard.ErrFormat)
 	require.ErrorIs(t, c.Unblock("1234", ""), simcard.ErrFormat)
+	require.ErrorIs(t, simcard.New(&script{t: t}).Unblock(simcardtest.PUK, "12"), simcard.ErrFormat, "a new PIN of 2 digits, refused before anything is sent")
 	require.NoError(t, c.Unblock(simcardtest.PUK, ""))
 	require.NoError(t, c.VerifyPIN("2468"), "P1 01 keeps the PIN")
 
@@ -662,6 +701,12 @@ func TestAppendPublicKeyTemplateP256Only(t *testing.T) {
 	pub, err := simcard.ParsePublicKeyTemplate(b[len(prefix):])
 	require.NoError(t, err)
 	assert.True(t, key.PublicKey.Equal(pub))
+	for i, v := range map[int]byte{0: 0x7E, 1: 0x48, 2: 0x42, 3: 0x85, 4: 0x40} {
+		bad := bytes.Clone(b[len(prefix):])
+		bad[i] = v
+		_, err := simcard.ParsePublicKeyTemplate(bad)
+		assert.ErrorIs(t, err, simcard.ErrResponse, "octet %d of the template %02X", i, v)
+	}
 	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P384(), elliptic.P521()} {
 		key, err := ecdsa.GenerateKey(curve, rand.Reader)
 		require.NoError(t, err)

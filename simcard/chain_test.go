@@ -112,8 +112,10 @@ func TestChainLeftByFailedExchange(t *testing.T) {
 }
 
 // TestChainLeftOnItsChannel: the GET RESPONSE that ends a chain left by a
-// failed exchange goes on the logical channel of that chain, where the
-// card holds it, whatever the channel of the command that follows.
+// failed exchange (a link lost, or taken and answered with a status word
+// that aborts no command or with data) goes on the logical channel of that
+// chain, where the card holds it, whatever the channel of the command that
+// follows.
 func TestChainLeftOnItsChannel(t *testing.T) {
 	for _, tt := range []struct{ cla, link, end string }{
 		{"02", "12", "02"}, {"4A", "5A", "4A"}, {"81", "91", "01"},
@@ -133,6 +135,24 @@ func TestChainLeftOnItsChannel(t *testing.T) {
 			assert.Equal(t, unhex(t, "AABB"), got)
 			assert.Empty(t, s.steps)
 		})
+		// A link taken, and answered with a status word that aborts no
+		// command or with data, leaves the chain on the same channel.
+		for _, answer := range []string{"6283", "AA9000"} {
+			t.Run("CLA "+tt.cla+", link answered "+answer, func(t *testing.T) {
+				s := &script{t: t, steps: [][2]string{
+					{tt.link + "DA0107FF" + hexN(0, 255), answer},
+					{tt.end + "C0000000", "6883"},
+					{"00CA010100", "AABB9000"},
+				}}
+				c := simcard.New(s)
+				_, err := c.Exchange(simcard.Command{CLA: unhex(t, tt.cla)[0], INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: make([]byte, 300)})
+				require.ErrorIs(t, err, simcard.ErrResponse)
+				got, err := c.GetData(simcard.TagICCID)
+				require.NoError(t, err)
+				assert.Equal(t, unhex(t, "AABB"), got)
+				assert.Empty(t, s.steps)
+			})
+		}
 	}
 }
 

@@ -80,6 +80,26 @@ func TestGetDataEmpty(t *testing.T) {
 	})
 }
 
+// TestChainIssuersMalformed: an issuer chain that does not split into DER
+// SEQUENCEs, back to back, is ErrResponse: no certificate of it, nor the
+// card's, is taken.
+func TestChainIssuersMalformed(t *testing.T) {
+	for name, issuers := range map[string]string{
+		"an octet after a certificate": certDER + "00",
+		"an OCTET STRING":              "0400",
+		"a certificate cut short":      certDER[:len(certDER)-2],
+		"a length not in DER":          "308106020101020102",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{t: t, steps: [][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", issuers + "9000"}}}
+			chain, err := simcard.New(s).Chain()
+			require.ErrorIs(t, err, simcard.ErrResponse)
+			assert.Nil(t, chain)
+			assert.Empty(t, s.steps)
+		})
+	}
+}
+
 // TestChainReadStatus: a certificate or issuer chain answered with a status
 // word other than 9000, a warning or another success included, whether to
 // GET DATA or to a GET RESPONSE after it, ends Chain with a *StatusError

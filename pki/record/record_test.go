@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -550,13 +551,20 @@ func TestValidate(t *testing.T) {
 		{"bad role", "auth-proof", func(r Record) { r.(*AuthProof).Role = 3 }, "role"},
 		{"short EID", "auth-proof", func(r Record) { r.(*AuthProof).EID = nil }, "EID"},
 		{"lower-case currency", "payment-request", func(r Record) { r.(*PaymentRequest).Currency = "eur" }, "currency"},
+		{"currency ending past Z", "payment-request", func(r Record) { r.(*PaymentRequest).Currency = "EU[" }, "currency"},
+		{"currency with a character past Z", "consent", func(r Record) { r.(*Consent).Currency = "E[R" }, "currency"},
 		{"zero amount no legs", "payment-request", func(r Record) { r.(*PaymentRequest).Amount = 0 }, "amount"},
 		{"amount over 2^63-1", "payment-request", func(r Record) { r.(*PaymentRequest).Amount = 1 << 63 }, "amount"},
 		{"zero quantity", "payment-request", func(r Record) { r.(*PaymentRequest).Items[0].Quantity = 0 }, "quantity"},
 		{"payer not ICCID", "payment-request", func(r Record) { r.(*PaymentRequest).PayerCardID = "12ab" }, "payer card ID"},
 		{"merchant too long", "payment-request", func(r Record) { r.(*PaymentRequest).MerchantID = strings.Repeat("m", MaxText+1) }, "merchant ID"},
 		{"merchant control char", "payment-request", func(r Record) { r.(*PaymentRequest).MerchantID = "a\nb" }, "merchant ID"},
+		{"merchant ending with a space", "payment-request", func(r Record) { r.(*PaymentRequest).MerchantID = "grocer-1 " }, "merchant ID"},
+		{"merchant starting with a space", "consent", func(r Record) { r.(*Consent).MerchantID = " grocer-1" }, "merchant ID"},
 		{"zero leg", "payment-request", func(r Record) { r.(*PaymentRequest).Legs = []Leg{{Asset: "TICKET", Amount: 0}} }, "leg amount"},
+		{"too many legs", "payment-request", func(r Record) {
+			r.(*PaymentRequest).Legs = slices.Repeat([]Leg{{Asset: "TICKET", Amount: 1}}, MaxLegs+1)
+		}, "legs"},
 		{"too many items", "payment-request", func(r Record) {
 			r.(*PaymentRequest).Items = make([]Item, MaxItems+1)
 		}, "items"},
@@ -785,6 +793,8 @@ func TestCheckCardID(t *testing.T) {
 		{"8901410321111851072 ", "must be 19 or 20 decimal digits"},
 		{"99014103211118510729", "must start with the industry identifier 89"},
 		{"7986001234567890121", "must start with the industry identifier 89"},
+		{"8886001234567890122", "must start with the industry identifier 89"},
+		{"8086001234567890129", "must start with the industry identifier 89"},
 		{"89014103211118510721", "must end with the Luhn check digit of the others"},
 		{"8986001234567890128", "must end with the Luhn check digit of the others"},
 		{"8986009876543210982", "must end with the Luhn check digit of the others"},
@@ -841,6 +851,17 @@ func TestSignatureHasOneForm(t *testing.T) {
 	new(big.Int).Sub(n, big.NewInt(1)).FillBytes(sig[32:])
 	LowS(sig[:])
 	assert.Equal(t, big.NewInt(1), new(big.Int).SetBytes(sig[32:]), "n − 1 becomes 1")
+	// n is odd: s = (n−1)/2 is the highest low s, and n − s = s + 1 the
+	// lowest high one.
+	half := new(big.Int).Rsh(n, 1)
+	half.FillBytes(sig[32:])
+	assert.True(t, lowS(sig[:]), "s = (n−1)/2 is low")
+	LowS(sig[:])
+	assert.Equal(t, half, new(big.Int).SetBytes(sig[32:]), "(n−1)/2 is kept")
+	new(big.Int).Add(half, big.NewInt(1)).FillBytes(sig[32:])
+	assert.False(t, lowS(sig[:]), "s = (n+1)/2 is high")
+	LowS(sig[:])
+	assert.Equal(t, half, new(big.Int).SetBytes(sig[32:]), "(n+1)/2 becomes (n−1)/2")
 	short := []byte{1, 2, 3}
 	LowS(short)
 	assert.Equal(t, []byte{1, 2, 3}, short, "a slice of another length is left alone")

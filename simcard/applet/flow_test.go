@@ -396,15 +396,18 @@ func TestPINPowerLoss(t *testing.T) {
 	require.Equal(t, uint16(0x9000), sw)
 	assert.Equal(t, []byte{2, 3}, data)
 
-	// The decrement itself fails: the card does not compare at all.
-	fs2 := &faultyStorage{Storage: mem, armed: true}
-	a, err = applet.New(fs2, applet.Options{})
-	require.NoError(t, err)
-	tx(t, a, selectAID)
-	_, sw = tx(t, a, "0020008006313233343536")
-	assert.Equal(t, uint16(0x6581), sw)
-	_, sw = tx(t, a, "00200080")
-	assert.Equal(t, uint16(0x63C2), sw)
+	// The decrement itself fails: the card does not compare at all, whether
+	// the power is cut (every store after it fails too) or the store fails
+	// once (the stores after it succeed).
+	for _, s := range []applet.Storage{&faultyStorage{Storage: mem, armed: true}, &failingStore{Storage: mem, armed: true}} {
+		a, err = applet.New(s, applet.Options{})
+		require.NoError(t, err)
+		tx(t, a, selectAID)
+		_, sw = tx(t, a, "0020008006313233343536")
+		assert.Equal(t, uint16(0x6581), sw)
+		_, sw = tx(t, a, "00200080")
+		assert.Equal(t, uint16(0x63C2), sw)
+	}
 
 	// A wrong PIN whose decrement is stored stays counted after a cut.
 	fs3 := &faultyStorage{Storage: mem, armed: true, okWrites: 1}
@@ -426,31 +429,100 @@ func TestPINPowerLoss(t *testing.T) {
 
 // TestChangePINPowerLoss: a CHANGE REFERENCE DATA whose state cannot be
 // stored answers 6581 and leaves the PIN unverified, whichever of its
-// stores fails, and the old PIN stays the PIN.
+// stores fails, whether the power is cut (every store after it fails too)
+// or the store fails once, and the old PIN stays the PIN.
 func TestChangePINPowerLoss(t *testing.T) {
 	tests := []struct {
 		name     string
-		okWrites int    // stores that succeed before the cut
-		status   uint16 // the status query's answer after the cut
+		okWrites int    // stores that succeed before the one that fails
+		status   uint16 // the status query's answer after it
 	}{
 		{name: "decrement", okWrites: 0, status: 0x63C3},
 		{name: "restore", okWrites: 1, status: 0x63C2},
 		{name: "new PIN", okWrites: 2, status: 0x63C3},
 	}
 	for _, tt := range tests {
+		for _, once := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/once=%v", tt.name, once), func(t *testing.T) {
+				mem := new(applet.Memory)
+				cut := &faultyStorage{Storage: mem}
+				fail := &failingStore{Storage: mem, fail: tt.okWrites}
+				var store applet.Storage = cut
+				if once {
+					store = fail
+				}
+				v := newCard(t, simcardtest.Options{Storage: store})
+				_, sw := tx(t, v.Applet, "0020008006313233343536")
+				require.Equal(t, uint16(0x9000), sw)
+				cut.armed, cut.okWrites, fail.armed = !once, tt.okWrites, once
+				_, sw = tx(t, v.Applet, "0024008012313233343536FFFFFFFFFFFF373737373737")
+				assert.Equal(t, uint16(0x6581), sw)
+				_, sw = tx(t, v.Applet, "00200080")
+				assert.Equalf(t, tt.status, sw, "status query: %04X", sw)
+				cut.armed, fail.armed = false, false
+				_, sw = tx(t, v.Applet, "0020008006313233343536")
+				assert.Equal(t, uint16(0x9000), sw, "the old PIN")
+			})
+		}
+	}
+}
+
+// failingStore passes writes to Storage but the one numbered fail, from 0,
+// once armed: a write that fails once, as a storage that is full for a
+// moment, the writes after it taken again.
+type failingStore struct {
+	applet.Storage
+	armed  bool
+	fail   int
+	writes int
+}
+
+func (f *failingStore) Store(b []byte) error {
+	if f.armed {
+		f.writes++
+		if f.writes-1 == f.fail {
+			return errPowerCut
+		}
+	}
+	return f.Storage.Store(b)
+}
+
+// TestUnblockStoreFails: a RESET RETRY COUNTER one of whose stores fails
+// answers 6581, with the right PUK too, and unblocks nothing, though the
+// stores after it succeed: a failure of the first store, of the PUK tries
+// less one, has the card compare no PUK and use no try (PROTOCOL.md §2.5,
+// step 2), and a failure of the restore of the tries leaves that try used.
+// The PIN stays blocked and the new PIN is not set, on the running card
+// and after a power cycle.
+func TestUnblockStoreFails(t *testing.T) {
+	tests := []struct {
+		name    string
+		fail    int // the store that fails
+		pukLeft int
+	}{
+		{name: "decrement", fail: 0, pukLeft: simcard.DefaultTries},
+		{name: "restore", fail: 1, pukLeft: simcard.DefaultTries - 1},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := &faultyStorage{Storage: new(applet.Memory)}
+			mem := new(applet.Memory)
+			fs := &failingStore{Storage: mem, fail: tt.fail}
 			v := newCard(t, simcardtest.Options{Storage: fs})
-			_, sw := tx(t, v.Applet, "0020008006313233343536")
-			require.Equal(t, uint16(0x9000), sw)
-			fs.armed, fs.okWrites = true, tt.okWrites
-			_, sw = tx(t, v.Applet, "0024008012313233343536FFFFFFFFFFFF373737373737")
-			assert.Equal(t, uint16(0x6581), sw)
-			_, sw = tx(t, v.Applet, "00200080")
-			assert.Equalf(t, tt.status, sw, "status query: %04X", sw)
-			fs.armed = false
-			_, sw = tx(t, v.Applet, "0020008006313233343536")
-			assert.Equal(t, uint16(0x9000), sw, "the old PIN")
+			for range simcard.DefaultTries {
+				require.ErrorIs(t, v.Card.VerifyPIN("000000"), simcard.ErrWrongPIN)
+			}
+			fs.armed = true
+			_, sw := tx(t, v.Applet, apdu("002C0080", []byte(simcardtest.PUK+"2468"), ""))
+			require.Equal(t, uint16(0x6581), sw)
+			for name, c := range map[string]*simcard.Card{"running": v.Card, "after a power cycle": powerOn(t, mem)} {
+				left, _, err := c.PUKTries()
+				require.NoError(t, err)
+				assert.Equal(t, tt.pukLeft, left, "PUK tries left, %s", name)
+				left, _, err = c.PINTries()
+				require.NoError(t, err)
+				assert.Zero(t, left, "PIN tries left, %s", name)
+				assert.ErrorIs(t, c.VerifyPIN("2468"), simcard.ErrPINBlocked, "the new PIN, %s", name)
+			}
 		})
 	}
 }
@@ -621,6 +693,7 @@ func TestCorruptState(t *testing.T) {
 		"wrong version":       with(0, 2),
 		"unknown life":        with(1, 9),
 		"tries above max":     with(2, good[3]+1),
+		"PUK tries above max": with(4, good[5]+1),
 		"no tries allowed":    with(3, 0),
 		"PUK tries over 15":   with(5, 16),
 	}
@@ -651,6 +724,9 @@ func TestCorruptState(t *testing.T) {
 		binary.BigEndian.PutUint16(b[off-2:], uint16(len(v)))
 		return append(append(b, v...), good[off+n:]...)
 	}
+	// An operational card holds a PIN and a PUK (ACTIVATE asks for both).
+	tests["operational without a PIN"] = replaced(6, nil)
+	tests["operational without a PUK"] = replaced(7, nil)
 	require.Equal(t, bytes.Join(v.Enrolment.Chain[1:], nil), good[chain:chain+chainLen])
 	otherRoot, otherIssuer, err := simcardtest.NewCA()
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,14 @@ func TestStatusWords(t *testing.T) {
 	withHeader.Counter = 7
 	headerPayload := payload(t, withHeader)
 	tooLong := "80500300" + "00" + "2001" + strings.Repeat("00", 0x2001)
+	// The consent with a key it does not have (20, after its others), and
+	// with its amount (1234) in four octets where two hold it: each
+	// decodes into a valid consent, which the card refuses for its bytes.
+	unknownKey := append([]byte{consent[0] + 1}, consent[1:]...)
+	unknownKey = append(unknownKey, 0x14, 0x00)
+	amount := bytes.Index(consent, []byte{0x06, 0x19, 0x04, 0xD2})
+	require.Positive(t, amount)
+	longAmount := slices.Concat(consent[:amount], []byte{0x06, 0x1A, 0, 0, 0x04, 0xD2}, consent[amount+4:])
 
 	tests := []struct {
 		name  string
@@ -200,6 +209,8 @@ func TestStatusWords(t *testing.T) {
 		{name: "record with a card header", cmd: apdu("80500100", headerPayload, "00"), sw: 0x6A80},
 		{name: "record of the wrong type", cmd: apdu("80500100", consent, "00"), sw: 0x6A80},
 		{name: "record that is not CBOR", cmd: "8050010003010203 00", sw: 0x6A80},
+		{name: "record with an unknown key", pre: []string{"0020008006313233343536"}, cmd: apdu("80500300", unknownKey, "00"), sw: 0x6A80},
+		{name: "record not in its deterministic encoding", pre: []string{"0020008006313233343536"}, cmd: apdu("80500300", longAmount, "00"), sw: 0x6A80},
 		{name: "record without data", cmd: "8050010000", sw: 0x6700},
 		{name: "receipt type", cmd: apdu("80500500", consent, "00"), sw: 0x6A86},
 		{name: "record type zero", cmd: apdu("80500000", consent, "00"), sw: 0x6A86},
@@ -209,6 +220,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "chain broken by an unknown instruction", pre: []string{"9050030001A8"}, cmd: "00B0000000", sw: 0x6883},
 		{name: "chain dropped after a break", pre: []string{"9050030001A8", "00CA010100"}, cmd: "00CA010100", sw: 0x9000},
 		{name: "chain broken by another P1", pre: []string{"9050030001A8"}, cmd: apdu("80500100", consent, "00"), sw: 0x6883},
+		{name: "chain broken by another P2", pre: []string{"9050030001A8"}, cmd: apdu("80500301", consent, "00"), sw: 0x6883},
 		// In a chain, a command that does not parse is 6700 and one of an
 		// unsupported class 6E00, as anywhere; any other command that does
 		// not go on with the chain is 6883. Each drops the chain.
@@ -223,6 +235,9 @@ func TestStatusWords(t *testing.T) {
 		{name: "chain broken by a last link of another class", pre: []string{"9050030001A8"}, cmd: apdu("00500300", consent, "00"), sw: 0x6883},
 		{name: "chain broken by a link of an instruction without chaining", pre: []string{"9050030001A8"}, cmd: "10CA010100", sw: 0x6883},
 		{name: "chain over the limit", pre: []string{"9050030001A8"}, cmd: "9050030000" + "2000" + strings.Repeat("00", 0x2000), sw: 0x6700},
+		{name: "first link over the limit", cmd: "9050030000" + "2001" + strings.Repeat("00", 0x2001), sw: 0x6700},
+		{name: "no chain after a first link over the limit", pre: []string{"9050030000" + "2001" + strings.Repeat("00", 0x2001)}, cmd: "00CA010100", sw: 0x9000},
+		{name: "answer cut to Le", cmd: "00CA010113", sw: 0x6101, data: hexOf([]byte(testICCID[:19]))},
 		{name: "chain dropped after going over the limit", pre: []string{"9050030001A8", "9050030000" + "2000" + strings.Repeat("00", 0x2000)}, cmd: "00CA010100", sw: 0x9000},
 
 		// INTERNAL AUTHENTICATE.
@@ -281,6 +296,7 @@ func TestBlankCardStatusWords(t *testing.T) {
 		{name: "put ICCID with a wrong check digit", cmd: apdu("00DA0101", []byte("89014103211118510721"), ""), sw: 0x6A80},
 		{name: "put ICCID of 18 digits", cmd: apdu("00DA0101", []byte("890141032111185107"), ""), sw: 0x6A80},
 		{name: "put certificate before the key", pre: []string{apdu("00DA0101", []byte(testICCID), "")}, cmd: "00DA010203308200", sw: 0x6985},
+		{name: "put certificate before the ICCID", pre: []string{"0047800000"}, cmd: "00DA0102" + "00" + hexFour(len(otherCert)) + hexOf(otherCert), sw: 0x6985},
 		{name: "put certificate of another key", pre: []string{apdu("00DA0101", []byte(testICCID), ""), "0047800000"},
 			cmd: "00DA0102" + "00" + hexFour(len(otherCert)) + hexOf(otherCert), sw: 0x6A80},
 		{name: "put chain that is not DER", cmd: "00DA010703300100", sw: 0x6A80},
@@ -319,6 +335,47 @@ func TestBlankCardStatusWords(t *testing.T) {
 }
 
 func hexFour(n int) string { return hexOf([]byte{byte(n >> 8), byte(n)}) }
+
+// TestPending256: an answer with 256 octets left after the Ne sent says so
+// with 6100, and GET RESPONSE 00 returns the 256 with 9000.
+func TestPending256(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	cert := v.Enrolment.Chain[0]
+	require.Greater(t, len(cert), 256)
+	ne := len(cert) - 256 // extended Le: the certificate may be over 512 octets
+	data, sw := tx(t, v.Applet, "00CA0102"+"00"+hexFour(ne))
+	require.Equal(t, uint16(0x6100), sw)
+	assert.Equal(t, cert[:ne], data)
+	data, sw = tx(t, v.Applet, "00C0000000")
+	require.Equal(t, uint16(0x9000), sw)
+	assert.Equal(t, cert[ne:], data)
+}
+
+// TestActivateIncomplete: ACTIVATE of a card that holds its ICCID, its key
+// and its certificate answers 6985 until both the PIN and the PUK are put,
+// and leaves it in personalisation; with both it answers 9000.
+func TestActivateIncomplete(t *testing.T) {
+	const putPIN, putPUK = "00DA012006313233343536", "00DA0121083132333435363738"
+	for name, puts := range map[string][]string{"no PIN or PUK": nil, "no PUK": {putPIN}, "no PIN": {putPUK}} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := certifiedBlank(t)
+			for _, p := range puts {
+				_, sw := tx(t, a, p)
+				require.Equal(t, uint16(0x9000), sw)
+			}
+			_, sw := tx(t, a, "00440000")
+			assert.Equal(t, uint16(0x6985), sw)
+			life, sw := tx(t, a, "00CA010800")
+			require.Equal(t, uint16(0x9000), sw)
+			assert.Equal(t, []byte{0x01}, life, "still in personalisation")
+		})
+	}
+	a, _ := certifiedBlank(t)
+	tx(t, a, putPIN)
+	tx(t, a, putPUK)
+	_, sw := tx(t, a, "00440000")
+	assert.Equal(t, uint16(0x9000), sw)
+}
 
 // TestMalformedVerifyClearsPIN checks that a VERIFY of the PIN that does not
 // parse (its Lc does not match the octets that follow) ends the

@@ -155,6 +155,7 @@ func TestServeRefusesUnframableATR(t *testing.T) {
 		"an octet after TCK":   append(bytes.Clone(def), 0),
 		"TD cut short":         {0x3B, 0x80},
 		"TCK though T=0 alone": withTCK(0x3B, 0x00),
+		"no TCK though T=15":   {0x3B, 0x80, 0x0F},
 		"34 octets":            withTCK(slices.Concat([]byte{0x3B, 0xFF}, iface, make([]byte, 15))...),
 		"65536 octets":         make([]byte, 0x10000),
 	} {
@@ -169,6 +170,7 @@ func TestServeRefusesUnframableATR(t *testing.T) {
 		"the default":                  def,
 		"T=0 alone, no TCK":            {0x3B, 0x00},
 		"T=0 alone, historical octets": {0x3F, 0x02, 0x80, 0x00},
+		"T=15, with TCK":               withTCK(0x3B, 0x80, 0x0F),
 		"33 octets":                    withTCK(slices.Concat([]byte{0x3B, 0xFE}, iface, make([]byte, 14))...),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -251,11 +253,21 @@ func TestBridgeReconnects(t *testing.T) {
 	done := make(chan error, 1)
 	b := &vpcd.Bridge{Addr: ln.Addr().String(), Card: card, Retry: 10 * time.Millisecond}
 	go func() { done <- b.Run(ctx) }()
-	for range 2 {
+	getLife := []byte{0x00, 0xCA, 0x01, 0x08, 0x00}
+	selectAID := []byte{0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01}
+	for i := range 2 {
 		conn, err := ln.Accept()
 		require.NoError(t, err)
 		writeFrame(t, conn, []byte{vpcd.GetATR})
 		assert.Equal(t, vpcd.DefaultATR, readFrame(t, conn))
+		// The card removed with the connection before, and inserted
+		// again, is selected no more, though vpcd sent no power control.
+		writeFrame(t, conn, getLife)
+		assert.Equal(t, []byte{0x69, 0x85}, readFrame(t, conn), "connection %d, before SELECT", i)
+		writeFrame(t, conn, selectAID)
+		assert.Equal(t, []byte{0x90, 0x00}, readFrame(t, conn))
+		writeFrame(t, conn, getLife)
+		assert.Equal(t, []byte{0x01, 0x90, 0x00}, readFrame(t, conn), "connection %d, after SELECT", i)
 		conn.Close()
 	}
 	conn, err := ln.Accept()
@@ -263,6 +275,44 @@ func TestBridgeReconnects(t *testing.T) {
 	defer conn.Close()
 	cancel()
 	assert.NoError(t, <-done)
+}
+
+// TestBridgeStopsAtBadFrame: a frame that breaks vpcd's protocol (an empty
+// one, an unknown control octet) ends Run with ErrFrame, where a lost
+// connection has it connect again.
+func TestBridgeStopsAtBadFrame(t *testing.T) {
+	for name, frame := range map[string][]byte{"empty frame": {0, 0}, "control 03": {0, 1, 0x03}} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer ln.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			b := &vpcd.Bridge{Addr: ln.Addr().String(), Card: newCard(t), Retry: time.Millisecond}
+			go func() { done <- b.Run(ctx) }()
+			conn, err := ln.Accept()
+			require.NoError(t, err)
+			defer conn.Close()
+			again := make(chan net.Conn, 1)
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					again <- c
+				}
+			}()
+			_, err = conn.Write(frame)
+			require.NoError(t, err)
+			select {
+			case err := <-done:
+				assert.ErrorIs(t, err, vpcd.ErrFrame)
+			case c := <-again:
+				c.Close()
+				cancel()
+				<-done
+				t.Fatal("Run connected again after a frame that breaks the protocol")
+			}
+		})
+	}
 }
 
 // TestBridgeNegativeRetry: a negative Retry pauses one second between
