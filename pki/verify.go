@@ -433,7 +433,8 @@ func (res *result) within(now time.Time) bool {
 // of the certificates as presented, then of the path built, expiry before
 // revocation, ErrRevoked before ErrCRL). A chain refused as revoked or
 // expired (ErrRevoked, ErrExpired) is refused again from the cache, with
-// the same error, as long as the CRLs held are the same and the time is
+// the same error (the same *Error, shared by every caller it is served
+// to: read it, never modify it), as long as the CRLs held are the same and the time is
 // on the same side of every validity bound of the chain's certificates
 // and the roots and every update time of the CRLs: a refusal that time
 // could undo is never served, and a clock set back across such a time has
