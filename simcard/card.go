@@ -410,9 +410,10 @@ func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) 
 // (which matches ErrNotFound too), is a *StatusError naming it and
 // InsGetData, and one answering a GET RESPONSE after the 61xx of either GET
 // DATA, 6A88 included, a *StatusError naming it and InsGetResponse. A
-// certificate or an issuer chain answered without data (9000 alone), or an
-// issuer chain that does not split into DER SEQUENCEs, is ErrResponse, never
-// a chain without them.
+// certificate or an issuer chain answered without data (9000 alone), a
+// certificate that is not one DER SEQUENCE alone, or an issuer chain that
+// does not split into DER SEQUENCEs, is ErrResponse, never a chain without
+// them.
 func (c *Card) Chain() ([][]byte, error) { return hold(c, c.chainLocked) }
 
 func (c *Card) chainLocked() ([][]byte, error) {
@@ -420,20 +421,32 @@ func (c *Card) chainLocked() ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	chain := [][]byte{cert}
+	chain, ok := appendDER(nil, cert)
+	if !ok || len(chain) != 1 {
+		return nil, fmt.Errorf("%w: card certificate", ErrResponse)
+	}
 	issuers, err := c.getHeldLocked(TagChain)
 	if err != nil {
 		return nil, err
 	}
-	s := cryptobyte.String(issuers)
+	if chain, ok = appendDER(chain, issuers); !ok {
+		return nil, fmt.Errorf("%w: issuer certificates", ErrResponse)
+	}
+	return chain, nil
+}
+
+// appendDER appends to chain the DER SEQUENCEs that b holds back to back,
+// and reports whether b is made of them alone.
+func appendDER(chain [][]byte, b []byte) ([][]byte, bool) {
+	s := cryptobyte.String(b)
 	for !s.Empty() {
 		var der cryptobyte.String
 		if !s.ReadASN1Element(&der, cbasn1.SEQUENCE) {
-			return nil, fmt.Errorf("%w: issuer certificates", ErrResponse)
+			return chain, false
 		}
 		chain = append(chain, []byte(der))
 	}
-	return chain, nil
+	return chain, true
 }
 
 // PublicKey returns the card's ECDSA P-256 public key.

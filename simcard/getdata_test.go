@@ -100,6 +100,28 @@ func TestChainIssuersMalformed(t *testing.T) {
 	}
 }
 
+// TestChainCertificateMalformed: a card certificate that is not one DER
+// SEQUENCE, alone, is ErrResponse before the issuer chain is read, as a
+// malformed issuer chain is: no part of it is taken for the certificate.
+func TestChainCertificateMalformed(t *testing.T) {
+	for name, cert := range map[string]string{
+		"an octet after the certificate": certDER + "00",
+		"two certificates":               certDER + certDER,
+		"an OCTET STRING":                "0400",
+		"a certificate cut short":        certDER[:len(certDER)-2],
+		"a length not in DER":            "308106020101020102",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{t: t, steps: [][2]string{{"00CA010200", cert + "9000"}}}
+			chain, err := simcard.New(s).Chain()
+			require.ErrorIs(t, err, simcard.ErrResponse)
+			assert.ErrorContains(t, err, "card certificate")
+			assert.Nil(t, chain)
+			assert.Empty(t, s.steps)
+		})
+	}
+}
+
 // TestChainReadStatus: a certificate or issuer chain answered with a status
 // word other than 9000, a warning or another success included, whether to
 // GET DATA or to a GET RESPONSE after it, ends Chain with a *StatusError
