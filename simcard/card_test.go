@@ -706,7 +706,15 @@ func TestAppendPublicKeyTemplateP256Only(t *testing.T) {
 		bad[i] = v
 		_, err := simcard.ParsePublicKeyTemplate(bad)
 		assert.ErrorIs(t, err, simcard.ErrResponse, "octet %d of the template %02X", i, v)
+		assert.EqualError(t, err, simcard.ErrResponse.Error()+": public key template of 70 octets, not 7F49 43 86 41 and a point of 65 octets", "octet %d", i)
 	}
+	_, err = simcard.ParsePublicKeyTemplate(b[len(prefix) : len(b)-1])
+	assert.EqualError(t, err, simcard.ErrResponse.Error()+": public key template of 69 octets, not 7F49 43 86 41 and a point of 65 octets")
+	offCurve := bytes.Clone(b[len(prefix):])
+	offCurve[len(offCurve)-1] ^= 1
+	_, err = simcard.ParsePublicKeyTemplate(offCurve)
+	assert.ErrorIs(t, err, simcard.ErrResponse)
+	assert.ErrorContains(t, err, ": public key: ", "the point's own error")
 	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P384(), elliptic.P521()} {
 		key, err := ecdsa.GenerateKey(curve, rand.Reader)
 		require.NoError(t, err)

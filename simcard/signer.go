@@ -162,15 +162,18 @@ func AppendPublicKeyTemplate(b []byte, pub *ecdsa.PublicKey) []byte {
 	return append(b, pt...)
 }
 
-// ParsePublicKeyTemplate reads the answer of GENERATE KEY.
+// ParsePublicKeyTemplate reads the answer of GENERATE KEY, the template
+// that AppendPublicKeyTemplate writes. One of another length or head, or
+// whose point is not an uncompressed point of P-256, is ErrResponse, with
+// what was wrong.
 func ParsePublicKeyTemplate(b []byte) (*ecdsa.PublicKey, error) {
 	if len(b) != 5+65 || b[0] != byte(PublicKeyTag>>8) || b[1] != byte(PublicKeyTag&0xFF) || b[2] != 67 ||
 		b[3] != PublicKeyPointTag || b[4] != 65 {
-		return nil, ErrResponse
+		return nil, fmt.Errorf("%w: public key template of %d octets, not %04X 43 %02X 41 and a point of 65 octets", ErrResponse, len(b), PublicKeyTag, PublicKeyPointTag)
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic256, b[5:])
 	if err != nil {
-		return nil, ErrResponse
+		return nil, fmt.Errorf("%w: public key: %v", ErrResponse, err)
 	}
 	return pub, nil
 }
