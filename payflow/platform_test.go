@@ -3056,14 +3056,7 @@ func TestVoidRetriedAfterHoldNotFound(t *testing.T) {
 	ctx := context.Background()
 	st := &updateHook{Store: memory.New()}
 	s := newShopOn(t, st, true, paytest.Options{})
-	v, _ := s.request(t)
-	consent := s.consent(t, v.ID)
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	h := record.Hash(consent)
-	r.State, r.Attempt, r.Consent, r.ConsentHash = payflow.StateHeld, 1, consent, h[:]
-	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
-	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	v := s.heldWithoutHold(t)
 	before := s.balances(t)
 	st.hook = func(p *payflow.PaymentRecord, from string) error {
 		if from == "voiding" {
@@ -3072,13 +3065,64 @@ func TestVoidRetriedAfterHoldNotFound(t *testing.T) {
 		}
 		return nil
 	}
-	_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+	_, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	require.ErrorContains(t, err, "connection lost")
 	s.requireState(t, v.ID, "voiding")
 	got, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, got.State)
 	s.requireState(t, v.ID, payflow.StateCancelled)
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
+
+// heldWithoutHold creates a request for the basket and records it held
+// with a consent, its hold expiry DefaultHoldTTL from now, without a hold
+// in the ledger: as a ledger restored from an older backup than the
+// platform's state leaves it. It returns the request's pending view.
+func (s *shop) heldWithoutHold(t *testing.T) *payflow.PaymentView {
+	t.Helper()
+	ctx := context.Background()
+	v, _ := s.request(t)
+	consent := s.consent(t, v.ID)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	h := record.Hash(consent)
+	r.State, r.Attempt, r.Consent, r.ConsentHash = payflow.StateHeld, 1, consent, h[:]
+	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	return v
+}
+
+// TestCaptureOfLostHold: a capture of a held request whose hold the ledger
+// does not hold (restored from an older backup than the platform's state)
+// fails internal, the ledger answering its post pending_transfer_not_found
+// and keeping the post's ID failed, and leaves the request capturing; the
+// next capture, and every later one, fails with conflict, the request
+// held again (PROTOCOL.md §6.2, held → capturing → held), nothing moved.
+// The request can still be cancelled.
+func TestCaptureOfLostHold(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	v := s.heldWithoutHold(t)
+	before := s.balances(t)
+
+	_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+	assert.EqualError(t, err, "payflow: internal error: ledger: pending_transfer_not_found")
+	s.requireState(t, v.ID, "capturing")
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+
+	for range 2 {
+		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		require.ErrorIs(t, err, payflow.ErrConflict)
+		assert.Equal(t, "conflict", payflow.AsError(err).Code)
+		s.requireState(t, v.ID, payflow.StateHeld)
+		assert.Equal(t, before, s.balances(t), "nothing moved")
+	}
+	got, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, got.State)
 	assert.Equal(t, before, s.balances(t), "nothing moved")
 }
 

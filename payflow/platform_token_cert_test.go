@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
@@ -134,15 +136,19 @@ func rekey(t *testing.T, s *shop, c *paytest.Card) *ecdsa.PrivateKey {
 }
 
 // TestReenrolledCardWithdraws: enrolling a card again with another
-// certificate (a new key) ends the sessions that either of its keys'
-// pairings stored (the store holds none of them: a view of it is
-// not_found to the other card) and cancels the pending requests that it
-// signed or would pay, as the card's revocation withdraws them; a held
-// request stays held. Enrolled again with the same chain, the card keeps
-// its sessions and requests.
+// certificate (a new key), or with another advertising secret, ends the
+// sessions that either of its keys' pairings stored (the store holds none
+// of them: a view of it is not_found to the other card) and cancels the
+// pending requests that it signed or would pay, as the card's revocation
+// withdraws them (PROTOCOL.md §6.2, pending → cancelled); a held request
+// stays held. Enrolled again with the same chain and secret, the card
+// keeps its sessions and requests.
 func TestReenrolledCardWithdraws(t *testing.T) {
-	for _, side := range []string{"shopper", "seller"} {
-		t.Run(side, func(t *testing.T) {
+	for _, tt := range []struct {
+		side, change string
+	}{{"shopper", "certificate"}, {"seller", "certificate"}, {"shopper", "secret"}, {"seller", "secret"}} {
+		side := tt.side
+		t.Run(tt.side+" "+tt.change, func(t *testing.T) {
 			s := newShop(t, true, paytest.Options{})
 			ctx := context.Background()
 			pending, _ := s.request(t)
@@ -157,7 +163,12 @@ func TestReenrolledCardWithdraws(t *testing.T) {
 			_, err = s.Platform.Session(ctx, other.Token, s.session.ID)
 			require.NoError(t, err, "enrolled again with the same chain")
 
-			rekey(t, s, card)
+			if tt.change == "certificate" {
+				rekey(t, s, card)
+			} else {
+				_, err = s.Platform.EnrollCard(ctx, card.Chain, bytes.Repeat([]byte{0xd2}, adv.SecretSize), card.Name)
+				require.NoError(t, err)
+			}
 			s.requireState(t, pending.ID, payflow.StateCancelled)
 			s.requireState(t, held.ID, payflow.StateHeld)
 			_, err = s.Store.Session(ctx, s.session.ID)

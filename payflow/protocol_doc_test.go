@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -348,4 +349,31 @@ func TestProtocolPhoneDefaults(t *testing.T) {
 	protocoldoc.Says(t, "### 5.6 Finding a session's payment requests",
 		fmt.Sprintf("for %d seconds after the first `conflict` at most (by default: `payflow.PhoneOptions.SettleWait`)", int(DefaultSettleWait.Seconds())),
 	)
+}
+
+// TestProtocolVerificationCodes keeps the refusals of a card's chain that
+// the verification table of PROTOCOL.md §4.5 names and the error code of
+// §5.4 in step: each is card_not_trusted (403), ErrCard, at the API.
+func TestProtocolVerificationCodes(t *testing.T) {
+	refusals := map[string]error{
+		"ErrUntrusted": pki.ErrUntrusted, "ErrUsage": pki.ErrUsage, "ErrExpired": pki.ErrExpired,
+		"ErrCardID": pki.ErrCardID, "ErrRevoked": pki.ErrRevoked, "ErrCRL": pki.ErrCRL,
+	}
+	protocoldoc.Says(t, "### 5.4 Errors", "| `card_not_trusted` | 403 | `ErrCard` | chain or revocation check failed")
+	seen := map[string]bool{}
+	for _, r := range protocoldoc.Table(t, "### 4.5 Verification") {
+		require.Len(t, r, 2, "row %q", r)
+		for _, m := range regexp.MustCompile("`(Err[A-Za-z]+)`").FindAllStringSubmatch(r[1], -1) {
+			sentinel, ok := refusals[m[1]]
+			if !assert.True(t, ok, "PROTOCOL.md §4.5 names %s, no refusal of pki.Verifier.VerifyCard", m[1]) {
+				continue
+			}
+			seen[m[1]] = true
+			err := verifyError(&pki.Error{Err: sentinel, Cert: 0, Reason: "a refusal"})
+			assert.ErrorIs(t, err, ErrCard, m[1])
+			assert.Equal(t, "card_not_trusted", AsError(err).Code, m[1])
+			assert.Equal(t, http.StatusForbidden, AsError(err).Status, m[1])
+		}
+	}
+	assert.Len(t, seen, len(refusals), "PROTOCOL.md §4.5 names every refusal")
 }

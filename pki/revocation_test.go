@@ -2887,3 +2887,41 @@ func TestAddCRLSignatureBeforeEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokedUnderEveryPolicy: a certificate listed in the CRL held of its
+// issuer is ErrRevoked under every revocation policy (PROTOCOL.md §4.5),
+// about its position: the card listed by the card CA, and the card CA
+// listed by the root also where the policy requires the card's CRL alone
+// or none, the CRLs held fresh or stale.
+func TestRevokedUnderEveryPolicy(t *testing.T) {
+	for _, policy := range []struct {
+		name string
+		p    RevocationPolicy
+	}{{"chain", RevocationChain}, {"leaf", RevocationLeaf}, {"best effort", RevocationBestEffort}} {
+		for _, tc := range []struct {
+			name string
+			at   time.Time
+			cert int
+		}{
+			{"card, fresh", t0.Add(time.Hour), 0},
+			{"card, stale", t0.Add(48 * time.Hour), 0},
+			{"card CA, fresh", t0.Add(time.Hour), 1},
+			{"card CA, stale", t0.Add(48 * time.Hour), 1},
+		} {
+			t.Run(policy.name+"/"+tc.name, func(t *testing.T) {
+				h := newHierarchy(t)
+				if tc.cert == 0 {
+					require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+				} else {
+					require.NoError(t, h.root.Revoke(mustParse(t, h.ca.DER()).SerialNumber, ReasonCACompromise))
+				}
+				clk := newClock(t0)
+				v := newVerifier(t, h, clk, VerifierOptions{Revocation: policy.p, CacheSize: -1})
+				addCRLs(t, h, v)
+				clk.set(tc.at)
+				_, err := v.VerifyCard(h.chain())
+				requireRefusal(t, err, ErrRevoked, tc.cert)
+			})
+		}
+	}
+}

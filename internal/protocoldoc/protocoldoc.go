@@ -4,6 +4,8 @@
 package protocoldoc
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +61,16 @@ func Says(t testing.TB, heading string, phrases ...string) {
 			t.Errorf("PROTOCOL.md %s does not say %q", heading, p)
 		}
 	}
+}
+
+// Digest returns the first 8 hexadecimal digits of the SHA-256 of the
+// cells of a table's row joined by " | ". A test that maps each row of a
+// table to the tests that cover it keeps each row's digest, so that a
+// row changed in the document fails until its tests are checked against
+// it again.
+func Digest(row []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(row, " | ")))
+	return hex.EncodeToString(sum[:4])
 }
 
 // TableOf is Table for the first table after heading whose header row's

@@ -50,3 +50,9 @@ func TestSays(t *testing.T) {
 		`PROTOCOL.md ### 1 Limits does not say "At most 8 levels"`,
 	}, r.errs)
 }
+
+func TestDigest(t *testing.T) {
+	assert.Equal(t, "ba7816bf", Digest([]string{"abc"}), "SHA-256 of abc")
+	assert.Equal(t, Digest([]string{"a | b"}), Digest([]string{"a", "b"}))
+	assert.NotEqual(t, Digest([]string{"a", "b"}), Digest([]string{"a", "c"}))
+}

@@ -1,0 +1,92 @@
+package pki
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/casimpay/casimpay/internal/protocoldoc"
+)
+
+// verificationCase maps a row of the chain verification table of
+// PROTOCOL.md §4.5 to the tests that present a chain failing that check
+// and assert its refusal with errors.Is.
+type verificationCase struct {
+	check string // the first words of the row's check
+	// digest is the row's protocoldoc.Digest, so that a row changed in the
+	// document fails until its case is checked against it again.
+	digest string
+	errs   []error            // the refusals that the row names, in its order
+	tests  []func(*testing.T) // the tests that cover the row
+}
+
+// verificationCases are the rows of the chain verification table of
+// PROTOCOL.md §4.5, in its order.
+var verificationCases = []verificationCase{
+	{"at most 3 certificates presented", "15a4c6c8", []error{ErrUntrusted}, []func(*testing.T){TestVerifyCardDepth}},
+	{"every certificate presented is at most 4096 octets", "271e4a84", []error{ErrUntrusted},
+		[]func(*testing.T){TestVerifyCardCertificateSize, TestVerifyCardSizeBeforeCache, TestVerifyCardMalformed, TestBytesAfterSignature, TestSignatureUnusedBits, TestVersion1WrittenOut}},
+	{"every certificate presented, in the order presented", "8142f17e", []error{ErrUsage},
+		[]func(*testing.T){TestVerifyCAProfile, TestVerifyLeafUnhandledCriticalExtension, TestIntermediateUnhandledCriticalExtension, TestVerifyCardRefusalPresentedPosition}},
+	{"every certificate presented: notBefore and notAfter", "717b140d", []error{ErrUsage},
+		[]func(*testing.T){TestCertificateTimesOutsideRFC5280, TestCertificateExplicitNonCritical, TestBytesAfterExtensions, TestBytesAfterLastField,
+			TestKeyInfoEncoding, TestKeyUnusedBits, TestSignatureAlgorithmParameters, TestNameEncoding, TestUniqueIDs,
+			TestCAExtensionValueEncoding, TestCAExtKeyUsageEncoding, TestCardExtensionValueEncoding, TestCertificatePoliciesEncoding}},
+	{"every certificate presented, but a configured root", "f1d6802a", []error{ErrUsage},
+		[]func(*testing.T){TestAlgorithmAllowList, TestAlgorithmAllowListRootCopy, TestVerifyCardRefusals}},
+	{"every certificate presented valid at the verifier's time", "b28b6761", []error{ErrExpired},
+		[]func(*testing.T){TestVerifyCardRefusals, TestSkew, TestVerifyCardRefusalOrder}},
+	{"a path to a configured root with valid signatures exists", "cb26a5a2", []error{ErrUntrusted, ErrExpired, ErrUsage},
+		[]func(*testing.T){TestVerifyCardRefusals, TestVerifyCardDepth, TestCacheRootNotPresentedStartsLater, TestVerifyNameConstraints}},
+	{"signature algorithm of every certificate below the root", "6cd173e4", []error{ErrUsage},
+		[]func(*testing.T){TestVerifyCardRefusals, TestVerifyCAProfile, TestVerifyAuthorityKeyID, TestVerifyCACRLDistributionPoints,
+			TestVerifyCardSerialWithin20Octets, TestCAExtKeyUsage, TestRootExtKeyUsage}},
+	{"card: basicConstraints and keyUsage", "309ac6b0", []error{ErrUsage},
+		[]func(*testing.T){TestVerifyCardRefusals, TestVerifyCardLeafProfile, TestVerifyCardLeafExtensions}},
+	{"card: the SAN extension", "4e0d5790", []error{ErrCardID}, []func(*testing.T){TestVerifyCardRefusals}},
+	{"no certificate's serial is listed", "d2f93e63", []error{ErrRevoked},
+		[]func(*testing.T){TestVerifyCardRefusals, TestVerifyCardRefusalOrder, TestRevokedUnderEveryPolicy, TestRevocationBeforeCRLUnavailable, TestRevokedPathNotTaken}},
+	{"revocation: for every certificate below the root", "f5cfa79c", []error{ErrCRL},
+		[]func(*testing.T){TestVerifyCardRefusals, TestRevocationPolicies, TestCRLNotYetValidReason}},
+}
+
+// errorSpan is an error of pki named in PROTOCOL.md, such as `ErrCRL`.
+var errorSpan = regexp.MustCompile("`(Err[A-Za-z]+)`")
+
+// TestProtocolVerificationTable walks the chain verification table of
+// PROTOCOL.md §4.5 and checks that each row has its case, the tests that
+// cover it, naming the refusals that the row names: a row added, removed
+// or changed in the document fails until a case is made or checked for
+// it.
+func TestProtocolVerificationTable(t *testing.T) {
+	sentinels := map[string]error{
+		"ErrUntrusted": ErrUntrusted, "ErrUsage": ErrUsage, "ErrExpired": ErrExpired,
+		"ErrCardID": ErrCardID, "ErrRevoked": ErrRevoked, "ErrCRL": ErrCRL,
+	}
+	rows := protocoldoc.Table(t, "### 4.5 Verification")
+	assert.Len(t, rows, len(verificationCases), "a case for each row of PROTOCOL.md §4.5")
+	for i, r := range rows {
+		if !assert.Len(t, r, 2, "row %d", i) {
+			continue
+		}
+		digest := protocoldoc.Digest(r)
+		if i >= len(verificationCases) {
+			t.Errorf("row %d %.60q (digest %s) has no case", i, r[0], digest)
+			continue
+		}
+		c := verificationCases[i]
+		assert.True(t, strings.HasPrefix(r[0], c.check), "row %d starts %.60q, not %q", i, r[0], c.check)
+		assert.Equal(t, c.digest, digest, "row %d %q changed: check its case's tests and refusals against it, then its digest", i, c.check)
+		var named []error
+		for _, m := range errorSpan.FindAllStringSubmatch(r[1], -1) {
+			e, ok := sentinels[m[1]]
+			if assert.True(t, ok, "row %d %q: %s is no refusal of VerifyCard", i, c.check, m[1]) {
+				named = append(named, e)
+			}
+		}
+		assert.Equal(t, c.errs, named, "row %d %q: the refusals it names", i, c.check)
+		assert.NotEmpty(t, c.tests, "row %d %q: a test covers it", i, c.check)
+	}
+}
