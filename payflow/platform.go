@@ -1035,10 +1035,13 @@ func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecor
 	if err != nil {
 		return verifyError(err)
 	}
-	if pub == nil || vc.CardID != c.ID || !vc.PublicKey.Equal(pub) {
-		// Not the card ID or key that the record was verified with (a
-		// certificate that gives no ECDSA key, or a store holding another
-		// card's chain under this ID): the verified chain decides.
+	// The key verified is that of the certificate the record was verified
+	// with, c.Chain[0], which both read (compared, it would cost two
+	// allocations per coordinate). Not the card ID or no key that the
+	// record was verified with (a store holding another card's chain
+	// under this ID, a certificate that gives no ECDSA key): the verified
+	// chain decides.
+	if pub == nil || vc.CardID != c.ID {
 		if err := vc.VerifyRecord(msg, r); err != nil {
 			return verifyError(err)
 		}
