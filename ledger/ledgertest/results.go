@@ -271,6 +271,23 @@ func transferCases() []transferCase {
 		{name: "exists_post_with_user_data_of_its_own", setup: T(p100, with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData128 = id(8) })),
 			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData128 = id(8) })),
 			want:   R(ledger.TransferExistsWithDifferentUserData128, ledger.TransferExists)},
+		{name: "exists_post_with_user_data_64_of_its_own", setup: T(p100, with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData64 = 8 })),
+			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData64 = 8 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData64, ledger.TransferExists)},
+		{name: "exists_post_with_user_data_32_of_its_own", setup: T(p100, with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData32 = 8 })),
+			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData32 = 8 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData32, ledger.TransferExists)},
+		// A post's retry may name its accounts, ledger and code, which must
+		// be those of the pending transfer.
+		{name: "exists_post_with_different_credit_account_id", setup: T(p100, post(101, 100, 4)),
+			events: T(with(post(101, 100, 4), func(t *ledger.Transfer) { t.CreditAccountID = id(acctC) }),
+				with(post(101, 100, 4), func(t *ledger.Transfer) { t.CreditAccountID = id(acctB) })),
+			want: R(ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExists)},
+		{name: "exists_post_with_different_ledger_and_code", setup: T(p100, post(101, 100, 4)),
+			events: T(with(post(101, 100, 4), func(t *ledger.Transfer) { t.Ledger = usd }),
+				with(post(101, 100, 4), func(t *ledger.Transfer) { t.Code = 2 }),
+				with(post(101, 100, 4), func(t *ledger.Transfer) { t.Ledger, t.Code = eur, 1 })),
+			want: R(ledger.TransferExistsWithDifferentLedger, ledger.TransferExistsWithDifferentCode, ledger.TransferExists)},
 		// A retry that posts the full pending amount (AmountMax) is not a
 		// partial post stored under its ID, nor the other way round.
 		{name: "exists_post_full_amount_of_a_partial_post", setup: T(p100, post(101, 100, 4)),
