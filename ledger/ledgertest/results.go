@@ -134,6 +134,13 @@ func testAccountResults(t *testing.T, c Config) {
 			acc(func(a *ledger.Account) { a.ID, a.Code = id(101), 0 }),
 			acc(func(a *ledger.Account) { a.ID = id(102) }),
 		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountCodeMustNotBeZero, ledger.AccountCreated}},
+		// An account of a failed chain is not created: a later event of
+		// the same request creates its ID.
+		{"linked_event_failed_id_created_later", []ledger.Account{
+			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
+			acc(func(a *ledger.Account) { a.ID, a.Code = id(101), 0 }),
+			base,
+		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountCodeMustNotBeZero, ledger.AccountCreated}},
 		{"linked_event_chain_open", []ledger.Account{
 			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
 			acc(func(a *ledger.Account) { a.ID, a.Flags = id(101), ledger.AccountLinked }),
@@ -259,6 +266,38 @@ func transferCases() []transferCase {
 			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData128 = id(7) }),
 				with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData128 = id(8) })),
 			want: R(ledger.TransferExists, ledger.TransferExists, ledger.TransferExistsWithDifferentUserData128)},
+		// A post stored with user data of its own: a retry that leaves it
+		// zero asks for the pending transfer's, which differs.
+		{name: "exists_post_with_user_data_of_its_own", setup: T(p100, with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData128 = id(8) })),
+			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData128 = id(8) })),
+			want:   R(ledger.TransferExistsWithDifferentUserData128, ledger.TransferExists)},
+		{name: "exists_post_with_user_data_64_of_its_own", setup: T(p100, with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData64 = 8 })),
+			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData64 = 8 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData64, ledger.TransferExists)},
+		{name: "exists_post_with_user_data_32_of_its_own", setup: T(p100, with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData32 = 8 })),
+			events: T(post(101, 100, 4), with(post(101, 100, 4), func(t *ledger.Transfer) { t.UserData32 = 8 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData32, ledger.TransferExists)},
+		// A post's retry may name its accounts, ledger and code, which must
+		// be those of the pending transfer.
+		{name: "exists_post_with_different_credit_account_id", setup: T(p100, post(101, 100, 4)),
+			events: T(with(post(101, 100, 4), func(t *ledger.Transfer) { t.CreditAccountID = id(acctC) }),
+				with(post(101, 100, 4), func(t *ledger.Transfer) { t.CreditAccountID = id(acctB) })),
+			want: R(ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExists)},
+		{name: "exists_post_with_different_ledger_and_code", setup: T(p100, post(101, 100, 4)),
+			events: T(with(post(101, 100, 4), func(t *ledger.Transfer) { t.Ledger = usd }),
+				with(post(101, 100, 4), func(t *ledger.Transfer) { t.Code = 2 }),
+				with(post(101, 100, 4), func(t *ledger.Transfer) { t.Ledger, t.Code = eur, 1 })),
+			want: R(ledger.TransferExistsWithDifferentLedger, ledger.TransferExistsWithDifferentCode, ledger.TransferExists)},
+		// A retry that posts the full pending amount (AmountMax) is not a
+		// partial post stored under its ID, nor the other way round.
+		{name: "exists_post_full_amount_of_a_partial_post", setup: T(p100, post(101, 100, 4)),
+			events: T(post(101, 100, ledger.AmountMax), post(101, 100, 10), post(101, 100, 4)),
+			want:   R(ledger.TransferExistsWithDifferentAmount, ledger.TransferExistsWithDifferentAmount, ledger.TransferExists),
+			bal:    map[uint64]Bal{acctA: {0, 4, 0, 0}, acctB: {0, 0, 0, 4}}},
+		{name: "exists_post_partial_amount_of_a_full_post", setup: T(p100, post(101, 100, ledger.AmountMax)),
+			events: T(post(101, 100, ledger.AmountMax), post(101, 100, 10), post(101, 100, 4)),
+			want:   R(ledger.TransferExists, ledger.TransferExists, ledger.TransferExistsWithDifferentAmount),
+			bal:    map[uint64]Bal{acctA: {0, 10, 0, 0}, acctB: {0, 0, 0, 10}}},
 		{name: "exists_post_with_different_debit_account_id", setup: T(p100, post(101, 100, 4)),
 			events: T(with(post(101, 100, 4), func(t *ledger.Transfer) { t.DebitAccountID = id(acctC) }),
 				with(post(101, 100, 4), func(t *ledger.Transfer) { t.DebitAccountID = id(acctA) })),
