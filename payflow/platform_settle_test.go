@@ -468,3 +468,32 @@ func TestRefundCopyMadeWhileConflicting(t *testing.T) {
 	assert.Equal(t, uint64(590), p.Refunded, "reserved once")
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 100}, {Posted: 100}}, s.balances(t), "the refund made once")
 }
+
+// TestRecoverDeferralCapped: a refund under way for longer than
+// MaxRecoverDelay whose try fails (ErrInternal, a broken store as in
+// TestRefundReservationMissing) is deferred by the recovery sweep to
+// MaxRecoverDelay after the sweep, less RecoverAfter, not by as long
+// again as it has been under way; the sweep reaches it again then and
+// not before.
+func TestRecoverDeferralCapped(t *testing.T) {
+	ctx := context.Background()
+	st := &shortPayment{Store: memory.New()}
+	s, v, id, msg := paidRefund(t, st, 600)
+	reserveRefund(t, st.Store, v.ID, msg, s.Clock.Now())
+
+	st.short = true
+	s.Clock.Advance(5 * payflow.MaxRecoverDelay)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, 0, n)
+	want := s.Clock.Now().Add(payflow.MaxRecoverDelay - payflow.DefaultRecoverAfter)
+	assert.Equal(t, want, requireRefund(t, st.Store, id, payflow.RefundPending, 200).DeferredTo, "deferred by MaxRecoverDelay")
+
+	st.reads = 0
+	s.Clock.Advance(payflow.MaxRecoverDelay - time.Second)
+	s.sweep(t, 0, "the deferred refund waits")
+	assert.Equal(t, 0, st.reads, "not tried before its due time")
+	s.Clock.Advance(time.Second)
+	_, err = s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrInternal, "tried again at its due time")
+}
