@@ -497,3 +497,31 @@ func TestRecoverDeferralCapped(t *testing.T) {
 	_, err = s.Platform.RecoverSweep(ctx, 0)
 	require.ErrorIs(t, err, payflow.ErrInternal, "tried again at its due time")
 }
+
+// TestRefusedHoldClearsItsSettlement: a hold that the ledger refuses
+// (ErrFunds) leaves the request stored pending as it was before the
+// approval began, but for the refused consent's hash: no consent, no hold
+// expiry and no amount to capture, so that nothing of the refused
+// settlement is carried into the next approval.
+func TestRefusedHoldClearsItsSettlement(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	s := newShopOn(t, st, false, paytest.Options{})
+	r := paytest.Request(s.session, "EUR", funds+1)
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+	require.NoError(t, err)
+	consent := s.consent(t, v.ID)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+
+	stored, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	ch := record.Hash(consent)
+	assert.Equal(t, payflow.StatePending, stored.State)
+	assert.Nil(t, stored.Consent)
+	assert.Equal(t, ch[:], stored.ConsentHash)
+	assert.True(t, stored.HoldExpiresAt.IsZero(), stored.HoldExpiresAt)
+	assert.Zero(t, stored.CaptureAmount)
+	assert.Zero(t, stored.Captured)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved")
+}
