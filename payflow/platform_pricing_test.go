@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,4 +84,24 @@ func TestPriceChangeAfterRequest(t *testing.T) {
 		{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120},
 		{SKU: "bread", Name: "Sourdough bread", Quantity: 1, UnitPrice: 450},
 	}, rc.Lines)
+}
+
+// TestRequestTTLCapped: a request asking for a lifetime (TTL) longer than
+// DefaultMaxRequestTTL expires DefaultMaxRequestTTL after its creation;
+// one asking for less expires when it asks.
+func TestRequestTTLCapped(t *testing.T) {
+	for _, tt := range []struct {
+		ttl  uint32
+		want time.Duration
+	}{
+		{uint32(payflow.DefaultMaxRequestTTL/time.Second) + 60, payflow.DefaultMaxRequestTTL},
+		{60, time.Minute},
+	} {
+		s := newShop(t, false, paytest.Options{})
+		r := paytest.Request(s.session, "EUR", 690)
+		r.TTL = tt.ttl
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		assert.Equal(t, s.Clock.Now().Add(tt.want), v.ExpiresAt, "TTL %d s", tt.ttl)
+	}
 }
