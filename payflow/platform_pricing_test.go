@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,7 @@ import (
 // TestPricingLimits: a request whose line (quantity × unit price) or
 // whose sum of lines passes 2^63-1 is ErrInvalid, also when the product
 // or the sum wraps around 2^64 to a small number; one whose total is
-// exactly 2^63-1 is priced as any other (PROTOCOL.md §6.3).
+// exactly 2^63-1, or whose line is, is priced as any other (PROTOCOL.md §6.3).
 func TestPricingLimits(t *testing.T) {
 	ctx := context.Background()
 	const half = 1 << 62 // 2^62
@@ -31,6 +32,7 @@ func TestPricingLimits(t *testing.T) {
 		{"lines summing past the limit", 1, []record.Item{{SKU: "half", Quantity: 1}, {SKU: "half", Quantity: 1}}, payflow.ErrInvalid},
 		{"many lines summing past the limit", record.MaxAmount, manyLines(100, "max", 1), payflow.ErrInvalid},
 		{"lines summing to the limit", record.MaxAmount, []record.Item{{SKU: "half", Quantity: 1}, {SKU: "halfless", Quantity: 1}}, nil},
+		{"line at the limit", record.MaxAmount, []record.Item{{SKU: "max", Quantity: 1}}, nil},
 		{"items total other than the amount", 100, []record.Item{{SKU: "apple", Quantity: 1}}, payflow.ErrMismatch},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,4 +84,24 @@ func TestPriceChangeAfterRequest(t *testing.T) {
 		{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120},
 		{SKU: "bread", Name: "Sourdough bread", Quantity: 1, UnitPrice: 450},
 	}, rc.Lines)
+}
+
+// TestRequestTTLCapped: a request asking for a lifetime (TTL) longer than
+// DefaultMaxRequestTTL expires DefaultMaxRequestTTL after its creation;
+// one asking for less expires when it asks.
+func TestRequestTTLCapped(t *testing.T) {
+	for _, tt := range []struct {
+		ttl  uint32
+		want time.Duration
+	}{
+		{uint32(payflow.DefaultMaxRequestTTL/time.Second) + 60, payflow.DefaultMaxRequestTTL},
+		{60, time.Minute},
+	} {
+		s := newShop(t, false, paytest.Options{})
+		r := paytest.Request(s.session, "EUR", 690)
+		r.TTL = tt.ttl
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		assert.Equal(t, s.Clock.Now().Add(tt.want), v.ExpiresAt, "TTL %d s", tt.ttl)
+	}
 }

@@ -468,3 +468,60 @@ func TestRefundCopyMadeWhileConflicting(t *testing.T) {
 	assert.Equal(t, uint64(590), p.Refunded, "reserved once")
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 100}, {Posted: 100}}, s.balances(t), "the refund made once")
 }
+
+// TestRecoverDeferralCapped: a refund under way for longer than
+// MaxRecoverDelay whose try fails (ErrInternal, a broken store as in
+// TestRefundReservationMissing) is deferred by the recovery sweep to
+// MaxRecoverDelay after the sweep, less RecoverAfter, not by as long
+// again as it has been under way; the sweep reaches it again then and
+// not before.
+func TestRecoverDeferralCapped(t *testing.T) {
+	ctx := context.Background()
+	st := &shortPayment{Store: memory.New()}
+	s, v, id, msg := paidRefund(t, st, 600)
+	reserveRefund(t, st.Store, v.ID, msg, s.Clock.Now())
+
+	st.short = true
+	s.Clock.Advance(5 * payflow.MaxRecoverDelay)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, 0, n)
+	want := s.Clock.Now().Add(payflow.MaxRecoverDelay - payflow.DefaultRecoverAfter)
+	assert.Equal(t, want, requireRefund(t, st.Store, id, payflow.RefundPending, 200).DeferredTo, "deferred by MaxRecoverDelay")
+
+	st.reads = 0
+	s.Clock.Advance(payflow.MaxRecoverDelay - time.Second)
+	s.sweep(t, 0, "the deferred refund waits")
+	assert.Equal(t, 0, st.reads, "not tried before its due time")
+	s.Clock.Advance(time.Second)
+	_, err = s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrInternal, "tried again at its due time")
+}
+
+// TestRefusedHoldClearsItsSettlement: a hold that the ledger refuses
+// (ErrFunds) leaves the request stored pending as it was before the
+// approval began, but for the refused consent's hash: no consent, no hold
+// expiry and no amount to capture, so that nothing of the refused
+// settlement is carried into the next approval.
+func TestRefusedHoldClearsItsSettlement(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	s := newShopOn(t, st, false, paytest.Options{})
+	r := paytest.Request(s.session, "EUR", funds+1)
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+	require.NoError(t, err)
+	consent := s.consent(t, v.ID)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+
+	stored, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	ch := record.Hash(consent)
+	assert.Equal(t, payflow.StatePending, stored.State)
+	assert.Nil(t, stored.Consent)
+	assert.Equal(t, ch[:], stored.ConsentHash)
+	assert.True(t, stored.HoldExpiresAt.IsZero(), stored.HoldExpiresAt)
+	assert.Zero(t, stored.CaptureAmount)
+	assert.Zero(t, stored.Captured)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved")
+}

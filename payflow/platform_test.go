@@ -321,6 +321,15 @@ func TestRefusals(t *testing.T) {
 			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
 			return err
 		}, payflow.ErrMismatch},
+		{"consent for the amount in another currency", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			c := paytest.Consent(pv)
+			c.Currency = "USD"
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
+			return err
+		}, payflow.ErrMismatch},
 		{"consent for another request hash", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			v, _ := s.request(t)
 			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
