@@ -292,6 +292,21 @@ func TestRefunds(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {Posted: 0}}, s.balances(t))
 }
 
+// approveAltered is a case of TestRefusals: the shopper's card signs the
+// consent to a new request's payment screen as alter changes it, and the
+// platform is asked to approve it.
+func approveAltered(alter func(*record.Consent)) func(*testing.T, *shop, *[2]payflow.Balance) error {
+	return func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+		v, _ := s.request(t)
+		pv, err := s.Platform.Payment(context.Background(), s.shopper.Token, v.ID)
+		require.NoError(t, err)
+		c := paytest.Consent(pv)
+		alter(c)
+		_, err = s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
+		return err
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
@@ -312,42 +327,10 @@ func TestRefusals(t *testing.T) {
 			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(paytest.Consent(pv))})
 			return err
 		}, payflow.ErrReplay},
-		{"consent for a changed amount", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			v, _ := s.request(t)
-			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
-			require.NoError(t, err)
-			c := paytest.Consent(pv)
-			c.Amount = 69
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
-			return err
-		}, payflow.ErrMismatch},
-		{"consent for the amount in another currency", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			v, _ := s.request(t)
-			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
-			require.NoError(t, err)
-			c := paytest.Consent(pv)
-			c.Currency = "USD"
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
-			return err
-		}, payflow.ErrMismatch},
-		{"consent for another request hash", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			v, _ := s.request(t)
-			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
-			require.NoError(t, err)
-			c := paytest.Consent(pv)
-			c.RequestHash = make([]byte, 32)
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
-			return err
-		}, payflow.ErrMismatch},
-		{"consent naming another payee", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			v, _ := s.request(t)
-			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
-			require.NoError(t, err)
-			c := paytest.Consent(pv)
-			c.MerchantID = "other"
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
-			return err
-		}, payflow.ErrMismatch},
+		{"consent for a changed amount", approveAltered(func(c *record.Consent) { c.Amount = 69 }), payflow.ErrMismatch},
+		{"consent for the amount in another currency", approveAltered(func(c *record.Consent) { c.Currency = "USD" }), payflow.ErrMismatch},
+		{"consent for another request hash", approveAltered(func(c *record.Consent) { c.RequestHash = make([]byte, 32) }), payflow.ErrMismatch},
+		{"consent naming another payee", approveAltered(func(c *record.Consent) { c.MerchantID = "other" }), payflow.ErrMismatch},
 		{"consent signed by another card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			v, _ := s.request(t)
 			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
@@ -363,15 +346,7 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 			return err
 		}, payflow.ErrSignature},
-		{"consent without a nonce from the platform", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			v, _ := s.request(t)
-			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
-			require.NoError(t, err)
-			c := paytest.Consent(pv)
-			c.Nonce = make([]byte, 32)
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
-			return err
-		}, payflow.ErrReplay},
+		{"consent without a nonce from the platform", approveAltered(func(c *record.Consent) { c.Nonce = make([]byte, 32) }), payflow.ErrReplay},
 		{"request from a card that is not a merchant's", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			r := paytest.Request(s.session, "EUR", 690)
 			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.shopper.MustSign(r)})
