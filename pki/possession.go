@@ -71,7 +71,8 @@ func (vp *VerifiedPlatform) VerifySignedReceipt(sr *record.SignedReceipt, r *rec
 // signature with that chain's key. For a receipt that carries no chain
 // (signed by a platform that put none in) it returns nil and no error:
 // such a receipt is verified with the platform's chain of now. Errors
-// are those of record.ReceiptChain (a malformed envelope) and of
+// are those of record.ReceiptChain (a malformed envelope, or one whose
+// algorithm is not ES256, record.ErrSignature) and of
 // VerifyPlatform; a nil or zero Verifier refuses every msg with
 // ErrInvalid. DecodeReceipt does the same and keeps the decoded
 // receipt, so that its signature is checked without decoding msg again.
