@@ -228,9 +228,10 @@ type Platform struct {
 	log      *slog.Logger // nil: slog.Default() at the time of each record
 
 	resolver     eidResolver
-	resolves     limiter // EID resolutions, of Resolve and Pair
-	catalogReads limiter // reads of Catalog
-	logins       limiter // logins of Login
+	enrolling    sync.Mutex // held over an enrolment's read of the card it stored and its update of resolver
+	resolves     limiter    // EID resolutions, of Resolve and Pair
+	catalogReads limiter    // reads of Catalog
+	logins       limiter    // logins of Login
 	cache        cache
 	own          ownAccounts
 	tokens       tokenCache

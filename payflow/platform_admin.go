@@ -24,13 +24,17 @@ import (
 // withdraws them: what the card confirmed or signed as enrolled before
 // goes with it (a session is named by its cards' EIDs, which the secret
 // derives, so that no card given the former secret meets the card's
-// sessions again). A platform process that holds
+// sessions again). The process's EID resolver then holds the card with
+// the secret that the store holds, read again once written, so that of
+// enrolments of one card at once with different secrets in one process
+// it ends with the one the store kept. A platform process that holds
 // the former chain in its card cache accepts the former key's records
 // until the entry expires (PlatformOptions.CacheTTL); what they store
 // then stays. No two cards share a secret, or an EID would resolve to
 // either. Errors: ErrCard for a chain that does not verify, ErrInvalid
 // for a bad secret or name, ErrConflict for a secret another enrolled
-// card has.
+// card has, and the store's, of its write or of the read of the card
+// once written (the card then stored, see enrolStored).
 func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []byte, displayName string) (string, error) {
 	vc, err := p.verifier.VerifyCard(chain)
 	if err != nil {
@@ -47,10 +51,34 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 		return "", err
 	}
 	p.cache.forgetCard(c.ID)
-	if err := p.resolver.enrol(c.ID, advSecret); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := p.enrolStored(ctx, c.ID); err != nil {
+		return "", err
 	}
 	return c.ID, nil
+}
+
+// enrolStored enrols card id, which this process has just stored, in its
+// EID resolver with the advertising secret that the store holds for it
+// now: read again, under p.enrolling, rather than the one written, so
+// that of enrolments of one card at once with different secrets the
+// resolver ends with the secret the store holds. Each reads the store
+// after its own write, and the last to read does so after every write,
+// whichever order the writes and the reads came in. A read that fails
+// leaves the resolver as it was, and is returned (the card stored: its
+// EIDs resolve once a reload, which an EID that does not resolve starts,
+// has loaded it); the read is not cut short by ctx's end, which would
+// leave the card stored and not loaded in the same way.
+func (p *Platform) enrolStored(ctx context.Context, id string) error {
+	p.enrolling.Lock()
+	defer p.enrolling.Unlock()
+	c, err := p.store.Card(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return err
+	}
+	if err := p.resolver.enrol(id, c.AdvSecret); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
 }
 
 // checkID checks an identifier the records carry (a merchant ID, a SKU,

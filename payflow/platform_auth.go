@@ -306,8 +306,9 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // second, and at most once every CardReloadInterval for the misses of one
 // card: within it, the card's next unknown EID is ErrNotFound at once.
 // The EIDs answered so as an unknown one, of a revoked card or hidden,
-// reload the cards as an unknown EID does, so that the time of the
-// answer tells no more than the answer.
+// reload the cards as an unknown EID does, so that the reload tells no
+// more than the answer; they still cost the read of their card, which an
+// unknown EID has none of (see resolve).
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")
@@ -364,7 +365,13 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 // enrolled, telling nothing of the card or its revocation. Nor is a card
 // that hide reports hidden from the asker (nil: none is): looked for so
 // too, it reloads the cards when an unknown EID would, so that neither
-// the answer nor its time tells that the EID is an enrolled card's.
+// the answer nor the reload tells that the EID is an enrolled card's.
+// Such an EID still costs what an unknown one does not: the card read
+// (cardEntry: from the store once per CacheTTL, the names of its chain
+// once per card and process), its EID and the CRLs checked, and for a
+// card they list a verification of its chain when the verifier's cache
+// does not hold its refusal (refusal), so that its time may tell it
+// from an unknown EID by that much.
 func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide func(*CardRecord) bool) (*CardRecord, error) {
 	if len(eid) != record.EIDSize {
 		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
@@ -419,7 +426,8 @@ var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 // the EIDs' epochs (a display name is stable where EIDs rotate). The card
 // is looked for as an EID that resolve does not know: a load of the cards
 // is started for it as one is for such an EID (reloadForMiss), so that the
-// time of the answer does not tell it from one.
+// load does not tell it from one (the read of the card, which such an EID
+// does not cost, may: see resolve).
 func hidden(me, c *CardRecord) bool {
 	return me.MerchantID == "" && c.MerchantID == ""
 }

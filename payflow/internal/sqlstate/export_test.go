@@ -1,6 +1,9 @@
 package sqlstate
 
-import "time"
+import (
+	"database/sql"
+	"time"
+)
 
 // QDueRefunds is the query of DueRefunds.
 const QDueRefunds = qDueRefunds
@@ -18,3 +21,14 @@ func SetBetweenBatches(s *Store, fn func()) { s.betweenBatches = fn }
 // QWithdrawSessions is the statement of d that deletes a card's sessions
 // when it is enrolled again, the card's ID its two arguments.
 func QWithdrawSessions(d Dialect) string { return qWithdrawSessions[d] }
+
+// OnPrepared makes stmt call fn with each statement that it has prepared,
+// before it keeps it, so that tests can have Close run there.
+func OnPrepared(s *Store, fn func(*sql.Stmt)) { s.prepared = fn }
+
+// Stmts returns the number of prepared statements that s keeps.
+func Stmts(s *Store) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.stmts)
+}

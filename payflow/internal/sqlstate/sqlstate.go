@@ -42,11 +42,13 @@ type Store struct {
 	pipe  Pipeline             // nil: none (SQLite)
 	ended CallErr              // nil: errors returned as they are (SQLite)
 
-	betweenBatches func() // called, when set, by DeleteExpired after each batch it committed
+	betweenBatches func()          // called, when set, by DeleteExpired after each batch it committed
+	prepared       func(*sql.Stmt) // called, when set, by stmt with each statement it prepared, before it keeps it
 
-	mu    sync.Mutex
-	bound map[string]string
-	stmts map[stmtKey]*sql.Stmt
+	mu     sync.Mutex
+	bound  map[string]string
+	stmts  map[stmtKey]*sql.Stmt
+	closed bool // Close has been called: stmt keeps no statement, and prepares none
 }
 
 type stmtKey struct {
@@ -128,13 +130,19 @@ func (r callErrRow) Scan(dest ...any) error { return r.s.callErr(r.ctx, r.row.Sc
 // it on first use: SQLite then parses each query once, not on every call.
 // Statements are kept under the query as written, so that it is rebound
 // only when prepared. With a Batcher, the writer's statements are prepared
-// on its connection.
+// on its connection. Once Close has been called it fails with ErrClosed,
+// and a statement it prepared while Close ran is closed, not kept, so
+// that Close leaves no statement open.
 func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
 	k := stmtKey{db, query}
 	s.mu.Lock()
 	st, ok := s.stmts[k]
+	closed := s.closed
 	s.mu.Unlock()
-	if ok {
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case ok:
 		return st, nil
 	}
 	var err error
@@ -146,8 +154,15 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, 
 	if err != nil {
 		return nil, s.callErr(ctx, err)
 	}
+	if s.prepared != nil {
+		s.prepared(st)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		st.Close()
+		return nil, ErrClosed
+	}
 	if old, ok := s.stmts[k]; ok {
 		st.Close()
 		return old, nil
@@ -258,10 +273,16 @@ type errRow struct{ err error }
 
 func (e errRow) Scan(...any) error { return e.err }
 
-// Close closes the prepared statements.
+// ErrClosed is the error of a statement of a Store after its Close.
+var ErrClosed = errors.New("payflow: store closed")
+
+// Close closes the prepared statements; a statement is prepared no more,
+// and one whose preparation was under way is closed once prepared (see
+// stmt). It does not close the pools.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for k, st := range s.stmts {
 		st.Close()
 		delete(s.stmts, k)

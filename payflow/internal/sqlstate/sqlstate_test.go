@@ -51,3 +51,31 @@ func TestBeginIdempotentKeyContended(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.NotErrorIs(t, err, sql.ErrNoRows)
 }
+
+// TestStmtPreparedWhileClosing: a statement that a read prepares while
+// Close runs (here, Close called between its preparation and its keeping)
+// is closed, not kept, and the read fails with ErrClosed: Close leaves no
+// statement open. A read after Close fails so too, preparing nothing.
+func TestStmtPreparedWhileClosing(t *testing.T) {
+	ctx := context.Background()
+	db := migrated(t, "p.db")
+	s := sqlstate.New(db, db, sqlstate.SQLite, nil)
+	var prepared *sql.Stmt
+	sqlstate.OnPrepared(s, func(st *sql.Stmt) {
+		prepared = st
+		require.NoError(t, s.Close())
+	})
+	_, err := s.Card(ctx, "8944000000000000001")
+	assert.ErrorIs(t, err, sqlstate.ErrClosed)
+	assert.Equal(t, 0, sqlstate.Stmts(s), "statements kept after Close")
+	require.NotNil(t, prepared)
+	// database/sql's error for a closed statement is not exported.
+	err = prepared.QueryRowContext(ctx, "8944000000000000001").Scan()
+	assert.ErrorContains(t, err, "statement is closed")
+
+	prepared = nil
+	_, err = s.Card(ctx, "8944000000000000001")
+	assert.ErrorIs(t, err, sqlstate.ErrClosed)
+	assert.Nil(t, prepared, "a statement prepared after Close")
+	assert.Equal(t, 0, sqlstate.Stmts(s))
+}
