@@ -22,6 +22,9 @@ func (l *Ledger) LookupTransfers(ctx context.Context, ids []ID) ([]Transfer, err
 // the order of ids, copied out of the store's transaction (the store may
 // reuse the slice read returns once it ends).
 func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, []ID) ([]T, error), id func(*T) ID) ([]T, error) {
+	if l.noStore() {
+		return nil, ErrNilStore
+	}
 	if len(ids) > BatchMax {
 		return nil, fmt.Errorf("%w: %d ids, at most %d", ErrBatchTooLarge, len(ids), BatchMax)
 	}

@@ -283,3 +283,9 @@ type BalanceRow struct {
 
 // ErrClosed is returned by a Ledger or a store used after Close.
 var ErrClosed = errors.New("ledger: closed")
+
+// ErrNilStore is returned by New for a nil store (a nil pointer of a
+// store type too), and by every method of a Ledger that New did not make,
+// a nil *Ledger or the zero Ledger, which has no store: Close included,
+// before its arguments are looked at.
+var ErrNilStore = errors.New("ledger: nil store")
