@@ -287,5 +287,7 @@ var ErrClosed = errors.New("ledger: closed")
 // ErrNilStore is returned by New for a nil store (a nil pointer of a
 // store type too), and by every method of a Ledger that New did not make,
 // a nil *Ledger or the zero Ledger, which has no store: Close included,
-// before its arguments are looked at.
+// before its arguments are looked at. The stores of ledger/memory,
+// ledger/sqlite and ledger/postgres return it likewise from every method
+// of a Store that their New or Open did not make.
 var ErrNilStore = errors.New("ledger: nil store")

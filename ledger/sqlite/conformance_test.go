@@ -50,3 +50,7 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+func TestNotMade(t *testing.T) {
+	ledgertest.RunNotMade(t, (*Store)(nil), new(Store))
+}

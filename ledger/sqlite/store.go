@@ -21,7 +21,9 @@ import (
 // Store is a ledger.Store in one SQLite database file. It is safe for
 // concurrent use: writes run one at a time on the single writer connection
 // (SQLite allows one writer), reads run in parallel on a pool of read-only
-// connections and see the last committed state (WAL snapshots).
+// connections and see the last committed state (WAL snapshots). Open
+// makes a Store: a nil *Store, or the zero Store, fails every call
+// (Update, View, Close) with ledger.ErrNilStore.
 type Store struct {
 	path   string
 	w, r   *sql.DB
@@ -63,6 +65,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
+// notMade reports whether Open did not make s: nil, or the zero Store.
+func (s *Store) notMade() bool { return s == nil || s.w == nil }
+
 // Close waits for the Updates under way (those that wait for the write
 // lock included) and the Views under way to end, and closes the database:
 // once it has returned, no connection to the file is open. A View that
@@ -70,6 +75,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // ledger.ErrClosed, as do calls to Update and View after Close. A fn of
 // Update or View must not call Close, which would wait for it.
 func (s *Store) Close() error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
 	if s.closed.Swap(true) {
 		return nil
 	}
@@ -121,6 +129,9 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
 	if !s.enter() {
 		return ledger.ErrClosed
 	}
