@@ -720,6 +720,18 @@ func use(t *testing.T, h *hierarchy, c *Challenger, counter uint64, nonce []byte
 	return msg
 }
 
+// TestNilMemoryStores: a nil *MemoryNonces or *MemoryCounters holds
+// nothing and takes nothing: every call fails with ErrInvalid, Len is 0.
+func TestNilMemoryStores(t *testing.T) {
+	ctx := context.Background()
+	var n *MemoryNonces
+	assert.ErrorIs(t, n.Add(ctx, []byte{1}, t0.Add(time.Hour)), ErrInvalid)
+	assert.ErrorIs(t, n.Consume(ctx, []byte{1}, t0), ErrInvalid)
+	assert.Equal(t, 0, n.Len())
+	var c *MemoryCounters
+	assert.ErrorIs(t, c.Advance(ctx, testICCID, 1), ErrInvalid)
+}
+
 func TestMemoryCounters(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryCounters()
