@@ -75,6 +75,7 @@ const DefaultBatchTimeout = 30 * time.Second
 // caller gets exactly its own results. Several Ledgers (in one or several
 // processes) may share one SQL store. New makes a Ledger: a nil *Ledger,
 // or the zero Ledger, has no store and fails every call with ErrNilStore.
+// A call given a nil context fails with ErrNilContext.
 type Ledger struct {
 	store       Store
 	now         func() time.Time
@@ -152,12 +153,12 @@ func (l *Ledger) Close() error {
 }
 
 // enter starts a call that uses the store outside the batcher, which
-// Close waits for: it fails with ErrClosed once Close is called (at once,
-// without waiting for the lock that Close takes), and otherwise the
-// caller calls leave when it no longer uses the store.
-func (l *Ledger) enter() error {
-	if l.noStore() {
-		return ErrNilStore
+// Close waits for: it fails as check does, or with ErrClosed once Close is
+// called (at once, without waiting for the lock that Close takes), and
+// otherwise the caller calls leave when it no longer uses the store.
+func (l *Ledger) enter(ctx context.Context) error {
+	if err := l.check(ctx); err != nil {
+		return err
 	}
 	if l.isClosed() {
 		return ErrClosed
@@ -172,6 +173,18 @@ func (l *Ledger) enter() error {
 
 // noStore reports whether l was not made by New: nil or the zero Ledger.
 func (l *Ledger) noStore() bool { return l == nil || l.store == nil }
+
+// check fails a call with ErrNilStore when l was not made by New, and with
+// ErrNilContext when ctx is nil.
+func (l *Ledger) check(ctx context.Context) error {
+	switch {
+	case l.noStore():
+		return ErrNilStore
+	case ctx == nil:
+		return ErrNilContext
+	}
+	return nil
+}
 
 // leave ends a call that enter started.
 func (l *Ledger) leave() { l.calls.RUnlock() }
@@ -229,13 +242,13 @@ func timestampsFit(first uint64, n int) error {
 // to a retry of its original creation (and exists to the same account with
 // AccountClosed), until that transfer is voided or expires and reopens it.
 func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]CreateAccountResult, error) {
-	if l.noStore() {
-		return nil, ErrNilStore
+	if err := l.check(ctx); err != nil {
+		return nil, err
 	}
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)
 	}
-	if err := l.enter(); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer l.leave()

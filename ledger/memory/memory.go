@@ -26,7 +26,8 @@ import (
 // ones, are appended; a row below the last one (never written by the
 // ledger) is inserted in its place, in time linear in the rows stored.
 // New makes a Store: a nil *Store, or the zero Store, fails every call
-// (Update, View, Close) with ledger.ErrNilStore. Store is safe for
+// (Update, View, Close) with ledger.ErrNilStore. Update and View given a
+// nil context fail with ledger.ErrNilContext, without taking the lock. Store is safe for
 // concurrent use.
 type Store struct {
 	mu         rwLock
@@ -118,6 +119,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if s.notMade() {
 		return ledger.ErrNilStore
 	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if err := s.mu.lock(ctx); err != nil {
 		return err
 	}
@@ -146,6 +150,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
 	if s.notMade() {
 		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
 	}
 	if err := s.mu.rlock(ctx); err != nil {
 		return err

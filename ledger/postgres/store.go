@@ -31,7 +31,8 @@ import (
 // schema suits PostgreSQL-compatible distributed engines.
 //
 // Open makes a Store: a nil *Store, or the zero Store, fails every call
-// (Update, View, Close) with ledger.ErrNilStore.
+// (Update, View, Close) with ledger.ErrNilStore. Update and View given a
+// nil context fail with ledger.ErrNilContext before they start anything.
 type Store struct {
 	dsn    string
 	pool   *pgxpool.Pool
@@ -140,6 +141,9 @@ func (s *Store) poolErr(prefix string, err error) error {
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if s.notMade() {
 		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
 	}
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -266,6 +270,9 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if s.notMade() {
 		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
 	}
 	if s.closed.Load() {
 		return ledger.ErrClosed

@@ -23,7 +23,8 @@ import (
 // (SQLite allows one writer), reads run in parallel on a pool of read-only
 // connections and see the last committed state (WAL snapshots). Open
 // makes a Store: a nil *Store, or the zero Store, fails every call
-// (Update, View, Close) with ledger.ErrNilStore.
+// (Update, View, Close) with ledger.ErrNilStore. Update and View given a
+// nil context fail with ledger.ErrNilContext before they start anything.
 type Store struct {
 	path   string
 	w, r   *sql.DB
@@ -131,6 +132,9 @@ func joinErr(a, b error) error {
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if s.notMade() {
 		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
 	}
 	if !s.enter() {
 		return ledger.ErrClosed

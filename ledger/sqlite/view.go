@@ -41,6 +41,9 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if s.notMade() {
 		return ledger.ErrNilStore
 	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if !s.enter() {
 		return ledger.ErrClosed
 	}
