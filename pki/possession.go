@@ -19,8 +19,10 @@ const DefaultNonceTTL = 2 * time.Minute
 // of vc, and decodes it into r. The card ID of the record's header must be
 // exactly vc.CardID. It does not check freshness (nonce, counter): a
 // Challenger does. Errors match record.ErrSignature, record.ErrType or
-// record.ErrMalformed from package record, or ErrCardID; a nil vc, which
-// VerifyCard never returns with a nil error, is refused with ErrInvalid.
+// record.ErrMalformed from package record, or record.ErrKey for a vc whose
+// PublicKey is not an ECDSA P-256 key (the zero VerifiedCard, say), or
+// ErrCardID; a nil vc, which VerifyCard never returns with a nil error, is
+// refused with ErrInvalid.
 func (vc *VerifiedCard) VerifyRecord(msg []byte, r record.CardRecord) error {
 	if vc == nil {
 		return newError(ErrInvalid, -1, "no VerifiedCard (one is returned by VerifyCard)", nil)

@@ -96,6 +96,7 @@ func TestNilReceivers(t *testing.T) {
 	msg := proof(t, h, testICCID, 1, make([]byte, record.NonceSize))
 	var vc *VerifiedCard
 	refused(t, vc.VerifyRecord(msg, new(record.AuthProof)), "no VerifiedCard (one is returned by VerifyCard)")
+	assert.ErrorIs(t, new(VerifiedCard).VerifyRecord(msg, new(record.AuthProof)), record.ErrKey, "a VerifiedCard without a key")
 	var vp *VerifiedPlatform
 	refused(t, vp.VerifyReceipt(msg, new(record.Receipt)), "no VerifiedPlatform (one is returned by VerifyPlatform)")
 	for name, c := range map[string]*Challenger{"nil": nil, "zero": {}} {
