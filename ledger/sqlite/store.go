@@ -51,7 +51,10 @@ var _ ledger.Store = (*Store)(nil)
 // up to date. A file it creates can be read by its owner alone (mode
 // 0600), as can its WAL. Several processes may open the same file; their writes are
 // serialized by SQLite's lock (each waits up to Options.BusyTimeout).
-// Open fails when the directory does not exist, the file is not a SQLite
+// path is a file name, relative to the working directory or absolute:
+// SQLite's ":memory:" and its "file:" URIs are file names here like any
+// other, not an in-memory database or options. Open fails for an empty
+// path, when the directory does not exist, the file is not a SQLite
 // database, or its schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w, r, lock, err := openDBs(ctx, path, opts)
