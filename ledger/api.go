@@ -73,7 +73,9 @@ const DefaultBatchTimeout = 30 * time.Second
 // use: concurrent CreateTransfers calls are merged by a group-commit
 // batcher into one store transaction and one pass of the rules, and each
 // caller gets exactly its own results. Several Ledgers (in one or several
-// processes) may share one SQL store.
+// processes) may share one SQL store. New makes a Ledger: a nil *Ledger,
+// or the zero Ledger, has no store and fails every call with ErrNilStore.
+// A call given a nil context fails with ErrNilContext.
 type Ledger struct {
 	store       Store
 	now         func() time.Time
@@ -94,11 +96,11 @@ type Ledger struct {
 }
 
 // New returns a Ledger over store, which the caller keeps and closes after
-// closing the Ledger. It fails when store is nil (a nil pointer of a
-// store type too) or an option is negative.
+// closing the Ledger. It fails with ErrNilStore when store is nil (a nil
+// pointer of a store type too), and when an option is negative.
 func New(store Store, opts Options) (*Ledger, error) {
 	if store == nil || nilptr.Is(store) {
-		return nil, errors.New("ledger: nil store")
+		return nil, ErrNilStore
 	}
 	if opts.MaxBatch < 0 || opts.MaxWait < 0 || opts.ExpiryLimit < 0 || opts.BatchTimeout < 0 {
 		return nil, errors.New("ledger: negative option")
@@ -140,6 +142,9 @@ func New(store Store, opts Options) (*Ledger, error) {
 // returned, the Ledger no longer uses the store. It does not close the
 // store. Close is idempotent.
 func (l *Ledger) Close() error {
+	if l.noStore() {
+		return ErrNilStore
+	}
 	l.once.Do(func() { close(l.quit) })
 	<-l.stopped
 	l.calls.Lock()
@@ -148,10 +153,13 @@ func (l *Ledger) Close() error {
 }
 
 // enter starts a call that uses the store outside the batcher, which
-// Close waits for: it fails with ErrClosed once Close is called (at once,
-// without waiting for the lock that Close takes), and otherwise the
-// caller calls leave when it no longer uses the store.
-func (l *Ledger) enter() error {
+// Close waits for: it fails as check does, or with ErrClosed once Close is
+// called (at once, without waiting for the lock that Close takes), and
+// otherwise the caller calls leave when it no longer uses the store.
+func (l *Ledger) enter(ctx context.Context) error {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
 	if l.isClosed() {
 		return ErrClosed
 	}
@@ -159,6 +167,21 @@ func (l *Ledger) enter() error {
 	if l.isClosed() {
 		l.calls.RUnlock()
 		return ErrClosed
+	}
+	return nil
+}
+
+// noStore reports whether l was not made by New: nil or the zero Ledger.
+func (l *Ledger) noStore() bool { return l == nil || l.store == nil }
+
+// check fails a call with ErrNilStore when l was not made by New, and with
+// ErrNilContext when ctx is nil.
+func (l *Ledger) check(ctx context.Context) error {
+	switch {
+	case l.noStore():
+		return ErrNilStore
+	case ctx == nil:
+		return ErrNilContext
 	}
 	return nil
 }
@@ -219,10 +242,13 @@ func timestampsFit(first uint64, n int) error {
 // to a retry of its original creation (and exists to the same account with
 // AccountClosed), until that transfer is voided or expires and reopens it.
 func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]CreateAccountResult, error) {
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)
 	}
-	if err := l.enter(); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer l.leave()

@@ -38,6 +38,9 @@ type request struct {
 // soon as the call returns, even while the batch it joined is still
 // running.
 func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
 	if len(transfers) > BatchMax {
 		return nil, fmt.Errorf("%w: %d transfers, at most %d", ErrBatchTooLarge, len(transfers), BatchMax)
 	}

@@ -266,11 +266,52 @@ func TestCloseEmptyCalls(t *testing.T) {
 	assert.Nil(t, bs)
 }
 
+// TestLedgerWithoutStore: a Ledger that New did not make, nil or zero,
+// fails every call with ErrNilStore, whatever its arguments, instead of
+// panicking or, for CreateTransfers, waiting for a batcher that does not
+// run.
+func TestLedgerWithoutStore(t *testing.T) {
+	// The deadline only keeps a call that would wait for ever from stopping
+	// the test; the assertions are on the errors.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f := ledger.AccountFilter{AccountID: ledger.IDFromUint64(1), Limit: 1, Flags: ledger.AccountFilterDebits}
+	for _, l := range []*ledger.Ledger{nil, new(ledger.Ledger)} {
+		accts, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1}})
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		assert.Nil(t, accts)
+		_, err = l.CreateAccounts(ctx, make([]ledger.Account, ledger.BatchMax+1))
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		trs, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: ledger.IDFromUint64(2)}})
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		assert.Nil(t, trs)
+		_, err = l.CreateTransfers(ctx, nil)
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		found, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(1)})
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		assert.Nil(t, found)
+		ts, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(2)})
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		assert.Nil(t, ts)
+		ts, err = l.GetAccountTransfers(ctx, f)
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		assert.Nil(t, ts)
+		bs, err := l.GetAccountBalances(ctx, f)
+		assert.ErrorIs(t, err, ledger.ErrNilStore)
+		assert.Nil(t, bs)
+		assert.ErrorIs(t, l.Verify(ctx), ledger.ErrNilStore)
+		assert.ErrorIs(t, l.Close(), ledger.ErrNilStore)
+		assert.ErrorIs(t, l.Close(), ledger.ErrNilStore)
+	}
+}
+
 func TestNewOptions(t *testing.T) {
 	_, err := ledger.New(nil, ledger.Options{})
+	require.ErrorIs(t, err, ledger.ErrNilStore)
 	require.EqualError(t, err, "ledger: nil store")
 	for _, s := range []ledger.Store{(*memory.Store)(nil), (*sqlite.Store)(nil)} {
 		l, err := ledger.New(s, ledger.Options{})
+		require.ErrorIs(t, err, ledger.ErrNilStore, "%T", s)
 		require.EqualError(t, err, "ledger: nil store", "%T", s)
 		assert.Nil(t, l)
 	}

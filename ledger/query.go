@@ -22,10 +22,13 @@ func (l *Ledger) LookupTransfers(ctx context.Context, ids []ID) ([]Transfer, err
 // the order of ids, copied out of the store's transaction (the store may
 // reuse the slice read returns once it ends).
 func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, []ID) ([]T, error), id func(*T) ID) ([]T, error) {
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
 	if len(ids) > BatchMax {
 		return nil, fmt.Errorf("%w: %d ids, at most %d", ErrBatchTooLarge, len(ids), BatchMax)
 	}
-	if err := l.enter(); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer l.leave()
@@ -101,7 +104,7 @@ func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]Acc
 // filter runs read with f normalized, and returns its rows copied out of
 // the store's transaction, or an empty slice when f selects nothing.
 func filter[T any](ctx context.Context, l *Ledger, f AccountFilter, read func(ReadTx, AccountFilter) ([]T, error)) ([]T, error) {
-	if err := l.enter(); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer l.leave()

@@ -283,3 +283,17 @@ type BalanceRow struct {
 
 // ErrClosed is returned by a Ledger or a store used after Close.
 var ErrClosed = errors.New("ledger: closed")
+
+// ErrNilContext is returned, before anything is started, by every method
+// of a Ledger that takes a context, and by Update and View of the stores of
+// ledger/memory, ledger/sqlite and ledger/postgres, when that context is
+// nil (context.Background is the context of a call that has none).
+var ErrNilContext = errors.New("ledger: nil context")
+
+// ErrNilStore is returned by New for a nil store (a nil pointer of a
+// store type too), and by every method of a Ledger that New did not make,
+// a nil *Ledger or the zero Ledger, which has no store: Close included,
+// before its arguments are looked at. The stores of ledger/memory,
+// ledger/sqlite and ledger/postgres return it likewise from every method
+// of a Store that their New or Open did not make.
+var ErrNilStore = errors.New("ledger: nil store")

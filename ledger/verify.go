@@ -138,7 +138,7 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // last those of the last timestamp, above the limit before below a stored
 // one.
 func (l *Ledger) Verify(ctx context.Context) error {
-	if err := l.enter(); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return err
 	}
 	defer l.leave()

@@ -19,8 +19,10 @@ const DefaultNonceTTL = 2 * time.Minute
 // of vc, and decodes it into r. The card ID of the record's header must be
 // exactly vc.CardID. It does not check freshness (nonce, counter): a
 // Challenger does. Errors match record.ErrSignature, record.ErrType or
-// record.ErrMalformed from package record, or ErrCardID; a nil vc, which
-// VerifyCard never returns with a nil error, is refused with ErrInvalid.
+// record.ErrMalformed from package record, or record.ErrKey for a vc whose
+// PublicKey is not an ECDSA P-256 key (the zero VerifiedCard, say), or
+// ErrCardID; a nil vc, which VerifyCard never returns with a nil error, is
+// refused with ErrInvalid.
 func (vc *VerifiedCard) VerifyRecord(msg []byte, r record.CardRecord) error {
 	if vc == nil {
 		return newError(ErrInvalid, -1, "no VerifiedCard (one is returned by VerifyCard)", nil)
@@ -169,7 +171,9 @@ type CounterStore interface {
 // not for its maximum at once. Add and Consume take a time logarithmic in
 // the issues kept for each issue they add or drop, and the rest of their
 // work takes constant time averaged over the calls. The zero value holds
-// at most 100000 nonces. It is safe for concurrent use.
+// at most 100000 nonces. It is safe for concurrent use. A nil
+// *MemoryNonces holds none and takes none: Add and Consume fail with
+// ErrInvalid, and Len is 0.
 type MemoryNonces struct {
 	mu     sync.Mutex
 	max    int             // most nonces held; ≤ 0 means 100000
@@ -201,6 +205,12 @@ func (a *issued) before(b *issued) bool {
 	return a.seq < b.seq
 }
 
+// noMemoryStore returns the error of a nil *MemoryNonces or
+// *MemoryCounters, a new one each time, as an *Error is the caller's.
+func noMemoryStore() error {
+	return newError(ErrInvalid, -1, "no store (a nil *MemoryNonces or *MemoryCounters)", nil)
+}
+
 // NewMemoryNonces returns an empty store holding at most max nonces; max ≤
 // 0 means 100000.
 func NewMemoryNonces(max int) *MemoryNonces { return &MemoryNonces{max: max} }
@@ -216,6 +226,9 @@ func (s *MemoryNonces) limit() int {
 // Add implements NonceStore. Adding a nonce already held is an error
 // matching ErrNonce, an empty nonce one matching ErrInvalid.
 func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) error {
+	if s == nil {
+		return noMemoryStore()
+	}
 	if len(nonce) == 0 {
 		return newError(ErrInvalid, -1, "empty nonce", nil)
 	}
@@ -330,6 +343,9 @@ func (s *MemoryNonces) downLocked(i int) {
 // Consume implements NonceStore. It drops besides the issues expired at
 // now, used or not.
 func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
+	if s == nil {
+		return noMemoryStore()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.issues) > 0 && !now.Before(s.issues[0].expires) {
@@ -348,6 +364,9 @@ func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) e
 
 // Len returns the number of nonces held (issued, unused, not yet dropped).
 func (s *MemoryNonces) Len() int {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.byKey)
@@ -356,7 +375,8 @@ func (s *MemoryNonces) Len() int {
 // MemoryCounters is a CounterStore in memory. It keeps every card it has
 // seen (dropping one would let a clone replay old counters), so it suits
 // tests and single-process deployments. The zero value is an empty store.
-// It is safe for concurrent use.
+// It is safe for concurrent use. A nil *MemoryCounters takes no counter:
+// Advance fails with ErrInvalid.
 type MemoryCounters struct {
 	mu   sync.Mutex
 	last map[string]uint64
@@ -369,6 +389,9 @@ func NewMemoryCounters() *MemoryCounters {
 
 // Advance implements CounterStore.
 func (s *MemoryCounters) Advance(_ context.Context, cardID string, counter uint64) error {
+	if s == nil {
+		return noMemoryStore()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last == nil {

@@ -96,6 +96,7 @@ func TestNilReceivers(t *testing.T) {
 	msg := proof(t, h, testICCID, 1, make([]byte, record.NonceSize))
 	var vc *VerifiedCard
 	refused(t, vc.VerifyRecord(msg, new(record.AuthProof)), "no VerifiedCard (one is returned by VerifyCard)")
+	assert.ErrorIs(t, new(VerifiedCard).VerifyRecord(msg, new(record.AuthProof)), record.ErrKey, "a VerifiedCard without a key")
 	var vp *VerifiedPlatform
 	refused(t, vp.VerifyReceipt(msg, new(record.Receipt)), "no VerifiedPlatform (one is returned by VerifyPlatform)")
 	for name, c := range map[string]*Challenger{"nil": nil, "zero": {}} {
@@ -718,6 +719,18 @@ func use(t *testing.T, h *hierarchy, c *Challenger, counter uint64, nonce []byte
 	_, err := c.Verify(context.Background(), h.chain(), msg, new(record.AuthProof))
 	require.NoError(t, err)
 	return msg
+}
+
+// TestNilMemoryStores: a nil *MemoryNonces or *MemoryCounters holds
+// nothing and takes nothing: every call fails with ErrInvalid, Len is 0.
+func TestNilMemoryStores(t *testing.T) {
+	ctx := context.Background()
+	var n *MemoryNonces
+	assert.ErrorIs(t, n.Add(ctx, []byte{1}, t0.Add(time.Hour)), ErrInvalid)
+	assert.ErrorIs(t, n.Consume(ctx, []byte{1}, t0), ErrInvalid)
+	assert.Equal(t, 0, n.Len())
+	var c *MemoryCounters
+	assert.ErrorIs(t, c.Advance(ctx, testICCID, 1), ErrInvalid)
 }
 
 func TestMemoryCounters(t *testing.T) {

@@ -560,8 +560,20 @@ func (c *Card) Unblock(puk, newPIN string) error {
 
 // Advert returns the 31-octet advert the card broadcasts in epoch (see
 // adv.Epoch) for role, with flags: its EID for that epoch, computed on the
-// card from its advertising secret.
+// card from its advertising secret. A role other than adv.Shopper and
+// adv.Seller is an error matching adv.ErrRole, and flags that this version
+// does not define (outside adv.DefinedFlags) one matching adv.ErrFlags,
+// before anything is sent: the card would answer 6A86.
 func (c *Card) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	if !role.Valid() {
+		return nil, fmt.Errorf("simcard: advert for %v: %w", role, adv.ErrRole)
+	}
+	if flags&^adv.DefinedFlags != 0 {
+		return nil, fmt.Errorf("simcard: advert with flags %#02x: %w", uint8(flags), adv.ErrFlags)
+	}
 	b, err := c.Exchange(Command{CLA: ClassProprietary, INS: InsAdvert, P1: byte(role), P2: byte(flags),
 		Data: binary.BigEndian.AppendUint32(nil, epoch), Ne: adv.Size})
 	if err != nil {

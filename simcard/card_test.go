@@ -370,6 +370,27 @@ func hexN(b byte, n int) string {
 	return string(out)
 }
 
+// TestAdvertRefusedBeforeSending: Advert of a role other than Shopper or
+// Seller, or with flags this version does not define, which the card
+// answers 6A86, fails with adv.ErrRole or adv.ErrFlags before anything is
+// sent (the script takes no command).
+func TestAdvertRefusedBeforeSending(t *testing.T) {
+	c := simcard.New(&script{t: t})
+	for _, role := range []adv.Role{0, 3, 0xFF} {
+		b, err := c.Advert(1, role, 0)
+		assert.ErrorIs(t, err, adv.ErrRole, "%d", role)
+		assert.Nil(t, b)
+	}
+	for _, flags := range []adv.Flags{0x04, 0x80, 0xFF} {
+		b, err := c.Advert(1, adv.Seller, flags)
+		assert.ErrorIs(t, err, adv.ErrFlags, "%#x", flags)
+		assert.Nil(t, b)
+	}
+	b, err := simcard.New(nil).Advert(1, 0, 0xFF)
+	assert.ErrorIs(t, err, simcard.ErrNoTransmitter, "checked first")
+	assert.Nil(t, b)
+}
+
 func TestCardMethods(t *testing.T) {
 	v := newCard(t)
 	c := v.Card

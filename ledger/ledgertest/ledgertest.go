@@ -17,9 +17,10 @@
 // again, rows stored out of timestamp order, a refused write or a failed
 // read whose error the transaction ignores, the writes of a transaction
 // that reads nothing, a context that ends while the transaction runs, a
-// last timestamp that goes back, concurrency, restart (for stores that
-// persist) and a rapid state machine that compares the store with the
-// in-memory model.
+// nil context (refused by the store and the Ledger, which leaves neither
+// holding a lock or a transaction), a last timestamp that goes back,
+// concurrency, restart (for stores that persist) and a rapid state machine
+// that compares the store with the in-memory model.
 package ledgertest
 
 import (
@@ -297,6 +298,7 @@ func (e *env) verify() {
 // Run runs the whole suite against the store c opens.
 func Run(t *testing.T, c Config) {
 	require.NotNil(t, c.NewStore, "Config.NewStore is required")
+	t.Run("NilContext", func(t *testing.T) { testNilContext(t, c) })
 	t.Run("AccountResults", func(t *testing.T) { testAccountResults(t, c) })
 	t.Run("TransferResults", func(t *testing.T) { testTransferResults(t, c) })
 	t.Run("Balancing", func(t *testing.T) { testBalancing(t, c) })

@@ -25,8 +25,10 @@ import (
 // are kept in timestamp order: those the ledger writes, past the stored
 // ones, are appended; a row below the last one (never written by the
 // ledger) is inserted in its place, in time linear in the rows stored.
-// The zero value is not usable: call New. Store is safe for concurrent
-// use.
+// New makes a Store: a nil *Store, or the zero Store, fails every call
+// (Update, View, Close) with ledger.ErrNilStore. Update and View given a
+// nil context fail with ledger.ErrNilContext, without taking the lock. Store is safe for
+// concurrent use.
 type Store struct {
 	mu         rwLock
 	closed     bool
@@ -78,9 +80,16 @@ func New() *Store {
 	}
 }
 
+// notMade reports whether New did not make s: nil, or the zero Store,
+// whose lock has no channels to wait on.
+func (s *Store) notMade() bool { return s == nil || s.mu.turn == nil }
+
 // Close waits for the transactions under way to end, and makes later
 // transactions fail with ledger.ErrClosed.
 func (s *Store) Close() error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
 	_ = s.mu.lock(context.Background()) // fails only when its context ends
 	defer s.mu.unlock()
 	s.closed = true
@@ -107,6 +116,12 @@ func (s *Store) Close() error {
 // error and applies nothing, without checking the writes (which ctx's
 // error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if err := s.mu.lock(ctx); err != nil {
 		return err
 	}
@@ -133,6 +148,12 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 // Update under way, or for one that waits itself, say), View fails with ctx.Err() without
 // running fn.
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if err := s.mu.rlock(ctx); err != nil {
 		return err
 	}

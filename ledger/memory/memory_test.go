@@ -14,3 +14,7 @@ func TestConformance(t *testing.T) {
 		ModelSteps: 40,
 	})
 }
+
+func TestNotMade(t *testing.T) {
+	ledgertest.RunNotMade(t, (*memory.Store)(nil), new(memory.Store))
+}

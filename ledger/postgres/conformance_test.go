@@ -99,3 +99,7 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+func TestNotMade(t *testing.T) {
+	ledgertest.RunNotMade(t, (*Store)(nil), new(Store))
+}

@@ -29,6 +29,10 @@ import (
 //
 // The store uses no advisory locks, sequences or serial keys, so the same
 // schema suits PostgreSQL-compatible distributed engines.
+//
+// Open makes a Store: a nil *Store, or the zero Store, fails every call
+// (Update, View, Close) with ledger.ErrNilStore. Update and View given a
+// nil context fail with ledger.ErrNilContext before they start anything.
 type Store struct {
 	dsn    string
 	pool   *pgxpool.Pool
@@ -64,11 +68,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return &Store{dsn: dsn, pool: pool, opts: opts}, nil
 }
 
+// notMade reports whether Open did not make s: nil, or the zero Store.
+func (s *Store) notMade() bool { return s == nil || s.pool == nil }
+
 // Close closes the pool, once the Updates and Views that hold a
 // connection of it have ended. Calls to Update and View after Close fail
 // with ledger.ErrClosed, as do those that it meets before they hold a
 // connection (waiting for one, say).
 func (s *Store) Close() error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
 	if !s.closed.Swap(true) {
 		s.pool.Close()
 	}
@@ -129,6 +139,12 @@ func (s *Store) poolErr(prefix string, err error) error {
 // or times out is closed, not returned to the pool, and Update returns the
 // error it would have returned had the ROLLBACK succeeded.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return ledger.ErrClosed
@@ -252,6 +268,12 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 // when ctx has ended, and waits at most 5 s (rollbackTimeout), as
 // Update's does, so that the connection goes back to the pool open.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if s.closed.Load() {
 		return ledger.ErrClosed
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,4 +50,24 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, err)
 		},
 	})
+}
+
+func TestNotMade(t *testing.T) {
+	ledgertest.RunNotMade(t, (*Store)(nil), new(Store))
+}
+
+// TestOpenPathIsFileName: Open takes ":memory:" as the name of a file,
+// which it makes in the working directory, and refuses an empty path.
+func TestOpenPathIsFileName(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no file name holds a colon on Windows")
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	s, err := Open(context.Background(), ":memory:", Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.FileExists(t, filepath.Join(dir, ":memory:"))
+	_, err = Open(context.Background(), "", Options{})
+	require.EqualError(t, err, "sqlite: open : sqlitedb: empty database path")
 }

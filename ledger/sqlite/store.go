@@ -21,7 +21,10 @@ import (
 // Store is a ledger.Store in one SQLite database file. It is safe for
 // concurrent use: writes run one at a time on the single writer connection
 // (SQLite allows one writer), reads run in parallel on a pool of read-only
-// connections and see the last committed state (WAL snapshots).
+// connections and see the last committed state (WAL snapshots). Open
+// makes a Store: a nil *Store, or the zero Store, fails every call
+// (Update, View, Close) with ledger.ErrNilStore. Update and View given a
+// nil context fail with ledger.ErrNilContext before they start anything.
 type Store struct {
 	path   string
 	w, r   *sql.DB
@@ -48,7 +51,10 @@ var _ ledger.Store = (*Store)(nil)
 // up to date. A file it creates can be read by its owner alone (mode
 // 0600), as can its WAL. Several processes may open the same file; their writes are
 // serialized by SQLite's lock (each waits up to Options.BusyTimeout).
-// Open fails when the directory does not exist, the file is not a SQLite
+// path is a file name, relative to the working directory or absolute:
+// SQLite's ":memory:" and its "file:" URIs are file names here like any
+// other, not an in-memory database or options. Open fails for an empty
+// path, when the directory does not exist, the file is not a SQLite
 // database, or its schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w, r, lock, err := openDBs(ctx, path, opts)
@@ -63,6 +69,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
+// notMade reports whether Open did not make s: nil, or the zero Store.
+func (s *Store) notMade() bool { return s == nil || s.w == nil }
+
 // Close waits for the Updates under way (those that wait for the write
 // lock included) and the Views under way to end, and closes the database:
 // once it has returned, no connection to the file is open. A View that
@@ -70,6 +79,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // ledger.ErrClosed, as do calls to Update and View after Close. A fn of
 // Update or View must not call Close, which would wait for it.
 func (s *Store) Close() error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
 	if s.closed.Swap(true) {
 		return nil
 	}
@@ -121,6 +133,12 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if !s.enter() {
 		return ledger.ErrClosed
 	}

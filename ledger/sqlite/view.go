@@ -38,6 +38,12 @@ const maxReadStmts = 256
 // for; one that waits for a connection then, or starts after, fails with
 // ledger.ErrClosed.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if s.notMade() {
+		return ledger.ErrNilStore
+	}
+	if ctx == nil {
+		return ledger.ErrNilContext
+	}
 	if !s.enter() {
 		return ledger.ErrClosed
 	}

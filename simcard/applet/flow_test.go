@@ -779,8 +779,9 @@ func TestOptions(t *testing.T) {
 }
 
 // TestNilCard: a nil *Applet, or one not made by New, is no card: Transmit
-// answers ErrNoCard and Reset does nothing. A nil *Memory or *File is no
-// storage: Load and Store answer ErrNoStorage.
+// answers ErrNoCard and Reset does nothing. A nil *Memory or *File, or a
+// File without a Path, is no storage: Load and Store answer ErrNoStorage,
+// and New fails with it, making no file.
 func TestNilCard(t *testing.T) {
 	for name, a := range map[string]*applet.Applet{"nil": nil, "zero": new(applet.Applet)} {
 		t.Run(name, func(t *testing.T) {
@@ -790,14 +791,21 @@ func TestNilCard(t *testing.T) {
 			a.Reset()
 		})
 	}
-	for name, s := range map[string]applet.Storage{"memory": (*applet.Memory)(nil), "file": (*applet.File)(nil)} {
+	t.Chdir(t.TempDir()) // where a File without a Path would write
+	for name, s := range map[string]applet.Storage{"memory": (*applet.Memory)(nil), "file": (*applet.File)(nil), "no path": new(applet.File)} {
 		t.Run(name, func(t *testing.T) {
 			b, err := s.Load()
 			assert.ErrorIs(t, err, applet.ErrNoStorage)
 			assert.Nil(t, b)
 			assert.ErrorIs(t, s.Store([]byte{1}), applet.ErrNoStorage)
+			a, err := applet.New(s, applet.Options{})
+			assert.ErrorIs(t, err, applet.ErrNoStorage)
+			assert.Nil(t, a)
 		})
 	}
+	entries, err := os.ReadDir(".")
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }
 
 func TestInternalAuthenticate(t *testing.T) {

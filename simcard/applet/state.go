@@ -34,7 +34,8 @@ var ErrOptions = errors.New("applet: invalid options")
 var ErrNoCard = errors.New("applet: no card")
 
 // ErrNoStorage is returned by New for a nil Storage or one holding a nil
-// pointer, and by Load and Store of a nil *Memory or *File.
+// pointer, and by Load and Store of a nil *Memory or *File, or of a File
+// without a Path.
 var ErrNoStorage = errors.New("applet: no storage")
 
 const stateVersion = 1

@@ -100,10 +100,10 @@ func (m *Memory) Store(state []byte) error {
 // Store is removed by the first Store of a later File of Path.
 //
 // A File is safe for concurrent use by one process; two processes must not
-// share a Path. A nil *File is no storage: Load and Store return
-// ErrNoStorage.
+// share a Path. A nil *File, or one without a Path, is no storage: Load
+// and Store return ErrNoStorage.
 type File struct {
-	// Path is the state file. Its directory must exist.
+	// Path is the state file. Its directory must exist. Required.
 	Path string
 
 	mu sync.Mutex
@@ -127,7 +127,7 @@ var _ Storage = (*File)(nil)
 // Load implements Storage: it returns nil and no error when Path does not
 // exist.
 func (f *File) Load() ([]byte, error) {
-	if f == nil {
+	if f == nil || f.Path == "" {
 		return nil, ErrNoStorage
 	}
 	f.mu.Lock()
@@ -146,7 +146,7 @@ func (f *File) Load() ([]byte, error) {
 // found it (or absent, as it found it), unless it fails to put the previous
 // file back after the rename (see File).
 func (f *File) Store(state []byte) (err error) {
-	if f == nil {
+	if f == nil || f.Path == "" {
 		return ErrNoStorage
 	}
 	f.mu.Lock()

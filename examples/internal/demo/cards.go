@@ -366,7 +366,7 @@ func NoCloudHint(err error) error {
 // enrolment is thrown away. The card is personalised in a folder of its own
 // beside the card files, named at random, and its file renamed into place
 // after its ICCID's file, the cards folder synced after each (and the data
-// folder after the cards folder is made, mkdirDurable), so that a crash
+// folder once the cards folder is there, mkdirDurable), so that a crash
 // after ensureCard returns loses neither. When that sync fails, it returns
 // the error with the card file in place (a crash may undo it), which the
 // next call finds.

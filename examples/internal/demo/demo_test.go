@@ -743,7 +743,9 @@ func TestWriteFileSyncsFolder(t *testing.T) {
 // TestMkdirDurable: mkdirDurable makes a folder and the folders above it
 // that are missing, and syncs the folder that holds each one it makes
 // once that one is there, so that a crash after it returns does not lose
-// them; it syncs none when the folder exists, and reports a failed sync.
+// them; when the folder exists it syncs the one that holds it all the
+// same (a setup killed between making the folder and that sync left it
+// unsynced), and it reports a failed sync.
 func TestMkdirDurable(t *testing.T) {
 	base := t.TempDir()
 	a := filepath.Join(base, "a")
@@ -769,7 +771,10 @@ func TestMkdirDurable(t *testing.T) {
 	assert.Equal(t, []string{base + ": true", a + ": true"}, synced)
 	synced = nil
 	require.NoError(t, mkdirDurable(b))
-	assert.Empty(t, synced, "the folder exists")
+	assert.Equal(t, []string{a + ": true"}, synced, "the folder exists")
+	fail = true
+	assert.ErrorIs(t, mkdirDurable(b), errSync, "the folder exists")
+	fail = false
 
 	fail = true
 	c := filepath.Join(b, "c")

@@ -310,7 +310,11 @@ var syncDir = dirsync.Sync
 // missing, as os.MkdirAll does (permissions 0o700), and syncs the folder
 // that holds each one it makes (syncFolder), so that once it returns nil
 // a crash loses none of them, nor what is synced into them afterwards.
-// When a sync fails, it returns the error with the folders in place.
+// When dir exists, it syncs the folder that holds it all the same: a
+// setup killed between making dir and that sync left it unsynced, which
+// no later setup would mend otherwise (one fsync a setup). The folders
+// above dir that it finds are taken as they are. When a sync fails, it
+// returns the error with the folders in place.
 func mkdirDurable(dir string) error {
 	err := os.Mkdir(dir, 0o700)
 	parent := filepath.Dir(dir)
@@ -324,7 +328,9 @@ func mkdirDurable(dir string) error {
 		return syncFolder(parent)
 	case errors.Is(err, fs.ErrExist):
 		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
-			return nil // made before, or by another setup, which syncs it
+			// Made before, or by another setup, which may have been
+			// killed before its sync.
+			return syncFolder(parent)
 		}
 	}
 	return err

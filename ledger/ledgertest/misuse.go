@@ -1,0 +1,94 @@
+package ledgertest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// RunNotMade checks stores of the type under test that its constructor did
+// not make, a nil pointer and the zero value: Update and View fail with
+// ledger.ErrNilStore without running fn, as Close does, and a Ledger over
+// such a store fails its calls with that error too (ledger.New refuses a
+// nil pointer with it; a zero value it cannot tell from a store).
+func RunNotMade(t *testing.T, stores ...ledger.Store) {
+	ctx := context.Background()
+	for _, s := range stores {
+		err := s.Update(ctx, func(ledger.Tx) error {
+			t.Errorf("%T: Update ran fn", s)
+			return nil
+		})
+		require.ErrorIs(t, err, ledger.ErrNilStore, "%T Update", s)
+		err = s.View(ctx, func(ledger.ReadTx) error {
+			t.Errorf("%T: View ran fn", s)
+			return nil
+		})
+		require.ErrorIs(t, err, ledger.ErrNilStore, "%T View", s)
+		require.ErrorIs(t, s.Close(), ledger.ErrNilStore, "%T Close", s)
+		require.ErrorIs(t, s.Close(), ledger.ErrNilStore, "%T Close again", s)
+		l, err := ledger.New(s, ledger.Options{})
+		if err != nil {
+			require.ErrorIs(t, err, ledger.ErrNilStore, "%T New", s)
+			continue
+		}
+		_, err = l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(1)})
+		require.ErrorIs(t, err, ledger.ErrNilStore, "%T LookupAccounts", s)
+		_, err = l.CreateTransfers(ctx, []ledger.Transfer{{ID: ledger.IDFromUint64(2)}})
+		require.ErrorIs(t, err, ledger.ErrNilStore, "%T CreateTransfers", s)
+		require.NoError(t, l.Close())
+	}
+}
+
+// testNilContext: Update and View of the store, and every method of a
+// Ledger over it that takes a context, given a nil context fail with
+// ledger.ErrNilContext before they start anything (fn does not run), and
+// the store and the Ledger work on as before: none is left holding a lock
+// or a transaction.
+func testNilContext(t *testing.T, c Config) {
+	e := newEnv(t, c)
+	var nilCtx context.Context
+	err := e.store.Update(nilCtx, func(ledger.Tx) error {
+		t.Error("Update ran fn")
+		return nil
+	})
+	require.ErrorIs(t, err, ledger.ErrNilContext, "Update")
+	err = e.store.View(nilCtx, func(ledger.ReadTx) error {
+		t.Error("View ran fn")
+		return nil
+	})
+	require.ErrorIs(t, err, ledger.ErrNilContext, "View")
+
+	accts, err := e.l.CreateAccounts(nilCtx, standardAccounts())
+	require.ErrorIs(t, err, ledger.ErrNilContext, "CreateAccounts")
+	assert.Nil(t, accts)
+	trs, err := e.l.CreateTransfers(nilCtx, []ledger.Transfer{tr(1, acctA, acctB, 1)})
+	require.ErrorIs(t, err, ledger.ErrNilContext, "CreateTransfers")
+	assert.Nil(t, trs)
+	found, err := e.l.LookupAccounts(nilCtx, []ledger.ID{id(acctA)})
+	require.ErrorIs(t, err, ledger.ErrNilContext, "LookupAccounts")
+	assert.Nil(t, found)
+	ts, err := e.l.LookupTransfers(nilCtx, []ledger.ID{id(1)})
+	require.ErrorIs(t, err, ledger.ErrNilContext, "LookupTransfers")
+	assert.Nil(t, ts)
+	f := ledger.AccountFilter{AccountID: id(acctA), Limit: 10, Flags: ledger.AccountFilterDebits}
+	ts, err = e.l.GetAccountTransfers(nilCtx, f)
+	require.ErrorIs(t, err, ledger.ErrNilContext, "GetAccountTransfers")
+	assert.Nil(t, ts)
+	bs, err := e.l.GetAccountBalances(nilCtx, f)
+	require.ErrorIs(t, err, ledger.ErrNilContext, "GetAccountBalances")
+	assert.Nil(t, bs)
+	require.ErrorIs(t, e.l.Verify(nilCtx), ledger.ErrNilContext, "Verify")
+
+	// Nothing was created, and the store takes the same calls with a
+	// context.
+	found, err = e.l.LookupAccounts(e.ctx(), []ledger.ID{id(acctA)})
+	require.NoError(t, err)
+	assert.Empty(t, found)
+	e.mustCreateAccounts(standardAccounts()...)
+	e.mustTransfer(tr(1, acctA, acctB, 1))
+	require.NoError(t, e.l.Verify(e.ctx()))
+}
