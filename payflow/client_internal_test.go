@@ -41,3 +41,29 @@ func TestClientBackoff(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1<<62, c.backoff(63))
 }
+
+// TestClientBackoffDefaults: a MinBackoff longer than DefaultMaxBackoff,
+// MaxBackoff unset, makes the longest pause MinBackoff, and a MaxBackoff
+// shorter than DefaultMinBackoff, MinBackoff unset, makes the shortest
+// pause MaxBackoff, as ClientOptions says: neither default is taken past
+// the bound given.
+func TestClientBackoffDefaults(t *testing.T) {
+	long := 2 * DefaultMaxBackoff
+	c, err := NewClient("http://platform.invalid", ClientOptions{MinBackoff: long})
+	require.NoError(t, err)
+	assert.Equal(t, long, c.opts.MaxBackoff)
+	for _, attempt := range []int{1, 2, 10} {
+		assert.Equal(t, long, c.backoff(attempt), attempt)
+	}
+	short := DefaultMinBackoff / 5
+	c, err = NewClient("http://platform.invalid", ClientOptions{MaxBackoff: short})
+	require.NoError(t, err)
+	assert.Equal(t, short, c.opts.MinBackoff)
+	for _, attempt := range []int{1, 2, 10} {
+		assert.Equal(t, short, c.backoff(attempt), attempt)
+	}
+	c, err = NewClient("http://platform.invalid", ClientOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, DefaultMinBackoff, c.opts.MinBackoff)
+	assert.Equal(t, DefaultMaxBackoff, c.opts.MaxBackoff)
+}

@@ -1272,8 +1272,9 @@ func TestClientRetriesByTheCodeOfAnErrorBody(t *testing.T) {
 
 // TestClientRedirectKeepsTokenOnOrigin: a redirect of a call that carries
 // a bearer token is followed with it only to the origin of the call's URL
-// (its scheme, host and port); one that would carry it to another origin
-// (plain HTTP, another port, a subdomain) fails at once with internal,
+// (its scheme, host and port, leading zeros of a port dropped); one that
+// would carry it to another origin (plain HTTP, on the port of https too,
+// another port, a subdomain) fails at once with internal,
 // its hop never sent, whatever the method and the redirect's status. A
 // redirect to another domain, to which net/http sends no Authorization,
 // is followed without the token.
@@ -1289,6 +1290,9 @@ func TestClientRedirectKeepsTokenOnOrigin(t *testing.T) {
 		{location: "http://pay.example/v1/requests/" + id.String(), refused: true},
 		{location: "https://pay.example:8443/v1/requests/" + id.String(), refused: true},
 		{location: "https://eu.pay.example/v1/requests/" + id.String(), refused: true},
+		// Plain HTTP to the port of https: another scheme, another origin.
+		{location: "http://pay.example:443/v1/requests/" + id.String(), refused: true},
+		{location: "https://pay.example:0443/v1/moved", hopToken: "Bearer tok-1"}, // the dialer drops leading zeros
 		{location: "https://pay.example/v1/moved", hopToken: "Bearer tok-1"},
 		{location: "https://PAY.example:443/v1/moved", hopToken: ""}, // net/http compares host names in their case
 		{location: "https://pay.example:443/v1/moved", hopToken: "Bearer tok-1"},
