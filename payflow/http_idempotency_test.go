@@ -41,6 +41,57 @@ func TestReplyMemoryTakeover(t *testing.T) {
 	assert.NotNil(t, rep, "a finished key is never abandoned")
 }
 
+// TestReplyMemoryTakeoverOfAnUnsweptEntry: a key whose entry has expired
+// but is not yet deleted (two entries due before it took the sweep of
+// the call) is taken over as an absent one is: its lease or its reply's
+// expiry past, it is neither in flight nor replayed, and the entry then
+// holds the new request's body hash, so that a retry of the first body
+// is told the key was used with another, and gets none of the new
+// request's reply.
+func TestReplyMemoryTakeoverOfAnUnsweptEntry(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, finished := range []bool{false, true} {
+		m := NewReplyMemory()
+		begin(t, m, "a", t0, t0.Add(10*time.Second))
+		begin(t, m, "b", t0, t0.Add(20*time.Second))
+		lease := t0.Add(30 * time.Second)
+		_, err := m.BeginIdempotent(ctx, "k", []byte{1}, t0, lease)
+		require.NoError(t, err)
+		if finished {
+			require.NoError(t, m.FinishIdempotent(ctx, "k", lease, 200, []byte("first"), t0.Add(40*time.Second)))
+		}
+		now := t0.Add(time.Minute) // a, b and k have expired; the call sweeps a and b
+		lease2 := now.Add(time.Minute)
+		rep, err := m.BeginIdempotent(ctx, "k", []byte{2}, now, lease2)
+		require.NoError(t, err, "finished %v", finished)
+		require.Nil(t, rep, "finished %v: the expired entry is taken over", finished)
+		require.NoError(t, m.FinishIdempotent(ctx, "k", lease2, 201, []byte("second"), now.Add(time.Hour)))
+		_, err = m.BeginIdempotent(ctx, "k", []byte{1}, now, lease2)
+		assert.ErrorIs(t, err, ErrKeyReuse, "finished %v: the first body", finished)
+		rep, err = m.BeginIdempotent(ctx, "k", []byte{2}, now, lease2)
+		require.NoError(t, err)
+		assert.Equal(t, &IdempotentReply{Status: 201, Reply: []byte("second")}, rep, "finished %v", finished)
+	}
+}
+
+// TestReplyMemoryFinishesOnce: a key whose reply is stored is no longer
+// held, even under a reply expiry equal to its lease: a second
+// FinishIdempotent under that lease is ErrNotFound and replaces nothing.
+func TestReplyMemoryFinishesOnce(t *testing.T) {
+	ctx := context.Background()
+	m := NewReplyMemory()
+	t0 := time.Unix(1_800_000_000, 0)
+	lease := t0.Add(time.Minute)
+	_, err := m.BeginIdempotent(ctx, "k", []byte{1}, t0, lease)
+	require.NoError(t, err)
+	require.NoError(t, m.FinishIdempotent(ctx, "k", lease, 200, []byte("first"), lease))
+	assert.ErrorIs(t, m.FinishIdempotent(ctx, "k", lease, 201, []byte("second"), lease), ErrNotFound)
+	rep, err := m.BeginIdempotent(ctx, "k", []byte{1}, t0, lease)
+	require.NoError(t, err)
+	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("first")}, rep)
+}
+
 // begin claims key with a body hash of its own under lease, at now.
 func begin(t testing.TB, m *ReplyMemory, key string, now, lease time.Time) {
 	t.Helper()

@@ -815,3 +815,26 @@ func TestReloadChangedSecret(t *testing.T) {
 	requireNames(st.cards[bob].AdvSecret, bob, "Bob's unchanged secret")
 	assert.Equal(t, []string{alice, bob}, p.resolver.CardIDs())
 }
+
+// TestLimiterGiveBackHoldsBurst: the draws given back fill a bucket up to
+// its burst and no further, also when a draw between them found it
+// refilled: two calls that drew and both gave back leave the card its
+// burst, not one more. (Another card in debt, drawn on before it, keeps
+// its bucket from the sweep.)
+func TestLimiterGiveBackHoldsBurst(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var l limiter
+	l.init(0.01, 2, "logins")
+	require.NoError(t, l.allow("card", t0))
+	t1 := t0.Add(200 * time.Second) // the card's bucket has refilled
+	require.NoError(t, l.allow("other", t1))
+	require.NoError(t, l.allow("card", t1))
+	l.giveBack("card")
+	l.giveBack("card")
+	for i := range 2 {
+		require.NoError(t, l.allow("card", t1), "draw %d of the burst", i+1)
+	}
+	var rl *RateLimitedError
+	require.ErrorAs(t, l.allow("card", t1), &rl, "past the burst")
+	assert.Equal(t, 100*time.Second, rl.RetryAfter)
+}

@@ -66,6 +66,22 @@ func TestNonce(t *testing.T) {
 	// otherwise.
 	_, err = openNonce(testNonceKey, c, now, alice+string(req[:1]), req[1:])
 	assert.ErrorIs(t, err, pki.ErrNonce, "the card ID and request ID split otherwise")
+	// The card ID's length keeps it apart from the request ID's length
+	// and octets: a request ID whose first octet is its length less one
+	// would otherwise read as a card ID one octet longer (its length) and
+	// a request ID one octet shorter.
+	split := append([]byte{15}, bytes.Repeat([]byte{7}, 15)...)
+	s, err := mintNonce(testNonceKey, rand.Reader, exp, alice, split)
+	require.NoError(t, err)
+	_, err = openNonce(testNonceKey, s, now, alice+"\x10", split[1:])
+	assert.ErrorIs(t, err, pki.ErrNonce, "the card ID one octet longer, the request ID one shorter")
+	// One octet holds a length of maxNonceBound: a card ID and a request
+	// ID that long are bound, and nothing longer is.
+	longest := bytes.Repeat([]byte{7}, maxNonceBound)
+	b, err := mintNonce(testNonceKey, rand.Reader, exp, string(longest), longest)
+	require.NoError(t, err, "a card ID and request ID of maxNonceBound octets")
+	_, err = openNonce(testNonceKey, b, now, string(longest), longest)
+	require.NoError(t, err, "a card ID and request ID of maxNonceBound octets")
 	long := bytes.Repeat([]byte{7}, maxNonceBound+1)
 	_, err = mintNonce(testNonceKey, rand.Reader, exp, alice, long)
 	assert.Error(t, err, "a request ID longer than one octet counts")

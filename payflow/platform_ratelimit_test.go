@@ -180,6 +180,21 @@ func TestLoginRateLimitGivesBack(t *testing.T) {
 	require.ErrorIs(t, login(s.shopper.Proof(record.RoleShopper, nil)), payflow.ErrRateLimited, "the forbidden login drew on the budget")
 }
 
+// TestLoginRateLimitGivesBackForAPassedCounter: a login whose proof's
+// counter the card has passed, a later proof of it accepted first
+// (ErrClone), gives its draw back, as one whose proof a copy spent first
+// does: the budget of two takes the later proof and a fresh one, and is
+// spent then.
+func TestLoginRateLimitGivesBackForAPassedCounter(t *testing.T) {
+	s, _ := loginShop(t)
+	login := loginWith(s)
+	earlier := s.shopper.Proof(record.RoleShopper, nil)
+	require.NoError(t, login(s.shopper.Proof(record.RoleShopper, nil)))
+	require.ErrorIs(t, login(earlier), payflow.ErrClone)
+	require.NoError(t, login(s.shopper.Proof(record.RoleShopper, nil)), "the login refused for its counter gave its draw back")
+	require.ErrorIs(t, login(s.shopper.Proof(record.RoleShopper, nil)), payflow.ErrRateLimited, "two logins drew on the budget")
+}
+
 // TestLoginRateLimitHTTP: over HTTP a login past the budget is 429
 // rate_limited with its retry time, which Client returns as a
 // *RateLimitedError, and a phone's login fails with it at once, sending
