@@ -32,15 +32,7 @@ func TestClientTakesABodyWithoutCodeAsNoErrorBody(t *testing.T) {
 		{http.StatusServiceUnavailable, 3, "unavailable", payflow.ErrUnavailable},
 	} {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
-			var sent atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				sent.Add(1)
-				w.Header().Set("Content-Type", payflow.ContentType)
-				w.WriteHeader(tc.status)
-				w.Write(mustCBOR(t, map[int]any{1: "", 2: "brewing", 3: 7}))
-			}))
-			defer srv.Close()
-			_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+			sent, err := callCBORErrorReply(t, tc.status, map[int]any{1: "", 2: "brewing", 3: 7})
 			_, limited := errors.AsType[*payflow.RateLimitedError](err)
 			assert.False(t, limited, "no retry time taken from a body without a code: %v", err)
 			requireOnlySentinel(t, err, tc.want)
@@ -48,7 +40,25 @@ func TestClientTakesABodyWithoutCodeAsNoErrorBody(t *testing.T) {
 			require.True(t, ok, "%v", err)
 			msg := "HTTP " + strconv.Itoa(tc.status) + " without an error body"
 			assert.Equal(t, payflow.Error{Code: tc.code, Message: msg, Status: tc.status, RequestID: e.RequestID}, *e)
-			assert.Equal(t, int32(tc.attempts), sent.Load())
+			assert.Equal(t, int32(tc.attempts), sent)
 		})
 	}
+}
+
+// callCBORErrorReply calls Info, up to 3 attempts, on a server that
+// answers every request with status and body in CBOR, of Content-Type
+// application/cbor, and returns how many requests the server got and
+// the call's error.
+func callCBORErrorReply(t *testing.T, status int, body map[int]any) (int32, error) {
+	t.Helper()
+	var sent atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		w.Header().Set("Content-Type", payflow.ContentType)
+		w.WriteHeader(status)
+		w.Write(mustCBOR(t, body))
+	}))
+	defer srv.Close()
+	_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+	return sent.Load(), err
 }
