@@ -343,15 +343,7 @@ func TestClientUnknownErrorCode(t *testing.T) {
 		{http.StatusTooManyRequests, 1, "rate_limited", payflow.ErrRateLimited},
 	} {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
-			var sent atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				sent.Add(1)
-				w.Header().Set("Content-Type", payflow.ContentType)
-				w.WriteHeader(tc.status)
-				w.Write(mustCBOR(t, map[int]any{1: "teapot", 2: "brewing", 3: 7}))
-			}))
-			defer srv.Close()
-			_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+			sent, err := callCBORErrorReply(t, tc.status, map[int]any{1: "teapot", 2: "brewing", 3: 7})
 			if rl, ok := errors.AsType[*payflow.RateLimitedError](err); tc.status == http.StatusTooManyRequests {
 				require.True(t, ok, "the body's retry time kept: %v", err)
 				assert.Equal(t, 7*time.Second, rl.RetryAfter)
@@ -363,7 +355,7 @@ func TestClientUnknownErrorCode(t *testing.T) {
 			require.True(t, ok, "%v", err)
 			msg := "HTTP " + strconv.Itoa(tc.status) + ` with an unknown code "teapot": brewing`
 			assert.Equal(t, payflow.Error{Code: tc.code, Message: msg, Status: tc.status, RequestID: e.RequestID}, *e)
-			assert.Equal(t, int32(tc.attempts), sent.Load())
+			assert.Equal(t, int32(tc.attempts), sent)
 		})
 	}
 }
