@@ -176,15 +176,7 @@ func (l *Ledger) noStore() bool { return l == nil || l.store == nil }
 
 // check fails a call with ErrNilStore when l was not made by New, and with
 // ErrNilContext when ctx is nil.
-func (l *Ledger) check(ctx context.Context) error {
-	switch {
-	case l.noStore():
-		return ErrNilStore
-	case ctx == nil:
-		return ErrNilContext
-	}
-	return nil
-}
+func (l *Ledger) check(ctx context.Context) error { return CheckCall(ctx, !l.noStore()) }
 
 // leave ends a call that enter started.
 func (l *Ledger) leave() { l.calls.RUnlock() }

@@ -297,3 +297,18 @@ var ErrNilContext = errors.New("ledger: nil context")
 // ledger/sqlite and ledger/postgres return it likewise from every method
 // of a Store that their New or Open did not make.
 var ErrNilStore = errors.New("ledger: nil store")
+
+// CheckCall is the check that a Ledger, and the stores of ledger/memory,
+// ledger/sqlite and ledger/postgres in Update and View, make before a
+// call starts anything: ErrNilStore when made is false (a nil pointer, or
+// a zero value that the package's constructor did not make), else
+// ErrNilContext when ctx is nil, else nil.
+func CheckCall(ctx context.Context, made bool) error {
+	switch {
+	case !made:
+		return ErrNilStore
+	case ctx == nil:
+		return ErrNilContext
+	}
+	return nil
+}

@@ -116,11 +116,8 @@ func (s *Store) Close() error {
 // error and applies nothing, without checking the writes (which ctx's
 // error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
-	if s.notMade() {
-		return ledger.ErrNilStore
-	}
-	if ctx == nil {
-		return ledger.ErrNilContext
+	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+		return err
 	}
 	if err := s.mu.lock(ctx); err != nil {
 		return err
@@ -148,11 +145,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 // Update under way, or for one that waits itself, say), View fails with ctx.Err() without
 // running fn.
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
-	if s.notMade() {
-		return ledger.ErrNilStore
-	}
-	if ctx == nil {
-		return ledger.ErrNilContext
+	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+		return err
 	}
 	if err := s.mu.rlock(ctx); err != nil {
 		return err

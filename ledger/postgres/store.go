@@ -139,11 +139,8 @@ func (s *Store) poolErr(prefix string, err error) error {
 // or times out is closed, not returned to the pool, and Update returns the
 // error it would have returned had the ROLLBACK succeeded.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if s.notMade() {
-		return ledger.ErrNilStore
-	}
-	if ctx == nil {
-		return ledger.ErrNilContext
+	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -268,11 +265,8 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 // when ctx has ended, and waits at most 5 s (rollbackTimeout), as
 // Update's does, so that the connection goes back to the pool open.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if s.notMade() {
-		return ledger.ErrNilStore
-	}
-	if ctx == nil {
-		return ledger.ErrNilContext
+	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+		return err
 	}
 	if s.closed.Load() {
 		return ledger.ErrClosed

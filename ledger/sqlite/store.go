@@ -133,11 +133,8 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if s.notMade() {
-		return ledger.ErrNilStore
-	}
-	if ctx == nil {
-		return ledger.ErrNilContext
+	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+		return err
 	}
 	if !s.enter() {
 		return ledger.ErrClosed

@@ -38,11 +38,8 @@ const maxReadStmts = 256
 // for; one that waits for a connection then, or starts after, fails with
 // ledger.ErrClosed.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if s.notMade() {
-		return ledger.ErrNilStore
-	}
-	if ctx == nil {
-		return ledger.ErrNilContext
+	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+		return err
 	}
 	if !s.enter() {
 		return ledger.ErrClosed
