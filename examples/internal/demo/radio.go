@@ -323,15 +323,15 @@ func mkdirDurable(dir string) error {
 			err = os.Mkdir(dir, 0o700)
 		}
 	}
-	switch {
-	case err == nil:
-		return syncFolder(parent)
-	case errors.Is(err, fs.ErrExist):
+	if errors.Is(err, fs.ErrExist) {
 		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
 			// Made before, or by another setup, which may have been
 			// killed before its sync.
-			return syncFolder(parent)
+			err = nil
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return syncFolder(parent)
 }
