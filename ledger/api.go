@@ -153,13 +153,11 @@ func (l *Ledger) Close() error {
 }
 
 // enter starts a call that uses the store outside the batcher, which
-// Close waits for: it fails as check does, or with ErrClosed once Close is
-// called (at once, without waiting for the lock that Close takes), and
-// otherwise the caller calls leave when it no longer uses the store.
-func (l *Ledger) enter(ctx context.Context) error {
-	if err := l.check(ctx); err != nil {
-		return err
-	}
+// Close waits for, once check has passed: it fails with ErrClosed once
+// Close is called (at once, without waiting for the lock that Close
+// takes), and otherwise the caller calls leave when it no longer uses the
+// store.
+func (l *Ledger) enter() error {
 	if l.isClosed() {
 		return ErrClosed
 	}
@@ -240,7 +238,7 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]Crea
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enter(); err != nil {
 		return nil, err
 	}
 	defer l.leave()

@@ -28,7 +28,7 @@ func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, [
 	if len(ids) > BatchMax {
 		return nil, fmt.Errorf("%w: %d ids, at most %d", ErrBatchTooLarge, len(ids), BatchMax)
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enter(); err != nil {
 		return nil, err
 	}
 	defer l.leave()
@@ -104,7 +104,10 @@ func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]Acc
 // filter runs read with f normalized, and returns its rows copied out of
 // the store's transaction, or an empty slice when f selects nothing.
 func filter[T any](ctx context.Context, l *Ledger, f AccountFilter, read func(ReadTx, AccountFilter) ([]T, error)) ([]T, error) {
-	if err := l.enter(ctx); err != nil {
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.enter(); err != nil {
 		return nil, err
 	}
 	defer l.leave()

@@ -138,7 +138,10 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // last those of the last timestamp, above the limit before below a stored
 // one.
 func (l *Ledger) Verify(ctx context.Context) error {
-	if err := l.enter(ctx); err != nil {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	if err := l.enter(); err != nil {
 		return err
 	}
 	defer l.leave()
