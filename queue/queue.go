@@ -51,6 +51,9 @@ var (
 	ErrFull = errors.New("queue: full of stronger peers")
 	// ErrUnknownPeer: Select was given an EID the queue does not hold.
 	ErrUnknownPeer = errors.New("queue: no such peer")
+	// ErrNotMade: Observe or Select was called on a Queue that New did not
+	// make (the zero Queue or a nil *Queue).
+	ErrNotMade = errors.New("queue: not made by New")
 )
 
 // Options configure a Queue. The zero value gives the defaults.
@@ -198,7 +201,14 @@ type Peer struct {
 // after forgetting expired peers.
 //
 // A Queue is safe for concurrent use. Observe does not allocate once a
-// peer is known. The zero Queue is not usable; call New.
+// peer is known.
+//
+// The zero Queue, and a nil *Queue, hold no peer and take none: New makes
+// a Queue. Their Observe and Select return ErrNotMade; Snapshot and
+// AppendSnapshot list no peer, Prune forgets none, Selected reports none,
+// Deselect does nothing, Role is 0, and Changes returns a closed channel,
+// so that a UI loop ranging over it ends at once rather than waiting for
+// ever. No method panics.
 type Queue struct {
 	self    adv.Role
 	ttl     time.Duration
@@ -265,14 +275,36 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 	return q, nil
 }
 
+// closed is what Changes returns for a Queue that New did not make.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// made reports whether New made q. New sets changes, and nothing changes
+// it after, so it is read without the lock.
+func (q *Queue) made() bool { return q != nil && q.changes != nil }
+
 // Changes returns the notification channel (see Queue). The same channel is
-// returned every time.
-func (q *Queue) Changes() <-chan struct{} { return q.changes }
+// returned every time. For a Queue that New did not make it is a closed
+// channel, which never delivers a value.
+func (q *Queue) Changes() <-chan struct{} {
+	if !q.made() {
+		return closed
+	}
+	return q.changes
+}
 
 // Role returns the role of the phone that the queue is for, New's self:
-// it keeps the adverts of the opposite role. The zero Queue, which New
-// did not make, has none (0).
-func (q *Queue) Role() adv.Role { return q.self }
+// it keeps the adverts of the opposite role. A Queue that New did not make
+// has none (0).
+func (q *Queue) Role() adv.Role {
+	if !q.made() {
+		return 0
+	}
+	return q.self
+}
 
 // notifyLocked counts a notification and sends it, without blocking: a
 // value already waiting stands for this one too.
@@ -287,8 +319,9 @@ func (q *Queue) notifyLocked() {
 // Observe records one report of the scanner: a parsed advert, its RSSI in
 // dBm and the time it was received (the zero time means Options.Now(), and
 // so does a time after it).
-// It returns ErrRole for an advert without a valid role, ErrSameRole for an
-// advert of this phone's own role and ErrRSSI for an RSSI out of range,
+// It returns ErrNotMade for a Queue that New did not make, ErrRole for an
+// advert without a valid role, ErrSameRole for an advert of this phone's
+// own role and ErrRSSI for an RSSI out of range,
 // the queue unchanged then, and ErrFull when the queue is full of stronger
 // peers: it then takes in, evicts and forgets no peer and does not notify
 // (an expired peer would have left room), although its sweep may have
@@ -305,6 +338,8 @@ func (q *Queue) notifyLocked() {
 // (see Peer).
 func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	switch {
+	case !q.made():
+		return ErrNotMade
 	case !p.Role.Valid():
 		return ErrRole
 	case p.Role == q.self:
@@ -479,8 +514,12 @@ func (q *Queue) removeLocked(i int) {
 
 // Prune forgets the peers not seen for the TTL (except the selected one)
 // and returns how many it forgot. It notifies Changes when a snapshot taken
-// since the last notification listed one of them (see Queue).
+// since the last notification listed one of them (see Queue). A Queue that
+// New did not make forgets none (0).
 func (q *Queue) Prune() int {
+	if !q.made() {
+		return 0
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.expireLocked(q.now())
@@ -501,8 +540,12 @@ func (q *Queue) expireLocked(now time.Time) int {
 // the order), leaving out and forgetting those that expired. It notifies
 // Changes of those it forgets, as Prune does, only when a snapshot taken
 // since the last notification listed one of them, which the UI loop may
-// have drawn (see Queue).
+// have drawn (see Queue). A Queue that New did not make returns an empty
+// slice.
 func (q *Queue) Snapshot() []Peer {
+	if !q.made() {
+		return []Peer{}
+	}
 	q.mu.Lock()
 	n := len(q.peers)
 	q.mu.Unlock()
@@ -512,8 +555,12 @@ func (q *Queue) Snapshot() []Peer {
 // AppendSnapshot appends the peers to dst, nearest first, and returns the
 // extended slice; with a dst of enough capacity it does not allocate. Like
 // Snapshot, it forgets the peers that expired, and notifies Changes of
-// them only when a snapshot since the last notification listed one.
+// them only when a snapshot since the last notification listed one. A
+// Queue that New did not make returns dst as it is.
 func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
+	if !q.made() {
+		return dst
+	}
 	q.mu.Lock()
 	q.expireLocked(q.now())
 	keys := q.keys[:0]
@@ -550,8 +597,12 @@ func compareKeys(a, b sortKey) int {
 // any earlier one, and returns it. The selected peer is neither expired nor
 // evicted until Deselect or another Select. Selecting the selected peer
 // again changes nothing and does not notify. It returns ErrUnknownPeer when
-// the queue holds no live peer with that EID.
+// the queue holds no live peer with that EID, and ErrNotMade for a Queue
+// that New did not make.
 func (q *Queue) Select(eid adv.EID) (Peer, error) {
+	if !q.made() {
+		return Peer{}, ErrNotMade
+	}
 	q.mu.Lock()
 	i, ok := q.index[eid]
 	if !ok || q.expired(&q.peers[i], q.now()) {
@@ -571,8 +622,12 @@ func (q *Queue) Select(eid adv.EID) (Peer, error) {
 }
 
 // Deselect clears the selection, if any. A peer that expired while selected
-// goes at the next sweep.
+// goes at the next sweep. On a Queue that New did not make it does
+// nothing.
 func (q *Queue) Deselect() {
+	if !q.made() {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.hasSel {
@@ -597,8 +652,12 @@ func (q *Queue) clearSelectionLocked() {
 	q.selected = adv.EID{}
 }
 
-// Selected returns the selected peer and whether there is one.
+// Selected returns the selected peer and whether there is one. A Queue
+// that New did not make has none.
 func (q *Queue) Selected() (Peer, bool) {
+	if !q.made() {
+		return Peer{}, false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.hasSel {
