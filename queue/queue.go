@@ -25,6 +25,11 @@ const (
 // proportional to the capacity.
 const MaxCapacity = 1 << 16
 
+// MaxTTL is the longest Options.TTL: an EID epoch (ten minutes). A card
+// advertises an EID during its epoch only, so a peer not reported for an
+// epoch is one whose EID no card advertises any more.
+const MaxTTL = adv.EpochSeconds * time.Second
+
 // The RSSI range Observe accepts, in dBm: what the Bluetooth HCI reports
 // (127 means "not available" and is refused).
 const (
@@ -37,9 +42,9 @@ var (
 	// ErrRole: New was given a role other than adv.Shopper or adv.Seller, or
 	// Observe an advert without a valid role.
 	ErrRole = errors.New("queue: invalid role")
-	// ErrOptions: an Options field is out of range (a negative TTL, a
-	// Capacity below zero or above MaxCapacity, an Alpha outside (0, 1], a
-	// NaN Hysteresis).
+	// ErrOptions: an Options field is out of range (a TTL below zero or
+	// above MaxTTL, a Capacity below zero or above MaxCapacity, an Alpha
+	// outside (0, 1], a NaN or +Inf Hysteresis).
 	ErrOptions = errors.New("queue: invalid options")
 	// ErrSameRole: the advert has this phone's own role, so it is not a
 	// counterparty.
@@ -58,8 +63,8 @@ var (
 
 // Options configure a Queue. The zero value gives the defaults.
 type Options struct {
-	// TTL is how long a peer stays after its last report; zero means
-	// DefaultTTL (10 s).
+	// TTL is how long a peer stays after its last report, up to MaxTTL;
+	// zero means DefaultTTL (10 s).
 	TTL time.Duration
 	// Capacity is the most peers held, up to MaxCapacity; zero means
 	// DefaultCapacity (1,024).
@@ -68,8 +73,8 @@ type Options struct {
 	// zero means DefaultAlpha (0.25). 1 disables smoothing.
 	Alpha float64
 	// Hysteresis is the dead band, in dB, of the strength the queue is
-	// ordered by; zero means DefaultHysteresis (4 dB), a negative value
-	// none.
+	// ordered by, finite or negative (+Inf and NaN are refused); zero means
+	// DefaultHysteresis (4 dB), a negative value (-Inf too) none.
 	Hysteresis float64
 	// Now is the clock, the same one the scanner's report times come from;
 	// nil means time.Now. The queue calls it with its lock held, so it must
@@ -257,7 +262,8 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 		changes: make(chan struct{}, 1),
 		gen:     1,
 	}
-	if q.ttl < 0 || q.cap < 0 || q.cap > MaxCapacity || !(q.alpha > 0 && q.alpha <= 1) || math.IsNaN(q.hyst) {
+	if q.ttl < 0 || q.ttl > MaxTTL || q.cap < 0 || q.cap > MaxCapacity || !(q.alpha > 0 && q.alpha <= 1) ||
+		math.IsNaN(q.hyst) || math.IsInf(q.hyst, 1) {
 		return nil, ErrOptions
 	}
 	if q.hyst < 0 {

@@ -89,7 +89,12 @@ func TestNew(t *testing.T) {
 		{"negative alpha", adv.Seller, Options{Alpha: -0.1}, ErrOptions},
 		{"nan alpha", adv.Seller, Options{Alpha: math.NaN()}, ErrOptions},
 		{"nan hysteresis", adv.Seller, Options{Hysteresis: math.NaN()}, ErrOptions},
+		{"infinite hysteresis", adv.Seller, Options{Hysteresis: math.Inf(1)}, ErrOptions},
 		{"no hysteresis", adv.Seller, Options{Hysteresis: -1}, nil},
+		{"no hysteresis, minus infinity", adv.Seller, Options{Hysteresis: math.Inf(-1)}, nil},
+		{"ttl above the maximum", adv.Seller, Options{TTL: MaxTTL + time.Nanosecond}, ErrOptions},
+		{"ttl of every duration", adv.Seller, Options{TTL: math.MaxInt64}, ErrOptions},
+		{"maximum ttl", adv.Seller, Options{TTL: MaxTTL}, nil},
 		{"alpha one", adv.Seller, Options{Alpha: 1}, nil},
 	}
 	for _, tt := range tests {
