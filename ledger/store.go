@@ -58,10 +58,13 @@ type Store interface {
 	// it does any others. (PostgreSQL: the reads that fn makes before
 	// LastTimestamp, or without it, see what was committed when they ran,
 	// and are not serialized with other writers.)
+	//
+	// A nil fn fails Update with ErrNilFunc before it starts anything.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// View runs fn in a read-only transaction that sees one consistent
-	// snapshot of committed data.
+	// snapshot of committed data. A nil fn fails View with ErrNilFunc
+	// before it starts anything.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
 
 	// Close releases the store's resources. Calls after Close fail. A
@@ -290,6 +293,11 @@ var ErrClosed = errors.New("ledger: closed")
 // nil (context.Background is the context of a call that has none).
 var ErrNilContext = errors.New("ledger: nil context")
 
+// ErrNilFunc is returned, before anything is started, by Update and View
+// of the stores of ledger/memory, ledger/sqlite and ledger/postgres when
+// their fn is nil.
+var ErrNilFunc = errors.New("ledger: nil transaction function")
+
 // ErrNilStore is returned by New for a nil store (a nil pointer of a
 // store type too), and by every method of a Ledger that New did not make,
 // a nil *Ledger or the zero Ledger, which has no store: Close included,
@@ -309,6 +317,19 @@ func CheckCall(ctx context.Context, made bool) error {
 		return ErrNilStore
 	case ctx == nil:
 		return ErrNilContext
+	}
+	return nil
+}
+
+// CheckRun is CheckCall for Update and View of a store, whose fn is T's:
+// it returns what CheckCall returns, else ErrNilFunc when fn is nil, else
+// nil.
+func CheckRun[T any](ctx context.Context, made bool, fn func(T) error) error {
+	if err := CheckCall(ctx, made); err != nil {
+		return err
+	}
+	if fn == nil {
+		return ErrNilFunc
 	}
 	return nil
 }

@@ -92,3 +92,15 @@ func testNilContext(t *testing.T, c Config) {
 	e.mustTransfer(tr(1, acctA, acctB, 1))
 	require.NoError(t, e.l.Verify(e.ctx()))
 }
+
+// testNilFunc: Update and View of the store given a nil fn fail with
+// ledger.ErrNilFunc before they start anything, and the store works on as
+// before: neither is left holding a lock or a transaction.
+func testNilFunc(t *testing.T, c Config) {
+	s, before := storeWith(t, c, twoAccounts())
+	ctx := context.Background()
+	require.ErrorIs(t, s.Update(ctx, nil), ledger.ErrNilFunc, "Update")
+	require.ErrorIs(t, s.View(ctx, nil), ledger.ErrNilFunc, "View")
+	assert.Equal(t, before, contents(t, s), "nothing written")
+	require.NoError(t, write(s, accountAndTransfer()), "an Update after them")
+}

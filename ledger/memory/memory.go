@@ -27,8 +27,9 @@ import (
 // ledger) is inserted in its place, in time linear in the rows stored.
 // New makes a Store: a nil *Store, or the zero Store, fails every call
 // (Update, View, Close) with ledger.ErrNilStore. Update and View given a
-// nil context fail with ledger.ErrNilContext, without taking the lock. Store is safe for
-// concurrent use.
+// nil context fail with ledger.ErrNilContext, and given a nil fn with
+// ledger.ErrNilFunc, without taking the lock. Store is safe for concurrent
+// use.
 type Store struct {
 	mu         rwLock
 	closed     bool
@@ -116,7 +117,7 @@ func (s *Store) Close() error {
 // error and applies nothing, without checking the writes (which ctx's
 // error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if err := s.mu.lock(ctx); err != nil {
@@ -145,7 +146,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 // Update under way, or for one that waits itself, say), View fails with ctx.Err() without
 // running fn.
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if err := s.mu.rlock(ctx); err != nil {

@@ -32,7 +32,8 @@ import (
 //
 // Open makes a Store: a nil *Store, or the zero Store, fails every call
 // (Update, View, Close) with ledger.ErrNilStore. Update and View given a
-// nil context fail with ledger.ErrNilContext before they start anything.
+// nil context fail with ledger.ErrNilContext, and given a nil fn with
+// ledger.ErrNilFunc, before they start anything.
 type Store struct {
 	dsn    string
 	pool   *pgxpool.Pool
@@ -139,7 +140,7 @@ func (s *Store) poolErr(prefix string, err error) error {
 // or times out is closed, not returned to the pool, and Update returns the
 // error it would have returned had the ROLLBACK succeeded.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
@@ -265,7 +266,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 // when ctx has ended, and waits at most 5 s (rollbackTimeout), as
 // Update's does, so that the connection goes back to the pool open.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if s.closed.Load() {

@@ -24,7 +24,8 @@ import (
 // connections and see the last committed state (WAL snapshots). Open
 // makes a Store: a nil *Store, or the zero Store, fails every call
 // (Update, View, Close) with ledger.ErrNilStore. Update and View given a
-// nil context fail with ledger.ErrNilContext before they start anything.
+// nil context fail with ledger.ErrNilContext, and given a nil fn with
+// ledger.ErrNilFunc, before they start anything.
 type Store struct {
 	path   string
 	w, r   *sql.DB
@@ -133,7 +134,7 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if !s.enter() {
