@@ -34,8 +34,9 @@ var (
 	// negative nonce TTL, a store or random source of ChallengerOptions or
 	// CAOptions that is a nil pointer, func, map, channel or slice, a nil
 	// or zero Verifier, Challenger or CA, a nil VerifiedCard or
-	// VerifiedPlatform (none made by this package), or a nil context given
-	// to a Challenger, MemoryNonces or MemoryCounters.
+	// VerifiedPlatform (none made by this package), a nil context given
+	// to a Challenger, MemoryNonces or MemoryCounters, or an empty card ID
+	// given to MemoryCounters.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,

@@ -411,13 +411,17 @@ func NewMemoryCounters() *MemoryCounters {
 
 // Advance implements CounterStore. A ctx that has ended fails Advance
 // with its error, and a nil ctx with ErrInvalid: the counter stays as it
-// was.
+// was. An empty cardID, which no card has (a card ID is an ICCID), is
+// refused with ErrInvalid, and no counter is kept for it.
 func (s *MemoryCounters) Advance(ctx context.Context, cardID string, counter uint64) error {
 	if s == nil {
 		return noMemoryStore()
 	}
 	if err := ended(ctx); err != nil {
 		return err
+	}
+	if cardID == "" {
+		return newError(ErrInvalid, -1, "empty card ID", nil)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -793,6 +793,8 @@ func TestMemoryCounters(t *testing.T) {
 	assert.Equal(t, uint64(3), ce.Last)
 	assert.ErrorIs(t, s.Advance(ctx, testICCID, 2), ErrCounterRegression)
 	assert.ErrorIs(t, s.Advance(ctx, "89014103211118510738", 0), ErrCounterRegression, "zero is never above the start")
+	assert.ErrorIs(t, s.Advance(ctx, "", 1), ErrInvalid, "no card has an empty ID")
+	assert.NotContains(t, s.last, "", "nor holds a counter for one")
 
 	// Concurrent advances to the same value: exactly one wins.
 	var ok atomic.Int32
