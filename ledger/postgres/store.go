@@ -195,7 +195,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// server rolls back the transaction of a connection that is gone.
 	defer c.Release()
 	t := &writeTx{ctx: ctx, c: c}
-	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query, Fail: t.fail}
 	defer func() {
 		if t.open {
 			rctx, cancel := rollbackContext(ctx)
@@ -336,9 +336,11 @@ type writeTx struct {
 	// inserted numbers the unique keys of the inserted rows, so that
 	// Update refuses a key given twice before it sends anything.
 	inserted insertedKeys
-	// err is the error of the first read that failed: the transaction is
-	// lost (ledger.Tx; the server aborts it when the statement failed
-	// there), so no later read is sent and Update fails with err.
+	// err is the error of the first read that failed, or that was refused
+	// before it was sent (a limit out of range, sqlstore.Reader.Fail): the
+	// transaction is lost (ledger.Tx; the server aborts it when the
+	// statement failed there), so no later read is sent and Update fails
+	// with err.
 	err error
 }
 
