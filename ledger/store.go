@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Store is the storage contract of the ledger: ledger/memory, ledger/sqlite
@@ -58,10 +59,13 @@ type Store interface {
 	// it does any others. (PostgreSQL: the reads that fn makes before
 	// LastTimestamp, or without it, see what was committed when they ran,
 	// and are not serialized with other writers.)
+	//
+	// A nil fn fails Update with ErrNilFunc before it starts anything.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// View runs fn in a read-only transaction that sees one consistent
-	// snapshot of committed data.
+	// snapshot of committed data. A nil fn fails View with ErrNilFunc
+	// before it starts anything.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
 
 	// Close releases the store's resources. Calls after Close fail. A
@@ -77,6 +81,12 @@ type Store interface {
 // any order; an ID without a row is simply absent from the result (not an
 // error). The ledger reads the returned slices only until the transaction
 // ends, so a store may reuse their memory afterwards.
+//
+// Methods that take a limit (AccountTransfers, AccountBalances,
+// BalanceRows and Tx.ExpiredPending) refuse one outside [1, BatchMax],
+// which the ledger never passes, with an error wrapping ErrLimit
+// (CheckLimit) before they read anything; in an Update that is a read
+// that failed, which loses the transaction (Tx).
 type ReadTx interface {
 	// LastTimestamp returns the last timestamp the ledger assigned, as
 	// Tx.SetLastTimestamp recorded it (0 for a new store). No stored
@@ -193,7 +203,9 @@ type ReadTx interface {
 // succeed and leave the failure to Update (the memory store checks the
 // writes, and PostgreSQL sends them, once fn has returned). A read fails
 // when the engine cannot answer (a statement of a SQL store that fails,
-// or a row that does not scan); the memory store's reads never fail. Once
+// or a row that does not scan), and when it is given a limit out of range
+// (ErrLimit, see ReadTx); the memory store's reads fail for the latter
+// only. Once
 // a method has failed, a read or a write, the transaction is lost (a
 // statement that fails aborts a PostgreSQL transaction, and may roll back
 // a SQLite one): the later calls of tx may fail with the same error, and
@@ -290,6 +302,27 @@ var ErrClosed = errors.New("ledger: closed")
 // nil (context.Background is the context of a call that has none).
 var ErrNilContext = errors.New("ledger: nil context")
 
+// ErrLimit is returned by the reads of a store that take a limit
+// (ReadTx.AccountTransfers, AccountBalances and BalanceRows,
+// Tx.ExpiredPending) given one outside [1, BatchMax].
+var ErrLimit = errors.New("ledger: limit out of range")
+
+// CheckLimit returns an error wrapping ErrLimit for a limit outside
+// [1, BatchMax], nil otherwise: the stores of ledger/memory, ledger/sqlite
+// and ledger/postgres refuse such a limit with it before they read
+// anything.
+func CheckLimit(limit int) error {
+	if limit < 1 || limit > BatchMax {
+		return fmt.Errorf("%w: %d, not in [1, %d]", ErrLimit, limit, BatchMax)
+	}
+	return nil
+}
+
+// ErrNilFunc is returned, before anything is started, by Update and View
+// of the stores of ledger/memory, ledger/sqlite and ledger/postgres when
+// their fn is nil.
+var ErrNilFunc = errors.New("ledger: nil transaction function")
+
 // ErrNilStore is returned by New for a nil store (a nil pointer of a
 // store type too), and by every method of a Ledger that New did not make,
 // a nil *Ledger or the zero Ledger, which has no store: Close included,
@@ -309,6 +342,19 @@ func CheckCall(ctx context.Context, made bool) error {
 		return ErrNilStore
 	case ctx == nil:
 		return ErrNilContext
+	}
+	return nil
+}
+
+// CheckRun is CheckCall for Update and View of a store, whose fn is T's:
+// it returns what CheckCall returns, else ErrNilFunc when fn is nil, else
+// nil.
+func CheckRun[T any](ctx context.Context, made bool, fn func(T) error) error {
+	if err := CheckCall(ctx, made); err != nil {
+		return err
+	}
+	if fn == nil {
+		return ErrNilFunc
 	}
 	return nil
 }

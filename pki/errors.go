@@ -8,9 +8,9 @@ import (
 // Sentinel errors. Every error of this package matches one of them with
 // errors.Is; errors about a certificate chain are an *Error carrying detail.
 // The exceptions are errors that come from what the caller supplies: a
-// failing crypto.Signer or random source, and the errors of a NonceStore or
-// CounterStore other than MemoryNonces and MemoryCounters, are returned
-// wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
+// failing crypto.Signer or random source, the error of a context that has
+// ended, and the errors of a NonceStore or CounterStore other than
+// MemoryNonces and MemoryCounters, are returned wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
 // of package record (ErrInvalid for a nil receiver), and so do
 // VerifiedPlatform.VerifySignedReceipt, Verifier.ReceiptPlatform,
 // Verifier.DecodeReceipt and Verifier.VerifyReceipt for the receipt
@@ -33,8 +33,10 @@ var (
 	// nonce, no certificate, a Challenger without a Verifier or with a
 	// negative nonce TTL, a store or random source of ChallengerOptions or
 	// CAOptions that is a nil pointer, func, map, channel or slice, a nil
-	// or zero Verifier, Challenger or CA, or a nil VerifiedCard or
-	// VerifiedPlatform (none made by this package).
+	// or zero Verifier, Challenger or CA, a nil VerifiedCard or
+	// VerifiedPlatform (none made by this package), a nil context given
+	// to a Challenger, MemoryNonces or MemoryCounters, or an empty card ID
+	// given to MemoryCounters.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,

@@ -205,6 +205,19 @@ func (a *issued) before(b *issued) bool {
 	return a.seq < b.seq
 }
 
+// ended returns the refusal of a call given ctx, or nil: an error
+// matching ErrInvalid for a nil ctx, and ctx's error, wrapped, once ctx
+// has ended.
+func ended(ctx context.Context) error {
+	if ctx == nil {
+		return newError(ErrInvalid, -1, "nil context", nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	return nil
+}
+
 // noMemoryStore returns the error of a nil *MemoryNonces or
 // *MemoryCounters, a new one each time, as an *Error is the caller's.
 func noMemoryStore() error {
@@ -224,10 +237,15 @@ func (s *MemoryNonces) limit() int {
 }
 
 // Add implements NonceStore. Adding a nonce already held is an error
-// matching ErrNonce, an empty nonce one matching ErrInvalid.
-func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) error {
+// matching ErrNonce, an empty nonce one matching ErrInvalid. A ctx that
+// has ended fails Add with its error, and a nil ctx with ErrInvalid: the
+// nonce is not added.
+func (s *MemoryNonces) Add(ctx context.Context, nonce []byte, expires time.Time) error {
 	if s == nil {
 		return noMemoryStore()
+	}
+	if err := ended(ctx); err != nil {
+		return err
 	}
 	if len(nonce) == 0 {
 		return newError(ErrInvalid, -1, "empty nonce", nil)
@@ -341,10 +359,14 @@ func (s *MemoryNonces) downLocked(i int) {
 }
 
 // Consume implements NonceStore. It drops besides the issues expired at
-// now, used or not.
-func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
+// now, used or not. A ctx that has ended fails Consume with its error, and
+// a nil ctx with ErrInvalid: the nonce stays held, and nothing is dropped.
+func (s *MemoryNonces) Consume(ctx context.Context, nonce []byte, now time.Time) error {
 	if s == nil {
 		return noMemoryStore()
+	}
+	if err := ended(ctx); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -387,10 +409,19 @@ func NewMemoryCounters() *MemoryCounters {
 	return &MemoryCounters{last: make(map[string]uint64)}
 }
 
-// Advance implements CounterStore.
-func (s *MemoryCounters) Advance(_ context.Context, cardID string, counter uint64) error {
+// Advance implements CounterStore. A ctx that has ended fails Advance
+// with its error, and a nil ctx with ErrInvalid: the counter stays as it
+// was. An empty cardID, which no card has (a card ID is an ICCID), is
+// refused with ErrInvalid, and no counter is kept for it.
+func (s *MemoryCounters) Advance(ctx context.Context, cardID string, counter uint64) error {
 	if s == nil {
 		return noMemoryStore()
+	}
+	if err := ended(ctx); err != nil {
+		return err
+	}
+	if cardID == "" {
+		return newError(ErrInvalid, -1, "empty card ID", nil)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -519,9 +550,13 @@ func nilOption(opts ...option) error {
 
 // NewNonce issues a fresh random nonce of record.NonceSize bytes, usable
 // once within the TTL. A Challenger without a Verifier or with a negative
-// TTL issues none (ErrInvalid), nor does a nil or zero Challenger.
+// TTL issues none (ErrInvalid), nor does a nil or zero Challenger, nor one
+// given a ctx that has ended (its error) or a nil ctx (ErrInvalid).
 func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	if err := ended(ctx); err != nil {
 		return nil, err
 	}
 	n := make([]byte, record.NonceSize)
@@ -549,9 +584,14 @@ func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 // expired nonce, and ErrCounterRegression for a counter that did not
 // increase (a replayed record or a cloned card). A Challenger made without
 // a Verifier, or with an option out of range, refuses everything with
-// ErrInvalid, as does a nil or zero Challenger.
+// ErrInvalid, as does a nil or zero Challenger. A ctx that has ended when
+// Verify starts fails it with its error, and a nil ctx with ErrInvalid,
+// before it looks at anything: no nonce is spent and no counter advances.
 func (c *Challenger) Verify(ctx context.Context, chain [][]byte, msg []byte, r record.CardRecord) (*VerifiedCard, error) {
 	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	if err := ended(ctx); err != nil {
 		return nil, err
 	}
 	vc, err := c.v.VerifyCard(chain)

@@ -733,6 +733,53 @@ func TestNilMemoryStores(t *testing.T) {
 	assert.ErrorIs(t, c.Advance(ctx, testICCID, 1), ErrInvalid)
 }
 
+// TestEndedContext: a Challenger and the memory stores given a context
+// that has ended fail with its error and change nothing: NewNonce issues
+// no nonce, Verify spends no nonce and advances no counter, and so do
+// Add, Consume and Advance of the stores; a nil context is refused with
+// ErrInvalid alike.
+func TestEndedContext(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	nonces, counters := NewMemoryNonces(0), NewMemoryCounters()
+	c := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, Counters: counters})
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel := context.WithDeadline(context.Background(), t0)
+	defer cancel()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{
+		{"cancelled", cancelled, context.Canceled},
+		{"deadline exceeded", expired, context.DeadlineExceeded},
+		{"nil", nil, ErrInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := c.NewNonce(tt.ctx)
+			assert.ErrorIs(t, err, tt.want, "NewNonce")
+			assert.Nil(t, n)
+			assert.ErrorIs(t, nonces.Add(tt.ctx, []byte{1}, clk.now().Add(time.Hour)), tt.want, "Add")
+			require.Equal(t, 0, nonces.Len(), "no nonce issued")
+
+			nonce := issue(t, c)
+			msg := proof(t, h, testICCID, 1, nonce)
+			_, err = c.Verify(tt.ctx, h.chain(), msg, new(record.AuthProof))
+			assert.ErrorIs(t, err, tt.want, "Verify")
+			assert.ErrorIs(t, nonces.Consume(tt.ctx, nonce, clk.now()), tt.want, "Consume")
+			assert.ErrorIs(t, counters.Advance(tt.ctx, testICCID, 1), tt.want, "Advance")
+			require.Equal(t, 1, nonces.Len(), "the nonce not spent")
+			use(t, h, c, 1, nonce) // and the counter not advanced
+
+			// The next subtest starts again from counter 1.
+			counters.mu.Lock()
+			delete(counters.last, testICCID)
+			counters.mu.Unlock()
+		})
+	}
+}
+
 func TestMemoryCounters(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryCounters()
@@ -746,6 +793,8 @@ func TestMemoryCounters(t *testing.T) {
 	assert.Equal(t, uint64(3), ce.Last)
 	assert.ErrorIs(t, s.Advance(ctx, testICCID, 2), ErrCounterRegression)
 	assert.ErrorIs(t, s.Advance(ctx, "89014103211118510738", 0), ErrCounterRegression, "zero is never above the start")
+	assert.ErrorIs(t, s.Advance(ctx, "", 1), ErrInvalid, "no card has an empty ID")
+	assert.NotContains(t, s.last, "", "nor holds a counter for one")
 
 	// Concurrent advances to the same value: exactly one wins.
 	var ok atomic.Int32

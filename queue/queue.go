@@ -25,6 +25,11 @@ const (
 // proportional to the capacity.
 const MaxCapacity = 1 << 16
 
+// MaxTTL is the longest Options.TTL: an EID epoch (ten minutes). A card
+// advertises an EID during its epoch only, so a peer not reported for an
+// epoch is one whose EID no card advertises any more.
+const MaxTTL = adv.EpochSeconds * time.Second
+
 // The RSSI range Observe accepts, in dBm: what the Bluetooth HCI reports
 // (127 means "not available" and is refused).
 const (
@@ -37,9 +42,9 @@ var (
 	// ErrRole: New was given a role other than adv.Shopper or adv.Seller, or
 	// Observe an advert without a valid role.
 	ErrRole = errors.New("queue: invalid role")
-	// ErrOptions: an Options field is out of range (a negative TTL, a
-	// Capacity below zero or above MaxCapacity, an Alpha outside (0, 1], a
-	// NaN Hysteresis).
+	// ErrOptions: an Options field is out of range (a TTL below zero or
+	// above MaxTTL, a Capacity below zero or above MaxCapacity, an Alpha
+	// outside (0, 1], a NaN or +Inf Hysteresis).
 	ErrOptions = errors.New("queue: invalid options")
 	// ErrSameRole: the advert has this phone's own role, so it is not a
 	// counterparty.
@@ -51,12 +56,15 @@ var (
 	ErrFull = errors.New("queue: full of stronger peers")
 	// ErrUnknownPeer: Select was given an EID the queue does not hold.
 	ErrUnknownPeer = errors.New("queue: no such peer")
+	// ErrNotMade: Observe or Select was called on a Queue that New did not
+	// make (the zero Queue or a nil *Queue).
+	ErrNotMade = errors.New("queue: not made by New")
 )
 
 // Options configure a Queue. The zero value gives the defaults.
 type Options struct {
-	// TTL is how long a peer stays after its last report; zero means
-	// DefaultTTL (10 s).
+	// TTL is how long a peer stays after its last report, up to MaxTTL;
+	// zero means DefaultTTL (10 s).
 	TTL time.Duration
 	// Capacity is the most peers held, up to MaxCapacity; zero means
 	// DefaultCapacity (1,024).
@@ -65,8 +73,8 @@ type Options struct {
 	// zero means DefaultAlpha (0.25). 1 disables smoothing.
 	Alpha float64
 	// Hysteresis is the dead band, in dB, of the strength the queue is
-	// ordered by; zero means DefaultHysteresis (4 dB), a negative value
-	// none.
+	// ordered by, finite or negative (+Inf and NaN are refused); zero means
+	// DefaultHysteresis (4 dB), a negative value (-Inf too) none.
 	Hysteresis float64
 	// Now is the clock, the same one the scanner's report times come from;
 	// nil means time.Now. The queue calls it with its lock held, so it must
@@ -198,7 +206,14 @@ type Peer struct {
 // after forgetting expired peers.
 //
 // A Queue is safe for concurrent use. Observe does not allocate once a
-// peer is known. The zero Queue is not usable; call New.
+// peer is known.
+//
+// The zero Queue, and a nil *Queue, hold no peer and take none: New makes
+// a Queue. Their Observe and Select return ErrNotMade; Snapshot and
+// AppendSnapshot list no peer, Prune forgets none, Selected reports none,
+// Deselect does nothing, Role is 0, and Changes returns a closed channel,
+// so that a UI loop ranging over it ends at once rather than waiting for
+// ever. No method panics.
 type Queue struct {
 	self    adv.Role
 	ttl     time.Duration
@@ -247,7 +262,8 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 		changes: make(chan struct{}, 1),
 		gen:     1,
 	}
-	if q.ttl < 0 || q.cap < 0 || q.cap > MaxCapacity || !(q.alpha > 0 && q.alpha <= 1) || math.IsNaN(q.hyst) {
+	if q.ttl < 0 || q.ttl > MaxTTL || q.cap < 0 || q.cap > MaxCapacity || !(q.alpha > 0 && q.alpha <= 1) ||
+		math.IsNaN(q.hyst) || math.IsInf(q.hyst, 1) {
 		return nil, ErrOptions
 	}
 	if q.hyst < 0 {
@@ -265,14 +281,36 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 	return q, nil
 }
 
+// closed is what Changes returns for a Queue that New did not make.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// made reports whether New made q. New sets changes, and nothing changes
+// it after, so it is read without the lock.
+func (q *Queue) made() bool { return q != nil && q.changes != nil }
+
 // Changes returns the notification channel (see Queue). The same channel is
-// returned every time.
-func (q *Queue) Changes() <-chan struct{} { return q.changes }
+// returned every time. For a Queue that New did not make it is a closed
+// channel, which never delivers a value.
+func (q *Queue) Changes() <-chan struct{} {
+	if !q.made() {
+		return closed
+	}
+	return q.changes
+}
 
 // Role returns the role of the phone that the queue is for, New's self:
-// it keeps the adverts of the opposite role. The zero Queue, which New
-// did not make, has none (0).
-func (q *Queue) Role() adv.Role { return q.self }
+// it keeps the adverts of the opposite role. A Queue that New did not make
+// has none (0).
+func (q *Queue) Role() adv.Role {
+	if !q.made() {
+		return 0
+	}
+	return q.self
+}
 
 // notifyLocked counts a notification and sends it, without blocking: a
 // value already waiting stands for this one too.
@@ -287,8 +325,9 @@ func (q *Queue) notifyLocked() {
 // Observe records one report of the scanner: a parsed advert, its RSSI in
 // dBm and the time it was received (the zero time means Options.Now(), and
 // so does a time after it).
-// It returns ErrRole for an advert without a valid role, ErrSameRole for an
-// advert of this phone's own role and ErrRSSI for an RSSI out of range,
+// It returns ErrNotMade for a Queue that New did not make, ErrRole for an
+// advert without a valid role, ErrSameRole for an advert of this phone's
+// own role and ErrRSSI for an RSSI out of range,
 // the queue unchanged then, and ErrFull when the queue is full of stronger
 // peers: it then takes in, evicts and forgets no peer and does not notify
 // (an expired peer would have left room), although its sweep may have
@@ -305,6 +344,8 @@ func (q *Queue) notifyLocked() {
 // (see Peer).
 func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	switch {
+	case !q.made():
+		return ErrNotMade
 	case !p.Role.Valid():
 		return ErrRole
 	case p.Role == q.self:
@@ -479,8 +520,12 @@ func (q *Queue) removeLocked(i int) {
 
 // Prune forgets the peers not seen for the TTL (except the selected one)
 // and returns how many it forgot. It notifies Changes when a snapshot taken
-// since the last notification listed one of them (see Queue).
+// since the last notification listed one of them (see Queue). A Queue that
+// New did not make forgets none (0).
 func (q *Queue) Prune() int {
+	if !q.made() {
+		return 0
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.expireLocked(q.now())
@@ -501,8 +546,12 @@ func (q *Queue) expireLocked(now time.Time) int {
 // the order), leaving out and forgetting those that expired. It notifies
 // Changes of those it forgets, as Prune does, only when a snapshot taken
 // since the last notification listed one of them, which the UI loop may
-// have drawn (see Queue).
+// have drawn (see Queue). A Queue that New did not make returns an empty
+// slice.
 func (q *Queue) Snapshot() []Peer {
+	if !q.made() {
+		return []Peer{}
+	}
 	q.mu.Lock()
 	n := len(q.peers)
 	q.mu.Unlock()
@@ -512,8 +561,12 @@ func (q *Queue) Snapshot() []Peer {
 // AppendSnapshot appends the peers to dst, nearest first, and returns the
 // extended slice; with a dst of enough capacity it does not allocate. Like
 // Snapshot, it forgets the peers that expired, and notifies Changes of
-// them only when a snapshot since the last notification listed one.
+// them only when a snapshot since the last notification listed one. A
+// Queue that New did not make returns dst as it is.
 func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
+	if !q.made() {
+		return dst
+	}
 	q.mu.Lock()
 	q.expireLocked(q.now())
 	keys := q.keys[:0]
@@ -550,8 +603,12 @@ func compareKeys(a, b sortKey) int {
 // any earlier one, and returns it. The selected peer is neither expired nor
 // evicted until Deselect or another Select. Selecting the selected peer
 // again changes nothing and does not notify. It returns ErrUnknownPeer when
-// the queue holds no live peer with that EID.
+// the queue holds no live peer with that EID, and ErrNotMade for a Queue
+// that New did not make.
 func (q *Queue) Select(eid adv.EID) (Peer, error) {
+	if !q.made() {
+		return Peer{}, ErrNotMade
+	}
 	q.mu.Lock()
 	i, ok := q.index[eid]
 	if !ok || q.expired(&q.peers[i], q.now()) {
@@ -571,8 +628,12 @@ func (q *Queue) Select(eid adv.EID) (Peer, error) {
 }
 
 // Deselect clears the selection, if any. A peer that expired while selected
-// goes at the next sweep.
+// goes at the next sweep. On a Queue that New did not make it does
+// nothing.
 func (q *Queue) Deselect() {
+	if !q.made() {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.hasSel {
@@ -597,8 +658,12 @@ func (q *Queue) clearSelectionLocked() {
 	q.selected = adv.EID{}
 }
 
-// Selected returns the selected peer and whether there is one.
+// Selected returns the selected peer and whether there is one. A Queue
+// that New did not make has none.
 func (q *Queue) Selected() (Peer, bool) {
+	if !q.made() {
+		return Peer{}, false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.hasSel {

@@ -89,7 +89,12 @@ func TestNew(t *testing.T) {
 		{"negative alpha", adv.Seller, Options{Alpha: -0.1}, ErrOptions},
 		{"nan alpha", adv.Seller, Options{Alpha: math.NaN()}, ErrOptions},
 		{"nan hysteresis", adv.Seller, Options{Hysteresis: math.NaN()}, ErrOptions},
+		{"infinite hysteresis", adv.Seller, Options{Hysteresis: math.Inf(1)}, ErrOptions},
 		{"no hysteresis", adv.Seller, Options{Hysteresis: -1}, nil},
+		{"no hysteresis, minus infinity", adv.Seller, Options{Hysteresis: math.Inf(-1)}, nil},
+		{"ttl above the maximum", adv.Seller, Options{TTL: MaxTTL + time.Nanosecond}, ErrOptions},
+		{"ttl of every duration", adv.Seller, Options{TTL: math.MaxInt64}, ErrOptions},
+		{"maximum ttl", adv.Seller, Options{TTL: MaxTTL}, nil},
 		{"alpha one", adv.Seller, Options{Alpha: 1}, nil},
 	}
 	for _, tt := range tests {
@@ -105,7 +110,41 @@ func TestNew(t *testing.T) {
 			assert.Equal(t, tt.role, q.Role())
 		})
 	}
-	assert.Equal(t, adv.Role(0), new(Queue).Role(), "the zero Queue has no role")
+}
+
+// TestNotMade: a Queue that New did not make, the zero Queue or a nil
+// *Queue, refuses reports and selections with ErrNotMade, holds no peer,
+// and its Changes is closed, so that a UI loop over it ends at once; no
+// method panics.
+func TestNotMade(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		q    *Queue
+	}{
+		{"zero", new(Queue)},
+		{"nil", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := tt.q
+			assert.Equal(t, adv.Role(0), q.Role(), "no role")
+			assert.ErrorIs(t, q.Observe(seller(1), -50, time.Now()), ErrNotMade)
+			p, err := q.Select(eid(1))
+			assert.ErrorIs(t, err, ErrNotMade)
+			assert.Equal(t, Peer{}, p)
+			p, ok := q.Selected()
+			assert.False(t, ok)
+			assert.Equal(t, Peer{}, p)
+			q.Deselect()
+			assert.Equal(t, 0, q.Prune())
+			assert.Empty(t, q.Snapshot())
+			dst := []Peer{{Reports: 7}}
+			assert.Equal(t, dst, q.AppendSnapshot(dst), "dst as it was")
+			ch := q.Changes()
+			require.NotNil(t, ch)
+			_, open := <-ch
+			assert.False(t, open, "Changes is closed")
+		})
+	}
 }
 
 func TestObserveRejects(t *testing.T) {

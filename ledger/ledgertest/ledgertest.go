@@ -18,7 +18,9 @@
 // read whose error the transaction ignores, the writes of a transaction
 // that reads nothing, a context that ends while the transaction runs, a
 // nil context (refused by the store and the Ledger, which leaves neither
-// holding a lock or a transaction), a last timestamp that goes back,
+// holding a lock or a transaction), a nil transaction function (refused by
+// the store alike), a limit of a read outside [1, BatchMax] (refused by
+// every store alike), a last timestamp that goes back,
 // concurrency, restart (for stores that persist) and a rapid state machine
 // that compares the store with the in-memory model.
 package ledgertest
@@ -299,6 +301,8 @@ func (e *env) verify() {
 func Run(t *testing.T, c Config) {
 	require.NotNil(t, c.NewStore, "Config.NewStore is required")
 	t.Run("NilContext", func(t *testing.T) { testNilContext(t, c) })
+	t.Run("NilFunc", func(t *testing.T) { testNilFunc(t, c) })
+	t.Run("LimitRange", func(t *testing.T) { testLimitRange(t, c) })
 	t.Run("AccountResults", func(t *testing.T) { testAccountResults(t, c) })
 	t.Run("TransferResults", func(t *testing.T) { testTransferResults(t, c) })
 	t.Run("Balancing", func(t *testing.T) { testBalancing(t, c) })

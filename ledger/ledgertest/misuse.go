@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -91,4 +92,87 @@ func testNilContext(t *testing.T, c Config) {
 	e.mustCreateAccounts(standardAccounts()...)
 	e.mustTransfer(tr(1, acctA, acctB, 1))
 	require.NoError(t, e.l.Verify(e.ctx()))
+}
+
+// testNilFunc: Update and View of the store given a nil fn fail with
+// ledger.ErrNilFunc before they start anything, and the store works on as
+// before: neither is left holding a lock or a transaction.
+func testNilFunc(t *testing.T, c Config) {
+	s, before := storeWith(t, c, twoAccounts())
+	ctx := context.Background()
+	require.ErrorIs(t, s.Update(ctx, nil), ledger.ErrNilFunc, "Update")
+	require.ErrorIs(t, s.View(ctx, nil), ledger.ErrNilFunc, "View")
+	assert.Equal(t, before, contents(t, s), "nothing written")
+	require.NoError(t, write(s, accountAndTransfer()), "an Update after them")
+}
+
+// testLimitRange: the reads that take a limit (ReadTx.AccountTransfers,
+// AccountBalances and BalanceRows, Tx.ExpiredPending) refuse one outside
+// [1, ledger.BatchMax] with ledger.ErrLimit, in View and in Update alike.
+// In Update the refusal is a failed read, which loses the transaction:
+// Update fails with it even when fn ignored it, and stores nothing of fn's
+// writes. The limits 1 and BatchMax are taken.
+func testLimitRange(t *testing.T, c Config) {
+	s, before := storeWith(t, c, twoAccounts(), accountAndTransfer())
+	ctx := context.Background()
+	filter := func(limit int) ledger.AccountFilter {
+		return ledger.AccountFilter{AccountID: id(1), TimestampMin: 1, TimestampMax: ledger.TimestampLimit, Limit: limit,
+			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits}
+	}
+	reads := []struct {
+		name string
+		read func(tx ledger.ReadTx, limit int) error
+		tx   bool // a read of Tx alone, which View has not
+	}{
+		{"AccountTransfers", func(tx ledger.ReadTx, limit int) error {
+			_, err := tx.AccountTransfers(filter(limit))
+			return err
+		}, false},
+		{"AccountBalances", func(tx ledger.ReadTx, limit int) error {
+			_, err := tx.AccountBalances(filter(limit))
+			return err
+		}, false},
+		{"BalanceRows", func(tx ledger.ReadTx, limit int) error {
+			_, err := tx.BalanceRows(ledger.ID{}, 0, limit)
+			return err
+		}, false},
+		{"ExpiredPending", func(tx ledger.ReadTx, limit int) error {
+			_, err := tx.(ledger.Tx).ExpiredPending(ledger.TimestampLimit, limit)
+			return err
+		}, true},
+	}
+	for _, r := range reads {
+		for _, limit := range []int{0, -1, math.MinInt, ledger.BatchMax + 1, math.MaxInt} {
+			if !r.tx {
+				err := s.View(ctx, func(tx ledger.ReadTx) error { return r.read(tx, limit) })
+				require.ErrorIs(t, err, ledger.ErrLimit, "%s in View, limit %d", r.name, limit)
+			}
+			var rerr error
+			err := s.Update(ctx, func(tx ledger.Tx) error {
+				last, err := tx.LastTimestamp()
+				if err != nil {
+					return err
+				}
+				rerr = r.read(tx, limit)
+				return writeRows(tx, rows{accounts: []ledger.Account{{ID: id(4), Ledger: 1, Code: 1, Timestamp: last + 1}},
+					last: last + 1}, false)
+			})
+			require.ErrorIs(t, rerr, ledger.ErrLimit, "%s in Update, limit %d", r.name, limit)
+			require.ErrorIs(t, err, ledger.ErrLimit, "Update whose fn ignored the refused %s, limit %d", r.name, limit)
+		}
+		for _, limit := range []int{1, ledger.BatchMax} {
+			if !r.tx {
+				err := s.View(ctx, func(tx ledger.ReadTx) error { return r.read(tx, limit) })
+				require.NoError(t, err, "%s in View, limit %d", r.name, limit)
+			}
+			err := s.Update(ctx, func(tx ledger.Tx) error {
+				if _, err := tx.LastTimestamp(); err != nil {
+					return err
+				}
+				return r.read(tx, limit)
+			})
+			require.NoError(t, err, "%s in Update, limit %d", r.name, limit)
+		}
+	}
+	assert.Equal(t, before, contents(t, s), "nothing written")
 }

@@ -27,8 +27,9 @@ import (
 // ledger) is inserted in its place, in time linear in the rows stored.
 // New makes a Store: a nil *Store, or the zero Store, fails every call
 // (Update, View, Close) with ledger.ErrNilStore. Update and View given a
-// nil context fail with ledger.ErrNilContext, without taking the lock. Store is safe for
-// concurrent use.
+// nil context fail with ledger.ErrNilContext, and given a nil fn with
+// ledger.ErrNilFunc, without taking the lock. Store is safe for concurrent
+// use.
 type Store struct {
 	mu         rwLock
 	closed     bool
@@ -109,14 +110,17 @@ func (s *Store) Close() error {
 // is stored or inserted twice, or a last timestamp that is not past the
 // last one, fails Update with ledger.ErrCorrupt and nothing of fn's writes
 // is applied, as the SQL stores refuse it. The write methods never fail:
-// the store checks the writes once fn has returned nil. Nor do the reads.
+// the store checks the writes once fn has returned nil. Nor do the reads,
+// but for a limit out of range (ledger.ErrLimit, see ledger.ReadTx): such
+// a read fails Update with its error even when fn ignored it and returned
+// nil, and nothing of fn's writes is applied.
 // When ctx has ended before Update holds the lock (while it waits for an
 // Update or a View under way, say), Update fails with ctx.Err() without running fn;
 // when it has ended by the time fn returns nil, Update fails with ctx's
 // error and applies nothing, without checking the writes (which ctx's
 // error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if err := s.mu.lock(ctx); err != nil {
@@ -126,9 +130,13 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if s.closed {
 		return ledger.ErrClosed
 	}
-	tx := &tx{readTx: readTx{s}, last: s.last}
+	tx := &tx{last: s.last}
+	tx.readTx = readTx{s: s, refused: &tx.refused}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if tx.refused != nil {
+		return tx.refused // a read refused, whose error fn ignored
 	}
 	if err := ctx.Err(); err != nil {
 		return err // ended while fn ran: nothing applied, as the SQL stores commit nothing
@@ -145,7 +153,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 // Update under way, or for one that waits itself, say), View fails with ctx.Err() without
 // running fn.
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if err := s.mu.rlock(ctx); err != nil {
@@ -155,10 +163,25 @@ func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error
 	if s.closed {
 		return ledger.ErrClosed
 	}
-	return fn(readTx{s})
+	return fn(readTx{s: s})
 }
 
-type readTx struct{ s *Store }
+type readTx struct {
+	s *Store
+	// refused, in an Update, holds the error of the first read refused (a
+	// limit out of range), which loses the transaction; nil in a View.
+	refused *error
+}
+
+// refuseLimit returns the refusal of a read given limit, or nil
+// (ledger.CheckLimit); in an Update it records it as a failed read.
+func (r readTx) refuseLimit(limit int) error {
+	err := ledger.CheckLimit(limit)
+	if err != nil && r.refused != nil && *r.refused == nil {
+		*r.refused = err
+	}
+	return err
+}
 
 // LastTimestamp implements ledger.ReadTx and ledger.Tx: an Update holds
 // the whole store, which stands for the lock of the record.
@@ -185,6 +208,9 @@ func (r readTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
 }
 
 func (r readTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	if err := r.refuseLimit(f.Limit); err != nil {
+		return nil, err
+	}
 	a := r.s.account(f.AccountID)
 	if a == nil {
 		return nil, nil
@@ -230,6 +256,9 @@ func matchesData(f *ledger.AccountFilter, t *ledger.Transfer) bool {
 }
 
 func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	if err := r.refuseLimit(f.Limit); err != nil {
+		return nil, err
+	}
 	a := r.s.account(f.AccountID)
 	if a == nil {
 		return nil, nil
@@ -254,6 +283,9 @@ func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 // rows by timestamp. Every row belongs to a stored account (Update refuses
 // others).
 func (r readTx) BalanceRows(account ledger.ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
+	if err := r.refuseLimit(limit); err != nil {
+		return nil, err
+	}
 	accts := r.s.historyAccounts()
 	first := sort.Search(len(accts), func(k int) bool { return accts[k].ID.Compare(account) >= 0 })
 	// rows returns the rows of the kth account that the page reads.
@@ -363,6 +395,7 @@ type tx struct {
 	readTx
 	last       uint64 // the last timestamp: stored, or set by the transaction
 	lastErr    error  // that of the first call of SetLastTimestamp that went back
+	refused    error  // that of the first read refused (readTx.refused)
 	newAccts   [][]ledger.Account
 	updAccts   [][]ledger.Account
 	transfers  [][]ledger.Transfer
@@ -398,6 +431,9 @@ func (t *tx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
 }
 
 func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
+	if err := t.refuseLimit(limit); err != nil {
+		return nil, err
+	}
 	s := t.s
 	var due []expiry
 	for len(s.expiry) > 0 && s.expiry[0].at <= now && len(due) < limit {

@@ -32,7 +32,8 @@ import (
 //
 // Open makes a Store: a nil *Store, or the zero Store, fails every call
 // (Update, View, Close) with ledger.ErrNilStore. Update and View given a
-// nil context fail with ledger.ErrNilContext before they start anything.
+// nil context fail with ledger.ErrNilContext, and given a nil fn with
+// ledger.ErrNilFunc, before they start anything.
 type Store struct {
 	dsn    string
 	pool   *pgxpool.Pool
@@ -139,7 +140,7 @@ func (s *Store) poolErr(prefix string, err error) error {
 // or times out is closed, not returned to the pool, and Update returns the
 // error it would have returned had the ROLLBACK succeeded.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
@@ -194,7 +195,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// server rolls back the transaction of a connection that is gone.
 	defer c.Release()
 	t := &writeTx{ctx: ctx, c: c}
-	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query, Fail: t.fail}
 	defer func() {
 		if t.open {
 			rctx, cancel := rollbackContext(ctx)
@@ -265,7 +266,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 // when ctx has ended, and waits at most 5 s (rollbackTimeout), as
 // Update's does, so that the connection goes back to the pool open.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if s.closed.Load() {
@@ -335,9 +336,11 @@ type writeTx struct {
 	// inserted numbers the unique keys of the inserted rows, so that
 	// Update refuses a key given twice before it sends anything.
 	inserted insertedKeys
-	// err is the error of the first read that failed: the transaction is
-	// lost (ledger.Tx; the server aborts it when the statement failed
-	// there), so no later read is sent and Update fails with err.
+	// err is the error of the first read that failed, or that was refused
+	// before it was sent (a limit out of range, sqlstore.Reader.Fail): the
+	// transaction is lost (ledger.Tx; the server aborts it when the
+	// statement failed there), so no later read is sent and Update fails
+	// with err.
 	err error
 }
 

@@ -24,7 +24,8 @@ import (
 // connections and see the last committed state (WAL snapshots). Open
 // makes a Store: a nil *Store, or the zero Store, fails every call
 // (Update, View, Close) with ledger.ErrNilStore. Update and View given a
-// nil context fail with ledger.ErrNilContext before they start anything.
+// nil context fail with ledger.ErrNilContext, and given a nil fn with
+// ledger.ErrNilFunc, before they start anything.
 type Store struct {
 	path   string
 	w, r   *sql.DB
@@ -133,7 +134,7 @@ func joinErr(a, b error) error {
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
 // ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if !s.enter() {
@@ -156,7 +157,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		}
 	}()
 	t := &writeTx{ctx: ctx, tx: &s.conn.Tx, s: s}
-	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query, Fail: t.fail}
 	err := fn(t)
 	if err == nil {
 		err = t.err // a statement that failed, whose error fn ignored
@@ -306,7 +307,8 @@ type writeTx struct {
 	updates    []func() error        // run after fn, in order
 	pending    sqlstore.PendingCheck // inserted transfers and pending states, for checkPending
 	// err is the error of the first statement that failed, a read or a
-	// write: the transaction is lost (ledger.Tx). A write that failed has
+	// write, or of a read refused before its statement ran (a limit out of
+	// range, sqlstore.Reader.Fail): the transaction is lost (ledger.Tx). A write that failed has
 	// ended it (INSERT OR ROLLBACK rolls it back), and a read may have
 	// (SQLite rolls back on SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM), so
 	// no later statement runs, lest it run outside it and be stored at

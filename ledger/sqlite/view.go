@@ -38,7 +38,7 @@ const maxReadStmts = 256
 // for; one that waits for a connection then, or starts after, fails with
 // ledger.ErrClosed.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if err := ledger.CheckCall(ctx, !s.notMade()); err != nil {
+	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
 	}
 	if !s.enter() {

@@ -31,7 +31,7 @@ var (
 	ErrMalformed = errors.New("record: malformed")
 	// ErrType: the message holds another record type than the one asked
 	// for, or no record (nil, or a nil pointer) was given, which names no
-	// type.
+	// type, or a type is none of the Type constants (CheckMessageSize).
 	ErrType = errors.New("record: wrong record type")
 	// ErrSignature: the signature is not the 64 bytes of r || s, does not
 	// verify under the given key, is not in its low-S form, or the
@@ -417,6 +417,7 @@ func sign(rand io.Reader, key crypto.Signer, r Record, chain [][]byte) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
+	// A type that is none of the Type constants fails here (ErrType).
 	if err := CheckMessageSize(r.Type(), payload); err != nil {
 		return nil, err
 	}
@@ -427,9 +428,6 @@ func sign(rand io.Reader, key crypto.Signer, r Record, chain [][]byte) ([]byte, 
 	// go-cose signs the protected header as RawProtected holds it: the
 	// one encoding that decode compares with.
 	prot := protectedHeader(r.Type(), chain)
-	if prot == nil {
-		return nil, fmt.Errorf("%w: %v is no record type of the protocol", ErrType, r.Type())
-	}
 	msg := cose.Sign1Message{
 		Headers: cose.Headers{
 			RawProtected: append(cborhead.Append(nil, cborhead.Bytes, len(prot)), prot...),
@@ -1045,8 +1043,13 @@ func MessageSize(t Type, payload []byte) int {
 // CheckMessageSize returns an error matching ErrMalformed when the
 // COSE_Sign1 message of a record of type t with payload would be longer than
 // MaxMessage (MessageSize), nil otherwise: Sign refuses to make such a
-// message, and so does a card.
+// message, and so does a card. A t that is none of the Type constants,
+// which no message has, is refused with an error matching ErrType, as
+// Sign refuses it.
 func CheckMessageSize(t Type, payload []byte) error {
+	if ProtectedHeader(t) == nil {
+		return fmt.Errorf("%w: %v is no record type of the protocol", ErrType, t)
+	}
 	if n := MessageSize(t, payload); n > MaxMessage {
 		return fmt.Errorf("%w: the signed message would be %d bytes, over %d", ErrMalformed, n, MaxMessage)
 	}

@@ -104,6 +104,22 @@ func TestVerifyDecodesOnce(t *testing.T) {
 	assert.LessOrEqual(t, verify, open+check, "Open %v, VerifyES256 %v", open, check)
 }
 
+// TestCheckMessageSizeType: CheckMessageSize refuses a type that is none
+// of the Type constants with ErrType, as Sign does, whatever the payload:
+// no message of such a type is made.
+func TestCheckMessageSizeType(t *testing.T) {
+	for _, typ := range []Type{0, TypeReceipt + 1, 255} {
+		for _, payload := range [][]byte{nil, {0xa0}, make([]byte, MaxMessage)} {
+			err := CheckMessageSize(typ, payload)
+			assert.ErrorIs(t, err, ErrType, "%v, %d bytes", typ, len(payload))
+			assert.NotErrorIs(t, err, ErrMalformed, "%v, %d bytes", typ, len(payload))
+		}
+	}
+	for _, typ := range []Type{TypeAuthProof, TypePaymentRequest, TypeConsent, TypeRefundRequest, TypeReceipt} {
+		assert.NoError(t, CheckMessageSize(typ, []byte{0xa0}), "%v", typ)
+	}
+}
+
 // TestSignRefusesOversizedMessages: Sign makes no message that Verify
 // refuses for its length. A receipt of MaxItems lines of long SKUs and
 // names is valid field by field but would be some 14 000 bytes signed; the

@@ -62,6 +62,11 @@ type QueryFunc func(query string, args []any, row func(Scanner) error) error
 type Reader struct {
 	Dialect Dialect
 	Query   QueryFunc
+	// Fail, when not nil, is given the error of a read that Reader
+	// refuses before it runs a statement (a limit out of range,
+	// ledger.CheckLimit), and returns it: a write transaction records it
+	// as a read that failed, which loses the transaction (ledger.Tx).
+	Fail func(error) error
 }
 
 var _ ledger.ReadTx = Reader{}
@@ -152,6 +157,16 @@ func (r Reader) FailedTransfers(ids []ID) ([]ledger.FailedTransfer, error) {
 	return out, err
 }
 
+// refuseLimit returns the refusal of a read given limit, or nil
+// (ledger.CheckLimit), which it gives to Fail when there is one.
+func (r Reader) refuseLimit(limit int) error {
+	err := ledger.CheckLimit(limit)
+	if err != nil && r.Fail != nil {
+		return r.Fail(err)
+	}
+	return err
+}
+
 // filterQuery numbers the parameters of one statement of an account
 // filter: the account, the time range and the limit first.
 type filterQuery struct {
@@ -226,6 +241,9 @@ func (q *filterQuery) within(column, from, where string) string {
 // whatever the range, order and limit (within): with both sides, one on
 // either side does.
 func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	if err := r.refuseLimit(f.Limit); err != nil {
+		return nil, err
+	}
 	p := r.filterQuery(f)
 	extra := p.conditions(f, "")
 	side := func(col, owner string) string {
@@ -263,6 +281,9 @@ func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 // negative (corrupt), fails it with an error wrapping ledger.ErrCorrupt,
 // whatever the range, order and limit (within).
 func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	if err := r.refuseLimit(f.Limit); err != nil {
+		return nil, err
+	}
 	p := r.filterQuery(f)
 	var match string
 	debits, credits := f.Flags&ledger.AccountFilterDebits != 0, f.Flags&ledger.AccountFilterCredits != 0
@@ -293,6 +314,9 @@ func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 // timestamp is at most 2^63 - 1 here (a signed column that is never
 // negative), so a from past it starts at the next account.
 func (r Reader) BalanceRows(account ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
+	if err := r.refuseLimit(limit); err != nil {
+		return nil, err
+	}
 	p := r.Dialect.Param
 	q, args := "account_id > "+p(1), []any{account[:]}
 	if from <= math.MaxInt64 {
@@ -310,8 +334,8 @@ func (r Reader) BalanceRows(account ID, from uint64, limit int) ([]ledger.Balanc
 // ledger.TimestampLimit), which the sweep meets before any other whatever
 // now is, fails it with an error wrapping ledger.ErrCorrupt.
 func (r Reader) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
-	if limit <= 0 {
-		return nil, nil
+	if err := r.refuseLimit(limit); err != nil {
+		return nil, err
 	}
 	var out []ledger.Transfer
 	var expires uint64 // read to be checked (limitDest), not returned

@@ -243,7 +243,6 @@ func roundTrip(t *testing.T, s ledger.Store) {
 		{"at expiry", transfers[4].ExpiresAt(), 10, []int{4}},
 		{"both in order", transfers[2].ExpiresAt(), 10, []int{4, 2}},
 		{"limit", transfers[2].ExpiresAt(), 1, []int{4}},
-		{"zero limit", transfers[2].ExpiresAt(), 0, nil},
 	}
 	for _, tt := range expiredTests {
 		t.Run("ExpiredPending/"+tt.name, func(t *testing.T) {
