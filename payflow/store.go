@@ -45,7 +45,10 @@ import (
 // looked for, an idempotency key to finish or abandon) names none, as any
 // unknown one: ErrNotFound, or none found. Nonces and tokens' hashes, also
 // keys, are kept up to MaxKeySize bytes alike (CheckNonce,
-// Acceptance.Check).
+// Acceptance.Check). The empty card ID, which no card has, is refused
+// alike (StorableCardID) as the ID of a card written (PutCard), of the
+// card whose counter Advance or Accept advances (and that Spent tells
+// of), and of a token's or a session's card.
 //
 // Times are kept to the nanosecond from the start of the year 1678 (UTC) to
 // April 2262, the last time whose nanoseconds since the Unix epoch an int64
@@ -338,7 +341,7 @@ func (a *Acceptance) Check() error {
 	if writes > 1 {
 		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
 	}
-	if err := StorableText(a.CardID); err != nil {
+	if err := StorableCardID(a.CardID); err != nil {
 		return err
 	}
 	if err := StorableTimes(a.Now); err != nil { // a cancelled request's UpdatedAt
@@ -356,7 +359,7 @@ func (a *Acceptance) Check() error {
 		if err := presentKey("token certificate hash", t.CertHash); err != nil {
 			return err
 		}
-		if err := StorableText(t.CardID); err != nil {
+		if err := StorableCardID(t.CardID); err != nil {
 			return err
 		}
 		if err := StorableTimes(t.ExpiresAt); err != nil {
@@ -370,7 +373,10 @@ func (a *Acceptance) Check() error {
 		if err := present("seller EID", r.SellerEID); err != nil {
 			return err
 		}
-		if err := StorableText(r.ShopperCardID, r.SellerCardID, r.MerchantID); err != nil {
+		if err := StorableCardID(r.ShopperCardID, r.SellerCardID); err != nil {
+			return err
+		}
+		if err := StorableText(r.MerchantID); err != nil {
 			return err
 		}
 		if err := StorableTimes(r.ExpiresAt); err != nil {
@@ -512,7 +518,10 @@ func CheckCard(c *CardRecord) error {
 	if len(c.AdvSecret) != adv.SecretSize {
 		return fmt.Errorf("%w: %w", ErrInvalid, adv.ErrSecret)
 	}
-	if err := StorableText(c.ID, c.DisplayName, c.MerchantID); err != nil {
+	if err := StorableCardID(c.ID); err != nil {
+		return err
+	}
+	if err := StorableText(c.DisplayName, c.MerchantID); err != nil {
 		return err
 	}
 	return StorableTimes(c.EnrolledAt)
@@ -609,6 +618,20 @@ func StorableText(texts ...string) error {
 		}
 	}
 	return nil
+}
+
+// StorableCardID returns an error matching ErrInvalid when one of ids is
+// empty, which no card is (a card ID is an ICCID), or not a text a Store
+// keeps (StorableText). A Store checks with it the IDs of the cards that
+// its writes are of: PutCard's card, the card whose counter Advance and
+// Accept advance and Spent tells of, a token's card and a session's two.
+func StorableCardID(ids ...string) error {
+	for _, id := range ids {
+		if id == "" {
+			return fmt.Errorf("%w: empty card ID", ErrInvalid)
+		}
+	}
+	return StorableText(ids...)
 }
 
 // CheckBodyHash returns an error matching ErrInvalid for an empty body

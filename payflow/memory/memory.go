@@ -301,7 +301,7 @@ func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
 
 // Advance implements pki.CounterStore.
 func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error {
-	if err := payflow.StorableText(cardID); err != nil {
+	if err := payflow.StorableCardID(cardID); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -340,7 +340,7 @@ func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 
 // Spent implements payflow.Store.
 func (s *Store) Spent(_ context.Context, nonce []byte, cardID string, counter uint64) error {
-	if err := payflow.StorableText(cardID); err != nil {
+	if err := payflow.StorableCardID(cardID); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"TextKeys", testTextKeys},
 		{"UnstorableText", testUnstorableText},
 		{"EmptyNonce", testEmptyNonce},
+		{"EmptyCardID", testEmptyCardID},
 		{"LongKeys", testLongKeys},
 		{"UnstorableTimes", testUnstorableTimes},
 		{"FarTimes", testFarTimes},
@@ -455,6 +456,48 @@ func newSession(id string, f func(r *payflow.SessionRecord)) *payflow.SessionRec
 		ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0.Add(time.Hour)}
 	f(r)
 	return r
+}
+
+// testEmptyCardID: no card has the empty ID (a card ID is an ICCID), so
+// a write that names the empty card, as the card itself, the card whose
+// counter advances or whose nonce and counter Spent tells of, or a token's
+// or a session's card, is refused with ErrInvalid and writes nothing: no
+// card, counter, nonce, token or session is kept, so that the nonce and
+// the counter so refused are taken afterwards by the card's own record.
+func testEmptyCardID(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id := "8900000000000000001"
+	require.NoError(t, s.PutCard(ctx, card(id)))
+	require.NoError(t, s.PutCard(ctx, card("8900000000000000002")))
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000002"}}))
+	empty := card("")
+	empty.AdvSecret = bytes.Repeat([]byte{0x42}, adv.SecretSize)
+	assert.ErrorIs(t, s.PutCard(ctx, empty), payflow.ErrInvalid, "card")
+	assert.ErrorIs(t, s.Advance(ctx, "", 1), payflow.ErrInvalid, "counter")
+	assert.ErrorIs(t, s.Spent(ctx, nil, "", 1), payflow.ErrInvalid, "Spent")
+	nonce := bytes.Repeat([]byte{7}, 32)
+	for i, a := range []payflow.Acceptance{
+		{CardID: ""},
+		{CardID: id, Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: "", CertHash: bytes.Repeat([]byte{1}, 32), ExpiresAt: t0.Add(time.Hour)}},
+		{CardID: id, Session: newSession(id, func(r *payflow.SessionRecord) { r.ShopperCardID = "" })},
+		{CardID: id, Session: newSession(id, func(r *payflow.SessionRecord) { r.SellerCardID = "" })},
+	} {
+		a.Nonce, a.NonceExpires, a.Counter = nonce, t0.Add(time.Hour), 1
+		assert.ErrorIs(t, s.Accept(ctx, &a), payflow.ErrInvalid, "acceptance %d", i)
+	}
+	_, err := s.Card(ctx, "")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no card kept")
+	n := 0
+	require.NoError(t, s.Cards(ctx, func(*payflow.CardRecord) error { n++; return nil }))
+	assert.Equal(t, 2, n, "no card written")
+	_, err = s.Token(ctx, []byte("token"))
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no token kept")
+	_, err = s.Session(ctx, payflow.ID{9})
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no session kept")
+	require.NoError(t, s.Spent(ctx, nonce, id, 1), "neither the nonce nor the counter spent")
+	a := payflow.Acceptance{CardID: id, Nonce: nonce, NonceExpires: t0.Add(time.Hour), Counter: 1,
+		Session: newSession(id, func(*payflow.SessionRecord) {})}
+	require.NoError(t, s.Accept(ctx, &a), "the card's own record takes them")
 }
 
 // newPayment returns a pending payment request (ID 3), changed by f.
@@ -1954,7 +1997,8 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 			CardID: "8900000000000000001", Counter: uint64(i + 1)}))
 		h := sha256.Sum256([]byte(fmt.Sprint("token", i)))
 		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", CertHash: certHash, ExpiresAt: exp}))
-		_, err := w.session(&payflow.SessionRecord{ID: payflow.ID{byte(i + 1)}, ShopperEID: []byte{1}, SellerEID: []byte{2}, ExpiresAt: exp})
+		_, err := w.session(&payflow.SessionRecord{ID: payflow.ID{byte(i + 1)}, ShopperCardID: "8900000000000000001",
+			SellerCardID: "8900000000000000002", ShopperEID: []byte{1}, SellerEID: []byte{2}, ExpiresAt: exp})
 		require.NoError(t, err)
 		_, err = s.BeginIdempotent(ctx, fmt.Sprint("key", i), []byte{1}, t0.Add(-time.Hour), exp)
 		require.NoError(t, err)

@@ -932,7 +932,7 @@ func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error 
 // the upsert would insert for a card never seen, is never above the
 // counter held (0 for such a card) and is refused before it.
 func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) error {
-	if err := payflow.StorableText(cardID); err != nil {
+	if err := payflow.StorableCardID(cardID); err != nil {
 		return err
 	}
 	if counter > math.MaxInt64 {
@@ -1015,7 +1015,7 @@ func cancelArgs(a *payflow.Acceptance) []any {
 // Spent implements payflow.Store with one read of the used nonces and the
 // counters, the tables whose writes in Accept refuse a record.
 func (s *Store) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
-	if err := payflow.StorableText(cardID); err != nil {
+	if err := payflow.StorableCardID(cardID); err != nil {
 		return err
 	}
 	var used, last int64
