@@ -1,7 +1,6 @@
 package payflow
 
 import (
-	"encoding"
 	"errors"
 	"io"
 	"math"
@@ -85,9 +84,8 @@ func wirePlanFor(t reflect.Type) *wirePlan {
 }
 
 var (
-	timeType              = reflect.TypeFor[time.Time]()
-	unmarshalerType       = reflect.TypeFor[cbor.Unmarshaler]()
-	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
+	timeType        = reflect.TypeFor[time.Time]()
+	unmarshalerType = reflect.TypeFor[cbor.Unmarshaler]()
 )
 
 // wirePlanKind is what a wirePlan takes besides null.
@@ -113,7 +111,6 @@ const (
 type wirePlan struct {
 	kind     wirePlanKind
 	nullable bool
-	binary   bool // a byte string is its own to decode (encoding.BinaryUnmarshaler)
 	simple   bool // a scalar that a simple value or a float may stand for (a boolean, a float)
 	goType   string
 	elem     *wirePlan // of a pointer, an array or a map's values
@@ -157,7 +154,6 @@ func wireBuildPlan(t reflect.Type, memo map[reflect.Type]*wirePlan) *wirePlan {
 		p.kind = wireAnyItem
 		return p
 	}
-	p.binary = reflect.PointerTo(t).Implements(binaryUnmarshalerType)
 	switch t.Kind() {
 	case reflect.Pointer:
 		p.kind, p.elem = wirePointer, wireBuildPlan(t.Elem(), memo)
@@ -219,8 +215,6 @@ func (p *wirePlan) check(data []byte) ([]byte, error) {
 		return nil, p.typeError(data)
 	case p.kind == wirePointer:
 		return p.elem.check(data)
-	case p.binary && major == 2: // its own to decode
-		return wireSkipItem(data)
 	case p.kind == wireArrayItem && major == 4:
 		return wireCheckItems(data, func(_ int, items []byte) ([]byte, error) { return p.elem.check(items) })
 	case p.kind == wireStructArray && major == 4:
