@@ -51,7 +51,7 @@ func TestPeersAskAboutUnnamedPeersFirst(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	p := namingPhone(&now)
-	q, err := queue.New(adv.Shopper, queue.Options{Now: clock, TTL: time.Hour})
+	q, err := queue.New(adv.Shopper, queue.Options{Now: clock, TTL: queue.MaxTTL})
 	require.NoError(t, err)
 	p.queue = q
 	near, named, far := testEID(1), testEID(2), testEID(3)
