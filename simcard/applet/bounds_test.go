@@ -33,6 +33,11 @@ func TestStatusWordsAtTheBounds(t *testing.T) {
 		{name: "GET RESPONSE P2", pre: []string{"00CA010113"}, cmd: "00C0000100", sw: 0x6A86},
 		{name: "GET RESPONSE after one with a wrong P2", pre: []string{"00CA010113", "00C0000100"}, cmd: "00C0000000", sw: 0x6985},
 		{name: "GET RESPONSE", pre: []string{"00CA010113"}, cmd: "00C0000000", sw: 0x9000},
+		{name: "GET RESPONSE after a command of another class", pre: []string{"00CA010113", "FFCA010100"}, cmd: "00C0000001", sw: 0x6985},
+		{name: "GET RESPONSE after a malformed command", pre: []string{"00CA010113", "00CA010102AA"}, cmd: "00C0000001", sw: 0x6985},
+
+		{name: "SELECT of the AID and one octet more", cmd: "00A4040008F0434153494D010100", sw: 0x6A82},
+		{name: "SELECT of the AID less its last octet", cmd: "00A4040006F0434153494D00", sw: 0x6A82},
 
 		{name: "authenticate challenge of 7", cmd: challenge(simcard.MinChallenge - 1), sw: 0x6A80},
 		{name: "authenticate challenge of 8", cmd: challenge(simcard.MinChallenge), sw: 0x9000},
