@@ -91,3 +91,10 @@ func TestResolverGrowsBuiltTables(t *testing.T) {
 		assert.Equal(t, cardIDOf(i), id)
 	}
 }
+
+// TestEpochStartUTC: EpochStart returns times in UTC.
+func TestEpochStartUTC(t *testing.T) {
+	for _, e := range []uint32{0, 2945376, math.MaxUint32} {
+		assert.Equal(t, time.UTC, EpochStart(e).Location(), "epoch %d", e)
+	}
+}
