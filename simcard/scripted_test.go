@@ -1,10 +1,14 @@
 package simcard_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -127,4 +131,24 @@ func TestPersonaliseOperationalSendsOnlySelect(t *testing.T) {
 	assert.ErrorIs(t, err, simcard.ErrConditions)
 	require.Len(t, f.log, 1)
 	assert.Equal(t, simcard.InsSelect, f.log[0][1])
+}
+
+// TestPersonaliseSecretSize: a card whose advertising secret reads back
+// one octet short or long is ErrResponse, and is not activated.
+func TestPersonaliseSecretSize(t *testing.T) {
+	for _, n := range []int{adv.SecretSize - 1, adv.SecretSize + 1} {
+		a, err := applet.New(new(applet.Memory), applet.Options{})
+		require.NoError(t, err)
+		i := &interceptor{a: a, hook: func(cmd []byte) []byte {
+			c, err := simcard.ParseCommand(cmd)
+			if err != nil || c.INS != simcard.InsGetData || uint16(c.P1)<<8|uint16(c.P2) != simcard.TagAdvSecret {
+				return nil
+			}
+			return append(bytes.Repeat([]byte{0xA5}, n), 0x90, 0x00)
+		}}
+		enr, err := simcard.New(i).Personalise(issuer(t), simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK})
+		assert.ErrorIs(t, err, simcard.ErrResponse, "secret of %d octets", n)
+		assert.Nil(t, enr)
+		assertNotActivated(t, a)
+	}
 }
