@@ -42,7 +42,7 @@ func Epoch(t time.Time) uint32 {
 	return uint32(min(s/EpochSeconds, math.MaxUint32))
 }
 
-// EpochStart returns the first instant of epoch e.
+// EpochStart returns the first instant of epoch e, in UTC.
 func EpochStart(e uint32) time.Time {
 	return time.Unix(int64(e)*EpochSeconds, 0).UTC()
 }

@@ -1,0 +1,86 @@
+package simcard_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// endless61 is a card that answers every command with 256 octets and
+// 61 00, more to come, until it has answered limit commands; past that it
+// fails.
+type endless61 struct {
+	sent, limit int
+}
+
+var errWornOut = errors.New("card answered its last command")
+
+func (e *endless61) Transmit([]byte) ([]byte, error) {
+	e.sent++
+	if e.sent > e.limit {
+		return nil, errWornOut
+	}
+	return append(make([]byte, 256), 0x61, 0x00), nil
+}
+
+// TestGetResponseEndless: a card that announces 256 octets more (61 00)
+// after every answer is refused with ErrResponse once Exchange holds more
+// than 65536 octets: the command and 256 GET RESPONSEs, not one more.
+func TestGetResponseEndless(t *testing.T) {
+	e := &endless61{limit: 1000}
+	got, err := simcard.New(e).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
+	require.ErrorIs(t, err, simcard.ErrResponse)
+	assert.NotErrorIs(t, err, errWornOut)
+	assert.Nil(t, got)
+	assert.Equal(t, 257, e.sent, "the command and 256 GET RESPONSEs")
+}
+
+// TestCommandCase1Extended: a command without data or Ne has one encoding,
+// its header, whether or not it is marked Extended.
+func TestCommandCase1Extended(t *testing.T) {
+	for _, ext := range []bool{false, true} {
+		b, err := simcard.Command{CLA: 0x80, INS: 0x52, P1: 1, P2: 2, Extended: ext}.MarshalBinary()
+		require.NoError(t, err)
+		assert.Equal(t, []byte{0x80, 0x52, 0x01, 0x02}, b, "extended %v", ext)
+	}
+}
+
+// commandLog is a card that answers every command 9000 and keeps them.
+type commandLog struct{ got [][]byte }
+
+func (r *commandLog) Transmit(apdu []byte) ([]byte, error) {
+	r.got = append(r.got, append([]byte(nil), apdu...))
+	return []byte{0x90, 0x00}, nil
+}
+
+// TestExchangeChainsPast255: Exchange sends up to 255 octets of data in
+// one command, and more as a chain of 255-octet links (CLA bit 10) and a
+// last command with the rest.
+func TestExchangeChainsPast255(t *testing.T) {
+	for _, tt := range []struct {
+		n     int
+		links []int // data octets of each command sent; the last unchained
+	}{
+		{254, []int{254}},
+		{255, []int{255}},
+		{256, []int{255, 1}},
+		{510, []int{255, 255}},
+		{511, []int{255, 255, 1}},
+	} {
+		r := &commandLog{}
+		data := make([]byte, tt.n)
+		_, err := simcard.New(r).Exchange(simcard.Command{CLA: simcard.ClassProprietary, INS: simcard.InsSignRecord, P1: 1, Data: data})
+		require.NoError(t, err, "%d octets", tt.n)
+		require.Len(t, r.got, len(tt.links), "%d octets", tt.n)
+		for i, apdu := range r.got {
+			last := i == len(r.got)-1
+			assert.Equal(t, !last, apdu[0]&simcard.ClassChaining != 0, "%d octets, command %d: CLA %02X", tt.n, i, apdu[0])
+			assert.Equal(t, []byte{simcard.InsSignRecord, 1, 0}, apdu[1:4], "%d octets, command %d", tt.n, i)
+			assert.Equal(t, 5+tt.links[i], len(apdu), "%d octets, command %d", tt.n, i)
+			assert.Equal(t, byte(tt.links[i]), apdu[4], "%d octets, command %d: Lc", tt.n, i)
+		}
+	}
+}
