@@ -14,22 +14,26 @@ import (
 )
 
 // cancelledMeanwhile is a Store on which another process records the
-// held payments that ExpireDue finds due as cancelling (voiding towards
-// cancelled), once, just after they were read.
+// payments in state that ExpireDue finds due as cancelled (a held one as
+// voiding towards cancelled), once, just after they were read.
 type cancelledMeanwhile struct {
 	payflow.Store
+	state string
 	once
 }
 
 func (s *cancelledMeanwhile) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
 	due, err := s.Store.DuePayments(ctx, state, t, limit)
-	if err != nil || state != payflow.StateHeld || len(due) == 0 || !s.take() {
+	if err != nil || state != s.state || len(due) == 0 || !s.take() {
 		return due, err
 	}
 	for _, r := range due {
 		other := *r
-		other.State, other.VoidTo = "voiding", payflow.StateCancelled
-		if err := s.Store.UpdatePayment(ctx, &other, payflow.StateHeld); err != nil {
+		other.State = payflow.StateCancelled
+		if state == payflow.StateHeld {
+			other.State, other.VoidTo = "voiding", payflow.StateCancelled
+		}
+		if err := s.Store.UpdatePayment(ctx, &other, state); err != nil {
 			return nil, err
 		}
 	}
@@ -43,7 +47,7 @@ func (s *cancelledMeanwhile) DuePayments(ctx context.Context, state string, t ti
 // hold stays as it was.
 func TestExpireHoldCancelledMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	s := newShopOn(t, &cancelledMeanwhile{Store: memory.New()}, true, paytest.Options{})
+	s := newShopOn(t, &cancelledMeanwhile{Store: memory.New(), state: payflow.StateHeld}, true, paytest.Options{})
 	h := s.held(t)
 	held := s.balances(t)
 	s.Clock.Advance(payflow.DefaultHoldTTL + time.Second)
@@ -56,4 +60,19 @@ func TestExpireHoldCancelledMeanwhile(t *testing.T) {
 	assert.Equal(t, "voiding", r.State)
 	assert.Equal(t, payflow.StateCancelled, r.VoidTo)
 	assert.Equal(t, held, s.balances(t), "the hold as it was")
+}
+
+// TestExpireCancelledMeanwhile: a pending request past its expiry that
+// another process cancels between ExpireDue's read and its write stays
+// cancelled: ExpireDue expires nothing and reports no error.
+func TestExpireCancelledMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s := newShopOn(t, &cancelledMeanwhile{Store: memory.New(), state: payflow.StatePending}, false, paytest.Options{})
+	v, _ := s.request(t)
+	s.Clock.Advance(payflow.DefaultRequestTTL + time.Second)
+
+	n, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	s.requireState(t, v.ID, payflow.StateCancelled)
 }
