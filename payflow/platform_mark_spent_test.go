@@ -1,0 +1,42 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+)
+
+// TestHoldSpendsPairingMark: a request that a pairing marked while it was
+// approving (VoidTo cancelled) and whose hold the ledger then made is no
+// longer marked: the recovery sweep records it held (a merchant that
+// captures manually) or captured, with VoidTo empty, for the mark only
+// tells how a refused hold ends.
+func TestHoldSpendsPairingMark(t *testing.T) {
+	ctx := context.Background()
+	for _, manual := range []bool{true, false} {
+		t.Run(map[bool]string{true: "held", false: "captured"}[manual], func(t *testing.T) {
+			s := newShop(t, manual, paytest.Options{})
+			v, _ := s.request(t)
+			s.recordConsent(t, v.ID, s.consent(t, v.ID), payflow.StateCancelled)
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			s.sweep(t, 1)
+
+			r, err := s.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			if manual {
+				assert.Equal(t, payflow.StateHeld, r.State)
+				assert.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 690}, {Incoming: 690}}, s.balances(t))
+			} else {
+				assert.Equal(t, payflow.StateCaptured, r.State)
+				assert.Equal(t, uint64(690), r.Captured)
+				assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+			}
+			assert.Empty(t, r.VoidTo, "the hold spent the mark")
+		})
+	}
+}

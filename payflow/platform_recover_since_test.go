@@ -1,0 +1,62 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// movesLost is a Store that loses, while lost is set, every write of a
+// payment that changes its state; writes that keep it (a deferral) are
+// made.
+type movesLost struct {
+	payflow.Store
+	lost bool
+}
+
+func (s *movesLost) UpdatePayment(ctx context.Context, r *payflow.PaymentRecord, from string) error {
+	if s.lost && r.State != from {
+		return errLost
+	}
+	return s.Store.UpdatePayment(ctx, r, from)
+}
+
+// TestRecoverDeferralFromSettlement: a settlement whose try by the
+// recovery sweep fails is deferred by as long as the settlement has been
+// under way, from when it began (the request's last update, its consent
+// accepted), not from when the request was created: a request created
+// 100s before its consent was accepted, swept 60s after that, is due
+// again 60s later, its due time 30s (60s less RecoverAfter) after the
+// sweep.
+func TestRecoverDeferralFromSettlement(t *testing.T) {
+	ctx := context.Background()
+	st := &movesLost{Store: memory.New()}
+	s := newShopOn(t, st, true, paytest.Options{})
+	v, _ := s.request(t)
+	consent := s.consent(t, v.ID)
+	s.Clock.Advance(100 * time.Second)
+	r, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	h := record.Hash(consent)
+	r.State, r.Attempt, r.Consent, r.ConsentHash, r.UpdatedAt = payflow.StateApproving, 1, consent, h[:], s.Clock.Now()
+	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
+	require.NoError(t, st.UpdatePayment(ctx, r, payflow.StatePending))
+
+	st.lost = true
+	s.Clock.Advance(60 * time.Second)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, errLost)
+	assert.Zero(t, n)
+	r, err = st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateApproving, r.State)
+	assert.Equal(t, s.Clock.Now().Add(30*time.Second), r.DeferredTo)
+}
