@@ -862,8 +862,8 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 			return ctx, err
 		}
 		return p.verified(ctx, c, req.Request, &r, nil, func() (bool, error) {
-			old, err := p.store.Payment(ctx, ID(r.RequestID))
-			return takenID(err, old != nil && !bytes.Equal(old.Request, req.Request), func() error { return requestTaken(old.ID) })
+			_, decided, err := p.storedRequest(ctx, ID(r.RequestID), req.Request)
+			return decided, err
 		})
 	case *ApproveRequest:
 		var cs record.Consent
@@ -913,9 +913,9 @@ func (p *Platform) verified(ctx context.Context, c *CardRecord, msg []byte, r re
 	return ctx, unverified(err)
 }
 
-// takenID decides, for verified, what the call of a record with an ID of
-// its own answers before it verifies the signature, given the error of
-// the store's read of the ID and whether the record stored under it has
+// takenID decides what the call of a record with an ID of its own
+// answers before it verifies the signature, given the error of the
+// store's read of the ID and whether the record stored under it has
 // other bytes: nothing when the ID is free, the store's failure, the
 // refusal of taken for other bytes, and the run of the call for the same
 // bytes (a retry of an accepted record).

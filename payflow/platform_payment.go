@@ -79,10 +79,12 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 		return nil, err
 	}
 	id := ID(r.RequestID)
-	if old, err := p.store.Payment(ctx, id); err == nil {
-		return p.retried(ctx, old, req.Request)
-	} else if !errors.Is(err, ErrNotFound) {
+	old, decided, err := p.storedRequest(ctx, id, req.Request)
+	if err != nil {
 		return nil, err
+	}
+	if decided { // the same bytes, accepted before: a retry
+		return p.retried(ctx, old, req.Request)
 	}
 	a, err := p.check(ctx, c, req.Request, &r)
 	if err != nil {
@@ -199,6 +201,20 @@ func (p *Platform) retried(ctx context.Context, old *PaymentRecord, msg []byte) 
 		return nil, err
 	}
 	return p.view(ctx, r, nil)
+}
+
+// storedRequest is the step of CreateRequest before it verifies the
+// signature of payment request msg, which CheckRecord takes too: the read
+// of the request stored under its ID, id. It returns that request and
+// whether the step decides the call, with the call's error (takenID):
+// not when the ID is free; the store's failure; the refusal of a request
+// whose ID another request holds (requestTaken); and, with no error, a
+// retry of the same bytes accepted before, which the call answers with
+// the stored request's view.
+func (p *Platform) storedRequest(ctx context.Context, id ID, msg []byte) (*PaymentRecord, bool, error) {
+	old, err := p.store.Payment(ctx, id)
+	decided, err := takenID(err, old != nil && !bytes.Equal(old.Request, msg), func() error { return requestTaken(old.ID) })
+	return old, decided, err
 }
 
 // requestTaken is the refusal of a payment request whose ID another
