@@ -886,8 +886,8 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 			return ctx, err
 		}
 		return p.verified(ctx, c, req.Refund, &rr, nil, func() (bool, error) {
-			old, err := p.store.Refund(ctx, ID(rr.RefundID))
-			return takenID(err, old != nil && !bytes.Equal(old.Request, req.Refund), func() error { return refundTaken(old.ID) })
+			_, decided, err := p.storedRefund(ctx, ID(rr.RefundID), req.Refund)
+			return decided, err
 		})
 	}
 	return ctx, nil

@@ -868,10 +868,12 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	id := ID(rr.RefundID)
-	if old, err := p.store.Refund(ctx, id); err == nil {
-		return p.refundRetried(ctx, old, req.Refund)
-	} else if !errors.Is(err, ErrNotFound) {
+	old, decided, err := p.storedRefund(ctx, id, req.Refund)
+	if err != nil {
 		return nil, err
+	}
+	if decided { // the same bytes, accepted before: a retry
+		return p.refundRetried(ctx, old, req.Refund)
 	}
 	a, err := p.check(ctx, c, req.Refund, &rr)
 	if err != nil {
@@ -933,6 +935,19 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	return refundView(ref), nil
+}
+
+// storedRefund is the step of Refund before it verifies the signature
+// of refund request msg, which CheckRecord takes too: the read of the
+// refund stored under its ID, id. It returns that refund and whether the
+// step decides the call, with the call's error (takenID): not when the ID
+// is free; the store's failure; the refusal of a refund whose ID another
+// refund holds (refundTaken); and, with no error, a retry of the same
+// bytes accepted before, which the call answers as refundRetried does.
+func (p *Platform) storedRefund(ctx context.Context, id ID, msg []byte) (*RefundRecord, bool, error) {
+	old, err := p.store.Refund(ctx, id)
+	decided, err := takenID(err, old != nil && !bytes.Equal(old.Request, msg), func() error { return refundTaken(old.ID) })
+	return old, decided, err
 }
 
 // refundCopied answers err, the refusal of refund id, whose signed record
