@@ -867,16 +867,9 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 		})
 	case *ApproveRequest:
 		var cs record.Consent
-		c, err := p.openCard(ctx, req.Consent, &cs)
+		c, r, err := p.openConsent(ctx, req.Consent, &cs, nil)
 		if err != nil {
 			return ctx, err
-		}
-		// The call reads the request before it verifies the consent:
-		// a consent to a request that does not exist is refused then,
-		// whoever signed it.
-		r, err := p.store.Payment(ctx, ID(cs.RequestID))
-		if err != nil {
-			return ctx, unverified(err)
 		}
 		return p.verified(ctx, c, req.Consent, &cs, r, nil)
 	case *RefundRequest:

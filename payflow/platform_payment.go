@@ -469,15 +469,9 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, errNilRequest("approve")
 	}
 	var cs record.Consent
-	c, err := p.openCard(ctx, req.Consent, &cs)
+	c, r, err := p.openConsent(ctx, req.Consent, &cs, checkedPayment(ctx, req.Consent))
 	if err != nil {
 		return nil, err
-	}
-	r := checkedPayment(ctx, req.Consent)
-	if r == nil {
-		if r, err = p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
-			return nil, unverified(err)
-		}
 	}
 	if c.ID != r.PayerCardID {
 		if err := p.verifyRecord(ctx, c, req.Consent, &cs); err != nil {
@@ -588,6 +582,27 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, err
 	}
 	return p.view(ctx, r, nil)
+}
+
+// openConsent is the step of Approve before it verifies the signature of
+// consent msg, which CheckRecord takes too: it opens msg into cs
+// (openCard) and returns the card that claims to have signed it and the
+// request it names, read before the consent is verified, so that a
+// consent to a request that does not exist is refused whoever signed it.
+// read is the request as CheckRecord read it for the call
+// (checkedPayment), which is taken rather than read again; nil has it
+// read from the store. Its refusals are unverified.
+func (p *Platform) openConsent(ctx context.Context, msg []byte, cs *record.Consent, read *PaymentRecord) (*CardRecord, *PaymentRecord, error) {
+	c, err := p.openCard(ctx, msg, cs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if read == nil {
+		if read, err = p.store.Payment(ctx, ID(cs.RequestID)); err != nil {
+			return nil, nil, unverified(err)
+		}
+	}
+	return c, read, nil
 }
 
 // acceptedMeanwhile answers a consent whose acceptance failed with
