@@ -28,21 +28,22 @@ import (
 // that is not enrolled is looked up no more often than an enrolled one
 // and its records are not told apart by the time of their refusal. It
 // keeps at most maxCached cards, as many absent card IDs and as many
-// merchants. Certificates are
-// not trusted from it: every record is verified against the pki.Verifier
-// and its CRLs. A cached card keeps the EID key of its advertising
-// secret once derived (see cachedCard.eidKey), the names of its chain's
-// certificates once read (see cachedCard.revoked), and the key of its
-// certificate once read (see cachedCard.leafKey). It is safe for
-// concurrent use.
+// merchants: a put into a full map drops the entries of that map expired
+// by then, or else its oldest entry, and keeps the others (see
+// table.keep). Certificates are not trusted from it: every record is
+// verified against the pki.Verifier and its CRLs. A cached card keeps the
+// EID key of its advertising secret once derived (see cachedCard.eidKey),
+// the names of its chain's certificates once read (see
+// cachedCard.revoked), and the key of its certificate once read (see
+// cachedCard.leafKey). It is safe for concurrent use.
 type cache struct {
 	ttl time.Duration
 
 	mu        sync.Mutex
 	gen       uint64 // counts forget calls: a read older than one is not kept
-	cards     map[string]cached[*cachedCard]
-	absent    map[string]cached[error] // card IDs the store did not hold, with its ErrNotFound
-	merchants map[string]cached[*Merchant]
+	cards     *table[*cachedCard]
+	absent    *table[error] // card IDs the store did not hold, with its ErrNotFound
+	merchants *table[*Merchant]
 }
 
 // cachedCard is a card as the cache keeps it, with the EID key of its
@@ -67,18 +68,111 @@ type leafKey struct{ pub *ecdsa.PublicKey }
 type cached[T any] struct {
 	v       T
 	expires time.Time
+	seq     uint64 // the entry's place in the order of table.keep
 }
 
-// maxCached is the most cards, and the most merchants, that the cache
-// keeps: put empties a map that holds that many before it keeps an entry
-// (PlatformOptions.CacheTTL says so).
+// maxCached is the most cards, the most absent card IDs and the most
+// merchants that the cache keeps (table.keep), and the most tokens that
+// tokenCache keeps.
 const maxCached = 100000
 
 func (c *cache) init(ttl time.Duration) {
 	c.ttl = ttl
-	c.cards = make(map[string]cached[*cachedCard])
-	c.absent = make(map[string]cached[error])
-	c.merchants = make(map[string]cached[*Merchant])
+	c.cards = newTable[*cachedCard](maxCached)
+	c.absent = newTable[error](maxCached)
+	c.merchants = newTable[*Merchant](maxCached)
+}
+
+// table is one of the cache's maps, with the order in which keep kept its
+// entries, so that a full one drops its oldest entries, one at a time,
+// rather than all of them. It is guarded by the cache's lock.
+type table[T any] struct {
+	limit int // the most entries kept
+	m     map[string]cached[T]
+	// order lists, from head on, the entries kept, in the order keep kept
+	// them, with those deleted or kept again since (stale: another seq,
+	// or none, in m), which evict skips and compact drops.
+	order []tableKey
+	head  int
+	seq   uint64 // counts the entries kept
+}
+
+type tableKey struct {
+	key string
+	seq uint64
+}
+
+func newTable[T any](limit int) *table[T] {
+	return &table[T]{limit: limit, m: make(map[string]cached[T])}
+}
+
+// keep keeps v under key until expires. A table that holds limit entries
+// and not key drops first, from the oldest entry kept on, those expired
+// at now, up to the first one that is not; when none was, it drops the
+// oldest one (evict). All expire CacheTTL after they are kept, so the
+// oldest expire first (but for a clock that went back). The order of the
+// entries costs O(1) amortised per entry: each is listed once, skipped
+// or dropped once, and compact runs when more than half of the list is
+// stale, in time linear in the list.
+func (t *table[T]) keep(key string, v T, expires, now time.Time) {
+	if _, ok := t.m[key]; !ok && len(t.m) >= t.limit {
+		t.evict(now)
+	}
+	t.seq++
+	t.m[key] = cached[T]{v: v, expires: expires, seq: t.seq}
+	t.order = append(t.order, tableKey{key, t.seq})
+	if len(t.order) > 2*len(t.m)+16 {
+		t.compact()
+	}
+}
+
+// live reports whether k is the entry that t holds under its key.
+func (t *table[T]) live(k tableKey) bool {
+	e, ok := t.m[k.key]
+	return ok && e.seq == k.seq
+}
+
+// evict drops, from the oldest entry on, those expired at now, up to the
+// first that is not; when none was expired, it drops that one, the
+// oldest.
+func (t *table[T]) evict(now time.Time) {
+	dropped := false
+	for t.head < len(t.order) {
+		k := t.order[t.head]
+		live := t.live(k)
+		expired := live && !now.Before(t.m[k.key].expires)
+		if live && dropped && !expired {
+			return
+		}
+		t.order[t.head] = tableKey{}
+		t.head++
+		if live {
+			delete(t.m, k.key)
+			if !expired {
+				return
+			}
+			dropped = true
+		}
+	}
+}
+
+// compact drops the stale keys from the order of the entries.
+func (t *table[T]) compact() {
+	order := t.order[:0]
+	for _, k := range t.order[t.head:] {
+		if t.live(k) {
+			order = append(order, k)
+		}
+	}
+	clear(t.order[len(order):])
+	t.order, t.head = order, 0
+}
+
+// empty drops every entry.
+func (t *table[T]) empty() {
+	clear(t.m)
+	clear(t.order)
+	t.order, t.head = t.order[:0], 0
 }
 
 // ownAccounts is the set of the ledger accounts found to be the
@@ -140,10 +234,10 @@ func (c *cache) generation() uint64 {
 	return c.gen
 }
 
-func get[T any](c *cache, m map[string]cached[T], key string, now time.Time) (T, bool) {
+func get[T any](c *cache, t *table[T], key string, now time.Time) (T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := m[key]
+	e, ok := t.m[key]
 	if !ok || !now.Before(e.expires) {
 		var zero T
 		return zero, false
@@ -151,9 +245,11 @@ func get[T any](c *cache, m map[string]cached[T], key string, now time.Time) (T,
 	return e.v, true
 }
 
-// put keeps v, read from the store after generation returned gen, unless
-// forget was called since: v may then predate the change forget announced.
-func put[T any](c *cache, m map[string]cached[T], key string, v T, gen uint64, now time.Time) {
+// put keeps v for CacheTTL from now, read from the store after generation
+// returned gen, unless forget was called since: v may then predate the
+// change forget announced. A table that holds maxCached entries drops
+// those expired, or else its oldest one, first (table.keep).
+func put[T any](c *cache, t *table[T], key string, v T, gen uint64, now time.Time) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -162,18 +258,15 @@ func put[T any](c *cache, m map[string]cached[T], key string, v T, gen uint64, n
 	if c.gen != gen {
 		return
 	}
-	if len(m) >= maxCached {
-		clear(m)
-	}
-	m[key] = cached[T]{v: v, expires: now.Add(c.ttl)}
+	t.keep(key, v, now.Add(c.ttl), now)
 }
 
 // forget drops the entry of key after a change of the store.
-func forget[T any](c *cache, m map[string]cached[T], key string) {
+func forget[T any](c *cache, t *table[T], key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	delete(m, key)
+	delete(t.m, key)
 }
 
 // forgetCard drops the entry of card id, and its ID from the absent
@@ -182,8 +275,8 @@ func (c *cache) forgetCard(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	delete(c.cards, id)
-	delete(c.absent, id)
+	delete(c.cards.m, id)
+	delete(c.absent.m, id)
 }
 
 // forgetAbsent drops every absent card ID, once a read of the store may
@@ -192,7 +285,7 @@ func (c *cache) forgetAbsent() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	clear(c.absent)
+	c.absent.empty()
 }
 
 // forgetCardsOf drops, after a change of merchant's seller cards, every
@@ -202,9 +295,9 @@ func (c *cache) forgetCardsOf(merchant string, ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	maps.DeleteFunc(c.cards, func(_ string, e cached[*cachedCard]) bool { return e.v.rec.MerchantID == merchant })
+	maps.DeleteFunc(c.cards.m, func(_ string, e cached[*cachedCard]) bool { return e.v.rec.MerchantID == merchant })
 	for _, id := range ids {
-		delete(c.cards, id)
+		delete(c.cards.m, id)
 	}
 }
 
@@ -224,7 +317,7 @@ func sameChain(a, b *CardRecord) bool {
 func (c *cache) entry(id string) *cachedCard {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.cards[id].v
+	return c.cards.m[id].v
 }
 
 // eidKey returns the EID key of the card's advertising secret, derived

@@ -40,7 +40,7 @@ type Store struct {
 	byID       index                    // position in transfers
 	byTime     []uint32                 // positions in transfers by timestamp; nil while they ascend (placeTransfer)
 	pending    map[ledger.ID]ledger.Pending
-	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
+	expiry     expiryHeap // the active pending transfers with a timeout
 	failed     map[ledger.ID]ledger.FailedTransfer
 	lockBuf    []ledger.Account // reused by LockAccounts
 	// The accounts with a balance history row, by ascending ID, as
@@ -436,18 +436,12 @@ func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	}
 	s := t.s
 	var due []expiry
-	for len(s.expiry) > 0 && s.expiry[0].at <= now && len(due) < limit {
-		e := heap.Pop(&s.expiry).(expiry)
-		// A state made active again while its entry stayed has two, which
-		// come one after the other (the same expiry and timestamp): the
-		// second is dropped.
-		if s.pending[e.id].Status == ledger.PendingActive && (len(due) == 0 || due[len(due)-1].id != e.id) {
-			due = append(due, e)
-		}
+	for s.expiry.Len() > 0 && s.expiry.entries[0].at <= now && len(due) < limit {
+		due = append(due, heap.Pop(&s.expiry).(expiry))
 	}
 	out := make([]ledger.Transfer, 0, len(due))
 	for _, e := range due {
-		heap.Push(&s.expiry, e) // stays until its state changes; stale entries are dropped above
+		heap.Push(&s.expiry, e) // stays until its state changes (commitLocked)
 		i, _ := s.byID.get(&s.transfers, e.id)
 		out = append(out, *s.transfers.at(i))
 	}
@@ -747,17 +741,20 @@ func (t *tx) commitLocked() {
 		for _, p := range batch {
 			s.pending[p.ID] = p
 			if p.Status == ledger.PendingActive && p.ExpiresAt != 0 {
-				heap.Push(&s.expiry, expiry{at: p.ExpiresAt, ts: p.Timestamp, id: p.ID})
+				s.expiry.add(expiry{at: p.ExpiresAt, ts: p.Timestamp, id: p.ID})
 			}
 		}
 	}
 	for _, batch := range t.updPending {
 		for _, u := range batch {
 			p := s.pending[u.ID] // there, by checkLocked
-			if u.Status == ledger.PendingActive && p.Status != ledger.PendingActive && p.ExpiresAt != 0 {
-				// Made active again, as no ledger does: it expires as
-				// any active state does.
-				heap.Push(&s.expiry, expiry{at: p.ExpiresAt, ts: p.Timestamp, id: p.ID})
+			switch {
+			case u.Status != ledger.PendingActive:
+				s.expiry.remove(u.ID) // posted, voided or expired: due no more
+			case p.ExpiresAt != 0:
+				// Active, or made active again, as no ledger does: it
+				// expires as any active state does.
+				s.expiry.add(expiry{at: p.ExpiresAt, ts: p.Timestamp, id: p.ID})
 			}
 			p.Status = u.Status
 			s.pending[u.ID] = p
@@ -834,21 +831,54 @@ type expiry struct {
 	id     ledger.ID
 }
 
-// expiryHeap orders pending transfers by (expiry time, timestamp).
-type expiryHeap []expiry
-
-func (h expiryHeap) Len() int { return len(h) }
-func (h expiryHeap) Less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
-	}
-	return h[i].ts < h[j].ts
+// expiryHeap holds the active pending transfers with a timeout, ordered
+// by (expiry time, timestamp), and finds each one's entry by ID, so that
+// a post, a void or an expiry removes it at once.
+type expiryHeap struct {
+	entries []expiry
+	pos     map[ledger.ID]int // index in entries
 }
-func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(expiry)) }
+
+// add adds e, unless its transfer has an entry.
+func (h *expiryHeap) add(e expiry) {
+	if _, ok := h.pos[e.id]; !ok {
+		heap.Push(h, e)
+	}
+}
+
+// remove removes the entry of transfer id, if it has one.
+func (h *expiryHeap) remove(id ledger.ID) {
+	if k, ok := h.pos[id]; ok {
+		heap.Remove(h, k)
+	}
+}
+
+func (h *expiryHeap) Len() int { return len(h.entries) }
+func (h *expiryHeap) Less(i, j int) bool {
+	a, b := &h.entries[i], &h.entries[j]
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.ts < b.ts
+}
+func (h *expiryHeap) Swap(i, j int) {
+	h.entries[i], h.entries[j] = h.entries[j], h.entries[i]
+	h.pos[h.entries[i].id] = i
+	h.pos[h.entries[j].id] = j
+}
+func (h *expiryHeap) Push(x any) {
+	e := x.(expiry)
+	if h.pos == nil {
+		h.pos = make(map[ledger.ID]int)
+	}
+	h.pos[e.id] = len(h.entries)
+	h.entries = append(h.entries, e)
+}
 func (h *expiryHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	n := len(h.entries) - 1
+	e := h.entries[n]
+	h.entries[n] = expiry{}
+	h.entries = h.entries[:n]
+	delete(h.pos, e.id)
+	return e
 }
