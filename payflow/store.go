@@ -48,7 +48,12 @@ import (
 // Acceptance.Check). The empty card ID, which no card has, is refused
 // alike (StorableCardID) as the ID of a card written (PutCard), of the
 // card whose counter Advance or Accept advances (and that Spent tells
-// of), and of a token's or a session's card.
+// of), of a token's or a session's card, and of a payment request's
+// seller card or payer card, which every request names from its
+// insertion (Accept's Insert) on, in every state: the platform records a
+// request only with both, its payer the shopper of its session
+// (PROTOCOL.md §6.3), and no later write changes either (UpdatePayment).
+// A refund names no card: its request's are the parties.
 //
 // Times are kept to the nanosecond from the start of the year 1678 (UTC) to
 // April 2262, the last time whose nanoseconds since the Unix epoch an int64
@@ -320,7 +325,9 @@ type Acceptance struct {
 // one write, an amount above 2^63-1, a text or a time that no Store keeps
 // (StorableText, StorableTimes: the card ID, From, Now, the nonce's
 // expiry, or a text or time of a record it writes, a payment request's
-// lines and legs included) in it, a Nonce empty but not nil or longer
+// lines and legs included) in it, an empty card ID (StorableCardID: the
+// acceptance's, a token's or a session's card, a payment request's
+// seller or payer card), a Nonce empty but not nil or longer
 // than MaxKeySize bytes (CheckNonce), a token's hash or certificate hash
 // longer than that, or a record without a byte string it must have (a
 // token's hash and certificate hash, a session's EIDs, a payment request's or a refund's signed request and
@@ -393,7 +400,10 @@ func (a *Acceptance) Check() error {
 		if err := StorableAmounts(p.Amount, p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
-		if err := StorableText(p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, p.VoidTo); err != nil {
+		if err := StorableCardID(p.SellerCardID, p.PayerCardID); err != nil {
+			return err
+		}
+		if err := StorableText(p.State, p.MerchantID, p.Currency, p.VoidTo); err != nil {
 			return err
 		}
 		for _, l := range p.Lines {
@@ -436,7 +446,9 @@ func (a *Acceptance) Check() error {
 // CheckPaymentUpdate returns an error matching ErrInvalid for a write of
 // p from state from that no Store makes: an amount above 2^63-1, a text
 // or a time that no Store keeps (StorableText, StorableTimes) in p's
-// mutable fields, or a text from. Stores call it first in UpdatePayment,
+// mutable fields, or a text from. p's card IDs, immutable, are neither
+// written nor checked: the stored ones, checked at insertion
+// (Acceptance.Check), stay. Stores call it first in UpdatePayment,
 // through CheckRefundUpdate in UpdateRefund for its payment and, through
 // Acceptance.Check, in Accept.
 func CheckPaymentUpdate(p *PaymentRecord, from string) error {
@@ -624,7 +636,8 @@ func StorableText(texts ...string) error {
 // empty, which no card is (a card ID is an ICCID), or not a text a Store
 // keeps (StorableText). A Store checks with it the IDs of the cards that
 // its writes are of: PutCard's card, the card whose counter Advance and
-// Accept advance and Spent tells of, a token's card and a session's two.
+// Accept advance and Spent tells of, a token's card, a session's two and
+// an inserted payment request's two (its seller card and its payer card).
 func StorableCardID(ids ...string) error {
 	for _, id := range ids {
 		if id == "" {

@@ -18,6 +18,7 @@ func ExampleStore_UpdatePayment() {
 	// The seller's card-signed request is accepted with the request.
 	a := &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1,
 		Insert: &payflow.PaymentRecord{ID: payflow.ID{1}, State: payflow.StatePending, ExpiresAt: time.Now().Add(time.Minute),
+			SellerCardID: "8900000000000000002", PayerCardID: "8900000000000000001",
 			Request: []byte("seller-signed request"), RequestHash: []byte("its hash")}}
 	if err := s.Accept(ctx, a); err != nil {
 		fmt.Println(err)

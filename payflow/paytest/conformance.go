@@ -460,10 +460,13 @@ func newSession(id string, f func(r *payflow.SessionRecord)) *payflow.SessionRec
 
 // testEmptyCardID: no card has the empty ID (a card ID is an ICCID), so
 // a write that names the empty card, as the card itself, the card whose
-// counter advances or whose nonce and counter Spent tells of, or a token's
-// or a session's card, is refused with ErrInvalid and writes nothing: no
-// card, counter, nonce, token or session is kept, so that the nonce and
-// the counter so refused are taken afterwards by the card's own record.
+// counter advances or whose nonce and counter Spent tells of, a token's
+// or a session's card, or a payment request's seller or payer card, is
+// refused with ErrInvalid and writes nothing: no card, counter, nonce,
+// token, session or request is kept, so that the nonce and the counter
+// so refused are taken afterwards by the card's own record. A request's
+// card IDs are immutable: an update that holds empty ones writes neither
+// and keeps the stored ones.
 func testEmptyCardID(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	id := "8900000000000000001"
@@ -481,6 +484,10 @@ func testEmptyCardID(t *testing.T, s payflow.Store) {
 		{CardID: id, Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: "", CertHash: bytes.Repeat([]byte{1}, 32), ExpiresAt: t0.Add(time.Hour)}},
 		{CardID: id, Session: newSession(id, func(r *payflow.SessionRecord) { r.ShopperCardID = "" })},
 		{CardID: id, Session: newSession(id, func(r *payflow.SessionRecord) { r.SellerCardID = "" })},
+		{CardID: id, Insert: newPayment(func(p *payflow.PaymentRecord) { p.SellerCardID = "" })},
+		{CardID: id, Insert: newPayment(func(p *payflow.PaymentRecord) { p.PayerCardID = "" })},
+		{CardID: id, Insert: newPayment(func(p *payflow.PaymentRecord) { p.SellerCardID, p.PayerCardID = "", "" })},
+		{CardID: id, Insert: newPayment(func(p *payflow.PaymentRecord) { p.State, p.PayerCardID = payflow.StateCaptured, "" })},
 	} {
 		a.Nonce, a.NonceExpires, a.Counter = nonce, t0.Add(time.Hour), 1
 		assert.ErrorIs(t, s.Accept(ctx, &a), payflow.ErrInvalid, "acceptance %d", i)
@@ -494,10 +501,24 @@ func testEmptyCardID(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "no token kept")
 	_, err = s.Session(ctx, payflow.ID{9})
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "no session kept")
+	_, err = s.Payment(ctx, payflow.ID{3})
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no request kept")
 	require.NoError(t, s.Spent(ctx, nonce, id, 1), "neither the nonce nor the counter spent")
 	a := payflow.Acceptance{CardID: id, Nonce: nonce, NonceExpires: t0.Add(time.Hour), Counter: 1,
 		Session: newSession(id, func(*payflow.SessionRecord) {})}
 	require.NoError(t, s.Accept(ctx, &a), "the card's own record takes them")
+
+	w := &writer{s: s}
+	p, err := w.insert(newPayment(func(*payflow.PaymentRecord) {}))
+	require.NoError(t, err)
+	up := changedPayment(p, func(p *payflow.PaymentRecord) {
+		p.State, p.SellerCardID, p.PayerCardID = payflow.StateApproving, "", ""
+	})
+	require.NoError(t, s.UpdatePayment(ctx, up, payflow.StatePending), "card IDs, immutable, are not written")
+	stored, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, changedPayment(p, func(p *payflow.PaymentRecord) { p.State, p.Version = payflow.StateApproving, 2 }), stored,
+		"the stored card IDs kept")
 }
 
 // newPayment returns a pending payment request (ID 3), changed by f.
