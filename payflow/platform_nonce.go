@@ -115,18 +115,37 @@ func nonceBound(cardID string, requestID []byte) bool {
 }
 
 // mintNonce returns a nonce usable until expires, bound to the card
-// cardID and to requestID (nil for a challenge).
+// cardID and to requestID (nil for a challenge). A nonce carries an
+// expiry from the Unix epoch to time.Unix(0, math.MaxInt64) (2262-04-11):
+// an expiry before the epoch is carried as the epoch (the nonce is
+// expired at the epoch and after, and usable until the epoch before it),
+// and one after the latest as the latest (nonceExpiry).
 func mintNonce(k *nonceMAC, rand io.Reader, expires time.Time, cardID string, requestID []byte) ([]byte, error) {
 	if !nonceBound(cardID, requestID) {
 		return nil, fmt.Errorf("payflow: a nonce bound to a card ID of %d octets and a request ID of %d", len(cardID), len(requestID))
 	}
 	n := make([]byte, record.NonceSize)
-	binary.BigEndian.PutUint64(n[:8], uint64(max(expires.UnixNano(), 0)))
+	binary.BigEndian.PutUint64(n[:8], nonceExpiry(expires))
 	if _, err := io.ReadFull(rand, n[8:16]); err != nil {
 		return nil, err
 	}
 	nonceTag(k, n[16:], n, cardID, requestID)
 	return n, nil
+}
+
+// nonceExpiry returns the expiry that a nonce carries for expires, in
+// Unix nanoseconds: expires clamped to the Unix epoch and
+// time.Unix(0, math.MaxInt64). The times are compared, not their Unix
+// nanoseconds, which wrap around outside 1678 to 2262 (time.UnixNano):
+// an expiry in 1600 would otherwise be carried as one in 2184.
+func nonceExpiry(expires time.Time) uint64 {
+	switch {
+	case expires.Before(time.Unix(0, 0)):
+		return 0
+	case expires.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return uint64(expires.UnixNano())
 }
 
 // openNonce checks a nonce's MAC for the card cardID and requestID (nil

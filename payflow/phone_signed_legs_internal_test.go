@@ -1,0 +1,68 @@
+package payflow
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// TestReceiptLegsAsSigned: a payment receipt whose asset legs are those
+// of the request that the seller's card signed, in order, passes
+// checkReceiptLines; one with a leg of another asset or amount, the legs
+// in another order, or a leg dropped or added is ErrMismatch, with or
+// without items and money in the request.
+func TestReceiptLegsAsSigned(t *testing.T) {
+	signedLegs := []record.Leg{{Asset: "ticket", Amount: 1}, {Asset: "GOLD", Amount: 3}}
+	requests := map[string]*record.PaymentRequest{
+		"items, money and legs": {
+			Currency: "EUR", Amount: 690,
+			Items: []record.Item{{SKU: "apple", Quantity: 2}, {SKU: "loaf", Quantity: 1}},
+			Legs:  signedLegs,
+		},
+		"legs alone": {Currency: "EUR", Legs: signedLegs},
+	}
+	alterations := []struct {
+		name  string
+		alter func([]record.Leg) []record.Leg
+	}{
+		{"first leg's asset", func(l []record.Leg) []record.Leg { l[0].Asset = "TICKET"; return l }},
+		{"first leg's amount", func(l []record.Leg) []record.Leg { l[0].Amount = 2; return l }},
+		{"last leg's asset", func(l []record.Leg) []record.Leg { l[1].Asset = "gold"; return l }},
+		{"last leg's amount", func(l []record.Leg) []record.Leg { l[1].Amount = 1; return l }},
+		{"last leg's amount zero", func(l []record.Leg) []record.Leg { l[1].Amount = 0; return l }},
+		{"legs swapped", func(l []record.Leg) []record.Leg { l[0], l[1] = l[1], l[0]; return l }},
+		{"assets swapped", func(l []record.Leg) []record.Leg { l[0].Asset, l[1].Asset = l[1].Asset, l[0].Asset; return l }},
+		{"amounts swapped", func(l []record.Leg) []record.Leg { l[0].Amount, l[1].Amount = l[1].Amount, l[0].Amount; return l }},
+		{"leg dropped", func(l []record.Leg) []record.Leg { return l[:1] }},
+		{"leg added", func(l []record.Leg) []record.Leg { return append(l, record.Leg{Asset: "ticket", Amount: 1}) }},
+	}
+	differ := ErrMismatch.Error() + ": the receipt's lines or legs differ from the seller's signed request"
+	for name, r := range requests {
+		receipt := func(legs []record.Leg) *Receipt {
+			rc := &Receipt{Receipt: record.Receipt{Kind: record.ReceiptPayment, Currency: r.Currency, Amount: r.Amount, Legs: legs}}
+			if len(r.Items) > 0 {
+				rc.Lines = []record.Line{
+					{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120},
+					{SKU: "loaf", Name: "Loaf", Quantity: 1, UnitPrice: 450},
+				}
+			}
+			for range legCount(r.Amount, len(r.Legs)) {
+				rc.TransferIDs = append(rc.TransferIDs, make([]byte, 16))
+			}
+			return rc
+		}
+		t.Run(name, func(t *testing.T) {
+			require.NoError(t, checkReceiptLines(receipt(append([]record.Leg(nil), signedLegs...)), r))
+			for _, tt := range alterations {
+				t.Run(tt.name, func(t *testing.T) {
+					err := checkReceiptLines(receipt(tt.alter(append([]record.Leg(nil), signedLegs...))), r)
+					require.ErrorIs(t, err, ErrMismatch)
+					assert.EqualError(t, err, differ)
+				})
+			}
+		})
+	}
+}
