@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -81,6 +82,21 @@ type ClientOptions struct {
 	// ErrUnavailable that wraps the failure, as the platform's calls fail
 	// when its random source does.
 	Rand io.Reader
+	// AllowPlainHTTP lets NewClient take a plain http base URL whose host
+	// is not loopback (see NewClient), which it refuses otherwise. Over
+	// such a URL every call sends in clear, to be read by anyone on the
+	// network path and replayed, the card's bearer token (which gives the
+	// card's access to the platform until it expires), the records that
+	// the card signs (a login's auth proof, consents, payment requests),
+	// the Idempotency-Keys and the replies (payment views, receipts,
+	// catalogs). Set it only where that path is trusted: a sidecar or a
+	// service mesh that carries the connection over TLS, a private
+	// network that no one else reaches, or a transport of HTTPClient that
+	// never leaves the process. It changes nothing for an https or
+	// loopback base URL, nor for redirects: one that would carry the
+	// call's token, key or body to another origin, plain http from https
+	// on the same host among them, stays refused (see Client).
+	AllowPlainHTTP bool
 }
 
 // Client is the platform API over HTTP (PROTOCOL.md §5). Every POST carries
@@ -188,8 +204,17 @@ var _ API = (*Client)(nil)
 // ("user:password@"), which errors and logs would show (no error repeats
 // them); when its path holds an "@" (an escaped "%40" is taken), as
 // "http://user:1234/et@host" does, whose host is "user" and whose path
-// holds the rest of the credentials; or when an option is out of range
-// (see ClientOptions).
+// holds the rest of the credentials; when it is a plain http URL whose
+// host is not loopback, unless ClientOptions.AllowPlainHTTP is set: every
+// call would send the card's bearer token, its signed records and the
+// Idempotency-Keys in clear over the network; or when an option is out of
+// range (see ClientOptions). A loopback host is an IP address in
+// 127.0.0.0/8 or ::1 (an IPv4-mapped one, "[::ffff:127.0.0.1]", too), or
+// the name "localhost" itself, in any case, which net/http resolves
+// through the system's resolver (its hosts file), normally to a loopback
+// address; any other name, "api.localhost" and "localhost." among them,
+// and an address in any other form ("127.1", "2130706433"), is not
+// (nothing is resolved to tell).
 func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	err := checkOptions(
 		option{"AttemptTimeout", int64(opts.AttemptTimeout), true, 0},
@@ -204,7 +229,7 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	if opts.MaxBackoff != 0 && opts.MaxBackoff < opts.MinBackoff {
 		return nil, fmt.Errorf("%w: payflow: MaxBackoff %v is below MinBackoff %v", ErrInvalid, opts.MaxBackoff, opts.MinBackoff)
 	}
-	if err := checkBaseURL(baseURL); err != nil {
+	if err := checkBaseURL(baseURL, opts.AllowPlainHTTP); err != nil {
 		return nil, err
 	}
 	c := &Client{base: strings.TrimRight(baseURL, "/"), opts: opts}
@@ -248,13 +273,16 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 // name: an escaped "%40" is taken), whose port, if it has one, is from 1
 // to 65535 (leading zeros allowed, as the dialer takes them): any other
 // could never be sent, or not to the paths of the calls, or would show
-// its credentials or send them to another host.
+// its credentials or send them to another host; and, unless
+// allowPlainHTTP, that is https or whose host is loopback (loopbackHost):
+// a plain http URL to any other host would send a call's bearer token,
+// signed record and Idempotency-Key in clear over the network.
 // Port 0 is refused with the ports past 65535: no connection can be made
 // to it. The error of a URL that does not parse leaves the URL out, which
 // may hold credentials, and says only that it does not parse when the URL
 // holds an "@": the parser's reason may repeat a part of a password that
 // holds a "/", a "?" or a "#" it took for the host or the port.
-func checkBaseURL(baseURL string) error {
+func checkBaseURL(baseURL string, allowPlainHTTP bool) error {
 	u, err := url.Parse(baseURL)
 	if e, ok := errors.AsType[*url.Error](err); ok {
 		err = e.Err
@@ -283,8 +311,25 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL has a fragment", ErrInvalid)
 	case u.RawQuery != "" || u.ForceQuery:
 		return fmt.Errorf("%w: payflow: base URL has a query", ErrInvalid)
+	case u.Scheme == "http" && !allowPlainHTTP && !loopbackHost(u.Hostname()):
+		return fmt.Errorf("%w: payflow: base URL is plain http to %q, which is not a loopback address: "+
+			"every call would send the bearer token, the signed records and the Idempotency-Keys in clear; "+
+			"use https, or set ClientOptions.AllowPlainHTTP where the path to the platform is trusted", ErrInvalid, u.Hostname())
 	}
 	return nil
+}
+
+// loopbackHost reports whether host, a URL's host name, is the name
+// "localhost" (in any case), which the system's resolver normally gives a
+// loopback address, or an IP address in 127.0.0.0/8 or ::1, an
+// IPv4-mapped one and one with a zone too. Nothing is resolved: any other
+// name is not loopback, whatever it resolves to.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // hostFault returns why u, an http or https URL, names no host that a

@@ -16,7 +16,7 @@ import (
 // of it to all of it.
 func TestClientPauseHeedsRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, err := NewClient("http://platform.invalid", ClientOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second})
+		c, err := NewClient("https://platform.invalid", ClientOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second})
 		require.NoError(t, err)
 		pause := func(retryAfter time.Duration) time.Duration {
 			start := time.Now()
@@ -35,7 +35,7 @@ func TestClientPauseHeedsRetryAfter(t *testing.T) {
 // most MaxBackoff, also when MaxBackoff is odd: from 2 ns up to 5 ns, the
 // second pause is 4 ns and the third 5 ns.
 func TestClientBackoffOfAnOddMaximum(t *testing.T) {
-	c, err := NewClient("http://platform.invalid", ClientOptions{MinBackoff: 2, MaxBackoff: 5})
+	c, err := NewClient("https://platform.invalid", ClientOptions{MinBackoff: 2, MaxBackoff: 5})
 	require.NoError(t, err)
 	assert.Equal(t, []time.Duration{2, 4, 5, 5}, []time.Duration{c.backoff(1), c.backoff(2), c.backoff(3), c.backoff(4)})
 }

@@ -447,7 +447,7 @@ func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 		"MaxBackoff below MinBackoff": {MinBackoff: time.Second, MaxBackoff: time.Second - 1},
 		"shortest AttemptTimeout":     {AttemptTimeout: math.MinInt64},
 	} {
-		c, err := payflow.NewClient("http://platform.invalid", opts)
+		c, err := payflow.NewClient("https://platform.invalid", opts)
 		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
 		assert.Nil(t, c, name)
 	}
@@ -458,7 +458,7 @@ func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 		{AttemptTimeout: payflow.MaxHandlerDuration + 1, MinBackoff: payflow.MaxHandlerDuration + 1},
 		{AttemptTimeout: math.MaxInt64, MinBackoff: math.MaxInt64, MaxBackoff: math.MaxInt64, MaxAttempts: math.MaxInt, MaxReplyBytes: math.MaxInt64},
 	} {
-		c, err := payflow.NewClient("http://platform.invalid", opts)
+		c, err := payflow.NewClient("https://platform.invalid", opts)
 		require.NoError(t, err)
 		assert.NotNil(t, c)
 	}
@@ -979,7 +979,7 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		assert.Nil(t, c, tt.url)
 		assert.Zero(t, rt.count(), tt.url)
 	}
-	for _, url := range []string{"http://platform.example", "HTTPS://platform.example:8443/base/",
+	for _, url := range []string{"http://localhost", "HTTPS://platform.example:8443/base/",
 		"http://127.0.0.1:1", "http://[::1]:65535", "https://platform.example:0443", "https://platform.example:/pay", "https://platform.example/pay%40shop"} {
 		c, err := payflow.NewClient(url, payflow.ClientOptions{})
 		require.NoError(t, err, url)
@@ -1044,7 +1044,7 @@ func FuzzClientError(f *testing.F) {
 			}
 			return &http.Response{StatusCode: int(status), Header: h, Body: io.NopCloser(strings.NewReader(string(body))), Request: r}, nil
 		})}
-		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 2, MinBackoff: 1, MaxBackoff: 1})
+		c, err := payflow.NewClient("https://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 2, MinBackoff: 1, MaxBackoff: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1110,7 +1110,7 @@ func FuzzClientRedirect(f *testing.F) {
 			h.Set("Content-Type", payflow.ContentType)
 			return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(string(view))), Request: r}, nil
 		})}
-		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 1})
+		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 1, AllowPlainHTTP: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,9 @@
 //	                 that names it and says why
 //	-listen ADDR     the address to serve, host:port (default 127.0.0.1:8080);
 //	                 for every interface (:8080, 0.0.0.0:8080, [::]:8080)
-//	                 cloud.url names the loopback address, 127.0.0.1 or [::1];
+//	                 cloud.url names the loopback address, 127.0.0.1 or [::1]
+//	                 (a URL of another host, plain http, the phones take
+//	                 with their -plain-http only);
 //	                 a value that is not host:port, or whose port is not 0
 //	                 to 65535 or a service's name, is refused with exit
 //	                 status 2

@@ -33,6 +33,10 @@
 //	go run ./examples/cloud -pairs 16
 //	go run ./examples/loadgen -pairs 16 -url http://127.0.0.1:8080
 //
+// A plain http URL whose host is not loopback is refused (exit status 2)
+// unless -plain-http is given: over it the cards' bearer tokens and signed
+// records cross the network in clear.
+//
 // The cards of a pair meet in the same session until their EIDs rotate,
 // every ten minutes, and a seller phone moves past at most 16 request
 // indexes that an earlier process used in its session per request, the
@@ -60,6 +64,11 @@
 //	                 of white space alone, is refused with exit status 2
 //	-http            in process: go through the HTTP API on a loopback port
 //	-url URL         drive the cloud program at URL instead
+//	-plain-http      with -url: allow a plain http URL whose host is not
+//	                 loopback (127.0.0.0/8, ::1 or localhost), over which
+//	                 the cards' bearer tokens and signed records cross the
+//	                 network in clear; without -url it is refused with
+//	                 exit status 2
 package main
 
 import (
@@ -103,7 +112,7 @@ type config struct {
 	pairs              int
 	duration, progress time.Duration
 	dir, dsn, url      string
-	http               bool
+	http, plainHTTP    bool
 	// platform configures the platform in process (tests shorten
 	// lifetimes), and wrap, when set, wraps the API the phones talk to.
 	platform payflow.PlatformOptions
@@ -121,6 +130,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fs.StringVar(&c.dsn, "postgres", "", "in process: PostgreSQL `DSN`")
 	fs.BoolVar(&c.http, "http", false, "in process: go through the HTTP API on a loopback port")
 	fs.StringVar(&c.url, "url", "", "drive the cloud program at `URL`")
+	fs.BoolVar(&c.plainHTTP, "plain-http", false, "with -url: "+demo.PlainHTTPUsage)
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -136,8 +146,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if c.url != "" && (c.dsn != "" || c.http) {
 		return fmt.Errorf("%w: -postgres and -http are for the platform in process, not with -url", demo.ErrUsage)
 	}
+	if c.plainHTTP && c.url == "" {
+		return fmt.Errorf("%w: -plain-http is for -url", demo.ErrUsage)
+	}
 	if c.url != "" {
-		if err := demo.CheckURL(c.url); err != nil {
+		if err := demo.CheckURL(c.url, c.plainHTTP); err != nil {
 			return err
 		}
 	}
@@ -256,7 +269,7 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 			closers = append(closers, func() { card.Close() })
 			cards[p.Name] = card
 		}
-		if api, err = payflow.NewClient(c.url, payflow.ClientOptions{}); err != nil {
+		if api, err = demo.NewClient(c.url, c.plainHTTP); err != nil {
 			return nil, "", nil, err
 		}
 		where = c.url

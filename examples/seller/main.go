@@ -45,6 +45,12 @@
 //	                with exit status 1 and a line that names it and says
 //	                why, before the phone logs in
 //	-url URL        the cloud's URL (default: read from DIR/cloud.url)
+//	-plain-http     allow a plain http cloud URL whose host is not loopback
+//	                (127.0.0.0/8, ::1 or localhost), over which the card's
+//	                bearer token and signed records cross the network in
+//	                clear; without it such a -url is refused with exit
+//	                status 2, and such a URL of DIR/cloud.url (a cloud
+//	                serving -listen on another address) with exit status 1
 //	-pick NAME      whom to tap in the service queue (default Alice)
 //	                (a name no phone can have, such as an empty one, is
 //	                refused with exit status 2)

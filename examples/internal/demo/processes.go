@@ -100,15 +100,34 @@ func CheckPUK(puk string) error {
 	return nil
 }
 
-// CheckURL refuses a -url flag that payflow.NewClient refuses (such as
-// one whose scheme is not http or https, or that does not parse) with
-// ErrUsage, wrapping the client's error, which matches
+// CheckURL refuses a -url flag that NewClient refuses (such as one whose
+// scheme is not http or https, that does not parse, or, without
+// -plain-http, plainHTTP, a plain http one whose host is not loopback)
+// with ErrUsage, wrapping the client's error, which matches
 // payflow.ErrInvalid.
-func CheckURL(url string) error {
-	if _, err := payflow.NewClient(url, payflow.ClientOptions{}); err != nil {
+func CheckURL(url string, plainHTTP bool) error {
+	if _, err := NewClient(url, plainHTTP); err != nil {
 		return fmt.Errorf("%w: -url: %w", ErrUsage, err)
 	}
 	return nil
+}
+
+// PlainHTTPUsage is the usage of the -plain-http flag of the programs that
+// call the cloud at a URL (payflow.ClientOptions.AllowPlainHTTP).
+const PlainHTTPUsage = "allow a plain http cloud URL whose host is not loopback, over which the cards' bearer tokens and signed records cross the network in clear"
+
+// NewClient is payflow.NewClient of the cloud's URL with the default
+// options, plainHTTP (the -plain-http flag) allowing a plain http URL
+// whose host is not loopback. The error of such a URL refused without
+// it names the flag.
+func NewClient(url string, plainHTTP bool) (*payflow.Client, error) {
+	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP})
+	if err != nil && !plainHTTP {
+		if _, perr := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: true}); perr == nil {
+			return nil, fmt.Errorf("%w (-plain-http allows it)", err)
+		}
+	}
+	return c, err
 }
 
 // CheckDSN refuses a -postgres flag that does not parse as a PostgreSQL
@@ -409,6 +428,7 @@ type phoneFlags struct {
 	dir, url, pick, pin, puk string
 	seed                     uint64
 	wait                     time.Duration
+	plainHTTP                bool
 }
 
 func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
@@ -416,6 +436,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	f := &phoneFlags{}
 	fs.StringVar(&f.dir, "data", DefaultDir(), "the cloud's data folder `DIR` (cards, CA, the air)")
 	fs.StringVar(&f.url, "url", "", "the cloud's base `URL` (default: the one the cloud wrote into the data folder)")
+	fs.BoolVar(&f.plainHTTP, "plain-http", false, PlainHTTPUsage)
 	fs.StringVar(&f.pick, "pick", pick, "the `NAME` to tap in the service queue")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed `N` of the simulated radio")
 	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone (to find it, pair with it and buy)")
@@ -446,7 +467,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 		}
 	}
 	if f.url != "" {
-		if err := CheckURL(f.url); err != nil {
+		if err := CheckURL(f.url, f.plainHTTP); err != nil {
 			return nil, err
 		}
 	} else {
@@ -487,7 +508,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 		return nil, nil, err
 	}
 	party := *Grocery.Party(name)
-	client, err := payflow.NewClient(f.url, payflow.ClientOptions{})
+	client, err := NewClient(f.url, f.plainHTTP)
 	if err != nil {
 		return nil, nil, err
 	}

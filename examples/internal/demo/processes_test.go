@@ -92,7 +92,9 @@ func FuzzBaseURL(f *testing.F) {
 // other (0.0.0.0, none), whichever unspecified address the listener
 // reports (a dual-stack one reports [::] for 0.0.0.0 too); any other
 // address is kept as the listener reports it, with its port, a zone
-// escaped as a URL's host takes it: a URL that a client takes.
+// escaped as a URL's host takes it: a URL that a client takes (with
+// AllowPlainHTTP, the phones' -plain-http, for a host that is not
+// loopback).
 func TestDialURL(t *testing.T) {
 	for _, tt := range []struct {
 		listen string
@@ -113,7 +115,15 @@ func TestDialURL(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("dialURL(%q, %v) = %q, want %q", tt.listen, tt.addr, got, tt.want)
 		}
-		if _, err := payflow.NewClient(got, payflow.ClientOptions{}); err != nil {
+		// A host that is not loopback, plain http, needs the phones'
+		// -plain-http.
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("dialURL(%q, %v) = %q: %v", tt.listen, tt.addr, got, err)
+		}
+		ip := net.ParseIP(u.Hostname()) // nil for a zone too
+		opts := payflow.ClientOptions{AllowPlainHTTP: ip == nil || !ip.IsLoopback()}
+		if _, err := payflow.NewClient(got, opts); err != nil {
 			t.Errorf("dialURL(%q, %v) = %q, which a client refuses: %v", tt.listen, tt.addr, got, err)
 		}
 	}
