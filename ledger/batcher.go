@@ -25,18 +25,19 @@ type request struct {
 // events, with ErrClosed after Close, with ErrTimestampLimit when its
 // events would need timestamps past TimestampLimit (its own events and the
 // expiries due: never for those of calls merged with it), with an error
-// wrapping ErrCorrupt when the rows its batch reads break the ledger's
-// invariants (a pending transfer that names a missing account, or that
-// holds more than its accounts have pending, which its post, void or
-// expiry would take below zero), or with the store's error; in each case
-// nothing of the call was created, unless the error was the commit's own
-// (a server store's connection lost after COMMIT was sent): then the
-// outcome is unknown, as below. When ctx ends before the reply,
-// CreateTransfers returns ctx's error and the outcome is unknown: retry
-// with the same IDs to learn it (exists or a final result). The call
-// works on its own copy of transfers, so the caller may reuse the slice as
-// soon as the call returns, even while the batch it joined is still
-// running.
+// wrapping ErrCorrupt when the rows it reads break the ledger's invariants
+// (a pending transfer that names a missing account, or that holds more
+// than its accounts have pending, which its post, void or expiry would
+// take below zero: the rows its own events read and the expiries due,
+// never those that only calls merged with it read), or with the store's
+// error; in each case nothing of the call was created, unless the error
+// was the commit's own (a server store's connection lost after COMMIT was
+// sent): then the outcome is unknown, as below. When ctx ends before the
+// reply, CreateTransfers returns ctx's error and the outcome is unknown:
+// retry with the same IDs to learn it (exists or a final result). The
+// call works on its own copy of transfers, so the caller may reuse the
+// slice as soon as the call returns, even while the batch it joined is
+// still running.
 func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {
 	if err := l.check(ctx); err != nil {
 		return nil, err
@@ -172,10 +173,13 @@ func (l *Ledger) drain() {
 }
 
 // run applies one merged batch in one store transaction. When the merged
-// batch would need timestamps beyond TimestampLimit, each request runs
-// alone, in order, so that one that fits by itself is not failed for
-// having been merged; once Close is called, the requests not yet run so
-// fail with ErrClosed.
+// batch fails for what one request may cause alone (timestamps beyond
+// TimestampLimit, or rows that break the ledger's invariants, which the
+// post or void of one request may read), each request runs alone, in
+// order, so that a sound one is not failed for having been merged: the
+// failed transaction wrote nothing. Where every batch meets the cause (the
+// expiries due), each request alone fails as the merged batch did. Once
+// Close is called, the requests not yet run so fail with ErrClosed.
 func (l *Ledger) run(batch []*request) {
 	live := batch[:0]
 	for _, r := range batch {
@@ -190,7 +194,7 @@ func (l *Ledger) run(batch []*request) {
 		return
 	}
 	err := l.commit(live)
-	if err != nil && len(live) > 1 && errors.Is(err, ErrTimestampLimit) {
+	if err != nil && len(live) > 1 && (errors.Is(err, ErrTimestampLimit) || errors.Is(err, ErrCorrupt)) {
 		for _, r := range live {
 			if l.isClosed() {
 				refuse(r)
