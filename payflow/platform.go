@@ -169,9 +169,11 @@ type PlatformOptions struct {
 	// at once after a Reload); revocation never waits for it (chains are
 	// verified on every record). The cache holds at most 100 000 cards,
 	// as many absent card IDs and as many merchants: one read while
-	// 100 000 of its kind are kept drops first those of its kind expired
-	// by then, or else the oldest one, and keeps the others. CacheTTL
-	// does not apply to the
+	// 100 000 of its kind are kept drops first, from the one kept
+	// earliest on, those of its kind expired by then, or else the one
+	// kept earliest, and keeps the others (an entry kept later that
+	// expires earlier, its read of the store begun first, stays until
+	// those kept before it are dropped). CacheTTL does not apply to the
 	// IDs of the ledger accounts found to be the platform's own (at most
 	// 100 000 of them, see Platform), which a negative CacheTTL leaves
 	// kept: the ledger changes no field of an account but its balances

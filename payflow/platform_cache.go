@@ -28,14 +28,14 @@ import (
 // that is not enrolled is looked up no more often than an enrolled one
 // and its records are not told apart by the time of their refusal. It
 // keeps at most maxCached cards, as many absent card IDs and as many
-// merchants: a put into a full map drops the entries of that map expired
-// by then, or else its oldest entry, and keeps the others (see
-// table.keep). Certificates are not trusted from it: every record is
-// verified against the pki.Verifier and its CRLs. A cached card keeps the
-// EID key of its advertising secret once derived (see cachedCard.eidKey),
-// the names of its chain's certificates once read (see
-// cachedCard.revoked), and the key of its certificate once read (see
-// cachedCard.leafKey). It is safe for concurrent use.
+// merchants: a put into a full map drops, from that map's oldest entry
+// on, those expired by then, or else its oldest entry, and keeps the
+// others (see table.keep). Certificates are not trusted from it: every
+// record is verified against the pki.Verifier and its CRLs. A cached
+// card keeps the EID key of its advertising secret once derived (see
+// cachedCard.eidKey), the names of its chain's certificates once read
+// (see cachedCard.revoked), and the key of its certificate once read
+// (see cachedCard.leafKey). It is safe for concurrent use.
 type cache struct {
 	ttl time.Duration
 
@@ -84,8 +84,8 @@ func (c *cache) init(ttl time.Duration) {
 }
 
 // table is one of the cache's maps, with the order in which keep kept its
-// entries, so that a full one drops its oldest entries, one at a time,
-// rather than all of them. It is guarded by the cache's lock.
+// entries, so that a full one drops its oldest entries, those expired or
+// else one, rather than all of them. It is guarded by the cache's lock.
 type table[T any] struct {
 	limit int // the most entries kept
 	m     map[string]cached[T]
@@ -109,11 +109,15 @@ func newTable[T any](limit int) *table[T] {
 // keep keeps v under key until expires. A table that holds limit entries
 // and not key drops first, from the oldest entry kept on, those expired
 // at now, up to the first one that is not; when none was, it drops the
-// oldest one (evict). All expire CacheTTL after they are kept, so the
-// oldest expire first (but for a clock that went back). The order of the
-// entries costs O(1) amortised per entry: each is listed once, skipped
-// or dropped once, and compact runs when more than half of the list is
-// stale, in time linear in the list.
+// oldest one (evict). All expire CacheTTL after the read of the store
+// that they come from began (put), so the oldest mostly expire first: an
+// entry kept after another expires before it when its read began first
+// (one call's read outlasting another's) or the clock went back, and it
+// then stays, expired, until the entries kept before it are dropped, a
+// put into the full table dropping one of those that has not expired.
+// The order of the entries costs O(1) amortised per entry: each is
+// listed once, skipped or dropped once, and compact runs when more than
+// half of the list is stale, in time linear in the list.
 func (t *table[T]) keep(key string, v T, expires, now time.Time) {
 	if _, ok := t.m[key]; !ok && len(t.m) >= t.limit {
 		t.evict(now)
@@ -248,7 +252,8 @@ func get[T any](c *cache, t *table[T], key string, now time.Time) (T, bool) {
 // put keeps v for CacheTTL from now, read from the store after generation
 // returned gen, unless forget was called since: v may then predate the
 // change forget announced. A table that holds maxCached entries drops
-// those expired, or else its oldest one, first (table.keep).
+// first, from its oldest entry on, those expired, or else its oldest one
+// (table.keep).
 func put[T any](c *cache, t *table[T], key string, v T, gen uint64, now time.Time) {
 	if c.ttl <= 0 {
 		return
