@@ -28,6 +28,11 @@ func testLinked(t *testing.T, c Config) {
 		{"chain_open", []ledger.Transfer{tr(9, acctA, acctB, 7), L(tr(1, acctA, acctB, 1)), L(tr(2, acctA, acctB, 1))},
 			R(ledger.TransferCreated, ledger.TransferLinkedEventFailed, ledger.TransferLinkedEventChainOpen),
 			map[uint64]Bal{acctA: {0, 7, 0, 0}}},
+		// Once a chain is broken, its later events fail without being
+		// applied, linked or not.
+		{"failure_at_the_start", []ledger.Transfer{L(tr(1, acctA, acctA, 1)), L(tr(2, acctA, acctB, 1)), tr(3, acctA, acctB, 1), tr(4, acctA, acctB, 2)},
+			R(ledger.TransferAccountsMustBeDifferent, ledger.TransferLinkedEventFailed, ledger.TransferLinkedEventFailed, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 2, 0, 0}, acctB: {0, 0, 0, 2}}},
 		{"broken_chain_left_open", []ledger.Transfer{L(tr(1, acctA, acctA, 1)), L(tr(2, acctA, acctB, 1))},
 			R(ledger.TransferAccountsMustBeDifferent, ledger.TransferLinkedEventChainOpen), map[uint64]Bal{acctA: {}}},
 		{"two_chains", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(2, acctA, 99, 1), L(tr(3, acctA, acctB, 2)), tr(4, acctB, acctA, 1)},

@@ -31,6 +31,8 @@ func testBalancing(t *testing.T, c Config) {
 		}), R(ledger.TransferCreated), 100},
 		{"credit_capped", with(tr(1, acctA, acctCredLim, 1000), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingCredit }),
 			R(ledger.TransferCreated), 70},
+		{"credit_amount_max", with(tr(1, acctA, acctCredLim, ledger.AmountMax), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingCredit }),
+			R(ledger.TransferCreated), 70},
 		{"both", with(tr(1, acctDebLim, acctCredLim, 1000), func(t *ledger.Transfer) {
 			t.Flags = ledger.TransferBalancingDebit | ledger.TransferBalancingCredit
 		}), R(ledger.TransferCreated), 70},
