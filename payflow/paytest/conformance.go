@@ -175,7 +175,7 @@ func testCards(t *testing.T, s payflow.Store) {
 	}
 	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000001"}}))
 	c := card("8900000000000000001")
-	c.DisplayName = "Renamed"
+	c.DisplayName, c.EnrolledAt = "Renamed", c.EnrolledAt.Add(time.Hour)
 	require.NoError(t, s.PutCard(ctx, c))
 	got, err := s.Card(ctx, c.ID)
 	require.NoError(t, err)
@@ -830,6 +830,11 @@ func testZeroExpiryOldNow(t *testing.T, s payflow.Store) {
 		assert.ErrorIs(t, s.Consume(ctx, []byte(name("consumed")), old), pki.ErrNonce, "the nonce expiring at the zero time, at %v", old)
 		_, err := s.BeginIdempotent(ctx, name("taken"), []byte{1}, old, zero)
 		require.NoError(t, err)
+		if r, ok := s.(payflow.ReplyReader); ok {
+			rep, err := r.LookupIdempotent(ctx, name("taken"), []byte{1}, old)
+			require.NoError(t, err, "the key leased until the zero time, looked up at %v", old)
+			assert.Nil(t, rep, "the key leased until the zero time, looked up at %v", old)
+		}
 		_, err = s.BeginIdempotent(ctx, name("taken"), []byte{2}, old, t0)
 		assert.NoError(t, err, "the key leased until the zero time taken over at %v", old)
 
@@ -1189,7 +1194,16 @@ func testCounters(t *testing.T, s payflow.Store) {
 		assert.Equal(t, pki.CounterError{CardID: id, Last: 5, Got: c}, *ce)
 		assert.ErrorIs(t, err, pki.ErrCounterRegression)
 	}
-	assert.ErrorIs(t, s.Advance(ctx, id, 1<<63), pki.ErrCounterRegression, "beyond what a card can reach")
+	// A counter beyond what a card can reach is refused as above 2^63-1,
+	// of a card seen or never seen, which it leaves never seen.
+	for _, card := range []string{id, "8900000000000000004"} {
+		err := s.Advance(ctx, card, 1<<63)
+		var ce *pki.CounterError
+		require.ErrorAs(t, err, &ce, "counter 2^63 of card %s", card)
+		assert.Equal(t, pki.CounterError{CardID: card, Last: math.MaxInt64, Got: 1 << 63}, *ce)
+		assert.ErrorIs(t, err, pki.ErrCounterRegression)
+	}
+	require.NoError(t, s.Advance(ctx, "8900000000000000004", 1), "the card refused counter 2^63 is never seen")
 	// A card never seen holds 0 (pki.CounterStore), so its counter 0 is
 	// not above the one held, and it stays never seen.
 	fresh := "8900000000000000003"
@@ -1331,6 +1345,9 @@ func testReenrolled(t *testing.T, s payflow.Store, change func(*payflow.CardReco
 	for i, r := range requests {
 		p := payment(byte(0x50+i), r.state, r.expires)
 		p.SellerCardID, p.PayerCardID = r.seller, r.payer
+		if i == 0 { // a deferral, which the cancellation clears
+			p.DeferredTo = t0.Add(time.Second)
+		}
 		var err error
 		stored[i], err = w.insert(p)
 		require.NoError(t, err)
@@ -1350,7 +1367,7 @@ func testReenrolled(t *testing.T, s payflow.Store, change func(*payflow.CardReco
 			want := stored[i]
 			if rekeyed && r.withdrawn {
 				want = changedPayment(stored[i], func(p *payflow.PaymentRecord) {
-					p.State, p.UpdatedAt, p.Version = payflow.StateCancelled, enrolled, 2
+					p.State, p.UpdatedAt, p.Version, p.DeferredTo = payflow.StateCancelled, enrolled, 2, time.Time{}
 				})
 				cancelled = append(cancelled, want.ID)
 			}
@@ -1674,7 +1691,7 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	assert.Equal(t, payflow.RefundPending, got.State)
 	p.Refunded = 0
 	failed := *r
-	failed.State, failed.Failure = payflow.RefundFailed, "over_limit"
+	failed.State, failed.Failure, failed.Refunded = payflow.RefundFailed, "over_limit", 0
 	require.NoError(t, s.UpdateRefund(ctx, &failed, payflow.RefundPending, p, payflow.StateCaptured))
 	got, err = s.Refund(ctx, r.ID)
 	require.NoError(t, err)
@@ -1683,6 +1700,7 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(0), stored.Refunded)
 	assert.Equal(t, uint64(3), stored.Version)
+	assert.Equal(t, stored, p, "the payment written, its Version incremented as the stored one's")
 	due, err = s.DueRefunds(ctx, t0, 10)
 	require.NoError(t, err)
 	assert.Empty(t, due)
@@ -1956,6 +1974,14 @@ func testIdempotency(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, err, payflow.ErrKeyReuse)
 	require.NoError(t, s.FinishIdempotent(ctx, "k", lease, 201, []byte("reply"), keep))
 	assert.ErrorIs(t, s.FinishIdempotent(ctx, "k", lease, 200, []byte("again"), keep), payflow.ErrNotFound)
+	// A reply kept until its lease is finished no more under that lease.
+	_, err = s.BeginIdempotent(ctx, "f", h1[:], t0, lease)
+	require.NoError(t, err)
+	require.NoError(t, s.FinishIdempotent(ctx, "f", lease, 201, []byte("reply"), lease))
+	assert.ErrorIs(t, s.FinishIdempotent(ctx, "f", lease, 200, []byte("again"), lease), payflow.ErrNotFound)
+	rep, err = s.BeginIdempotent(ctx, "f", h1[:], t0, lease)
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.IdempotentReply{Status: 201, Reply: []byte("reply")}, rep, "the first reply kept")
 	assert.ErrorIs(t, s.FinishIdempotent(ctx, "nokey", lease, 200, nil, keep), payflow.ErrNotFound)
 	rep, err = s.BeginIdempotent(ctx, "k", h1[:], t0.Add(time.Hour), lease)
 	require.NoError(t, err)
