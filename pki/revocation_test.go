@@ -1846,6 +1846,18 @@ func TestCertIDsNotAfter(t *testing.T) {
 	_, err = v.VerifyCard(h.chain())
 	requireRefusal(t, err, ErrExpired, -1)
 
+	// A configured intermediate is on no path that VerifyCard builds (the
+	// chain presented carries its own): one of the card CA's name and key
+	// that ends first bounds nothing.
+	tmpl := *h.ca.cert
+	tmpl.SerialNumber = big.NewInt(5)
+	tmpl.NotAfter = t0.Add(2 * time.Hour)
+	early, err := x509.CreateCertificate(rand.Reader, &tmpl, h.root.cert, h.ca.key.Public(), h.root.key)
+	require.NoError(t, err)
+	v, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{early}, Now: clk.now})
+	require.NoError(t, err)
+	assert.Equal(t, mustParse(t, h.card).NotAfter, notAfter(v, h.chain()), "the card's, not the configured intermediate's")
+
 	var none *CertIDs
 	assert.True(t, none.NotAfter().IsZero(), "a nil CertIDs")
 }
