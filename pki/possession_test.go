@@ -604,6 +604,28 @@ func TestMemoryNoncesReissued(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestMemoryNoncesReissuedOutlivesFirstIssue: a nonce used and issued
+// again, with a later expiry, stays usable once the expiry of its first
+// issue has passed: dropping the first issue, expired, leaves the second
+// held.
+func TestMemoryNoncesReissuedOutlivesFirstIssue(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryNonces(0)
+	n := []byte("reissued")
+	// Two nonces held, so that the issue of n used stays among the issues
+	// until it expires.
+	require.NoError(t, s.Add(ctx, []byte("a"), t0.Add(time.Hour)))
+	require.NoError(t, s.Add(ctx, []byte("b"), t0.Add(time.Hour)))
+	require.NoError(t, s.Add(ctx, n, t0.Add(time.Minute)))
+	require.NoError(t, s.Consume(ctx, n, t0))
+	require.NoError(t, s.Add(ctx, n, t0.Add(time.Hour)))
+	require.Equal(t, 3, s.Len())
+
+	require.NoError(t, s.Consume(ctx, n, t0.Add(2*time.Minute)), "the second issue of n")
+	assert.Equal(t, 2, s.Len())
+	assert.ErrorIs(t, s.Consume(ctx, n, t0.Add(2*time.Minute)), ErrNonce, "used")
+}
+
 // TestMemoryNoncesReplayAfterCleanup: the proof over a nonce used is
 // refused as a replay (ErrNonce, before its counter is looked at) until
 // its expiry and after, whatever the store drops meanwhile: the other

@@ -1549,6 +1549,8 @@ func TestNewVerifierErrors(t *testing.T) {
 		{"leaf as intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.card}}, ErrUsage},
 		{"depth 1", VerifierOptions{Roots: [][]byte{h.root.DER()}, MaxDepth: 1}, ErrInvalid},
 		{"unknown policy", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: 7}, ErrInvalid},
+		{"policy after the last", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: RevocationBestEffort + 1}, ErrInvalid},
+		{"negative policy", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: RevocationChain - 1}, ErrInvalid},
 		// crypto/x509 verifies CRLs signed with SHA-1 but no certificate.
 		{"SHA-1 allowed", VerifierOptions{Roots: [][]byte{h.root.DER()}, Algorithms: []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA1}}, ErrInvalid},
 		{"RSA allowed", VerifierOptions{Roots: [][]byte{h.root.DER()}, Algorithms: []x509.SignatureAlgorithm{x509.SHA256WithRSA}}, ErrInvalid},
@@ -1843,6 +1845,18 @@ func TestCertIDsNotAfter(t *testing.T) {
 	clk.set(end.Add(time.Nanosecond))
 	_, err = v.VerifyCard(h.chain())
 	requireRefusal(t, err, ErrExpired, -1)
+
+	// A configured intermediate is on no path that VerifyCard builds (the
+	// chain presented carries its own): one of the card CA's name and key
+	// that ends first bounds nothing.
+	tmpl := *h.ca.cert
+	tmpl.SerialNumber = big.NewInt(5)
+	tmpl.NotAfter = t0.Add(2 * time.Hour)
+	early, err := x509.CreateCertificate(rand.Reader, &tmpl, h.root.cert, h.ca.key.Public(), h.root.key)
+	require.NoError(t, err)
+	v, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{early}, Now: clk.now})
+	require.NoError(t, err)
+	assert.Equal(t, mustParse(t, h.card).NotAfter, notAfter(v, h.chain()), "the card's, not the configured intermediate's")
 
 	var none *CertIDs
 	assert.True(t, none.NotAfter().IsZero(), "a nil CertIDs")
@@ -2924,4 +2938,31 @@ func TestRevokedUnderEveryPolicy(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestNewVerifierRootPathLength: NewVerifier counts the path length of the
+// root above the intermediates: below a root of path length 0, a CA
+// certified by a CA of the root ends no path that crypto/x509 builds, and
+// is refused (ErrUntrusted); the CA of the root, the last certificate of
+// its path, is not counted.
+func TestNewVerifierRootPathLength(t *testing.T) {
+	rootKey := newKey(t)
+	rootTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root of path length 0"},
+		NotBefore: t0, NotAfter: t0.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	root := createCert(t, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	rootCA := &CA{cert: mustParse(t, root), key: rootKey, crlURL: "http://pki.example/root.crl"}
+	firstKey := newKey(t)
+	first := issueRaw(t, rootCA, caTemplateOf(func(*x509.Certificate) {}), firstKey.Public())
+	firstCA := &CA{cert: mustParse(t, first), key: firstKey, crlURL: "http://pki.example/card.crl"}
+	second := issueRaw(t, firstCA, caTemplateOf(func(c *x509.Certificate) { c.Subject.CommonName = "second CA" }), newKey(t).Public())
+
+	_, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{first}})
+	assert.NoError(t, err)
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{first, second}})
+	assert.Equal(t, &Error{Err: ErrUntrusted, Cert: -1, Reason: "intermediate 1 does not chain to a root"}, err)
+	assert.Nil(t, v)
 }

@@ -90,6 +90,17 @@ func TestAlgorithmAllowListRootCopy(t *testing.T) {
 	renamed := reissue(func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "another root"}; c.RawSubject = nil })
 	_, err = v.VerifyCard(append(h.chain(), renamed))
 	assert.Equal(t, &Error{Err: ErrUsage, Cert: 2, Reason: "signature algorithm ECDSA-SHA512 not allowed"}, err)
+
+	// The root's name under another key is no copy of the root.
+	other := newKey(t)
+	tmpl := *h.root.cert
+	tmpl.SerialNumber = big.NewInt(3)
+	tmpl.PublicKey = other.Public()
+	tmpl.SignatureAlgorithm = x509.ECDSAWithSHA512
+	rekeyed, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, other.Public(), other)
+	require.NoError(t, err)
+	_, err = v.VerifyCard(append(h.chain(), rekeyed))
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: 2, Reason: "signature algorithm ECDSA-SHA512 not allowed"}, err)
 }
 
 // refusal is one chain the verifier must refuse with one exact error.
