@@ -2,7 +2,6 @@ package ledger_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,20 +61,6 @@ func corruptHoldSetup(t *testing.T, plant func(*testing.T, *memory.Store) ledger
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated, ledger.AccountCreated}, res)
 	return plant(t, s)
-}
-
-// mergedCalls makes one CreateTransfers call of each of calls at the same
-// time; l must merge them all into one batch (its MaxBatch their number
-// of events, MaxWait long).
-func mergedCalls(l *ledger.Ledger, calls [][]ledger.Transfer) ([][]ledger.CreateTransferResult, []error) {
-	results := make([][]ledger.CreateTransferResult, len(calls))
-	errs := make([]error, len(calls))
-	var wg sync.WaitGroup
-	for i, c := range calls {
-		wg.Go(func() { results[i], errs[i] = l.CreateTransfers(context.Background(), c) })
-	}
-	wg.Wait()
-	return results, errs
 }
 
 func lookupAccount(t *testing.T, l *ledger.Ledger, id uint64) ledger.Account {

@@ -95,6 +95,20 @@ func transfer(id, amount uint64) ledger.Transfer {
 		CreditAccountID: ledger.IDFromUint64(2), Amount: amount, Ledger: 978, Code: 1}
 }
 
+// mergedCalls makes one CreateTransfers call of each of calls at the same
+// time; l must merge them all into one batch (its MaxBatch their number
+// of events, MaxWait long).
+func mergedCalls(l *ledger.Ledger, calls [][]ledger.Transfer) ([][]ledger.CreateTransferResult, []error) {
+	results := make([][]ledger.CreateTransferResult, len(calls))
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Go(func() { results[i], errs[i] = l.CreateTransfers(context.Background(), c) })
+	}
+	wg.Wait()
+	return results, errs
+}
+
 func TestBatcherMergesCallers(t *testing.T) {
 	const callers = 16
 	l, s := setup(t, ledger.Options{MaxBatch: 2 * callers, MaxWait: time.Minute})
@@ -543,18 +557,10 @@ func TestCloseRefusesLaterCalls(t *testing.T) {
 // ErrTimestampLimit and writes nothing.
 func TestTimestampLimitMergedBatch(t *testing.T) {
 	l, s := setupNearLimit(t)
-	var wg sync.WaitGroup
-	results := make([][]ledger.CreateTransferResult, 2)
-	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = l.CreateTransfers(context.Background(),
-				[]ledger.Transfer{transfer(uint64(10*i+1), 1), transfer(uint64(10*i+2), 1)})
-		}()
-	}
-	wg.Wait()
+	results, errs := mergedCalls(l, [][]ledger.Transfer{
+		{transfer(1, 1), transfer(2, 1)},
+		{transfer(11, 1), transfer(12, 1)},
+	})
 	ok := 0
 	if errs[1] == nil {
 		ok = 1
