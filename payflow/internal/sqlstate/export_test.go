@@ -32,3 +32,7 @@ func Stmts(s *Store) int {
 	defer s.mu.Unlock()
 	return len(s.stmts)
 }
+
+// OnClaimed makes BeginIdempotent call fn, with the number of the try,
+// after each upsert that did not take the key and before its read.
+func OnClaimed(s *Store, fn func(try int)) { s.claimed = fn }

@@ -293,6 +293,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 		if err != nil || taken {
 			return nil, err
 		}
+		if s.claimed != nil {
+			s.claimed(try)
+		}
 		err = s.row(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
 			Scan(&hash, &done, &status, &reply)
 		if errors.Is(err, sql.ErrNoRows) {

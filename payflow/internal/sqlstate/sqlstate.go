@@ -44,6 +44,7 @@ type Store struct {
 
 	betweenBatches func()          // called, when set, by DeleteExpired after each batch it committed
 	prepared       func(*sql.Stmt) // called, when set, by stmt with each statement it prepared, before it keeps it
+	claimed        func(try int)   // called, when set, by BeginIdempotent after each upsert that did not take the key
 
 	mu     sync.Mutex
 	bound  map[string]string

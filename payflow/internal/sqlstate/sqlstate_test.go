@@ -29,6 +29,17 @@ func migrated(t *testing.T, name string) *sql.DB {
 	return db
 }
 
+// holdKey has a store of db take the key "k" for the body hash {1} at t0,
+// leased for a minute, and returns that store.
+func holdKey(t *testing.T, db *sql.DB, t0 time.Time) *sqlstate.Store {
+	t.Helper()
+	held := sqlstate.New(db, db, sqlstate.SQLite, nil)
+	t.Cleanup(func() { held.Close() })
+	_, err := held.BeginIdempotent(context.Background(), "k", []byte{1}, t0, t0.Add(time.Minute))
+	require.NoError(t, err)
+	return held
+}
+
 // TestBeginIdempotentKeyContended: a key that the upsert finds held but
 // that is gone whenever it is read (here, a reader that never sees the
 // writer's rows: as if the key were released each time between the two)
@@ -38,18 +49,48 @@ func TestBeginIdempotentKeyContended(t *testing.T) {
 	ctx := context.Background()
 	w, r := migrated(t, "w.db"), migrated(t, "r.db")
 	t0 := time.Unix(1_800_000_000, 0)
-	held := sqlstate.New(w, w, sqlstate.SQLite, nil)
-	defer held.Close()
-	_, err := held.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
-	require.NoError(t, err)
+	holdKey(t, w, t0)
 
 	s := sqlstate.New(w, r, sqlstate.SQLite, nil)
 	defer s.Close()
+	var tries []int
+	sqlstate.OnClaimed(s, func(try int) { tries = append(tries, try) })
 	rep, err := s.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
 	assert.Nil(t, rep)
 	assert.ErrorIs(t, err, payflow.ErrKeyContended)
 	assert.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.NotErrorIs(t, err, sql.ErrNoRows)
+	assert.Equal(t, []int{1, 2, 3}, tries, "upserts that did not take the key")
+}
+
+// TestBeginIdempotentClaimedOnSecondTry: a key held at the upsert and
+// released before its read (here, deleted between the two) is claimed by
+// the next try's upsert: BeginIdempotent returns no reply and no error,
+// and the key is then in flight for its caller, another request with the
+// same body refused ErrInFlight.
+func TestBeginIdempotentClaimedOnSecondTry(t *testing.T) {
+	ctx := context.Background()
+	db := migrated(t, "c.db")
+	t0 := time.Unix(1_800_000_000, 0)
+	held := holdKey(t, db, t0)
+
+	s := sqlstate.New(db, db, sqlstate.SQLite, nil)
+	defer s.Close()
+	var tries []int
+	sqlstate.OnClaimed(s, func(try int) {
+		tries = append(tries, try)
+		_, err := db.ExecContext(ctx, `DELETE FROM payflow_replies WHERE key = 'k'`)
+		require.NoError(t, err)
+	})
+	rep, err := s.BeginIdempotent(ctx, "k", []byte{2}, t0, t0.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Nil(t, rep)
+	assert.Equal(t, []int{1}, tries, "upserts that did not take the key")
+
+	_, err = held.BeginIdempotent(ctx, "k", []byte{2}, t0, t0.Add(time.Minute))
+	assert.ErrorIs(t, err, payflow.ErrInFlight)
+	_, err = held.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse)
 }
 
 // TestStmtPreparedWhileClosing: a statement that a read prepares while
