@@ -1,0 +1,83 @@
+package queue
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
+)
+
+// TestOptionLimits: New refuses a TTL of −1 ns and one of ten minutes and
+// 1 ns, and takes one of exactly ten minutes (an EID epoch).
+func TestOptionLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ttl  time.Duration
+		want error
+	}{
+		{"one nanosecond below zero", -time.Nanosecond, ErrOptions},
+		{"ten minutes", 10 * time.Minute, nil},
+		{"ten minutes and one nanosecond", 10*time.Minute + time.Nanosecond, ErrOptions},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := New(adv.Shopper, Options{TTL: tt.ttl})
+			if tt.want != nil {
+				assert.ErrorIs(t, err, tt.want)
+				assert.Nil(t, q)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.ttl, q.ttl)
+		})
+	}
+}
+
+// TestRSSIRange: Observe takes an RSSI from −127 to 20 dBm and refuses
+// −128 and 21 with ErrRSSI.
+func TestRSSIRange(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	assert.NoError(t, q.Observe(seller(1), -127, c.Now()))
+	assert.NoError(t, q.Observe(seller(2), 20, c.Now()))
+	assert.ErrorIs(t, q.Observe(seller(3), -128, c.Now()), ErrRSSI)
+	assert.ErrorIs(t, q.Observe(seller(4), 21, c.Now()), ErrRSSI)
+	assert.Equal(t, []adv.EID{eid(2), eid(1)}, eids(q.Snapshot()))
+}
+
+// TestDefaultTTL: with the zero Options a peer is listed 10 s after its
+// report and forgotten 10 s and 1 ns after it.
+func TestDefaultTTL(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	require.NoError(t, q.Observe(seller(1), -60, c.Now()))
+	c.Add(10 * time.Second)
+	assert.Equal(t, []adv.EID{eid(1)}, eids(q.Snapshot()))
+	c.Add(time.Nanosecond)
+	assert.Equal(t, 1, q.Prune())
+	assert.Empty(t, q.Snapshot())
+}
+
+// TestDefaultCapacity: with the zero Options the queue holds 1,024 peers
+// and turns away the 1,025th, no stronger than them, with ErrFull.
+func TestDefaultCapacity(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	for i := range 1024 {
+		require.NoError(t, q.Observe(seller(i), -60, c.Now()))
+	}
+	assert.ErrorIs(t, q.Observe(seller(1024), -60, c.Now()), ErrFull)
+	assert.Len(t, q.Snapshot(), 1024)
+}
+
+// TestNotMadeSnapshot: the Snapshot of a Queue that New did not make is an
+// empty slice, not nil.
+func TestNotMadeSnapshot(t *testing.T) {
+	for _, q := range []*Queue{new(Queue), nil} {
+		s := q.Snapshot()
+		assert.NotNil(t, s)
+		assert.Equal(t, []Peer{}, s)
+	}
+}
