@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -79,5 +81,59 @@ func TestNotMadeSnapshot(t *testing.T) {
 		s := q.Snapshot()
 		assert.NotNil(t, s)
 		assert.Equal(t, []Peer{}, s)
+	}
+}
+
+// TestReportTimeAfterNow: a report time after Options.Now() counts as now,
+// as the report is taken in: of two reports of a peer timed 1 h and 1 s
+// after now, the second, received last at the same time, gives its Packet,
+// and the peer is last seen now.
+func TestReportTimeAfterNow(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{Alpha: 1})
+	now := c.Now()
+	busy := seller(1)
+	busy.Flags = adv.FlagBusy
+	require.NoError(t, q.Observe(seller(1), -60, now.Add(time.Hour)))
+	require.True(t, drain(q))
+	require.NoError(t, q.Observe(busy, -58, now.Add(time.Second)))
+	assert.True(t, drain(q), "the busy flag is shown")
+	p, err := q.Select(eid(1))
+	require.NoError(t, err)
+	assert.Equal(t, Peer{Packet: busy, RSSI: -58, LastRSSI: -58, Level: -60, FirstSeen: now, LastSeen: now, Reports: 2, Selected: true}, p)
+}
+
+// TestTxPowerNotifies: a report whose advert differs from the peer's
+// Packet in its Tx power alone notifies, and the Packet takes it.
+func TestTxPowerNotifies(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -60, t0))
+	require.True(t, drain(q))
+	louder := seller(1)
+	louder.TxPower = -4
+	require.NoError(t, q.Observe(louder, -60, t0))
+	assert.True(t, drain(q), "a new Tx power notifies")
+	assert.Equal(t, []Peer{{Packet: louder, RSSI: -60, LastRSSI: -60, Level: -60, FirstSeen: t0, LastSeen: t0, Reports: 2}}, q.Snapshot())
+}
+
+// TestNoHysteresis: with a negative Hysteresis (−1, or −Inf) Level follows
+// every change of the filtered RSSI and notifies it, but a report that
+// leaves the RSSI as it was changes no Level and does not notify.
+func TestNoHysteresis(t *testing.T) {
+	for _, h := range []float64{-1, math.Inf(-1)} {
+		t.Run(fmt.Sprint(h), func(t *testing.T) {
+			c := newClock()
+			q := newQueue(t, c, Options{Alpha: 1, Hysteresis: h})
+			t0 := c.Now()
+			require.NoError(t, q.Observe(seller(1), -60, t0))
+			require.True(t, drain(q))
+			require.NoError(t, q.Observe(seller(1), -60, t0))
+			assert.False(t, drain(q), "the same RSSI: no change")
+			require.NoError(t, q.Observe(seller(1), -61, t0))
+			assert.True(t, drain(q), "1 dB: a Level change")
+			assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -61, LastRSSI: -61, Level: -61, FirstSeen: t0, LastSeen: t0, Reports: 3}}, q.Snapshot())
+		})
 	}
 }
