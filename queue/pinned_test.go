@@ -137,3 +137,106 @@ func TestNoHysteresis(t *testing.T) {
 		})
 	}
 }
+
+// TestFullStepBackAfterSweep: a full queue whose peer was reported, taken
+// in, seen back after it expired or selected after the last sweep, with a
+// time after which the clock steps back, sweeps for a weak newcomer, which
+// it turns away with ErrFull: the peer is then taken as last seen at the
+// step (and first seen then, if first seen after it), not at the time of
+// the next snapshot.
+func TestFullStepBackAfterSweep(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// setup fills the queue, sweeps it, reports and steps the clock
+		// back; it returns the peer wanted in the final snapshot.
+		setup func(t *testing.T, c *clock, q *Queue) []Peer
+	}{
+		{"a peer reported after the sweep", func(t *testing.T, c *clock, q *Queue) []Peer {
+			t0 := c.Now()
+			require.NoError(t, q.Observe(seller(1), -40, t0))
+			require.NoError(t, q.Observe(seller(2), -50, t0))
+			require.Zero(t, q.Prune())
+			require.NoError(t, q.Observe(seller(1), -40, c.Add(5*time.Second)))
+			step := c.Add(-3 * time.Second)
+			return []Peer{
+				{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: t0, LastSeen: step, Reports: 2},
+				{Packet: seller(2), RSSI: -50, LastRSSI: -50, Level: -50, FirstSeen: t0, LastSeen: t0, Reports: 1},
+			}
+		}},
+		{"a peer taken in after the sweep", func(t *testing.T, c *clock, q *Queue) []Peer {
+			t0 := c.Now()
+			require.NoError(t, q.Observe(seller(1), -40, t0))
+			require.Zero(t, q.Prune())
+			require.NoError(t, q.Observe(seller(2), -50, c.Add(5*time.Second)))
+			step := c.Add(-3 * time.Second)
+			return []Peer{
+				{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: t0, LastSeen: t0, Reports: 1},
+				{Packet: seller(2), RSSI: -50, LastRSSI: -50, Level: -50, FirstSeen: step, LastSeen: step, Reports: 1},
+			}
+		}},
+		{"a peer back after it expired", func(t *testing.T, c *clock, q *Queue) []Peer {
+			t0 := c.Now()
+			require.NoError(t, q.Observe(seller(1), -40, t0))
+			require.NoError(t, q.Observe(seller(2), -50, t0))
+			_, err := q.Select(eid(2))
+			require.NoError(t, err)
+			require.Zero(t, q.Prune())
+			require.NoError(t, q.Observe(seller(1), -40, c.Add(DefaultTTL+2*time.Second)))
+			step := c.Add(-DefaultTTL)
+			return []Peer{
+				{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: step, LastSeen: step, Reports: 1},
+				{Packet: seller(2), RSSI: -50, LastRSSI: -50, Level: -50, FirstSeen: t0, LastSeen: t0, Reports: 1, Selected: true},
+			}
+		}},
+		{"a selected peer", func(t *testing.T, c *clock, q *Queue) []Peer {
+			t0 := c.Now()
+			require.NoError(t, q.Observe(seller(1), -40, t0))
+			_, err := q.Select(eid(1))
+			require.NoError(t, err)
+			require.NoError(t, q.Observe(seller(2), -50, t0.Add(-3*time.Second)))
+			require.Zero(t, q.Prune())
+			step := c.Add(-2 * time.Second)
+			return []Peer{
+				{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: step, LastSeen: step, Reports: 1, Selected: true},
+				{Packet: seller(2), RSSI: -50, LastRSSI: -50, Level: -50, FirstSeen: t0.Add(-3 * time.Second), LastSeen: t0.Add(-3 * time.Second), Reports: 1},
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClock()
+			q := newQueue(t, c, Options{Capacity: 2})
+			want := tt.setup(t, c, q)
+			drain(q)
+			assert.ErrorIs(t, q.Observe(seller(3), -90, c.Now()), ErrFull)
+			assert.False(t, drain(q), "ErrFull does not notify")
+			c.Add(time.Second)
+			assert.Equal(t, want, q.Snapshot())
+		})
+	}
+}
+
+// TestStepBackKeepsFirstSeen: a sweep that finds a peer last seen after
+// now, but first seen before it, brings LastSeen back to now and leaves
+// FirstSeen.
+func TestStepBackKeepsFirstSeen(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -60, t0))
+	require.NoError(t, q.Observe(seller(1), -60, c.Add(5*time.Second)))
+	step := c.Add(-3 * time.Second)
+	assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -60, LastRSSI: -60, Level: -60, FirstSeen: t0, LastSeen: step, Reports: 2}}, q.Snapshot())
+}
+
+// TestPruneCount: Prune returns the number of peers it forgot, three of
+// three expired peers.
+func TestPruneCount(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	for i := range 3 {
+		require.NoError(t, q.Observe(seller(i), -60, c.Now()))
+	}
+	c.Add(DefaultTTL + time.Nanosecond)
+	assert.Equal(t, 3, q.Prune())
+	assert.Empty(t, q.Snapshot())
+}
