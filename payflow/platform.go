@@ -231,7 +231,7 @@ type Platform struct {
 	log      *slog.Logger // nil: slog.Default() at the time of each record
 
 	resolver     eidResolver
-	enrolling    sync.Mutex // held over an enrolment's read of the card it stored and its update of resolver
+	enrolling    sync.Mutex // held over an enrolment's read of the card it stored and its update of resolver, or a merchant's of its cards' roles
 	resolves     limiter    // EID resolutions, of Resolve and Pair
 	catalogReads limiter    // reads of Catalog
 	logins       limiter    // logins of Login
@@ -523,7 +523,7 @@ func (p *Platform) loadCards(ctx context.Context) error {
 		if i, ok := slices.BinarySearch(held, c.ID); ok {
 			found[i] = true
 		}
-		if err := p.resolver.load(c.ID, c.AdvSecret, gen); err != nil {
+		if err := p.resolver.load(c.ID, c.AdvSecret, c.MerchantID != "", gen); err != nil {
 			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}
 		return nil
@@ -556,15 +556,35 @@ func (p *Platform) loadCards(ctx context.Context) error {
 // 1,000,000 cards), so that a load that finds the same secret again
 // leaves the card as it is: a reload costs a comparison, not a
 // derivation of the EID key and a move in every epoch table, for each
-// card unchanged since the last.
+// card unchanged since the last. With each secret it keeps the card's
+// role (an octet more): whether it is a seller card (CardRecord.MerchantID
+// set) as it was last enrolled or loaded here, or as this process's last
+// enrolment of a merchant listed it or took it away, or as the card's
+// last login here read it (setSeller), so that
+// resolve keeps a shopper card's EID from another shopper card (hidden)
+// without reading the card: a lookup in that map, no read of the store or
+// of the card cache. The role may be stale, changed since through another
+// process (or left by a load or a login whose read began before this
+// process's enrolment of a merchant and ended after it): a card held as a shopper
+// card that is now a seller card is hidden from shopper cards until a
+// reload loads its role (see Platform.resolve for the bound), and one held
+// as a seller card that no longer is one is read, as every card that is
+// not hidden, and hidden then by the card read. So the role kept here
+// hides more than the card read would, never less.
 type eidResolver struct {
 	adv.Resolver
 	gen     atomic.Uint64 // counts the enrolments of this process
 	readers atomic.Int64  // reads under way
 
-	mu      sync.Mutex                      // held over every change of the enrolled cards
-	setAt   map[string]uint64               // card ID → generation of its last enrolment here, while reads are under way
-	secrets map[string][adv.SecretSize]byte // card ID → the secret it is enrolled with in Resolver
+	mu    sync.RWMutex        // held over every change of the enrolled cards, and read over a look at cards
+	setAt map[string]uint64   // card ID → generation of its last enrolment here, while reads are under way
+	cards map[string]heldCard // card ID → the secret it is enrolled with in Resolver, and its role
+}
+
+// heldCard is what eidResolver keeps of a card it holds.
+type heldCard struct {
+	secret [adv.SecretSize]byte // the secret it is enrolled with in Resolver
+	seller bool                 // a seller card, as last enrolled, loaded, listed or logged in here
 }
 
 // begin starts a read of the store and returns its generation.
@@ -585,8 +605,9 @@ func (r *eidResolver) end() {
 	}
 }
 
-// enrol enrols a card with the secret this process has just stored.
-func (r *eidResolver) enrol(id string, secret []byte) error {
+// enrol enrols a card with the secret this process has just stored, and
+// the role (seller: a seller card) the store holds it with.
+func (r *eidResolver) enrol(id string, secret []byte, seller bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.gen.Add(1)
@@ -596,43 +617,47 @@ func (r *eidResolver) enrol(id string, secret []byte) error {
 		}
 		r.setAt[id] = g
 	}
-	return r.enrolLocked(id, secret)
+	return r.enrolLocked(id, secret, seller)
 }
 
-// enrolLocked enrols a card with secret, unless the resolver holds it
-// with that secret already, which it tells in time that does not depend
-// on the secrets' bytes. r.mu must be held.
-func (r *eidResolver) enrolLocked(id string, secret []byte) error {
-	if held, ok := r.secrets[id]; ok && subtle.ConstantTimeCompare(held[:], secret) == 1 {
+// enrolLocked enrols a card with secret and role seller, unless the
+// resolver holds it with that secret already, which it tells in time that
+// does not depend on the secrets' bytes: it then takes the role alone.
+// r.mu must be held.
+func (r *eidResolver) enrolLocked(id string, secret []byte, seller bool) error {
+	if held, ok := r.cards[id]; ok && subtle.ConstantTimeCompare(held.secret[:], secret) == 1 {
+		held.seller = seller
+		r.cards[id] = held
 		return nil
 	}
 	if err := r.Enrol(id, secret); err != nil {
 		return err
 	}
-	if r.secrets == nil {
-		r.secrets = make(map[string][adv.SecretSize]byte)
+	if r.cards == nil {
+		r.cards = make(map[string]heldCard)
 	}
-	r.secrets[id] = [adv.SecretSize]byte(secret) // Enrol took SecretSize octets
+	r.cards[id] = heldCard{secret: [adv.SecretSize]byte(secret), seller: seller} // Enrol took SecretSize octets
 	return nil
 }
 
 // removeLocked takes a card out of the resolver and reports whether it
 // held it. r.mu must be held.
 func (r *eidResolver) removeLocked(id string) bool {
-	delete(r.secrets, id)
+	delete(r.cards, id)
 	return r.Remove(id)
 }
 
-// load enrols a card with the secret that a read of generation gen found,
-// unless this process enrolled it since. A secret that the resolver
-// refuses takes the card out, and is returned.
-func (r *eidResolver) load(id string, secret []byte, gen uint64) error {
+// load enrols a card with the secret and role (seller: a seller card)
+// that a read of generation gen found, unless this process enrolled it
+// since. A secret that the resolver refuses takes the card out, and is
+// returned.
+func (r *eidResolver) load(id string, secret []byte, seller bool, gen uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.setAt[id] > gen {
 		return nil
 	}
-	if err := r.enrolLocked(id, secret); err != nil {
+	if err := r.enrolLocked(id, secret, seller); err != nil {
 		r.removeLocked(id)
 		return err
 	}
@@ -645,6 +670,34 @@ func (r *eidResolver) drop(id string, gen uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.setAt[id] <= gen && r.removeLocked(id)
+}
+
+// setSeller sets the role (seller: seller cards) of the cards ids that
+// the resolver holds, as an enrolment of their merchant in this process
+// has just stored it or a login of theirs here has read it; it holds no
+// other card for it.
+func (r *eidResolver) setSeller(seller bool, ids ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if held, ok := r.cards[id]; ok {
+			held.seller = seller
+			r.cards[id] = held
+		}
+	}
+}
+
+// hides reports whether hide hides card id by the role the resolver holds
+// it with (hide given the card's ID and whether it is a seller card):
+// false for a card that it does not hold, or a nil hide.
+func (r *eidResolver) hides(id string, hide func(id string, seller bool) bool) bool {
+	if hide == nil {
+		return false
+	}
+	r.mu.RLock()
+	held, ok := r.cards[id]
+	r.mu.RUnlock()
+	return ok && hide(id, held.seller)
 }
 
 // dropCard takes out of the resolver a card that a read of the store of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -58,16 +59,16 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 }
 
 // enrolStored enrols card id, which this process has just stored, in its
-// EID resolver with the advertising secret that the store holds for it
-// now: read again, under p.enrolling, rather than the one written, so
-// that of enrolments of one card at once with different secrets the
-// resolver ends with the secret the store holds. Each reads the store
-// after its own write, and the last to read does so after every write,
-// whichever order the writes and the reads came in. A read that fails
-// leaves the resolver as it was, and is returned (the card stored: its
-// EIDs resolve once a reload, which an EID that does not resolve starts,
-// has loaded it); the read is not cut short by ctx's end, which would
-// leave the card stored and not loaded in the same way.
+// EID resolver with the advertising secret, and the role (a seller card or
+// not), that the store holds for it now: read again, under p.enrolling,
+// rather than the one written, so that of enrolments of one card at once
+// with different secrets the resolver ends with the secret the store
+// holds. Each reads the store after its own write, and the last to read
+// does so after every write, whichever order the writes and the reads came
+// in. A read that fails leaves the resolver as it was, and is returned
+// (the card stored: its EIDs resolve once a reload, which an EID that does
+// not resolve starts, has loaded it); the read is not cut short by ctx's
+// end, which would leave the card stored and not loaded in the same way.
 func (p *Platform) enrolStored(ctx context.Context, id string) error {
 	p.enrolling.Lock()
 	defer p.enrolling.Unlock()
@@ -75,7 +76,7 @@ func (p *Platform) enrolStored(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.resolver.enrol(id, c.AdvSecret); err != nil {
+	if err := p.resolver.enrol(id, c.AdvSecret, c.MerchantID != ""); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
@@ -116,7 +117,11 @@ func checkName(field, s string) error {
 // merchant again without one of its seller cards takes that card away
 // (it stays enrolled, as a shopper's card), and listing a card of another
 // merchant moves it here. The change holds at once in this Platform and
-// within PlatformOptions.CacheTTL in others on the same store. A merchant
+// within PlatformOptions.CacheTTL in others on the same store, but for
+// the EID of a card made a seller card, which the others answer a shopper
+// card as an unknown EID until they reload the cards or the card logs in
+// there: to a shopper card that asks, at the latest CardReloadInterval
+// after the change (see Platform.Resolve). A merchant
 // keeps the currency it was first enrolled in, which its account, its
 // catalog's prices and its payment requests are in. Its ID may not be an
 // ICCID (record.CheckCardID), which a card could have: Balance tells a
@@ -193,7 +198,36 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	// added since, are no more unless listed: every card cached as the
 	// merchant's goes, with those listed, which may be cached as another's.
 	p.cache.forgetCardsOf(m.ID, m.SellerCardIDs)
+	if err == nil {
+		p.setRoles(old, m.SellerCardIDs)
+	}
 	return err
+}
+
+// setRoles sets in the EID resolver the roles that an enrolment of a
+// merchant has just stored: its cards listed are seller cards, and those
+// that it had (old: the merchant as read before, nil for a new one) and
+// that are not listed are not. It holds p.enrolling, as enrolStored does
+// over its read of a card and its update of the resolver, so that an
+// enrolment of a card read before the merchant was written does not set
+// its former role back. Concurrent enrolments of merchants that move a
+// card may leave it held as a shopper card while it is a seller card:
+// hidden from shopper cards until a reload loads its role (see
+// Platform.resolve), never named to a card from which its card read
+// hides it.
+func (p *Platform) setRoles(old *Merchant, listed []string) {
+	var left []string
+	if old != nil {
+		for _, id := range old.SellerCardIDs {
+			if !slices.Contains(listed, id) {
+				left = append(left, id)
+			}
+		}
+	}
+	p.enrolling.Lock()
+	defer p.enrolling.Unlock()
+	p.resolver.setSeller(false, left...)
+	p.resolver.setSeller(true, listed...)
 }
 
 // enrolledIn is the refusal of an enrolment of merchant m's ID in another

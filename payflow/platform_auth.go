@@ -73,7 +73,10 @@ func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 // platform (a store error: internal or unavailable), or whose proof the
 // store finds spent (ErrReplay, ErrClone: a copy of it, or a later
 // proof of the card, accepted first), gives its draw back; one refused
-// otherwise (its EID, its role) does not.
+// otherwise (its EID, its role) does not. An accepted login sets the
+// card's role, as it read the card (LoginResponse.MerchantID), in the
+// process's EID resolver, by which Resolve and Pair hide its EID (see
+// Resolve).
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("login")
@@ -122,6 +125,9 @@ func (p *Platform) logIn(ctx context.Context, e *cachedCard, proof *record.AuthP
 	if err := p.accept(ctx, a); err != nil {
 		return nil, err
 	}
+	// The phone acts on the role that the login answers: the EID
+	// resolver hides the card by that role from now (eidResolver).
+	p.resolver.setSeller(c.MerchantID != "", c.ID)
 	p.tokens.put(a.Token)
 	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
 }
@@ -294,21 +300,26 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 	return refused, nil
 }
 
-// Resolve implements API. It draws on the card's budget of EID
-// resolutions (ErrRateLimited past it); a resolution that fails for the
-// platform (a store error: internal or unavailable) is given back, and
-// one answered ErrNotFound is not. The EID of a card whose certificate,
-// or a CA certificate above it, is listed in the CRLs that logins are
-// checked with is ErrNotFound as an unknown EID is, with the same error,
-// and so is a shopper card's EID to a card that is not a seller card
-// (hidden), which draws on the budget as that ErrNotFound does. An EID
-// the process does not know reloads the cards (see Reload) at most once a
-// second, and at most once every CardReloadInterval for the misses of one
-// card: within it, the card's next unknown EID is ErrNotFound at once.
-// The EIDs answered so as an unknown one, of a revoked card or hidden,
-// reload the cards as an unknown EID does, so that the reload tells no
-// more than the answer; they still cost the read of their card, which an
-// unknown EID has none of (see resolve).
+// Resolve implements API. It draws on the card's budget of EID resolutions
+// (ErrRateLimited past it); a resolution that fails for the platform (a
+// store error: internal or unavailable) is given back, and one answered
+// ErrNotFound is not. The EID of a card whose certificate, or a CA
+// certificate above it, is listed in the CRLs that logins are checked with
+// is ErrNotFound as an unknown EID is, with the same error, and so is a
+// shopper card's EID to a card that is not a seller card (hidden), which
+// draws on the budget as that ErrNotFound does. An EID the process does
+// not know reloads the cards (see Reload) at most once a second, and at
+// most once every CardReloadInterval for the misses of one card: within
+// it, the card's next unknown EID is ErrNotFound at once. The EIDs
+// answered so as an unknown one, of a revoked card or hidden, reload the
+// cards as an unknown EID does, so that the reload tells no more than the
+// answer. A hidden EID costs no read of its card either, as an unknown EID
+// costs none: the process's EID resolver holds each card's role. A card
+// made a seller card through another process is so hidden from shopper
+// cards until this one reloads the cards, or the card logs in here: to a
+// shopper card that asks, at the latest CardReloadInterval after the
+// change (see resolve). A revoked card's EID still costs the read of its
+// card, which an unknown EID has none of.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")
@@ -331,7 +342,7 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 // shopper card is named to seller cards alone (hidden), and is otherwise
 // looked for as an EID that resolve does not know.
 func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*ResolveResponse, error) {
-	c, err := p.resolve(ctx, me.ID, eid, func(c *CardRecord) bool { return hidden(me, c) })
+	c, err := p.resolve(ctx, me.ID, eid, func(_ string, seller bool) bool { return hidden(me, seller) })
 	if err != nil {
 		return nil, err
 	}
@@ -349,30 +360,51 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 // next to it, asked by the card asker, reloading the cards enrolled
 // elsewhere at most once a second, and at most once every
 // CardReloadInterval for the misses of one asker (see reloadForMiss; a
-// stored card that the resolver refuses is left
-// out, and one deleted from the store taken out: see Reload). A card that
-// the resolver names but the store no longer has is taken out of the
-// resolver and the cache, and the EID is then looked for as one it does
-// not know.
-// The EID must also come from the card's advertising secret as read now
-// (within CacheTTL), so that the EIDs of a secret replaced through another
-// process stop resolving although this process's tables still hold them.
-// A card whose certificate, or a CA certificate above it, the CRLs of the
-// platform's verifier list (those that logins are checked with, as they
-// are at the call), and whose chain a login's verification then refuses
-// (refusal), is not offered: its EID too is looked for as one the
-// resolver does not know, and so answers errUnknownEID, as an EID never
-// enrolled, telling nothing of the card or its revocation. Nor is a card
-// that hide reports hidden from the asker (nil: none is): looked for so
-// too, it reloads the cards when an unknown EID would, so that neither
-// the answer nor the reload tells that the EID is an enrolled card's.
-// Such an EID still costs what an unknown one does not: the card read
-// (cardEntry: from the store once per CacheTTL, the names of its chain
-// once per card and process), its EID and the CRLs checked, and for a
-// card they list a verification of its chain when the verifier's cache
-// does not hold its refusal (refusal), so that its time may tell it
-// from an unknown EID by that much.
-func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide func(*CardRecord) bool) (*CardRecord, error) {
+// stored card that the resolver refuses is left out, and one deleted from
+// the store taken out: see Reload). A card that the resolver names but the
+// store no longer has is taken out of the resolver and the cache, and the
+// EID is then looked for as one it does not know. The EID must also come
+// from the card's advertising secret as read now (within CacheTTL), so
+// that the EIDs of a secret replaced through another process stop
+// resolving although this process's tables still hold them. A card whose
+// certificate, or a CA certificate above it, the CRLs of the platform's
+// verifier list (those that logins are checked with, as they are at the
+// call), and whose chain a login's verification then refuses (refusal), is
+// not offered: its EID too is looked for as one the resolver does not
+// know, and so answers errUnknownEID, as an EID never enrolled, telling
+// nothing of the card or its revocation. Nor is a card that hide reports
+// hidden from the asker, given the card's ID and whether it is a seller
+// card (nil: none is): looked for so too, it reloads the cards when an
+// unknown EID would, so that neither the answer nor the reload tells that
+// the EID is an enrolled card's. hide is asked first with the role that
+// the resolver holds the card with, as soon as the resolver names it
+// (eidResolver.hides), so that a hidden card costs no more than an unknown
+// EID does: no card read, no check of its EID or of the CRLs. It is asked
+// again with the role of the card read, should the resolver's be stale: a
+// card hidden by either is. So a card whose role another process changed
+// is answered by its new role within these bounds: one made a seller card
+// is hidden from shopper cards until a reload that read it since loads its
+// role, or a login of the card here reads it (Login); as it is looked for
+// as an unknown EID, a shopper card's resolution of it starts one a second
+// after the start of the last reload and CardReloadInterval after the
+// start of the last reload that that card's misses started, so that it is
+// named to a shopper card at the latest at its first resolution
+// CardReloadInterval after the change (at once to a seller card, or after
+// a Reload), but for reloads that fail or whose scan, begun before the
+// change, is still under way. One that is no longer a seller card is
+// hidden by the card read once the cache's entry of it has expired
+// (CacheTTL), as before, costing a card read until a reload loads its
+// role. (Within this process, EnrollMerchant sets the roles of the cards
+// it lists or takes away at once.) A revoked card's EID still costs what
+// an unknown one does not: the card read (cardEntry: from the store once
+// per CacheTTL, the names of its chain once per card and process), its EID
+// and the CRLs checked, and a verification of its chain when the
+// verifier's cache does not hold its refusal (refusal), so that its time
+// may tell it from an unknown EID by that much; so does a hidden card
+// whose role the resolver holds stale as a seller card's, or that it does
+// not hold (its read racing a reload that took it out or an enrolment that
+// had not stored its role yet).
+func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide func(id string, seller bool) bool) (*CardRecord, error) {
 	if len(eid) != record.EIDSize {
 		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
 	}
@@ -380,7 +412,9 @@ func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide f
 	now := p.now()
 	for reloaded := false; ; reloaded = true {
 		end := p.nextEnd()
-		if id, ok := p.resolver.Resolve(e, now); ok {
+		// A card that hide hides by the role that the resolver holds
+		// is looked for as an unknown EID at once, unread.
+		if id, ok := p.resolver.Resolve(e, now); ok && !p.resolver.hides(id, hide) {
 			gen := p.resolver.begin()
 			c, err := p.cardEntry(ctx, id)
 			if errors.Is(err, ErrNotFound) {
@@ -395,7 +429,7 @@ func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide f
 				if err != nil {
 					return nil, err
 				}
-				if refused == nil && (hide == nil || !hide(c.rec)) {
+				if refused == nil && (hide == nil || !hide(c.rec.ID, c.rec.MerchantID != "")) {
 					return c.rec, nil
 				}
 			case err != nil && !errors.Is(err, ErrNotFound):
@@ -415,21 +449,24 @@ func (p *Platform) resolve(ctx context.Context, asker string, eid []byte, hide f
 
 var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 
-// hidden reports whether the EID of card c, which resolve found, is kept
-// from card me, which names it (Resolve, or Pair for the peer's EID): a
-// shopper card's EID is told to seller cards alone, which need the names
-// of the shoppers at their till, while a shopper card needs only the
-// merchants' names. To a shopper card, another shopper card's EID (and,
-// in Resolve, its own) is errUnknownEID, the answer of an EID never
-// enrolled, so that no shopper card can name the passers-by it hears,
-// nor tell that an EID is an enrolled shopper's, and follow them across
-// the EIDs' epochs (a display name is stable where EIDs rotate). The card
-// is looked for as an EID that resolve does not know: a load of the cards
-// is started for it as one is for such an EID (reloadForMiss), so that the
-// load does not tell it from one (the read of the card, which such an EID
-// does not cost, may: see resolve).
-func hidden(me, c *CardRecord) bool {
-	return me.MerchantID == "" && c.MerchantID == ""
+// hidden reports whether the EID of a card that resolve found, a seller
+// card if seller, is kept from card me, which names it (Resolve, or Pair
+// for the peer's EID): a shopper card's EID is told to seller cards alone,
+// which need the names of the shoppers at their till, while a shopper card
+// needs only the merchants' names. To a shopper card, another shopper
+// card's EID (and, in Resolve, its own) is errUnknownEID, the answer of an
+// EID never enrolled, so that no shopper card can name the passers-by it
+// hears, nor tell that an EID is an enrolled shopper's, and follow them
+// across the EIDs' epochs (a display name is stable where EIDs rotate).
+// resolve asks it with the role that the process's EID resolver holds,
+// before the card is read, and then with the role of the card read. The
+// card is looked for as an EID that resolve does not know: a load of the
+// cards is started for it as one is for such an EID (reloadForMiss), so
+// that the load does not tell it from one, and, hidden by the role that
+// the resolver holds, it is not read, as such an EID's card is not, so
+// that the time of the answer does not tell it from one either.
+func hidden(me *CardRecord, seller bool) bool {
+	return me.MerchantID == "" && !seller
 }
 
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
@@ -709,7 +746,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	}
 	// A shopper card's EID is errUnknownEID to a shopper card (hidden),
 	// but the signer's own, which is ErrInvalid below.
-	peer, err := p.resolve(ctx, c.ID, proof.PeerEID, func(peer *CardRecord) bool { return peer.ID != c.ID && hidden(c, peer) })
+	peer, err := p.resolve(ctx, c.ID, proof.PeerEID, func(id string, seller bool) bool { return id != c.ID && hidden(c, seller) })
 	if err != nil {
 		return nil, now, true, err
 	}

@@ -256,7 +256,7 @@ func BenchmarkResolveHit(b *testing.B) {
 	c := &CardRecord{ID: id, Chain: ca.chain(b, id), AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
 	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}}, verifier: ca.verifier, now: func() time.Time { return t0 }}
 	p.cache.init(time.Hour)
-	require.NoError(b, p.resolver.enrol(c.ID, c.AdvSecret))
+	require.NoError(b, p.resolver.enrol(c.ID, c.AdvSecret, false))
 	k, err := adv.NewEIDKey(c.AdvSecret)
 	require.NoError(b, err)
 	eid := k.EID(adv.Epoch(t0))
