@@ -227,10 +227,13 @@ type Queue struct {
 	peers []Peer   // in no particular order
 	seqs  []uint64 // seqs[i]: when peers[i] was taken in, by count
 	seq   uint64   // the last of seqs given out
-	// gen counts the notifications, from 1; listed[i] is the gen of the
-	// last snapshot that listed peers[i], 0 if none did.
+	// gen counts the notifications, from 1; listed is the gen of the
+	// last snapshot, 0 if none was taken. A snapshot lists every peer
+	// held, and every peer taken in (or seen back) notifies, so all the
+	// peers held were listed since the last notification exactly when
+	// listed == gen.
 	gen      uint64
-	listed   []uint64
+	listed   uint64
 	keys     []sortKey         // scratch of AppendSnapshot
 	index    map[adv.EID]int32 // EID → position in peers
 	selected adv.EID
@@ -275,7 +278,6 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 	q.minRSSI = math.Inf(-1)
 	q.peers = make([]Peer, 0, q.cap)
 	q.seqs = make([]uint64, 0, q.cap)
-	q.listed = make([]uint64, 0, q.cap)
 	q.keys = make([]sortKey, 0, q.cap)
 	q.index = make(map[adv.EID]int32, q.cap)
 	return q, nil
@@ -424,7 +426,6 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 	q.peers = append(q.peers, sighting(p, rssi, at))
 	q.seq++
 	q.seqs = append(q.seqs, q.seq)
-	q.listed = append(q.listed, 0)
 	return true, nil
 }
 
@@ -466,7 +467,7 @@ func (q *Queue) sweepLocked(now time.Time) (weakest, removed int, listed bool) {
 			}
 		}
 		if q.expired(pe, now) {
-			listed = listed || q.listed[i] == q.gen
+			listed = q.listed == q.gen
 			q.removeLocked(i)
 			removed++
 			continue // the last peer moved to i
@@ -509,13 +510,11 @@ func (q *Queue) removeLocked(i int) {
 	if i != last {
 		q.peers[i] = q.peers[last]
 		q.seqs[i] = q.seqs[last]
-		q.listed[i] = q.listed[last]
 		q.index[q.peers[i].Packet.EID] = int32(i)
 	}
 	q.peers[last] = Peer{}
 	q.peers = q.peers[:last]
 	q.seqs = q.seqs[:last]
-	q.listed = q.listed[:last]
 }
 
 // Prune forgets the peers not seen for the TTL (except the selected one)
@@ -572,8 +571,8 @@ func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 	keys := q.keys[:0]
 	for i := range q.peers {
 		keys = append(keys, sortKey{level: q.peers[i].Level, seq: q.seqs[i], i: int32(i)})
-		q.listed[i] = q.gen // every peer left is listed
 	}
+	q.listed = q.gen // every peer left is listed
 	slices.SortFunc(keys, compareKeys)
 	for _, k := range keys {
 		dst = append(dst, q.peers[k.i])
