@@ -12,7 +12,8 @@ import (
 )
 
 // TestLookupBatchMax: LookupAccounts and LookupTransfers take BatchMax IDs
-// and refuse one more with ErrBatchTooLarge.
+// (an empty slice when none is found) and refuse one more with
+// ErrBatchTooLarge.
 func TestLookupBatchMax(t *testing.T) {
 	ctx := context.Background()
 	l, _ := setup(t, ledger.Options{})
@@ -25,7 +26,7 @@ func TestLookupBatchMax(t *testing.T) {
 	assert.Len(t, accounts, 2)
 	transfers, err := l.LookupTransfers(ctx, ids[:ledger.BatchMax])
 	require.NoError(t, err)
-	assert.Empty(t, transfers)
+	assert.Equal(t, []ledger.Transfer{}, transfers, "an empty slice when none is found")
 	_, err = l.LookupAccounts(ctx, ids)
 	require.ErrorIs(t, err, ledger.ErrBatchTooLarge)
 	_, err = l.LookupTransfers(ctx, ids)
