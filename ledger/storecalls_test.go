@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -19,7 +20,7 @@ import (
 // strictly ascending order, as ReadTx promises a store, every call of a
 // write method with no rows, which Tx promises a store it never gets, and
 // balance history rows not in ascending Timestamp order
-// (Tx.InsertBalances).
+// (Tx.InsertBalances), and every filter not normalized (checkFilter).
 type checkedStore struct {
 	ledger.Store
 	mu  sync.Mutex
@@ -75,6 +76,31 @@ func (tx checkedReadTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
 func (tx checkedReadTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
 	tx.s.check("Transfers", ids)
 	return tx.ReadTx.Transfers(ids)
+}
+
+func (tx checkedReadTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	tx.s.checkFilter("AccountTransfers", f)
+	return tx.ReadTx.AccountTransfers(f)
+}
+
+func (tx checkedReadTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	tx.s.checkFilter("AccountBalances", f)
+	return tx.ReadTx.AccountBalances(f)
+}
+
+// checkFilter records a filter that is not normalized as ReadTx promises
+// a store: a valid account ID, a known side flag, Limit in [1, BatchMax]
+// and an inclusive time range ending at most at TimestampLimit.
+func (s *checkedStore) checkFilter(method string, f ledger.AccountFilter) {
+	if f.AccountID.Valid() && f.Flags&(ledger.AccountFilterDebits|ledger.AccountFilterCredits) != 0 &&
+		f.Flags&^(ledger.AccountFilterDebits|ledger.AccountFilterCredits|ledger.AccountFilterReversed) == 0 &&
+		f.Limit >= 1 && f.Limit <= ledger.BatchMax && f.TimestampMin <= f.TimestampMax && f.TimestampMax != 0 &&
+		f.TimestampMax <= ledger.TimestampLimit {
+		return
+	}
+	s.mu.Lock()
+	s.bad = append(s.bad, fmt.Sprintf("%s%+v", method, f))
+	s.mu.Unlock()
 }
 
 type checkedTx struct {
@@ -252,4 +278,55 @@ func TestStoreGetsBalancesInTimestampOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferPendingTransferExpired}, got)
 	require.Empty(t, s.violations(), "rows out of order")
+}
+
+// TestStoreGetsNormalizedFilters: GetAccountTransfers and
+// GetAccountBalances pass a store only normalized filters: those that
+// select nothing (no side flag, an unknown flag, a Limit out of range, an
+// invalid account ID, a bound past TimestampLimit, an empty time range)
+// return an empty slice without reading.
+func TestStoreGetsNormalizedFilters(t *testing.T) {
+	ctx := context.Background()
+	l, s := newChecked(t, nil)
+	id := ledger.IDFromUint64
+	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+		{ID: id(2), Ledger: 978, Code: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	got, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1,
+		Ledger: 978, Code: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, got)
+	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
+	valid := ledger.AccountFilter{AccountID: id(1), Limit: ledger.BatchMax, Flags: both}
+	for _, f := range []ledger.AccountFilter{
+		{AccountID: id(1), Limit: 10},
+		{AccountID: id(1), Limit: 10, Flags: ledger.AccountFilterReversed},
+		{AccountID: id(1), Limit: 10, Flags: both | 1<<3},
+		{AccountID: id(1), Limit: 0, Flags: both},
+		{AccountID: id(1), Limit: -1, Flags: both},
+		{AccountID: ledger.ID{}, Limit: 10, Flags: both},
+		{AccountID: ledger.IDMax, Limit: 10, Flags: both},
+		{AccountID: id(1), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1},
+		{AccountID: id(1), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1, TimestampMax: ledger.TimestampLimit},
+		{AccountID: id(1), Limit: 10, Flags: both, TimestampMax: ledger.TimestampLimit + 1},
+		{AccountID: id(1), Limit: 10, Flags: both, TimestampMin: 5, TimestampMax: 4},
+	} {
+		transfers, err := l.GetAccountTransfers(ctx, f)
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.Transfer{}, transfers, "filter %+v", f)
+		balances, err := l.GetAccountBalances(ctx, f)
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.AccountBalance{}, balances, "filter %+v", f)
+	}
+	for _, limit := range []int{ledger.BatchMax, ledger.BatchMax + 1} {
+		valid.Limit = limit
+		transfers, err := l.GetAccountTransfers(ctx, valid)
+		require.NoError(t, err)
+		assert.Len(t, transfers, 1)
+		balances, err := l.GetAccountBalances(ctx, valid)
+		require.NoError(t, err)
+		assert.Len(t, balances, 1)
+	}
+	require.Empty(t, s.violations(), "filters not normalized")
 }
