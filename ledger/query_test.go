@@ -85,3 +85,65 @@ func TestFilterTimestampsAtTheLimit(t *testing.T) {
 		})
 	}
 }
+
+// scribblingStore zeroes the rows that AccountTransfers and
+// AccountBalances returned once the View ends, as a store that reuses
+// their memory may.
+type scribblingStore struct{ ledger.Store }
+
+type scribblingReadTx struct {
+	ledger.ReadTx
+	transfers *[][]ledger.Transfer
+	balances  *[][]ledger.AccountBalance
+}
+
+func (tx scribblingReadTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	rows, err := tx.ReadTx.AccountTransfers(f)
+	*tx.transfers = append(*tx.transfers, rows)
+	return rows, err
+}
+
+func (tx scribblingReadTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	rows, err := tx.ReadTx.AccountBalances(f)
+	*tx.balances = append(*tx.balances, rows)
+	return rows, err
+}
+
+func (s scribblingStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	var transfers [][]ledger.Transfer
+	var balances [][]ledger.AccountBalance
+	err := s.Store.View(ctx, func(tx ledger.ReadTx) error { return fn(scribblingReadTx{tx, &transfers, &balances}) })
+	for _, rows := range transfers {
+		clear(rows)
+	}
+	for _, rows := range balances {
+		clear(rows)
+	}
+	return err
+}
+
+// TestFilterResultsOutliveTheView: GetAccountTransfers and
+// GetAccountBalances return copies of the store's rows, which the store
+// may reuse once the View ends.
+func TestFilterResultsOutliveTheView(t *testing.T) {
+	ctx := context.Background()
+	l, _ := clocked(t, scribblingStore{memory.New()}, ledger.Options{})
+	id := ledger.IDFromUint64
+	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+		{ID: id(2), Ledger: 978, Code: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	created, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(10, 4)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, created)
+	f := ledger.AccountFilter{AccountID: id(1), Limit: 10, Flags: ledger.AccountFilterDebits}
+	transfers, err := l.GetAccountTransfers(ctx, f)
+	require.NoError(t, err)
+	require.Len(t, transfers, 1)
+	assert.Equal(t, id(10), transfers[0].ID)
+	assert.Equal(t, uint64(4), transfers[0].Amount)
+	balances, err := l.GetAccountBalances(ctx, f)
+	require.NoError(t, err)
+	require.Len(t, balances, 1)
+	assert.Equal(t, ledger.AccountBalance{AccountID: id(1), DebitsPosted: 4, Timestamp: transfers[0].Timestamp}, balances[0])
+}
