@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -192,4 +193,40 @@ func TestMergedBatchCorruptExpiry(t *testing.T) {
 	assert.Empty(t, got)
 	assert.Equal(t, before1, lookupAccount(t, l, 1))
 	assert.Equal(t, before2, lookupAccount(t, l, 2))
+}
+
+// TestExpiryOfHoldOfMissingAccount: a batch that would release an expired
+// hold whose debit or credit account the store has lost fails with
+// ErrCorrupt and creates nothing.
+func TestExpiryOfHoldOfMissingAccount(t *testing.T) {
+	for _, hidden := range []uint64{1, 3} {
+		t.Run(fmt.Sprintf("account_%d", hidden), func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Unix(0, 1<<62) // past the setup's timestamps
+			clock := func() time.Time { return now }
+			st := corruptHoldSetup(t, func(t *testing.T, s *memory.Store) ledger.Store {
+				l, err := ledger.New(s, ledger.Options{Now: clock})
+				require.NoError(t, err)
+				defer l.Close()
+				p := ledger.Transfer{ID: ledger.IDFromUint64(20), DebitAccountID: ledger.IDFromUint64(1),
+					CreditAccountID: ledger.IDFromUint64(3), Amount: 7, Ledger: 978, Code: 1, Flags: ledger.TransferPending,
+					Timeout: 1}
+				res, err := l.CreateTransfers(ctx, []ledger.Transfer{p})
+				require.NoError(t, err)
+				require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+				return lockHidingStore{s, ledger.IDFromUint64(hidden)}
+			})
+			l, err := ledger.New(st, ledger.Options{Now: func() time.Time { return now.Add(2 * time.Second) }})
+			require.NoError(t, err)
+			t.Cleanup(func() { l.Close() })
+			before := lookupAccount(t, l, 2)
+			res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(30, 5)})
+			require.ErrorIs(t, err, ledger.ErrCorrupt)
+			assert.Nil(t, res)
+			got, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(30)})
+			require.NoError(t, err)
+			assert.Empty(t, got)
+			assert.Equal(t, before, lookupAccount(t, l, 2))
+		})
+	}
 }

@@ -110,6 +110,7 @@ func TestExistingAccount(t *testing.T) {
 		want   ledger.CreateAccountResult
 	}{
 		{func(e *ledger.Account) { e.Flags |= ledger.AccountClosed; e.Code = 9 }, ledger.AccountExistsWithDifferentFlags},
+		{func(e *ledger.Account) { e.Flags |= ledger.AccountClosed; e.UserData128 = ledger.IDFromUint64(9) }, ledger.AccountExistsWithDifferentFlags},
 		{func(e *ledger.Account) { e.UserData128 = ledger.IDFromUint64(9); e.Ledger = 9 }, ledger.AccountExistsWithDifferentUserData128},
 		{func(e *ledger.Account) { e.UserData64 = 9; e.Code = 9 }, ledger.AccountExistsWithDifferentUserData64},
 		{func(e *ledger.Account) { e.UserData32 = 9; e.Ledger = 9 }, ledger.AccountExistsWithDifferentUserData32},

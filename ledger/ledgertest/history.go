@@ -63,7 +63,8 @@ func testHistoryOfDeletedAccount(t *testing.T, c Config) {
 // ID and IDMax, which name no account) and balance history rows of them:
 // Verify finds each such account, and its rows as one problem of it, the
 // first row's, whether the account is stored or, in a store that can
-// lose one (Config.DeleteAccount), no longer is.
+// lose one (Config.DeleteAccount), no longer is; GetAccountBalances
+// selects none of those rows.
 func testHistoryOfReservedAccount(t *testing.T, c Config) {
 	// Accounts zero, 1, 2 and IDMax, zero and IDMax with AccountHistory,
 	// and transfer 10 from 1 to 2, with a row of zero and two of IDMax.
@@ -88,6 +89,14 @@ func testHistoryOfReservedAccount(t *testing.T, c Config) {
 		},
 		last: 6,
 	}))
+	// A filter naming a reserved ID selects nothing, as TigerBeetle's
+	// invalid filters, though the store holds rows of that account.
+	for _, account := range []ledger.ID{{}, ledger.IDMax} {
+		got, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: account, Limit: 10,
+			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.AccountBalance{}, got, "account %v", account)
+	}
 	rowProblems := []ledger.Problem{
 		{Detail: fmt.Sprintf("balance history row at 5, but the account has reserved ID %v", ledger.ID{})},
 		{AccountID: ledger.IDMax, Detail: fmt.Sprintf("balance history row at 5, but the account has reserved ID %v", ledger.IDMax)},

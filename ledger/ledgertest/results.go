@@ -81,6 +81,8 @@ func testAccountResults(t *testing.T, c Config) {
 			[]ledger.CreateAccountResult{ledger.AccountTimestampMustBeZero}},
 		{"reserved_flag", []ledger.Account{acc(func(a *ledger.Account) { a.Flags = 1 << 4 })},
 			[]ledger.CreateAccountResult{ledger.AccountReservedFlag}},
+		{"reserved_flag_after_closed", []ledger.Account{acc(func(a *ledger.Account) { a.Flags = ledger.AccountClosed << 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountReservedFlag}},
 		{"reserved_flag_high", []ledger.Account{acc(func(a *ledger.Account) { a.Flags = 1 << 15 })},
 			[]ledger.CreateAccountResult{ledger.AccountReservedFlag}},
 		{"id_must_not_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.ID = ledger.ID{} })},
@@ -119,8 +121,24 @@ func testAccountResults(t *testing.T, c Config) {
 			[]ledger.CreateAccountResult{ledger.AccountIDMustNotBeZero}},
 		{"precedence_timestamp_before_reserved_flag", []ledger.Account{acc(func(a *ledger.Account) { a.Timestamp, a.Flags = 1, 1<<4 })},
 			[]ledger.CreateAccountResult{ledger.AccountTimestampMustBeZero}},
+		{"precedence_reserved_flag_before_id", []ledger.Account{acc(func(a *ledger.Account) { a.ID, a.Flags = ledger.ID{}, 1<<4 })},
+			[]ledger.CreateAccountResult{ledger.AccountReservedFlag}},
+		{"precedence_exists_before_flags_are_mutually_exclusive", []ledger.Account{base, acc(func(a *ledger.Account) {
+			a.Flags = ledger.AccountDebitsMustNotExceedCredits | ledger.AccountCreditsMustNotExceedDebits
+		})}, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentFlags}},
+		// Balances are not compared with an existing account's.
+		{"precedence_exists_before_debits_pending", []ledger.Account{base, acc(func(a *ledger.Account) { a.DebitsPending = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExists}},
 		{"precedence_user_data_64_before_32", []ledger.Account{base, acc(func(a *ledger.Account) { a.UserData64, a.UserData32 = 1, 1 })},
 			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentUserData64}},
+		{"precedence_flags_are_mutually_exclusive_before_debits_pending", []ledger.Account{acc(func(a *ledger.Account) {
+			a.Flags = ledger.AccountDebitsMustNotExceedCredits | ledger.AccountCreditsMustNotExceedDebits
+			a.DebitsPending = 1
+		})}, []ledger.CreateAccountResult{ledger.AccountFlagsAreMutuallyExclusive}},
+		{"precedence_debits_pending_before_ledger", []ledger.Account{acc(func(a *ledger.Account) { a.DebitsPending, a.Ledger = 1, 0 })},
+			[]ledger.CreateAccountResult{ledger.AccountDebitsPendingMustBeZero}},
+		{"precedence_credits_pending_before_credits_posted", []ledger.Account{acc(func(a *ledger.Account) { a.CreditsPending, a.CreditsPosted = 1, 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreditsPendingMustBeZero}},
 		{"precedence_debits_posted_before_credits_pending", []ledger.Account{acc(func(a *ledger.Account) { a.DebitsPosted, a.CreditsPending = 1, 1 })},
 			[]ledger.CreateAccountResult{ledger.AccountDebitsPostedMustBeZero}},
 		{"precedence_ledger_before_code", []ledger.Account{acc(func(a *ledger.Account) { a.Ledger, a.Code = 0, 0 })},
@@ -141,6 +159,13 @@ func testAccountResults(t *testing.T, c Config) {
 			acc(func(a *ledger.Account) { a.ID, a.Code = id(101), 0 }),
 			base,
 		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountCodeMustNotBeZero, ledger.AccountCreated}},
+		// A failed chain takes back only its own accounts, not those
+		// created before it in the same request.
+		{"linked_event_failed_after_created", []ledger.Account{
+			acc(func(a *ledger.Account) { a.ID = id(102) }),
+			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
+			acc(func(a *ledger.Account) { a.ID, a.Code = id(101), 0 }),
+		}, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountLinkedEventFailed, ledger.AccountCodeMustNotBeZero}},
 		{"linked_event_chain_open", []ledger.Account{
 			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
 			acc(func(a *ledger.Account) { a.ID, a.Flags = id(101), ledger.AccountLinked }),
@@ -166,7 +191,7 @@ func testAccountResults(t *testing.T, c Config) {
 				require.Equal(t, want, stored)
 				require.NotZero(t, stored.Timestamp)
 			}
-			if tc.name == "linked_event_failed" || tc.name == "linked_event_chain_open" {
+			if tc.name == "linked_event_failed" || tc.name == "linked_event_chain_open" || tc.name == "linked_event_failed_after_created" {
 				require.Empty(t, e.lookupAccounts(id(100), id(101)), "a failed chain creates nothing")
 			}
 			e.verify()

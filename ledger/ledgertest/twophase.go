@@ -284,6 +284,37 @@ func testExpiry(t *testing.T, c Config) {
 		assert.Equal(t, ledger.AccountBalance{AccountID: e.in(id(acctHist)), Timestamp: expires + 4}, bs[1])
 		e.verify()
 	})
+	t.Run("expiry_history_of_both_sides_after_a_failed_chain", func(t *testing.T) {
+		// The batch releases hold 101 first, creates transfer 52, and then
+		// runs a chain that moves pending credits and posted debits of the
+		// history account before it meets hold 100 expired: the rows of
+		// both releases show the balances without the rolled-back
+		// transfers, that of the first release without transfer 52 too.
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		e.mustTransfer(with(pending(tr(101, acctA, acctHist, 2)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		e.clock.Advance(time.Millisecond)
+		e.mustTransfer(with(pending(tr(100, acctA, acctHist, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		expires := e.transfer(100).Timestamp + 1e9
+		e.clock.Set(time.Unix(0, int64(expires-3)))
+		L := func(t ledger.Transfer) ledger.Transfer { t.Flags |= ledger.TransferLinked; return t }
+		require.Equal(t, R(ledger.TransferCreated, ledger.TransferLinkedEventFailed, ledger.TransferLinkedEventFailed,
+			ledger.TransferPendingTransferExpired), e.transfers(tr(52, acctC, acctHist, 4),
+			L(pending(tr(50, acctC, acctHist, 1))), L(tr(51, acctHist, acctC, 1)), post(200, 100, ledger.AmountMax)))
+		e.requireBalances(map[uint64]Bal{acctA: {}, acctHist: {0, 0, 0, 4}, acctC: {0, 4, 0, 0}})
+		bs, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 10,
+			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+		require.NoError(t, err)
+		hist := e.in(id(acctHist))
+		assert.Equal(t, []ledger.AccountBalance{
+			{AccountID: hist, CreditsPending: 2, Timestamp: e.transfer(101).Timestamp},
+			{AccountID: hist, CreditsPending: 12, Timestamp: e.transfer(100).Timestamp},
+			{AccountID: hist, CreditsPending: 10, Timestamp: expires - 3},                   // release of 101
+			{AccountID: hist, CreditsPending: 10, CreditsPosted: 4, Timestamp: expires - 2}, // transfer 52
+			{AccountID: hist, CreditsPosted: 4, Timestamp: expires + 1},                     // release of 100
+		}, bs)
+		e.verify()
+	})
 	t.Run("many_expire", func(t *testing.T) {
 		e := newEnv(t, c)
 		e.mustCreateAccounts(standardAccounts()...)
