@@ -371,3 +371,63 @@ func TestVerifyCAEmptyExtKeyUsage(t *testing.T) {
 	assert.Equal(t, &Error{Err: ErrUsage, Cert: 1, Reason: "extended key usage",
 		Cause: &Error{Err: ErrUsage, Cert: -1, Reason: "empty extended key usage extension"}}, err)
 }
+
+// TestNewIntermediateEqualPathLength: a CA of path length 1 below one of
+// path length 1 is left room for no CA by its issuer's, as crypto/x509
+// counts path lengths: NewIntermediate refuses it (ErrUsage), naming its
+// issuer.
+func TestNewIntermediateEqualPathLength(t *testing.T) {
+	opts := func(name string, pathLen int) CAOptions {
+		return CAOptions{Subject: pkix.Name{CommonName: name}, CRLURL: "http://pki.example/" + name + ".crl", Now: fixed(t0), MaxPathLen: pathLen}
+	}
+	root, err := NewRoot(newKey(t), opts("root", -1))
+	require.NoError(t, err)
+	upper, err := root.NewIntermediate(newKey(t), opts("upper", 1))
+	require.NoError(t, err)
+	midKey := newKey(t)
+	midDER := issueRaw(t, upper, caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.MaxPathLen = pkix.Name{CommonName: "mid"}, 1
+	}), midKey.Public())
+	mid, err := LoadCA(midKey, midDER, upper.Chain(), opts("mid", 0))
+	require.NoError(t, err)
+	below, err := mid.NewIntermediate(newKey(t), opts("below", 0))
+	assert.Nil(t, below)
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: -1, Reason: "a CA below this one is left nothing to certify by the path length of issuer 1"}, err)
+}
+
+// TestExtKeyUsagesMalformed: ExtKeyUsages refuses (ErrUsage) an extended
+// key usage with bytes after its SEQUENCE or without a KeyPurposeId.
+func TestExtKeyUsagesMalformed(t *testing.T) {
+	ext, err := ekuExtension(OIDCardAuth)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name, reason string
+		value        []byte
+	}{
+		{"bytes after its SEQUENCE", "malformed extended key usage extension", append(ext.Value, 0x05, 0x00)},
+		{"an empty SEQUENCE", "empty extended key usage extension", []byte{0x30, 0x00}},
+	} {
+		oids, err := ExtKeyUsages(&x509.Certificate{Extensions: []pkix.Extension{{Id: oidExtKeyUsage, Value: tt.value}}})
+		assert.Nil(t, oids, tt.name)
+		assert.Equal(t, &Error{Err: ErrUsage, Cert: -1, Reason: tt.reason}, err, tt.name)
+	}
+}
+
+// TestNewVerifierIntermediateOfAnotherIssuerName: an intermediate signed
+// by a root's key and naming it by key identifier, whose issuer is
+// another name than the root's subject, chains to no root: NewVerifier
+// refuses it (ErrUntrusted).
+func TestNewVerifierIntermediateOfAnotherIssuerName(t *testing.T) {
+	h := newHierarchy(t)
+	parent := *h.root.Certificate()
+	parent.RawSubject, parent.Subject = nil, pkix.Name{CommonName: "another root"}
+	tmpl := caTemplateOf(func(c *x509.Certificate) {
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(7), t0, t0.Add(time.Hour)
+		c.CRLDistributionPoints = []string{"http://pki.example/root.crl"}
+	})
+	ca := createCert(t, tmpl, &parent, newKey(t).Public(), h.root.Signer())
+	require.Equal(t, h.root.Certificate().SubjectKeyId, mustParse(t, ca).AuthorityKeyId)
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+	assert.Nil(t, v)
+	assert.Equal(t, &Error{Err: ErrUntrusted, Cert: -1, Reason: "intermediate 0 does not chain to a root"}, err)
+}
