@@ -431,3 +431,40 @@ func TestNewVerifierIntermediateOfAnotherIssuerName(t *testing.T) {
 	assert.Nil(t, v)
 	assert.Equal(t, &Error{Err: ErrUntrusted, Cert: -1, Reason: "intermediate 0 does not chain to a root"}, err)
 }
+
+// TestVerifyCardEmptyPolicyQualifiers: a card certificate whose
+// PolicyInformation has an empty SEQUENCE of policyQualifiers, which RFC
+// 5280 §4.2.1.4 has of one or more and crypto/x509 does not read, is
+// refused (ErrUsage) as a certificatePolicies not in DER.
+func TestVerifyCardEmptyPolicyQualifiers(t *testing.T) {
+	anyPolicy := []byte{0x06, 0x04, 0x55, 0x1d, 0x20, 0x00} // 2.5.29.32.0
+	value := append([]byte{0x30, 0x0a, 0x30, 0x08}, append(anyPolicy, 0x30, 0x00)...)
+	runReasons(t, []reasonCase{{
+		name: "empty policyQualifiers",
+		chain: withCard(card(func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: oidCertificatePolicies, Value: value})
+		})),
+		want: &Error{Err: ErrUsage, Cert: 0, Reason: "extension 2.5.29.32 (certificatePolicies) with more than its SEQUENCE of PolicyInformation, each a policyIdentifier and its policyQualifiers"},
+	}})
+}
+
+// TestParseCertificateTwoExtKeyUsages: ParseCertificate refuses
+// (ErrUntrusted) a card certificate carrying its extended key usage, of
+// an arc beyond 64 bits, twice, as crypto/x509 refuses any extension
+// carried twice.
+func TestParseCertificateTwoExtKeyUsages(t *testing.T) {
+	h := newHierarchy(t)
+	twice := func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
+		b.AddBytes(ext)
+		if id.Equal(oidExtKeyUsage) {
+			b.AddBytes(ext)
+		}
+	}
+	der := resigned(t, h.ca.Signer(), h.card, extensionsEdit(t, cbasn1.Tag(3).Constructed().ContextSpecific(), twice))
+	c, err := ParseCertificate(der)
+	assert.Nil(t, c)
+	assert.ErrorIs(t, err, ErrUntrusted)
+	var pe *Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "malformed certificate", pe.Reason)
+}
