@@ -468,3 +468,30 @@ func TestParseCertificateTwoExtKeyUsages(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "malformed certificate", pe.Reason)
 }
+
+// TestVerifyCardGeneralizedTime1950: a card certificate whose notBefore
+// is 1950-01-01, the first instant a UTCTime holds, encoded as a
+// GeneralizedTime, is refused (ErrUsage): RFC 5280 has a UTCTime there.
+func TestVerifyCardGeneralizedTime1950(t *testing.T) {
+	from := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC)
+	runReasons(t, []reasonCase{{
+		name: "GeneralizedTime of 1950",
+		chain: func(t *testing.T, h *hierarchy) [][]byte {
+			der := issueRaw(t, h.ca, cardTemplate(t, testICCID), h.cardKey.Public())
+			n := 0
+			der = resigned(t, h.ca.Signer(), der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+				if n++; n != 5 { // the validity
+					b.AddBytes(elem)
+					return
+				}
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1GeneralizedTime(from)
+					b.AddASN1UTCTime(t0.Add(365 * 24 * time.Hour))
+				})
+			})
+			require.Equal(t, from, mustParse(t, der).NotBefore)
+			return append([][]byte{der}, h.ca.Chain()...)
+		},
+		want: &Error{Err: ErrUsage, Cert: 0, Reason: "notBefore encoded as GeneralizedTime in 1950, where RFC 5280 has a UTCTime"},
+	}})
+}
