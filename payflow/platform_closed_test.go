@@ -60,6 +60,30 @@ func reopenAccount(t *testing.T, s *shop, closing ledger.Transfer) {
 	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 }
 
+// toggleAccount reopens the account i of closings, the closing transfers
+// of accounts that closeAccount closed by their index, if it holds one,
+// or else closes the account id of ledger lc and keeps its closing
+// transfer there as i.
+func toggleAccount(t *testing.T, s *shop, closings map[int]ledger.Transfer, i int, id ledger.ID, lc uint32) {
+	t.Helper()
+	if c, ok := closings[i]; ok {
+		reopenAccount(t, s, c)
+		delete(closings, i)
+		return
+	}
+	closings[i] = closeAccount(t, s, id, lc)
+}
+
+// reopenAll reopens the accounts of closings (see toggleAccount) and
+// empties it.
+func reopenAll(t *testing.T, s *shop, closings map[int]ledger.Transfer) {
+	t.Helper()
+	for i, c := range closings {
+		reopenAccount(t, s, c)
+		delete(closings, i)
+	}
+}
+
 // closedCase names an account of a payment with a ticket leg (690 EUR
 // from the payer's wallet to the merchant, 1 ticket from the merchant to
 // the payer's ticket wallet) and the leg whose transfers it refuses.

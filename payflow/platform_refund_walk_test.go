@@ -169,12 +169,7 @@ func TestRandomRefunds(t *testing.T) {
 				w.send(w.sign(id.ID, id.Amount+1+uint64(rng.IntN(100))), len(closings) > 0, msg+" used ID")
 			case 6:
 				i := rng.IntN(len(accounts))
-				if c, ok := closings[i]; ok {
-					reopenAccount(t, s, c)
-					delete(closings, i)
-				} else {
-					closings[i] = closeAccount(t, s, accounts[i], eurLedger)
-				}
+				toggleAccount(t, s, closings, i, accounts[i], eurLedger)
 			case 7:
 				reopenAll(t, s, closings)
 			case 8, 9:
@@ -216,16 +211,6 @@ func TestRandomRefunds(t *testing.T) {
 		require.Equal(t, [2]payflow.Balance{{Posted: funds - captured + done}, {Posted: captured - done}}, s.balances(t),
 			"%s: the capture less the refunds answered done", msg)
 		require.NoError(t, s.Ledger.Verify(ctx))
-	}
-}
-
-// reopenAll reopens the accounts of closings (closeAccount) and empties
-// it.
-func reopenAll(t *testing.T, s *shop, closings map[int]ledger.Transfer) {
-	t.Helper()
-	for i, c := range closings {
-		reopenAccount(t, s, c)
-		delete(closings, i)
 	}
 }
 

@@ -135,12 +135,7 @@ func TestRandomActions(t *testing.T) {
 			switch rng.IntN(11) {
 			case 9, 10:
 				i := rng.IntN(len(accounts))
-				if c, ok := closings[i]; ok {
-					reopenAccount(t, s, c)
-					delete(closings, i)
-				} else {
-					closings[i] = closeAccount(t, s, accounts[i].id, accounts[i].lc)
-				}
+				toggleAccount(t, s, closings, i, accounts[i].id, accounts[i].lc)
 			case 0, 1:
 				if pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID); err == nil && pv.ConsentNonce != nil {
 					consents = append(consents, s.shopper.MustSign(paytest.Consent(pv)))
@@ -168,10 +163,7 @@ func TestRandomActions(t *testing.T) {
 			check(fmt.Sprintf("seed %d step %d", seed, step))
 		}
 		st.on = false
-		for i, c := range closings {
-			reopenAccount(t, s, c)
-			delete(closings, i)
-		}
+		reopenAll(t, s, closings)
 		s.Clock.Advance(time.Hour)
 		s.RefreshCRLs()
 		for range 2 {
