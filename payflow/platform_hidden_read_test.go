@@ -16,10 +16,25 @@ import (
 
 // hiddenCalls resolves EIDs on s's platform: by Resolve with a card's
 // token, and as the peer's EID of a card's pairing proof of the shopper
-// role.
+// role. Its store st counts the reads of each card; bob is a second
+// shopper card, logged in, and unknown an EID of no card.
 type hiddenCalls struct {
-	t *testing.T
-	s *shop
+	t       *testing.T
+	s       *shop
+	st      *cardReads
+	bob     *paytest.Card
+	unknown []byte
+}
+
+// newHiddenCalls returns the hiddenCalls of a new shop on a memory store,
+// with automatic capture.
+func newHiddenCalls(t *testing.T) hiddenCalls {
+	t.Helper()
+	st := &cardReads{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	return hiddenCalls{t: t, s: s, st: st, bob: bob, unknown: bytes.Repeat([]byte{7}, record.EIDSize)}
 }
 
 func (h hiddenCalls) resolve(c *paytest.Card, eid []byte) (*payflow.ResolveResponse, error) {
@@ -48,13 +63,8 @@ func requireUnknownEID(t *testing.T, err, want error, what string) {
 // has expired, as an unknown EID reads none; a seller card resolving the
 // same EID gets the name from a read of the card.
 func TestHiddenEIDReadsNoCard(t *testing.T) {
-	st := &cardReads{Store: memory.New()}
-	s := newShopOn(t, st, false, paytest.Options{})
-	h := hiddenCalls{t: t, s: s}
-	alice := s.shopper
-	bob := s.NewCard("Bob")
-	bob.Login(record.RoleShopper)
-	unknown := bytes.Repeat([]byte{7}, record.EIDSize)
+	h := newHiddenCalls(t)
+	s, st, alice, bob, unknown := h.s, h.st, h.s.shopper, h.bob, h.unknown
 
 	_, unknownResolve := h.resolve(bob, unknown)
 	require.ErrorIs(t, unknownResolve, payflow.ErrNotFound)
@@ -92,14 +102,9 @@ func TestHiddenEIDReadsNoCard(t *testing.T) {
 // of the card here names it at once by the role it logged in with.
 func TestHiddenEIDFollowsRoleChange(t *testing.T) {
 	ctx := context.Background()
-	st := &cardReads{Store: memory.New()}
-	s := newShopOn(t, st, false, paytest.Options{})
-	h := hiddenCalls{t: t, s: s}
-	alice := s.shopper
-	bob := s.NewCard("Bob")
-	bob.Login(record.RoleShopper)
+	h := newHiddenCalls(t)
+	s, st, alice, bob, unknown := h.s, h.st, h.s.shopper, h.bob, h.unknown
 	other := renewedPlatform(t, s.Fixture)
-	unknown := bytes.Repeat([]byte{7}, record.EIDSize)
 	stall := payflow.Merchant{ID: "fruit-stall", Name: "Fruit Stall", Currency: "EUR"}
 	named := &payflow.ResolveResponse{DisplayName: stall.Name, Role: uint8(record.RoleSeller), MerchantID: stall.ID}
 	shopper := &payflow.ResolveResponse{DisplayName: "Bob", Role: uint8(record.RoleShopper)}
