@@ -558,33 +558,37 @@ func (p *Platform) loadCards(ctx context.Context) error {
 // derivation of the EID key and a move in every epoch table, for each
 // card unchanged since the last. With each secret it keeps the card's
 // role (an octet more): whether it is a seller card (CardRecord.MerchantID
-// set) as it was last enrolled or loaded here, or as this process's last
-// enrolment of a merchant listed it or took it away, or as the card's
-// last login here read it (setSeller), so that
-// resolve keeps a shopper card's EID from another shopper card (hidden)
-// without reading the card: a lookup in that map, no read of the store or
-// of the card cache. The role may be stale, changed since through another
-// process (or left by a load or a login whose read began before this
-// process's enrolment of a merchant and ended after it): a card held as a shopper
-// card that is now a seller card is hidden from shopper cards until a
-// reload loads its role (see Platform.resolve for the bound), and one held
-// as a seller card that no longer is one is read, as every card that is
-// not hidden, and hidden then by the card read. So the role kept here
-// hides more than the card read would, never less.
+// set) as this process last stored or read it: at its enrolment or load,
+// at an enrolment of a merchant here that listed it or took it away
+// (setSeller), or at any read of the card from the store here (readRole:
+// Platform.cardEntry, for a login, a record of the card, a resolution of
+// its EID), so that resolve keeps a shopper card's EID from another
+// shopper card (hidden) without reading the card: a lookup in that map, no
+// read of the store or of the card cache. A read that began before this
+// process set the card's role (an enrolment of the card or of a merchant)
+// does not set the role it read (generation, as for secrets). The role
+// may be stale, changed since through another process: a card held as a
+// shopper card that is now a seller card is hidden from shopper cards
+// until a read of the card here (a reload, or a call of the card's own)
+// loads its role (see Platform.resolve for the bound), and one held as a
+// seller card that no longer is one is read once, as every card that is
+// not hidden, and hidden then by the card read, which sets its role. So
+// the role kept here hides more than the card read would, never less.
 type eidResolver struct {
 	adv.Resolver
-	gen     atomic.Uint64 // counts the enrolments of this process
+	gen     atomic.Uint64 // counts the enrolments of cards and of merchants of this process
 	readers atomic.Int64  // reads under way
 
-	mu    sync.RWMutex        // held over every change of the enrolled cards, and read over a look at cards
-	setAt map[string]uint64   // card ID → generation of its last enrolment here, while reads are under way
-	cards map[string]heldCard // card ID → the secret it is enrolled with in Resolver, and its role
+	mu     sync.RWMutex        // held over every change of the enrolled cards, and read over a look at cards
+	setAt  map[string]uint64   // card ID → generation of its last enrolment here, while reads are under way
+	roleAt map[string]uint64   // card ID → generation of the last setting of its role here, while reads are under way
+	cards  map[string]heldCard // card ID → the secret it is enrolled with in Resolver, and its role
 }
 
 // heldCard is what eidResolver keeps of a card it holds.
 type heldCard struct {
 	secret [adv.SecretSize]byte // the secret it is enrolled with in Resolver
-	seller bool                 // a seller card, as last enrolled, loaded, listed or logged in here
+	seller bool                 // a seller card, as last stored or read here
 }
 
 // begin starts a read of the store and returns its generation.
@@ -602,6 +606,7 @@ func (r *eidResolver) end() {
 	defer r.mu.Unlock()
 	if r.readers.Load() == 0 {
 		clear(r.setAt)
+		clear(r.roleAt)
 	}
 }
 
@@ -612,12 +617,20 @@ func (r *eidResolver) enrol(id string, secret []byte, seller bool) error {
 	defer r.mu.Unlock()
 	g := r.gen.Add(1)
 	if r.readers.Load() > 0 {
-		if r.setAt == nil {
-			r.setAt = make(map[string]uint64)
-		}
-		r.setAt[id] = g
+		r.setAt = setGen(r.setAt, id, g)
+		r.roleAt = setGen(r.roleAt, id, g)
 	}
 	return r.enrolLocked(id, secret, seller)
+}
+
+// setGen records in m (made if nil), which it returns, that card id was
+// set at generation g.
+func setGen(m map[string]uint64, id string, g uint64) map[string]uint64 {
+	if m == nil {
+		m = make(map[string]uint64)
+	}
+	m[id] = g
+	return m
 }
 
 // enrolLocked enrols a card with secret and role seller, unless the
@@ -626,8 +639,7 @@ func (r *eidResolver) enrol(id string, secret []byte, seller bool) error {
 // r.mu must be held.
 func (r *eidResolver) enrolLocked(id string, secret []byte, seller bool) error {
 	if held, ok := r.cards[id]; ok && subtle.ConstantTimeCompare(held.secret[:], secret) == 1 {
-		held.seller = seller
-		r.cards[id] = held
+		r.setRoleLocked(id, seller)
 		return nil
 	}
 	if err := r.Enrol(id, secret); err != nil {
@@ -649,13 +661,16 @@ func (r *eidResolver) removeLocked(id string) bool {
 
 // load enrols a card with the secret and role (seller: a seller card)
 // that a read of generation gen found, unless this process enrolled it
-// since. A secret that the resolver refuses takes the card out, and is
-// returned.
+// since; of a card whose role this process set since, it keeps that role.
+// A secret that the resolver refuses takes the card out, and is returned.
 func (r *eidResolver) load(id string, secret []byte, seller bool, gen uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.setAt[id] > gen {
 		return nil
+	}
+	if held, ok := r.cards[id]; ok && r.roleAt[id] > gen {
+		seller = held.seller
 	}
 	if err := r.enrolLocked(id, secret, seller); err != nil {
 		r.removeLocked(id)
@@ -674,16 +689,36 @@ func (r *eidResolver) drop(id string, gen uint64) bool {
 
 // setSeller sets the role (seller: seller cards) of the cards ids that
 // the resolver holds, as an enrolment of their merchant in this process
-// has just stored it or a login of theirs here has read it; it holds no
-// other card for it.
+// has just stored it; it holds no other card for it.
 func (r *eidResolver) setSeller(seller bool, ids ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	g := r.gen.Add(1)
 	for _, id := range ids {
-		if held, ok := r.cards[id]; ok {
-			held.seller = seller
-			r.cards[id] = held
+		if r.readers.Load() > 0 {
+			r.roleAt = setGen(r.roleAt, id, g)
 		}
+		r.setRoleLocked(id, seller)
+	}
+}
+
+// readRole sets the role (seller: a seller card) of card id, if the
+// resolver holds it, as a read of the store of generation gen found it,
+// unless this process set its role since.
+func (r *eidResolver) readRole(id string, seller bool, gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.roleAt[id] <= gen {
+		r.setRoleLocked(id, seller)
+	}
+}
+
+// setRoleLocked sets the role of card id, if the resolver holds it. r.mu
+// must be held.
+func (r *eidResolver) setRoleLocked(id string, seller bool) {
+	if held, ok := r.cards[id]; ok {
+		held.seller = seller
+		r.cards[id] = held
 	}
 }
 

@@ -212,7 +212,7 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 // enrolment of a card read before the merchant was written does not set
 // its former role back. Concurrent enrolments of merchants that move a
 // card may leave it held as a shopper card while it is a seller card:
-// hidden from shopper cards until a reload loads its role (see
+// hidden from shopper cards until a read of the card sets its role (see
 // Platform.resolve), never named to a card from which its card read
 // hides it.
 func (p *Platform) setRoles(old *Merchant, listed []string) {

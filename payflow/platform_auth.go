@@ -73,10 +73,7 @@ func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 // platform (a store error: internal or unavailable), or whose proof the
 // store finds spent (ErrReplay, ErrClone: a copy of it, or a later
 // proof of the card, accepted first), gives its draw back; one refused
-// otherwise (its EID, its role) does not. An accepted login sets the
-// card's role, as it read the card (LoginResponse.MerchantID), in the
-// process's EID resolver, by which Resolve and Pair hide its EID (see
-// Resolve).
+// otherwise (its EID, its role) does not.
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("login")
@@ -125,9 +122,6 @@ func (p *Platform) logIn(ctx context.Context, e *cachedCard, proof *record.AuthP
 	if err := p.accept(ctx, a); err != nil {
 		return nil, err
 	}
-	// The phone acts on the role that the login answers: the EID
-	// resolver hides the card by that role from now (eidResolver).
-	p.resolver.setSeller(c.MerchantID != "", c.ID)
 	p.tokens.put(a.Token)
 	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
 }
@@ -316,9 +310,10 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // answer. A hidden EID costs no read of its card either, as an unknown EID
 // costs none: the process's EID resolver holds each card's role. A card
 // made a seller card through another process is so hidden from shopper
-// cards until this one reloads the cards, or the card logs in here: to a
-// shopper card that asks, at the latest CardReloadInterval after the
-// change (see resolve). A revoked card's EID still costs the read of its
+// cards until this one reads the card: a reload of the cards, or a call
+// of the card's own (a login, a signed record) once the cache's entry of
+// it has expired; to a shopper card that asks, at the latest
+// CardReloadInterval after the change (see resolve). A revoked card's EID still costs the read of its
 // card, which an unknown EID has none of.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
@@ -383,8 +378,9 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 // again with the role of the card read, should the resolver's be stale: a
 // card hidden by either is. So a card whose role another process changed
 // is answered by its new role within these bounds: one made a seller card
-// is hidden from shopper cards until a reload that read it since loads its
-// role, or a login of the card here reads it (Login); as it is looked for
+// is hidden from shopper cards until a read of the card here since sets
+// its role (a reload, or cardEntry for a call of the card's own once its
+// cache entry has expired); as it is looked for
 // as an unknown EID, a shopper card's resolution of it starts one a second
 // after the start of the last reload and CardReloadInterval after the
 // start of the last reload that that card's misses started, so that it is
@@ -393,9 +389,9 @@ func (p *Platform) name(ctx context.Context, me *CardRecord, eid []byte) (*Resol
 // a Reload), but for reloads that fail or whose scan, begun before the
 // change, is still under way. One that is no longer a seller card is
 // hidden by the card read once the cache's entry of it has expired
-// (CacheTTL), as before, costing a card read until a reload loads its
-// role. (Within this process, EnrollMerchant sets the roles of the cards
-// it lists or takes away at once.) A revoked card's EID still costs what
+// (CacheTTL), as before, costing one card read, which sets its role.
+// (Within this process, EnrollMerchant sets the roles of the cards it
+// lists or takes away at once.) A revoked card's EID still costs what
 // an unknown one does not: the card read (cardEntry: from the store once
 // per CacheTTL, the names of its chain once per card and process), its EID
 // and the CRLs checked, and a verification of its chain when the

@@ -416,7 +416,9 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 // cache's entry, taken with one hold of its lock, or one made of a read
 // of the store, which the cache keeps (with the key of the entry it
 // replaces if that was of the same secret, and its names if of the same
-// chain) when it keeps cards at all; the caller must not modify it. A
+// chain) when it keeps cards at all; the caller must not modify it. The
+// role of a card read sets the role that the EID resolver holds it with
+// (eidResolver.readRole). A
 // card that the store does not hold is ErrNotFound, and the cache keeps
 // its ID as absent, with the store's error, for CacheTTL, as it keeps a
 // card found.
@@ -429,6 +431,8 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 		return nil, err
 	}
 	gen := p.cache.generation()
+	roles := p.resolver.begin()
+	defer p.resolver.end()
 	c, err := p.store.Card(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		put(&p.cache, p.cache.absent, id, err, gen, now)
@@ -436,6 +440,7 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 	if err != nil {
 		return nil, err
 	}
+	p.resolver.readRole(id, c.MerchantID != "", roles)
 	e := &cachedCard{rec: c}
 	if p.cache.ttl > 0 {
 		if old := p.cache.entry(id); old != nil {

@@ -190,6 +190,12 @@ type cardReads struct {
 	payflow.Store
 	mu sync.Mutex
 	n  map[string]int
+
+	// block, when set, is the card whose next read (Card, or its record
+	// in a Cards scan) stops once read: it closes reached and waits for
+	// released (blockOnce).
+	block             string
+	reached, released chan struct{}
 }
 
 func (s *cardReads) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
@@ -199,7 +205,39 @@ func (s *cardReads) Card(ctx context.Context, id string) (*payflow.CardRecord, e
 	}
 	s.n[id]++
 	s.mu.Unlock()
-	return s.Store.Card(ctx, id)
+	c, err := s.Store.Card(ctx, id)
+	s.stop(id)
+	return c, err
+}
+
+func (s *cardReads) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	return s.Store.Cards(ctx, func(c *payflow.CardRecord) error {
+		s.stop(c.ID)
+		return fn(c)
+	})
+}
+
+// blockOnce stops the next read of card id once it has read the card,
+// until release is called; reached is closed when it stops.
+func (s *cardReads) blockOnce(id string) (reached <-chan struct{}, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.block, s.reached, s.released = id, make(chan struct{}), make(chan struct{})
+	return s.reached, sync.OnceFunc(func() { close(s.released) })
+}
+
+// stop stops the read of card id if blockOnce armed it for id.
+func (s *cardReads) stop(id string) {
+	s.mu.Lock()
+	if s.block != id {
+		s.mu.Unlock()
+		return
+	}
+	s.block = ""
+	reached, released := s.reached, s.released
+	s.mu.Unlock()
+	close(reached)
+	<-released
 }
 
 func (s *cardReads) reads(id string) int {
