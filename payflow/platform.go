@@ -210,8 +210,9 @@ type PlatformOptions struct {
 // ledger never changes otherwise: at most 100 000 of them, about 2.5 MB,
 // so that a purchase whose accounts were seen before does not look them
 // up again, and the tokens that it issued or read until they expire, which
-// the store never changes either: at most 100 000 of them, so that a
-// phone's calls with one token read it from the store once per process):
+// the store never changes either: at most 100 000 of them, the oldest
+// dropped first, so that a phone's calls with one token read it from the
+// store once per process):
 // everything lives in its Store and Ledger, so several
 // Platforms, in one process or several, may serve one database. Every
 // transition of a payment request is a compare-and-set in the store and

@@ -117,12 +117,13 @@ func (p *Platform) logIn(ctx context.Context, e *cachedCard, proof *record.AuthP
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(token))
-	exp := p.now().Add(p.ttl.token)
+	now := p.now()
+	exp := now.Add(p.ttl.token)
 	a.Token = &TokenRecord{Hash: h[:], CardID: c.ID, CertHash: certHash(c), ExpiresAt: exp}
 	if err := p.accept(ctx, a); err != nil {
 		return nil, err
 	}
-	p.tokens.put(a.Token)
+	p.tokens.put(a.Token, now)
 	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
 }
 
@@ -172,7 +173,7 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 		if !now.Before(t.ExpiresAt) {
 			return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
 		}
-		p.tokens.put(t)
+		p.tokens.put(t, now)
 	}
 	e, err := p.enrolledEntry(ctx, t.CardID)
 	if err != nil {

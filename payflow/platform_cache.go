@@ -83,9 +83,10 @@ func (c *cache) init(ttl time.Duration) {
 	c.merchants = newTable[*Merchant](maxCached)
 }
 
-// table is one of the cache's maps, with the order in which keep kept its
-// entries, so that a full one drops its oldest entries, those expired or
-// else one, rather than all of them. It is guarded by the cache's lock.
+// table is one of the cache's maps, or tokenCache's, with the order in
+// which keep kept its entries, so that a full one drops its oldest
+// entries, those expired or else one, rather than all of them. It is
+// guarded by the lock of the cache (or tokenCache) that holds it.
 type table[T any] struct {
 	limit int // the most entries kept
 	m     map[string]cached[T]
@@ -110,9 +111,11 @@ func newTable[T any](limit int) *table[T] {
 // and not key drops first, from the oldest entry kept on, those expired
 // at now, up to the first one that is not; when none was, it drops the
 // oldest one (evict). All expire CacheTTL after the read of the store
-// that they come from began (put), so the oldest mostly expire first: an
-// entry kept after another expires before it when its read began first
-// (one call's read outlasting another's) or the clock went back, and it
+// that they come from began (put), and tokens TokenTTL after their login,
+// so the oldest mostly expire first: an entry kept after another expires
+// before it when its read began first (one call's read outlasting
+// another's), a token when it was issued first (read from the store after
+// a later login here), or when the clock went back, and it
 // then stays, expired, until the entries kept before it are dropped, a
 // put into the full table dropping one of those that has not expired.
 // The order of the entries costs O(1) amortised per entry: each is
@@ -487,8 +490,11 @@ func (p *Platform) merchant(ctx context.Context, id string) (*Merchant, error) {
 // process, whose clock is ahead of this one's, deleted is kept here until
 // this process's clock reaches its expiry.) It keeps no token that
 // the store did not hold: every call with an unknown token reads the
-// store. It keeps at most maxCached tokens: put empties it when it holds
-// that many. It compares a token's expiry by the wall clock, as the store
+// store. It keeps at most maxCached tokens: a put into a full cache drops,
+// from the oldest token kept on, those expired by then, or else the
+// oldest one, and keeps the others (table.keep), so that a burst of logins
+// past the bound costs the phones of the oldest tokens a read each, not
+// every phone. It compares a token's expiry by the wall clock, as the store
 // does: it keeps the expiry without the monotonic clock reading that
 // time.Now gives a login's time, which a suspend of the machine (that
 // the monotonic clock does not count) or a wall clock set forward would
@@ -497,8 +503,8 @@ func (p *Platform) merchant(ctx context.Context, id string) (*Merchant, error) {
 // for concurrent use.
 type tokenCache struct {
 	mu    sync.Mutex
-	m     map[[sha256.Size]byte]TokenRecord
-	swept time.Time // the latest time of sweep
+	t     *table[TokenRecord] // under the hash of each token; nil until the first put
+	swept time.Time           // the latest time of sweep
 }
 
 // get returns the token whose hash is h, unexpired at now and at the
@@ -506,12 +512,16 @@ type tokenCache struct {
 func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) (*TokenRecord, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, ok := c.m[h]
+	if c.t == nil {
+		return nil, false
+	}
+	e, ok := c.t.m[string(h[:])]
 	if !ok {
 		return nil, false
 	}
+	t := e.v
 	if !now.Before(t.ExpiresAt) || !c.swept.Before(t.ExpiresAt) {
-		delete(c.m, h)
+		delete(c.t.m, string(h[:]))
 		return nil, false
 	}
 	return &t, true
@@ -529,19 +539,18 @@ func (c *tokenCache) sweep(now time.Time) {
 }
 
 // put keeps a copy of t, a token stored under its hash (a SHA-256), with
-// its expiry as the store keeps it, without a monotonic clock reading.
-func (c *tokenCache) put(t *TokenRecord) {
-	var h [sha256.Size]byte
-	if len(t.Hash) != len(h) {
+// its expiry as the store keeps it, without a monotonic clock reading; a
+// full cache drops first those expired at now, or else the oldest.
+func (c *tokenCache) put(t *TokenRecord, now time.Time) {
+	if len(t.Hash) != sha256.Size {
 		return
 	}
-	copy(h[:], t.Hash)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCached {
-		c.m = make(map[[sha256.Size]byte]TokenRecord)
+	if c.t == nil {
+		c.t = newTable[TokenRecord](maxCached)
 	}
 	kept := *t
-	kept.Hash, kept.CertHash, kept.ExpiresAt = h[:], bytes.Clone(t.CertHash), t.ExpiresAt.Round(0)
-	c.m[h] = kept
+	kept.Hash, kept.CertHash, kept.ExpiresAt = bytes.Clone(t.Hash), bytes.Clone(t.CertHash), t.ExpiresAt.Round(0)
+	c.t.keep(string(kept.Hash), kept, kept.ExpiresAt, now)
 }

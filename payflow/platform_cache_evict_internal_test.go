@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
@@ -124,5 +125,59 @@ func TestAbsentCacheFullDropsOne(t *testing.T) {
 	for _, id := range []string{"1", strconv.Itoa(maxCached / 2), strconv.Itoa(maxCached)} {
 		_, ok := get(&c, c.absent, id, now)
 		assert.True(t, ok, "%s", id)
+	}
+}
+
+// TestTokenCacheFullDropsExpiredOrOldest: the tokens a process keeps are
+// kept as the cache's maps are: a put into a full token cache drops the
+// tokens expired by then, from the oldest kept on, or else the oldest one,
+// and keeps every other; at maxCached tokens, one more drops the oldest
+// alone.
+func TestTokenCacheFullDropsExpiredOrOldest(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	hash := func(name string) [sha256.Size]byte { return sha256.Sum256([]byte(name)) }
+	var c tokenCache
+	putAt := func(name string, now, expires int) {
+		t.Helper()
+		h := hash(name)
+		c.put(&TokenRecord{Hash: h[:], CardID: name, ExpiresAt: at(expires)}, at(now))
+	}
+	held := func(now int, want ...string) {
+		t.Helper()
+		require.Len(t, c.t.m, len(want))
+		for _, name := range want {
+			got, ok := c.get(hash(name), at(now))
+			if assert.True(t, ok, "%s", name) {
+				assert.Equal(t, name, got.CardID)
+			}
+		}
+	}
+
+	putAt("a", 0, 100)
+	c.t.limit = 3
+	putAt("b", 1, 101)
+	putAt("c", 2, 50) // read from the store: issued before a
+	held(2, "a", "b", "c")
+	putAt("d", 3, 103) // none expired: the oldest, a, goes
+	held(3, "b", "c", "d")
+	putAt("e", 60, 160) // b, the oldest, has not expired: it goes, and c, expired, stays
+	held(49, "c", "d", "e")
+	putAt("f", 104, 204) // c and d, the oldest, expired by then: both go
+	held(104, "e", "f")
+
+	var full tokenCache
+	for i := range maxCached + 1 {
+		h := hash(strconv.Itoa(i))
+		full.put(&TokenRecord{Hash: h[:], CardID: strconv.Itoa(i), ExpiresAt: at(3600)}, t0.Add(time.Duration(i)))
+	}
+	require.Len(t, full.t.m, maxCached)
+	_, ok := full.get(hash("0"), at(1))
+	assert.False(t, ok, "the oldest is dropped")
+	for _, id := range []string{"1", strconv.Itoa(maxCached / 2), strconv.Itoa(maxCached)} {
+		got, ok := full.get(hash(id), at(1))
+		if assert.True(t, ok, "%s", id) {
+			assert.Equal(t, id, got.CardID)
+		}
 	}
 }

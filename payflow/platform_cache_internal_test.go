@@ -287,7 +287,7 @@ func TestKeptTokenExpiresByWallClock(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	require.Contains(t, exp.String(), " m=", "time.Now carries a monotonic reading")
 	h := sha256.Sum256([]byte("token"))
-	c.put(&TokenRecord{Hash: h[:], CardID: "card", ExpiresAt: exp})
+	c.put(&TokenRecord{Hash: h[:], CardID: "card", ExpiresAt: exp}, time.Now())
 	got, ok := c.get(h, time.Now())
 	require.True(t, ok)
 	assert.False(t, strings.Contains(got.ExpiresAt.String(), " m="), "kept with a monotonic reading: %v", got.ExpiresAt)
