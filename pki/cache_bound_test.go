@@ -1,0 +1,41 @@
+package pki
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCacheRefusalAtABound: a chain refused at the very time of a bound
+// that the verification compares is refused again from the cache at that
+// time, with the same error value: a bound reached is passed (now.Before
+// it is false), so that the refusal's span starts there. Revoked at t0,
+// the NotBefore of every certificate and the this update of the CRLs;
+// expired a nanosecond after the card's NotAfter plus the skew, the first
+// time at which the check of the certificates presented refuses it.
+func TestCacheRefusalAtABound(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+		want error
+	}{
+		{"revoked at the NotBefore and this update", t0, ErrRevoked},
+		{"expired at the NotAfter plus the skew plus a nanosecond", t0.Add(2*time.Hour + DefaultSkew + time.Nanosecond), ErrExpired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			short, chain := h.shortCard(t) // valid until t0 + 2h
+			require.NoError(t, h.ca.Revoke(mustParse(t, short).SerialNumber, ReasonKeyCompromise))
+			v := newVerifier(t, h, newClock(tt.at), VerifierOptions{})
+			addCRLs(t, h, v)
+
+			_, first := v.VerifyCard(chain)
+			requireRefusal(t, first, tt.want, 0)
+			assert.Equal(t, 1, v.cache.refusals(), "the refusal kept")
+			_, again := v.VerifyCard(chain)
+			assert.Same(t, first, again, "the refusal served from the cache")
+		})
+	}
+}
