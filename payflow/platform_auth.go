@@ -314,8 +314,8 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // cards until this one reads the card: a reload of the cards, or a call
 // of the card's own (a login, a signed record) once the cache's entry of
 // it has expired; to a shopper card that asks, at the latest
-// CardReloadInterval after the change (see resolve). A revoked card's EID still costs the read of its
-// card, which an unknown EID has none of.
+// CardReloadInterval after the change (see resolve). A revoked card's EID
+// still costs the read of its card, which an unknown EID has none of.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	if req == nil {
 		return nil, errNilRequest("resolve")
