@@ -207,9 +207,9 @@ type PlatformOptions struct {
 // A Platform keeps no state of its own beyond caches (the EID resolver, the
 // rate limiters, the cards and merchants read within CacheTTL, and the IDs
 // of the ledger accounts found to be the platform's own, which the
-// ledger never changes otherwise: at most 100 000 of them, about 2.5 MB,
-// so that a purchase whose accounts were seen before does not look them
-// up again, and the tokens that it issued or read until they expire, which
+// ledger never changes otherwise: at most 100 000 of them, about 4 MB,
+// the first kept dropped first, so that a purchase whose accounts were
+// seen before does not look them up again, and the tokens that it issued or read until they expire, which
 // the store never changes either: at most 100 000 of them, the oldest
 // dropped first, so that a phone's calls with one token read it from the
 // store once per process):

@@ -192,13 +192,19 @@ func (t *table[T]) empty() {
 // ledger: the set keeps its IDs without expiry, and checkLegAccounts looks
 // up only the accounts not in it. An account found with other fields is
 // never added, and is looked up again at every check. The set holds at
-// most maxOwnAccounts IDs (about 2.5 MB): add empties a set that holds
-// that many before it adds one, so that the next checks of the others go
-// to the ledger again. Its zero value is an empty set; it is safe for
-// concurrent use.
+// most maxOwnAccounts IDs (about 4 MB with their order): an account added
+// to a full set drops the one added first of those it holds, so that only
+// that one is looked up again at its next check; an account added again
+// while held keeps its place. Its zero value is an empty set; it is safe
+// for concurrent use.
 type ownAccounts struct {
 	mu  sync.Mutex
 	ids map[ledger.ID]struct{}
+	// order lists the IDs held in the order add kept them, oldest at
+	// next once it holds maxOwnAccounts (a ring, each added one taking the
+	// oldest's place).
+	order []ledger.ID
+	next  int
 }
 
 // maxOwnAccounts is the most account IDs that ownAccounts keeps.
@@ -212,10 +218,18 @@ func (s *ownAccounts) add(accounts ...ledger.Account) {
 		s.ids = make(map[ledger.ID]struct{})
 	}
 	for i := range accounts {
-		if len(s.ids) >= maxOwnAccounts {
-			clear(s.ids)
+		id := accounts[i].ID
+		if _, ok := s.ids[id]; ok {
+			continue
 		}
-		s.ids[accounts[i].ID] = struct{}{}
+		if len(s.order) < maxOwnAccounts {
+			s.order = append(s.order, id)
+		} else {
+			delete(s.ids, s.order[s.next])
+			s.order[s.next] = id
+			s.next = (s.next + 1) % maxOwnAccounts
+		}
+		s.ids[id] = struct{}{}
 	}
 }
 

@@ -232,24 +232,50 @@ func TestRevocationFollowsChain(t *testing.T) {
 }
 
 // TestOwnAccountsBound: the set of the platform's own accounts holds at
-// most maxOwnAccounts IDs; the account added when it is full empties it
-// first and is kept, so that the others are looked up again.
+// most maxOwnAccounts IDs; the account added when it is full drops the
+// oldest added, one for one, so that only that one is looked up again;
+// an account added again while held keeps its place and drops none.
 func TestOwnAccountsBound(t *testing.T) {
 	var s ownAccounts
-	accounts := make([]ledger.Account, maxOwnAccounts+1)
+	accounts := make([]ledger.Account, maxOwnAccounts+2)
 	for i := range accounts {
 		accounts[i] = account(AccountWallet, 978, strconv.Itoa(i))
 	}
+	// unknown lists the places in accounts of those the set does not
+	// hold, the first four of them, and how many there are.
+	unknown := func() ([]int, int) {
+		ids := s.unknown(accounts)
+		var at []int
+		for i := 0; i < len(accounts) && len(at) < 4 && len(at) < len(ids); i++ {
+			if accounts[i].ID == ids[len(at)] {
+				at = append(at, i)
+			}
+		}
+		return at, len(ids)
+	}
 	s.add(accounts[:maxOwnAccounts]...)
 	assert.Len(t, s.ids, maxOwnAccounts)
-	assert.Nil(t, s.unknown(accounts[:maxOwnAccounts]), "all held")
-	last := accounts[maxOwnAccounts:]
-	assert.Equal(t, []ledger.ID{last[0].ID}, s.unknown(last))
+	at, n := unknown()
+	assert.Equal(t, []int{maxOwnAccounts, maxOwnAccounts + 1}, at)
+	assert.Equal(t, 2, n)
 
-	s.add(last...)
-	assert.Len(t, s.ids, 1)
-	assert.Nil(t, s.unknown(last))
-	assert.Equal(t, []ledger.ID{accounts[0].ID, accounts[1].ID}, s.unknown(accounts[:2]), "looked up again")
+	s.add(accounts[0], accounts[maxOwnAccounts-1])
+	assert.Len(t, s.ids, maxOwnAccounts)
+	at, n = unknown()
+	assert.Equal(t, []int{maxOwnAccounts, maxOwnAccounts + 1}, at, "adding held accounts drops none")
+	assert.Equal(t, 2, n)
+
+	s.add(accounts[maxOwnAccounts])
+	assert.Len(t, s.ids, maxOwnAccounts)
+	at, n = unknown()
+	assert.Equal(t, []int{0, maxOwnAccounts + 1}, at, "the oldest dropped, and only it")
+	assert.Equal(t, 2, n)
+
+	s.add(accounts[0], accounts[maxOwnAccounts+1])
+	assert.Len(t, s.ids, maxOwnAccounts)
+	at, n = unknown()
+	assert.Equal(t, []int{1, 2}, at, "dropped in the order added")
+	assert.Equal(t, 2, n)
 }
 
 // TestOwnAccountsConcurrent: adds and look-ups of the set from many
