@@ -759,13 +759,30 @@ func (r *eidResolver) setSeller(seller bool, ids ...string) {
 
 // readRole sets the role (seller: a seller card) of card id, if the
 // resolver holds it, as a read of the store of generation gen found it,
-// unless this process set its role since.
+// unless this process set its role since. It is called at every read of a
+// card, whose role seldom changes: it looks under the read lock first, and
+// takes the write lock only for a role to change, looking again under it.
 func (r *eidResolver) readRole(id string, seller bool, gen uint64) {
+	r.mu.RLock()
+	change := r.roleChangesLocked(id, seller, gen)
+	r.mu.RUnlock()
+	if !change {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.roleAt[id] <= gen {
+	if r.roleChangesLocked(id, seller, gen) {
 		r.setRoleLocked(id, seller)
 	}
+}
+
+// roleChangesLocked reports whether readRole(id, seller, gen) changes the
+// role that the resolver holds card id with: it holds the card with the
+// other role, and this process did not set its role since the read of
+// generation gen. r.mu must be held, for reading at least.
+func (r *eidResolver) roleChangesLocked(id string, seller bool, gen uint64) bool {
+	held, ok := r.cards[id]
+	return ok && held.seller != seller && r.roleAt[id] <= gen
 }
 
 // setRoleLocked sets the role of card id, if the resolver holds it. r.mu
