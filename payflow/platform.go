@@ -200,6 +200,53 @@ type PlatformOptions struct {
 	Logger *slog.Logger
 }
 
+// MaxConflictRetries is how many times, in all, one loop of a Platform
+// call reads a payment request or refund again and writes it again
+// after its compare-and-set was lost (the store's ErrConflict: another
+// process wrote the record first). Each lost compare-and-set is a write of
+// the same record that another call committed between this call's read
+// and its write: the settlement of a payment takes a handful of writes
+// (approving, held, capturing, captured; voiding, cancelled or expired),
+// a pairing's mark one, a recovery sweep's deferral one, and each refund
+// of a captured payment one or two (its reservation, and its release when
+// it fails), so that honest contention, from however many platform
+// processes, makes a call lose a few times, and a hundred refunds of one
+// payment sent at the same moment at most 99 times. One more loss after
+// MaxConflictRetries tells a store whose conflict does not resolve (a
+// faulty one): the call fails with ErrContended.
+const MaxConflictRetries = 100
+
+// ErrContended is the error of a Platform call that lost the compare-and-set
+// of a payment request or refund MaxConflictRetries + 1 times. It matches
+// ErrUnavailable, not ErrConflict, so that the HTTP API answers 503
+// unavailable and the client sends the request again later; the call has
+// written nothing but the steps it completed before (each leaves the
+// record in a state from which a retry or RecoverSweep goes on).
+var ErrContended = fmt.Errorf("%w: a payment request or refund changed again and again while being written", ErrUnavailable)
+
+// conflictRetries counts the compare-and-sets of payment requests and
+// refunds that one loop of a call lost, and bounds them
+// (MaxConflictRetries). The zero value has counted none.
+type conflictRetries int
+
+// again answers lost, the store's ErrConflict of a compare-and-set that
+// the loop lost: nil when the loop may read the record again and try
+// again; ctx's error when ctx has ended, whether or not the store looks
+// at it (a call whose caller has gone does not go round again, as a
+// resolution that waits for a reload of the cards does not wait on); and
+// ErrContended, with lost's text, when the loop has gone round again
+// MaxConflictRetries times already.
+func (n *conflictRetries) again(ctx context.Context, lost error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if *n >= MaxConflictRetries {
+		return fmt.Errorf("%w (%d compare-and-sets lost, the last: %v)", ErrContended, *n+1, lost)
+	}
+	*n++
+	return nil
+}
+
 // Platform is the cloud side of casimpay: enrolment, EID resolution,
 // challenges, sessions, catalogs, payment requests, settlement in the
 // ledger and receipts. It implements API in process.
@@ -217,8 +264,15 @@ type PlatformOptions struct {
 // Platforms, in one process or several, may serve one database. Every
 // transition of a payment request is a compare-and-set in the store and
 // every ledger transfer has an ID derived from the request or refund, so
-// concurrent and repeated calls settle each payment once. A Platform is
-// safe for concurrent use.
+// concurrent and repeated calls settle each payment once. A call that
+// loses a compare-and-set of a payment request or refund reads it again
+// and goes on from what the other process wrote, at most
+// MaxConflictRetries times in all; one more loss fails it with
+// ErrContended, and a call whose ctx has ended does not go round again
+// but fails with ctx's error, whether or not the Store looks at ctx.
+// Either way the call has written only the steps it completed, each of
+// which leaves the record in a state from which the call sent again or
+// RecoverSweep goes on. A Platform is safe for concurrent use.
 type Platform struct {
 	ledger   *ledger.Ledger
 	store    Store
@@ -705,13 +759,30 @@ func (r *eidResolver) setSeller(seller bool, ids ...string) {
 
 // readRole sets the role (seller: a seller card) of card id, if the
 // resolver holds it, as a read of the store of generation gen found it,
-// unless this process set its role since.
+// unless this process set its role since. It is called at every read of a
+// card, whose role seldom changes: it looks under the read lock first, and
+// takes the write lock only for a role to change, looking again under it.
 func (r *eidResolver) readRole(id string, seller bool, gen uint64) {
+	r.mu.RLock()
+	change := r.roleChangesLocked(id, seller, gen)
+	r.mu.RUnlock()
+	if !change {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.roleAt[id] <= gen {
+	if r.roleChangesLocked(id, seller, gen) {
 		r.setRoleLocked(id, seller)
 	}
+}
+
+// roleChangesLocked reports whether readRole(id, seller, gen) changes the
+// role that the resolver holds card id with: it holds the card with the
+// other role, and this process did not set its role since the read of
+// generation gen. r.mu must be held, for reading at least.
+func (r *eidResolver) roleChangesLocked(id string, seller bool, gen uint64) bool {
+	held, ok := r.cards[id]
+	return ok && held.seller != seller && r.roleAt[id] <= gen
 }
 
 // setRoleLocked sets the role of card id, if the resolver holds it. r.mu

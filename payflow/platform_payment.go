@@ -290,6 +290,7 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 // A request pending before its expiry whose seller card or shopper card
 // is revoked is cancelled (withdrawRevoked).
 func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecord, error) {
+	var retries conflictRetries
 	for {
 		now := p.now()
 		var err error
@@ -308,6 +309,9 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 		if err == nil {
 			return r, nil
 		} else if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		if err := retries.again(ctx, err); err != nil {
 			return nil, err
 		}
 		if r, err = p.store.Payment(ctx, r.ID); err != nil {
@@ -511,6 +515,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	// approving; a lost compare-and-set undoes both and reads again.
 	// A store error while reading it back leaves the consent unspent, so
 	// that the same consent may be sent again.
+	var retries conflictRetries
 	for {
 		if r, err = p.current(ctx, r); err != nil {
 			return nil, err
@@ -572,6 +577,9 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return p.acceptedMeanwhile(ctx, r.ID, ch[:], err)
 		}
 		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		if err := retries.again(ctx, err); err != nil {
 			return nil, err
 		}
 		if r, err = p.store.Payment(ctx, r.ID); err != nil {
@@ -678,6 +686,7 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 	if err != nil {
 		return nil, err
 	}
+	var retries conflictRetries
 	for {
 		r, err := p.load(ctx, id)
 		if err != nil {
@@ -698,11 +707,17 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 			continue
 		}
 		r.State, r.UpdatedAt = StateDeclined, now
-		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
-			return p.view(ctx, r, nil)
-		} else if !errors.Is(err, ErrConflict) {
+		err = p.store.UpdatePayment(ctx, r, StatePending)
+		if errors.Is(err, ErrConflict) {
+			if err := retries.again(ctx, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
+		return p.view(ctx, r, nil)
 	}
 }
 
@@ -726,6 +741,7 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 	if err != nil {
 		return nil, err
 	}
+	var retries conflictRetries
 	for {
 		r, err := p.load(ctx, id)
 		if err != nil {
@@ -760,6 +776,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 		r.UpdatedAt = now
 		err = p.store.UpdatePayment(ctx, r, from)
 		if errors.Is(err, ErrConflict) {
+			if err := retries.again(ctx, err); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {
@@ -824,6 +843,7 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 	if err != nil {
 		return nil, err
 	}
+	var retries conflictRetries
 	for {
 		r, err := p.load(ctx, req.RequestID)
 		if err != nil {
@@ -866,6 +886,9 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, now
 		err = p.store.UpdatePayment(ctx, r, StateHeld)
 		if errors.Is(err, ErrConflict) {
+			if err := retries.again(ctx, err); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {

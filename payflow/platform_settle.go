@@ -622,6 +622,7 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 	legs := made
 	var result error
 	var capture *posted // the capture whose posts this call made
+	var retries conflictRetries
 	for {
 		switch {
 		case r.State == StatePending || r.State == StateExpired || r.State == StateCancelled:
@@ -719,6 +720,9 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 			// answers with, not from this process's unrecorded outcome,
 			// unless that is held while this call made the posts (see
 			// StateHeld above).
+			if err := retries.again(ctx, err); err != nil {
+				return err
+			}
 			stored, err := p.store.Payment(ctx, r.ID)
 			if err != nil {
 				return err
@@ -900,6 +904,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 	// The refund is stored, and its amount reserved on the payment, in the
 	// transaction that accepts the signed record; a lost compare-and-set
 	// undoes all three and reads the payment again.
+	var retries conflictRetries
 	for {
 		if pay.State != StateCaptured {
 			return nil, p.refuse(ctx, a, stateError(pay.State))
@@ -925,6 +930,9 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 			return p.refundCopied(ctx, id, req.Refund, err)
 		}
 		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		if err := retries.again(ctx, err); err != nil {
 			return nil, err
 		}
 		if pay, err = p.store.Payment(ctx, pay.ID); err != nil {
@@ -1051,6 +1059,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	// pending after it, is a broken store (the failure and the release
 	// are one write): ErrInternal, r left as stored.
 	readAfterPending := false // pay was read after r was found stored pending
+	var retries conflictRetries
 	for {
 		end := *r
 		var err error
@@ -1074,6 +1083,9 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 			return lerr
 		}
 		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		if err := retries.again(ctx, err); err != nil {
 			return err
 		}
 		stored, err := p.store.Refund(ctx, r.ID)
