@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -346,6 +347,110 @@ func TestSweepsReportStoreFailures(t *testing.T) {
 			if tt.states[1] == payflow.StateHeld {
 				assert.Equal(t, before, s.balances(t), "nothing moved")
 			}
+		})
+	}
+}
+
+// updatesCut is a ledger store that, once armed, lets pass transactions
+// (Update) run and fails every one after them with errLedgerDown.
+type updatesCut struct {
+	ledger.Store
+	armed bool
+	pass  int
+}
+
+func (l *updatesCut) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if l.armed {
+		if l.pass == 0 {
+			return errLedgerDown
+		}
+		l.pass--
+	}
+	return l.Store.Update(ctx, fn)
+}
+
+// TestCaptureProbeOfPostTakenFails: a capture whose money leg's post ID
+// the ledger holds as another client's transfer asks the ledger about the
+// holds with posts under random IDs. When the platform's random source
+// fails for those IDs, or the ledger cannot be reached for that probe,
+// the capture is unavailable with that cause and the request stays
+// capturing; when the ledger refuses the probe's post for the merchant's
+// account, closed after the platform looked at it, the capture is refused
+// (conflict, capture refused) and the request is held again. Nothing
+// moves.
+func TestCaptureProbeOfPostTakenFails(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fault func(t *testing.T, s *shop, rnd *downRand, ls *updatesCut, stale *staleLookups)
+		want  []error
+		state string
+	}{
+		{"random source down", func(_ *testing.T, _ *shop, rnd *downRand, _ *updatesCut, _ *staleLookups) { rnd.down.Store(true) },
+			[]error{payflow.ErrUnavailable, errRandDown}, "capturing"},
+		{"ledger down", func(_ *testing.T, _ *shop, _ *downRand, ls *updatesCut, _ *staleLookups) { ls.armed, ls.pass = true, 1 },
+			[]error{payflow.ErrUnavailable, errLedgerDown}, "capturing"},
+		{"account closed", func(t *testing.T, s *shop, _ *downRand, _ *updatesCut, stale *staleLookups) {
+			closeAccount(t, s, payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), eurLedger)
+			stale.stale = true
+		}, []error{payflow.ErrConflict}, payflow.StateHeld},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			rnd := &downRand{}
+			stale := &staleLookups{Store: ledgermemory.New()}
+			ls := &updatesCut{Store: stale}
+			s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{Platform: payflow.PlatformOptions{Rand: rnd}})
+			v := s.held(t)
+			s.takeID(t, payflow.TransferID(v.ID, 1, 0, 2))
+			tt.fault(t, s, rnd, ls, stale)
+			before := s.balances(t)
+
+			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+			rnd.down.Store(false)
+			ls.armed, stale.stale = false, false
+			for _, want := range tt.want {
+				require.ErrorIs(t, err, want)
+			}
+			assert.Equal(t, payflow.AsError(tt.want[0]).Code, payflow.AsError(err).Code)
+			if tt.state == payflow.StateHeld {
+				assert.ErrorContains(t, err, "capture refused")
+			}
+			s.requireState(t, v.ID, tt.state)
+			assert.Equal(t, before, s.balances(t), "nothing moved")
+		})
+	}
+}
+
+// TestVoidTransferIDs: the cancellation of a held request voids the
+// hold of its attempt under the void ID of that attempt and leg (kind 3),
+// its pending ID the hold's: the first consent's hold under attempt 1; a
+// second consent's, after the first consent's hold ID was found taken,
+// under attempt 2.
+func TestVoidTransferIDs(t *testing.T) {
+	for _, attempt := range []uint32{1, 2} {
+		t.Run(fmt.Sprintf("attempt %d", attempt), func(t *testing.T) {
+			ctx := context.Background()
+			s := newShop(t, true, paytest.Options{})
+			v, _ := s.request(t)
+			if attempt == 2 {
+				s.takeID(t, payflow.TransferID(v.ID, 1, 0, 1))
+				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+				require.ErrorIs(t, err, payflow.ErrConflict)
+			}
+			h, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateHeld, h.State)
+			c, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateCancelled, c.State)
+
+			void := payflow.TransferID(v.ID, attempt, 0, 3)
+			found, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{void, payflow.TransferID(v.ID, attempt+1, 0, 3)})
+			require.NoError(t, err)
+			require.Len(t, found, 1, "one void")
+			assert.Equal(t, void, found[0].ID)
+			assert.Equal(t, payflow.TransferID(v.ID, attempt, 0, 1), found[0].PendingID)
+			assert.Equal(t, ledger.TransferVoidPendingTransfer, found[0].Flags)
 		})
 	}
 }
