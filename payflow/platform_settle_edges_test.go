@@ -454,3 +454,125 @@ func TestVoidTransferIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestCaptureOfPostTakenUnread: a capture whose money leg's post ID the
+// ledger holds as another client's transfer, the ledger's transfers
+// unreadable when the platform looks for the posts of the capture, is
+// unavailable: the request stays capturing, not held again as for posts
+// found missing, and nothing moved.
+func TestCaptureOfPostTakenUnread(t *testing.T) {
+	ctx := context.Background()
+	ls := &transferReadsDown{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{})
+	v := s.held(t)
+	s.takeID(t, payflow.TransferID(v.ID, 1, 0, 2))
+	before := s.balances(t)
+
+	ls.down.Store(true)
+	_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+	ls.down.Store(false)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.ErrorIs(t, err, errLedgerDown)
+	s.requireState(t, v.ID, "capturing")
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
+
+// TestSweepAccountTakenChainUnread: a settlement left approving whose
+// payer's wallet the ledger holds with other fields is swept while the
+// ledger's transfers cannot be read, as the platform looks for a hold of
+// the chain made before: the sweep reports it unavailable, and the
+// request stays approving, its consent kept, not pending again as for a
+// taken account and no hold made.
+func TestSweepAccountTakenChainUnread(t *testing.T) {
+	ctx := context.Background()
+	ls := &transferReadsDown{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
+	bob, _, v := takenWalletRequest(t, s)
+	pv, err := s.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	consent := bob.MustSign(paytest.Consent(pv))
+	s.recordConsent(t, v.ID, consent, "")
+	before := s.balances(t)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	ls.down.Store(true)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	ls.down.Store(false)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.ErrorIs(t, err, errLedgerDown)
+	assert.Zero(t, n)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateApproving, r.State)
+	assert.Equal(t, consent, r.Consent)
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
+
+// writeAfterRead is a ledger store that, once hook is set, runs it after
+// the next read (View): another client of the ledger writes between the
+// platform's look-up of accounts and its creation of those it missed.
+type writeAfterRead struct {
+	ledger.Store
+	hook func()
+}
+
+func (l *writeAfterRead) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	err := l.Store.View(ctx, fn)
+	if h := l.hook; h != nil {
+		l.hook = nil
+		h()
+	}
+	return err
+}
+
+// TestSweepWalletMadeAfterLookup: a settlement left approving whose
+// payer's ticket wallet the ledger did not hold when the sweep looked the
+// accounts of its legs up, and that another client of the ledger created
+// before the platform did, ends as a refused hold, the request pending
+// again and the sweep counting it done: when that wallet was opened as
+// the platform opens it and closed, the ledger refuses the hold chain
+// for the closed wallet, keeping the ticket hold's ID failed; when it
+// holds the wallet's ID with other fields, the account is taken and no
+// hold is sent. Nothing moves.
+func TestSweepWalletMadeAfterLookup(t *testing.T) {
+	for _, closed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
+			ctx := context.Background()
+			ls := &writeAfterRead{Store: ledgermemory.New()}
+			s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
+			v := unopenedTicketRequest(t, s)
+			s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
+			a, err := s.Store.Asset(ctx, paytest.Ticket)
+			require.NoError(t, err)
+			wallet := payflow.AccountID(payflow.AccountWallet, a.Ledger, s.shopper.ID)
+			before := s.balances(t)
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			ls.hook = func() {
+				if closed {
+					require.NoError(t, s.Platform.OpenAccount(ctx, s.shopper.ID, paytest.Ticket))
+					closeAccount(t, s, wallet, a.Ledger)
+					return
+				}
+				res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{{ID: wallet, Ledger: a.Ledger, Code: 9}})
+				require.NoError(t, err)
+				require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+			}
+
+			n, err := s.Platform.RecoverSweep(ctx, 0)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			require.Nil(t, ls.hook, "the wallet made after the look-up")
+			r, err := s.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StatePending, r.State)
+			assert.Nil(t, r.Consent, "the consent spent")
+			assert.Equal(t, before, s.balances(t), "nothing moved")
+			found, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1), payflow.TransferID(v.ID, 1, 1, 1)})
+			require.NoError(t, err)
+			assert.Empty(t, found, "no hold made")
+			if closed { // the ledger refused the ticket hold for the closed wallet, and keeps its ID failed
+				requireSpent(t, s, payflow.TransferID(v.ID, 1, 1, 1))
+			}
+		})
+	}
+}
