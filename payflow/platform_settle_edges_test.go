@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -575,4 +576,97 @@ func TestSweepWalletMadeAfterLookup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConsentRetryAccountTakenHoldIDTaken: the consent of a settlement
+// left approving, whose payer's wallet the ledger holds with other fields
+// and whose first hold's ID it holds as another client's transfer, sent
+// again, is refused with conflict for the taken account (no hold of the
+// chain is the platform's, so none was made before), not for the hold's
+// ID: the request is pending again and nothing moved.
+func TestConsentRetryAccountTakenHoldIDTaken(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	bob, wallet, v := takenWalletRequest(t, s)
+	pv, err := s.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	consent := bob.MustSign(paytest.Consent(pv))
+	s.recordConsent(t, v.ID, consent, "")
+	s.takeID(t, payflow.TransferID(v.ID, 1, 0, 1))
+	before := s.balances(t)
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.ErrorContains(t, err, fmt.Sprintf("ledger: account %v (code %d, ledger %d) exists closed or with other fields", wallet, payflow.AccountWallet, eurLedger))
+	s.requireState(t, v.ID, payflow.StatePending)
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
+
+// TestReceiptOfMaxMessageAccepted: a request whose receipt, with the
+// longest values its settlement can give it, is exactly record.MaxMessage
+// bytes is accepted and paid, its receipt that long (without the chain);
+// the next longer request is refused (invalid). The request is grown a
+// byte at a time by the quantities of its lines of the longest SKUs and
+// names (1, 24, 256 and 65536 take one, two, three and five bytes).
+func TestReceiptOfMaxMessageAccepted(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	items := s.longCatalog(t)
+	// create asks for the first len(qty) items in quantities qty.
+	create := func(qty []uint64) (*payflow.PaymentView, error) {
+		lines := slices.Clone(items[:len(qty)])
+		amount := uint64(0)
+		for i := range lines {
+			lines[i].Quantity = qty[i]
+			amount += qty[i]
+		}
+		return s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", amount, lines...))})
+	}
+	ones := func(n int) []uint64 {
+		qty := make([]uint64, n)
+		for i := range qty {
+			qty[i] = 1
+		}
+		return qty
+	}
+	n := 1
+	for ; ; n++ {
+		if _, err := create(ones(n + 1)); err != nil {
+			require.ErrorIs(t, err, payflow.ErrInvalid)
+			break
+		}
+	}
+	// Each quantity set one byte longer than the one before, past a
+	// jump of the amount's length at the first line of 65536.
+	var steps [][]uint64
+	qty := ones(n)
+	for _, q := range []uint64{24, 256} {
+		for i := range qty {
+			qty[i] = q
+			steps = append(steps, slices.Clone(qty))
+		}
+	}
+	for i := range qty {
+		shorter := slices.Clone(qty)
+		shorter[i], shorter[n-1] = 65536, 24
+		qty[i] = 65536
+		steps = append(steps, shorter, slices.Clone(qty))
+	}
+	var last *payflow.PaymentView
+	for i, qty := range steps {
+		v, err := create(qty)
+		if err != nil {
+			require.ErrorIs(t, err, payflow.ErrInvalid, "step %d", i)
+			break
+		}
+		last = v
+	}
+	require.NotNil(t, last)
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{0xf1}, s.shopper.ID, "EUR", last.Amount))
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, last.ID)})
+	require.NoError(t, err)
+	rc := s.VerifiedReceipt(t, done.Receipt)
+	payload, err := record.Marshal(rc)
+	require.NoError(t, err)
+	assert.Equal(t, record.MaxMessage, record.MessageSize(record.TypeReceipt, payload), "the longest receipt accepted")
 }
