@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,4 +81,44 @@ func TestSellerCatalogFallbackOfAnotherMerchant(t *testing.T) {
 	c, err := w.seller.Catalog(ctx)
 	require.ErrorIs(t, err, payflow.ErrRateLimited, "the catalog of corner-shop is no fallback for other-shop")
 	assert.Nil(t, c)
+}
+
+// TestSellerRefusesRequestViewOfAnotherIDOrHash: a platform's view of a
+// payment request that the seller's card signed, or of one sent again
+// after its reply was lost, that carries the signed request under another
+// request ID or request hash is ErrMismatch: the request goes on no
+// screen and is not taken as held.
+func TestSellerRefusesRequestViewOfAnotherIDOrHash(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(v *payflow.PaymentView, rc *record.Receipt)
+	}{
+		{"ID", func(v *payflow.PaymentView, _ *record.Receipt) { v.ID[0] ^= 1 }},
+		{"hash", func(v *payflow.PaymentView, _ *record.Receipt) {
+			v.RequestHash = slices.Clone(v.RequestHash)
+			v.RequestHash[0] ^= 1
+		}},
+	} {
+		for _, lost := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "/answered", true: "/sent again"}[lost], func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, false)
+				var api payflow.API = &misfiledAPI{API: w.f.Platform, key: w.f.Key, alter: tc.alter}
+				if lost {
+					api = &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+				}
+				w.useSeller(t, api)
+				w.pair(t)
+				_, err := w.seller.Request(ctx, basket)
+				if lost {
+					require.ErrorIs(t, err, payflow.ErrUnavailable)
+					_, err = w.seller.Request(ctx, basket)
+				}
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				_, err = w.seller.Status(ctx)
+				require.ErrorIs(t, err, payflow.ErrNoPayment)
+				assert.Empty(t, mustHeld(t, w.seller))
+			})
+		}
+	}
 }
