@@ -122,3 +122,20 @@ func TestSellerRefusesRequestViewOfAnotherIDOrHash(t *testing.T) {
 		}
 	}
 }
+
+// TestSellerRequestOverflowingTotalSignsNothing: a charge of items whose
+// total at catalog prices overflows 64 bits (2 apples at 120 whose product
+// wraps to 104) is ErrInvalid, and the card signs nothing.
+func TestSellerRequestOverflowingTotalSignsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	v, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 153722867280912931}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.Nil(t, v)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "the card signed nothing")
+}
