@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // newCatalogBudgetWorld returns a paired world whose platform grants each
@@ -138,4 +140,128 @@ func TestSellerRequestOverflowingTotalSignsNothing(t *testing.T) {
 	after, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
 	assert.Equal(t, counter, after, "the card signed nothing")
+}
+
+// TestSellerRefusedRequestIsNotSentAgain: a payment request that the
+// platform refused (ErrMismatch: priced with a catalog whose prices
+// changed) was never recorded: the next Request sends its own request
+// only.
+func TestSellerRefusedRequestIsNotSentAgain(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	var created atomic.Int32
+	w.useSeller(t, &hookAPI{API: w.f.Platform, createErr: func() error { created.Add(1); return nil }})
+	w.pair(t)
+	_, err := w.seller.Catalog(ctx)
+	require.NoError(t, err)
+	dearerApples(t, w)
+	apples := payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}}}
+	_, err = w.seller.Request(ctx, apples)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	require.Equal(t, int32(1), created.Load())
+
+	sv, err := w.seller.Request(ctx, apples)
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), created.Load(), "one payment request sent")
+	assert.Equal(t, uint64(260), sv.Amount)
+}
+
+// TestSellerRequestAnsweredAfterAnotherSelectedWithdrawalUnanswered: a
+// Request answered after another shopper was selected, whose withdrawal
+// of its request the platform does not answer, fails with ErrNotPaired
+// joined with the platform's error, and the request, kept, is cancelled
+// by the next Request before it asks.
+func TestSellerRequestAnsweredAfterAnotherSelectedWithdrawalUnanswered(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	ca := a.pair(t)
+	var cb *payflow.Confirmation
+	api.create = func() {
+		cb = b.pair(t)
+		api.mu.Lock()
+		api.cancelErr = payflow.ErrUnavailable
+		api.mu.Unlock()
+	}
+	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.NotNil(t, cb)
+	old := payflow.SessionRequestID(ca.SessionID, 0)
+	a.assertState(t, old, payflow.StatePending)
+	b.requireServedNext(t, cb, a, 0)
+	a.assertState(t, old, payflow.StateCancelled, "withdrawn before the other shopper's request")
+}
+
+// TestSellerCancelPaidFoundAtTakenIndex: the paid request that a Request
+// of a seller phone started again found at a taken index, and put on the
+// empty screen, is the one that Cancel withdraws: Cancel fails with
+// ErrFinal and leaves it on screen, captured.
+func TestSellerCancelPaidFoundAtTakenIndex(t *testing.T) {
+	ctx := context.Background()
+	w, c, killed := restartedSellerWorld(t)
+	w.shopperApproves(t)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	_, err := w.seller.Request(ctx, basket)
+	requirePaid(t, err, killed.ID)
+	v, err := w.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, v)
+	w.requireShownCaptured(t, killed.ID, 100)
+}
+
+// TestSellerRequestWithdrawsRequestThatExpiresMeanwhile: a Request whose
+// cancellation of the request on screen, read pending, the platform
+// answers ErrExpired (the request expired between the read and the
+// cancellation) takes the request off the screen as expired and asks at
+// the session's next index.
+func TestSellerRequestWithdrawsRequestThatExpiresMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	c := w.pair(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	api.mu.Lock()
+	api.paymentID = sv.ID
+	api.answered = func() { w.f.Clock.Advance(payflow.DefaultRequestTTL) }
+	api.mu.Unlock()
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), next.ID)
+	w.assertState(t, sv.ID, payflow.StateExpired)
+}
+
+// TestSellerRequestFailingLeavesHeldOnScreen: a Request that finds the
+// request on screen, last seen pending, held by now (a merchant that
+// captures manually) leaves it on screen while its own payment request
+// gets no answer: Status shows it held, and Capture captures it.
+func TestSellerRequestFailingLeavesHeldOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	w.pair(t)
+	sv, _ := w.request(t)
+	approveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _, _ = w.shopper.Approve(approveCtx, simcardtest.PIN) }()
+	require.Eventually(t, func() bool {
+		r, err := w.f.Platform.Store().Payment(ctx, sv.ID)
+		return err == nil && r.State == payflow.StateHeld
+	}, 10*time.Second, time.Millisecond)
+
+	api.mu.Lock()
+	api.createErr = func() error { return payflow.ErrUnavailable }
+	api.mu.Unlock()
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	on, err := w.seller.Status(ctx)
+	require.NoError(t, err, "still on screen")
+	assert.Equal(t, sv.ID, on.ID)
+	assert.Equal(t, payflow.StateHeld, on.State)
+	rc, err := w.seller.Capture(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID[:], rc.RequestID)
+	assert.Equal(t, uint64(690), rc.Amount)
 }
