@@ -2,6 +2,8 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -264,4 +266,82 @@ func TestSellerRequestFailingLeavesHeldOnScreen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sv.ID[:], rc.RequestID)
 	assert.Equal(t, uint64(690), rc.Amount)
+}
+
+// resignedAPI answers the refunds and captures that the platform makes
+// with their receipts altered by refund and capture, when set, and signed
+// again with the platform's receipt key, as a platform that signs what it
+// should not would.
+type resignedAPI struct {
+	payflow.API
+	key     *ecdsa.PrivateKey
+	refund  func(*record.Receipt)
+	capture func(*payflow.PaymentView, *record.Receipt)
+}
+
+// resign returns signed, a receipt, altered by alter and signed again.
+func (a *resignedAPI) resign(signed []byte, alter func(*record.Receipt)) ([]byte, error) {
+	var rc record.Receipt
+	if err := record.Open(signed, &rc); err != nil {
+		return nil, err
+	}
+	alter(&rc)
+	return record.Sign(rand.Reader, a.key, &rc)
+}
+
+func (a *resignedAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+	v, err := a.API.Refund(ctx, req)
+	if err != nil || a.refund == nil {
+		return v, err
+	}
+	altered := *v
+	if altered.Receipt, err = a.resign(v.Receipt, a.refund); err != nil {
+		return nil, err
+	}
+	return &altered, nil
+}
+
+func (a *resignedAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Capture(ctx, token, req)
+	if err != nil || a.capture == nil {
+		return v, err
+	}
+	altered := *v
+	if altered.Receipt, err = a.resign(v.Receipt, func(rc *record.Receipt) { a.capture(&altered, rc) }); err != nil {
+		return nil, err
+	}
+	return &altered, nil
+}
+
+// TestSellerRefusesRefundReceiptOfOtherFields: a refund that the platform
+// answers with a receipt that verifies but names another refund ID,
+// refund hash, amount, request, merchant or currency than the refund sent
+// fails Refund with ErrMismatch, whose message says that the refund may
+// have been made and that the phone keeps it.
+func TestSellerRefusesRefundReceiptOfOtherFields(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(*record.Receipt)
+	}{
+		{"refund ID", func(rc *record.Receipt) { rc.RefundID = slices.Clone(rc.RefundID); rc.RefundID[0] ^= 1 }},
+		{"refund hash", func(rc *record.Receipt) { rc.RefundHash = slices.Clone(rc.RefundHash); rc.RefundHash[0] ^= 1 }},
+		{"amount", func(rc *record.Receipt) { rc.Amount++ }},
+		{"request", func(rc *record.Receipt) { rc.RequestID = slices.Clone(rc.RequestID); rc.RequestID[0] ^= 1 }},
+		{"merchant", func(rc *record.Receipt) { rc.MerchantID = "other-shop" }},
+		{"currency", func(rc *record.Receipt) { rc.Currency = "USD" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &resignedAPI{API: w.f.Platform, key: w.f.Key, refund: tc.alter}
+			w.useSeller(t, api)
+			w.pair(t)
+			w.purchase(t)
+			rc, err := w.seller.Refund(ctx, 100)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			assert.Contains(t, err.Error(), "may have been made")
+			assert.Contains(t, err.Error(), "the phone keeps it")
+		})
+	}
 }
