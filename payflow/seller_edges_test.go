@@ -345,3 +345,34 @@ func TestSellerRefusesRefundReceiptOfOtherFields(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerRefusesCaptureReceiptOfOtherAmount: a capture of a held
+// request that the platform answers with a receipt that verifies for
+// another amount than the view shows captured (a capture of all), or,
+// with the view, for another amount than asked (a capture of 400), fails with ErrMismatch, and the request
+// stays kept (Held) for its receipt.
+func TestSellerRefusesCaptureReceiptOfOtherAmount(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		amount uint64 // asked to capture
+		alter  func(*payflow.PaymentView, *record.Receipt)
+	}{
+		{"receipt", 0, func(_ *payflow.PaymentView, rc *record.Receipt) { rc.Amount-- }},
+		{"view and receipt", 400, func(v *payflow.PaymentView, rc *record.Receipt) { v.Captured--; rc.Amount-- }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+			w.useSeller(t, api)
+			id := w.pairAndHold(t)
+			api.capture = tc.alter
+			rc, err := w.seller.CaptureHeld(ctx, id, tc.amount)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			held := mustHeld(t, w.seller)
+			require.Len(t, held, 1)
+			assert.Equal(t, id, held[0].ID)
+		})
+	}
+}
