@@ -376,3 +376,24 @@ func TestSellerRefusesCaptureReceiptOfOtherAmount(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerCaptureAnsweredWithAnotherRequestInUnknownState: a capture
+// that the platform answers with the view of another request, in a state
+// that no request's view has, is ErrMismatch, as the view of another
+// request is: the request stays kept (Held) for its receipt.
+func TestSellerCaptureAnsweredWithAnotherRequestInUnknownState(t *testing.T) {
+	w := newMemoryPhoneWorld(t, true)
+	api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+	w.useSeller(t, api)
+	id := w.pairAndHold(t)
+	api.capture = func(v *payflow.PaymentView, _ *record.Receipt) {
+		v.Amount++
+		v.State = "settling"
+	}
+	rc, err := w.seller.CaptureHeld(context.Background(), id, 0)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Nil(t, rc)
+	held := mustHeld(t, w.seller)
+	require.Len(t, held, 1)
+	assert.Equal(t, id, held[0].ID)
+}
