@@ -397,3 +397,56 @@ func TestSellerCaptureAnsweredWithAnotherRequestInUnknownState(t *testing.T) {
 	require.Len(t, held, 1)
 	assert.Equal(t, id, held[0].ID)
 }
+
+// paidTwiceByAnotherRun has the shopper of a paired world pay basket
+// twice and replaces the seller phone with one over api, which keeps
+// neither request; it returns the world and the two requests' IDs.
+func paidTwiceByAnotherRun(t *testing.T, api func(payflow.API) payflow.API) (w *phoneWorld, first, second payflow.ID) {
+	t.Helper()
+	w = newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	ids := make([]payflow.ID, 2)
+	for i := range ids {
+		w.purchase(t)
+		sv, err := w.seller.Status(context.Background())
+		require.NoError(t, err)
+		ids[i] = sv.ID
+	}
+	w.useSeller(t, api(w.f.Platform))
+	return w, ids[0], ids[1]
+}
+
+// TestSellerRefundPaymentRefusesReadOfAnother: RefundPayment of a request
+// whose read the platform answers with the view of another request of the
+// merchant, or with a view that does not show the signed request it
+// carries (another amount), is ErrMismatch: the card signs no refund and
+// the shopper is refunded nothing.
+func TestSellerRefundPaymentRefusesReadOfAnother(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(v, other *payflow.PaymentView)
+	}{
+		{"another request", func(v, other *payflow.PaymentView) { *v = *other }},
+		{"another amount", func(v, _ *payflow.PaymentView) { v.Amount++ }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reads := &tamperAPI{}
+			w, first, second := paidTwiceByAnotherRun(t, func(p payflow.API) payflow.API { reads.API = p; return reads })
+			l, err := w.seller.Login(ctx)
+			require.NoError(t, err)
+			other, err := w.f.Platform.Payment(ctx, l.Token, second)
+			require.NoError(t, err)
+			reads.payment = func(v *payflow.PaymentView) { tc.alter(v, other) }
+			counter, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			rc, err := w.seller.RefundPayment(ctx, first, 100)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			after, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			assert.Equal(t, counter, after, "the card signed no refund")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
