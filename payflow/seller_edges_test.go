@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -449,4 +450,30 @@ func TestSellerRefundPaymentRefusesReadOfAnother(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 		})
 	}
+}
+
+// TestSellerRefundOfAnotherRequestAfterLostReply: a refund whose reply
+// was lost, and which the platform made, is not taken for a refund of the
+// same amount of another request: that RefundPayment fails with a
+// *RefundMadeError carrying the receipt of the refund made and its
+// request, and the next one makes its refund.
+func TestSellerRefundOfAnotherRequestAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	w, first, second := paidTwiceByAnotherRun(t, func(p payflow.API) payflow.API {
+		return &lostRefundAPI{API: p, first: loseRefundReply(p)}
+	})
+	_, err := w.seller.RefundPayment(ctx, second, 240)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	rc, err := w.seller.RefundPayment(ctx, first, 240)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.Nil(t, rc)
+	made, ok := errors.AsType[*payflow.RefundMadeError](err)
+	require.True(t, ok, "%v is a *RefundMadeError", err)
+	assert.Equal(t, second, made.RequestID)
+	assert.Equal(t, second[:], made.Receipt.RequestID)
+	assert.Equal(t, uint64(240), made.Receipt.Amount)
+	rc, err = w.seller.RefundPayment(ctx, first, 240)
+	require.NoError(t, err)
+	assert.Equal(t, first[:], rc.RequestID)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690 + 480}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
