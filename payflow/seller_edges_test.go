@@ -477,3 +477,26 @@ func TestSellerRefundOfAnotherRequestAfterLostReply(t *testing.T) {
 	assert.Equal(t, first[:], rc.RequestID)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690 + 480}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestSellerWaitTakesDeclinedOffScreen: a Wait that finds the request on
+// screen declined returns its view without a receipt and takes it off the
+// screen: Status, Cancel and Refund then find no payment.
+func TestSellerWaitTakesDeclinedOffScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, _ := w.request(t)
+	_, err := w.shopper.Decline(ctx)
+	require.NoError(t, err)
+	v, rc, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, v.ID)
+	assert.Equal(t, payflow.StateDeclined, v.State)
+	assert.Nil(t, rc)
+	_, err = w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	_, err = w.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	_, err = w.seller.Refund(ctx, 100)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
