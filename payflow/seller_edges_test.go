@@ -1,0 +1,502 @@
+package payflow_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// newCatalogBudgetWorld returns a paired world whose platform grants each
+// card one catalog read, and one more every 2 seconds.
+func newCatalogBudgetWorld(t *testing.T) *phoneWorld {
+	t.Helper()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{CatalogBurst: 1, CatalogRate: 0.5}})
+	w := newPhoneWorld(t, f, nil, false)
+	w.pair(t)
+	return w
+}
+
+// dearerApples sets the catalog of w's merchant with apples at 130.
+func dearerApples(t *testing.T, w *phoneWorld) {
+	t.Helper()
+	dearer := append([]payflow.CatalogItem(nil), phoneCatalog...)
+	dearer[0].UnitPrice = 130
+	require.NoError(t, w.f.Platform.SetCatalog(context.Background(), phoneMerchant, dearer))
+}
+
+// TestSellerCatalogRefusedIsNoFallback: a charge that the platform refuses
+// as priced otherwise (ErrMismatch) leaves the phone with no catalog to
+// fall back on while its fetch is refused for the card's budget of
+// catalog reads, Catalog failing with ErrRateLimited: whether the charge
+// was priced with the catalog dropped before (after a charge it could not
+// price), or with the one fetched since, which no catalog dropped before
+// stands in for.
+func TestSellerCatalogRefusedIsNoFallback(t *testing.T) {
+	ctx := context.Background()
+	for _, fetched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "priced with the fallback", true: "fetched again"}[fetched], func(t *testing.T) {
+			w := newCatalogBudgetWorld(t)
+			_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+			require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog: the catalog dropped")
+			if fetched {
+				w.f.Clock.Advance(2 * time.Second)
+				_, err = w.seller.Catalog(ctx)
+				require.NoError(t, err)
+			}
+			dearerApples(t, w)
+			_, err = w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}}})
+			require.ErrorIs(t, err, payflow.ErrMismatch, "priced with the catalog of before")
+			c, err := w.seller.Catalog(ctx)
+			require.ErrorIs(t, err, payflow.ErrRateLimited, "no fallback")
+			assert.Nil(t, c)
+		})
+	}
+}
+
+// TestSellerCatalogFallbackOfAnotherMerchant: the catalog dropped before
+// is no fallback once the card's login names another merchant: a fetch
+// then refused for the card's budget of catalog reads fails Catalog with
+// ErrRateLimited.
+func TestSellerCatalogFallbackOfAnotherMerchant(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{CatalogBurst: 1, CatalogRate: 1.0 / 7200}})
+	api := &tamperAPI{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	w.pair(t)
+	_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog: the catalog dropped")
+
+	api.login = func(l *payflow.LoginResponse) { l.MerchantID = "other-shop" }
+	f.Clock.Advance(time.Hour + time.Second) // the token expired
+	c, err := w.seller.Catalog(ctx)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "the catalog of corner-shop is no fallback for other-shop")
+	assert.Nil(t, c)
+}
+
+// TestSellerRefusesRequestViewOfAnotherIDOrHash: a platform's view of a
+// payment request that the seller's card signed, or of one sent again
+// after its reply was lost, that carries the signed request under another
+// request ID or request hash is ErrMismatch: the request goes on no
+// screen and is not taken as held.
+func TestSellerRefusesRequestViewOfAnotherIDOrHash(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(v *payflow.PaymentView, rc *record.Receipt)
+	}{
+		{"ID", func(v *payflow.PaymentView, _ *record.Receipt) { v.ID[0] ^= 1 }},
+		{"hash", func(v *payflow.PaymentView, _ *record.Receipt) {
+			v.RequestHash = slices.Clone(v.RequestHash)
+			v.RequestHash[0] ^= 1
+		}},
+	} {
+		for _, lost := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "/answered", true: "/sent again"}[lost], func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, false)
+				var api payflow.API = &misfiledAPI{API: w.f.Platform, key: w.f.Key, alter: tc.alter}
+				if lost {
+					api = &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+				}
+				w.useSeller(t, api)
+				w.pair(t)
+				_, err := w.seller.Request(ctx, basket)
+				if lost {
+					require.ErrorIs(t, err, payflow.ErrUnavailable)
+					_, err = w.seller.Request(ctx, basket)
+				}
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				_, err = w.seller.Status(ctx)
+				require.ErrorIs(t, err, payflow.ErrNoPayment)
+				assert.Empty(t, mustHeld(t, w.seller))
+			})
+		}
+	}
+}
+
+// TestSellerRequestOverflowingTotalSignsNothing: a charge of items whose
+// total at catalog prices overflows 64 bits (2 apples at 120 whose product
+// wraps to 104) is ErrInvalid, and the card signs nothing.
+func TestSellerRequestOverflowingTotalSignsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	v, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 153722867280912931}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.Nil(t, v)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "the card signed nothing")
+}
+
+// TestSellerRefusedRequestIsNotSentAgain: a payment request that the
+// platform refused (ErrMismatch: priced with a catalog whose prices
+// changed) was never recorded: the next Request sends its own request
+// only.
+func TestSellerRefusedRequestIsNotSentAgain(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	var created atomic.Int32
+	w.useSeller(t, &hookAPI{API: w.f.Platform, createErr: func() error { created.Add(1); return nil }})
+	w.pair(t)
+	_, err := w.seller.Catalog(ctx)
+	require.NoError(t, err)
+	dearerApples(t, w)
+	apples := payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}}}
+	_, err = w.seller.Request(ctx, apples)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	require.Equal(t, int32(1), created.Load())
+
+	sv, err := w.seller.Request(ctx, apples)
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), created.Load(), "one payment request sent")
+	assert.Equal(t, uint64(260), sv.Amount)
+}
+
+// TestSellerRequestAnsweredAfterAnotherSelectedWithdrawalUnanswered: a
+// Request answered after another shopper was selected, whose withdrawal
+// of its request the platform does not answer, fails with ErrNotPaired
+// joined with the platform's error, and the request, kept, is cancelled
+// by the next Request before it asks.
+func TestSellerRequestAnsweredAfterAnotherSelectedWithdrawalUnanswered(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	ca := a.pair(t)
+	var cb *payflow.Confirmation
+	api.create = func() {
+		cb = b.pair(t)
+		api.mu.Lock()
+		api.cancelErr = payflow.ErrUnavailable
+		api.mu.Unlock()
+	}
+	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.NotNil(t, cb)
+	old := payflow.SessionRequestID(ca.SessionID, 0)
+	a.assertState(t, old, payflow.StatePending)
+	b.requireServedNext(t, cb, a, 0)
+	a.assertState(t, old, payflow.StateCancelled, "withdrawn before the other shopper's request")
+}
+
+// TestSellerCancelPaidFoundAtTakenIndex: the paid request that a Request
+// of a seller phone started again found at a taken index, and put on the
+// empty screen, is the one that Cancel withdraws: Cancel fails with
+// ErrFinal and leaves it on screen, captured.
+func TestSellerCancelPaidFoundAtTakenIndex(t *testing.T) {
+	ctx := context.Background()
+	w, c, killed := restartedSellerWorld(t)
+	w.shopperApproves(t)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	_, err := w.seller.Request(ctx, basket)
+	requirePaid(t, err, killed.ID)
+	v, err := w.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, v)
+	w.requireShownCaptured(t, killed.ID, 100)
+}
+
+// TestSellerRequestWithdrawsRequestThatExpiresMeanwhile: a Request whose
+// cancellation of the request on screen, read pending, the platform
+// answers ErrExpired (the request expired between the read and the
+// cancellation) takes the request off the screen as expired and asks at
+// the session's next index.
+func TestSellerRequestWithdrawsRequestThatExpiresMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	c := w.pair(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	api.mu.Lock()
+	api.paymentID = sv.ID
+	api.answered = func() { w.f.Clock.Advance(payflow.DefaultRequestTTL) }
+	api.mu.Unlock()
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), next.ID)
+	w.assertState(t, sv.ID, payflow.StateExpired)
+}
+
+// TestSellerRequestFailingLeavesHeldOnScreen: a Request that finds the
+// request on screen, last seen pending, held by now (a merchant that
+// captures manually) leaves it on screen while its own payment request
+// gets no answer: Status shows it held, and Capture captures it.
+func TestSellerRequestFailingLeavesHeldOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	w.pair(t)
+	sv, _ := w.request(t)
+	approveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _, _ = w.shopper.Approve(approveCtx, simcardtest.PIN) }()
+	require.Eventually(t, func() bool {
+		r, err := w.f.Platform.Store().Payment(ctx, sv.ID)
+		return err == nil && r.State == payflow.StateHeld
+	}, 10*time.Second, time.Millisecond)
+
+	api.mu.Lock()
+	api.createErr = func() error { return payflow.ErrUnavailable }
+	api.mu.Unlock()
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	on, err := w.seller.Status(ctx)
+	require.NoError(t, err, "still on screen")
+	assert.Equal(t, sv.ID, on.ID)
+	assert.Equal(t, payflow.StateHeld, on.State)
+	rc, err := w.seller.Capture(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID[:], rc.RequestID)
+	assert.Equal(t, uint64(690), rc.Amount)
+}
+
+// resignedAPI answers the refunds and captures that the platform makes
+// with their receipts altered by refund and capture, when set, and signed
+// again with the platform's receipt key, as a platform that signs what it
+// should not would.
+type resignedAPI struct {
+	payflow.API
+	key     *ecdsa.PrivateKey
+	refund  func(*record.Receipt)
+	capture func(*payflow.PaymentView, *record.Receipt)
+}
+
+// resign returns signed, a receipt, altered by alter and signed again.
+func (a *resignedAPI) resign(signed []byte, alter func(*record.Receipt)) ([]byte, error) {
+	var rc record.Receipt
+	if err := record.Open(signed, &rc); err != nil {
+		return nil, err
+	}
+	alter(&rc)
+	return record.Sign(rand.Reader, a.key, &rc)
+}
+
+func (a *resignedAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+	v, err := a.API.Refund(ctx, req)
+	if err != nil || a.refund == nil {
+		return v, err
+	}
+	altered := *v
+	if altered.Receipt, err = a.resign(v.Receipt, a.refund); err != nil {
+		return nil, err
+	}
+	return &altered, nil
+}
+
+func (a *resignedAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Capture(ctx, token, req)
+	if err != nil || a.capture == nil {
+		return v, err
+	}
+	altered := *v
+	if altered.Receipt, err = a.resign(v.Receipt, func(rc *record.Receipt) { a.capture(&altered, rc) }); err != nil {
+		return nil, err
+	}
+	return &altered, nil
+}
+
+// TestSellerRefusesRefundReceiptOfOtherFields: a refund that the platform
+// answers with a receipt that verifies but names another refund ID,
+// refund hash, amount, request, merchant or currency than the refund sent
+// fails Refund with ErrMismatch, whose message says that the refund may
+// have been made and that the phone keeps it.
+func TestSellerRefusesRefundReceiptOfOtherFields(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(*record.Receipt)
+	}{
+		{"refund ID", func(rc *record.Receipt) { rc.RefundID = slices.Clone(rc.RefundID); rc.RefundID[0] ^= 1 }},
+		{"refund hash", func(rc *record.Receipt) { rc.RefundHash = slices.Clone(rc.RefundHash); rc.RefundHash[0] ^= 1 }},
+		{"amount", func(rc *record.Receipt) { rc.Amount++ }},
+		{"request", func(rc *record.Receipt) { rc.RequestID = slices.Clone(rc.RequestID); rc.RequestID[0] ^= 1 }},
+		{"merchant", func(rc *record.Receipt) { rc.MerchantID = "other-shop" }},
+		{"currency", func(rc *record.Receipt) { rc.Currency = "USD" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &resignedAPI{API: w.f.Platform, key: w.f.Key, refund: tc.alter}
+			w.useSeller(t, api)
+			w.pair(t)
+			w.purchase(t)
+			rc, err := w.seller.Refund(ctx, 100)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			assert.Contains(t, err.Error(), "may have been made")
+			assert.Contains(t, err.Error(), "the phone keeps it")
+		})
+	}
+}
+
+// TestSellerRefusesCaptureReceiptOfOtherAmount: a capture of a held
+// request that the platform answers with a receipt that verifies for
+// another amount than the view shows captured (a capture of all), or,
+// with the view, for another amount than asked (a capture of 400), fails with ErrMismatch, and the request
+// stays kept (Held) for its receipt.
+func TestSellerRefusesCaptureReceiptOfOtherAmount(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		amount uint64 // asked to capture
+		alter  func(*payflow.PaymentView, *record.Receipt)
+	}{
+		{"receipt", 0, func(_ *payflow.PaymentView, rc *record.Receipt) { rc.Amount-- }},
+		{"view and receipt", 400, func(v *payflow.PaymentView, rc *record.Receipt) { v.Captured--; rc.Amount-- }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+			w.useSeller(t, api)
+			id := w.pairAndHold(t)
+			api.capture = tc.alter
+			rc, err := w.seller.CaptureHeld(ctx, id, tc.amount)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			held := mustHeld(t, w.seller)
+			require.Len(t, held, 1)
+			assert.Equal(t, id, held[0].ID)
+		})
+	}
+}
+
+// TestSellerCaptureAnsweredWithAnotherRequestInUnknownState: a capture
+// that the platform answers with the view of another request, in a state
+// that no request's view has, is ErrMismatch, as the view of another
+// request is: the request stays kept (Held) for its receipt.
+func TestSellerCaptureAnsweredWithAnotherRequestInUnknownState(t *testing.T) {
+	w := newMemoryPhoneWorld(t, true)
+	api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+	w.useSeller(t, api)
+	id := w.pairAndHold(t)
+	api.capture = func(v *payflow.PaymentView, _ *record.Receipt) {
+		v.Amount++
+		v.State = "settling"
+	}
+	rc, err := w.seller.CaptureHeld(context.Background(), id, 0)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Nil(t, rc)
+	held := mustHeld(t, w.seller)
+	require.Len(t, held, 1)
+	assert.Equal(t, id, held[0].ID)
+}
+
+// paidTwiceByAnotherRun has the shopper of a paired world pay basket
+// twice and replaces the seller phone with one over api, which keeps
+// neither request; it returns the world and the two requests' IDs.
+func paidTwiceByAnotherRun(t *testing.T, api func(payflow.API) payflow.API) (w *phoneWorld, first, second payflow.ID) {
+	t.Helper()
+	w = newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	ids := make([]payflow.ID, 2)
+	for i := range ids {
+		w.purchase(t)
+		sv, err := w.seller.Status(context.Background())
+		require.NoError(t, err)
+		ids[i] = sv.ID
+	}
+	w.useSeller(t, api(w.f.Platform))
+	return w, ids[0], ids[1]
+}
+
+// TestSellerRefundPaymentRefusesReadOfAnother: RefundPayment of a request
+// whose read the platform answers with the view of another request of the
+// merchant, or with a view that does not show the signed request it
+// carries (another amount), is ErrMismatch: the card signs no refund and
+// the shopper is refunded nothing.
+func TestSellerRefundPaymentRefusesReadOfAnother(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(v, other *payflow.PaymentView)
+	}{
+		{"another request", func(v, other *payflow.PaymentView) { *v = *other }},
+		{"another amount", func(v, _ *payflow.PaymentView) { v.Amount++ }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reads := &tamperAPI{}
+			w, first, second := paidTwiceByAnotherRun(t, func(p payflow.API) payflow.API { reads.API = p; return reads })
+			l, err := w.seller.Login(ctx)
+			require.NoError(t, err)
+			other, err := w.f.Platform.Payment(ctx, l.Token, second)
+			require.NoError(t, err)
+			reads.payment = func(v *payflow.PaymentView) { tc.alter(v, other) }
+			counter, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			rc, err := w.seller.RefundPayment(ctx, first, 100)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			after, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			assert.Equal(t, counter, after, "the card signed no refund")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
+
+// TestSellerRefundOfAnotherRequestAfterLostReply: a refund whose reply
+// was lost, and which the platform made, is not taken for a refund of the
+// same amount of another request: that RefundPayment fails with a
+// *RefundMadeError carrying the receipt of the refund made and its
+// request, and the next one makes its refund.
+func TestSellerRefundOfAnotherRequestAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	w, first, second := paidTwiceByAnotherRun(t, func(p payflow.API) payflow.API {
+		return &lostRefundAPI{API: p, first: loseRefundReply(p)}
+	})
+	_, err := w.seller.RefundPayment(ctx, second, 240)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	rc, err := w.seller.RefundPayment(ctx, first, 240)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.Nil(t, rc)
+	made, ok := errors.AsType[*payflow.RefundMadeError](err)
+	require.True(t, ok, "%v is a *RefundMadeError", err)
+	assert.Equal(t, second, made.RequestID)
+	assert.Equal(t, second[:], made.Receipt.RequestID)
+	assert.Equal(t, uint64(240), made.Receipt.Amount)
+	rc, err = w.seller.RefundPayment(ctx, first, 240)
+	require.NoError(t, err)
+	assert.Equal(t, first[:], rc.RequestID)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690 + 480}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerWaitTakesDeclinedOffScreen: a Wait that finds the request on
+// screen declined returns its view without a receipt and takes it off the
+// screen: Status, Cancel and Refund then find no payment.
+func TestSellerWaitTakesDeclinedOffScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, _ := w.request(t)
+	_, err := w.shopper.Decline(ctx)
+	require.NoError(t, err)
+	v, rc, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, v.ID)
+	assert.Equal(t, payflow.StateDeclined, v.State)
+	assert.Nil(t, rc)
+	_, err = w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	_, err = w.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	_, err = w.seller.Refund(ctx, 100)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
