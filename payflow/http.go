@@ -104,9 +104,11 @@ type HandlerOptions struct {
 	// Idempotency-Key, the calls to Replies that claim the key and then
 	// store the reply or release the key, all under one deadline. The
 	// work runs to its end, or to this deadline, even when the client
-	// goes away. A request that reaches its deadline before the key is
-	// stored or released leaves it in flight until its lease ends (its
-	// final reply tried again meanwhile, as Replies says).
+	// goes away. An API call that fails because the deadline passed, with
+	// no code of its own, is answered unavailable. A request that reaches
+	// its deadline before the key is stored or released leaves it in
+	// flight until its lease ends (its final reply tried again meanwhile,
+	// as Replies says).
 	CallTimeout time.Duration
 	// MaxInFlight bounds the requests that the handler serves at once
 	// (default DefaultMaxInFlight), so that the goroutines, body buffers
@@ -653,13 +655,20 @@ type errorBody struct {
 }
 
 // call runs an API call under ctx, the request's context of detached, and
-// encodes its outcome. A nil reply with a nil error, a fault of the API, is
-// internal, where its encoding would be a 200 of CBOR null, which no
-// client decodes; and so is a reply that holds a text string that is not
-// UTF-8, which the encoder writes as it is and no client decodes either.
+// encodes its outcome. A call that fails with ctx's own error, because the
+// request's deadline passed, and with no code of its own is unavailable,
+// as a reply store or a database that did not answer in time is: the
+// platform could not serve the request within CallTimeout. A nil reply
+// with a nil error, a fault of the API, is internal, where its encoding
+// would be a 200 of CBOR null, which no client decodes; and so is a reply
+// that holds a text string that is not UTF-8, which the encoder writes as
+// it is and no client decodes either.
 func (h *Handler) call(ctx context.Context, run httpRun) httpReply {
 	out, err := run(ctx)
 	if err != nil {
+		if _, _, coded := firstCode(err); !coded && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w: the request's deadline passed: %w", ErrUnavailable, err)
+		}
 		return errorReply(err)
 	}
 	if nilptr.Is(out) {

@@ -31,6 +31,10 @@ type httpFakeAPI struct {
 	release chan struct{}
 	// ctxs, when set, receives the context of each call as it starts.
 	ctxs chan context.Context
+	// ended, when set, makes the error of a call whose context ended
+	// while it waited on release from the context's error; unset, it is
+	// the context's error.
+	ended func(error) error
 	// utf8Only, when set, has the text that the fake makes of octets it
 	// was sent (a login's token, a resolved name, a pairing code) made
 	// UTF-8, each invalid sequence U+FFFD, so that every reply encodes;
@@ -48,7 +52,7 @@ func (f *httpFakeAPI) enter(ctx context.Context, method, token string) error {
 	f.mu.Lock()
 	f.calls[method]++
 	f.tokens = append(f.tokens, token)
-	err, panics, entered, release, ctxs := f.err, f.panics, f.entered, f.release, f.ctxs
+	err, panics, entered, release, ctxs, ended := f.err, f.panics, f.entered, f.release, f.ctxs, f.ended
 	f.mu.Unlock()
 	if ctxs != nil {
 		ctxs <- ctx
@@ -60,6 +64,9 @@ func (f *httpFakeAPI) enter(ctx context.Context, method, token string) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
+			if ended != nil {
+				return ended(ctx.Err())
+			}
 			return ctx.Err()
 		}
 	}

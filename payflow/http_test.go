@@ -1195,7 +1195,7 @@ func TestHTTPRequestStepsShareOneDeadline(t *testing.T) {
 		stepped []string
 	}{
 		{"claiming the key hangs", "Begin", http.StatusServiceUnavailable, "unavailable", 0, []string{"Begin"}},
-		{"the call hangs", "API", http.StatusInternalServerError, "internal", 1, []string{"Begin", "Abandon"}},
+		{"the call hangs", "API", http.StatusServiceUnavailable, "unavailable", 1, []string{"Begin", "Abandon"}},
 		{"storing the reply hangs", "Finish", http.StatusOK, "", 1, []string{"Begin", "Finish"}}, // the key stays in flight
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1236,6 +1236,42 @@ func TestHTTPRequestStepsShareOneDeadline(t *testing.T) {
 				assert.Equal(t, deadline, called, "the API call has the request's deadline")
 			}
 			assert.GreaterOrEqual(t, rs.leases[0].Sub(deadline), 10*time.Second, "the lease outlasts the deadline")
+		})
+	}
+}
+
+// TestHTTPCallEndedByDeadline: a call that fails with its context's error
+// once the request's deadline (CallTimeout) passed, with no code of its
+// own, is 503 unavailable, the platform not having served it in time, and
+// so is one that wraps that error; one whose error carries a code keeps
+// it, and a call that fails with a deadline error of its own while the
+// request's deadline has not passed is internal, a fault of the API.
+func TestHTTPCallEndedByDeadline(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		wait   bool // the call waits for its context to end
+		ended  func(error) error
+		err    error
+		status int
+		code   string
+	}{
+		{"the context's error", true, nil, nil, http.StatusServiceUnavailable, "unavailable"},
+		{"the context's error wrapped", true, func(err error) error { return fmt.Errorf("reading the request: %w", err) }, nil, http.StatusServiceUnavailable, "unavailable"},
+		{"a code of its own", true, func(err error) error { return fmt.Errorf("%w: %w", payflow.ErrConflict, err) }, nil, http.StatusConflict, "conflict"},
+		{"a deadline of its own", false, nil, fmt.Errorf("a step of the call: %w", context.DeadlineExceeded), http.StatusInternalServerError, "internal"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newHTTPFixture(t, payflow.HandlerOptions{CallTimeout: 50 * time.Millisecond}, payflow.ClientOptions{})
+			fx.api.set(func(f *httpFakeAPI) {
+				f.ended, f.err = tt.ended, tt.err
+				if tt.wait {
+					f.release = make(chan struct{}) // never closed: the call waits for its context
+				}
+			})
+			r := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{7}.String(), map[string]string{"Authorization": "Bearer t"}, nil)
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, tt.code, r.errorCode(t))
+			assert.Equal(t, 1, fx.api.count("Payment"))
 		})
 	}
 }
