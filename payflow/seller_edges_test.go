@@ -727,3 +727,88 @@ func TestSellerKeepsMaxHeldLapsed(t *testing.T) {
 	_, err = w.seller.CancelHeld(ctx, oldest)
 	require.ErrorIs(t, err, payflow.ErrNoPayment, "no longer kept")
 }
+
+// cancelViewAPI answers the cancellations that the platform makes with
+// their views altered by alter, when set.
+type cancelViewAPI struct {
+	payflow.API
+	alter func(*payflow.PaymentView)
+}
+
+func (a *cancelViewAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Cancel(ctx, token, id)
+	if err != nil || a.alter == nil {
+		return v, err
+	}
+	altered := *v
+	a.alter(&altered)
+	return &altered, nil
+}
+
+// TestSellerTakenIndexPaidInPartAfterCancel: a Request that cancels the
+// pending request it finds at a taken index (one that the seller's card
+// signed in another run, made at index 0, for a merchant that captures at
+// once), whose cancellation the platform answers with the request
+// captured and whose read after it shows part of its amount captured by
+// a merchant that captures manually, is ErrMismatch, as that read is
+// checked against the first one, which says otherwise: it is no
+// *PaidError, asks at no further index and puts nothing on screen.
+func TestSellerTakenIndexPaidInPartAfterCancel(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	reads := &tamperAPI{API: w.f.Platform}
+	api := &cancelViewAPI{API: reads}
+	w.useSeller(t, api)
+	c := w.pair(t)
+	taken := payflow.SessionRequestID(c.SessionID, 0)
+	msg, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+		RequestID: taken[:], SessionID: c.SessionID[:], PayerCardID: w.shopperCard.Enrolment.ICCID,
+		MerchantID: phoneMerchant, Currency: "EUR", Amount: 150,
+	})
+	require.NoError(t, err)
+	_, err = w.f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+
+	api.alter = func(v *payflow.PaymentView) {
+		v.State = payflow.StateCaptured
+		reads.payment = func(v *payflow.PaymentView) {
+			v.State, v.ManualCapture, v.Captured = payflow.StateCaptured, true, v.Amount-1
+		}
+	}
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, sv)
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
+	assert.Nil(t, payflow.Screen(w.seller))
+	assert.False(t, payflow.SawPaid(w.seller, taken))
+}
+
+// TestSellerRemembersLastPaidRequests: a seller phone remembers the last
+// 256 requests that it saw paid, the first of 256 paid one after the
+// other among them, each once however often it saw it paid (Wait, and
+// Status after it).
+func TestSellerRemembersLastPaidRequests(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	var first payflow.ID
+	for i := range 256 {
+		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 1, Currency: "EUR"})
+		require.NoError(t, err)
+		w.shopperApproves(t)
+		v, rc, err := w.seller.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateCaptured, v.State)
+		require.NotNil(t, rc)
+		v, err = w.seller.Status(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sv.ID, v.ID)
+		if i == 0 {
+			first = sv.ID
+		}
+	}
+	assert.True(t, payflow.SawPaid(w.seller, first))
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 256}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
