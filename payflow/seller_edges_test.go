@@ -500,3 +500,315 @@ func TestSellerWaitTakesDeclinedOffScreen(t *testing.T) {
 	_, err = w.seller.Refund(ctx, 100)
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
 }
+
+// refiled returns the signed payment request of v, opened and altered by
+// alter and signed again with key, and its hash: a request that names
+// what alter gives it, as a platform that forges one would show it.
+func refiled(t *testing.T, v *payflow.PaymentView, key *ecdsa.PrivateKey, alter func(*record.PaymentRequest)) ([]byte, []byte) {
+	t.Helper()
+	var r record.PaymentRequest
+	require.NoError(t, record.Open(v.Request, &r))
+	alter(&r)
+	msg, err := record.Sign(rand.Reader, key, &r)
+	require.NoError(t, err)
+	h := record.Hash(msg)
+	return msg, h[:]
+}
+
+// TestSellerRequestRefusesTakenIndexFiledOtherwise: a Request that finds
+// the index it asks at taken and reads there, under the request ID that
+// it asked with, the view of a request of another session or of another
+// merchant (its signed request naming that session or merchant too) is
+// ErrMismatch: it asks at no further index and nothing goes on screen.
+func TestSellerRequestRefusesTakenIndexFiledOtherwise(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(*payflow.PaymentView, *record.PaymentRequest)
+	}{
+		{"session", func(v *payflow.PaymentView, r *record.PaymentRequest) {
+			v.SessionID[0] ^= 1
+			r.SessionID = v.SessionID[:]
+		}},
+		{"merchant", func(v *payflow.PaymentView, r *record.PaymentRequest) {
+			v.MerchantID = "other-shop"
+			r.MerchantID = v.MerchantID
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, c, earlier := restartedSellerWorld(t)
+			api := &tamperAPI{API: w.f.Platform}
+			api.payment = func(v *payflow.PaymentView) {
+				v.Request, v.RequestHash = refiled(t, v, w.f.Key, func(r *record.PaymentRequest) { tc.alter(v, r) })
+			}
+			w.useSeller(t, api)
+			require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, sv)
+			require.Equal(t, payflow.SessionRequestID(c.SessionID, 0), earlier.ID)
+			_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+			require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
+			_, err = w.seller.Status(ctx)
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+			assert.Empty(t, mustHeld(t, w.seller))
+		})
+	}
+}
+
+// keptHeld returns what Held lists of s without reading the platform (a
+// Held whose ctx ended, which returns the requests kept as last seen).
+func keptHeld(t *testing.T, s *payflow.Seller) []payflow.ID {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	held, err := s.Held(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	ids := make([]payflow.ID, len(held))
+	for i, v := range held {
+		ids[i] = v.ID
+	}
+	return ids
+}
+
+// TestSellerRefundPaymentOfScreenCapturedInPartByLaterView: RefundPayment
+// of the request on screen, paid in full by a merchant that captures at
+// once, whose read shows it captured for part of its amount by a merchant
+// that captures manually, is ErrMismatch (the view on screen does not say
+// that the merchant captures manually): the card signs no refund and the
+// shopper is refunded nothing.
+func TestSellerRefundPaymentOfScreenCapturedInPartByLaterView(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	reads := &tamperAPI{API: w.f.Platform}
+	w.useSeller(t, reads)
+	w.pair(t)
+	w.purchase(t)
+	sv, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	reads.payment = func(v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 }
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	rc, err := w.seller.RefundPayment(ctx, sv.ID, 100)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Nil(t, rc)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "the card signed no refund")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerRefundPaymentOfHeldNotesReadAgain: RefundPayment of the held
+// request on screen, which the platform shows cancelled when read again
+// (the merchant cancelled it elsewhere after the first read), fails with
+// ErrFinal and takes note of that read as Status does: the request is no
+// longer kept as held (Held lists nothing, even without a read), and the
+// screen shows it cancelled.
+func TestSellerRefundPaymentOfHeldNotesReadAgain(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	id := w.pairAndHold(t)
+	l, err := w.seller.Login(ctx)
+	require.NoError(t, err)
+	api.mu.Lock()
+	api.paymentID = id
+	api.answered = func() {
+		_, err := w.f.Platform.Cancel(ctx, l.Token, id)
+		require.NoError(t, err)
+	}
+	api.mu.Unlock()
+	rc, err := w.seller.RefundPayment(ctx, id, 100)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, rc)
+	assert.Empty(t, keptHeld(t, w.seller))
+	require.NotNil(t, payflow.Screen(w.seller))
+	assert.Equal(t, payflow.StateCancelled, payflow.Screen(w.seller).State)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerHeldAfterCancelHeldAndEndedCapture: a held request that
+// CancelHeld cancels, or whose capture the platform answers with its view
+// expired, is no longer kept: Held lists nothing, even without a read.
+func TestSellerHeldAfterCancelHeldAndEndedCapture(t *testing.T) {
+	ctx := context.Background()
+	t.Run("cancelled", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		id := w.pairAndHold(t)
+		require.Equal(t, []payflow.ID{id}, keptHeld(t, w.seller))
+		v, err := w.seller.CancelHeld(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelled, v.State)
+		assert.Empty(t, keptHeld(t, w.seller))
+		w.assertState(t, id, payflow.StateCancelled)
+	})
+	t.Run("capture answered expired", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+		w.useSeller(t, api)
+		id := w.pairAndHold(t)
+		api.capture = func(v *payflow.PaymentView, _ *record.Receipt) { v.State = payflow.StateExpired }
+		rc, err := w.seller.CaptureHeld(ctx, id, 0)
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		assert.Nil(t, rc)
+		assert.Empty(t, keptHeld(t, w.seller))
+	})
+}
+
+// TestSellerKeptRefundAnsweredIsNotSentAgain: a refund whose reply was
+// lost and which a Refund of the same request and amount then got the
+// receipt of is no longer kept: the next Refund, of another amount, makes
+// its own refund rather than failing with a *RefundMadeError.
+func TestSellerKeptRefundAnsweredIsNotSentAgain(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.useSeller(t, &lostRefundAPI{API: w.f.Platform, first: loseRefundReply(w.f.Platform)})
+	w.pair(t)
+	w.purchase(t)
+	_, err := w.seller.Refund(ctx, 240)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	rc, err := w.seller.Refund(ctx, 240)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), rc.Amount)
+	rc, err = w.seller.Refund(ctx, 100)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(100), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerChecksWithTheCardsNextCounterLonger: the check that Request
+// makes before the card signs measures the payment request with the
+// card's next counter, not the last one it used: with the last counter
+// 23 (one octet) and the next 24 (two octets), the first request that the
+// check lets through is one the card signs, and the one before it one
+// that the card refuses.
+func TestSellerChecksWithTheCardsNextCounterLonger(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	card := w.sellerCard.Card
+	id := payflow.SessionRequestID(c.SessionID, 0)
+	for {
+		counter, err := card.Counter()
+		require.NoError(t, err)
+		require.LessOrEqual(t, counter, uint64(23))
+		if counter == 23 {
+			break
+		}
+		_, err = card.SignPaymentRequest(&record.PaymentRequest{
+			RequestID: id[:], SessionID: c.SessionID[:], PayerCardID: w.shopperCard.Enrolment.ICCID,
+			MerchantID: phoneMerchant, Currency: "EUR", Amount: 1,
+		})
+		require.NoError(t, err)
+	}
+	checksWithTheCardsOwnHeader(t, w, c)
+}
+
+// TestSellerKeepsMaxHeldLapsed: of MaxHeld held requests that Held left
+// out as past their hold expiry, the seller keeps every one, the oldest
+// too: a CancelHeld of the oldest is sent to the platform, which answers
+// ErrExpired (its hold voided), and it is no longer kept.
+func TestSellerKeepsMaxHeldLapsed(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	c := w.pair(t)
+	for i := range payflow.MaxHeld {
+		w.holdAt(t, c, i)
+	}
+	require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld)
+	w.f.Clock.Advance(payflow.DefaultHoldTTL)
+	w.f.RefreshCRLs()
+	assert.Empty(t, mustHeld(t, w.seller), "every hold past its expiry")
+	oldest := payflow.SessionRequestID(c.SessionID, 0)
+	v, err := w.seller.CancelHeld(ctx, oldest)
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	assert.Nil(t, v)
+	w.assertState(t, oldest, payflow.StateExpired)
+	_, err = w.seller.CancelHeld(ctx, oldest)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "no longer kept")
+}
+
+// cancelViewAPI answers the cancellations that the platform makes with
+// their views altered by alter, when set.
+type cancelViewAPI struct {
+	payflow.API
+	alter func(*payflow.PaymentView)
+}
+
+func (a *cancelViewAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Cancel(ctx, token, id)
+	if err != nil || a.alter == nil {
+		return v, err
+	}
+	altered := *v
+	a.alter(&altered)
+	return &altered, nil
+}
+
+// TestSellerTakenIndexPaidInPartAfterCancel: a Request that cancels the
+// pending request it finds at a taken index (one that the seller's card
+// signed in another run, made at index 0, for a merchant that captures at
+// once), whose cancellation the platform answers with the request
+// captured and whose read after it shows part of its amount captured by
+// a merchant that captures manually, is ErrMismatch, as that read is
+// checked against the first one, which says otherwise: it is no
+// *PaidError, asks at no further index and puts nothing on screen.
+func TestSellerTakenIndexPaidInPartAfterCancel(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	reads := &tamperAPI{API: w.f.Platform}
+	api := &cancelViewAPI{API: reads}
+	w.useSeller(t, api)
+	c := w.pair(t)
+	taken := payflow.SessionRequestID(c.SessionID, 0)
+	msg, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+		RequestID: taken[:], SessionID: c.SessionID[:], PayerCardID: w.shopperCard.Enrolment.ICCID,
+		MerchantID: phoneMerchant, Currency: "EUR", Amount: 150,
+	})
+	require.NoError(t, err)
+	_, err = w.f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+
+	api.alter = func(v *payflow.PaymentView) {
+		v.State = payflow.StateCaptured
+		reads.payment = func(v *payflow.PaymentView) {
+			v.State, v.ManualCapture, v.Captured = payflow.StateCaptured, true, v.Amount-1
+		}
+	}
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, sv)
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
+	assert.Nil(t, payflow.Screen(w.seller))
+	assert.False(t, payflow.SawPaid(w.seller, taken))
+}
+
+// TestSellerRemembersLastPaidRequests: a seller phone remembers the last
+// 256 requests that it saw paid, the first of 256 paid one after the
+// other among them, each once however often it saw it paid (Wait, and
+// Status after it).
+func TestSellerRemembersLastPaidRequests(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	var first payflow.ID
+	for i := range 256 {
+		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 1, Currency: "EUR"})
+		require.NoError(t, err)
+		w.shopperApproves(t)
+		v, rc, err := w.seller.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateCaptured, v.State)
+		require.NotNil(t, rc)
+		v, err = w.seller.Status(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sv.ID, v.ID)
+		if i == 0 {
+			first = sv.ID
+		}
+	}
+	assert.True(t, payflow.SawPaid(w.seller, first))
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 256}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
