@@ -46,6 +46,7 @@ func TestWaitPaymentRefusesRequestSignedForAnotherPayment(t *testing.T) {
 			r.PayerCardID = enrolPhoneCard(t, w.f, "Bob").Enrolment.ICCID
 		}, func(*record.PaymentRequest, *payflow.PaymentView) {}},
 		{"currency, shown as the session's", func(_ *phoneWorld, r *record.PaymentRequest) { r.Currency = "USD" }, func(*record.PaymentRequest, *payflow.PaymentView) {}},
+		{"merchant, shown as the session's", func(_ *phoneWorld, r *record.PaymentRequest) { r.MerchantID = "other-shop" }, func(*record.PaymentRequest, *payflow.PaymentView) {}},
 		{"session", func(_ *phoneWorld, r *record.PaymentRequest) { r.SessionID[0] ^= 1 }, func(r *record.PaymentRequest, v *payflow.PaymentView) {
 			copy(v.SessionID[:], r.SessionID)
 		}},
@@ -319,4 +320,24 @@ func TestEndedViewLeavesAnotherRequestUnderItsIDOnScreen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, h, on.RequestHash, "the other request stays on screen")
 	assert.Equal(t, payflow.StatePending, on.State)
+}
+
+// TestDeclineAnsweredCancelledShownCancelled: a decline answered with the
+// request cancelled fails with ErrFinal and returns that view, which is
+// the app's own: the screen shows the request cancelled, as the phone
+// checked it, whatever the app writes into the view returned.
+func TestDeclineAnsweredCancelledShownCancelled(t *testing.T) {
+	ctx := context.Background()
+	w, api := newTamperWorld(t)
+	w.pair(t)
+	_, screen := w.request(t)
+	api.decline = func(v *payflow.PaymentView) { v.State = payflow.StateCancelled }
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.NotNil(t, v)
+	scribble(v)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, on.State, "shown as the phone knows it")
+	requireSameRequest(t, screen, on)
 }
