@@ -341,3 +341,23 @@ func TestDeclineAnsweredCancelledShownCancelled(t *testing.T) {
 	assert.Equal(t, payflow.StateCancelled, on.State, "shown as the phone knows it")
 	requireSameRequest(t, screen, on)
 }
+
+// TestDeclineShownActsOnTheViewOnScreen: DeclineShown declines the
+// request on screen as the phone checked it, whatever the app wrote into
+// its view since, but for the ID and request hash that name the request:
+// the request is declined and leaves the screen.
+func TestDeclineShownActsOnTheViewOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, screen := w.request(t)
+	hash := slices.Clone(screen.RequestHash)
+	scribble(screen)
+	screen.RequestHash = hash
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, v.State)
+	requireSameRequest(t, sv, v)
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
