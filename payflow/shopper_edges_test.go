@@ -361,3 +361,33 @@ func TestDeclineShownActsOnTheViewOnScreen(t *testing.T) {
 	_, err = w.shopper.Payment()
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
 }
+
+// TestApproveKeepsRefusedConsentWhenTheReadAfterFails: a consent that the
+// platform refuses, whose request the phone then cannot read (no answer),
+// may have been settled by an earlier send of it: the approval fails with
+// that read's error and keeps the consent, which the next approval sends
+// again, as signed, and gets the receipt of.
+func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	api := &scriptedApproveAPI{API: unreadable}
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		unreadable.fail(screen.ID, payflow.ErrUnavailable)
+		return nil, payflow.ErrReplay
+	})
+	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.NotErrorIs(t, err, payflow.ErrReplay)
+
+	unreadable.fail(screen.ID, nil)
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err, "the kept consent sent again, the card unused")
+	assert.Equal(t, uint64(690), rc.Amount)
+	require.Len(t, api.sent, 2)
+	assert.Equal(t, api.sent[0], api.sent[1])
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
