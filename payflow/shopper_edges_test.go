@@ -1,0 +1,393 @@
+package payflow_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// signAltered has the seller's card of w sign the request that v carries,
+// altered by alter, and returns it with its hash.
+func (w *phoneWorld) signAltered(tb testing.TB, v *payflow.PaymentView, alter func(*record.PaymentRequest)) (msg, hash []byte) {
+	tb.Helper()
+	var r record.PaymentRequest
+	require.NoError(tb, record.Open(v.Request, &r))
+	r.CardHeader = record.CardHeader{} // the card writes its own
+	alter(&r)
+	msg, err := w.sellerCard.Card.SignPaymentRequest(&r)
+	require.NoError(tb, err)
+	h := record.Hash(msg)
+	return msg, h[:]
+}
+
+// TestWaitPaymentRefusesRequestSignedForAnotherPayment: a view of the
+// session's next request that carries a request that the seller's card
+// signed, and shows it as signed, but signed for another payer, session,
+// merchant or request ID than the session's and that index's, goes on no
+// screen: WaitPayment fails with ErrMismatch, and nothing is on screen.
+func TestWaitPaymentRefusesRequestSignedForAnotherPayment(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		alter func(w *phoneWorld, r *record.PaymentRequest)
+		shown func(r *record.PaymentRequest, v *payflow.PaymentView)
+	}{
+		{"payer", func(w *phoneWorld, r *record.PaymentRequest) {
+			r.PayerCardID = enrolPhoneCard(t, w.f, "Bob").Enrolment.ICCID
+		}, func(r *record.PaymentRequest, v *payflow.PaymentView) { v.PayerCardID = r.PayerCardID }},
+		{"payer, shown as this card", func(w *phoneWorld, r *record.PaymentRequest) {
+			r.PayerCardID = enrolPhoneCard(t, w.f, "Bob").Enrolment.ICCID
+		}, func(*record.PaymentRequest, *payflow.PaymentView) {}},
+		{"currency, shown as the session's", func(_ *phoneWorld, r *record.PaymentRequest) { r.Currency = "USD" }, func(*record.PaymentRequest, *payflow.PaymentView) {}},
+		{"merchant, shown as the session's", func(_ *phoneWorld, r *record.PaymentRequest) { r.MerchantID = "other-shop" }, func(*record.PaymentRequest, *payflow.PaymentView) {}},
+		{"session", func(_ *phoneWorld, r *record.PaymentRequest) { r.SessionID[0] ^= 1 }, func(r *record.PaymentRequest, v *payflow.PaymentView) {
+			copy(v.SessionID[:], r.SessionID)
+		}},
+		{"merchant", func(_ *phoneWorld, r *record.PaymentRequest) { r.MerchantID = "other-shop" }, func(r *record.PaymentRequest, v *payflow.PaymentView) {
+			v.MerchantID = r.MerchantID
+		}},
+		{"request ID", func(_ *phoneWorld, r *record.PaymentRequest) {
+			next := payflow.SessionRequestID(payflow.ID(r.SessionID), 1)
+			r.RequestID = next[:]
+		}, func(*record.PaymentRequest, *payflow.PaymentView) {}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w, api := newTamperWorld(t)
+			w.pair(t)
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			var r record.PaymentRequest
+			msg, h := w.signAltered(t, sv, func(signed *record.PaymentRequest) {
+				tt.alter(w, signed)
+				r = *signed
+			})
+			api.payment = func(v *payflow.PaymentView) {
+				if v.ID == sv.ID {
+					v.Request, v.RequestHash = msg, h
+					tt.shown(&r, v)
+				}
+			}
+
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, screen)
+			_, err = w.shopper.Payment()
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing on screen")
+		})
+	}
+}
+
+// TestWaitPaymentOfRequestReadAcrossSelect: a WaitPayment that reads its
+// session's request pending while another session is selected fails with
+// ErrNotPaired and puts nothing on screen, and the new session's first
+// request is the next shown.
+func TestWaitPaymentOfRequestReadAcrossSelect(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	hook := &hookAPI{API: w.f.Platform}
+	w.useShopper(t, hook)
+	first := w.pair(t)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	waited, release := w.holdWaitPayment(t, hook, sv.ID, true) // read pending
+
+	toNextEpoch(t, w.f, 0)
+	second := w.pair(t)
+	require.NotEqual(t, first.SessionID, second.SessionID)
+	release()
+	got := within(t, waited, "WaitPayment")
+	require.ErrorIs(t, got.err, payflow.ErrNotPaired)
+	assert.Nil(t, got.v)
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "the first session's request is not on screen")
+
+	next, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	w.requireFirstRequest(t, second, next)
+}
+
+// TestWaitPaymentsPastAnEndedRequestMoveOnOnce: of two WaitPayments that
+// read the session's next request ended, the one that moves on second,
+// the other having moved past it and shown the request after it, does
+// not move the session further: it shows that request too.
+func TestWaitPaymentsPastAnEndedRequestMoveOnOnce(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	hook := &hookAPI{API: w.f.Platform}
+	w.useShopper(t, hook)
+	w.pair(t)
+	ended, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	_, err = w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	waited, release := w.holdWaitPayment(t, hook, ended.ID, true) // read cancelled
+
+	next, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, next.ID, screen.ID)
+	release()
+	got := within(t, waited, "WaitPayment")
+	require.NoError(t, got.err)
+	assert.Equal(t, next.ID, got.v.ID, "the request after the ended one")
+	rc, err := w.shopper.ApproveShown(ctx, got.v, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+}
+
+// TestDeclineAnsweredCapturedLeavesScreen: a decline answered with a view
+// of the request captured fails with ErrFinal, and the screen keeps the
+// request as it showed it, pending: a captured view goes on screen only
+// as a receipt to collect (WaitPayment).
+func TestDeclineAnsweredCapturedLeavesScreen(t *testing.T) {
+	ctx := context.Background()
+	w, api := newTamperWorld(t)
+	w.pair(t)
+	_, screen := w.request(t)
+	api.decline = func(v *payflow.PaymentView) { v.State, v.Captured = payflow.StateCaptured, v.Amount }
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.NotNil(t, v)
+	assert.Equal(t, payflow.StateCaptured, v.State)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, screen, on, "the screen keeps the request as it showed it")
+}
+
+// TestApproveShownActsOnTheViewOnScreen: ApproveShown approves the
+// request on screen as the phone checked it, whatever the app wrote into
+// its view since, but for the ID and request hash that name the request:
+// the shopper pays the request's amount. A view with another ID, the
+// request hash the same, is another request than the one on screen: it
+// fails with ErrMismatch, the card signing nothing.
+func TestApproveShownActsOnTheViewOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	_, screen := w.request(t)
+	shown := *screen
+	shown.ID[0] ^= 1
+	counter := w.counter(t)
+	_, err := w.shopper.ApproveShown(ctx, &shown, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+
+	hash := slices.Clone(screen.RequestHash)
+	scribble(screen)
+	screen.RequestHash, screen.State, screen.ConsentNonce = hash, payflow.StateCaptured, nil
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestWaitPaymentFailsWithReadErrorOnceContextEnded: a read of a kept
+// consent's request that gets no answer while WaitPayment's context ends
+// fails WaitPayment with that read's error, the request shown nothing.
+func TestWaitPaymentFailsWithReadErrorOnceContextEnded(t *testing.T) {
+	w := newMemoryPhoneWorld(t, true)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	hook := &hookAPI{API: unreadable}
+	first, next := w.holdAndAskNext(t, hook)
+	unreadable.fail(first, payflow.ErrUnavailable)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hook.mu.Lock()
+	hook.paymentID, hook.payment = first, cancel
+	hook.mu.Unlock()
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.NotErrorIs(t, err, context.Canceled)
+	assert.Nil(t, screen)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, on.ID, "the screen as it was")
+}
+
+// TestApproveSignsAgainOnceRefusedKeptConsentIsDropped: with
+// MaxKeptConsents consents kept, one of them of the request on screen,
+// whose reply was lost before it reached the platform, the approval of
+// that request, which the platform refuses the kept consent of (the card
+// signed since), drops it: the card then signs a new consent, one fewer
+// than the limit being kept, and the shopper pays.
+func TestApproveSignsAgainOnceRefusedKeptConsentIsDropped(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	w.pair(t)
+	ask := func() *payflow.PaymentView {
+		_, err := w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+		require.NoError(t, err)
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		return screen
+	}
+	for range payflow.MaxKeptConsents - 1 {
+		ask()
+		w.approveHeld(t)
+	}
+	api.mu.Lock()
+	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		return nil, payflow.ErrUnavailable
+	})
+	api.mu.Unlock()
+	screen := ask()
+	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	_, err = w.shopper.Login(ctx) // the kept consent's counter is spent
+	require.NoError(t, err)
+
+	got := make(chan error, 1)
+	wctx, failed := context.WithCancel(ctx)
+	defer failed()
+	go func() {
+		_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+		if err != nil {
+			failed() // the seller waits no more
+		}
+		got <- err
+	}()
+	held, _, err := w.seller.Wait(wctx)
+	if err != nil {
+		require.NoError(t, within(t, got, "ApproveShown"))
+	}
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, held.State)
+	require.Equal(t, screen.ID, held.ID)
+	_, err = w.seller.Capture(ctx, screen.Amount)
+	require.NoError(t, err)
+	require.NoError(t, within(t, got, "ApproveShown"))
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	require.Len(t, api.sent, payflow.MaxKeptConsents+2)
+	assert.NotEqual(t, api.sent[payflow.MaxKeptConsents-1], api.sent[payflow.MaxKeptConsents+1], "a new consent signed")
+}
+
+// TestReceiptToCollectIsTheAppsOwn: the captured view of a receipt to
+// collect that WaitPayment returns is the app's own: writing into it
+// leaves the request on screen as the phone checked it, and its approval
+// returns the receipt.
+func TestReceiptToCollectIsTheAppsOwn(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	first, rc, screen := w.receiptToCollect(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+	scribble(screen)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	requireSameRequest(t, first, on)
+	assert.Equal(t, first.Receipt, on.Receipt)
+	got, err := w.shopper.ApproveShown(ctx, on, "")
+	require.NoError(t, err)
+	assert.Equal(t, rc.Signed, got.Signed)
+}
+
+// TestEndedViewLeavesAnotherRequestUnderItsIDOnScreen: a decline
+// answered with the request on screen cancelled, while a WaitPayment put
+// another request under its ID on screen (a seller card may sign more
+// than one request under one ID), fails with ErrFinal and leaves that
+// other request on screen, pending: an ended view replaces on screen the
+// view of its own request alone.
+func TestEndedViewLeavesAnotherRequestUnderItsIDOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w, reads := newTamperWorld(t)
+	w.pair(t)
+	_, first := w.request(t)
+	other, h := w.signUnderID(t, first)
+	reads.decline = func(v *payflow.PaymentView) {
+		reads.payment = func(r *payflow.PaymentView) {
+			r.Request, r.RequestHash, r.Amount, r.Lines, r.Legs = other, h, 100, nil, nil
+			r.State, r.ConsentNonce = payflow.StatePending, []byte{1}
+		}
+		refreshed, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, h, refreshed.RequestHash)
+		reads.payment = nil
+		v.State = payflow.StateCancelled
+	}
+	v, err := w.shopper.DeclineShown(ctx, first)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, h, on.RequestHash, "the other request stays on screen")
+	assert.Equal(t, payflow.StatePending, on.State)
+}
+
+// TestDeclineAnsweredCancelledShownCancelled: a decline answered with the
+// request cancelled fails with ErrFinal and returns that view, which is
+// the app's own: the screen shows the request cancelled, as the phone
+// checked it, whatever the app writes into the view returned.
+func TestDeclineAnsweredCancelledShownCancelled(t *testing.T) {
+	ctx := context.Background()
+	w, api := newTamperWorld(t)
+	w.pair(t)
+	_, screen := w.request(t)
+	api.decline = func(v *payflow.PaymentView) { v.State = payflow.StateCancelled }
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.NotNil(t, v)
+	scribble(v)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, on.State, "shown as the phone knows it")
+	requireSameRequest(t, screen, on)
+}
+
+// TestDeclineShownActsOnTheViewOnScreen: DeclineShown declines the
+// request on screen as the phone checked it, whatever the app wrote into
+// its view since, but for the ID and request hash that name the request:
+// the request is declined and leaves the screen.
+func TestDeclineShownActsOnTheViewOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, screen := w.request(t)
+	hash := slices.Clone(screen.RequestHash)
+	scribble(screen)
+	screen.RequestHash = hash
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, v.State)
+	requireSameRequest(t, sv, v)
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
+
+// TestApproveKeepsRefusedConsentWhenTheReadAfterFails: a consent that the
+// platform refuses, whose request the phone then cannot read (no answer),
+// may have been settled by an earlier send of it: the approval fails with
+// that read's error and keeps the consent, which the next approval sends
+// again, as signed, and gets the receipt of.
+func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	api := &scriptedApproveAPI{API: unreadable}
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		unreadable.fail(screen.ID, payflow.ErrUnavailable)
+		return nil, payflow.ErrReplay
+	})
+	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.NotErrorIs(t, err, payflow.ErrReplay)
+
+	unreadable.fail(screen.ID, nil)
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err, "the kept consent sent again, the card unused")
+	assert.Equal(t, uint64(690), rc.Amount)
+	require.Len(t, api.sent, 2)
+	assert.Equal(t, api.sent[0], api.sent[1])
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
