@@ -216,12 +216,13 @@ type PlatformOptions struct {
 // faulty one): the call fails with ErrContended.
 const MaxConflictRetries = 100
 
-// ErrContended is the error of a Platform call that lost the compare-and-set
-// of a payment request or refund MaxConflictRetries + 1 times. It matches
-// ErrUnavailable, not ErrConflict, so that the HTTP API answers 503
-// unavailable and the client sends the request again later; the call has
-// written nothing but the steps it completed before (each leaves the
-// record in a state from which a retry or RecoverSweep goes on).
+// ErrContended is the error of a Platform call one of whose loops lost the
+// compare-and-set of a payment request or refund MaxConflictRetries + 1
+// times. It matches ErrUnavailable, not ErrConflict, so that the HTTP API
+// answers 503 unavailable and the client sends the request again later;
+// the call has written nothing but the steps it completed before (each
+// leaves the record in a state from which a retry or RecoverSweep goes
+// on).
 var ErrContended = fmt.Errorf("%w: a payment request or refund changed again and again while being written", ErrUnavailable)
 
 // conflictRetries counts the compare-and-sets of payment requests and
@@ -267,12 +268,14 @@ func (n *conflictRetries) again(ctx context.Context, lost error) error {
 // concurrent and repeated calls settle each payment once. A call that
 // loses a compare-and-set of a payment request or refund reads it again
 // and goes on from what the other process wrote, at most
-// MaxConflictRetries times in all; one more loss fails it with
-// ErrContended, and a call whose ctx has ended does not go round again
-// but fails with ctx's error, whether or not the Store looks at ctx.
-// Either way the call has written only the steps it completed, each of
-// which leaves the record in a state from which the call sent again or
-// RecoverSweep goes on. A Platform is safe for concurrent use.
+// MaxConflictRetries times in each of its loops (an approval's, and the
+// read within it that settles an expiry, each count their own); one more
+// loss fails it with ErrContended, and a call whose ctx has ended does
+// not go round again but fails with ctx's error, whether or not the Store
+// looks at ctx. Either way the call has written only the steps it
+// completed, each of which leaves the record in a state from which the
+// call sent again or RecoverSweep goes on. A Platform is safe for
+// concurrent use.
 type Platform struct {
 	ledger   *ledger.Ledger
 	store    Store
