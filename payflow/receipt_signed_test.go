@@ -2,6 +2,8 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +13,17 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
+
+// resignReceipt returns signed, a platform receipt, altered by alter and
+// signed again with key, as a platform that signs what it should not would.
+func resignReceipt(key *ecdsa.PrivateKey, signed []byte, alter func(*record.Receipt)) ([]byte, error) {
+	var rc record.Receipt
+	if err := record.Open(signed, &rc); err != nil {
+		return nil, err
+	}
+	alter(&rc)
+	return record.Sign(rand.Reader, key, &rc)
+}
 
 // receiptsOtherThanSigned alter the receipt of a payment of basket (2
 // apples at 120 and a loaf at 450, no legs) into one with other lines or

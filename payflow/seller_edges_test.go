@@ -286,23 +286,13 @@ type resignedAPI struct {
 	capture func(*payflow.PaymentView, *record.Receipt)
 }
 
-// resign returns signed, a receipt, altered by alter and signed again.
-func (a *resignedAPI) resign(signed []byte, alter func(*record.Receipt)) ([]byte, error) {
-	var rc record.Receipt
-	if err := record.Open(signed, &rc); err != nil {
-		return nil, err
-	}
-	alter(&rc)
-	return record.Sign(rand.Reader, a.key, &rc)
-}
-
 func (a *resignedAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 	v, err := a.API.Refund(ctx, req)
 	if err != nil || a.refund == nil {
 		return v, err
 	}
 	altered := *v
-	if altered.Receipt, err = a.resign(v.Receipt, a.refund); err != nil {
+	if altered.Receipt, err = resignReceipt(a.key, v.Receipt, a.refund); err != nil {
 		return nil, err
 	}
 	return &altered, nil
@@ -314,7 +304,7 @@ func (a *resignedAPI) Capture(ctx context.Context, token string, req *payflow.Ca
 		return v, err
 	}
 	altered := *v
-	if altered.Receipt, err = a.resign(v.Receipt, func(rc *record.Receipt) { a.capture(&altered, rc) }); err != nil {
+	if altered.Receipt, err = resignReceipt(a.key, v.Receipt, func(rc *record.Receipt) { a.capture(&altered, rc) }); err != nil {
 		return nil, err
 	}
 	return &altered, nil

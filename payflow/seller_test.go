@@ -3,7 +3,6 @@ package payflow_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -2170,17 +2169,12 @@ func (a *misfiledAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequ
 		return nil, err
 	}
 	altered := *v
-	var rc record.Receipt
-	if len(v.Receipt) > 0 {
-		if err := record.Open(v.Receipt, &rc); err != nil {
-			return nil, err
-		}
+	if len(v.Receipt) == 0 {
+		a.alter(&altered, &record.Receipt{})
+		return &altered, nil
 	}
-	a.alter(&altered, &rc)
-	if len(v.Receipt) > 0 {
-		if altered.Receipt, err = record.Sign(rand.Reader, a.key, &rc); err != nil {
-			return nil, err
-		}
+	if altered.Receipt, err = resignReceipt(a.key, v.Receipt, func(rc *record.Receipt) { a.alter(&altered, rc) }); err != nil {
+		return nil, err
 	}
 	return &altered, nil
 }

@@ -1368,16 +1368,15 @@ func (a *restatedAPI) restate(v *payflow.PaymentView, err error) (*payflow.Payme
 	if err != nil || !a.on.Load() || v.State != payflow.StateCaptured || (a.only != payflow.ID{} && v.ID != a.only) {
 		return v, err
 	}
-	var rc record.Receipt
-	require.NoError(a.tb, record.Open(v.Receipt, &rc))
-	rc.Amount = a.receipt
-	if a.consentHash != nil {
-		rc.ConsentHash = a.consentHash
-	}
-	if a.alter != nil {
-		a.alter(&rc)
-	}
-	msg, err := record.Sign(rand.Reader, a.key, &rc)
+	msg, err := resignReceipt(a.key, v.Receipt, func(rc *record.Receipt) {
+		rc.Amount = a.receipt
+		if a.consentHash != nil {
+			rc.ConsentHash = a.consentHash
+		}
+		if a.alter != nil {
+			a.alter(rc)
+		}
+	})
 	require.NoError(a.tb, err)
 	c := *v
 	c.Captured, c.Receipt = a.captured, msg
