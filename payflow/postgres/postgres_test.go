@@ -214,13 +214,7 @@ func pairingCancelsRequestCommittedWhileWaiting(t *testing.T, key, level string)
 	tx := beginOther(t, dsn)
 	_, err := tx.Exec(ctx, `UPDATE payflow_counters SET counter = 2 WHERE card_id = $1`, sess.SellerCardID)
 	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO payflow_payments (id, session_id, state, version, merchant_id, seller_card_id,
-		payer_card_id, currency, amount, request, request_hash, manual_capture, expires_at, created_at, updated_at, attempt,
-		hold_expires_at, capture_amount, captured, refunded, void_to, settled_at, due_at)
-		VALUES ($1, $2, 'pending', 1, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $11, 0, 0, 0, 0, 0, '', 0, $10)`,
-		p.ID[:], p.SessionID[:], p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, int64(p.Amount), p.Request,
-		p.RequestHash, p.ExpiresAt.UnixNano(), p.CreatedAt.UnixNano())
-	require.NoError(t, err)
+	insertRequest(t, tx, p)
 	got := pairWhileHeld(t, s, tx, sess, at.Add(time.Minute), p.ID, nil)
 	assert.Equal(t, payflow.StateCancelled, got.State, "made before the pairing took the counter row")
 	assert.Equal(t, uint64(2), got.Version)
