@@ -273,10 +273,12 @@ func TestPlatform(t *testing.T) {
 	})
 }
 
-// TestCatalogOrderUnderLocale: in a database whose default collation is
-// a language's (here ICU's en-US) rather than C, a catalog still comes in
-// SKU order as the other stores give it, byte by byte: "B" before "a".
-func TestCatalogOrderUnderLocale(t *testing.T) {
+// TestByteOrderUnderLocale: in a database whose default collation is a
+// language's (here ICU's en-US) rather than C, a catalog still comes in
+// SKU order, and the enrolled cards (Cards) and a merchant's seller cards
+// (Merchant) in card ID order, as the other stores give them, byte by
+// byte: "B" before "a".
+func TestByteOrderUnderLocale(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresDSN(t)
 	conn, err := pgx.Connect(ctx, dsn)
@@ -304,6 +306,18 @@ func TestCatalogOrderUnderLocale(t *testing.T) {
 		skus = append(skus, it.SKU)
 	}
 	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, skus)
+
+	ids := []string{"a", "B", "a-2", "a1"}
+	for i, id := range ids {
+		require.NoError(t, s.PutCard(ctx, &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte{byte(i)}, 16)}))
+	}
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: ids}))
+	var cards []string
+	require.NoError(t, s.Cards(ctx, func(c *payflow.CardRecord) error { cards = append(cards, c.ID); return nil }))
+	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, cards, "Cards")
+	m, err := s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, m.SellerCardIDs, "Merchant")
 }
 
 // TestOpenNegativeMaxConns: a negative MaxConns is refused with
