@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -231,4 +232,26 @@ func TestAcceptMeetsUncommittedKey(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAcceptCounterAboveInt64: an acceptance whose counter no SQL integer
+// holds (above math.MaxInt64) is refused with a *pki.CounterError whose
+// Last is math.MaxInt64, for a card never seen as for one whose counter
+// is stored, and writes nothing: its nonce stays unused and the card's
+// counter as it was.
+func TestAcceptCounterAboveInt64(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, testenv.PostgresSchema(t))
+	exp := time.Unix(1_800_000_000, 0)
+	seen := "8900000000000000002"
+	require.NoError(t, s.Advance(ctx, seen, 7))
+	for i, card := range []string{"8900000000000000001", seen} {
+		for _, counter := range []uint64{math.MaxInt64 + 1, math.MaxUint64} {
+			nonce := bytes.Repeat([]byte{byte(i), byte(counter)}, 16)
+			err := s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: exp, CardID: card, Counter: counter})
+			assert.Equal(t, &pki.CounterError{CardID: card, Last: math.MaxInt64, Got: counter}, err, "card %s, counter %d", card, counter)
+			assert.NoError(t, s.Spent(ctx, nonce, card, 8), "card %s, counter %d: nothing written", card, counter)
+		}
+	}
+	assert.Equal(t, &pki.CounterError{CardID: seen, Last: 7, Got: 7}, s.Spent(ctx, nil, seen, 7))
 }
