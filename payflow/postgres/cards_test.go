@@ -123,3 +123,53 @@ func TestSetCatalogWaitsForReplacement(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, items, got)
 }
+
+// TestReadCancelledWhileWaiting: a read whose context ends while it waits
+// for a table that another transaction has locked fails with an error
+// that wraps the context's (context.Canceled), as a write does, once the
+// server has cancelled its statement: so it is of a read of one row
+// (Payment), of rows (Cards) and of the catalog (Catalog), whether the
+// wait is its statement's preparation (its first run) or its run (the
+// statement prepared by a read before).
+func TestReadCancelledWhileWaiting(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	for _, prepared := range []bool{false, true} {
+		app := map[bool]string{false: "unprepared", true: "prepared"}[prepared]
+		s, waiting := openNamed(t, dsn, app)
+		if !prepared {
+			require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR"}))
+			require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "x", Name: "X", UnitPrice: 1}}))
+		}
+		for _, c := range []struct {
+			table string
+			read  func(context.Context) error
+		}{
+			{"payflow_payments", func(ctx context.Context) error { _, err := s.Payment(ctx, payflow.ID{1}); return err }},
+			{"payflow_cards", func(ctx context.Context) error {
+				return s.Cards(ctx, func(*payflow.CardRecord) error { return nil })
+			}},
+			{"payflow_catalog", func(ctx context.Context) error { _, err := s.Catalog(ctx, "m"); return err }},
+		} {
+			t.Run(app+"/"+c.table, func(t *testing.T) {
+				if prepared {
+					if err := c.read(ctx); err != nil {
+						require.ErrorIs(t, err, payflow.ErrNotFound)
+					}
+				}
+				tx := beginOther(t, dsn)
+				_, err := tx.Exec(ctx, `LOCK TABLE `+c.table+` IN ACCESS EXCLUSIVE MODE`)
+				require.NoError(t, err)
+				cctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				done := make(chan error, 1)
+				go func() { done <- c.read(cctx) }()
+				await(t, "the read waiting for the table", done, func() bool { return waiting() == 1 })
+				cancel()
+				assert.ErrorIs(t, <-done, context.Canceled)
+				assert.Zero(t, waiting(), "the read's statement still waits on the server")
+				require.NoError(t, tx.Rollback(ctx))
+			})
+		}
+	}
+}
