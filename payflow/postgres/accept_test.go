@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -254,4 +255,60 @@ func TestAcceptCounterAboveInt64(t *testing.T) {
 		}
 	}
 	assert.Equal(t, &pki.CounterError{CardID: seen, Last: 7, Got: 7}, s.Spent(ctx, nil, seen, 7))
+}
+
+// TestPipelineCommitRefused: a call run as a pipeline (a Consume, a
+// seller card's pairing with CancelPending) whose statements all succeed
+// but whose transaction the server refuses at its commit (here a deferred
+// constraint trigger that raises) fails with the server's error, and
+// nothing of it is kept: the nonce can be consumed again, the pairing's
+// nonce and counter are unused and its session not stored.
+func TestPipelineCommitRefused(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s := open(t, dsn)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	_, err = conn.Exec(ctx, `CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'P0001'; END $$`)
+	require.NoError(t, err)
+	refuse := func(t *testing.T, table string) {
+		_, err := conn.Exec(ctx, `CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT OR UPDATE OR DELETE ON `+table+`
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()`)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_, err := conn.Exec(context.Background(), `DROP TRIGGER refuse_commit ON `+table)
+			require.NoError(t, err)
+		})
+	}
+	refused := func(t *testing.T, err error) {
+		t.Helper()
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr)
+		assert.Equal(t, "P0001", pgErr.Code)
+	}
+	at := time.Unix(1_800_000_000, 0)
+	nonce := bytes.Repeat([]byte{0x4e}, 32)
+	t.Run("consume", func(t *testing.T) {
+		require.NoError(t, s.Add(ctx, nonce, at.Add(time.Hour)))
+		t.Run("refused", func(t *testing.T) {
+			refuse(t, "payflow_nonces")
+			refused(t, s.Consume(ctx, nonce, at))
+		})
+		assert.NoError(t, s.Consume(ctx, nonce, at), "the nonce kept")
+	})
+	t.Run("pairing", func(t *testing.T) {
+		sess := &payflow.SessionRecord{ID: payflow.ID{0x5e}, ShopperCardID: "8900000000000000001", SellerCardID: "8900000000000000002",
+			MerchantID: "m", ShopperEID: make([]byte, 16), SellerEID: make([]byte, 16), SellerConfirmed: true, ExpiresAt: at.Add(time.Hour)}
+		a := &payflow.Acceptance{Nonce: nonce, NonceExpires: at.Add(time.Hour), CardID: sess.SellerCardID, Counter: 1, Session: sess,
+			Now: at, CancelPending: true}
+		t.Run("refused", func(t *testing.T) {
+			refuse(t, "payflow_sessions")
+			refused(t, s.Accept(ctx, a))
+		})
+		assert.NoError(t, s.Spent(ctx, nonce, sess.SellerCardID, 1), "nonce and counter unused")
+		_, err := s.Session(ctx, sess.ID)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "the session not stored")
+	})
 }
