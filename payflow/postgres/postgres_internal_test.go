@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/testenv"
@@ -136,5 +138,31 @@ func TestConsumeCancelledOnceCommitted(t *testing.T) {
 		cancel()
 		require.NoError(t, err, "try %d: the nonce was consumed", i)
 		require.ErrorIs(t, s.Consume(ctx, nonce, now), pki.ErrNonce)
+	}
+}
+
+// TestOpenMaxConns: the pool opens at most MaxConns connections, 16 when
+// MaxConns is zero, and keeps as many idle: none of those that a burst of
+// calls opened is closed once they are done.
+func TestOpenMaxConns(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	for _, c := range []struct{ opt, want int }{{0, 16}, {3, 3}} {
+		s, err := Open(ctx, dsn, Options{MaxConns: c.opt})
+		require.NoError(t, err)
+		assert.Equal(t, c.want, s.db.Stats().MaxOpenConnections, "MaxConns %d", c.opt)
+		var conns []*sql.Conn
+		for range c.want {
+			conn, err := s.db.Conn(ctx)
+			require.NoError(t, err)
+			conns = append(conns, conn)
+		}
+		for _, conn := range conns {
+			require.NoError(t, conn.Close())
+		}
+		st := s.db.Stats()
+		assert.Equal(t, c.want, st.Idle, "MaxConns %d: idle", c.opt)
+		assert.Equal(t, c.want, st.OpenConnections, "MaxConns %d: open", c.opt)
+		require.NoError(t, s.Close())
 	}
 }

@@ -214,13 +214,7 @@ func pairingCancelsRequestCommittedWhileWaiting(t *testing.T, key, level string)
 	tx := beginOther(t, dsn)
 	_, err := tx.Exec(ctx, `UPDATE payflow_counters SET counter = 2 WHERE card_id = $1`, sess.SellerCardID)
 	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO payflow_payments (id, session_id, state, version, merchant_id, seller_card_id,
-		payer_card_id, currency, amount, request, request_hash, manual_capture, expires_at, created_at, updated_at, attempt,
-		hold_expires_at, capture_amount, captured, refunded, void_to, settled_at, due_at)
-		VALUES ($1, $2, 'pending', 1, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $11, 0, 0, 0, 0, 0, '', 0, $10)`,
-		p.ID[:], p.SessionID[:], p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, int64(p.Amount), p.Request,
-		p.RequestHash, p.ExpiresAt.UnixNano(), p.CreatedAt.UnixNano())
-	require.NoError(t, err)
+	insertRequest(t, tx, p)
 	got := pairWhileHeld(t, s, tx, sess, at.Add(time.Minute), p.ID, nil)
 	assert.Equal(t, payflow.StateCancelled, got.State, "made before the pairing took the counter row")
 	assert.Equal(t, uint64(2), got.Version)
@@ -279,10 +273,12 @@ func TestPlatform(t *testing.T) {
 	})
 }
 
-// TestCatalogOrderUnderLocale: in a database whose default collation is
-// a language's (here ICU's en-US) rather than C, a catalog still comes in
-// SKU order as the other stores give it, byte by byte: "B" before "a".
-func TestCatalogOrderUnderLocale(t *testing.T) {
+// TestByteOrderUnderLocale: in a database whose default collation is a
+// language's (here ICU's en-US) rather than C, a catalog still comes in
+// SKU order, and the enrolled cards (Cards) and a merchant's seller cards
+// (Merchant) in card ID order, as the other stores give them, byte by
+// byte: "B" before "a".
+func TestByteOrderUnderLocale(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresDSN(t)
 	conn, err := pgx.Connect(ctx, dsn)
@@ -310,6 +306,18 @@ func TestCatalogOrderUnderLocale(t *testing.T) {
 		skus = append(skus, it.SKU)
 	}
 	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, skus)
+
+	ids := []string{"a", "B", "a-2", "a1"}
+	for i, id := range ids {
+		require.NoError(t, s.PutCard(ctx, &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte{byte(i)}, 16)}))
+	}
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: ids}))
+	var cards []string
+	require.NoError(t, s.Cards(ctx, func(c *payflow.CardRecord) error { cards = append(cards, c.ID); return nil }))
+	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, cards, "Cards")
+	m, err := s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, m.SellerCardIDs, "Merchant")
 }
 
 // TestOpenNegativeMaxConns: a negative MaxConns is refused with

@@ -97,11 +97,26 @@ func TestReenrolmentsCrossing(t *testing.T) {
 // transaction holds session 2 until the sweep holds session 1 and waits
 // for it, and the enrolment waits too; locked in the order of the plans,
 // the enrolment would hold session 3, and once session 2 is freed each
-// would wait for the other (a deadlock, SQLSTATE 40P01). The enrolment's
-// process checks for a deadlock only after an hour (deadlock_timeout), so
-// that the server would end the sweep's transaction, which has no rerun,
-// rather than the enrolment's, which PutCard runs again.
+// would wait for the other (a deadlock, SQLSTATE 40P01). So it is too of
+// sessions that expire in the reverse order of their IDs, 3 first: locked
+// in the order of its plan, by expiry, the sweep would hold session 3
+// while the enrolment holds session 1, and each would wait for the other
+// once session 2 is freed. The enrolment's process checks for a deadlock
+// only after an hour (deadlock_timeout), so that the server would end the
+// sweep's transaction, which has no rerun, rather than the enrolment's,
+// which PutCard runs again.
 func TestSweepCrossesReenrolment(t *testing.T) {
+	for _, reverse := range []bool{false, true} {
+		t.Run(map[bool]string{false: "expiring in ID order", true: "expiring in reverse ID order"}[reverse], func(t *testing.T) {
+			sweepCrossesReenrolment(t, reverse)
+		})
+	}
+}
+
+// sweepCrossesReenrolment is TestSweepCrossesReenrolment, the sessions
+// expiring in the order of their IDs or, when reverse, in the reverse
+// order.
+func sweepCrossesReenrolment(t *testing.T, reverse bool) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	sweeper, waiting := openNamed(t, dsn+"&enable_seqscan=off&enable_bitmapscan=off&enable_hashjoin=off&enable_mergejoin=off&enable_hashagg=off", "sweep")
@@ -115,8 +130,12 @@ func TestSweepCrossesReenrolment(t *testing.T) {
 		require.NoError(t, enroller.PutCard(ctx, card(id, "cert")))
 	}
 	for i, id := range []byte{3, 2, 1} { // in the table in this order
+		expiry := time.Duration(id) * time.Minute
+		if reverse {
+			expiry = time.Duration(4-id) * time.Minute
+		}
 		sess := &payflow.SessionRecord{ID: payflow.ID{id}, ShopperCardID: a, SellerCardID: b, MerchantID: "m",
-			ShopperEID: []byte{1}, SellerEID: []byte{2}, SellerConfirmed: true, ExpiresAt: at.Add(time.Duration(id) * time.Minute)}
+			ShopperEID: []byte{1}, SellerEID: []byte{2}, SellerConfirmed: true, ExpiresAt: at.Add(expiry)}
 		require.NoError(t, enroller.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000090", Counter: uint64(i + 1), Session: sess, Now: at}))
 	}
 	renewed := card(a, "new cert")
