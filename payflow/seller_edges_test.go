@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -807,4 +808,113 @@ func TestSellerRemembersLastPaidRequests(t *testing.T) {
 	}
 	assert.True(t, payflow.SawPaid(w.seller, first))
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 256}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerCatalogFetchedWhileRefusedRequestKept: a Request priced with
+// the catalog dropped before (a fetch of it refused for the card's budget
+// of catalog reads) that the platform refuses as priced otherwise
+// (ErrMismatch) leaves the catalog that a Catalog fetched while that
+// Request was under way kept: the next Catalog returns it, with the
+// merchant's new prices, without a fetch (which the budget, spent, would
+// refuse), and the next Request prices with it and goes through.
+func TestSellerCatalogFetchedWhileRefusedRequestKept(t *testing.T) {
+	ctx := context.Background()
+	w := newCatalogBudgetWorld(t)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	w.pair(t)
+	_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog: the catalog dropped")
+	dearerApples(t, w)
+
+	var fetched *payflow.Catalog
+	var fetchErr error
+	api.mu.Lock()
+	api.createErr = func() error {
+		api.mu.Lock()
+		api.createErr = nil
+		api.mu.Unlock()
+		w.f.Clock.Advance(2 * time.Second) // one catalog read more
+		fetched, fetchErr = w.seller.Catalog(ctx)
+		return nil
+	}
+	api.mu.Unlock()
+	apples := payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}}}
+	_, err = w.seller.Request(ctx, apples)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "priced with the catalog dropped, apples at 120")
+	require.NoError(t, fetchErr)
+	require.Equal(t, uint64(130), fetched.Items[0].UnitPrice)
+
+	c, err := w.seller.Catalog(ctx)
+	require.NoError(t, err, "the catalog fetched is kept: no fetch")
+	assert.Equal(t, "apple", c.Items[0].SKU)
+	assert.Equal(t, uint64(130), c.Items[0].UnitPrice)
+	sv, err := w.seller.Request(ctx, apples)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(260), sv.Amount)
+}
+
+// counterHookCard is a SellerCard that runs hook, when set, once, as the
+// phone next reads the card's signature counter (the check before the
+// card signs), before the card answers.
+type counterHookCard struct {
+	payflow.SellerCard
+	hook func()
+}
+
+func (c *counterHookCard) Counter() (uint64, error) {
+	if h := c.hook; h != nil {
+		c.hook = nil
+		h()
+	}
+	return c.SellerCard.Counter()
+}
+
+// TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback: a Request
+// priced with the catalog dropped before (its fetch refused for the
+// card's budget of catalog reads), refused before the card signs as its
+// receipt would be too long, while a Catalog of another call fetched the
+// catalog again, leaves the phone with that catalog alone: once a Request
+// priced with it is refused as priced otherwise (ErrMismatch), Catalog,
+// whose fetch the budget refuses, has no catalog to fall back on and
+// fails with ErrRateLimited.
+func TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback(t *testing.T) {
+	ctx := context.Background()
+	w := newCatalogBudgetWorld(t)
+	card := &counterHookCard{SellerCard: w.sellerCard.Card}
+	var err error
+	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	catalog, _ := longestItems()
+	for i := range catalog {
+		catalog[i].Name = strings.Repeat("n", record.MaxText)
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	w.pair(t)
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog: the catalog dropped")
+
+	var fetchErr error
+	card.hook = func() {
+		w.f.Clock.Advance(2 * time.Second) // one catalog read more
+		_, fetchErr = w.seller.Catalog(ctx)
+	}
+	items := make([]record.Item, len(catalog))
+	for i, it := range catalog {
+		items[i] = record.Item{SKU: it.SKU, Quantity: 1}
+	}
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: items})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "its receipt does not fit")
+	require.NoError(t, fetchErr)
+	require.Nil(t, card.hook, "the check before the card signs ran")
+
+	for i := range catalog {
+		catalog[i].UnitPrice = 2
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: items[:1]})
+	require.ErrorIs(t, err, payflow.ErrMismatch, "priced with the catalog fetched meanwhile, at 1")
+	c, err := w.seller.Catalog(ctx)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "no fallback")
+	assert.Nil(t, c)
 }
