@@ -918,3 +918,108 @@ func TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrRateLimited, "no fallback")
 	assert.Nil(t, c)
 }
+
+// gatedCaptureAPI holds the first capture that reaches it until release
+// is closed, having sent entered, and then passes it on to the platform
+// and loses its reply, as a connection that drops after the call went
+// out: it fails with ErrUnavailable. It loses the replies of the captures
+// after it once lose is set, and passes the others on.
+type gatedCaptureAPI struct {
+	payflow.API
+	entered, release chan struct{}
+	calls            atomic.Int32
+	lose             atomic.Bool
+}
+
+func newGatedCaptureAPI(api payflow.API) *gatedCaptureAPI {
+	return &gatedCaptureAPI{API: api, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (a *gatedCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	first := a.calls.Add(1) == 1
+	if first {
+		close(a.entered)
+		<-a.release
+	}
+	v, err := a.API.Capture(ctx, token, req)
+	if first || a.lose.Load() {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, err
+}
+
+// heldGatedCapture pairs the phones of a merchant that captures manually,
+// the seller's talking to the platform through a gatedCaptureAPI, and has
+// the shopper approve basket, held (pairAndHold); it then has the seller
+// capture all of the held request on screen in another goroutine, and
+// returns the world, the API, the request's ID and the channel of that
+// capture's error once the API holds it.
+func heldGatedCapture(t *testing.T) (*phoneWorld, *gatedCaptureAPI, payflow.ID, <-chan error) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, true)
+	api := newGatedCaptureAPI(w.f.Platform)
+	w.useSeller(t, api)
+	id := w.pairAndHold(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.seller.Capture(context.Background(), 0)
+		done <- err
+	}()
+	within(t, api.entered, "the first capture sent")
+	return w, api, id, done
+}
+
+// TestSellerCaptureUnansweredAfterOverlappingCaptureReceipt: of two
+// captures of the held request on screen under way at once, one that gets
+// no answer after the other returned the receipt of the capture made does
+// not keep the request for a receipt: it fails with ErrUnavailable, Held
+// keeps nothing, the screen shows the request captured, and the shopper
+// was charged once.
+func TestSellerCaptureUnansweredAfterOverlappingCaptureReceipt(t *testing.T) {
+	ctx := context.Background()
+	w, api, id, first := heldGatedCapture(t)
+
+	rc, err := w.seller.CaptureHeld(ctx, id, 0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	close(api.release)
+	require.ErrorIs(t, within(t, first, "the first capture"), payflow.ErrUnavailable)
+
+	assert.Empty(t, keptHeld(t, w.seller), "the receipt of the capture made was returned")
+	assert.Empty(t, mustHeld(t, w.seller))
+	require.NotNil(t, payflow.Screen(w.seller))
+	assert.Equal(t, payflow.StateCaptured, payflow.Screen(w.seller).State)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerCaptureUnansweredBegunAfterOverlappingReceipt: a capture of
+// the request on screen that begins after another capture of it returned
+// its receipt, while a third capture of it is still under way, and that
+// gets no answer, keeps the request for the receipt of its capture (it
+// may have been made): Held lists it captured until a CaptureHeld of the
+// captured amount returns that receipt. The third, then answered with no
+// reply either, keeps nothing more.
+func TestSellerCaptureUnansweredBegunAfterOverlappingReceipt(t *testing.T) {
+	ctx := context.Background()
+	w, api, id, third := heldGatedCapture(t)
+
+	_, err := w.seller.CaptureHeld(ctx, id, 0)
+	require.NoError(t, err)
+	api.lose.Store(true)
+	_, err = w.seller.Capture(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Equal(t, []payflow.ID{id}, keptHeld(t, w.seller), "its capture's receipt due")
+	close(api.release)
+	require.ErrorIs(t, within(t, third, "the third capture"), payflow.ErrUnavailable)
+
+	held := mustHeld(t, w.seller)
+	require.Len(t, held, 1)
+	assert.Equal(t, id, held[0].ID)
+	assert.Equal(t, payflow.StateCaptured, held[0].State)
+	api.lose.Store(false)
+	rc, err := w.seller.CaptureHeld(ctx, id, 690)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Empty(t, mustHeld(t, w.seller))
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
