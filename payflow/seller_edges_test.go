@@ -1023,3 +1023,46 @@ func TestSellerCaptureUnansweredBegunAfterOverlappingReceipt(t *testing.T) {
 	assert.Empty(t, mustHeld(t, w.seller))
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestSellerTakenIndexCancelledCheckedAgainstScreen: a Request that finds
+// the index it asks at taken by the paid request on screen (the card
+// signed another request under its ID: keptPaidShown), which the platform
+// shows pending to a merchant that captures manually, cancels it, and
+// then reads it captured for part of its amount, is ErrMismatch: the view
+// on screen, captured in full by a merchant that captures at once, does
+// not say that the merchant captures manually, so the part is not taken
+// as captured. It asks at no further index, and the screen keeps the
+// request captured in full, as the shopper paid it.
+func TestSellerTakenIndexCancelledCheckedAgainstScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	reads := &tamperAPI{API: w.f.Platform}
+	charge := payflow.Charge{Amount: 100, Currency: "EUR"}
+	c, _ := w.keptPaidShown(t, &hookAPI{API: reads}, charge)
+	paid := payflow.SessionRequestID(c.SessionID, 0)
+
+	var n atomic.Int32
+	reads.payment = func(v *payflow.PaymentView) {
+		v.ManualCapture = true
+		if n.Add(1) == 1 { // the read at the taken index
+			v.State, v.Captured, v.Receipt = payflow.StatePending, 0, nil
+			return
+		}
+		v.Captured = v.Amount - 1 // the read after the cancellation
+	}
+	sv, err := w.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, sv)
+	assert.Equal(t, int32(2), n.Load(), "read at the taken index and after the cancellation")
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
+
+	on := payflow.Screen(w.seller)
+	require.NotNil(t, on)
+	assert.Equal(t, paid, on.ID)
+	assert.Equal(t, payflow.StateCaptured, on.State)
+	assert.Equal(t, uint64(100), on.Captured)
+	assert.False(t, on.ManualCapture)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
