@@ -575,24 +575,34 @@ func keptHeld(t *testing.T, s *payflow.Seller) []payflow.ID {
 // that the merchant captures manually): the card signs no refund and the
 // shopper is refunded nothing.
 func TestSellerRefundPaymentOfScreenCapturedInPartByLaterView(t *testing.T) {
+	refundPaymentOfScreenReadRefused(t, func(_ *phoneWorld, v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 })
+}
+
+// refundPaymentOfScreenReadRefused has the shopper of a paired world pay
+// basket, and checks that RefundPayment of 100 of the paid request on
+// screen, whose read alter alters, is ErrMismatch: the card signs no
+// refund, the shopper is refunded nothing, and the screen is as it was.
+func refundPaymentOfScreenReadRefused(t *testing.T, alter func(*phoneWorld, *payflow.PaymentView)) {
+	t.Helper()
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	reads := &tamperAPI{API: w.f.Platform}
 	w.useSeller(t, reads)
 	w.pair(t)
 	w.purchase(t)
-	sv, err := w.seller.Status(ctx)
-	require.NoError(t, err)
-	reads.payment = func(v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 }
+	on := payflow.Screen(w.seller)
+	require.NotNil(t, on)
+	reads.payment = func(v *payflow.PaymentView) { alter(w, v) }
 	counter, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
-	rc, err := w.seller.RefundPayment(ctx, sv.ID, 100)
+	rc, err := w.seller.RefundPayment(ctx, on.ID, 100)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
 	assert.Nil(t, rc)
 	after, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
 	assert.Equal(t, counter, after, "the card signed no refund")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, on, payflow.Screen(w.seller), "the screen as it was")
 }
 
 // TestSellerRefundPaymentOfHeldNotesReadAgain: RefundPayment of the held
@@ -1065,4 +1075,16 @@ func TestSellerTakenIndexCancelledCheckedAgainstScreen(t *testing.T) {
 	assert.Equal(t, uint64(100), on.Captured)
 	assert.False(t, on.ManualCapture)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerRefundPaymentRefusesReadOfAnotherUnderScreenID: RefundPayment
+// of the paid request on screen whose read the platform answers with the
+// view of another signed request under its ID (one that shows the signed
+// request it carries, of the same amount, signed again) is ErrMismatch, as
+// it is not the request on screen: the card signs no refund, the shopper
+// is refunded nothing, and the screen keeps the request paid.
+func TestSellerRefundPaymentRefusesReadOfAnotherUnderScreenID(t *testing.T) {
+	refundPaymentOfScreenReadRefused(t, func(w *phoneWorld, v *payflow.PaymentView) {
+		v.Request, v.RequestHash = refiled(t, v, w.f.Key, func(*record.PaymentRequest) {})
+	})
 }
