@@ -782,14 +782,23 @@ func TestSellerTakenIndexPaidInPartAfterCancel(t *testing.T) {
 			v.State, v.ManualCapture, v.Captured = payflow.StateCaptured, true, v.Amount-1
 		}
 	}
+	requestRefusedAtTakenIndex(t, w, c, payflow.ErrFinal)
+	assert.Nil(t, payflow.Screen(w.seller))
+	assert.False(t, payflow.SawPaid(w.seller, taken))
+}
+
+// requestRefusedAtTakenIndex checks that a Request of 200 EUR of w's
+// seller, in the session of c, whose index 0 is taken, fails with
+// ErrMismatch and not with other, and asks at no further index.
+func requestRefusedAtTakenIndex(t *testing.T, w *phoneWorld, c *payflow.Confirmation, other error) {
+	t.Helper()
+	ctx := context.Background()
 	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
 	require.ErrorIs(t, err, payflow.ErrMismatch)
-	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.NotErrorIs(t, err, other)
 	assert.Nil(t, sv)
 	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
 	require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
-	assert.Nil(t, payflow.Screen(w.seller))
-	assert.False(t, payflow.SawPaid(w.seller, taken))
 }
 
 // TestSellerRemembersLastPaidRequests: a seller phone remembers the last
@@ -1087,4 +1096,19 @@ func TestSellerRefundPaymentRefusesReadOfAnotherUnderScreenID(t *testing.T) {
 	refundPaymentOfScreenReadRefused(t, func(w *phoneWorld, v *payflow.PaymentView) {
 		v.Request, v.RequestHash = refiled(t, v, w.f.Key, func(*record.PaymentRequest) {})
 	})
+}
+
+// TestSellerTakenIndexViewOfMalformedCurrencyInUnknownState: a Request
+// that reads, at the index it finds taken, a view in a currency of a form
+// that no record carries is ErrMismatch, also when the view's state is
+// one that no request's view has (no ErrInternal): it asks at no further
+// index and nothing goes on screen.
+func TestSellerTakenIndexViewOfMalformedCurrencyInUnknownState(t *testing.T) {
+	w, c, _ := restartedSellerWorld(t)
+	api := &tamperAPI{API: w.f.Platform}
+	api.payment = func(v *payflow.PaymentView) { v.Currency, v.State = "eur", "settling" }
+	w.useSeller(t, api)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	requestRefusedAtTakenIndex(t, w, c, payflow.ErrInternal)
+	assert.Nil(t, payflow.Screen(w.seller))
 }
