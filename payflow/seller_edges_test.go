@@ -1112,3 +1112,45 @@ func TestSellerTakenIndexViewOfMalformedCurrencyInUnknownState(t *testing.T) {
 	requestRefusedAtTakenIndex(t, w, c, payflow.ErrInternal)
 	assert.Nil(t, payflow.Screen(w.seller))
 }
+
+// TestSellerRefusesCaptureReceiptOfOtherFields: a capture of a held
+// request that the platform answers with a receipt that verifies but
+// names another request ID, request hash, merchant, currency or payer
+// than the request's view, or carries other lines or another count of
+// ledger transfer IDs than the card signed, fails with ErrMismatch, and
+// the request stays kept (Held) for the receipt of its capture.
+func TestSellerRefusesCaptureReceiptOfOtherFields(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(w *phoneWorld, rc *record.Receipt)
+	}{
+		{"request ID", func(_ *phoneWorld, rc *record.Receipt) {
+			rc.RequestID = slices.Clone(rc.RequestID)
+			rc.RequestID[0] ^= 1
+		}},
+		{"request hash", func(_ *phoneWorld, rc *record.Receipt) {
+			rc.RequestHash = slices.Clone(rc.RequestHash)
+			rc.RequestHash[0] ^= 1
+		}},
+		{"merchant", func(_ *phoneWorld, rc *record.Receipt) { rc.MerchantID = "other-shop" }},
+		{"currency", func(_ *phoneWorld, rc *record.Receipt) { rc.Currency = "USD" }},
+		{"payer", func(w *phoneWorld, rc *record.Receipt) { rc.PayerCardID = w.sellerCard.Enrolment.ICCID }},
+		{"lines", func(_ *phoneWorld, rc *record.Receipt) { rc.Lines = slices.Clone(rc.Lines); rc.Lines[0].Quantity++ }},
+		{"transfer IDs", func(_ *phoneWorld, rc *record.Receipt) {
+			rc.TransferIDs = append(slices.Clone(rc.TransferIDs), rc.TransferIDs[0])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+			w.useSeller(t, api)
+			id := w.pairAndHold(t)
+			api.capture = func(_ *payflow.PaymentView, rc *record.Receipt) { tc.alter(w, rc) }
+			rc, err := w.seller.CaptureHeld(ctx, id, 0)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			assert.Equal(t, []payflow.ID{id}, keptHeld(t, w.seller), "kept for its capture's receipt")
+		})
+	}
+}
