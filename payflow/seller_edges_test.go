@@ -1154,3 +1154,44 @@ func TestSellerRefusesCaptureReceiptOfOtherFields(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerCancelOfPaidTakesNoteOfReadAsStatus: a Cancel of the request
+// on screen that the shopper paid meanwhile, which the platform answers
+// ErrFinal, reads the request again and takes that read as Status takes a
+// view: one captured for part of the amount, as by a merchant that
+// captures manually (the view on screen says otherwise), is ErrMismatch,
+// and one in a state that no request's view has ErrInternal, each joined
+// to ErrFinal; the screen then keeps the request as last seen, pending,
+// and it is not taken as seen paid.
+func TestSellerCancelOfPaidTakesNoteOfReadAsStatus(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(*payflow.PaymentView)
+		want  error
+	}{
+		{"captured in part", func(v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 }, payflow.ErrMismatch},
+		{"unknown state", func(v *payflow.PaymentView) { v.State = "settling" }, payflow.ErrInternal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			reads := &tamperAPI{API: w.f.Platform}
+			w.useSeller(t, reads)
+			w.pair(t)
+			sv, _ := w.request(t)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			reads.payment = tc.alter
+			v, err := w.seller.Cancel(ctx)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, v)
+			on := payflow.Screen(w.seller)
+			require.NotNil(t, on)
+			assert.Equal(t, sv.ID, on.ID)
+			assert.Equal(t, payflow.StatePending, on.State, "as last seen")
+			assert.False(t, payflow.SawPaid(w.seller, sv.ID))
+			w.assertState(t, sv.ID, payflow.StateCaptured)
+		})
+	}
+}
