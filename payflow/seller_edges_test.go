@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -574,24 +575,34 @@ func keptHeld(t *testing.T, s *payflow.Seller) []payflow.ID {
 // that the merchant captures manually): the card signs no refund and the
 // shopper is refunded nothing.
 func TestSellerRefundPaymentOfScreenCapturedInPartByLaterView(t *testing.T) {
+	refundPaymentOfScreenReadRefused(t, func(_ *phoneWorld, v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 })
+}
+
+// refundPaymentOfScreenReadRefused has the shopper of a paired world pay
+// basket, and checks that RefundPayment of 100 of the paid request on
+// screen, whose read alter alters, is ErrMismatch: the card signs no
+// refund, the shopper is refunded nothing, and the screen is as it was.
+func refundPaymentOfScreenReadRefused(t *testing.T, alter func(*phoneWorld, *payflow.PaymentView)) {
+	t.Helper()
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	reads := &tamperAPI{API: w.f.Platform}
 	w.useSeller(t, reads)
 	w.pair(t)
 	w.purchase(t)
-	sv, err := w.seller.Status(ctx)
-	require.NoError(t, err)
-	reads.payment = func(v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 }
+	on := payflow.Screen(w.seller)
+	require.NotNil(t, on)
+	reads.payment = func(v *payflow.PaymentView) { alter(w, v) }
 	counter, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
-	rc, err := w.seller.RefundPayment(ctx, sv.ID, 100)
+	rc, err := w.seller.RefundPayment(ctx, on.ID, 100)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
 	assert.Nil(t, rc)
 	after, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
 	assert.Equal(t, counter, after, "the card signed no refund")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, on, payflow.Screen(w.seller), "the screen as it was")
 }
 
 // TestSellerRefundPaymentOfHeldNotesReadAgain: RefundPayment of the held
@@ -771,14 +782,23 @@ func TestSellerTakenIndexPaidInPartAfterCancel(t *testing.T) {
 			v.State, v.ManualCapture, v.Captured = payflow.StateCaptured, true, v.Amount-1
 		}
 	}
+	requestRefusedAtTakenIndex(t, w, c, payflow.ErrFinal)
+	assert.Nil(t, payflow.Screen(w.seller))
+	assert.False(t, payflow.SawPaid(w.seller, taken))
+}
+
+// requestRefusedAtTakenIndex checks that a Request of 200 EUR of w's
+// seller, in the session of c, whose index 0 is taken, fails with
+// ErrMismatch and not with other, and asks at no further index.
+func requestRefusedAtTakenIndex(t *testing.T, w *phoneWorld, c *payflow.Confirmation, other error) {
+	t.Helper()
+	ctx := context.Background()
 	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
 	require.ErrorIs(t, err, payflow.ErrMismatch)
-	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.NotErrorIs(t, err, other)
 	assert.Nil(t, sv)
 	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
 	require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
-	assert.Nil(t, payflow.Screen(w.seller))
-	assert.False(t, payflow.SawPaid(w.seller, taken))
 }
 
 // TestSellerRemembersLastPaidRequests: a seller phone remembers the last
@@ -807,4 +827,371 @@ func TestSellerRemembersLastPaidRequests(t *testing.T) {
 	}
 	assert.True(t, payflow.SawPaid(w.seller, first))
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 256}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerCatalogFetchedWhileRefusedRequestKept: a Request priced with
+// the catalog dropped before (a fetch of it refused for the card's budget
+// of catalog reads) that the platform refuses as priced otherwise
+// (ErrMismatch) leaves the catalog that a Catalog fetched while that
+// Request was under way kept: the next Catalog returns it, with the
+// merchant's new prices, without a fetch (which the budget, spent, would
+// refuse), and the next Request prices with it and goes through.
+func TestSellerCatalogFetchedWhileRefusedRequestKept(t *testing.T) {
+	ctx := context.Background()
+	w := newCatalogBudgetWorld(t)
+	api := &hookAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	w.pair(t)
+	_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog: the catalog dropped")
+	dearerApples(t, w)
+
+	var fetched *payflow.Catalog
+	var fetchErr error
+	api.mu.Lock()
+	api.createErr = func() error {
+		api.mu.Lock()
+		api.createErr = nil
+		api.mu.Unlock()
+		w.f.Clock.Advance(2 * time.Second) // one catalog read more
+		fetched, fetchErr = w.seller.Catalog(ctx)
+		return nil
+	}
+	api.mu.Unlock()
+	apples := payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}}}
+	_, err = w.seller.Request(ctx, apples)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "priced with the catalog dropped, apples at 120")
+	require.NoError(t, fetchErr)
+	require.Equal(t, uint64(130), fetched.Items[0].UnitPrice)
+
+	c, err := w.seller.Catalog(ctx)
+	require.NoError(t, err, "the catalog fetched is kept: no fetch")
+	assert.Equal(t, "apple", c.Items[0].SKU)
+	assert.Equal(t, uint64(130), c.Items[0].UnitPrice)
+	sv, err := w.seller.Request(ctx, apples)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(260), sv.Amount)
+}
+
+// counterHookCard is a SellerCard that runs hook, when set, once, as the
+// phone next reads the card's signature counter (the check before the
+// card signs), before the card answers.
+type counterHookCard struct {
+	payflow.SellerCard
+	hook func()
+}
+
+func (c *counterHookCard) Counter() (uint64, error) {
+	if h := c.hook; h != nil {
+		c.hook = nil
+		h()
+	}
+	return c.SellerCard.Counter()
+}
+
+// TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback: a Request
+// priced with the catalog dropped before (its fetch refused for the
+// card's budget of catalog reads), refused before the card signs as its
+// receipt would be too long, while a Catalog of another call fetched the
+// catalog again, leaves the phone with that catalog alone: once a Request
+// priced with it is refused as priced otherwise (ErrMismatch), Catalog,
+// whose fetch the budget refuses, has no catalog to fall back on and
+// fails with ErrRateLimited.
+func TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback(t *testing.T) {
+	ctx := context.Background()
+	w := newCatalogBudgetWorld(t)
+	card := &counterHookCard{SellerCard: w.sellerCard.Card}
+	var err error
+	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	catalog, _ := longestItems()
+	for i := range catalog {
+		catalog[i].Name = strings.Repeat("n", record.MaxText)
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	w.pair(t)
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "pear", Quantity: 1}}})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "no pear in the catalog: the catalog dropped")
+
+	var fetchErr error
+	card.hook = func() {
+		w.f.Clock.Advance(2 * time.Second) // one catalog read more
+		_, fetchErr = w.seller.Catalog(ctx)
+	}
+	items := make([]record.Item, len(catalog))
+	for i, it := range catalog {
+		items[i] = record.Item{SKU: it.SKU, Quantity: 1}
+	}
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: items})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "its receipt does not fit")
+	require.NoError(t, fetchErr)
+	require.Nil(t, card.hook, "the check before the card signs ran")
+
+	for i := range catalog {
+		catalog[i].UnitPrice = 2
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	_, err = w.seller.Request(ctx, payflow.Charge{Items: items[:1]})
+	require.ErrorIs(t, err, payflow.ErrMismatch, "priced with the catalog fetched meanwhile, at 1")
+	c, err := w.seller.Catalog(ctx)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "no fallback")
+	assert.Nil(t, c)
+}
+
+// gatedCaptureAPI holds the first capture that reaches it until release
+// is closed, having sent entered, and then passes it on to the platform
+// and loses its reply, as a connection that drops after the call went
+// out: it fails with ErrUnavailable. It loses the replies of the captures
+// after it once lose is set, and passes the others on.
+type gatedCaptureAPI struct {
+	payflow.API
+	entered, release chan struct{}
+	calls            atomic.Int32
+	lose             atomic.Bool
+}
+
+func newGatedCaptureAPI(api payflow.API) *gatedCaptureAPI {
+	return &gatedCaptureAPI{API: api, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (a *gatedCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	first := a.calls.Add(1) == 1
+	if first {
+		close(a.entered)
+		<-a.release
+	}
+	v, err := a.API.Capture(ctx, token, req)
+	if first || a.lose.Load() {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, err
+}
+
+// heldGatedCapture pairs the phones of a merchant that captures manually,
+// the seller's talking to the platform through a gatedCaptureAPI, and has
+// the shopper approve basket, held (pairAndHold); it then has the seller
+// capture all of the held request on screen in another goroutine, and
+// returns the world, the API, the request's ID and the channel of that
+// capture's error once the API holds it.
+func heldGatedCapture(t *testing.T) (*phoneWorld, *gatedCaptureAPI, payflow.ID, <-chan error) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, true)
+	api := newGatedCaptureAPI(w.f.Platform)
+	w.useSeller(t, api)
+	id := w.pairAndHold(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.seller.Capture(context.Background(), 0)
+		done <- err
+	}()
+	within(t, api.entered, "the first capture sent")
+	return w, api, id, done
+}
+
+// TestSellerCaptureUnansweredAfterOverlappingCaptureReceipt: of two
+// captures of the held request on screen under way at once, one that gets
+// no answer after the other returned the receipt of the capture made does
+// not keep the request for a receipt: it fails with ErrUnavailable, Held
+// keeps nothing, the screen shows the request captured, and the shopper
+// was charged once.
+func TestSellerCaptureUnansweredAfterOverlappingCaptureReceipt(t *testing.T) {
+	ctx := context.Background()
+	w, api, id, first := heldGatedCapture(t)
+
+	rc, err := w.seller.CaptureHeld(ctx, id, 0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	close(api.release)
+	require.ErrorIs(t, within(t, first, "the first capture"), payflow.ErrUnavailable)
+
+	assert.Empty(t, keptHeld(t, w.seller), "the receipt of the capture made was returned")
+	assert.Empty(t, mustHeld(t, w.seller))
+	require.NotNil(t, payflow.Screen(w.seller))
+	assert.Equal(t, payflow.StateCaptured, payflow.Screen(w.seller).State)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerCaptureUnansweredBegunAfterOverlappingReceipt: a capture of
+// the request on screen that begins after another capture of it returned
+// its receipt, while a third capture of it is still under way, and that
+// gets no answer, keeps the request for the receipt of its capture (it
+// may have been made): Held lists it captured until a CaptureHeld of the
+// captured amount returns that receipt. The third, then answered with no
+// reply either, keeps nothing more.
+func TestSellerCaptureUnansweredBegunAfterOverlappingReceipt(t *testing.T) {
+	ctx := context.Background()
+	w, api, id, third := heldGatedCapture(t)
+
+	_, err := w.seller.CaptureHeld(ctx, id, 0)
+	require.NoError(t, err)
+	api.lose.Store(true)
+	_, err = w.seller.Capture(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Equal(t, []payflow.ID{id}, keptHeld(t, w.seller), "its capture's receipt due")
+	close(api.release)
+	require.ErrorIs(t, within(t, third, "the third capture"), payflow.ErrUnavailable)
+
+	held := mustHeld(t, w.seller)
+	require.Len(t, held, 1)
+	assert.Equal(t, id, held[0].ID)
+	assert.Equal(t, payflow.StateCaptured, held[0].State)
+	api.lose.Store(false)
+	rc, err := w.seller.CaptureHeld(ctx, id, 690)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Empty(t, mustHeld(t, w.seller))
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerTakenIndexCancelledCheckedAgainstScreen: a Request that finds
+// the index it asks at taken by the paid request on screen (the card
+// signed another request under its ID: keptPaidShown), which the platform
+// shows pending to a merchant that captures manually, cancels it, and
+// then reads it captured for part of its amount, is ErrMismatch: the view
+// on screen, captured in full by a merchant that captures at once, does
+// not say that the merchant captures manually, so the part is not taken
+// as captured. It asks at no further index, and the screen keeps the
+// request captured in full, as the shopper paid it.
+func TestSellerTakenIndexCancelledCheckedAgainstScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	reads := &tamperAPI{API: w.f.Platform}
+	charge := payflow.Charge{Amount: 100, Currency: "EUR"}
+	c, _ := w.keptPaidShown(t, &hookAPI{API: reads}, charge)
+	paid := payflow.SessionRequestID(c.SessionID, 0)
+
+	var n atomic.Int32
+	reads.payment = func(v *payflow.PaymentView) {
+		v.ManualCapture = true
+		if n.Add(1) == 1 { // the read at the taken index
+			v.State, v.Captured, v.Receipt = payflow.StatePending, 0, nil
+			return
+		}
+		v.Captured = v.Amount - 1 // the read after the cancellation
+	}
+	sv, err := w.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, sv)
+	assert.Equal(t, int32(2), n.Load(), "read at the taken index and after the cancellation")
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no request at the next index")
+
+	on := payflow.Screen(w.seller)
+	require.NotNil(t, on)
+	assert.Equal(t, paid, on.ID)
+	assert.Equal(t, payflow.StateCaptured, on.State)
+	assert.Equal(t, uint64(100), on.Captured)
+	assert.False(t, on.ManualCapture)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerRefundPaymentRefusesReadOfAnotherUnderScreenID: RefundPayment
+// of the paid request on screen whose read the platform answers with the
+// view of another signed request under its ID (one that shows the signed
+// request it carries, of the same amount, signed again) is ErrMismatch, as
+// it is not the request on screen: the card signs no refund, the shopper
+// is refunded nothing, and the screen keeps the request paid.
+func TestSellerRefundPaymentRefusesReadOfAnotherUnderScreenID(t *testing.T) {
+	refundPaymentOfScreenReadRefused(t, func(w *phoneWorld, v *payflow.PaymentView) {
+		v.Request, v.RequestHash = refiled(t, v, w.f.Key, func(*record.PaymentRequest) {})
+	})
+}
+
+// TestSellerTakenIndexViewOfMalformedCurrencyInUnknownState: a Request
+// that reads, at the index it finds taken, a view in a currency of a form
+// that no record carries is ErrMismatch, also when the view's state is
+// one that no request's view has (no ErrInternal): it asks at no further
+// index and nothing goes on screen.
+func TestSellerTakenIndexViewOfMalformedCurrencyInUnknownState(t *testing.T) {
+	w, c, _ := restartedSellerWorld(t)
+	api := &tamperAPI{API: w.f.Platform}
+	api.payment = func(v *payflow.PaymentView) { v.Currency, v.State = "eur", "settling" }
+	w.useSeller(t, api)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	requestRefusedAtTakenIndex(t, w, c, payflow.ErrInternal)
+	assert.Nil(t, payflow.Screen(w.seller))
+}
+
+// TestSellerRefusesCaptureReceiptOfOtherFields: a capture of a held
+// request that the platform answers with a receipt that verifies but
+// names another request ID, request hash, merchant, currency or payer
+// than the request's view, or carries other lines or another count of
+// ledger transfer IDs than the card signed, fails with ErrMismatch, and
+// the request stays kept (Held) for the receipt of its capture.
+func TestSellerRefusesCaptureReceiptOfOtherFields(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(w *phoneWorld, rc *record.Receipt)
+	}{
+		{"request ID", func(_ *phoneWorld, rc *record.Receipt) {
+			rc.RequestID = slices.Clone(rc.RequestID)
+			rc.RequestID[0] ^= 1
+		}},
+		{"request hash", func(_ *phoneWorld, rc *record.Receipt) {
+			rc.RequestHash = slices.Clone(rc.RequestHash)
+			rc.RequestHash[0] ^= 1
+		}},
+		{"merchant", func(_ *phoneWorld, rc *record.Receipt) { rc.MerchantID = "other-shop" }},
+		{"currency", func(_ *phoneWorld, rc *record.Receipt) { rc.Currency = "USD" }},
+		{"payer", func(w *phoneWorld, rc *record.Receipt) { rc.PayerCardID = w.sellerCard.Enrolment.ICCID }},
+		{"lines", func(_ *phoneWorld, rc *record.Receipt) { rc.Lines = slices.Clone(rc.Lines); rc.Lines[0].Quantity++ }},
+		{"transfer IDs", func(_ *phoneWorld, rc *record.Receipt) {
+			rc.TransferIDs = append(slices.Clone(rc.TransferIDs), rc.TransferIDs[0])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &resignedAPI{API: w.f.Platform, key: w.f.Key}
+			w.useSeller(t, api)
+			id := w.pairAndHold(t)
+			api.capture = func(_ *payflow.PaymentView, rc *record.Receipt) { tc.alter(w, rc) }
+			rc, err := w.seller.CaptureHeld(ctx, id, 0)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			assert.Equal(t, []payflow.ID{id}, keptHeld(t, w.seller), "kept for its capture's receipt")
+		})
+	}
+}
+
+// TestSellerCancelOfPaidTakesNoteOfReadAsStatus: a Cancel of the request
+// on screen that the shopper paid meanwhile, which the platform answers
+// ErrFinal, reads the request again and takes that read as Status takes a
+// view: one captured for part of the amount, as by a merchant that
+// captures manually (the view on screen says otherwise), is ErrMismatch,
+// and one in a state that no request's view has ErrInternal, each joined
+// to ErrFinal; the screen then keeps the request as last seen, pending,
+// and it is not taken as seen paid.
+func TestSellerCancelOfPaidTakesNoteOfReadAsStatus(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(*payflow.PaymentView)
+		want  error
+	}{
+		{"captured in part", func(v *payflow.PaymentView) { v.ManualCapture, v.Captured = true, v.Amount-1 }, payflow.ErrMismatch},
+		{"unknown state", func(v *payflow.PaymentView) { v.State = "settling" }, payflow.ErrInternal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			reads := &tamperAPI{API: w.f.Platform}
+			w.useSeller(t, reads)
+			w.pair(t)
+			sv, _ := w.request(t)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			reads.payment = tc.alter
+			v, err := w.seller.Cancel(ctx)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, v)
+			on := payflow.Screen(w.seller)
+			require.NotNil(t, on)
+			assert.Equal(t, sv.ID, on.ID)
+			assert.Equal(t, payflow.StatePending, on.State, "as last seen")
+			assert.False(t, payflow.SawPaid(w.seller, sv.ID))
+			w.assertState(t, sv.ID, payflow.StateCaptured)
+		})
+	}
 }
