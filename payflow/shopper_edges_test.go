@@ -391,3 +391,85 @@ func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	assert.Equal(t, api.sent[0], api.sent[1])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestWaitPaymentReadsNoMoreRefusedConsentPaidWithAnother: a consent that
+// the platform refused, its request paid by another consent of the card,
+// that WaitPayment dropped once the seller captured the hold, is no
+// longer kept: the WaitPayment after it reads the session's next request
+// alone, and shows it.
+func TestWaitPaymentReadsNoMoreRefusedConsentPaidWithAnother(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
+		cancel() // the approval's wait for the capture ends, the consent kept
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = w.seller.Capture(ctx, 690)
+	require.NoError(t, err)
+	next, _ := w.request(t) // WaitPayment drops the refused consent
+
+	api.mu.Lock()
+	api.reads = 0
+	api.mu.Unlock()
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, screen.ID)
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	assert.Equal(t, 1, api.reads, "the session's next request alone: no consent is kept")
+	assert.Len(t, api.sent, 1, "the refused consent, not sent again")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the other consent")
+}
+
+// TestApproveKeepsRefusedConsentWhoseReceiptIsRefused: a consent that the
+// platform settled and then refused when it came again (as a platform of
+// an earlier version refuses a retry), its request shown captured with a
+// receipt of that consent that the phone refuses (of another amount than
+// captured), fails the approval with ErrMismatch, not ErrFinal: the
+// receipt is of the consent, which is the shopper's payment, and stays
+// kept. WaitPayment then fails with ErrMismatch too; once the platform
+// shows the payment as it holds it, WaitPayment shows it captured, a
+// receipt to collect, and its approval returns the receipt without the
+// card, the shopper charged once.
+func TestApproveKeepsRefusedConsentWhoseReceiptIsRefused(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	restated := newRestatedAPI(t, w.f.Platform, w.f.Key, 690, 1)
+	api := &scriptedApproveAPI{API: restated}
+	api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		if _, err := w.f.Platform.Approve(ctx, req); err != nil {
+			return nil, err
+		}
+		return nil, payflow.ErrReplay // the retry refused
+	})
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, rc)
+	counter := w.counter(t)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err, "the request stays on screen")
+	assert.Equal(t, screen, on)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "the consent kept, its receipt refused")
+
+	restated.on.Store(false)
+	collect, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, screen.ID, collect.ID, "the consent kept: its paid request first")
+	assert.Equal(t, payflow.StateCaptured, collect.State)
+	rc, err = w.shopper.ApproveShown(ctx, collect, "")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	h := record.Hash(api.sent[0])
+	assert.Equal(t, h[:], rc.ConsentHash, "the receipt of the consent kept")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
