@@ -424,6 +424,34 @@ func TestWaitPaymentReadsNoMoreRefusedConsentPaidWithAnother(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the other consent")
 }
 
+// TestDeclineOfExpiredRequestShowsItExpired: a decline of a request on
+// screen that expired meanwhile, which the platform refuses with
+// ErrExpired, has the phone read the request: the decline fails with
+// ErrExpired, and the screen shows the request expired, as the platform
+// holds it, until the next WaitPayment moves past it. No money moves.
+func TestDeclineOfExpiredRequestShowsItExpired(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	_, screen := w.request(t)
+	w.f.Clock.Advance(payflow.DefaultRequestTTL)
+
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	assert.Nil(t, v)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	requireSameRequest(t, screen, on)
+	assert.Equal(t, payflow.StateExpired, on.State, "shown as the platform holds it")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	next, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	shown, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, shown.ID, "past the expired request")
+}
+
 // TestApproveKeepsRefusedConsentWhoseReceiptIsRefused: a consent that the
 // platform settled and then refused when it came again (as a platform of
 // an earlier version refuses a retry), its request shown captured with a
