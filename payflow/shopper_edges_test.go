@@ -392,31 +392,53 @@ func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
-// TestWaitPaymentReadsNoMoreRefusedConsentPaidWithAnother: a consent that
-// the platform refused, its request paid by another consent of the card,
-// that WaitPayment dropped once the seller captured the hold, is no
-// longer kept: the WaitPayment after it reads the session's next request
-// alone, and shows it.
-func TestWaitPaymentReadsNoMoreRefusedConsentPaidWithAnother(t *testing.T) {
+// TestRefusedConsentPaidWithAnotherIsReadNoMore: a consent that the
+// platform refused, its request paid by another consent of the card, is
+// not kept once the phone finds the receipt of that other consent: the
+// approval that finds it (ErrFinal) or, once the approval's wait for a
+// manual capture ended, the WaitPayment that finds it drops it, and the
+// WaitPayment after it reads the session's next request alone. The
+// shopper is charged once, by the other consent.
+func TestRefusedConsentPaidWithAnotherIsReadNoMore(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, true)
-	actx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
-		cancel() // the approval's wait for the capture ends, the consent kept
-		return nil
+	t.Run("dropped by the approval", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		api, err := w.approvePaidWithAnotherConsent(t, ctx, func() error { return nil })
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		_, _, err = w.seller.Wait(ctx) // the till shows the request paid
+		require.NoError(t, err)
+		next, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		w.requireReadAlone(t, api, next.ID)
 	})
-	require.ErrorIs(t, err, context.Canceled)
-	_, err = w.seller.Capture(ctx, 690)
-	require.NoError(t, err)
-	next, _ := w.request(t) // WaitPayment drops the refused consent
+	t.Run("dropped by WaitPayment", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
+			cancel() // the approval's wait for the capture ends, the consent kept
+			return nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = w.seller.Capture(ctx, 690)
+		require.NoError(t, err)
+		next, _ := w.request(t)
+		w.requireReadAlone(t, api, next.ID)
+	})
+}
 
+// requireReadAlone checks that the shopper's WaitPayment reads the
+// request id alone, the session's next, and shows it: the phone keeps no
+// consent to read the request of first. It checks too that api sent
+// one consent, and that the shopper was charged once.
+func (w *phoneWorld) requireReadAlone(t *testing.T, api *scriptedApproveAPI, id payflow.ID) {
+	t.Helper()
 	api.mu.Lock()
 	api.reads = 0
 	api.mu.Unlock()
-	screen, err := w.shopper.WaitPayment(ctx)
+	screen, err := w.shopper.WaitPayment(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, next.ID, screen.ID)
+	assert.Equal(t, id, screen.ID)
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	assert.Equal(t, 1, api.reads, "the session's next request alone: no consent is kept")
@@ -500,4 +522,104 @@ func TestApproveKeepsRefusedConsentWhoseReceiptIsRefused(t *testing.T) {
 	assert.Equal(t, h[:], rc.ConsentHash, "the receipt of the consent kept")
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// TestApproveSendsAgainTheConsentSignedAfterARefusal: a kept consent that
+// the platform refuses when it is sent again (the card signed since) is
+// not kept: the consent that the card then signs in its place, whose
+// reply is lost once the platform settled it, is the one that the next
+// approval sends again, as signed, and whose receipt it returns, the card
+// unused and the shopper charged once.
+func TestApproveSendsAgainTheConsentSignedAfterARefusal(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	api.approve = append(api.approve, lostUnsent, w.f.Platform.Approve,
+		func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+			if _, err := w.f.Platform.Approve(ctx, req); err != nil {
+				return nil, err
+			}
+			return nil, payflow.ErrUnavailable // the reply lost
+		})
+	screen := w.approveUnsent(t, api)
+	_, err := w.shopper.Login(ctx) // the kept consent's counter is spent
+	require.NoError(t, err)
+	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Len(t, api.sent, 3)
+	assert.Equal(t, api.sent[0], api.sent[1], "the kept consent sent again")
+	assert.NotEqual(t, api.sent[0], api.sent[2], "a new consent signed")
+	counter := w.counter(t)
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err)
+	require.Len(t, api.sent, 4)
+	assert.Equal(t, api.sent[2], api.sent[3], "the new consent sent again")
+	h := record.Hash(api.sent[2])
+	assert.Equal(t, h[:], rc.ConsentHash)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// lostUnsent is an answer of a scriptedApproveAPI to a consent lost
+// before it reached the platform.
+func lostUnsent(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return nil, payflow.ErrUnavailable
+}
+
+// approveUnsent has the shopper phone, which it has talk to api, pair
+// with the seller's and approve the seller's request of basket, whose
+// consent api answers ErrUnavailable before it reaches the platform (its
+// first answer lostUnsent): the phone keeps the consent. It returns the
+// shopper's screen of that request.
+func (w *phoneWorld) approveUnsent(t *testing.T, api payflow.API) *payflow.PaymentView {
+	t.Helper()
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	_, err := w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	return screen
+}
+
+// TestApproveKeepsRefusedConsentOfRequestShownEndedOtherThanSigned: a
+// kept consent (lost before it reached the platform) that the platform
+// refuses, its request cancelled since, whose read after the refusal shows
+// the request cancelled in another session than its seller's card signed,
+// fails the approval with ErrMismatch and stays kept, the screen as it
+// was: that view tells nothing of the consent. With the platform's own
+// view, the next approval sends it again, without the card, and fails
+// with ErrFinal, the screen showing the request cancelled and the
+// consent dropped. Nothing moves.
+func TestApproveKeepsRefusedConsentOfRequestShownEndedOtherThanSigned(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	sent := &scriptedApproveAPI{API: w.f.Platform}
+	sent.approve = append(sent.approve, lostUnsent)
+	api := &endedAlteredAPI{API: sent, alter: func(v *payflow.PaymentView) { v.SessionID[0] ^= 1 }}
+	screen := w.approveUnsent(t, api)
+	_, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	counter := w.counter(t)
+
+	api.on.Store(true)
+	_, err = w.shopper.ApproveShown(ctx, screen, "")
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	w.requireScreenAsWas(t, screen)
+
+	api.on.Store(false)
+	_, err = w.shopper.ApproveShown(ctx, screen, "")
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.Len(t, sent.sent, 3, "the kept consent sent again")
+	assert.Equal(t, sent.sent[0], sent.sent[2])
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, on.State)
+	_, err = w.shopper.ApproveShown(ctx, on, "")
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Len(t, sent.sent, 3, "no consent kept")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
 }
