@@ -623,3 +623,40 @@ func TestApproveKeepsRefusedConsentOfRequestShownEndedOtherThanSigned(t *testing
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
 }
+
+// TestApproveWhoseContextEndsBeforeTheCardSignsNothing: an approval whose
+// context ends while the platform answers its fresh read of the request
+// (an API that does not heed ctx) fails with the context's error before
+// the card verifies the PIN: the card signs nothing, nothing is sent,
+// and the next approval pays the request, the shopper charged once.
+func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	hook := &hookAPI{API: w.f.Platform}
+	api := &scriptedApproveAPI{API: hook}
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	counter := w.counter(t)
+	left, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hook.mu.Lock()
+	hook.paymentID, hook.answered = screen.ID, cancel
+	hook.mu.Unlock()
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	after, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, left, after)
+	assert.Empty(t, api.sent, "nothing sent")
+	w.assertState(t, screen.ID, payflow.StatePending)
+
+	rc, err = w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
