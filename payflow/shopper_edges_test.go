@@ -2,13 +2,19 @@ package payflow_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -372,9 +378,7 @@ func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	unreadable := &unreadableAPI{API: w.f.Platform}
 	api := &scriptedApproveAPI{API: unreadable}
-	w.useShopper(t, api)
-	w.pair(t)
-	_, screen := w.request(t)
+	screen := w.requestThrough(t, api)
 	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
 		unreadable.fail(screen.ID, payflow.ErrUnavailable)
 		return nil, payflow.ErrReplay
@@ -495,9 +499,7 @@ func TestApproveKeepsRefusedConsentWhoseReceiptIsRefused(t *testing.T) {
 		}
 		return nil, payflow.ErrReplay // the retry refused
 	})
-	w.useShopper(t, api)
-	w.pair(t)
-	_, screen := w.request(t)
+	screen := w.requestThrough(t, api)
 
 	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
@@ -562,6 +564,17 @@ func TestApproveSendsAgainTheConsentSignedAfterARefusal(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 }
 
+// requestThrough has the shopper phone talk to api and pair with the
+// seller's, and the seller ask for basket; it returns the shopper's
+// screen of that request.
+func (w *phoneWorld) requestThrough(t *testing.T, api payflow.API) *payflow.PaymentView {
+	t.Helper()
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	return screen
+}
+
 // lostUnsent is an answer of a scriptedApproveAPI to a consent lost
 // before it reached the platform.
 func lostUnsent(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
@@ -575,9 +588,7 @@ func lostUnsent(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView,
 // shopper's screen of that request.
 func (w *phoneWorld) approveUnsent(t *testing.T, api payflow.API) *payflow.PaymentView {
 	t.Helper()
-	w.useShopper(t, api)
-	w.pair(t)
-	_, screen := w.request(t)
+	screen := w.requestThrough(t, api)
 	_, err := w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	return screen
@@ -633,9 +644,7 @@ func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	hook := &hookAPI{API: w.f.Platform}
 	api := &scriptedApproveAPI{API: hook}
-	w.useShopper(t, api)
-	w.pair(t)
-	_, screen := w.request(t)
+	screen := w.requestThrough(t, api)
 	counter := w.counter(t)
 	left, _, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
@@ -659,4 +668,94 @@ func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(690), rc.Amount)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// TestWaitPaymentPastRequestPaidMeanwhileShowsNothing: a WaitPayment that
+// read the session's next request pending before the shopper's approval
+// of it was settled, and whose read of the request after it then gets no
+// answer, fails with that read's error and puts nothing on screen: the
+// request paid meanwhile stays off the screen.
+func TestWaitPaymentPastRequestPaidMeanwhileShowsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	hook := &hookAPI{API: unreadable}
+	screen := w.requestThrough(t, hook)
+	unreadable.fail(payflow.SessionRequestID(screen.SessionID, 1), payflow.ErrUnavailable)
+	waited, release := w.holdWaitPayment(t, hook, screen.ID, true) // the request read pending
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.NoError(t, err)
+	require.Equal(t, uint64(690), rc.Amount)
+	release()
+	got := within(t, waited, "WaitPayment")
+	require.ErrorIs(t, got.err, payflow.ErrUnavailable)
+	assert.Nil(t, got.v)
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "the request paid meanwhile is not on screen")
+}
+
+// TestWaitPaymentPastKeptConsentsReceiptOfUntrustedPlatform: a kept
+// consent (its reply lost) whose request the platform shows captured with
+// a receipt that carries no certificate chain, once the platform's
+// certificate of Info expired, has WaitPayment fail once with ErrCard: the
+// phone no longer trusts the key that would verify it. The waits after it
+// pass that consent over, still kept, to the session's next request.
+func TestWaitPaymentPastKeptConsentsReceiptOfUntrustedPlatform(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	renewed := renewedPlatform(t, f) // its certificate lasts an hour and the skew
+	w := newPhoneWorld(t, f, renewed, false)
+	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
+	restated := newRestatedAPI(t, renewed, f.Key, 690, 690) // signed again, without a chain
+	restated.on.Store(false)
+	w.payWithLostReply(t, &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable})
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
+	require.NoError(t, err)
+
+	f.Clock.Advance(6 * time.Minute) // the certificate expired; the request did not
+	restated.on.Store(true)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.ErrorIs(t, err, pki.ErrExpired)
+	for range 2 {
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")
+	}
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// unselectableCard is a shopper card whose PIN verifications' replies
+// are lost (lostPINReplyCard) and that fails to select its applet again,
+// with errCardSelect.
+type unselectableCard struct{ lostPINReplyCard }
+
+var errCardSelect = errors.New("card reader: select failed")
+
+func (unselectableCard) Select() (byte, error) { return 0, errCardSelect }
+
+// TestApproveReportsAVerifiedPINLeftOnTheCard: an approval whose PIN
+// verification the card did verify, its reply lost, and which then
+// cannot select the applet again to clear it, fails with both errors: the
+// card's, and the selection's, which tells the app that the card may hold
+// a verified PIN. Nothing is signed or charged.
+func TestApproveReportsAVerifiedPINLeftOnTheCard(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	shopper, err := payflow.NewShopper(unselectableCard{lostPINReplyCard{w.shopperCard.Card}}, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	w.shopper = shopper
+	w.pair(t)
+	_, screen := w.request(t)
+	counter := w.counter(t)
+
+	rc, err := w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.ErrorIs(t, err, errCardIO)
+	require.ErrorIs(t, err, errCardSelect, "the PIN may still be verified")
+	assert.Nil(t, rc)
+	verified, err := w.shopperCard.Card.PINVerified()
+	require.NoError(t, err)
+	assert.True(t, verified, "the card holds the verified PIN")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
