@@ -759,3 +759,62 @@ func TestApproveReportsAVerifiedPINLeftOnTheCard(t *testing.T) {
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestWaitPaymentShowsKeptConsentPaidAfterOneDropped: of two consents
+// kept while their requests are held, the first, whose hold the merchant
+// voided (cancelled), is dropped by WaitPayment, which goes on to the
+// second, captured since: it shows that request, a receipt to collect,
+// whose approval returns the receipt of the capture without the card.
+// The shopper is charged the second request alone.
+func TestWaitPaymentShowsKeptConsentPaidAfterOneDropped(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	first, next := w.holdAndAskNext(t, api)
+	require.Equal(t, next.ID, w.approveHeld(t))
+	l, err := w.seller.Login(ctx)
+	require.NoError(t, err)
+	v, err := w.f.Platform.Cancel(ctx, l.Token, first)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCancelled, v.State)
+	cv := w.captureElsewhere(t, next.ID)
+	counter := w.counter(t)
+
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, next.ID, screen.ID, "the second kept consent's paid request")
+	assert.Equal(t, payflow.StateCaptured, screen.State)
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err)
+	assert.Equal(t, cv.Receipt, rc.Signed)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestApproveOfRequestShownEndedReadsNothing: the approval of a request
+// that the screen shows ended (cancelled, as the phone learnt from a
+// refused decline) fails with ErrFinal at once: it reads nothing (a read
+// that would get no answer does not change its outcome), and the card
+// signs nothing.
+func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	screen := w.requestThrough(t, unreadable)
+	_, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCancelled, on.State)
+	unreadable.fail(screen.ID, payflow.ErrUnavailable)
+	counter := w.counter(t)
+
+	rc, err := w.shopper.ApproveShown(ctx, on, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.ErrorContains(t, err, "payment cancelled")
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
