@@ -2,13 +2,19 @@ package payflow_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -372,9 +378,7 @@ func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	unreadable := &unreadableAPI{API: w.f.Platform}
 	api := &scriptedApproveAPI{API: unreadable}
-	w.useShopper(t, api)
-	w.pair(t)
-	_, screen := w.request(t)
+	screen := w.requestThrough(t, api)
 	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
 		unreadable.fail(screen.ID, payflow.ErrUnavailable)
 		return nil, payflow.ErrReplay
@@ -390,4 +394,427 @@ func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	require.Len(t, api.sent, 2)
 	assert.Equal(t, api.sent[0], api.sent[1])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestRefusedConsentPaidWithAnotherIsReadNoMore: a consent that the
+// platform refused, its request paid by another consent of the card, is
+// not kept once the phone finds the receipt of that other consent: the
+// approval that finds it (ErrFinal) or, once the approval's wait for a
+// manual capture ended, the WaitPayment that finds it drops it, and the
+// WaitPayment after it reads the session's next request alone. The
+// shopper is charged once, by the other consent.
+func TestRefusedConsentPaidWithAnotherIsReadNoMore(t *testing.T) {
+	ctx := context.Background()
+	t.Run("dropped by the approval", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		api, err := w.approvePaidWithAnotherConsent(t, ctx, func() error { return nil })
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		_, _, err = w.seller.Wait(ctx) // the till shows the request paid
+		require.NoError(t, err)
+		next, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		w.requireReadAlone(t, api, next.ID)
+	})
+	t.Run("dropped by WaitPayment", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
+			cancel() // the approval's wait for the capture ends, the consent kept
+			return nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = w.seller.Capture(ctx, 690)
+		require.NoError(t, err)
+		next, _ := w.request(t)
+		w.requireReadAlone(t, api, next.ID)
+	})
+}
+
+// requireReadAlone checks that the shopper's WaitPayment reads the
+// request id alone, the session's next, and shows it: the phone keeps no
+// consent to read the request of first. It checks too that api sent
+// one consent, and that the shopper was charged once.
+func (w *phoneWorld) requireReadAlone(t *testing.T, api *scriptedApproveAPI, id payflow.ID) {
+	t.Helper()
+	api.mu.Lock()
+	api.reads = 0
+	api.mu.Unlock()
+	screen, err := w.shopper.WaitPayment(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, id, screen.ID)
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	assert.Equal(t, 1, api.reads, "the session's next request alone: no consent is kept")
+	assert.Len(t, api.sent, 1, "the refused consent, not sent again")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the other consent")
+}
+
+// TestDeclineOfExpiredRequestShowsItExpired: a decline of a request on
+// screen that expired meanwhile, which the platform refuses with
+// ErrExpired, has the phone read the request: the decline fails with
+// ErrExpired, and the screen shows the request expired, as the platform
+// holds it, until the next WaitPayment moves past it. No money moves.
+func TestDeclineOfExpiredRequestShowsItExpired(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	_, screen := w.request(t)
+	w.f.Clock.Advance(payflow.DefaultRequestTTL)
+
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	assert.Nil(t, v)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	requireSameRequest(t, screen, on)
+	assert.Equal(t, payflow.StateExpired, on.State, "shown as the platform holds it")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	next, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	shown, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, shown.ID, "past the expired request")
+}
+
+// TestApproveKeepsRefusedConsentWhoseReceiptIsRefused: a consent that the
+// platform settled and then refused when it came again (as a platform of
+// an earlier version refuses a retry), its request shown captured with a
+// receipt of that consent that the phone refuses (of another amount than
+// captured), fails the approval with ErrMismatch, not ErrFinal: the
+// receipt is of the consent, which is the shopper's payment, and stays
+// kept. WaitPayment then fails with ErrMismatch too; once the platform
+// shows the payment as it holds it, WaitPayment shows it captured, a
+// receipt to collect, and its approval returns the receipt without the
+// card, the shopper charged once.
+func TestApproveKeepsRefusedConsentWhoseReceiptIsRefused(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	restated := newRestatedAPI(t, w.f.Platform, w.f.Key, 690, 1)
+	api := &scriptedApproveAPI{API: restated}
+	api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		if _, err := w.f.Platform.Approve(ctx, req); err != nil {
+			return nil, err
+		}
+		return nil, payflow.ErrReplay // the retry refused
+	})
+	screen := w.requestThrough(t, api)
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.Nil(t, rc)
+	counter := w.counter(t)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err, "the request stays on screen")
+	assert.Equal(t, screen, on)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "the consent kept, its receipt refused")
+
+	restated.on.Store(false)
+	collect, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, screen.ID, collect.ID, "the consent kept: its paid request first")
+	assert.Equal(t, payflow.StateCaptured, collect.State)
+	rc, err = w.shopper.ApproveShown(ctx, collect, "")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	h := record.Hash(api.sent[0])
+	assert.Equal(t, h[:], rc.ConsentHash, "the receipt of the consent kept")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// TestApproveSendsAgainTheConsentSignedAfterARefusal: a kept consent that
+// the platform refuses when it is sent again (the card signed since) is
+// not kept: the consent that the card then signs in its place, whose
+// reply is lost once the platform settled it, is the one that the next
+// approval sends again, as signed, and whose receipt it returns, the card
+// unused and the shopper charged once.
+func TestApproveSendsAgainTheConsentSignedAfterARefusal(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	api.approve = append(api.approve, lostUnsent, w.f.Platform.Approve,
+		func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+			if _, err := w.f.Platform.Approve(ctx, req); err != nil {
+				return nil, err
+			}
+			return nil, payflow.ErrUnavailable // the reply lost
+		})
+	screen := w.approveUnsent(t, api)
+	_, err := w.shopper.Login(ctx) // the kept consent's counter is spent
+	require.NoError(t, err)
+	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Len(t, api.sent, 3)
+	assert.Equal(t, api.sent[0], api.sent[1], "the kept consent sent again")
+	assert.NotEqual(t, api.sent[0], api.sent[2], "a new consent signed")
+	counter := w.counter(t)
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err)
+	require.Len(t, api.sent, 4)
+	assert.Equal(t, api.sent[2], api.sent[3], "the new consent sent again")
+	h := record.Hash(api.sent[2])
+	assert.Equal(t, h[:], rc.ConsentHash)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// requestThrough has the shopper phone talk to api and pair with the
+// seller's, and the seller ask for basket; it returns the shopper's
+// screen of that request.
+func (w *phoneWorld) requestThrough(t *testing.T, api payflow.API) *payflow.PaymentView {
+	t.Helper()
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	return screen
+}
+
+// lostUnsent is an answer of a scriptedApproveAPI to a consent lost
+// before it reached the platform.
+func lostUnsent(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return nil, payflow.ErrUnavailable
+}
+
+// approveUnsent has the shopper phone, which it has talk to api, pair
+// with the seller's and approve the seller's request of basket, whose
+// consent api answers ErrUnavailable before it reaches the platform (its
+// first answer lostUnsent): the phone keeps the consent. It returns the
+// shopper's screen of that request.
+func (w *phoneWorld) approveUnsent(t *testing.T, api payflow.API) *payflow.PaymentView {
+	t.Helper()
+	screen := w.requestThrough(t, api)
+	_, err := w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	return screen
+}
+
+// TestApproveKeepsRefusedConsentOfRequestShownEndedOtherThanSigned: a
+// kept consent (lost before it reached the platform) that the platform
+// refuses, its request cancelled since, whose read after the refusal shows
+// the request cancelled in another session than its seller's card signed,
+// fails the approval with ErrMismatch and stays kept, the screen as it
+// was: that view tells nothing of the consent. With the platform's own
+// view, the next approval sends it again, without the card, and fails
+// with ErrFinal, the screen showing the request cancelled and the
+// consent dropped. Nothing moves.
+func TestApproveKeepsRefusedConsentOfRequestShownEndedOtherThanSigned(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	sent := &scriptedApproveAPI{API: w.f.Platform}
+	sent.approve = append(sent.approve, lostUnsent)
+	api := &endedAlteredAPI{API: sent, alter: func(v *payflow.PaymentView) { v.SessionID[0] ^= 1 }}
+	screen := w.approveUnsent(t, api)
+	_, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	counter := w.counter(t)
+
+	api.on.Store(true)
+	_, err = w.shopper.ApproveShown(ctx, screen, "")
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	w.requireScreenAsWas(t, screen)
+
+	api.on.Store(false)
+	_, err = w.shopper.ApproveShown(ctx, screen, "")
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.Len(t, sent.sent, 3, "the kept consent sent again")
+	assert.Equal(t, sent.sent[0], sent.sent[2])
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, on.State)
+	_, err = w.shopper.ApproveShown(ctx, on, "")
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Len(t, sent.sent, 3, "no consent kept")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
+}
+
+// TestApproveWhoseContextEndsBeforeTheCardSignsNothing: an approval whose
+// context ends while the platform answers its fresh read of the request
+// (an API that does not heed ctx) fails with the context's error before
+// the card verifies the PIN: the card signs nothing, nothing is sent,
+// and the next approval pays the request, the shopper charged once.
+func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	hook := &hookAPI{API: w.f.Platform}
+	api := &scriptedApproveAPI{API: hook}
+	screen := w.requestThrough(t, api)
+	counter := w.counter(t)
+	left, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hook.mu.Lock()
+	hook.paymentID, hook.answered = screen.ID, cancel
+	hook.mu.Unlock()
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	after, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, left, after)
+	assert.Empty(t, api.sent, "nothing sent")
+	w.assertState(t, screen.ID, payflow.StatePending)
+
+	rc, err = w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// TestWaitPaymentPastRequestPaidMeanwhileShowsNothing: a WaitPayment that
+// read the session's next request pending before the shopper's approval
+// of it was settled, and whose read of the request after it then gets no
+// answer, fails with that read's error and puts nothing on screen: the
+// request paid meanwhile stays off the screen.
+func TestWaitPaymentPastRequestPaidMeanwhileShowsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	hook := &hookAPI{API: unreadable}
+	screen := w.requestThrough(t, hook)
+	unreadable.fail(payflow.SessionRequestID(screen.SessionID, 1), payflow.ErrUnavailable)
+	waited, release := w.holdWaitPayment(t, hook, screen.ID, true) // the request read pending
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.NoError(t, err)
+	require.Equal(t, uint64(690), rc.Amount)
+	release()
+	got := within(t, waited, "WaitPayment")
+	require.ErrorIs(t, got.err, payflow.ErrUnavailable)
+	assert.Nil(t, got.v)
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "the request paid meanwhile is not on screen")
+}
+
+// TestWaitPaymentPastKeptConsentsReceiptOfUntrustedPlatform: a kept
+// consent (its reply lost) whose request the platform shows captured with
+// a receipt that carries no certificate chain, once the platform's
+// certificate of Info expired, has WaitPayment fail once with ErrCard: the
+// phone no longer trusts the key that would verify it. The waits after it
+// pass that consent over, still kept, to the session's next request.
+func TestWaitPaymentPastKeptConsentsReceiptOfUntrustedPlatform(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	renewed := renewedPlatform(t, f) // its certificate lasts an hour and the skew
+	w := newPhoneWorld(t, f, renewed, false)
+	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
+	restated := newRestatedAPI(t, renewed, f.Key, 690, 690) // signed again, without a chain
+	restated.on.Store(false)
+	w.payWithLostReply(t, &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable})
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
+	require.NoError(t, err)
+
+	f.Clock.Advance(6 * time.Minute) // the certificate expired; the request did not
+	restated.on.Store(true)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.ErrorIs(t, err, pki.ErrExpired)
+	for range 2 {
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")
+	}
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// unselectableCard is a shopper card whose PIN verifications' replies
+// are lost (lostPINReplyCard) and that fails to select its applet again,
+// with errCardSelect.
+type unselectableCard struct{ lostPINReplyCard }
+
+var errCardSelect = errors.New("card reader: select failed")
+
+func (unselectableCard) Select() (byte, error) { return 0, errCardSelect }
+
+// TestApproveReportsAVerifiedPINLeftOnTheCard: an approval whose PIN
+// verification the card did verify, its reply lost, and which then
+// cannot select the applet again to clear it, fails with both errors: the
+// card's, and the selection's, which tells the app that the card may hold
+// a verified PIN. Nothing is signed or charged.
+func TestApproveReportsAVerifiedPINLeftOnTheCard(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	shopper, err := payflow.NewShopper(unselectableCard{lostPINReplyCard{w.shopperCard.Card}}, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	w.shopper = shopper
+	w.pair(t)
+	_, screen := w.request(t)
+	counter := w.counter(t)
+
+	rc, err := w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.ErrorIs(t, err, errCardIO)
+	require.ErrorIs(t, err, errCardSelect, "the PIN may still be verified")
+	assert.Nil(t, rc)
+	verified, err := w.shopperCard.Card.PINVerified()
+	require.NoError(t, err)
+	assert.True(t, verified, "the card holds the verified PIN")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestWaitPaymentShowsKeptConsentPaidAfterOneDropped: of two consents
+// kept while their requests are held, the first, whose hold the merchant
+// voided (cancelled), is dropped by WaitPayment, which goes on to the
+// second, captured since: it shows that request, a receipt to collect,
+// whose approval returns the receipt of the capture without the card.
+// The shopper is charged the second request alone.
+func TestWaitPaymentShowsKeptConsentPaidAfterOneDropped(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	first, next := w.holdAndAskNext(t, api)
+	require.Equal(t, next.ID, w.approveHeld(t))
+	l, err := w.seller.Login(ctx)
+	require.NoError(t, err)
+	v, err := w.f.Platform.Cancel(ctx, l.Token, first)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCancelled, v.State)
+	cv := w.captureElsewhere(t, next.ID)
+	counter := w.counter(t)
+
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, next.ID, screen.ID, "the second kept consent's paid request")
+	assert.Equal(t, payflow.StateCaptured, screen.State)
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err)
+	assert.Equal(t, cv.Receipt, rc.Signed)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestApproveOfRequestShownEndedReadsNothing: the approval of a request
+// that the screen shows ended (cancelled, as the phone learnt from a
+// refused decline) fails with ErrFinal at once: it reads nothing (a read
+// that would get no answer does not change its outcome), and the card
+// signs nothing.
+func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	unreadable := &unreadableAPI{API: w.f.Platform}
+	screen := w.requestThrough(t, unreadable)
+	_, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.DeclineShown(ctx, screen)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCancelled, on.State)
+	unreadable.fail(screen.ID, payflow.ErrUnavailable)
+	counter := w.counter(t)
+
+	rc, err := w.shopper.ApproveShown(ctx, on, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.ErrorContains(t, err, "payment cancelled")
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
