@@ -10,6 +10,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // TestDeclineOfDeclinedRequestReturnsIt: the payer's decline of a request
@@ -74,4 +75,17 @@ func TestActionAfterLostCompareAndSet(t *testing.T) {
 			assert.Equal(t, before, s.balances(t), "no money moved, none held")
 		})
 	}
+}
+
+// TestRequestUnknownSKUBesideItemsThatAddUp: a request naming a SKU that
+// is not in the merchant's catalog is ErrMismatch, nothing stored, also
+// when its amount is the total of its other items (two apples: 240), as
+// if the unknown one cost nothing.
+func TestRequestUnknownSKUBesideItemsThatAddUp(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "caviar", Quantity: 1})
+	_, err := s.Create(r)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Contains(t, err.Error(), `SKU "caviar" is not in the catalog`)
+	requireNotStored(t, s, r)
 }
