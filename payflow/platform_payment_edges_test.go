@@ -89,3 +89,19 @@ func TestRequestUnknownSKUBesideItemsThatAddUp(t *testing.T) {
 	assert.Contains(t, err.Error(), `SKU "caviar" is not in the catalog`)
 	requireNotStored(t, s, r)
 }
+
+// TestRequestSentAgainPastItsExpiry: the same signed request sent again
+// once the request it created is pending past its expiry gets the view
+// that every read shows: expired, and the request is expired in the
+// store, not shown pending.
+func TestRequestSentAgainPastItsExpiry(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	v, msg := s.request(t)
+	require.Equal(t, payflow.StatePending, v.State)
+	s.Clock.Advance(payflow.DefaultRequestTTL)
+	again, err := s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	assert.Equal(t, v.ID, again.ID)
+	assert.Equal(t, payflow.StateExpired, again.State)
+	s.requireState(t, v.ID, payflow.StateExpired)
+}
