@@ -1,0 +1,57 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// TestLoginProofNamingPeerIsInvalid: a login proof that names a peer's
+// EID is ErrInvalid (invalid), issues no token, and leaves the proof
+// unspent: the same proof then pairs.
+func TestLoginProofNamingPeerIsInvalid(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
+	resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.Equal(t, "invalid", payflow.AsError(err).Code)
+	assert.Nil(t, resp)
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.NoError(t, err)
+	assert.Equal(t, s.session.ID, v.ID)
+}
+
+// TestResolveShortEIDIsInvalid: an EID shorter or longer than
+// record.EIDSize is ErrInvalid (invalid) and names no card.
+func TestResolveShortEIDIsInvalid(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	for _, eid := range [][]byte{nil, s.seller.EID()[:record.EIDSize-1], append(s.seller.EID(), 0)} {
+		r, err := s.Platform.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: eid})
+		require.ErrorIs(t, err, payflow.ErrInvalid, "EID of %d bytes", len(eid))
+		assert.Equal(t, "invalid", payflow.AsError(err).Code)
+		assert.Nil(t, r)
+	}
+}
+
+// TestStoredTokenExpiresAtItsTime: a token that a process reads from the
+// store (issued by another process) serves until the instant before its
+// ExpiresAt and is ErrUnauthorized (unauthorized) at it.
+func TestStoredTokenExpiresAtItsTime(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	resp := s.shopper.Login(record.RoleShopper)
+	s.Clock.Advance(resp.ExpiresAt.Sub(s.Clock.Now()) - 1)
+	require.NoError(t, renewedPlatform(t, s.Fixture).CheckToken(ctx, resp.Token))
+	s.Clock.Advance(1)
+	require.Equal(t, resp.ExpiresAt, s.Clock.Now())
+	err := renewedPlatform(t, s.Fixture).CheckToken(ctx, resp.Token)
+	require.ErrorIs(t, err, payflow.ErrUnauthorized)
+	assert.Equal(t, "unauthorized", payflow.AsError(err).Code)
+}
