@@ -55,3 +55,36 @@ func TestStoredTokenExpiresAtItsTime(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrUnauthorized)
 	assert.Equal(t, "unauthorized", payflow.AsError(err).Code)
 }
+
+// TestPairProofNamingNoPeerIsInvalid: a pairing proof whose peer EID is
+// zero (as a login proof's) is ErrInvalid (invalid) and leaves the proof
+// unspent: the same proof then logs the card in.
+func TestPairProofNamingNoPeerIsInvalid(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	proof := s.shopper.Proof(record.RoleShopper, nil)
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.Equal(t, "invalid", payflow.AsError(err).Code)
+	assert.Nil(t, v)
+	resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+	require.NoError(t, err)
+	assert.Equal(t, s.shopper.ID, resp.CardID)
+}
+
+// TestPairProofWithOtherEIDIsMismatch: a pairing proof whose own EID is
+// not the signing card's (here the peer's) is ErrMismatch (mismatch) and
+// spends the proof: sent again, it is ErrReplay.
+func TestPairProofWithOtherEIDIsMismatch(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+	require.NoError(t, err)
+	proof := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.seller.EID(), PeerEID: s.seller.EID()})
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Equal(t, "mismatch", payflow.AsError(err).Code)
+	assert.Nil(t, v)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrReplay)
+}
