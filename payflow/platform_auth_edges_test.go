@@ -88,3 +88,35 @@ func TestPairProofWithOtherEIDIsMismatch(t *testing.T) {
 	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	require.ErrorIs(t, err, payflow.ErrReplay)
 }
+
+// TestPairSellerRoleWithoutMerchantIsForbidden: a pairing proof of the
+// seller role signed by a card that belongs to no merchant is
+// ErrForbidden (forbidden) and spends the proof: sent again, it is
+// ErrReplay.
+func TestPairSellerRoleWithoutMerchantIsForbidden(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	proof := s.shopper.Proof(record.RoleSeller, s.seller.EID())
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrForbidden)
+	assert.Equal(t, "forbidden", payflow.AsError(err).Code)
+	assert.Nil(t, v)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrReplay)
+}
+
+// TestSessionCardReadFailureIsInternal: a session whose other card the
+// store fails to read is answered with the store's error (internal), not
+// as a session of cards that are not revoked.
+func TestSessionCardReadFailureIsInternal(t *testing.T) {
+	s, st := outageShop(t)
+	st.card = s.seller.ID
+	v, err := s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
+	require.ErrorIs(t, err, errLost)
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+	assert.Nil(t, v)
+	st.card = ""
+	v, err = s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionPaired, v.State)
+}
