@@ -3,11 +3,14 @@ package payflow_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -119,4 +122,22 @@ func TestSessionCardReadFailureIsInternal(t *testing.T) {
 	v, err = s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionPaired, v.State)
+}
+
+// TestResolveMissReloadsWhenClockWentBack: an EID that the process does
+// not know reloads the cards at once when the clock reads a time before
+// the start of the last reload, as when a second has passed since it: a
+// card enrolled through another process is named.
+func TestResolveMissReloadsWhenClockWentBack(t *testing.T) {
+	s, other, _, bob, _ := aliceElsewhere(t, memory.New())
+	ctx := context.Background()
+	_, err := s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, bob.Enrolment.AdvertisingSecret, "Bob")
+	require.NoError(t, err)
+	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	s.Clock.Advance(-time.Millisecond)
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	r, err := other.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: eid[:]})
+	require.NoError(t, err)
+	assert.Equal(t, "Bob", r.DisplayName)
 }
