@@ -1,9 +1,12 @@
 package payflow
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -96,4 +99,35 @@ func TestIdempotencyKeyEdges(t *testing.T) {
 	} {
 		assert.Equal(t, want, validIdempotencyKey(k), "%q", k)
 	}
+}
+
+// nonceKeyStore is a Store whose NonceKey keeps the first candidate it is
+// given and returns the key kept.
+type nonceKeyStore struct {
+	Store
+	key []byte
+}
+
+func (s *nonceKeyStore) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
+	if s.key == nil {
+		s.key = bytes.Clone(candidate)
+	}
+	return s.key, nil
+}
+
+// TestNonceRandomFails: a nonce key is not made, and a nonce not minted,
+// when the random source fails; the store is then given no key.
+func TestNonceRandomFails(t *testing.T) {
+	down := errors.New("random source down")
+	st := &nonceKeyStore{}
+	k, err := newNonceKey(context.Background(), st, iotest.ErrReader(down))
+	require.ErrorIs(t, err, down)
+	assert.EqualError(t, err, "payflow: nonce key: random source down")
+	assert.Nil(t, k)
+	assert.Nil(t, st.key, "no key is stored")
+
+	mac := newNonceMAC(bytes.Repeat([]byte{7}, nonceKeySize))
+	n, err := mintNonce(mac, iotest.ErrReader(down), time.Unix(1_800_000_000, 0), "card", nil)
+	assert.ErrorIs(t, err, down)
+	assert.Nil(t, n)
 }
