@@ -1,0 +1,133 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReplyMemoryKeepsItsOwnCopies: a ReplyMemory keeps copies of the body
+// hash of a new key, of a key taken over, and of a stored reply, so that a
+// caller that reuses its slices afterwards changes nothing stored.
+func TestReplyMemoryKeepsItsOwnCopies(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	lease := t0.Add(time.Minute)
+
+	m := NewReplyMemory()
+	h := []byte{1, 2}
+	_, err := m.BeginIdempotent(ctx, "k", h, t0, lease)
+	require.NoError(t, err)
+	h[0] = 9
+	_, err = m.BeginIdempotent(ctx, "k", []byte{1, 2}, t0, lease)
+	assert.ErrorIs(t, err, ErrInFlight, "the hash of a new key")
+
+	body := []byte("first")
+	require.NoError(t, m.FinishIdempotent(ctx, "k", lease, 200, body, t0.Add(time.Hour)))
+	copy(body, "xxxxx")
+	rep, err := m.BeginIdempotent(ctx, "k", []byte{1, 2}, t0, lease)
+	require.NoError(t, err)
+	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("first")}, rep, "the stored reply")
+
+	// An expired entry left unswept, since the call sweeps a and b first.
+	m = NewReplyMemory()
+	begin(t, m, "a", t0, t0.Add(10*time.Second))
+	begin(t, m, "b", t0, t0.Add(20*time.Second))
+	begin(t, m, "k", t0, t0.Add(30*time.Second))
+	now := t0.Add(time.Minute)
+	h = []byte{3, 4}
+	rep, err = m.BeginIdempotent(ctx, "k", h, now, now.Add(time.Minute))
+	require.NoError(t, err)
+	require.Nil(t, rep, "the expired entry is taken over")
+	h[0] = 9
+	_, err = m.BeginIdempotent(ctx, "k", []byte{3, 4}, now, now.Add(time.Minute))
+	assert.ErrorIs(t, err, ErrInFlight, "the hash of a key taken over")
+}
+
+// TestReplyMemoryReordersChangedDeadlines: an entry taken over under a new
+// lease, or finished under an expiry later than its lease, moves to the
+// place of its new deadline, so that the entries expired before it are
+// still deleted.
+func TestReplyMemoryReordersChangedDeadlines(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+
+	// Taken over: a and b are swept by the call, k taken over, d expired.
+	m := NewReplyMemory()
+	begin(t, m, "a", t0, t0.Add(10*time.Second))
+	begin(t, m, "b", t0, t0.Add(20*time.Second))
+	begin(t, m, "k", t0, t0.Add(30*time.Second))
+	begin(t, m, "d", t0, t0.Add(40*time.Second))
+	now := t0.Add(time.Minute)
+	rep, err := m.BeginIdempotent(ctx, "k", []byte("k2"), now, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.Nil(t, rep)
+	assert.Equal(t, 1, m.DeleteExpired(now), "d is deleted")
+	_, err = m.LookupIdempotent(ctx, "k", []byte("k2"), now)
+	assert.ErrorIs(t, err, ErrInFlight, "k is held")
+
+	// Finished: k's reply expires after b's lease.
+	m = NewReplyMemory()
+	lease := t0.Add(10 * time.Second)
+	begin(t, m, "k", t0, lease)
+	begin(t, m, "b", t0, t0.Add(20*time.Second))
+	require.NoError(t, m.FinishIdempotent(ctx, "k", lease, 200, []byte("r"), t0.Add(time.Hour)))
+	assert.Equal(t, 1, m.DeleteExpired(now), "b is deleted")
+	rep, err = m.LookupIdempotent(ctx, "k", []byte("k"), now)
+	require.NoError(t, err)
+	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("r")}, rep, "k's reply is kept")
+}
+
+// TestIdempotencyKeyEdges: a key is 1 to 255 octets from '!' to '~'.
+func TestIdempotencyKeyEdges(t *testing.T) {
+	for k, want := range map[string]bool{
+		"":                       false,
+		"!":                      true,
+		"~":                      true,
+		"a b":                    false,
+		"a\x7f":                  false,
+		"a\x80":                  false,
+		strings.Repeat("k", 255): true,
+		strings.Repeat("k", 256): false,
+	} {
+		assert.Equal(t, want, validIdempotencyKey(k), "%q", k)
+	}
+}
+
+// nonceKeyStore is a Store whose NonceKey keeps the first candidate it is
+// given and returns the key kept.
+type nonceKeyStore struct {
+	Store
+	key []byte
+}
+
+func (s *nonceKeyStore) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
+	if s.key == nil {
+		s.key = bytes.Clone(candidate)
+	}
+	return s.key, nil
+}
+
+// TestNonceRandomFails: a nonce key is not made, and a nonce not minted,
+// when the random source fails; the store is then given no key.
+func TestNonceRandomFails(t *testing.T) {
+	down := errors.New("random source down")
+	st := &nonceKeyStore{}
+	k, err := newNonceKey(context.Background(), st, iotest.ErrReader(down))
+	require.ErrorIs(t, err, down)
+	assert.EqualError(t, err, "payflow: nonce key: random source down")
+	assert.Nil(t, k)
+	assert.Nil(t, st.key, "no key is stored")
+
+	mac := newNonceMAC(bytes.Repeat([]byte{7}, nonceKeySize))
+	n, err := mintNonce(mac, iotest.ErrReader(down), time.Unix(1_800_000_000, 0), "card", nil)
+	assert.ErrorIs(t, err, down)
+	assert.Nil(t, n)
+}
