@@ -25,6 +25,35 @@ func resignReceipt(key *ecdsa.PrivateKey, signed []byte, alter func(*record.Rece
 	return record.Sign(rand.Reader, key, &rc)
 }
 
+// resignView returns a copy of v, a platform's view, altered with its
+// receipt by alter and the receipt signed again with key; a view without
+// a receipt is altered alone (alter given an empty receipt).
+func resignView(key *ecdsa.PrivateKey, v *payflow.PaymentView, alter func(*payflow.PaymentView, *record.Receipt)) (*payflow.PaymentView, error) {
+	altered := *v
+	if len(v.Receipt) == 0 {
+		alter(&altered, &record.Receipt{})
+		return &altered, nil
+	}
+	var err error
+	if altered.Receipt, err = resignReceipt(key, v.Receipt, func(rc *record.Receipt) { alter(&altered, rc) }); err != nil {
+		return nil, err
+	}
+	return &altered, nil
+}
+
+// resignRequest returns the signed payment request of v, opened, altered
+// by alter and signed again by sign, and its hash.
+func resignRequest(tb testing.TB, v *payflow.PaymentView, alter func(*record.PaymentRequest), sign func(*record.PaymentRequest) ([]byte, error)) (msg, hash []byte) {
+	tb.Helper()
+	var r record.PaymentRequest
+	require.NoError(tb, record.Open(v.Request, &r))
+	alter(&r)
+	msg, err := sign(&r)
+	require.NoError(tb, err)
+	h := record.Hash(msg)
+	return msg, h[:]
+}
+
 // receiptsOtherThanSigned alter the receipt of a payment of basket (2
 // apples at 120 and a loaf at 450, no legs) into one with other lines or
 // legs than the seller's card signed, which the platform's key then signs.

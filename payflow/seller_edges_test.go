@@ -304,11 +304,7 @@ func (a *resignedAPI) Capture(ctx context.Context, token string, req *payflow.Ca
 	if err != nil || a.capture == nil {
 		return v, err
 	}
-	altered := *v
-	if altered.Receipt, err = resignReceipt(a.key, v.Receipt, func(rc *record.Receipt) { a.capture(&altered, rc) }); err != nil {
-		return nil, err
-	}
-	return &altered, nil
+	return resignView(a.key, v, a.capture)
 }
 
 // TestSellerRefusesRefundReceiptOfOtherFields: a refund that the platform
@@ -503,13 +499,7 @@ func TestSellerWaitTakesDeclinedOffScreen(t *testing.T) {
 // what alter gives it, as a platform that forges one would show it.
 func refiled(t *testing.T, v *payflow.PaymentView, key *ecdsa.PrivateKey, alter func(*record.PaymentRequest)) ([]byte, []byte) {
 	t.Helper()
-	var r record.PaymentRequest
-	require.NoError(t, record.Open(v.Request, &r))
-	alter(&r)
-	msg, err := record.Sign(rand.Reader, key, &r)
-	require.NoError(t, err)
-	h := record.Hash(msg)
-	return msg, h[:]
+	return resignRequest(t, v, alter, func(r *record.PaymentRequest) ([]byte, error) { return record.Sign(rand.Reader, key, r) })
 }
 
 // TestSellerRequestRefusesTakenIndexFiledOtherwise: a Request that finds

@@ -2168,15 +2168,7 @@ func (a *misfiledAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequ
 	if err != nil {
 		return nil, err
 	}
-	altered := *v
-	if len(v.Receipt) == 0 {
-		a.alter(&altered, &record.Receipt{})
-		return &altered, nil
-	}
-	if altered.Receipt, err = resignReceipt(a.key, v.Receipt, func(rc *record.Receipt) { a.alter(&altered, rc) }); err != nil {
-		return nil, err
-	}
-	return &altered, nil
+	return resignView(a.key, v, a.alter)
 }
 
 // TestSellerRefusesRequestFiledOtherwise: a platform's view of a payment

@@ -23,14 +23,10 @@ import (
 // altered by alter, and returns it with its hash.
 func (w *phoneWorld) signAltered(tb testing.TB, v *payflow.PaymentView, alter func(*record.PaymentRequest)) (msg, hash []byte) {
 	tb.Helper()
-	var r record.PaymentRequest
-	require.NoError(tb, record.Open(v.Request, &r))
-	r.CardHeader = record.CardHeader{} // the card writes its own
-	alter(&r)
-	msg, err := w.sellerCard.Card.SignPaymentRequest(&r)
-	require.NoError(tb, err)
-	h := record.Hash(msg)
-	return msg, h[:]
+	return resignRequest(tb, v, func(r *record.PaymentRequest) {
+		r.CardHeader = record.CardHeader{} // the card writes its own
+		alter(r)
+	}, w.sellerCard.Card.SignPaymentRequest)
 }
 
 // TestWaitPaymentRefusesRequestSignedForAnotherPayment: a view of the

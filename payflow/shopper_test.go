@@ -1368,8 +1368,8 @@ func (a *restatedAPI) restate(v *payflow.PaymentView, err error) (*payflow.Payme
 	if err != nil || !a.on.Load() || v.State != payflow.StateCaptured || (a.only != payflow.ID{} && v.ID != a.only) {
 		return v, err
 	}
-	msg, err := resignReceipt(a.key, v.Receipt, func(rc *record.Receipt) {
-		rc.Amount = a.receipt
+	c, err := resignView(a.key, v, func(c *payflow.PaymentView, rc *record.Receipt) {
+		c.Captured, rc.Amount = a.captured, a.receipt
 		if a.consentHash != nil {
 			rc.ConsentHash = a.consentHash
 		}
@@ -1378,9 +1378,7 @@ func (a *restatedAPI) restate(v *payflow.PaymentView, err error) (*payflow.Payme
 		}
 	})
 	require.NoError(a.tb, err)
-	c := *v
-	c.Captured, c.Receipt = a.captured, msg
-	return &c, nil
+	return c, nil
 }
 
 func (a *restatedAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
