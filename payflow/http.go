@@ -666,7 +666,7 @@ type errorBody struct {
 func (h *Handler) call(ctx context.Context, run httpRun) httpReply {
 	out, err := run(ctx)
 	if err != nil {
-		if _, _, coded := firstCode(err); !coded && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		if _, _, coded := firstCode(err); !coded && errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w: the request's deadline passed: %w", ErrUnavailable, err)
 		}
 		return errorReply(err)
