@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -481,12 +482,22 @@ func TestFirstResolveLateBuildsAhead(t *testing.T) {
 	var r Resolver
 	require.NoError(t, r.Enrol("a", secretOf(1)))
 	e := Epoch(exampleTime)
-	built := recordBuilds(&r, nil)
+	// The hook holds the second build, the one ahead, until release, so
+	// that it cannot have ended by the time the resolution returns.
+	var builds atomic.Int32
+	release := make(chan struct{})
+	built := recordBuilds(&r, func() {
+		if builds.Add(1) == 2 {
+			<-release
+		}
+	})
 
 	id, ok := r.Resolve(eidOf(t, 1, e), EpochStart(e).Add(aheadAfter))
 	require.True(t, ok)
 	require.Equal(t, "a", id)
-	require.True(t, r.ahead.Load(), "a build ahead started")
+	ok = r.ahead.Load()
+	close(release)
+	require.True(t, ok, "a build ahead started")
 	for r.ahead.Load() { // until the build has installed its table and ended
 		runtime.Gosched()
 	}
