@@ -932,29 +932,30 @@ func TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback(t *testing.T) {
 // is closed, having sent entered, and then passes it on to the platform
 // and loses its reply, as a connection that drops after the call went
 // out: it fails with ErrUnavailable. It loses the replies of the captures
-// after it once lose is set, and passes the others on.
+// after it, refusals too, once lose is set (as lostCaptureAPI), and
+// passes the others on.
 type gatedCaptureAPI struct {
-	payflow.API
+	lostCaptureAPI
 	entered, release chan struct{}
 	calls            atomic.Int32
-	lose             atomic.Bool
 }
 
 func newGatedCaptureAPI(api payflow.API) *gatedCaptureAPI {
-	return &gatedCaptureAPI{API: api, entered: make(chan struct{}), release: make(chan struct{})}
+	return &gatedCaptureAPI{
+		lostCaptureAPI: lostCaptureAPI{API: api, refusals: true},
+		entered:        make(chan struct{}),
+		release:        make(chan struct{}),
+	}
 }
 
 func (a *gatedCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
-	first := a.calls.Add(1) == 1
-	if first {
-		close(a.entered)
-		<-a.release
+	if a.calls.Add(1) > 1 {
+		return a.lostCaptureAPI.Capture(ctx, token, req)
 	}
-	v, err := a.API.Capture(ctx, token, req)
-	if first || a.lose.Load() {
-		return nil, payflow.ErrUnavailable
-	}
-	return v, err
+	close(a.entered)
+	<-a.release
+	_, _ = a.API.Capture(ctx, token, req)
+	return nil, payflow.ErrUnavailable
 }
 
 // heldGatedCapture pairs the phones of a merchant that captures manually,
