@@ -36,4 +36,15 @@
 // crash or an outage left between the ledger and the state (a retried
 // ledger chain that an earlier call created is accepted as created, and a
 // hold the ledger refused stays refused).
+//
+// # Contexts
+//
+// Where the Shopper, the Seller or the Client says that a call fails with
+// ctx's error, that error is context.Cause(ctx): ctx.Err(), unless ctx
+// was ended with a cause (context.WithCancelCause, WithTimeoutCause,
+// WithDeadlineCause), which it then is, whether the phone noticed the end
+// itself, in a pause between polls or attempts, or in the Client's call.
+// The Platform's own checks of ctx fail with ctx.Err(), and its store's
+// with the store's error, which the phones pass on when the API is a
+// Platform in process.
 package payflow

@@ -407,7 +407,7 @@ func (p *phone) proof(ctx context.Context, peer adv.EID) (msg []byte, own adv.EI
 	}
 	// A call whose ctx ended signs and sends nothing, also when the
 	// challenge (an API in process) did not look at ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, adv.EID{}, 0, err
 	}
 	msg, err = p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
@@ -720,7 +720,7 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // with ctx's error, whether or not the API heeds ctx.
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := context.Cause(ctx); err != nil {
 			return nil, err
 		}
 		r, forgotten, err := p.askOnce(ctx, eid)
@@ -964,7 +964,7 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 	}
 	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
 	var r *ResolveResponse
-	if err = ctx.Err(); err == nil {
+	if err = context.Cause(ctx); err == nil {
 		r, err = p.resolvePeer(ctx, eid)
 	}
 	if err != nil {
@@ -1451,10 +1451,10 @@ func (l ctxLock) lock(ctx context.Context) error {
 	select {
 	case l <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return context.Cause(ctx)
 	}
 	// The select takes either case when both are ready.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		<-l
 		return err
 	}

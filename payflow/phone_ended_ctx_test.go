@@ -26,7 +26,7 @@ import (
 // not held by the phone) with ErrNoPayment, as Status, Wait and Refund do.
 func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	ctx := context.Background()
-	ended, cancel := context.WithCancel(ctx)
+	ended, cancel := withCancelCause(ctx)
 	cancel()
 	for _, shown := range []bool{false, true} {
 		name := map[bool]string{false: "Decline", true: "DeclineShown"}[shown]
@@ -41,7 +41,7 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 			} else {
 				v, err = w.shopper.Decline(ended)
 			}
-			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorIs(t, err, errCallerGone)
 			assert.Nil(t, v)
 			w.assertState(t, sv.ID, payflow.StatePending, "nothing declined")
 			on, err := w.shopper.Payment()
@@ -72,7 +72,7 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 			counter, err := card.Card.Counter()
 			require.NoError(t, err)
 			c, err := p.Select(ended, peers[0].EID)
-			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorIs(t, err, errCallerGone)
 			assert.Nil(t, c)
 			after, err := card.Card.Counter()
 			require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 			assert.Nil(t, rc)
 			id = w.pairAndHold(t)
 			rc, err = capture()
-			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorIs(t, err, errCallerGone)
 			assert.Nil(t, rc)
 			w.assertState(t, id, payflow.StateHeld, "nothing captured")
 		})
@@ -114,7 +114,7 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrNoPayment, "a request not held comes first")
 		assert.Nil(t, v)
 		v, err = w.seller.CancelHeld(ended, id)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, v)
 		w.assertState(t, id, payflow.StateHeld, "nothing cancelled")
 		held, err := w.seller.Held(ctx)
@@ -168,7 +168,7 @@ func (a *sentCountAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*p
 // screen fail with ErrNoPayment.
 func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 	ctx := context.Background()
-	ended, cancel := context.WithCancel(ctx)
+	ended, cancel := withCancelCause(ctx)
 	cancel()
 	t.Run("Status and Wait", func(t *testing.T) {
 		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *sentCountAPI { return &sentCountAPI{API: p} })
@@ -182,10 +182,10 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 		require.NoError(t, err)
 		sent := api.calls()
 		v, err := w.seller.Status(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, v)
 		v, rc, err := w.seller.Wait(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, v)
 		assert.Nil(t, rc)
 		assert.Equal(t, sent, api.calls(), "nothing read")
@@ -204,7 +204,7 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 		w.f.Clock.Advance(payflow.DefaultHoldTTL + time.Second) // past its hold expiry
 		sent := api.calls()
 		held, err := w.seller.Held(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		require.Len(t, held, 1, "returned as last seen")
 		assert.Equal(t, id, held[0].ID)
 		assert.Equal(t, payflow.StateHeld, held[0].State)
@@ -232,10 +232,10 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 		_, err = w.seller.Refund(ended, 0)
 		require.ErrorIs(t, err, payflow.ErrInvalid)
 		rc, err := w.seller.RefundPayment(ended, sv.ID, 100)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, rc)
 		rc, err = w.seller.Refund(ended, 100)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, rc)
 		assert.Equal(t, sent, api.calls(), "nothing read")
 		after, err := w.sellerCard.Card.Counter()
@@ -258,13 +258,13 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 // context withdraws it.
 func TestSellerCancelWithEndedContext(t *testing.T) {
 	ctx := context.Background()
-	ended, cancel := context.WithCancel(ctx)
+	ended, cancel := withCancelCause(ctx)
 	cancel()
 	requireNoPayment := func(t *testing.T, seller *payflow.Seller) {
 		t.Helper()
 		v, err := seller.Cancel(ended)
 		require.ErrorIs(t, err, payflow.ErrNoPayment)
-		assert.NotErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, errCallerGone)
 		assert.Nil(t, v)
 	}
 	t.Run("nothing", func(t *testing.T) {
@@ -283,7 +283,7 @@ func TestSellerCancelWithEndedContext(t *testing.T) {
 		w.pair(t)
 		sv, _ := w.request(t)
 		v, err := w.seller.Cancel(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, v)
 		w.assertState(t, sv.ID, payflow.StatePending, "nothing cancelled")
 		v, err = w.seller.Cancel(ctx)
@@ -299,7 +299,7 @@ func TestSellerCancelWithEndedContext(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		w.assertState(t, id, payflow.StatePending, "recorded, its reply lost")
 		v, err := w.seller.Cancel(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, v)
 		w.assertState(t, id, payflow.StatePending, "nothing cancelled")
 		v, err = w.seller.Cancel(ctx)

@@ -33,7 +33,7 @@ func (a *resolveCount) Resolve(ctx context.Context, token string, req *payflow.R
 // screen.
 func TestPeersWithEndedContext(t *testing.T) {
 	ctx := context.Background()
-	ended, cancel := context.WithCancel(ctx)
+	ended, cancel := withCancelCause(ctx)
 	cancel()
 	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 	api := &resolveCount{API: f.Platform}
@@ -41,7 +41,7 @@ func TestPeersWithEndedContext(t *testing.T) {
 	w.hear(t)
 
 	peers, err := w.shopper.Peers(ended)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, peers)
 	assert.Zero(t, api.calls.Load(), "nothing asked")
 

@@ -43,7 +43,7 @@ func TestProofWhoseContextEndsSignsNothing(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
 		api := &challengeHookAPI{API: w.f.Platform}
 		w.useShopper(t, api)
-		ending, cancel := context.WithCancel(ctx)
+		ending, cancel := withCancelCause(ctx)
 		defer cancel()
 		api.hook = cancel
 		w.requireLoginSignsNothing(t, ending)
@@ -56,14 +56,14 @@ func TestProofWhoseContextEndsSignsNothing(t *testing.T) {
 		peers, err := w.shopper.Peers(ctx) // logs in; the peer's name is kept
 		require.NoError(t, err)
 		require.Len(t, peers, 1)
-		ending, cancel := context.WithCancel(ctx)
+		ending, cancel := withCancelCause(ctx)
 		defer cancel()
 		api.mu.Lock()
 		api.hook = cancel
 		api.mu.Unlock()
 		counter := w.counter(t)
 		c, err := w.shopper.Select(ending, peers[0].EID)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, c)
 		assert.Equal(t, counter, w.counter(t), "the card signed no pairing proof")
 		_, err = w.shopper.WaitPaired(ctx)
@@ -75,13 +75,13 @@ func TestProofWhoseContextEndsSignsNothing(t *testing.T) {
 }
 
 // requireLoginSignsNothing checks that the shopper's Login with ctx, which
-// ends before the card would sign, fails with context.Canceled, the card
+// ends before the card would sign, fails with ctx's cause, the card
 // signing no auth proof, and that a Login after it logs in.
 func (w *phoneWorld) requireLoginSignsNothing(t *testing.T, ctx context.Context) {
 	t.Helper()
 	counter := w.counter(t)
 	l, err := w.shopper.Login(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, l)
 	assert.Equal(t, counter, w.counter(t), "the card signed no auth proof")
 	_, err = w.shopper.Login(context.Background())

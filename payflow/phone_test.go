@@ -161,7 +161,7 @@ func (w *phoneWorld) useSellerWaiting(tb testing.TB, api payflow.API, settleWait
 // sees it held; it returns the payment's ID.
 func (w *phoneWorld) approveHeld(tb testing.TB) payflow.ID {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := withCancelCause(context.Background())
 	approved := make(chan error, 1)
 	go func() {
 		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
@@ -1639,7 +1639,7 @@ func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 		require.Len(t, peers, 1)
 		assert.False(t, peers[0].Selected)
 	})
-	ended, cancel := context.WithCancel(ctx)
+	ended, cancel := withCancelCause(ctx)
 	cancel()
 	for _, tt := range []struct {
 		name string

@@ -703,7 +703,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		// A call whose ctx ended signs and sends nothing, also when the
 		// calls before it (an API in process) did not look at ctx.
-		if err := ctx.Err(); err != nil {
+		if err := context.Cause(ctx); err != nil {
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)
@@ -1255,7 +1255,7 @@ func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentV
 		case errors.Is(err, ErrConflict) && refused(err): // a settlement under way
 			conflict = err
 		case err != nil && conflict != nil && !refused(err) && ctx.Err() != nil: // ctx ended during the call
-			return nil, errors.Join(ctx.Err(), conflict)
+			return nil, errors.Join(context.Cause(ctx), conflict)
 		default:
 			return cancelAnswer(v, err)
 		}
@@ -1487,7 +1487,7 @@ func (s *Seller) status(ctx context.Context) (*PaymentView, error) {
 		return nil, err
 	}
 	// Once ctx ended, nothing is read, whether or not the API heeds ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	return s.look(ctx, cur)
@@ -1685,7 +1685,7 @@ const MaxHeld = 64
 //
 // The views it returns are the caller's own, as the Seller type says.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
-	err := ctx.Err()
+	err := context.Cause(ctx)
 	if err == nil {
 		err = s.refreshHeld(ctx)
 	}
@@ -2023,7 +2023,7 @@ func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	return s.cancel(ctx, cur)
@@ -2097,7 +2097,7 @@ func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error),
 	}
 	defer done()
 	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.trustPlatform(ctx); err != nil {
@@ -2268,7 +2268,7 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 	if err := checkRefundAmount(amount); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	l, err := s.loginState(ctx)
@@ -2346,7 +2346,7 @@ func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*
 // read as Status does; reread for another).
 func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64, read func(context.Context, *PaymentView) (*PaymentView, error)) (*Receipt, error) {
 	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	if s.refundWaits != nil {
@@ -2411,7 +2411,7 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64, re
 	}
 	// A call whose ctx ended signs and sends nothing, also when the calls
 	// before it (an API in process) did not look at ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	var err error

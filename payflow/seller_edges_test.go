@@ -247,7 +247,7 @@ func TestSellerRequestFailingLeavesHeldOnScreen(t *testing.T) {
 	w.useSeller(t, api)
 	w.pair(t)
 	sv, _ := w.request(t)
-	approveCtx, cancel := context.WithCancel(ctx)
+	approveCtx, cancel := withCancelCause(ctx)
 	defer cancel()
 	go func() { _, _ = w.shopper.Approve(approveCtx, simcardtest.PIN) }()
 	// The seller's phone, which last saw the request pending, is not
@@ -547,10 +547,10 @@ func TestSellerRequestRefusesTakenIndexFiledOtherwise(t *testing.T) {
 // Held whose ctx ended, which returns the requests kept as last seen).
 func keptHeld(t *testing.T, s *payflow.Seller) []payflow.ID {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := withCancelCause(context.Background())
 	cancel()
 	held, err := s.Held(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	ids := make([]payflow.ID, len(held))
 	for i, v := range held {
 		ids[i] = v.ID

@@ -121,7 +121,7 @@ func (a *endedAPI) then(err error, reads ...string) {
 // and withdrawn or captured by the next call.
 func TestSellerRefusesPayableReadAfterEndedAnswer(t *testing.T) {
 	ctx := context.Background()
-	ended, cancel := context.WithCancel(ctx)
+	ended, cancel := withCancelCause(ctx)
 	cancel()
 	newWorld := func(t *testing.T, manual bool) (*phoneWorld, *endedAPI) {
 		return newSellerWorldThrough(t, manual, func(p payflow.API) *endedAPI {
@@ -148,7 +148,7 @@ func TestSellerRefusesPayableReadAfterEndedAnswer(t *testing.T) {
 			requireRefused(t, api, payflow.ErrFinal, err)
 			assert.Nil(t, v)
 			held, err := w.seller.Held(ended)
-			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorIs(t, err, errCallerGone)
 			assert.Empty(t, held, "the read not kept as held")
 			v, err = w.seller.Cancel(ctx)
 			require.NoError(t, err, "still on screen, withdrawn")

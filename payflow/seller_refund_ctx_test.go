@@ -48,7 +48,7 @@ func TestSellerRefundWhoseContextEndsSignsNothing(t *testing.T) {
 	w.useSeller(t, api)
 	w.pair(t)
 	w.purchase(t)
-	ending, cancel := context.WithCancel(ctx)
+	ending, cancel := withCancelCause(ctx)
 	defer cancel()
 	api.answers = []func() error{
 		func() error { return payflow.ErrUnavailable },     // the first refund gets no answer
@@ -59,7 +59,7 @@ func TestSellerRefundWhoseContextEndsSignsNothing(t *testing.T) {
 	counter, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
 	rc, err := w.seller.Refund(ending, 200)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, rc)
 	after, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)

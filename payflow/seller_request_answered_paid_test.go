@@ -47,10 +47,10 @@ func TestSellerRequestAnsweredCaptured(t *testing.T) {
 	ctx := context.Background()
 	t.Run("Cancel", func(t *testing.T) {
 		w, _, id := newAnsweredCapturedWorld(t)
-		ended, cancel := context.WithCancel(ctx)
+		ended, cancel := withCancelCause(ctx)
 		cancel()
 		held, err := w.seller.Held(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Empty(t, held, "not kept as held")
 		v, err := w.seller.Cancel(ctx)
 		require.ErrorIs(t, err, payflow.ErrFinal)
@@ -198,7 +198,7 @@ func (w *phoneWorld) approvesHeld(t *testing.T, approvals *tamperAPI) func() {
 		require.NoError(t, err)
 		held := make(chan struct{})
 		approvals.approve = func(*payflow.PaymentView) { close(held) }
-		actx, cancel := context.WithCancel(ctx)
+		actx, cancel := withCancelCause(ctx)
 		approved := make(chan error, 1)
 		go func() {
 			_, err := w.shopper.Approve(actx, simcardtest.PIN)
@@ -206,7 +206,7 @@ func (w *phoneWorld) approvesHeld(t *testing.T, approvals *tamperAPI) func() {
 		}()
 		<-held
 		cancel() // the shopper stops waiting for the capture
-		require.ErrorIs(t, <-approved, context.Canceled)
+		require.ErrorIs(t, <-approved, errCallerGone)
 	}
 }
 

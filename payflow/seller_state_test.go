@@ -245,10 +245,10 @@ func newSellerWorldThrough[A payflow.API](t *testing.T, manual bool, wrap func(p
 // last seen held: Held with an ended context returns it without reading.
 func requireKeptHeld(t *testing.T, seller *payflow.Seller, id payflow.ID) {
 	t.Helper()
-	ended, cancel := context.WithCancel(context.Background())
+	ended, cancel := withCancelCause(context.Background())
 	cancel()
 	held, err := seller.Held(ended)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	require.Len(t, held, 1, "still kept")
 	assert.Equal(t, id, held[0].ID)
 	assert.Equal(t, payflow.StateHeld, held[0].State)

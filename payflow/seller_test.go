@@ -627,7 +627,7 @@ func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
 
 	// The Request's ctx ends once the platform answered its cancellation
 	// conflict, not at a time that could come first.
-	short, stop := context.WithCancel(ctx)
+	short, stop := withCancelCause(ctx)
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
@@ -637,7 +637,7 @@ func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
 	within(t, w.conflicted, "the Request's wait for the settlement")
 	stop()
 	err := within(t, done, "the Request")
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	w.assertState(t, lost.ID, payflow.StateApproving)
 	w.requireNoRequestAt(t, lost.SessionID, 1)
@@ -722,7 +722,7 @@ func TestSellerCancelHeldWhileCaptureNeverEnds(t *testing.T) {
 		err = within(t, done, "CancelHeld of a request capturing for good")
 		require.ErrorIs(t, err, payflow.ErrConflict)
 		assert.EqualError(t, err, "payflow: conflicting request: the payment is being captured")
-		assert.NotErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, errCallerGone)
 		assert.NotErrorIs(t, err, context.DeadlineExceeded)
 		assert.Greater(t, conflicts.Load()-before, int64(1), "the cancellation is sent again")
 		w.assertState(t, id, "capturing")
@@ -768,7 +768,7 @@ func TestSellerRequestWhileApprovalLeftApproving(t *testing.T) {
 	}()
 	err = within(t, done, "Request while the approval is left approving")
 	require.ErrorIs(t, err, payflow.ErrConflict)
-	assert.NotErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, errCallerGone)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	w.assertState(t, sv.ID, payflow.StateApproving)
 	w.requireNoRequestAt(t, sv.SessionID, 1)
@@ -876,11 +876,11 @@ func TestSellerCancelWhileApprovedCtxEndsInCall(t *testing.T) {
 	require.NoError(t, err)
 	approved := w.approve(ctx, t)
 
-	short, stop := context.WithCancel(ctx)
+	short, stop := withCancelCause(ctx)
 	defer stop()
 	cut.stop = stop
 	_, err = w.seller.Cancel(short)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	assert.Equal(t, int64(2), cut.calls.Load())
 	w.assertState(t, sv.ID, payflow.StateApproving)
@@ -1257,8 +1257,8 @@ func (a *heldUpAPI) Catalog(ctx context.Context, token string, merchantID string
 
 // requireWaitOnlyWhileCtxLasts arms api and runs call twice: first with a
 // context that lasts, which api holds up, and then, while it is held up,
-// with a context that ended, which must fail with context.Canceled, api
-// seeing no second call. It then lets the first call go on and returns
+// with a context that ended, which must fail with its cause alone
+// (errCallerGone), api seeing no second call. It then lets the first call go on and returns
 // its error.
 func requireWaitOnlyWhileCtxLasts(t *testing.T, api *heldUpAPI, call func(context.Context) error) error {
 	t.Helper()
@@ -1272,11 +1272,11 @@ func requireWaitOnlyWhileCtxLasts(t *testing.T, api *heldUpAPI, call func(contex
 	case err := <-first:
 		t.Fatalf("the first call returned %v before the platform held it up", err)
 	}
-	ended, cancel := context.WithCancel(context.Background())
+	ended, cancel := withCancelCause(context.Background())
 	cancel()
 	second := make(chan error, 1)
 	go func() { second <- call(ended) }()
-	require.Equal(t, context.Canceled, within(t, second, "the call with an ended context"))
+	require.Equal(t, errCallerGone, within(t, second, "the call with an ended context"))
 	assert.Equal(t, int32(1), api.calls.Load(), "the platform saw no second call")
 	release()
 	return <-first
@@ -1284,8 +1284,8 @@ func requireWaitOnlyWhileCtxLasts(t *testing.T, api *heldUpAPI, call func(contex
 
 // TestSellerRefundWaitsForAnotherWhileCtxLasts: a Refund that comes while
 // another is held up in the platform's call waits for it only as long as
-// its own context lasts: with one that ended it fails with
-// context.Canceled, sending nothing and the card signing nothing; the
+// its own context lasts: with one that ended it fails with that
+// context's cause, sending nothing and the card signing nothing; the
 // first Refund then returns its receipt, and the shopper gets 240 back
 // once.
 func TestSellerRefundWaitsForAnotherWhileCtxLasts(t *testing.T) {
@@ -1315,8 +1315,8 @@ func TestSellerRefundWaitsForAnotherWhileCtxLasts(t *testing.T) {
 // TestSellerCatalogWaitsForAnotherWhileCtxLasts: a Catalog that comes
 // while another fetches the catalog, held up in the platform's call,
 // waits for it only as long as its own context lasts: with one that
-// ended it fails with context.Canceled, asking the platform nothing; the
-// first Catalog then returns the catalog, which the phone keeps.
+// ended it fails with that context's cause, asking the platform nothing;
+// the first Catalog then returns the catalog, which the phone keeps.
 func TestSellerCatalogWaitsForAnotherWhileCtxLasts(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	api := newHeldUpAPI(w.f.Platform)
@@ -4431,7 +4431,7 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 
 	// Its shopper approves it; the approval waits for a capture, which
 	// does not come.
-	actx, stop := context.WithCancel(ctx)
+	actx, stop := withCancelCause(ctx)
 	approved := make(chan error, 1)
 	go func() {
 		_, err := a.shopper.WaitPayment(actx)
@@ -4450,7 +4450,7 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	stop()
-	require.ErrorIs(t, <-approved, context.Canceled)
+	require.ErrorIs(t, <-approved, errCallerGone)
 	require.Len(t, mustHeld(t, a.seller), payflow.MaxHeld, "made kept held, its capture's receipt due")
 
 	sv, err := a.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})

@@ -190,7 +190,7 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		if !current {
 			return nil, errReselected
 		}
-		if err := ctx.Err(); err != nil {
+		if err := context.Cause(ctx); err != nil {
 			return nil, err
 		}
 		id := SessionRequestID(sess.ID, n)
@@ -284,7 +284,7 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	for _, u := range kept {
 		// Once ctx ended, nothing more is read, whether or not the API
 		// heeds ctx: no view goes on screen.
-		if err := ctx.Err(); err != nil {
+		if err := context.Cause(ctx); err != nil {
 			return nil, err
 		}
 		v, err := s.reread(ctx, u.view)
@@ -758,7 +758,7 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	// call that gives up earlier leaves no verified PIN on the card for
 	// another consent. A call whose context ended signs nothing, also
 	// when the calls before it (an API in process) did not look at ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	consent, err := s.signConsent(pin, &record.Consent{
@@ -1132,7 +1132,7 @@ func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
 func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
 	// A call whose context ended sends nothing, whether or not the API
 	// heeds ctx.
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	v, err := s.callOn(ctx, shown, func(token string, cur *PaymentView) (*PaymentView, error) {

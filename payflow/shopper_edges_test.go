@@ -200,14 +200,14 @@ func TestWaitPaymentFailsWithReadErrorOnceContextEnded(t *testing.T) {
 	hook := &hookAPI{API: unreadable}
 	first, next := w.holdAndAskNext(t, hook)
 	unreadable.fail(first, payflow.ErrUnavailable)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := withCancelCause(context.Background())
 	defer cancel()
 	hook.mu.Lock()
 	hook.paymentID, hook.payment = first, cancel
 	hook.mu.Unlock()
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	assert.NotErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, errCallerGone)
 	assert.Nil(t, screen)
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)
@@ -249,7 +249,7 @@ func TestApproveSignsAgainOnceRefusedKeptConsentIsDropped(t *testing.T) {
 	require.NoError(t, err)
 
 	got := make(chan error, 1)
-	wctx, failed := context.WithCancel(ctx)
+	wctx, failed := withCancelCause(ctx)
 	defer failed()
 	go func() {
 		_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
@@ -413,13 +413,13 @@ func TestRefusedConsentPaidWithAnotherIsReadNoMore(t *testing.T) {
 	})
 	t.Run("dropped by WaitPayment", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, true)
-		actx, cancel := context.WithCancel(ctx)
+		actx, cancel := withCancelCause(ctx)
 		defer cancel()
 		api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
 			cancel() // the approval's wait for the capture ends, the consent kept
 			return nil
 		})
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		_, err = w.seller.Capture(ctx, 690)
 		require.NoError(t, err)
 		next, _ := w.request(t)
@@ -644,14 +644,14 @@ func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
 	counter := w.counter(t)
 	left, _, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := withCancelCause(context.Background())
 	defer cancel()
 	hook.mu.Lock()
 	hook.paymentID, hook.answered = screen.ID, cancel
 	hook.mu.Unlock()
 
 	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, rc)
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	after, _, err := w.shopperCard.Card.PINTries()

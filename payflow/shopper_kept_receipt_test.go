@@ -102,14 +102,14 @@ func TestApproveOfReceiptToCollectDroppedByWaitPayment(t *testing.T) {
 	// The WaitPayment reads the kept consent's request, shown cancelled,
 	// then the session's first request, cancelled too, and ends as it
 	// reads the next one.
-	waitCtx, cancel := context.WithCancel(ctx)
+	waitCtx, cancel := withCancelCause(ctx)
 	defer cancel()
 	lost.API = &cancelOnReadAPI{
 		API: &forgetfulAPI{API: w.f.Platform, id: first.ID, ended: payflow.StateCancelled},
 		id:  payflow.SessionRequestID(first.SessionID, 1), cancel: cancel,
 	}
 	v, err := w.shopper.WaitPayment(waitCtx)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, v)
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)

@@ -352,7 +352,7 @@ func TestWaitPaymentAcrossSelect(t *testing.T) {
 	w.useShopper(t, api)
 	first := w.pairPastARequest(t)
 	var err error
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancel := withCancelCause(ctx)
 	defer cancel()
 	var second *payflow.Confirmation
 	var sv *payflow.PaymentView
@@ -1032,7 +1032,7 @@ func TestApproveEndsAtHoldExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{HoldTTL: time.Minute}})
 			w := newPhoneWorld(t, f, nil, true)
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := withCancelCause(context.Background())
 			defer cancel()
 			api := &expiringHoldAPI{API: f.Platform, clock: f.Clock, stuck: tc.stuck, strip: tc.strip, cancelAt: tc.cancelAt, cancel: cancel}
 			w.useShopper(t, api)
@@ -1224,10 +1224,10 @@ func TestWaitPaymentWithEndedContextPastUnreadableKeptConsent(t *testing.T) {
 	api := &unreadableAPI{API: &scriptedApproveAPI{API: w.f.Platform}}
 	first, _ := w.holdAndAskNext(t, api)
 	api.fail(first, context.Canceled)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := withCancelCause(context.Background())
 	cancel()
 	screen, err := w.shopper.WaitPayment(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, screen)
 }
 
@@ -1953,7 +1953,7 @@ func TestApproveShownWithEndedContextSignsNothing(t *testing.T) {
 // choice: each must fail with the context's error and return no receipt.
 func (w *phoneWorld) approveEnded(t *testing.T, shown *payflow.PaymentView, pin string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := withCancelCause(context.Background())
 	cancel()
 	for i := range 64 {
 		rc, err := w.shopper.ApproveShown(ctx, shown, pin)
@@ -2025,7 +2025,7 @@ func TestApproveShownWaitingForAnotherApprovalEndsWithItsContext(t *testing.T) {
 			}
 			w.pair(t)
 			w.request(t)
-			firstCtx, cancelFirst := context.WithCancel(context.Background())
+			firstCtx, cancelFirst := withCancelCause(context.Background())
 			defer cancelFirst()
 			first := make(chan error, 1)
 			go func() {
@@ -2061,7 +2061,7 @@ func TestApproveShownWaitingForAnotherApprovalEndsWithItsContext(t *testing.T) {
 			w.assertState(t, shown.ID, payflow.StatePending)
 
 			cancelFirst()
-			require.ErrorIs(t, <-first, context.Canceled)
+			require.ErrorIs(t, <-first, errCallerGone)
 		})
 	}
 }
@@ -2492,13 +2492,13 @@ func TestWaitPaymentDropsRefusedConsentPaidWithAnother(t *testing.T) {
 	for _, again := range []bool{false, true} {
 		t.Run(map[bool]string{false: "kept", true: "sent_again_unanswered"}[again], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
-			actx, cancel := context.WithCancel(ctx)
+			actx, cancel := withCancelCause(ctx)
 			defer cancel()
 			api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
 				cancel() // the approval's wait for the capture ends
 				return nil
 			})
-			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorIs(t, err, errCallerGone)
 			sent := 1
 			if again {
 				api.mu.Lock()

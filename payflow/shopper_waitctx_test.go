@@ -16,7 +16,7 @@ import (
 // neither the session's pending request nor a receipt to collect on
 // screen, and the next WaitPayment shows them.
 func TestWaitPaymentWithEndedContextShowsNothing(t *testing.T) {
-	ended, cancel := context.WithCancel(context.Background())
+	ended, cancel := withCancelCause(context.Background())
 	cancel()
 	t.Run("pending request", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
@@ -24,7 +24,7 @@ func TestWaitPaymentWithEndedContextShowsNothing(t *testing.T) {
 		sv, err := w.seller.Request(context.Background(), basket)
 		require.NoError(t, err)
 		screen, err := w.shopper.WaitPayment(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, screen)
 		_, err = w.shopper.Payment()
 		require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing put on screen")
@@ -39,7 +39,7 @@ func TestWaitPaymentWithEndedContextShowsNothing(t *testing.T) {
 		shown, err := w.shopper.Payment()
 		require.NoError(t, err)
 		screen, err := w.shopper.WaitPayment(ended)
-		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, errCallerGone)
 		assert.Nil(t, screen)
 		on, err := w.shopper.Payment()
 		require.NoError(t, err)
