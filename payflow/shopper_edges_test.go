@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -813,4 +814,40 @@ func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
 	assert.Nil(t, rc)
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// countedPaymentAPI counts the reads of payment requests, and runs second,
+// if set, after the platform answered the second.
+type countedPaymentAPI struct {
+	payflow.API
+	reads  atomic.Int32
+	second func()
+}
+
+func (a *countedPaymentAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Payment(ctx, token, id)
+	if a.reads.Add(1) == 2 && a.second != nil {
+		a.second()
+	}
+	return v, err
+}
+
+// TestWaitPaymentInALapsedSessionEndsAtOnce: a WaitPayment in a session
+// that has lapsed by the phone's clock, whose next request the platform
+// does not know, fails with ErrExpired after that one read: it does not
+// poll on.
+func TestWaitPaymentInALapsedSessionEndsAtOnce(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	api := &countedPaymentAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	c := w.pair(t)
+	advanceTo(t, w.f, c.ExpiresAt)
+	ctx, cancel := withCancelCause(context.Background())
+	defer cancel()
+	api.second = cancel
+
+	v, err := w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	assert.Nil(t, v)
+	assert.Equal(t, int32(1), api.reads.Load(), "one read of the session's next request")
 }
