@@ -816,20 +816,30 @@ func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
-// countedPaymentAPI counts the reads of payment requests, and runs second,
-// if set, after the platform answered the second.
-type countedPaymentAPI struct {
+// countedReadAPI counts the reads of payment requests and of sessions,
+// and runs second, if set, after the platform answered the second read of
+// either.
+type countedReadAPI struct {
 	payflow.API
 	reads  atomic.Int32
 	second func()
 }
 
-func (a *countedPaymentAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	v, err := a.API.Payment(ctx, token, id)
+// read counts a read and runs second after the second.
+func (a *countedReadAPI) read() {
 	if a.reads.Add(1) == 2 && a.second != nil {
 		a.second()
 	}
-	return v, err
+}
+
+func (a *countedReadAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	defer a.read()
+	return a.API.Payment(ctx, token, id)
+}
+
+func (a *countedReadAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
+	defer a.read()
+	return a.API.Session(ctx, token, id)
 }
 
 // TestWaitPaymentInALapsedSessionEndsAtOnce: a WaitPayment in a session
@@ -838,9 +848,10 @@ func (a *countedPaymentAPI) Payment(ctx context.Context, token string, id payflo
 // poll on.
 func TestWaitPaymentInALapsedSessionEndsAtOnce(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
-	api := &countedPaymentAPI{API: w.f.Platform}
+	api := &countedReadAPI{API: w.f.Platform}
 	w.useShopper(t, api)
 	c := w.pair(t)
+	api.reads.Store(0) // the pairing's reads of the session
 	advanceTo(t, w.f, c.ExpiresAt)
 	ctx, cancel := withCancelCause(context.Background())
 	defer cancel()
@@ -850,4 +861,24 @@ func TestWaitPaymentInALapsedSessionEndsAtOnce(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrExpired)
 	assert.Nil(t, v)
 	assert.Equal(t, int32(1), api.reads.Load(), "one read of the session's next request")
+}
+
+// TestWaitPairedInALapsedSessionEndsAtOnce: a WaitPaired in a session
+// that the other phone has not selected and that has lapsed by the
+// phone's clock fails with ErrExpired at once, reading the session no
+// more: it does not poll on.
+func TestWaitPairedInALapsedSessionEndsAtOnce(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	api := &countedReadAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	_, c := w.shopperSelects(t)
+	advanceTo(t, w.f, c.ExpiresAt)
+	ctx, cancel := withCancelCause(context.Background())
+	defer cancel()
+	api.second = cancel
+
+	got, err := w.shopper.WaitPaired(ctx)
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	assert.Nil(t, got)
+	assert.Zero(t, api.reads.Load(), "no read of the session")
 }
