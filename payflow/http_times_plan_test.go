@@ -81,15 +81,8 @@ func (r *WirePlanRaw) UnmarshalCBOR(data []byte) error {
 // interface and a type that decodes itself take any item.
 func TestWirePlanFollowsTheDecodersFields(t *testing.T) {
 	const simple5 = 0xe5
-	refused := func(field, goType string) string {
-		return "cbor: cannot unmarshal primitives into Go struct field " + field + " of type " + goType
-	}
-	tests := []struct {
-		name string
-		v    any
-		body []byte
-		err  string // "" for none
-	}{
+	refused := wirePlanRefused
+	checkWirePlanCases(t, []wirePlanCase{
 		{"true into an interface", new(struct {
 			A any `cbor:"1,keyasint"`
 		}), []byte{0xa1, 0x01, 0xf5}, ""},
@@ -154,8 +147,29 @@ func TestWirePlanFollowsTheDecodersFields(t *testing.T) {
 			WirePlanFirst
 			WirePlanSecond
 		}), []byte{0xa1, 0x61, 'x', simple5}, ""},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// wirePlanCase is a body decoded by wireDecodeReply into a value v, and
+// the error it gives ("" for none).
+type wirePlanCase struct {
+	name string
+	v    any
+	body []byte
+	err  string
+}
+
+// wirePlanRefused is the error of a simple value or a float (simple(5)
+// in most cases) in place of a value of goType in the field named field.
+func wirePlanRefused(field, goType string) string {
+	return "cbor: cannot unmarshal primitives into Go struct field " + field + " of type " + goType
+}
+
+// checkWirePlanCases decodes each case's body into its value and checks
+// its error, a *cbor.UnmarshalTypeError of the text given, or none.
+func checkWirePlanCases(t *testing.T, cases []wirePlanCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			err := wireDecodeReply(tt.body, tt.v)
 			if tt.err == "" {
