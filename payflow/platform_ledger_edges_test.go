@@ -114,3 +114,16 @@ func TestChainLeavesCallersTransfers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, found, 3)
 }
+
+// TestSpendRefusedMarkRefused: spending the IDs of a refused transfer
+// whose limit mark the ledger refuses for another reason than a missing
+// account or an ID failed or taken is ErrInternal naming the mark, which
+// then tells no reason.
+func TestSpendRefusedMarkRefused(t *testing.T) {
+	ctx := context.Background()
+	p, _, tr := spendPlatform(t, ledger.ID{11})
+	tr.Ledger = 0
+	err := p.spendRefused(ctx, tr)
+	require.ErrorIs(t, err, ErrInternal)
+	assert.ErrorContains(t, err, "ledger: spending a limit mark: ledger_must_not_be_zero")
+}
