@@ -36,10 +36,7 @@ func (s *viewsDown) View(ctx context.Context, fn func(ledger.ReadTx) error) erro
 func spendPlatform(t *testing.T, id ledger.ID) (*Platform, *viewsDown, ledger.Transfer) {
 	t.Helper()
 	ls := &viewsDown{Store: ledgermemory.New()}
-	l, err := ledger.New(ls, ledger.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	p := &Platform{ledger: l}
+	p := ledgerPlatform(t, ls)
 	source, wallet := account(AccountFunding, 978, ""), account(AccountWallet, 978, "8944000000000000001")
 	require.NoError(t, p.createAccounts(context.Background(), source, wallet))
 	return p, ls, ledger.Transfer{ID: id, DebitAccountID: source.ID, CreditAccountID: wallet.ID, Amount: 5, Ledger: 978, Code: TransferFunding}
