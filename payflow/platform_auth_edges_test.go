@@ -483,3 +483,24 @@ func TestClockBackTakesNoBudget(t *testing.T) {
 	s.Clock.Advance(-500 * time.Millisecond)
 	requireBudget(t, s, 2)
 }
+
+// TestLoginOfUnreadableSecretIsInternal: the login of a card that the
+// store reads with an advertising secret that no EID key derives from (as
+// an older database may hold it) fails for the platform (internal), its
+// EID unchecked, and leaves its proof unspent: once the store reads the
+// card's secret again, the same proof logs the card in.
+func TestLoginOfUnreadableSecretIsInternal(t *testing.T) {
+	st := &shortSecret{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{CacheTTL: -1}})
+	ctx := context.Background()
+	proof := s.shopper.Proof(record.RoleShopper, nil)
+	st.id = s.shopper.ID
+	resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+	assert.Nil(t, resp)
+	st.id = ""
+	resp, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+	require.NoError(t, err, "the proof was not spent")
+	assert.Equal(t, s.shopper.ID, resp.CardID)
+}
