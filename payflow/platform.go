@@ -641,6 +641,10 @@ type eidResolver struct {
 	setAt  map[string]uint64   // card ID → generation of its last enrolment here, while reads are under way
 	roleAt map[string]uint64   // card ID → generation of the last setting of its role here, while reads are under way
 	cards  map[string]heldCard // card ID → the secret it is enrolled with in Resolver, and its role
+
+	// hookRoleLocks, when set by a test, runs in readRole between its
+	// read lock and its write lock.
+	hookRoleLocks func()
 }
 
 // heldCard is what eidResolver keeps of a card it holds.
@@ -771,6 +775,9 @@ func (r *eidResolver) readRole(id string, seller bool, gen uint64) {
 	r.mu.RUnlock()
 	if !change {
 		return
+	}
+	if r.hookRoleLocks != nil {
+		r.hookRoleLocks()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

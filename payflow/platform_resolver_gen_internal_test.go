@@ -102,6 +102,32 @@ func TestResolverReadKeepsLaterRole(t *testing.T) {
 	r.end()
 }
 
+// TestReadRoleKeepsRoleSetBetweenItsLocks: a readRole that found, under
+// its read lock, a role to change, and before it took its write lock met
+// a setSeller of this process, keeps the role setSeller set: it looks
+// again under the write lock.
+func TestReadRoleKeepsRoleSetBetweenItsLocks(t *testing.T) {
+	const id = "8944000000000000001"
+	var r eidResolver
+	require.NoError(t, r.enrol(id, bytes.Repeat([]byte{0x5a}, adv.SecretSize), true))
+	gaps := 0
+	r.hookRoleLocks = func() {
+		gaps++
+		r.setSeller(true, id)
+	}
+	read := r.begin()
+	r.readRole(id, false, read) // the read found the card of no merchant
+	r.end()
+	assert.Equal(t, 1, gaps, "readRole found a role to change")
+	assert.True(t, isSeller(&r, id), "the role set between readRole's locks")
+
+	read = r.begin()
+	r.hookRoleLocks = nil
+	r.readRole(id, false, read)
+	r.end()
+	assert.False(t, isSeller(&r, id), "a read begun after the setSeller")
+}
+
 // TestResolverHidesHeldCardsOnly: setSeller and readRole take the role of
 // the cards that the resolver holds and hold no other card for it; hides
 // answers false for a card that it does not hold, and for a nil hide.
