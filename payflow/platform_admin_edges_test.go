@@ -1,0 +1,46 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// TestEnrollCardStoresEnrolmentTime: a card enrolled, and enrolled again,
+// is stored with the platform's time of each enrolment.
+func TestEnrollCardStoresEnrolmentTime(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	carol := s.NewCard("Carol")
+	c, err := s.Store.Card(ctx, carol.ID)
+	require.NoError(t, err)
+	assert.True(t, s.Clock.Now().Equal(c.EnrolledAt), "enrolled at %v, want %v", c.EnrolledAt, s.Clock.Now())
+
+	s.Clock.Advance(time.Hour)
+	_, err = s.Platform.EnrollCard(ctx, carol.Chain, carol.Secret, "Carol")
+	require.NoError(t, err)
+	c, err = s.Store.Card(ctx, carol.ID)
+	require.NoError(t, err)
+	assert.True(t, s.Clock.Now().Equal(c.EnrolledAt), "enrolled again at %v, want %v", c.EnrolledAt, s.Clock.Now())
+}
+
+// TestEnrollCardKeepsSellerRole: a seller card enrolled again (its name
+// changed, its secret kept) stays a seller card in the EID resolver: a
+// shopper card resolves its EID to its merchant at once, without the
+// cards being loaded again.
+func TestEnrollCardKeepsSellerRole(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	_, err := s.Platform.EnrollCard(ctx, s.seller.Chain, s.seller.Secret, "Till 1")
+	require.NoError(t, err)
+	who, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Corner Grocer", Role: uint8(record.RoleSeller), MerchantID: merchantID}, who)
+}
