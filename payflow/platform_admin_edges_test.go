@@ -44,3 +44,28 @@ func TestEnrollCardKeepsSellerRole(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Corner Grocer", Role: uint8(record.RoleSeller), MerchantID: merchantID}, who)
 }
+
+// TestSellerCardRemovedHiddenFromShoppers: a seller card taken away from
+// its merchant (enrolled again without it) is a shopper card to the EID
+// resolver at once: a shopper card resolving its EID gets the answer of
+// an EID never enrolled, without a read of the card, as for any shopper
+// card; a seller card resolving it gets its name.
+func TestSellerCardRemovedHiddenFromShoppers(t *testing.T) {
+	ctx := context.Background()
+	h := newHiddenCalls(t)
+	_, unknownResolve := h.resolve(h.bob, h.unknown)
+	require.ErrorIs(t, unknownResolve, payflow.ErrNotFound)
+	till := h.s.NewCard("Till 2")
+	till.Login(record.RoleShopper)
+	require.NoError(t, h.s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{h.s.seller.ID}}))
+	require.NoError(t, h.s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{till.ID}}))
+	h.s.Clock.Advance(payflow.DefaultCacheTTL)
+
+	reads := h.st.reads(h.s.seller.ID)
+	_, err := h.resolve(h.bob, h.s.seller.EID())
+	requireUnknownEID(t, err, unknownResolve, "the former seller card resolved by a shopper card")
+	assert.Equal(t, reads, h.st.reads(h.s.seller.ID), "the former seller card read for a shopper card")
+	who, err := h.resolve(till, h.s.seller.EID())
+	require.NoError(t, err, "a seller card")
+	assert.Equal(t, &payflow.ResolveResponse{DisplayName: h.s.seller.Name, Role: uint8(record.RoleShopper)}, who)
+}
