@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
@@ -68,4 +69,36 @@ func TestSellerCardRemovedHiddenFromShoppers(t *testing.T) {
 	who, err := h.resolve(till, h.s.seller.EID())
 	require.NoError(t, err, "a seller card")
 	assert.Equal(t, &payflow.ResolveResponse{DisplayName: h.s.seller.Name, Role: uint8(record.RoleShopper)}, who)
+}
+
+// TestFundIssueTransfers: a funding and an issue are each one transfer
+// under the ID derived from theirs, which carries that ID as its user
+// data, from the funding source or the asset's issuer to the wallet or
+// the merchant's account, in the unit's ledger under the transfer's code.
+func TestFundIssueTransfers(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	fid, iid := payflow.ID{0x61}, payflow.ID{0x62}
+	require.NoError(t, s.Platform.Fund(ctx, fid, s.shopper.ID, "EUR", 100))
+	require.NoError(t, s.Platform.Issue(ctx, iid, merchantID, paytest.Ticket, 3))
+	made, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(fid, 0, 0, 5), payflow.TransferID(iid, 0, 0, 6)})
+	require.NoError(t, err)
+	require.Len(t, made, 2)
+	type fields struct {
+		debit, credit, user ledger.ID
+		amount              uint64
+		ledger              uint32
+		code                uint16
+	}
+	of := func(tr ledger.Transfer) fields {
+		return fields{tr.DebitAccountID, tr.CreditAccountID, tr.UserData128, tr.Amount, tr.Ledger, tr.Code}
+	}
+	assert.Equal(t, fields{
+		payflow.AccountID(payflow.AccountFunding, eurLedger, ""), payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
+		ledger.ID(fid), 100, eurLedger, payflow.TransferFunding,
+	}, of(made[0]))
+	assert.Equal(t, fields{
+		payflow.AccountID(payflow.AccountIssuer, paytest.TicketCode, ""), payflow.AccountID(payflow.AccountMerchant, paytest.TicketCode, merchantID),
+		ledger.ID(iid), 3, paytest.TicketCode, payflow.TransferIssue,
+	}, of(made[1]))
 }
