@@ -88,11 +88,7 @@ func TestHTTPSignedRecordCallRunsUnderTheCheckedContext(t *testing.T) {
 	ctxs := make(chan context.Context, 1)
 	api.ctxs = ctxs
 	h := mustHandler(t, markingChecker{api}, payflow.HandlerOptions{Logger: discardLogger()})
-	r := httptest.NewRequest(http.MethodPost, "/v1/requests", bytes.NewReader(mustCBOR(t, payflow.CreateRequest{Request: []byte{0xa0}})))
-	r.Header.Set("Content-Type", payflow.ContentType)
-	r.Header.Set(payflow.IdempotencyKeyHeader, "key-1")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	w := postCreate(t, h, []byte{0xa0}, "key-1")
 	require.Equal(t, http.StatusOK, w.Code)
 	ctx := <-ctxs
 	checked, ok := ctx.Value(checkedMark{}).(*payflow.CreateRequest)
@@ -110,15 +106,69 @@ func TestHTTPReplyNotStoredAfterCloseIsLoggedAsNotTriedAgain(t *testing.T) {
 	h, err := payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{Replies: &hangingFinish{ReplyMemory: payflow.NewReplyMemory()}, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	require.NoError(t, err)
 	require.NoError(t, h.Close())
-	r := httptest.NewRequest(http.MethodPost, "/v1/requests", bytes.NewReader(mustCBOR(t, payflow.CreateRequest{Request: []byte("r1")})))
-	r.Header.Set("Content-Type", payflow.ContentType)
-	r.Header.Set(payflow.IdempotencyKeyHeader, "k1")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	w := postCreate(t, h, []byte("r1"), "k1")
 	require.Equal(t, http.StatusOK, w.Code)
 	require.NoError(t, h.Close())
 	out := logs.String()
 	assert.Contains(t, out, `"msg":"storing idempotent reply: not stored, and not tried again as the handler is closed; the key stays in flight until its lease ends; a retry after it runs the call again"`)
 	assert.NotContains(t, out, "while it is tried again")
 	assert.NotContains(t, out, "no longer tried")
+}
+
+// TestHTTPStoringAReplyStopsAtTheDeadline: a reply whose storing fails
+// as the request's deadline passes is not tried again under that deadline
+// by the request: the store saw one try under it.
+func TestHTTPStoringAReplyStopsAtTheDeadline(t *testing.T) {
+	rs := newDeadlineReplies("Finish")
+	h, err := payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{Replies: rs, CallTimeout: 50 * time.Millisecond, Logger: discardLogger()})
+	require.NoError(t, err)
+	w := postCreate(t, h, []byte("r1"), "k1")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.NoError(t, h.Close())
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	require.Len(t, rs.deadlines["Begin"], 1)
+	underRequest := 0
+	for _, d := range rs.deadlines["Finish"] {
+		if d.Equal(rs.deadlines["Begin"][0]) {
+			underRequest++
+		}
+	}
+	assert.Equal(t, 1, underRequest, "tries to store the reply under the request's deadline")
+}
+
+// clockedFake is the fake API keeping time by a clock of its own.
+type clockedFake struct {
+	*httpFakeAPI
+	now time.Time
+}
+
+func (c clockedFake) Now() time.Time { return c.now }
+
+// TestHTTPClockAheadOfTheAPIsStampsTheKey: given a Now ahead of a Clocked
+// API's clock, the handler claims a key at that later time, its lease
+// ReplyLease after it.
+func TestHTTPClockAheadOfTheAPIsStampsTheKey(t *testing.T) {
+	rs := newDeadlineReplies("")
+	ahead := httpFakeTime.Add(time.Hour)
+	h := mustHandler(t, clockedFake{newHTTPFakeAPI(), httpFakeTime}, payflow.HandlerOptions{
+		Replies: rs, ReplyLease: time.Minute, Now: func() time.Time { return ahead }, Logger: discardLogger(),
+	})
+	w := postCreate(t, h, []byte("r1"), "k1")
+	require.Equal(t, http.StatusOK, w.Code)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	assert.Equal(t, []time.Time{ahead.Add(time.Minute)}, rs.leases)
+}
+
+// postCreate serves h a POST /v1/requests of the payment request record
+// under the Idempotency-Key key.
+func postCreate(t *testing.T, h http.Handler, record []byte, key string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/v1/requests", bytes.NewReader(mustCBOR(t, payflow.CreateRequest{Request: record})))
+	r.Header.Set("Content-Type", payflow.ContentType)
+	r.Header.Set(payflow.IdempotencyKeyHeader, key)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }
