@@ -842,21 +842,31 @@ func (a *countedReadAPI) Session(ctx context.Context, token string, id payflow.I
 	return a.API.Session(ctx, token, id)
 }
 
+// lapsedShopper returns a world whose shopper talks to the platform
+// through a countedReadAPI, which it returns too, in a session that open
+// opens and returns the confirmation of, with the clock moved to the
+// session's expiry and the reads counted from there; and a context that
+// the API ends, with errCallerGone, after a second read.
+func lapsedShopper(t *testing.T, open func(w *phoneWorld) *payflow.Confirmation) (*phoneWorld, *countedReadAPI, context.Context) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	api := &countedReadAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	c := open(w)
+	api.reads.Store(0)
+	advanceTo(t, w.f, c.ExpiresAt)
+	ctx, cancel := withCancelCause(context.Background())
+	t.Cleanup(cancel)
+	api.second = cancel
+	return w, api, ctx
+}
+
 // TestWaitPaymentInALapsedSessionEndsAtOnce: a WaitPayment in a session
 // that has lapsed by the phone's clock, whose next request the platform
 // does not know, fails with ErrExpired after that one read: it does not
 // poll on.
 func TestWaitPaymentInALapsedSessionEndsAtOnce(t *testing.T) {
-	w := newMemoryPhoneWorld(t, false)
-	api := &countedReadAPI{API: w.f.Platform}
-	w.useShopper(t, api)
-	c := w.pair(t)
-	api.reads.Store(0) // the pairing's reads of the session
-	advanceTo(t, w.f, c.ExpiresAt)
-	ctx, cancel := withCancelCause(context.Background())
-	defer cancel()
-	api.second = cancel
-
+	w, api, ctx := lapsedShopper(t, func(w *phoneWorld) *payflow.Confirmation { return w.pair(t) })
 	v, err := w.shopper.WaitPayment(ctx)
 	require.ErrorIs(t, err, payflow.ErrExpired)
 	assert.Nil(t, v)
@@ -868,15 +878,10 @@ func TestWaitPaymentInALapsedSessionEndsAtOnce(t *testing.T) {
 // phone's clock fails with ErrExpired at once, reading the session no
 // more: it does not poll on.
 func TestWaitPairedInALapsedSessionEndsAtOnce(t *testing.T) {
-	w := newMemoryPhoneWorld(t, false)
-	api := &countedReadAPI{API: w.f.Platform}
-	w.useShopper(t, api)
-	_, c := w.shopperSelects(t)
-	advanceTo(t, w.f, c.ExpiresAt)
-	ctx, cancel := withCancelCause(context.Background())
-	defer cancel()
-	api.second = cancel
-
+	w, api, ctx := lapsedShopper(t, func(w *phoneWorld) *payflow.Confirmation {
+		_, c := w.shopperSelects(t)
+		return c
+	})
 	got, err := w.shopper.WaitPaired(ctx)
 	require.ErrorIs(t, err, payflow.ErrExpired)
 	assert.Nil(t, got)
