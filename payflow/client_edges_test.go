@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -217,23 +218,50 @@ func TestClientRefusesAMediaTypeAfterCBOR(t *testing.T) {
 	assert.EqualValues(t, 1, calls.Load())
 }
 
+// unavailableTransport answers every request with a gateway's 503 of
+// the given header and no body, counting the requests in sent. It does
+// not heed the request's context.
+func unavailableTransport(header http.Header, sent *atomic.Int32) roundTripFunc {
+	return func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: header.Clone(),
+			Body: io.NopCloser(bytes.NewReader(nil)), Request: r}, nil
+	}
+}
+
 // TestClientRetryAfterLengthensThePause: a reply that is retried (a
 // gateway's 503) and whose Retry-After header asks for an hour makes the
 // pause before the next attempt that long, up to MaxBackoff, however
-// short MinBackoff: a context that ends meanwhile ends the call after
-// the one attempt.
+// short MinBackoff.
 func TestClientRetryAfterLengthensThePause(t *testing.T) {
-	var attempts atomic.Int32
-	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		attempts.Add(1)
-		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"3600"}},
-			Body: io.NopCloser(bytes.NewReader(nil)), Request: r}, nil
+	synctest.Test(t, func(t *testing.T) {
+		var attempts atomic.Int32
+		rt := unavailableTransport(http.Header{"Retry-After": {"3600"}}, &attempts)
+		c := mustClient(t, "https://platform.example", payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt},
+			MaxAttempts: 2, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Hour})
+		start := time.Now()
+		_, err := c.Info(context.Background())
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		assert.Equal(t, time.Hour, time.Since(start))
+		assert.EqualValues(t, 2, attempts.Load())
 	})
-	c := mustClient(t, "https://platform.example", payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt},
-		MaxAttempts: 2, MinBackoff: time.Millisecond, MaxBackoff: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, err := c.Info(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.EqualValues(t, 1, attempts.Load())
+}
+
+// TestClientSendsNothingOnceItsPauseEnded: a call whose context ends
+// while it pauses before a retry fails with the context's cause and sends
+// no further attempt, even through a transport that does not heed the
+// context.
+func TestClientSendsNothingOnceItsPauseEnded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sent atomic.Int32
+		c := mustClient(t, "https://platform.example", payflow.ClientOptions{
+			HTTPClient:  &http.Client{Transport: unavailableTransport(nil, &sent)},
+			MaxAttempts: 5, MinBackoff: time.Second, MaxBackoff: time.Second,
+		})
+		ctx, cancel := context.WithTimeoutCause(context.Background(), 100*time.Millisecond, errCallerGone)
+		defer cancel()
+		_, err := c.Payment(ctx, "tok", payflow.ID{1})
+		require.ErrorIs(t, err, errCallerGone)
+		assert.EqualValues(t, 1, sent.Load())
+	})
 }

@@ -31,6 +31,26 @@ func TestClientPauseHeedsRetryAfter(t *testing.T) {
 	})
 }
 
+// TestClientPauseJitters: pauses before the same retry differ, each
+// from half of the backoff to all of it, so that phones that failed
+// together do not all come back at once.
+func TestClientPauseJitters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := NewClient("https://platform.invalid", ClientOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second})
+		require.NoError(t, err)
+		seen := map[time.Duration]bool{}
+		for range 64 {
+			start := time.Now()
+			require.NoError(t, c.pause(context.Background(), 1, 0))
+			d := time.Since(start)
+			require.GreaterOrEqual(t, d, 50*time.Millisecond)
+			require.LessOrEqual(t, d, 100*time.Millisecond)
+			seen[d] = true
+		}
+		assert.Greater(t, len(seen), 1, "64 pauses of one length")
+	})
+}
+
 // TestClientBackoffOfAnOddMaximum: the pause doubles while it stays at
 // most MaxBackoff, also when MaxBackoff is odd: from 2 ns up to 5 ns, the
 // second pause is 4 ns and the third 5 ns.
