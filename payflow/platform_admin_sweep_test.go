@@ -88,3 +88,58 @@ func TestCatalogInvalidMerchantDrawsOnBudget(t *testing.T) {
 	_, err = s.Platform.Catalog(ctx, s.seller.Token, merchantID+"\xff")
 	requireRateLimited(t, err, "catalog reads", time.Second)
 }
+
+// TestEnrollMerchantFirstFault: of an enrolment with several bad fields,
+// the merchant ID's is told first, then the name's, then the currency's.
+func TestEnrollMerchantFirstFault(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "café", Name: "Café\u202e", Currency: "EURO"})
+	assert.EqualError(t, err, "payflow: invalid request: record: merchant ID must be printable ASCII")
+	err = s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk\u202e", Currency: "EURO"})
+	assert.EqualError(t, err, "payflow: invalid request: record: merchant name must not contain bidirectional formatting characters or a byte-order mark")
+}
+
+// TestEnrollMerchantOtherCurrencyFirst: an enrolment of a merchant in
+// another currency than its own is refused as such (ErrConflict naming
+// its currency) even when it lists a seller card that is not enrolled.
+func TestEnrollMerchantOtherCurrencyFirst(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	err := s.Platform.EnrollMerchant(context.Background(),
+		payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "USD", SellerCardIDs: []string{"8900000000000000009"}})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.EqualError(t, err, `payflow: conflicting request: merchant "`+merchantID+`" is enrolled in EUR`)
+}
+
+// TestEnrollMerchantRefusedKeepsRoles: an enrolment that the store
+// refuses leaves the cards' roles in the EID resolver as the store holds
+// them: the merchant's seller card, left out of the refused list, still
+// resolves for a shopper card, and the shopper card listed in its place
+// stays hidden from shopper cards.
+func TestEnrollMerchantRefusedKeepsRoles(t *testing.T) {
+	ctx := context.Background()
+	st := &readFaults{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	st.mu.Lock()
+	st.put = errLost
+	st.mu.Unlock()
+	err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{bob.ID}})
+	st.mu.Lock()
+	st.put = nil
+	st.mu.Unlock()
+	require.ErrorIs(t, err, errLost)
+	r, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+	require.NoError(t, err, "the seller card")
+	assert.Equal(t, "Corner Grocer", r.DisplayName, "the merchant's name")
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: bob.EID()})
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "Bob's card, a shopper card")
+}
+
+// TestOpenAccountUnknownCardFirst: a wallet of a card that is not
+// enrolled, in a unit that is neither a currency nor an asset, is
+// ErrNotFound for the card.
+func TestOpenAccountUnknownCardFirst(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	assert.ErrorIs(t, s.Platform.OpenAccount(context.Background(), "8900000000000000009", "NOPE"), payflow.ErrNotFound)
+}
