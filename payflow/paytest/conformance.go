@@ -2310,7 +2310,8 @@ func testMissingFields(t *testing.T, s payflow.Store) {
 	exp := t0.Add(time.Minute)
 	h := sha256.Sum256([]byte("token"))
 	session := func() *payflow.SessionRecord {
-		return &payflow.SessionRecord{ID: payflow.ID{9}, ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0}
+		return &payflow.SessionRecord{ID: payflow.ID{9}, ShopperCardID: id, SellerCardID: "8900000000000000002",
+			ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0}
 	}
 	captured := payment(1, payflow.StateCaptured, t0)
 	captured.Captured = 690
