@@ -72,36 +72,50 @@ func crlVerifier(t *testing.T, f *paytest.Fixture) (v *pki.Verifier, publish fun
 	return v, publish
 }
 
-// TestReceiptWithoutChainCheckedAgainUnderInfosNewKey: a receipt to
-// collect that carries no certificate chain, which WaitPayment checked
-// with the key of the platform's chain of Info, is checked again with the
-// key of the chain that Info gives once the CA revoked the first, though
-// the approval that collects it is shown the same bytes: signed by the
-// revoked key alone, it is refused (ErrSignature), not taken as checked
-// before.
-func TestReceiptWithoutChainCheckedAgainUnderInfosNewKey(t *testing.T) {
+// TestReceiptWithoutChainCollectedUnderInfosKey: a receipt to collect
+// that carries no certificate chain, which WaitPayment checked with the
+// key of the platform's chain of Info, is taken by the approval that
+// collects it, shown the same bytes, without checking its signature
+// again while Info's chain is the same; once the CA revoked that chain,
+// it is checked again with the key of the chain that Info gives then:
+// signed by the revoked key alone, it is refused (ErrSignature), not taken
+// as checked before. The shopper is charged once.
+func TestReceiptWithoutChainCollectedUnderInfosKey(t *testing.T) {
 	ctx := context.Background()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-	w := newPhoneWorld(t, f, nil, false)
-	v, publish := crlVerifier(t, f)
-	f.PlatformVerifier = v                                     // the shopper phone's
-	restated := newRestatedAPI(t, f.Platform, f.Key, 690, 690) // signed again, without a chain
-	restated.on.Store(false)
-	api := &infoFromAPI{API: &firstReceiptAPI{API: restated}}
-	w.payWithLostReply(t, &lostApproveAPI{API: api, loss: payflow.ErrUnavailable})
-	restated.on.Store(true)
-	screen, err := w.shopper.WaitPayment(ctx)
-	require.NoError(t, err, "the receipt verifies with the key of Info's chain")
-	require.Equal(t, payflow.StateCaptured, screen.State)
+	for _, revoked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "the same chain", true: "the chain revoked"}[revoked], func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+			w := newPhoneWorld(t, f, nil, false)
+			v, publish := crlVerifier(t, f)
+			f.PlatformVerifier = v                                     // the shopper phone's
+			restated := newRestatedAPI(t, f.Platform, f.Key, 690, 690) // signed again, without a chain
+			restated.on.Store(false)
+			api := &infoFromAPI{API: &firstReceiptAPI{API: restated}}
+			w.payWithLostReply(t, &lostApproveAPI{API: api, loss: payflow.ErrUnavailable})
+			restated.on.Store(true)
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err, "the receipt verifies with the key of Info's chain")
+			require.Equal(t, payflow.StateCaptured, screen.State)
+			checked := payflow.CountReceiptSignatures(w.shopper)
 
-	api.from = renewedPlatform(t, f)
-	cert, err := pki.ParseCertificate(f.PlatformChain[0])
-	require.NoError(t, err)
-	require.NoError(t, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-	publish()
-	rc, err := w.shopper.ApproveShown(ctx, screen, "")
-	require.ErrorIs(t, err, payflow.ErrSignature)
-	assert.ErrorIs(t, err, record.ErrSignature)
-	assert.Nil(t, rc)
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			if revoked {
+				api.from = renewedPlatform(t, f)
+				cert, err := pki.ParseCertificate(f.PlatformChain[0])
+				require.NoError(t, err)
+				require.NoError(t, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+				publish()
+			}
+			rc, err := w.shopper.ApproveShown(ctx, screen, "")
+			if revoked {
+				require.ErrorIs(t, err, payflow.ErrSignature)
+				assert.ErrorIs(t, err, record.ErrSignature)
+				assert.Nil(t, rc)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, uint64(690), rc.Amount)
+				assert.Equal(t, int64(0), checked.Load(), "taken as checked")
+			}
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
 }
