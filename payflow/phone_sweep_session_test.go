@@ -1,0 +1,60 @@
+package payflow_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// TestSessionRequestIDIndexBigEndian: the ID of a session's n-th payment
+// request hashes n as a uint32 in big-endian order (PROTOCOL.md §5.3),
+// so that phones of other builds find the same requests.
+func TestSessionRequestIDIndexBigEndian(t *testing.T) {
+	session := payflow.ID{0x5e, 0x55, 0x10, 0x4e}
+	for _, n := range []uint32{0, 1, 0x01020304} {
+		msg := append([]byte("CASIM-REQ"), session[:]...)
+		msg = append(msg, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		sum := sha256.Sum256(msg)
+		var want payflow.ID
+		copy(want[:], sum[:])
+		assert.Equal(t, want, payflow.SessionRequestID(session, n), n)
+	}
+}
+
+// TestWaitPairedEndsOnceAnotherSessionIsSelected: a WaitPaired of a
+// session that is still waiting, when the user selected another session
+// meanwhile, fails with ErrNotPaired after the read it was making, and
+// reads the first session no more.
+func TestWaitPairedEndsOnceAnotherSessionIsSelected(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	_, first := w.shopperSelects(t)
+	waiting, cancel := withCancelCause(ctx)
+	defer cancel()
+	var second *payflow.Confirmation
+	api.session = func() {
+		// The shopper selects the seller again under the next epoch's
+		// EIDs; a read after it ends the wait.
+		toNextEpoch(t, w.f, 0)
+		w.hear(t)
+		next, err := w.seller.EID()
+		require.NoError(t, err)
+		second, err = w.shopper.Select(ctx, next)
+		require.NoError(t, err)
+		api.mu.Lock()
+		api.session = cancel
+		api.mu.Unlock()
+	}
+	_, err := w.shopper.WaitPaired(waiting)
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	assert.NoError(t, waiting.Err(), "the first session read once")
+	require.NotNil(t, second)
+	assert.NotEqual(t, first.SessionID, second.SessionID)
+}
