@@ -909,21 +909,10 @@ func TestReceiptOfReplacedKeyVerified(t *testing.T) {
 func TestReceiptOfRevokedReplacedKey(t *testing.T) {
 	ctx := context.Background()
 	f, api, w := newSwitchWorld(t)
-	v, err := pki.NewVerifier(pki.VerifierOptions{
-		Roots: [][]byte{f.Root.DER()}, Intermediates: [][]byte{f.Issuer.DER()}, Now: f.Clock.Now,
-		Revocation: pki.RevocationBestEffort,
-	})
-	require.NoError(t, err)
-	publish := func() {
-		for _, ca := range []*pki.CA{f.Root, f.Issuer} {
-			crl, err := ca.CRL(f.Clock.Now().Add(24 * time.Hour))
-			require.NoError(t, err)
-			require.NoError(t, v.AddCRL(crl))
-		}
-	}
-	publish()
+	v, publish := crlVerifier(t, f)
 	opts := phoneOptions(f, api)
 	opts.Verifier = v
+	var err error
 	w.seller, err = payflow.NewSeller(w.sellerCard.Card, opts)
 	require.NoError(t, err)
 	w.shopper, err = payflow.NewShopper(w.shopperCard.Card, opts)
