@@ -59,3 +59,20 @@ func TestUsedNonceKeptPastItsExpiry(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, s.Store.Spent(ctx, ch.Nonce, s.shopper.ID, counter), "5 minutes after its expiry")
 }
+
+// TestCheckRecordOfRecordThatDoesNotOpen: CheckRecord refuses a payment
+// request, consent or refund that does not open with ErrInvalid, as its
+// call does, before the call runs.
+func TestCheckRecordOfRecordThatDoesNotOpen(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	junk := []byte("junk")
+	for _, req := range []any{
+		&payflow.CreateRequest{Request: junk},
+		&payflow.ApproveRequest{Consent: junk},
+		&payflow.RefundRequest{Refund: junk},
+	} {
+		_, err := s.Platform.CheckRecord(ctx, req)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "%T", req)
+	}
+}
