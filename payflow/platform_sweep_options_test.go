@@ -51,3 +51,26 @@ func TestNewPlatformDrawsNonceKeyFromRand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, drawn, key)
 }
+
+// TestPlatformLifetimesSet: the lifetimes set in PlatformOptions hold in
+// place of their defaults: a request that asks for no TTL expires
+// RequestTTL after its creation, a challenge nonce ChallengeTTL after it
+// was issued, and the recovery sweep finishes a settlement left half
+// done RecoverAfter after it was written, not before.
+func TestPlatformLifetimesSet(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{
+		RequestTTL: 5 * time.Minute, ChallengeTTL: 20 * time.Second, RecoverAfter: 2 * time.Minute}})
+	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+	require.NoError(t, err)
+	assert.Equal(t, s.Clock.Now().Add(20*time.Second), ch.ExpiresAt, "ChallengeTTL")
+
+	v, _ := s.request(t)
+	assert.Equal(t, s.Clock.Now().Add(5*time.Minute), v.ExpiresAt, "RequestTTL")
+	s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 0, "within RecoverAfter")
+	s.Clock.Advance(2*time.Minute - payflow.DefaultRecoverAfter)
+	s.sweep(t, 1, "RecoverAfter after the consent was recorded")
+	s.requireState(t, v.ID, payflow.StateCaptured)
+}
