@@ -61,3 +61,30 @@ func TestReloadOfUnchangedSecretDerivesNothing(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, secret, got)
 }
+
+// absentAlice returns a platform whose cache holds card "Alice" as absent
+// (read before her enrolment), her card then stored in st, and her ID.
+func absentAlice(t *testing.T) (*Platform, *cardsOnly, string) {
+	t.Helper()
+	now := time.Unix(1_800_000_000, 0)
+	const id = "8944000000000000001"
+	st := &cardsOnly{cards: map[string]*CardRecord{}}
+	p := &Platform{store: st, now: func() time.Time { return now }}
+	p.cache.init(DefaultCacheTTL)
+	_, err := p.card(context.Background(), id)
+	require.ErrorIs(t, err, ErrNotFound)
+	st.cards[id] = &CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
+	return p, st, id
+}
+
+// TestFailedReloadKeepsAbsentCards: a Reload whose scan fails leaves the
+// card IDs that the cache holds as absent, which only a scan that ended
+// without an error forgets.
+func TestFailedReloadKeepsAbsentCards(t *testing.T) {
+	ctx := context.Background()
+	p, st, id := absentAlice(t)
+	p.store = &failingScan{Store: st}
+	require.ErrorIs(t, p.Reload(ctx), errScan)
+	_, err := p.card(ctx, id)
+	assert.ErrorIs(t, err, ErrNotFound, "held as absent after a failed scan")
+}
