@@ -1,7 +1,6 @@
 package payflow
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -97,15 +95,8 @@ func TestOpenCardRefusals(t *testing.T) {
 // another process, without waiting for CacheTTL.
 func TestReloadForgetsAbsentCards(t *testing.T) {
 	ctx := context.Background()
-	now := time.Unix(1_800_000_000, 0)
-	const id = "8944000000000000001"
-	st := &cardsOnly{cards: map[string]*CardRecord{}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p, _, id := absentAlice(t)
 	_, err := p.card(ctx, id)
-	require.ErrorIs(t, err, ErrNotFound)
-	st.cards[id] = &CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
-	_, err = p.card(ctx, id)
 	require.ErrorIs(t, err, ErrNotFound, "held as absent")
 	require.NoError(t, p.Reload(ctx))
 	c, err := p.card(ctx, id)
