@@ -31,6 +31,21 @@ func (a *challengeHookAPI) Challenge(ctx context.Context, req *payflow.Challenge
 	return ch, err
 }
 
+// heardPeerWorld is a world whose shopper, through a challengeHookAPI
+// without a hook, has logged in and heard the seller, whose name it keeps:
+// peers is its one peer.
+func heardPeerWorld(t *testing.T) (*phoneWorld, *challengeHookAPI, []payflow.QueueEntry) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	api := &challengeHookAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	w.hear(t)
+	peers, err := w.shopper.Peers(context.Background()) // logs in; the peer's name is kept
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	return w, api, peers
+}
+
 // TestProofWhoseContextEndsSignsNothing: a login or a selection whose
 // context ends after it began, here as the platform answers the
 // challenge, with an API (a Platform in process) that does not look at
@@ -49,13 +64,7 @@ func TestProofWhoseContextEndsSignsNothing(t *testing.T) {
 		w.requireLoginSignsNothing(t, ending)
 	})
 	t.Run("Select", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, false)
-		api := &challengeHookAPI{API: w.f.Platform}
-		w.useShopper(t, api)
-		w.hear(t)
-		peers, err := w.shopper.Peers(ctx) // logs in; the peer's name is kept
-		require.NoError(t, err)
-		require.Len(t, peers, 1)
+		w, api, peers := heardPeerWorld(t)
 		ending, cancel := withCancelCause(ctx)
 		defer cancel()
 		api.mu.Lock()

@@ -13,19 +13,12 @@ import (
 // the challenge of its proof, with an API (a Platform in process) that
 // does not look at the context.
 func TestSelectWithEndedContextAsksNoChallenge(t *testing.T) {
-	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	api := &challengeHookAPI{API: w.f.Platform}
-	w.useShopper(t, api)
-	w.hear(t)
-	peers, err := w.shopper.Peers(ctx) // logs in; the peer's name is kept
-	require.NoError(t, err)
-	require.Len(t, peers, 1)
+	w, api, peers := heardPeerWorld(t)
 	challenged := false
 	api.mu.Lock()
 	api.hook = func() { challenged = true }
 	api.mu.Unlock()
-	ended, cancel := withCancelCause(ctx)
+	ended, cancel := withCancelCause(context.Background())
 	cancel()
 	c, err := w.shopper.Select(ended, peers[0].EID)
 	require.ErrorIs(t, err, errCallerGone)
