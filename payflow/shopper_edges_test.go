@@ -842,6 +842,26 @@ func (a *countedReadAPI) Session(ctx context.Context, token string, id payflow.I
 	return a.API.Session(ctx, token, id)
 }
 
+// countingShopper returns a world whose shopper talks to the platform
+// through a countedReadAPI, which it returns too.
+func countingShopper(t *testing.T) (*phoneWorld, *countedReadAPI) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	api := &countedReadAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	return w, api
+}
+
+// arm counts the reads from now on and returns a context that a's second
+// read from now ends with errCallerGone. The phones must be idle.
+func (a *countedReadAPI) arm(t *testing.T) context.Context {
+	ctx, cancel := withCancelCause(context.Background())
+	t.Cleanup(cancel)
+	a.reads.Store(0)
+	a.second = cancel
+	return ctx
+}
+
 // lapsedShopper returns a world whose shopper talks to the platform
 // through a countedReadAPI, which it returns too, in a session that open
 // opens and returns the confirmation of, with the clock moved to the
@@ -849,16 +869,10 @@ func (a *countedReadAPI) Session(ctx context.Context, token string, id payflow.I
 // the API ends, with errCallerGone, after a second read.
 func lapsedShopper(t *testing.T, open func(w *phoneWorld) *payflow.Confirmation) (*phoneWorld, *countedReadAPI, context.Context) {
 	t.Helper()
-	w := newMemoryPhoneWorld(t, false)
-	api := &countedReadAPI{API: w.f.Platform}
-	w.useShopper(t, api)
+	w, api := countingShopper(t)
 	c := open(w)
-	api.reads.Store(0)
 	advanceTo(t, w.f, c.ExpiresAt)
-	ctx, cancel := withCancelCause(context.Background())
-	t.Cleanup(cancel)
-	api.second = cancel
-	return w, api, ctx
+	return w, api, api.arm(t)
 }
 
 // TestWaitPaymentInALapsedSessionEndsAtOnce: a WaitPayment in a session
@@ -871,6 +885,37 @@ func TestWaitPaymentInALapsedSessionEndsAtOnce(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrExpired)
 	assert.Nil(t, v)
 	assert.Equal(t, int32(1), api.reads.Load(), "one read of the session's next request")
+}
+
+// TestWaitPaymentInAWaitingSessionEndsAtOnce: a WaitPayment in the
+// session selected, which the other phone has not confirmed, fails with
+// ErrNotPaired at once, reading nothing: there is no request to wait for.
+func TestWaitPaymentInAWaitingSessionEndsAtOnce(t *testing.T) {
+	w, api := countingShopper(t)
+	w.shopperSelects(t)
+	v, err := w.shopper.WaitPayment(api.arm(t))
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	assert.Nil(t, v)
+	assert.Zero(t, api.reads.Load(), "no read")
+}
+
+// TestWaitPaymentInANewSessionReadsItsFirstRequest: once the shopper
+// paid in one session and pairs again in another, its WaitPayment reads
+// the new session's first request, which it finds in that one read, not
+// the index that it reached in the former session.
+func TestWaitPaymentInANewSessionReadsItsFirstRequest(t *testing.T) {
+	w, api := countingShopper(t)
+	w.pair(t)
+	w.purchase(t)
+	toNextEpoch(t, w.f, 0)
+	second := w.pair(t)
+	sv, err := w.seller.Request(context.Background(), basket)
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(second.SessionID, 0), sv.ID)
+	v, err := w.shopper.WaitPayment(api.arm(t))
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, v.ID)
+	assert.Equal(t, int32(1), api.reads.Load(), "one read")
 }
 
 // TestWaitPairedInALapsedSessionEndsAtOnce: a WaitPaired in a session
