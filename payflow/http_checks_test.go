@@ -117,9 +117,11 @@ func TestHTTPLaterTriesEndOnceTheKeyIsTakenOver(t *testing.T) {
 // a call made once the request is authenticated is stored and replayed to
 // a retry of the same body, the call not run again, when it is final (a
 // retry would be refused the same); one that a retry may change (a lost
-// race, rate limiting, a failure of the platform, an unauthorized token)
-// is not stored, and the retry runs the call again.
+// race, rate limiting, a failure of the platform, an unauthorized token,
+// a key in flight or reused at the API) is not stored, and the retry runs
+// the call again. Every error code is tried.
 func TestHTTPStoresTheFinalRefusals(t *testing.T) {
+	var tried []string
 	for _, tt := range []struct {
 		err    error
 		stored bool
@@ -130,8 +132,10 @@ func TestHTTPStoresTheFinalRefusals(t *testing.T) {
 		{payflow.ErrMismatch, true}, {payflow.ErrFunds, true}, {payflow.ErrLimit, true},
 		{payflow.ErrUnauthorized, false}, {payflow.ErrRateLimited, false}, {payflow.ErrConflict, false},
 		{payflow.ErrUnavailable, false}, {payflow.ErrInternal, false},
+		{payflow.ErrInFlight, false}, {payflow.ErrKeyReuse, false},
 	} {
 		code := payflow.AsError(tt.err).Code
+		tried = append(tried, code)
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 		fx.api.set(func(f *httpFakeAPI) { f.err = tt.err })
 		body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
@@ -150,4 +154,9 @@ func TestHTTPStoresTheFinalRefusals(t *testing.T) {
 			assert.Equal(t, 2, fx.api.count("CreateRequest"), "%s: run again", code)
 		}
 	}
+	var codes []string
+	for _, tc := range httpErrorTable {
+		codes = append(codes, tc.code)
+	}
+	assert.ElementsMatch(t, codes, tried, "every error code tried")
 }
