@@ -42,12 +42,7 @@ func TestWaitPairedEndsOnceAnotherSessionIsSelected(t *testing.T) {
 	api.session = func() {
 		// The shopper selects the seller again under the next epoch's
 		// EIDs; a read after it ends the wait.
-		toNextEpoch(t, w.f, 0)
-		w.hear(t)
-		next, err := w.seller.EID()
-		require.NoError(t, err)
-		second, err = w.shopper.Select(ctx, next)
-		require.NoError(t, err)
+		second = w.shopperSelectsNextEpoch(t)
 		api.mu.Lock()
 		api.session = cancel
 		api.mu.Unlock()

@@ -1848,6 +1848,20 @@ func (a *hookAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*pay
 	return a.API.Cancel(ctx, token, id)
 }
 
+// shopperSelectsNextEpoch moves the clock to the next EID epoch, has the
+// shopper hear the seller's advert of it and select it, and returns the
+// shopper's confirmation of that new session.
+func (w *phoneWorld) shopperSelectsNextEpoch(tb testing.TB) *payflow.Confirmation {
+	tb.Helper()
+	toNextEpoch(tb, w.f, 0)
+	w.hear(tb)
+	next, err := w.seller.EID()
+	require.NoError(tb, err)
+	c, err := w.shopper.Select(context.Background(), next)
+	require.NoError(tb, err)
+	return c
+}
+
 // TestWaitPairedAcrossSelect: a WaitPaired of a session that the peer
 // confirms after the user selected another session fails with
 // ErrNotPaired instead of showing the first session as paired, and the
@@ -1865,12 +1879,7 @@ func TestWaitPairedAcrossSelect(t *testing.T) {
 		c, err := w.seller.Select(ctx, shopperEID)
 		require.NoError(t, err)
 		require.True(t, c.Paired)
-		toNextEpoch(t, w.f, 0)
-		w.hear(t)
-		next, err := w.seller.EID()
-		require.NoError(t, err)
-		second, err = w.shopper.Select(ctx, next)
-		require.NoError(t, err)
+		second = w.shopperSelectsNextEpoch(t)
 	}
 	_, err := w.shopper.WaitPaired(ctx)
 	require.ErrorIs(t, err, payflow.ErrNotPaired)
