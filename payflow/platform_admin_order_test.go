@@ -3,9 +3,6 @@ package payflow_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"testing"
 	"time"
 
@@ -16,7 +13,6 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
-	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
@@ -57,18 +53,15 @@ func TestEnrollCardReadFailsCacheForgotten(t *testing.T) {
 	st := &enrolReads{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	require.NoError(t, s.Platform.CheckToken(ctx, s.shopper.Token), "the card cached with its certificate")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	cert, err := s.Issuer.IssueCard(key.Public(), s.shopper.ID, pki.IssueOptions{})
-	require.NoError(t, err)
+	_, chain := newKeyChain(t, s, s.shopper.ID)
 	st.mu.Lock()
 	st.fail = errLost
 	st.mu.Unlock()
-	_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), s.shopper.Secret, s.shopper.Name)
+	_, err := s.Platform.EnrollCard(ctx, chain, s.shopper.Secret, s.shopper.Name)
 	require.ErrorIs(t, err, errLost)
 	c, err := s.Store.Card(ctx, s.shopper.ID)
 	require.NoError(t, err)
-	require.Equal(t, cert, c.Chain[0], "the new certificate stored")
+	require.Equal(t, chain[0], c.Chain[0], "the new certificate stored")
 	assert.ErrorIs(t, s.Platform.CheckToken(ctx, s.shopper.Token), payflow.ErrCard)
 }
 

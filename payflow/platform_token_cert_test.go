@@ -43,12 +43,7 @@ func TestTokenOfReenrolledCard(t *testing.T) {
 
 	s.Revoke(s.shopper)
 	require.ErrorIs(t, s.Platform.CheckToken(ctx, old), payflow.ErrCard, "revoked")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	cert, err := s.Issuer.IssueCard(key.Public(), s.shopper.ID, pki.IssueOptions{})
-	require.NoError(t, err)
-	_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), s.shopper.Secret, s.shopper.Name)
-	require.NoError(t, err)
+	key := rekey(t, s, s.shopper)
 
 	err = s.Platform.CheckToken(ctx, old)
 	require.ErrorIs(t, err, payflow.ErrCard, "the token of the old key")
@@ -126,13 +121,21 @@ func TestTokenWithoutCertificate(t *testing.T) {
 // certificate of a new key, and returns that key.
 func rekey(t *testing.T, s *shop, c *paytest.Card) *ecdsa.PrivateKey {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	cert, err := s.Issuer.IssueCard(key.Public(), c.ID, pki.IssueOptions{})
-	require.NoError(t, err)
-	_, err = s.Platform.EnrollCard(context.Background(), append([][]byte{cert}, s.Issuer.Chain()...), c.Secret, c.Name)
+	key, chain := newKeyChain(t, s, c.ID)
+	_, err := s.Platform.EnrollCard(context.Background(), chain, c.Secret, c.Name)
 	require.NoError(t, err)
 	return key
+}
+
+// newKeyChain returns a new key and the chain of a certificate that s's
+// issuer gives it for card id.
+func newKeyChain(t *testing.T, s *shop, id string) (*ecdsa.PrivateKey, [][]byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := s.Issuer.IssueCard(key.Public(), id, pki.IssueOptions{})
+	require.NoError(t, err)
+	return key, append([][]byte{cert}, s.Issuer.Chain()...)
 }
 
 // TestReenrolledCardWithdraws: enrolling a card again with another
