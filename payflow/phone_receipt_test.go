@@ -52,16 +52,18 @@ func (a *firstReceiptAPI) Payment(ctx context.Context, token string, id payflow.
 	return a.same(a.API.Payment(ctx, token, id))
 }
 
-// crlVerifier returns a Verifier of f's CAs that checks revocation, and
-// publish, which gives it the CAs' CRLs of now; it has those of now.
-func crlVerifier(t *testing.T, f *paytest.Fixture) (v *pki.Verifier, publish func()) {
+// crlVerifier returns a Verifier of f's CAs that checks revocation,
+// holding the CAs' CRLs of now, and revokePlatform, which has f's issuer
+// revoke the platform's certificate of f.PlatformChain and gives the
+// Verifier the CRLs that then list it.
+func crlVerifier(t *testing.T, f *paytest.Fixture) (v *pki.Verifier, revokePlatform func()) {
 	t.Helper()
 	v, err := pki.NewVerifier(pki.VerifierOptions{
 		Roots: [][]byte{f.Root.DER()}, Intermediates: [][]byte{f.Issuer.DER()}, Now: f.Clock.Now,
 		Revocation: pki.RevocationBestEffort,
 	})
 	require.NoError(t, err)
-	publish = func() {
+	publish := func() {
 		for _, ca := range []*pki.CA{f.Root, f.Issuer} {
 			crl, err := ca.CRL(f.Clock.Now().Add(24 * time.Hour))
 			require.NoError(t, err)
@@ -69,7 +71,12 @@ func crlVerifier(t *testing.T, f *paytest.Fixture) (v *pki.Verifier, publish fun
 		}
 	}
 	publish()
-	return v, publish
+	return v, func() {
+		cert, err := pki.ParseCertificate(f.PlatformChain[0])
+		require.NoError(t, err)
+		require.NoError(t, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+		publish()
+	}
 }
 
 // TestReceiptWithoutChainCollectedUnderInfosKey: a receipt to collect
@@ -86,7 +93,7 @@ func TestReceiptWithoutChainCollectedUnderInfosKey(t *testing.T) {
 		t.Run(map[bool]string{false: "the same chain", true: "the chain revoked"}[revoked], func(t *testing.T) {
 			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 			w := newPhoneWorld(t, f, nil, false)
-			v, publish := crlVerifier(t, f)
+			v, revokePlatform := crlVerifier(t, f)
 			f.PlatformVerifier = v                                     // the shopper phone's
 			restated := newRestatedAPI(t, f.Platform, f.Key, 690, 690) // signed again, without a chain
 			restated.on.Store(false)
@@ -100,10 +107,7 @@ func TestReceiptWithoutChainCollectedUnderInfosKey(t *testing.T) {
 
 			if revoked {
 				api.from = renewedPlatform(t, f)
-				cert, err := pki.ParseCertificate(f.PlatformChain[0])
-				require.NoError(t, err)
-				require.NoError(t, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-				publish()
+				revokePlatform()
 			}
 			rc, err := w.shopper.ApproveShown(ctx, screen, "")
 			if revoked {

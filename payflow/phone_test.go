@@ -909,7 +909,7 @@ func TestReceiptOfReplacedKeyVerified(t *testing.T) {
 func TestReceiptOfRevokedReplacedKey(t *testing.T) {
 	ctx := context.Background()
 	f, api, w := newSwitchWorld(t)
-	v, publish := crlVerifier(t, f)
+	v, revokePlatform := crlVerifier(t, f)
 	opts := phoneOptions(f, api)
 	opts.Verifier = v
 	var err error
@@ -923,10 +923,7 @@ func TestReceiptOfRevokedReplacedKey(t *testing.T) {
 	require.NoError(t, err)
 
 	api.to(renewedPlatform(t, f))
-	cert, err := pki.ParseCertificate(f.PlatformChain[0])
-	require.NoError(t, err)
-	require.NoError(t, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-	publish()
+	revokePlatform()
 	_, _, err = w.seller.Wait(ctx)
 	require.ErrorIs(t, err, payflow.ErrSignature, "the receipt of the revoked certificate")
 	assert.ErrorIs(t, err, pki.ErrRevoked)
