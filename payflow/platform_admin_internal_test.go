@@ -72,8 +72,7 @@ func TestConcurrentEnrolmentsEndAsStored(t *testing.T) {
 	chain := ca.chain(t, id)
 	first, second := bytes.Repeat([]byte{0x5a}, adv.SecretSize), bytes.Repeat([]byte{0x5c}, adv.SecretSize)
 	st := &heldPuts{held: first, stored: make(chan struct{}), release: make(chan struct{}), cards: make(map[string]*CardRecord)}
-	p := &Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}, DefaultCacheTTL)
 
 	done := make(chan error, 1)
 	go func() {

@@ -215,8 +215,7 @@ func TestReloadFreesDeletedCard(t *testing.T) {
 		alice: {ID: alice, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"},
 		bob:   {ID: bob, AdvSecret: bytes.Repeat([]byte{0x5b}, adv.SecretSize), DisplayName: "Bob"},
 	}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	require.NoError(t, p.Reload(ctx))
 	for _, id := range []string{alice, bob} {
 		_, err := p.card(ctx, id)
@@ -254,8 +253,7 @@ func BenchmarkResolveHit(b *testing.B) {
 	const id = "8944000000000000001"
 	ca.revoke(b, ca.chain(b, "8944000000000000019"))
 	c := &CardRecord{ID: id, Chain: ca.chain(b, id), AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
-	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}}, verifier: ca.verifier, now: func() time.Time { return t0 }}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{store: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}}, verifier: ca.verifier, now: func() time.Time { return t0 }}, time.Hour)
 	require.NoError(b, p.resolver.enrol(c.ID, c.AdvSecret, false))
 	k, err := adv.NewEIDKey(c.AdvSecret)
 	require.NoError(b, err)
@@ -325,8 +323,7 @@ func TestCurrentPendingAllocs(t *testing.T) {
 	ca := newTestCA(t)
 	const id, payer = "8944000000000000001", "8944000000000000019"
 	cards := map[string]*CardRecord{id: {ID: id, Chain: ca.chain(t, id)}, payer: {ID: payer, Chain: ca.chain(t, payer)}}
-	p := &Platform{store: &cardsOnly{cards: cards}, verifier: ca.verifier, now: func() time.Time { return now }}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{store: &cardsOnly{cards: cards}, verifier: ca.verifier, now: func() time.Time { return now }}, time.Hour)
 	r := &PaymentRecord{State: StatePending, SellerCardID: id, PayerCardID: payer, ExpiresAt: now.Add(time.Minute)}
 	ctx := context.Background()
 	got, err := p.current(ctx, r)
@@ -353,8 +350,7 @@ func TestListedButAcceptedCard(t *testing.T) {
 	revokedChain := ca.chain(t, other)
 	ca.revoke(t, revokedChain)
 	bad := &CardRecord{ID: other, Chain: revokedChain}
-	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{id: good, other: bad}}, verifier: ca.verifier, now: func() time.Time { return now }}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{store: &cardsOnly{cards: map[string]*CardRecord{id: good, other: bad}}, verifier: ca.verifier, now: func() time.Time { return now }}, time.Hour)
 	ctx := context.Background()
 	eb, err := p.cardEntry(ctx, other)
 	require.NoError(t, err)
@@ -415,8 +411,7 @@ func tokenPlatform(c *CardRecord, v *pki.Verifier, now func() time.Time) (*Platf
 		cardsOnly: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}},
 		tokens:    map[string]*TokenRecord{string(h[:]): {Hash: h[:], CardID: c.ID, CertHash: certHash(c), ExpiresAt: now().Add(time.Hour)}},
 	}
-	p := &Platform{store: st, verifier: v, now: now}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{store: st, verifier: v, now: now}, time.Hour)
 	return p, token
 }
 
@@ -750,8 +745,7 @@ func BenchmarkReloadUnchanged(b *testing.B) {
 		st.cards[id] = &CardRecord{ID: id, AdvSecret: secret}
 	}
 	now := time.Unix(1_800_000_000, 0)
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	require.NoError(b, p.Reload(ctx))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -777,8 +771,7 @@ func TestReloadChangedSecret(t *testing.T) {
 		alice: {ID: alice, AdvSecret: first},
 		bob:   {ID: bob, AdvSecret: bytes.Repeat([]byte{0x5b}, adv.SecretSize)},
 	}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	eid := func(secret []byte) adv.EID {
 		k, err := adv.NewEIDKey(secret)
 		require.NoError(t, err)

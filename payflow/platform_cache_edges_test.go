@@ -49,8 +49,7 @@ func TestMerchantChangedDuringReadIsReadAgain(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	st := &merchantChangedStore{countingStore: countingStore{merchants: map[string]*Merchant{"m": {ID: "m", Name: "Shop"}}}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	st.during = func() {
 		st.merchants["m"] = &Merchant{ID: "m", Name: "Shop B"}
 		forget(&p.cache, p.cache.merchants, "m")

@@ -205,8 +205,7 @@ func TestCacheReadsStoreOnce(t *testing.T) {
 		cardsOnly: cardsOnly{cards: map[string]*CardRecord{id: {ID: id, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize)}}},
 		merchants: map[string]*Merchant{"m": {ID: "m", Name: "Shop"}},
 	}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 
 	for range 2 {
 		_, err := p.card(ctx, absent)

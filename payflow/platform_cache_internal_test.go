@@ -24,6 +24,14 @@ import (
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
+// cachedPlatform returns p with its caches made, their entries kept for
+// ttl: a Platform of the fields a test sets, as NewPlatform would make
+// its caches.
+func cachedPlatform(p *Platform, ttl time.Duration) *Platform {
+	p.cache.init(ttl)
+	return p
+}
+
 // TestEIDKeyFollowsSecret: the EID key that the cache keeps with a card is
 // that of the card's advertising secret as the platform reads it now. A
 // card read with a new secret (enrolled again through another process)
@@ -36,8 +44,7 @@ func TestEIDKeyFollowsSecret(t *testing.T) {
 	const id = "8944000000000000001"
 	secretA, secretB := bytes.Repeat([]byte{0x5a}, adv.SecretSize), bytes.Repeat([]byte{0x5b}, adv.SecretSize)
 	st := &cardsOnly{cards: map[string]*CardRecord{id: {ID: id, AdvSecret: secretA, DisplayName: "Alice"}}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	eidOf := func(secret []byte) []byte {
 		k, err := adv.NewEIDKey(secret)
 		require.NoError(t, err)
@@ -185,8 +192,7 @@ func TestRevocationFollowsChain(t *testing.T) {
 	secret := bytes.Repeat([]byte{0x5a}, adv.SecretSize)
 	first := ca.chain(t, id)
 	st := &cardsOnly{cards: map[string]*CardRecord{id: {ID: id, Chain: first, AdvSecret: secret, DisplayName: "Alice"}}}
-	p := &Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}, DefaultCacheTTL)
 	require.NoError(t, p.Reload(ctx))
 	k, err := adv.NewEIDKey(secret)
 	require.NoError(t, err)

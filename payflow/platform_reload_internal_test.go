@@ -22,8 +22,7 @@ func TestReloadEndsItsRead(t *testing.T) {
 	st := &cardsOnly{cards: map[string]*CardRecord{
 		alice: {ID: alice, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize)},
 	}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	require.NoError(t, p.Reload(ctx))
 	require.NoError(t, p.resolver.enrol(bob, bytes.Repeat([]byte{0x5b}, adv.SecretSize), false))
 	assert.Empty(t, p.resolver.setAt, "after a Reload")
@@ -69,8 +68,7 @@ func absentAlice(t *testing.T) (*Platform, *cardsOnly, string) {
 	now := time.Unix(1_800_000_000, 0)
 	const id = "8944000000000000001"
 	st := &cardsOnly{cards: map[string]*CardRecord{}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	_, err := p.card(context.Background(), id)
 	require.ErrorIs(t, err, ErrNotFound)
 	st.cards[id] = &CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}

@@ -59,8 +59,7 @@ func TestOpenCardRefusals(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	st := &countingStore{cardsOnly: cardsOnly{cards: map[string]*CardRecord{}}}
-	p := &Platform{store: st, now: func() time.Time { return now }}
-	p.cache.init(DefaultCacheTTL)
+	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 
 	_, err := p.openCard(ctx, nil, new(record.AuthProof))
 	assert.ErrorIs(t, err, ErrInvalid)

@@ -52,8 +52,7 @@ func TestVerifySignatureCardOfRecord(t *testing.T) {
 	const alice, bob = "8944000000000000001", "8944000000000000019"
 	now := time.Unix(1_800_000_000, 0)
 	ca := newTestCA(t)
-	p := &Platform{verifier: ca.verifier, now: func() time.Time { return now }}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{verifier: ca.verifier, now: func() time.Time { return now }}, time.Hour)
 
 	key1, chain1 := issuedCard(t, ca, alice)
 	key2, chain2 := issuedCard(t, ca, alice)
@@ -78,8 +77,7 @@ func TestVerifySignatureCardOfRecord(t *testing.T) {
 func TestVerifyRecordTakesCheckOfSameRecord(t *testing.T) {
 	const alice = "8944000000000000001"
 	ca := newTestCA(t)
-	p := &Platform{verifier: ca.verifier, now: time.Now}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{verifier: ca.verifier, now: time.Now}, time.Hour)
 	key, chain := issuedCard(t, ca, alice)
 	_, other := issuedCard(t, ca, alice)
 	msg, r := signedProof(t, key, alice)
@@ -105,8 +103,7 @@ func TestVerifyRecordTakesCheckOfSameRecord(t *testing.T) {
 // the steps that the call takes before it verifies, when they decide, and
 // is the answer otherwise.
 func TestVerifiedLetsBeforeDecide(t *testing.T) {
-	p := &Platform{now: time.Now}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{now: time.Now}, time.Hour)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	msg, r := signedProof(t, key, "8944000000000000001")

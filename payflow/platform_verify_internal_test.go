@@ -16,8 +16,7 @@ import (
 func TestCheckedRecordOfCardRevokedSince(t *testing.T) {
 	const alice = "8944000000000000001"
 	ca := newTestCA(t)
-	p := &Platform{verifier: ca.verifier, now: time.Now}
-	p.cache.init(time.Hour)
+	p := cachedPlatform(&Platform{verifier: ca.verifier, now: time.Now}, time.Hour)
 	key, chain := issuedCard(t, ca, alice)
 	msg, r := signedProof(t, key, alice)
 	card := &CardRecord{ID: alice, Chain: chain}
