@@ -21,13 +21,8 @@ func TestSellerReceiptIsTheAppsOwn(t *testing.T) {
 	for _, pinned := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Verifier", true: "PlatformKey"}[pinned], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
-			if pinned {
-				opts := phoneOptions(w.f, w.f.Platform)
-				opts.Verifier, opts.PlatformKey = nil, &w.f.Key.PublicKey
-				seller, err := payflow.NewSeller(w.sellerCard.Card, opts)
-				require.NoError(t, err)
-				w.seller = seller
-			}
+			w.pinned = pinned
+			w.useSeller(t, w.f.Platform)
 			w.pair(t)
 			w.request(t)
 			_, err := w.shopper.Approve(ctx, simcardtest.PIN)

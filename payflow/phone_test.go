@@ -47,8 +47,8 @@ type phoneWorld struct {
 	shopperCard, sellerCard *simcardtest.Virtual
 	shopper                 *payflow.Shopper
 	seller                  *payflow.Seller
-	// pinned has useShopper make shoppers that trust the platform's
-	// receipt key pinned instead of its certificate chain.
+	// pinned has useShopper and useSeller make phones that trust the
+	// platform's receipt key pinned instead of its certificate chain.
 	pinned bool
 }
 
@@ -126,14 +126,20 @@ func newTamperWorld(t *testing.T) (*phoneWorld, *tamperAPI) {
 	return newPhoneWorld(t, f, api, false), api
 }
 
-// useShopper replaces the shopper phone with one that talks to api.
-func (w *phoneWorld) useShopper(tb testing.TB, api payflow.API) {
-	tb.Helper()
+// phoneOptions are the options of a phone of w that talks to api, which
+// pins the platform's key when w.pinned.
+func (w *phoneWorld) phoneOptions(api payflow.API) payflow.PhoneOptions {
 	opts := phoneOptions(w.f, api)
 	if w.pinned {
 		opts.Verifier, opts.PlatformKey = nil, &w.f.Key.PublicKey
 	}
-	shopper, err := payflow.NewShopper(w.shopperCard.Card, opts)
+	return opts
+}
+
+// useShopper replaces the shopper phone with one that talks to api.
+func (w *phoneWorld) useShopper(tb testing.TB, api payflow.API) {
+	tb.Helper()
+	shopper, err := payflow.NewShopper(w.shopperCard.Card, w.phoneOptions(api))
 	require.NoError(tb, err)
 	w.shopper = shopper
 }
@@ -149,7 +155,7 @@ func (w *phoneWorld) useSeller(tb testing.TB, api payflow.API) {
 // for settleWait (PhoneOptions.SettleWait; zero: the default).
 func (w *phoneWorld) useSellerWaiting(tb testing.TB, api payflow.API, settleWait time.Duration) {
 	tb.Helper()
-	opts := phoneOptions(w.f, api)
+	opts := w.phoneOptions(api)
 	opts.SettleWait = settleWait
 	seller, err := payflow.NewSeller(w.sellerCard.Card, opts)
 	require.NoError(tb, err)
@@ -1126,11 +1132,8 @@ func TestPhonesDetectTampering(t *testing.T) {
 	t.Run("pinned platform key", func(t *testing.T) {
 		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 		w := newPhoneWorld(t, f, nil, false)
-		opts := phoneOptions(f, f.Platform)
-		opts.Verifier, opts.PlatformKey = nil, &f.Key.PublicKey
-		var err error
-		w.shopper, err = payflow.NewShopper(w.shopperCard.Card, opts)
-		require.NoError(t, err)
+		w.pinned = true
+		w.useShopper(t, f.Platform)
 		w.pair(t)
 		w.purchase(t)
 	})
