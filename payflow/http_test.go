@@ -486,7 +486,8 @@ func TestHTTPIdempotency(t *testing.T) {
 		assert.Equal(t, 1, fx.api.count("CreateRequest"))
 	})
 	t.Run("a client that goes away neither stops the call nor loses its reply", func(t *testing.T) {
-		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		replies := &signalledReplies{ReplyMemory: payflow.NewReplyMemory(), finished: make(chan error, 1)}
+		fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: replies}, payflow.ClientOptions{})
 		ctxs, release := make(chan context.Context, 1), make(chan struct{})
 		fx.api.set(func(f *httpFakeAPI) { f.ctxs, f.release = ctxs, release })
 		cctx, cancel := context.WithCancel(ctx)
@@ -514,13 +515,8 @@ func TestHTTPIdempotency(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 		close(release)
-		var again httpRawReply
-		for range 100 { // until the first request has stored its reply
-			if again = fx.do(t, http.MethodPost, "/v1/requests", key("gone"), body); again.status != http.StatusConflict {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		require.NoError(t, <-replies.finished) // the first request stored its reply
+		again := fx.do(t, http.MethodPost, "/v1/requests", key("gone"), body)
 		assert.Equal(t, http.StatusOK, again.status)
 		assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
 		assert.Equal(t, 1, fx.api.count("CreateRequest"))
@@ -1050,6 +1046,19 @@ func (a nilErrorAPI) Info(context.Context) (*payflow.Info, error) {
 func TestHTTPAnswersANilErrorInternal(t *testing.T) {
 	api := nilErrorAPI{newHTTPFakeAPI()}
 	checkInfoInternal(t, api, api.httpFakeAPI, "payflow: nil *Error")
+}
+
+// signalledReplies is a ReplyMemory that sends on finished what each
+// FinishIdempotent returns, once it stored the reply.
+type signalledReplies struct {
+	*payflow.ReplyMemory
+	finished chan error
+}
+
+func (s *signalledReplies) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	err := s.ReplyMemory.FinishIdempotent(ctx, key, lease, status, reply, expires)
+	s.finished <- err
+	return err
 }
 
 // storedReplies is a ReplyStore whose BeginIdempotent finds every key
