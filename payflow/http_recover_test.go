@@ -291,8 +291,9 @@ func serveOnItsOwn(h http.Handler, w http.ResponseWriter, req *http.Request) any
 }
 
 // TestHTTPGoexitIsLoggedAborted: a request whose goroutine the API ends
-// with runtime.Goexit gets its one record, with its request ID and marked
-// aborted, as it gets no reply, and the handler passes
+// with runtime.Goexit is logged with the stack of the call that ended it,
+// and gets its one record, with its request ID and marked aborted, as it
+// gets no reply, and the handler passes
 // http.ErrAbortHandler on to the server, as for any other aborted reply.
 func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
 	logs := &syncBuffer{}
@@ -306,6 +307,7 @@ func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
 		{"msg": "request ended by runtime.Goexit", "request_id": "goexit-1"},
 		{"msg": "http request", "request_id": "goexit-1", "status": float64(0), "bytes": float64(0), "aborted": true},
 	}, logFields(t, logs, "msg", "request_id", "status", "bytes", "aborted"))
+	assert.Contains(t, logRecords(t, logs)[0]["stack"], "goexitAPI.Info", "the stack of the Goexit")
 }
 
 // abandonPanic is the panic of panicAbandonReplies.AbandonIdempotent.
