@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -130,4 +131,31 @@ func FuzzParseID(f *testing.F) {
 		require.Equal(t, s, id.String(), "the one text form of the ID")
 		require.Equal(t, id, got)
 	})
+}
+
+// TestIDIsZero: an ID is zero only when all its 16 bytes are, whichever
+// byte another ID sets.
+func TestIDIsZero(t *testing.T) {
+	assert.True(t, payflow.ID{}.IsZero())
+	for i := range len(payflow.ID{}) {
+		var id payflow.ID
+		id[i] = 1
+		assert.False(t, id.IsZero(), "byte %d set", i)
+	}
+}
+
+// TestIDTextForm: an ID's text, as MarshalText gives it (to encoding/json,
+// say), is its String form, 32 lower-case hexadecimal digits, which
+// UnmarshalText takes back.
+func TestIDTextForm(t *testing.T) {
+	id := payflow.ID{0xab, 0xcd, 15: 0xef}
+	text, err := id.MarshalText()
+	require.NoError(t, err)
+	assert.Equal(t, "abcd00000000000000000000000000ef", string(text))
+	b, err := json.Marshal(map[string]payflow.ID{"id": id})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"id": "abcd00000000000000000000000000ef"}`, string(b))
+	var back map[string]payflow.ID
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, id, back["id"])
 }

@@ -291,8 +291,9 @@ func serveOnItsOwn(h http.Handler, w http.ResponseWriter, req *http.Request) any
 }
 
 // TestHTTPGoexitIsLoggedAborted: a request whose goroutine the API ends
-// with runtime.Goexit gets its one record, with its request ID and marked
-// aborted, as it gets no reply, and the handler passes
+// with runtime.Goexit is logged with the stack of the call that ended it,
+// and gets its one record, with its request ID and marked aborted, as it
+// gets no reply, and the handler passes
 // http.ErrAbortHandler on to the server, as for any other aborted reply.
 func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
 	logs := &syncBuffer{}
@@ -306,6 +307,7 @@ func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
 		{"msg": "request ended by runtime.Goexit", "request_id": "goexit-1"},
 		{"msg": "http request", "request_id": "goexit-1", "status": float64(0), "bytes": float64(0), "aborted": true},
 	}, logFields(t, logs, "msg", "request_id", "status", "bytes", "aborted"))
+	assert.Contains(t, logRecords(t, logs)[0]["stack"], "goexitAPI.Info", "the stack of the Goexit")
 }
 
 // abandonPanic is the panic of panicAbandonReplies.AbandonIdempotent.
@@ -407,11 +409,21 @@ func (nilPanicAPI) Info(context.Context) (*payflow.Info, error) {
 	panic(nil)
 }
 
+// nilAbandonReplies is a ReplyStore whose AbandonIdempotent panics with
+// nil.
+type nilAbandonReplies struct{ *payflow.ReplyMemory }
+
+func (nilAbandonReplies) AbandonIdempotent(context.Context, string, time.Time) error {
+	panic(nil)
+}
+
 // TestHTTPPanicNilIsLoggedAsAPanic: a request whose call panics with nil
 // is logged and answered 500 internal as for any other panic, its value
 // a *runtime.PanicNilError, or nil under GODEBUG=panicnil=1, where
 // recover returns nil as for a runtime.Goexit: the request is not logged
-// as ended by a Goexit and aborted. The test runs itself again in a
+// as ended by a Goexit and aborted. So is a panic with nil of the
+// release of an idempotency key while the call panics: it is logged
+// beside the call's panic, with its stack. The test runs itself again in a
 // process under GODEBUG=panicnil=1, as the setting is read when a
 // process starts and a //go:debug directive would set it for all the
 // package's tests.
@@ -448,4 +460,22 @@ func TestHTTPPanicNilIsLoggedAsAPanic(t *testing.T) {
 			assert.Contains(t, rec["stack"], "nilPanicAPI.Info", "the stack of the panic")
 		}
 	}
+
+	logs = &syncBuffer{}
+	h = mustHandler(t, endingAPI{newHTTPFakeAPI(), func() { panic("call") }}, payflow.HandlerOptions{
+		Replies: nilAbandonReplies{payflow.NewReplyMemory()},
+		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	req = httptest.NewRequest(http.MethodPost, "/v1/requests", bytes.NewReader(mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})))
+	req.Header.Set("Content-Type", payflow.ContentType)
+	req.Header.Set(payflow.IdempotencyKeyHeader, "k1")
+	req.Header.Set(payflow.RequestIDHeader, "nil-2")
+	out = httptest.NewRecorder()
+	assert.Nil(t, serveOnItsOwn(h, out, req))
+	assert.Equal(t, http.StatusInternalServerError, out.Code)
+	assert.Equal(t, []map[string]any{
+		{"msg": "panic serving request", "request_id": "nil-2", "panic": "call", "cleanup_panic": want},
+		{"msg": "http request", "request_id": "nil-2", "status": float64(http.StatusInternalServerError)},
+	}, logFields(t, logs, "msg", "request_id", "panic", "cleanup_panic", "status", "aborted"))
+	assert.Contains(t, logRecords(t, logs)[0]["cleanup_stack"], "nilAbandonReplies.AbandonIdempotent", "the stack of the release's panic")
 }

@@ -395,8 +395,10 @@ func (o *PlatformOptions) check() error {
 // *pki.Error of VerifyPlatform, the key does not match the first
 // certificate of Chain, Chain is too long to go in every receipt
 // (record.CheckChain: more than record.MaxChain bytes), or the store
-// fails. Stored cards that the resolver
-// refuses do not keep it from starting: it loads the others and logs the
+// fails. Of several faults it reports the one named first here (of
+// missing options, the first of Ledger, Store, Verifier, and Key and
+// Chain). Stored cards that the resolver refuses do not keep it from
+// starting: it loads the others and logs the
 // *UnresolvableCardsError of Reload as a warning through opts.Logger.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	// An interface that holds a nil pointer is none: its methods panic.
@@ -409,6 +411,11 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		return nil, errors.New("payflow: no verifier")
 	case nilptr.Is(opts.Key) || len(opts.Chain) == 0:
 		return nil, errors.New("payflow: no receipt key and chain")
+	}
+	// Out-of-range options are refused before the key signs (an HSM's
+	// signer signs a digest below) and the chain is verified.
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	// Receipts are signed ES256 (PROTOCOL.md §3), which record.Sign
 	// refuses with any other key: taken, such a key would fail every
@@ -442,9 +449,6 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	// Every receipt carries Chain (x5chain), which must fit in it.
 	if err := record.CheckChain(opts.Chain); err != nil {
 		return nil, fmt.Errorf("payflow: receipt certificate chain: %w", err)
-	}
-	if err := opts.check(); err != nil {
-		return nil, err
 	}
 	maxRequest := cmp.Or(opts.MaxRequestTTL, DefaultMaxRequestTTL)
 	ttl := lifetimes{

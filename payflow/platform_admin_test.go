@@ -726,34 +726,39 @@ func TestEnrollMerchantRaceInOtherCurrency(t *testing.T) {
 
 // TestNewPlatformBadOptions: a negative lifetime, burst or rate, and a
 // rate that is not a finite number (NaN would let every resolution
-// through), are refused with ErrInvalid rather than read as the default.
+// through), are refused with ErrInvalid rather than read as the default,
+// naming the option and its value.
 func TestNewPlatformBadOptions(t *testing.T) {
 	opts := platformOptions(t)
-	for name, set := range map[string]func(*payflow.PlatformOptions){
-		"RequestTTL":      func(o *payflow.PlatformOptions) { o.RequestTTL = -time.Second },
-		"MaxRequestTTL":   func(o *payflow.PlatformOptions) { o.MaxRequestTTL = -time.Second },
-		"ChallengeTTL":    func(o *payflow.PlatformOptions) { o.ChallengeTTL = -time.Second },
-		"SessionTTL":      func(o *payflow.PlatformOptions) { o.SessionTTL = -time.Second },
-		"TokenTTL":        func(o *payflow.PlatformOptions) { o.TokenTTL = -time.Second },
-		"HoldTTL":         func(o *payflow.PlatformOptions) { o.HoldTTL = -time.Second },
-		"RecoverAfter":    func(o *payflow.PlatformOptions) { o.RecoverAfter = -time.Second },
-		"ResolveBurst":    func(o *payflow.PlatformOptions) { o.ResolveBurst = -1 },
-		"ResolveRate":     func(o *payflow.PlatformOptions) { o.ResolveRate = -1 },
-		"ResolveRate NaN": func(o *payflow.PlatformOptions) { o.ResolveRate = math.NaN() },
-		"ResolveRate Inf": func(o *payflow.PlatformOptions) { o.ResolveRate = math.Inf(1) },
-		"CatalogBurst":    func(o *payflow.PlatformOptions) { o.CatalogBurst = -1 },
-		"CatalogRate":     func(o *payflow.PlatformOptions) { o.CatalogRate = -1 },
-		"CatalogRate NaN": func(o *payflow.PlatformOptions) { o.CatalogRate = math.NaN() },
-		"CatalogRate Inf": func(o *payflow.PlatformOptions) { o.CatalogRate = math.Inf(-1) },
-		"LoginBurst":      func(o *payflow.PlatformOptions) { o.LoginBurst = -1 },
-		"LoginRate":       func(o *payflow.PlatformOptions) { o.LoginRate = -0.1 },
-		"LoginRate NaN":   func(o *payflow.PlatformOptions) { o.LoginRate = math.NaN() },
-		"LoginRate Inf":   func(o *payflow.PlatformOptions) { o.LoginRate = math.Inf(1) },
+	for name, c := range map[string]struct {
+		set  func(*payflow.PlatformOptions)
+		want string
+	}{
+		"RequestTTL":      {func(o *payflow.PlatformOptions) { o.RequestTTL = -time.Second }, "negative RequestTTL -1s"},
+		"MaxRequestTTL":   {func(o *payflow.PlatformOptions) { o.MaxRequestTTL = -time.Second }, "negative MaxRequestTTL -1s"},
+		"ChallengeTTL":    {func(o *payflow.PlatformOptions) { o.ChallengeTTL = -time.Second }, "negative ChallengeTTL -1s"},
+		"SessionTTL":      {func(o *payflow.PlatformOptions) { o.SessionTTL = -time.Second }, "negative SessionTTL -1s"},
+		"TokenTTL":        {func(o *payflow.PlatformOptions) { o.TokenTTL = -time.Second }, "negative TokenTTL -1s"},
+		"HoldTTL":         {func(o *payflow.PlatformOptions) { o.HoldTTL = -time.Second }, "negative HoldTTL -1s"},
+		"RecoverAfter":    {func(o *payflow.PlatformOptions) { o.RecoverAfter = -time.Second }, "negative RecoverAfter -1s"},
+		"ResolveBurst":    {func(o *payflow.PlatformOptions) { o.ResolveBurst = -1 }, "negative ResolveBurst -1"},
+		"ResolveRate":     {func(o *payflow.PlatformOptions) { o.ResolveRate = -1 }, "ResolveRate -1 is not a finite number of at least 0"},
+		"ResolveRate NaN": {func(o *payflow.PlatformOptions) { o.ResolveRate = math.NaN() }, "ResolveRate NaN is not a finite number of at least 0"},
+		"ResolveRate Inf": {func(o *payflow.PlatformOptions) { o.ResolveRate = math.Inf(1) }, "ResolveRate +Inf is not a finite number of at least 0"},
+		"CatalogBurst":    {func(o *payflow.PlatformOptions) { o.CatalogBurst = -1 }, "negative CatalogBurst -1"},
+		"CatalogRate":     {func(o *payflow.PlatformOptions) { o.CatalogRate = -1 }, "CatalogRate -1 is not a finite number of at least 0"},
+		"CatalogRate NaN": {func(o *payflow.PlatformOptions) { o.CatalogRate = math.NaN() }, "CatalogRate NaN is not a finite number of at least 0"},
+		"CatalogRate Inf": {func(o *payflow.PlatformOptions) { o.CatalogRate = math.Inf(-1) }, "CatalogRate -Inf is not a finite number of at least 0"},
+		"LoginBurst":      {func(o *payflow.PlatformOptions) { o.LoginBurst = -1 }, "negative LoginBurst -1"},
+		"LoginRate":       {func(o *payflow.PlatformOptions) { o.LoginRate = -0.1 }, "LoginRate -0.1 is not a finite number of at least 0"},
+		"LoginRate NaN":   {func(o *payflow.PlatformOptions) { o.LoginRate = math.NaN() }, "LoginRate NaN is not a finite number of at least 0"},
+		"LoginRate Inf":   {func(o *payflow.PlatformOptions) { o.LoginRate = math.Inf(1) }, "LoginRate +Inf is not a finite number of at least 0"},
 	} {
 		o := opts
-		set(&o)
+		c.set(&o)
 		_, err := payflow.NewPlatform(o)
-		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
+		require.ErrorIs(t, err, payflow.ErrInvalid, name)
+		assert.EqualError(t, err, "payflow: invalid request: payflow: "+c.want, name)
 	}
 }
 

@@ -192,7 +192,8 @@ func (h *records) Handle(_ context.Context, r slog.Record) error {
 // resolver refuses takes no platform down. Reload indexes every other
 // card and returns an *UnresolvableCardsError naming exactly the bad one,
 // which matches ErrUnresolvableCard; NewPlatform starts and logs it as a
-// warning.
+// warning, "payflow: stored cards left out of the EID resolver", with the
+// error under "error".
 func TestReloadSkipsBadCard(t *testing.T) {
 	st := &badCard{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{Logger: slog.New(slog.DiscardHandler)}})
@@ -211,13 +212,15 @@ func TestReloadSkipsBadCard(t *testing.T) {
 	require.Len(t, logs.list, 1)
 	rec := logs.list[0]
 	assert.Equal(t, slog.LevelWarn, rec.Level)
+	assert.Equal(t, "payflow: stored cards left out of the EID resolver", rec.Message)
+	var keys []string
 	var logged error
 	rec.Attrs(func(a slog.Attr) bool {
-		if e, ok := a.Value.Any().(error); ok {
-			logged = e
-		}
+		keys = append(keys, a.Key)
+		logged, _ = a.Value.Any().(error)
 		return true
 	})
+	assert.Equal(t, []string{"error"}, keys)
 	bad, ok := errors.AsType[*payflow.UnresolvableCardsError](logged)
 	require.True(t, ok, "%v", logged)
 	assert.Equal(t, []string{badCardID}, bad.CardIDs)

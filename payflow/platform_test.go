@@ -965,25 +965,20 @@ func TestResolveRateLimit(t *testing.T) {
 }
 
 // TestRateLimitedRetryAfter: a refusal for the card's budget of EID
-// resolutions says when its next resolution is allowed.
+// resolutions, of a resolution or a pairing, names that budget ("too many
+// EID resolutions") and says when its next resolution is allowed.
 func TestRateLimitedRetryAfter(t *testing.T) {
 	s := limitedShop(t)
 	ctx := context.Background()
 	req := spendBudget(t, s)
 	_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
-	require.ErrorIs(t, err, payflow.ErrRateLimited)
-	rl, ok := errors.AsType[*payflow.RateLimitedError](err)
-	require.True(t, ok, "%v", err)
-	assert.Equal(t, time.Second, rl.RetryAfter, "the budget is empty: one token at 1 a second")
+	requireRateLimited(t, err, "EID resolutions", time.Second) // the budget is empty: one token at 1 a second
 
 	s.Clock.Advance(500 * time.Millisecond)
 	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, s.seller.EID())})
-	require.ErrorIs(t, err, payflow.ErrRateLimited)
-	rl, ok = errors.AsType[*payflow.RateLimitedError](err)
-	require.True(t, ok, "%v", err)
-	assert.Equal(t, 500*time.Millisecond, rl.RetryAfter, "half a token has refilled")
+	requireRateLimited(t, err, "EID resolutions", 500*time.Millisecond) // half a token has refilled
 
-	s.Clock.Advance(rl.RetryAfter)
+	s.Clock.Advance(500 * time.Millisecond)
 	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
 	require.NoError(t, err, "the next token is there when the refusal said")
 }
@@ -3274,8 +3269,9 @@ func TestNewPlatformRefusesChainPhonesRefuse(t *testing.T) {
 // start, with record.ErrMalformed, a receipt chain that phones verify but
 // that is too long to go in every receipt (more than record.MaxChain
 // bytes: here certificates whose CRL distribution points are long URLs),
-// rather than fail the receipt of every payment it settles; the same
-// hierarchy with short URLs starts.
+// rather than fail the receipt of every payment it settles; such a chain
+// that phones refuse too is refused for that, with the verifier's error;
+// the same hierarchy with short URLs starts.
 func TestNewPlatformRefusesChainTooLongForReceipts(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	chainOf := func(urlLen int) (*pki.Verifier, [][]byte) {
@@ -3318,6 +3314,9 @@ func TestNewPlatformRefusesChainTooLongForReceipts(t *testing.T) {
 	err = start(v, chain)
 	require.ErrorIs(t, err, record.ErrMalformed)
 	assert.Equal(t, "payflow: receipt certificate chain: "+record.CheckChain(chain).Error(), err.Error())
+	err = start(s.Verifier, chain)
+	require.ErrorIs(t, err, pki.ErrUntrusted, "a chain too long that phones refuse is refused as they refuse it")
+	assert.NotErrorIs(t, err, record.ErrMalformed)
 
 	assert.NoError(t, start(chainOf(40)))
 }
