@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -358,4 +359,58 @@ func TestViewWaitsForConn(t *testing.T) {
 	close(release)
 	require.NoError(t, <-done)
 	require.NoError(t, <-closed)
+}
+
+// TestViewGetsTheConnOnceFreed: a View that waits for the one read
+// connection runs on it once the View using it ends, and sees what was
+// committed before it began.
+func TestViewGetsTheConnOnceFreed(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.View(context.Background(), func(ledger.ReadTx) error { close(held); <-release; return nil })
+	}()
+	<-held
+	ctx := newWaitingCtx() // never ends
+	var found []ledger.Account
+	waited := make(chan error, 1)
+	go func() {
+		waited <- s.View(ctx, func(tx ledger.ReadTx) error {
+			var err error
+			found, err = tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+			return err
+		})
+	}()
+	<-ctx.asked // waiting for the connection
+	close(release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-waited)
+	require.Len(t, found, 1)
+	assert.Equal(t, ledger.IDFromUint64(1), found[0].ID)
+	assert.Len(t, s.reads.free, 1, "one connection, back in the pool")
+}
+
+// TestViewPastTheStmtCacheRunsUnprepared: a read connection whose cache
+// holds maxReadStmts statements prepares no more; a read of another text
+// runs unprepared, with the same result.
+func TestViewPastTheStmtCacheRunsUnprepared(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	ctx := context.Background()
+	c, err := s.reads.get(ctx)
+	require.NoError(t, err)
+	for i := range maxReadStmts {
+		require.NotNil(t, c.stmt(ctx, fmt.Sprintf("SELECT %d", i)))
+	}
+	require.Nil(t, c.stmt(ctx, "SELECT -1"), "the cache is full")
+	s.reads.put(c, true)
+
+	assert.Equal(t, 1, viewAccounts(t, s, 1))
+	assert.Len(t, c.stmts, maxReadStmts)
+	for q := range c.stmts {
+		assert.True(t, strings.HasPrefix(q, "SELECT "), q)
+		assert.NotContains(t, q, "FROM", "a read of the View prepared past the bound")
+	}
 }
