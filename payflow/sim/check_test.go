@@ -29,20 +29,38 @@ func testWorld(t *testing.T, seed uint64) *world {
 	return w
 }
 
+// calmWorld returns a set-up world whose checks pass and that injects no
+// faults.
+func calmWorld(t *testing.T, seed uint64) *world {
+	t.Helper()
+	w := testWorld(t, seed)
+	for f := range numFaults {
+		w.off[f] = true
+	}
+	return w
+}
+
 // stepUntil takes random steps, at most 500, until a request of w is in
 // state, and returns the last such one.
 func stepUntil(t *testing.T, w *world, state string) *purchase {
+	t.Helper()
+	return stepUntilOne(t, w, state, func(q *purchase) bool { return q.state == state })
+}
+
+// stepUntilOne takes random steps, at most 500, until a request of w is
+// one that ok accepts (what names it), and returns the last such one.
+func stepUntilOne(t *testing.T, w *world, what string, ok func(*purchase) bool) *purchase {
 	t.Helper()
 	var p *purchase
 	for w.step = 1; p == nil && w.step < 500; w.step++ {
 		require.NoError(t, w.randomStep())
 		for _, q := range w.purchases {
-			if q.state == state {
+			if ok(q) {
 				p = q
 			}
 		}
 	}
-	require.NotNil(t, p, "no request %s in 500 steps", state)
+	require.NotNil(t, p, "no request %s in 500 steps", what)
 	return p
 }
 
@@ -57,25 +75,47 @@ func stray(t *testing.T, w *world, debit, credit ledger.ID, amount uint64) {
 	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 }
 
+// corrupt raises the posted credits of an account in the ledger's store,
+// which no transfer explains.
+func corrupt(t *testing.T, w *world, id ledger.ID) {
+	t.Helper()
+	require.NoError(t, w.ls.Update(w.ctx, func(tx ledger.Tx) error {
+		as, err := tx.Accounts([]ledger.ID{id})
+		if err != nil {
+			return err
+		}
+		require.Len(t, as, 1)
+		as[0].CreditsPosted++
+		return tx.UpdateAccounts(as)
+	}))
+}
+
 // TestChecksCatchPlantedFaults plants the faults the simulation looks for
-// and checks that its invariants see each of them.
+// and checks that its invariants see each of them, by the check that
+// names it.
 func TestChecksCatchPlantedFaults(t *testing.T) {
 	wallet := func(c *card) ledger.ID { return payflow.AccountID(payflow.AccountWallet, currencyCode, c.id) }
 	shop := func(m *merchant) ledger.ID { return payflow.AccountID(payflow.AccountMerchant, currencyCode, m.id) }
 	tests := []struct {
-		name  string
-		plant func(t *testing.T, w *world)
+		name   string
+		plant  func(t *testing.T, w *world)
+		detail string
 	}{
+		{"a balance no transfer explains", func(t *testing.T, w *world) { corrupt(t, w, wallet(w.shoppers[0])) }, "ledger verify: "},
 		{"money from nowhere", func(t *testing.T, w *world) {
 			stray(t, w, payflow.AccountID(payflow.AccountFunding, currencyCode, ""), wallet(w.shoppers[0]), 1)
-		}},
+		}, "wallet of Shopper 1 is "},
 		{"a second charge", func(t *testing.T, w *world) {
 			stray(t, w, wallet(w.shoppers[1]), shop(w.merchants[0]), 7)
-		}},
-		{"money the model lost", func(t *testing.T, w *world) { w.shoppers[2].posted-- }},
-		{"a hold the model missed", func(t *testing.T, w *world) { w.shoppers[0].held++ }},
-		{"tickets moved", func(t *testing.T, w *world) { w.merchants[0].tickets++ }},
-		{"funding not counted", func(t *testing.T, w *world) { w.funded++ }},
+		}, "wallet of Shopper 2 is "},
+		{"money the model lost", func(t *testing.T, w *world) { w.shoppers[2].posted-- }, "wallet of Shopper 3 is "},
+		{"a hold the model missed", func(t *testing.T, w *world) { w.shoppers[0].held++ }, "wallet of Shopper 1 is "},
+		{"tickets the model gave a shopper", func(t *testing.T, w *world) { w.shoppers[1].tickets++ }, "tickets of Shopper 2 are "},
+		{"money the model gave a merchant", func(t *testing.T, w *world) { w.merchants[0].posted++ }, "account of shop-1 is "},
+		{"money the model expects in", func(t *testing.T, w *world) { w.merchants[1].incoming++ }, "account of shop-2 is "},
+		{"tickets moved", func(t *testing.T, w *world) { w.merchants[0].tickets++ }, "tickets of shop-1 are "},
+		{"funding not counted", func(t *testing.T, w *world) { w.funded++ }, "were paid in"},
+		{"issue not counted", func(t *testing.T, w *world) { w.issued++ }, "tickets are held, "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +124,7 @@ func TestChecksCatchPlantedFaults(t *testing.T) {
 			var f *Failure
 			require.ErrorAs(t, w.check(), &f)
 			assert.Equal(t, uint64(5), f.Seed)
+			assert.Contains(t, f.Detail, tt.detail)
 		})
 	}
 }
@@ -159,10 +200,7 @@ func TestPollAfterCrash(t *testing.T) {
 		{2 * time.Second, payflow.StateExpired},
 	} {
 		t.Run(tt.lead.String(), func(t *testing.T) {
-			w := testWorld(t, 5)
-			for f := range numFaults {
-				w.off[f] = true
-			}
+			w := calmWorld(t, 5)
 			require.NoError(t, w.purchase())
 			p := w.purchases[len(w.purchases)-1]
 			require.Equal(t, payflow.StatePending, p.state)
@@ -209,10 +247,7 @@ func TestCreateAfterCrash(t *testing.T) {
 		{500 * time.Millisecond, true, true},
 	} {
 		t.Run(fmt.Sprintf("%v/%v", tt.lead, tt.after), func(t *testing.T) {
-			w := testWorld(t, 5)
-			for f := range numFaults {
-				w.off[f] = true
-			}
+			w := calmWorld(t, 5)
 			s, m := w.shoppers[0], w.merchants[0]
 			sess, err := w.pair(s, m)
 			require.NoError(t, err)
@@ -275,10 +310,7 @@ func TestCrashAcrossExpiry(t *testing.T) {
 		{"capture held", 1, true, payflow.StateCaptured},
 	} {
 		t.Run(fmt.Sprintf("%s/%d/%v", tt.what, tt.write, tt.after), func(t *testing.T) {
-			w := testWorld(t, 9)
-			for f := range numFaults {
-				w.off[f] = true
-			}
+			w := calmWorld(t, 9)
 			held := stepUntil(t, w, payflow.StateHeld)
 			p := held
 			if tt.what == "cancel pending" {
@@ -384,10 +416,7 @@ func TestHoldAfterCrash(t *testing.T) {
 	} {
 		for _, from := range []time.Duration{0, recoverAfter + time.Second} {
 			t.Run(fmt.Sprintf("%d/%v/%v", tt.write, tt.after, from), func(t *testing.T) {
-				w := testWorld(t, 5)
-				for f := range numFaults {
-					w.off[f] = true
-				}
+				w := calmWorld(t, 5)
 				p, consent := heldRequest(t, w)
 				acceptedAt := w.now
 				w.fuse.arm(tt.write, tt.after)
@@ -397,6 +426,7 @@ func TestHoldAfterCrash(t *testing.T) {
 
 				err = w.approveCrashed(p, consent, payflow.StateHeld, nil, acceptedAt.Add(from))
 				require.Equal(t, payflow.StateHeld, p.state)
+				assert.Equal(t, consent, p.settledBy, "the consent found settling it")
 				r, rerr := w.plat.Store().Payment(w.ctx, p.id)
 				require.NoError(t, rerr)
 				ts, lerr := w.led.LookupTransfers(w.ctx, []ledger.ID{payflow.TransferID(p.id, r.Attempt, 0, 1)})
@@ -426,7 +456,8 @@ func TestHoldAfterCrash(t *testing.T) {
 // than its chain's, or at a time when the platform did not sign with its
 // chain's key, or carrying a chain the platform never had; a receipt of
 // the revoked certificate that the phone would verify, or one of a
-// certificate not revoked that it would refuse.
+// certificate not revoked that it would refuse, or one of the revoked
+// certificate that it refuses for another reason.
 func TestReceiptKeyChecks(t *testing.T) {
 	w := testWorld(t, 9)
 	p, v := captured(t, w)
@@ -484,6 +515,20 @@ func TestReceiptKeyChecks(t *testing.T) {
 	refused(revoked, "does not verify: pki:", "a receipt of a revoked certificate expected to verify")
 	first.revoked = true
 	refused(v, "of a revoked certificate: the phone got ok", "a receipt expected refused that verifies")
+
+	// Phones that trust another root refuse the receipt of the revoked
+	// certificate for that, not as revoked.
+	second.revoked = true
+	rk, err := ecdsa.GenerateKey(elliptic.P256(), w.bytes)
+	require.NoError(t, err)
+	root, err := pki.NewRoot(rk, pki.CAOptions{CRLURL: "https://pki.invalid/other.crl", Now: w.clock, Rand: w.bytes})
+	require.NoError(t, err)
+	w.platVerifier, err = pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root.DER()}, Now: w.clock})
+	require.NoError(t, err)
+	_, err = w.platVerifier.VerifyReceipt(revoked.Receipt, w.chain, new(record.Receipt))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, pki.ErrRevoked)
+	refused(revoked, "of a revoked certificate: the phone got "+describe(err)+", want it revoked", "a receipt of the revoked certificate refused for another reason")
 }
 
 // TestStateStoreReadsKeys: the platform's store in the simulation reads an
