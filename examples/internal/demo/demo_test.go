@@ -298,6 +298,7 @@ func TestMarketSetupOnce(t *testing.T) {
 	defer c.Close()
 	_, err = m.Setup(ctx, c, dir)
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.EqualError(t, err, "demo: card alice ("+ids["alice"]+") is not enrolled in this database: payflow: not found", "the first card named")
 }
 
 // TestSetupOfCardsEnrolledElsewhere: a cloud opened on a data folder
@@ -523,6 +524,16 @@ func setUpFolder(t *testing.T) string {
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	return dir
+}
+
+// openCloud returns the cloud of the data folder dir, closed when the
+// test ends.
+func openCloud(t *testing.T, dir string) *Cloud {
+	t.Helper()
+	c, err := OpenCloud(context.Background(), CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // TestPhoneLoginBoundedByWait: against a cloud that accepts connections
@@ -799,12 +810,10 @@ func TestSetupSyncsNewFolders(t *testing.T) {
 		}
 		return nil
 	})
-	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
+	c := openCloud(t, dir)
 	assert.Contains(t, synced, dir, "the data folder")
 	synced = nil
-	_, err = ensureCard(ctx, c, dir, "alice", "Alice")
+	_, err := ensureCard(ctx, c, dir, "alice", "Alice")
 	require.NoError(t, err)
 	assert.Contains(t, synced, cards)
 }
