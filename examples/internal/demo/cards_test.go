@@ -65,10 +65,11 @@ func TestOpenCardProcess(t *testing.T) {
 // and NAME.card, or their temporary files) is removed, whatever its age; under one that does not, where
 // another process's setup may be making them at this moment, only those
 // last modified more than tempfile.Stale ago are, and younger ones stay.
-// An ICCID temporary file (cards/.NAME.iccid.tmpDIGITS) is removed only
-// once stale under either lock: a program that does not take the lock
-// writes ones of the same name for a state file cards/NAME.iccid (vcard
-// -state), whose Store would fail if it were removed. A folder of such a
+// An ICCID temporary file (cards/.NAME.iccid.tmpDIGITS), a regular file,
+// is removed only once stale under either lock: a program that does not
+// take the lock writes ones of the same name for a state file
+// cards/NAME.iccid (vcard -state), whose Store would fail if it were
+// removed; a folder of that name stays. A folder of a setup's
 // name that holds anything else (another program's state file, a lock
 // file, a folder), one without the setup's mark (a user's folder holding
 // only NAME.card, an empty one) and a name of another pattern are no
@@ -120,6 +121,8 @@ func TestRemoveLeftovers(t *testing.T) {
 				{filepath.Join(dir, ".pki.newer"), []string{rootKey}, old, false},
 				{filepath.Join(cards, ".alice.iccid.tmp"), nil, old, false},
 				{filepath.Join(cards, ".alice.iccid.tmpx"), nil, old, false},
+				// A folder of an ICCID temporary file's name.
+				{filepath.Join(cards, ".bob.iccid.tmp3"), []string{"x"}, old, false},
 			}
 			for _, e := range entries {
 				if e.files == nil {
@@ -153,9 +156,7 @@ func TestRemoveLeftovers(t *testing.T) {
 func TestEnsureCardSyncsFolder(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
+	c := openCloud(t, dir)
 	cards := filepath.Dir(CardPath(dir, ""))
 	name, fail := "alice", false
 	var synced []string // what each sync of the cards folder found there

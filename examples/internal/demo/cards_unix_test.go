@@ -4,12 +4,14 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,6 +196,15 @@ func TestOpenCloudReadOnly(t *testing.T) {
 		}, func(dir string) string {
 			return "demo: the folder " + filepath.Join(dir, "cards") + " of the data folder cannot be written: permission denied"
 		}},
+		{"set up, air read-only", func(t *testing.T) (string, bool) {
+			dir := setUpFolder(t)
+			air := filepath.Join(dir, "air")
+			require.NoError(t, os.Mkdir(air, 0o700))
+			readOnly(t, air, false)
+			return dir, false
+		}, func(dir string) string {
+			return "demo: the folder " + filepath.Join(dir, "air") + " of the data folder cannot be written: permission denied"
+		}},
 		{"set up, database read-only", func(t *testing.T) (string, bool) {
 			dir := setUpFolder(t)
 			readOnly(t, filepath.Join(dir, DatabaseFile), false)
@@ -297,5 +308,73 @@ func TestPhoneReadOnly(t *testing.T) {
 				assert.True(t, maps.Equal(before, state()), "nothing changed")
 			})
 		}
+	}
+}
+
+// TestEnsureCardInAFile: a card to set up in a data folder whose cards
+// folder is a file is refused with the error of the card file's path,
+// which is not a folder's, and nothing is written.
+func TestEnsureCardInAFile(t *testing.T) {
+	dir := t.TempDir()
+	c := openCloud(t, dir)
+	cards := filepath.Dir(CardPath(dir, ""))
+	require.NoError(t, os.WriteFile(cards, []byte("x"), 0o600))
+	_, err := ensureCard(context.Background(), c, dir, "alice", "Alice")
+	require.ErrorIs(t, err, syscall.ENOTDIR)
+	assert.EqualError(t, err, "demo: stat "+CardPath(dir, "alice")+": not a directory")
+	b, err := os.ReadFile(cards)
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(b))
+}
+
+// TestLockCardReadOnly: a card state file whose folder cannot be written
+// is refused by LockCard with one line that names the folder and the
+// file and gives the system's reason, whether its lock file is there
+// (the card was held before) or not, rather than held for a card whose
+// every store would fail. Root writes into a read-only folder: run as
+// root, the test runs as nobody in another process
+// (testenv.RunAsNobody).
+func TestLockCardReadOnly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		testenv.RunAsNobody(t, "TestLockCardReadOnly")
+		return
+	}
+	for _, held := range []bool{false, true} {
+		t.Run(fmt.Sprint("held before=", held), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "card.state")
+			if held {
+				unlock, err := LockCard(path)
+				require.NoError(t, err)
+				require.NoError(t, unlock())
+			}
+			require.NoError(t, os.Chmod(dir, 0o500))
+			defer os.Chmod(dir, 0o700)
+			_, err := LockCard(path)
+			require.ErrorIs(t, err, fs.ErrPermission)
+			assert.EqualError(t, err, "the folder "+dir+" of the card state file "+path+" cannot be written: permission denied")
+		})
+	}
+}
+
+// TestRemoveLeftoversKeepsLinks: a symbolic link named as a setup's
+// folder (.pki.newDIGITS, cards/.NAME.newDIGITS), even to a folder that
+// holds the setup's mark and files, is no setup's (a setup makes
+// folders, never links) and stays, with what it points to.
+func TestRemoveLeftoversKeepsLinks(t *testing.T) {
+	dir := t.TempDir()
+	cards := filepath.Dir(CardPath(dir, ""))
+	require.NoError(t, os.Mkdir(cards, 0o700))
+	for link, file := range map[string]string{filepath.Join(dir, ".pki.new1"): rootKey, filepath.Join(cards, ".alice.new2"): "alice.card"} {
+		target := filepath.Join(t.TempDir(), "made")
+		require.NoError(t, os.Mkdir(target, 0o700))
+		for _, f := range []string{setupMark, file} {
+			require.NoError(t, os.WriteFile(filepath.Join(target, f), []byte("x"), 0o600))
+		}
+		require.NoError(t, os.Symlink(target, link))
+		removeLeftovers(dir, true, time.Now())
+		_, err := os.Lstat(link)
+		assert.NoError(t, err, "%s kept", link)
+		assert.FileExists(t, filepath.Join(target, file))
 	}
 }

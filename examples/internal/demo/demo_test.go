@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -298,6 +299,7 @@ func TestMarketSetupOnce(t *testing.T) {
 	defer c.Close()
 	_, err = m.Setup(ctx, c, dir)
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.EqualError(t, err, "demo: card alice ("+ids["alice"]+") is not enrolled in this database: payflow: not found", "the first card named")
 }
 
 // TestSetupOfCardsEnrolledElsewhere: a cloud opened on a data folder
@@ -445,6 +447,7 @@ func TestMoney(t *testing.T) {
 		assert.Equal(t, tt.want, Money(tt.amount, tt.unit))
 	}
 	assert.Equal(t, "0.45", Amount(45, "EUR"))
+	assert.Equal(t, "3", Amount(3, "ARENA-1231-A12"), "an asset's units")
 }
 
 func TestScreen(t *testing.T) {
@@ -453,6 +456,28 @@ func TestScreen(t *testing.T) {
 	p.Screen("seller").Printf("one\n  two  \n")
 	p.Screen("cloud").Printf("three")
 	assert.Equal(t, "[seller]  one\n[seller]    two\n[cloud]   three\n", out.String())
+}
+
+// TestScreensAtOnce: screens of one Printer printing at once write each
+// Printf's lines together, none cut into another's.
+func TestScreensAtOnce(t *testing.T) {
+	var out bytes.Buffer
+	p := NewPrinter(&out)
+	var wg sync.WaitGroup
+	for _, label := range []string{"shopper", "seller"} {
+		wg.Go(func() {
+			for range 100 {
+				p.Screen(label).Printf("one\ntwo")
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.SplitAfter(out.String(), "\n")
+	require.Len(t, lines, 401, "400 lines and what follows the last")
+	for i := 0; i < 400; i += 2 {
+		label := lines[i][:10]
+		assert.Equal(t, []string{label + "one\n", label + "two\n"}, lines[i:i+2])
+	}
 }
 
 // TestWriteFile: a file is replaced whole, with the permissions asked for,
@@ -523,6 +548,28 @@ func setUpFolder(t *testing.T) string {
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	return dir
+}
+
+// setUpCloud returns the cloud of a data folder that it set up with the
+// grocery market, closed when the test ends, and the ICCIDs of the cards
+// by name.
+func setUpCloud(t *testing.T) (*Cloud, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	c := openCloud(t, dir)
+	ids, err := Grocery.Setup(context.Background(), c, dir)
+	require.NoError(t, err)
+	return c, ids
+}
+
+// openCloud returns the cloud of the data folder dir, closed when the
+// test ends.
+func openCloud(t *testing.T, dir string) *Cloud {
+	t.Helper()
+	c, err := OpenCloud(context.Background(), CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // TestPhoneLoginBoundedByWait: against a cloud that accepts connections
@@ -799,12 +846,10 @@ func TestSetupSyncsNewFolders(t *testing.T) {
 		}
 		return nil
 	})
-	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
+	c := openCloud(t, dir)
 	assert.Contains(t, synced, dir, "the data folder")
 	synced = nil
-	_, err = ensureCard(ctx, c, dir, "alice", "Alice")
+	_, err := ensureCard(ctx, c, dir, "alice", "Alice")
 	require.NoError(t, err)
 	assert.Contains(t, synced, cards)
 }

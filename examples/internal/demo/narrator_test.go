@@ -228,6 +228,22 @@ func TestNarratorSaysWhoPaired(t *testing.T) {
 		out.String(), "the lines of the second run's pairing")
 }
 
+// leaveApproving leaves the request of the consent req as a call cut
+// after the platform recorded the consent leaves it: approving, the
+// consent kept, the hold not yet asked for, last updated a minute ago
+// (due for the recovery sweep). It returns the request's ID.
+func leaveApproving(ctx context.Context, t *testing.T, w *pairedPhones, req *payflow.ApproveRequest) payflow.ID {
+	t.Helper()
+	id, ok := consentRequest(req)
+	require.True(t, ok)
+	r, err := w.cloud.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	h := record.Hash(req.Consent)
+	r.State, r.Consent, r.ConsentHash, r.UpdatedAt = payflow.StateApproving, req.Consent, h[:], time.Now().Add(-time.Minute)
+	require.NoError(t, w.cloud.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	return id
+}
+
 // TestSweepSaysWhatItSettled: a consent whose call was cut after the
 // platform recorded it, its settlement left under way, is settled by the
 // cloud's sweep, which says so on the cloud's screen; the consent sent
@@ -237,21 +253,13 @@ func TestSweepSaysWhatItSettled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	w, req := signedConsent(ctx, t)
-	id, ok := consentRequest(req)
-	require.True(t, ok)
-	// What a call cut after the platform recorded the consent leaves: the
-	// request approving, the consent kept, the hold not yet asked for.
-	r, err := w.cloud.Store.Payment(ctx, id)
-	require.NoError(t, err)
-	h := record.Hash(req.Consent)
-	r.State, r.Consent, r.ConsentHash, r.UpdatedAt = payflow.StateApproving, req.Consent, h[:], time.Now().Add(-time.Minute)
-	require.NoError(t, w.cloud.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	id := leaveApproving(ctx, t, w, req)
 
 	var out bytes.Buffer
 	screen := NewPrinter(&out).Screen("cloud")
 	require.NoError(t, sweepDue(ctx, w.cloud, screen))
 	assert.Equal(t, "[cloud]   Recovery sweep: 1 settlement(s) that cut calls left under way completed\n", out.String())
-	r, err = w.cloud.Store.Payment(ctx, id)
+	r, err := w.cloud.Store.Payment(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
 
