@@ -51,7 +51,8 @@ func (c changing) again(call string, key []byte, err error) bool {
 	return true
 }
 
-func (c changing) payment(call string, key []byte, v *payflow.PaymentView, err error) (*payflow.PaymentView, error) {
+// change is v, err or, when c changes this reply, v changed by alter.
+func change[V any](c changing, call string, key []byte, v *V, err error, alter func(*V)) (*V, error) {
 	if !c.again(call, key, err) {
 		return v, err
 	}
@@ -59,36 +60,28 @@ func (c changing) payment(call string, key []byte, v *payflow.PaymentView, err e
 		return nil, errChanged
 	}
 	changed := *v
-	c.view(&changed)
+	alter(&changed)
 	return &changed, nil
 }
 
 func (c changing) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
 	v, err := c.API.CreateRequest(ctx, req)
-	return c.payment("create", req.Request, v, err)
+	return change(c, "create", req.Request, v, err, c.view)
 }
 
 func (c changing) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
 	v, err := c.API.Approve(ctx, req)
-	return c.payment("approve", req.Consent, v, err)
+	return change(c, "approve", req.Consent, v, err, c.view)
 }
 
 func (c changing) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
 	v, err := c.API.Capture(ctx, token, req)
-	return c.payment("capture", fmt.Append([]byte(token), req.RequestID, req.Amount), v, err)
+	return change(c, "capture", fmt.Append([]byte(token), req.RequestID, req.Amount), v, err, c.view)
 }
 
 func (c changing) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 	v, err := c.API.Refund(ctx, req)
-	if !c.again("refund", req.Refund, err) {
-		return v, err
-	}
-	if c.refused {
-		return nil, errChanged
-	}
-	changed := *v
-	c.refund(&changed)
-	return &changed, nil
+	return change(c, "refund", req.Refund, v, err, c.refund)
 }
 
 // TestRepliesAgainAreCompared runs worlds that inject only duplicates (or,
