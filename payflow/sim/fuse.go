@@ -169,6 +169,12 @@ func (s stateStore) Advance(ctx context.Context, cardID string, counter uint64) 
 func (s stateStore) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
 	return put(s.f, func() ([]byte, error) { return s.durableState.NonceKey(ctx, candidate) })
 }
+func (s stateStore) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
+	if err := s.f.read(); err != nil {
+		return err
+	}
+	return s.durableState.Spent(ctx, nonce, cardID, counter)
+}
 func (s stateStore) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	return s.f.write(func() error { return s.durableState.Accept(ctx, a) })
 }

@@ -1,0 +1,96 @@
+package sim
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// only returns a world that injects no fault but f.
+func only(t *testing.T, seed uint64, f Fault) *world {
+	t.Helper()
+	w := calmWorld(t, seed)
+	w.off[f] = false
+	return w
+}
+
+// TestDeliveryFaults delivers calls with one fault kind injected until it
+// was injected 20 times, and checks each delivery against the count of
+// that fault: a lost request reaches the platform once, as its resend,
+// with no second reply; a lost reply or a duplicate has the platform run
+// the call twice, the second reply the second run's; a call without the
+// fault runs once. No other fault is counted.
+func TestDeliveryFaults(t *testing.T) {
+	for _, f := range []Fault{LostRequest, LostReply, Duplicate} {
+		t.Run(f.String(), func(t *testing.T) {
+			w := only(t, 5, f)
+			for i := 0; w.stats.Faults[f] < 20 && i < 2000; i++ {
+				before := w.stats.Faults[f]
+				runs := 0
+				got, again, crashed := deliver(w, func() (int, error) { runs++; return runs, nil })
+				require.False(t, crashed)
+				assert.Equal(t, reply[int]{v: 1}, got)
+				if w.stats.Faults[f] == before || f == LostRequest {
+					assert.Equal(t, 1, runs)
+					assert.Nil(t, again)
+					continue
+				}
+				assert.Equal(t, 2, runs)
+				assert.Equal(t, &reply[int]{v: 2}, again)
+			}
+			want := [numFaults]int{}
+			want[f] = 20
+			assert.Equal(t, want, w.stats.Faults)
+		})
+	}
+}
+
+// TestDeliveryCrashes delivers calls that make 8 store writes each, with
+// crashes injected, until 200 crashed: a crashed delivery reports nothing
+// of the call, whose writes fail from one on, and the writes before it
+// reached the store, and that one too when it committed. Over the crashes
+// every write is the one the process dies at, both before and after it
+// reached the store. A delivery not crashed makes all 8 writes.
+func TestDeliveryCrashes(t *testing.T) {
+	w := only(t, 5, Crash)
+	var lost, committed [8]int // crashes at write i, lost or committed
+	for i := 0; w.stats.Faults[Crash] < 200 && i < 20_000; i++ {
+		before := w.stats.Faults[Crash]
+		made, failed := 0, -1
+		got, again, crashed := deliver(w, func() (int, error) {
+			for i := range 8 {
+				if err := w.fuse.write(func() error { made++; return nil }); err != nil {
+					failed = i
+					return i, err
+				}
+			}
+			return 8, nil
+		})
+		assert.Nil(t, again)
+		if w.stats.Faults[Crash] == before {
+			require.False(t, crashed)
+			assert.Equal(t, reply[int]{v: 8}, got)
+			assert.Equal(t, 8, made)
+			continue
+		}
+		require.True(t, crashed)
+		assert.Equal(t, reply[int]{}, got)
+		require.NotEqual(t, -1, failed, "no write failed")
+		switch made {
+		case failed:
+			lost[failed]++
+		case failed + 1:
+			committed[failed]++
+		default:
+			t.Fatalf("%d writes made, the process died at write %d", made, failed)
+		}
+		require.ErrorIs(t, w.fuse.read(), errCrashed)
+		w.fuse = &fuse{} // the process restarted
+	}
+	assert.Equal(t, 200, w.stats.Faults[Crash])
+	for i := range 8 {
+		assert.Positive(t, lost[i], "crashes at write %d, lost", i)
+		assert.Positive(t, committed[i], "crashes at write %d, committed", i)
+	}
+}
