@@ -13,7 +13,8 @@ import (
 
 var errDiskFull = errors.New("disk full")
 
-// failingWriteStore fails its write method named failing.
+// failingWriteStore fails its write method named failing, or Accounts,
+// the read of the accounts to create, in an Update.
 type failingWriteStore struct {
 	ledger.Store
 	failing string
@@ -34,6 +35,13 @@ func fail[T any](tx failingWriteTx, method string, rows []T, do func([]T) error)
 		return errDiskFull
 	}
 	return do(rows)
+}
+
+func (tx failingWriteTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
+	if tx.failing == "Accounts" {
+		return nil, errDiskFull
+	}
+	return tx.Tx.Accounts(ids)
 }
 
 func (tx failingWriteTx) InsertAccounts(a []ledger.Account) error {
@@ -107,10 +115,10 @@ func TestCreateTransfersReturnsTheStoresWriteError(t *testing.T) {
 	}
 }
 
-// TestCreateAccountsReturnsTheStoresWriteError checks that CreateAccounts
-// returns the error of a write that fails and creates no account.
-func TestCreateAccountsReturnsTheStoresWriteError(t *testing.T) {
-	for _, method := range []string{"InsertAccounts", "SetLastTimestamp"} {
+// TestCreateAccountsReturnsTheStoresError checks that CreateAccounts
+// returns the error of a read or write that fails and creates no account.
+func TestCreateAccountsReturnsTheStoresError(t *testing.T) {
+	for _, method := range []string{"Accounts", "InsertAccounts", "SetLastTimestamp"} {
 		t.Run(method, func(t *testing.T) {
 			ctx := context.Background()
 			_, s := verifySetup(t)
