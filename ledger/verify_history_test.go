@@ -419,11 +419,11 @@ func TestVerifyFindsExpiryPastTheLastTimestamp(t *testing.T) {
 		verifyProblems(t, at(p.ExpiresAt()-1)))
 }
 
-// TestVerifyReadsBalanceHistoryInPages checks that Verify replays a
-// balance history longer than one page (BatchMax rows) to its end: it
-// passes the history the ledger wrote, and finds a row that differs past
-// the first page.
-func TestVerifyReadsBalanceHistoryInPages(t *testing.T) {
+// longHistory returns a store whose account 2, with AccountHistory, has
+// a balance history longer than one page (BatchMax rows): the credit of
+// each of BatchMax+10 transfers from account 1, IDs from 100 on.
+func longHistory(t *testing.T) *memory.Store {
+	t.Helper()
 	ctx := context.Background()
 	s := memory.New()
 	l, err := ledger.New(s, ledger.Options{})
@@ -448,6 +448,16 @@ func TestVerifyReadsBalanceHistoryInPages(t *testing.T) {
 		}
 	}
 	require.NoError(t, l.Verify(ctx))
+	return s
+}
+
+// TestVerifyReadsBalanceHistoryInPages checks that Verify replays a
+// balance history longer than one page (BatchMax rows) to its end: it
+// passes the history the ledger wrote, and finds a row that differs past
+// the first page.
+func TestVerifyReadsBalanceHistoryInPages(t *testing.T) {
+	ctx := context.Background()
+	s := longHistory(t)
 	var late uint64 // the timestamp of the 8195th transfer, on the second page
 	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
 		i := 0

@@ -102,14 +102,8 @@ func TestPersonaliseReadsBack(t *testing.T) {
 				side := simcard.New(a)
 				cert, err := side.Certificate()
 				require.NoError(t, err)
-				pub, err := side.PublicKey()
-				require.NoError(t, err)
-				other, err := otherCA.IssueCard(pub, persICCID, pki.IssueOptions{})
-				require.NoError(t, err)
-				for _, c := range [][]byte{other, cert} {
-					_, err := side.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x02, Data: c})
-					require.NoError(t, err)
-				}
+				putCertificate(t, side, otherCertificate(t, side, otherCA))
+				putCertificate(t, side, cert)
 				_, err = side.GetData(simcard.TagChain)
 				require.ErrorIs(t, err, simcard.ErrNotFound, "the chain is dropped")
 				return nil
@@ -472,4 +466,22 @@ func TestPersonaliseActivateLostCardReplaced(t *testing.T) {
 			assert.False(t, enr.PublicKey.Equal(other.Enrolment.PublicKey))
 		})
 	}
+}
+
+// otherCertificate returns a certificate that ca issues for the key of
+// the card side.
+func otherCertificate(t *testing.T, side *simcard.Card, ca *pki.CA) []byte {
+	t.Helper()
+	pub, err := side.PublicKey()
+	require.NoError(t, err)
+	cert, err := ca.IssueCard(pub, persICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	return cert
+}
+
+// putCertificate puts cert on the card side (PUT DATA 0102).
+func putCertificate(t *testing.T, side *simcard.Card, cert []byte) {
+	t.Helper()
+	_, err := side.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x02, Data: cert})
+	require.NoError(t, err)
 }

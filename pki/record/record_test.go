@@ -596,6 +596,14 @@ func TestValidate(t *testing.T) {
 			rc := r.(*Receipt)
 			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash = ReceiptRefund, nil, id(0xE4), n32(0xE5)
 		}, "lines"},
+		{"payment receipt short consent hash", "receipt", func(r Record) { r.(*Receipt).ConsentHash = id(1) }, "consent hash"},
+		{"refund receipt with consent hash", "receipt", func(r Record) {
+			rc := r.(*Receipt)
+			rc.Kind, rc.RefundID, rc.RefundHash = ReceiptRefund, id(0xE4), n32(0xE5)
+		}, "consent hash"},
+		{"receipt too many lines", "receipt", func(r Record) {
+			r.(*Receipt).Lines = slices.Repeat(r.(*Receipt).Lines[:1], MaxItems+1)
+		}, "lines"},
 		{"refund receipt with legs", "receipt", func(r Record) {
 			rc := r.(*Receipt)
 			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash, rc.Lines = ReceiptRefund, nil, id(0xE4), n32(0xE5), nil
@@ -921,5 +929,12 @@ func TestVerifySignatureLength(t *testing.T) {
 		require.ErrorIs(t, err, ErrSignature, "%d bytes", n)
 		assert.Contains(t, err.Error(), "64 bytes", "%d bytes", n)
 		assert.NotContains(t, err.Error(), "low-S", "%d bytes", n)
+	}
+}
+
+func TestTypeNames(t *testing.T) {
+	for typ, want := range map[Type]string{TypeAuthProof: "auth-proof", TypePaymentRequest: "payment-request",
+		TypeConsent: "consent", TypeRefundRequest: "refund-request", TypeReceipt: "receipt", Type(0): "record-type(0)"} {
+		assert.Equal(t, want, typ.String())
 	}
 }

@@ -1,0 +1,44 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+var errHSMGone = errors.New("hsm gone")
+
+// onceSigner signs once, as a signer whose device is removed after NewRoot
+// checked it.
+type onceSigner struct {
+	crypto.Signer
+	signed *bool
+}
+
+func (s onceSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if *s.signed {
+		return nil, errHSMGone
+	}
+	*s.signed = true
+	return s.Signer.Sign(r, digest, opts)
+}
+
+// TestNewRootFails: NewRoot returns the error of a Rand that runs out
+// before the serial number is drawn, and that of a signer that fails to
+// sign the certificate.
+func TestNewRootFails(t *testing.T) {
+	key := newKey(t)
+	ca, err := NewRoot(key, CAOptions{CRLURL: "http://pki.example/root.crl", Rand: bytes.NewReader(make([]byte, 15))})
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.EqualError(t, err, "pki: serial number: unexpected EOF")
+	assert.Nil(t, ca)
+
+	ca, err = NewRoot(onceSigner{key, new(bool)}, CAOptions{CRLURL: "http://pki.example/root.crl"})
+	assert.ErrorIs(t, err, errHSMGone)
+	assert.EqualError(t, err, "pki: create root: hsm gone")
+	assert.Nil(t, ca)
+}
