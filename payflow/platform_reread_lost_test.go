@@ -268,3 +268,34 @@ func TestSettledConsentExpiryVoidFails(t *testing.T) {
 	assert.Equal(t, before, s.balances(t))
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
+
+// TestApproveCopyMeanwhileRereadLost: of two copies of one consent sent
+// at the same moment, the one accepted second, which then cannot read the
+// request again to find the settlement of the other, fails with the
+// store's error; the other captured the request, the money moved once,
+// and the consent sent again gets the captured view.
+func TestApproveCopyMeanwhileRereadLost(t *testing.T) {
+	ctx := context.Background()
+	reads := &paymentReadLost{Store: memory.New()}
+	st := &acceptHook{Store: reads}
+	s := newShopOn(t, st, false, paytest.Options{})
+	v, _ := s.request(t)
+	c := s.consent(t, v.ID)
+	var firstErr error
+	st.hook = func() {
+		_, firstErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+		reads.armed = true
+	}
+
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, errLost)
+	require.NoError(t, firstErr)
+	s.requireState(t, v.ID, payflow.StateCaptured)
+	paidOnce := [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
+	assert.Equal(t, paidOnce, s.balances(t))
+
+	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, again.State)
+	assert.Equal(t, paidOnce, s.balances(t))
+}
