@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
@@ -146,4 +147,46 @@ func TestCaptureReceiptKeyDownMovesOnce(t *testing.T) {
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 0)
 	assert.Equal(t, moved, s.balances(t))
+}
+
+// TestVoidFindsPostedReceiptKeyDown: a cancellation of a held request
+// whose capture the ledger made while it stayed recorded held, whose
+// receipt the platform's key then cannot sign, fails internal; the
+// request is left voiding and the money moved once, by the posts. The
+// recovery sweep, once the key signs, ends it captured for the amount
+// posted, with its receipt; nothing moves again.
+func TestVoidFindsPostedReceiptKeyDown(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	p, key := signerDownPlatform(t, s)
+	id := s.held(t).ID
+	post := payflow.TransferID(id, 1, 0, 2)
+	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: post, PendingID: payflow.TransferID(id, 1, 0, 1), Amount: 690, Ledger: 978,
+		Code: payflow.TransferPayment, Flags: ledger.TransferPostPendingTransfer,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	paidOnce := [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
+	require.Equal(t, paidOnce, s.balances(t))
+
+	key.down.Store(true)
+	_, err = p.Cancel(ctx, s.seller.Token, id)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.ErrorIs(t, err, errSignerDown)
+	s.requireState(t, id, "voiding")
+	assert.Equal(t, paidOnce, s.balances(t))
+
+	key.down.Store(false)
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := p.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	r, err := s.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, r.State)
+	assert.Equal(t, uint64(690), r.Captured)
+	rc := s.VerifiedReceipt(t, r.Receipt)
+	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
+	assert.Equal(t, paidOnce, s.balances(t))
 }
