@@ -725,6 +725,39 @@ func TestSellerKeepsMaxHeldLapsed(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrNoPayment, "no longer kept")
 }
 
+// TestSellerDropsTheOldestLapsedPastMaxHeld: a held request that lapses
+// while the seller keeps MaxHeld lapsed ones makes it drop the oldest of
+// them: a CancelHeld of that one is ErrNoPayment, sending nothing, while
+// one of the others kept is still sent (ErrExpired) and the one that
+// lapsed last is kept too.
+func TestSellerDropsTheOldestLapsedPastMaxHeld(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	c := w.pair(t)
+	for i := range payflow.MaxHeld {
+		w.holdAt(t, c, i)
+	}
+	w.f.Clock.Advance(payflow.DefaultHoldTTL)
+	w.f.RefreshCRLs()
+	require.Empty(t, mustHeld(t, w.seller), "every hold past its expiry")
+
+	later := w.pair(t)
+	w.holdAt(t, later, 0)
+	w.f.Clock.Advance(payflow.DefaultHoldTTL)
+	w.f.RefreshCRLs()
+	require.Empty(t, mustHeld(t, w.seller))
+
+	oldest := payflow.SessionRequestID(c.SessionID, 0)
+	_, err := w.seller.CancelHeld(ctx, oldest)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "dropped")
+	w.assertState(t, oldest, payflow.StateHeld) // nothing sent: the platform has not expired it yet
+	for _, id := range []payflow.ID{payflow.SessionRequestID(c.SessionID, 1), payflow.SessionRequestID(later.SessionID, 0)} {
+		_, err = w.seller.CancelHeld(ctx, id)
+		require.ErrorIs(t, err, payflow.ErrExpired, "kept")
+		w.assertState(t, id, payflow.StateExpired)
+	}
+}
+
 // cancelViewAPI answers the cancellations that the platform makes with
 // their views altered by alter, when set.
 type cancelViewAPI struct {
