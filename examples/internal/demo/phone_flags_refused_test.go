@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/testenv"
+	"github.com/casimpay/casimpay/payflow"
 )
 
 // TestPhoneFlagsRefused: a -wait that is not positive, and a shopper's
@@ -58,4 +60,55 @@ func TestPhoneLoginInterrupted(t *testing.T) {
 	err := RunSeller(ctx, []string{"-data", dir, "-url", url, "-wait", "1m"}, &out)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, ErrNoAnswer)
+}
+
+// TestFindWaitEnded: a phone whose scan for the other phone ends with
+// -wait says that it was not found before -wait ended; one interrupted
+// says that it was not found, with the end of its context.
+func TestFindWaitEnded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := newPhones(ctx, t, nil, nil)
+	_, err := w.alice.find(endedWait(ctx, t), "Corner Grocer")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.EqualError(t, err, "demo: Corner Grocer not found before -wait ended: context deadline exceeded")
+
+	ictx, interrupt := context.WithCancel(ctx)
+	interrupt()
+	_, err = w.alice.find(ictx, "Corner Grocer")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.EqualError(t, err, "demo: Corner Grocer not found: context canceled")
+	assert.Equal(t, "[shopper] Scanning for Corner Grocer…\n[shopper] Scanning for Corner Grocer…\n", w.out.String())
+}
+
+// resolveOnceDownAPI answers the first resolution of the EIDs heard with
+// payflow.ErrUnavailable, and calls answered after each one answered.
+type resolveOnceDownAPI struct {
+	payflow.API
+	calls    atomic.Int32
+	answered func()
+}
+
+func (a *resolveOnceDownAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
+	if a.calls.Add(1) == 1 {
+		return nil, payflow.ErrUnavailable
+	}
+	r, err := a.API.Resolve(ctx, token, req)
+	a.answered()
+	return r, err
+}
+
+// TestFindNamesOnlyLastUnanswered: a scan that ends after the cloud
+// answered its last resolution names no earlier one that it did not
+// answer.
+func TestFindNamesOnlyLastUnanswered(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ictx, interrupt := context.WithCancel(ctx)
+	w := newPhones(ctx, t, func(p payflow.API) payflow.API { return &resolveOnceDownAPI{API: p, answered: interrupt} }, nil)
+	require.NoError(t, w.alice.Login(ctx))
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.till.Station}, []*Listener{w.alice.Scanner}, time.Now()))
+	_, err := w.alice.find(ictx, "Nobody")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.EqualError(t, err, "demo: Nobody not found: context canceled")
 }
