@@ -19,3 +19,19 @@ func TestCloudFlagChecks(t *testing.T) {
 	require.ErrorIs(t, err, ErrUsage)
 	assert.EqualError(t, err, `demo: invalid usage: -listen "127.0.0.1:" is not host:port`)
 }
+
+// TestHoldCloudOnce: a second cloud on a data folder that a cloud serves
+// fails with ErrCloudRunning, naming the folder; once the first lets it
+// go, the folder can be held again.
+func TestHoldCloudOnce(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := holdCloud(dir)
+	require.NoError(t, err)
+	_, err = holdCloud(dir)
+	require.ErrorIs(t, err, ErrCloudRunning)
+	assert.EqualError(t, err, "demo: another cloud serves this data folder: "+dir)
+	require.NoError(t, unlock())
+	unlock, err = holdCloud(dir)
+	require.NoError(t, err)
+	require.NoError(t, unlock())
+}

@@ -17,8 +17,9 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 )
 
-// TestPhoneFlagsRefused: a -wait that is not positive, and a shopper's
-// -puk that no card takes, are usage errors (exit status 2); a data
+// TestPhoneFlagsRefused: a -wait that is not positive, a shopper's -puk
+// that no card takes, and an argument after the flags (a flag after it
+// dropped unseen) are usage errors (exit status 2); a data
 // folder whose URL file is empty, without -url, fails with
 // ErrEmptyURLFile naming the file. Each is reported before the phone
 // starts.
@@ -36,6 +37,7 @@ func TestPhoneFlagsRefused(t *testing.T) {
 		{"shopper", []string{"-data", dir, "-url", "http://127.0.0.1:1", "-wait", "-1s"}, ErrUsage, "demo: invalid usage: -wait must be positive"},
 		{"shopper", []string{"-data", dir, "-url", "http://127.0.0.1:1", "-puk", "1234567"}, ErrUsage, "demo: invalid usage: -puk must have 8 digits"},
 		{"seller", []string{"-data", empty}, ErrEmptyURLFile, "demo: the cloud URL file is empty: " + filepath.Join(empty, URLFile)},
+		{"shopper", []string{"-data", dir, "-url", "http://127.0.0.1:1", "extra", "-pin", "1"}, ErrUsage, `demo: invalid usage: unexpected argument "extra" (the program takes only flags)`},
 	} {
 		t.Run(tt.program+" "+tt.args[len(tt.args)-2], func(t *testing.T) {
 			run := map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper}[tt.program]
