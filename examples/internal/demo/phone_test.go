@@ -167,6 +167,13 @@ func newPairedPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(p
 func newPairedPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
 	t.Helper()
 	w := newPhonesAt(ctx, t, now, aliceAPI, tillAPI)
+	pairPhones(ctx, t, w)
+	return w
+}
+
+// pairPhones pairs the phones of w, as newPairedPhones does.
+func pairPhones(ctx context.Context, t *testing.T, w *pairedPhones) {
+	t.Helper()
 	alice, till := w.alice, w.till
 	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
 	sellers, err := alice.ServiceQueue(ctx)
@@ -183,7 +190,6 @@ func newPairedPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, 
 	require.NoError(t, err)
 	_, err = alice.AwaitPaired(ctx)
 	require.NoError(t, err)
-	return w
 }
 
 // newPhones returns Alice's phone and the till, logged out and unpaired,
