@@ -701,21 +701,31 @@ func TestSellerChecksWithTheCardsNextCounterLonger(t *testing.T) {
 	checksWithTheCardsOwnHeader(t, w, c)
 }
 
-// TestSellerKeepsMaxHeldLapsed: of MaxHeld held requests that Held left
-// out as past their hold expiry, the seller keeps every one, the oldest
-// too: a CancelHeld of the oldest is sent to the platform, which answers
-// ErrExpired (its hold voided), and it is no longer kept.
-func TestSellerKeepsMaxHeldLapsed(t *testing.T) {
-	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, true)
-	c := w.pair(t)
+// lapsedMaxHeld returns a world of a merchant that captures manually
+// whose seller kept MaxHeld held requests of session c, made at indexes
+// 0 to MaxHeld-1, and whose clock then passed their hold expiry: Held
+// shows none of them.
+func lapsedMaxHeld(t *testing.T) (w *phoneWorld, c *payflow.Confirmation) {
+	t.Helper()
+	w = newMemoryPhoneWorld(t, true)
+	c = w.pair(t)
 	for i := range payflow.MaxHeld {
 		w.holdAt(t, c, i)
 	}
 	require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld)
 	w.f.Clock.Advance(payflow.DefaultHoldTTL)
 	w.f.RefreshCRLs()
-	assert.Empty(t, mustHeld(t, w.seller), "every hold past its expiry")
+	require.Empty(t, mustHeld(t, w.seller), "every hold past its expiry")
+	return w, c
+}
+
+// TestSellerKeepsMaxHeldLapsed: of MaxHeld held requests that Held left
+// out as past their hold expiry, the seller keeps every one, the oldest
+// too: a CancelHeld of the oldest is sent to the platform, which answers
+// ErrExpired (its hold voided), and it is no longer kept.
+func TestSellerKeepsMaxHeldLapsed(t *testing.T) {
+	ctx := context.Background()
+	w, c := lapsedMaxHeld(t)
 	oldest := payflow.SessionRequestID(c.SessionID, 0)
 	v, err := w.seller.CancelHeld(ctx, oldest)
 	require.ErrorIs(t, err, payflow.ErrExpired)
@@ -732,15 +742,7 @@ func TestSellerKeepsMaxHeldLapsed(t *testing.T) {
 // lapsed last is kept too.
 func TestSellerDropsTheOldestLapsedPastMaxHeld(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, true)
-	c := w.pair(t)
-	for i := range payflow.MaxHeld {
-		w.holdAt(t, c, i)
-	}
-	w.f.Clock.Advance(payflow.DefaultHoldTTL)
-	w.f.RefreshCRLs()
-	require.Empty(t, mustHeld(t, w.seller), "every hold past its expiry")
-
+	w, c := lapsedMaxHeld(t)
 	later := w.pair(t)
 	w.holdAt(t, later, 0)
 	w.f.Clock.Advance(payflow.DefaultHoldTTL)
