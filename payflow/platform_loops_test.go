@@ -161,7 +161,7 @@ var lostCases = []lostCase{
 	actionCase("cancel held", true, heldRequest, callCancel, payflow.StateHeld, payflow.StateCancelled,
 		&[2]payflow.Balance{{Posted: funds}, {}}),
 	actionCase("capture", true, heldRequest, callCapture, payflow.StateHeld, payflow.StateCaptured,
-		&[2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}),
+		&basketPaid),
 	actionCase("read at expiry", false, expiredRequest, callPayment, payflow.StatePending, payflow.StateExpired, nil),
 	{"approve", false, func(t *testing.T, s *shop, st *conflictStore) (func(context.Context) error, func(*testing.T)) {
 		v, _ := s.request(t)
@@ -178,7 +178,7 @@ var lostCases = []lostCase{
 				got, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: msg})
 				require.NoError(t, err, "the same consent is taken")
 				assert.Equal(t, payflow.StateCaptured, got.State)
-				assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+				assert.Equal(t, basketPaid, s.balances(t))
 			}
 	}},
 	{"settlement", true, func(t *testing.T, s *shop, st *conflictStore) (func(context.Context) error, func(*testing.T)) {

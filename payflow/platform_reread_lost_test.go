@@ -68,13 +68,12 @@ func TestSettleRereadLost(t *testing.T) {
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.ErrorIs(t, err, errLost)
 	s.requireState(t, v.ID, payflow.StateApproving)
-	paidOnce := [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
-	assert.Equal(t, paidOnce, s.balances(t), "the posts were made")
+	assert.Equal(t, basketPaid, s.balances(t), "the posts were made")
 
 	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, done.State)
-	assert.Equal(t, paidOnce, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
@@ -86,7 +85,6 @@ func TestSettleRereadLost(t *testing.T) {
 // whose read of the payment fails too, fails alike. Sent again once the
 // store answers, it ends done, the money moved once.
 func TestRefundRereadLost(t *testing.T) {
-	paidOnce := [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
 	refunded := [2]payflow.Balance{{Posted: funds - 490}, {Posted: 490}}
 	for _, tt := range []struct {
 		name    string
@@ -98,7 +96,7 @@ func TestRefundRereadLost(t *testing.T) {
 		{"acceptance", func(st *rereadLost) {
 			st.acceptances = true
 			st.loseOnce(&st.paymentReads.armed)
-		}, "", paidOnce, false},
+		}, "", basketPaid, false},
 		{"end", func(st *rereadLost) {
 			st.refunds = true
 			st.loseOnce(&st.refundReads.armed)
@@ -291,11 +289,10 @@ func TestApproveCopyMeanwhileRereadLost(t *testing.T) {
 	require.ErrorIs(t, err, errLost)
 	require.NoError(t, firstErr)
 	s.requireState(t, v.ID, payflow.StateCaptured)
-	paidOnce := [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
-	assert.Equal(t, paidOnce, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 
 	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, again.State)
-	assert.Equal(t, paidOnce, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 }

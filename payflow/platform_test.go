@@ -43,6 +43,10 @@ const (
 	funds      = paytest.Funds
 )
 
+// basketPaid is the shopper's and the merchant's balances once the
+// shopper paid the basket of 690 once.
+var basketPaid = [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
+
 func newShop(tb testing.TB, manual bool, opts paytest.Options) *shop {
 	tb.Helper()
 	return newShopOn(tb, memory.New(), manual, opts)
@@ -194,7 +198,7 @@ func TestPurchase(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, done.State)
 	assert.Equal(t, uint64(690), done.Captured)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 
 	// The receipt verifies offline with the platform's certificate.
 	info, err := s.Platform.Info(ctx)
@@ -1388,7 +1392,7 @@ func TestRecoverSweep(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
 	assert.NotEmpty(t, r.Receipt)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 }
 
 // TestRecoverCommittedChain: a process committed the linked hold-and-post
@@ -1419,7 +1423,7 @@ func TestRecoverCommittedChain(t *testing.T) {
 	post := payflow.TransferID(v.ID, 1, 0, 2)
 	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
 	assert.Equal(t, first.TransferIDs, rc.TransferIDs)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
@@ -1716,7 +1720,7 @@ func TestRecoverStoredSettlementWithTooLongReceipt(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrInternal)
 		assert.ErrorContains(t, err, id.String())
 		s.requireState(t, id, payflow.StateApproving)
-		assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "moved once")
+		assert.Equal(t, basketPaid, s.balances(t), "moved once")
 		s.sweep(t, 0, "deferred")
 		s.Clock.Advance(payflow.DefaultRecoverAfter)
 	}
@@ -2043,12 +2047,12 @@ func TestApproveRetried(t *testing.T) {
 	var rc record.Receipt
 	require.NoError(t, record.Open(pv.Receipt, &rc))
 	assert.Equal(t, uint64(690), rc.Amount)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 
 	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.NoError(t, err)
 	assert.Equal(t, pv, again)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "charged once")
+	assert.Equal(t, basketPaid, s.balances(t), "charged once")
 }
 
 // TestHoldRetriedWithAnotherTTL: a settlement interrupted after the
@@ -2071,7 +2075,7 @@ func TestHoldRetriedWithAnotherTTL(t *testing.T) {
 	r, err := st.Payment(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 }
 
 // TestApproveLosesSettlement: an Approve whose settlement another process
@@ -2085,7 +2089,7 @@ func TestApproveLosesSettlement(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, pv.State)
 	assert.Equal(t, []byte("the other process's receipt"), pv.Receipt)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 }
 
 // refundFailLost is a Store that loses the first update marking a refund
@@ -2442,11 +2446,11 @@ func TestApproveReadLost(t *testing.T) {
 	pv, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, pv.State)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.NoError(t, err, "sent once more, it gets the settled view")
 	assert.Equal(t, pv, again)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 }
 
 // sessionReadLost is a Store whose first read of a session fails, as a
@@ -2559,7 +2563,7 @@ func TestHoldLastsItsTTL(t *testing.T) {
 	c, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, c.State)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	assert.Equal(t, basketPaid, s.balances(t))
 }
 
 // sweepFault is a Store that never records a settlement (as a database
@@ -2850,8 +2854,8 @@ func TestApproveSentTwiceAtOnce(t *testing.T) {
 		want   error
 		after  [2]payflow.Balance
 	}{
-		{"captured", 690, false, false, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
-		{"finished by the second", 690, true, false, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
+		{"captured", 690, false, false, nil, basketPaid},
+		{"finished by the second", 690, true, false, nil, basketPaid},
 		{"refused", funds + 1, false, false, payflow.ErrFunds, [2]payflow.Balance{{Posted: funds}, {}}},
 		{"post ID taken", 690, false, true, payflow.ErrConflict, [2]payflow.Balance{{Posted: funds - 1}, {Posted: 1}}},
 	} {
