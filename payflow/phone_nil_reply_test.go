@@ -17,95 +17,65 @@ type phNilAPI struct {
 	nil map[string]bool
 }
 
-func (a *phNilAPI) Challenge(ctx context.Context, req *payflow.ChallengeRequest) (*payflow.ChallengeResponse, error) {
-	if a.nil["challenge"] {
+// nilOr returns neither a reply nor an error when a's call is named in
+// a.nil, and otherwise what call returns.
+func nilOr[T any](a *phNilAPI, name string, call func() (*T, error)) (*T, error) {
+	if a.nil[name] {
 		return nil, nil
 	}
-	return a.API.Challenge(ctx, req)
+	return call()
+}
+
+func (a *phNilAPI) Challenge(ctx context.Context, req *payflow.ChallengeRequest) (*payflow.ChallengeResponse, error) {
+	return nilOr(a, "challenge", func() (*payflow.ChallengeResponse, error) { return a.API.Challenge(ctx, req) })
 }
 
 func (a *phNilAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
-	if a.nil["pair"] {
-		return nil, nil
-	}
-	return a.API.Pair(ctx, req)
+	return nilOr(a, "pair", func() (*payflow.SessionView, error) { return a.API.Pair(ctx, req) })
 }
 
 func (a *phNilAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
-	if a.nil["create"] {
-		return nil, nil
-	}
-	return a.API.CreateRequest(ctx, req)
+	return nilOr(a, "create", func() (*payflow.PaymentView, error) { return a.API.CreateRequest(ctx, req) })
 }
 
 func (a *phNilAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	if a.nil["payment"] {
-		return nil, nil
-	}
-	return a.API.Payment(ctx, token, id)
+	return nilOr(a, "payment", func() (*payflow.PaymentView, error) { return a.API.Payment(ctx, token, id) })
 }
 
 func (a *phNilAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-	if a.nil["approve"] {
-		return nil, nil
-	}
-	return a.API.Approve(ctx, req)
+	return nilOr(a, "approve", func() (*payflow.PaymentView, error) { return a.API.Approve(ctx, req) })
 }
 
 func (a *phNilAPI) Info(ctx context.Context) (*payflow.Info, error) {
-	if a.nil["info"] {
-		return nil, nil
-	}
-	return a.API.Info(ctx)
+	return nilOr(a, "info", func() (*payflow.Info, error) { return a.API.Info(ctx) })
 }
 
 func (a *phNilAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
-	if a.nil["resolve"] {
-		return nil, nil
-	}
-	return a.API.Resolve(ctx, token, req)
+	return nilOr(a, "resolve", func() (*payflow.ResolveResponse, error) { return a.API.Resolve(ctx, token, req) })
 }
 
 func (a *phNilAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
-	if a.nil["session"] {
-		return nil, nil
-	}
-	return a.API.Session(ctx, token, id)
+	return nilOr(a, "session", func() (*payflow.SessionView, error) { return a.API.Session(ctx, token, id) })
 }
 
 func (a *phNilAPI) Catalog(ctx context.Context, token string, merchantID string) (*payflow.Catalog, error) {
-	if a.nil["catalog"] {
-		return nil, nil
-	}
-	return a.API.Catalog(ctx, token, merchantID)
+	return nilOr(a, "catalog", func() (*payflow.Catalog, error) { return a.API.Catalog(ctx, token, merchantID) })
 }
 
 func (a *phNilAPI) Decline(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	if a.nil["decline"] {
-		return nil, nil
-	}
-	return a.API.Decline(ctx, token, id)
+	return nilOr(a, "decline", func() (*payflow.PaymentView, error) { return a.API.Decline(ctx, token, id) })
 }
 
 func (a *phNilAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	if a.nil["cancel"] {
-		return nil, nil
-	}
-	return a.API.Cancel(ctx, token, id)
+	return nilOr(a, "cancel", func() (*payflow.PaymentView, error) { return a.API.Cancel(ctx, token, id) })
 }
 
 func (a *phNilAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
-	if a.nil["capture"] {
-		return nil, nil
-	}
-	return a.API.Capture(ctx, token, req)
+	return nilOr(a, "capture", func() (*payflow.PaymentView, error) { return a.API.Capture(ctx, token, req) })
 }
 
 func (a *phNilAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
-	if a.nil["refund"] {
-		return nil, nil
-	}
-	return a.API.Refund(ctx, req)
+	return nilOr(a, "refund", func() (*payflow.RefundView, error) { return a.API.Refund(ctx, req) })
 }
 
 // TestPhonesTakeANilReplyAsInternal: an API call that returns neither a
