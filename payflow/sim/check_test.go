@@ -539,7 +539,7 @@ func TestReceiptKeyChecks(t *testing.T) {
 func TestStateStoreReadsKeys(t *testing.T) {
 	ctx := context.Background()
 	var f fuse
-	var s payflow.Store = stateStore{durableState: memory.New(), f: &f}
+	var s payflow.Store = stateStore{inner: memory.New(), f: &f}
 	r, ok := s.(payflow.ReplyReader)
 	require.True(t, ok, "the simulation's state store is no payflow.ReplyReader")
 	now := time.Unix(1_000, 0)

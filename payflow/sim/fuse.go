@@ -104,10 +104,16 @@ type durableState interface {
 }
 
 // stateStore is a payflow.Store behind a fuse, and a payflow.ReplyReader.
+// It holds the inner store in a field rather than embedding it, so that
+// every method of those interfaces is written out here, through the fuse:
+// one it lacked would not compile, where an embedded store would answer
+// it past the fuse.
 type stateStore struct {
-	durableState
-	f *fuse
+	inner durableState
+	f     *fuse
 }
+
+var _ durableState = stateStore{}
 
 func get[T any](f *fuse, do func() (T, error)) (T, error) {
 	if err := f.read(); err != nil {
@@ -128,96 +134,96 @@ func put[T any](f *fuse, do func() (T, error)) (T, error) {
 }
 
 func (s stateStore) PutCard(ctx context.Context, c *payflow.CardRecord) error {
-	return s.f.write(func() error { return s.durableState.PutCard(ctx, c) })
+	return s.f.write(func() error { return s.inner.PutCard(ctx, c) })
 }
 func (s stateStore) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
-	return get(s.f, func() (*payflow.CardRecord, error) { return s.durableState.Card(ctx, id) })
+	return get(s.f, func() (*payflow.CardRecord, error) { return s.inner.Card(ctx, id) })
 }
 func (s stateStore) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
 	if err := s.f.read(); err != nil {
 		return err
 	}
-	return s.durableState.Cards(ctx, fn)
+	return s.inner.Cards(ctx, fn)
 }
 func (s stateStore) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
-	return s.f.write(func() error { return s.durableState.PutMerchant(ctx, m) })
+	return s.f.write(func() error { return s.inner.PutMerchant(ctx, m) })
 }
 func (s stateStore) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
-	return get(s.f, func() (*payflow.Merchant, error) { return s.durableState.Merchant(ctx, id) })
+	return get(s.f, func() (*payflow.Merchant, error) { return s.inner.Merchant(ctx, id) })
 }
 func (s stateStore) SetCatalog(ctx context.Context, id string, items []payflow.CatalogItem) error {
-	return s.f.write(func() error { return s.durableState.SetCatalog(ctx, id, items) })
+	return s.f.write(func() error { return s.inner.SetCatalog(ctx, id, items) })
 }
 func (s stateStore) Catalog(ctx context.Context, id string) ([]payflow.CatalogItem, error) {
-	return get(s.f, func() ([]payflow.CatalogItem, error) { return s.durableState.Catalog(ctx, id) })
+	return get(s.f, func() ([]payflow.CatalogItem, error) { return s.inner.Catalog(ctx, id) })
 }
 func (s stateStore) PutAsset(ctx context.Context, a payflow.Asset) error {
-	return s.f.write(func() error { return s.durableState.PutAsset(ctx, a) })
+	return s.f.write(func() error { return s.inner.PutAsset(ctx, a) })
 }
 func (s stateStore) Asset(ctx context.Context, name string) (payflow.Asset, error) {
-	return get(s.f, func() (payflow.Asset, error) { return s.durableState.Asset(ctx, name) })
+	return get(s.f, func() (payflow.Asset, error) { return s.inner.Asset(ctx, name) })
 }
 func (s stateStore) Add(ctx context.Context, nonce []byte, expires time.Time) error {
-	return s.f.write(func() error { return s.durableState.Add(ctx, nonce, expires) })
+	return s.f.write(func() error { return s.inner.Add(ctx, nonce, expires) })
 }
 func (s stateStore) Consume(ctx context.Context, nonce []byte, now time.Time) error {
-	return s.f.write(func() error { return s.durableState.Consume(ctx, nonce, now) })
+	return s.f.write(func() error { return s.inner.Consume(ctx, nonce, now) })
 }
 func (s stateStore) Advance(ctx context.Context, cardID string, counter uint64) error {
-	return s.f.write(func() error { return s.durableState.Advance(ctx, cardID, counter) })
+	return s.f.write(func() error { return s.inner.Advance(ctx, cardID, counter) })
 }
 func (s stateStore) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
-	return put(s.f, func() ([]byte, error) { return s.durableState.NonceKey(ctx, candidate) })
+	return put(s.f, func() ([]byte, error) { return s.inner.NonceKey(ctx, candidate) })
 }
 func (s stateStore) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
 	if err := s.f.read(); err != nil {
 		return err
 	}
-	return s.durableState.Spent(ctx, nonce, cardID, counter)
+	return s.inner.Spent(ctx, nonce, cardID, counter)
 }
 func (s stateStore) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	return s.f.write(func() error { return s.durableState.Accept(ctx, a) })
+	return s.f.write(func() error { return s.inner.Accept(ctx, a) })
 }
 func (s stateStore) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
-	return get(s.f, func() (*payflow.TokenRecord, error) { return s.durableState.Token(ctx, hash) })
+	return get(s.f, func() (*payflow.TokenRecord, error) { return s.inner.Token(ctx, hash) })
 }
 func (s stateStore) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	return get(s.f, func() (*payflow.SessionRecord, error) { return s.durableState.Session(ctx, id) })
+	return get(s.f, func() (*payflow.SessionRecord, error) { return s.inner.Session(ctx, id) })
 }
 func (s stateStore) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	return get(s.f, func() (*payflow.PaymentRecord, error) { return s.durableState.Payment(ctx, id) })
+	return get(s.f, func() (*payflow.PaymentRecord, error) { return s.inner.Payment(ctx, id) })
 }
 func (s stateStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	return s.f.write(func() error { return s.durableState.UpdatePayment(ctx, p, from) })
+	return s.f.write(func() error { return s.inner.UpdatePayment(ctx, p, from) })
 }
 func (s stateStore) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
-	return get(s.f, func() ([]*payflow.PaymentRecord, error) { return s.durableState.DuePayments(ctx, state, t, limit) })
+	return get(s.f, func() ([]*payflow.PaymentRecord, error) { return s.inner.DuePayments(ctx, state, t, limit) })
 }
 func (s stateStore) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	return s.f.write(func() error { return s.durableState.UpdateRefund(ctx, r, from, p, pFrom) })
+	return s.f.write(func() error { return s.inner.UpdateRefund(ctx, r, from, p, pFrom) })
 }
 func (s stateStore) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
-	return get(s.f, func() (*payflow.RefundRecord, error) { return s.durableState.Refund(ctx, id) })
+	return get(s.f, func() (*payflow.RefundRecord, error) { return s.inner.Refund(ctx, id) })
 }
 func (s stateStore) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
-	return get(s.f, func() ([]*payflow.RefundRecord, error) { return s.durableState.DueRefunds(ctx, t, limit) })
+	return get(s.f, func() ([]*payflow.RefundRecord, error) { return s.inner.DueRefunds(ctx, t, limit) })
 }
 func (s stateStore) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
 	return put(s.f, func() (*payflow.IdempotentReply, error) {
-		return s.durableState.BeginIdempotent(ctx, key, bodyHash, now, lease)
+		return s.inner.BeginIdempotent(ctx, key, bodyHash, now, lease)
 	})
 }
 func (s stateStore) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
-	return s.f.write(func() error { return s.durableState.FinishIdempotent(ctx, key, lease, status, reply, expires) })
+	return s.f.write(func() error { return s.inner.FinishIdempotent(ctx, key, lease, status, reply, expires) })
 }
 func (s stateStore) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
-	return s.f.write(func() error { return s.durableState.AbandonIdempotent(ctx, key, lease) })
+	return s.f.write(func() error { return s.inner.AbandonIdempotent(ctx, key, lease) })
 }
 func (s stateStore) LookupIdempotent(ctx context.Context, key string, bodyHash []byte, now time.Time) (*payflow.IdempotentReply, error) {
 	return get(s.f, func() (*payflow.IdempotentReply, error) {
-		return s.durableState.LookupIdempotent(ctx, key, bodyHash, now)
+		return s.inner.LookupIdempotent(ctx, key, bodyHash, now)
 	})
 }
 func (s stateStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	return put(s.f, func() (int, error) { return s.durableState.DeleteExpired(ctx, now) })
+	return put(s.f, func() (int, error) { return s.inner.DeleteExpired(ctx, now) })
 }

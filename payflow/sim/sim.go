@@ -496,7 +496,7 @@ func (w *world) startPlatform() error {
 	if err != nil {
 		return err
 	}
-	store := stateStore{durableState: w.ps, f: w.fuse}
+	store := stateStore{inner: w.ps, f: w.fuse}
 	w.plat, err = payflow.NewPlatform(payflow.PlatformOptions{
 		Ledger: w.led, Store: store, Verifier: w.verifier,
 		Key: w.key, Chain: w.chain, Now: w.clock, Rand: w.bytes,

@@ -76,7 +76,7 @@ func TestCrashStopsEveryStoreCall(t *testing.T) {
 	for name, write := range writes {
 		t.Run(name, func(t *testing.T) {
 			f := &fuse{}
-			s, l := stateStore{durableState: memory.New(), f: f}, ledgerStore{Store: ledgermemory.New(), f: f}
+			s, l := stateStore{inner: memory.New(), f: f}, ledgerStore{Store: ledgermemory.New(), f: f}
 			f.arm(0, false)
 			assert.ErrorIs(t, write(s, l), errCrashed)
 			assert.True(t, f.disarm(), "the fuse blew")
@@ -96,7 +96,7 @@ func TestCrashKeepsTheWritesBefore(t *testing.T) {
 		t.Run(fmt.Sprint(after), func(t *testing.T) {
 			disk := memory.New()
 			f := &fuse{}
-			s := stateStore{durableState: disk, f: f}
+			s := stateStore{inner: disk, f: f}
 			f.arm(2, after)
 			names := []string{"m0", "m1", "m2", "m3"}
 			for i, name := range names {
