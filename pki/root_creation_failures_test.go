@@ -42,3 +42,29 @@ func TestNewRootFails(t *testing.T) {
 	assert.EqualError(t, err, "pki: create root: hsm gone")
 	assert.Nil(t, ca)
 }
+
+// TestNewIntermediateFails: NewIntermediate returns the error of the
+// issuing CA's Rand that runs out before the serial number is drawn, and
+// that of the issuing CA's signer that fails to sign the certificate.
+func TestNewIntermediateFails(t *testing.T) {
+	opts := CAOptions{CRLURL: "http://pki.example/root.crl"}
+	newRoot := func() *CA {
+		root, err := NewRoot(newKey(t), opts)
+		assert.NoError(t, err)
+		return root
+	}
+	drained := newRoot()
+	drained.rand = bytes.NewReader(make([]byte, 15))
+	ca, err := drained.NewIntermediate(newKey(t), opts)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.EqualError(t, err, "pki: serial number: unexpected EOF")
+	assert.Nil(t, ca)
+
+	gone := newRoot()
+	signed := true
+	gone.key = onceSigner{gone.key, &signed}
+	ca, err = gone.NewIntermediate(newKey(t), opts)
+	assert.ErrorIs(t, err, errHSMGone)
+	assert.EqualError(t, err, "pki: create intermediate: hsm gone")
+	assert.Nil(t, ca)
+}
