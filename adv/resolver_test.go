@@ -263,7 +263,8 @@ func TestResolverAdvanceBuildsAhead(t *testing.T) {
 }
 
 // TestTableRemove checks backward-shift deletion against a map, in a small
-// table where probe sequences overlap and wrap around.
+// table where probe sequences overlap and wrap around; removing an entry
+// the table does not hold changes nothing.
 func TestTableRemove(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 200 {
@@ -288,6 +289,17 @@ func TestTableRemove(t *testing.T) {
 				delete(model, eid)
 			}
 		}
+		// What the table lacks, removed, leaves it as it is: an EID
+		// that starts its probe where a live one does, and a live EID
+		// under another card's position.
+		before := slices.Clone(tb.entries)
+		for eid, pos := range model {
+			absent := eid
+			absent[15] ^= 1
+			tb.remove(absent, pos)
+			tb.remove(eid, pos+1)
+		}
+		require.Equal(t, before, tb.entries, "round %d", round)
 		live := 0
 		for _, e := range tb.entries {
 			if e.pos1 != 0 {
