@@ -27,11 +27,11 @@ import (
 var errStatement = errors.New("statement failed")
 
 // faults numbers the statements run through the connections of its
-// faultConnectors, from 1 since it was last armed (preparations,
-// BEGINs, executions, queries and COMMITs, each one), and fails the one
-// numbered at with an error wrapping errStatement, without running it: as
-// SQLite fails a statement, which changes nothing and leaves the
-// transaction open. A COMMIT of a driver transaction (database/sql's Tx)
+// faultConnectors, from 1 since it was last armed (preparations, BEGINs,
+// executions, queries, the reads of a query's rows after its first, and
+// COMMITs, each one), and fails the one numbered at with an error
+// wrapping errStatement, without running it: as SQLite fails a
+// statement, which changes nothing and leaves the transaction open. A COMMIT of a driver transaction (database/sql's Tx)
 // that it fails is rolled back, as PostgreSQL ends a transaction whose
 // COMMIT failed. It is safe for concurrent use.
 type faults struct {
@@ -144,7 +144,11 @@ func (c faultConn) QueryContext(ctx context.Context, query string, args []driver
 	if err := c.f.next("query " + brief(query)); err != nil {
 		return nil, err
 	}
-	return c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
+	rows, err := c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	return &faultRows{Rows: rows, f: c.f, what: brief(query)}, nil
 }
 
 func (c faultConn) ResetSession(ctx context.Context) error {
@@ -182,7 +186,33 @@ func (s faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (
 	if err := s.f.next("query " + s.what); err != nil {
 		return nil, err
 	}
-	return s.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, err := s.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	return &faultRows{Rows: rows, f: s.f, what: s.what}, nil
+}
+
+// faultRows are the rows of a query of a faultConn. The SQLite driver
+// runs a query to its first row when it starts it, and each later read
+// of a row (or of the rows' end) runs it on: f numbers those reads as
+// statements, and fails one as SQLite fails a query that it runs on,
+// after the rows before.
+type faultRows struct {
+	driver.Rows
+	f     *faults
+	what  string
+	first bool // the first row has been read
+}
+
+func (r *faultRows) Next(dest []driver.Value) error {
+	if r.first {
+		if err := r.f.next("next " + r.what); err != nil {
+			return err
+		}
+	}
+	r.first = true
+	return r.Rows.Next(dest)
 }
 
 // faultTx is a transaction of a faultConn.
