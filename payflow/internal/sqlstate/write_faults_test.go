@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,26 @@ func withPayment(state string) func(t *testing.T, s *sqlstate.Store) {
 	}
 }
 
+// withRefund is a setup that stores request 2 captured and faultRefund,
+// which it reserves.
+func withRefund(t *testing.T, s *sqlstate.Store) {
+	withPayment(payflow.StateCaptured)(t, s)
+	do(t, s.Accept(context.Background(), &payflow.Acceptance{CardID: sellerCard, Counter: 1, Refund: faultRefund(),
+		Update: reserved(), From: payflow.StateCaptured}))
+}
+
+// refundDone returns the call of UpdateRefund that makes faultRefund
+// done, with request 2 as withRefund stores it, read at version v.
+func refundDone(v uint64) func(s *sqlstate.Store) func(context.Context) (any, error) {
+	return called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
+		r := faultRefund()
+		r.State, r.Version, r.Receipt = payflow.RefundDone, 1, []byte("receipt")
+		p := reserved()
+		p.Version, p.UpdatedAt = v, t0.Add(time.Second)
+		return []any{r, p}, s.UpdateRefund(ctx, r, payflow.RefundPending, p, payflow.StateCaptured)
+	})
+}
+
 // cardsAndMerchant is a setup that enrols both cards and gives the
 // seller card to merchant m, with one catalog item.
 func cardsAndMerchant(t *testing.T, s *sqlstate.Store) {
@@ -247,11 +268,7 @@ var faultCases = []faultCase{
 	{name: "Accept refund", setup: withPayment(payflow.StateCaptured), call: accepted(func() *payflow.Acceptance {
 		return &payflow.Acceptance{CardID: sellerCard, Counter: 1, Refund: faultRefund(), Update: reserved(), From: payflow.StateCaptured}
 	})},
-	{name: "Accept refund stored", setup: func(t *testing.T, s *sqlstate.Store) {
-		withPayment(payflow.StateCaptured)(t, s)
-		do(t, s.Accept(context.Background(), &payflow.Acceptance{CardID: sellerCard, Counter: 1, Refund: faultRefund(),
-			Update: reserved(), From: payflow.StateCaptured}))
-	}, call: accepted(func() *payflow.Acceptance {
+	{name: "Accept refund stored", setup: withRefund, call: accepted(func() *payflow.Acceptance {
 		return &payflow.Acceptance{CardID: sellerCard, Counter: 2, Refund: faultRefund(), Update: reserved(), From: payflow.StateCaptured}
 	})},
 	{name: "UpdatePayment", setup: withPayment(payflow.StatePending), call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
@@ -259,17 +276,26 @@ var faultCases = []faultCase{
 		p.Version, p.UpdatedAt = 1, t0.Add(time.Second)
 		return p, s.UpdatePayment(ctx, p, payflow.StatePending)
 	})},
-	{name: "UpdateRefund", setup: func(t *testing.T, s *sqlstate.Store) {
-		withPayment(payflow.StateCaptured)(t, s)
-		do(t, s.Accept(context.Background(), &payflow.Acceptance{CardID: sellerCard, Counter: 1, Refund: faultRefund(),
-			Update: reserved(), From: payflow.StateCaptured}))
+	{name: "UpdateRefund", setup: withRefund, call: refundDone(2)},
+	// Refusals, which roll back what their transactions wrote before.
+	{name: "PutCard secret taken", setup: func(t *testing.T, s *sqlstate.Store) {
+		do(t, s.PutCard(context.Background(), faultCard(shopperCard, 1)))
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
-		r := faultRefund()
-		r.State, r.Version, r.Receipt = payflow.RefundDone, 1, []byte("receipt")
-		p := reserved()
-		p.Version, p.UpdatedAt = 2, t0.Add(time.Second)
-		return []any{r, p}, s.UpdateRefund(ctx, r, payflow.RefundPending, p, payflow.StateCaptured)
-	})},
+		return nothing(s.PutCard(ctx, faultCard(sellerCard, 1)))
+	}), want: fmt.Errorf("%w: card %s has this advertising secret", payflow.ErrConflict, shopperCard)},
+	{name: "PutMerchant card unknown", setup: cardsAndMerchant, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
+		return nothing(s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "N", Currency: "EUR", SellerCardIDs: []string{sellerCard, "8900000000000000009"}}))
+	}), want: payflow.ErrNotFound},
+	{name: "Accept session of another merchant", setup: func(t *testing.T, s *sqlstate.Store) {
+		do(t, (&writer{s: s}).accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Hour))}))
+	}, call: accepted(func() *payflow.Acceptance {
+		sess := faultSession(t0.Add(time.Hour))
+		sess.MerchantID = "other"
+		return &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: sellerCard, Counter: 1,
+			Session: sess, Now: t0}
+	}), want: fmt.Errorf("%w: session %x is stored with another merchant", payflow.ErrConflict, faultSession(t0).ID[:])},
+	// Request 2 as read before it reserved the refund.
+	{name: "UpdateRefund payment changed", setup: withRefund, call: refundDone(1), want: payflow.ErrConflict},
 	{name: "BeginIdempotent", call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return s.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
 	})},
