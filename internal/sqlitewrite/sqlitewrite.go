@@ -276,9 +276,7 @@ func (c *Conn) Begin(ctx context.Context) error {
 	if _, rerr := c.rollback.ExecContext(context.Background()); rerr != nil {
 		return err // none was open
 	}
-	if _, err = c.begin.ExecContext(ctx); err != nil {
-		c.Rollback()
-	}
+	_, err = c.begin.ExecContext(ctx) // none is open when it fails
 	return err
 }
 
