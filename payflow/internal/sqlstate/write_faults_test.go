@@ -294,6 +294,18 @@ var faultCases = []faultCase{
 		return &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: sellerCard, Counter: 1,
 			Session: sess, Now: t0}
 	}), want: fmt.Errorf("%w: session %x is stored with another merchant", payflow.ErrConflict, faultSession(t0).ID[:])},
+	{name: "Accept nonce used", setup: func(t *testing.T, s *sqlstate.Store) {
+		do(t, s.Accept(context.Background(), &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: sellerCard, Counter: 1}))
+	}, call: accepted(func() *payflow.Acceptance {
+		return &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: shopperCard, Counter: 1,
+			Insert: faultPayment(3, payflow.StatePending)}
+	}), want: pki.ErrNonce},
+	{name: "Accept update changed", setup: withPayment(payflow.StatePending), call: accepted(func() *payflow.Acceptance {
+		p := faultPayment(2, payflow.StateApproving)
+		p.Version = 2 // not the stored one
+		return &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: shopperCard, Counter: 1,
+			Update: p, From: payflow.StatePending}
+	}), want: payflow.ErrConflict},
 	// Request 2 as read before it reserved the refund.
 	{name: "UpdateRefund payment changed", setup: withRefund, call: refundDone(1), want: payflow.ErrConflict},
 	{name: "BeginIdempotent", call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
