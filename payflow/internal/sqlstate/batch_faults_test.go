@@ -64,11 +64,12 @@ func inOneBatch(t *testing.T, fs *faultyStore, n int) []error {
 func TestBatchWriteFaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
+		migrated := migratedFile(t)
 		setup := withPayment(payflow.StatePending)
 		// alone returns the tables after the writes numbered which, run one
 		// after the other.
 		alone := func(which []int) map[string][]string {
-			fs := newFaultyStore(t, true)
+			fs := newFaultyStore(t, migrated, true)
 			setup(t, fs.s)
 			for _, i := range which {
 				require.NoError(t, batchWrites[i](ctx, fs.s))
@@ -78,7 +79,7 @@ func TestBatchWriteFaults(t *testing.T) {
 		all := alone([]int{0, 1, 2})
 		some := 0 // batches in which one write failed and others did not
 		for n := 1; ; n++ {
-			fs := newFaultyStore(t, true)
+			fs := newFaultyStore(t, migrated, true)
 			setup(t, fs.s)
 			errs := inOneBatch(t, fs, n)
 			failed := fs.f.failure()

@@ -243,23 +243,20 @@ var (
 	_ driver.StmtQueryContext   = faultStmt{}
 )
 
-// migratedFile is a SQLite file with the payflow tables, which
-// faultyStore copies rather than migrating a file for every store.
-var migratedFile = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sqlstate-faults")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "migrated.db")
+// migratedFile returns a SQLite file, in a temporary directory of t, with
+// the payflow tables, which newFaultyStore copies rather than migrating
+// a file for every store.
+func migratedFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "migrated.db")
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-	if err != nil {
-		return "", err
-	}
-	return path, s.Close() // the last connection's close leaves no WAL
-})
+	require.NoError(t, err)
+	require.NoError(t, s.Close()) // the last connection's close leaves no WAL
+	return path
+}
 
-// faultyStore is a sqlstate.Store on a new SQLite file with the payflow
-// tables, whose writer and reader pools are of faultConnectors that f
+// faultyStore is a sqlstate.Store on a new SQLite file, a copy of a
+// migratedFile, whose writer and reader pools are of faultConnectors that f
 // numbers the statements of, wired as payflow/sqlite wires its Store:
 // with batched, its writes go through a Batcher over the writer pool;
 // without, they run on the writer pool as database/sql transactions, as
@@ -271,13 +268,11 @@ type faultyStore struct {
 	lock  *sqlitewrite.Lock // the Batcher's; nil without
 }
 
-func newFaultyStore(t *testing.T, batched bool) *faultyStore {
+func newFaultyStore(t *testing.T, migrated string, batched bool) *faultyStore {
 	t.Helper()
 	ctx := context.Background()
-	src, err := migratedFile()
-	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "casimpay.db")
-	copyFile(t, src, path)
+	copyFile(t, migrated, path)
 
 	plain, err := sql.Open("sqlite", path)
 	require.NoError(t, err)

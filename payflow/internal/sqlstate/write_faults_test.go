@@ -41,16 +41,18 @@ type faultCase struct {
 	readBack bool
 }
 
-// checkFaults makes c's call on a store set up by c.setup once without a
-// failure, and then, for n = 1, 2, … until the call runs fewer than n
-// statements, on a store so set up, with its nth statement failed: the
-// call must fail with that statement's error and leave the tables as they
-// were, and then, made again on the same arguments, give what the call
-// without a failure gave and leave the tables as it left them.
-func checkFaults(t *testing.T, batched bool, c faultCase) {
+// checkFaults makes c's call on a faultyStore (a copy of migrated,
+// batched or not) set up by c.setup once without a failure, and then,
+// for n = 1, 2, … until the call runs fewer than n statements, on a store
+// so set up, with its nth statement failed: the call must fail with that
+// statement's error (or give its refusal, when the statement was the
+// ROLLBACK that follows it) and leave the tables as they were, and then,
+// made again on the same arguments, give what the call without a failure
+// gave and leave the tables as it left them.
+func checkFaults(t *testing.T, migrated string, batched bool, c faultCase) {
 	ctx := context.Background()
 	prepared := func() *faultyStore {
-		fs := newFaultyStore(t, batched)
+		fs := newFaultyStore(t, migrated, batched)
 		if c.setup != nil {
 			c.setup(t, fs.s)
 		}
@@ -339,10 +341,11 @@ var faultCases = []faultCase{
 // the writer pool, as the PostgreSQL store's writes that are not
 // pipelined run.
 func TestWriteFaults(t *testing.T) {
+	migrated := migratedFile(t)
 	for _, c := range faultCases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, w := range wirings {
-				t.Run(w.name, func(t *testing.T) { checkFaults(t, w.batched, c) })
+				t.Run(w.name, func(t *testing.T) { checkFaults(t, migrated, w.batched, c) })
 			}
 		})
 	}
@@ -388,8 +391,9 @@ var readFaultCases = []faultCase{
 // (its preparation or its query) fails with that statement's error;
 // made again, it reads what it reads when nothing fails.
 func TestReadFaults(t *testing.T) {
+	migrated := migratedFile(t)
 	for _, c := range readFaultCases {
-		t.Run(c.name, func(t *testing.T) { checkFaults(t, true, c) })
+		t.Run(c.name, func(t *testing.T) { checkFaults(t, migrated, true, c) })
 	}
 }
 
@@ -400,10 +404,11 @@ func TestReadFaults(t *testing.T) {
 func TestDeleteExpiredFaults(t *testing.T) {
 	const expired = 2 // of each of two kinds
 	ctx := context.Background()
+	migrated := migratedFile(t)
 	for _, w := range wirings {
 		t.Run(w.name, func(t *testing.T) {
 			prepared := func() *faultyStore {
-				fs := newFaultyStore(t, w.batched)
+				fs := newFaultyStore(t, migrated, w.batched)
 				expiredRows(t, fs.plain, sqlstate.SQLite, expired)
 				return fs
 			}
