@@ -77,10 +77,9 @@ func checkFaults(t *testing.T, migrated string, batched bool, c faultCase) {
 			assert.Equal(t, want, fs.dump(t), "%d statements run", n-1)
 			return
 		}
-		switch {
-		case failed == "exec ROLLBACK": // of a refusal, which it does not change
+		if failed == "exec ROLLBACK" { // of a refusal, which it does not change
 			require.Equal(t, wantErr, err, "statement %d, %s, failed", n, failed)
-		default:
+		} else {
 			require.ErrorIs(t, err, errStatement, "statement %d, %s, failed", n, failed)
 		}
 		if c.readBack && strings.HasSuffix(failed, " SELECT") {
@@ -152,16 +151,10 @@ func called(fn func(ctx context.Context, s *sqlstate.Store) (any, error)) func(s
 // form of a faultCase's call.
 func nothing(err error) (any, error) { return nil, err }
 
-// do requires fn's error to be nil, in a setup.
-func do(t *testing.T, err error) {
-	t.Helper()
-	require.NoError(t, err)
-}
-
 // withPayment is a setup that stores request 2 in state.
 func withPayment(state string) func(t *testing.T, s *sqlstate.Store) {
 	return func(t *testing.T, s *sqlstate.Store) {
-		do(t, (&writer{s: s}).accept(&payflow.Acceptance{Insert: faultPayment(2, state)}))
+		require.NoError(t, (&writer{s: s}).accept(&payflow.Acceptance{Insert: faultPayment(2, state)}))
 	}
 }
 
@@ -169,7 +162,7 @@ func withPayment(state string) func(t *testing.T, s *sqlstate.Store) {
 // which it reserves.
 func withRefund(t *testing.T, s *sqlstate.Store) {
 	withPayment(payflow.StateCaptured)(t, s)
-	do(t, s.Accept(context.Background(), &payflow.Acceptance{CardID: sellerCard, Counter: 1, Refund: faultRefund(),
+	require.NoError(t, s.Accept(context.Background(), &payflow.Acceptance{CardID: sellerCard, Counter: 1, Refund: faultRefund(),
 		Update: reserved(), From: payflow.StateCaptured}))
 }
 
@@ -189,10 +182,10 @@ func refundDone(v uint64) func(s *sqlstate.Store) func(context.Context) (any, er
 // seller card to merchant m, with one catalog item.
 func cardsAndMerchant(t *testing.T, s *sqlstate.Store) {
 	ctx := context.Background()
-	do(t, s.PutCard(ctx, faultCard(shopperCard, 1)))
-	do(t, s.PutCard(ctx, faultCard(sellerCard, 2)))
-	do(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{sellerCard}}))
-	do(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "old", Name: "Old", UnitPrice: 1}}))
+	require.NoError(t, s.PutCard(ctx, faultCard(shopperCard, 1)))
+	require.NoError(t, s.PutCard(ctx, faultCard(sellerCard, 2)))
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{sellerCard}}))
+	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "old", Name: "Old", UnitPrice: 1}}))
 }
 
 var faultCases = []faultCase{
@@ -202,8 +195,8 @@ var faultCases = []faultCase{
 	{name: "PutCard enrolled again", setup: func(t *testing.T, s *sqlstate.Store) {
 		cardsAndMerchant(t, s)
 		w := &writer{s: s}
-		do(t, w.accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Hour))}))
-		do(t, w.accept(&payflow.Acceptance{Insert: faultPayment(2, payflow.StatePending)}))
+		require.NoError(t, w.accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Hour))}))
+		require.NoError(t, w.accept(&payflow.Acceptance{Insert: faultPayment(2, payflow.StatePending)}))
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.PutCard(ctx, faultCard(shopperCard, 3)))
 	})},
@@ -223,7 +216,7 @@ var faultCases = []faultCase{
 		return nothing(s.Add(ctx, []byte("nonce"), t0.Add(time.Hour)))
 	})},
 	{name: "Consume", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, s.Add(context.Background(), []byte("nonce"), t0.Add(time.Hour)))
+		require.NoError(t, s.Add(context.Background(), []byte("nonce"), t0.Add(time.Hour)))
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.Consume(ctx, []byte("nonce"), t0))
 	})},
@@ -231,7 +224,7 @@ var faultCases = []faultCase{
 		return nothing(s.Advance(ctx, shopperCard, 5))
 	})},
 	{name: "Advance refused", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, s.Advance(context.Background(), shopperCard, 5))
+		require.NoError(t, s.Advance(context.Background(), shopperCard, 5))
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.Advance(ctx, shopperCard, 5))
 	}), want: &pki.CounterError{CardID: shopperCard, Last: 5, Got: 5}},
@@ -241,7 +234,7 @@ var faultCases = []faultCase{
 				ExpiresAt: t0.Add(time.Hour)}}
 	})},
 	{name: "Accept counter refused", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, s.Advance(context.Background(), shopperCard, 5))
+		require.NoError(t, s.Advance(context.Background(), shopperCard, 5))
 	}, call: accepted(func() *payflow.Acceptance {
 		return &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: shopperCard, Counter: 5}
 	}), want: &pki.CounterError{CardID: shopperCard, Last: 5, Got: 5}},
@@ -252,7 +245,7 @@ var faultCases = []faultCase{
 			Session: sess, Now: t0, CancelPending: true}
 	})},
 	{name: "Accept session expired", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, (&writer{s: s}).accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Second))}))
+		require.NoError(t, (&writer{s: s}).accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Second))}))
 	}, call: accepted(func() *payflow.Acceptance {
 		return &payflow.Acceptance{CardID: sellerCard, Counter: 1, Session: faultSession(t0.Add(2 * time.Hour)), Now: t0.Add(time.Hour)}
 	})},
@@ -281,7 +274,7 @@ var faultCases = []faultCase{
 	{name: "UpdateRefund", setup: withRefund, call: refundDone(2)},
 	// Refusals, which roll back what their transactions wrote before.
 	{name: "PutCard secret taken", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, s.PutCard(context.Background(), faultCard(shopperCard, 1)))
+		require.NoError(t, s.PutCard(context.Background(), faultCard(shopperCard, 1)))
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.PutCard(ctx, faultCard(sellerCard, 1)))
 	}), want: fmt.Errorf("%w: card %s has this advertising secret", payflow.ErrConflict, shopperCard)},
@@ -289,7 +282,7 @@ var faultCases = []faultCase{
 		return nothing(s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "N", Currency: "EUR", SellerCardIDs: []string{sellerCard, "8900000000000000009"}}))
 	}), want: payflow.ErrNotFound},
 	{name: "Accept session of another merchant", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, (&writer{s: s}).accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Hour))}))
+		require.NoError(t, (&writer{s: s}).accept(&payflow.Acceptance{Session: faultSession(t0.Add(time.Hour))}))
 	}, call: accepted(func() *payflow.Acceptance {
 		sess := faultSession(t0.Add(time.Hour))
 		sess.MerchantID = "other"
@@ -297,7 +290,7 @@ var faultCases = []faultCase{
 			Session: sess, Now: t0}
 	}), want: fmt.Errorf("%w: session %x is stored with another merchant", payflow.ErrConflict, faultSession(t0).ID[:])},
 	{name: "Accept nonce used", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, s.Accept(context.Background(), &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: sellerCard, Counter: 1}))
+		require.NoError(t, s.Accept(context.Background(), &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: sellerCard, Counter: 1}))
 	}, call: accepted(func() *payflow.Acceptance {
 		return &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Hour), CardID: shopperCard, Counter: 1,
 			Insert: faultPayment(3, payflow.StatePending)}
@@ -315,19 +308,19 @@ var faultCases = []faultCase{
 	})},
 	{name: "BeginIdempotent in flight", setup: func(t *testing.T, s *sqlstate.Store) {
 		_, err := s.BeginIdempotent(context.Background(), "k", []byte{1}, t0, t0.Add(time.Minute))
-		do(t, err)
+		require.NoError(t, err)
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return s.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
 	}), want: payflow.ErrInFlight},
 	{name: "FinishIdempotent", setup: func(t *testing.T, s *sqlstate.Store) {
 		_, err := s.BeginIdempotent(context.Background(), "k", []byte{1}, t0, t0.Add(time.Minute))
-		do(t, err)
+		require.NoError(t, err)
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.FinishIdempotent(ctx, "k", t0.Add(time.Minute), 200, []byte("reply"), t0.Add(time.Hour)))
 	})},
 	{name: "AbandonIdempotent", setup: func(t *testing.T, s *sqlstate.Store) {
 		_, err := s.BeginIdempotent(context.Background(), "k", []byte{1}, t0, t0.Add(time.Minute))
-		do(t, err)
+		require.NoError(t, err)
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.AbandonIdempotent(ctx, "k", t0.Add(time.Minute)))
 	})},
@@ -372,13 +365,13 @@ var readFaultCases = []faultCase{
 		return s.Catalog(ctx, "m")
 	})},
 	{name: "Spent", setup: func(t *testing.T, s *sqlstate.Store) {
-		do(t, s.Advance(context.Background(), shopperCard, 5))
+		require.NoError(t, s.Advance(context.Background(), shopperCard, 5))
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.Spent(ctx, []byte("nonce"), shopperCard, 6))
 	})},
 	{name: "LookupIdempotent", setup: func(t *testing.T, s *sqlstate.Store) {
 		_, err := s.BeginIdempotent(context.Background(), "k", []byte{1}, t0, t0.Add(time.Minute))
-		do(t, err)
+		require.NoError(t, err)
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return s.LookupIdempotent(ctx, "k", []byte{1}, t0)
 	}), want: payflow.ErrInFlight},
