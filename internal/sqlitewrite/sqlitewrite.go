@@ -264,13 +264,19 @@ func (c *Conn) Close() {
 
 // Begin begins a transaction with BEGIN IMMEDIATE, which waits for the
 // write lock of other processes (the busy timeout) or for ctx to end. When
-// it fails, it rolls back whatever transaction was left open, so that the
-// next Begin works.
+// BEGIN fails, it rolls back whatever transaction was left open: when one
+// was (a transaction whose ROLLBACK failed), it begins again, so that the
+// failure of the transaction before is not this one's; else it returns
+// BEGIN's error.
 func (c *Conn) Begin(ctx context.Context) error {
 	_, err := c.begin.ExecContext(ctx)
-	if err != nil {
-		c.Rollback()
+	if err == nil {
+		return nil
 	}
+	if _, rerr := c.rollback.ExecContext(context.Background()); rerr != nil {
+		return err // none was open
+	}
+	_, err = c.begin.ExecContext(ctx) // none is open when it fails
 	return err
 }
 
@@ -287,8 +293,8 @@ func (c *Conn) Commit() error {
 
 // Rollback rolls the transaction back, if one is open. Its error is
 // dropped: there is none to roll back when SQLite has rolled it back
-// already, and a transaction that stays open fails the next Begin, which
-// rolls it back again.
+// already, and the next Begin rolls back a transaction that stays open,
+// and then begins its own.
 func (c *Conn) Rollback() { _, _ = c.rollback.ExecContext(context.Background()) }
 
 // NewBatcher returns a Batcher writing through a connection of db that it

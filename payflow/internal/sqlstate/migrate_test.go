@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -139,5 +140,36 @@ func TestMigrateConcurrently(t *testing.T) {
 			}
 			assert.Equal(t, upTo(len(ms)), schemaVersions(t, dbs[0]))
 		})
+	}
+}
+
+// TestMigrateStatementFails: a statement of Migrate that fails (BEGIN,
+// the creation of payflow_schema, the read of its version, a migration,
+// the record of one, or COMMIT) fails Migrate with its error and leaves
+// the database without a table; Migrate run again applies every
+// migration.
+func TestMigrateStatementFails(t *testing.T) {
+	ctx := context.Background()
+	ms := migrations(t, engines[0])
+	for n := 1; ; n++ {
+		path := filepath.Join(t.TempDir(), fmt.Sprint(n, ".db"))
+		f := &faults{}
+		db := faultPool(t, path, false, f)
+		f.arm(n)
+		err := sqlstate.Migrate(ctx, db, sqlstate.SQLite, ms)
+		failed := f.failure()
+		f.arm(0)
+		if failed == "" {
+			require.NoError(t, err)
+			assert.Equal(t, upTo(len(ms)), schemaVersions(t, db))
+			require.Greater(t, n, 2*len(ms), "statements run")
+			return
+		}
+		require.ErrorIs(t, err, errStatement, "statement %d, %s, failed", n, failed)
+		var tables int
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&tables))
+		assert.Zero(t, tables, "statement %d, %s, failed", n, failed)
+		require.NoError(t, sqlstate.Migrate(ctx, db, sqlstate.SQLite, ms), "run again after statement %d failed", n)
+		assert.Equal(t, upTo(len(ms)), schemaVersions(t, db))
 	}
 }
