@@ -115,3 +115,45 @@ func TestEIDsChanged(t *testing.T) {
 	hear(till, adv.EpochStart(epoch+1), now) // Alice's EID of the next epoch, first heard last
 	assert.True(t, till.eidsChanged(ctx, "Alice", epoch), "Alice heard under a newer EID")
 }
+
+// TestMovedOn: a phone that selected the other phone (pick) before the
+// EID epoch ended tells that pick moved on once pick selected it under
+// the EIDs of the new epoch, and returns pick's entry of the new EID to
+// select again; not while the EIDs it selected are the newest, nor
+// while pick has not selected it under the new ones. Both the till and
+// Alice's phone tell it, each naming the session of the two EIDs with
+// the shopper's first.
+func TestMovedOn(t *testing.T) {
+	for _, role := range []string{"seller", "shopper"} {
+		t.Run(role, func(t *testing.T) {
+			ctx := t.Context()
+			endEpoch := standStill(t)
+			w := newPhones(ctx, t, nil, nil)
+			ph, other, pick, otherPick := w.till, w.alice, "Alice", "Corner Grocer"
+			if role == "shopper" {
+				ph, other, pick, otherPick = other, ph, otherPick, pick
+			}
+			for _, p := range []*Phone{ph, other} {
+				require.NoError(t, p.Login(ctx))
+			}
+			radio := NewRadio(1, 0)
+			require.NoError(t, radio.Broadcast([]*Station{other.Station}, []*Listener{ph.Scanner}, WallClock()))
+			first := selectPeer(ctx, t, ph, pick)
+			_, moved := ph.movedOn(ctx, first, pick)
+			assert.False(t, moved, "the EIDs selected are the newest")
+
+			endEpoch()
+			require.NoError(t, radio.Broadcast([]*Station{ph.Station, other.Station}, []*Listener{ph.Scanner, other.Scanner}, WallClock()))
+			_, moved = ph.movedOn(ctx, first, pick)
+			assert.False(t, moved, "pick selected nothing under the new EIDs")
+
+			selectPeer(ctx, t, other, otherPick)
+			e, moved := ph.movedOn(ctx, first, pick)
+			assert.True(t, moved, "pick selected this phone under the new EIDs")
+			newest, err := other.EID(WallClock())
+			require.NoError(t, err)
+			assert.Equal(t, newest, e.EID)
+			assert.Equal(t, pick, e.Name)
+		})
+	}
+}
