@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/queue"
 )
 
 // Phones that select each other on either side of the end of an EID
@@ -110,10 +112,12 @@ func selectPeer(ctx context.Context, t *testing.T, ph *Phone, name string) *payf
 
 // hookAPI calls the hooks set: beforePair before a Pair call and
 // afterPair once it returned, with the number of the call, and resolve
-// before a Resolve call, with its request.
+// before a Resolve call, with its request. A Pair call for which failPair
+// returns an error fails with it, sent nowhere.
 type hookAPI struct {
 	payflow.API
 	beforePair, afterPair func(n int32)
+	failPair              func(n int32) error
 	resolve               func(req *payflow.ResolveRequest)
 	pairs                 atomic.Int32
 	// sessions, held for reading by every Session call under way, is
@@ -155,6 +159,11 @@ func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.
 	n := a.pairs.Add(1)
 	if a.beforePair != nil {
 		a.beforePair(n)
+	}
+	if a.failPair != nil {
+		if err := a.failPair(n); err != nil {
+			return nil, err
+		}
 	}
 	s, err := a.API.Pair(ctx, req)
 	if a.afterPair != nil {
@@ -258,6 +267,17 @@ func (x *crossing) tillWaits(ctx context.Context, t *testing.T) (wctx context.Co
 	}
 }
 
+// awaitReselection returns once c is closed, as the till selects Alice
+// again, and fails t when wctx, the till's wait (tillWaits), ends first.
+func (x *crossing) awaitReselection(t *testing.T, wctx context.Context, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-wctx.Done():
+		t.Fatalf("the till did not select Alice again: %v\n%s", wctx.Err(), x.out.String())
+	}
+}
+
 // TestPairingCrossesReselection: Alice's selection of the till, signed
 // before the end of the EID epoch, reaches the cloud only after the till,
 // waiting, selected Alice again after the EIDs changed: it pairs the
@@ -277,11 +297,7 @@ func TestPairingCrossesReselection(t *testing.T) {
 	// The epoch ends: both phones advertise their new EIDs; the till
 	// selects Alice again, and then Alice's selection reaches the cloud.
 	wctx, wait := x.tillWaits(ctx, t)
-	select {
-	case <-reselected:
-	case <-wctx.Done():
-		t.Fatalf("the till did not select Alice again: %v\n%s", wctx.Err(), x.out.String())
-	}
+	x.awaitReselection(t, wctx, reselected)
 	ac0 := x.release(t)
 	require.Equal(t, x.first.SessionID, ac0.SessionID, "Alice's selection pairs the session the till left")
 
@@ -333,4 +349,30 @@ func TestPairingDuringReselection(t *testing.T) {
 	assert.Equal(t, x.first.SessionID, tc.SessionID, x.out.String())
 	assert.Contains(t, x.out.String(), "[seller]  Alice confirmed session "+Short(x.first.SessionID)+" meanwhile: waiting on in it\n")
 	assert.Equal(t, int32(1), x.tillAPI.pairs.Load(), "the till selected Alice once")
+}
+
+// TestReselectionUnheardWaitsOn: the till, waiting for Alice's
+// confirmation, selects her again once the EIDs changed, and that
+// selection fails as Alice went unheard as it tapped her
+// (queue.ErrUnknownPeer). The till waits on in the session it selected
+// before, which Alice's selection, signed before the EIDs changed, then
+// pairs: both phones pair there.
+func TestReselectionUnheardWaitsOn(t *testing.T) {
+	ctx := t.Context()
+	failed := make(chan struct{})
+	x := newCrossing(ctx, t, &hookAPI{failPair: func(n int32) error {
+		if n != 2 { // the till's selection after the EIDs changed
+			return nil
+		}
+		close(failed)
+		return fmt.Errorf("payflow: selecting Alice: %w", queue.ErrUnknownPeer)
+	}})
+	wctx, wait := x.tillWaits(ctx, t)
+	x.awaitReselection(t, wctx, failed)
+	ac := x.release(t)
+	require.Equal(t, x.first.SessionID, ac.SessionID, "Alice's selection pairs the session the till selected first")
+	tc, terr := wait()
+	require.NoError(t, terr, x.out.String())
+	assert.Equal(t, x.first.SessionID, tc.SessionID, x.out.String())
+	assert.Equal(t, int32(2), x.tillAPI.pairs.Load(), "the till selected Alice again once")
 }
