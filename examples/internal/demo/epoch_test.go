@@ -376,3 +376,93 @@ func TestReselectionUnheardWaitsOn(t *testing.T) {
 	assert.Equal(t, x.first.SessionID, tc.SessionID, x.out.String())
 	assert.Equal(t, int32(2), x.tillAPI.pairs.Load(), "the till selected Alice again once")
 }
+
+// TestPairedMeanwhileAfterReselection: the till, waiting for Alice's
+// confirmation, selected her again once the epoch ended (its second
+// session), and then hears her under the EID of the epoch after. As it
+// asks for that EID, Alice confirms the second session, just after the
+// till's last read of it. The till, looking whether the session it
+// selected last was paired meanwhile, finds it paired, says so and
+// selects no other: both phones pair in it. The phones' clock and the
+// cloud's stand still but for the steps.
+func TestPairedMeanwhileAfterReselection(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
+	var at atomic.Int64
+	at.Store(end.Add(-time.Millisecond).UnixNano())
+	clock := func() time.Time { return time.Unix(0, at.Load()) }
+	old := WallClock
+	WallClock = clock
+	t.Cleanup(func() { WallClock = old })
+
+	reselected, again := make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	var next adv.EID // set before armed
+	var w *pairedPhones
+	var tillAPI *hookAPI
+	var ac *payflow.Confirmation
+	var aerr error
+	w = newPhonesAt(ctx, t, clock, nil, func(p payflow.API) payflow.API {
+		tillAPI = &hookAPI{API: p, afterPair: func(n int32) {
+			switch n {
+			case 2: // the till's selection after the epoch ended
+				close(reselected)
+			case 3:
+				close(again)
+			}
+		}, resolve: func(req *payflow.ResolveRequest) {
+			if armed.Load() && bytes.Equal(req.EID, next[:]) && armed.CompareAndSwap(true, false) {
+				tillAPI.holdNextRead()
+				var entries []payflow.QueueEntry
+				if entries, aerr = w.alice.ServiceQueue(ctx); aerr == nil {
+					var e payflow.QueueEntry
+					if e, aerr = w.alice.Choose(entries, "Corner Grocer"); aerr == nil {
+						ac, aerr = w.alice.Confirm(ctx, e)
+					}
+				}
+			}
+		}}
+		return tillAPI
+	})
+	for _, ph := range []*Phone{w.alice, w.till} {
+		require.NoError(t, ph.Login(ctx))
+	}
+	radio := NewRadio(1, 0)
+	require.NoError(t, radio.Broadcast([]*Station{w.alice.Station}, []*Listener{w.till.Scanner}, WallClock()))
+	first := selectPeer(ctx, t, w.till, "Alice")
+	done := make(chan struct{})
+	var tc *payflow.Confirmation
+	var terr error
+	go func() {
+		defer close(done)
+		tc, terr = w.till.awaitPaired(ctx, "Alice", first)
+	}()
+	t.Cleanup(func() { <-done }) // after cancel
+
+	at.Store(end.UnixNano()) // the epoch ends: both phones hear each other's new adverts
+	require.NoError(t, radio.Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, WallClock()))
+	select {
+	case <-reselected:
+	case <-done:
+		t.Fatalf("the till ended before it selected Alice again: %v\n%s", terr, w.out.String())
+	}
+	// The till hears Alice under the EID of the epoch after, first heard
+	// last: its newest.
+	at.Store(end.Add(time.Millisecond).UnixNano())
+	p := advertAt(t, w.alice.Station, adv.EpochStart(adv.Epoch(end)+1))
+	next = p.EID
+	armed.Store(true)
+	require.NoError(t, w.till.Scanner.Queue.Observe(p, -60, WallClock()))
+	select {
+	case <-done:
+	case <-again:
+		t.Fatalf("the till selected Alice a third time:\n%s", w.out.String())
+	}
+	require.False(t, armed.Load(), "the till asked for Alice's EID of the epoch after")
+	require.NoError(t, aerr, w.out.String())
+	require.NoError(t, terr, w.out.String())
+	assert.Equal(t, ac.SessionID, tc.SessionID, w.out.String())
+	assert.NotEqual(t, first.SessionID, tc.SessionID)
+	assert.Contains(t, w.out.String(), "[seller]  Alice confirmed session "+Short(ac.SessionID)+" meanwhile: waiting on in it\n")
+}
