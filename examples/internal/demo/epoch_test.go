@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/queue"
 )
 
 // Phones that select each other on either side of the end of an EID
@@ -110,10 +112,12 @@ func selectPeer(ctx context.Context, t *testing.T, ph *Phone, name string) *payf
 
 // hookAPI calls the hooks set: beforePair before a Pair call and
 // afterPair once it returned, with the number of the call, and resolve
-// before a Resolve call, with its request.
+// before a Resolve call, with its request. A Pair call for which failPair
+// returns an error fails with it, sent nowhere.
 type hookAPI struct {
 	payflow.API
 	beforePair, afterPair func(n int32)
+	failPair              func(n int32) error
 	resolve               func(req *payflow.ResolveRequest)
 	pairs                 atomic.Int32
 	// sessions, held for reading by every Session call under way, is
@@ -155,6 +159,11 @@ func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.
 	n := a.pairs.Add(1)
 	if a.beforePair != nil {
 		a.beforePair(n)
+	}
+	if a.failPair != nil {
+		if err := a.failPair(n); err != nil {
+			return nil, err
+		}
 	}
 	s, err := a.API.Pair(ctx, req)
 	if a.afterPair != nil {
@@ -258,6 +267,17 @@ func (x *crossing) tillWaits(ctx context.Context, t *testing.T) (wctx context.Co
 	}
 }
 
+// awaitReselection returns once c is closed, as the till selects Alice
+// again, and fails t when wctx, the till's wait (tillWaits), ends first.
+func (x *crossing) awaitReselection(t *testing.T, wctx context.Context, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-wctx.Done():
+		t.Fatalf("the till did not select Alice again: %v\n%s", wctx.Err(), x.out.String())
+	}
+}
+
 // TestPairingCrossesReselection: Alice's selection of the till, signed
 // before the end of the EID epoch, reaches the cloud only after the till,
 // waiting, selected Alice again after the EIDs changed: it pairs the
@@ -277,11 +297,7 @@ func TestPairingCrossesReselection(t *testing.T) {
 	// The epoch ends: both phones advertise their new EIDs; the till
 	// selects Alice again, and then Alice's selection reaches the cloud.
 	wctx, wait := x.tillWaits(ctx, t)
-	select {
-	case <-reselected:
-	case <-wctx.Done():
-		t.Fatalf("the till did not select Alice again: %v\n%s", wctx.Err(), x.out.String())
-	}
+	x.awaitReselection(t, wctx, reselected)
 	ac0 := x.release(t)
 	require.Equal(t, x.first.SessionID, ac0.SessionID, "Alice's selection pairs the session the till left")
 
@@ -333,4 +349,120 @@ func TestPairingDuringReselection(t *testing.T) {
 	assert.Equal(t, x.first.SessionID, tc.SessionID, x.out.String())
 	assert.Contains(t, x.out.String(), "[seller]  Alice confirmed session "+Short(x.first.SessionID)+" meanwhile: waiting on in it\n")
 	assert.Equal(t, int32(1), x.tillAPI.pairs.Load(), "the till selected Alice once")
+}
+
+// TestReselectionUnheardWaitsOn: the till, waiting for Alice's
+// confirmation, selects her again once the EIDs changed, and that
+// selection fails as Alice went unheard as it tapped her
+// (queue.ErrUnknownPeer). The till waits on in the session it selected
+// before, which Alice's selection, signed before the EIDs changed, then
+// pairs: both phones pair there.
+func TestReselectionUnheardWaitsOn(t *testing.T) {
+	ctx := t.Context()
+	failed := make(chan struct{})
+	x := newCrossing(ctx, t, &hookAPI{failPair: func(n int32) error {
+		if n != 2 { // the till's selection after the EIDs changed
+			return nil
+		}
+		close(failed)
+		return fmt.Errorf("payflow: selecting Alice: %w", queue.ErrUnknownPeer)
+	}})
+	wctx, wait := x.tillWaits(ctx, t)
+	x.awaitReselection(t, wctx, failed)
+	ac := x.release(t)
+	require.Equal(t, x.first.SessionID, ac.SessionID, "Alice's selection pairs the session the till selected first")
+	tc, terr := wait()
+	require.NoError(t, terr, x.out.String())
+	assert.Equal(t, x.first.SessionID, tc.SessionID, x.out.String())
+	assert.Equal(t, int32(2), x.tillAPI.pairs.Load(), "the till selected Alice again once")
+}
+
+// TestPairedMeanwhileAfterReselection: the till, waiting for Alice's
+// confirmation, selected her again once the epoch ended (its second
+// session), and then hears her under the EID of the epoch after. As it
+// asks for that EID, Alice confirms the second session, just after the
+// till's last read of it. The till, looking whether the session it
+// selected last was paired meanwhile, finds it paired, says so and
+// selects no other: both phones pair in it. The phones' clock and the
+// cloud's stand still but for the steps.
+func TestPairedMeanwhileAfterReselection(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
+	var at atomic.Int64
+	at.Store(end.Add(-time.Millisecond).UnixNano())
+	clock := func() time.Time { return time.Unix(0, at.Load()) }
+	old := WallClock
+	WallClock = clock
+	t.Cleanup(func() { WallClock = old })
+
+	reselected, again := make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	var next adv.EID // set before armed
+	var w *pairedPhones
+	var tillAPI *hookAPI
+	var ac *payflow.Confirmation
+	var aerr error
+	w = newPhonesAt(ctx, t, clock, nil, func(p payflow.API) payflow.API {
+		tillAPI = &hookAPI{API: p, afterPair: func(n int32) {
+			switch n {
+			case 2: // the till's selection after the epoch ended
+				close(reselected)
+			case 3:
+				close(again)
+			}
+		}, resolve: func(req *payflow.ResolveRequest) {
+			if armed.Load() && bytes.Equal(req.EID, next[:]) && armed.CompareAndSwap(true, false) {
+				tillAPI.holdNextRead()
+				var entries []payflow.QueueEntry
+				if entries, aerr = w.alice.ServiceQueue(ctx); aerr == nil {
+					var e payflow.QueueEntry
+					if e, aerr = w.alice.Choose(entries, "Corner Grocer"); aerr == nil {
+						ac, aerr = w.alice.Confirm(ctx, e)
+					}
+				}
+			}
+		}}
+		return tillAPI
+	})
+	for _, ph := range []*Phone{w.alice, w.till} {
+		require.NoError(t, ph.Login(ctx))
+	}
+	radio := NewRadio(1, 0)
+	require.NoError(t, radio.Broadcast([]*Station{w.alice.Station}, []*Listener{w.till.Scanner}, WallClock()))
+	first := selectPeer(ctx, t, w.till, "Alice")
+	done := make(chan struct{})
+	var tc *payflow.Confirmation
+	var terr error
+	go func() {
+		defer close(done)
+		tc, terr = w.till.awaitPaired(ctx, "Alice", first)
+	}()
+	t.Cleanup(func() { <-done }) // after cancel
+
+	at.Store(end.UnixNano()) // the epoch ends: both phones hear each other's new adverts
+	require.NoError(t, radio.Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, WallClock()))
+	select {
+	case <-reselected:
+	case <-done:
+		t.Fatalf("the till ended before it selected Alice again: %v\n%s", terr, w.out.String())
+	}
+	// The till hears Alice under the EID of the epoch after, first heard
+	// last: its newest.
+	at.Store(end.Add(time.Millisecond).UnixNano())
+	p := advertAt(t, w.alice.Station, adv.EpochStart(adv.Epoch(end)+1))
+	next = p.EID
+	armed.Store(true)
+	require.NoError(t, w.till.Scanner.Queue.Observe(p, -60, WallClock()))
+	select {
+	case <-done:
+	case <-again:
+		t.Fatalf("the till selected Alice a third time:\n%s", w.out.String())
+	}
+	require.False(t, armed.Load(), "the till asked for Alice's EID of the epoch after")
+	require.NoError(t, aerr, w.out.String())
+	require.NoError(t, terr, w.out.String())
+	assert.Equal(t, ac.SessionID, tc.SessionID, w.out.String())
+	assert.NotEqual(t, first.SessionID, tc.SessionID)
+	assert.Contains(t, w.out.String(), "[seller]  Alice confirmed session "+Short(ac.SessionID)+" meanwhile: waiting on in it\n")
 }

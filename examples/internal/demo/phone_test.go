@@ -205,9 +205,16 @@ func newPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, aliceA
 	c, err := OpenCloud(ctx, CloudOptions{Dir: t.TempDir(), Platform: payflow.PlatformOptions{Now: now}})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	m := Grocery
-	cards, err := m.SetupInMemory(ctx, c)
+	cards, err := Grocery.SetupInMemory(ctx, c)
 	require.NoError(t, err)
+	return phonesOn(t, c, cards, aliceAPI, tillAPI)
+}
+
+// phonesOn returns Alice's phone and the till of the cloud c, with their
+// cards among cards, logged out and unpaired, talking to its platform
+// through aliceAPI and tillAPI (nil: directly), which wrap it.
+func phonesOn(t *testing.T, c *Cloud, cards map[string]*Card, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
+	t.Helper()
 	w := &pairedPhones{cloud: c, cards: cards}
 	pr := NewPrinter(&w.out)
 	root := c.Authority.Root.DER()
@@ -217,9 +224,10 @@ func newPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, aliceA
 		}
 		return wrap(c.Platform)
 	}
-	w.alice, err = NewPhone(m.Party("alice"), cards["alice"], api(aliceAPI), pr.Screen("shopper"), root)
+	var err error
+	w.alice, err = NewPhone(Grocery.Party("alice"), cards["alice"], api(aliceAPI), pr.Screen("shopper"), root)
 	require.NoError(t, err)
-	w.till, err = NewPhone(m.Party("till"), cards["till"], api(tillAPI), pr.Screen("seller"), root)
+	w.till, err = NewPhone(Grocery.Party("till"), cards["till"], api(tillAPI), pr.Screen("seller"), root)
 	require.NoError(t, err)
 	return w
 }

@@ -27,10 +27,7 @@ func TestServiceQueueShowsLevel(t *testing.T) {
 	now := WallClock()
 	hear := func(st *Station, rssi int) adv.EID {
 		t.Helper()
-		b, err := st.Advert(now)
-		require.NoError(t, err)
-		p, err := adv.Parse(b)
-		require.NoError(t, err)
+		p := advertAt(t, st, now)
 		require.NoError(t, w.alice.Scanner.Queue.Observe(p, rssi, now))
 		return p.EID
 	}

@@ -1,0 +1,258 @@
+package demo
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// lineWriter keeps the lines written to it, one a write as a Printer
+// writes them, and calls seen with each as it is written. It is safe for
+// concurrent use.
+type lineWriter struct {
+	mu   sync.Mutex
+	text strings.Builder
+	seen func(line string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen(string(p))
+	return w.text.Write(p)
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.text.String()
+}
+
+// cloudStarted returns the lines that the cloud program p prints as it
+// starts on the data folder dir, up to the one that says who is in range,
+// lines first: the lines of its wallets and balances.
+func cloudStarted(p *cloudProgram, dir string, lines ...string) string {
+	lines = append(lines,
+		"Platform on SQLite "+filepath.Join(dir, DatabaseFile)+", serving "+p.url,
+		"Bob, Chen, Coffee Cart and Flower Stall are in range; start the seller and the shopper with -data "+dir)
+	return "[cloud]   " + strings.Join(lines, "\n[cloud]   ") + "\n"
+}
+
+// cloudProgram is the cloud program running on a loopback port
+// (startCloudProgram).
+type cloudProgram struct {
+	out       *lineWriter
+	url       string // the URL it wrote into the data folder, once it says where it serves
+	interrupt context.CancelFunc
+	ended     chan struct{} // closed once the program returned err
+	err       error
+}
+
+// startCloudProgram runs the cloud program on the data folder dir, on a
+// loopback port, until it is stopped (stop) or the test ends; it prints
+// into a lineWriter that calls seen with each line and the function that
+// interrupts the program.
+func startCloudProgram(t *testing.T, dir string, seen func(line string, interrupt func())) *cloudProgram {
+	t.Helper()
+	ctx, interrupt := context.WithCancel(context.Background())
+	p := &cloudProgram{interrupt: interrupt, ended: make(chan struct{})}
+	p.out = &lineWriter{seen: func(line string) {
+		if strings.Contains(line, ", serving ") {
+			b, err := os.ReadFile(filepath.Join(dir, URLFile))
+			assert.NoError(t, err, "written before the line")
+			p.url = strings.TrimSpace(string(b))
+		}
+		seen(line, interrupt)
+	}}
+	go func() {
+		defer close(p.ended)
+		p.err = RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, p.out)
+	}()
+	t.Cleanup(func() {
+		interrupt()
+		<-p.ended
+	})
+	return p
+}
+
+// await returns once c is closed, and fails t when the program ended
+// first.
+func (p *cloudProgram) await(t *testing.T, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-p.ended:
+		t.Fatalf("the cloud program ended: %v\n%s", p.err, p.out)
+	}
+}
+
+// stop interrupts the program and returns its error once it ended.
+func (p *cloudProgram) stop() error {
+	p.interrupt()
+	<-p.ended
+	return p.err
+}
+
+// folderCards returns the cards of Alice and the till of the data folder
+// dir, by name, closed when the test ends.
+func folderCards(t *testing.T, dir string) map[string]*Card {
+	t.Helper()
+	cards := map[string]*Card{}
+	for _, name := range []string{"alice", "till"} {
+		card, err := OpenCard(dir, name)
+		require.NoError(t, err)
+		t.Cleanup(func() { card.Close() })
+		cards[name] = card
+	}
+	return cards
+}
+
+// aliceBuys has a new phone of Alice's, with her card among cards, pair
+// with a new phone of the till's on the cloud c and approve the till's
+// payment request of basket; with cut, her approval's call is cut once
+// the platform recorded her consent, the settlement left under way and
+// due for the recovery sweep (leaveApproving).
+func aliceBuys(ctx context.Context, t *testing.T, c *Cloud, cards map[string]*Card, basket []Item, cut bool) {
+	t.Helper()
+	kept := &keptConsentAPI{}
+	keep := func(api payflow.API) payflow.API { kept.API = api; return kept }
+	if !cut {
+		keep = nil
+	}
+	w := phonesOn(t, c, cards, keep, nil)
+	pairPhones(ctx, t, w)
+	_, err := w.till.Charge(ctx, "Alice", basket, nil)
+	require.NoError(t, err)
+	v, err := w.alice.AwaitRequest(ctx)
+	require.NoError(t, err)
+	_, err = w.alice.Approve(ctx, v, PIN)
+	if !cut {
+		require.NoError(t, err)
+		return
+	}
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	leaveApproving(ctx, t, w, kept.kept)
+}
+
+// toppedUp is the line of the cloud program that tops Alice's wallet up,
+// and swept the line of its sweep that completed a settlement.
+const (
+	toppedUp = "Alice's wallet was short: topped up with EUR 50.00"
+	swept    = "Recovery sweep: 1 settlement(s) that cut calls left under way completed"
+)
+
+// TestCloudTopsUpShortWallet: the cloud program started on a data folder
+// in which Alice has less than half her funds (EUR 25.00) left tops her
+// wallet up with her funds (EUR 50.00) and says so before it shows the
+// balances.
+func TestCloudTopsUpShortWallet(t *testing.T) {
+	ctx := t.Context()
+	dir := setUpFolder(t)
+	aliceBuys(ctx, t, openCloud(t, dir), folderCards(t, dir), []Item{{"coffee", 5}}, false) // EUR 27.45 of 50.00
+	started := make(chan struct{})
+	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
+		if strings.Contains(line, "are in range") {
+			interrupt() // nothing printed after
+			close(started)
+		}
+	})
+	p.await(t, started)
+	require.NoError(t, p.stop(), p.out.String())
+	assert.Equal(t, cloudStarted(p, dir, toppedUp, "Balance of Alice: EUR 72.55", "Balance of Corner Grocer: EUR 27.45"), p.out.String())
+}
+
+// TestCloudSweepTopsUp: the cloud program's sweep (every 5 seconds),
+// once it completed a settlement that left Alice with less than half her
+// funds (EUR 25.00), tops her wallet up with her funds (EUR 50.00) and
+// says so, after the sweep's line. The settlement is Alice's payment of
+// EUR 27.45, left under way by a call cut after the platform recorded her
+// consent; another one, of EUR 1.19, left so once the first sweep said
+// what it completed, shows the first sweep over as the next sweep says
+// what it completed.
+func TestCloudSweepTopsUp(t *testing.T) {
+	ctx := t.Context()
+	dir := setUpFolder(t)
+	second, cards := openCloud(t, dir), folderCards(t, dir)
+	aliceBuys(ctx, t, second, cards, []Item{{"coffee", 5}}, true)
+	first, next := make(chan struct{}), make(chan struct{})
+	sweeps := 0
+	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
+		if strings.Contains(line, swept) {
+			switch sweeps++; sweeps {
+			case 1:
+				close(first)
+			case 2:
+				interrupt() // nothing printed after
+				close(next)
+			}
+		}
+	})
+	p.await(t, first)
+	aliceBuys(ctx, t, second, cards, []Item{{"milk", 1}}, true)
+	p.await(t, next)
+	require.NoError(t, p.stop(), p.out.String())
+	assert.Equal(t, cloudStarted(p, dir, "Balance of Alice: EUR 50.00", "Balance of Corner Grocer: EUR 0.00")+
+		"[cloud]   "+swept+"\n"+
+		"[cloud]   "+toppedUp+"\n"+
+		"[cloud]   "+swept+"\n", p.out.String())
+}
+
+// TestCloudSaysError: an error of the cloud program's work while it runs,
+// here of the air into which it writes the bystanders' adverts (every
+// 300 ms), made a file, is shown as an error line before its first sweep
+// (every 5 seconds) says what it completed, and the program goes on until
+// it is interrupted, which it then ends as it does (nil: exit status 0).
+func TestCloudSaysError(t *testing.T) {
+	dir := setUpFolder(t)
+	aliceBuys(t.Context(), t, openCloud(t, dir), folderCards(t, dir), []Item{{"milk", 1}}, true)
+	air := filepath.Join(dir, airFolder)
+	said := make(chan struct{})
+	var once sync.Once
+	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
+		switch {
+		case strings.Contains(line, "are in range"): // before the first advert
+			assert.NoError(t, os.RemoveAll(air))
+			assert.NoError(t, os.WriteFile(air, nil, 0o600))
+		case strings.Contains(line, "error: "), strings.Contains(line, swept):
+			once.Do(func() {
+				interrupt() // nothing printed after
+				close(said)
+			})
+		}
+	})
+	p.await(t, said)
+	require.NoError(t, p.stop(), p.out.String())
+	assert.Equal(t, cloudStarted(p, dir, "Balance of Alice: EUR 50.00", "Balance of Corner Grocer: EUR 0.00")+
+		"[cloud]   error: demo: mkdir "+air+": not a directory\n", p.out.String())
+}
+
+// TestCloudPairsBounds: -pairs takes MaxLoadPairs, the most load generator
+// pairs, and refuses one more as a usage error (exit status 2) that says
+// the range, before the cloud opens its platform. The cloud given
+// MaxLoadPairs, interrupted before it starts, goes on to open its
+// platform, which fails with the interrupt.
+func TestCloudPairsBounds(t *testing.T) {
+	dir := t.TempDir()
+	out := &lineWriter{seen: func(string) {}}
+	err := RunCloud(t.Context(), []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", strconv.Itoa(MaxLoadPairs + 1)}, out)
+	require.ErrorIs(t, err, ErrUsage)
+	assert.EqualError(t, err, "demo: invalid usage: -pairs must be from 0 to "+strconv.Itoa(MaxLoadPairs))
+	assert.NoFileExists(t, filepath.Join(dir, DatabaseFile), "refused before the platform opens")
+
+	interrupted, interrupt := context.WithCancel(t.Context())
+	interrupt()
+	err = RunCloud(interrupted, []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", strconv.Itoa(MaxLoadPairs)}, out)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, ErrUsage)
+	assert.EqualError(t, err, "sqlite: open "+filepath.Join(dir, DatabaseFile)+": context canceled")
+	assert.Empty(t, out.String())
+}
