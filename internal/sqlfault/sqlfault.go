@@ -316,3 +316,21 @@ func scan(ctx context.Context, db *sql.DB, row func([]any), query string, args .
 	}
 	return rows.Err()
 }
+
+// Split returns the indexes of the errors of errs, each the error of one
+// of several calls, that are nil (kept) and those that wrap ErrStatement
+// (lost), in order, and an error naming the first of the others, nil when
+// there is none.
+func Split(errs []error) (kept, lost []int, err error) {
+	for i, e := range errs {
+		switch {
+		case e == nil:
+			kept = append(kept, i)
+		case errors.Is(e, ErrStatement):
+			lost = append(lost, i)
+		case err == nil:
+			err = fmt.Errorf("call %d: %w", i, e)
+		}
+	}
+	return kept, lost, err
+}

@@ -90,15 +90,8 @@ func TestBatchWriteFaults(t *testing.T) {
 				assert.Equal(t, all, fs.dump(t), "%d statements run", n-1)
 				break
 			}
-			var kept, lost []int
-			for i, err := range errs {
-				if err == nil {
-					kept = append(kept, i)
-					continue
-				}
-				require.ErrorIs(t, err, sqlfault.ErrStatement, "write %d, statement %d, %s, failed", i, n, failed)
-				lost = append(lost, i)
-			}
+			kept, lost, err := sqlfault.Split(errs)
+			require.NoError(t, err, "statement %d, %s, failed", n, failed)
 			require.NotEmpty(t, lost, "statement %d, %s, failed", n, failed)
 			if len(kept) > 0 {
 				some++
