@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -308,4 +310,96 @@ func TestLedgerReadFaults(t *testing.T) {
 		c.setup, c.read = setup, true
 		t.Run(c.name, func(t *testing.T) { checkLedgerFaults(t, c) })
 	}
+}
+
+// mergedTransfers are transfers of three CreateTransfers calls, which
+// TestLedgerMergedBatchFaults makes at once: the first alone in a batch,
+// the other two merged into the next.
+var mergedTransfers = [][]ledger.Transfer{
+	{faultTransfer(10, 1, 2, 100, 0)},
+	{hold(60)},
+	{faultTransfer(12, 2, 1, 30, ledger.TransferLinked), faultTransfer(13, 1, 2, 10, 0)},
+}
+
+// inBatches makes the calls of mergedTransfers on fl at once, the
+// statement numbered n from the first failed (0: none), and returns their
+// errors. The test holds the Store's write lock until all are queued, the
+// first call's batch waiting for it. Run in a synctest bubble, which tells
+// when a call waits.
+func inBatches(t *testing.T, fl *faultyLedger, n int) []error {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, fl.s.lock.Lock(ctx))
+	errs := make([]error, len(mergedTransfers))
+	var wg sync.WaitGroup
+	for i, transfers := range mergedTransfers {
+		wg.Go(func() {
+			res, err := fl.l.CreateTransfers(ctx, transfers)
+			if err == nil {
+				assert.Equal(t, make([]ledger.CreateTransferResult, len(transfers)), res, "call %d", i)
+			}
+			errs[i] = err
+		})
+		synctest.Wait() // the first in its batch, the others queued
+	}
+	fl.f.Arm(n)
+	fl.s.lock.Unlock()
+	wg.Wait()
+	return errs
+}
+
+// TestLedgerMergedBatchFaults: a statement that fails in a batch of
+// concurrent CreateTransfers calls merged into one transaction fails
+// every call of the batch with its error and stores nothing of them, the
+// calls of the other batch stored as they are alone; the calls that
+// failed, made again, create their transfers, and the tables are then
+// exactly as after the calls made one after the other in that order: none
+// lost, none twice.
+func TestLedgerMergedBatchFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		setup := writes(faultAccounts())
+		// alone returns the tables after the calls numbered which, made one
+		// after the other.
+		alone := func(which ...int) map[string][]string {
+			fl := newFaultyLedger(t)
+			setup(t, fl)
+			for _, i := range which {
+				_, err := fl.l.CreateTransfers(ctx, mergedTransfers[i])
+				require.NoError(t, err)
+			}
+			return fl.dump(t)
+		}
+		all := alone(0, 1, 2)
+		var failedTogether bool // the merged calls failed by one statement
+		for n := 1; ; n++ {
+			fl := newFaultyLedger(t)
+			setup(t, fl)
+			errs := inBatches(t, fl, n)
+			failed := fl.f.Failure()
+			fl.f.Arm(0)
+			if failed == "" {
+				assert.Equal(t, []error{nil, nil, nil}, errs, "%d statements run", n-1)
+				assert.Equal(t, all, fl.dump(t), "%d statements run", n-1)
+				break
+			}
+			kept, lost, err := sqlfault.Split(errs)
+			require.NoError(t, err, "statement %d, %s, failed", n, failed)
+			if len(lost) == 0 { // a statement prepared for the cache, which runs unprepared
+				require.True(t, strings.HasPrefix(failed, "prepare "), "statement %d, %s, failed", n, failed)
+				assert.Equal(t, all, fl.dump(t), "statement %d, %s, failed", n, failed)
+				continue
+			}
+			require.Contains(t, [][]int{{0}, {1, 2}}, lost, "statement %d, %s, failed: the calls of one batch", n, failed)
+			failedTogether = failedTogether || len(lost) == 2
+			assert.Equal(t, alone(kept...), fl.dump(t), "statement %d, %s, failed: the calls %v kept", n, failed, kept)
+			for _, i := range lost {
+				res, err := fl.l.CreateTransfers(ctx, mergedTransfers[i])
+				require.NoError(t, err, "call %d made again", i)
+				assert.Equal(t, make([]ledger.CreateTransferResult, len(mergedTransfers[i])), res, "call %d made again", i)
+			}
+			assert.Equal(t, alone(append(kept, lost...)...), fl.dump(t), "statement %d, %s, failed: the calls %v made again", n, failed, lost)
+		}
+		assert.True(t, failedTogether, "merged calls failed by one statement")
+	})
 }
