@@ -32,8 +32,8 @@ var ErrStatement = errors.New("statement failed")
 // Faults numbers the statements run through the connections of the pools
 // it opens (Open), from 1 since it was last armed (preparations, BEGINs,
 // executions, queries, the reads of a query's rows after its first, and
-// COMMITs, each one), and fails the one numbered as Arm said with an error
-// wrapping ErrStatement, without running it: as SQLite fails a
+// COMMITs, each one), and fails those numbered as Arm said with an error
+// wrapping ErrStatement, without running them: as SQLite fails a
 // statement, which changes nothing and leaves the transaction open. A
 // COMMIT of a driver transaction (database/sql's Tx) that it fails is
 // rolled back, as PostgreSQL ends a transaction whose COMMIT failed. The
@@ -41,20 +41,20 @@ var ErrStatement = errors.New("statement failed")
 type Faults struct {
 	mu     sync.Mutex
 	n      int    // statements run since armed
-	at     int    // the statement to fail; 0: none
-	failed string // what the statement failed since armed was; "": none
+	at     []int  // the statements to fail
+	failed string // what the first statement failed since armed was; "": none
 }
 
-// Arm starts the numbering again, failing the statement numbered at (none
-// when at is 0).
-func (f *Faults) Arm(at int) {
+// Arm starts the numbering again, failing the statements numbered at
+// (none for 0, or no number).
+func (f *Faults) Arm(at ...int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n, f.at, f.failed = 0, at, ""
 }
 
-// Failure returns what the statement failed since Arm was, "" when none
-// was.
+// Failure returns what the first statement failed since Arm was, "" when
+// none was.
 func (f *Faults) Failure() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -67,10 +67,12 @@ func (f *Faults) next(what string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
-	if f.n != f.at {
+	if !slices.Contains(f.at, f.n) {
 		return nil
 	}
-	f.failed = what
+	if f.failed == "" {
+		f.failed = what
+	}
 	return fmt.Errorf("statement %d, %s: %w", f.n, what, ErrStatement)
 }
 
