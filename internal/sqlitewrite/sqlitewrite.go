@@ -265,7 +265,7 @@ func (c *Conn) Close() {
 // Begin begins a transaction with BEGIN IMMEDIATE, which waits for the
 // write lock of other processes (the busy timeout) or for ctx to end. When
 // BEGIN fails, it rolls back whatever transaction was left open: when one
-// was (a transaction whose ROLLBACK failed), it begins again, so that the
+// was (a transaction whose ROLLBACKs failed), it begins again, so that the
 // failure of the transaction before is not this one's; else it returns
 // BEGIN's error.
 func (c *Conn) Begin(ctx context.Context) error {
@@ -291,11 +291,19 @@ func (c *Conn) Commit() error {
 	return err
 }
 
-// Rollback rolls the transaction back, if one is open. Its error is
-// dropped: there is none to roll back when SQLite has rolled it back
-// already, and the next Begin rolls back a transaction that stays open,
-// and then begins its own.
-func (c *Conn) Rollback() { _, _ = c.rollback.ExecContext(context.Background()) }
+// Rollback rolls the transaction back, if one is open. A ROLLBACK that
+// fails is run once more, so that one failure does not leave the
+// transaction open, holding SQLite's write lock, which the other stores
+// of the file and other processes wait for meanwhile (and then fail with
+// SQLITE_BUSY). Its errors are dropped: there is none to roll back when
+// SQLite has rolled it back already (both ROLLBACKs then fail, changing
+// nothing). A transaction that both leave open keeps the write lock until
+// the next Begin, which rolls it back and then begins its own.
+func (c *Conn) Rollback() {
+	if _, err := c.rollback.ExecContext(context.Background()); err != nil {
+		_, _ = c.rollback.ExecContext(context.Background())
+	}
+}
 
 // NewBatcher returns a Batcher writing through a connection of db that it
 // takes from db's pool and keeps until Close (a Conn), taking lock around

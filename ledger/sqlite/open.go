@@ -42,6 +42,9 @@ type Options struct {
 	// noSync turns fsync off, for tests of the rules that do not check
 	// durability.
 	noSync bool
+	// pools opens the writer and the read pool in place of sqlitedb.Open
+	// when set, for tests whose pools fail statements.
+	pools func(ctx context.Context, path string, o sqlitedb.Options) (w, r *sql.DB, err error)
 }
 
 // openDBs opens the writer (one connection) and the read pool and the
@@ -49,7 +52,11 @@ type Options struct {
 // (so that they wait for a payflow/sqlite Store of the process that is
 // writing, rather than for SQLite's busy timeout).
 func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, lock *sqlitewrite.Lock, err error) {
-	w, r, err = sqlitedb.Open(ctx, path, sqlitedb.Options{BusyTimeout: o.BusyTimeout, ReadConns: o.ReadConns, NoSync: o.noSync})
+	pools := sqlitedb.Open
+	if o.pools != nil {
+		pools = o.pools
+	}
+	w, r, err = pools(ctx, path, sqlitedb.Options{BusyTimeout: o.BusyTimeout, ReadConns: o.ReadConns, NoSync: o.noSync})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}

@@ -132,7 +132,10 @@ func joinErr(a, b error) error {
 // commit (while BEGIN waits, or while fn runs), the statement running is
 // interrupted, nothing is stored and Update fails with ctx's error. The
 // Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
-// ROLLBACK prepared on it once (sqlitewrite.Conn).
+// ROLLBACK prepared on it once (sqlitewrite.Conn). A ROLLBACK that fails
+// is run once more; one that fails again leaves the transaction open,
+// holding SQLite's write lock against other processes and the file's
+// other stores, until the next Update rolls it back before it begins.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err

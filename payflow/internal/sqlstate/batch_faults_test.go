@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 )
@@ -48,7 +49,7 @@ func inOneBatch(t *testing.T, fs *faultyStore, n int) []error {
 		wg.Go(func() { errs[i] = w(ctx, fs.s) })
 		synctest.Wait() // queued, its statements prepared
 	}
-	fs.f.arm(n)
+	fs.f.Arm(n)
 	fs.lock.Unlock()
 	wg.Wait()
 	return errs
@@ -82,22 +83,15 @@ func TestBatchWriteFaults(t *testing.T) {
 			fs := newFaultyStore(t, migrated, true)
 			setup(t, fs.s)
 			errs := inOneBatch(t, fs, n)
-			failed := fs.f.failure()
-			fs.f.arm(0)
+			failed := fs.f.Failure()
+			fs.f.Arm(0)
 			if failed == "" {
 				assert.Equal(t, []error{nil, nil, nil}, errs, "%d statements run", n-1)
 				assert.Equal(t, all, fs.dump(t), "%d statements run", n-1)
 				break
 			}
-			var kept, lost []int
-			for i, err := range errs {
-				if err == nil {
-					kept = append(kept, i)
-					continue
-				}
-				require.ErrorIs(t, err, errStatement, "write %d, statement %d, %s, failed", i, n, failed)
-				lost = append(lost, i)
-			}
+			kept, lost, err := sqlfault.Split(errs)
+			require.NoError(t, err, "statement %d, %s, failed", n, failed)
 			require.NotEmpty(t, lost, "statement %d, %s, failed", n, failed)
 			if len(kept) > 0 {
 				some++

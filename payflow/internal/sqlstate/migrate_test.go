@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/internal/testenv"
@@ -153,19 +154,19 @@ func TestMigrateStatementFails(t *testing.T) {
 	ms := migrations(t, engines[0])
 	for n := 1; ; n++ {
 		path := filepath.Join(t.TempDir(), fmt.Sprint(n, ".db"))
-		f := &faults{}
+		f := &sqlfault.Faults{}
 		db := faultPool(t, path, false, f)
-		f.arm(n)
+		f.Arm(n)
 		err := sqlstate.Migrate(ctx, db, sqlstate.SQLite, ms)
-		failed := f.failure()
-		f.arm(0)
+		failed := f.Failure()
+		f.Arm(0)
 		if failed == "" {
 			require.NoError(t, err)
 			assert.Equal(t, upTo(len(ms)), schemaVersions(t, db))
 			require.Greater(t, n, 2*len(ms), "statements run")
 			return
 		}
-		require.ErrorIs(t, err, errStatement, "statement %d, %s, failed", n, failed)
+		require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s, failed", n, failed)
 		var tables int
 		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&tables))
 		assert.Zero(t, tables, "statement %d, %s, failed", n, failed)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 	"github.com/casimpay/casimpay/pki"
@@ -66,10 +67,10 @@ func checkFaults(t *testing.T, migrated string, batched bool, c faultCase) {
 		fs := prepared()
 		before := fs.dump(t)
 		call := c.call(fs.s)
-		fs.f.arm(n)
+		fs.f.Arm(n)
 		got, err := call(ctx)
-		failed := fs.f.failure()
-		fs.f.arm(0)
+		failed := fs.f.Failure()
+		fs.f.Arm(0)
 		if failed == "" {
 			require.Greater(t, n, 1, "statements run")
 			assert.Equal(t, wantErr, err, "%d statements run", n-1)
@@ -80,7 +81,7 @@ func checkFaults(t *testing.T, migrated string, batched bool, c faultCase) {
 		if failed == "exec ROLLBACK" { // of a refusal, which it does not change
 			require.Equal(t, wantErr, err, "statement %d, %s, failed", n, failed)
 		} else {
-			require.ErrorIs(t, err, errStatement, "statement %d, %s, failed", n, failed)
+			require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s, failed", n, failed)
 		}
 		if c.readBack && strings.HasSuffix(failed, " SELECT") {
 			assert.Equal(t, want, fs.dump(t), "%s failed: the write made", failed)
@@ -413,17 +414,17 @@ func TestDeleteExpiredFaults(t *testing.T) {
 			batches := 0 // runs with a failure after a batch committed
 			for n := 1; ; n++ {
 				fs := prepared()
-				fs.f.arm(n)
+				fs.f.Arm(n)
 				deleted, err := fs.s.DeleteExpired(ctx, t0)
-				failed := fs.f.failure()
-				fs.f.arm(0)
+				failed := fs.f.Failure()
+				fs.f.Arm(0)
 				if failed == "" {
 					require.NoError(t, err)
 					assert.Equal(t, 2*expired, deleted)
 					assert.Equal(t, want, fs.dump(t))
 					break
 				}
-				require.ErrorIs(t, err, errStatement, "statement %d, %s, failed", n, failed)
+				require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s, failed", n, failed)
 				assert.Equal(t, 2*expired-deleted, expiredLeft(t, fs.plain, sqlstate.SQLite), "statement %d, %s, failed", n, failed)
 				if deleted > 0 {
 					batches++

@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	driver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/casimpay/casimpay/internal/sqlitedb"
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// refusedUpdate makes an Update on fl's Store that inserts account id and
+// then fails with errRefused, with the statements numbered n and those
+// following it (more of them) failed, for n = 1, 2, … until the first
+// that fails is its ROLLBACK.
+func refusedUpdate(t *testing.T, fl *faultyLedger, id uint64, more int) {
+	t.Helper()
+	ctx := context.Background()
+	for n := 1; ; n++ {
+		at := []int{n}
+		for i := range more {
+			at = append(at, n+1+i)
+		}
+		fl.f.Arm(at...)
+		err := fl.s.Update(ctx, func(tx ledger.Tx) error {
+			if err := tx.InsertAccounts([]ledger.Account{faultAccount(id, 0)}); err != nil {
+				return err
+			}
+			return errRefused
+		})
+		failed := fl.f.Failure()
+		fl.f.Arm()
+		require.NotEmpty(t, failed, "%d statements run, ROLLBACK not failed", n-1)
+		if failed == "exec ROLLBACK" {
+			require.ErrorIs(t, err, errRefused)
+			return
+		}
+	}
+}
+
+var errRefused = errors.New("refused")
+
+// otherWriter returns a connection to fl's file, another process's, that
+// does not wait for the write lock.
+func otherWriter(t *testing.T, fl *faultyLedger) *sql.DB {
+	t.Helper()
+	dsn, err := sqlitedb.DSN(fl.s.path, false, "busy_timeout(0)")
+	require.NoError(t, err)
+	other, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
+// accountCount returns the number of accounts that other reads, in a
+// write transaction (BEGIN IMMEDIATE), or its error when it cannot take
+// the write lock.
+func accountCount(other *sql.DB) (int, error) {
+	ctx := context.Background()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var accounts int
+	err = tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&accounts)
+	return accounts, err
+}
+
+// TestRollbackFailsOnce: an Update whose fn fails, and whose ROLLBACK
+// then fails once, fails with fn's error and leaves no transaction open
+// on the file: another connection (another process's) takes the write
+// lock at once, without waiting for the Store's next write, and finds
+// nothing of the Update stored.
+func TestRollbackFailsOnce(t *testing.T) {
+	fl := newFaultyLedger(t)
+	refusedUpdate(t, fl, 1, 0)
+	accounts, err := accountCount(otherWriter(t, fl))
+	require.NoError(t, err, "the write lock")
+	assert.Zero(t, accounts)
+}
+
+// TestRollbackFailsTwice: an Update whose fn fails, and whose ROLLBACK
+// fails twice, leaves its transaction open, holding the write lock,
+// which another connection then fails to take (SQLITE_BUSY) until the
+// Store's next Update rolls it back and commits its own, without the
+// rows of the first.
+func TestRollbackFailsTwice(t *testing.T) {
+	fl := newFaultyLedger(t)
+	other := otherWriter(t, fl)
+	refusedUpdate(t, fl, 1, 1)
+	_, err := accountCount(other)
+	var serr *driver.Error
+	require.ErrorAs(t, err, &serr)
+	assert.Equal(t, sqlite3.SQLITE_BUSY, serr.Code())
+
+	require.NoError(t, fl.s.Update(context.Background(), func(tx ledger.Tx) error {
+		return tx.InsertAccounts([]ledger.Account{faultAccount(2, 0)})
+	}))
+	accounts, err := accountCount(other)
+	require.NoError(t, err, "the write lock")
+	assert.Equal(t, 1, accounts)
+	got, err := fl.l.LookupAccounts(context.Background(), []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, ledger.IDFromUint64(2), got[0].ID)
+}
+
+// TestViewEndFails: a View whose COMMIT and then ROLLBACK fail returns
+// what it read, and closes its connection, which may be inside its
+// transaction, rather than keeping it: the next View reads on another.
+func TestViewEndFails(t *testing.T) {
+	ctx := context.Background()
+	for n := 1; ; n++ { // on a new store each time, whose reads number alike
+		fl := newFaultyLedger(t)
+		writes(faultAccounts())(t, fl)
+		open := fl.s.r.Stats().OpenConnections
+		fl.f.Arm(n, n+1)
+		got, err := fl.l.LookupAccounts(ctx, faultIDs)
+		failed := fl.f.Failure()
+		fl.f.Arm()
+		require.NotEmpty(t, failed, "%d statements run, COMMIT not failed", n-1)
+		if failed != "exec COMMIT" {
+			continue
+		}
+		require.NoError(t, err)
+		want := faultAccounts()
+		for i := range want {
+			want[i].Timestamp = got[i].Timestamp
+		}
+		assert.Equal(t, want, got)
+		assert.Equal(t, open-1, fl.s.r.Stats().OpenConnections, "the connection closed")
+		again, err := fl.l.LookupAccounts(ctx, faultIDs)
+		require.NoError(t, err)
+		assert.Equal(t, got, again)
+		assert.Equal(t, open, fl.s.r.Stats().OpenConnections, "another connection")
+		return
+	}
+}
