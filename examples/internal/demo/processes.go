@@ -1194,7 +1194,10 @@ func unanswered(err error) bool {
 // longer relayed: a second one ends the process at once, as the system's
 // default does, where the program, interrupted, takes its time to end
 // (a till withdrawing its payment request, for 13 seconds at most, or
-// the cloud waiting 5 seconds for the calls under way).
+// the cloud waiting 5 seconds for the calls under way). A process started
+// with SIGINT ignored (a background job of a shell without job control)
+// goes back to ignoring it once the context has ended: a second
+// interrupt is ignored there, and SIGTERM still ends it.
 func NotifyContext() (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
