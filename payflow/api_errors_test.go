@@ -35,3 +35,21 @@ func TestStatusOfAnUnknownCode(t *testing.T) {
 	assert.Equal(t, 500, payflow.StatusOf(""))
 	assert.Equal(t, 402, payflow.StatusOf("insufficient_funds"))
 }
+
+// verdicts is an error of several, some of them nil, as an error type
+// written by hand may hold them (errors.Join drops a nil).
+type verdicts []error
+
+func (v verdicts) Error() string   { return "several verdicts" }
+func (v verdicts) Unwrap() []error { return v }
+
+// TestAsErrorSkipsNilErrorsOfATree: the nil errors that an error's
+// Unwrap() []error gives are passed over: the first of the others that
+// has a code gives it; with none, the error is internal.
+func TestAsErrorSkipsNilErrorsOfATree(t *testing.T) {
+	e := payflow.AsError(verdicts{nil, fmt.Errorf("paying: %w", payflow.ErrFunds), nil})
+	assert.Equal(t, "insufficient_funds", e.Code)
+	assert.Equal(t, 402, e.Status)
+	assert.Equal(t, "several verdicts", e.Message)
+	assert.Equal(t, "internal", payflow.AsError(verdicts{nil, nil}).Code)
+}

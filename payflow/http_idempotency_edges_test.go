@@ -102,13 +102,17 @@ func TestIdempotencyKeyEdges(t *testing.T) {
 }
 
 // nonceKeyStore is a Store whose NonceKey keeps the first candidate it is
-// given and returns the key kept.
+// given and returns the key kept, or fails with err when set.
 type nonceKeyStore struct {
 	Store
 	key []byte
+	err error
 }
 
 func (s *nonceKeyStore) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
 	if s.key == nil {
 		s.key = bytes.Clone(candidate)
 	}
@@ -130,4 +134,14 @@ func TestNonceRandomFails(t *testing.T) {
 	n, err := mintNonce(mac, iotest.ErrReader(down), time.Unix(1_800_000_000, 0), "card", nil)
 	assert.ErrorIs(t, err, down)
 	assert.Nil(t, n)
+}
+
+// TestNonceKeyStoreFails: no nonce key is made when the store cannot keep
+// or read one: the store's error.
+func TestNonceKeyStoreFails(t *testing.T) {
+	lost := errors.New("connection lost")
+	k, err := newNonceKey(context.Background(), &nonceKeyStore{err: lost}, bytes.NewReader(make([]byte, nonceKeySize)))
+	require.ErrorIs(t, err, lost)
+	assert.EqualError(t, err, "payflow: nonce key: connection lost")
+	assert.Nil(t, k)
 }

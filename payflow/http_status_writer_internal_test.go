@@ -27,3 +27,14 @@ func TestStatusWriterKeepsTheFirstStatusAndError(t *testing.T) {
 	sw.Write([]byte("cd"))
 	assert.Equal(t, statusWriter{ResponseWriter: sw.ResponseWriter, status: http.StatusOK, bytes: 2, err: first}, *sw)
 }
+
+// TestStatusWriterUnwraps: a statusWriter gives the writer it wraps to an
+// http.ResponseController, which flushes that writer, and takes no
+// status for it.
+func TestStatusWriterUnwraps(t *testing.T) {
+	out := httptest.NewRecorder()
+	sw := &statusWriter{ResponseWriter: out}
+	assert.NoError(t, http.NewResponseController(sw).Flush())
+	assert.True(t, out.Flushed)
+	assert.Zero(t, sw.status)
+}

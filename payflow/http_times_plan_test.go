@@ -3,6 +3,7 @@ package payflow
 import (
 	"io"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -220,4 +221,20 @@ func TestWireFieldOfAnArrayNamedInErrors(t *testing.T) {
 	err = wireDecode(append([]byte{0x82, 0x61, 'a'}, past...), new(wirePlanArray))
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.EqualError(t, err, "payflow: invalid request: body is not a valid wirePlanArray: field At has the wrong type")
+}
+
+// TestWireArrayOfMoreItemsThanFields: an array of more items than the
+// fields of the struct decoded from it (toarray) has its extra items
+// passed over by the checks and is refused by the decoders, for its
+// length, without a panic.
+func TestWireArrayOfMoreItemsThanFields(t *testing.T) {
+	body := slices.Concat([]byte{0x83, 0x61, 'a'}, wireAt, []byte{0x61, 'x'})
+	err := wireDecode(body, new(wirePlanArray))
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "payflow: invalid request: body is not a valid wirePlanArray: ")
+	assert.EqualError(t, wireDecodeReply(body, new(wirePlanArray)),
+		"cbor: cannot unmarshal array into Go value of type payflow.wirePlanArray (cannot decode CBOR array to struct with different number of elements)")
+	rest, err := wirePlanFor(reflect.TypeFor[wirePlanArray]()).check(append(body, 0x07))
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x07}, rest)
 }

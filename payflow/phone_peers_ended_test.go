@@ -55,3 +55,35 @@ func TestPeersWithEndedContext(t *testing.T) {
 	assert.Equal(t, named, peers)
 	assert.Equal(t, int32(1), api.calls.Load(), "nothing asked")
 }
+
+// TestPeersRenewalWithEndedContext: a peer shown under a name that
+// expired less than PeerNameTTL ago is shown under it while the name is
+// asked for again; a Peers whose context ended fails with the context's
+// error instead, asking nothing. With a context that lasts, the name is
+// asked for once more and the peer shown.
+func TestPeersRenewalWithEndedContext(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &resolveCount{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	w.hear(t)
+	named, err := w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, named, 1)
+	require.Equal(t, int32(1), api.calls.Load())
+
+	f.Clock.Advance(payflow.PeerNameTTL) // the name expired, just
+	w.hear(t)
+	ended, cancel := withCancelCause(ctx)
+	cancel()
+	peers, err := w.shopper.Peers(ended)
+	require.ErrorIs(t, err, errCallerGone)
+	assert.Nil(t, peers)
+	assert.Equal(t, int32(1), api.calls.Load(), "nothing asked")
+
+	peers, err = w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	assert.Equal(t, named[0].Name, peers[0].Name)
+	assert.Equal(t, int32(2), api.calls.Load(), "asked again")
+}

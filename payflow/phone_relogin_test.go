@@ -15,7 +15,8 @@ import (
 // forgottenTokenAPI answers ErrUnauthorized, as the platform does for a
 // token it no longer knows, to a read of a payment request made with a
 // forgotten token: the one issued last when forget is called, and once
-// forgetNew is set every token issued after it. It counts the logins.
+// forgetNew is set every token issued after it. It counts the logins,
+// and answers them loginErr, not sent, while it is set.
 type forgottenTokenAPI struct {
 	payflow.API
 	mu        sync.Mutex
@@ -23,9 +24,16 @@ type forgottenTokenAPI struct {
 	forgetNew bool
 	last      string
 	logins    int
+	loginErr  error
 }
 
 func (a *forgottenTokenAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
+	a.mu.Lock()
+	fail := a.loginErr
+	a.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
 	l, err := a.API.Login(ctx, req)
 	if err == nil {
 		a.mu.Lock()
@@ -93,4 +101,37 @@ func TestPhoneLogsInAgainOnceForAForgottenToken(t *testing.T) {
 			assert.Equal(t, sv.ID, v.ID)
 		})
 	}
+}
+
+// TestPhoneLoginAgainFails: a read refused ErrUnauthorized, its token
+// forgotten, whose login again fails (the platform unavailable) fails
+// with that login's error, the read not made again; once the platform
+// answers, the next read logs in once and gets the request.
+func TestPhoneLoginAgainFails(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &forgottenTokenAPI{API: w.f.Platform, forgotten: map[string]bool{}}
+	w.useShopper(t, api)
+	w.pair(t)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	require.Equal(t, 1, api.loginCount())
+	api.forget(false)
+	api.mu.Lock()
+	api.loginErr = payflow.ErrUnavailable
+	api.mu.Unlock()
+
+	v, err := w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.NotErrorIs(t, err, payflow.ErrUnauthorized)
+	assert.Nil(t, v)
+	assert.Equal(t, 1, api.loginCount())
+
+	api.mu.Lock()
+	api.loginErr = nil
+	api.mu.Unlock()
+	v, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, v.ID)
+	assert.Equal(t, 2, api.loginCount(), "one login again")
 }

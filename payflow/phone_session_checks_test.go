@@ -202,3 +202,22 @@ func TestSellerStatusRefusesViewOfAnotherRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerSelectLoginLapsesWhilePairing: a seller's login that lapses
+// (by the phone's clock) while its pairing is answered is renewed to
+// check the session's merchant; a renewal that fails (a login answered
+// without a token: ErrMismatch) fails Select, which selects nothing.
+func TestSellerSelectLoginLapsesWhilePairing(t *testing.T) {
+	ctx := context.Background()
+	w, api := newTamperWorld(t)
+	shopperEID, _ := w.shopperSelects(t)
+	api.pair = func(*payflow.SessionView) {
+		w.f.Clock.Advance(payflow.DefaultTokenTTL)
+		api.login = func(l *payflow.LoginResponse) { l.Token = "" }
+	}
+	c, err := w.seller.Select(ctx, shopperEID)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	require.Nil(t, c)
+	_, err = w.seller.WaitPaired(ctx)
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+}

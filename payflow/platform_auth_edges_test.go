@@ -441,10 +441,12 @@ func TestFailedReloadCounts(t *testing.T) {
 }
 
 // unreadableChain is a Store that reads card id, once set, with a chain
-// that pki cannot read, as a store written by hand may hold it.
+// that pki cannot read, as a store written by hand may hold it: chain
+// when set (before id), else a certificate that does not parse.
 type unreadableChain struct {
 	payflow.Store
-	id atomic.Value // string
+	id    atomic.Value // string
+	chain [][]byte
 }
 
 func (s *unreadableChain) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
@@ -454,6 +456,9 @@ func (s *unreadableChain) Card(ctx context.Context, id string) (*payflow.CardRec
 	}
 	b := *c
 	b.Chain = [][]byte{[]byte("no certificate")}
+	if s.chain != nil {
+		b.Chain = s.chain
+	}
 	return &b, nil
 }
 

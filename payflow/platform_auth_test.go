@@ -31,6 +31,7 @@ type outage struct {
 	merchants bool   // whether reads of merchants fail
 	spent     bool   // whether reads of a record's nonce and counter fail
 	logins    bool   // whether acceptances of logins (their tokens) fail
+	tokens    bool   // whether reads of tokens fail
 	accepts   int    // the acceptances asked for, failed or not
 }
 
@@ -64,6 +65,13 @@ func (s *outage) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		return errLost
 	}
 	return s.Store.Accept(ctx, a)
+}
+
+func (s *outage) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	if s.tokens {
+		return nil, errLost
+	}
+	return s.Store.Token(ctx, hash)
 }
 
 func (s *outage) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {

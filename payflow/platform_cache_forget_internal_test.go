@@ -148,7 +148,8 @@ func TestTableClearsDroppedKeys(t *testing.T) {
 
 // TestCachedCardKeepsDerivedKeys: the EID key and the certificate's key of
 // a card are derived once and kept; an advertising secret that adv
-// refuses is ErrInternal.
+// refuses is ErrInternal, and a card without a chain has no certificate's
+// key.
 func TestCachedCardKeepsDerivedKeys(t *testing.T) {
 	ca := newTestCA(t)
 	e := &cachedCard{rec: &CardRecord{ID: "8944000000000000001", AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), Chain: ca.chain(t, "8944000000000000001")}}
@@ -166,6 +167,7 @@ func TestCachedCardKeepsDerivedKeys(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInternal)
 	assert.NotErrorIs(t, err, ErrInvalid)
 	assert.Nil(t, bad.key.Load())
+	assert.Nil(t, bad.leafKey(), "no chain, no certificate's key")
 }
 
 // countingStore counts the reads of cards and merchants, and fails the

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -1589,10 +1590,13 @@ func (s *shop) longCatalog(t *testing.T) []record.Item {
 // oldLines is a Store that, once armed, reads every payment with the lines
 // of a request stored before CreateRequest checked the length of its
 // receipt, as a database of an earlier version holds it: 69 lines of the
-// longest SKUs and names, 690 in all, whose receipt is too long to sign.
+// longest SKUs and names, 690 in all, whose receipt is too long to sign;
+// with name set, its own lines named so instead, a name that a receipt
+// may not carry, from a catalog that an earlier version did not check.
 type oldLines struct {
 	payflow.Store
 	armed bool
+	name  string
 }
 
 func (s *oldLines) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
@@ -1615,6 +1619,13 @@ func (s *oldLines) lengthen(p *payflow.PaymentRecord) {
 	if !s.armed {
 		return
 	}
+	if s.name != "" {
+		p.Lines = slices.Clone(p.Lines)
+		for i := range p.Lines {
+			p.Lines[i].Name = s.name
+		}
+		return
+	}
 	p.Lines = nil
 	for i := range 69 {
 		sku := fmt.Sprintf("%03d", i) + strings.Repeat("s", record.MaxText-3)
@@ -1628,18 +1639,30 @@ func (s *oldLines) lengthen(p *payflow.PaymentRecord) {
 // merchant captures at once or manually: the request stays pending with
 // nothing of the consent stored, the consent is spent, and the merchant
 // can still cancel it. Before, the payment was captured (or held) and the
-// receipt's signature then failed, leaving it approving for good.
+// receipt's signature then failed, leaving it approving for good. So is
+// one whose lines are named as no receipt may carry (a trailing space).
 func TestApproveStoredRequestWithTooLongReceipt(t *testing.T) {
 	ctx := context.Background()
-	for _, manual := range []bool{false, true} {
-		t.Run(fmt.Sprint("manual=", manual), func(t *testing.T) {
-			st := &oldLines{Store: memory.New()}
+	for _, tt := range []struct {
+		manual bool
+		name   string
+		want   string
+	}{
+		{false, "", "its receipt would be"},
+		{true, "", "its receipt would be"},
+		{false, "Apple ", "its receipt: "},
+		{true, "Apple ", "its receipt: "},
+	} {
+		t.Run(fmt.Sprintf("manual=%v,name=%q", tt.manual, tt.name), func(t *testing.T) {
+			manual := tt.manual
+			st := &oldLines{Store: memory.New(), name: tt.name}
 			s := newShopOn(t, st, manual, paytest.Options{})
 			v, _ := s.request(t)
 			st.armed = true
 			c := s.consent(t, v.ID)
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 			require.ErrorIs(t, err, payflow.ErrInvalid)
+			assert.ErrorContains(t, err, tt.want)
 			r, err := st.Payment(ctx, v.ID)
 			require.NoError(t, err)
 			assert.Equal(t, payflow.StatePending, r.State)

@@ -7,16 +7,34 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
-// signFaultCard is a SellerCard whose next read of its counter, or whose
-// next signature of a refund or of a payment request, fails with
-// errCardIO once armed, as a card reader that loses a reply does.
+// signFaultCard is a SellerCard whose next read of its counter, ICCID or
+// advert, or whose next signature of a refund or of a payment request,
+// fails with errCardIO once armed, as a card reader that loses a reply
+// does.
 type signFaultCard struct {
 	payflow.SellerCard
-	counter, sign, request bool
+	counter, sign, request, iccid, advert bool
+}
+
+func (c *signFaultCard) ICCID() (string, error) {
+	if c.iccid {
+		c.iccid = false
+		return "", errCardIO
+	}
+	return c.SellerCard.ICCID()
+}
+
+func (c *signFaultCard) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, error) {
+	if c.advert {
+		c.advert = false
+		return nil, errCardIO
+	}
+	return c.SellerCard.Advert(epoch, role, flags)
 }
 
 func (c *signFaultCard) Counter() (uint64, error) {
