@@ -33,7 +33,10 @@ const maxReadStmts = 256
 // connection (and fails with an error wrapping ctx's), and a read that
 // runs is interrupted and later reads fail, with an error wrapping ctx's
 // that View returns when fn passes it on. The transaction ends when fn
-// returns or panics, before the connection goes back to the pool. A
+// returns or panics, before the connection goes back to the pool; a
+// COMMIT that fails there is rolled back and does not change what View
+// returns (what fn read is one snapshot either way), and a connection
+// that stays in its transaction is closed, not put back. A
 // View that runs when Close is called runs to its end, which Close waits
 // for; one that waits for a connection then, or starts after, fails with
 // ledger.ErrClosed.
