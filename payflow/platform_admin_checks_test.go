@@ -500,14 +500,14 @@ func TestBalanceReadFails(t *testing.T) {
 	st.set(false, "")
 	require.ErrorIs(t, err, errLost, "the owner's read failed")
 
-	as := &assetFault{Store: memory.New()}
+	as := &faultStore{Store: memory.New()}
 	s = newShopOn(t, as, false, paytest.Options{})
-	as.armed = true
+	as.asset.failAll()
 	_, err = s.Platform.Balance(ctx, merchantID, paytest.Ticket)
 	require.ErrorIs(t, err, errLost, "the asset's read failed")
 	err = s.Platform.OpenAccount(ctx, s.shopper.ID, paytest.Ticket)
 	require.ErrorIs(t, err, errLost, "the asset's read failed")
-	as.armed = false
+	as.asset.arm(plan[string]{})
 	b, err := s.Platform.Balance(ctx, merchantID, paytest.Ticket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Balance{Posted: 10}, b)

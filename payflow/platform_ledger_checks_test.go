@@ -143,8 +143,7 @@ func TestRefundOverflowLedgerDown(t *testing.T) {
 	for _, lost := range []bool{false, true} {
 		t.Run(map[bool]string{false: "spending", true: "probe"}[lost], func(t *testing.T) {
 			ctx := context.Background()
-			st := &refundFailLost{Store: memory.New()}
-			st.taken = !lost
+			st := refundFailLost(lost)
 			ls := &secondUpdateDown{Store: ledgermemory.New()}
 			s := newShopOnLedger(t, st, ls, false, paytest.Options{})
 			_, id, msg := overflowingRefund(t, s)
