@@ -507,7 +507,7 @@ func TestBalanceReadFails(t *testing.T) {
 	require.ErrorIs(t, err, errLost, "the asset's read failed")
 	err = s.Platform.OpenAccount(ctx, s.shopper.ID, paytest.Ticket)
 	require.ErrorIs(t, err, errLost, "the asset's read failed")
-	as.asset.arm(plan[string]{})
+	as.asset.disarm()
 	b, err := s.Platform.Balance(ctx, merchantID, paytest.Ticket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Balance{Posted: 10}, b)

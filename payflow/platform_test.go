@@ -2470,7 +2470,7 @@ func TestRequestAssetReadLostSpendsNothing(t *testing.T) {
 	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.ErrorIs(t, err, errLost)
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
-	st.asset.arm(plan[string]{})
+	st.asset.disarm()
 	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, v.State)

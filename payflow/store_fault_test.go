@@ -28,13 +28,21 @@ type callFault[C any] struct {
 	p  plan[C]
 }
 
-// arm replaces f's plan with p; arm(plan[C]{}) has every later call go
-// through.
+// arm replaces f's plan with p.
 func (f *callFault[C]) arm(p plan[C]) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.p = p
 }
+
+// failNext has f fail the next call only.
+func (f *callFault[C]) failNext() { f.arm(plan[C]{fails: 1}) }
+
+// failAll has f fail every later call, until it is armed again.
+func (f *callFault[C]) failAll() { f.arm(plan[C]{fails: -1}) }
+
+// disarm has every later call go through.
+func (f *callFault[C]) disarm() { f.arm(plan[C]{}) }
 
 // strike returns the error of the call c, nil for one that goes through,
 // and counts c against f's plan.
@@ -154,9 +162,3 @@ func (s *faultStore) DueRefunds(ctx context.Context, t time.Time, limit int) ([]
 	}
 	return s.Store.DueRefunds(ctx, t, limit)
 }
-
-// failNext has f fail the next call only.
-func (f *callFault[C]) failNext() { f.arm(plan[C]{fails: 1}) }
-
-// failAll has f fail every later call, until it is armed again.
-func (f *callFault[C]) failAll() { f.arm(plan[C]{fails: -1}) }
