@@ -85,12 +85,13 @@ type paymentUpdate struct {
 // does not reach the Store.
 type faultStore struct {
 	payflow.Store
-	payment, refund, session callFault[payflow.ID]
-	merchant, catalog, asset callFault[string]
-	accept                   callFault[*payflow.Acceptance]
-	updatePayment            callFault[paymentUpdate]
-	updateRefund             callFault[*payflow.RefundRecord]
-	dueRefunds               callFault[time.Time]
+	payment, refund, session       callFault[payflow.ID]
+	card, merchant, catalog, asset callFault[string]
+	putMerchant                    callFault[*payflow.Merchant]
+	accept                         callFault[*payflow.Acceptance]
+	updatePayment                  callFault[paymentUpdate]
+	updateRefund                   callFault[*payflow.RefundRecord]
+	dueRefunds                     callFault[time.Time]
 }
 
 func (s *faultStore) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
@@ -112,6 +113,20 @@ func (s *faultStore) Session(ctx context.Context, id payflow.ID) (*payflow.Sessi
 		return nil, err
 	}
 	return s.Store.Session(ctx, id)
+}
+
+func (s *faultStore) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	if err := s.card.strike(id); err != nil {
+		return nil, err
+	}
+	return s.Store.Card(ctx, id)
+}
+
+func (s *faultStore) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
+	if err := s.putMerchant.strike(m); err != nil {
+		return err
+	}
+	return s.Store.PutMerchant(ctx, m)
 }
 
 func (s *faultStore) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
