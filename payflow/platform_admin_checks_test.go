@@ -203,12 +203,6 @@ func TestEnrollMerchantRefusesBadFields(t *testing.T) {
 	}
 }
 
-// failCard has the reads of card id on s fail with errLost, until
-// s.card is armed again.
-func failCard(s *faultStore, id string) {
-	s.card.arm(plan[string]{when: func(c string) bool { return c == id }, fails: -1})
-}
-
 // TestEnrollMerchantReadFails: an enrolment whose read of the merchant or
 // of a seller card fails returns the store's error and leaves nothing: no
 // merchant, the card no merchant's, and no ledger account. A seller card

@@ -118,12 +118,12 @@ func TestPairSellerRoleWithoutMerchantIsForbidden(t *testing.T) {
 // as a session of cards that are not revoked.
 func TestSessionCardReadFailureIsInternal(t *testing.T) {
 	s, st := outageShop(t)
-	st.card = s.seller.ID
+	failCard(st, s.seller.ID)
 	v, err := s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
 	require.ErrorIs(t, err, errLost)
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
 	assert.Nil(t, v)
-	st.card = ""
+	st.card.disarm()
 	v, err = s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionPaired, v.State)
@@ -414,13 +414,13 @@ func TestMissAfterCutReloadsGoesOn(t *testing.T) {
 // context alive, counts as a reload: a miss within the second after its
 // start reloads nothing, and is not_found.
 func TestFailedReloadCounts(t *testing.T) {
-	out := &outage{Store: memory.New()}
+	out := &faultStore{Store: memory.New()}
 	st := &endingScan{Store: out}
 	s := newShopOn(t, st, false, paytest.Options{})
 	s.Clock.Advance(time.Second) // a reload is due at a miss
-	out.cards = true
+	out.cards.failAll()
 	require.ErrorIs(t, s.Platform.Reload(context.Background()), errLost)
-	out.cards = false
+	out.cards.disarm()
 	scans := st.count()
 	_, err := s.Platform.Resolve(context.Background(), s.seller.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
 	require.ErrorIs(t, err, payflow.ErrNotFound)

@@ -21,11 +21,20 @@ type plan[C any] struct {
 	then  func()
 }
 
-// callFault fails the calls of one Store method that its plan picks. Its zero
-// value fails none; it is safe for concurrent use.
+// callFault fails the calls of one Store method that its plan picks, and
+// counts the calls made, failed or not. Its zero value fails none; it is
+// safe for concurrent use.
 type callFault[C any] struct {
-	mu sync.Mutex
-	p  plan[C]
+	mu    sync.Mutex
+	p     plan[C]
+	calls int
+}
+
+// made returns the calls made so far, failed or not.
+func (f *callFault[C]) made() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
 
 // arm replaces f's plan with p.
@@ -48,6 +57,7 @@ func (f *callFault[C]) disarm() { f.arm(plan[C]{}) }
 // and counts c against f's plan.
 func (f *callFault[C]) strike(c C) error {
 	f.mu.Lock()
+	f.calls++
 	p := &f.p
 	if p.fails == 0 || p.when != nil && !p.when(c) {
 		f.mu.Unlock()
@@ -87,6 +97,9 @@ type faultStore struct {
 	payflow.Store
 	payment, refund, session       callFault[payflow.ID]
 	card, merchant, catalog, asset callFault[string]
+	cards                          callFault[struct{}]
+	spent                          callFault[string] // by card ID
+	token                          callFault[[]byte]
 	putMerchant                    callFault[*payflow.Merchant]
 	accept                         callFault[*payflow.Acceptance]
 	updatePayment                  callFault[paymentUpdate]
@@ -120,6 +133,27 @@ func (s *faultStore) Card(ctx context.Context, id string) (*payflow.CardRecord, 
 		return nil, err
 	}
 	return s.Store.Card(ctx, id)
+}
+
+func (s *faultStore) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	if err := s.cards.strike(struct{}{}); err != nil {
+		return err
+	}
+	return s.Store.Cards(ctx, fn)
+}
+
+func (s *faultStore) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
+	if err := s.spent.strike(cardID); err != nil {
+		return err
+	}
+	return s.Store.Spent(ctx, nonce, cardID, counter)
+}
+
+func (s *faultStore) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	if err := s.token.strike(hash); err != nil {
+		return nil, err
+	}
+	return s.Store.Token(ctx, hash)
 }
 
 func (s *faultStore) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
@@ -176,4 +210,10 @@ func (s *faultStore) DueRefunds(ctx context.Context, t time.Time, limit int) ([]
 		return nil, err
 	}
 	return s.Store.DueRefunds(ctx, t, limit)
+}
+
+// failCard has the reads of card id on s fail with errLost, until
+// s.card is armed again.
+func failCard(s *faultStore, id string) {
+	s.card.arm(plan[string]{when: func(c string) bool { return c == id }, fails: -1})
 }
