@@ -8,7 +8,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 )
 
-// plan says which calls of one Store method a fault fails: of the calls
+// plan says which calls of one store method a fault fails: of the calls
 // that when picks (every call when nil), the first skip go through, then
 // the next fails fail (every one from then on when fails is negative),
 // each with err (errLost when nil); then, when set, runs as each fails.
@@ -21,9 +21,9 @@ type plan[C any] struct {
 	then  func()
 }
 
-// callFault fails the calls of one Store method that its plan picks, and
-// counts the calls made, failed or not. Its zero value fails none; it is
-// safe for concurrent use.
+// callFault fails the calls of one store method (payflow's or the
+// ledger's) that its plan picks, and counts the calls made, failed or not.
+// Its zero value fails none; it is safe for concurrent use.
 type callFault[C any] struct {
 	mu    sync.Mutex
 	p     plan[C]
