@@ -203,66 +203,13 @@ func TestEnrollMerchantRefusesBadFields(t *testing.T) {
 	}
 }
 
-// readFaults is a Store whose reads of merchants, while merchants is set,
-// of the card card and, while catalogs is set, of catalogs fail with
-// errLost; while put is set, its writes of merchants are refused with it.
-type readFaults struct {
-	payflow.Store
-	mu        sync.Mutex
-	merchants bool
-	card      string
-	catalogs  bool
-	put       error
-}
-
-func (s *readFaults) set(merchants bool, card string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.merchants, s.card = merchants, card
-}
-
-// fault returns what f reads of s's faults, under s.mu.
-func fault[T any](s *readFaults, f func(*readFaults) T) T {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return f(s)
-}
-
-func (s *readFaults) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
-	if fault(s, func(s *readFaults) bool { return s.merchants }) {
-		return nil, errLost
-	}
-	return s.Store.Merchant(ctx, id)
-}
-
-func (s *readFaults) Catalog(ctx context.Context, id string) ([]payflow.CatalogItem, error) {
-	if fault(s, func(s *readFaults) bool { return s.catalogs }) {
-		return nil, errLost
-	}
-	return s.Store.Catalog(ctx, id)
-}
-
-func (s *readFaults) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
-	if err := fault(s, func(s *readFaults) error { return s.put }); err != nil {
-		return err
-	}
-	return s.Store.PutMerchant(ctx, m)
-}
-
-func (s *readFaults) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
-	if fault(s, func(s *readFaults) bool { return s.card == id }) {
-		return nil, errLost
-	}
-	return s.Store.Card(ctx, id)
-}
-
 // TestEnrollMerchantReadFails: an enrolment whose read of the merchant or
 // of a seller card fails returns the store's error and leaves nothing: no
 // merchant, the card no merchant's, and no ledger account. A seller card
 // that is not enrolled is ErrNotFound naming it.
 func TestEnrollMerchantReadFails(t *testing.T) {
 	ctx := context.Background()
-	st := &readFaults{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	bob := s.NewCard("Bob")
 	kiosk := payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{bob.ID}}
@@ -278,15 +225,15 @@ func TestEnrollMerchantReadFails(t *testing.T) {
 		assert.Empty(t, accounts, "no ledger account: %s", msg)
 	}
 
-	st.set(true, "")
+	st.merchant.failAll()
 	err := s.Platform.EnrollMerchant(ctx, kiosk)
-	st.set(false, "")
+	st.merchant.disarm()
 	require.ErrorIs(t, err, errLost)
 	requireNothing("the merchant's read failed")
 
-	st.set(false, bob.ID)
+	failCard(st, bob.ID)
 	err = s.Platform.EnrollMerchant(ctx, kiosk)
-	st.set(false, "")
+	st.card.disarm()
 	require.ErrorIs(t, err, errLost)
 	requireNothing("the card's read failed")
 
@@ -459,16 +406,12 @@ func TestEnrolledShopperCardHiddenUnread(t *testing.T) {
 // store's error as it is, not as an enrolment in another currency.
 func TestEnrollMerchantStoreConflict(t *testing.T) {
 	ctx := context.Background()
-	st := &readFaults{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	refused := fmt.Errorf("%w: the store's own refusal", payflow.ErrConflict)
-	st.mu.Lock()
-	st.put = refused
-	st.mu.Unlock()
+	st.putMerchant.arm(plan[*payflow.Merchant]{fails: -1, err: refused})
 	err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Shop", Currency: "EUR", SellerCardIDs: []string{s.seller.ID}})
-	st.mu.Lock()
-	st.put = nil
-	st.mu.Unlock()
+	st.putMerchant.disarm()
 	assert.Equal(t, refused, err)
 	m, err := s.Store.Merchant(ctx, merchantID)
 	require.NoError(t, err)
@@ -479,11 +422,9 @@ func TestEnrollMerchantStoreConflict(t *testing.T) {
 // error, with no catalog.
 func TestCatalogReadFails(t *testing.T) {
 	ctx := context.Background()
-	st := &readFaults{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
-	st.mu.Lock()
-	st.catalogs = true
-	st.mu.Unlock()
+	st.catalog.failAll()
 	c, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
 	require.ErrorIs(t, err, errLost)
 	assert.Nil(t, c)
@@ -493,21 +434,21 @@ func TestCatalogReadFails(t *testing.T) {
 // the asset fails returns the store's error, not an account not found.
 func TestBalanceReadFails(t *testing.T) {
 	ctx := context.Background()
-	st := &readFaults{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
-	st.set(false, merchantID)
+	failCard(st, merchantID)
 	_, err := s.Platform.Balance(ctx, merchantID, "EUR")
-	st.set(false, "")
+	st.card.disarm()
 	require.ErrorIs(t, err, errLost, "the owner's read failed")
 
-	as := &assetFault{Store: memory.New()}
+	as := &faultStore{Store: memory.New()}
 	s = newShopOn(t, as, false, paytest.Options{})
-	as.armed = true
+	as.asset.failAll()
 	_, err = s.Platform.Balance(ctx, merchantID, paytest.Ticket)
 	require.ErrorIs(t, err, errLost, "the asset's read failed")
 	err = s.Platform.OpenAccount(ctx, s.shopper.ID, paytest.Ticket)
 	require.ErrorIs(t, err, errLost, "the asset's read failed")
-	as.armed = false
+	as.asset.disarm()
 	b, err := s.Platform.Balance(ctx, merchantID, paytest.Ticket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Balance{Posted: 10}, b)

@@ -111,16 +111,12 @@ func TestEnrollMerchantOtherCurrencyFirst(t *testing.T) {
 // stays hidden from shopper cards.
 func TestEnrollMerchantRefusedKeepsRoles(t *testing.T) {
 	ctx := context.Background()
-	st := &readFaults{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	bob := s.NewCard("Bob")
-	st.mu.Lock()
-	st.put = errLost
-	st.mu.Unlock()
+	st.putMerchant.failAll()
 	err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{bob.ID}})
-	st.mu.Lock()
-	st.put = nil
-	st.mu.Unlock()
+	st.putMerchant.disarm()
 	require.ErrorIs(t, err, errLost)
 	r, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
 	require.NoError(t, err, "the seller card")

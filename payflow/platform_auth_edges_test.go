@@ -118,12 +118,12 @@ func TestPairSellerRoleWithoutMerchantIsForbidden(t *testing.T) {
 // as a session of cards that are not revoked.
 func TestSessionCardReadFailureIsInternal(t *testing.T) {
 	s, st := outageShop(t)
-	st.card = s.seller.ID
+	failCard(st, s.seller.ID)
 	v, err := s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
 	require.ErrorIs(t, err, errLost)
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
 	assert.Nil(t, v)
-	st.card = ""
+	st.card.disarm()
 	v, err = s.Platform.Session(context.Background(), s.shopper.Token, s.session.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionPaired, v.State)
@@ -350,19 +350,6 @@ func TestPairGivesBackForASpentNonce(t *testing.T) {
 	requireBudget(t, s, 2)
 }
 
-// acceptsDown is a Store whose acceptances fail while down is set.
-type acceptsDown struct {
-	payflow.Store
-	down atomic.Bool
-}
-
-func (s *acceptsDown) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if s.down.Load() {
-		return errLost
-	}
-	return s.Store.Accept(ctx, a)
-}
-
 // TestPairRefusalLostKeepsBudget: a pairing proof refused before it draws
 // on the card's budget of EID resolutions (its own EID is not the card's),
 // whose refusal the store then fails to write, is internal and gives
@@ -370,7 +357,7 @@ func (s *acceptsDown) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // resolution left. The proof stays unspent: sent again, it is refused for
 // its EID.
 func TestPairRefusalLostKeepsBudget(t *testing.T) {
-	st := &acceptsDown{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1}})
 	s.Clock.Advance(time.Second) // refills what the shop's pairing drew
 	ctx := context.Background()
@@ -379,11 +366,11 @@ func TestPairRefusalLostKeepsBudget(t *testing.T) {
 	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
 	require.NoError(t, err)
 	proof := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.seller.EID(), PeerEID: s.seller.EID()})
-	st.down.Store(true)
+	st.accept.failAll()
 	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	require.ErrorIs(t, err, errLost)
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
-	st.down.Store(false)
+	st.accept.disarm()
 	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	require.ErrorIs(t, err, payflow.ErrMismatch, "the proof was not spent")
 	requireBudget(t, s, 2)
@@ -427,13 +414,13 @@ func TestMissAfterCutReloadsGoesOn(t *testing.T) {
 // context alive, counts as a reload: a miss within the second after its
 // start reloads nothing, and is not_found.
 func TestFailedReloadCounts(t *testing.T) {
-	out := &outage{Store: memory.New()}
+	out := &faultStore{Store: memory.New()}
 	st := &endingScan{Store: out}
 	s := newShopOn(t, st, false, paytest.Options{})
 	s.Clock.Advance(time.Second) // a reload is due at a miss
-	out.cards = true
+	out.cards.failAll()
 	require.ErrorIs(t, s.Platform.Reload(context.Background()), errLost)
-	out.cards = false
+	out.cards.disarm()
 	scans := st.count()
 	_, err := s.Platform.Resolve(context.Background(), s.seller.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
 	require.ErrorIs(t, err, payflow.ErrNotFound)

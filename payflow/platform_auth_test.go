@@ -21,70 +21,10 @@ import (
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
-// outage is a Store some of whose calls fail, as a dropped database
-// connection makes them fail.
-type outage struct {
-	payflow.Store
-	card      string // the card whose reads fail
-	cards     bool   // whether reads of all cards fail
-	sessions  bool   // whether acceptances of sessions fail
-	merchants bool   // whether reads of merchants fail
-	spent     bool   // whether reads of a record's nonce and counter fail
-	logins    bool   // whether acceptances of logins (their tokens) fail
-	tokens    bool   // whether reads of tokens fail
-	accepts   int    // the acceptances asked for, failed or not
-}
-
-func (s *outage) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
-	if s.spent {
-		return errLost
-	}
-	return s.Store.Spent(ctx, nonce, cardID, counter)
-}
-
-func (s *outage) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
-	if id == s.card {
-		return nil, errLost
-	}
-	return s.Store.Card(ctx, id)
-}
-
-func (s *outage) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
-	if s.cards {
-		return errLost
-	}
-	return s.Store.Cards(ctx, fn)
-}
-
-func (s *outage) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	s.accepts++
-	if s.logins && a.Token != nil {
-		return errLost
-	}
-	if s.sessions && a.Session != nil {
-		return errLost
-	}
-	return s.Store.Accept(ctx, a)
-}
-
-func (s *outage) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
-	if s.tokens {
-		return nil, errLost
-	}
-	return s.Store.Token(ctx, hash)
-}
-
-func (s *outage) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
-	if s.merchants {
-		return nil, errLost
-	}
-	return s.Store.Merchant(ctx, id)
-}
-
-// outageShop is a limitedShop on an outage store, which keeps no card in
+// outageShop is a limitedShop on a faultStore, which keeps no card in
 // its cache, so that every read of a card goes to the store.
-func outageShop(t *testing.T) (*shop, *outage) {
-	st := &outage{Store: memory.New()}
+func outageShop(t *testing.T) (*shop, *faultStore) {
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1, CacheTTL: -1}})
 	s.Clock.Advance(time.Second) // refills what the shop's pairing drew
 	return s, st
@@ -117,13 +57,15 @@ func TestPairOutageKeepsBudget(t *testing.T) {
 		return err
 	}
 	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
-	st.spent = true
+	st.spent.failAll()
 	for i := range 5 {
 		err := pair(proof)
 		require.ErrorIs(t, err, errLost, "read of the proof's nonce and counter %d", i)
 		assert.Equal(t, "internal", payflow.AsError(err).Code)
 	}
-	st.spent, st.sessions, st.cards = false, true, true
+	st.spent.disarm()
+	st.accept.arm(plan[*payflow.Acceptance]{when: func(a *payflow.Acceptance) bool { return a.Session != nil }, fails: -1})
+	st.cards.failAll()
 	for i := range 5 {
 		err := pair(proof)
 		require.ErrorIs(t, err, errLost, "pairing %d", i)
@@ -131,16 +73,17 @@ func TestPairOutageKeepsBudget(t *testing.T) {
 	}
 	probe := s.shopper.Proof(record.RoleShopper, bytes.Repeat([]byte{7}, record.EIDSize))
 	require.ErrorIs(t, pair(probe), errLost, "the reload of the cards for an unknown EID fails")
-	st.sessions, st.cards = false, false
+	st.accept.disarm()
+	st.cards.disarm()
 	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	require.NoError(t, err, "the proof was not spent")
 	assert.Equal(t, payflow.SessionPaired, v.State)
 
-	st.merchants = true
+	st.merchant.failAll()
 	for i := range 5 {
 		require.ErrorIs(t, pair(s.shopper.Proof(record.RoleShopper, s.seller.EID())), errLost, "view %d", i)
 	}
-	st.merchants = false
+	st.merchant.disarm()
 	requireBudget(t, s, 2)
 }
 
@@ -153,16 +96,19 @@ func TestResolveOutageKeepsBudget(t *testing.T) {
 		_, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid})
 		return err
 	}
-	st.card, st.cards = s.seller.ID, true
+	failCard(st, s.seller.ID)
+	st.cards.failAll()
 	for i := range 5 {
 		require.ErrorIs(t, resolve(s.seller.EID()), errLost, "resolution %d", i)
 	}
 	require.ErrorIs(t, resolve(bytes.Repeat([]byte{7}, record.EIDSize)), errLost, "the reload of the cards for an unknown EID fails")
-	st.card, st.cards, st.merchants = "", false, true
+	st.card.disarm()
+	st.cards.disarm()
+	st.merchant.failAll()
 	for i := range 5 {
 		require.ErrorIs(t, resolve(s.seller.EID()), errLost, "merchant %d", i)
 	}
-	st.merchants = false
+	st.merchant.disarm()
 	requireBudget(t, s, 3)
 }
 
@@ -726,7 +672,7 @@ func TestResolveMissKeepsNewerEnrolment(t *testing.T) {
 func TestResolveMissAnswersReloadError(t *testing.T) {
 	ctx := context.Background()
 	held := &heldMiss{Store: memory.New()}
-	st := &outage{Store: held}
+	st := &faultStore{Store: held}
 	s, other, alice, _, resolveFormer := aliceElsewhere(t, st)
 	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // Alice is read from the store again
 
@@ -737,7 +683,7 @@ func TestResolveMissAnswersReloadError(t *testing.T) {
 		missed <- err
 	}()
 	<-read // the resolution looked Alice up and found her missing
-	st.cards = true
+	st.cards.failAll()
 	require.ErrorIs(t, other.Reload(ctx), errLost)
 	close(release)
 	err := <-missed

@@ -20,12 +20,12 @@ func TestTokenReadLost(t *testing.T) {
 	s, st := outageShop(t)
 	ctx := context.Background()
 	other := renewedPlatform(t, s.Fixture) // another process on the same database
-	st.tokens = true
+	st.token.failAll()
 	err := other.CheckToken(ctx, s.shopper.Token)
 	require.ErrorIs(t, err, errLost)
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
 
-	st.tokens = false
+	st.token.disarm()
 	require.NoError(t, other.CheckToken(ctx, s.shopper.Token))
 }
 

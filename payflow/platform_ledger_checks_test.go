@@ -114,26 +114,6 @@ func TestTransferIDDerivation(t *testing.T) {
 	assert.Equal(t, ledger.ID(h[:16]), payflow.TransferID(id, 0x0102, 3, 5))
 }
 
-// secondUpdateDown is a ledger store whose transactions after the first
-// one since arm fail with errLedgerDown.
-type secondUpdateDown struct {
-	ledger.Store
-	armed   atomic.Bool
-	updates atomic.Int32
-}
-
-func (s *secondUpdateDown) arm(on bool) {
-	s.updates.Store(0)
-	s.armed.Store(on)
-}
-
-func (s *secondUpdateDown) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if s.armed.Load() && s.updates.Add(1) > 1 {
-		return errLedgerDown
-	}
-	return s.Store.Update(ctx, fn)
-}
-
 // TestRefundOverflowLedgerDown: a refund that the ledger refuses for
 // overflowing the payer's wallet totals, whose next ledger call then fails
 // (the spending of its IDs, or, its refusal's record lost, the probe of
@@ -143,18 +123,17 @@ func TestRefundOverflowLedgerDown(t *testing.T) {
 	for _, lost := range []bool{false, true} {
 		t.Run(map[bool]string{false: "spending", true: "probe"}[lost], func(t *testing.T) {
 			ctx := context.Background()
-			st := &refundFailLost{Store: memory.New()}
-			st.taken = !lost
-			ls := &secondUpdateDown{Store: ledgermemory.New()}
+			st := refundFailLost(lost)
+			ls := &downLedger{Store: ledgermemory.New()}
 			s := newShopOnLedger(t, st, ls, false, paytest.Options{})
 			_, id, msg := overflowingRefund(t, s)
 			if lost {
 				_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 				require.ErrorIs(t, err, errLost)
 			}
-			ls.arm(true)
+			ls.updates.arm(plan[struct{}]{skip: 1, fails: -1, err: errLedgerDown}) // the transactions after the next one fail
 			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
-			ls.arm(false)
+			ls.updates.disarm()
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
 			assert.ErrorIs(t, err, errLedgerDown)
 			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})

@@ -20,16 +20,20 @@ import (
 var errLedgerDown = errors.New("ledger store down")
 
 // downLedger is a ledger store that fails every transaction with
-// errLedgerDown while down is set, and every read-only one (View) while
-// readsDown is.
+// errLedgerDown while down is set, every read-only one (View) while
+// readsDown is, and the read-write ones (Update) that updates picks.
 type downLedger struct {
 	ledger.Store
 	down, readsDown atomic.Bool
+	updates         callFault[struct{}]
 }
 
 func (d *downLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if d.down.Load() {
 		return errLedgerDown
+	}
+	if err := d.updates.strike(struct{}{}); err != nil {
+		return err
 	}
 	return d.Store.Update(ctx, fn)
 }

@@ -13,22 +13,6 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 )
 
-// merchantReadLost is a Store whose merchant reads fail with errLost
-// from the one numbered lose (1: the next) on, while lose is set.
-type merchantReadLost struct {
-	payflow.Store
-	lose int
-}
-
-func (s *merchantReadLost) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
-	if s.lose > 0 {
-		if s.lose--; s.lose == 0 {
-			return nil, errLost
-		}
-	}
-	return s.Store.Merchant(ctx, id)
-}
-
 // TestCreateRequestMerchantReadLost: a payment request whose merchant the
 // platform (keeping no cache) cannot read fails with the store's error:
 // before its checks, nothing is stored; after it stored the request, as
@@ -45,13 +29,13 @@ func TestCreateRequestMerchantReadLost(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			st := &merchantReadLost{Store: memory.New()}
+			st := &faultStore{Store: memory.New()}
 			s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{CacheTTL: -1}})
 			before := s.balances(t)
 			r := paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
 			msg := s.seller.MustSign(r)
 			id := payflow.ID(r.RequestID)
-			st.lose = tt.lose
+			st.merchant.arm(plan[string]{skip: tt.lose - 1, fails: 1}) // the read numbered lose (1: the next) fails
 
 			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 			require.ErrorIs(t, err, errLost)

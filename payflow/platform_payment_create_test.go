@@ -180,18 +180,13 @@ func TestRequestUnknownSKU(t *testing.T) {
 	requireNotStored(t, s, r)
 }
 
-// catalogLost is a Store whose catalog cannot be read.
-type catalogLost struct{ payflow.Store }
-
-func (catalogLost) Catalog(context.Context, string) ([]payflow.CatalogItem, error) {
-	return nil, errLost
-}
-
 // TestRequestWithoutItemsReadsNoCatalog: a request without items is not
 // priced: it is taken while the merchant's catalog cannot be read, with
 // no lines; one with items is refused with the store's error.
 func TestRequestWithoutItemsReadsNoCatalog(t *testing.T) {
-	s := newShopOn(t, catalogLost{memory.New()}, false, paytest.Options{})
+	st := &faultStore{Store: memory.New()}
+	st.catalog.failAll() // the merchant's catalog cannot be read
+	s := newShopOn(t, st, false, paytest.Options{})
 	v, err := s.Create(paytest.Request(s.session, "EUR", 100))
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, v.State)

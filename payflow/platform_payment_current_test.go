@@ -34,10 +34,10 @@ func TestPendingReadWithSellerCardDeleted(t *testing.T) {
 // seller card cannot be read (a store error) fails with that error, the
 // request left pending.
 func TestPendingReadWithSellerCardReadLost(t *testing.T) {
-	st := &outage{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, uncached)
 	v, _ := s.request(t)
-	st.card = s.seller.ID
+	failCard(st, s.seller.ID)
 	_, err := s.Platform.Payment(context.Background(), s.shopper.Token, v.ID)
 	require.ErrorIs(t, err, errLost)
 	s.requireState(t, v.ID, payflow.StatePending)

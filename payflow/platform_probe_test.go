@@ -29,13 +29,13 @@ import (
 // card ID that is no ICCID is invalid.
 func TestChallengeForUnenrolledCardAnswersAsEnrolled(t *testing.T) {
 	ctx := context.Background()
-	st := &outage{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	client := mustClient(t, serve(t, s.Fixture), payflow.ClientOptions{})
 	stranger, err := simcardtest.RandomICCID(nil)
 	require.NoError(t, err)
 	for _, id := range []string{s.shopper.ID, stranger} {
-		st.card = id
+		failCard(st, id)
 		for name, api := range map[string]payflow.API{"platform": s.Platform, "http": client} {
 			ch, err := api.Challenge(ctx, &payflow.ChallengeRequest{CardID: id})
 			require.NoError(t, err, "%s: %s", name, id)

@@ -59,15 +59,15 @@ func TestCatalogRateLimit(t *testing.T) {
 // platform (a store error) gives its token back, however often it fails;
 // one answered not_found does not.
 func TestCatalogRateLimitGivesBack(t *testing.T) {
-	st := &outage{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{CatalogBurst: 2, CatalogRate: 1, CacheTTL: -1}})
 	ctx := context.Background()
-	st.merchants = true
+	st.merchant.failAll()
 	for i := range 5 {
 		_, err := s.Platform.Catalog(ctx, s.seller.Token, merchantID)
 		require.ErrorIs(t, err, errLost, "read %d", i)
 	}
-	st.merchants = false
+	st.merchant.disarm()
 	_, err := s.Platform.Catalog(ctx, s.seller.Token, "no-such-merchant")
 	require.ErrorIs(t, err, payflow.ErrNotFound)
 	_, err = s.Platform.Catalog(ctx, s.seller.Token, merchantID)
@@ -109,8 +109,8 @@ func requireRateLimitedReply(t *testing.T, err error, what string, retryAfter ti
 
 // loginShop returns a shop on an outage store whose cards may log in 2
 // times at once and once more every 10 s, each with its budget full.
-func loginShop(t *testing.T) (*shop, *outage) {
-	st := &outage{Store: memory.New()}
+func loginShop(t *testing.T) (*shop, *faultStore) {
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{LoginBurst: 2, LoginRate: 0.1}})
 	s.Clock.Advance(10 * time.Second) // refills what the shop's logins drew
 	return s, st
@@ -144,10 +144,10 @@ func TestLoginRateLimit(t *testing.T) {
 	for i := range 2 {
 		require.NoError(t, login(s.shopper.Proof(record.RoleShopper, nil)), "login %d", i)
 	}
-	accepts := st.accepts
+	accepts := st.accept.made()
 	refused := s.shopper.Proof(record.RoleShopper, nil)
 	requireRateLimited(t, login(refused), "logins", 10*time.Second)
-	assert.Equal(t, accepts, st.accepts, "a login refused for the budget writes nothing")
+	assert.Equal(t, accepts, st.accept.made(), "a login refused for the budget writes nothing")
 	_, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
 	require.NoError(t, err, "logins draw nothing from the EID resolutions")
 	require.NoError(t, login(s.seller.Proof(record.RoleSeller, nil)), "another card has its own budget")
@@ -168,11 +168,11 @@ func TestLoginRateLimit(t *testing.T) {
 func TestLoginRateLimitGivesBack(t *testing.T) {
 	s, st := loginShop(t)
 	login := loginWith(s)
-	st.logins = true
+	st.accept.arm(plan[*payflow.Acceptance]{when: func(a *payflow.Acceptance) bool { return a.Token != nil }, fails: -1})
 	for i := range 5 {
 		require.ErrorIs(t, login(s.shopper.Proof(record.RoleShopper, nil)), errLost, "login %d", i)
 	}
-	st.logins = false
+	st.accept.disarm()
 	proof := s.shopper.Proof(record.RoleShopper, nil)
 	require.NoError(t, login(proof))
 	require.ErrorIs(t, login(proof), payflow.ErrReplay)

@@ -14,21 +14,6 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 )
 
-// movesLost is a Store that loses, while lost is set, every write of a
-// payment that changes its state; writes that keep it (a deferral) are
-// made.
-type movesLost struct {
-	payflow.Store
-	lost bool
-}
-
-func (s *movesLost) UpdatePayment(ctx context.Context, r *payflow.PaymentRecord, from string) error {
-	if s.lost && r.State != from {
-		return errLost
-	}
-	return s.Store.UpdatePayment(ctx, r, from)
-}
-
 // TestRecoverDeferralFromSettlement: a settlement whose try by the
 // recovery sweep fails is deferred by as long as the settlement has been
 // under way, from when it began (the request's last update, its consent
@@ -38,7 +23,7 @@ func (s *movesLost) UpdatePayment(ctx context.Context, r *payflow.PaymentRecord,
 // sweep.
 func TestRecoverDeferralFromSettlement(t *testing.T) {
 	ctx := context.Background()
-	st := &movesLost{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, true, paytest.Options{})
 	v, _ := s.request(t)
 	consent := s.consent(t, v.ID)
@@ -50,7 +35,9 @@ func TestRecoverDeferralFromSettlement(t *testing.T) {
 	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
 	require.NoError(t, st.UpdatePayment(ctx, r, payflow.StatePending))
 
-	st.lost = true
+	// Every write of a payment that changes its state is lost; writes
+	// that keep it (a deferral) are made.
+	st.updatePayment.arm(plan[paymentUpdate]{when: func(u paymentUpdate) bool { return u.p.State != u.from }, fails: -1})
 	s.Clock.Advance(60 * time.Second)
 	n, err := s.Platform.RecoverSweep(ctx, 0)
 	require.ErrorIs(t, err, errLost)

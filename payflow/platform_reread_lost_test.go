@@ -13,42 +13,26 @@ import (
 	"github.com/casimpay/casimpay/payflow/paytest"
 )
 
-// refundReadLost is a Store whose next refund read fails once armed.
-type refundReadLost struct {
-	payflow.Store
-	armed bool
-}
-
-func (s *refundReadLost) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
-	if s.armed {
-		s.armed = false
-		return nil, errLost
-	}
-	return s.Store.Refund(ctx, id)
-}
-
 // rereadLost is a store whose compare-and-sets of the kinds armed lose
 // once (conflicts), after which the next read of a payment (payments) or
 // of a refund (refunds) fails with errLost: a process that lost a write
 // to another and then its connection.
 type rereadLost struct {
 	*conflictStore
-	paymentReads *paymentReadLost
-	refundReads  *refundReadLost
+	reads *faultStore
 }
 
 func newRereadLost() *rereadLost {
-	p := &paymentReadLost{Store: memory.New()}
-	r := &refundReadLost{Store: p}
-	return &rereadLost{conflictStore: &conflictStore{Store: r}, paymentReads: p, refundReads: r}
+	r := &faultStore{Store: memory.New()}
+	return &rereadLost{conflictStore: &conflictStore{Store: r}, reads: r}
 }
 
 // loseOnce arms the next compare-and-set of the kinds set on s to lose
-// once, then the read of lost to fail.
-func (s *rereadLost) loseOnce(lost *bool) {
+// once, then the next read lost to fail.
+func (s *rereadLost) loseOnce(lost func()) {
 	s.onLost = func() {
 		s.disarm()
-		*lost = true
+		lost()
 	}
 }
 
@@ -63,7 +47,7 @@ func TestSettleRereadLost(t *testing.T) {
 	v, _ := s.request(t)
 	c := s.consent(t, v.ID)
 	st.payments = true
-	st.loseOnce(&st.paymentReads.armed)
+	st.loseOnce(st.reads.payment.failNext)
 
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.ErrorIs(t, err, errLost)
@@ -95,11 +79,11 @@ func TestRefundRereadLost(t *testing.T) {
 	}{
 		{"acceptance", func(st *rereadLost) {
 			st.acceptances = true
-			st.loseOnce(&st.paymentReads.armed)
+			st.loseOnce(st.reads.payment.failNext)
 		}, "", basketPaid, false},
 		{"end", func(st *rereadLost) {
 			st.refunds = true
-			st.loseOnce(&st.refundReads.armed)
+			st.loseOnce(st.reads.refund.failNext)
 		}, payflow.RefundPending, refunded, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +106,7 @@ func TestRefundRereadLost(t *testing.T) {
 			}
 			assert.Equal(t, tt.after, s.balances(t))
 			if tt.pending {
-				st.paymentReads.armed = true
+				st.reads.payment.failNext()
 				_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 				require.ErrorIs(t, err, errLost)
 				assert.Equal(t, refunded, s.balances(t))
@@ -159,7 +143,7 @@ func TestRefundRefusalRereadLost(t *testing.T) {
 	paidOut := s.balances(t)
 	msg, rid := refundMsg(s, v.ID)
 	st.refunds = true
-	st.loseOnce(&st.paymentReads.armed)
+	st.loseOnce(st.reads.payment.failNext)
 
 	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.ErrorIs(t, err, errLost)
@@ -213,7 +197,7 @@ func TestExpiryRereadLost(t *testing.T) {
 			before := s.balances(t)
 			s.Clock.Advance(v.ExpiresAt.Sub(s.Clock.Now()))
 			st.payments = true
-			st.loseOnce(&st.paymentReads.armed)
+			st.loseOnce(st.reads.payment.failNext)
 
 			_, err := tt.call(ctx, s, v.ID, msg, c)
 			require.ErrorIs(t, err, errLost)
@@ -274,7 +258,7 @@ func TestSettledConsentExpiryVoidFails(t *testing.T) {
 // and the consent sent again gets the captured view.
 func TestApproveCopyMeanwhileRereadLost(t *testing.T) {
 	ctx := context.Background()
-	reads := &paymentReadLost{Store: memory.New()}
+	reads := &faultStore{Store: memory.New()}
 	st := &acceptHook{Store: reads}
 	s := newShopOn(t, st, false, paytest.Options{})
 	v, _ := s.request(t)
@@ -282,7 +266,7 @@ func TestApproveCopyMeanwhileRereadLost(t *testing.T) {
 	var firstErr error
 	st.hook = func() {
 		_, firstErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-		reads.armed = true
+		reads.payment.failNext()
 	}
 
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})

@@ -1964,19 +1964,6 @@ func (o *once) take() bool {
 	return first
 }
 
-// assetFault is a Store whose asset lookups fail while armed.
-type assetFault struct {
-	payflow.Store
-	armed bool
-}
-
-func (s *assetFault) Asset(ctx context.Context, name string) (payflow.Asset, error) {
-	if s.armed {
-		return payflow.Asset{}, errLost
-	}
-	return s.Store.Asset(ctx, name)
-}
-
 // TestSweepHoldOverflowRefused: the recovery sweep that meets a hold
 // refused past the ledger's limit records the refusal (pending) and counts
 // the settlement as finished, as it does for insufficient funds.
@@ -2115,18 +2102,15 @@ func TestApproveLosesSettlement(t *testing.T) {
 	assert.Equal(t, basketPaid, s.balances(t))
 }
 
-// refundFailLost is a Store that loses the first update marking a refund
-// failed, as a crash or a dropped database connection would.
-type refundFailLost struct {
-	payflow.Store
-	once
-}
-
-func (s *refundFailLost) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if r.State == payflow.RefundFailed && s.take() {
-		return errLost
+// refundFailLost returns a Store that, when lost is set, loses the first
+// update marking a refund failed, as a crash or a dropped database
+// connection would.
+func refundFailLost(lost bool) *faultStore {
+	st := &faultStore{Store: memory.New()}
+	if lost {
+		st.updateRefund.arm(plan[*payflow.RefundRecord]{when: func(r *payflow.RefundRecord) bool { return r.State == payflow.RefundFailed }, fails: 1})
 	}
-	return s.Store.UpdateRefund(ctx, r, from, p, pFrom)
+	return st
 }
 
 // TestRefundRefusalLost: when the record of a refund's refusal by the
@@ -2153,7 +2137,7 @@ func TestRefundRefusalLost(t *testing.T) {
 	} {
 		for _, via := range []string{"retry", "sweep"} {
 			t.Run(tt.name+"/"+via, func(t *testing.T) {
-				st := &refundFailLost{Store: memory.New()}
+				st := refundFailLost(true)
 				s := newShopOn(t, st, false, paytest.Options{})
 				ctx := context.Background()
 				v, id, msg := tt.refund(t, s)
@@ -2187,25 +2171,14 @@ func TestRefundRefusalLost(t *testing.T) {
 	}
 }
 
-// refundLost is a Store that loses the first acceptance of a refund, as a
-// dropped database connection would.
-type refundLost struct {
-	payflow.Store
-	once
-}
-
-func (s *refundLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if a.Refund != nil && s.take() {
-		return errLost
-	}
-	return s.Store.Accept(ctx, a)
-}
-
 // TestRefundRetriedAfterLostAcceptance: the signed refund, its card's
 // counter and the payment's reservation commit together, so when that
 // commit is lost the same signed refund sent again goes through, once.
 func TestRefundRetriedAfterLostAcceptance(t *testing.T) {
-	st := &refundLost{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
+	// The first acceptance of a refund is lost, as a dropped database
+	// connection would lose it.
+	st.accept.arm(plan[*payflow.Acceptance]{when: func(a *payflow.Acceptance) bool { return a.Refund != nil }, fails: 1})
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
@@ -2365,7 +2338,7 @@ func TestRefundOverflowRefused(t *testing.T) {
 // mark, no second spending of the IDs already spent.
 func TestRefundOverflowLostRetry(t *testing.T) {
 	ctx := context.Background()
-	st := &refundFailLost{Store: memory.New()}
+	st := refundFailLost(true)
 	ls := &countingLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, st, ls, false, paytest.Options{})
 	_, id, msg := overflowingRefund(t, s)
@@ -2398,8 +2371,7 @@ func TestRefundLimitMarkTaken(t *testing.T) {
 	for _, lost := range []bool{false, true} {
 		t.Run(map[bool]string{false: "refused", true: "refusal lost"}[lost], func(t *testing.T) {
 			ctx := context.Background()
-			st := &refundFailLost{Store: memory.New()}
-			st.taken = !lost // the fault spent unless the refusal's record is to be lost
+			st := refundFailLost(lost) // the fault armed only if the refusal's record is to be lost
 			s := newShopOn(t, st, false, paytest.Options{})
 			_, id, msg := overflowingRefund(t, s)
 			tid := payflow.TransferID(id, 0, 0, 4)
@@ -2436,28 +2408,17 @@ func overflowingRefund(t *testing.T, s *shop) (*payflow.PaymentView, payflow.ID,
 	return v, id, s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 11, Currency: "EUR"})
 }
 
-// casReadLost is a Store whose first acceptance of a consent loses its
-// compare-and-set to another writer (which changed nothing that matters)
-// and whose read of the payment after it then fails, as a dropped
-// database connection would.
-type casReadLost struct {
-	paymentReadLost
-	once
-}
-
-func (s *casReadLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if a.Update != nil && s.take() {
-		s.armed = true
-		return payflow.ErrConflict
-	}
-	return s.Store.Accept(ctx, a)
-}
-
 // TestApproveReadLost: a store error while Approve reads the payment back
 // after a lost compare-and-set leaves the consent unspent, so the same
 // consent sent again settles the payment, once.
 func TestApproveReadLost(t *testing.T) {
-	st := &casReadLost{paymentReadLost: paymentReadLost{Store: memory.New()}}
+	// The first acceptance of a consent loses its compare-and-set to
+	// another writer (which changed nothing that matters) and the read of
+	// the payment after it then fails, as a dropped database connection
+	// would.
+	st := &faultStore{Store: memory.New()}
+	st.accept.arm(plan[*payflow.Acceptance]{when: func(a *payflow.Acceptance) bool { return a.Update != nil }, fails: 1,
+		err: payflow.ErrConflict, then: st.payment.failNext})
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
@@ -2476,25 +2437,12 @@ func TestApproveReadLost(t *testing.T) {
 	assert.Equal(t, basketPaid, s.balances(t))
 }
 
-// sessionReadLost is a Store whose first read of a session fails, as a
-// dropped database connection would.
-type sessionReadLost struct {
-	payflow.Store
-	once
-}
-
-func (s *sessionReadLost) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	if s.take() {
-		return nil, errLost
-	}
-	return s.Store.Session(ctx, id)
-}
-
 // TestRequestStoreErrorSpendsNothing: a store error while a signed request
 // is checked is no verdict on it: its nonce and counter stay unspent and
 // the same signed request sent again is created.
 func TestRequestStoreErrorSpendsNothing(t *testing.T) {
-	st := &sessionReadLost{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
+	st.session.failNext() // as a dropped database connection would fail it
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	msg := s.seller.MustSign(paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
@@ -2512,17 +2460,17 @@ func TestRequestStoreErrorSpendsNothing(t *testing.T) {
 // asset): its counter stays unspent and the same signed request sent again
 // is created.
 func TestRequestAssetReadLostSpendsNothing(t *testing.T) {
-	st := &assetFault{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	r := paytest.Request(s.session, "EUR", 100)
 	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 2}}
 	msg := s.seller.MustSign(r)
-	st.armed = true
+	st.asset.failAll()
 	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.ErrorIs(t, err, errLost)
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
-	st.armed = false
+	st.asset.disarm()
 	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, v.State)
@@ -2589,59 +2537,26 @@ func TestHoldLastsItsTTL(t *testing.T) {
 	assert.Equal(t, basketPaid, s.balances(t))
 }
 
-// sweepFault is a Store that never records a settlement (as a database
-// that lost its connection) and, when refunds is set, fails to list the
-// refunds due.
-type sweepFault struct {
-	payflow.Store
-	refunds error
-}
-
 var errRefundsDue = errors.New("refunds due: connection lost")
-
-func (s *sweepFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == payflow.StateApproving {
-		return errLost
-	}
-	return s.Store.UpdatePayment(ctx, p, from)
-}
-
-func (s *sweepFault) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
-	if s.refunds != nil {
-		return nil, s.refunds
-	}
-	return s.Store.DueRefunds(ctx, t, limit)
-}
 
 // TestRecoverSweepReportsEveryError: a recovery sweep that fails to list
 // the refunds due still reports why the settlements it tried before
 // failed.
 func TestRecoverSweepReportsEveryError(t *testing.T) {
 	ctx := context.Background()
-	st := &sweepFault{Store: memory.New()}
+	// The store never records a settlement (as a database that lost its
+	// connection), then fails to list the refunds due.
+	st := &faultStore{Store: memory.New()}
+	st.updatePayment.arm(plan[paymentUpdate]{when: func(u paymentUpdate) bool { return u.from == payflow.StateApproving }, fails: -1})
 	s := newShopOn(t, st, false, paytest.Options{})
 	s.approveLost(t)
 
-	st.refunds = errRefundsDue
+	st.dueRefunds.arm(plan[time.Time]{fails: -1, err: errRefundsDue})
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	n, err := s.Platform.RecoverSweep(ctx, 0)
 	assert.Equal(t, 0, n)
 	assert.ErrorIs(t, err, errRefundsDue)
 	assert.ErrorIs(t, err, errLost, "the failed settlement is reported")
-}
-
-// paymentReadLost is a Store whose next payment read fails once armed.
-type paymentReadLost struct {
-	payflow.Store
-	armed bool
-}
-
-func (s *paymentReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	if s.armed {
-		s.armed = false
-		return nil, errLost
-	}
-	return s.Store.Payment(ctx, id)
 }
 
 // TestRecoverSweepGoesOnAfterARefundFails: a recovery sweep that cannot
@@ -2650,7 +2565,7 @@ func (s *paymentReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.
 // once RecoverAfter has passed again.
 func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
 	ctx := context.Background()
-	st := &paymentReadLost{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	v, _ := s.request(t)
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
@@ -2673,7 +2588,7 @@ func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
 	before := s.balances(t)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	st.armed = true
+	st.payment.failNext()
 	n, err := s.Platform.RecoverSweep(ctx, 0)
 	assert.ErrorIs(t, err, errLost)
 	assert.Equal(t, 1, n)
@@ -2696,30 +2611,20 @@ func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
 }
 
-// expireFault is a Store on which recording the expiry of one request
-// fails, as a dropped database connection would.
-type expireFault struct {
-	payflow.Store
-	id payflow.ID
-}
-
-func (s *expireFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if p.ID == s.id && p.State == payflow.StateExpired {
-		return errLost
-	}
-	return s.Store.UpdatePayment(ctx, p, from)
-}
-
 // TestExpireDueGoesOnAfterAFailure: an expiry that cannot be recorded is
 // reported, and the other due request is expired all the same.
 func TestExpireDueGoesOnAfterAFailure(t *testing.T) {
 	ctx := context.Background()
-	st := &expireFault{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	first, _ := s.request(t)
 	s.Clock.Advance(time.Millisecond) // the first is due first
 	second, _ := s.request(t)
-	st.id = first.ID
+	// Recording the expiry of the first fails, as a dropped database
+	// connection would fail it.
+	st.updatePayment.arm(plan[paymentUpdate]{when: func(u paymentUpdate) bool {
+		return u.p.ID == first.ID && u.p.State == payflow.StateExpired
+	}, fails: -1})
 	s.Clock.Advance(payflow.DefaultRequestTTL)
 	n, err := s.Platform.ExpireDue(ctx, 0)
 	assert.ErrorIs(t, err, errLost)

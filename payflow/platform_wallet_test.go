@@ -257,33 +257,18 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 	}
 }
 
-// failingLedger fails the next ledger update once armed, as a ledger
-// that cannot be reached does.
-type failingLedger struct {
-	ledger.Store
-	armed bool
-}
-
-func (l *failingLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if l.armed {
-		l.armed = false
-		return errLost
-	}
-	return l.Store.Update(ctx, fn)
-}
-
 // TestConsentWalletCreationFails: a consent whose creation of the
 // payer's ticket wallet fails for want of the ledger is unavailable and
 // spends nothing: the request stays pending and the same consent, sent
 // again, pays it, creating the wallet.
 func TestConsentWalletCreationFails(t *testing.T) {
 	ctx := context.Background()
-	fl := &failingLedger{Store: ledgermemory.New()}
+	fl := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), fl, false, paytest.Options{})
 	v := unopenedTicketRequest(t, s)
 	consent := s.consent(t, v.ID)
 
-	fl.armed = true
+	fl.updates.failNext() // as a ledger that cannot be reached fails it
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.ErrorContains(t, err, "connection lost")
