@@ -194,3 +194,32 @@ func TestDeleteExpiredZeroFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteExpiredGoneMeanwhile: rows that DeleteExpired counted but
+// that are gone before its batch comes to them (deleted by another sweep)
+// end that table's sweep with the batch that deletes none: it goes on to
+// the next table and returns the rows that it deleted itself.
+func TestDeleteExpiredGoneMeanwhile(t *testing.T) {
+	const n = 300 // of each of two kinds: two batches each
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, s := expiredStore(t, e, n)
+			batches := 0
+			sqlstate.SetBetweenBatches(sqlStore(t, s), func() {
+				if batches++; batches > 8 {
+					t.Fatalf("%d batches: the sweep went on after a batch that deleted none", batches)
+				}
+				if batches == 1 { // the rest of the expired nonces, deleted by another sweep
+					_, err := db.Exec(sqlstate.Rebind(e.d, `DELETE FROM payflow_nonces WHERE expires_at <= ?`), sec(0))
+					require.NoError(t, err)
+				}
+			})
+			deleted, err := s.DeleteExpired(ctx, t0)
+			require.NoError(t, err)
+			assert.Equal(t, 256+n, deleted, "the nonces of the first batch and every key")
+			assert.Equal(t, 4, batches, "the nonces' two batches, the second deleting none, and the keys' two")
+			assert.Zero(t, expiredLeft(t, db, e.d))
+		})
+	}
+}

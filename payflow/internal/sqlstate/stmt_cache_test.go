@@ -1,0 +1,51 @@
+package sqlstate_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+)
+
+// TestStmtPreparedOnce: a query is prepared on its first use and its
+// statement kept and reused: reading a card again prepares nothing, and
+// the store keeps one statement.
+func TestStmtPreparedOnce(t *testing.T) {
+	ctx := context.Background()
+	db := migrated(t, "once.db")
+	s := sqlstate.New(db, db, sqlstate.SQLite, nil)
+	defer s.Close()
+	prepared := 0
+	sqlstate.OnPrepared(s, func(*sql.Stmt) { prepared++ })
+	for range 3 {
+		_, err := s.Card(ctx, "8944000000000000001")
+		require.ErrorIs(t, err, payflow.ErrNotFound)
+	}
+	assert.Equal(t, 1, prepared, "statements prepared")
+	assert.Equal(t, 1, sqlstate.Stmts(s), "statements kept")
+}
+
+// TestCloseClosesStatements: Close closes the statements that the store
+// kept and keeps none: one prepared before Close runs no more.
+func TestCloseClosesStatements(t *testing.T) {
+	ctx := context.Background()
+	db := migrated(t, "close.db")
+	s := sqlstate.New(db, db, sqlstate.SQLite, nil)
+	var prepared *sql.Stmt
+	sqlstate.OnPrepared(s, func(st *sql.Stmt) { prepared = st })
+	_, err := s.Card(ctx, "8944000000000000001")
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	require.NotNil(t, prepared)
+	require.Equal(t, 1, sqlstate.Stmts(s))
+
+	require.NoError(t, s.Close())
+	assert.Equal(t, 0, sqlstate.Stmts(s), "statements kept after Close")
+	// database/sql's error for a closed statement is not exported.
+	err = prepared.QueryRowContext(ctx, "8944000000000000001").Scan()
+	assert.ErrorContains(t, err, "statement is closed")
+}
