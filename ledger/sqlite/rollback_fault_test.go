@@ -47,11 +47,11 @@ func refusedUpdate(t *testing.T, fl *faultyLedger, id uint64, more int) {
 
 var errRefused = errors.New("refused")
 
-// otherWriter returns a connection to fl's file, another process's, that
+// otherWriter returns a connection to s's file, another process's, that
 // does not wait for the write lock.
-func otherWriter(t *testing.T, fl *faultyLedger) *sql.DB {
+func otherWriter(t *testing.T, s *Store) *sql.DB {
 	t.Helper()
-	dsn, err := sqlitedb.DSN(fl.s.path, false, "busy_timeout(0)")
+	dsn, err := sqlitedb.DSN(s.path, false, "busy_timeout(0)")
 	require.NoError(t, err)
 	other, err := sql.Open("sqlite", dsn)
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func accountCount(other *sql.DB) (int, error) {
 func TestRollbackFailsOnce(t *testing.T) {
 	fl := newFaultyLedger(t)
 	refusedUpdate(t, fl, 1, 0)
-	accounts, err := accountCount(otherWriter(t, fl))
+	accounts, err := accountCount(otherWriter(t, fl.s))
 	require.NoError(t, err, "the write lock")
 	assert.Zero(t, accounts)
 }
@@ -94,7 +94,7 @@ func TestRollbackFailsOnce(t *testing.T) {
 // rows of the first.
 func TestRollbackFailsTwice(t *testing.T) {
 	fl := newFaultyLedger(t)
-	other := otherWriter(t, fl)
+	other := otherWriter(t, fl.s)
 	refusedUpdate(t, fl, 1, 1)
 	_, err := accountCount(other)
 	var serr *driver.Error

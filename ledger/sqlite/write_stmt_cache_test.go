@@ -33,3 +33,21 @@ func TestWriteStmtsBound(t *testing.T) {
 	}
 	assert.Equal(t, 2, viewAccounts(t, s, 2))
 }
+
+// TestUpdatePreparesItsStatements: the texts that an Update ran are
+// prepared once it has ended, and the next Update that runs them uses
+// those statements rather than preparing more.
+func TestUpdatePreparesItsStatements(t *testing.T) {
+	s := openReaders(t, 1)
+	require.Empty(t, s.stmts)
+	insertAccount(t, s, 1)
+	require.Equal(t, 1, len(s.stmts))
+	var first string
+	for q := range s.stmts {
+		first = q
+	}
+	assert.Contains(t, first, "INSERT OR ROLLBACK INTO accounts")
+	insertAccount(t, s, 2)
+	assert.Equal(t, 1, len(s.stmts))
+	assert.NotNil(t, s.stmts[first])
+}
