@@ -4,11 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/casimpay/casimpay/internal/sqlfault"
+	"github.com/casimpay/casimpay/internal/sqlitedb"
 )
 
 // beginElsewhere runs BEGIN IMMEDIATE on a connection of db other than the
@@ -99,4 +103,39 @@ func TestFailedWriteReleasesWriteLock(t *testing.T) {
 		assert.NoError(t, beginElsewhere(t, db))
 		assert.Empty(t, keys(t, db))
 	})
+}
+
+// TestFailedSavepointReleasesWriteLock: when the SAVEPOINT of a write of a
+// batch fails, every write of the batch fails with its error, nothing of
+// the batch is kept, and SQLite's write lock is free when they return.
+func TestFailedSavepointReleasesWriteLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	f := &sqlfault.Faults{}
+	w, err := sqlfault.Open(path, false, sqlitedb.Options{NoSync: true}, f)
+	require.NoError(t, err)
+	t.Cleanup(func() { w.Close() })
+	_, err = w.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+	require.NoError(t, err)
+	dsn, err := sqlitedb.DSN(path, false)
+	require.NoError(t, err)
+	other, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	l, err := OpenLock(path)
+	require.NoError(t, err)
+	t.Cleanup(l.Close)
+	b, err := NewBatcher(context.Background(), w, l)
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+
+	// BEGIN, the batch's SAVEPOINT, the first write's and its INSERT, then
+	// the second write's SAVEPOINT.
+	f.Arm(5)
+	errs, _ := inOneBatch(t, l, b, insert(1), insert(2))
+	require.Equal(t, "exec SAVEPOINT", f.Failure())
+	for i, err := range errs {
+		assert.ErrorIs(t, err, sqlfault.ErrStatement, "write %d", i)
+	}
+	assert.NoError(t, beginElsewhere(t, other))
+	assert.Empty(t, keys(t, other))
 }
