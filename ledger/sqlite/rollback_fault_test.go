@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,11 +48,11 @@ func refusedUpdate(t *testing.T, fl *faultyLedger, id uint64, more int) {
 
 var errRefused = errors.New("refused")
 
-// otherWriter returns a connection to fl's file, another process's, that
+// otherWriter returns a connection to s's file, another process's, that
 // does not wait for the write lock.
-func otherWriter(t *testing.T, fl *faultyLedger) *sql.DB {
+func otherWriter(t *testing.T, s *Store) *sql.DB {
 	t.Helper()
-	dsn, err := sqlitedb.DSN(fl.s.path, false, "busy_timeout(0)")
+	dsn, err := sqlitedb.DSN(s.path, false, "busy_timeout(0)")
 	require.NoError(t, err)
 	other, err := sql.Open("sqlite", dsn)
 	require.NoError(t, err)
@@ -82,7 +83,7 @@ func accountCount(other *sql.DB) (int, error) {
 func TestRollbackFailsOnce(t *testing.T) {
 	fl := newFaultyLedger(t)
 	refusedUpdate(t, fl, 1, 0)
-	accounts, err := accountCount(otherWriter(t, fl))
+	accounts, err := accountCount(otherWriter(t, fl.s))
 	require.NoError(t, err, "the write lock")
 	assert.Zero(t, accounts)
 }
@@ -94,7 +95,7 @@ func TestRollbackFailsOnce(t *testing.T) {
 // rows of the first.
 func TestRollbackFailsTwice(t *testing.T) {
 	fl := newFaultyLedger(t)
-	other := otherWriter(t, fl)
+	other := otherWriter(t, fl.s)
 	refusedUpdate(t, fl, 1, 1)
 	_, err := accountCount(other)
 	var serr *driver.Error
@@ -113,16 +114,30 @@ func TestRollbackFailsTwice(t *testing.T) {
 	assert.Equal(t, ledger.IDFromUint64(2), got[0].ID)
 }
 
-// TestViewEndFails: a View whose COMMIT and then ROLLBACK fail returns
-// what it read, and closes its connection, which may be inside its
-// transaction, rather than keeping it: the next View reads on another.
+// TestViewEndFails: a View whose COMMIT fails returns what it read. When
+// its ROLLBACK then succeeds, its connection, outside its transaction, is
+// kept for the next View; when the ROLLBACK fails too, the connection,
+// which may be inside its transaction, is closed rather than kept: the
+// next View reads on another.
 func TestViewEndFails(t *testing.T) {
+	for _, rollbackFails := range []bool{false, true} {
+		t.Run(fmt.Sprint("ROLLBACK fails ", rollbackFails), func(t *testing.T) {
+			viewEndFails(t, rollbackFails)
+		})
+	}
+}
+
+func viewEndFails(t *testing.T, rollbackFails bool) {
 	ctx := context.Background()
 	for n := 1; ; n++ { // on a new store each time, whose reads number alike
 		fl := newFaultyLedger(t)
 		writes(faultAccounts())(t, fl)
 		open := fl.s.r.Stats().OpenConnections
-		fl.f.Arm(n, n+1)
+		if rollbackFails {
+			fl.f.Arm(n, n+1)
+		} else {
+			fl.f.Arm(n)
+		}
 		got, err := fl.l.LookupAccounts(ctx, faultIDs)
 		failed := fl.f.Failure()
 		fl.f.Arm()
@@ -136,6 +151,11 @@ func TestViewEndFails(t *testing.T) {
 			want[i].Timestamp = got[i].Timestamp
 		}
 		assert.Equal(t, want, got)
+		if !rollbackFails {
+			assert.Equal(t, open, fl.s.r.Stats().OpenConnections, "the connection kept")
+			assert.Len(t, fl.s.reads.free, 1)
+			return
+		}
 		assert.Equal(t, open-1, fl.s.r.Stats().OpenConnections, "the connection closed")
 		again, err := fl.l.LookupAccounts(ctx, faultIDs)
 		require.NoError(t, err)

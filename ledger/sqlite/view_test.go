@@ -93,20 +93,25 @@ func TestViewInterrupted(t *testing.T) {
 }
 
 // TestViewContextEnded: View with a context that has ended fails with its
-// error without running fn; a read after the context ends inside fn fails
-// with it too.
+// error without running fn, before a read connection is open and when one
+// is free in the pool, which it could take without waiting; a read after
+// the context ends inside fn fails with it too.
 func TestViewContextEnded(t *testing.T) {
 	s := openReaders(t, 1)
 	insertAccount(t, s, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	ran := false
-	err := s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil })
-	require.ErrorIs(t, err, context.Canceled)
-	assert.False(t, ran)
+	for free := range 2 {
+		require.Len(t, s.reads.free, free)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		ran := false
+		err := s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil })
+		require.ErrorIs(t, err, context.Canceled, "%d free", free)
+		assert.False(t, ran, "%d free", free)
+		require.Equal(t, 1, viewAccounts(t, s, 1)) // its connection is free now
+	}
 
-	ctx, cancel = context.WithCancel(context.Background())
-	err = s.View(ctx, func(tx ledger.ReadTx) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.View(ctx, func(tx ledger.ReadTx) error {
 		if _, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)}); err != nil {
 			return err
 		}

@@ -1,0 +1,141 @@
+package sqlitewrite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/casimpay/casimpay/internal/sqlfault"
+	"github.com/casimpay/casimpay/internal/sqlitedb"
+)
+
+// beginElsewhere runs BEGIN IMMEDIATE on a connection of db other than the
+// Batcher's, without waiting for a lock that another connection holds
+// (busy timeout zero), as another store of the file or another process
+// does, and returns its error: nil when SQLite's write lock of the file
+// is free.
+func beginElsewhere(t *testing.T, db *sql.DB) error {
+	t.Helper()
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.ExecContext(ctx, "PRAGMA busy_timeout = 0")
+	require.NoError(t, err)
+	defer func() {
+		_, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 60000")
+		require.NoError(t, err)
+	}()
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	_, err = c.ExecContext(ctx, "ROLLBACK")
+	require.NoError(t, err)
+	return nil
+}
+
+// TestFailedWriteReleasesWriteLock: a Write that fails, alone or in a
+// batch, whether its fn failed or the COMMIT did or SQLite rolled the
+// transaction back under the batch, returns with no transaction left open
+// on the Batcher's connection: SQLite's write lock of the file is free for
+// the other connections as soon as Write returns, not held until the
+// Batcher's next Write.
+func TestFailedWriteReleasesWriteLock(t *testing.T) {
+	boom := errors.New("boom")
+	failing := func(ctx context.Context, tx *Tx) error {
+		if err := insert(1)(ctx, tx); err != nil {
+			return err
+		}
+		return boom
+	}
+	orphan := func(ctx context.Context, tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO child (id, p) VALUES (1, 99)`)
+		return err
+	}
+	lost := func(ctx context.Context, tx *Tx) error {
+		_, _ = tx.ExecContext(ctx, `INSERT OR ROLLBACK INTO t (k, v) VALUES (1, 'again')`)
+		return nil
+	}
+	ctx := context.Background()
+	t.Run("fn fails alone", func(t *testing.T) {
+		db, _, b := openDB(t)
+		assert.ErrorIs(t, b.Write(ctx, failing), boom)
+		assert.NoError(t, beginElsewhere(t, db))
+		assert.Empty(t, keys(t, db))
+	})
+	t.Run("COMMIT fails alone", func(t *testing.T) {
+		db, _, b := openDB(t)
+		err := b.Write(ctx, orphan)
+		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "%v", err)
+		assert.NoError(t, beginElsewhere(t, db))
+	})
+	t.Run("every fn of a batch fails", func(t *testing.T) {
+		db, l, b := openDB(t)
+		errs, _ := inOneBatch(t, l, b, failing, failing)
+		assert.ErrorIs(t, errs[0], boom)
+		assert.ErrorIs(t, errs[1], boom)
+		assert.NoError(t, beginElsewhere(t, db))
+		assert.Empty(t, keys(t, db))
+	})
+	t.Run("COMMIT of a batch fails", func(t *testing.T) {
+		db, l, b := openDB(t)
+		errs, _ := inOneBatch(t, l, b, insert(2), orphan)
+		for i, err := range errs {
+			assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
+		}
+		assert.NoError(t, beginElsewhere(t, db))
+		assert.Empty(t, keys(t, db))
+	})
+	t.Run("transaction lost under a batch", func(t *testing.T) {
+		db, l, b := openDB(t)
+		// The write after the lost one begins a transaction of its own
+		// with its SAVEPOINT, which the batch must roll back.
+		errs, _ := inOneBatch(t, l, b, insert(1), lost, insert(3))
+		for i, err := range errs {
+			assert.ErrorIs(t, err, ErrTransactionLost, "write %d", i)
+		}
+		assert.NoError(t, beginElsewhere(t, db))
+		assert.Empty(t, keys(t, db))
+	})
+}
+
+// TestFailedSavepointReleasesWriteLock: when the SAVEPOINT of a write of a
+// batch fails, every write of the batch fails with its error, nothing of
+// the batch is kept, and SQLite's write lock is free when they return.
+func TestFailedSavepointReleasesWriteLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	f := &sqlfault.Faults{}
+	w, err := sqlfault.Open(path, false, sqlitedb.Options{NoSync: true}, f)
+	require.NoError(t, err)
+	t.Cleanup(func() { w.Close() })
+	_, err = w.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+	require.NoError(t, err)
+	dsn, err := sqlitedb.DSN(path, false)
+	require.NoError(t, err)
+	other, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	l, err := OpenLock(path)
+	require.NoError(t, err)
+	t.Cleanup(l.Close)
+	b, err := NewBatcher(context.Background(), w, l)
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+
+	// BEGIN, the batch's SAVEPOINT, the first write's and its INSERT, then
+	// the second write's SAVEPOINT.
+	f.Arm(5)
+	errs, _ := inOneBatch(t, l, b, insert(1), insert(2))
+	require.Equal(t, "exec SAVEPOINT", f.Failure())
+	for i, err := range errs {
+		assert.ErrorIs(t, err, sqlfault.ErrStatement, "write %d", i)
+	}
+	assert.NoError(t, beginElsewhere(t, other))
+	assert.Empty(t, keys(t, other))
+}
