@@ -250,25 +250,17 @@ var (
 )
 
 // Open returns a pool of connections to the SQLite file at path, with the
-// pragmas of o, whose statements f numbers: read-only, with up to
-// o.ReadConns connections (4 when zero), or else a writer pool of one
-// connection, as sqlitedb.Open makes them; unlike sqlitedb.Open, it
-// leaves the file's journal mode as it is.
+// pragmas of o, whose statements f numbers: read-only, or else a writer
+// pool, of o.Conns(readOnly) connections, as sqlitedb.Open makes them;
+// unlike sqlitedb.Open, it leaves the file's journal mode as it is.
 func Open(path string, readOnly bool, o sqlitedb.Options, f *Faults) (*sql.DB, error) {
 	dsn, err := sqlitedb.DSN(path, readOnly, o.Pragmas()...)
 	if err != nil {
 		return nil, err
 	}
 	db := sql.OpenDB(faultConnector{&sqlite3.Driver{}, dsn, f})
-	n := 1
-	if readOnly {
-		n = o.ReadConns
-		if n == 0 {
-			n = 4
-		}
-	}
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
+	db.SetMaxOpenConns(o.Conns(readOnly))
+	db.SetMaxIdleConns(o.Conns(readOnly))
 	return db, nil
 }
 

@@ -39,6 +39,19 @@ type Options struct {
 	NoSync bool
 }
 
+// Conns returns how many connections the pool that Open makes holds,
+// open and idle: one for the writer, ReadConns (4 when zero) for the
+// read-only pool.
+func (o Options) Conns(readOnly bool) int {
+	switch {
+	case !readOnly:
+		return 1
+	case o.ReadConns == 0:
+		return 4
+	}
+	return o.ReadConns
+}
+
 // Pragmas returns the pragmas that Open runs on every connection, in order.
 func (o Options) Pragmas() []string {
 	sync := "synchronous(FULL)" // every commit is on disk before it returns
@@ -101,8 +114,8 @@ func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error)
 	if w, err = sql.Open("sqlite", wdsn); err != nil {
 		return nil, nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
+	w.SetMaxOpenConns(o.Conns(false))
+	w.SetMaxIdleConns(o.Conns(false))
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	// journal_mode=WAL is set here, not in the DSN, where it would run
@@ -121,12 +134,8 @@ func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error)
 		w.Close()
 		return nil, nil, err
 	}
-	n := o.ReadConns
-	if n == 0 {
-		n = 4
-	}
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
+	r.SetMaxOpenConns(o.Conns(true))
+	r.SetMaxIdleConns(o.Conns(true))
 	return w, r, nil
 }
 
