@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -100,3 +101,18 @@ func (fs *faultyStore) dump(t *testing.T) map[string][]string {
 	require.NoError(t, err)
 	return tables
 }
+
+// sqliteFaults returns a function that returns a new faultyStore, a copy
+// of migrated, batched or not, as a store and its faultDB.
+func sqliteFaults(t *testing.T, migrated string, batched bool) func() (*sqlstate.Store, faultDB) {
+	return func() (*sqlstate.Store, faultDB) {
+		fs := newFaultyStore(t, migrated, batched)
+		return fs.s, fs
+	}
+}
+
+func (fs *faultyStore) arm(_ *testing.T, n int) { fs.f.Arm(n) }
+
+func (fs *faultyStore) failure(*testing.T) string { return fs.f.Failure() }
+
+func (fs *faultyStore) failed(err error) bool { return errors.Is(err, sqlfault.ErrStatement) }

@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
-	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 	"github.com/casimpay/casimpay/pki"
@@ -42,56 +42,72 @@ type faultCase struct {
 	readBack bool
 }
 
-// checkFaults makes c's call on a faultyStore (a copy of migrated,
-// batched or not) set up by c.setup once without a failure, and then,
-// for n = 1, 2, … until the call runs fewer than n statements, on a store
-// so set up, with its nth statement failed: the call must fail with that
-// statement's error (or give its refusal, when the statement was the
-// ROLLBACK that follows it) and leave the tables as they were, and then,
-// made again on the same arguments, give what the call without a failure
-// gave and leave the tables as it left them.
-func checkFaults(t *testing.T, migrated string, batched bool, c faultCase) {
+// faultDB is the database of a store whose statements a test fails one
+// at a time, by their number: a faultyStore's (SQLite), whose every
+// statement is numbered, or a pgFaults' (PostgreSQL), whose writes are.
+type faultDB interface {
+	// arm has the nth statement from now fail; 0: none.
+	arm(t *testing.T, n int)
+	// failure names the statement that failed since arm; "": none did.
+	failure(t *testing.T) string
+	// failed reports whether err is, or wraps, the failure of a
+	// statement.
+	failed(err error) bool
+	// dump returns every row of the payflow tables, each table's sorted,
+	// under the table's name.
+	dump(t *testing.T) map[string][]string
+}
+
+// checkFaults makes c's call on a store that fresh returns, set up by
+// c.setup, once without a failure, and then, for n = 1, 2, … until the
+// call runs fewer than n statements, on a store so set up, with its nth
+// statement failed: the call must fail with that statement's error (or
+// give its refusal, when the statement was the ROLLBACK that follows it)
+// and leave the tables as they were, and then, made again on the same
+// arguments, give what the call without a failure gave and leave the
+// tables as it left them. It returns the number of statements of the
+// call.
+func checkFaults(t *testing.T, c faultCase, fresh func() (*sqlstate.Store, faultDB)) int {
 	ctx := context.Background()
-	prepared := func() *faultyStore {
-		fs := newFaultyStore(t, migrated, batched)
+	prepared := func() (*sqlstate.Store, faultDB) {
+		s, db := fresh()
 		if c.setup != nil {
-			c.setup(t, fs.s)
+			c.setup(t, s)
 		}
-		return fs
+		return s, db
 	}
-	ref := prepared()
-	wantGot, err := c.call(ref.s)(ctx)
+	ref, refDB := prepared()
+	wantGot, err := c.call(ref)(ctx)
 	require.Equal(t, c.want, err, "without a failure")
-	wantErr, want := err, ref.dump(t)
+	wantErr, want := err, refDB.dump(t)
 	for n := 1; ; n++ {
-		fs := prepared()
-		before := fs.dump(t)
-		call := c.call(fs.s)
-		fs.f.Arm(n)
+		s, db := prepared()
+		before := db.dump(t)
+		call := c.call(s)
+		db.arm(t, n)
 		got, err := call(ctx)
-		failed := fs.f.Failure()
-		fs.f.Arm(0)
+		failed := db.failure(t)
+		db.arm(t, 0)
 		if failed == "" {
-			require.Greater(t, n, 1, "statements run")
 			assert.Equal(t, wantErr, err, "%d statements run", n-1)
 			assert.Equal(t, wantGot, got, "%d statements run", n-1)
-			assert.Equal(t, want, fs.dump(t), "%d statements run", n-1)
-			return
+			assert.Equal(t, want, db.dump(t), "%d statements run", n-1)
+			return n - 1
 		}
 		if failed == "exec ROLLBACK" { // of a refusal, which it does not change
 			require.Equal(t, wantErr, err, "statement %d, %s, failed", n, failed)
 		} else {
-			require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s, failed", n, failed)
+			require.True(t, db.failed(err), "statement %d, %s, failed: %v", n, failed, err)
 		}
 		if c.readBack && strings.HasSuffix(failed, " SELECT") {
-			assert.Equal(t, want, fs.dump(t), "%s failed: the write made", failed)
+			assert.Equal(t, want, db.dump(t), "%s failed: the write made", failed)
 		} else {
-			assert.Equal(t, before, fs.dump(t), "%s failed: the tables as they were", failed)
+			assert.Equal(t, before, db.dump(t), "%s failed: the tables as they were", failed)
 		}
 		got, err = call(ctx)
 		assert.Equal(t, wantErr, err, "made again after statement %d failed", n)
 		assert.Equal(t, wantGot, got, "made again after statement %d failed", n)
-		assert.Equal(t, want, fs.dump(t), "made again after statement %d failed", n)
+		assert.Equal(t, want, db.dump(t), "made again after statement %d failed", n)
 	}
 }
 
@@ -339,7 +355,9 @@ func TestWriteFaults(t *testing.T) {
 	for _, c := range faultCases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, w := range wirings {
-				t.Run(w.name, func(t *testing.T) { checkFaults(t, migrated, w.batched, c) })
+				t.Run(w.name, func(t *testing.T) {
+					require.Positive(t, checkFaults(t, c, sqliteFaults(t, migrated, w.batched)), "statements run")
+				})
 			}
 		})
 	}
@@ -387,7 +405,9 @@ var readFaultCases = []faultCase{
 func TestReadFaults(t *testing.T) {
 	migrated := migratedFile(t)
 	for _, c := range readFaultCases {
-		t.Run(c.name, func(t *testing.T) { checkFaults(t, migrated, true, c) })
+		t.Run(c.name, func(t *testing.T) {
+			require.Positive(t, checkFaults(t, c, sqliteFaults(t, migrated, true)), "statements run")
+		})
 	}
 }
 
@@ -396,45 +416,61 @@ func TestReadFaults(t *testing.T) {
 // deleted, which stay deleted, and no other; run again, it deletes the
 // rest, ending with the tables as one run without a failure leaves them.
 func TestDeleteExpiredFaults(t *testing.T) {
-	const expired = 2 // of each of two kinds
-	ctx := context.Background()
 	migrated := migratedFile(t)
 	for _, w := range wirings {
 		t.Run(w.name, func(t *testing.T) {
-			prepared := func() *faultyStore {
-				fs := newFaultyStore(t, migrated, w.batched)
-				expiredRows(t, fs.plain, sqlstate.SQLite, expired)
-				return fs
-			}
-			ref := prepared()
-			deleted, err := ref.s.DeleteExpired(ctx, t0)
-			require.NoError(t, err)
-			require.Equal(t, 2*expired, deleted)
-			want := ref.dump(t)
-			batches := 0 // runs with a failure after a batch committed
-			for n := 1; ; n++ {
-				fs := prepared()
-				fs.f.Arm(n)
-				deleted, err := fs.s.DeleteExpired(ctx, t0)
-				failed := fs.f.Failure()
-				fs.f.Arm(0)
-				if failed == "" {
-					require.NoError(t, err)
-					assert.Equal(t, 2*expired, deleted)
-					assert.Equal(t, want, fs.dump(t))
-					break
-				}
-				require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s, failed", n, failed)
-				assert.Equal(t, 2*expired-deleted, expiredLeft(t, fs.plain, sqlstate.SQLite), "statement %d, %s, failed", n, failed)
-				if deleted > 0 {
-					batches++
-				}
-				rest, err := fs.s.DeleteExpired(ctx, t0)
-				require.NoError(t, err, "run again after statement %d failed", n)
-				assert.Equal(t, 2*expired-deleted, rest, "run again after statement %d failed", n)
-				assert.Equal(t, want, fs.dump(t), "run again after statement %d failed", n)
-			}
-			assert.Positive(t, batches, "runs failed after a batch")
+			fresh := sqliteFaults(t, migrated, w.batched)
+			checkDeleteExpiredFaults(t, sqlstate.SQLite, func() (*sqlstate.Store, faultDB, *sql.DB) {
+				s, db := fresh()
+				return s, db, db.(*faultyStore).plain
+			})
 		})
 	}
+}
+
+// checkDeleteExpiredFaults makes DeleteExpired, on a store that fresh
+// returns with the rows of expiredRows written through plain (of dialect
+// d), once without a failure and then, for n = 1, 2, … until it runs
+// fewer than n statements, on a store so prepared, with its nth
+// statement failed: it must fail with that statement's error and the
+// number of rows that the batches before deleted, which stay deleted,
+// and no other; run again, it must delete the rest and leave the tables
+// as a run without a failure leaves them.
+func checkDeleteExpiredFaults(t *testing.T, d sqlstate.Dialect, fresh func() (*sqlstate.Store, faultDB, *sql.DB)) {
+	const expired = 2 // of each of two kinds
+	ctx := context.Background()
+	prepared := func() (*sqlstate.Store, faultDB, *sql.DB) {
+		s, db, plain := fresh()
+		expiredRows(t, plain, d, expired)
+		return s, db, plain
+	}
+	ref, refDB, _ := prepared()
+	deleted, err := ref.DeleteExpired(ctx, t0)
+	require.NoError(t, err)
+	require.Equal(t, 2*expired, deleted)
+	want := refDB.dump(t)
+	batches := 0 // runs with a failure after a batch committed
+	for n := 1; ; n++ {
+		s, db, plain := prepared()
+		db.arm(t, n)
+		deleted, err := s.DeleteExpired(ctx, t0)
+		failed := db.failure(t)
+		db.arm(t, 0)
+		if failed == "" {
+			require.NoError(t, err)
+			assert.Equal(t, 2*expired, deleted)
+			assert.Equal(t, want, db.dump(t))
+			break
+		}
+		require.True(t, db.failed(err), "statement %d, %s, failed: %v", n, failed, err)
+		assert.Equal(t, 2*expired-deleted, expiredLeft(t, plain, d), "statement %d, %s, failed", n, failed)
+		if deleted > 0 {
+			batches++
+		}
+		rest, err := s.DeleteExpired(ctx, t0)
+		require.NoError(t, err, "run again after statement %d failed", n)
+		assert.Equal(t, 2*expired-deleted, rest, "run again after statement %d failed", n)
+		assert.Equal(t, want, db.dump(t), "run again after statement %d failed", n)
+	}
+	assert.Positive(t, batches, "runs failed after a batch")
 }
