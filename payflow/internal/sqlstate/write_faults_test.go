@@ -435,9 +435,11 @@ func TestDeleteExpiredFaults(t *testing.T) {
 // statement failed: it must fail with that statement's error and the
 // number of rows that the batches before deleted, which stay deleted,
 // and no other; run again, it must delete the rest and leave the tables
-// as a run without a failure leaves them.
+// as a run without a failure leaves them. Each kind's rows take two
+// batches (sweepBatch is 256), so that a failure may come after a batch
+// of the same kind.
 func checkDeleteExpiredFaults(t *testing.T, d sqlstate.Dialect, fresh func() (*sqlstate.Store, faultDB, *sql.DB)) {
-	const expired = 2 // of each of two kinds
+	const expired = 300 // of each of two kinds
 	ctx := context.Background()
 	prepared := func() (*sqlstate.Store, faultDB, *sql.DB) {
 		s, db, plain := fresh()
@@ -449,7 +451,7 @@ func checkDeleteExpiredFaults(t *testing.T, d sqlstate.Dialect, fresh func() (*s
 	require.NoError(t, err)
 	require.Equal(t, 2*expired, deleted)
 	want := refDB.dump(t)
-	batches := 0 // runs with a failure after a batch committed
+	batches, within := 0, 0 // runs with a failure after a batch committed; after one of the same kind
 	for n := 1; ; n++ {
 		s, db, plain := prepared()
 		db.arm(t, n)
@@ -467,10 +469,14 @@ func checkDeleteExpiredFaults(t *testing.T, d sqlstate.Dialect, fresh func() (*s
 		if deleted > 0 {
 			batches++
 		}
+		if deleted%expired != 0 {
+			within++
+		}
 		rest, err := s.DeleteExpired(ctx, t0)
 		require.NoError(t, err, "run again after statement %d failed", n)
 		assert.Equal(t, 2*expired-deleted, rest, "run again after statement %d failed", n)
 		assert.Equal(t, want, db.dump(t), "run again after statement %d failed", n)
 	}
 	assert.Positive(t, batches, "runs failed after a batch")
+	assert.Positive(t, within, "runs failed after a batch of the same kind")
 }
