@@ -50,6 +50,10 @@ func (f *callFault[C]) failNext() { f.arm(plan[C]{fails: 1}) }
 // failAll has f fail every later call, until it is armed again.
 func (f *callFault[C]) failAll() { f.arm(plan[C]{fails: -1}) }
 
+// failAllWith has f fail every later call with err, until it is armed
+// again.
+func (f *callFault[C]) failAllWith(err error) { f.arm(plan[C]{fails: -1, err: err}) }
+
 // disarm has every later call go through.
 func (f *callFault[C]) disarm() { f.arm(plan[C]{}) }
 
