@@ -43,9 +43,14 @@ func call[C, R any](f *apiFault[C], c C, fn func() (R, error)) (R, error) {
 // changed.
 type faultAPI struct {
 	payflow.API
-	login apiFault[*payflow.LoginRequest]
+	login  apiFault[*payflow.LoginRequest]
+	create apiFault[*payflow.CreateRequest]
 }
 
 func (a *faultAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
 	return call(&a.login, req, func() (*payflow.LoginResponse, error) { return a.API.Login(ctx, req) })
+}
+
+func (a *faultAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	return call(&a.create, req, func() (*payflow.PaymentView, error) { return a.API.CreateRequest(ctx, req) })
 }

@@ -111,7 +111,7 @@ func TestSellerRefusesRequestViewOfAnotherIDOrHash(t *testing.T) {
 				w := newMemoryPhoneWorld(t, false)
 				var api payflow.API = &misfiledAPI{API: w.f.Platform, key: w.f.Key, alter: tc.alter}
 				if lost {
-					api = &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+					api = loseFirstCreate(api, payflow.ErrUnavailable)
 				}
 				w.useSeller(t, api)
 				w.pair(t)

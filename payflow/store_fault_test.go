@@ -50,6 +50,9 @@ func (f *callFault[C]) failNext() { f.arm(plan[C]{fails: 1}) }
 // failAll has f fail every later call, until it is armed again.
 func (f *callFault[C]) failAll() { f.arm(plan[C]{fails: -1}) }
 
+// failNextWith has f fail the next call only, with err.
+func (f *callFault[C]) failNextWith(err error) { f.arm(plan[C]{fails: 1, err: err}) }
+
 // failAllWith has f fail every later call with err, until it is armed
 // again.
 func (f *callFault[C]) failAllWith(err error) { f.arm(plan[C]{fails: -1, err: err}) }
