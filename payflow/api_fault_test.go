@@ -12,7 +12,7 @@ import (
 // after the call went out: the call fails with the plan's error once the
 // platform made it (or refused it too, when refusals is set), or, when
 // resend is set, is sent again and answered as the platform answers that.
-// send counts the calls made, reply those that reached the platform.
+// send keeps the calls made, reply those that reached the platform.
 // Its zero value fails none.
 type apiFault[C any] struct {
 	send, reply      callFault[C]
@@ -43,8 +43,9 @@ func call[C, R any](f *apiFault[C], c C, fn func() (R, error)) (R, error) {
 // changed.
 type faultAPI struct {
 	payflow.API
-	login  apiFault[*payflow.LoginRequest]
-	create apiFault[*payflow.CreateRequest]
+	login   apiFault[*payflow.LoginRequest]
+	create  apiFault[*payflow.CreateRequest]
+	approve apiFault[*payflow.ApproveRequest]
 }
 
 func (a *faultAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
@@ -53,4 +54,8 @@ func (a *faultAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payfl
 
 func (a *faultAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
 	return call(&a.create, req, func() (*payflow.PaymentView, error) { return a.API.CreateRequest(ctx, req) })
+}
+
+func (a *faultAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return call(&a.approve, req, func() (*payflow.PaymentView, error) { return a.API.Approve(ctx, req) })
 }

@@ -3044,7 +3044,7 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 	for _, held := range []bool{false, true} {
 		t.Run(map[bool]string{false: "withdrawn", true: "held meanwhile"}[held], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, held)
-			w.useShopper(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+			w.useShopper(t, loseFirstApprove(w.f.Platform, payflow.ErrUnavailable))
 			first := w.pair(t)
 			sv, err := w.seller.Request(ctx, basket)
 			require.NoError(t, err)

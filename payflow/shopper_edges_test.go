@@ -282,7 +282,7 @@ func TestApproveSignsAgainOnceRefusedKeptConsentIsDropped(t *testing.T) {
 func TestReceiptToCollectIsTheAppsOwn(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	first, rc, screen := w.receiptToCollect(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+	first, rc, screen := w.receiptToCollect(t, loseFirstApprove(w.f.Platform, payflow.ErrUnavailable))
 	scribble(screen)
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)
@@ -706,7 +706,7 @@ func TestWaitPaymentPastKeptConsentsReceiptOfUntrustedPlatform(t *testing.T) {
 	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
 	restated := newRestatedAPI(t, renewed, f.Key, 690, 690) // signed again, without a chain
 	restated.on.Store(false)
-	w.payWithLostReply(t, &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable})
+	w.payWithLostReply(t, loseFirstApprove(restated, payflow.ErrUnavailable))
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
 	require.NoError(t, err)
 
