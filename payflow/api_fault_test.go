@@ -46,6 +46,8 @@ type faultAPI struct {
 	login   apiFault[*payflow.LoginRequest]
 	create  apiFault[*payflow.CreateRequest]
 	approve apiFault[*payflow.ApproveRequest]
+	capture apiFault[*payflow.CaptureRequest]
+	refund  apiFault[*payflow.RefundRequest]
 }
 
 func (a *faultAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
@@ -58,4 +60,12 @@ func (a *faultAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest
 
 func (a *faultAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
 	return call(&a.approve, req, func() (*payflow.PaymentView, error) { return a.API.Approve(ctx, req) })
+}
+
+func (a *faultAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	return call(&a.capture, req, func() (*payflow.PaymentView, error) { return a.API.Capture(ctx, token, req) })
+}
+
+func (a *faultAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+	return call(&a.refund, req, func() (*payflow.RefundView, error) { return a.API.Refund(ctx, req) })
 }

@@ -1418,10 +1418,9 @@ func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	ctx := context.Background()
 	f, api, w := newSwitchWorld(t)
 	api.to(renewedPlatform(t, f))
-	neverSent := func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-		return nil, payflow.ErrUnavailable
-	}
-	w.useSeller(t, &lostRefundAPI{API: api, first: neverSent})
+	neverSent := &faultAPI{API: api}
+	neverSent.refund.send.failNextWith(payflow.ErrUnavailable)
+	w.useSeller(t, neverSent)
 	w.pair(t)
 	w.purchase(t)
 	_, err := w.seller.Refund(ctx, 240)

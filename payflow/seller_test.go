@@ -1069,16 +1069,16 @@ func TestSellerRequestAnsweredNotByThePlatform(t *testing.T) {
 	}
 }
 
-// lostRefundAPI answers the first refund with first, in place of the
+// firstRefundAPI answers the first refund with first, in place of the
 // platform, and passes the others on.
-type lostRefundAPI struct {
+type firstRefundAPI struct {
 	payflow.API
 	first func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error)
 	mu    sync.Mutex
 	done  bool
 }
 
-func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+func (a *firstRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 	a.mu.Lock()
 	first := !a.done
 	a.done = true
@@ -1089,15 +1089,13 @@ func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) 
 	return a.API.Refund(ctx, req)
 }
 
-// loseRefundReply returns a first answer for lostRefundAPI that has api
-// make the refund and loses its reply (ErrUnavailable).
-func loseRefundReply(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-	return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
-		if _, err := api.Refund(ctx, req); err != nil {
-			return nil, err
-		}
-		return nil, payflow.ErrUnavailable
-	}
+// loseFirstRefund returns api with the reply of its first refund lost, as
+// a connection that drops after the refund went out: the platform makes
+// it, and the call fails with ErrUnavailable.
+func loseFirstRefund(api payflow.API) *faultAPI {
+	a := &faultAPI{API: api}
+	a.refund.reply.failNextWith(payflow.ErrUnavailable)
+	return a
 }
 
 // requireRefundAfterRefusal has the card of the seller, whose refund of
@@ -1120,17 +1118,18 @@ func (w *phoneWorld) requireRefundAfterRefusal(t *testing.T) {
 func TestSellerRefundAfterLostReply(t *testing.T) {
 	ctx := context.Background()
 	// setup has the seller, after a purchase of basket, ask for a refund of
-	// 240 that first answers, and returns the error the seller got.
-	setup := func(t *testing.T, first func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error)) (*phoneWorld, error) {
+	// 240 through the platform as wrap wraps it, and returns the error the
+	// seller got.
+	setup := func(t *testing.T, wrap func(api payflow.API) payflow.API) (*phoneWorld, error) {
 		w := newMemoryPhoneWorld(t, false)
-		w.useSeller(t, &lostRefundAPI{API: w.f.Platform, first: first(w.f.Platform)})
+		w.useSeller(t, wrap(w.f.Platform))
 		w.pair(t)
 		w.purchase(t)
 		_, err := w.seller.Refund(ctx, 240)
 		require.Error(t, err)
 		return w, err
 	}
-	lost := loseRefundReply
+	lost := func(api payflow.API) payflow.API { return loseFirstRefund(api) }
 	shopperBalance := func(t *testing.T, w *phoneWorld) payflow.Balance {
 		return w.balance(t, w.shopperCard.Enrolment.ICCID)
 	}
@@ -1163,14 +1162,14 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, shopperBalance(t, w))
 	})
 	t.Run("a refund made with a receipt that does not verify is not made again", func(t *testing.T) {
-		w, err := setup(t, func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-			return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+		w, err := setup(t, func(api payflow.API) payflow.API {
+			return &firstRefundAPI{API: api, first: func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 				v, err := api.Refund(ctx, req)
 				if err == nil {
 					v.Receipt[len(v.Receipt)-1] ^= 1
 				}
 				return v, err
-			}
+			}}
 		})
 		require.ErrorIs(t, err, payflow.ErrSignature)
 		rc, err := w.seller.Refund(ctx, 240)
@@ -1179,10 +1178,10 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 	})
 	t.Run("a refund that the platform then refuses gives way to a new one", func(t *testing.T) {
-		w, err := setup(t, func(payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-			return func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-				return nil, payflow.ErrUnavailable // it never reached the platform
-			}
+		w, err := setup(t, func(api payflow.API) payflow.API {
+			a := &faultAPI{API: api}
+			a.refund.send.failNextWith(payflow.ErrUnavailable) // it never reached the platform
+			return a
 		})
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		w.requireRefundAfterRefusal(t)
@@ -1317,7 +1316,7 @@ func TestSellerRefundAnsweredNotByThePlatform(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
 			mb := newMiddlebox(t, w.f.Platform)
 			client := mb.client(t)
-			w.useSeller(t, &lostRefundAPI{API: client, first: loseRefundReply(client)})
+			w.useSeller(t, loseFirstRefund(client))
 			w.pair(t)
 			w.purchase(t)
 			_, err := w.seller.Refund(ctx, 240)
@@ -2092,7 +2091,7 @@ func TestSellerRefusesRefundAmountFirst(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	client := mustClient(t, srv.URL, payflow.ClientOptions{})
-	w.useSeller(t, &lostRefundAPI{API: client, first: loseRefundReply(client)})
+	w.useSeller(t, loseFirstRefund(client))
 	w.pair(t)
 	w.purchase(t)
 	_, err := w.seller.Refund(ctx, 240)
@@ -2802,24 +2801,6 @@ func (w *phoneWorld) holdAt(t *testing.T, c *payflow.Confirmation, i int) {
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, uint32(i)), sv.ID)
 }
 
-// lostCaptureAPI passes captures on to the platform and, while lose is
-// set, loses their replies, as a connection that drops after the call went
-// out: the call fails with ErrUnavailable. It loses the platform's
-// refusals too when refusals is set.
-type lostCaptureAPI struct {
-	payflow.API
-	lose     atomic.Bool
-	refusals bool
-}
-
-func (a *lostCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
-	v, err := a.API.Capture(ctx, token, req)
-	if (err == nil || a.refusals) && a.lose.Load() {
-		return nil, payflow.ErrUnavailable
-	}
-	return v, err
-}
-
 // TestSellerLimitLeavesTheScreen: a Request refused with ErrLimit, as the
 // seller keeps MaxHeld requests, held or whose capture's receipt is due,
 // leaves the request on screen pending, on the platform and on screen,
@@ -2836,15 +2817,14 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 	for _, kept := range []bool{false, true} {
 		t.Run(map[bool]string{false: "on screen", true: "kept"}[kept], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
-			captures := &lostCaptureAPI{API: w.f.Platform}
-			api := &faultAPI{API: captures}
+			api := &faultAPI{API: w.f.Platform}
 			first, c := w.holdAllButOne(t, api)
 			charge := payflow.Charge{Amount: 10, Currency: "EUR"}
 			sv, pending := w.leavePending(t, api, c, charge, kept, payflow.MaxHeld)
-			captures.lose.Store(true)
+			api.capture.reply.failAllWith(payflow.ErrUnavailable)
 			_, err := w.seller.CaptureHeld(ctx, first, 400)
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
-			captures.lose.Store(false)
+			api.capture.reply.disarm()
 			require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
 
 			_, err = w.seller.Request(ctx, charge)
@@ -2908,21 +2888,20 @@ func (w *phoneWorld) holdAllButOne(t *testing.T, api payflow.API) (first payflow
 func TestSellerLimitCountsKeptRequestOfAnotherUnderHeldID(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, true)
-	captures := &lostCaptureAPI{API: w.f.Platform}
-	creates := &faultAPI{API: captures}
-	api := &createCounter{API: creates}
+	faults := &faultAPI{API: w.f.Platform}
+	api := &createCounter{API: faults}
 	first, c := w.holdAllButOne(t, api)
 	heldID := payflow.SessionRequestID(c.SessionID, 0)
 	charge := payflow.Charge{Amount: 10, Currency: "EUR"}
 	payflow.SetNextRequestIndex(w.seller, 0)
-	creates.create.send.failAllWith(payflow.ErrUnavailable) // the request under heldID never reaches the platform: kept
+	faults.create.send.failAllWith(payflow.ErrUnavailable) // the request under heldID never reaches the platform: kept
 	_, err := w.seller.Request(ctx, charge)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	creates.create.send.disarm()
-	captures.lose.Store(true)
+	faults.create.send.disarm()
+	faults.capture.reply.failAllWith(payflow.ErrUnavailable)
 	_, err = w.seller.CaptureHeld(ctx, first, 400)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	captures.lose.Store(false)
+	faults.capture.reply.disarm()
 	require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
 
 	counter, err := w.sellerCard.Card.Counter()
@@ -4370,7 +4349,8 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 	ctx := context.Background()
 	a := newMemoryPhoneWorld(t, true)
 	api := &hookAPI{API: a.f.Platform}
-	captures := &lostCaptureAPI{API: api, refusals: true}
+	captures := &faultAPI{API: api}
+	captures.capture.refusals = true
 	a.useSeller(t, captures)
 	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
 	c := a.pair(t)
@@ -4382,10 +4362,10 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 		var err error
 		made, err = a.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
 		require.NoError(t, err)
-		captures.lose.Store(true)
+		captures.capture.reply.failAllWith(payflow.ErrUnavailable)
 		_, err = a.seller.Capture(ctx, 0)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		captures.lose.Store(false)
+		captures.capture.reply.disarm()
 	}
 	api.cancelErr = payflow.ErrUnavailable // the Select's withdrawal of made
 	bobEID, _ := b.shopperSelects(t)
