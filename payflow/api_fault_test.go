@@ -44,7 +44,10 @@ func call[C, R any](f *apiFault[C], c C, fn func() (R, error)) (R, error) {
 type faultAPI struct {
 	payflow.API
 	login   apiFault[*payflow.LoginRequest]
+	resolve apiFault[*payflow.ResolveRequest]
+	pair    apiFault[*payflow.PairRequest]
 	create  apiFault[*payflow.CreateRequest]
+	payment apiFault[payflow.ID]
 	approve apiFault[*payflow.ApproveRequest]
 	capture apiFault[*payflow.CaptureRequest]
 	refund  apiFault[*payflow.RefundRequest]
@@ -54,8 +57,20 @@ func (a *faultAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payfl
 	return call(&a.login, req, func() (*payflow.LoginResponse, error) { return a.API.Login(ctx, req) })
 }
 
+func (a *faultAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
+	return call(&a.resolve, req, func() (*payflow.ResolveResponse, error) { return a.API.Resolve(ctx, token, req) })
+}
+
+func (a *faultAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	return call(&a.pair, req, func() (*payflow.SessionView, error) { return a.API.Pair(ctx, req) })
+}
+
 func (a *faultAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
 	return call(&a.create, req, func() (*payflow.PaymentView, error) { return a.API.CreateRequest(ctx, req) })
+}
+
+func (a *faultAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	return call(&a.payment, id, func() (*payflow.PaymentView, error) { return a.API.Payment(ctx, token, id) })
 }
 
 func (a *faultAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {

@@ -197,10 +197,10 @@ func TestApproveShownActsOnTheViewOnScreen(t *testing.T) {
 // fails WaitPayment with that read's error, the request shown nothing.
 func TestWaitPaymentFailsWithReadErrorOnceContextEnded(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	hook := &hookAPI{API: unreadable}
 	first, next := w.holdAndAskNext(t, hook)
-	unreadable.fail(first, payflow.ErrUnavailable)
+	failReads(unreadable, first, payflow.ErrUnavailable)
 	ctx, cancel := withCancelCause(context.Background())
 	defer cancel()
 	hook.mu.Lock()
@@ -373,18 +373,18 @@ func TestDeclineShownActsOnTheViewOnScreen(t *testing.T) {
 func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	api := &scriptedApproveAPI{API: unreadable}
 	screen := w.requestThrough(t, api)
 	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-		unreadable.fail(screen.ID, payflow.ErrUnavailable)
+		failReads(unreadable, screen.ID, payflow.ErrUnavailable)
 		return nil, payflow.ErrReplay
 	})
 	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.NotErrorIs(t, err, payflow.ErrReplay)
 
-	unreadable.fail(screen.ID, nil)
+	failReads(unreadable, screen.ID, nil)
 	rc, err := w.shopper.ApproveShown(ctx, screen, "")
 	require.NoError(t, err, "the kept consent sent again, the card unused")
 	assert.Equal(t, uint64(690), rc.Amount)
@@ -675,10 +675,10 @@ func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
 func TestWaitPaymentPastRequestPaidMeanwhileShowsNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	hook := &hookAPI{API: unreadable}
 	screen := w.requestThrough(t, hook)
-	unreadable.fail(payflow.SessionRequestID(screen.SessionID, 1), payflow.ErrUnavailable)
+	failReads(unreadable, payflow.SessionRequestID(screen.SessionID, 1), payflow.ErrUnavailable)
 	waited, release := w.holdWaitPayment(t, hook, screen.ID, true) // the request read pending
 
 	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
@@ -796,7 +796,7 @@ func TestWaitPaymentShowsKeptConsentPaidAfterOneDropped(t *testing.T) {
 func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	screen := w.requestThrough(t, unreadable)
 	_, err := w.seller.Cancel(ctx)
 	require.NoError(t, err)
@@ -805,7 +805,7 @@ func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)
 	require.Equal(t, payflow.StateCancelled, on.State)
-	unreadable.fail(screen.ID, payflow.ErrUnavailable)
+	failReads(unreadable, screen.ID, payflow.ErrUnavailable)
 	counter := w.counter(t)
 
 	rc, err := w.shopper.ApproveShown(ctx, on, simcardtest.PIN)

@@ -1129,33 +1129,16 @@ func TestWaitPaymentPastMisreadKeptConsent(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
-// unreadableAPI fails every read (Payment) of the request id with err
-// while err is set, as a platform that lost that request, refuses to
-// show it, or cannot reach it would, and answers the others.
-type unreadableAPI struct {
-	payflow.API
-	mu  sync.Mutex
-	id  payflow.ID
-	err error
-}
-
-func (a *unreadableAPI) fail(id payflow.ID, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.id, a.err = id, err
-}
-
-func (a *unreadableAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	a.mu.Lock()
-	err := a.err
-	if id != a.id {
-		err = nil
+// failReads has every read (Payment) of the request id on a fail with
+// err, as a platform that lost that request, refuses to show it, or cannot
+// reach it would, and the others go through; with err nil, every read
+// goes through.
+func failReads(a *faultAPI, id payflow.ID, err error) {
+	if err == nil {
+		a.payment.send.disarm()
+		return
 	}
-	a.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return a.API.Payment(ctx, token, id)
+	a.payment.send.arm(plan[payflow.ID]{when: func(c payflow.ID) bool { return c == id }, fails: -1, err: err})
 }
 
 // TestWaitPaymentPastUnreadableKeptConsent: a consent kept while its
@@ -1180,9 +1163,9 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 		t.Run(tt.err.Error(), func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
 			scripted := &scriptedApproveAPI{API: w.f.Platform}
-			api := &unreadableAPI{API: scripted}
+			api := &faultAPI{API: scripted}
 			first, next := w.holdAndAskNext(t, api)
-			api.fail(first, tt.err)
+			failReads(api, first, tt.err)
 
 			if tt.reported {
 				_, err := w.shopper.WaitPayment(ctx)
@@ -1195,7 +1178,7 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 				assert.Equal(t, payflow.StatePending, screen.State)
 			}
 
-			api.fail(first, nil)
+			failReads(api, first, nil)
 			cv := w.captureElsewhere(t, first)
 			screen, err := w.shopper.WaitPayment(ctx)
 			require.NoError(t, err)
@@ -1220,9 +1203,9 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 // fails WaitPayment with that error: it shows no request of the session.
 func TestWaitPaymentWithEndedContextPastUnreadableKeptConsent(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
-	api := &unreadableAPI{API: &scriptedApproveAPI{API: w.f.Platform}}
+	api := &faultAPI{API: &scriptedApproveAPI{API: w.f.Platform}}
 	first, _ := w.holdAndAskNext(t, api)
-	api.fail(first, context.Canceled)
+	failReads(api, first, context.Canceled)
 	ctx, cancel := withCancelCause(context.Background())
 	cancel()
 	screen, err := w.shopper.WaitPayment(ctx)
