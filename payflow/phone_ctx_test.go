@@ -3,7 +3,6 @@ package payflow_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,27 +12,6 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 )
 
-// refusedPairAPI refuses every pairing for the card's rate, counting
-// them; the first refusal runs refused, if set, as it is answered.
-type refusedPairAPI struct {
-	payflow.API
-	mu      sync.Mutex
-	pairs   int
-	refused func()
-}
-
-func (a *refusedPairAPI) Pair(context.Context, *payflow.PairRequest) (*payflow.SessionView, error) {
-	a.mu.Lock()
-	a.pairs++
-	hook := a.refused
-	a.refused = nil
-	a.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	return nil, fmt.Errorf("%w: too many resolutions", payflow.ErrRateLimited)
-}
-
 // TestSelectWhoseContextEndsAtARateRefusalSendsNoMore: a Select whose
 // context ends as the platform refuses its pairing for the card's rate
 // fails with the context's error instead of waiting to send the pairing
@@ -42,20 +20,20 @@ func (a *refusedPairAPI) Pair(context.Context, *payflow.PairRequest) (*payflow.S
 func TestSelectWhoseContextEndsAtARateRefusalSendsNoMore(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &refusedPairAPI{API: w.f.Platform}
+	ending, cancel := withCancelCause(ctx)
+	defer cancel()
+	// Every pairing refused for the card's rate, the context ending as it
+	// is answered.
+	api := &faultAPI{API: w.f.Platform}
+	api.pair.send.arm(plan[*payflow.PairRequest]{fails: -1, err: fmt.Errorf("%w: too many resolutions", payflow.ErrRateLimited), then: cancel})
 	w.useShopper(t, api)
 	w.hear(t)
 	eid, err := w.seller.EID()
 	require.NoError(t, err)
-	ending, cancel := withCancelCause(ctx)
-	defer cancel()
-	api.refused = cancel
 	c, err := w.shopper.Select(ending, eid)
 	require.ErrorIs(t, err, errCallerGone)
 	assert.Nil(t, c)
-	api.mu.Lock()
-	defer api.mu.Unlock()
-	assert.Equal(t, 1, api.pairs)
+	assert.Equal(t, 1, api.pair.send.made())
 }
 
 // TestWaitPairedWithEndedContextReadsNothing: a WaitPaired of a waiting

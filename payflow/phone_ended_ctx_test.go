@@ -293,7 +293,7 @@ func TestSellerCancelWithEndedContext(t *testing.T) {
 	})
 	t.Run("kept", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
-		w.useSeller(t, &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+		w.useSeller(t, loseFirstCreate(w.f.Platform, payflow.ErrUnavailable))
 		id := payflow.SessionRequestID(w.pair(t).SessionID, 0)
 		_, err := w.seller.Request(ctx, basket)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)

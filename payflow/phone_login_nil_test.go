@@ -35,36 +35,27 @@ func TestLoginWithRetryRefusesNilArguments(t *testing.T) {
 	})
 }
 
-// lgCountingAPI counts its Logins, each answered ErrReplay.
-type lgCountingAPI struct {
-	payflow.API
-	logins int
-}
-
-func (a *lgCountingAPI) Login(context.Context, *payflow.LoginRequest) (*payflow.LoginResponse, error) {
-	a.logins++
-	return nil, payflow.ErrReplay
-}
-
 // TestLoginWithRetryRefusesNoTries: LoginWithRetry given fewer than one
 // try fails with ErrInvalid, having the card sign no proof and sending
 // nothing (was: one proof signed and sent).
 func TestLoginWithRetryRefusesNoTries(t *testing.T) {
 	for _, tries := range []int{0, -1, math.MinInt} {
 		t.Run(strconv.Itoa(tries), func(t *testing.T) {
-			api := &lgCountingAPI{}
+			api := &faultAPI{}
+			api.login.send.failAllWith(payflow.ErrReplay)
 			proofs := 0
 			l, err := payflow.LoginWithRetry(context.Background(), api, tries, func() ([]byte, error) { proofs++; return []byte{0xa0}, nil })
 			require.ErrorIs(t, err, payflow.ErrInvalid)
 			assert.Nil(t, l)
 			assert.Zero(t, proofs, "no proof signed")
-			assert.Zero(t, api.logins, "nothing sent")
+			assert.Zero(t, api.login.send.made(), "nothing sent")
 		})
 	}
 	t.Run("1", func(t *testing.T) {
-		api := &lgCountingAPI{}
+		api := &faultAPI{}
+		api.login.send.failAllWith(payflow.ErrReplay)
 		_, err := payflow.LoginWithRetry(context.Background(), api, 1, func() ([]byte, error) { return []byte{0xa0}, nil })
 		require.ErrorIs(t, err, payflow.ErrReplay)
-		assert.Equal(t, 1, api.logins)
+		assert.Equal(t, 1, api.login.send.made())
 	})
 }

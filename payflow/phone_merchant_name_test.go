@@ -29,7 +29,7 @@ func TestShopperShowsRequestUnderSessionName(t *testing.T) {
 		ctx := context.Background()
 		w := newMemoryPhoneWorld(t, false)
 		tamper := &tamperAPI{API: w.f.Platform}
-		first, _ := w.payWithLostReply(t, &lostApproveAPI{API: tamper, loss: payflow.ErrUnavailable})
+		first, _ := w.payWithLostReply(t, loseFirstApprove(tamper, payflow.ErrUnavailable))
 		name := first.MerchantName
 		require.NotEqual(t, "Evil Corp", name)
 		rename(tamper, payflow.StateCaptured)

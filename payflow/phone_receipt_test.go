@@ -98,7 +98,7 @@ func TestReceiptWithoutChainCollectedUnderInfosKey(t *testing.T) {
 			restated := newRestatedAPI(t, f.Platform, f.Key, 690, 690) // signed again, without a chain
 			restated.on.Store(false)
 			api := &infoFromAPI{API: &firstReceiptAPI{API: restated}}
-			w.payWithLostReply(t, &lostApproveAPI{API: api, loss: payflow.ErrUnavailable})
+			w.payWithLostReply(t, loseFirstApprove(api, payflow.ErrUnavailable))
 			restated.on.Store(true)
 			screen, err := w.shopper.WaitPayment(ctx)
 			require.NoError(t, err, "the receipt verifies with the key of Info's chain")

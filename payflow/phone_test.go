@@ -623,50 +623,20 @@ type noParamsCurve struct{ elliptic.Curve }
 
 func (noParamsCurve) Params() *elliptic.CurveParams { return nil }
 
-// tamperAPI changes what the platform answers, as a compromised network
-// or platform would.
-// lostLoginAPI loses the reply of the first login, whose proof the
-// transport then sends again: the platform refuses it as spent.
-type lostLoginAPI struct {
-	payflow.API
-	lost bool
-}
-
-func (a *lostLoginAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
-	if !a.lost {
-		a.lost = true
-		if _, err := a.API.Login(ctx, req); err != nil {
-			return nil, err
-		}
-	}
-	return a.API.Login(ctx, req)
-}
-
 // TestLoginAfterLostReply: a login whose reply was lost is answered
 // ErrReplay on its resend (login replies are never stored), and the phone
 // logs in again over a new challenge.
 func TestLoginAfterLostReply(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
-	api := &lostLoginAPI{API: w.f.Platform}
+	api := &faultAPI{API: w.f.Platform}
+	api.login.resend = true
+	api.login.reply.failNext()
 	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
 	require.NoError(t, err)
 	l, err := shopper.Login(context.Background())
 	require.NoError(t, err)
-	assert.True(t, api.lost)
+	assert.NotZero(t, api.login.reply.made(), "the first login's reply lost")
 	assert.NotEmpty(t, l.Token)
-}
-
-// spentLoginAPI answers every login that the proof is spent, as a
-// platform would whose replies to the logins are all lost, and counts the
-// logins.
-type spentLoginAPI struct {
-	payflow.API
-	logins atomic.Int32
-}
-
-func (a *spentLoginAPI) Login(context.Context, *payflow.LoginRequest) (*payflow.LoginResponse, error) {
-	a.logins.Add(1)
-	return nil, payflow.ErrReplay
 }
 
 // TestLoginTries: a login sends LoginTries proofs at most while each is
@@ -675,21 +645,22 @@ func (a *spentLoginAPI) Login(context.Context, *payflow.LoginRequest) (*payflow.
 func TestLoginTries(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &spentLoginAPI{API: w.f.Platform}
+	api := &faultAPI{API: w.f.Platform}
+	api.login.send.failAllWith(payflow.ErrReplay) // as the platform answers a proof whose login's reply was lost
 	w.useShopper(t, api)
 	_, err := w.shopper.Login(ctx)
 	require.ErrorIs(t, err, payflow.ErrReplay)
-	assert.Equal(t, int32(payflow.LoginTries), api.logins.Load())
+	assert.Equal(t, payflow.LoginTries, api.login.send.made())
 
 	proofs := 0
 	_, err = payflow.LoginWithRetry(ctx, api, 5, func() ([]byte, error) { proofs++; return []byte{0xa0}, nil })
 	require.ErrorIs(t, err, payflow.ErrReplay)
 	assert.Equal(t, 5, proofs)
-	assert.Equal(t, int32(payflow.LoginTries+5), api.logins.Load())
+	assert.Equal(t, payflow.LoginTries+5, api.login.send.made())
 
 	_, err = payflow.LoginWithRetry(ctx, api, 5, func() ([]byte, error) { return nil, errCardIO })
 	require.ErrorIs(t, err, errCardIO)
-	assert.Equal(t, int32(payflow.LoginTries+5), api.logins.Load(), "nothing sent")
+	assert.Equal(t, payflow.LoginTries+5, api.login.send.made(), "nothing sent")
 }
 
 // swapAPI answers the status of the requests in swap with the views of
@@ -980,6 +951,8 @@ func renewedPlatform(t *testing.T, f *paytest.Fixture) *payflow.Platform {
 	return renewed
 }
 
+// tamperAPI changes what the platform answers, as a compromised network
+// or platform would.
 type tamperAPI struct {
 	payflow.API
 	payment func(*payflow.PaymentView)
@@ -1445,10 +1418,9 @@ func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	ctx := context.Background()
 	f, api, w := newSwitchWorld(t)
 	api.to(renewedPlatform(t, f))
-	neverSent := func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-		return nil, payflow.ErrUnavailable
-	}
-	w.useSeller(t, &lostRefundAPI{API: api, first: neverSent})
+	neverSent := &faultAPI{API: api}
+	neverSent.refund.send.failNextWith(payflow.ErrUnavailable)
+	w.useSeller(t, neverSent)
 	w.pair(t)
 	w.purchase(t)
 	_, err := w.seller.Refund(ctx, 240)

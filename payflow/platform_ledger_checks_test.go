@@ -3,7 +3,6 @@ package payflow_test
 import (
 	"context"
 	"crypto/sha256"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,26 +14,6 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 )
-
-// transferReadsDown is a ledger store whose reads of transfers by ID fail
-// with errLedgerDown while down is set.
-type transferReadsDown struct {
-	ledger.Store
-	down atomic.Bool
-}
-
-func (s *transferReadsDown) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	return s.Store.View(ctx, func(tx ledger.ReadTx) error {
-		if s.down.Load() {
-			tx = noTransferReads{tx}
-		}
-		return fn(tx)
-	})
-}
-
-type noTransferReads struct{ ledger.ReadTx }
-
-func (noTransferReads) Transfers([]ledger.ID) ([]ledger.Transfer, error) { return nil, errLedgerDown }
 
 // TestAccountLookupFails: an account whose creation the ledger answers
 // exists_with_different_flags is looked up to tell a closed account from
@@ -66,13 +45,13 @@ func TestAccountLookupFails(t *testing.T) {
 // wallet's refusal, and moves nothing.
 func TestFundClosedWalletLookupFails(t *testing.T) {
 	ctx := context.Background()
-	ls := &transferReadsDown{Store: ledgermemory.New()}
+	ls := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
 	id := payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID)
 	closing := closeAccount(t, s, id, eurLedger)
-	ls.down.Store(true)
+	ls.transfers.failAllWith(errLedgerDown)
 	err := s.Platform.Fund(ctx, payflow.ID{7}, s.shopper.ID, "EUR", 100)
-	ls.down.Store(false)
+	ls.transfers.disarm()
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.ErrorIs(t, err, errLedgerDown)
 	reopenAccount(t, s, closing)

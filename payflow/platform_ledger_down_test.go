@@ -21,11 +21,15 @@ var errLedgerDown = errors.New("ledger store down")
 
 // downLedger is a ledger store that fails every transaction with
 // errLedgerDown while down is set, every read-only one (View) while
-// readsDown is, and the read-write ones (Update) that updates picks.
+// readsDown is, and the read-write ones (Update) that updates picks; of
+// those that the store made, it loses the replies that replies picks,
+// failing them with its plan's error. Within a read-only transaction, it
+// fails the reads of transfers by ID that transfers picks.
 type downLedger struct {
 	ledger.Store
-	down, readsDown atomic.Bool
-	updates         callFault[struct{}]
+	down, readsDown  atomic.Bool
+	updates, replies callFault[struct{}]
+	transfers        callFault[[]ledger.ID]
 }
 
 func (d *downLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
@@ -35,14 +39,31 @@ func (d *downLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error
 	if err := d.updates.strike(struct{}{}); err != nil {
 		return err
 	}
-	return d.Store.Update(ctx, fn)
+	err := d.Store.Update(ctx, fn)
+	if lost := d.replies.strike(struct{}{}); err == nil && lost != nil {
+		return lost
+	}
+	return err
 }
 
 func (d *downLedger) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if d.down.Load() || d.readsDown.Load() {
 		return errLedgerDown
 	}
-	return d.Store.View(ctx, fn)
+	return d.Store.View(ctx, func(tx ledger.ReadTx) error { return fn(downReadTx{tx, d}) })
+}
+
+// downReadTx is a read-only transaction of a downLedger.
+type downReadTx struct {
+	ledger.ReadTx
+	d *downLedger
+}
+
+func (tx downReadTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
+	if err := tx.d.transfers.strike(ids); err != nil {
+		return nil, err
+	}
+	return tx.ReadTx.Transfers(ids)
 }
 
 // TestLedgerDownKeepsCause: a call that the ledger's store fails fails

@@ -3,37 +3,17 @@ package payflow_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 )
-
-// lostReplyLedger is a ledger store that commits every transaction and
-// then, while lose holds an error, answers with it: the reply of a
-// transaction that the store made is lost.
-type lostReplyLedger struct {
-	ledger.Store
-	lose atomic.Pointer[error]
-}
-
-func (l *lostReplyLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if err := l.Store.Update(ctx, fn); err != nil {
-		return err
-	}
-	if e := l.lose.Load(); e != nil {
-		return *e
-	}
-	return nil
-}
 
 // TestLedgerLostReplyOfAnotherCodeMovesOnce: a ledger whose reply is lost
 // after it made the transfers, its store's error wrapping a sentinel of
@@ -57,7 +37,7 @@ func TestLedgerLostReplyOfAnotherCodeMovesOnce(t *testing.T) {
 		{"conflict", fmt.Errorf("reply lost: %w", payflow.ErrConflict), true},
 	} {
 		t.Run(tc.name+"/refund", func(t *testing.T) {
-			ls := &lostReplyLedger{Store: ledgermemory.New()}
+			ls := &downLedger{Store: ledgermemory.New()}
 			s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
 			v, _ := s.request(t)
 			s.captured(t, v.ID, false)
@@ -65,11 +45,11 @@ func TestLedgerLostReplyOfAnotherCodeMovesOnce(t *testing.T) {
 			msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 300, Currency: "EUR"})
 			moved := [2]payflow.Balance{{Posted: funds - 690 + 300}, {Posted: 690 - 300}}
 
-			ls.lose.Store(&tc.cause)
+			ls.replies.failAllWith(tc.cause)
 			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			require.ErrorIs(t, err, tc.cause)
 			assert.Equal(t, "unavailable", payflow.AsError(err).Code)
-			ls.lose.Store(nil)
+			ls.replies.disarm()
 			assert.Equal(t, moved, s.balances(t), "the ledger made the transfer")
 			ref, err := s.Store.Refund(ctx, id)
 			require.NoError(t, err)
@@ -91,16 +71,16 @@ func TestLedgerLostReplyOfAnotherCodeMovesOnce(t *testing.T) {
 			continue
 		}
 		t.Run(tc.name+"/approve", func(t *testing.T) {
-			ls := &lostReplyLedger{Store: ledgermemory.New()}
+			ls := &downLedger{Store: ledgermemory.New()}
 			s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
 			v, _ := s.request(t)
 			consent := s.consent(t, v.ID)
 
-			ls.lose.Store(&tc.cause)
+			ls.replies.failAllWith(tc.cause)
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
 			require.ErrorIs(t, err, tc.cause)
 			assert.Equal(t, "unavailable", payflow.AsError(err).Code)
-			ls.lose.Store(nil)
+			ls.replies.disarm()
 			assert.Equal(t, basketPaid, s.balances(t), "the ledger made the chain")
 			s.requireState(t, v.ID, payflow.StateApproving)
 
@@ -111,16 +91,16 @@ func TestLedgerLostReplyOfAnotherCodeMovesOnce(t *testing.T) {
 			assert.Equal(t, basketPaid, s.balances(t), "the money moved once")
 		})
 		t.Run(tc.name+"/capture", func(t *testing.T) {
-			ls := &lostReplyLedger{Store: ledgermemory.New()}
+			ls := &downLedger{Store: ledgermemory.New()}
 			s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{})
 			h := s.held(t)
 			paid := [2]payflow.Balance{{Posted: funds - 400}, {Posted: 400}}
 
-			ls.lose.Store(&tc.cause)
+			ls.replies.failAllWith(tc.cause)
 			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: h.ID, Amount: 400})
 			require.ErrorIs(t, err, tc.cause)
 			assert.Equal(t, "unavailable", payflow.AsError(err).Code)
-			ls.lose.Store(nil)
+			ls.replies.disarm()
 			assert.Equal(t, paid, s.balances(t), "the ledger made the posts")
 			s.requireState(t, h.ID, "capturing")
 

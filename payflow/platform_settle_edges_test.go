@@ -47,7 +47,7 @@ func TestApproveCopyGetsTheHoldsRefusalCode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := &acceptHook{Store: memory.New()}
-			ls := &transferReadsDown{Store: ledgermemory.New()}
+			ls := &downLedger{Store: ledgermemory.New()}
 			s := newShopOnLedger(t, st, ls, false, paytest.Options{})
 			v := overflowingRequest(t, s)
 			if tt.taken != nil {
@@ -58,11 +58,13 @@ func TestApproveCopyGetsTheHoldsRefusalCode(t *testing.T) {
 			var firstErr error
 			st.hook = func() {
 				_, firstErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-				ls.down.Store(tt.readsDown)
+				if tt.readsDown {
+					ls.transfers.failAllWith(errLedgerDown)
+				}
 			}
 
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-			ls.down.Store(false)
+			ls.transfers.disarm()
 			require.ErrorIs(t, firstErr, tt.first)
 			require.ErrorIs(t, err, tt.want, "the copy accepted second")
 			assert.Equal(t, payflow.AsError(tt.want).Code, payflow.AsError(err).Code)
@@ -352,24 +354,6 @@ func TestSweepsReportStoreFailures(t *testing.T) {
 	}
 }
 
-// updatesCut is a ledger store that, once armed, lets pass transactions
-// (Update) run and fails every one after them with errLedgerDown.
-type updatesCut struct {
-	ledger.Store
-	armed bool
-	pass  int
-}
-
-func (l *updatesCut) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if l.armed {
-		if l.pass == 0 {
-			return errLedgerDown
-		}
-		l.pass--
-	}
-	return l.Store.Update(ctx, fn)
-}
-
 // TestCaptureProbeOfPostTakenFails: a capture whose money leg's post ID
 // the ledger holds as another client's transfer asks the ledger about the
 // holds with posts under random IDs. When the platform's random source
@@ -382,15 +366,17 @@ func (l *updatesCut) Update(ctx context.Context, fn func(ledger.Tx) error) error
 func TestCaptureProbeOfPostTakenFails(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
-		fault func(t *testing.T, s *shop, rnd *downRand, ls *updatesCut, stale *staleLookups)
+		fault func(t *testing.T, s *shop, rnd *downRand, ls *downLedger, stale *staleLookups)
 		want  []error
 		state string
 	}{
-		{"random source down", func(_ *testing.T, _ *shop, rnd *downRand, _ *updatesCut, _ *staleLookups) { rnd.down.Store(true) },
+		{"random source down", func(_ *testing.T, _ *shop, rnd *downRand, _ *downLedger, _ *staleLookups) { rnd.down.Store(true) },
 			[]error{payflow.ErrUnavailable, errRandDown}, "capturing"},
-		{"ledger down", func(_ *testing.T, _ *shop, _ *downRand, ls *updatesCut, _ *staleLookups) { ls.armed, ls.pass = true, 1 },
+		{"ledger down", func(_ *testing.T, _ *shop, _ *downRand, ls *downLedger, _ *staleLookups) {
+			ls.updates.arm(plan[struct{}]{skip: 1, fails: -1, err: errLedgerDown})
+		},
 			[]error{payflow.ErrUnavailable, errLedgerDown}, "capturing"},
-		{"account closed", func(t *testing.T, s *shop, _ *downRand, _ *updatesCut, stale *staleLookups) {
+		{"account closed", func(t *testing.T, s *shop, _ *downRand, _ *downLedger, stale *staleLookups) {
 			closeAccount(t, s, payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), eurLedger)
 			stale.stale = true
 		}, []error{payflow.ErrConflict}, payflow.StateHeld},
@@ -399,7 +385,7 @@ func TestCaptureProbeOfPostTakenFails(t *testing.T) {
 			ctx := context.Background()
 			rnd := &downRand{}
 			stale := &staleLookups{Store: ledgermemory.New()}
-			ls := &updatesCut{Store: stale}
+			ls := &downLedger{Store: stale}
 			s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{Platform: payflow.PlatformOptions{Rand: rnd}})
 			v := s.held(t)
 			s.takeID(t, payflow.TransferID(v.ID, 1, 0, 2))
@@ -408,7 +394,8 @@ func TestCaptureProbeOfPostTakenFails(t *testing.T) {
 
 			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 			rnd.down.Store(false)
-			ls.armed, stale.stale = false, false
+			ls.updates.disarm()
+			stale.stale = false
 			for _, want := range tt.want {
 				require.ErrorIs(t, err, want)
 			}
@@ -463,15 +450,15 @@ func TestVoidTransferIDs(t *testing.T) {
 // found missing, and nothing moved.
 func TestCaptureOfPostTakenUnread(t *testing.T) {
 	ctx := context.Background()
-	ls := &transferReadsDown{Store: ledgermemory.New()}
+	ls := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{})
 	v := s.held(t)
 	s.takeID(t, payflow.TransferID(v.ID, 1, 0, 2))
 	before := s.balances(t)
 
-	ls.down.Store(true)
+	ls.transfers.failAllWith(errLedgerDown)
 	_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
-	ls.down.Store(false)
+	ls.transfers.disarm()
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.ErrorIs(t, err, errLedgerDown)
 	s.requireState(t, v.ID, "capturing")
@@ -486,7 +473,7 @@ func TestCaptureOfPostTakenUnread(t *testing.T) {
 // taken account and no hold made.
 func TestSweepAccountTakenChainUnread(t *testing.T) {
 	ctx := context.Background()
-	ls := &transferReadsDown{Store: ledgermemory.New()}
+	ls := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
 	bob, _, v := takenWalletRequest(t, s)
 	pv, err := s.Platform.Payment(ctx, bob.Token, v.ID)
@@ -496,9 +483,9 @@ func TestSweepAccountTakenChainUnread(t *testing.T) {
 	before := s.balances(t)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	ls.down.Store(true)
+	ls.transfers.failAllWith(errLedgerDown)
 	n, err := s.Platform.RecoverSweep(ctx, 0)
-	ls.down.Store(false)
+	ls.transfers.disarm()
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.ErrorIs(t, err, errLedgerDown)
 	assert.Zero(t, n)

@@ -19,13 +19,13 @@ import (
 func TestSellerCancelKeptRequestRefused(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	api := &faultAPI{API: w.f.Platform}
 	w.useSeller(t, api)
 	c := w.pair(t)
-	api.setDown(true)
+	api.create.send.failAllWith(payflow.ErrUnavailable)
 	_, err := w.seller.Request(ctx, basket)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	api.setDown(false)
+	api.create.send.disarm()
 	w.f.Clock.Advance(c.ExpiresAt.Sub(w.f.Clock.Now()) + time.Second)
 
 	v, err := w.seller.Cancel(ctx)

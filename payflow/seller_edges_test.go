@@ -111,7 +111,7 @@ func TestSellerRefusesRequestViewOfAnotherIDOrHash(t *testing.T) {
 				w := newMemoryPhoneWorld(t, false)
 				var api payflow.API = &misfiledAPI{API: w.f.Platform, key: w.f.Key, alter: tc.alter}
 				if lost {
-					api = &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+					api = loseFirstCreate(api, payflow.ErrUnavailable)
 				}
 				w.useSeller(t, api)
 				w.pair(t)
@@ -453,7 +453,7 @@ func TestSellerRefundPaymentRefusesReadOfAnother(t *testing.T) {
 func TestSellerRefundOfAnotherRequestAfterLostReply(t *testing.T) {
 	ctx := context.Background()
 	w, first, second := paidTwiceByAnotherRun(t, func(p payflow.API) payflow.API {
-		return &lostRefundAPI{API: p, first: loseRefundReply(p)}
+		return loseFirstRefund(p)
 	})
 	_, err := w.seller.RefundPayment(ctx, second, 240)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
@@ -660,7 +660,7 @@ func TestSellerHeldAfterCancelHeldAndEndedCapture(t *testing.T) {
 func TestSellerKeptRefundAnsweredIsNotSentAgain(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	w.useSeller(t, &lostRefundAPI{API: w.f.Platform, first: loseRefundReply(w.f.Platform)})
+	w.useSeller(t, loseFirstRefund(w.f.Platform))
 	w.pair(t)
 	w.purchase(t)
 	_, err := w.seller.Refund(ctx, 240)
@@ -966,26 +966,27 @@ func TestSellerCatalogForgottenAfterFetchMeanwhileIsNoFallback(t *testing.T) {
 // gatedCaptureAPI holds the first capture that reaches it until release
 // is closed, having sent entered, and then passes it on to the platform
 // and loses its reply, as a connection that drops after the call went
-// out: it fails with ErrUnavailable. It loses the replies of the captures
-// after it, refusals too, once lose is set (as lostCaptureAPI), and
-// passes the others on.
+// out: it fails with ErrUnavailable. The captures after it go through its
+// faultAPI, which loses their replies, refusals too, as its plan says.
 type gatedCaptureAPI struct {
-	lostCaptureAPI
+	*faultAPI
 	entered, release chan struct{}
 	calls            atomic.Int32
 }
 
 func newGatedCaptureAPI(api payflow.API) *gatedCaptureAPI {
-	return &gatedCaptureAPI{
-		lostCaptureAPI: lostCaptureAPI{API: api, refusals: true},
-		entered:        make(chan struct{}),
-		release:        make(chan struct{}),
+	a := &gatedCaptureAPI{
+		faultAPI: &faultAPI{API: api},
+		entered:  make(chan struct{}),
+		release:  make(chan struct{}),
 	}
+	a.capture.refusals = true
+	return a
 }
 
 func (a *gatedCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
 	if a.calls.Add(1) > 1 {
-		return a.lostCaptureAPI.Capture(ctx, token, req)
+		return a.faultAPI.Capture(ctx, token, req)
 	}
 	close(a.entered)
 	<-a.release
@@ -1050,7 +1051,7 @@ func TestSellerCaptureUnansweredBegunAfterOverlappingReceipt(t *testing.T) {
 
 	_, err := w.seller.CaptureHeld(ctx, id, 0)
 	require.NoError(t, err)
-	api.lose.Store(true)
+	api.capture.reply.failAllWith(payflow.ErrUnavailable)
 	_, err = w.seller.Capture(ctx, 0)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	require.Equal(t, []payflow.ID{id}, keptHeld(t, w.seller), "its capture's receipt due")
@@ -1061,7 +1062,7 @@ func TestSellerCaptureUnansweredBegunAfterOverlappingReceipt(t *testing.T) {
 	require.Len(t, held, 1)
 	assert.Equal(t, id, held[0].ID)
 	assert.Equal(t, payflow.StateCaptured, held[0].State)
-	api.lose.Store(false)
+	api.capture.reply.disarm()
 	rc, err := w.seller.CaptureHeld(ctx, id, 690)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(690), rc.Amount)

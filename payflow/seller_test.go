@@ -30,46 +30,22 @@ import (
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
-// lostCreateAPI records the first payment request on the platform and
-// loses its reply, as a connection that drops after the request went out.
-// While down, it answers every payment request ErrUnavailable without
-// passing it on.
-type lostCreateAPI struct {
-	payflow.API
-	loss error // what the lost call fails with
-	mu   sync.Mutex
-	lost bool
-	down bool
-}
-
-func (a *lostCreateAPI) setDown(down bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.down = down
-}
-
-func (a *lostCreateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
-	a.mu.Lock()
-	lose, down := !a.lost, a.down
-	a.lost = true
-	a.mu.Unlock()
-	if down {
-		return nil, payflow.ErrUnavailable
-	}
-	v, err := a.API.CreateRequest(ctx, req)
-	if lose && err == nil {
-		return nil, a.loss
-	}
-	return v, err
+// loseFirstCreate returns api with the reply of its first payment request
+// lost, as a connection that drops after the request went out: the
+// platform records it, and the call fails with loss.
+func loseFirstCreate(api payflow.API, loss error) *faultAPI {
+	a := &faultAPI{API: api}
+	a.create.reply.failNextWith(loss)
+	return a
 }
 
 // newLostRequestWorld pairs the phones, the seller's through a
-// lostCreateAPI whose lost call fails with loss, and has the seller ask for
+// loseFirstCreate whose lost call fails with loss, and has the seller ask for
 // basket, which the platform records without the seller knowing.
-func newLostRequestWorld(t *testing.T, loss error) (*phoneWorld, *lostCreateAPI) {
+func newLostRequestWorld(t *testing.T, loss error) (*phoneWorld, *faultAPI) {
 	t.Helper()
 	w := newMemoryPhoneWorld(t, false)
-	api := &lostCreateAPI{API: w.f.Platform, loss: loss}
+	api := loseFirstCreate(w.f.Platform, loss)
 	w.useSeller(t, api)
 	w.pair(t)
 	_, err := w.seller.Request(context.Background(), basket)
@@ -85,10 +61,10 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 		t.Run("the request sent before is withdrawn/"+loss.Error(), func(t *testing.T) {
 			w, api := newLostRequestWorld(t, loss)
 			// While the platform still does not answer, no other request is made.
-			api.setDown(true)
+			api.create.send.failAllWith(payflow.ErrUnavailable)
 			_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
-			api.setDown(false)
+			api.create.send.disarm()
 
 			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 			require.NoError(t, err)
@@ -143,10 +119,10 @@ func TestSellerCancelAfterLostReply(t *testing.T) {
 			w, api := newLostRequestWorld(t, loss)
 			lost, err := w.shopper.WaitPayment(ctx)
 			require.NoError(t, err)
-			api.setDown(true)
+			api.create.send.failAllWith(payflow.ErrUnavailable)
 			_, err = w.seller.Cancel(ctx)
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
-			api.setDown(false)
+			api.create.send.disarm()
 
 			v, err := w.seller.Cancel(ctx)
 			require.NoError(t, err)
@@ -203,14 +179,6 @@ func TestSellerCancelKeptRequestEnded(t *testing.T) {
 	}
 }
 
-// loseNext has the reply of the next payment request that the platform
-// records be lost.
-func (a *lostCreateAPI) loseNext() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.lost = false
-}
-
 // TestSellerCancelAgainAfterLostReply: for a merchant that captures
 // manually, a request held on screen, and a later one whose reply was
 // lost, the first Cancel cancels the later one, the request made last,
@@ -220,10 +188,10 @@ func (a *lostCreateAPI) loseNext() {
 func TestSellerCancelAgainAfterLostReply(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, true)
-	api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable, lost: true}
+	api := &faultAPI{API: w.f.Platform}
 	w.useSeller(t, api)
 	held := w.pairAndHold(t)
-	api.loseNext()
+	api.create.reply.failNextWith(payflow.ErrUnavailable)
 	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	lost, err := w.shopper.WaitPayment(ctx)
@@ -274,7 +242,7 @@ func TestSellerCancelWithdrawsEveryKeptRequest(t *testing.T) {
 			ctx := context.Background()
 			a := newMemoryPhoneWorld(t, false)
 			api := &hookAPI{API: a.f.Platform}
-			lost := &lostCreateAPI{API: api, loss: payflow.ErrUnavailable, lost: true}
+			lost := &faultAPI{API: api}
 			a.useSeller(t, lost)
 			b := a.withShopper(t, "Bob", payflow.ID{0xf2})
 			a.pair(t)
@@ -285,7 +253,7 @@ func TestSellerCancelWithdrawsEveryKeptRequest(t *testing.T) {
 			api.cancel = func() {
 				_, err := a.seller.WaitPaired(ctx)
 				require.NoError(t, err)
-				lost.loseNext()
+				lost.create.reply.failNextWith(payflow.ErrUnavailable)
 				_, err = a.seller.Request(ctx, basket)
 				require.ErrorIs(t, err, payflow.ErrUnavailable)
 			}
@@ -405,7 +373,7 @@ func TestSellerMovesPastKeptRequestFoundRecorded(t *testing.T) {
 	}{{payflow.StatePending, 0}, {payflow.StateDeclined, 0}, {payflow.StateCaptured, 690}} {
 		t.Run(tt.state, func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
-			api := &createCounter{API: &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}}
+			api := &createCounter{API: loseFirstCreate(w.f.Platform, payflow.ErrUnavailable)}
 			w.useSeller(t, api)
 			c := w.pair(t)
 			kept := payflow.SessionRequestID(c.SessionID, 0)
@@ -554,7 +522,7 @@ func TestSellerRequestWhileApproved(t *testing.T) {
 				defer cancel()
 				w := newSettlingWorld(t, tc.manual, func(api payflow.API) payflow.API {
 					if lost {
-						return &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+						return loseFirstCreate(api, payflow.ErrUnavailable)
 					}
 					return api
 				})
@@ -597,7 +565,7 @@ func TestSellerRequestWhileApproved(t *testing.T) {
 func newLostSettlingWorld(ctx context.Context, t *testing.T) (*settlingWorld, *payflow.PaymentView, <-chan error) {
 	t.Helper()
 	w := newSettlingWorld(t, false, func(api payflow.API) payflow.API {
-		return &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+		return loseFirstCreate(api, payflow.ErrUnavailable)
 	})
 	w.keep.Store(true)
 	_, err := w.seller.Request(ctx, basket)
@@ -913,10 +881,10 @@ func TestSellerSelectAfterLostReply(t *testing.T) {
 			aliceCharged := uint64(0)
 			switch {
 			case tc.unanswered:
-				api.setDown(true)
+				api.create.send.failAllWith(payflow.ErrUnavailable)
 				_, err = a.seller.Select(ctx, bobEID)
 				require.ErrorIs(t, err, payflow.ErrUnavailable)
-				api.setDown(false)
+				api.create.send.disarm()
 				// Still in the first shopper's session, whose next request
 				// withdraws the lost one first.
 				sv, err := a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
@@ -1040,15 +1008,13 @@ func (w *phoneWorld) requireShownPaid(t *testing.T) {
 func TestSellerRequestAfterLostReplyShowsPaidOverEarlier(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable, lost: true}
+	api := &faultAPI{API: w.f.Platform}
 	w.useSeller(t, api)
 	w.pair(t)
 	earlier, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
 	w.requireShopperPays(t, earlier, 100)
-	api.mu.Lock()
-	api.lost = false // the reply of the next request is lost
-	api.mu.Unlock()
+	api.create.reply.failNextWith(payflow.ErrUnavailable) // the reply of the next request is lost
 	_, err = w.seller.Request(ctx, basket)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	screen, err := w.shopper.WaitPayment(ctx)
@@ -1103,16 +1069,16 @@ func TestSellerRequestAnsweredNotByThePlatform(t *testing.T) {
 	}
 }
 
-// lostRefundAPI answers the first refund with first, in place of the
+// firstRefundAPI answers the first refund with first, in place of the
 // platform, and passes the others on.
-type lostRefundAPI struct {
+type firstRefundAPI struct {
 	payflow.API
 	first func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error)
 	mu    sync.Mutex
 	done  bool
 }
 
-func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+func (a *firstRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 	a.mu.Lock()
 	first := !a.done
 	a.done = true
@@ -1123,15 +1089,13 @@ func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) 
 	return a.API.Refund(ctx, req)
 }
 
-// loseRefundReply returns a first answer for lostRefundAPI that has api
-// make the refund and loses its reply (ErrUnavailable).
-func loseRefundReply(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-	return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
-		if _, err := api.Refund(ctx, req); err != nil {
-			return nil, err
-		}
-		return nil, payflow.ErrUnavailable
-	}
+// loseFirstRefund returns api with the reply of its first refund lost, as
+// a connection that drops after the refund went out: the platform makes
+// it, and the call fails with ErrUnavailable.
+func loseFirstRefund(api payflow.API) *faultAPI {
+	a := &faultAPI{API: api}
+	a.refund.reply.failNextWith(payflow.ErrUnavailable)
+	return a
 }
 
 // requireRefundAfterRefusal has the card of the seller, whose refund of
@@ -1154,17 +1118,18 @@ func (w *phoneWorld) requireRefundAfterRefusal(t *testing.T) {
 func TestSellerRefundAfterLostReply(t *testing.T) {
 	ctx := context.Background()
 	// setup has the seller, after a purchase of basket, ask for a refund of
-	// 240 that first answers, and returns the error the seller got.
-	setup := func(t *testing.T, first func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error)) (*phoneWorld, error) {
+	// 240 through the platform as wrap wraps it, and returns the error the
+	// seller got.
+	setup := func(t *testing.T, wrap func(api payflow.API) payflow.API) (*phoneWorld, error) {
 		w := newMemoryPhoneWorld(t, false)
-		w.useSeller(t, &lostRefundAPI{API: w.f.Platform, first: first(w.f.Platform)})
+		w.useSeller(t, wrap(w.f.Platform))
 		w.pair(t)
 		w.purchase(t)
 		_, err := w.seller.Refund(ctx, 240)
 		require.Error(t, err)
 		return w, err
 	}
-	lost := loseRefundReply
+	lost := func(api payflow.API) payflow.API { return loseFirstRefund(api) }
 	shopperBalance := func(t *testing.T, w *phoneWorld) payflow.Balance {
 		return w.balance(t, w.shopperCard.Enrolment.ICCID)
 	}
@@ -1197,14 +1162,14 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, shopperBalance(t, w))
 	})
 	t.Run("a refund made with a receipt that does not verify is not made again", func(t *testing.T) {
-		w, err := setup(t, func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-			return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+		w, err := setup(t, func(api payflow.API) payflow.API {
+			return &firstRefundAPI{API: api, first: func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 				v, err := api.Refund(ctx, req)
 				if err == nil {
 					v.Receipt[len(v.Receipt)-1] ^= 1
 				}
 				return v, err
-			}
+			}}
 		})
 		require.ErrorIs(t, err, payflow.ErrSignature)
 		rc, err := w.seller.Refund(ctx, 240)
@@ -1213,10 +1178,10 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 	})
 	t.Run("a refund that the platform then refuses gives way to a new one", func(t *testing.T) {
-		w, err := setup(t, func(payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-			return func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-				return nil, payflow.ErrUnavailable // it never reached the platform
-			}
+		w, err := setup(t, func(api payflow.API) payflow.API {
+			a := &faultAPI{API: api}
+			a.refund.send.failNextWith(payflow.ErrUnavailable) // it never reached the platform
+			return a
 		})
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		w.requireRefundAfterRefusal(t)
@@ -1351,7 +1316,7 @@ func TestSellerRefundAnsweredNotByThePlatform(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
 			mb := newMiddlebox(t, w.f.Platform)
 			client := mb.client(t)
-			w.useSeller(t, &lostRefundAPI{API: client, first: loseRefundReply(client)})
+			w.useSeller(t, loseFirstRefund(client))
 			w.pair(t)
 			w.purchase(t)
 			_, err := w.seller.Refund(ctx, 240)
@@ -2126,7 +2091,7 @@ func TestSellerRefusesRefundAmountFirst(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	client := mustClient(t, srv.URL, payflow.ClientOptions{})
-	w.useSeller(t, &lostRefundAPI{API: client, first: loseRefundReply(client)})
+	w.useSeller(t, loseFirstRefund(client))
 	w.pair(t)
 	w.purchase(t)
 	_, err := w.seller.Refund(ctx, 240)
@@ -2197,7 +2162,7 @@ func TestSellerRefusesRequestFiledOtherwise(t *testing.T) {
 				w := newMemoryPhoneWorld(t, false)
 				var api payflow.API = &misfiledAPI{API: w.f.Platform, key: w.f.Key, alter: func(v *payflow.PaymentView, rc *record.Receipt) { tc.alter(w, v, rc) }}
 				if lost {
-					api = &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+					api = loseFirstCreate(api, payflow.ErrUnavailable)
 				}
 				w.useSeller(t, api)
 				w.pair(t)
@@ -2310,7 +2275,7 @@ func TestSellerRefusesMalformedPlatformValues(t *testing.T) {
 	t.Run("currency of a paid request sent again", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
 		hook := &hookAPI{API: w.f.Platform}
-		w.useSeller(t, &lostCreateAPI{API: hook, loss: payflow.ErrUnavailable})
+		w.useSeller(t, loseFirstCreate(hook, payflow.ErrUnavailable))
 		w.pair(t)
 		_, err := w.seller.Request(ctx, basket)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
@@ -2836,24 +2801,6 @@ func (w *phoneWorld) holdAt(t *testing.T, c *payflow.Confirmation, i int) {
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, uint32(i)), sv.ID)
 }
 
-// lostCaptureAPI passes captures on to the platform and, while lose is
-// set, loses their replies, as a connection that drops after the call went
-// out: the call fails with ErrUnavailable. It loses the platform's
-// refusals too when refusals is set.
-type lostCaptureAPI struct {
-	payflow.API
-	lose     atomic.Bool
-	refusals bool
-}
-
-func (a *lostCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
-	v, err := a.API.Capture(ctx, token, req)
-	if (err == nil || a.refusals) && a.lose.Load() {
-		return nil, payflow.ErrUnavailable
-	}
-	return v, err
-}
-
 // TestSellerLimitLeavesTheScreen: a Request refused with ErrLimit, as the
 // seller keeps MaxHeld requests, held or whose capture's receipt is due,
 // leaves the request on screen pending, on the platform and on screen,
@@ -2870,15 +2817,14 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 	for _, kept := range []bool{false, true} {
 		t.Run(map[bool]string{false: "on screen", true: "kept"}[kept], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
-			captures := &lostCaptureAPI{API: w.f.Platform}
-			api := &lostCreateAPI{API: captures, loss: payflow.ErrUnavailable, lost: true}
+			api := &faultAPI{API: w.f.Platform}
 			first, c := w.holdAllButOne(t, api)
 			charge := payflow.Charge{Amount: 10, Currency: "EUR"}
 			sv, pending := w.leavePending(t, api, c, charge, kept, payflow.MaxHeld)
-			captures.lose.Store(true)
+			api.capture.reply.failAllWith(payflow.ErrUnavailable)
 			_, err := w.seller.CaptureHeld(ctx, first, 400)
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
-			captures.lose.Store(false)
+			api.capture.reply.disarm()
 			require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
 
 			_, err = w.seller.Request(ctx, charge)
@@ -2942,21 +2888,20 @@ func (w *phoneWorld) holdAllButOne(t *testing.T, api payflow.API) (first payflow
 func TestSellerLimitCountsKeptRequestOfAnotherUnderHeldID(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, true)
-	captures := &lostCaptureAPI{API: w.f.Platform}
-	creates := &lostCreateAPI{API: captures, loss: payflow.ErrUnavailable, lost: true}
-	api := &createCounter{API: creates}
+	faults := &faultAPI{API: w.f.Platform}
+	api := &createCounter{API: faults}
 	first, c := w.holdAllButOne(t, api)
 	heldID := payflow.SessionRequestID(c.SessionID, 0)
 	charge := payflow.Charge{Amount: 10, Currency: "EUR"}
 	payflow.SetNextRequestIndex(w.seller, 0)
-	creates.setDown(true) // the request under heldID never reaches the platform: kept
+	faults.create.send.failAllWith(payflow.ErrUnavailable) // the request under heldID never reaches the platform: kept
 	_, err := w.seller.Request(ctx, charge)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	creates.setDown(false)
-	captures.lose.Store(true)
+	faults.create.send.disarm()
+	faults.capture.reply.failAllWith(payflow.ErrUnavailable)
 	_, err = w.seller.CaptureHeld(ctx, first, 400)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	captures.lose.Store(false)
+	faults.capture.reply.disarm()
 	require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
 
 	counter, err := w.sellerCard.Card.Counter()
@@ -2978,14 +2923,14 @@ func TestSellerLimitCountsKeptRequestOfAnotherUnderHeldID(t *testing.T) {
 // kept, the request of a second Request, at index next, whose reply api
 // loses, so that the phone keeps it to be sent again (the first is
 // withdrawn, cancelled).
-func (w *phoneWorld) leavePending(t *testing.T, api *lostCreateAPI, c *payflow.Confirmation, charge payflow.Charge, kept bool, next uint32) (*payflow.PaymentView, payflow.ID) {
+func (w *phoneWorld) leavePending(t *testing.T, api *faultAPI, c *payflow.Confirmation, charge payflow.Charge, kept bool, next uint32) (*payflow.PaymentView, payflow.ID) {
 	t.Helper()
 	ctx := context.Background()
 	sv, err := w.seller.Request(ctx, charge)
 	require.NoError(t, err)
 	pending := sv.ID
 	if kept {
-		api.loseNext()
+		api.create.reply.failNextWith(payflow.ErrUnavailable)
 		_, err = w.seller.Request(ctx, charge)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		w.assertState(t, sv.ID, payflow.StateCancelled)
@@ -3078,7 +3023,7 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 	for _, held := range []bool{false, true} {
 		t.Run(map[bool]string{false: "withdrawn", true: "held meanwhile"}[held], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, held)
-			w.useShopper(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+			w.useShopper(t, loseFirstApprove(w.f.Platform, payflow.ErrUnavailable))
 			first := w.pair(t)
 			sv, err := w.seller.Request(ctx, basket)
 			require.NoError(t, err)
@@ -4332,7 +4277,7 @@ func TestSellerExhaustedCardLeavesTheScreen(t *testing.T) {
 	for _, kept := range []bool{false, true} {
 		t.Run(map[bool]string{false: "on screen", true: "kept"}[kept], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
-			api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable, lost: true}
+			api := &faultAPI{API: w.f.Platform}
 			card := &exhaustibleCard{SellerCard: w.sellerCard.Card}
 			var err error
 			w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, api))
@@ -4404,7 +4349,8 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 	ctx := context.Background()
 	a := newMemoryPhoneWorld(t, true)
 	api := &hookAPI{API: a.f.Platform}
-	captures := &lostCaptureAPI{API: api, refusals: true}
+	captures := &faultAPI{API: api}
+	captures.capture.refusals = true
 	a.useSeller(t, captures)
 	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
 	c := a.pair(t)
@@ -4416,10 +4362,10 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 		var err error
 		made, err = a.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
 		require.NoError(t, err)
-		captures.lose.Store(true)
+		captures.capture.reply.failAllWith(payflow.ErrUnavailable)
 		_, err = a.seller.Capture(ctx, 0)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		captures.lose.Store(false)
+		captures.capture.reply.disarm()
 	}
 	api.cancelErr = payflow.ErrUnavailable // the Select's withdrawal of made
 	bobEID, _ := b.shopperSelects(t)

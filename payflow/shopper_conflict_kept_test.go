@@ -260,7 +260,7 @@ func TestShopperApproveCountsConflictConsentKept(t *testing.T) {
 // receipt.
 func TestApproveOfReceiptToCollectRefusedConflictStaysKept(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
-	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	lost := loseFirstApprove(w.f.Platform, payflow.ErrUnavailable)
 	first, src, screen := w.receiptToCollect(t, lost)
 	api := &scriptedApproveAPI{API: &forgetfulAPI{API: w.f.Platform, id: first.ID}}
 	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
@@ -273,7 +273,7 @@ func TestApproveOfReceiptToCollectRefusedConflictStaysKept(t *testing.T) {
 	api.API = w.f.Platform
 	rc := w.requireSentAgainPaid(t, api, screen, "", counter, 2)
 	assert.Equal(t, src.Signed, rc.Signed)
-	assert.Equal(t, lost.consents[0], api.sent[0], "the consent that paid")
+	assert.Equal(t, consentsSent(lost)[0], api.sent[0], "the consent that paid")
 }
 
 // TestShopperApproveDropsConflictConsentAccepted: a consent that the

@@ -197,10 +197,10 @@ func TestApproveShownActsOnTheViewOnScreen(t *testing.T) {
 // fails WaitPayment with that read's error, the request shown nothing.
 func TestWaitPaymentFailsWithReadErrorOnceContextEnded(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	hook := &hookAPI{API: unreadable}
 	first, next := w.holdAndAskNext(t, hook)
-	unreadable.fail(first, payflow.ErrUnavailable)
+	failReads(unreadable, first, payflow.ErrUnavailable)
 	ctx, cancel := withCancelCause(context.Background())
 	defer cancel()
 	hook.mu.Lock()
@@ -282,7 +282,7 @@ func TestApproveSignsAgainOnceRefusedKeptConsentIsDropped(t *testing.T) {
 func TestReceiptToCollectIsTheAppsOwn(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	first, rc, screen := w.receiptToCollect(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+	first, rc, screen := w.receiptToCollect(t, loseFirstApprove(w.f.Platform, payflow.ErrUnavailable))
 	scribble(screen)
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)
@@ -373,18 +373,18 @@ func TestDeclineShownActsOnTheViewOnScreen(t *testing.T) {
 func TestApproveKeepsRefusedConsentWhenTheReadAfterFails(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	api := &scriptedApproveAPI{API: unreadable}
 	screen := w.requestThrough(t, api)
 	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-		unreadable.fail(screen.ID, payflow.ErrUnavailable)
+		failReads(unreadable, screen.ID, payflow.ErrUnavailable)
 		return nil, payflow.ErrReplay
 	})
 	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.NotErrorIs(t, err, payflow.ErrReplay)
 
-	unreadable.fail(screen.ID, nil)
+	failReads(unreadable, screen.ID, nil)
 	rc, err := w.shopper.ApproveShown(ctx, screen, "")
 	require.NoError(t, err, "the kept consent sent again, the card unused")
 	assert.Equal(t, uint64(690), rc.Amount)
@@ -675,10 +675,10 @@ func TestApproveWhoseContextEndsBeforeTheCardSignsNothing(t *testing.T) {
 func TestWaitPaymentPastRequestPaidMeanwhileShowsNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	hook := &hookAPI{API: unreadable}
 	screen := w.requestThrough(t, hook)
-	unreadable.fail(payflow.SessionRequestID(screen.SessionID, 1), payflow.ErrUnavailable)
+	failReads(unreadable, payflow.SessionRequestID(screen.SessionID, 1), payflow.ErrUnavailable)
 	waited, release := w.holdWaitPayment(t, hook, screen.ID, true) // the request read pending
 
 	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
@@ -706,7 +706,7 @@ func TestWaitPaymentPastKeptConsentsReceiptOfUntrustedPlatform(t *testing.T) {
 	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
 	restated := newRestatedAPI(t, renewed, f.Key, 690, 690) // signed again, without a chain
 	restated.on.Store(false)
-	w.payWithLostReply(t, &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable})
+	w.payWithLostReply(t, loseFirstApprove(restated, payflow.ErrUnavailable))
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
 	require.NoError(t, err)
 
@@ -796,7 +796,7 @@ func TestWaitPaymentShowsKeptConsentPaidAfterOneDropped(t *testing.T) {
 func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	unreadable := &unreadableAPI{API: w.f.Platform}
+	unreadable := &faultAPI{API: w.f.Platform}
 	screen := w.requestThrough(t, unreadable)
 	_, err := w.seller.Cancel(ctx)
 	require.NoError(t, err)
@@ -805,7 +805,7 @@ func TestApproveOfRequestShownEndedReadsNothing(t *testing.T) {
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)
 	require.Equal(t, payflow.StateCancelled, on.State)
-	unreadable.fail(screen.ID, payflow.ErrUnavailable)
+	failReads(unreadable, screen.ID, payflow.ErrUnavailable)
 	counter := w.counter(t)
 
 	rc, err := w.shopper.ApproveShown(ctx, on, simcardtest.PIN)

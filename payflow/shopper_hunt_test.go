@@ -32,7 +32,7 @@ func TestWaitPaymentRefusesKeptConsentsPaymentOtherThanSigned(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w, api := newTamperWorld(t)
-			_, src := w.payWithLostReply(t, &lostApproveAPI{API: api, loss: payflow.ErrUnavailable})
+			_, src := w.payWithLostReply(t, loseFirstApprove(api, payflow.ErrUnavailable))
 			shown, err := w.shopper.Payment()
 			require.NoError(t, err)
 			require.Equal(t, payflow.StatePending, shown.State)

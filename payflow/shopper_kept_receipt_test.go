@@ -96,7 +96,7 @@ func (a *cancelOnReadAPI) Payment(ctx context.Context, token string, id payflow.
 func TestApproveOfReceiptToCollectDroppedByWaitPayment(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	lost := loseFirstApprove(w.f.Platform, payflow.ErrUnavailable)
 	first, _, screen := w.receiptToCollect(t, lost)
 
 	// The WaitPayment reads the kept consent's request, shown cancelled,
@@ -126,7 +126,7 @@ func TestApproveOfReceiptToCollectDroppedByWaitPayment(t *testing.T) {
 	after, _, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
 	assert.Equal(t, left, after, "the PIN was not verified")
-	assert.Len(t, lost.consents, 1, "no consent sent again")
+	assert.Len(t, consentsSent(lost), 1, "no consent sent again")
 	_, err = w.shopper.Payment()
 	require.ErrorIs(t, err, payflow.ErrNoPayment, "no receipt to collect is left on screen")
 

@@ -27,28 +27,22 @@ import (
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
-// lostApproveAPI passes the first consent on to the platform and loses its
-// reply, as a connection that drops after the consent went out, answering
-// loss instead. It counts the consents that reach the platform.
-type lostApproveAPI struct {
-	payflow.API
-	loss     error
-	mu       sync.Mutex
-	lost     bool
-	consents [][]byte
+// loseFirstApprove returns api with the reply of its first consent lost,
+// as a connection that drops after the consent went out: the platform
+// settles it, and the call fails with loss.
+func loseFirstApprove(api payflow.API, loss error) *faultAPI {
+	a := &faultAPI{API: api}
+	a.approve.reply.failNextWith(loss)
+	return a
 }
 
-func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-	a.mu.Lock()
-	lose := !a.lost
-	a.lost = true
-	a.consents = append(a.consents, req.Consent)
-	a.mu.Unlock()
-	v, err := a.API.Approve(ctx, req)
-	if lose && err == nil {
-		return nil, a.loss
+// consentsSent returns the consents given to api, in order.
+func consentsSent(api *faultAPI) [][]byte {
+	var c [][]byte
+	for _, req := range api.approve.send.seen() {
+		c = append(c, req.Consent)
 	}
-	return v, err
+	return c
 }
 
 // TestShopperApproveAfterLostReply: a shopper whose consent was settled
@@ -59,7 +53,7 @@ func TestShopperApproveAfterLostReply(t *testing.T) {
 	for _, loss := range []error{payflow.ErrUnavailable, payflow.ErrInFlight, context.DeadlineExceeded} {
 		t.Run(loss.Error(), func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
-			api := &lostApproveAPI{API: w.f.Platform, loss: loss}
+			api := loseFirstApprove(w.f.Platform, loss)
 			w.useShopper(t, api)
 			w.pair(t)
 			w.request(t)
@@ -70,9 +64,10 @@ func TestShopperApproveAfterLostReply(t *testing.T) {
 			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
 			require.NoError(t, err)
 			assert.Equal(t, uint64(690), rc.Amount)
-			require.Len(t, api.consents, 2)
-			assert.Equal(t, api.consents[0], api.consents[1], "the consent sent before is sent again, no other is signed")
-			h := record.Hash(api.consents[0])
+			sent := consentsSent(api)
+			require.Len(t, sent, 2)
+			assert.Equal(t, sent[0], sent[1], "the consent sent before is sent again, no other is signed")
+			h := record.Hash(sent[0])
 			assert.Equal(t, h[:], rc.ConsentHash)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 			_, err = w.shopper.Payment()
@@ -528,16 +523,17 @@ func TestShopperResendAnsweredNotByThePlatform(t *testing.T) {
 }
 
 // payWithLostReply pairs the phones, the shopper talking to api, and has
-// the shopper pay the seller's request of basket, the reply lost; it
+// the shopper pay the seller's request of basket, the reply lost
+// (loseFirstApprove with ErrUnavailable); it
 // returns the seller's captured view and its receipt.
-func (w *phoneWorld) payWithLostReply(tb testing.TB, api *lostApproveAPI) (*payflow.PaymentView, *payflow.Receipt) {
+func (w *phoneWorld) payWithLostReply(tb testing.TB, api *faultAPI) (*payflow.PaymentView, *payflow.Receipt) {
 	tb.Helper()
 	ctx := context.Background()
 	w.useShopper(tb, api)
 	w.pair(tb)
 	w.request(tb)
 	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
-	require.ErrorIs(tb, err, api.loss)
+	require.ErrorIs(tb, err, payflow.ErrUnavailable)
 	v, rc, err := w.seller.Wait(ctx)
 	require.NoError(tb, err)
 	require.Equal(tb, payflow.StateCaptured, v.State)
@@ -548,7 +544,7 @@ func (w *phoneWorld) payWithLostReply(tb testing.TB, api *lostApproveAPI) (*payf
 // reply api loses (payWithLostReply), and returns the seller's view of it
 // and receipt, and the shopper's WaitPayment view of it: a receipt to
 // collect, captured.
-func (w *phoneWorld) receiptToCollect(tb testing.TB, api *lostApproveAPI) (*payflow.PaymentView, *payflow.Receipt, *payflow.PaymentView) {
+func (w *phoneWorld) receiptToCollect(tb testing.TB, api *faultAPI) (*payflow.PaymentView, *payflow.Receipt, *payflow.PaymentView) {
 	tb.Helper()
 	first, rc := w.payWithLostReply(tb, api)
 	screen, err := w.shopper.WaitPayment(context.Background())
@@ -566,7 +562,7 @@ func (w *phoneWorld) receiptToCollect(tb testing.TB, api *lostApproveAPI) (*payf
 func TestWaitPaymentReturnsKeptConsentsPayment(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	api := loseFirstApprove(w.f.Platform, payflow.ErrUnavailable)
 	first, src := w.payWithLostReply(t, api)
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
@@ -578,8 +574,9 @@ func TestWaitPaymentReturnsKeptConsentsPayment(t *testing.T) {
 	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
 	require.NoError(t, err)
 	assert.Equal(t, src.Signed, rc.Signed)
-	require.Len(t, api.consents, 2)
-	assert.Equal(t, api.consents[0], api.consents[1], "the kept consent is sent again, no other is signed")
+	sent := consentsSent(api)
+	require.Len(t, sent, 2)
+	assert.Equal(t, sent[0], sent[1], "the kept consent is sent again, no other is signed")
 
 	screen, err = w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
@@ -753,7 +750,7 @@ func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID)
 type forgottenReceipt struct {
 	first, screen *payflow.PaymentView
 	src           *payflow.Receipt
-	lost          *lostApproveAPI
+	lost          *faultAPI
 	counter       uint64
 }
 
@@ -764,7 +761,7 @@ type forgottenReceipt struct {
 func approveForgotten(t *testing.T, forgetful *forgetfulAPI) (*phoneWorld, forgottenReceipt, error) {
 	t.Helper()
 	w := newMemoryPhoneWorld(t, false)
-	r := forgottenReceipt{lost: &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}}
+	r := forgottenReceipt{lost: loseFirstApprove(w.f.Platform, payflow.ErrUnavailable)}
 	r.first, r.src, r.screen = w.receiptToCollect(t, r.lost)
 
 	forgetful.API, forgetful.id = w.f.Platform, r.first.ID
@@ -785,7 +782,7 @@ func approveForgotten(t *testing.T, forgetful *forgetfulAPI) (*phoneWorld, forgo
 func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	lost := loseFirstApprove(w.f.Platform, payflow.ErrUnavailable)
 	forgetful := &forgetfulAPI{API: w.f.Platform}
 	first, _, _ := w.receiptToCollect(t, lost)
 
@@ -799,8 +796,9 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	after, _, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
 	assert.Equal(t, left, after)
-	require.Len(t, lost.consents, 2, "the kept consent sent again, no other signed")
-	assert.Equal(t, lost.consents[0], lost.consents[1])
+	sent := consentsSent(lost)
+	require.Len(t, sent, 2, "the kept consent sent again, no other signed")
+	assert.Equal(t, sent[0], sent[1])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 
 	on, err := w.shopper.Payment()
@@ -848,8 +846,9 @@ func TestApproveOfReceiptToCollectWhileSettlingStaysKept(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, src.ConsentHash, rc.ConsentHash)
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
-	require.Len(t, lost.consents, 3, "the kept consent sent again, no other signed")
-	assert.Equal(t, lost.consents[0], lost.consents[2])
+	sent := consentsSent(lost)
+	require.Len(t, sent, 3, "the kept consent sent again, no other signed")
+	assert.Equal(t, sent[0], sent[2])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
@@ -1130,33 +1129,16 @@ func TestWaitPaymentPastMisreadKeptConsent(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
-// unreadableAPI fails every read (Payment) of the request id with err
-// while err is set, as a platform that lost that request, refuses to
-// show it, or cannot reach it would, and answers the others.
-type unreadableAPI struct {
-	payflow.API
-	mu  sync.Mutex
-	id  payflow.ID
-	err error
-}
-
-func (a *unreadableAPI) fail(id payflow.ID, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.id, a.err = id, err
-}
-
-func (a *unreadableAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	a.mu.Lock()
-	err := a.err
-	if id != a.id {
-		err = nil
+// failReads has every read (Payment) of the request id on a fail with
+// err, as a platform that lost that request, refuses to show it, or cannot
+// reach it would, and the others go through; with err nil, every read
+// goes through.
+func failReads(a *faultAPI, id payflow.ID, err error) {
+	if err == nil {
+		a.payment.send.disarm()
+		return
 	}
-	a.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return a.API.Payment(ctx, token, id)
+	a.payment.send.arm(plan[payflow.ID]{when: func(c payflow.ID) bool { return c == id }, fails: -1, err: err})
 }
 
 // TestWaitPaymentPastUnreadableKeptConsent: a consent kept while its
@@ -1181,9 +1163,9 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 		t.Run(tt.err.Error(), func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
 			scripted := &scriptedApproveAPI{API: w.f.Platform}
-			api := &unreadableAPI{API: scripted}
+			api := &faultAPI{API: scripted}
 			first, next := w.holdAndAskNext(t, api)
-			api.fail(first, tt.err)
+			failReads(api, first, tt.err)
 
 			if tt.reported {
 				_, err := w.shopper.WaitPayment(ctx)
@@ -1196,7 +1178,7 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 				assert.Equal(t, payflow.StatePending, screen.State)
 			}
 
-			api.fail(first, nil)
+			failReads(api, first, nil)
 			cv := w.captureElsewhere(t, first)
 			screen, err := w.shopper.WaitPayment(ctx)
 			require.NoError(t, err)
@@ -1221,9 +1203,9 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 // fails WaitPayment with that error: it shows no request of the session.
 func TestWaitPaymentWithEndedContextPastUnreadableKeptConsent(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
-	api := &unreadableAPI{API: &scriptedApproveAPI{API: w.f.Platform}}
+	api := &faultAPI{API: &scriptedApproveAPI{API: w.f.Platform}}
 	first, _ := w.holdAndAskNext(t, api)
-	api.fail(first, context.Canceled)
+	failReads(api, first, context.Canceled)
 	ctx, cancel := withCancelCause(context.Background())
 	cancel()
 	screen, err := w.shopper.WaitPayment(ctx)
@@ -1473,7 +1455,7 @@ func TestWaitPaymentRefusesKeptConsentsPaymentOfAnotherAmount(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	restated := newRestatedAPI(t, w.f.Platform, w.f.Key, 1, 1)
 	restated.on.Store(false)
-	lost := &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable}
+	lost := loseFirstApprove(restated, payflow.ErrUnavailable)
 	first, src := w.payWithLostReply(t, lost)
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
@@ -1651,7 +1633,7 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 			restated := newRestatedAPI(t, w.f.Platform, key, tt.captured, tt.receipt)
 			restated.consentHash = tt.consentHash
 			restated.on.Store(false)
-			lost := &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable}
+			lost := loseFirstApprove(restated, payflow.ErrUnavailable)
 			first, src := w.payWithLostReply(t, lost)
 			restated.only = first.ID
 			next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
@@ -1673,9 +1655,7 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, uint64(100), rc.Amount)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-			lost.mu.Lock()
-			assert.Len(t, lost.consents, 2, "the kept consent not sent again while its receipt is refused")
-			lost.mu.Unlock()
+			assert.Len(t, consentsSent(lost), 2, "the kept consent not sent again while its receipt is refused")
 			counter := w.counter(t)
 
 			restated.on.Store(false)
@@ -1709,7 +1689,7 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 				w := newMemoryPhoneWorld(t, false)
 				w.pinned = pinned
 				tamper := &tamperAPI{API: w.f.Platform}
-				first, src := w.payWithLostReply(t, &lostApproveAPI{API: tamper, loss: payflow.ErrUnavailable})
+				first, src := w.payWithLostReply(t, loseFirstApprove(tamper, payflow.ErrUnavailable))
 				checked := payflow.CountReceiptSignatures(w.shopper)
 				decoded := payflow.CountReceiptDecodes(w.shopper)
 				screen, err := w.shopper.WaitPayment(ctx)
@@ -1757,7 +1737,7 @@ func TestWaitPaymentPastConsentCollectedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	hook := &hookAPI{API: w.f.Platform}
-	first, src := w.payWithLostReply(t, &lostApproveAPI{API: hook, loss: payflow.ErrUnavailable})
+	first, src := w.payWithLostReply(t, loseFirstApprove(hook, payflow.ErrUnavailable))
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
 	require.Equal(t, first.ID, screen.ID)
@@ -1877,7 +1857,7 @@ func TestCollectedReceiptCheckedAgainUnderAnotherKey(t *testing.T) {
 	api := &infoFromAPI{API: renewedPlatform(t, f)} // its certificate lasts an hour and the skew
 	w := newPhoneWorld(t, f, api, false)
 	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
-	first, _ := w.payWithLostReply(t, &lostApproveAPI{API: api, loss: payflow.ErrUnavailable})
+	first, _ := w.payWithLostReply(t, loseFirstApprove(api, payflow.ErrUnavailable))
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
 	require.Equal(t, first.ID, screen.ID)
@@ -1904,7 +1884,7 @@ func TestWaitPaymentPastKeptConsentsUntrustedReceipt(t *testing.T) {
 	renewed := renewedPlatform(t, f) // its certificate lasts an hour and the skew
 	w := newPhoneWorld(t, f, renewed, false)
 	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
-	lost := &lostApproveAPI{API: renewed, loss: payflow.ErrUnavailable}
+	lost := loseFirstApprove(renewed, payflow.ErrUnavailable)
 	w.payWithLostReply(t, lost)
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
 	require.NoError(t, err)
@@ -2000,7 +1980,7 @@ func TestApproveWithEndedContextResendsNoKeptConsent(t *testing.T) {
 // every time, when that context ended before its turn.
 func TestCollectWithEndedContextFailsWithItsError(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
-	w.payWithLostReply(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+	w.payWithLostReply(t, loseFirstApprove(w.f.Platform, payflow.ErrUnavailable))
 	screen, err := w.shopper.WaitPayment(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, payflow.StateCaptured, screen.State)
@@ -2076,7 +2056,7 @@ func TestApproveShownWaitingForAnotherApprovalEndsWithItsContext(t *testing.T) {
 func TestApproveKeepsRefusedConsentOfRequestShownInUnknownState(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, true)
-	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	lost := loseFirstApprove(w.f.Platform, payflow.ErrUnavailable)
 	scripted := &scriptedApproveAPI{API: w.f.Platform, approve: []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error){
 		lost.Approve, // held, its reply lost
 		func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {

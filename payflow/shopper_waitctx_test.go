@@ -35,7 +35,7 @@ func TestWaitPaymentWithEndedContextShowsNothing(t *testing.T) {
 	})
 	t.Run("receipt to collect", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
-		first, _ := w.payWithLostReply(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+		first, _ := w.payWithLostReply(t, loseFirstApprove(w.f.Platform, payflow.ErrUnavailable))
 		shown, err := w.shopper.Payment()
 		require.NoError(t, err)
 		screen, err := w.shopper.WaitPayment(ended)

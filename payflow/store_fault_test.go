@@ -2,13 +2,14 @@ package payflow_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
 )
 
-// plan says which calls of one store method a fault fails: of the calls
+// plan says which calls of one method a fault fails: of the calls
 // that when picks (every call when nil), the first skip go through, then
 // the next fails fail (every one from then on when fails is negative),
 // each with err (errLost when nil); then, when set, runs as each fails.
@@ -21,20 +22,28 @@ type plan[C any] struct {
 	then  func()
 }
 
-// callFault fails the calls of one store method (payflow's or the
-// ledger's) that its plan picks, and counts the calls made, failed or not.
+// callFault fails the calls of one method (of payflow's store, the
+// ledger's, or the API) that its plan picks, and keeps the calls made,
+// failed or not.
 // Its zero value fails none; it is safe for concurrent use.
 type callFault[C any] struct {
 	mu    sync.Mutex
 	p     plan[C]
-	calls int
+	calls []C
 }
 
 // made returns the calls made so far, failed or not.
 func (f *callFault[C]) made() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls
+	return len(f.calls)
+}
+
+// seen returns the calls made so far, failed or not, in order.
+func (f *callFault[C]) seen() []C {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
 
 // arm replaces f's plan with p.
@@ -50,6 +59,13 @@ func (f *callFault[C]) failNext() { f.arm(plan[C]{fails: 1}) }
 // failAll has f fail every later call, until it is armed again.
 func (f *callFault[C]) failAll() { f.arm(plan[C]{fails: -1}) }
 
+// failNextWith has f fail the next call only, with err.
+func (f *callFault[C]) failNextWith(err error) { f.arm(plan[C]{fails: 1, err: err}) }
+
+// failAllWith has f fail every later call with err, until it is armed
+// again.
+func (f *callFault[C]) failAllWith(err error) { f.arm(plan[C]{fails: -1, err: err}) }
+
 // disarm has every later call go through.
 func (f *callFault[C]) disarm() { f.arm(plan[C]{}) }
 
@@ -57,7 +73,7 @@ func (f *callFault[C]) disarm() { f.arm(plan[C]{}) }
 // and counts c against f's plan.
 func (f *callFault[C]) strike(c C) error {
 	f.mu.Lock()
-	f.calls++
+	f.calls = append(f.calls, c)
 	p := &f.p
 	if p.fails == 0 || p.when != nil && !p.when(c) {
 		f.mu.Unlock()
