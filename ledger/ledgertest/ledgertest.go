@@ -23,6 +23,10 @@
 // every store alike), a last timestamp that goes back,
 // concurrency, restart (for stores that persist) and a rapid state machine
 // that compares the store with the in-memory model.
+//
+// The package also holds the calls that the SQL stores' tests make with
+// the statements of their transactions failed one at a time, by fault
+// injectors of their own (FaultCase, WriteFaultCases, ReadFaultCases).
 package ledgertest
 
 import (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/ledgertest"
 )
 
 // refusedUpdate makes an Update on fl's Store that inserts account id and
@@ -31,7 +32,7 @@ func refusedUpdate(t *testing.T, fl *faultyLedger, id uint64, more int) {
 		}
 		fl.f.Arm(at...)
 		err := fl.s.Update(ctx, func(tx ledger.Tx) error {
-			if err := tx.InsertAccounts([]ledger.Account{faultAccount(id, 0)}); err != nil {
+			if err := tx.InsertAccounts([]ledger.Account{ledgertest.FaultAccount(id, 0)}); err != nil {
 				return err
 			}
 			return errRefused
@@ -103,7 +104,7 @@ func TestRollbackFailsTwice(t *testing.T) {
 	assert.Equal(t, sqlite3.SQLITE_BUSY, serr.Code())
 
 	require.NoError(t, fl.s.Update(context.Background(), func(tx ledger.Tx) error {
-		return tx.InsertAccounts([]ledger.Account{faultAccount(2, 0)})
+		return tx.InsertAccounts([]ledger.Account{ledgertest.FaultAccount(2, 0)})
 	}))
 	accounts, err := accountCount(other)
 	require.NoError(t, err, "the write lock")
@@ -131,14 +132,14 @@ func viewEndFails(t *testing.T, rollbackFails bool) {
 	ctx := context.Background()
 	for n := 1; ; n++ { // on a new store each time, whose reads number alike
 		fl := newFaultyLedger(t)
-		writes(faultAccounts())(t, fl)
+		ledgertest.FaultSetup(ledgertest.FaultAccounts())(t, fl.l, fl.clock)
 		open := fl.s.r.Stats().OpenConnections
 		if rollbackFails {
 			fl.f.Arm(n, n+1)
 		} else {
 			fl.f.Arm(n)
 		}
-		got, err := fl.l.LookupAccounts(ctx, faultIDs)
+		got, err := fl.l.LookupAccounts(ctx, ledgertest.FaultIDs())
 		failed := fl.f.Failure()
 		fl.f.Arm()
 		require.NotEmpty(t, failed, "%d statements run, COMMIT not failed", n-1)
@@ -146,7 +147,7 @@ func viewEndFails(t *testing.T, rollbackFails bool) {
 			continue
 		}
 		require.NoError(t, err)
-		want := faultAccounts()
+		want := ledgertest.FaultAccounts()
 		for i := range want {
 			want[i].Timestamp = got[i].Timestamp
 		}
@@ -157,7 +158,7 @@ func viewEndFails(t *testing.T, rollbackFails bool) {
 			return
 		}
 		assert.Equal(t, open-1, fl.s.r.Stats().OpenConnections, "the connection closed")
-		again, err := fl.l.LookupAccounts(ctx, faultIDs)
+		again, err := fl.l.LookupAccounts(ctx, ledgertest.FaultIDs())
 		require.NoError(t, err)
 		assert.Equal(t, got, again)
 		assert.Equal(t, open, fl.s.r.Stats().OpenConnections, "another connection")

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,6 +79,10 @@ func (fl *faultyLedger) dump(t *testing.T) map[string][]string {
 	return tables
 }
 
+// lookups returns every account and transfer of the fault cases, read
+// through fl's Ledger.
+func (fl *faultyLedger) lookups(t *testing.T) []any { return ledgertest.FaultLookups(t, fl.l) }
+
 // stmts returns the texts of the writer's prepared statements, sorted.
 func (fl *faultyLedger) stmts() []string {
 	fl.s.mu.Lock()
@@ -87,171 +90,34 @@ func (fl *faultyLedger) stmts() []string {
 	return slices.Sorted(maps.Keys(fl.s.stmts))
 }
 
-// The accounts and transfers of the fault tests.
-func faultAccount(id uint64, flags ledger.AccountFlags) ledger.Account {
-	return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1, Flags: flags}
-}
-
-func faultTransfer(id, debit, credit, amount uint64, flags ledger.TransferFlags) ledger.Transfer {
-	return ledger.Transfer{ID: ledger.IDFromUint64(id), DebitAccountID: ledger.IDFromUint64(debit),
-		CreditAccountID: ledger.IDFromUint64(credit), Amount: amount, Ledger: 978, Code: 1, Flags: flags}
-}
-
-// faultAccounts are accounts 1 and 2, with their balance history, and 3,
-// whose debits must not exceed its credits; 1 and 2 created as a chain.
-func faultAccounts() []ledger.Account {
-	return []ledger.Account{faultAccount(1, ledger.AccountHistory|ledger.AccountLinked),
-		faultAccount(2, ledger.AccountHistory), faultAccount(3, ledger.AccountDebitsMustNotExceedCredits)}
-}
-
-// hold is pending transfer 11 of 100 from account 1 to 2, expiring after
-// timeout seconds (0: never).
-func hold(timeout uint32) ledger.Transfer {
-	tr := faultTransfer(11, 1, 2, 100, ledger.TransferPending)
-	tr.Timeout = timeout
-	return tr
-}
-
-// resolve is transfer id posting all of hold 11, or voiding it.
-func resolve(id uint64, flags ledger.TransferFlags) ledger.Transfer {
-	tr := ledger.Transfer{ID: ledger.IDFromUint64(id), PendingID: ledger.IDFromUint64(11), Flags: flags}
-	if flags&ledger.TransferPostPendingTransfer != 0 {
-		tr.Amount = ledger.AmountMax
-	}
-	return tr
-}
-
-// faultIDs are the IDs of every account and transfer of the fault tests.
-var faultIDs = func() []ledger.ID {
-	var ids []ledger.ID
-	for i := range uint64(20) {
-		ids = append(ids, ledger.IDFromUint64(i+1))
-	}
-	return ids
-}()
-
-// ledgerFaultCase is a call of a Ledger made with each of its statements
-// failed in turn.
-type ledgerFaultCase struct {
-	name string
-	// setup creates, through fl.l, what the call finds; nil: nothing.
-	setup func(t *testing.T, fl *faultyLedger)
-	// call makes the call and returns what it gave.
-	call func(ctx context.Context, l *ledger.Ledger) (any, error)
-	// want is what the call gives without a failure; nil: not checked
-	// but against the other runs.
-	want any
-	// read is set for a read, whose COMMIT that fails is rolled back: the
-	// rows read are of one snapshot all the same.
-	read bool
-}
-
-// writes creates what writes.
-func writes(accounts []ledger.Account, transfers ...ledger.Transfer) func(t *testing.T, fl *faultyLedger) {
-	return func(t *testing.T, fl *faultyLedger) {
-		ctx := context.Background()
-		res, err := fl.l.CreateAccounts(ctx, accounts)
-		require.NoError(t, err)
-		require.Equal(t, make([]ledger.CreateAccountResult, len(accounts)), res)
-		if len(transfers) > 0 {
-			res, err := fl.l.CreateTransfers(ctx, transfers)
-			require.NoError(t, err)
-			require.Equal(t, make([]ledger.CreateTransferResult, len(transfers)), res)
-		}
-	}
-}
-
-func createTransfers(transfers ...ledger.Transfer) func(context.Context, *ledger.Ledger) (any, error) {
-	return func(ctx context.Context, l *ledger.Ledger) (any, error) { return l.CreateTransfers(ctx, transfers) }
-}
-
-var ledgerFaultCases = []ledgerFaultCase{
-	{name: "create accounts", call: func(ctx context.Context, l *ledger.Ledger) (any, error) {
-		return l.CreateAccounts(ctx, faultAccounts())
-	}, want: []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated, ledger.AccountCreated}},
-	{name: "posted", setup: writes(faultAccounts()), call: createTransfers(faultTransfer(10, 1, 2, 100, 0)),
-		want: []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{name: "pending", setup: writes(faultAccounts()), call: createTransfers(hold(60)),
-		want: []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{name: "post", setup: writes(faultAccounts(), hold(60)), call: createTransfers(resolve(12, ledger.TransferPostPendingTransfer)),
-		want: []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{name: "void", setup: writes(faultAccounts(), hold(60)), call: createTransfers(resolve(13, ledger.TransferVoidPendingTransfer)),
-		want: []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{name: "linked", setup: writes(faultAccounts()), call: createTransfers(
-		faultTransfer(14, 1, 2, 100, ledger.TransferLinked), faultTransfer(15, 3, 1, 100, 0),
-		faultTransfer(16, 2, 1, 50, ledger.TransferLinked), faultTransfer(17, 1, 2, 20, 0)),
-		want: []ledger.CreateTransferResult{ledger.TransferLinkedEventFailed, ledger.TransferExceedsCredits, ledger.TransferCreated, ledger.TransferCreated}},
-	{name: "expiry", setup: func(t *testing.T, fl *faultyLedger) { // the batch releases hold 11
-		writes(faultAccounts(), hold(1))(t, fl)
-		fl.clock.Advance(2 * time.Second)
-	}, call: createTransfers(faultTransfer(18, 2, 1, 30, 0)), want: []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{name: "expired post", setup: func(t *testing.T, fl *faultyLedger) {
-		writes(faultAccounts(), hold(1))(t, fl)
-		fl.clock.Advance(2 * time.Second)
-	}, call: createTransfers(resolve(12, ledger.TransferPostPendingTransfer)),
-		want: []ledger.CreateTransferResult{ledger.TransferPendingTransferExpired}},
-}
-
-// ledgerReadCases are the reads of a ledger holding a posted and a
-// pending transfer.
-var ledgerReadCases = []ledgerFaultCase{
-	{name: "lookup accounts", call: func(ctx context.Context, l *ledger.Ledger) (any, error) {
-		return l.LookupAccounts(ctx, faultIDs)
-	}},
-	{name: "lookup transfers", call: func(ctx context.Context, l *ledger.Ledger) (any, error) {
-		return l.LookupTransfers(ctx, faultIDs)
-	}},
-	{name: "account transfers", call: func(ctx context.Context, l *ledger.Ledger) (any, error) {
-		return l.GetAccountTransfers(ctx, ledger.AccountFilter{AccountID: ledger.IDFromUint64(1), Limit: 10,
-			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
-	}},
-	{name: "account balances", call: func(ctx context.Context, l *ledger.Ledger) (any, error) {
-		return l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: ledger.IDFromUint64(1), Limit: 10,
-			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits | ledger.AccountFilterReversed})
-	}},
-	{name: "verify", call: func(ctx context.Context, l *ledger.Ledger) (any, error) { return nil, l.Verify(ctx) }},
-}
-
-// lookups returns every account and transfer of the fault tests, read
-// through fl's Ledger.
-func (fl *faultyLedger) lookups(t *testing.T) []any {
-	t.Helper()
-	ctx := context.Background()
-	accounts, err := fl.l.LookupAccounts(ctx, faultIDs)
-	require.NoError(t, err)
-	transfers, err := fl.l.LookupTransfers(ctx, faultIDs)
-	require.NoError(t, err)
-	return []any{accounts, transfers}
-}
-
-// checkLedgerFaults makes c's call on a faultyLedger set up by c.setup
+// checkLedgerFaults makes c's call on a faultyLedger set up by c.Setup
 // once without a failure, and then, for n = 1, 2, … until the call runs
 // fewer than n statements, on one so set up, with its nth statement
 // failed: the call must fail with that statement's error and leave the
 // tables as they were, and then, made again, give what the call without a
 // failure gave and leave the tables, the writer's prepared statements and
 // what the lookups read as it left them.
-func checkLedgerFaults(t *testing.T, c ledgerFaultCase) {
+func checkLedgerFaults(t *testing.T, c ledgertest.FaultCase) {
 	ctx := context.Background()
 	prepared := func() *faultyLedger {
 		fl := newFaultyLedger(t)
-		if c.setup != nil {
-			c.setup(t, fl)
+		if c.Setup != nil {
+			c.Setup(t, fl.l, fl.clock)
 		}
 		return fl
 	}
 	ref := prepared()
-	wantGot, err := c.call(ctx, ref.l)
+	wantGot, err := c.Call(ctx, ref.l)
 	require.NoError(t, err, "without a failure")
 	want, wantStmts, wantLookups := ref.dump(t), ref.stmts(), ref.lookups(t)
-	if c.want != nil {
-		require.Equal(t, c.want, wantGot, "without a failure")
+	if c.Want != nil {
+		require.Equal(t, c.Want, wantGot, "without a failure")
 	}
 	for n := 1; ; n++ {
 		fl := prepared()
 		before := fl.dump(t)
 		fl.f.Arm(n)
-		got, err := c.call(ctx, fl.l)
+		got, err := c.Call(ctx, fl.l)
 		failed := fl.f.Failure()
 		fl.f.Arm(0)
 		if failed == "" {
@@ -265,7 +131,7 @@ func checkLedgerFaults(t *testing.T, c ledgerFaultCase) {
 		// COMMIT or ROLLBACK) that fails runs unprepared; a read's COMMIT
 		// that fails is rolled back.
 		cached := strings.HasPrefix(failed, "prepare ") && !slices.Contains([]string{"BEGIN", "COMMIT", "ROLLBACK"}, failed[len("prepare "):])
-		if cached || c.read && failed == "exec COMMIT" {
+		if cached || c.Read && failed == "exec COMMIT" {
 			require.NoError(t, err, "statement %d, %s, failed", n, failed)
 			assert.Equal(t, wantGot, got, "statement %d, %s, failed", n, failed)
 			assert.Equal(t, want, fl.dump(t), "statement %d, %s, failed", n, failed)
@@ -277,7 +143,7 @@ func checkLedgerFaults(t *testing.T, c ledgerFaultCase) {
 		}
 		require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s, failed", n, failed)
 		assert.Equal(t, before, fl.dump(t), "statement %d, %s, failed: the tables as they were", n, failed)
-		got, err = c.call(ctx, fl.l)
+		got, err = c.Call(ctx, fl.l)
 		require.NoError(t, err, "made again after statement %d, %s, failed", n, failed)
 		assert.Equal(t, wantGot, got, "made again after statement %d, %s, failed", n, failed)
 		assert.Equal(t, want, fl.dump(t), "made again after statement %d, %s, failed", n, failed)
@@ -294,8 +160,8 @@ func checkLedgerFaults(t *testing.T, c ledgerFaultCase) {
 // the results of a call without a failure and leaves the tables as it
 // does: no transfer lost, none applied twice.
 func TestLedgerWriteFaults(t *testing.T) {
-	for _, c := range ledgerFaultCases {
-		t.Run(c.name, func(t *testing.T) { checkLedgerFaults(t, c) })
+	for _, c := range ledgertest.WriteFaultCases() {
+		t.Run(c.Name, func(t *testing.T) { checkLedgerFaults(t, c) })
 	}
 }
 
@@ -305,10 +171,8 @@ func TestLedgerWriteFaults(t *testing.T) {
 // failure. A read's COMMIT that fails does not fail it: it read one
 // snapshot, and its connection, rolled back, serves the next.
 func TestLedgerReadFaults(t *testing.T) {
-	setup := writes(faultAccounts(), faultTransfer(10, 1, 2, 100, 0), hold(60))
-	for _, c := range ledgerReadCases {
-		c.setup, c.read = setup, true
-		t.Run(c.name, func(t *testing.T) { checkLedgerFaults(t, c) })
+	for _, c := range ledgertest.ReadFaultCases() {
+		t.Run(c.Name, func(t *testing.T) { checkLedgerFaults(t, c) })
 	}
 }
 
@@ -316,9 +180,9 @@ func TestLedgerReadFaults(t *testing.T) {
 // TestLedgerMergedBatchFaults makes at once: the first alone in a batch,
 // the other two merged into the next.
 var mergedTransfers = [][]ledger.Transfer{
-	{faultTransfer(10, 1, 2, 100, 0)},
-	{hold(60)},
-	{faultTransfer(12, 2, 1, 30, ledger.TransferLinked), faultTransfer(13, 1, 2, 10, 0)},
+	{ledgertest.FaultTransfer(10, 1, 2, 100, 0)},
+	{ledgertest.FaultHold(60)},
+	{ledgertest.FaultTransfer(12, 2, 1, 30, ledger.TransferLinked), ledgertest.FaultTransfer(13, 1, 2, 10, 0)},
 }
 
 // inBatches makes the calls of mergedTransfers on fl at once, the
@@ -358,12 +222,12 @@ func inBatches(t *testing.T, fl *faultyLedger, n int) []error {
 func TestLedgerMergedBatchFaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		setup := writes(faultAccounts())
+		setup := ledgertest.FaultSetup(ledgertest.FaultAccounts())
 		// alone returns the tables after the calls numbered which, made one
 		// after the other.
 		alone := func(which ...int) map[string][]string {
 			fl := newFaultyLedger(t)
-			setup(t, fl)
+			setup(t, fl.l, fl.clock)
 			for _, i := range which {
 				_, err := fl.l.CreateTransfers(ctx, mergedTransfers[i])
 				require.NoError(t, err)
@@ -374,7 +238,7 @@ func TestLedgerMergedBatchFaults(t *testing.T) {
 		var failedTogether bool // the merged calls failed by one statement
 		for n := 1; ; n++ {
 			fl := newFaultyLedger(t)
-			setup(t, fl)
+			setup(t, fl.l, fl.clock)
 			errs := inBatches(t, fl, n)
 			failed := fl.f.Failure()
 			fl.f.Arm(0)
