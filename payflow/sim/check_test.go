@@ -264,7 +264,7 @@ func TestCreateAfterCrash(t *testing.T) {
 			require.ErrorIs(t, err, errCrashed)
 			require.True(t, w.fuse.disarm())
 
-			v, err := w.recreate(p, r, again)
+			v, err := w.recreate(p, r, again, crashed)
 			require.NoError(t, err)
 			if !tt.created {
 				assert.Nil(t, v)

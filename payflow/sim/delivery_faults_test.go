@@ -28,8 +28,8 @@ func TestDeliveryFaults(t *testing.T) {
 			for i := 0; w.stats.Faults[f] < 20 && i < 2000; i++ {
 				before := w.stats.Faults[f]
 				runs := 0
-				got, again, crashed := deliver(w, func() (int, error) { runs++; return runs, nil })
-				require.False(t, crashed)
+				got, again, how := deliver(w, func() (int, error) { runs++; return runs, nil })
+				require.Equal(t, answered, how)
 				assert.Equal(t, reply[int]{v: 1}, got)
 				if w.stats.Faults[f] == before || f == LostRequest {
 					assert.Equal(t, 1, runs)
@@ -58,7 +58,7 @@ func TestDeliveryCrashes(t *testing.T) {
 	for i := 0; w.stats.Faults[Crash] < 200 && i < 20_000; i++ {
 		before := w.stats.Faults[Crash]
 		made, failed := 0, -1
-		got, again, crashed := deliver(w, func() (int, error) {
+		got, again, f := deliver(w, func() (int, error) {
 			for i := range 8 {
 				if err := w.fuse.write(func() error { made++; return nil }); err != nil {
 					failed = i
@@ -69,12 +69,12 @@ func TestDeliveryCrashes(t *testing.T) {
 		})
 		assert.Nil(t, again)
 		if w.stats.Faults[Crash] == before {
-			require.False(t, crashed)
+			require.Equal(t, answered, f)
 			assert.Equal(t, reply[int]{v: 8}, got)
 			assert.Equal(t, 8, made)
 			continue
 		}
-		require.True(t, crashed)
+		require.Equal(t, crashed, f)
 		assert.Equal(t, reply[int]{}, got)
 		require.NotEqual(t, -1, failed, "no write failed")
 		switch made {
@@ -92,5 +92,59 @@ func TestDeliveryCrashes(t *testing.T) {
 	for i := range 8 {
 		assert.Positive(t, lost[i], "crashes at write %d, lost", i)
 		assert.Positive(t, committed[i], "crashes at write %d, committed", i)
+	}
+}
+
+// TestDeliveryStoreErrors delivers calls that make 8 store writes each,
+// with store errors injected, until 200 writes failed: a delivery whose
+// write failed reports the call's reply, the store's error, and failed;
+// the process runs on (the fuse lets reads through), the writes before
+// and after the one that failed were made, and that one too when it
+// committed. Over the failures every write is the one that fails, both
+// before and after it reached the store. A delivery without the fault
+// makes all 8 writes.
+func TestDeliveryStoreErrors(t *testing.T) {
+	w := only(t, 5, StoreError)
+	var lost, committed [8]int // failures at write i, lost or committed
+	for i := 0; w.stats.Faults[StoreError] < 200 && i < 20_000; i++ {
+		before := w.stats.Faults[StoreError]
+		var made [8]bool
+		at := -1
+		got, again, how := deliver(w, func() (int, error) {
+			var err error
+			for i := range 8 {
+				if werr := w.fuse.write(func() error { made[i] = true; return nil }); werr != nil {
+					at, err = i, werr
+				}
+			}
+			return at, err
+		})
+		assert.Nil(t, again)
+		require.NoError(t, w.fuse.read())
+		if w.stats.Faults[StoreError] == before {
+			require.Equal(t, answered, how)
+			assert.Equal(t, reply[int]{v: -1}, got)
+			assert.Equal(t, [8]bool{true, true, true, true, true, true, true, true}, made)
+			continue
+		}
+		require.Equal(t, failed, how)
+		require.NotEqual(t, -1, at, "no write failed")
+		assert.Equal(t, reply[int]{v: at, err: errStoreFailed}, got)
+		for j, m := range made {
+			if j != at {
+				assert.True(t, m, "write %d, the failure at %d", j, at)
+			}
+		}
+		if made[at] {
+			committed[at]++
+		} else {
+			lost[at]++
+		}
+	}
+	assert.Equal(t, 200, w.stats.Faults[StoreError])
+	assert.Equal(t, 200, w.stats.Ops["store-write-failed"])
+	for i := range 8 {
+		assert.Positive(t, lost[i], "failures at write %d, lost", i)
+		assert.Positive(t, committed[i], "failures at write %d, committed", i)
 	}
 }

@@ -17,35 +17,72 @@ type reply[T any] struct {
 	err error
 }
 
+// fate is what became of a call that deliver sent.
+type fate int
+
+const (
+	answered fate = iota // the phone got its reply: a verdict, or an error that is none after faults the network hid
+	crashed              // the platform died at a store write during the call: the phone learned nothing
+	failed               // a store write failed during the call, the platform ran on and answered, maybe no verdict
+)
+
 // deliver sends a call over the simulated network. committed is the reply
 // of the delivery that the platform acted on first; retry, when not nil,
 // is the reply of a second delivery of the same bytes: the phone's resend
 // after a lost reply, or a copy made by the network. A lost request is
-// sent again by the phone and so delivered once. The
-// platform may die at one of its store writes during the first delivery:
-// crashed reports it, and the phone learns nothing.
-func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry *reply[T], crashed bool) {
+// sent again by the phone and so delivered once. The platform may die at
+// one of its store writes during the first delivery (crashed), and the
+// phone learns nothing; or one of its store writes may fail, made or not,
+// the platform running on (failed): the phone gets the platform's reply,
+// committed, and when that gives no verdict (noVerdict) it sends the call
+// again or polls, as after a crash but without the restart.
+func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry *reply[T], f fate) {
 	if w.fault(Crash, 0.08) {
 		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
 		w.fuse.arm(n, after)
 		v, err := call()
 		if w.fuse.disarm() {
 			w.logf("crash at store write %d (after its commit: %v)", n, after)
-			return reply[T]{}, nil, true
+			return reply[T]{}, nil, crashed
 		}
-		return reply[T]{v, err}, nil, false
+		return reply[T]{v, err}, nil, answered
+	}
+	if w.fault(StoreError, 0.06) {
+		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
+		w.fuse.armFailure(n, after)
+		v, err := call()
+		if w.fuse.disarm() {
+			w.logf("store write %d failed (after its commit: %v): %s", n, after, kind(err))
+			w.count("store-write-failed")
+			return reply[T]{v, err}, nil, failed
+		}
+		return reply[T]{v, err}, nil, answered
 	}
 	switch {
 	case w.fault(LostRequest, 0.05):
 		v, err := call()
-		return reply[T]{v, err}, nil, false
+		return reply[T]{v, err}, nil, answered
 	case w.fault(LostReply, 0.07), w.fault(Duplicate, 0.05):
 		v, err := call()
 		v2, err2 := call()
-		return reply[T]{v, err}, &reply[T]{v2, err2}, false
+		return reply[T]{v, err}, &reply[T]{v2, err2}, answered
 	}
 	v, err := call()
-	return reply[T]{v, err}, nil, false
+	return reply[T]{v, err}, nil, answered
+}
+
+// noVerdict reports whether err says nothing of a call's outcome, as the
+// client takes it to (ClientOptions.MaxAttempts): internal, unavailable or
+// idempotency_in_flight, or an error of the store that matches no sentinel.
+func noVerdict(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch payflow.AsError(err).Code {
+	case "internal", "unavailable", "idempotency_in_flight":
+		return true
+	}
+	return false
 }
 
 // eid is a card's EID at t.

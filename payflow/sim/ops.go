@@ -264,9 +264,9 @@ func (w *world) purchase() error {
 		return err
 	}
 	call := w.createCall(p)
-	got, again, crashed := deliver(w, call)
-	if crashed {
-		v, err := w.recreate(p, r, sess)
+	got, again, f := deliver(w, call)
+	if f == crashed || f == failed && noVerdict(got.err) {
+		v, err := w.recreate(p, r, sess, f)
 		if err != nil || v == nil {
 			return err
 		}
@@ -338,16 +338,18 @@ func (w *world) createCall(p *purchase) func() (*payflow.PaymentView, error) {
 }
 
 // recreate restarts the platform after it died while creating p, signed
-// from r in session sess, and has the seller's phone send the same bytes
-// again; if the platform died after counting the card's signature but
-// before storing the request, the card signs it again (same ID). The
-// restart took time: once it took the clock to the session's expiry, a
-// request whose write did not reach the disk is refused as expired (the
-// session's), and the purchase ends without it, v nil; the phones pair
-// again for the next one.
-func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.SessionView) (*payflow.PaymentView, error) {
-	if err := w.restart("a crash while creating a request"); err != nil {
-		return nil, err
+// from r in session sess (f crashed), or not when a store write failed
+// (f failed), and has the seller's phone send the same bytes again; if the
+// platform counted the card's signature but did not store the request,
+// the card signs it again (same ID). The restart took time: once it took
+// the clock to the session's expiry, a request whose write did not reach
+// the disk is refused as expired (the session's), and the purchase ends
+// without it, v nil; the phones pair again for the next one.
+func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.SessionView, f fate) (*payflow.PaymentView, error) {
+	if f == crashed {
+		if err := w.restart("a crash while creating a request"); err != nil {
+			return nil, err
+		}
 	}
 	call := w.createCall(p)
 	v, err := call()
@@ -504,10 +506,24 @@ func (w *world) approve(p *purchase) error {
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: msg})
 	}
-	got, again, crashed := deliver(w, call)
-	if crashed {
+	got, again, f := deliver(w, call)
+	switch f {
+	case crashed:
 		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
 		return w.approveCrashed(p, msg, want, wantErr, approvedAt)
+	case failed:
+		// The phone sends the same consent again when it got no verdict:
+		// the platform finishes a settlement that the failure left
+		// unfinished. A consent refused is answered, then or already
+		// by the call that read its refusal back, as one sent again
+		// (retryErr).
+		if noVerdict(got.err) {
+			v, err := call()
+			got = reply[*payflow.PaymentView]{v, err}
+		}
+		if altErr == nil {
+			altErr = retryErr(wantErr)
+		}
 	}
 	if wantErr != nil {
 		if altErr != nil && errors.Is(got.err, altErr) {
@@ -689,9 +705,22 @@ func (w *world) predictApprove(p *purchase) (state string, err, alt error) {
 // allows.
 func (w *world) stateCall(what string, p *purchase, c *card, want string, wantErr error, call func() (*payflow.PaymentView, error)) (*payflow.PaymentView, error) {
 	before := w.effective(p)
-	got, again, crashed := deliver(w, call)
-	if crashed {
+	got, again, f := deliver(w, call)
+	switch {
+	case f == crashed:
 		return w.pollAfterCrash("a crash during "+what, p, c, want, wantErr)
+	case f == failed && noVerdict(got.err):
+		if w.rng.IntN(2) == 0 {
+			// The phone polls first, and finds what a crash would have
+			// left: a change under way shows the state it started from.
+			if _, err := w.poll(p, c, w.afterCrash(p, want, wantErr)...); err != nil {
+				return nil, err
+			}
+		}
+		// The phone sends the call again, which is idempotent: it
+		// finishes what the failure left under way.
+		v, err := call()
+		got = reply[*payflow.PaymentView]{v, err}
 	}
 	if err := w.expect(what, got.err, wantErr); err != nil {
 		return nil, err
@@ -850,10 +879,12 @@ func (w *world) refund(p *purchase) error {
 	case amount > left:
 		wantErr = payflow.ErrLimit
 	}
-	got, again, crashed := deliver(w, call)
-	if crashed {
-		if err := w.restart("a crash during a refund"); err != nil {
-			return err
+	got, again, f := deliver(w, call)
+	if f == crashed || f == failed && noVerdict(got.err) {
+		if f == crashed {
+			if err := w.restart("a crash during a refund"); err != nil {
+				return err
+			}
 		}
 		v, err := call()
 		if errors.Is(err, payflow.ErrClone) {
