@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
 )
 
 // only returns a world that injects no fault but f.
@@ -146,5 +148,55 @@ func TestDeliveryStoreErrors(t *testing.T) {
 	for i := range 8 {
 		assert.Positive(t, lost[i], "failures at write %d, lost", i)
 		assert.Positive(t, committed[i], "failures at write %d, committed", i)
+	}
+}
+
+// TestSendFailing sends calls that make 8 store writes each, and report
+// the first write's error, with a store error injected at every call: the
+// phone sends the call again once when a write failed and again says so
+// (its second run, not failed, answers nil), and not when again says no;
+// a call that makes no write fails none and is sent once.
+func TestSendFailing(t *testing.T) {
+	w := only(t, 5, StoreError)
+	for _, resend := range []bool{true, false} {
+		for range 20 {
+			runs := 0
+			err := w.sendFailing(1, func(error) bool { return resend }, func() error {
+				runs++
+				var first error
+				for range 8 {
+					if err := w.fuse.write(func() error { return nil }); err != nil && first == nil {
+						first = err
+					}
+				}
+				return first
+			})
+			if resend {
+				assert.NoError(t, err)
+				assert.Equal(t, 2, runs)
+			} else {
+				assert.ErrorIs(t, err, errStoreFailed)
+				assert.Equal(t, 1, runs)
+			}
+		}
+	}
+	runs := 0
+	assert.NoError(t, w.sendFailing(1, noVerdict, func() error { runs++; return nil }))
+	assert.Equal(t, 1, runs)
+	assert.Equal(t, 41, w.stats.Faults[StoreError])
+	assert.Equal(t, 40, w.stats.Ops["store-write-failed"])
+	assert.Equal(t, 20, w.stats.Ops["sent-again-after-store-error"])
+}
+
+// TestNoVerdict: the errors that say nothing of a call's outcome are the
+// client's retried ones, internal (an error of the store that matches no
+// sentinel too), unavailable and idempotency_in_flight; a verdict, and
+// no error, are not.
+func TestNoVerdict(t *testing.T) {
+	for _, err := range []error{errStoreFailed, payflow.ErrInternal, payflow.ErrUnavailable, payflow.ErrInFlight, payflow.ErrContended} {
+		assert.True(t, noVerdict(err), "%v", err)
+	}
+	for _, err := range []error{nil, payflow.ErrReplay, payflow.ErrConflict, payflow.ErrFunds, payflow.ErrCard} {
+		assert.False(t, noVerdict(err), "%v", err)
 	}
 }

@@ -48,12 +48,9 @@ func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry
 		return reply[T]{v, err}, nil, answered
 	}
 	if w.fault(StoreError, 0.06) {
-		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
-		w.fuse.armFailure(n, after)
-		v, err := call()
-		if w.fuse.disarm() {
-			w.logf("store write %d failed (after its commit: %v): %s", n, after, kind(err))
-			w.count("store-write-failed")
+		var v T
+		var err error
+		if w.failWrite(func() { v, err = call() }) {
 			return reply[T]{v, err}, nil, failed
 		}
 		return reply[T]{v, err}, nil, answered
@@ -69,6 +66,38 @@ func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry
 	}
 	v, err := call()
 	return reply[T]{v, err}, nil, answered
+}
+
+// failWrite runs do with one of the platform's next 8 store writes
+// failing, made or not, the process running on (StoreError), and reports
+// whether one failed (do made that many).
+func (w *world) failWrite(do func()) bool {
+	n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
+	w.fuse.armFailure(n, after)
+	do()
+	if !w.fuse.disarm() {
+		return false
+	}
+	w.logf("store write %d failed (after its commit: %v)", n, after)
+	w.count("store-write-failed")
+	return true
+}
+
+// sendFailing runs send, a phone's call that deliver does not carry, with
+// one of its store writes failing with probability p (failWrite); when
+// one failed and the platform answered an error that again says to send
+// (noVerdict, or more), the phone sends the call again, once, and
+// sendFailing returns that call's error.
+func (w *world) sendFailing(p float64, again func(error) bool, send func() error) error {
+	if !w.fault(StoreError, p) {
+		return send()
+	}
+	var err error
+	if !w.failWrite(func() { err = send() }) || !again(err) {
+		return err
+	}
+	w.count("sent-again-after-store-error")
+	return send()
 }
 
 // noVerdict reports whether err says nothing of a call's outcome, as the
@@ -137,15 +166,22 @@ func (w *world) login(c *card, role record.Role) (bool, error) {
 	if w.opts.HTTP && !c.revoked {
 		tries = 4 * payflow.LoginTries
 	}
+	// A login that a store error left without a verdict is made again,
+	// over new challenges.
 	proofs := 0
 	var proofErr error
-	resp, err := payflow.LoginWithRetry(w.ctx, w.api, tries, func() ([]byte, error) {
-		if proofs++; proofs > 1 {
-			w.count("login-resent")
-		}
-		msg, err := w.proof(c, role, nil)
-		proofErr = err
-		return msg, err
+	var resp *payflow.LoginResponse
+	err := w.sendFailing(0.03, noVerdict, func() error {
+		var err error
+		resp, err = payflow.LoginWithRetry(w.ctx, w.api, tries, func() ([]byte, error) {
+			if proofs++; proofs > 1 {
+				w.count("login-resent")
+			}
+			msg, err := w.proof(c, role, nil)
+			proofErr = err
+			return msg, err
+		})
+		return err
 	})
 	if proofErr != nil {
 		return false, proofErr

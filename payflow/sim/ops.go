@@ -167,7 +167,9 @@ func (w *world) fund() error {
 		n = 2
 	}
 	for range n {
-		if err := w.plat.Fund(w.ctx, id, c.id, currency, amount); err != nil {
+		// A funding that a store error left without a verdict is made
+		// again under its ID.
+		if err := w.sendFailing(0.1, noVerdict, func() error { return w.plat.Fund(w.ctx, id, c.id, currency, amount) }); err != nil {
 			return w.failf("fund %s: %v", c.name, err)
 		}
 	}
@@ -193,12 +195,11 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 			}
 		}
 		de := adv.Epoch(w.now) - adv.Epoch(t0)
-		sp, err := w.proof(s, record.RoleShopper, seEID)
-		if err != nil {
-			return nil, err
-		}
-		_, err = w.api.Pair(w.ctx, &payflow.PairRequest{Proof: sp})
+		_, err := w.pairProof(s, record.RoleShopper, seEID)
+		var f *Failure
 		switch {
+		case errors.As(err, &f):
+			return nil, err
 		case s.revoked:
 			w.logf("pair of revoked %s: %s", s.name, kind(err))
 			return nil, w.expect("pairing of a revoked card", err, payflow.ErrCard)
@@ -218,11 +219,10 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 		case err != nil:
 			return nil, w.failf("shopper pairs: %v", err)
 		}
-		mp, err := w.proof(m.seller, record.RoleSeller, shEID)
-		if err != nil {
+		v, err := w.pairProof(m.seller, record.RoleSeller, shEID)
+		if errors.As(err, &f) {
 			return nil, err
 		}
-		v, err := w.api.Pair(w.ctx, &payflow.PairRequest{Proof: mp})
 		if m.seller.revoked {
 			w.logf("pair of revoked %s: %s", m.seller.name, kind(err))
 			return nil, w.expect("pairing of a revoked till", err, payflow.ErrCard)
@@ -250,6 +250,31 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 	}
 }
 
+// pairProof has card c prove itself naming peer, over a new challenge,
+// and pair. When a store write of the pairing failed, the phone pairs
+// again with a new proof if the platform answered no verdict, or that the
+// proof is spent (ErrReplay): over HTTP the client sent it again after the
+// failure, and the platform had taken it, as LoginWithRetry logs in again.
+// A proof the card fails to make is a *Failure.
+func (w *world) pairProof(c *card, role record.Role, peer []byte) (*payflow.SessionView, error) {
+	var v *payflow.SessionView
+	var proofErr error
+	spent := func(err error) bool { return noVerdict(err) || errors.Is(err, payflow.ErrReplay) }
+	err := w.sendFailing(0.03, spent, func() error {
+		var msg []byte
+		if msg, proofErr = w.proof(c, role, peer); proofErr != nil {
+			return nil
+		}
+		var err error
+		v, err = w.api.Pair(w.ctx, &payflow.PairRequest{Proof: msg})
+		return err
+	})
+	if proofErr != nil {
+		return nil, proofErr
+	}
+	return v, err
+}
+
 // purchase starts a purchase: scan, pair, and a signed payment request.
 func (w *world) purchase() error {
 	s := w.shoppers[w.rng.IntN(len(w.shoppers))]
@@ -265,7 +290,7 @@ func (w *world) purchase() error {
 	}
 	call := w.createCall(p)
 	got, again, f := deliver(w, call)
-	if f == crashed || f == failed && noVerdict(got.err) {
+	if signAgain(f, got.err) {
 		v, err := w.recreate(p, r, sess, f)
 		if err != nil || v == nil {
 			return err
@@ -335,6 +360,16 @@ func (w *world) createCall(p *purchase) func() (*payflow.PaymentView, error) {
 	return func() (*payflow.PaymentView, error) {
 		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
 	}
+}
+
+// signAgain reports whether the seller's phone, whose call of a record
+// its card signed met f and got err, sends that record again, and signs
+// it again if the platform spent its counter meanwhile (recreate,
+// refund): after a crash; after a store error that left the call without
+// a verdict, or whose call the client sent again over HTTP, the platform
+// having spent the card's counter and answered ErrClone.
+func signAgain(f fate, err error) bool {
+	return f == crashed || f == failed && (noVerdict(err) || errors.Is(err, payflow.ErrClone))
 }
 
 // recreate restarts the platform after it died while creating p, signed
@@ -880,7 +915,7 @@ func (w *world) refund(p *purchase) error {
 		wantErr = payflow.ErrLimit
 	}
 	got, again, f := deliver(w, call)
-	if f == crashed || f == failed && noVerdict(got.err) {
+	if signAgain(f, got.err) {
 		if f == crashed {
 			if err := w.restart("a crash during a refund"); err != nil {
 				return err
