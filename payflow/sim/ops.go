@@ -110,8 +110,8 @@ func (w *world) expire(force bool) error {
 	if !force {
 		return nil
 	}
-	if _, err := w.plat.ExpireDue(w.ctx, 0); err != nil {
-		return w.failf("expire due: %v", err)
+	if err := w.expireDue(); err != nil {
+		return err
 	}
 	w.count("expire-due")
 	for _, p := range w.purchases {
@@ -124,6 +124,43 @@ func (w *world) expire(force bool) error {
 			}
 			w.count("expired")
 		}
+	}
+	return nil
+}
+
+// expireDue runs ExpireDue as the platform's timer does, now and then
+// with one of its store writes failing (StoreError); after such a failure
+// the timer runs again once RecoverAfter has passed: RecoverSweep, which
+// finishes a void that failed, and ExpireDue.
+func (w *world) expireDue() error {
+	run := func() error {
+		_, err := w.plat.ExpireDue(w.ctx, 0)
+		return err
+	}
+	failed := false
+	var err error
+	if w.fault(StoreError, 0.1) {
+		failed = w.failWrite(func() { err = run() })
+	} else {
+		err = run()
+	}
+	if !failed {
+		if err != nil {
+			return w.failf("expire due: %v", err)
+		}
+		return nil
+	}
+	w.count("expire-due-failed")
+	if err := w.advance(recoverAfter + time.Second); err != nil {
+		return err
+	}
+	n, err := w.plat.RecoverSweep(w.ctx, 0)
+	if err != nil {
+		return w.failf("recovery sweep after a failed expiry: %v", err)
+	}
+	w.stats.Ops["recovered-after-failed-expiry"] += n
+	if err := run(); err != nil {
+		return w.failf("expire due again: %v", err)
 	}
 	return nil
 }

@@ -50,3 +50,31 @@ func TestStoreErrorAfterARefusedWrite(t *testing.T) {
 	assert.NotErrorIs(t, err, errStoreFailed)
 	assert.True(t, f.disarm())
 }
+
+// TestExpiryAfterAStoreError holds payments and lets their holds fall due
+// in a world that injects only store errors, until 5 of the platform's
+// timer runs had a store write fail: after each run, also one whose void
+// or record of the expiry failed, which the timer's next round finishes
+// (RecoverSweep, then ExpireDue), the request is expired in the store as
+// in the model, and every balance is the model's (check).
+func TestExpiryAfterAStoreError(t *testing.T) {
+	w := only(t, 5, StoreError)
+	for i := 0; w.stats.Ops["expire-due-failed"] < 5 && i < 300; i++ {
+		p, consent := heldRequest(t, w)
+		v, err := w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: consent})
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateHeld, v.State)
+		p.holdExpiresAt = v.HoldExpiresAt
+		require.NoError(t, w.transition(p, payflow.StateHeld, 0))
+		require.NoError(t, w.check())
+
+		require.NoError(t, w.tick(holdTTL, false))
+		assert.Equal(t, payflow.StateExpired, p.state)
+		r, err := w.plat.Store().Payment(w.ctx, p.id)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateExpired, r.State)
+		require.NoError(t, w.check())
+	}
+	assert.Equal(t, 5, w.stats.Ops["expire-due-failed"])
+	assert.Positive(t, w.stats.Ops["recovered-after-failed-expiry"], "voids finished by the sweep")
+}
