@@ -264,7 +264,7 @@ func TestCreateAfterCrash(t *testing.T) {
 			require.ErrorIs(t, err, errCrashed)
 			require.True(t, w.fuse.disarm())
 
-			v, err := w.recreate(p, r, again)
+			v, err := w.recreate(p, r, again, crashed)
 			require.NoError(t, err)
 			if !tt.created {
 				assert.Nil(t, v)
@@ -460,6 +460,7 @@ func TestHoldAfterCrash(t *testing.T) {
 // certificate that it refuses for another reason.
 func TestReceiptKeyChecks(t *testing.T) {
 	w := testWorld(t, 9)
+	w.off[RotateKey] = true // the test replaces the keys itself
 	p, v := captured(t, w)
 	var rc record.Receipt
 	require.NoError(t, record.Verify(v.Receipt, &w.key.PublicKey, &rc))

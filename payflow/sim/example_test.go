@@ -30,5 +30,5 @@ func ExampleFaults() {
 	}
 	fmt.Println()
 	// Output:
-	// lost-request lost-reply duplicate clock-jump expiry-jump epoch-change revoke wrong-pin restart crash rotate-key
+	// lost-request lost-reply duplicate clock-jump expiry-jump epoch-change revoke wrong-pin restart crash rotate-key store-error
 }

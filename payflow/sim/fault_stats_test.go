@@ -39,3 +39,15 @@ func TestEveryFaultIsInjected(t *testing.T) {
 	assert.Zero(t, st.Faults, "every kind disabled")
 	assert.Positive(t, st.Ops["created"])
 }
+
+// TestFaultNames: each kind keeps its number and has its name, store-error
+// the last; a number that is no kind is named by the number.
+func TestFaultNames(t *testing.T) {
+	assert.Equal(t, sim.Fault(9), sim.Crash)
+	assert.Equal(t, sim.Fault(10), sim.RotateKey)
+	assert.Equal(t, sim.Fault(11), sim.StoreError)
+	assert.Equal(t, "store-error", sim.StoreError.String())
+	assert.Equal(t, sim.StoreError, sim.Faults()[len(sim.Faults())-1])
+	assert.Equal(t, "fault(12)", sim.Fault(12).String())
+	assert.Equal(t, "fault(-1)", sim.Fault(-1).String())
+}

@@ -14,32 +14,48 @@ import (
 // process has died.
 var errCrashed = errors.New("sim: platform process crashed")
 
-// fuse kills the simulated platform process at its n-th store write: the
-// write is lost, or (afterCommit) it reaches the disk and the process dies
-// before it learns so. Every later store call fails until the platform is
-// restarted on new stores (a new fuse). It is safe for concurrent use: the
-// ledger's batcher writes from its own goroutine.
+// errStoreFailed is what a store write returns that fails while the
+// platform process runs on: a transient database error (the write not
+// made), or an error reported after the write committed (a COMMIT whose
+// acknowledgement was lost).
+var errStoreFailed = errors.New("sim: store write failed")
+
+// fuse fails the simulated platform's n-th store write. With kill set it
+// kills the process there: the write is lost, or (afterCommit) it reaches
+// the disk and the process dies before it learns so, and every later store
+// call fails until the platform is restarted on new stores (a new fuse).
+// Without it that write alone fails with errStoreFailed, made or not
+// (afterCommit), and the process runs on. It is safe for concurrent use:
+// the ledger's batcher writes from its own goroutine.
 type fuse struct {
 	mu          sync.Mutex
 	armed       bool
 	left        int
 	afterCommit bool
+	kill        bool
+	fired       bool
 	blown       bool
 }
 
-// arm makes the n-th next write (from 0) the last one.
-func (f *fuse) arm(n int, afterCommit bool) {
+// arm makes the n-th next write (from 0) the last one: the process dies.
+func (f *fuse) arm(n int, afterCommit bool) { f.set(n, afterCommit, true) }
+
+// armFailure makes the n-th next write (from 0) fail, and the process run on.
+func (f *fuse) armFailure(n int, afterCommit bool) { f.set(n, afterCommit, false) }
+
+func (f *fuse) set(n int, afterCommit, kill bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed, f.left, f.afterCommit = true, n, afterCommit
+	f.armed, f.left, f.afterCommit, f.kill, f.fired = true, n, afterCommit, kill, false
 }
 
-// disarm cancels arm and reports whether the fuse blew.
+// disarm cancels arm and reports whether the armed write failed.
 func (f *fuse) disarm() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed = false
-	return f.blown
+	fired := f.fired
+	f.armed, f.fired = false, false
+	return fired
 }
 
 // read fails once the fuse blew.
@@ -52,7 +68,9 @@ func (f *fuse) read() error {
 	return nil
 }
 
-// write runs do unless the process is dead or dies now.
+// write runs do unless the process is dead or dies now, or this write
+// fails. A write that fails after it committed returns do's own error
+// when do failed: then nothing committed, and the store said so.
 func (f *fuse) write(do func() error) error {
 	f.mu.Lock()
 	if f.blown {
@@ -62,13 +80,20 @@ func (f *fuse) write(do func() error) error {
 	if f.armed {
 		f.left--
 		if f.left < 0 {
-			f.blown = true
-			commit := f.afterCommit
+			f.armed, f.fired, f.blown = false, true, f.kill
+			kill, commit := f.kill, f.afterCommit
 			f.mu.Unlock()
+			var err error
 			if commit {
-				_ = do()
+				err = do()
 			}
-			return errCrashed
+			switch {
+			case kill:
+				return errCrashed
+			case err != nil:
+				return err
+			}
+			return errStoreFailed
 		}
 	}
 	f.mu.Unlock()

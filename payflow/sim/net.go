@@ -17,35 +17,101 @@ type reply[T any] struct {
 	err error
 }
 
+// fate is what became of a call that deliver sent.
+type fate int
+
+const (
+	answered fate = iota // the phone got its reply: a verdict, or an error that is none after faults the network hid
+	crashed              // the platform died at a store write during the call: the phone learned nothing
+	failed               // a store write failed during the call, the platform ran on and answered, maybe no verdict
+)
+
 // deliver sends a call over the simulated network. committed is the reply
 // of the delivery that the platform acted on first; retry, when not nil,
 // is the reply of a second delivery of the same bytes: the phone's resend
 // after a lost reply, or a copy made by the network. A lost request is
-// sent again by the phone and so delivered once. The
-// platform may die at one of its store writes during the first delivery:
-// crashed reports it, and the phone learns nothing.
-func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry *reply[T], crashed bool) {
+// sent again by the phone and so delivered once. The platform may die at
+// one of its store writes during the first delivery (crashed), and the
+// phone learns nothing; or one of its store writes may fail, made or not,
+// the platform running on (failed): the phone gets the platform's reply,
+// committed, and when that gives no verdict (noVerdict) it sends the call
+// again or polls, as after a crash but without the restart.
+func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry *reply[T], f fate) {
 	if w.fault(Crash, 0.08) {
 		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
 		w.fuse.arm(n, after)
 		v, err := call()
 		if w.fuse.disarm() {
 			w.logf("crash at store write %d (after its commit: %v)", n, after)
-			return reply[T]{}, nil, true
+			return reply[T]{}, nil, crashed
 		}
-		return reply[T]{v, err}, nil, false
+		return reply[T]{v, err}, nil, answered
+	}
+	if w.fault(StoreError, 0.06) {
+		var v T
+		var err error
+		if w.failWrite(func() { v, err = call() }) {
+			return reply[T]{v, err}, nil, failed
+		}
+		return reply[T]{v, err}, nil, answered
 	}
 	switch {
 	case w.fault(LostRequest, 0.05):
 		v, err := call()
-		return reply[T]{v, err}, nil, false
+		return reply[T]{v, err}, nil, answered
 	case w.fault(LostReply, 0.07), w.fault(Duplicate, 0.05):
 		v, err := call()
 		v2, err2 := call()
-		return reply[T]{v, err}, &reply[T]{v2, err2}, false
+		return reply[T]{v, err}, &reply[T]{v2, err2}, answered
 	}
 	v, err := call()
-	return reply[T]{v, err}, nil, false
+	return reply[T]{v, err}, nil, answered
+}
+
+// failWrite runs do with one of the platform's next 8 store writes
+// failing, made or not, the process running on (StoreError), and reports
+// whether one failed (do made that many).
+func (w *world) failWrite(do func()) bool {
+	n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
+	w.fuse.armFailure(n, after)
+	do()
+	if !w.fuse.disarm() {
+		return false
+	}
+	w.logf("store write %d failed (after its commit: %v)", n, after)
+	w.count("store-write-failed")
+	return true
+}
+
+// sendFailing runs send, a phone's call that deliver does not carry, with
+// one of its store writes failing with probability p (failWrite); when
+// one failed and the platform answered an error that again says to send
+// (noVerdict, or more), the phone sends the call again, once, and
+// sendFailing returns that call's error.
+func (w *world) sendFailing(p float64, again func(error) bool, send func() error) error {
+	if !w.fault(StoreError, p) {
+		return send()
+	}
+	var err error
+	if !w.failWrite(func() { err = send() }) || !again(err) {
+		return err
+	}
+	w.count("sent-again-after-store-error")
+	return send()
+}
+
+// noVerdict reports whether err says nothing of a call's outcome, as the
+// client takes it to (ClientOptions.MaxAttempts): internal, unavailable or
+// idempotency_in_flight, or an error of the store that matches no sentinel.
+func noVerdict(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch payflow.AsError(err).Code {
+	case "internal", "unavailable", "idempotency_in_flight":
+		return true
+	}
+	return false
 }
 
 // eid is a card's EID at t.
@@ -100,15 +166,22 @@ func (w *world) login(c *card, role record.Role) (bool, error) {
 	if w.opts.HTTP && !c.revoked {
 		tries = 4 * payflow.LoginTries
 	}
+	// A login that a store error left without a verdict is made again,
+	// over new challenges.
 	proofs := 0
 	var proofErr error
-	resp, err := payflow.LoginWithRetry(w.ctx, w.api, tries, func() ([]byte, error) {
-		if proofs++; proofs > 1 {
-			w.count("login-resent")
-		}
-		msg, err := w.proof(c, role, nil)
-		proofErr = err
-		return msg, err
+	var resp *payflow.LoginResponse
+	err := w.sendFailing(0.03, noVerdict, func() error {
+		var err error
+		resp, err = payflow.LoginWithRetry(w.ctx, w.api, tries, func() ([]byte, error) {
+			if proofs++; proofs > 1 {
+				w.count("login-resent")
+			}
+			msg, err := w.proof(c, role, nil)
+			proofErr = err
+			return msg, err
+		})
+		return err
 	})
 	if proofErr != nil {
 		return false, proofErr

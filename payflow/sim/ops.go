@@ -110,8 +110,8 @@ func (w *world) expire(force bool) error {
 	if !force {
 		return nil
 	}
-	if _, err := w.plat.ExpireDue(w.ctx, 0); err != nil {
-		return w.failf("expire due: %v", err)
+	if err := w.expireDue(); err != nil {
+		return err
 	}
 	w.count("expire-due")
 	for _, p := range w.purchases {
@@ -124,6 +124,43 @@ func (w *world) expire(force bool) error {
 			}
 			w.count("expired")
 		}
+	}
+	return nil
+}
+
+// expireDue runs ExpireDue as the platform's timer does, now and then
+// with one of its store writes failing (StoreError); after such a failure
+// the timer runs again once RecoverAfter has passed: RecoverSweep, which
+// finishes a void that failed, and ExpireDue.
+func (w *world) expireDue() error {
+	run := func() error {
+		_, err := w.plat.ExpireDue(w.ctx, 0)
+		return err
+	}
+	failed := false
+	var err error
+	if w.fault(StoreError, 0.1) {
+		failed = w.failWrite(func() { err = run() })
+	} else {
+		err = run()
+	}
+	if !failed {
+		if err != nil {
+			return w.failf("expire due: %v", err)
+		}
+		return nil
+	}
+	w.count("expire-due-failed")
+	if err := w.advance(recoverAfter + time.Second); err != nil {
+		return err
+	}
+	n, err := w.plat.RecoverSweep(w.ctx, 0)
+	if err != nil {
+		return w.failf("recovery sweep after a failed expiry: %v", err)
+	}
+	w.stats.Ops["recovered-after-failed-expiry"] += n
+	if err := run(); err != nil {
+		return w.failf("expire due again: %v", err)
 	}
 	return nil
 }
@@ -167,7 +204,9 @@ func (w *world) fund() error {
 		n = 2
 	}
 	for range n {
-		if err := w.plat.Fund(w.ctx, id, c.id, currency, amount); err != nil {
+		// A funding that a store error left without a verdict is made
+		// again under its ID.
+		if err := w.sendFailing(0.1, noVerdict, func() error { return w.plat.Fund(w.ctx, id, c.id, currency, amount) }); err != nil {
 			return w.failf("fund %s: %v", c.name, err)
 		}
 	}
@@ -193,12 +232,11 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 			}
 		}
 		de := adv.Epoch(w.now) - adv.Epoch(t0)
-		sp, err := w.proof(s, record.RoleShopper, seEID)
-		if err != nil {
-			return nil, err
-		}
-		_, err = w.api.Pair(w.ctx, &payflow.PairRequest{Proof: sp})
+		_, err := w.pairProof(s, record.RoleShopper, seEID)
+		var f *Failure
 		switch {
+		case errors.As(err, &f):
+			return nil, err
 		case s.revoked:
 			w.logf("pair of revoked %s: %s", s.name, kind(err))
 			return nil, w.expect("pairing of a revoked card", err, payflow.ErrCard)
@@ -218,11 +256,10 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 		case err != nil:
 			return nil, w.failf("shopper pairs: %v", err)
 		}
-		mp, err := w.proof(m.seller, record.RoleSeller, shEID)
-		if err != nil {
+		v, err := w.pairProof(m.seller, record.RoleSeller, shEID)
+		if errors.As(err, &f) {
 			return nil, err
 		}
-		v, err := w.api.Pair(w.ctx, &payflow.PairRequest{Proof: mp})
 		if m.seller.revoked {
 			w.logf("pair of revoked %s: %s", m.seller.name, kind(err))
 			return nil, w.expect("pairing of a revoked till", err, payflow.ErrCard)
@@ -250,6 +287,31 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 	}
 }
 
+// pairProof has card c prove itself naming peer, over a new challenge,
+// and pair. When a store write of the pairing failed, the phone pairs
+// again with a new proof if the platform answered no verdict, or that the
+// proof is spent (ErrReplay): over HTTP the client sent it again after the
+// failure, and the platform had taken it, as LoginWithRetry logs in again.
+// A proof the card fails to make is a *Failure.
+func (w *world) pairProof(c *card, role record.Role, peer []byte) (*payflow.SessionView, error) {
+	var v *payflow.SessionView
+	var proofErr error
+	spent := func(err error) bool { return noVerdict(err) || errors.Is(err, payflow.ErrReplay) }
+	err := w.sendFailing(0.03, spent, func() error {
+		var msg []byte
+		if msg, proofErr = w.proof(c, role, peer); proofErr != nil {
+			return nil
+		}
+		var err error
+		v, err = w.api.Pair(w.ctx, &payflow.PairRequest{Proof: msg})
+		return err
+	})
+	if proofErr != nil {
+		return nil, proofErr
+	}
+	return v, err
+}
+
 // purchase starts a purchase: scan, pair, and a signed payment request.
 func (w *world) purchase() error {
 	s := w.shoppers[w.rng.IntN(len(w.shoppers))]
@@ -264,9 +326,9 @@ func (w *world) purchase() error {
 		return err
 	}
 	call := w.createCall(p)
-	got, again, crashed := deliver(w, call)
-	if crashed {
-		v, err := w.recreate(p, r, sess)
+	got, again, f := deliver(w, call)
+	if signAgain(f, got.err) {
+		v, err := w.recreate(p, r, sess, f)
 		if err != nil || v == nil {
 			return err
 		}
@@ -337,17 +399,29 @@ func (w *world) createCall(p *purchase) func() (*payflow.PaymentView, error) {
 	}
 }
 
+// signAgain reports whether the seller's phone, whose call of a record
+// its card signed met f and got err, sends that record again, and signs
+// it again if the platform spent its counter meanwhile (recreate,
+// refund): after a crash; after a store error that left the call without
+// a verdict, or whose call the client sent again over HTTP, the platform
+// having spent the card's counter and answered ErrClone.
+func signAgain(f fate, err error) bool {
+	return f == crashed || f == failed && (noVerdict(err) || errors.Is(err, payflow.ErrClone))
+}
+
 // recreate restarts the platform after it died while creating p, signed
-// from r in session sess, and has the seller's phone send the same bytes
-// again; if the platform died after counting the card's signature but
-// before storing the request, the card signs it again (same ID). The
-// restart took time: once it took the clock to the session's expiry, a
-// request whose write did not reach the disk is refused as expired (the
-// session's), and the purchase ends without it, v nil; the phones pair
-// again for the next one.
-func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.SessionView) (*payflow.PaymentView, error) {
-	if err := w.restart("a crash while creating a request"); err != nil {
-		return nil, err
+// from r in session sess (f crashed), or not when a store write failed
+// (f failed), and has the seller's phone send the same bytes again; if the
+// platform counted the card's signature but did not store the request,
+// the card signs it again (same ID). The restart took time: once it took
+// the clock to the session's expiry, a request whose write did not reach
+// the disk is refused as expired (the session's), and the purchase ends
+// without it, v nil; the phones pair again for the next one.
+func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.SessionView, f fate) (*payflow.PaymentView, error) {
+	if f == crashed {
+		if err := w.restart("a crash while creating a request"); err != nil {
+			return nil, err
+		}
 	}
 	call := w.createCall(p)
 	v, err := call()
@@ -504,10 +578,24 @@ func (w *world) approve(p *purchase) error {
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: msg})
 	}
-	got, again, crashed := deliver(w, call)
-	if crashed {
+	got, again, f := deliver(w, call)
+	switch f {
+	case crashed:
 		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
 		return w.approveCrashed(p, msg, want, wantErr, approvedAt)
+	case failed:
+		// The phone sends the same consent again when it got no verdict:
+		// the platform finishes a settlement that the failure left
+		// unfinished. A consent refused is answered, then or already
+		// by the call that read its refusal back, as one sent again
+		// (retryErr).
+		if noVerdict(got.err) {
+			v, err := call()
+			got = reply[*payflow.PaymentView]{v, err}
+		}
+		if altErr == nil {
+			altErr = retryErr(wantErr)
+		}
 	}
 	if wantErr != nil {
 		if altErr != nil && errors.Is(got.err, altErr) {
@@ -689,9 +777,22 @@ func (w *world) predictApprove(p *purchase) (state string, err, alt error) {
 // allows.
 func (w *world) stateCall(what string, p *purchase, c *card, want string, wantErr error, call func() (*payflow.PaymentView, error)) (*payflow.PaymentView, error) {
 	before := w.effective(p)
-	got, again, crashed := deliver(w, call)
-	if crashed {
+	got, again, f := deliver(w, call)
+	switch {
+	case f == crashed:
 		return w.pollAfterCrash("a crash during "+what, p, c, want, wantErr)
+	case f == failed && noVerdict(got.err):
+		if w.rng.IntN(2) == 0 {
+			// The phone polls first, and finds what a crash would have
+			// left: a change under way shows the state it started from.
+			if _, err := w.poll(p, c, w.afterCrash(p, want, wantErr)...); err != nil {
+				return nil, err
+			}
+		}
+		// The phone sends the call again, which is idempotent: it
+		// finishes what the failure left under way.
+		v, err := call()
+		got = reply[*payflow.PaymentView]{v, err}
 	}
 	if err := w.expect(what, got.err, wantErr); err != nil {
 		return nil, err
@@ -850,10 +951,12 @@ func (w *world) refund(p *purchase) error {
 	case amount > left:
 		wantErr = payflow.ErrLimit
 	}
-	got, again, crashed := deliver(w, call)
-	if crashed {
-		if err := w.restart("a crash during a refund"); err != nil {
-			return err
+	got, again, f := deliver(w, call)
+	if signAgain(f, got.err) {
+		if f == crashed {
+			if err := w.restart("a crash during a refund"); err != nil {
+				return err
+			}
 		}
 		v, err := call()
 		if errors.Is(err, payflow.ErrClone) {

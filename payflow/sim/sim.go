@@ -42,12 +42,14 @@ const (
 	Restart                  // the platform stops and starts again on the same stores
 	Crash                    // the platform dies at a store write, before or after it committed
 	RotateKey                // the platform restarts with a new receipt key and certificate, the replaced one now and then revoked
+	StoreError               // a store write fails, made or not, and the platform runs on; the phone sends the call again
 	numFaults
 )
 
 var faultNames = [numFaults]string{
 	"lost-request", "lost-reply", "duplicate", "clock-jump", "expiry-jump",
 	"epoch-change", "revoke", "wrong-pin", "restart", "crash", "rotate-key",
+	"store-error",
 }
 
 func (f Fault) String() string {

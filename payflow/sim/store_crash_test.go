@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,7 +25,41 @@ func TestCrashStopsEveryStoreCall(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_000, 0)
 	id := payflow.ID{1}
-	writes := map[string]func(s stateStore, l ledgerStore) error{
+	writes := storeWrites(ctx, now)
+	reads := map[string]func(s stateStore, l ledgerStore) error{
+		"Card": func(s stateStore, _ ledgerStore) error { _, err := s.Card(ctx, "c"); return err },
+		"Cards": func(s stateStore, _ ledgerStore) error {
+			return s.Cards(ctx, func(*payflow.CardRecord) error { return nil })
+		},
+		"Spent":  func(s stateStore, _ ledgerStore) error { return s.Spent(ctx, []byte{1}, "c", 1) },
+		"Token":  func(s stateStore, _ ledgerStore) error { _, err := s.Token(ctx, []byte{1}); return err },
+		"Refund": func(s stateStore, _ ledgerStore) error { _, err := s.Refund(ctx, id); return err },
+		"LookupIdempotent": func(s stateStore, _ ledgerStore) error {
+			_, err := s.LookupIdempotent(ctx, "k", make([]byte, 32), now)
+			return err
+		},
+		"ledger View": func(_ stateStore, l ledgerStore) error {
+			return l.View(ctx, func(ledger.ReadTx) error { return nil })
+		},
+	}
+	for name, write := range writes {
+		t.Run(name, func(t *testing.T) {
+			f := &fuse{}
+			s, l := stateStore{inner: memory.New(), f: f}, ledgerStore{Store: ledgermemory.New(), f: f}
+			f.arm(0, false)
+			assert.ErrorIs(t, write(s, l), errCrashed)
+			assert.True(t, f.disarm(), "the fuse blew")
+			for name, read := range reads {
+				assert.ErrorIs(t, read(s, l), errCrashed, name)
+			}
+		})
+	}
+}
+
+// storeWrites is one call of each write of the platform's store and the
+// ledger's, through the fuse, by name.
+func storeWrites(ctx context.Context, now time.Time) map[string]func(s stateStore, l ledgerStore) error {
+	return map[string]func(s stateStore, l ledgerStore) error{
 		"PutCard":     func(s stateStore, _ ledgerStore) error { return s.PutCard(ctx, &payflow.CardRecord{}) },
 		"PutMerchant": func(s stateStore, _ ledgerStore) error { return s.PutMerchant(ctx, &payflow.Merchant{}) },
 		"SetCatalog":  func(s stateStore, _ ledgerStore) error { return s.SetCatalog(ctx, "m", nil) },
@@ -57,72 +92,62 @@ func TestCrashStopsEveryStoreCall(t *testing.T) {
 			return l.Update(ctx, func(ledger.Tx) error { return nil })
 		},
 	}
-	reads := map[string]func(s stateStore, l ledgerStore) error{
-		"Card": func(s stateStore, _ ledgerStore) error { _, err := s.Card(ctx, "c"); return err },
-		"Cards": func(s stateStore, _ ledgerStore) error {
-			return s.Cards(ctx, func(*payflow.CardRecord) error { return nil })
-		},
-		"Spent":  func(s stateStore, _ ledgerStore) error { return s.Spent(ctx, []byte{1}, "c", 1) },
-		"Token":  func(s stateStore, _ ledgerStore) error { _, err := s.Token(ctx, []byte{1}); return err },
-		"Refund": func(s stateStore, _ ledgerStore) error { _, err := s.Refund(ctx, id); return err },
-		"LookupIdempotent": func(s stateStore, _ ledgerStore) error {
-			_, err := s.LookupIdempotent(ctx, "k", make([]byte, 32), now)
-			return err
-		},
-		"ledger View": func(_ stateStore, l ledgerStore) error {
-			return l.View(ctx, func(ledger.ReadTx) error { return nil })
-		},
-	}
-	for name, write := range writes {
-		t.Run(name, func(t *testing.T) {
-			f := &fuse{}
-			s, l := stateStore{inner: memory.New(), f: f}, ledgerStore{Store: ledgermemory.New(), f: f}
-			f.arm(0, false)
-			assert.ErrorIs(t, write(s, l), errCrashed)
-			assert.True(t, f.disarm(), "the fuse blew")
-			for name, read := range reads {
-				assert.ErrorIs(t, read(s, l), errCrashed, name)
-			}
-		})
-	}
 }
 
 // TestCrashKeepsTheWritesBefore kills the process at its third store
 // write of four: the store holds the two writes before it, and the third
 // only when it reached the disk before the process died; never the fourth.
+// A store error at the third write, the process running on, fails that
+// write alone: the store holds the three others, and the third too when
+// it committed.
 func TestCrashKeepsTheWritesBefore(t *testing.T) {
 	ctx := context.Background()
-	for _, after := range []bool{false, true} {
-		t.Run(fmt.Sprint(after), func(t *testing.T) {
-			disk := memory.New()
-			f := &fuse{}
-			s := stateStore{inner: disk, f: f}
-			f.arm(2, after)
-			names := []string{"m0", "m1", "m2", "m3"}
-			for i, name := range names {
-				err := s.PutMerchant(ctx, &payflow.Merchant{ID: name, Name: name, Currency: currency})
-				if i < 2 {
-					require.NoError(t, err, name)
-				} else {
-					require.ErrorIs(t, err, errCrashed, name)
+	names := []string{"m0", "m1", "m2", "m3"}
+	for _, tt := range []struct {
+		kill bool
+		errs []error // of each write
+		kept []string
+	}{
+		{kill: true, errs: []error{nil, nil, errCrashed, errCrashed}, kept: []string{"m0", "m1"}},
+		{kill: false, errs: []error{nil, nil, errStoreFailed, nil}, kept: []string{"m0", "m1", "m3"}},
+	} {
+		for _, after := range []bool{false, true} {
+			t.Run(fmt.Sprintf("kill %v after %v", tt.kill, after), func(t *testing.T) {
+				disk := memory.New()
+				f := &fuse{}
+				s := stateStore{inner: disk, f: f}
+				f.set(2, after, tt.kill)
+				for i, name := range names {
+					err := s.PutMerchant(ctx, &payflow.Merchant{ID: name, Name: name, Currency: currency})
+					if tt.errs[i] == nil {
+						require.NoError(t, err, name)
+					} else {
+						require.ErrorIs(t, err, tt.errs[i], name)
+					}
 				}
-			}
-			require.True(t, f.disarm())
-			var kept []string
-			for _, name := range names {
-				if _, err := disk.Merchant(ctx, name); err == nil {
-					kept = append(kept, name)
-				} else {
-					require.ErrorIs(t, err, payflow.ErrNotFound)
+				require.True(t, f.disarm())
+				want := tt.kept
+				if after {
+					want = slices.Insert(slices.Clone(want), 2, "m2")
 				}
-			}
-			want := []string{"m0", "m1"}
-			if after {
-				want = append(want, "m2")
-			}
-			assert.Equal(t, want, kept)
-		})
+				assert.Equal(t, want, merchantsKept(t, disk, names))
+			})
+		}
 	}
+}
+
+// merchantsKept returns those of the merchants named that disk holds.
+func merchantsKept(t *testing.T, disk *memory.Store, names []string) []string {
+	t.Helper()
+	var kept []string
+	for _, name := range names {
+		if _, err := disk.Merchant(context.Background(), name); err == nil {
+			kept = append(kept, name)
+		} else {
+			require.ErrorIs(t, err, payflow.ErrNotFound)
+		}
+	}
+	return kept
 }
 
 // TestRestartReopensTheFiles restarts a platform whose stores are in a
