@@ -62,7 +62,8 @@ func TestBatchOneKept(t *testing.T) {
 
 // TestBeginFails: when BEGIN fails (here, another connection holds the
 // write lock and the busy timeout is zero), every write of the batch fails
-// with its error, none runs, and the next Write begins again.
+// with its error, none runs, the Lock is released, and the next Write
+// begins again.
 func TestBeginFails(t *testing.T) {
 	db, l, b := openDB(t)
 	_, err := b.c.ExecContext(context.Background(), "PRAGMA busy_timeout = 0")
@@ -80,6 +81,8 @@ func TestBeginFails(t *testing.T) {
 		assert.Equal(t, sqlite3.SQLITE_BUSY, sqliteCode(err), "write %d: %v", i, err)
 	}
 	assert.Zero(t, ran.Load())
+	require.True(t, tryLock(l), "the Lock is released when BEGIN fails")
+	l.Unlock()
 	release()
 	require.NoError(t, b.Write(context.Background(), insert(4)), "the Batcher works on")
 	assert.Equal(t, []int{4}, keys(t, db))
