@@ -65,13 +65,21 @@ func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 		CREATE TABLE parent (id INTEGER PRIMARY KEY);
 		CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER NOT NULL REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)`)
 	require.NoError(t, err)
+	l, b := newBatcher(t, db, path)
+	return db, l, b
+}
+
+// newBatcher opens the lock of the database file at path and a Batcher
+// over db taking it, both closed when the test ends.
+func newBatcher(t *testing.T, db *sql.DB, path string) (*Lock, *Batcher) {
+	t.Helper()
 	l, err := OpenLock(path)
 	require.NoError(t, err)
 	t.Cleanup(l.Close)
 	b, err := NewBatcher(context.Background(), db, l)
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
-	return db, l, b
+	return l, b
 }
 
 // sqliteCode returns the extended result code of the SQLite error in
@@ -106,26 +114,28 @@ func keys(t *testing.T, db *sql.DB) []int {
 	return ks
 }
 
-// until waits until cond, called with b.mu held, holds.
-func until(t *testing.T, b *Batcher, cond func() bool) {
+// requireState waits until every goroutine of the synctest bubble, whose
+// database the test opened in it, waits, and then requires cond, called
+// with b.mu held, to hold: by then a Write started before has queued, or
+// never will.
+func requireState(t *testing.T, b *Batcher, cond func() bool) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return cond()
-	}, 5*time.Second, time.Millisecond)
+	synctest.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	require.True(t, cond())
 }
 
 // leaderWaiting takes l and starts a Write of fn, which takes the lead
 // and waits for l, its job first in the queue, so that the Writes after
 // it queue for its batch. It returns what the Write returns once l is
-// unlocked.
+// unlocked. It is called in a synctest bubble, as requireState is.
 func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *Tx) error) <-chan error {
 	t.Helper()
 	require.NoError(t, l.Lock(context.Background()))
 	first := make(chan error, 1)
 	go func() { first <- b.Write(context.Background(), fn) }()
-	until(t, b, func() bool { return b.leading && len(b.queue) == 1 })
+	requireState(t, b, func() bool { return b.leading && len(b.queue) == 1 })
 	return first
 }
 
@@ -133,7 +143,8 @@ func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *
 // batch: the first Write takes the lead and waits for the lock that the
 // test holds, the others queue behind it, and the batch is taken once the
 // lock is unlocked. It returns what each Write of fns returned, or the
-// value it panicked with.
+// value it panicked with. It is called in a synctest bubble, as
+// requireState is.
 func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, *Tx) error) (errs []error, panics []any) {
 	t.Helper()
 	require.NoError(t, l.Lock(context.Background()))
@@ -145,7 +156,7 @@ func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, 
 			defer func() { panics[i] = recover() }()
 			errs[i] = b.Write(context.Background(), fn)
 		})
-		until(t, b, func() bool { return b.leading && len(b.queue) == i+1 })
+		requireState(t, b, func() bool { return b.leading && len(b.queue) == i+1 })
 	}
 	l.Unlock()
 	wg.Wait()
@@ -153,44 +164,47 @@ func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, 
 }
 
 func TestOpenLock(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.db")
-	require.NoError(t, os.WriteFile(path, nil, 0o600))
-	require.NoError(t, os.Symlink(path, filepath.Join(dir, "b.db")))
-	t.Chdir(dir)
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "a.db")
+		require.NoError(t, os.WriteFile(path, nil, 0o600))
+		require.NoError(t, os.Symlink(path, filepath.Join(dir, "b.db")))
+		t.Chdir(dir)
 
-	a, err := OpenLock(path)
-	require.NoError(t, err)
-	viaLink, err := OpenLock("b.db")
-	require.NoError(t, err)
-	require.Same(t, a.f, viaLink.f, "a relative path through a symbolic link names the same file")
-	other, err := OpenLock(filepath.Join(dir, "other.db"))
-	require.NoError(t, err)
-	assert.NotSame(t, a.f, other.f)
-	other.Close()
+		a, err := OpenLock(path)
+		require.NoError(t, err)
+		viaLink, err := OpenLock("b.db")
+		require.NoError(t, err)
+		require.Same(t, a.f, viaLink.f, "a relative path through a symbolic link names the same file")
+		other, err := OpenLock(filepath.Join(dir, "other.db"))
+		require.NoError(t, err)
+		assert.NotSame(t, a.f, other.f)
+		other.Close()
 
-	ctx := context.Background()
-	require.NoError(t, a.Lock(ctx))
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	assert.ErrorIs(t, viaLink.Lock(cancelled), context.Canceled, "held by another store")
-	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-	defer cancel()
-	assert.ErrorIs(t, viaLink.Lock(short), context.DeadlineExceeded)
-	a.Unlock()
-	require.True(t, tryLock(viaLink), "released by the other store")
-	viaLink.Unlock()
+		ctx := context.Background()
+		require.NoError(t, a.Lock(ctx))
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		assert.ErrorIs(t, viaLink.Lock(cancelled), context.Canceled, "held by another store")
+		// The bubble's clock: the deadline passes once Lock waits.
+		short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, viaLink.Lock(short), context.DeadlineExceeded)
+		a.Unlock()
+		require.True(t, tryLock(viaLink), "released by the other store")
+		viaLink.Unlock()
 
-	a.Close()
-	again, err := OpenLock(path)
-	require.NoError(t, err)
-	assert.Same(t, viaLink.f, again.f, "one reference is left")
-	viaLink.Close()
-	again.Close()
-	fresh, err := OpenLock(path)
-	require.NoError(t, err)
-	defer fresh.Close()
-	assert.NotSame(t, a.f, fresh.f, "the last Close forgets the lock")
+		a.Close()
+		again, err := OpenLock(path)
+		require.NoError(t, err)
+		assert.Same(t, viaLink.f, again.f, "one reference is left")
+		viaLink.Close()
+		again.Close()
+		fresh, err := OpenLock(path)
+		require.NoError(t, err)
+		defer fresh.Close()
+		assert.NotSame(t, a.f, fresh.f, "the last Close forgets the lock")
+	})
 }
 
 func TestWriteAlone(t *testing.T) {
@@ -273,41 +287,43 @@ func TestCloseClosesPrepared(t *testing.T) {
 // TestBatchIsolatesFailures: in one batch, a write that fails or panics
 // is rolled back alone; the writes after it see the writes before it.
 func TestBatchIsolatesFailures(t *testing.T) {
-	db, l, b := openDB(t)
-	boom := errors.New("boom")
-	var seen int
-	errs, panics := inOneBatch(t, l, b,
-		insert(1),
-		func(ctx context.Context, tx *Tx) error {
-			if err := insert(2)(ctx, tx); err != nil {
-				return err
-			}
-			return boom
-		},
-		insert(3), // kept between two failures
-		insert(1), // a constraint failure
-		func(ctx context.Context, tx *Tx) error {
-			if err := insert(5)(ctx, tx); err != nil {
-				return err
-			}
-			panic("kaput")
-		},
-		func(ctx context.Context, tx *Tx) error {
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
-				return err
-			}
-			return insert(6)(ctx, tx)
-		},
-	)
-	assert.NoError(t, errs[0])
-	assert.ErrorIs(t, errs[1], boom)
-	assert.NoError(t, errs[2])
-	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(errs[3]), "%v", errs[3])
-	assert.Equal(t, "kaput", panics[4])
-	assert.NoError(t, errs[5])
-	assert.Nil(t, panics[0])
-	assert.Equal(t, 2, seen, "the last write sees the rows of the first and the third, none of the failed ones'")
-	assert.Equal(t, []int{1, 3, 6}, keys(t, db))
+	synctest.Test(t, func(t *testing.T) {
+		db, l, b := openDB(t)
+		boom := errors.New("boom")
+		var seen int
+		errs, panics := inOneBatch(t, l, b,
+			insert(1),
+			func(ctx context.Context, tx *Tx) error {
+				if err := insert(2)(ctx, tx); err != nil {
+					return err
+				}
+				return boom
+			},
+			insert(3), // kept between two failures
+			insert(1), // a constraint failure
+			func(ctx context.Context, tx *Tx) error {
+				if err := insert(5)(ctx, tx); err != nil {
+					return err
+				}
+				panic("kaput")
+			},
+			func(ctx context.Context, tx *Tx) error {
+				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
+					return err
+				}
+				return insert(6)(ctx, tx)
+			},
+		)
+		assert.NoError(t, errs[0])
+		assert.ErrorIs(t, errs[1], boom)
+		assert.NoError(t, errs[2])
+		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(errs[3]), "%v", errs[3])
+		assert.Equal(t, "kaput", panics[4])
+		assert.NoError(t, errs[5])
+		assert.Nil(t, panics[0])
+		assert.Equal(t, 2, seen, "the last write sees the rows of the first and the third, none of the failed ones'")
+		assert.Equal(t, []int{1, 3, 6}, keys(t, db))
+	})
 }
 
 // TestFailureReportedAfterCommit: a write that fails because of an earlier
@@ -315,68 +331,72 @@ func TestBatchIsolatesFailures(t *testing.T) {
 // that its caller can read the row it clashed with (a retry that lost to
 // the first try reads the first try's result).
 func TestFailureReportedAfterCommit(t *testing.T) {
-	db, l, b := openDB(t)
-	var seq int
-	var name, path string
-	require.NoError(t, db.QueryRow(`PRAGMA database_list`).Scan(&seq, &name, &path))
-	rdsn, err := sqlitedb.DSN(path, true)
-	require.NoError(t, err)
-	r, err := sql.Open("sqlite", rdsn)
-	require.NoError(t, err)
-	defer r.Close()
+	synctest.Test(t, func(t *testing.T) {
+		db, l, b := openDB(t)
+		var seq int
+		var name, path string
+		require.NoError(t, db.QueryRow(`PRAGMA database_list`).Scan(&seq, &name, &path))
+		rdsn, err := sqlitedb.DSN(path, true)
+		require.NoError(t, err)
+		r, err := sql.Open("sqlite", rdsn)
+		require.NoError(t, err)
+		defer r.Close()
 
-	ctx := context.Background()
-	first := leaderWaiting(t, l, b, insert(-1))
-	var wg sync.WaitGroup
-	var errKept, errLost, readErr error
-	var n int
-	wg.Go(func() { errKept = b.Write(ctx, insert(1)) })
-	until(t, b, func() bool { return len(b.queue) == 2 })
-	wg.Go(func() {
-		errLost = b.Write(ctx, insert(1))
-		readErr = r.QueryRow(`SELECT count(*) FROM t WHERE k = 1`).Scan(&n)
-	})
-	until(t, b, func() bool { return len(b.queue) == 3 })
-	// A slow last write: the batch commits only after it.
-	wg.Go(func() {
-		_ = b.Write(ctx, func(ctx context.Context, tx *Tx) error {
-			if _, err := tx.ExecContext(ctx, `SELECT test_sleep_ms(100)`); err != nil {
-				return err
-			}
-			return insert(3)(ctx, tx)
+		ctx := context.Background()
+		first := leaderWaiting(t, l, b, insert(-1))
+		var wg sync.WaitGroup
+		var errKept, errLost, readErr error
+		var n int
+		wg.Go(func() { errKept = b.Write(ctx, insert(1)) })
+		requireState(t, b, func() bool { return len(b.queue) == 2 })
+		wg.Go(func() {
+			errLost = b.Write(ctx, insert(1))
+			readErr = r.QueryRow(`SELECT count(*) FROM t WHERE k = 1`).Scan(&n)
 		})
+		requireState(t, b, func() bool { return len(b.queue) == 3 })
+		// A slow last write: the batch commits only after it.
+		wg.Go(func() {
+			_ = b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+				if _, err := tx.ExecContext(ctx, `SELECT test_sleep_ms(100)`); err != nil {
+					return err
+				}
+				return insert(3)(ctx, tx)
+			})
+		})
+		requireState(t, b, func() bool { return len(b.queue) == 4 })
+		l.Unlock()
+		require.NoError(t, <-first)
+		wg.Wait()
+		require.NoError(t, errKept)
+		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(errLost), "%v", errLost)
+		require.NoError(t, readErr)
+		assert.Equal(t, 1, n, "the row that the failed write clashed with is readable when it hears of the failure")
 	})
-	until(t, b, func() bool { return len(b.queue) == 4 })
-	l.Unlock()
-	require.NoError(t, <-first)
-	wg.Wait()
-	require.NoError(t, errKept)
-	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(errLost), "%v", errLost)
-	require.NoError(t, readErr)
-	assert.Equal(t, 1, n, "the row that the failed write clashed with is readable when it hears of the failure")
 }
 
 // TestBatchCommitFails: the writes of a batch are one transaction, so a
 // commit that fails (here a deferred foreign key) fails them all and
 // keeps none.
 func TestBatchCommitFails(t *testing.T) {
-	db, l, b := openDB(t)
-	orphan := func(ctx context.Context, tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO child (id, p) VALUES (1, 99)`)
-		return err
-	}
-	errs, _ := inOneBatch(t, l, b, insert(1), orphan, insert(1), insert(2))
-	for i, err := range errs {
-		// The third write failed against the first, which is lost: it
-		// gets the commit's error too, not a refusal resting on a row that
-		// never existed.
-		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
-	}
-	assert.Empty(t, keys(t, db))
-	err := b.Write(context.Background(), orphan)
-	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "alone: %v", err)
-	require.NoError(t, b.Write(context.Background(), insert(5)))
-	assert.Equal(t, []int{5}, keys(t, db))
+	synctest.Test(t, func(t *testing.T) {
+		db, l, b := openDB(t)
+		orphan := func(ctx context.Context, tx *Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO child (id, p) VALUES (1, 99)`)
+			return err
+		}
+		errs, _ := inOneBatch(t, l, b, insert(1), orphan, insert(1), insert(2))
+		for i, err := range errs {
+			// The third write failed against the first, which is lost: it
+			// gets the commit's error too, not a refusal resting on a row that
+			// never existed.
+			assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
+		}
+		assert.Empty(t, keys(t, db))
+		err := b.Write(context.Background(), orphan)
+		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "alone: %v", err)
+		require.NoError(t, b.Write(context.Background(), insert(5)))
+		assert.Equal(t, []int{5}, keys(t, db))
+	})
 }
 
 // TestBatchTransactionLost: a write whose statement made SQLite roll the
@@ -389,30 +409,32 @@ func TestBatchCommitFails(t *testing.T) {
 func TestBatchTransactionLost(t *testing.T) {
 	for _, returned := range []bool{false, true} {
 		t.Run(fmt.Sprint("error returned ", returned), func(t *testing.T) {
-			db, l, b := openDB(t)
-			var stmtErr error
-			errs, _ := inOneBatch(t, l, b,
-				insert(1),
-				func(ctx context.Context, tx *Tx) error {
-					_, stmtErr = tx.ExecContext(ctx, `INSERT OR ROLLBACK INTO t (k, v) VALUES (1, 'again')`)
-					if returned {
-						return stmtErr
+			synctest.Test(t, func(t *testing.T) {
+				db, l, b := openDB(t)
+				var stmtErr error
+				errs, _ := inOneBatch(t, l, b,
+					insert(1),
+					func(ctx context.Context, tx *Tx) error {
+						_, stmtErr = tx.ExecContext(ctx, `INSERT OR ROLLBACK INTO t (k, v) VALUES (1, 'again')`)
+						if returned {
+							return stmtErr
+						}
+						return nil
+					},
+					insert(3),
+				)
+				require.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(stmtErr), "%v", stmtErr)
+				for i, err := range errs {
+					if i == 1 && returned {
+						assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(err), "%v", err)
+						continue
 					}
-					return nil
-				},
-				insert(3),
-			)
-			require.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(stmtErr), "%v", stmtErr)
-			for i, err := range errs {
-				if i == 1 && returned {
-					assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(err), "%v", err)
-					continue
+					assert.ErrorIs(t, err, ErrTransactionLost, "write %d", i)
 				}
-				assert.ErrorIs(t, err, ErrTransactionLost, "write %d", i)
-			}
-			assert.Empty(t, keys(t, db))
-			require.NoError(t, b.Write(context.Background(), insert(5)), "the Batcher works on")
-			assert.Equal(t, []int{5}, keys(t, db))
+				assert.Empty(t, keys(t, db))
+				require.NoError(t, b.Write(context.Background(), insert(5)), "the Batcher works on")
+				assert.Equal(t, []int{5}, keys(t, db))
+			})
 		})
 	}
 }
@@ -421,60 +443,64 @@ func TestBatchTransactionLost(t *testing.T) {
 // returns at once and is not run; one cancelled before Write is not
 // queued.
 func TestBatchCancelled(t *testing.T) {
-	db, l, b := openDB(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	assert.ErrorIs(t, b.Write(ctx, insert(9)), context.Canceled)
+	synctest.Test(t, func(t *testing.T) {
+		db, l, b := openDB(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		assert.ErrorIs(t, b.Write(ctx, insert(9)), context.Canceled)
 
-	ctx, cancel = context.WithCancel(context.Background())
-	ran := false
-	first := leaderWaiting(t, l, b, insert(10))
-	done := make(chan error, 1)
-	go func() {
-		done <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
-			ran = true
-			return insert(11)(ctx, tx)
-		})
-	}()
-	queuedWith(t, b, ctx)
-	cancel()
-	assert.ErrorIs(t, <-done, context.Canceled, "returned with l still locked")
-	l.Unlock()
-	require.NoError(t, <-first)
-	assert.False(t, ran, "a write cancelled while queued is not run")
-	assert.Equal(t, []int{10}, keys(t, db))
+		ctx, cancel = context.WithCancel(context.Background())
+		ran := false
+		first := leaderWaiting(t, l, b, insert(10))
+		done := make(chan error, 1)
+		go func() {
+			done <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+				ran = true
+				return insert(11)(ctx, tx)
+			})
+		}()
+		queuedWith(t, b, ctx)
+		cancel()
+		assert.ErrorIs(t, <-done, context.Canceled, "returned with l still locked")
+		l.Unlock()
+		require.NoError(t, <-first)
+		assert.False(t, ran, "a write cancelled while queued is not run")
+		assert.Equal(t, []int{10}, keys(t, db))
+	})
 }
 
 // TestCancelWhileRunning: a caller whose context ends while its write
 // runs does not interrupt it. SQLite would roll back the whole batch, the
 // writes of the other callers in it with it.
 func TestCancelWhileRunning(t *testing.T) {
-	db, l, b := openDB(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	testCancel.Store(&cancel)
-	defer testCancel.Store(nil)
-	first := leaderWaiting(t, l, b, insert(-1))
-	other := make(chan error, 1)
-	go func() { other <- b.Write(context.Background(), insert(1)) }()
-	until(t, b, func() bool { return len(b.queue) == 2 })
-	slow := make(chan error, 1)
-	go func() {
-		slow <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
-			// An INSERT that ends the caller's context at its first row,
-			// then runs for 200 ms more.
-			_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v)
-				SELECT column1, test_cancel() + test_sleep_ms(50) FROM (VALUES (2), (3), (4), (5))`)
-			return err
-		})
-	}()
-	until(t, b, func() bool { return len(b.queue) == 3 })
-	l.Unlock()
-	require.NoError(t, <-first)
-	assert.NoError(t, <-other)
-	assert.NoError(t, <-slow)
-	assert.ErrorIs(t, ctx.Err(), context.Canceled, "the caller's context ended while its write ran")
-	assert.Equal(t, []int{-1, 1, 2, 3, 4, 5}, keys(t, db))
+	synctest.Test(t, func(t *testing.T) {
+		db, l, b := openDB(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		testCancel.Store(&cancel)
+		defer testCancel.Store(nil)
+		first := leaderWaiting(t, l, b, insert(-1))
+		other := make(chan error, 1)
+		go func() { other <- b.Write(context.Background(), insert(1)) }()
+		requireState(t, b, func() bool { return len(b.queue) == 2 })
+		slow := make(chan error, 1)
+		go func() {
+			slow <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+				// An INSERT that ends the caller's context at its first row,
+				// then runs for 200 ms more.
+				_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v)
+					SELECT column1, test_cancel() + test_sleep_ms(50) FROM (VALUES (2), (3), (4), (5))`)
+				return err
+			})
+		}()
+		requireState(t, b, func() bool { return len(b.queue) == 3 })
+		l.Unlock()
+		require.NoError(t, <-first)
+		assert.NoError(t, <-other)
+		assert.NoError(t, <-slow)
+		assert.ErrorIs(t, ctx.Err(), context.Canceled, "the caller's context ended while its write ran")
+		assert.Equal(t, []int{-1, 1, 2, 3, 4, 5}, keys(t, db))
+	})
 }
 
 // TestConcurrentWrites: many writers at once, each incrementing one
@@ -616,11 +642,11 @@ func holdWriteLock(t *testing.T, db *sql.DB) (release func()) {
 	return release
 }
 
-// queuedWith waits until the Batcher's queue holds the job of the Write
-// given ctx.
+// queuedWith requires, once every goroutine of the bubble waits, the
+// Batcher's queue to hold the job of the Write given ctx.
 func queuedWith(t *testing.T, b *Batcher, ctx context.Context) {
 	t.Helper()
-	until(t, b, func() bool {
+	requireState(t, b, func() bool {
 		return slices.ContainsFunc(b.queue, func(j *job) bool { return j.ctx == ctx })
 	})
 }
@@ -642,60 +668,60 @@ func TestCancelBeforeBegin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		ok := t.Run(tt.name, func(t *testing.T) {
-			db, l, b := openDB(t)
-			release := holdWriteLock(t, db)
-			// Generous: the busy timeout is a minute, so without an
-			// early return the Write fails by this deadline.
-			tctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-			defer stop()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var ran atomic.Bool
-			cancelled := func(ctx context.Context, tx *Tx) error {
-				ran.Store(true)
-				return insert(1)(ctx, tx)
-			}
-			var wg sync.WaitGroup
-			var leaderErr, otherErr error
-			cancelledDone := make(chan error, 1)
-			if tt.cancelLeader {
-				go func() { cancelledDone <- b.Write(ctx, cancelled) }()
-			} else {
-				wg.Go(func() { leaderErr = b.Write(context.Background(), insert(2)) })
-			}
-			until(t, b, func() bool { return b.leading })
-			if tt.withFollowing {
-				// A context of its own, to find its job in the queue.
-				otherCtx := context.WithValue(context.Background(), t, "following")
-				wg.Go(func() { otherErr = b.Write(otherCtx, insert(2)) })
-				queuedWith(t, b, otherCtx)
-			}
-			if !tt.cancelLeader {
-				go func() { cancelledDone <- b.Write(ctx, cancelled) }()
-				queuedWith(t, b, ctx)
-			}
-			cancel()
-			select {
-			case err := <-cancelledDone:
+			synctest.Test(t, func(t *testing.T) {
+				db, l, b := openDB(t)
+				release := holdWriteLock(t, db)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var ran atomic.Bool
+				cancelled := func(ctx context.Context, tx *Tx) error {
+					ran.Store(true)
+					return insert(1)(ctx, tx)
+				}
+				var wg sync.WaitGroup
+				var leaderErr, otherErr error
+				cancelledDone := make(chan error, 1)
+				if tt.cancelLeader {
+					go func() { cancelledDone <- b.Write(ctx, cancelled) }()
+				} else {
+					// A context that can end (t.Context()), as every Write's
+					// here: BEGIN then waits for SQLite's write lock on a timer,
+					// which synctest sees, not in a sleep of SQLite's own.
+					wg.Go(func() { leaderErr = b.Write(t.Context(), insert(2)) })
+				}
+				requireState(t, b, func() bool { return b.leading })
+				if tt.withFollowing {
+					// A context of its own, to find its job in the queue.
+					otherCtx := context.WithValue(t.Context(), t, "following")
+					wg.Go(func() { otherErr = b.Write(otherCtx, insert(2)) })
+					queuedWith(t, b, otherCtx)
+				}
+				if !tt.cancelLeader {
+					go func() { cancelledDone <- b.Write(ctx, cancelled) }()
+					queuedWith(t, b, ctx)
+				}
+				cancel()
+				err, ok := returned(cancelledDone)
+				if !ok {
+					t.Fatal("a Write cancelled before its batch began waits for the batch's BEGIN")
+				}
 				assert.ErrorIs(t, err, context.Canceled)
-			case <-tctx.Done():
-				t.Fatal("a Write cancelled before its batch began waits for the batch's BEGIN")
-			}
-			if tt.cancelLeader && !tt.withFollowing {
-				require.True(t, tryLock(l), "the Lock is released when the leader's context ends during BEGIN")
-				l.Unlock()
-			}
-			release()
-			wg.Wait()
-			assert.NoError(t, leaderErr)
-			assert.NoError(t, otherErr)
-			assert.False(t, ran.Load(), "the cancelled Write's fn never runs")
-			want := []int{2}
-			if tt.cancelLeader && !tt.withFollowing {
-				want = nil
-			}
-			assert.Equal(t, want, keys(t, db))
-			require.NoError(t, b.Write(context.Background(), insert(3)), "the Batcher works on")
+				if tt.cancelLeader && !tt.withFollowing {
+					require.True(t, tryLock(l), "the Lock is released when the leader's context ends during BEGIN")
+					l.Unlock()
+				}
+				release()
+				wg.Wait()
+				assert.NoError(t, leaderErr)
+				assert.NoError(t, otherErr)
+				assert.False(t, ran.Load(), "the cancelled Write's fn never runs")
+				want := []int{2}
+				if tt.cancelLeader && !tt.withFollowing {
+					want = nil
+				}
+				assert.Equal(t, want, keys(t, db))
+				require.NoError(t, b.Write(context.Background(), insert(3)), "the Batcher works on")
+			})
 		})
 		if !ok {
 			break // the Lock may be left held, which the next case's writes would wait for

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,32 +77,38 @@ func TestFailedWriteReleasesWriteLock(t *testing.T) {
 		assert.NoError(t, beginElsewhere(t, db))
 	})
 	t.Run("every fn of a batch fails", func(t *testing.T) {
-		db, l, b := openDB(t)
-		errs, _ := inOneBatch(t, l, b, failing, failing)
-		assert.ErrorIs(t, errs[0], boom)
-		assert.ErrorIs(t, errs[1], boom)
-		assert.NoError(t, beginElsewhere(t, db))
-		assert.Empty(t, keys(t, db))
+		synctest.Test(t, func(t *testing.T) {
+			db, l, b := openDB(t)
+			errs, _ := inOneBatch(t, l, b, failing, failing)
+			assert.ErrorIs(t, errs[0], boom)
+			assert.ErrorIs(t, errs[1], boom)
+			assert.NoError(t, beginElsewhere(t, db))
+			assert.Empty(t, keys(t, db))
+		})
 	})
 	t.Run("COMMIT of a batch fails", func(t *testing.T) {
-		db, l, b := openDB(t)
-		errs, _ := inOneBatch(t, l, b, insert(2), orphan)
-		for i, err := range errs {
-			assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
-		}
-		assert.NoError(t, beginElsewhere(t, db))
-		assert.Empty(t, keys(t, db))
+		synctest.Test(t, func(t *testing.T) {
+			db, l, b := openDB(t)
+			errs, _ := inOneBatch(t, l, b, insert(2), orphan)
+			for i, err := range errs {
+				assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
+			}
+			assert.NoError(t, beginElsewhere(t, db))
+			assert.Empty(t, keys(t, db))
+		})
 	})
 	t.Run("transaction lost under a batch", func(t *testing.T) {
-		db, l, b := openDB(t)
-		// The write after the lost one begins a transaction of its own
-		// with its SAVEPOINT, which the batch must roll back.
-		errs, _ := inOneBatch(t, l, b, insert(1), lost, insert(3))
-		for i, err := range errs {
-			assert.ErrorIs(t, err, ErrTransactionLost, "write %d", i)
-		}
-		assert.NoError(t, beginElsewhere(t, db))
-		assert.Empty(t, keys(t, db))
+		synctest.Test(t, func(t *testing.T) {
+			db, l, b := openDB(t)
+			// The write after the lost one begins a transaction of its own
+			// with its SAVEPOINT, which the batch must roll back.
+			errs, _ := inOneBatch(t, l, b, insert(1), lost, insert(3))
+			for i, err := range errs {
+				assert.ErrorIs(t, err, ErrTransactionLost, "write %d", i)
+			}
+			assert.NoError(t, beginElsewhere(t, db))
+			assert.Empty(t, keys(t, db))
+		})
 	})
 }
 
@@ -109,33 +116,30 @@ func TestFailedWriteReleasesWriteLock(t *testing.T) {
 // batch fails, every write of the batch fails with its error, nothing of
 // the batch is kept, and SQLite's write lock is free when they return.
 func TestFailedSavepointReleasesWriteLock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.db")
-	f := &sqlfault.Faults{}
-	w, err := sqlfault.Open(path, false, sqlitedb.Options{NoSync: true}, f)
-	require.NoError(t, err)
-	t.Cleanup(func() { w.Close() })
-	_, err = w.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
-	require.NoError(t, err)
-	dsn, err := sqlitedb.DSN(path, false)
-	require.NoError(t, err)
-	other, err := sql.Open("sqlite", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { other.Close() })
-	l, err := OpenLock(path)
-	require.NoError(t, err)
-	t.Cleanup(l.Close)
-	b, err := NewBatcher(context.Background(), w, l)
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "w.db")
+		f := &sqlfault.Faults{}
+		w, err := sqlfault.Open(path, false, sqlitedb.Options{NoSync: true}, f)
+		require.NoError(t, err)
+		t.Cleanup(func() { w.Close() })
+		_, err = w.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+		require.NoError(t, err)
+		dsn, err := sqlitedb.DSN(path, false)
+		require.NoError(t, err)
+		other, err := sql.Open("sqlite", dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { other.Close() })
+		l, b := newBatcher(t, w, path)
 
-	// BEGIN, the batch's SAVEPOINT, the first write's and its INSERT, then
-	// the second write's SAVEPOINT.
-	f.Arm(5)
-	errs, _ := inOneBatch(t, l, b, insert(1), insert(2))
-	require.Equal(t, "exec SAVEPOINT", f.Failure())
-	for i, err := range errs {
-		assert.ErrorIs(t, err, sqlfault.ErrStatement, "write %d", i)
-	}
-	assert.NoError(t, beginElsewhere(t, other))
-	assert.Empty(t, keys(t, other))
+		// BEGIN, the batch's SAVEPOINT, the first write's and its INSERT, then
+		// the second write's SAVEPOINT.
+		f.Arm(5)
+		errs, _ := inOneBatch(t, l, b, insert(1), insert(2))
+		require.Equal(t, "exec SAVEPOINT", f.Failure())
+		for i, err := range errs {
+			assert.ErrorIs(t, err, sqlfault.ErrStatement, "write %d", i)
+		}
+		assert.NoError(t, beginElsewhere(t, other))
+		assert.Empty(t, keys(t, other))
+	})
 }
