@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 )
 
 // TestCloudListenNotHostPort: a -listen that is no host:port (no port, a
@@ -20,7 +21,7 @@ func TestCloudListenNotHostPort(t *testing.T) {
 	for _, listen := range []string{"nope", "127.0.0.1", "127.0.0.1:", ":", ":99999", "127.0.0.1:-1", "127.0.0.1:no-such-service", "[::1", "1:2:3"} {
 		t.Run(listen, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			err := demo.RunCloud(ctx, []string{"-data", dir, "-listen", listen}, &buffer{})
+			err := demo.RunCloud(ctx, []string{"-data", dir, "-listen", listen}, &outwait.Output{})
 			assert.ErrorIs(t, err, demo.ErrUsage)
 			assert.NoDirExists(t, dir, "nothing made in the data folder")
 		})

@@ -31,7 +31,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
-	"github.com/casimpay/casimpay/internal/ctxsleep"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
@@ -39,41 +39,29 @@ import (
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
-// buffer is a bytes.Buffer safe for concurrent use.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// servingRE is the line that the cloud program prints once it serves,
+// after it wrote its URL into the URLFile of its data folder; its
+// submatch is the URL.
+const servingRE = `(?m)^\[cloud\] +Platform on .+, serving (\S+)$`
+
+// goCloud runs the cloud program in a goroutine, with its output to out
+// (outwait.Output.Go), and returns the channel of its error.
+func goCloud(ctx context.Context, args []string, out *outwait.Output) <-chan error {
+	return out.Go(func(stdout io.Writer) error { return demo.RunCloud(ctx, args, stdout) })
 }
 
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// startCloud runs the cloud program on a loopback port until the test ends
-// and returns its output.
-func startCloud(t *testing.T, args ...string) *buffer {
+// startCloud runs the cloud program on a loopback port until the test
+// ends, waits until it serves, and returns its output.
+func startCloud(t *testing.T, args ...string) *outwait.Output {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &buffer{}
-	done := make(chan error, 1)
-	go func() { done <- demo.RunCloud(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), out) }()
+	out := &outwait.Output{}
+	done := goCloud(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), out)
 	t.Cleanup(func() {
 		cancel()
 		assert.NoError(t, <-done)
 	})
-	dir := args[1]
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(filepath.Join(dir, demo.URLFile))
-		return err == nil
-	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out) // generous, as purchase's bound
+	out.Require(t, servingRE)
 	return out
 }
 
@@ -114,7 +102,7 @@ func phonesContext(t *testing.T) context.Context {
 // loaded machine stretches.
 func purchase(t *testing.T, dir string, shopperArgs ...string) (seller, shopper string) {
 	t.Helper()
-	var sOut, pOut buffer
+	var sOut, pOut outwait.Output
 	var wg sync.WaitGroup
 	var sErr, pErr error
 	ctx := phonesContext(t)
@@ -149,10 +137,9 @@ func checkPurchase(t *testing.T, seller, shopper string) {
 
 // awaitBalances waits until the cloud has printed the balances of Alice
 // and Corner Grocer after a purchase.
-func awaitBalances(t *testing.T, cloud *buffer, alice, grocer string) {
+func awaitBalances(t *testing.T, cloud *outwait.Output, alice, grocer string) {
 	t.Helper()
-	re := regexp.MustCompile(`Balances now: Alice EUR ` + alice + `, Corner Grocer EUR ` + grocer + `\n`)
-	require.Eventually(t, func() bool { return re.MatchString(cloud.String()) }, 5*time.Second, 20*time.Millisecond, cloud.String())
+	cloud.Require(t, `Balances now: Alice EUR `+regexp.QuoteMeta(alice)+`, Corner Grocer EUR `+regexp.QuoteMeta(grocer)+`\n`)
 }
 
 func TestThreeProcesses(t *testing.T) {
@@ -197,23 +184,21 @@ func TestThreeProcesses(t *testing.T) {
 func TestSellerWithdrawsUnpaidRequest(t *testing.T) {
 	dir := t.TempDir()
 	cloud := startCloud(t, "-data", dir)
-	var sOut, pOut buffer
-	var sErr, pErr error
+	var sOut, pOut outwait.Output
 	ctx := phonesContext(t)
 	sctx, stopSeller := context.WithCancel(ctx)
 	defer stopSeller()
-	var wg sync.WaitGroup
-	wg.Go(func() { sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
-	wg.Go(func() {
-		defer stopSeller()
-		pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-pin", "000000"}, &pOut)
-		// The shopper saw the request; the till knows it was recorded once
-		// it says it waits. Stopping it sooner would leave nothing to withdraw.
-		for !strings.Contains(sOut.String(), "; waiting for Alice to approve") && ctxsleep.Sleep(ctx, 20*time.Millisecond) == nil {
-		}
+	sDone := sOut.Go(func(stdout io.Writer) error {
+		return demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5"}, stdout)
 	})
-	wg.Wait()
+	pErr := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-pin", "000000"}, &pOut)
+	// The shopper saw the request; the till knows it was recorded once
+	// it says it waits. Stopping it sooner would leave nothing to withdraw.
+	_, waited := sOut.Await(ctx, regexp.MustCompile(`; waiting for Alice to approve`))
+	stopSeller()
+	sErr := <-sDone
 	require.ErrorIs(t, pErr, simcard.ErrWrongPIN, pOut.String())
+	require.NoError(t, waited)
 	require.ErrorIs(t, sErr, context.Canceled, sOut.String())
 	withdrawn := regexp.MustCompile(`(?m)^\[seller\]  Request ([0-9a-f]{8}) withdrawn: cancelled$`).FindStringSubmatch(sOut.String())
 	require.NotNil(t, withdrawn, sOut.String())
@@ -267,19 +252,19 @@ func TestThreeProcessesPostgres(t *testing.T) {
 
 func TestPhonesNeedACloud(t *testing.T) {
 	dir := t.TempDir()
-	for name, run := range map[string]func(context.Context, []string, *buffer) error{
-		"seller":  func(ctx context.Context, a []string, b *buffer) error { return demo.RunSeller(ctx, a, b) },
-		"shopper": func(ctx context.Context, a []string, b *buffer) error { return demo.RunShopper(ctx, a, b) },
+	for name, run := range map[string]func(context.Context, []string, *outwait.Output) error{
+		"seller":  func(ctx context.Context, a []string, b *outwait.Output) error { return demo.RunSeller(ctx, a, b) },
+		"shopper": func(ctx context.Context, a []string, b *outwait.Output) error { return demo.RunShopper(ctx, a, b) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := run(context.Background(), []string{"-data", dir}, &buffer{})
+			err := run(context.Background(), []string{"-data", dir}, &outwait.Output{})
 			assert.ErrorIs(t, err, os.ErrNotExist, "no cloud.url in the data folder")
 		})
 	}
 	// An empty cloud.url is an error at once, not a cloud at "" to retry.
 	empty := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(empty, demo.URLFile), []byte("\n"), 0o600))
-	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &buffer{})
+	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &outwait.Output{})
 	assert.ErrorIs(t, err, demo.ErrEmptyURLFile)
 }
 
@@ -299,15 +284,15 @@ func TestInterruptedSaySo(t *testing.T) {
 	require.NoError(t, closed.Close())
 	dir := t.TempDir()
 	startCloud(t, "-data", dir)
-	for name, run := range map[string]func(context.Context, []string, *buffer) error{
-		"seller":  func(ctx context.Context, a []string, b *buffer) error { return demo.RunSeller(ctx, a, b) },
-		"shopper": func(ctx context.Context, a []string, b *buffer) error { return demo.RunShopper(ctx, a, b) },
-		"cloud": func(ctx context.Context, _ []string, b *buffer) error {
+	for name, run := range map[string]func(context.Context, []string, *outwait.Output) error{
+		"seller":  func(ctx context.Context, a []string, b *outwait.Output) error { return demo.RunSeller(ctx, a, b) },
+		"shopper": func(ctx context.Context, a []string, b *outwait.Output) error { return demo.RunShopper(ctx, a, b) },
+		"cloud": func(ctx context.Context, _ []string, b *outwait.Output) error {
 			return demo.RunCloud(ctx, []string{"-data", filepath.Join(t.TempDir(), "new"), "-listen", "127.0.0.1:0"}, b)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := run(interrupted, []string{"-data", dir, "-url", url}, &buffer{})
+			err := run(interrupted, []string{"-data", dir, "-url", url}, &outwait.Output{})
 			assert.ErrorIs(t, err, errInterrupt)
 			require.Error(t, err)
 			if name == "cloud" {
@@ -327,7 +312,7 @@ func TestCloudFlags(t *testing.T) {
 	cancel() // a cloud that started would stop at once and return nil
 	dir := t.TempDir()
 	for _, args := range [][]string{{"-pairs", "-1"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)}, {"-pairs", "1000000000"}, {"127.0.0.1:9090"}, {"-data", ""}, {"-listen", ""}} {
-		err := demo.RunCloud(ctx, append([]string{"-data", dir, "-listen", "127.0.0.1:0"}, args...), &buffer{})
+		err := demo.RunCloud(ctx, append([]string{"-data", dir, "-listen", "127.0.0.1:0"}, args...), &outwait.Output{})
 		assert.ErrorIs(t, err, demo.ErrUsage, "%q", args)
 		assert.NoFileExists(t, filepath.Join(dir, demo.DatabaseFile), "refused before the platform opens")
 	}
@@ -346,7 +331,7 @@ func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.H
 	shopperSide := httptest.NewServer(shopper(forward))
 	defer shopperSide.Close()
 
-	var sBuf, pBuf buffer
+	var sBuf, pBuf outwait.Output
 	ctx := phonesContext(t)
 	sctx, stopSeller := context.WithCancel(ctx)
 	defer stopSeller()
@@ -369,7 +354,7 @@ func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.H
 
 // requirePurchased fails t unless both phones, ending with sErr and pErr,
 // made the purchase of checkPurchase, and the cloud moved its money.
-func requirePurchased(t *testing.T, cloud *buffer, seller, shopper string, sErr, pErr error) {
+func requirePurchased(t *testing.T, cloud *outwait.Output, seller, shopper string, sErr, pErr error) {
 	t.Helper()
 	require.NoError(t, pErr, shopper)
 	require.NoError(t, sErr, seller)
@@ -653,7 +638,7 @@ func (s *storeHold) held() bool {
 // serves, from a second platform on the same database, its store wrapped
 // in hold, as a second cloud process would, until the test ends. It
 // returns the second platform's URL and its screen's output.
-func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow.Store) (string, *buffer) {
+func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow.Store) (string, *outwait.Output) {
 	t.Helper()
 	c, err := demo.OpenCloud(context.Background(), demo.CloudOptions{Dir: dir})
 	require.NoError(t, err)
@@ -662,7 +647,7 @@ func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow
 		Ledger: c.Ledger, Store: hold(c.Store), Verifier: c.Verifier, Key: c.Authority.PlatformKey, Chain: c.Authority.PlatformChain,
 	})
 	require.NoError(t, err)
-	out := &buffer{}
+	out := &outwait.Output{}
 	h, err := payflow.NewHandler(&demo.Narrator{API: c.Platform, Cloud: c, Screen: demo.NewPrinter(out).Screen("cloud")}, payflow.HandlerOptions{Replies: c.Store})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, h.Close()) }) // before c.Close
@@ -676,7 +661,7 @@ func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow
 // write of a kind (newHold) until the hold is released, or the test
 // ends; it returns a proxy to the second process, the hold, and the
 // screens' output of the cloud program and of the second process.
-func startHoldingCloud(t *testing.T, dir string, newHold func(payflow.Store) *storeHold) (http.Handler, *storeHold, *buffer, *buffer) {
+func startHoldingCloud(t *testing.T, dir string, newHold func(payflow.Store) *storeHold) (http.Handler, *storeHold, *outwait.Output, *outwait.Output) {
 	t.Helper()
 	cloud := startCloud(t, "-data", dir)
 	var hold *storeHold
@@ -897,7 +882,7 @@ func TestCloudPortInUse(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	dir := filepath.Join(t.TempDir(), "data")
-	err = demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", ln.Addr().String()}, &buffer{})
+	err = demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", ln.Addr().String()}, &outwait.Output{})
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
 	assert.NoDirExists(t, dir, "nothing made in the data folder")
 }
@@ -925,16 +910,13 @@ func TestCloudURLLoopback(t *testing.T) {
 			}
 			ctx, interrupt := context.WithCancel(context.Background())
 			defer interrupt()
-			out := &buffer{}
-			done := make(chan error, 1)
-			go func() { done <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", tt.listen}, out) }()
-			var written string
-			require.Eventually(t, func() bool {
-				b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
-				written = string(b)
-				// The cloud writes the file, then says where it serves.
-				return err == nil && strings.Contains(out.String(), ", serving ")
-			}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL and says where it serves: %s", out)
+			out := &outwait.Output{}
+			done := goCloud(ctx, []string{"-data", dir, "-listen", tt.listen}, out)
+			// The cloud writes the file, then says where it serves.
+			out.Require(t, servingRE)
+			b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+			require.NoError(t, err, "the cloud writes its URL: %s", out)
+			written := string(b)
 			assert.Regexp(t, `^http://`+regexp.QuoteMeta(tt.host)+`:[1-9][0-9]*\n$`, written)
 			assert.Contains(t, out.String(), ", serving "+strings.TrimSpace(written)+"\n")
 			conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSpace(written), "http://"))
@@ -974,7 +956,7 @@ func TestCloudPostgresUnreachable(t *testing.T) {
 	} {
 		t.Run(tt.dsn, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			err := demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", "127.0.0.1:0", "-postgres", tt.dsn}, &buffer{})
+			err := demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", "127.0.0.1:0", "-postgres", tt.dsn}, &outwait.Output{})
 			tt.check(t, err)
 			assert.NoDirExists(t, dir, "nothing made in the data folder")
 		})
@@ -1170,7 +1152,7 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 		toCloud.ServeHTTP(w, r)
 	}))
 	defer shopperSide.Close()
-	var sOut, pOut buffer
+	var sOut, pOut outwait.Output
 	var sErr, pErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -1206,7 +1188,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	defer shopperSide.Close()
 	ctx := phonesContext(t)
 	pctx, stopShopper := context.WithCancel(ctx)
-	var sOut, pOut buffer
+	var sOut, pOut outwait.Output
 	var sErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -1235,7 +1217,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 func TestShopperInterruptedWhileApproving(t *testing.T) {
 	dir := t.TempDir()
 	startCloud(t, "-data", dir)
-	var pOut buffer
+	var pOut outwait.Output
 	sOut, sErr, pErr := runInterruptedShopper(t, dir, interruptAtConsent, &pOut, false)
 	require.NoError(t, sErr, sOut)
 	assert.Contains(t, sOut, "[seller]  Receipt verified offline")
@@ -1300,7 +1282,7 @@ func runInterruptedShopper(t *testing.T, dir string, through func(to http.Handle
 	defer stopTill()
 	shopperSide := httptest.NewServer(through(cloudProxy(t, dir), interrupt))
 	defer shopperSide.Close()
-	var out buffer
+	var out outwait.Output
 	var wg sync.WaitGroup
 	wg.Go(func() { sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5"}, &out) })
 	pErr = demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, pOut)
@@ -1327,16 +1309,16 @@ func interruptAtConsent(to http.Handler, interrupt func()) http.HandlerFunc {
 	}
 }
 
-// watched is a buffer that calls seen with every line written to it,
+// watched is an output that calls seen with every line written to it,
 // before it keeps it.
 type watched struct {
-	buffer
+	outwait.Output
 	seen func(line string)
 }
 
 func (w *watched) Write(p []byte) (int, error) {
 	w.seen(string(p))
-	return w.buffer.Write(p)
+	return w.Output.Write(p)
 }
 
 // cloudWithTill starts a cloud in a new data folder and opens the card of
@@ -1395,7 +1377,7 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 func TestPhoneNotFoundBeforeWaitEnded(t *testing.T) {
 	dir := t.TempDir()
 	startCloud(t, "-data", dir)
-	out := &buffer{}
+	out := &outwait.Output{}
 	err := demo.RunShopper(context.Background(), []string{"-data", dir, "-pick", "Nobody", "-wait", "2s"}, out)
 	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
 	assert.EqualError(t, err, "demo: Nobody not found before -wait ended: context deadline exceeded")
@@ -1430,7 +1412,7 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 		toCloud.ServeHTTP(w, r)
 	}))
 	defer shopperSide.Close()
-	var sOut buffer
+	var sOut outwait.Output
 	var sErr error
 	var wg sync.WaitGroup
 	scans := 0
@@ -1500,15 +1482,13 @@ func TestCloudInterruptedDuringLongCall(t *testing.T) {
 	dir := t.TempDir()
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
-	out := &buffer{}
-	done := make(chan error, 1)
-	go func() { done <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, out) }()
-	var base string
-	require.Eventually(t, func() bool {
-		b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
-		base = strings.TrimSpace(string(b))
-		return err == nil && base != ""
-	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+	out := &outwait.Output{}
+	done := goCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, out)
+	out.Require(t, servingRE)
+	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err, "the cloud writes its URL: %s", out)
+	base := strings.TrimSpace(string(b))
+	require.NotEmpty(t, base, "the cloud writes its URL: %s", out)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
 	defer conn.Close()
@@ -1529,7 +1509,7 @@ func TestCloudInterruptedDuringLongCall(t *testing.T) {
 func TestCloudDataNotFolder(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	out := &buffer{}
+	out := &outwait.Output{}
 	err := demo.RunCloud(context.Background(), []string{"-data", file, "-listen", "127.0.0.1:0"}, out)
 	require.ErrorIs(t, err, demo.ErrUsage)
 	assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
@@ -1543,17 +1523,13 @@ func TestCloudDataNotFolder(t *testing.T) {
 func TestCloudDataServed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, stop := context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	out := &buffer{}
-	go func() { first <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, out) }()
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(filepath.Join(dir, demo.URLFile))
-		return err == nil
-	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+	out := &outwait.Output{}
+	first := goCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, out)
+	out.Require(t, servingRE)
 	url, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
-	require.NoError(t, err)
+	require.NoError(t, err, "the cloud writes its URL: %s", out)
 
-	second := &buffer{}
+	second := &outwait.Output{}
 	err = demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", "127.0.0.1:0"}, second)
 	require.ErrorIs(t, err, demo.ErrCloudRunning)
 	assert.EqualError(t, err, "demo: another cloud serves this data folder: "+dir)

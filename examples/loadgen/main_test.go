@@ -20,6 +20,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 )
 
@@ -67,24 +68,23 @@ func TestLoadgen(t *testing.T) {
 func TestLoadgenAgainstCloud(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var cloudOut bytes.Buffer
-	go func() {
-		done <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", "2"}, &cloudOut)
-	}()
+	cloudOut := &outwait.Output{}
+	done := cloudOut.Go(func(stdout io.Writer) error {
+		return demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", "2"}, stdout)
+	})
 	defer func() {
 		cancel()
 		require.NoError(t, <-done)
 	}()
-	var url []byte
-	require.Eventually(t, func() bool {
-		b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
-		url = bytes.TrimSpace(b)
-		return err == nil && len(url) > 0
-	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL")
+	// The cloud writes its URL, then says where it serves.
+	cloudOut.Require(t, `(?m)^\[cloud\] +Platform on .+, serving \S+$`)
+	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err, "the cloud writes its URL: %s", cloudOut)
+	url := bytes.TrimSpace(b)
+	require.NotEmpty(t, url, "the cloud writes its URL: %s", cloudOut)
 
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-pairs", "2", "-duration", "1500ms", "-progress", "500ms", "-data", dir, "-url", string(url)}, &out)
+	err = run(context.Background(), []string{"-pairs", "2", "-duration", "1500ms", "-progress", "500ms", "-data", dir, "-url", string(url)}, &out)
 	require.NoError(t, err, out.String())
 	checkRun(t, out.String())
 

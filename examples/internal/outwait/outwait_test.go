@@ -1,0 +1,148 @@
+package outwait_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/outwait"
+)
+
+var servingRE = regexp.MustCompile(`(?m)^serving (\S+)$`)
+
+// awaited is the outcome of an Await.
+type awaited struct {
+	m   []string
+	err error
+}
+
+// awaitInBubble starts an Await of servingRE in a goroutine of the
+// synctest bubble and returns once it blocks (synctest.Wait), with the
+// channel of its outcome.
+func awaitInBubble(ctx context.Context, out *outwait.Output) <-chan awaited {
+	done := make(chan awaited, 1)
+	go func() {
+		m, err := out.Await(ctx, servingRE)
+		done <- awaited{m, err}
+	}()
+	synctest.Wait()
+	return done
+}
+
+// requireBlocked fails t unless the Await of done has not ended.
+func requireBlocked(t *testing.T, done <-chan awaited) {
+	t.Helper()
+	synctest.Wait()
+	select {
+	case a := <-done:
+		require.FailNow(t, "the wait ended", "%q %v", a.m, a.err)
+	default:
+	}
+}
+
+// TestAwaitWritten: lines written before the wait match at once, and
+// the wait returns the leftmost match with its submatches.
+func TestAwaitWritten(t *testing.T) {
+	out := &outwait.Output{}
+	fmt.Fprint(out, "starting\nserving 127.0.0.1:1\nserving 127.0.0.1:2\n")
+	m, err := out.Await(t.Context(), servingRE)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"serving 127.0.0.1:1", "127.0.0.1:1"}, m)
+	assert.Equal(t, "starting\nserving 127.0.0.1:1\nserving 127.0.0.1:2\n", out.String())
+}
+
+// TestAwaitWakes: a wait blocks through the writes that do not complete
+// a matching line, a line without its newline included, and ends at the
+// write of the newline.
+func TestAwaitWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &outwait.Output{}
+		done := awaitInBubble(t.Context(), out)
+		requireBlocked(t, done)
+		fmt.Fprintln(out, "starting")
+		requireBlocked(t, done)
+		fmt.Fprint(out, "serving 127.0.0.1:80")
+		requireBlocked(t, done)
+		fmt.Fprint(out, "80\n")
+		a := <-done
+		require.NoError(t, a.err)
+		assert.Equal(t, []string{"serving 127.0.0.1:8080", "127.0.0.1:8080"}, a.m)
+	})
+}
+
+// TestAwaitEnded: an output that ends without the line ends the waits
+// blocked on it, and fails those after, with ErrEnded, the program's
+// error, the pattern and all that was printed, a partial last line
+// included.
+func TestAwaitEnded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &outwait.Output{}
+		done := awaitInBubble(t.Context(), out)
+		fmt.Fprint(out, "starting\nserving")
+		out.End(errors.New("listen: address in use"))
+		const want = "outwait: the output ended without a line matching \"(?m)^serving (\\\\S+)$\" (the program returned listen: address in use); it printed:\nstarting\nserving"
+		a := <-done
+		assert.Nil(t, a.m)
+		assert.ErrorIs(t, a.err, outwait.ErrEnded)
+		assert.EqualError(t, a.err, want)
+		m, err := out.Await(t.Context(), servingRE)
+		assert.Nil(t, m)
+		assert.ErrorIs(t, err, outwait.ErrEnded)
+		assert.EqualError(t, err, want)
+	})
+}
+
+// TestAwaitEndedAfterLine: a line written before the output ended still
+// matches.
+func TestAwaitEndedAfterLine(t *testing.T) {
+	out := &outwait.Output{}
+	fmt.Fprintln(out, "serving 127.0.0.1:1")
+	out.End(nil)
+	m, err := out.Await(t.Context(), servingRE)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"serving 127.0.0.1:1", "127.0.0.1:1"}, m)
+}
+
+// TestAwaitContextEnds: a wait whose context ends first fails with the
+// cause of its end, the pattern and all that was printed.
+func TestAwaitContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errStop := errors.New("stop")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		out := &outwait.Output{}
+		done := awaitInBubble(ctx, out)
+		fmt.Fprintln(out, "starting")
+		requireBlocked(t, done)
+		cancel(errStop)
+		a := <-done
+		assert.Nil(t, a.m)
+		assert.ErrorIs(t, a.err, errStop)
+		assert.NotErrorIs(t, a.err, outwait.ErrEnded)
+		assert.EqualError(t, a.err, "outwait: no line matching \"(?m)^serving (\\\\S+)$\": stop; the program printed:\nstarting\n")
+	})
+}
+
+// TestRequire: Require returns the match of its pattern once the line is
+// written.
+func TestRequire(t *testing.T) {
+	out := &outwait.Output{}
+	go fmt.Fprintln(out, "serving 127.0.0.1:1")
+	assert.Equal(t, []string{"serving 127.0.0.1:1", "127.0.0.1:1"}, out.Require(t, servingRE.String()))
+}
+
+func ExampleOutput_Await() {
+	out := &outwait.Output{}
+	go func() {
+		fmt.Fprintln(out, "serving 127.0.0.1:8080")
+		out.End(nil)
+	}()
+	m, err := out.Await(context.Background(), regexp.MustCompile(`(?m)^serving (\S+)$`))
+	fmt.Println(m[1], err)
+	// Output: 127.0.0.1:8080 <nil>
+}
