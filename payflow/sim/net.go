@@ -71,8 +71,12 @@ func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry
 // failWrite runs do with one of the platform's next 8 store writes
 // failing, made or not, the process running on (StoreError), and reports
 // whether one failed (do made that many).
-func (w *world) failWrite(do func()) bool {
-	n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
+func (w *world) failWrite(do func()) bool { return w.failOneOf(8, do) }
+
+// failOneOf is failWrite with one of the platform's next writes store
+// writes failing.
+func (w *world) failOneOf(writes int, do func()) bool {
+	n, after := w.rng.IntN(writes), w.rng.IntN(2) == 0
 	w.fuse.armFailure(n, after)
 	do()
 	if !w.fuse.disarm() {

@@ -154,9 +154,9 @@ func (w *world) expireDue() error {
 	if err := w.advance(recoverAfter + time.Second); err != nil {
 		return err
 	}
-	n, err := w.plat.RecoverSweep(w.ctx, 0)
+	n, err := w.recoverSweep("after a failed expiry")
 	if err != nil {
-		return w.failf("recovery sweep after a failed expiry: %v", err)
+		return err
 	}
 	w.stats.Ops["recovered-after-failed-expiry"] += n
 	if err := run(); err != nil {

@@ -546,14 +546,100 @@ func (w *world) restart(why string) error {
 	if err := w.advance(recoverAfter + time.Second); err != nil {
 		return err
 	}
-	n, err := w.plat.RecoverSweep(w.ctx, 0)
+	n, err := w.recoverSweep("after " + why)
 	if err != nil {
-		return w.failf("recovery sweep after %s: %v", why, err)
+		return err
 	}
 	w.logf("restart after %s: recovered %d", why, n)
 	w.count("recovered")
 	w.stats.Ops["recovered-settlements"] += n
 	return w.expire(false)
+}
+
+// sweepRounds bounds the rounds of the platform's timer that recoverSweep
+// runs after a sweep whose store write failed.
+const sweepRounds = 10
+
+// recoverSweep runs RecoverSweep as the platform's timer does; when a
+// settlement or refund is under way, half the time with one of its store
+// writes failing (StoreError), made or not. After such a failure the
+// timer's next rounds run the sweep again, each once the earliest
+// settlement or refund left under way is due (the sweep defers one whose
+// try failed), until none is left under way: what the failed sweep left,
+// a later one finishes, and check finds nothing settled twice or lost. It
+// returns the settlements and refunds finished.
+func (w *world) recoverSweep(why string) (int, error) {
+	_, left, err := w.underWay()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	sweep := func() { n, err = w.plat.RecoverSweep(w.ctx, 0) }
+	failed := false
+	if left && w.fault(StoreError, 0.5) {
+		failed = w.failOneOf(3, sweep)
+	} else {
+		sweep()
+	}
+	if !failed {
+		if err != nil {
+			return n, w.failf("recovery sweep %s: %v", why, err)
+		}
+		return n, nil
+	}
+	w.count("recover-sweep-failed")
+	for range sweepRounds {
+		due, left, err := w.underWay()
+		if err != nil {
+			return n, err
+		}
+		if !left {
+			return n, nil
+		}
+		if next := due.Add(recoverAfter + time.Second); next.After(w.now) {
+			if err := w.advance(next.Sub(w.now)); err != nil {
+				return n, err
+			}
+		}
+		m, err := w.plat.RecoverSweep(w.ctx, 0)
+		if err != nil {
+			return n, w.failf("recovery sweep again %s: %v", why, err)
+		}
+		n += m
+		w.stats.Ops["recovered-after-failed-sweep"] += m
+	}
+	return n, w.failf("recovery sweep %s: settlements or refunds under way after %d more rounds", why, sweepRounds)
+}
+
+// underWay reports whether the store holds a settlement or refund under
+// way (approving, capturing, voiding, or a refund pending), and the
+// earliest time one of them is due.
+func (w *world) underWay() (time.Time, bool, error) {
+	var due time.Time
+	left := false
+	later := func(t time.Time) {
+		if !left || t.Before(due) {
+			due, left = t, true
+		}
+	}
+	end := w.now.Add(100 * 365 * 24 * time.Hour)
+	for _, state := range []string{payflow.StateApproving, "capturing", "voiding"} {
+		rs, err := w.ps.DuePayments(w.ctx, state, end, 1000)
+		if err != nil {
+			return due, false, err
+		}
+		for _, r := range rs {
+			later(r.Due())
+		}
+	}
+	rs, err := w.ps.DueRefunds(w.ctx, end, 1000)
+	if err != nil {
+		return due, false, err
+	}
+	for _, r := range rs {
+		later(r.Due())
+	}
+	return due, left, nil
 }
 
 func (w *world) close() {
