@@ -57,12 +57,7 @@ func Install(ctx context.Context, dsn, like string) (*Faults, error) {
 }
 
 func (f *Faults) install(ctx context.Context, like string) error {
-	rows, err := f.conn.Query(ctx, `SELECT tablename FROM pg_tables
-		WHERE schemaname = current_schema() AND tablename LIKE $1 AND tablename NOT LIKE 'pgfault\_%' ORDER BY tablename`, like)
-	if err != nil {
-		return err
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	tables, err := Tables(ctx, f.conn, like)
 	if err != nil {
 		return err
 	}
@@ -126,17 +121,24 @@ func (f *Faults) Ran(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Tables returns the names of the tables of the schema that conn's
+// search_path selects whose names are LIKE like, sorted, the fault
+// points' own left out.
+func Tables(ctx context.Context, conn *pgx.Conn, like string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename LIKE $1 AND tablename NOT LIKE 'pgfault\_%' ORDER BY tablename`, like)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // Dump returns every row of the tables of the schema that conn's
 // search_path selects whose names are LIKE like (the fault points' own
 // left out), each row formatted with %v and each table's sorted, under
 // the table's name.
 func Dump(ctx context.Context, conn *pgx.Conn, like string) (map[string][]string, error) {
-	rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables
-		WHERE schemaname = current_schema() AND tablename LIKE $1 AND tablename NOT LIKE 'pgfault\_%'`, like)
-	if err != nil {
-		return nil, fmt.Errorf("pgfault: dump: %w", err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	tables, err := Tables(ctx, conn, like)
 	if err != nil {
 		return nil, fmt.Errorf("pgfault: dump: %w", err)
 	}

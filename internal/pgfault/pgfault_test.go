@@ -64,6 +64,10 @@ func TestArmFailsNumberedWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 5, ran)
 
+	names, err := pgfault.Tables(ctx, conn, "%")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a_one", "a_two", "b_other"}, names, "the fault points' own table left out")
+
 	tables, err := pgfault.Dump(ctx, conn, "%")
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{"a_one": {}, "a_two": {"[1 [1 2]]"}, "b_other": {"[1]"}}, tables)

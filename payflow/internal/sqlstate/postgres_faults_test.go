@@ -47,11 +47,9 @@ func newPGFaults(t *testing.T, code string) *pgFaults {
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables
-		WHERE schemaname = current_schema() AND tablename LIKE 'payflow%' AND tablename <> 'payflow_schema' ORDER BY tablename`)
+	tables, err := pgfault.Tables(ctx, conn, "payflow%")
 	require.NoError(t, err)
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
+	tables = slices.DeleteFunc(tables, func(name string) bool { return name == "payflow_schema" })
 	return &pgFaults{dsn: dsn, f: f, conn: conn, tables: tables, code: code}
 }
 
