@@ -38,7 +38,7 @@ const (
 // again or polls, as after a crash but without the restart.
 func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry *reply[T], f fate) {
 	if w.fault(Crash, 0.08) {
-		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
+		n, after := w.rng.IntN(callWrites), w.rng.IntN(2) == 0
 		w.fuse.arm(n, after)
 		v, err := call()
 		if w.fuse.disarm() {
@@ -71,9 +71,13 @@ func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry
 // failWrite runs do with one of the platform's next 8 store writes
 // failing, made or not, the process running on (StoreError), and reports
 // whether one failed (do made that many).
-func (w *world) failWrite(do func()) bool { return w.failOneOf(8, do) }
+func (w *world) failWrite(do func()) bool { return w.failOneOf(callWrites, do) }
 
-// failOneOf is failWrite with one of the platform's next writes store
+// callWrites is how many of a call's next store writes the one that a
+// crash (deliver) or a store error (failWrite) hits is drawn among.
+const callWrites = 8
+
+// failOneOf is failWrite with one of the platform's next `writes` store
 // writes failing.
 func (w *world) failOneOf(writes int, do func()) bool {
 	n, after := w.rng.IntN(writes), w.rng.IntN(2) == 0
@@ -87,17 +91,25 @@ func (w *world) failOneOf(writes int, do func()) bool {
 	return true
 }
 
+// runFailing runs do, with probability p (StoreError) with one of the
+// platform's next `writes` store writes failing (failOneOf), and reports
+// whether one failed.
+func (w *world) runFailing(p float64, writes int, do func()) bool {
+	if !w.fault(StoreError, p) {
+		do()
+		return false
+	}
+	return w.failOneOf(writes, do)
+}
+
 // sendFailing runs send, a phone's call that deliver does not carry, with
 // one of its store writes failing with probability p (failWrite); when
 // one failed and the platform answered an error that again says to send
 // (noVerdict, or more), the phone sends the call again, once, and
 // sendFailing returns that call's error.
 func (w *world) sendFailing(p float64, again func(error) bool, send func() error) error {
-	if !w.fault(StoreError, p) {
-		return send()
-	}
 	var err error
-	if !w.failWrite(func() { err = send() }) || !again(err) {
+	if !w.runFailing(p, callWrites, func() { err = send() }) || !again(err) {
 		return err
 	}
 	w.count("sent-again-after-store-error")

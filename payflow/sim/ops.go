@@ -137,14 +137,8 @@ func (w *world) expireDue() error {
 		_, err := w.plat.ExpireDue(w.ctx, 0)
 		return err
 	}
-	failed := false
 	var err error
-	if w.fault(StoreError, 0.1) {
-		failed = w.failWrite(func() { err = run() })
-	} else {
-		err = run()
-	}
-	if !failed {
+	if !w.runFailing(0.1, callWrites, func() { err = run() }) {
 		if err != nil {
 			return w.failf("expire due: %v", err)
 		}

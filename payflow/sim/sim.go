@@ -576,8 +576,8 @@ func (w *world) recoverSweep(why string) (int, error) {
 	var n int
 	sweep := func() { n, err = w.plat.RecoverSweep(w.ctx, 0) }
 	failed := false
-	if left && w.fault(StoreError, 0.5) {
-		failed = w.failOneOf(3, sweep)
+	if left {
+		failed = w.runFailing(0.5, 3, sweep)
 	} else {
 		sweep()
 	}
