@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -16,6 +17,7 @@ import (
 	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 	"github.com/casimpay/casimpay/payflow/postgres"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // pgStatements is the faultDB of a PostgreSQL store over a statementPool,
@@ -102,4 +104,46 @@ func TestPostgresStatementFaults(t *testing.T) {
 		})
 	}
 	t.Run("DeleteExpired", func(t *testing.T) { pf.checkDeleteExpiredFaults(t, pf.statements(t)) })
+}
+
+// TestPostgresConsumeCancelledUnpiped: Consume on a PostgreSQL store
+// without a Pipeline, whose context ends while its DELETE … RETURNING
+// runs, which the server then cancels (SQLSTATE 57014, here a fault
+// point's error of that code), fails with an error wrapping both the
+// context's error and the server's, as every call of the store does
+// (CallErr): the error of wrow's row goes through it (endedRow). Nothing
+// is consumed: made again, Consume takes the nonce. A context that ends
+// once the statement has answered with its row (committed) is not pinned:
+// database/sql then closes the rows as the context ends, and Consume
+// returns nil or context.Canceled as that closing and the row's read
+// race, the nonce consumed either way (see wrow), which the Pipeline of
+// package postgres avoids.
+func TestPostgresConsumeCancelledUnpiped(t *testing.T) {
+	ctx := context.Background()
+	nonce := []byte("nonce")
+	pf := newPGFaults(t, "57014")
+	f := &sqlfault.Faults{}
+	s := sqlstate.NewPostgres(pf.statementPool(t, f), nil, pgconfig.WithContextErr)
+	defer s.Close()
+	require.NoError(t, s.Add(ctx, nonce, t0.Add(time.Hour)))
+	before := pf.dump(t)
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f.After(func(what string) {
+		if what == "query DELETE" {
+			cancel() // once the server has answered
+		}
+	})
+	pf.armAt(t, 1)
+	err := s.Consume(cctx, nonce, t0)
+	f.After(nil)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.True(t, pgfault.Is(err, "57014"), "the server's error: %v", err)
+	assert.Equal(t, 1, pf.ran(t), "writes run")
+	assert.Equal(t, before, pf.dump(t), "the nonce kept")
+
+	pf.armAt(t)
+	require.NoError(t, s.Consume(ctx, nonce, t0))
+	assert.ErrorIs(t, s.Consume(ctx, nonce, t0), pki.ErrNonce, "consumed")
 }
