@@ -1,9 +1,12 @@
 // Package sqlfault is a test aid: a database/sql driver over the SQLite
-// driver that numbers the statements its connections run and fails the
-// one a test names, as SQLite fails a statement. Tests of the SQLite
-// stores fail each statement of a call in turn with it, and check that the
-// call fails with that statement's error and leaves the tables (Dump) as
-// they were. No production code imports it.
+// driver (or over another driver's connector, OpenConnector) that numbers
+// the statements its connections run and fails the one a test names, as
+// SQLite fails a statement. Tests of the SQLite stores fail each statement
+// of a call in turn with it, and check that the call fails with that
+// statement's error and leaves the tables (Dump) as they were; tests of
+// the PostgreSQL stores so fail their statements over pgx's database/sql
+// connections before they reach the server. No production code imports
+// it.
 //
 //	f := &sqlfault.Faults{}
 //	w, err := sqlfault.Open(path, false, sqlitedb.Options{NoSync: true}, f)
@@ -30,19 +33,42 @@ import (
 var ErrStatement = errors.New("statement failed")
 
 // Faults numbers the statements run through the connections of the pools
-// it opens (Open), from 1 since it was last armed (preparations, BEGINs,
-// executions, queries, the reads of a query's rows after its first, and
-// COMMITs, each one), and fails those numbered as Arm said with an error
+// it opens (Open, OpenConnector), from 1 since it was last armed
+// (preparations, BEGINs, executions, queries, the reads of a query's rows
+// after its first, and COMMITs, each one), and fails those numbered as Arm said with an error
 // wrapping ErrStatement, without running them: as SQLite fails a
 // statement, which changes nothing and leaves the transaction open. A
 // COMMIT of a driver transaction (database/sql's Tx) that it fails is
 // rolled back, as PostgreSQL ends a transaction whose COMMIT failed. The
-// zero Faults fails nothing. It is safe for concurrent use.
+// zero Faults fails nothing and calls nothing after a statement (After).
+// It is safe for concurrent use.
 type Faults struct {
 	mu     sync.Mutex
-	n      int    // statements run since armed
-	at     []int  // the statements to fail
-	failed string // what the first statement failed since armed was; "": none
+	n      int               // statements run since armed
+	at     []int             // the statements to fail
+	failed string            // what the first statement failed since armed was; "": none
+	after  func(what string) // called after each statement run; nil: none
+}
+
+// After has fn called, from now on, with what each statement numbered
+// was (as Failure tells it: "query DELETE", say) once it has run and
+// before its result is returned; a statement that f fails does not run,
+// and fn is not called for it. nil calls nothing. Arm leaves it as it is.
+func (f *Faults) After(fn func(what string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.after = fn
+}
+
+// ran calls the function of After, if any, with what a statement that
+// has run was.
+func (f *Faults) ran(what string) {
+	f.mu.Lock()
+	fn := f.after
+	f.mu.Unlock()
+	if fn != nil {
+		fn(what)
+	}
 }
 
 // Arm starts the numbering again, failing the statements numbered at
@@ -76,26 +102,33 @@ func (f *Faults) next(what string) error {
 	return fmt.Errorf("statement %d, %s: %w", f.n, what, ErrStatement)
 }
 
-// faultConnector opens connections of the SQLite driver to dsn whose
-// statements f numbers.
+// faultConnector opens connections of c whose statements f numbers.
 type faultConnector struct {
-	d   driver.Driver
-	dsn string
-	f   *Faults
+	c driver.Connector
+	f *Faults
 }
 
-func (c faultConnector) Connect(context.Context) (driver.Conn, error) {
-	conn, err := c.d.Open(c.dsn)
+func (c faultConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.c.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return faultConn{conn, c.f}, nil
 }
 
-func (c faultConnector) Driver() driver.Driver { return c.d }
+func (c faultConnector) Driver() driver.Driver { return c.c.Driver() }
 
-// faultConn is a connection of a faultConnector. The SQLite driver's
-// connection has the context forms of every call.
+// dsnConnector opens connections of a driver to dsn.
+type dsnConnector struct {
+	d   driver.Driver
+	dsn string
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.d }
+
+// faultConn is a connection of a faultConnector. The connections of the
+// SQLite driver and of pgx's have the context forms of every call.
 type faultConn struct {
 	c driver.Conn
 	f *Faults
@@ -116,6 +149,7 @@ func (c faultConn) PrepareContext(ctx context.Context, query string) (driver.Stm
 		return nil, err
 	}
 	st, err := c.c.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	c.f.ran("prepare " + brief(query))
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +167,7 @@ func (c faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.T
 		return nil, err
 	}
 	tx, err := c.c.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	c.f.ran("begin")
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +178,9 @@ func (c faultConn) ExecContext(ctx context.Context, query string, args []driver.
 	if err := c.f.next("exec " + brief(query)); err != nil {
 		return nil, err
 	}
-	return c.c.(driver.ExecerContext).ExecContext(ctx, query, args)
+	res, err := c.c.(driver.ExecerContext).ExecContext(ctx, query, args)
+	c.f.ran("exec " + brief(query))
+	return res, err
 }
 
 func (c faultConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -151,6 +188,7 @@ func (c faultConn) QueryContext(ctx context.Context, query string, args []driver
 		return nil, err
 	}
 	rows, err := c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
+	c.f.ran("query " + brief(query))
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +196,27 @@ func (c faultConn) QueryContext(ctx context.Context, query string, args []driver
 }
 
 func (c faultConn) ResetSession(ctx context.Context) error {
-	return c.c.(driver.SessionResetter).ResetSession(ctx)
+	if r, ok := c.c.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
 }
 
-func (c faultConn) IsValid() bool { return c.c.(driver.Validator).IsValid() }
+func (c faultConn) IsValid() bool {
+	if v, ok := c.c.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// CheckNamedValue checks an argument as the connection's driver does
+// (pgx's takes any), or else leaves it to database/sql's conversions.
+func (c faultConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.c.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
 
 // faultStmt is a prepared statement of a faultConn.
 type faultStmt struct {
@@ -185,7 +240,9 @@ func (s faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 	if err := s.f.next("exec " + s.what); err != nil {
 		return nil, err
 	}
-	return s.st.(driver.StmtExecContext).ExecContext(ctx, args)
+	res, err := s.st.(driver.StmtExecContext).ExecContext(ctx, args)
+	s.f.ran("exec " + s.what)
+	return res, err
 }
 
 func (s faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -193,6 +250,7 @@ func (s faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (
 		return nil, err
 	}
 	rows, err := s.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	s.f.ran("query " + s.what)
 	if err != nil {
 		return nil, err
 	}
@@ -212,13 +270,16 @@ type faultRows struct {
 }
 
 func (r *faultRows) Next(dest []driver.Value) error {
-	if r.first {
-		if err := r.f.next("next " + r.what); err != nil {
-			return err
-		}
+	if !r.first {
+		r.first = true
+		return r.Rows.Next(dest)
 	}
-	r.first = true
-	return r.Rows.Next(dest)
+	if err := r.f.next("next " + r.what); err != nil {
+		return err
+	}
+	err := r.Rows.Next(dest)
+	r.f.ran("next " + r.what)
+	return err
 }
 
 // faultTx is a transaction of a faultConn.
@@ -232,19 +293,23 @@ func (t faultTx) Commit() error {
 		_ = t.tx.Rollback()
 		return err
 	}
-	return t.tx.Commit()
+	err := t.tx.Commit()
+	t.f.ran("commit")
+	return err
 }
 
 func (t faultTx) Rollback() error { return t.tx.Rollback() }
 
 var (
 	_ driver.Connector          = faultConnector{}
+	_ driver.Connector          = dsnConnector{}
 	_ driver.ConnPrepareContext = faultConn{}
 	_ driver.ConnBeginTx        = faultConn{}
 	_ driver.ExecerContext      = faultConn{}
 	_ driver.QueryerContext     = faultConn{}
 	_ driver.SessionResetter    = faultConn{}
 	_ driver.Validator          = faultConn{}
+	_ driver.NamedValueChecker  = faultConn{}
 	_ driver.StmtExecContext    = faultStmt{}
 	_ driver.StmtQueryContext   = faultStmt{}
 )
@@ -258,10 +323,21 @@ func Open(path string, readOnly bool, o sqlitedb.Options, f *Faults) (*sql.DB, e
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(faultConnector{&sqlite3.Driver{}, dsn, f})
+	db := OpenConnector(dsnConnector{&sqlite3.Driver{}, dsn}, f)
 	db.SetMaxOpenConns(o.Conns(readOnly))
 	db.SetMaxIdleConns(o.Conns(readOnly))
 	return db, nil
+}
+
+// OpenConnector returns a pool of the connections of c whose statements f
+// numbers, with database/sql's default limits. The connections of c must
+// have the context forms of every call (driver.ConnPrepareContext,
+// driver.ConnBeginTx, driver.ExecerContext, driver.QueryerContext, and
+// their statements driver.StmtExecContext and driver.StmtQueryContext), as
+// the SQLite driver's and pgx's (its stdlib.GetConnector) have.
+// database/sql's Conn.Raw gives the wrapping connection, not c's.
+func OpenConnector(c driver.Connector, f *Faults) *sql.DB {
+	return sql.OpenDB(faultConnector{c, f})
 }
 
 // Dump returns every row of the tables of db whose name is LIKE like,

@@ -36,3 +36,6 @@ func Stmts(s *Store) int {
 // OnClaimed makes BeginIdempotent call fn, with the number of the try,
 // after each upsert that did not take the key and before its read.
 func OnClaimed(s *Store, fn func(try int)) { s.claimed = fn }
+
+// PipelineOf returns the Pipeline of s; nil: none.
+func PipelineOf(s *Store) Pipeline { return s.pipe }

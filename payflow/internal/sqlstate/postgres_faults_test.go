@@ -53,21 +53,26 @@ func newPGFaults(t *testing.T, code string) *pgFaults {
 	return &pgFaults{dsn: dsn, f: f, conn: conn, tables: tables, code: code}
 }
 
-// fresh returns a function that disarms pf, empties the payflow tables
-// (deletes, which pgfault numbers, and which are cheaper than TRUNCATE)
-// and returns a store on them, the same one each time, opened for t, and
-// pf.
+// fresh returns a function that empties the payflow tables (empty) and
+// returns a store on them, the same one each time, opened for t, and pf.
 func (pf *pgFaults) fresh(t *testing.T) func() (*sqlstate.Store, faultDB) {
 	t.Helper()
 	ps, err := postgres.Open(context.Background(), pf.dsn, postgres.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { ps.Close() })
 	return func() (*sqlstate.Store, faultDB) {
-		pf.armAt(t) // the deletes not failed
-		_, err := pf.conn.Exec(context.Background(), `DELETE FROM `+strings.Join(pf.tables, `; DELETE FROM `))
-		require.NoError(t, err)
+		pf.empty(t)
 		return ps.Store, pf
 	}
+}
+
+// empty disarms pf and empties the payflow tables (deletes, which pgfault
+// numbers, and which are cheaper than TRUNCATE).
+func (pf *pgFaults) empty(t *testing.T) {
+	t.Helper()
+	pf.armAt(t) // the deletes not failed
+	_, err := pf.conn.Exec(context.Background(), `DELETE FROM `+strings.Join(pf.tables, `; DELETE FROM `))
+	require.NoError(t, err)
 }
 
 func (pf *pgFaults) arm(t *testing.T, n int) {
@@ -199,10 +204,16 @@ func TestPostgresPutCardReruns(t *testing.T) {
 // it deletes the rest.
 func TestPostgresDeleteExpiredFaults(t *testing.T) {
 	pf := newPGFaults(t, pgfault.Code)
+	pf.checkDeleteExpiredFaults(t, pf.fresh(t))
+}
+
+// checkDeleteExpiredFaults is checkDeleteExpiredFaults on the stores that
+// fresh returns on pf's schema, whose rows it writes through a pool of
+// its own.
+func (pf *pgFaults) checkDeleteExpiredFaults(t *testing.T, fresh func() (*sqlstate.Store, faultDB)) {
 	plain, err := sql.Open("pgx", pf.dsn)
 	require.NoError(t, err)
 	defer plain.Close()
-	fresh := pf.fresh(t)
 	checkDeleteExpiredFaults(t, sqlstate.Postgres, func() (*sqlstate.Store, faultDB, *sql.DB) {
 		s, db := fresh()
 		return s, db, plain

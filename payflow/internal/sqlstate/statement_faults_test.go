@@ -37,8 +37,8 @@ func migratedFile(t *testing.T) string {
 // without, they run on the writer pool as database/sql transactions, as
 // on PostgreSQL. plain reads the file through the plain driver.
 type faultyStore struct {
+	stmtFaults
 	s     *sqlstate.Store
-	f     *sqlfault.Faults
 	plain *sql.DB
 	lock  *sqlitewrite.Lock // the Batcher's; nil without
 }
@@ -54,7 +54,7 @@ func newFaultyStore(t *testing.T, migrated string, batched bool) *faultyStore {
 	t.Cleanup(func() { plain.Close() })
 	f := &sqlfault.Faults{}
 	w, r := faultPool(t, path, false, f), faultPool(t, path, true, f)
-	fs := &faultyStore{f: f, plain: plain}
+	fs := &faultyStore{stmtFaults: stmtFaults{f}, plain: plain}
 	var batch *sqlitewrite.Batcher
 	if batched {
 		fs.lock, err = sqlitewrite.OpenLock(path)
@@ -111,8 +111,12 @@ func sqliteFaults(t *testing.T, migrated string, batched bool) func() (*sqlstate
 	}
 }
 
-func (fs *faultyStore) arm(_ *testing.T, n int) { fs.f.Arm(n) }
+// stmtFaults are the faults of a faultDB whose every statement f numbers
+// (sqlfault): its arm, failure and failed.
+type stmtFaults struct{ f *sqlfault.Faults }
 
-func (fs *faultyStore) failure(*testing.T) string { return fs.f.Failure() }
+func (sf stmtFaults) arm(_ *testing.T, n int) { sf.f.Arm(n) }
 
-func (fs *faultyStore) failed(err error) bool { return errors.Is(err, sqlfault.ErrStatement) }
+func (sf stmtFaults) failure(*testing.T) string { return sf.f.Failure() }
+
+func (sf stmtFaults) failed(err error) bool { return errors.Is(err, sqlfault.ErrStatement) }

@@ -217,6 +217,13 @@ var faultCases = []faultCase{
 	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.PutCard(ctx, faultCard(shopperCard, 3)))
 	})},
+	{name: "PutCard of a merchant", setup: func(t *testing.T, s *sqlstate.Store) {
+		require.NoError(t, s.PutMerchant(context.Background(), &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR"}))
+	}, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
+		c := faultCard(sellerCard, 2)
+		c.MerchantID = "m"
+		return nothing(s.PutCard(ctx, c))
+	})},
 	{name: "PutMerchant", setup: cardsAndMerchant, call: called(func(ctx context.Context, s *sqlstate.Store) (any, error) {
 		return nothing(s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "N", Currency: "EUR", SellerCardIDs: []string{shopperCard, sellerCard}}))
 	})},
