@@ -209,16 +209,24 @@ func TestRollbackBounded(t *testing.T) {
 	}
 	assert.Zero(t, s.pool.Stat().IdleConns(), "the connection whose ROLLBACK timed out is not returned to the pool")
 
-	// The proxy drops its connections: pgxpool then ends destroying the
-	// connection (on a goroutine of its own), and the server rolls back
-	// the transaction that held the ledger_state lock.
-	p.close()
-	require.Eventually(t, func() bool { return s.pool.Stat().TotalConns() == 0 }, rollbackTimeout, time.Millisecond,
-		"the connection whose ROLLBACK timed out is kept")
 	// A context of its own: ctx bounds Update's wait above, and a loaded
 	// machine may spend it on the steps since.
 	check, cancelCheck := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelCheck()
+	// The proxy drops its connections: pgxpool then ends destroying the
+	// connection (on a goroutine of its own), and the server rolls back
+	// the transaction that held the ledger_state lock. Close returns once
+	// the pool has destroyed every connection, waiting for one that
+	// Update kept acquired for as long as it is kept.
+	p.close()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-check.Done():
+		t.Fatal("the connection whose ROLLBACK timed out is kept")
+	}
 	other, err := Open(check, direct, Options{})
 	require.NoError(t, err)
 	defer other.Close()

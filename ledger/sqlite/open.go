@@ -45,6 +45,10 @@ type Options struct {
 	// pools opens the writer and the read pool in place of sqlitedb.Open
 	// when set, for tests whose pools fail statements.
 	pools func(ctx context.Context, path string, o sqlitedb.Options) (w, r *sql.DB, err error)
+	// entering runs in each Update and View once it has found the Store
+	// open, before it holds calls (Store.enter), when set: for tests of a
+	// Close called then.
+	entering func()
 }
 
 // openDBs opens the writer (one connection) and the read pool and the

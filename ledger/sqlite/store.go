@@ -36,6 +36,8 @@ type Store struct {
 	// calls is held for reading by each Update and View from when it
 	// finds the Store open to its end; Close takes it to wait for them.
 	calls sync.RWMutex
+	// entering is Options.entering.
+	entering func()
 
 	// mu guards stmts: statements prepared on the writer connection, by
 	// text. A text is prepared after the first transaction that used it.
@@ -67,7 +69,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, joinErr(err, joinErr(r.Close(), w.Close())))
 	}
-	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
+	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, entering: opts.entering,
+		stmts: make(map[string]*sql.Stmt)}, nil
 }
 
 // notMade reports whether Open did not make s: nil, or the zero Store.
@@ -200,6 +203,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 func (s *Store) enter() bool {
 	if s.closed.Load() {
 		return false
+	}
+	if s.entering != nil {
+		s.entering()
 	}
 	s.calls.RLock()
 	if s.closed.Load() {

@@ -69,14 +69,22 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
+// TestSchemaTooNew: a file whose recorded version of the ledger's schema
+// is past the migrations of this package is refused with ErrSchemaTooNew,
+// naming both versions, and left as it was.
 func TestSchemaTooNew(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
 	_, err := s.conn.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('ledger', 99, 'future', 0)`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
+	rows, schema := fileState(t, path)
 	_, err = Open(ctx, path, Options{})
 	require.ErrorIs(t, err, ErrSchemaTooNew)
+	assert.EqualError(t, err, fmt.Sprintf("%v: version 99, known up to %d", ErrSchemaTooNew, len(sqltest.Migrations(t, migrationFS))))
+	gotRows, gotSchema := fileState(t, path)
+	assert.Equal(t, rows, gotRows)
+	assert.Equal(t, schema, gotSchema)
 }
 
 // TestOtherComponentMigrations checks that the migrations of another
