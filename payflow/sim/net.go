@@ -80,21 +80,39 @@ const callWrites = 8
 // failOneOf is failWrite with one of the platform's next `writes` store
 // writes failing.
 func (w *world) failOneOf(writes int, do func()) bool {
-	n, after := w.rng.IntN(writes), w.rng.IntN(2) == 0
-	w.fuse.armFailure(n, after)
+	return w.failNth(writeFault{n: w.rng.IntN(writes), afterCommit: w.rng.IntN(2) == 0}, do)
+}
+
+// writeFault names a store write that fails, the process running on: the
+// n-th of the platform's next writes (from 0), made or not (afterCommit).
+type writeFault struct {
+	n           int
+	afterCommit bool
+}
+
+// failNth runs do with the store write f failing, and reports whether it
+// failed (do made that many writes).
+func (w *world) failNth(f writeFault, do func()) bool {
+	w.fuse.armFailure(f.n, f.afterCommit)
 	do()
 	if !w.fuse.disarm() {
 		return false
 	}
-	w.logf("store write %d failed (after its commit: %v)", n, after)
+	w.logf("store write %d failed (after its commit: %v)", f.n, f.afterCommit)
 	w.count("store-write-failed")
 	return true
 }
 
 // runFailing runs do, with probability p (StoreError) with one of the
 // platform's next `writes` store writes failing (failOneOf), and reports
-// whether one failed.
+// whether one failed. When w.failAt is set, do runs with that write
+// failing instead, drawing nothing, and w.failAt is cleared.
 func (w *world) runFailing(p float64, writes int, do func()) bool {
+	if f := w.failAt; f != nil {
+		w.failAt = nil
+		w.stats.Faults[StoreError]++
+		return w.failNth(*f, do)
+	}
 	if !w.fault(StoreError, p) {
 		do()
 		return false

@@ -195,6 +195,10 @@ type world struct {
 	issued    uint64 // tickets issued, in total
 	nextID    uint64
 
+	// failAt, when set, is the store write that the next runFailing
+	// fails, whatever the draw would be: a fixed scenario of a test.
+	failAt *writeFault
+
 	// doubt is the request whose call the platform died during, from the
 	// restart until the phone polls it: what its call left on the disk is
 	// unknown, so the restart's expiry leaves it to the poll.
