@@ -120,14 +120,15 @@ func (w *world) runFailing(p float64, writes int, do func()) bool {
 	return w.failOneOf(writes, do)
 }
 
-// sendFailing runs send, a phone's call that deliver does not carry, with
-// one of its store writes failing with probability p (failWrite); when
-// one failed and the platform answered an error that again says to send
-// (noVerdict, or more), the phone sends the call again, once, and
-// sendFailing returns that call's error.
-func (w *world) sendFailing(p float64, again func(error) bool, send func() error) error {
+// sendFailing runs send, a phone's or the operator's call that deliver
+// does not carry, with one of its next `writes` store writes failing with
+// probability p (runFailing); when one failed and the platform answered an
+// error that again says to send (noVerdict, or more), the call is sent
+// again, once, and sendFailing returns that call's error. again is called
+// only when a write failed.
+func (w *world) sendFailing(p float64, writes int, again func(error) bool, send func() error) error {
 	var err error
-	if !w.runFailing(p, callWrites, func() { err = send() }) || !again(err) {
+	if !w.runFailing(p, writes, func() { err = send() }) || !again(err) {
 		return err
 	}
 	w.count("sent-again-after-store-error")
@@ -205,7 +206,7 @@ func (w *world) login(c *card, role record.Role) (bool, error) {
 	proofs := 0
 	var proofErr error
 	var resp *payflow.LoginResponse
-	err := w.sendFailing(0.03, noVerdict, func() error {
+	err := w.sendFailing(0.03, callWrites, noVerdict, func() error {
 		var err error
 		resp, err = payflow.LoginWithRetry(w.ctx, w.api, tries, func() ([]byte, error) {
 			if proofs++; proofs > 1 {
