@@ -77,3 +77,57 @@ func TestSetUpAfterAStoreError(t *testing.T) {
 	}
 	assert.Equal(t, total, again, "every set-up call whose write failed got no verdict and was run again")
 }
+
+// TestSetUpCall runs set-up calls that make one store write each, the
+// write failing (failAt) or not, and answer the store's error or a
+// verdict: a call whose write failed and that got no verdict is run
+// again, and its second run's outcome is the call's; a verdict, at the
+// first run or the second, is a *Failure naming the call and wrapping the
+// error.
+func TestSetUpCall(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fail  bool
+		errs  []error // of each run
+		runs  int
+		want  error
+		again int
+	}{
+		{"not failing", false, []error{nil}, 1, nil, 0},
+		{"no verdict", true, []error{nil, nil}, 2, nil, 1},
+		{"verdict", false, []error{payflow.ErrConflict}, 1, payflow.ErrConflict, 0},
+		{"verdict after a failure", true, []error{payflow.ErrConflict}, 1, payflow.ErrConflict, 0},
+		{"verdict when run again", true, []error{nil, payflow.ErrConflict}, 2, payflow.ErrConflict, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := calmWorld(t, 5)
+			if tt.fail {
+				w.failAt = &writeFault{}
+			}
+			runs := 0
+			err := w.setUp("x", func() error {
+				werr := w.fuse.write(func() error { return nil })
+				runs++
+				if err := tt.errs[runs-1]; err != nil {
+					return err
+				}
+				return werr
+			})
+			assert.Equal(t, tt.runs, runs)
+			assert.Equal(t, tt.again, w.stats.Ops["sent-again-after-store-error"])
+			failed := 0
+			if tt.fail {
+				failed = 1
+			}
+			assert.Equal(t, failed, w.stats.Ops["store-error-at-x"])
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			var f *Failure
+			require.ErrorAs(t, err, &f)
+			assert.Equal(t, "set-up x", f.Detail)
+			assert.ErrorIs(t, err, tt.want)
+		})
+	}
+}
