@@ -364,9 +364,16 @@ func TestCrashAcrossExpiry(t *testing.T) {
 // to the model, and the consent, not sent.
 func heldRequest(t *testing.T, w *world) (*purchase, []byte) {
 	t.Helper()
+	return consentedRequest(t, w, true)
+}
+
+// consentedRequest is heldRequest to the merchant that captures by hand
+// (manual) or to the one that captures at once.
+func consentedRequest(t *testing.T, w *world, manual bool) (*purchase, []byte) {
+	t.Helper()
 	var m *merchant
 	for _, x := range w.merchants {
-		if x.manual {
+		if x.manual == manual {
 			m = x
 		}
 	}

@@ -111,6 +111,22 @@ func balances(t *testing.T, w *world, p *purchase) (shopper, merchant payflow.Ba
 	return s, m
 }
 
+// capturedOnce checks p captured in full as v shows it, after the
+// shopper's and the merchant's balances were s0 and m0 before p was paid:
+// the receipt names the consent and the amount (settled), the money moved
+// from the shopper to the merchant once, by one hold and one post and no
+// void.
+func capturedOnce(t *testing.T, w *world, p *purchase, v *payflow.PaymentView, s0, m0 payflow.Balance) {
+	t.Helper()
+	assert.Equal(t, p.amount, v.Captured)
+	require.NotNil(t, v.Receipt)
+	require.NoError(t, w.settled(p, v))
+	s, m := balances(t, w, p)
+	assert.Equal(t, payflow.Balance{Posted: s0.Posted - p.amount}, s)
+	assert.Equal(t, payflow.Balance{Posted: m0.Posted + p.amount}, m)
+	assert.Equal(t, []uint64{p.amount, p.amount, 0}, moved(t, w, legs(t, w, p)...))
+}
+
 // held has the shopper of a new request to the merchant that captures by
 // hand consent to it, and returns it held, the model moved along.
 func held(t *testing.T, w *world) *purchase {
@@ -134,37 +150,51 @@ func loggedIn(t *testing.T, w *world, c *card, role record.Role) string {
 	return c.token
 }
 
-// TestApprovalAfterAFailedSweep kills the platform during a consent to a
-// request captured by hand, once the consent is accepted and its hold
-// sent (lost, or placed in the ledger), which leaves it approving; the
-// recovery sweep after the restart fails, and a later one makes the hold
-// once and records the request held: the shopper's money held, the
-// merchant's incoming, one hold and no post or void, no receipt, the hold
-// ending at the consent's acceptance plus the hold TTL.
+// TestApprovalAfterAFailedSweep kills the platform during a consent, once
+// the consent is accepted and its settlement sent (lost, or made in the
+// ledger), which leaves the request approving; the recovery sweep after
+// the restart fails, and a later one settles it once. A request captured
+// by hand is recorded held: the shopper's money held and the merchant's
+// incoming, by one hold and no post or void, no receipt, the hold ending
+// at the consent's acceptance plus the hold TTL. One captured at once is
+// recorded captured: the money moved from the shopper to the merchant
+// once, by one hold and one post and no void, and the receipt the payer's
+// phone reads names the consent and the amount.
 func TestApprovalAfterAFailedSweep(t *testing.T) {
-	sweepFailures(t, func(t *testing.T, w *world, crash func(func() error)) {
-		p, consent := heldRequest(t, w)
-		s0, m0 := balances(t, w, p)
-		acceptedAt := w.now
-		crash(func() error {
-			_, err := w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: consent})
-			return err
-		})
-		require.Equal(t, payflow.StateApproving, stored(t, w, p))
+	for _, manual := range []bool{true, false} {
+		t.Run(fmt.Sprintf("manual %v", manual), func(t *testing.T) {
+			sweepFailures(t, func(t *testing.T, w *world, crash func(func() error)) {
+				p, consent := consentedRequest(t, w, manual)
+				s0, m0 := balances(t, w, p)
+				acceptedAt := w.now
+				crash(func() error {
+					_, err := w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: consent})
+					return err
+				})
+				require.Equal(t, payflow.StateApproving, stored(t, w, p))
 
-		require.NoError(t, w.approveCrashed(p, consent, payflow.StateHeld, nil, acceptedAt))
-		assert.Equal(t, payflow.StateHeld, p.state)
-		assert.Equal(t, acceptedAt.Add(holdTTL), p.holdExpiresAt)
-		v, err := w.viewAs(p, p.shopper)
-		require.NoError(t, err)
-		assert.Equal(t, payflow.StateHeld, v.State)
-		assert.Nil(t, v.Receipt)
-		assert.Equal(t, acceptedAt.Add(holdTTL), v.HoldExpiresAt)
-		s, m := balances(t, w, p)
-		assert.Equal(t, payflow.Balance{Posted: s0.Posted, Held: p.amount}, s)
-		assert.Equal(t, payflow.Balance{Posted: m0.Posted, Incoming: p.amount}, m)
-		assert.Equal(t, []uint64{p.amount, 0, 0}, moved(t, w, legs(t, w, p)...))
-	})
+				want := payflow.StateCaptured
+				if manual {
+					want = payflow.StateHeld
+				}
+				require.NoError(t, w.approveCrashed(p, consent, want, nil, acceptedAt))
+				assert.Equal(t, want, p.state)
+				v, err := w.viewAs(p, p.shopper)
+				require.NoError(t, err)
+				assert.Equal(t, want, v.State)
+				if manual {
+					s, m := balances(t, w, p)
+					assert.Nil(t, v.Receipt)
+					assert.Equal(t, acceptedAt.Add(holdTTL), v.HoldExpiresAt)
+					assert.Equal(t, payflow.Balance{Posted: s0.Posted, Held: p.amount}, s)
+					assert.Equal(t, payflow.Balance{Posted: m0.Posted, Incoming: p.amount}, m)
+					assert.Equal(t, []uint64{p.amount, 0, 0}, moved(t, w, legs(t, w, p)...))
+					return
+				}
+				capturedOnce(t, w, p, v, s0, m0)
+			})
+		})
+	}
 }
 
 // TestCaptureAndVoidAfterAFailedSweep kills the platform during the
@@ -204,20 +234,15 @@ func TestCaptureAndVoidAfterAFailedSweep(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, v.State)
 				assert.Equal(t, tt.want, p.state)
-				s, m := balances(t, w, p)
 				if !tt.paid {
+					s, m := balances(t, w, p)
 					assert.Nil(t, v.Receipt)
 					assert.Equal(t, payflow.Balance{Posted: s0.Posted}, s)
 					assert.Equal(t, payflow.Balance{Posted: m0.Posted}, m)
 					assert.Equal(t, []uint64{p.amount, 0, p.amount}, moved(t, w, legs(t, w, p)...))
 					return
 				}
-				assert.Equal(t, p.amount, v.Captured)
-				require.NotNil(t, v.Receipt)
-				require.NoError(t, w.settled(p, v))
-				assert.Equal(t, payflow.Balance{Posted: s0.Posted - p.amount}, s)
-				assert.Equal(t, payflow.Balance{Posted: m0.Posted + p.amount}, m)
-				assert.Equal(t, []uint64{p.amount, p.amount, 0}, moved(t, w, legs(t, w, p)...))
+				capturedOnce(t, w, p, v, s0, m0)
 			})
 		})
 	}
