@@ -19,10 +19,16 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 )
 
-// world returns a set-up world whose checks pass.
+// testWorld returns a set-up world whose checks pass.
 func testWorld(t *testing.T, seed uint64) *world {
 	t.Helper()
-	w := newWorld(context.Background(), Options{Seed: seed})
+	return setUpWorld(t, Options{Seed: seed})
+}
+
+// setUpWorld returns a world of opts, set up, whose checks pass.
+func setUpWorld(t *testing.T, opts Options) *world {
+	t.Helper()
+	w := newWorld(context.Background(), opts)
 	t.Cleanup(w.close)
 	require.NoError(t, w.setup())
 	require.NoError(t, w.check())
@@ -30,14 +36,10 @@ func testWorld(t *testing.T, seed uint64) *world {
 }
 
 // calmWorld returns a set-up world whose checks pass and that injects no
-// faults.
+// faults, also while it is set up.
 func calmWorld(t *testing.T, seed uint64) *world {
 	t.Helper()
-	w := testWorld(t, seed)
-	for f := range numFaults {
-		w.off[f] = true
-	}
-	return w
+	return setUpWorld(t, Options{Seed: seed, Disable: Faults()})
 }
 
 // stepUntil takes random steps, at most 500, until a request of w is in
@@ -362,9 +364,16 @@ func TestCrashAcrossExpiry(t *testing.T) {
 // to the model, and the consent, not sent.
 func heldRequest(t *testing.T, w *world) (*purchase, []byte) {
 	t.Helper()
+	return consentedRequest(t, w, true)
+}
+
+// consentedRequest is heldRequest to the merchant that captures by hand
+// (manual) or to the one that captures at once.
+func consentedRequest(t *testing.T, w *world, manual bool) (*purchase, []byte) {
+	t.Helper()
 	var m *merchant
 	for _, x := range w.merchants {
-		if x.manual {
+		if x.manual == manual {
 			m = x
 		}
 	}

@@ -161,7 +161,7 @@ func TestSendFailing(t *testing.T) {
 	for _, resend := range []bool{true, false} {
 		for range 20 {
 			runs := 0
-			err := w.sendFailing(1, func(error) bool { return resend }, func() error {
+			err := w.sendFailing(1, callWrites, func(error) bool { return resend }, func() error {
 				runs++
 				var first error
 				for range 8 {
@@ -181,7 +181,7 @@ func TestSendFailing(t *testing.T) {
 		}
 	}
 	runs := 0
-	assert.NoError(t, w.sendFailing(1, noVerdict, func() error { runs++; return nil }))
+	assert.NoError(t, w.sendFailing(1, callWrites, noVerdict, func() error { runs++; return nil }))
 	assert.Equal(t, 1, runs)
 	assert.Equal(t, 41, w.stats.Faults[StoreError])
 	assert.Equal(t, 40, w.stats.Ops["store-write-failed"])

@@ -14,15 +14,19 @@
 // in three), and kills it at its n-th store write (before or after that
 // write reached the disk), then restarts it and runs the recovery sweep.
 // It also fails the n-th store write of a call (a payment call, a login, a
-// pairing, a funding), of the platform's timer or of its recovery sweep
-// while the platform runs on, its caches and claims kept: a transient database error (the write
-// not made) or one reported after the write committed (its
-// acknowledgement lost). A phone that gets no verdict sends the call
-// again (over HTTP after the client's own resends under one
-// Idempotency-Key), or polls first, and must find the call made once or
-// not at all; the timer's next round runs the recovery sweep, and its
-// later rounds run again a sweep that failed partway, until nothing it
-// left is under way.
+// pairing, a funding, or a set-up call of the operator: an enrolment of a
+// card or a merchant, a catalog, the asset, a wallet, the issue of the
+// tickets or a first funding), of the platform's timer or of its recovery
+// sweep while the platform runs on, its caches and claims kept: a
+// transient database error (the write not made) or one reported after
+// the write committed (its acknowledgement lost). A phone that gets no
+// verdict sends the call again (over HTTP after the client's own resends
+// under one Idempotency-Key), or polls first, and must find the call made
+// once or not at all; the operator runs a set-up call that got no verdict
+// again, which must then succeed, the world set up as if nothing had
+// failed; the timer's next round runs the recovery sweep, and its later
+// rounds run again a sweep that failed partway, until nothing it left is
+// under way.
 //
 // With Options.HTTP the phones reach the platform through payflow.Client
 // and the HTTP handler, over a transport in process that also loses

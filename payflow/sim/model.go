@@ -317,14 +317,42 @@ func (w *world) newCard(name string) (*card, error) {
 	if c.serial, err = serial(v.Enrolment.Chain[0]); err != nil {
 		return nil, err
 	}
-	id, err := w.plat.EnrollCard(w.ctx, v.Enrolment.Chain, c.secret, name)
-	if err != nil {
+	var id string
+	if err := w.setUp("enrol-card", func() (err error) {
+		id, err = w.plat.EnrollCard(w.ctx, v.Enrolment.Chain, c.secret, name)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	if id != iccid {
 		return nil, fmt.Errorf("sim: enrolled as %s, want %s", id, iccid)
 	}
 	return c, nil
+}
+
+// setUpWrites is how many of a set-up call's next store writes the one
+// that a store error hits is drawn among: the most that one makes.
+const setUpWrites = 2
+
+// setUp runs an operator's call that sets the world up (an enrolment of a
+// card or a merchant, a catalog, an asset, an issue, a wallet, a funding),
+// one time in ten with one of its store writes failing, made or not
+// (StoreError). Each of these calls is idempotent (the same card, merchant,
+// catalog, asset or wallet again; an issue or a funding again under its
+// ID): one that a failure left without a verdict (noVerdict) is run again,
+// which must then succeed whatever the failed write left, and then the
+// world is as if nothing had failed (check: issued and funded once). A
+// call that fails otherwise is a *Failure (what names it) wrapping its
+// error.
+func (w *world) setUp(what string, call func() error) error {
+	err := w.sendFailing(0.1, setUpWrites, func(err error) bool {
+		w.count("store-error-at-" + what)
+		return noVerdict(err)
+	}, call)
+	if err != nil {
+		return &Failure{Seed: w.opts.Seed, Step: w.step, Detail: "set-up " + what, Err: err}
+	}
+	return nil
 }
 
 // populate enrols the shoppers and the merchants and funds them.
@@ -336,22 +364,25 @@ func (w *world) populate() error {
 		}
 		m := &merchant{id: fmt.Sprintf("shop-%d", i+1), name: fmt.Sprintf("Shop %d", i+1), manual: manual, seller: seller}
 		seller.m = m
-		if err := w.plat.EnrollMerchant(w.ctx, payflow.Merchant{
-			ID: m.id, Name: m.name, Currency: currency, ManualCapture: manual, SellerCardIDs: []string{seller.id},
+		if err := w.setUp("enrol-merchant", func() error {
+			return w.plat.EnrollMerchant(w.ctx, payflow.Merchant{
+				ID: m.id, Name: m.name, Currency: currency, ManualCapture: manual, SellerCardIDs: []string{seller.id},
+			})
 		}); err != nil {
 			return err
 		}
-		if err := w.plat.SetCatalog(w.ctx, m.id, catalog); err != nil {
+		if err := w.setUp("set-catalog", func() error { return w.plat.SetCatalog(w.ctx, m.id, catalog) }); err != nil {
 			return err
 		}
 		w.merchants = append(w.merchants, m)
 	}
-	if err := w.plat.RegisterAsset(w.ctx, ticketAsset, ticketLedger); err != nil {
+	if err := w.setUp("register-asset", func() error { return w.plat.RegisterAsset(w.ctx, ticketAsset, ticketLedger) }); err != nil {
 		return err
 	}
 	m := w.merchants[0]
 	n := 5 + w.rng.Uint64N(10)
-	if err := w.plat.Issue(w.ctx, w.newID(), m.id, ticketAsset, n); err != nil {
+	issue := w.newID()
+	if err := w.setUp("issue", func() error { return w.plat.Issue(w.ctx, issue, m.id, ticketAsset, n) }); err != nil {
 		return err
 	}
 	m.tickets += n
@@ -361,11 +392,12 @@ func (w *world) populate() error {
 		if err != nil {
 			return err
 		}
-		if err := w.plat.OpenAccount(w.ctx, c.id, currency); err != nil {
+		if err := w.setUp("open-account", func() error { return w.plat.OpenAccount(w.ctx, c.id, currency) }); err != nil {
 			return err
 		}
 		amount := 500 + w.rng.Uint64N(5000)
-		if err := w.plat.Fund(w.ctx, w.newID(), c.id, currency, amount); err != nil {
+		funding := w.newID()
+		if err := w.setUp("fund", func() error { return w.plat.Fund(w.ctx, funding, c.id, currency, amount) }); err != nil {
 			return err
 		}
 		c.posted += amount

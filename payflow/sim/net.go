@@ -80,21 +80,39 @@ const callWrites = 8
 // failOneOf is failWrite with one of the platform's next `writes` store
 // writes failing.
 func (w *world) failOneOf(writes int, do func()) bool {
-	n, after := w.rng.IntN(writes), w.rng.IntN(2) == 0
-	w.fuse.armFailure(n, after)
+	return w.failNth(writeFault{n: w.rng.IntN(writes), afterCommit: w.rng.IntN(2) == 0}, do)
+}
+
+// writeFault names a store write that fails, the process running on: the
+// n-th of the platform's next writes (from 0), made or not (afterCommit).
+type writeFault struct {
+	n           int
+	afterCommit bool
+}
+
+// failNth runs do with the store write f failing, and reports whether it
+// failed (do made that many writes).
+func (w *world) failNth(f writeFault, do func()) bool {
+	w.fuse.armFailure(f.n, f.afterCommit)
 	do()
 	if !w.fuse.disarm() {
 		return false
 	}
-	w.logf("store write %d failed (after its commit: %v)", n, after)
+	w.logf("store write %d failed (after its commit: %v)", f.n, f.afterCommit)
 	w.count("store-write-failed")
 	return true
 }
 
 // runFailing runs do, with probability p (StoreError) with one of the
 // platform's next `writes` store writes failing (failOneOf), and reports
-// whether one failed.
+// whether one failed. When w.failAt is set, do runs with that write
+// failing instead, drawing nothing, and w.failAt is cleared.
 func (w *world) runFailing(p float64, writes int, do func()) bool {
+	if f := w.failAt; f != nil {
+		w.failAt = nil
+		w.stats.Faults[StoreError]++
+		return w.failNth(*f, do)
+	}
 	if !w.fault(StoreError, p) {
 		do()
 		return false
@@ -102,14 +120,15 @@ func (w *world) runFailing(p float64, writes int, do func()) bool {
 	return w.failOneOf(writes, do)
 }
 
-// sendFailing runs send, a phone's call that deliver does not carry, with
-// one of its store writes failing with probability p (failWrite); when
-// one failed and the platform answered an error that again says to send
-// (noVerdict, or more), the phone sends the call again, once, and
-// sendFailing returns that call's error.
-func (w *world) sendFailing(p float64, again func(error) bool, send func() error) error {
+// sendFailing runs send, a phone's or the operator's call that deliver
+// does not carry, with one of its next `writes` store writes failing with
+// probability p (runFailing); when one failed and the platform answered an
+// error that again says to send (noVerdict, or more), the call is sent
+// again, once, and sendFailing returns that call's error. again is called
+// only when a write failed.
+func (w *world) sendFailing(p float64, writes int, again func(error) bool, send func() error) error {
 	var err error
-	if !w.runFailing(p, callWrites, func() { err = send() }) || !again(err) {
+	if !w.runFailing(p, writes, func() { err = send() }) || !again(err) {
 		return err
 	}
 	w.count("sent-again-after-store-error")
@@ -187,7 +206,7 @@ func (w *world) login(c *card, role record.Role) (bool, error) {
 	proofs := 0
 	var proofErr error
 	var resp *payflow.LoginResponse
-	err := w.sendFailing(0.03, noVerdict, func() error {
+	err := w.sendFailing(0.03, callWrites, noVerdict, func() error {
 		var err error
 		resp, err = payflow.LoginWithRetry(w.ctx, w.api, tries, func() ([]byte, error) {
 			if proofs++; proofs > 1 {

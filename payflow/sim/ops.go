@@ -200,7 +200,7 @@ func (w *world) fund() error {
 	for range n {
 		// A funding that a store error left without a verdict is made
 		// again under its ID.
-		if err := w.sendFailing(0.1, noVerdict, func() error { return w.plat.Fund(w.ctx, id, c.id, currency, amount) }); err != nil {
+		if err := w.sendFailing(0.1, callWrites, noVerdict, func() error { return w.plat.Fund(w.ctx, id, c.id, currency, amount) }); err != nil {
 			return w.failf("fund %s: %v", c.name, err)
 		}
 	}
@@ -291,7 +291,7 @@ func (w *world) pairProof(c *card, role record.Role, peer []byte) (*payflow.Sess
 	var v *payflow.SessionView
 	var proofErr error
 	spent := func(err error) bool { return noVerdict(err) || errors.Is(err, payflow.ErrReplay) }
-	err := w.sendFailing(0.03, spent, func() error {
+	err := w.sendFailing(0.03, callWrites, spent, func() error {
 		var msg []byte
 		if msg, proofErr = w.proof(c, role, peer); proofErr != nil {
 			return nil

@@ -42,7 +42,7 @@ const (
 	Restart                  // the platform stops and starts again on the same stores
 	Crash                    // the platform dies at a store write, before or after it committed
 	RotateKey                // the platform restarts with a new receipt key and certificate, the replaced one now and then revoked
-	StoreError               // a store write fails, made or not, and the platform runs on; the phone sends the call again
+	StoreError               // a store write fails, made or not, and the platform runs on; the phone (at set-up the operator) sends the call again
 	numFaults
 )
 
@@ -195,6 +195,10 @@ type world struct {
 	issued    uint64 // tickets issued, in total
 	nextID    uint64
 
+	// failAt, when set, is the store write that the next runFailing
+	// fails, whatever the draw would be: a fixed scenario of a test.
+	failAt *writeFault
+
 	// doubt is the request whose call the platform died during, from the
 	// restart until the phone polls it: what its call left on the disk is
 	// unknown, so the restart's expiry leaves it to the poll.
@@ -202,8 +206,10 @@ type world struct {
 }
 
 // Run plays one seed and returns what it did. A broken invariant or an
-// outcome the phones did not expect is a *Failure; setting up the world
-// can fail with the error of the package concerned.
+// outcome the phones did not expect is a *Failure, and so is a set-up
+// call of the operator that fails (wrapping its error); setting up the
+// certificate authorities and the stores can fail with the error of the
+// package concerned.
 func Run(ctx context.Context, opts Options) (*Stats, error) {
 	w := newWorld(ctx, opts)
 	defer w.close()

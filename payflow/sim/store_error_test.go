@@ -86,12 +86,7 @@ func TestSweepAfterAStoreError(t *testing.T) {
 // (check).
 func expireHold(t *testing.T, w *world) {
 	t.Helper()
-	p, consent := heldRequest(t, w)
-	v, err := w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: consent})
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateHeld, v.State)
-	p.holdExpiresAt = v.HoldExpiresAt
-	require.NoError(t, w.transition(p, payflow.StateHeld, 0))
+	p := held(t, w)
 	require.NoError(t, w.check())
 
 	require.NoError(t, w.tick(holdTTL, false))
