@@ -642,6 +642,23 @@ func holdWriteLock(t *testing.T, db *sql.DB) (release func()) {
 	return release
 }
 
+// busyOnBubbleClock has b's connection wait for the write lock of another
+// connection on the clock of the synctest bubble it was opened in, on any
+// context: preparing a statement on a context that can end replaces, for
+// as long as no PRAGMA busy_timeout runs on the connection again, SQLite's
+// busy callback, whose sleeps synctest does not see, with
+// modernc.org/sqlite's, which keeps SQLite's schedule and timeout but
+// sleeps on the time package's clock (on a timer that the context of the
+// statement also ends, when it can end). So a BEGIN that waits, even one
+// on a context that cannot end, waits as a goroutine that synctest.Wait
+// finds waiting, and the bubble's clock runs through the busy timeout at
+// once when nothing else is left to run.
+func busyOnBubbleClock(t *testing.T, b *Batcher) {
+	t.Helper()
+	_, err := b.Prepare(t.Context(), "SELECT 1")
+	require.NoError(t, err)
+}
+
 // queuedWith requires, once every goroutine of the bubble waits, the
 // Batcher's queue to hold the job of the Write given ctx.
 func queuedWith(t *testing.T, b *Batcher, ctx context.Context) {
@@ -670,6 +687,9 @@ func TestCancelBeforeBegin(t *testing.T) {
 		ok := t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				db, l, b := openDB(t)
+				// A BEGIN on a context that cannot end, which its caller's
+				// end cannot stop, is then seen waiting at once.
+				busyOnBubbleClock(t, b)
 				release := holdWriteLock(t, db)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()

@@ -26,13 +26,14 @@ var ledgerTables = []string{"account_balances", "accounts", "failed_transfers", 
 
 // faultSchema is a migrated schema whose writes pgfault numbers, with a
 // Store over it that reruns a transaction at most faultRetries times, the
-// Ledger of the current run over that Store, and a connection of its own
-// that reads and empties the tables.
+// Ledger of the current run over that Store and its clock, and a
+// connection of its own that reads and empties the tables.
 type faultSchema struct {
-	s    *Store
-	l    *ledger.Ledger
-	f    *pgfault.Faults
-	conn *pgx.Conn
+	s     *Store
+	l     *ledger.Ledger
+	clock *ledgertest.Clock
+	f     *pgfault.Faults
+	conn  *pgx.Conn
 }
 
 func newFaultSchema(t *testing.T) *faultSchema {
@@ -103,11 +104,11 @@ func (fs *faultSchema) prepare(t *testing.T, c ledgertest.FaultCase) map[string]
 		UPDATE ledger_state SET last_timestamp = 0;
 		COMMIT`)
 	require.NoError(t, err)
-	clock := ledgertest.NewClock(ledgertest.Epoch)
-	fs.l, err = ledger.New(fs.s, ledger.Options{Now: clock.Now})
+	fs.clock = ledgertest.NewClock(ledgertest.Epoch)
+	fs.l, err = ledger.New(fs.s, ledger.Options{Now: fs.clock.Now})
 	require.NoError(t, err)
 	if c.Setup != nil {
-		c.Setup(t, fs.l, clock)
+		c.Setup(t, fs.l, fs.clock)
 	}
 	return fs.dump(t)
 }

@@ -49,21 +49,24 @@ func Bench(b *testing.B, open func(b *testing.B) ledger.Store) {
 	}
 }
 
-// countingStore counts the write transactions of a store.
-type countingStore struct {
+// CountingStore counts the Updates of its Store: the write transactions
+// of a Ledger over it, not the reruns of one inside the Store. It is safe
+// for concurrent use as its Store is.
+type CountingStore struct {
 	ledger.Store
-	updates atomic.Int64
+	Updates atomic.Int64
 }
 
-func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	c.updates.Add(1)
+// Update counts the call and runs Update of the Store.
+func (c *CountingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	c.Updates.Add(1)
 	return c.Store.Update(ctx, fn)
 }
 
 func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 	ctx := context.Background()
 	defer store.Close()
-	s := &countingStore{Store: store}
+	s := &CountingStore{Store: store}
 	l, err := ledger.New(s, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -74,7 +77,7 @@ func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 		accounts[i] = ledger.Account{ID: ledger.IDFromUint64(uint64(i + 1)), Ledger: 978, Code: 1}
 	}
 	mustCreate(b, l.CreateAccounts, accounts, ledger.AccountCreated)
-	s.updates.Store(0)
+	s.Updates.Store(0)
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
@@ -121,7 +124,7 @@ func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 		b.Fatal(f)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
-	b.ReportMetric(float64(b.N)/float64(max(s.updates.Load(), 1)), "transfers/tx")
+	b.ReportMetric(float64(b.N)/float64(max(s.Updates.Load(), 1)), "transfers/tx")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
