@@ -660,12 +660,8 @@ func setupNearLimit(t *testing.T) (*ledger.Ledger, *countingStore) {
 func startClose(l *ledger.Ledger) <-chan error {
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
-	for {
-		if _, err := l.LookupAccounts(context.Background(), nil); errors.Is(err, ledger.ErrClosed) {
-			return closed
-		}
-		runtime.Gosched()
-	}
+	<-ledger.Closing(l)
+	return closed
 }
 
 // TestLastTimestampAtTheTopOfItsRange: over a store whose last

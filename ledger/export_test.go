@@ -11,3 +11,7 @@ func QueueCap(l *Ledger) int { return cap(l.reqs) }
 // batcher once it has found l open, before it takes the lock that Close
 // waits for.
 func SetEntering(l *Ledger, f func()) { l.entering = f }
+
+// Closing returns the channel that Close closes first, before it waits
+// for the batcher and the calls under way.
+func Closing(l *Ledger) <-chan struct{} { return l.quit }
