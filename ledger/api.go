@@ -93,6 +93,10 @@ type Ledger struct {
 	// calls is read-locked by each call that uses the store outside the
 	// batcher (enter), and locked by Close to wait for them.
 	calls sync.RWMutex
+	// entering runs in enter once it has found l open, before it takes
+	// calls, when set: for tests of a Close called then. Only tests set
+	// it, before their calls.
+	entering func()
 }
 
 // New returns a Ledger over store, which the caller keeps and closes after
@@ -160,6 +164,9 @@ func (l *Ledger) Close() error {
 func (l *Ledger) enter() error {
 	if l.isClosed() {
 		return ErrClosed
+	}
+	if l.entering != nil {
+		l.entering()
 	}
 	l.calls.RLock()
 	if l.isClosed() {

@@ -19,10 +19,12 @@ import (
 	"github.com/casimpay/casimpay/ledger/sqlite"
 )
 
-// countingStore counts Update calls and can hold them until released.
+// countingStore counts Update and View calls and can hold them until
+// released.
 type countingStore struct {
 	ledger.Store
 	updates atomic.Int64
+	views   atomic.Int64
 	hold    chan struct{} // when not nil, Update waits for it to close
 	entered chan struct{} // receives one value per Update that started
 	fail    error
@@ -34,6 +36,7 @@ type countingStore struct {
 }
 
 func (s *countingStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	s.views.Add(1)
 	if s.viewHold != nil && s.viewHeld.CompareAndSwap(false, true) {
 		s.viewEntered <- struct{}{}
 		<-s.viewHold
@@ -657,12 +660,8 @@ func setupNearLimit(t *testing.T) (*ledger.Ledger, *countingStore) {
 func startClose(l *ledger.Ledger) <-chan error {
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
-	for {
-		if _, err := l.LookupAccounts(context.Background(), nil); errors.Is(err, ledger.ErrClosed) {
-			return closed
-		}
-		runtime.Gosched()
-	}
+	<-ledger.Closing(l)
+	return closed
 }
 
 // TestLastTimestampAtTheTopOfItsRange: over a store whose last

@@ -6,3 +6,12 @@ func Queued(l *Ledger) int { return len(l.reqs) }
 
 // QueueCap is how many requests the batcher's queue holds.
 func QueueCap(l *Ledger) int { return cap(l.reqs) }
+
+// SetEntering makes f run in each call that uses the store outside the
+// batcher once it has found l open, before it takes the lock that Close
+// waits for.
+func SetEntering(l *Ledger, f func()) { l.entering = f }
+
+// Closing returns the channel that Close closes first, before it waits
+// for the batcher and the calls under way.
+func Closing(l *Ledger) <-chan struct{} { return l.quit }

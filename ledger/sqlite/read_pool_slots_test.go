@@ -46,14 +46,3 @@ func TestReadPoolOpenFails(t *testing.T) {
 	insertAccount(t, s, 1)
 	assert.Equal(t, 1, viewAccounts(t, s, 1), "the only slot is free")
 }
-
-// TestCloseClosesFreeReadConns: Close closes the read connections that
-// the pool keeps free: none is open once it has returned.
-func TestCloseClosesFreeReadConns(t *testing.T) {
-	s := openReaders(t, 2)
-	insertAccount(t, s, 1)
-	require.Equal(t, 1, viewAccounts(t, s, 1))
-	require.Len(t, s.reads.free, 1)
-	require.NoError(t, s.Close())
-	assert.Equal(t, 0, s.r.Stats().OpenConnections)
-}

@@ -446,6 +446,22 @@ func TestOverLimit(t *testing.T) { sqltest.OverLimit(t, openCorrupt) }
 // Verify with ledger.ErrCorrupt (sqltest.TimestampOverLimit).
 func TestTimestampOverLimit(t *testing.T) { sqltest.TimestampOverLimit(t, openCorrupt) }
 
+// TestCloseClosesDatabases: once Close has returned, the databases of the
+// writer and of the read pool, both of which have served, are closed:
+// neither has a connection open, the read connection that the pool kept
+// free included, nor opens one again.
+func TestCloseClosesDatabases(t *testing.T) {
+	s := openReaders(t, 2)
+	insertAccount(t, s, 1)
+	require.Equal(t, 1, viewAccounts(t, s, 1))
+	require.Len(t, s.reads.free, 1)
+	require.NoError(t, s.Close())
+	for name, db := range map[string]*sql.DB{"writer": s.w, "read pool": s.r} {
+		assert.Zero(t, db.Stats().OpenConnections, name)
+		assert.EqualError(t, db.PingContext(context.Background()), "sql: database is closed", name)
+	}
+}
+
 // TestCloseWaitsForUpdate: Close waits for an Update under way, whose fn
 // still reads and writes and whose commit is stored, and an Update that
 // starts once Close has been called fails with ledger.ErrClosed.
