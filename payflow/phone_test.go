@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -1086,6 +1087,23 @@ func TestPhonesDetectTampering(t *testing.T) {
 		w.request(t)
 		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
 		require.ErrorIs(t, err, payflow.ErrSignature)
+	})
+	t.Run("receipt payload", func(t *testing.T) {
+		// A byte of the request hash that the receipt names changed, its
+		// signature kept: refused for the signature, before the hash is
+		// compared with the request's.
+		api := &tamperAPI{approve: func(v *payflow.PaymentView) {
+			i := bytes.Index(v.Receipt, v.RequestHash)
+			require.Positive(t, i)
+			v.Receipt[i] ^= 1
+		}}
+		w := setup(t, api)
+		w.pair(t)
+		w.request(t)
+		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		require.ErrorIs(t, err, payflow.ErrSignature)
+		require.ErrorIs(t, err, record.ErrSignature)
+		assert.NotErrorIs(t, err, payflow.ErrMismatch)
 	})
 	t.Run("receipt of another key", func(t *testing.T) {
 		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})

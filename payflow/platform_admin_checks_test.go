@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -54,6 +56,39 @@ func TestEnrollCardOfAnotherIssuer(t *testing.T) {
 	assert.Equal(t, 403, payflow.AsError(err).Status)
 	_, err = s.Store.Card(ctx, v.Enrolment.ICCID)
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}
+
+// TestEnrollCardTamperedCertificate: a card whose certificate was changed
+// after its issuer signed it (a byte of its serial number, or of its
+// signature) is refused as ErrCard, the chain's signature not
+// verifying, and is not enrolled; the certificate as signed is.
+func TestEnrollCardTamperedCertificate(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	chain := v.Enrolment.Chain
+	leaf, err := pki.ParseCertificate(chain[0])
+	require.NoError(t, err)
+	serial := leaf.SerialNumber.Bytes()
+	require.Equal(t, 1, bytes.Count(chain[0], serial))
+	for name, at := range map[string]int{
+		"serial number": bytes.Index(chain[0], serial) + len(serial) - 1,
+		"signature":     len(chain[0]) - 1,
+	} {
+		bad := slices.Clone(chain)
+		bad[0] = bytes.Clone(chain[0])
+		bad[0][at] ^= 0x01
+		_, err := pki.ParseCertificate(bad[0])
+		require.NoError(t, err, "%s: the certificate still parses", name)
+		_, err = s.Platform.EnrollCard(ctx, bad, v.Enrolment.AdvertisingSecret, "Mallory")
+		require.ErrorIs(t, err, payflow.ErrCard, name)
+		assert.Equal(t, 403, payflow.AsError(err).Status, name)
+		_, err = s.Store.Card(ctx, v.Enrolment.ICCID)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, name)
+	}
+	_, err = s.Platform.EnrollCard(ctx, chain, v.Enrolment.AdvertisingSecret, "Carol")
+	require.NoError(t, err)
 }
 
 // TestEnrollCardCheckedBeforeTheStore: a card with an advertising secret

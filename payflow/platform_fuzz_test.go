@@ -11,9 +11,11 @@ import (
 )
 
 // FuzzPlatformRecords hands arbitrary bytes to every platform call that
-// decodes a signed record. Whatever the bytes, the call must not panic,
-// must fail with one of the package's codes other than internal, and must
-// not move the ledger.
+// decodes a signed record, checked first by CheckRecord as the HTTP
+// handler checks it. Whatever the bytes, neither must panic, a record
+// that CheckRecord refuses must be refused by the call with the same
+// code, message and status, and the call must fail with one of the
+// package's codes other than internal, and must not move the ledger.
 func FuzzPlatformRecords(f *testing.F) {
 	s := newShop(f, false, paytest.Options{SoftCards: true})
 	ctx := context.Background()
@@ -34,18 +36,39 @@ func FuzzPlatformRecords(f *testing.F) {
 	f.Add(byte(3), []byte{0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40})
 	f.Add(byte(0), []byte{})
 	f.Fuzz(func(t *testing.T, kind byte, msg []byte) {
-		var err error
+		var req any
+		var call func(ctx context.Context) error
 		switch kind % 5 {
 		case 0:
-			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
+			in := &payflow.LoginRequest{Proof: msg}
+			req, call = in, func(ctx context.Context) error { _, err := s.Platform.Login(ctx, in); return err }
 		case 1:
-			_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: msg})
+			in := &payflow.PairRequest{Proof: msg}
+			req, call = in, func(ctx context.Context) error { _, err := s.Platform.Pair(ctx, in); return err }
 		case 2:
-			_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+			in := &payflow.CreateRequest{Request: msg}
+			req, call = in, func(ctx context.Context) error { _, err := s.Platform.CreateRequest(ctx, in); return err }
 		case 3:
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg})
+			in := &payflow.ApproveRequest{Consent: msg}
+			req, call = in, func(ctx context.Context) error { _, err := s.Platform.Approve(ctx, in); return err }
 		case 4:
-			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			in := &payflow.RefundRequest{Refund: msg}
+			req, call = in, func(ctx context.Context) error { _, err := s.Platform.Refund(ctx, in); return err }
+		}
+		// The handler checks the record first (CheckRecord), and then
+		// runs the call under the context it returns; a record that
+		// the check refuses is refused by the call as the check
+		// refused it, with its code, message and status.
+		checked, cerr := s.Platform.CheckRecord(ctx, req)
+		if cerr != nil {
+			checked = ctx
+		}
+		err := call(checked)
+		if cerr != nil {
+			got, want := payflow.AsError(err), payflow.AsError(cerr)
+			if got == nil || got.Code != want.Code || got.Message != want.Message || got.Status != want.Status {
+				t.Fatalf("kind %d: CheckRecord refused %v, the call %v", kind%5, cerr, err)
+			}
 		}
 		if err == nil {
 			return // a seed that happens to be valid
