@@ -28,23 +28,65 @@ import (
 var ErrEnded = errors.New("outwait: the output ended")
 
 // Output is a program's output, an io.Writer that keeps what is written
-// to it. Its zero value is an empty output, not ended. It is safe for
-// concurrent use.
+// to it. Its zero value is an empty output, not ended, without Line. It
+// is safe for concurrent use.
 type Output struct {
+	// Line, if not nil, is called with each line written, without its
+	// newline, after the Write of its newline kept it and before that
+	// Write returns: a test acts on a line before the program goes on.
+	// The calls are one at a time, in the order in which the lines were
+	// kept: a Write calls Line once the calls of the Writes kept before
+	// it returned. Line is called without any lock of the Output held,
+	// and may call its methods but Write: a Write from Line waits for
+	// Line to return, and never does. Set Line before the first Write,
+	// and do not change it.
+	Line func(line string)
+
 	mu      sync.Mutex
 	b       bytes.Buffer
+	lined   int           // how much of b the lines passed to Line span
+	called  chan struct{} // closed once the calls of Line of the last Write that completed a line returned
 	ended   bool
 	err     error         // the program's, once ended
 	written chan struct{} // closed by the next Write or End; nil until a wait needs it
 }
 
-// Write keeps p and wakes the waits (Await). It never fails.
+// Write keeps p, wakes the waits (Await), and then calls Line with each
+// line that p completed. It never fails.
 func (o *Output) Write(p []byte) (int, error) {
+	lines, before, called := o.keep(p)
+	if lines != nil {
+		defer close(called)
+		if before != nil {
+			<-before
+		}
+		for _, line := range lines {
+			o.Line(line)
+		}
+	}
+	return len(p), nil
+}
+
+// keep keeps p and wakes the waits. With Line set, it returns the lines
+// that p completed, if any, for Line, with the channel closed once the
+// calls of Line of the Write before returned, nil if none, and the
+// channel to close once those of this one did.
+func (o *Output) keep(p []byte) (lines []string, before, called chan struct{}) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.b.Write(p)
 	o.wakeLocked()
-	return len(p), nil
+	if o.Line == nil {
+		return nil, nil, nil
+	}
+	rest := o.b.Bytes()[o.lined:]
+	end := bytes.LastIndexByte(rest, '\n')
+	if end < 0 {
+		return nil, nil, nil
+	}
+	o.lined += end + 1
+	before, o.called = o.called, make(chan struct{})
+	return strings.Split(string(rest[:end]), "\n"), before, o.called
 }
 
 // String returns all that was written.
