@@ -163,11 +163,11 @@ func (o *Output) Await(ctx context.Context, re *regexp.Regexp) ([]string, error)
 // expression pattern, and returns the match and its submatches; it fails
 // t at once with Await's error, naming what it waited for and holding
 // what was printed, when the output ends first or the test's context
-// does (testContext). It must be called from the goroutine running the
+// does (Context). It must be called from the goroutine running the
 // test.
 func (o *Output) Require(t *testing.T, pattern string) []string {
 	t.Helper()
-	ctx, cancel := testContext(t)
+	ctx, cancel := Context(t)
 	defer cancel()
 	m, err := o.Await(ctx, regexp.MustCompile(pattern))
 	if err != nil {
@@ -177,17 +177,18 @@ func (o *Output) Require(t *testing.T, pattern string) []string {
 }
 
 // deadlineMargin is how long before the test binary's deadline the
-// context of testContext ends: time for the test to fail, and its
-// cleanups to stop the programs it runs, before the binary panics.
+// context of Context ends: time for the test to fail, and its cleanups
+// to stop the programs it runs, before the binary panics.
 const deadlineMargin = 10 * time.Second
 
-// testContext returns t's context (t.Context), which ends when the test
+// Context returns t's context (t.Context), which ends when the test
 // ends, ended also deadlineMargin before the test binary's deadline (go
-// test -timeout) if it has one: a wait under it for a program that never
-// prints what the test waits for, and never ends, fails with what the
-// program printed, rather than the binary panicking without a word of
-// it.
-func testContext(t *testing.T) (context.Context, context.CancelFunc) {
+// test -timeout) if it has one, and the function that releases it. A
+// wait under it for a program that never does what the test waits for,
+// and never ends, fails with what the program printed, rather than the
+// binary panicking without a word of it. Its cause then wraps
+// context.DeadlineExceeded.
+func Context(t *testing.T) (context.Context, context.CancelFunc) {
 	d, ok := t.Deadline()
 	if !ok {
 		return context.WithCancel(t.Context())

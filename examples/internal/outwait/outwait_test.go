@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,6 +216,20 @@ func TestLineInOrder(t *testing.T) {
 		<-second
 		assert.Equal(t, []string{"starting", "serving 127.0.0.1:1", "ready"}, calls)
 	})
+}
+
+// TestContext: the context of Context ends deadlineMargin (10 s) before
+// the test binary's deadline, when it has one.
+func TestContext(t *testing.T) {
+	ctx, cancel := outwait.Context(t)
+	defer cancel()
+	d, ok := t.Deadline()
+	got, gotOK := ctx.Deadline()
+	require.Equal(t, ok, gotOK)
+	if ok {
+		assert.Equal(t, d.Add(-10*time.Second), got)
+	}
+	require.NoError(t, ctx.Err())
 }
 
 func ExampleOutput_Await() {
