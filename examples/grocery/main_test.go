@@ -425,13 +425,13 @@ func TestGroceryAcrossEIDRotation(t *testing.T) {
 	defer func() { now, demo.WallClock = time.Now, time.Now }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out := &onWrite{fn: func(p string) {
+	out := &outwait.Output{Line: func(line string) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case strings.Contains(p, "== 1–2. Both apps start"):
+		case strings.Contains(line, "== 1–2. Both apps start"):
 			clock = func() time.Time { return end.Add(-time.Millisecond) }
-		case strings.Contains(p, " advertising rounds from "):
+		case strings.Contains(line, " advertising rounds from "):
 			at := time.Now()
 			clock = func() time.Time { return end.Add(time.Since(at)) }
 		}
@@ -448,17 +448,6 @@ func TestGroceryAcrossEIDRotation(t *testing.T) {
 	for _, c := range codes[2:] {
 		assert.Equal(t, codes[2][2], c[2], "then one")
 	}
-}
-
-// onWrite is an output that calls fn with each write.
-type onWrite struct {
-	bytes.Buffer
-	fn func(string)
-}
-
-func (w *onWrite) Write(p []byte) (int, error) {
-	w.fn(string(p))
-	return w.Buffer.Write(p)
 }
 
 // TestGroceryDataNotFolder: a -data naming a file is a usage error (exit

@@ -393,28 +393,20 @@ func TestLoadgenCountsOnlyCaptured(t *testing.T) {
 	assert.Equal(t, map[string]int{"final_state": n}, res.errors, "each consent settled, each request seen expired")
 }
 
-// cancelAtProgress is a writer that calls cancel once it has written n
-// progress lines.
-type cancelAtProgress struct {
-	bytes.Buffer
-	n      int
-	cancel context.CancelFunc
-}
-
-func (w *cancelAtProgress) Write(p []byte) (int, error) {
-	if w.n -= len(progressRE.FindAll(p, -1)); w.n <= 0 {
-		w.cancel()
-	}
-	return w.Buffer.Write(p)
-}
-
 // TestLoadgenInterrupted: an interrupt (ctx ending) mid-run ends it at
 // once with the partial results printed, and the run fails (exit status
 // 1), so that a script does not take the partial results for a whole run.
 func TestLoadgenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &cancelAtProgress{n: 2, cancel: cancel}
+	progressed := 0
+	out := &outwait.Output{Line: func(line string) {
+		if progressRE.MatchString(line) {
+			if progressed++; progressed == 2 {
+				cancel()
+			}
+		}
+	}}
 	err := run(ctx, []string{"-pairs", "1", "-duration", "1h", "-progress", "200ms"}, out)
 	require.ErrorIs(t, err, errInterrupted, out.String())
 	assert.ErrorIs(t, err, context.Canceled)
