@@ -1248,7 +1248,7 @@ func TestShopperInterruptedBeforeApprovalSent(t *testing.T) {
 			<-r.Context().Done()
 		}
 	}
-	pOut := &watched{seen: func(line string) {
+	pOut := &outwait.Output{Line: func(line string) {
 		if strings.Contains(line, "Enter PIN") {
 			pinTyped.Store(true)
 		}
@@ -1309,18 +1309,6 @@ func interruptAtConsent(to http.Handler, interrupt func()) http.HandlerFunc {
 	}
 }
 
-// watched is an output that calls seen with every line written to it,
-// before it keeps it.
-type watched struct {
-	outwait.Output
-	seen func(line string)
-}
-
-func (w *watched) Write(p []byte) (int, error) {
-	w.seen(string(p))
-	return w.Output.Write(p)
-}
-
 // cloudWithTill starts a cloud in a new data folder and opens the card of
 // Corner Grocer's till there, for a test that sends the till's advert
 // itself; the card is closed as the test ends.
@@ -1350,7 +1338,7 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 	defer cancel()
 	var scanned, tap time.Time
 	queues := 0
-	out := &watched{seen: func(line string) {
+	out := &outwait.Output{Line: func(line string) {
 		switch {
 		case strings.Contains(line, "Scanning for"):
 			scanned = time.Now()
@@ -1416,7 +1404,7 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	var sErr error
 	var wg sync.WaitGroup
 	scans := 0
-	pOut := &watched{seen: func(line string) {
+	pOut := &outwait.Output{Line: func(line string) {
 		if strings.Contains(line, "Scanning for") {
 			if scans++; scans == 2 { // the till comes back, with the seller program
 				scanningAgain.Store(true)
@@ -1444,7 +1432,7 @@ func TestShopperPeerGoneAfterWait(t *testing.T) {
 	const wait = 10 * time.Second
 	ctx := phonesContext(t)
 	var scanned, heard time.Time
-	out := &watched{seen: func(line string) {
+	out := &outwait.Output{Line: func(line string) {
 		switch {
 		case strings.Contains(line, "Scanning for") && scanned.IsZero():
 			scanned = time.Now()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
@@ -291,37 +293,34 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
-// cancelAfter is a writer that calls cancel once it has written n lines
-// that contain marker.
-type cancelAfter struct {
-	bytes.Buffer
-	marker string
-	n      int
-	cancel context.CancelFunc
-}
-
-func (w *cancelAfter) Write(p []byte) (int, error) {
-	if w.n -= strings.Count(string(p), w.marker); w.n <= 0 {
-		w.cancel()
-	}
-	return w.Buffer.Write(p)
+// cancelAfter returns an output that calls cancel as the program writes
+// the nth line that contains marker (outwait.Output.Line).
+func cancelAfter(marker string, n int, cancel func()) *outwait.Output {
+	return &outwait.Output{Line: func(line string) {
+		if strings.Contains(line, marker) {
+			if n--; n == 0 {
+				cancel()
+			}
+		}
+	}}
 }
 
 // TestGroceryInterruptedWhileAdvertising: an interrupt (ctx ending) while
 // the radio broadcasts its rounds ends the program at once, even with the
-// most rounds that -rounds takes.
+// most rounds that -rounds takes: before it says it heard them.
 func TestGroceryInterruptedWhileAdvertising(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &cancelAfter{marker: " logged in with card ", n: 2, cancel: cancel} // both phones
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-rounds", strconv.Itoa(maxRounds)}, out) }()
+	out := cancelAfter(" logged in with card ", 2, cancel) // both phones
+	done := out.Go(func(stdout io.Writer) error { return run(ctx, []string{"-rounds", strconv.Itoa(maxRounds)}, stdout) })
+	wait, stop := outwait.Context(t)
+	defer stop()
 	select {
 	case err := <-done:
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.NotContains(t, out.String(), "advertising rounds")
-	case <-time.After(20 * time.Second):
-		t.Fatal("the program went on broadcasting after the interrupt")
+	case <-wait.Done():
+		t.Fatalf("the program went on after the interrupt: %v; it printed:\n%s", context.Cause(wait), out)
 	}
 }
 
@@ -334,7 +333,7 @@ var errInterrupt = errors.New("interrupt signal received")
 // nothing of why the run stopped.
 func TestGroceryInterruptSaysSo(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	out := &cancelAfter{marker: " logged in with card ", n: 2, cancel: func() { cancel(errInterrupt) }} // both phones
+	out := cancelAfter(" logged in with card ", 2, func() { cancel(errInterrupt) }) // both phones
 	err := run(ctx, nil, out)
 	assert.EqualError(t, err, "context canceled (interrupt signal received)")
 	assert.ErrorIs(t, err, context.Canceled)
@@ -376,7 +375,7 @@ func TestGroceryWithdrawalExpired(t *testing.T) {
 	var skew atomic.Int64
 	now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	defer func() { now = time.Now }()
-	out := &cancelAfter{marker: "Wrong PIN", n: 1, cancel: func() { skew.Store(int64(payflow.DefaultRequestTTL + time.Minute)) }}
+	out := cancelAfter("Wrong PIN", 1, func() { skew.Store(int64(payflow.DefaultRequestTTL + time.Minute)) })
 	err := run(context.Background(), []string{"-pin", "999999"}, out)
 	require.ErrorIs(t, err, simcard.ErrWrongPIN, out.String())
 	require.ErrorIs(t, err, payflow.ErrExpired, out.String())
@@ -395,7 +394,7 @@ func TestGroceryWithdrawalExpired(t *testing.T) {
 func TestGroceryInterruptedAfterPayment(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &cancelAfter{marker: "[shopper] Receipt verified offline", n: 1, cancel: cancel}
+	out := cancelAfter("[shopper] Receipt verified offline", 1, cancel)
 	err := run(ctx, nil, out)
 	require.ErrorIs(t, err, context.Canceled, out.String())
 	signed := regexp.MustCompile(`The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(out.String())
@@ -426,13 +425,13 @@ func TestGroceryAcrossEIDRotation(t *testing.T) {
 	defer func() { now, demo.WallClock = time.Now, time.Now }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out := &onWrite{fn: func(p string) {
+	out := &outwait.Output{Line: func(line string) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case strings.Contains(p, "== 1–2. Both apps start"):
+		case strings.Contains(line, "== 1–2. Both apps start"):
 			clock = func() time.Time { return end.Add(-time.Millisecond) }
-		case strings.Contains(p, " advertising rounds from "):
+		case strings.Contains(line, " advertising rounds from "):
 			at := time.Now()
 			clock = func() time.Time { return end.Add(time.Since(at)) }
 		}
@@ -449,17 +448,6 @@ func TestGroceryAcrossEIDRotation(t *testing.T) {
 	for _, c := range codes[2:] {
 		assert.Equal(t, codes[2][2], c[2], "then one")
 	}
-}
-
-// onWrite is an output that calls fn with each write.
-type onWrite struct {
-	bytes.Buffer
-	fn func(string)
-}
-
-func (w *onWrite) Write(p []byte) (int, error) {
-	w.fn(string(p))
-	return w.Buffer.Write(p)
 }
 
 // TestGroceryDataNotFolder: a -data naming a file is a usage error (exit

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -316,43 +317,30 @@ func (a downApproveAPI) Approve(context.Context, *payflow.ApproveRequest) (*payf
 // once purchaseGrace has passed, so that the run ends on time however
 // long the platform takes, also when the pair keeps asking a platform
 // that does not answer: its outcome unknown, it counts as a timeout
-// error, not as an error of the platform.
+// error, not as an error of the platform. The run, on the platform in
+// process, is in a synctest bubble: it ends exactly purchaseGrace after
+// d.
 func TestLoadgenEndsOnTime(t *testing.T) {
 	for name, wrap := range map[string]func(payflow.API) payflow.API{
 		"stuck": func(api payflow.API) payflow.API { return stuckApproveAPI{api} },
 		"down":  func(api payflow.API) payflow.API { return downApproveAPI{api} },
 	} {
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			c := config{pairs: 1, dir: t.TempDir(), wrap: wrap}
-			pairs, _, cleanup, err := setup(ctx, &c)
-			require.NoError(t, err)
-			defer cleanup()
-			const d = 300 * time.Millisecond
-			type outcome struct {
-				res *result
-				err error
-			}
-			done := make(chan outcome, 1)
-			start := time.Now()
-			go func() {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := t.Context()
+				c := config{pairs: 1, dir: t.TempDir(), wrap: wrap}
+				pairs, _, cleanup, err := setup(ctx, &c)
+				require.NoError(t, err)
+				defer cleanup()
+				const d = 300 * time.Millisecond
+				start := time.Now()
 				res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
-				done <- outcome{res, err}
-			}()
-			select {
-			case o := <-done:
-				elapsed := time.Since(start)
-				require.NoError(t, o.err)
-				assert.GreaterOrEqual(t, elapsed, d+purchaseGrace)
-				assert.Less(t, elapsed, d+purchaseGrace+time.Second)
-				assert.Zero(t, o.res.purchases)
-				assert.Equal(t, map[string]int{"timeout": 1}, o.res.errors)
-			case <-time.After(d + purchaseGrace + 10*time.Second):
-				cancel()
-				<-done
-				t.Fatal("the run went on past its end")
-			}
+				require.NoError(t, err)
+				assert.Equal(t, d+purchaseGrace, time.Since(start))
+				assert.Equal(t, d+purchaseGrace, res.elapsed)
+				assert.Zero(t, res.purchases)
+				assert.Equal(t, map[string]int{"timeout": 1}, res.errors)
+			})
 		})
 	}
 }
@@ -405,28 +393,20 @@ func TestLoadgenCountsOnlyCaptured(t *testing.T) {
 	assert.Equal(t, map[string]int{"final_state": n}, res.errors, "each consent settled, each request seen expired")
 }
 
-// cancelAtProgress is a writer that calls cancel once it has written n
-// progress lines.
-type cancelAtProgress struct {
-	bytes.Buffer
-	n      int
-	cancel context.CancelFunc
-}
-
-func (w *cancelAtProgress) Write(p []byte) (int, error) {
-	if w.n -= len(progressRE.FindAll(p, -1)); w.n <= 0 {
-		w.cancel()
-	}
-	return w.Buffer.Write(p)
-}
-
 // TestLoadgenInterrupted: an interrupt (ctx ending) mid-run ends it at
 // once with the partial results printed, and the run fails (exit status
 // 1), so that a script does not take the partial results for a whole run.
 func TestLoadgenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &cancelAtProgress{n: 2, cancel: cancel}
+	progressed := 0
+	out := &outwait.Output{Line: func(line string) {
+		if progressRE.MatchString(line) {
+			if progressed++; progressed == 2 {
+				cancel()
+			}
+		}
+	}}
 	err := run(ctx, []string{"-pairs", "1", "-duration", "1h", "-progress", "200ms"}, out)
 	require.ErrorIs(t, err, errInterrupted, out.String())
 	assert.ErrorIs(t, err, context.Canceled)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 )
 
 func TestTickets(t *testing.T) {
@@ -123,19 +123,17 @@ func TestTicketsAcrossEIDRotation(t *testing.T) {
 	defer func() { demo.WallClock = time.Now }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out bytes.Buffer
 	stepped := false
-	step := writeFunc(func(p []byte) (int, error) {
+	out := &outwait.Output{Line: func(line string) {
 		mu.Lock()
 		defer mu.Unlock()
-		if !stepped && bytes.Contains(p, []byte(" is held by ")) {
+		if !stepped && strings.Contains(line, " is held by ") {
 			stepped = true
 			at := time.Now()
 			clock = func() time.Time { return end.Add(time.Since(at)) }
 		}
-		return len(p), nil
-	})
-	require.NoError(t, run(ctx, nil, io.MultiWriter(step, &out)), out.String())
+	}}
+	require.NoError(t, run(ctx, nil, out), out.String())
 	s := out.String()
 	for _, label := range []string{"[shopper] ", "[seller]  "} {
 		assert.Contains(t, s, label+"The other screen shows another pairing code: selecting again after the EIDs changed\n")
@@ -143,8 +141,3 @@ func TestTicketsAcrossEIDRotation(t *testing.T) {
 	assert.Contains(t, s, "[cloud]   ARENA-1231-A12 is held by Erin\n")
 	assert.Contains(t, s, "[shopper] The cloud refused to settle, nothing paid: a leg of the payment is not covered, Frank's money or the seat that Dana's Tickets delivers with it (payflow: insufficient funds")
 }
-
-// writeFunc is an io.Writer that calls the function.
-type writeFunc func(p []byte) (int, error)
-
-func (f writeFunc) Write(p []byte) (int, error) { return f(p) }

@@ -2,8 +2,10 @@ package demo
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,30 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 )
-
-// lineWriter keeps the lines written to it, one a write as a Printer
-// writes them, and calls seen with each as it is written. It is safe for
-// concurrent use.
-type lineWriter struct {
-	mu   sync.Mutex
-	text strings.Builder
-	seen func(line string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.seen(string(p))
-	return w.text.Write(p)
-}
-
-func (w *lineWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.text.String()
-}
 
 // cloudStarted returns the lines that the cloud program p prints as it
 // starts on the data folder dir, up to the one that says who is in range,
@@ -50,22 +31,20 @@ func cloudStarted(p *cloudProgram, dir string, lines ...string) string {
 // cloudProgram is the cloud program running on a loopback port
 // (startCloudProgram).
 type cloudProgram struct {
-	out       *lineWriter
-	url       string // the URL it wrote into the data folder, once it says where it serves
-	interrupt context.CancelFunc
-	ended     chan struct{} // closed once the program returned err
-	err       error
+	out  *outwait.Output
+	url  string       // the URL it wrote into the data folder, once it says where it serves
+	stop func() error // interrupts the program and returns its error once it ended
 }
 
 // startCloudProgram runs the cloud program on the data folder dir, on a
 // loopback port, until it is stopped (stop) or the test ends; it prints
-// into a lineWriter that calls seen with each line and the function that
-// interrupts the program.
+// into an outwait.Output that calls seen with each line as the program
+// writes it (Line), and with the function that interrupts the program.
 func startCloudProgram(t *testing.T, dir string, seen func(line string, interrupt func())) *cloudProgram {
 	t.Helper()
 	ctx, interrupt := context.WithCancel(context.Background())
-	p := &cloudProgram{interrupt: interrupt, ended: make(chan struct{})}
-	p.out = &lineWriter{seen: func(line string) {
+	p := &cloudProgram{}
+	p.out = &outwait.Output{Line: func(line string) {
 		if strings.Contains(line, ", serving ") {
 			b, err := os.ReadFile(filepath.Join(dir, URLFile))
 			assert.NoError(t, err, "written before the line")
@@ -73,33 +52,15 @@ func startCloudProgram(t *testing.T, dir string, seen func(line string, interrup
 		}
 		seen(line, interrupt)
 	}}
-	go func() {
-		defer close(p.ended)
-		p.err = RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, p.out)
-	}()
-	t.Cleanup(func() {
-		interrupt()
-		<-p.ended
+	done := p.out.Go(func(stdout io.Writer) error {
+		return RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, stdout)
 	})
+	p.stop = sync.OnceValue(func() error {
+		interrupt()
+		return <-done
+	})
+	t.Cleanup(func() { p.stop() })
 	return p
-}
-
-// await returns once c is closed, and fails t when the program ended
-// first.
-func (p *cloudProgram) await(t *testing.T, c <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-p.ended:
-		t.Fatalf("the cloud program ended: %v\n%s", p.err, p.out)
-	}
-}
-
-// stop interrupts the program and returns its error once it ended.
-func (p *cloudProgram) stop() error {
-	p.interrupt()
-	<-p.ended
-	return p.err
 }
 
 // folderCards returns the cards of Alice and the till of the data folder
@@ -158,14 +119,12 @@ func TestCloudTopsUpShortWallet(t *testing.T) {
 	ctx := t.Context()
 	dir := setUpFolder(t)
 	aliceBuys(ctx, t, openCloud(t, dir), folderCards(t, dir), []Item{{"coffee", 5}}, false) // EUR 27.45 of 50.00
-	started := make(chan struct{})
 	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
 		if strings.Contains(line, "are in range") {
 			interrupt() // nothing printed after
-			close(started)
 		}
 	})
-	p.await(t, started)
+	p.out.Require(t, "are in range")
 	require.NoError(t, p.stop(), p.out.String())
 	assert.Equal(t, cloudStarted(p, dir, toppedUp, "Balance of Alice: EUR 72.55", "Balance of Corner Grocer: EUR 27.45"), p.out.String())
 }
@@ -183,22 +142,17 @@ func TestCloudSweepTopsUp(t *testing.T) {
 	dir := setUpFolder(t)
 	second, cards := openCloud(t, dir), folderCards(t, dir)
 	aliceBuys(ctx, t, second, cards, []Item{{"coffee", 5}}, true)
-	first, next := make(chan struct{}), make(chan struct{})
 	sweeps := 0
 	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
 		if strings.Contains(line, swept) {
-			switch sweeps++; sweeps {
-			case 1:
-				close(first)
-			case 2:
+			if sweeps++; sweeps == 2 {
 				interrupt() // nothing printed after
-				close(next)
 			}
 		}
 	})
-	p.await(t, first)
+	p.out.Require(t, regexp.QuoteMeta(swept))
 	aliceBuys(ctx, t, second, cards, []Item{{"milk", 1}}, true)
-	p.await(t, next)
+	p.out.Require(t, "(?s)"+regexp.QuoteMeta(swept)+".*"+regexp.QuoteMeta(swept))
 	require.NoError(t, p.stop(), p.out.String())
 	assert.Equal(t, cloudStarted(p, dir, "Balance of Alice: EUR 50.00", "Balance of Corner Grocer: EUR 0.00")+
 		"[cloud]   "+swept+"\n"+
@@ -215,21 +169,16 @@ func TestCloudSaysError(t *testing.T) {
 	dir := setUpFolder(t)
 	aliceBuys(t.Context(), t, openCloud(t, dir), folderCards(t, dir), []Item{{"milk", 1}}, true)
 	air := filepath.Join(dir, airFolder)
-	said := make(chan struct{})
-	var once sync.Once
 	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
 		switch {
 		case strings.Contains(line, "are in range"): // before the first advert
 			assert.NoError(t, os.RemoveAll(air))
 			assert.NoError(t, os.WriteFile(air, nil, 0o600))
 		case strings.Contains(line, "error: "), strings.Contains(line, swept):
-			once.Do(func() {
-				interrupt() // nothing printed after
-				close(said)
-			})
+			interrupt() // nothing printed after
 		}
 	})
-	p.await(t, said)
+	p.out.Require(t, "error: |"+regexp.QuoteMeta(swept))
 	require.NoError(t, p.stop(), p.out.String())
 	assert.Equal(t, cloudStarted(p, dir, "Balance of Alice: EUR 50.00", "Balance of Corner Grocer: EUR 0.00")+
 		"[cloud]   error: demo: mkdir "+air+": not a directory\n", p.out.String())
@@ -242,7 +191,7 @@ func TestCloudSaysError(t *testing.T) {
 // platform, which fails with the interrupt.
 func TestCloudPairsBounds(t *testing.T) {
 	dir := t.TempDir()
-	out := &lineWriter{seen: func(string) {}}
+	out := &outwait.Output{}
 	err := RunCloud(t.Context(), []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", strconv.Itoa(MaxLoadPairs + 1)}, out)
 	require.ErrorIs(t, err, ErrUsage)
 	assert.EqualError(t, err, "demo: invalid usage: -pairs must be from 0 to "+strconv.Itoa(MaxLoadPairs))

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
-	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
 )
@@ -43,17 +42,14 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	var terr, aerr error
 	wg.Go(func() { tc, terr = till.awaitPaired(wctx, "Alice", first) })
 
-	// The epoch ends: both phones advertise their new EIDs, and Alice,
-	// who hears only the till's new one, selects it.
+	// The epoch ends: both phones advertise their new EIDs, and Alice
+	// selects the till's new one.
 	endEpoch()
-	bcancel := broadcast(ctx, t, &wg, radio, alice, till)
-	defer bcancel()
-	require.NoError(t, radio.Broadcast([]*Station{till.Station}, []*Listener{alice.Scanner}, WallClock()))
+	hear(t, radio, alice, till)
 	second := selectPeer(ctx, t, alice, "Corner Grocer")
 	require.NotEqual(t, first.SessionID, second.SessionID, "a session on either side of the epoch's end")
 
 	ac, aerr = alice.awaitPaired(wctx, "Corner Grocer", second)
-	bcancel()
 	wg.Wait()
 	require.NoError(t, aerr, w.out.String())
 	require.NoError(t, terr, w.out.String())
@@ -78,24 +74,16 @@ func standStill(t *testing.T) (endEpoch func()) {
 	return func() { at.Store(end.UnixNano()) }
 }
 
-// broadcast has the phones hear each other every 50 ms, in wg, until the
-// returned function is called.
-func broadcast(ctx context.Context, t *testing.T, wg *sync.WaitGroup, radio *Radio, phones ...*Phone) (stop func()) {
+// hear has the phones hear each other's adverts of now (WallClock),
+// which stands still (standStill): once, as the queues keep them.
+func hear(t *testing.T, radio *Radio, phones ...*Phone) {
+	t.Helper()
 	var stations []*Station
 	var listeners []*Listener
 	for _, ph := range phones {
 		stations, listeners = append(stations, ph.Station), append(listeners, ph.Scanner)
 	}
-	ctx, stop = context.WithCancel(ctx)
-	wg.Go(func() {
-		for ctxsleep.Sleep(ctx, 50*time.Millisecond) == nil {
-			if err := radio.Broadcast(stations, listeners, WallClock()); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
-	return stop
+	require.NoError(t, radio.Broadcast(stations, listeners, WallClock()))
 }
 
 // selectPeer has ph show its service queue, tap name and select it.
@@ -111,35 +99,40 @@ func selectPeer(ctx context.Context, t *testing.T, ph *Phone, name string) *payf
 }
 
 // hookAPI calls the hooks set: beforePair before a Pair call and
-// afterPair once it returned, with the number of the call, and resolve
-// before a Resolve call, with its request. A Pair call for which failPair
+// afterPair once it returned, with the number of the call, resolve
+// before a Resolve call, with its context and request, and beforeRead
+// before a Session call. A Pair call for which failPair
 // returns an error fails with it, sent nowhere.
 type hookAPI struct {
 	payflow.API
 	beforePair, afterPair func(n int32)
 	failPair              func(n int32) error
-	resolve               func(req *payflow.ResolveRequest)
+	resolve               func(ctx context.Context, req *payflow.ResolveRequest)
+	beforeRead            func()
 	pairs                 atomic.Int32
 	// sessions, held for reading by every Session call under way, is
 	// held for writing to close the gate (heldRead).
 	sessions sync.RWMutex
 	// heldRead, once set (with sessions held for writing, so that no
-	// Session call read before it is under way), holds the next Session
-	// call until its context ends (then its error) or for at most
-	// heldReadMax, and is cleared by it.
-	heldRead atomic.Bool
+	// Session call read before it is under way) to the context of the
+	// till's wait (holdNextRead), holds the next Session call until its
+	// own context (then its error) or that one ends, and is cleared by
+	// it: a read of the wait fails as the wait ends, and one made after
+	// the wait ended goes on at once.
+	heldRead atomic.Pointer[context.Context]
 }
 
-// heldReadMax bounds how long hookAPI.heldRead holds a Session call
-// whose context does not end.
-const heldReadMax = 2 * time.Second
-
 func (a *hookAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
-	if a.heldRead.CompareAndSwap(true, false) {
+	if a.beforeRead != nil {
+		a.beforeRead()
+	}
+	if held := a.heldRead.Swap(nil); held != nil {
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(heldReadMax):
+		case <-(*held).Done():
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
 	a.sessions.RLock()
@@ -147,11 +140,12 @@ func (a *hookAPI) Session(ctx context.Context, token string, id payflow.ID) (*pa
 	return a.API.Session(ctx, token, id)
 }
 
-// holdNextRead has the next Session call held (heldRead), once every
-// Session call under way has ended.
-func (a *hookAPI) holdNextRead() {
+// holdNextRead has the next Session call held (heldRead) while wait,
+// the context of the till's wait, lasts, once every Session call under
+// way has ended.
+func (a *hookAPI) holdNextRead(wait context.Context) {
 	a.sessions.Lock()
-	a.heldRead.Store(true)
+	a.heldRead.Store(&wait)
 	a.sessions.Unlock()
 }
 
@@ -174,7 +168,7 @@ func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.
 
 func (a *hookAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
 	if a.resolve != nil {
-		a.resolve(req)
+		a.resolve(ctx, req)
 	}
 	return a.API.Resolve(ctx, token, req)
 }
@@ -238,31 +232,35 @@ func (x *crossing) release(t *testing.T) *payflow.Confirmation {
 }
 
 // tillWaits has the till wait for Alice (awaitPaired) in the session it
-// selected, within wctx, which ends in 15 seconds, ends the epoch and has
-// both phones hear each other's new adverts. It returns wctx and wait,
-// which waits for the till's wait to end, stops the radio and returns the
-// till's outcome.
+// selected, within wctx, which ends in 15 seconds, and, once the wait
+// read the session (under the epoch before), ends the epoch and has both
+// phones hear each other's new adverts. It returns wctx and wait, which
+// waits for the till's wait to end and returns the till's outcome.
 func (x *crossing) tillWaits(ctx context.Context, t *testing.T) (wctx context.Context, wait func() (*payflow.Confirmation, error)) {
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	var wg sync.WaitGroup
 	var tc *payflow.Confirmation
 	var terr error
-	done := make(chan struct{})
-	wg.Go(func() {
+	read, done := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	x.tillAPI.beforeRead = func() { once.Do(func() { close(read) }) }
+	go func() {
 		defer close(done)
 		tc, terr = x.till.awaitPaired(wctx, "Alice", x.first)
-	})
+	}()
+	select {
+	case <-read:
+	case <-done:
+		cancel()
+		t.Fatalf("the till's wait ended before it read the session: %v\n%s", terr, x.out.String())
+	}
 	x.endEpoch()
-	stop := broadcast(ctx, t, &wg, x.radio, x.alice, x.till)
+	hear(t, x.radio, x.alice, x.till)
 	t.Cleanup(func() {
 		cancel()
-		stop()
-		wg.Wait()
+		<-done
 	})
 	return wctx, func() (*payflow.Confirmation, error) {
 		<-done
-		stop()
-		wg.Wait()
 		return tc, terr
 	}
 }
@@ -324,13 +322,10 @@ func TestPairingDuringReselection(t *testing.T) {
 	var x *crossing
 	var ac *payflow.Confirmation
 	var aerr error
-	x = newCrossing(ctx, t, &hookAPI{resolve: func(req *payflow.ResolveRequest) {
-		// The till looks for Alice again and asks for her new EID.
+	x = newCrossing(ctx, t, &hookAPI{resolve: func(_ context.Context, req *payflow.ResolveRequest) {
+		// The till, its wait ended by the EIDs' change, looks for Alice
+		// again and asks for her new EID.
 		if armed.Load() && bytes.Equal(req.EID, aliceNew[:]) && armed.CompareAndSwap(true, false) {
-			// The till's wait, whose next read of the session would find
-			// it paired, is ended by the EIDs' change first, as when
-			// Alice's selection lands just after its last read.
-			x.tillAPI.holdNextRead()
 			ac, aerr = x.alice.awaitPaired(ctx, "Corner Grocer", x.release(t))
 		}
 	}})
@@ -411,9 +406,9 @@ func TestPairedMeanwhileAfterReselection(t *testing.T) {
 			case 3:
 				close(again)
 			}
-		}, resolve: func(req *payflow.ResolveRequest) {
+		}, resolve: func(wait context.Context, req *payflow.ResolveRequest) {
 			if armed.Load() && bytes.Equal(req.EID, next[:]) && armed.CompareAndSwap(true, false) {
-				tillAPI.holdNextRead()
+				tillAPI.holdNextRead(wait)
 				var entries []payflow.QueueEntry
 				if entries, aerr = w.alice.ServiceQueue(ctx); aerr == nil {
 					var e payflow.QueueEntry

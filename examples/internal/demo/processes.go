@@ -1199,10 +1199,18 @@ func unanswered(err error) bool {
 // goes back to ignoring it once the context has ended: a second
 // interrupt is ignored there, and SIGTERM still ends it.
 func NotifyContext() (context.Context, context.CancelFunc) {
+	return notifyContext(func() {})
+}
+
+// notifyContext is NotifyContext, which calls stopped once it no longer
+// relays the signals, its context ended: a test tells by it when a second
+// interrupt gets the system's default.
+func notifyContext(stopped func()) (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop()
+		stopped()
 	}()
 	return ctx, stop
 }

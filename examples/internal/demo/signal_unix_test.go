@@ -3,18 +3,20 @@
 package demo
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 )
 
 // TestSecondInterruptEnds: a program whose context NotifyContext made
@@ -22,16 +24,16 @@ import (
 // seller withdrawing its payment request, a cloud shutting its server
 // down); a second interrupt ends the process at once, as the system's
 // default does, instead of waiting for that to end. The program runs in
-// a child process, which takes a minute to end after its first
-// interrupt, and is interrupted again until it ends.
+// a child process, which, once interrupted, goes on until its input ends
+// (as the test does), and is interrupted again once NotifyContext no
+// longer relays the interrupts.
 func TestSecondInterruptEnds(t *testing.T) {
 	if os.Getenv("DEMO_SIGNAL_CHILD") != "" {
-		ctx, stop := NotifyContext()
+		ctx, stop := notifyContext(func() { fmt.Println("relayed no more") })
 		defer stop()
 		fmt.Println("ready")
 		<-ctx.Done()
-		fmt.Println("interrupted")
-		time.Sleep(time.Minute) // a long withdrawal
+		io.Copy(io.Discard, os.Stdin) // a long withdrawal
 		os.Exit(0)
 	}
 	if signal.Ignored(os.Interrupt) {
@@ -41,41 +43,29 @@ func TestSecondInterruptEnds(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondInterruptEnds$")
 	cmd.Env = append(os.Environ(), "DEMO_SIGNAL_CHILD=1")
-	stdout, err := cmd.StdoutPipe()
+	out := &outwait.Output{}
+	cmd.Stdout = out
+	_, err := cmd.StdinPipe() // open until the child ended
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	lines := bufio.NewScanner(stdout)
-	next := func() string {
-		if !lines.Scan() {
-			return ""
-		}
-		return lines.Text()
-	}
-	require.Equal(t, "ready", next())
+	t.Cleanup(func() { cmd.Process.Kill() }) // fails once it ended
+	done := out.Go(func(io.Writer) error { return cmd.Wait() })
+	out.Require(t, `(?m)^ready$`)
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
-	require.Equal(t, "interrupted", next())
-	go func() { done <- cmd.Wait() }()
-	// Interrupted again and again, as a user presses Ctrl-C once more.
-	again := time.NewTicker(50 * time.Millisecond)
-	defer again.Stop()
-	giveUp := time.After(20 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			var ee *exec.ExitError
-			require.True(t, errors.As(err, &ee), "%v", err)
-			ws, ok := ee.Sys().(syscall.WaitStatus)
-			require.True(t, ok)
-			assert.True(t, ws.Signaled(), "ended by the signal: %v", err)
-			assert.Equal(t, syscall.SIGINT, ws.Signal())
-			return
-		case <-again.C:
-			cmd.Process.Signal(os.Interrupt) // fails once it ended
-		case <-giveUp:
-			cmd.Process.Kill()
-			<-done
-			t.Fatal("interrupting it again did not end the program")
-		}
+	out.Require(t, `(?m)^relayed no more$`)
+	// Interrupted again, as a user presses Ctrl-C once more.
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	wait, stopWait := outwait.Context(t)
+	defer stopWait()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		require.True(t, errors.As(err, &ee), "%v", err)
+		ws, ok := ee.Sys().(syscall.WaitStatus)
+		require.True(t, ok)
+		assert.True(t, ws.Signaled(), "ended by the signal: %v", err)
+		assert.Equal(t, syscall.SIGINT, ws.Signal())
+	case <-wait.Done():
+		t.Fatalf("interrupting it again did not end the program: %v; it printed:\n%s", context.Cause(wait), out)
 	}
 }

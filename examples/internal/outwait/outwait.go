@@ -28,23 +28,65 @@ import (
 var ErrEnded = errors.New("outwait: the output ended")
 
 // Output is a program's output, an io.Writer that keeps what is written
-// to it. Its zero value is an empty output, not ended. It is safe for
-// concurrent use.
+// to it. Its zero value is an empty output, not ended, without Line. It
+// is safe for concurrent use.
 type Output struct {
+	// Line, if not nil, is called with each line written, without its
+	// newline, after the Write of its newline kept it and before that
+	// Write returns: a test acts on a line before the program goes on.
+	// The calls are one at a time, in the order in which the lines were
+	// kept: a Write calls Line once the calls of the Writes kept before
+	// it returned. Line is called without any lock of the Output held,
+	// and may call its methods but Write: a Write from Line waits for
+	// Line to return, and never does. Set Line before the first Write,
+	// and do not change it.
+	Line func(line string)
+
 	mu      sync.Mutex
 	b       bytes.Buffer
+	lined   int           // how much of b the lines passed to Line span
+	called  chan struct{} // closed once the calls of Line of the last Write that completed a line returned
 	ended   bool
 	err     error         // the program's, once ended
 	written chan struct{} // closed by the next Write or End; nil until a wait needs it
 }
 
-// Write keeps p and wakes the waits (Await). It never fails.
+// Write keeps p, wakes the waits (Await), and then calls Line with each
+// line that p completed. It never fails.
 func (o *Output) Write(p []byte) (int, error) {
+	lines, before, called := o.keep(p)
+	if lines != nil {
+		defer close(called)
+		if before != nil {
+			<-before
+		}
+		for _, line := range lines {
+			o.Line(line)
+		}
+	}
+	return len(p), nil
+}
+
+// keep keeps p and wakes the waits. With Line set, it returns the lines
+// that p completed, if any, for Line, with the channel closed once the
+// calls of Line of the Write before returned, nil if none, and the
+// channel to close once those of this one did.
+func (o *Output) keep(p []byte) (lines []string, before, called chan struct{}) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.b.Write(p)
 	o.wakeLocked()
-	return len(p), nil
+	if o.Line == nil {
+		return nil, nil, nil
+	}
+	rest := o.b.Bytes()[o.lined:]
+	end := bytes.LastIndexByte(rest, '\n')
+	if end < 0 {
+		return nil, nil, nil
+	}
+	o.lined += end + 1
+	before, o.called = o.called, make(chan struct{})
+	return strings.Split(string(rest[:end]), "\n"), before, o.called
 }
 
 // String returns all that was written.
@@ -121,11 +163,11 @@ func (o *Output) Await(ctx context.Context, re *regexp.Regexp) ([]string, error)
 // expression pattern, and returns the match and its submatches; it fails
 // t at once with Await's error, naming what it waited for and holding
 // what was printed, when the output ends first or the test's context
-// does (testContext). It must be called from the goroutine running the
+// does (Context). It must be called from the goroutine running the
 // test.
 func (o *Output) Require(t *testing.T, pattern string) []string {
 	t.Helper()
-	ctx, cancel := testContext(t)
+	ctx, cancel := Context(t)
 	defer cancel()
 	m, err := o.Await(ctx, regexp.MustCompile(pattern))
 	if err != nil {
@@ -135,17 +177,18 @@ func (o *Output) Require(t *testing.T, pattern string) []string {
 }
 
 // deadlineMargin is how long before the test binary's deadline the
-// context of testContext ends: time for the test to fail, and its
-// cleanups to stop the programs it runs, before the binary panics.
+// context of Context ends: time for the test to fail, and its cleanups
+// to stop the programs it runs, before the binary panics.
 const deadlineMargin = 10 * time.Second
 
-// testContext returns t's context (t.Context), which ends when the test
+// Context returns t's context (t.Context), which ends when the test
 // ends, ended also deadlineMargin before the test binary's deadline (go
-// test -timeout) if it has one: a wait under it for a program that never
-// prints what the test waits for, and never ends, fails with what the
-// program printed, rather than the binary panicking without a word of
-// it.
-func testContext(t *testing.T) (context.Context, context.CancelFunc) {
+// test -timeout) if it has one, and the function that releases it. A
+// wait under it for a program that never does what the test waits for,
+// and never ends, fails with what the program printed, rather than the
+// binary panicking without a word of it. Its cause then wraps
+// context.DeadlineExceeded.
+func Context(t *testing.T) (context.Context, context.CancelFunc) {
 	d, ok := t.Deadline()
 	if !ok {
 		return context.WithCancel(t.Context())

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,6 +135,101 @@ func TestRequire(t *testing.T) {
 	out := &outwait.Output{}
 	go fmt.Fprintln(out, "serving 127.0.0.1:1")
 	assert.Equal(t, []string{"serving 127.0.0.1:1", "127.0.0.1:1"}, out.Require(t, servingRE.String()))
+}
+
+// TestLine: Line is called with each line as the Write of its newline
+// keeps it, without the newline, a line written in several Writes once,
+// the lines of one Write in order, an empty line too, and a last line
+// without its newline not at all; a call sees the output up to its line
+// and may call String, Await and End.
+func TestLine(t *testing.T) {
+	var calls []string
+	out := &outwait.Output{}
+	out.Line = func(line string) {
+		m, err := out.Await(t.Context(), regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(line)+`$`))
+		require.NoError(t, err)
+		calls = append(calls, fmt.Sprintf("%q after %q", m[0], out.String()))
+		if line == "end" {
+			out.End(nil)
+		}
+	}
+	write := func(p string, want ...string) {
+		t.Helper()
+		calls = nil
+		n, err := out.Write([]byte(p))
+		require.NoError(t, err)
+		assert.Equal(t, len(p), n)
+		assert.Equal(t, want, calls, "the calls of Write(%q)", p)
+	}
+	write("star")
+	write("ting")
+	write("\n", `"starting" after "starting\n"`)
+	write("serving 127.0.0.1:1\n\nready\nsel", `"serving 127.0.0.1:1" after "starting\nserving 127.0.0.1:1\n\nready\nsel"`,
+		`"" after "starting\nserving 127.0.0.1:1\n\nready\nsel"`, `"ready" after "starting\nserving 127.0.0.1:1\n\nready\nsel"`)
+	write("ling\nend\nlast", `"selling" after "starting\nserving 127.0.0.1:1\n\nready\nselling\nend\nlast"`,
+		`"end" after "starting\nserving 127.0.0.1:1\n\nready\nselling\nend\nlast"`)
+	m, err := out.Await(t.Context(), regexp.MustCompile(`(?m)^last$`))
+	assert.Nil(t, m)
+	assert.ErrorIs(t, err, outwait.ErrEnded, "Line ended the output")
+	assert.Equal(t, "starting\nserving 127.0.0.1:1\n\nready\nselling\nend\nlast", out.String())
+}
+
+// TestLineInOrder: a Write waits for the call of Line before its own to
+// return, and its lines are passed after that line, while String and
+// Await, from Line and elsewhere, go on.
+func TestLineInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls []string
+		release := make(chan struct{})
+		out := &outwait.Output{}
+		out.Line = func(line string) {
+			calls = append(calls, line)
+			if line == "starting" {
+				<-release
+			}
+		}
+		first := make(chan struct{})
+		go func() {
+			fmt.Fprintln(out, "starting")
+			close(first)
+		}()
+		synctest.Wait()
+		second := make(chan struct{})
+		go func() {
+			fmt.Fprint(out, "serving 127.0.0.1:1\nready\n")
+			close(second)
+		}()
+		synctest.Wait()
+		assert.Equal(t, []string{"starting"}, calls, "the second Write waits")
+		for name, c := range map[string]chan struct{}{"first": first, "second": second} {
+			select {
+			case <-c:
+				assert.Fail(t, "the "+name+" Write returned before the call of Line of the first did")
+			default:
+			}
+		}
+		m, err := out.Await(t.Context(), servingRE)
+		require.NoError(t, err, "the lines of a Write waiting for Line are kept")
+		assert.Equal(t, []string{"serving 127.0.0.1:1", "127.0.0.1:1"}, m)
+		close(release)
+		<-first
+		<-second
+		assert.Equal(t, []string{"starting", "serving 127.0.0.1:1", "ready"}, calls)
+	})
+}
+
+// TestContext: the context of Context ends deadlineMargin (10 s) before
+// the test binary's deadline, when it has one.
+func TestContext(t *testing.T) {
+	ctx, cancel := outwait.Context(t)
+	defer cancel()
+	d, ok := t.Deadline()
+	got, gotOK := ctx.Deadline()
+	require.Equal(t, ok, gotOK)
+	if ok {
+		assert.Equal(t, d.Add(-10*time.Second), got)
+	}
+	require.NoError(t, ctx.Err())
 }
 
 func ExampleOutput_Await() {
