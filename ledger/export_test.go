@@ -15,3 +15,7 @@ func SetEntering(l *Ledger, f func()) { l.entering = f }
 // Closing returns the channel that Close closes first, before it waits
 // for the batcher and the calls under way.
 func Closing(l *Ledger) <-chan struct{} { return l.quit }
+
+// Needed returns how many IDs l's batcher keeps as those that its last
+// batch named twice. Call it when no CreateTransfers call is under way.
+func Needed(l *Ledger) int { return len(l.work.needed) }
