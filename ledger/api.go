@@ -90,12 +90,15 @@ type Ledger struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
-	// calls is read-locked by each call that uses the store outside the
-	// batcher (enter), and locked by Close to wait for them.
-	calls sync.RWMutex
+	// calls counts the calls under way that use the store outside the
+	// batcher (enter, leave); Close waits for them. enter adds to it
+	// under mu, where it finds l open, and Close closes quit under mu: a
+	// call that Close's Wait does not count fails with ErrClosed.
+	calls sync.WaitGroup
+	mu    sync.Mutex
 	// entering runs in enter once it has found l open, before it takes
-	// calls, when set: for tests of a Close called then. Only tests set
-	// it, before their calls.
+	// mu, when set: for tests of a Close called then. Only tests set it,
+	// before their calls.
 	entering func()
 }
 
@@ -149,18 +152,20 @@ func (l *Ledger) Close() error {
 	if l.noStore() {
 		return ErrNilStore
 	}
-	l.once.Do(func() { close(l.quit) })
+	l.once.Do(func() {
+		l.mu.Lock()
+		close(l.quit)
+		l.mu.Unlock()
+	})
 	<-l.stopped
-	l.calls.Lock()
-	defer l.calls.Unlock()
+	l.calls.Wait()
 	return nil
 }
 
 // enter starts a call that uses the store outside the batcher, which
 // Close waits for, once check has passed: it fails with ErrClosed once
-// Close is called (at once, without waiting for the lock that Close
-// takes), and otherwise the caller calls leave when it no longer uses the
-// store.
+// Close is called, and otherwise the caller calls leave when it no longer
+// uses the store.
 func (l *Ledger) enter() error {
 	if l.isClosed() {
 		return ErrClosed
@@ -168,11 +173,12 @@ func (l *Ledger) enter() error {
 	if l.entering != nil {
 		l.entering()
 	}
-	l.calls.RLock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.isClosed() {
-		l.calls.RUnlock()
 		return ErrClosed
 	}
+	l.calls.Add(1)
 	return nil
 }
 
@@ -184,7 +190,7 @@ func (l *Ledger) noStore() bool { return l == nil || l.store == nil }
 func (l *Ledger) check(ctx context.Context) error { return CheckCall(ctx, !l.noStore()) }
 
 // leave ends a call that enter started.
-func (l *Ledger) leave() { l.calls.RUnlock() }
+func (l *Ledger) leave() { l.calls.Done() }
 
 // firstTimestamp returns the first timestamp of a batch: the clock, or one
 // more than the last stored timestamp when the clock is not ahead of it. A

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -664,6 +665,23 @@ func startClose(l *ledger.Ledger) <-chan error {
 	return closed
 }
 
+// requireCloseWaits, in a synctest bubble, fails t when Close (closed, of
+// startClose) has returned once every goroutine of the bubble waits,
+// while a call is in the store; then it releases that call and requires
+// that it (done) and Close end without error.
+func requireCloseWaits(t *testing.T, closed <-chan error, release func(), done <-chan error) {
+	t.Helper()
+	synctest.Wait() // Close waits for the call, or has returned
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a call was in the store", err)
+	default:
+	}
+	release()
+	require.NoError(t, <-done)
+	require.NoError(t, <-closed)
+}
+
 // TestLastTimestampAtTheTopOfItsRange: over a store whose last
 // timestamp is the greatest uint64 (the memory store takes it from a
 // writer other than the ledger), whose next one wraps to zero, the
@@ -835,27 +853,21 @@ func TestCloseWaitsForCallsInProgress(t *testing.T) {
 	}
 	for name, c := range calls {
 		t.Run(name, func(t *testing.T) {
-			l, s := setup(t, ledger.Options{})
-			hold, entered := make(chan struct{}), make(chan struct{}, 1)
-			release := sync.OnceFunc(func() { close(hold) })
-			defer release()
-			if c.view {
-				s.viewHold, s.viewEntered = hold, entered
-			} else {
-				s.hold, s.entered = hold, entered
-			}
-			done := make(chan error, 1)
-			go func() { done <- c.call(l) }()
-			<-entered // the call is in the store
-			closed := startClose(l)
-			select {
-			case <-closed:
-				t.Fatal("Close returned while a call was in the store")
-			case <-time.After(50 * time.Millisecond):
-			}
-			release()
-			require.NoError(t, <-done)
-			require.NoError(t, <-closed)
+			synctest.Test(t, func(t *testing.T) {
+				l, s := setup(t, ledger.Options{})
+				hold, entered := make(chan struct{}), make(chan struct{}, 1)
+				release := sync.OnceFunc(func() { close(hold) })
+				defer release()
+				if c.view {
+					s.viewHold, s.viewEntered = hold, entered
+				} else {
+					s.hold, s.entered = hold, entered
+				}
+				done := make(chan error, 1)
+				go func() { done <- c.call(l) }()
+				<-entered // the call is in the store
+				requireCloseWaits(t, startClose(l), release, done)
+			})
 		})
 	}
 }

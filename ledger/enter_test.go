@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,9 +31,10 @@ func enteringCalls() map[string]func(l *ledger.Ledger) (any, error) {
 }
 
 // TestCallMeetsClose: a call that uses the store outside the batcher,
-// which finds the Ledger open and meets Close before it holds the lock
-// that Close waits for, fails with ErrClosed once Close has returned,
-// without using the store: nothing is written, and nothing read.
+// which finds the Ledger open and meets Close before it is counted among
+// the calls that Close waits for, fails with ErrClosed once Close has
+// returned, without using the store: nothing is written, and nothing
+// read.
 func TestCallMeetsClose(t *testing.T) {
 	for name, call := range enteringCalls() {
 		t.Run(name, func(t *testing.T) {
@@ -41,7 +43,7 @@ func TestCallMeetsClose(t *testing.T) {
 			var closeErr error
 			ledger.SetEntering(l, func() {
 				closes++
-				closeErr = l.Close() // all of it, as the call waits to hold the lock
+				closeErr = l.Close() // all of it, before the call is counted
 			})
 			got, err := call(l)
 			require.ErrorIs(t, err, ledger.ErrClosed)
@@ -62,39 +64,31 @@ func TestCallMeetsClose(t *testing.T) {
 
 // TestCallDuringClose: while Close waits for a call under way in the
 // store, each call that uses the store outside the batcher fails with
-// ErrClosed at once, without going on to the lock that Close waits for
-// (where it would wait for the call under way) and without using the
-// store; Close returns once the call under way has ended.
+// ErrClosed at once, without going on to be counted among the calls that
+// Close waits for and without using the store; Close returns once the
+// call under way has ended.
 func TestCallDuringClose(t *testing.T) {
-	l, s := setup(t, ledger.Options{})
-	hold, entered := make(chan struct{}), make(chan struct{}, 1)
-	release := sync.OnceFunc(func() { close(hold) })
-	defer release()
-	s.viewHold, s.viewEntered = hold, entered
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.LookupAccounts(context.Background(), []ledger.ID{ledger.IDFromUint64(1)})
-		done <- err
-	}()
-	<-entered // the lookup is in the store
-	closed := startClose(l)
-	ledger.SetEntering(l, func() {
-		t.Error("a call made during Close went on to the lock")
-		release() // so that the call fails the test rather than waits
+	synctest.Test(t, func(t *testing.T) {
+		l, s := setup(t, ledger.Options{})
+		hold, entered := make(chan struct{}), make(chan struct{}, 1)
+		release := sync.OnceFunc(func() { close(hold) })
+		defer release()
+		s.viewHold, s.viewEntered = hold, entered
+		done := make(chan error, 1)
+		go func() {
+			_, err := l.LookupAccounts(context.Background(), []ledger.ID{ledger.IDFromUint64(1)})
+			done <- err
+		}()
+		<-entered // the lookup is in the store
+		closed := startClose(l)
+		ledger.SetEntering(l, func() { t.Error("a call made during Close went on past its first check") })
+		for name, call := range enteringCalls() {
+			got, err := call(l)
+			require.ErrorIs(t, err, ledger.ErrClosed, name)
+			assert.Nil(t, got, name)
+		}
+		assert.Zero(t, s.updates.Load(), "store transactions")
+		assert.Equal(t, int64(1), s.views.Load(), "store reads: the lookup under way")
+		requireCloseWaits(t, closed, release, done)
 	})
-	for name, call := range enteringCalls() {
-		got, err := call(l)
-		require.ErrorIs(t, err, ledger.ErrClosed, name)
-		assert.Nil(t, got, name)
-	}
-	assert.Zero(t, s.updates.Load(), "store transactions")
-	assert.Equal(t, int64(1), s.views.Load(), "store reads: the lookup under way")
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while a call was in the store", err)
-	default:
-	}
-	release()
-	require.NoError(t, <-done)
-	require.NoError(t, <-closed)
 }

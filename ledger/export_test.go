@@ -8,10 +8,14 @@ func Queued(l *Ledger) int { return len(l.reqs) }
 func QueueCap(l *Ledger) int { return cap(l.reqs) }
 
 // SetEntering makes f run in each call that uses the store outside the
-// batcher once it has found l open, before it takes the lock that Close
-// waits for.
+// batcher once it has found l open, before it is counted among the calls
+// that Close waits for.
 func SetEntering(l *Ledger, f func()) { l.entering = f }
 
 // Closing returns the channel that Close closes first, before it waits
 // for the batcher and the calls under way.
 func Closing(l *Ledger) <-chan struct{} { return l.quit }
+
+// Needed returns how many IDs l's batcher keeps as those that its last
+// batch named twice. Call it when no CreateTransfers call is under way.
+func Needed(l *Ledger) int { return len(l.work.needed) }

@@ -49,6 +49,10 @@ type Options struct {
 	// open, before it holds calls (Store.enter), when set: for tests of a
 	// Close called then.
 	entering func()
+	// closing runs in Close once it has marked the Store closed and closed
+	// the read pool, before it waits for the calls under way, when set:
+	// for tests of what Close has done by then.
+	closing func()
 }
 
 // openDBs opens the writer (one connection) and the read pool and the

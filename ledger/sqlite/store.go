@@ -36,8 +36,8 @@ type Store struct {
 	// calls is held for reading by each Update and View from when it
 	// finds the Store open to its end; Close takes it to wait for them.
 	calls sync.RWMutex
-	// entering is Options.entering.
-	entering func()
+	// entering and closing are Options.entering and Options.closing.
+	entering, closing func()
 
 	// mu guards stmts: statements prepared on the writer connection, by
 	// text. A text is prepared after the first transaction that used it.
@@ -69,7 +69,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, joinErr(err, joinErr(r.Close(), w.Close())))
 	}
-	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, entering: opts.entering,
+	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, entering: opts.entering, closing: opts.closing,
 		stmts: make(map[string]*sql.Stmt)}, nil
 }
 
@@ -90,6 +90,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.reads.close() // the idle connections, and the Views that wait for one
+	if s.closing != nil {
+		s.closing()
+	}
 	s.calls.Lock()
 	defer s.calls.Unlock()
 	s.mu.Lock()

@@ -21,10 +21,37 @@ import (
 // openReaders opens a store with n read connections.
 func openReaders(t *testing.T, n int) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), Options{ReadConns: n, noSync: true})
+	return openWith(t, Options{ReadConns: n, noSync: true})
+}
+
+func openWith(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// openClosing is openReaders, with a Store whose Close closes the
+// returned channel before it waits for the calls under way
+// (Options.closing).
+func openClosing(t *testing.T, n int) (*Store, <-chan struct{}) {
+	t.Helper()
+	closing := make(chan struct{})
+	return openWith(t, Options{ReadConns: n, noSync: true, closing: func() { close(closing) }}), closing
+}
+
+// requireReadsClosed fails t at once unless the read pool of s is closed.
+// Close closes it before it waits for the calls under way: a View that
+// waits for a read connection would hold Close up, as long as the Views
+// that use the connections, and fail only after them.
+func requireReadsClosed(t *testing.T, s *Store) {
+	t.Helper()
+	select {
+	case <-s.reads.done:
+	default:
+		t.Fatal("Close has not closed the read pool before it waits for the calls under way")
+	}
 }
 
 func viewAccount(i uint64) ledger.Account {
@@ -189,7 +216,7 @@ func TestViewAfterEnd(t *testing.T) {
 // connection closed; a View that starts once Close has been called fails
 // with ledger.ErrClosed without running fn.
 func TestCloseWaitsForView(t *testing.T) {
-	s := openReaders(t, 2)
+	s, closing := openClosing(t, 2)
 	insertAccount(t, s, 1)
 	assert.Equal(t, 1, viewAccounts(t, s, 1)) // one connection idle in the pool
 	started, release := make(chan struct{}), make(chan struct{})
@@ -213,7 +240,8 @@ func TestCloseWaitsForView(t *testing.T) {
 		err := s.Close()
 		closed <- closeResult{err, s.r.Stats().OpenConnections}
 	}()
-	<-s.reads.done // Close has begun, and closed the idle connection
+	<-closing // Close waits for the View now
+	requireReadsClosed(t, s)
 	ran := false
 	err := s.View(context.Background(), func(ledger.ReadTx) error { ran = true; return nil })
 	require.ErrorIs(t, err, ledger.ErrClosed)
@@ -337,7 +365,7 @@ func (c *waitingCtx) end() { close(c.done) }
 // when the Store is closed meanwhile, Close waiting for the View that uses
 // the connection.
 func TestViewWaitsForConn(t *testing.T) {
-	s := openReaders(t, 1)
+	s, closing := openClosing(t, 1)
 	held, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -359,6 +387,8 @@ func TestViewWaitsForConn(t *testing.T) {
 	<-ctx.asked // waiting for the connection
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
+	<-closing // Close waits for the View that uses the connection now
+	requireReadsClosed(t, s)
 	require.ErrorIs(t, <-waiting, ledger.ErrClosed)
 	assert.False(t, ran)
 	close(release)
