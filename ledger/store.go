@@ -71,8 +71,9 @@ type Store interface {
 	// Close releases the store's resources. Calls after Close fail. A
 	// store's Close may wait for the calls under way to end (the SQLite,
 	// PostgreSQL and memory stores do), so fn of Update or View must not
-	// call Close, nor Update or View of the same store: the call waits
-	// behind Close, which waits for fn.
+	// call Close, nor Update or View of the same store: such a call may
+	// wait behind Close, which waits for fn (the SQLite store's fails
+	// with ErrClosed once Close is called).
 	Close() error
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // TestCallMeetsClose: an Update or a View that finds the Store open, and
-// meets Close before it holds the Store's calls, fails with
+// meets Close before it is counted among the calls under way, fails with
 // ledger.ErrClosed once Close has ended, without running fn on the closed
 // database.
 func TestCallMeetsClose(t *testing.T) {
@@ -30,7 +30,7 @@ func TestCallMeetsClose(t *testing.T) {
 			var closeErr error
 			s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), Options{entering: func() {
 				closes++
-				closeErr = s.Close() // all of it, as the call waits to hold calls
+				closeErr = s.Close() // all of it, before the call is counted
 			}})
 			require.NoError(t, err)
 			ran := false

@@ -33,9 +33,13 @@ type Store struct {
 	reads  *readPool         // the read connections of View, kept
 	lock   *sqlitewrite.Lock
 	closed atomic.Bool
-	// calls is held for reading by each Update and View from when it
-	// finds the Store open to its end; Close takes it to wait for them.
-	calls sync.RWMutex
+	// calls counts the Updates and Views under way, from when they find
+	// the Store open to their end (enter, leave); Close waits for them.
+	// enter adds to it under callsMu, where it finds the Store open, and
+	// Close marks the Store closed under callsMu: a call that Close's
+	// Wait does not count fails with ledger.ErrClosed.
+	calls   sync.WaitGroup
+	callsMu sync.Mutex
 	// entering and closing are Options.entering and Options.closing.
 	entering, closing func()
 
@@ -86,15 +90,17 @@ func (s *Store) Close() error {
 	if s.notMade() {
 		return ledger.ErrNilStore
 	}
-	if s.closed.Swap(true) {
+	s.callsMu.Lock()
+	wasClosed := s.closed.Swap(true)
+	s.callsMu.Unlock()
+	if wasClosed {
 		return nil
 	}
 	s.reads.close() // the idle connections, and the Views that wait for one
 	if s.closing != nil {
 		s.closing()
 	}
-	s.calls.Lock()
-	defer s.calls.Unlock()
+	s.calls.Wait()
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -149,7 +155,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if !s.enter() {
 		return ledger.ErrClosed
 	}
-	defer s.calls.RUnlock()
+	defer s.leave()
 	if err := s.lock.Lock(ctx); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -198,11 +204,10 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	return err
 }
 
-// enter reports whether the Store is open, and then holds calls for
-// reading, which the Update or View releases when it ends: Close waits for
-// it. It reports false without waiting for the lock that Close takes when
-// it finds Close called, and after Close has ended when Close was called
-// as it began.
+// enter reports whether the Store is open, and then counts the Update or
+// View in calls, which Close waits for until it calls leave at its end. It
+// reports false, without waiting for the calls under way, when it finds
+// Close called, as it begins or under callsMu.
 func (s *Store) enter() bool {
 	if s.closed.Load() {
 		return false
@@ -210,13 +215,17 @@ func (s *Store) enter() bool {
 	if s.entering != nil {
 		s.entering()
 	}
-	s.calls.RLock()
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
 	if s.closed.Load() {
-		s.calls.RUnlock()
 		return false
 	}
+	s.calls.Add(1)
 	return true
 }
+
+// leave ends an Update or a View that enter started.
+func (s *Store) leave() { s.calls.Done() }
 
 // isCorrupt reports a constraint that the ledger's writes never violate: a
 // deferred foreign key that failed at commit (a row that names a row which

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -464,58 +464,54 @@ func TestCloseClosesDatabases(t *testing.T) {
 
 // TestCloseWaitsForUpdate: Close waits for an Update under way, whose fn
 // still reads and writes and whose commit is stored, and an Update that
-// starts once Close has been called fails with ledger.ErrClosed.
+// starts once Close has been called fails with ledger.ErrClosed. Run in a
+// synctest bubble, which tells when Close waits.
 func TestCloseWaitsForUpdate(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	s, err := Open(context.Background(), path, Options{})
-	require.NoError(t, err)
-	acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1}
-	started, release := make(chan struct{}), make(chan struct{})
-	updated := make(chan error, 1)
-	go func() {
-		updated <- s.Update(context.Background(), func(tx ledger.Tx) error {
-			close(started)
-			<-release
-			if _, err := tx.LastTimestamp(); err != nil {
-				return err
-			}
-			if err := tx.SetLastTimestamp(1); err != nil {
-				return err
-			}
-			return tx.InsertAccounts([]ledger.Account{acct})
-		})
-	}()
-	<-started
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	for !s.closed.Load() { // Close has begun
-		runtime.Gosched()
-	}
-	ran := false
-	err = s.Update(context.Background(), func(ledger.Tx) error { ran = true; return nil })
-	require.ErrorIs(t, err, ledger.ErrClosed)
-	assert.False(t, ran)
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while an Update was under way", err)
-	default:
-	}
-
-	close(release)
-	require.NoError(t, <-updated)
-	require.NoError(t, <-closed)
-	require.ErrorIs(t, s.Update(context.Background(), func(ledger.Tx) error { return nil }), ledger.ErrClosed)
-
-	s, err = Open(context.Background(), path, Options{})
-	require.NoError(t, err)
-	defer s.Close()
-	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
-		last, err := tx.LastTimestamp()
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "ledger.db")
+		closing := make(chan struct{})
+		s, err := Open(context.Background(), path, Options{closing: func() { close(closing) }})
 		require.NoError(t, err)
-		assert.Equal(t, uint64(1), last)
-		got, err := tx.Accounts([]ledger.ID{acct.ID})
+		acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1}
+		started, release := make(chan struct{}), make(chan struct{})
+		updated := make(chan error, 1)
+		go func() {
+			updated <- s.Update(context.Background(), func(tx ledger.Tx) error {
+				close(started)
+				<-release
+				if _, err := tx.LastTimestamp(); err != nil {
+					return err
+				}
+				if err := tx.SetLastTimestamp(1); err != nil {
+					return err
+				}
+				return tx.InsertAccounts([]ledger.Account{acct})
+			})
+		}()
+		<-started
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		<-closing
+		ran := false
+		err = s.Update(context.Background(), func(ledger.Tx) error { ran = true; return nil })
+		require.ErrorIs(t, err, ledger.ErrClosed)
+		assert.False(t, ran)
+		requireCloseWaits(t, closed, release)
+		require.NoError(t, <-updated)
+		require.NoError(t, <-closed)
+		require.ErrorIs(t, s.Update(context.Background(), func(ledger.Tx) error { return nil }), ledger.ErrClosed)
+
+		s, err = Open(context.Background(), path, Options{})
 		require.NoError(t, err)
-		assert.Equal(t, []ledger.Account{acct}, got)
-		return nil
-	}))
+		defer s.Close()
+		require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+			last, err := tx.LastTimestamp()
+			require.NoError(t, err)
+			assert.Equal(t, uint64(1), last)
+			got, err := tx.Accounts([]ledger.ID{acct.ID})
+			require.NoError(t, err)
+			assert.Equal(t, []ledger.Account{acct}, got)
+			return nil
+		}))
+	})
 }

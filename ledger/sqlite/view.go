@@ -47,7 +47,7 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if !s.enter() {
 		return ledger.ErrClosed
 	}
-	defer s.calls.RUnlock()
+	defer s.leave()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -214,49 +215,62 @@ func TestViewAfterEnd(t *testing.T) {
 // TestCloseWaitsForView: Close waits for a View that is running, whose
 // reads still work until fn returns, and returns with every read
 // connection closed; a View that starts once Close has been called fails
-// with ledger.ErrClosed without running fn.
+// with ledger.ErrClosed without running fn. Run in a synctest bubble,
+// which tells when Close waits.
 func TestCloseWaitsForView(t *testing.T) {
-	s, closing := openClosing(t, 2)
-	insertAccount(t, s, 1)
-	assert.Equal(t, 1, viewAccounts(t, s, 1)) // one connection idle in the pool
-	started, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.View(context.Background(), func(tx ledger.ReadTx) error {
-			close(started)
-			<-release
-			got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
-			assert.Len(t, got, 1)
-			return err
-		})
-	}()
-	<-started
-	type closeResult struct {
-		err   error
-		conns int // read connections open once Close has returned
-	}
-	closed := make(chan closeResult, 1)
-	go func() {
-		err := s.Close()
-		closed <- closeResult{err, s.r.Stats().OpenConnections}
-	}()
-	<-closing // Close waits for the View now
-	requireReadsClosed(t, s)
-	ran := false
-	err := s.View(context.Background(), func(ledger.ReadTx) error { ran = true; return nil })
-	require.ErrorIs(t, err, ledger.ErrClosed)
-	assert.False(t, ran)
+	synctest.Test(t, func(t *testing.T) {
+		s, closing := openClosing(t, 2)
+		insertAccount(t, s, 1)
+		assert.Equal(t, 1, viewAccounts(t, s, 1)) // one connection idle in the pool
+		started, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.View(context.Background(), func(tx ledger.ReadTx) error {
+				close(started)
+				<-release
+				got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+				assert.Len(t, got, 1)
+				return err
+			})
+		}()
+		<-started
+		type closeResult struct {
+			err   error
+			conns int // read connections open once Close has returned
+		}
+		closed := make(chan closeResult, 1)
+		go func() {
+			err := s.Close()
+			closed <- closeResult{err, s.r.Stats().OpenConnections}
+		}()
+		<-closing
+		requireReadsClosed(t, s)
+		ran := false
+		err := s.View(context.Background(), func(ledger.ReadTx) error { ran = true; return nil })
+		require.ErrorIs(t, err, ledger.ErrClosed)
+		assert.False(t, ran)
+		requireCloseWaits(t, closed, release)
+		require.NoError(t, <-done)
+		r := <-closed
+		require.NoError(t, r.err)
+		assert.Zero(t, r.conns)
+	})
+}
+
+// requireCloseWaits, in a synctest bubble, fails t when Close, whose
+// result closed gets, has returned once every goroutine of the bubble
+// waits, while a call whose fn waits for release is under way; it closes
+// release either way, for that call (and the bubble) to end.
+func requireCloseWaits[R any](t *testing.T, closed <-chan R, release chan<- struct{}) {
+	t.Helper()
+	synctest.Wait() // Close waits for the call, or has returned
 	select {
 	case r := <-closed:
-		t.Fatalf("Close returned (%v, %d read connections open) while a View was under way", r.err, r.conns)
+		close(release)
+		t.Fatalf("Close returned (%+v) while a call was under way", r)
 	default:
+		close(release)
 	}
-
-	close(release)
-	require.NoError(t, <-done)
-	r := <-closed
-	require.NoError(t, r.err)
-	assert.Zero(t, r.conns)
 }
 
 // zeroRow is a result row that leaves every destination as it is.
