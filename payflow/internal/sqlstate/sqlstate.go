@@ -591,7 +591,8 @@ var qWithdrawSessions = [...]string{
 // Unlike a lock of the merchant's row, it is there before the row is:
 // PutMerchant takes it first, also when it inserts the merchant. Two
 // merchants whose IDs hash alike share one lock, and merely wait for
-// each other.
+// each other; so do merchants of one ID in two schemas of a database
+// (advisory locks are the database's).
 func merchantLock(shared bool) string {
 	fn := "pg_advisory_xact_lock"
 	if shared {
