@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/callgate"
 	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
@@ -91,15 +92,9 @@ type Ledger struct {
 	stopped chan struct{}
 	once    sync.Once
 	// calls counts the calls under way that use the store outside the
-	// batcher (enter, leave); Close waits for them. enter adds to it
-	// under mu, where it finds l open, and Close closes quit under mu: a
-	// call that Close's Wait does not count fails with ErrClosed.
-	calls sync.WaitGroup
-	mu    sync.Mutex
-	// entering runs in enter once it has found l open, before it takes
-	// mu, when set: for tests of a Close called then. Only tests set it,
-	// before their calls.
-	entering func()
+	// batcher (enter, leave); Close closes it before quit and waits for
+	// them. Its Entering is set by tests only, before their calls.
+	calls callgate.Gate
 }
 
 // New returns a Ledger over store, which the caller keeps and closes after
@@ -153,9 +148,8 @@ func (l *Ledger) Close() error {
 		return ErrNilStore
 	}
 	l.once.Do(func() {
-		l.mu.Lock()
+		l.calls.Close()
 		close(l.quit)
-		l.mu.Unlock()
 	})
 	<-l.stopped
 	l.calls.Wait()
@@ -167,18 +161,9 @@ func (l *Ledger) Close() error {
 // Close is called, and otherwise the caller calls leave when it no longer
 // uses the store.
 func (l *Ledger) enter() error {
-	if l.isClosed() {
+	if !l.calls.Enter() {
 		return ErrClosed
 	}
-	if l.entering != nil {
-		l.entering()
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.isClosed() {
-		return ErrClosed
-	}
-	l.calls.Add(1)
 	return nil
 }
 
@@ -190,7 +175,7 @@ func (l *Ledger) noStore() bool { return l == nil || l.store == nil }
 func (l *Ledger) check(ctx context.Context) error { return CheckCall(ctx, !l.noStore()) }
 
 // leave ends a call that enter started.
-func (l *Ledger) leave() { l.calls.Done() }
+func (l *Ledger) leave() { l.calls.Leave() }
 
 // firstTimestamp returns the first timestamp of a batch: the clock, or one
 // more than the last stored timestamp when the clock is not ahead of it. A

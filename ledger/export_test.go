@@ -10,10 +10,11 @@ func QueueCap(l *Ledger) int { return cap(l.reqs) }
 // SetEntering makes f run in each call that uses the store outside the
 // batcher once it has found l open, before it is counted among the calls
 // that Close waits for.
-func SetEntering(l *Ledger, f func()) { l.entering = f }
+func SetEntering(l *Ledger, f func()) { l.calls.Entering = f }
 
-// Closing returns the channel that Close closes first, before it waits
-// for the batcher and the calls under way.
+// Closing returns the channel that Close closes once it refuses the
+// calls that use the store outside the batcher, before it waits for the
+// batcher and the calls under way.
 func Closing(l *Ledger) <-chan struct{} { return l.quit }
 
 // Needed returns how many IDs l's batcher keeps as those that its last

@@ -46,8 +46,8 @@ type Options struct {
 	// when set, for tests whose pools fail statements.
 	pools func(ctx context.Context, path string, o sqlitedb.Options) (w, r *sql.DB, err error)
 	// entering runs in each Update and View once it has found the Store
-	// open, before it takes Store.callsMu (Store.enter), when set: for
-	// tests of a Close called then.
+	// open, before it is counted among the calls Close waits for
+	// (Store.enter), when set: for tests of a Close called then.
 	entering func()
 	// closing runs in Close once it has marked the Store closed and closed
 	// the read pool, before it waits for the calls under way, when set:

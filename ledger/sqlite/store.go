@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	driver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/casimpay/casimpay/internal/callgate"
 	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/idtable"
@@ -27,21 +27,17 @@ import (
 // nil context fail with ledger.ErrNilContext, and given a nil fn with
 // ledger.ErrNilFunc, before they start anything.
 type Store struct {
-	path   string
-	w, r   *sql.DB
-	conn   *sqlitewrite.Conn // the writer connection, kept
-	reads  *readPool         // the read connections of View, kept
-	lock   *sqlitewrite.Lock
-	closed atomic.Bool
+	path  string
+	w, r  *sql.DB
+	conn  *sqlitewrite.Conn // the writer connection, kept
+	reads *readPool         // the read connections of View, kept
+	lock  *sqlitewrite.Lock
 	// calls counts the Updates and Views under way, from when they find
-	// the Store open to their end (enter, leave); Close waits for them.
-	// enter adds to it under callsMu, where it finds the Store open, and
-	// Close marks the Store closed under callsMu: a call that Close's
-	// Wait does not count fails with ledger.ErrClosed.
-	calls   sync.WaitGroup
-	callsMu sync.Mutex
-	// entering and closing are Options.entering and Options.closing.
-	entering, closing func()
+	// the Store open to their end (enter, leave); Close closes it and
+	// waits for them. Its Entering is Options.entering.
+	calls callgate.Gate
+	// closing is Options.closing.
+	closing func()
 
 	// mu guards stmts: statements prepared on the writer connection, by
 	// text. A text is prepared after the first transaction that used it.
@@ -73,8 +69,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, joinErr(err, joinErr(r.Close(), w.Close())))
 	}
-	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, entering: opts.entering, closing: opts.closing,
-		stmts: make(map[string]*sql.Stmt)}, nil
+	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, calls: callgate.Gate{Entering: opts.entering},
+		closing: opts.closing, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
 // notMade reports whether Open did not make s: nil, or the zero Store.
@@ -90,10 +86,7 @@ func (s *Store) Close() error {
 	if s.notMade() {
 		return ledger.ErrNilStore
 	}
-	s.callsMu.Lock()
-	wasClosed := s.closed.Swap(true)
-	s.callsMu.Unlock()
-	if wasClosed {
+	if !s.calls.Close() {
 		return nil
 	}
 	s.reads.close() // the idle connections, and the Views that wait for one
@@ -206,26 +199,12 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 
 // enter reports whether the Store is open, and then counts the Update or
 // View in calls, which Close waits for until it calls leave at its end. It
-// reports false, without waiting for the calls under way, when it finds
-// Close called, as it begins or under callsMu.
-func (s *Store) enter() bool {
-	if s.closed.Load() {
-		return false
-	}
-	if s.entering != nil {
-		s.entering()
-	}
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	if s.closed.Load() {
-		return false
-	}
-	s.calls.Add(1)
-	return true
-}
+// reports false, without waiting for the calls under way, once Close is
+// called (callgate.Gate.Enter).
+func (s *Store) enter() bool { return s.calls.Enter() }
 
 // leave ends an Update or a View that enter started.
-func (s *Store) leave() { s.calls.Done() }
+func (s *Store) leave() { s.calls.Leave() }
 
 // isCorrupt reports a constraint that the ledger's writes never violate: a
 // deferred foreign key that failed at commit (a row that names a row which
