@@ -50,7 +50,7 @@ func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry
 	if w.fault(StoreError, 0.06) {
 		var v T
 		var err error
-		if w.failWrite(func() { v, err = call() }) {
+		if w.failOneOf(callWrites, func() { v, err = call() }) {
 			return reply[T]{v, err}, nil, failed
 		}
 		return reply[T]{v, err}, nil, answered
@@ -68,17 +68,13 @@ func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry
 	return reply[T]{v, err}, nil, answered
 }
 
-// failWrite runs do with one of the platform's next 8 store writes
-// failing, made or not, the process running on (StoreError), and reports
-// whether one failed (do made that many).
-func (w *world) failWrite(do func()) bool { return w.failOneOf(callWrites, do) }
-
 // callWrites is how many of a call's next store writes the one that a
-// crash (deliver) or a store error (failWrite) hits is drawn among.
+// crash or a store error hits is drawn among.
 const callWrites = 8
 
-// failOneOf is failWrite with one of the platform's next `writes` store
-// writes failing.
+// failOneOf runs do with one of the platform's next `writes` store writes
+// failing, made or not, the process running on (StoreError), and reports
+// whether one failed (do made that many).
 func (w *world) failOneOf(writes int, do func()) bool {
 	return w.failNth(writeFault{n: w.rng.IntN(writes), afterCommit: w.rng.IntN(2) == 0}, do)
 }
