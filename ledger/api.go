@@ -95,6 +95,10 @@ type Ledger struct {
 	// batcher (enter, leave); Close closes it before quit and waits for
 	// them. Its Entering is set by tests only, before their calls.
 	calls callgate.Gate
+	// queued, set by tests only before their calls, runs in each
+	// CreateTransfers call once its request is queued, before the call
+	// waits for the reply, with the channel that the reply closes.
+	queued func(done <-chan struct{})
 }
 
 // New returns a Ledger over store, which the caller keeps and closes after

@@ -63,12 +63,18 @@ func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]C
 	case <-l.quit:
 		return nil, ErrClosed
 	}
+	if l.queued != nil {
+		l.queued(r.done)
+	}
 	select {
 	case <-r.done:
 		return r.results, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-l.stopped:
+		// select picks at random among ready cases: a reply ready by the
+		// time the batcher stopped is the call's outcome, which may be
+		// a batch that committed.
 		select {
 		case <-r.done:
 			return r.results, r.err

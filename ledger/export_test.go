@@ -20,3 +20,8 @@ func Closing(l *Ledger) <-chan struct{} { return l.quit }
 // Needed returns how many IDs l's batcher keeps as those that its last
 // batch named twice. Call it when no CreateTransfers call is under way.
 func Needed(l *Ledger) int { return len(l.work.needed) }
+
+// SetQueued makes f run in each CreateTransfers call once its request is
+// queued, before the call waits for the reply, with the channel that the
+// reply closes.
+func SetQueued(l *Ledger, f func(done <-chan struct{})) { l.queued = f }

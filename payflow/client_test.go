@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -161,8 +162,23 @@ func TestClientUnreachableAndContext(t *testing.T) {
 	_, err := fastClient(t, url, 2).Info(context.Background())
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 
-	// A context that ends during the call ends it too. (One that ends in
-	// the pause before a retry: TestClientSendsNothingOnceItsPauseEnded.)
+	// A context that ends during the pause before a retry ends the call
+	// with its error when it ends, not when the pause would have (an
+	// hour), without another attempt.
+	synctest.Test(t, func(t *testing.T) {
+		var sent atomic.Int32
+		c := mustClient(t, "https://platform.example", payflow.ClientOptions{
+			HTTPClient: &http.Client{Transport: unavailableTransport(nil, &sent)}, MinBackoff: time.Hour})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Info(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, time.Second, time.Since(start))
+		assert.EqualValues(t, 1, sent.Load())
+	})
+
+	// A context that ends during the call ends it too.
 	api := newHTTPFakeAPI()
 	entered := make(chan string, 1)
 	api.entered, api.release = entered, make(chan struct{})
