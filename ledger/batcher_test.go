@@ -63,16 +63,19 @@ func (s *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) er
 	return s.Store.Update(ctx, fn)
 }
 
+// holdUpdates makes s's Updates, each once it has sent on s.entered, wait
+// until s.hold is closed.
+func (s *countingStore) holdUpdates() {
+	s.hold, s.entered = make(chan struct{}), make(chan struct{}, 10)
+}
+
 func setup(t *testing.T, opts ledger.Options) (*ledger.Ledger, *countingStore) {
 	t.Helper()
 	s := &countingStore{Store: memory.New()}
 	l, err := ledger.New(s, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
-	res, err := l.CreateAccounts(context.Background(), []ledger.Account{
-		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
-		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
-	})
+	res, err := l.CreateAccounts(context.Background(), []ledger.Account{account(1), account(2)})
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 	s.updates.Store(0)
@@ -83,8 +86,7 @@ func setup(t *testing.T, opts ledger.Options) (*ledger.Ledger, *countingStore) {
 // returns once a call creating transfer(1, 1) is in its transaction, with
 // the channel that gets its error.
 func startHeldBatch(l *ledger.Ledger, s *countingStore) <-chan error {
-	s.hold = make(chan struct{})
-	s.entered = make(chan struct{}, 10)
+	s.holdUpdates()
 	first := make(chan error, 1)
 	go func() {
 		_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
@@ -92,6 +94,11 @@ func startHeldBatch(l *ledger.Ledger, s *countingStore) <-chan error {
 	}()
 	<-s.entered
 	return first
+}
+
+// account returns account id of ledger 978 and code 1.
+func account(id uint64) ledger.Account {
+	return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1}
 }
 
 func transfer(id, amount uint64) ledger.Transfer {
@@ -194,8 +201,7 @@ func TestBatcherDoesNotExceedMaxBatch(t *testing.T) {
 
 func TestCreateTransfersContext(t *testing.T) {
 	l, s := setup(t, ledger.Options{})
-	s.hold = make(chan struct{})
-	s.entered = make(chan struct{}, 10)
+	s.holdUpdates()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -295,7 +301,7 @@ func TestLedgerWithoutStore(t *testing.T) {
 	defer cancel()
 	f := ledger.AccountFilter{AccountID: ledger.IDFromUint64(1), Limit: 1, Flags: ledger.AccountFilterDebits}
 	for _, l := range []*ledger.Ledger{nil, new(ledger.Ledger)} {
-		accts, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1}})
+		accts, err := l.CreateAccounts(ctx, []ledger.Account{account(1)})
 		assert.ErrorIs(t, err, ledger.ErrNilStore)
 		assert.Nil(t, accts)
 		_, err = l.CreateAccounts(ctx, make([]ledger.Account, ledger.BatchMax+1))
@@ -416,8 +422,7 @@ func TestBatchTimeout(t *testing.T) {
 // the slice holds later.
 func TestCreateTransfersKeepsCallersEvents(t *testing.T) {
 	l, s := setup(t, ledger.Options{})
-	s.hold = make(chan struct{})
-	s.entered = make(chan struct{}, 10)
+	s.holdUpdates()
 	ctx, cancel := context.WithCancel(context.Background())
 	batch := []ledger.Transfer{transfer(1, 5)}
 	errc := make(chan error, 1)
@@ -451,9 +456,6 @@ func TestCreateTransfersKeepsCallersEvents(t *testing.T) {
 func TestTimestampLimit(t *testing.T) {
 	ctx := context.Background()
 	l, now := clocked(t, memory.New(), ledger.Options{})
-	account := func(id uint64) ledger.Account {
-		return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1}
-	}
 	res, err := l.CreateAccounts(ctx, []ledger.Account{account(1), account(2)})
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
@@ -467,14 +469,23 @@ func TestTimestampLimit(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, ledger.TimestampLimit, got[0].Timestamp)
 
-	_, err = l.CreateAccounts(ctx, []ledger.Account{account(5)})
+	requireTimestampLimit(t, l, account(5), transfer(1, 1))
+}
+
+// requireTimestampLimit requires that l refuses to create account a and
+// transfer tr, each in a call of its own, with ErrTimestampLimit, and
+// stores neither.
+func requireTimestampLimit(t *testing.T, l *ledger.Ledger, a ledger.Account, tr ledger.Transfer) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := l.CreateAccounts(ctx, []ledger.Account{a})
 	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
-	_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(1, 1)})
+	_, err = l.CreateTransfers(ctx, []ledger.Transfer{tr})
 	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
-	accounts, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(5)})
+	accounts, err := l.LookupAccounts(ctx, []ledger.ID{a.ID})
 	require.NoError(t, err)
 	assert.Empty(t, accounts)
-	transfers, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(1)})
+	transfers, err := l.LookupTransfers(ctx, []ledger.ID{tr.ID})
 	require.NoError(t, err)
 	assert.Empty(t, transfers)
 }
@@ -484,8 +495,7 @@ func TestTimestampLimit(t *testing.T) {
 // ErrClosed and the store sees no other transaction.
 func TestCloseStartsNoBatch(t *testing.T) {
 	l, s := setup(t, ledger.Options{MaxBatch: 2, MaxWait: time.Hour})
-	s.hold = make(chan struct{})
-	s.entered = make(chan struct{}, 10)
+	s.holdUpdates()
 	go func() {
 		// A full batch: it runs without waiting.
 		_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5), transfer(2, 5)})
@@ -517,11 +527,9 @@ func TestCloseStartsNoBatch(t *testing.T) {
 // ErrClosed, without being queued; the batch in progress commits.
 func TestCloseRefusesLaterCalls(t *testing.T) {
 	l, s := setup(t, ledger.Options{})
-	hold := make(chan struct{})
-	s.hold = hold
-	release := sync.OnceFunc(func() { close(hold) })
+	s.holdUpdates()
+	release := sync.OnceFunc(func() { close(s.hold) })
 	defer release()
-	s.entered = make(chan struct{}, 10)
 	first := make(chan []ledger.CreateTransferResult, 1)
 	go func() {
 		res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5)})
@@ -590,8 +598,7 @@ func TestTimestampLimitMergedBatch(t *testing.T) {
 // requests are not run alone afterwards: they fail with ErrClosed.
 func TestCloseStopsTimestampLimitRetries(t *testing.T) {
 	l, s := setupNearLimit(t)
-	s.hold = make(chan struct{})
-	s.entered = make(chan struct{}, 10)
+	s.holdUpdates()
 	errs := make(chan error, 2)
 	for i := range 2 {
 		go func() {
@@ -617,10 +624,7 @@ func TestCloseStopsTimestampLimitRetries(t *testing.T) {
 func TestHoldExpiringAtTheLimit(t *testing.T) {
 	ctx := context.Background()
 	l, now := clocked(t, memory.New(), ledger.Options{})
-	_, err := l.CreateAccounts(ctx, []ledger.Account{
-		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
-		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
-	})
+	_, err := l.CreateAccounts(ctx, []ledger.Account{account(1), account(2)})
 	require.NoError(t, err)
 	hold := transfer(10, 5)
 	hold.Flags, hold.Timeout = ledger.TransferPending, 1
@@ -688,19 +692,9 @@ func requireCloseWaits(t *testing.T, closed <-chan error, release func(), done <
 // ledger refuses every new event with ErrTimestampLimit and writes
 // nothing, as above any last timestamp past the limit.
 func TestLastTimestampAtTheTopOfItsRange(t *testing.T) {
-	ctx := context.Background()
 	l, s := setup(t, ledger.Options{})
 	setLastTimestamp(t, s, math.MaxUint64)
-	_, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(10, 1)})
-	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
-	_, err = l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
-	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
-	transfers, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(10)})
-	require.NoError(t, err)
-	assert.Empty(t, transfers)
-	accounts, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(3)})
-	require.NoError(t, err)
-	assert.Empty(t, accounts)
+	requireTimestampLimit(t, l, account(3), transfer(10, 1))
 }
 
 // TestClockOutsideNanosecondRange sets the clock to years whose Unix
@@ -716,9 +710,6 @@ func TestClockOutsideNanosecondRange(t *testing.T) {
 	l, err := ledger.New(memory.New(), ledger.Options{Now: func() time.Time { return *now.Load() }})
 	require.NoError(t, err)
 	defer l.Close()
-	account := func(id uint64) ledger.Account {
-		return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1}
-	}
 	_, err = l.CreateAccounts(ctx, []ledger.Account{account(1)})
 	require.NoError(t, err)
 
@@ -787,10 +778,7 @@ func TestNoSweepPastTheLimit(t *testing.T) {
 			ctx := context.Background()
 			s := &sweepWatch{Store: open(t)}
 			l, now := clocked(t, s, ledger.Options{})
-			_, err := l.CreateAccounts(ctx, []ledger.Account{
-				{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
-				{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
-			})
+			_, err := l.CreateAccounts(ctx, []ledger.Account{account(1), account(2)})
 			require.NoError(t, err)
 
 			now.Store(int64(ledger.TimestampLimit) - 1)
@@ -831,7 +819,7 @@ func TestCloseWaitsForCallsInProgress(t *testing.T) {
 		call func(l *ledger.Ledger) error
 	}{
 		"CreateAccounts": {false, func(l *ledger.Ledger) error {
-			res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: ledger.IDFromUint64(9), Ledger: 978, Code: 1}})
+			res, err := l.CreateAccounts(context.Background(), []ledger.Account{account(9)})
 			if err == nil && !assert.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res) {
 				err = errors.New("not created")
 			}

@@ -691,34 +691,6 @@ func TestResolveMissAnswersReloadError(t *testing.T) {
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
 }
 
-// cutScan is a Store whose scan of the cards, once armed, waits until the
-// scanning call's context ends and fails with its error.
-type cutScan struct {
-	payflow.Store
-	mu      sync.Mutex
-	started chan struct{} // closed when the armed scan begins; nil: not armed
-}
-
-func (s *cutScan) arm() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.started = make(chan struct{})
-	return s.started
-}
-
-func (s *cutScan) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
-	s.mu.Lock()
-	started := s.started
-	s.started = nil
-	s.mu.Unlock()
-	if started == nil {
-		return s.Store.Cards(ctx, fn)
-	}
-	close(started)
-	<-ctx.Done()
-	return ctx.Err()
-}
-
 // bobElsewhere is aliceElsewhere with Bob enrolled through the shop's
 // platform too, once a reload is due at other; it returns Bob's EID of
 // the shop's time.
@@ -776,13 +748,14 @@ func reloadIn(ctx context.Context, p *payflow.Platform) <-chan error {
 func TestResolveAfterCutReload(t *testing.T) {
 	for _, tc := range reloadStarts {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &cutScan{Store: memory.New()}
+			st := &gatedScans{Store: memory.New()}
 			s, other, eid := bobElsewhere(t, st)
 
-			started := st.arm()
+			started := st.gate()
 			ctx, cancel := context.WithCancel(context.Background())
 			cut := tc.reload(ctx, s, other, eid)
-			<-started
+			<-started // the cut scan, never released, waits until its context ends
+			st.ungate()
 			found := resolveBob(context.Background(), s, other, eid)
 			cancel()
 			require.ErrorIs(t, <-cut, context.Canceled, "the caller that went away")
@@ -1189,14 +1162,6 @@ func TestLoginEIDEpochs(t *testing.T) {
 	}
 }
 
-// scanCount returns the number of scans of the cards since the store was
-// made or last armed.
-func (s *scanGate) scanCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.scans
-}
-
 // TestMissReloadPerCard: a card's unresolved EID reloads the cards at most
 // once every CardReloadInterval, besides the once a second of the
 // process: within its interval, another such EID of the card, asked or
@@ -1227,42 +1192,42 @@ func TestMissReloadPerCard(t *testing.T) {
 	require.NoError(t, err)
 
 	s.Clock.Advance(time.Second) // a reload is due
-	scans := st.scanCount()
+	scans := st.scanned()
 	_, err = ask(s.shopper, bob)
 	requireUnknown(nil, err, "Bob, not enrolled yet")
-	require.Equal(t, scans+1, st.scanCount(), "the shopper card's miss reloads")
+	require.Equal(t, scans+1, st.scanned(), "the shopper card's miss reloads")
 
 	_, err = s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, bob.Enrolment.AdvertisingSecret, "Bob")
 	require.NoError(t, err)
 	s.Clock.Advance(time.Second) // the process's second has passed
 	r, err := ask(s.shopper, bob)
 	requireUnknown(r, err, "Bob, asked by the shopper card within its interval")
-	assert.Equal(t, scans+1, st.scanCount(), "no reload for the shopper card within its interval")
+	assert.Equal(t, scans+1, st.scanned(), "no reload for the shopper card within its interval")
 	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
 	require.NoError(t, err)
 	bobEID := k.EID(adv.Epoch(s.Clock.Now()))
 	_, err = other.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, bobEID[:])})
 	requireUnknown(nil, err, "Bob, named by the shopper card's pairing proof within its interval")
-	assert.Equal(t, scans+1, st.scanCount(), "no reload for the shopper card's pairing within its interval")
+	assert.Equal(t, scans+1, st.scanned(), "no reload for the shopper card's pairing within its interval")
 	r, err = ask(s.seller, bob)
 	requireFound(r, err, "Bob", "Bob, asked by the seller card")
-	assert.Equal(t, scans+2, st.scanCount(), "the seller card's miss reloads")
+	assert.Equal(t, scans+2, st.scanned(), "the seller card's miss reloads")
 
 	_, err = s.Platform.EnrollCard(ctx, carol.Enrolment.Chain, carol.Enrolment.AdvertisingSecret, "Carol")
 	require.NoError(t, err)
 	s.Clock.Advance(payflow.CardReloadInterval - time.Second - time.Nanosecond)
 	r, err = ask(s.shopper, carol)
 	requireUnknown(r, err, "Carol, asked by the shopper card a nanosecond before its interval's end")
-	assert.Equal(t, scans+2, st.scanCount(), "no reload for the shopper card within its interval")
+	assert.Equal(t, scans+2, st.scanned(), "no reload for the shopper card within its interval")
 	s.Clock.Advance(time.Nanosecond)
 	r, err = ask(s.shopper, carol)
 	// A shopper card's EID is named to seller cards alone: the reload
 	// finds Carol, whom the seller card then resolves without another.
 	requireUnknown(r, err, "Carol, asked by the shopper card at its interval's end")
-	assert.Equal(t, scans+3, st.scanCount(), "the shopper card's miss reloads again")
+	assert.Equal(t, scans+3, st.scanned(), "the shopper card's miss reloads again")
 	r, err = ask(s.seller, carol)
 	requireFound(r, err, "Carol", "Carol, asked by the seller card after the shopper card's reload")
-	assert.Equal(t, scans+3, st.scanCount(), "Carol found by the shopper card's reload")
+	assert.Equal(t, scans+3, st.scanned(), "Carol found by the shopper card's reload")
 }
 
 // TestHiddenEIDLoadsAsUnknown: a shopper card's EID, which Resolve and a
@@ -1291,10 +1256,10 @@ func TestHiddenEIDLoadsAsUnknown(t *testing.T) {
 		if c.loads > 0 {
 			s.Clock.Advance(time.Second) // the process's second has passed
 		}
-		scans := st.scanCount()
+		scans := st.scanned()
 		_, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: c.eid})
 		require.ErrorIs(t, err, payflow.ErrNotFound, c.what)
-		assert.Equal(t, scans+c.loads, st.scanCount(), c.what)
+		assert.Equal(t, scans+c.loads, st.scanned(), c.what)
 	}
 	resolve := func(eid []byte) error {
 		_, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: eid})
@@ -1313,11 +1278,11 @@ func TestHiddenEIDLoadsAsUnknown(t *testing.T) {
 			eid  []byte
 		}{{"an unknown EID", unknown.EID}, {"Alice's EID", alice.EID}} {
 			s.Clock.Advance(payflow.CardReloadInterval)
-			scans := st.scanCount()
+			scans := st.scanned()
 			require.ErrorIs(t, call.do(c.eid), payflow.ErrNotFound, c.what)
-			assert.Equal(t, scans+1, st.scanCount(), "%s, %s after the card's interval", c.what, call.what)
+			assert.Equal(t, scans+1, st.scanned(), "%s, %s after the card's interval", c.what, call.what)
 			require.ErrorIs(t, call.do(c.eid), payflow.ErrNotFound, c.what)
-			assert.Equal(t, scans+1, st.scanCount(), "%s, %s within the card's interval", c.what, call.what)
+			assert.Equal(t, scans+1, st.scanned(), "%s, %s within the card's interval", c.what, call.what)
 		}
 	}
 }

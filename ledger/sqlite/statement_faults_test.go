@@ -68,6 +68,17 @@ func newFaultyLedger(t *testing.T) *faultyLedger {
 	return fl
 }
 
+// newFaultyLedgerWith returns a new faultyLedger on which setup (nil:
+// none) has created what it creates.
+func newFaultyLedgerWith(t *testing.T, setup func(*testing.T, *ledger.Ledger, *ledgertest.Clock)) *faultyLedger {
+	t.Helper()
+	fl := newFaultyLedger(t)
+	if setup != nil {
+		setup(t, fl.l, fl.clock)
+	}
+	return fl
+}
+
 // dump returns every row of the ledger's tables (schema_migrations, whose
 // times differ between files, left out), each table's sorted, under the
 // table's name.
@@ -91,22 +102,15 @@ func (fl *faultyLedger) stmts() []string {
 }
 
 // checkLedgerFaults makes c's call on a faultyLedger set up by c.Setup
-// once without a failure, and then, for n = 1, 2, … until the call runs
-// fewer than n statements, on one so set up, with its nth statement
-// failed: the call must fail with that statement's error and leave the
-// tables as they were, and then, made again, give what the call without a
-// failure gave and leave the tables, the writer's prepared statements and
-// what the lookups read as it left them.
+// (newFaultyLedgerWith) once without a failure, and then, for n = 1, 2,
+// … until the call runs fewer than n statements, on one so set up, with
+// its nth statement failed: the call must fail with that statement's
+// error and leave the tables as they were, and then, made again, give
+// what the call without a failure gave and leave the tables, the writer's
+// prepared statements and what the lookups read as it left them.
 func checkLedgerFaults(t *testing.T, c ledgertest.FaultCase) {
 	ctx := context.Background()
-	prepared := func() *faultyLedger {
-		fl := newFaultyLedger(t)
-		if c.Setup != nil {
-			c.Setup(t, fl.l, fl.clock)
-		}
-		return fl
-	}
-	ref := prepared()
+	ref := newFaultyLedgerWith(t, c.Setup)
 	wantGot, err := c.Call(ctx, ref.l)
 	require.NoError(t, err, "without a failure")
 	want, wantStmts, wantLookups := ref.dump(t), ref.stmts(), ref.lookups(t)
@@ -114,7 +118,7 @@ func checkLedgerFaults(t *testing.T, c ledgertest.FaultCase) {
 		require.Equal(t, c.Want, wantGot, "without a failure")
 	}
 	for n := 1; ; n++ {
-		fl := prepared()
+		fl := newFaultyLedgerWith(t, c.Setup)
 		before := fl.dump(t)
 		fl.f.Arm(n)
 		got, err := c.Call(ctx, fl.l)
@@ -212,6 +216,15 @@ func inBatches(t *testing.T, fl *faultyLedger, n int) []error {
 	return errs
 }
 
+// createMerged makes call i of mergedTransfers alone on fl and requires
+// that it creates every transfer of the call; msg says how it is made.
+func createMerged(t *testing.T, fl *faultyLedger, i int, msg string) {
+	t.Helper()
+	res, err := fl.l.CreateTransfers(context.Background(), mergedTransfers[i])
+	require.NoError(t, err, "call %d %s", i, msg)
+	assert.Equal(t, make([]ledger.CreateTransferResult, len(mergedTransfers[i])), res, "call %d %s", i, msg)
+}
+
 // TestLedgerMergedBatchFaults: a statement that fails in a batch of
 // concurrent CreateTransfers calls merged into one transaction fails
 // every call of the batch with its error and stores nothing of them, the
@@ -221,24 +234,20 @@ func inBatches(t *testing.T, fl *faultyLedger, n int) []error {
 // lost, none twice.
 func TestLedgerMergedBatchFaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
 		setup := ledgertest.FaultSetup(ledgertest.FaultAccounts())
 		// alone returns the tables after the calls numbered which, made one
 		// after the other.
 		alone := func(which ...int) map[string][]string {
-			fl := newFaultyLedger(t)
-			setup(t, fl.l, fl.clock)
+			fl := newFaultyLedgerWith(t, setup)
 			for _, i := range which {
-				_, err := fl.l.CreateTransfers(ctx, mergedTransfers[i])
-				require.NoError(t, err)
+				createMerged(t, fl, i, "made alone")
 			}
 			return fl.dump(t)
 		}
 		all := alone(0, 1, 2)
 		var failedTogether bool // the merged calls failed by one statement
 		for n := 1; ; n++ {
-			fl := newFaultyLedger(t)
-			setup(t, fl.l, fl.clock)
+			fl := newFaultyLedgerWith(t, setup)
 			errs := inBatches(t, fl, n)
 			failed := fl.f.Failure()
 			fl.f.Arm(0)
@@ -258,9 +267,7 @@ func TestLedgerMergedBatchFaults(t *testing.T) {
 			failedTogether = failedTogether || len(lost) == 2
 			assert.Equal(t, alone(kept...), fl.dump(t), "statement %d, %s, failed: the calls %v kept", n, failed, kept)
 			for _, i := range lost {
-				res, err := fl.l.CreateTransfers(ctx, mergedTransfers[i])
-				require.NoError(t, err, "call %d made again", i)
-				assert.Equal(t, make([]ledger.CreateTransferResult, len(mergedTransfers[i])), res, "call %d made again", i)
+				createMerged(t, fl, i, "made again")
 			}
 			assert.Equal(t, alone(append(kept, lost...)...), fl.dump(t), "statement %d, %s, failed: the calls %v made again", n, failed, lost)
 		}

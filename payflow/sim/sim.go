@@ -579,13 +579,13 @@ func (w *world) recoverSweep(why string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	sweep := func() (int, error) { return w.plat.RecoverSweep(w.ctx, 0) }
 	var n int
-	sweep := func() { n, err = w.plat.RecoverSweep(w.ctx, 0) }
 	failed := false
 	if left {
-		failed = w.runFailing(0.5, 3, sweep)
+		failed = w.runFailing(0.5, 3, func() { n, err = sweep() })
 	} else {
-		sweep()
+		n, err = sweep()
 	}
 	if !failed {
 		if err != nil {
@@ -607,7 +607,7 @@ func (w *world) recoverSweep(why string) (int, error) {
 				return n, err
 			}
 		}
-		m, err := w.plat.RecoverSweep(w.ctx, 0)
+		m, err := sweep()
 		if err != nil {
 			return n, w.failf("recovery sweep again %s: %v", why, err)
 		}
