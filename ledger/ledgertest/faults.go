@@ -66,6 +66,29 @@ func FaultHold(timeout uint32) ledger.Transfer {
 	return tr
 }
 
+// MergedCall is a CreateTransfers call of the SQL stores' tests of
+// batches that merge concurrent calls into one transaction, with the
+// results it gives whether alone or merged, in any order.
+type MergedCall struct {
+	Transfers []ledger.Transfer
+	Want      []ledger.CreateTransferResult
+}
+
+// MergedCalls returns four calls between the accounts of FaultAccounts:
+// a posted transfer, a hold (FaultHold(60)), a linked
+// chain, and a transfer to account 3 followed by one from it that exceeds
+// its credits. The first transfer of each is created.
+func MergedCalls() []MergedCall {
+	return []MergedCall{
+		{[]ledger.Transfer{FaultTransfer(10, 1, 2, 100, 0)}, []ledger.CreateTransferResult{ledger.TransferCreated}},
+		{[]ledger.Transfer{FaultHold(60)}, []ledger.CreateTransferResult{ledger.TransferCreated}},
+		{[]ledger.Transfer{FaultTransfer(12, 2, 1, 30, ledger.TransferLinked), FaultTransfer(13, 1, 2, 10, 0)},
+			[]ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}},
+		{[]ledger.Transfer{FaultTransfer(14, 2, 3, 5, 0), FaultTransfer(15, 3, 1, 10, 0)},
+			[]ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferExceedsCredits}},
+	}
+}
+
 // resolve returns transfer id posting all of hold 11 (FaultHold), or
 // voiding it, as flags say.
 func resolve(id uint64, flags ledger.TransferFlags) ledger.Transfer {

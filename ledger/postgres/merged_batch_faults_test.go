@@ -18,22 +18,9 @@ import (
 	"github.com/casimpay/casimpay/ledger/ledgertest"
 )
 
-// mergedCalls are four CreateTransfers calls that
-// TestLedgerMergedBatchFaults makes at once, each with the results it
-// gives whether alone or merged, in any order: a posted transfer, a hold,
-// a linked chain, and a transfer to account 3 followed by one from it
-// that exceeds its credits. The first transfer of each is created.
-var mergedCalls = []struct {
-	transfers []ledger.Transfer
-	want      []ledger.CreateTransferResult
-}{
-	{[]ledger.Transfer{ledgertest.FaultTransfer(10, 1, 2, 100, 0)}, []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{[]ledger.Transfer{ledgertest.FaultHold(60)}, []ledger.CreateTransferResult{ledger.TransferCreated}},
-	{[]ledger.Transfer{ledgertest.FaultTransfer(12, 2, 1, 30, ledger.TransferLinked), ledgertest.FaultTransfer(13, 1, 2, 10, 0)},
-		[]ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}},
-	{[]ledger.Transfer{ledgertest.FaultTransfer(14, 2, 3, 5, 0), ledgertest.FaultTransfer(15, 3, 1, 10, 0)},
-		[]ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferExceedsCredits}},
-}
+// mergedCalls are the four CreateTransfers calls that
+// TestLedgerMergedBatchFaults makes at once (ledgertest.MergedCalls).
+var mergedCalls = ledgertest.MergedCalls()
 
 // mergedAsGiven returns the indexes of mergedCalls in order.
 func mergedAsGiven() []int {
@@ -66,7 +53,7 @@ func runMerged(t *testing.T, fs *faultSchema) mergedRun {
 	t.Helper()
 	events := 0
 	for _, c := range mergedCalls {
-		events += len(c.transfers)
+		events += len(c.Transfers)
 	}
 	s := &sqltest.CountingStore{Store: fs.s}
 	l, err := ledger.New(s, ledger.Options{Now: fs.clock.Now, MaxBatch: events, MaxWait: time.Minute})
@@ -75,7 +62,7 @@ func runMerged(t *testing.T, fs *faultSchema) mergedRun {
 	run := mergedRun{results: make([][]ledger.CreateTransferResult, len(mergedCalls)), errs: make([]error, len(mergedCalls))}
 	var wg sync.WaitGroup
 	for i, c := range mergedCalls {
-		wg.Go(func() { run.results[i], run.errs[i] = l.CreateTransfers(context.Background(), c.transfers) })
+		wg.Go(func() { run.results[i], run.errs[i] = l.CreateTransfers(context.Background(), c.Transfers) })
 	}
 	wg.Wait()
 	run.updates = s.Updates.Load()
@@ -88,7 +75,7 @@ func mergedOrder(t *testing.T, fs *faultSchema) []int {
 	t.Helper()
 	ids := make([]ledger.ID, len(mergedCalls))
 	for i, c := range mergedCalls {
-		ids[i] = c.transfers[0].ID
+		ids[i] = c.Transfers[0].ID
 	}
 	found, err := fs.l.LookupTransfers(context.Background(), ids)
 	require.NoError(t, err)
@@ -115,9 +102,9 @@ type oneByOne struct {
 func makeOneByOne(t *testing.T, fs *faultSchema, order []int, msg string) {
 	t.Helper()
 	for _, i := range order {
-		res, err := fs.l.CreateTransfers(context.Background(), mergedCalls[i].transfers)
+		res, err := fs.l.CreateTransfers(context.Background(), mergedCalls[i].Transfers)
 		require.NoError(t, err, "%s: call %d", msg, i)
-		assert.Equal(t, mergedCalls[i].want, res, "%s: call %d", msg, i)
+		assert.Equal(t, mergedCalls[i].Want, res, "%s: call %d", msg, i)
 	}
 }
 
@@ -164,7 +151,7 @@ func TestLedgerMergedBatchFaults(t *testing.T) {
 		t.Helper()
 		for i, c := range mergedCalls {
 			require.NoError(t, run.errs[i], "%s: call %d", msg, i)
-			assert.Equal(t, c.want, run.results[i], "%s: call %d", msg, i)
+			assert.Equal(t, c.Want, run.results[i], "%s: call %d", msg, i)
 		}
 		ran, tables, lookups := fs.ran(t), fs.dump(t), ledgertest.FaultLookups(t, fs.l)
 		order := mergedOrder(t, fs)

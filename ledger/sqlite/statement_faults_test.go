@@ -180,16 +180,13 @@ func TestLedgerReadFaults(t *testing.T) {
 	}
 }
 
-// mergedTransfers are transfers of three CreateTransfers calls, which
+// mergedCalls are the first three calls of ledgertest.MergedCalls,
+// which create every transfer they name and which
 // TestLedgerMergedBatchFaults makes at once: the first alone in a batch,
 // the other two merged into the next.
-var mergedTransfers = [][]ledger.Transfer{
-	{ledgertest.FaultTransfer(10, 1, 2, 100, 0)},
-	{ledgertest.FaultHold(60)},
-	{ledgertest.FaultTransfer(12, 2, 1, 30, ledger.TransferLinked), ledgertest.FaultTransfer(13, 1, 2, 10, 0)},
-}
+var mergedCalls = ledgertest.MergedCalls()[:3]
 
-// inBatches makes the calls of mergedTransfers on fl at once, the
+// inBatches makes the calls of mergedCalls on fl at once, the
 // statement numbered n from the first failed (0: none), and returns their
 // errors. The test holds the Store's write lock until all are queued, the
 // first call's batch waiting for it. Run in a synctest bubble, which tells
@@ -198,13 +195,13 @@ func inBatches(t *testing.T, fl *faultyLedger, n int) []error {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, fl.s.lock.Lock(ctx))
-	errs := make([]error, len(mergedTransfers))
+	errs := make([]error, len(mergedCalls))
 	var wg sync.WaitGroup
-	for i, transfers := range mergedTransfers {
+	for i, c := range mergedCalls {
 		wg.Go(func() {
-			res, err := fl.l.CreateTransfers(ctx, transfers)
+			res, err := fl.l.CreateTransfers(ctx, c.Transfers)
 			if err == nil {
-				assert.Equal(t, make([]ledger.CreateTransferResult, len(transfers)), res, "call %d", i)
+				assert.Equal(t, c.Want, res, "call %d", i)
 			}
 			errs[i] = err
 		})
@@ -216,13 +213,13 @@ func inBatches(t *testing.T, fl *faultyLedger, n int) []error {
 	return errs
 }
 
-// createMerged makes call i of mergedTransfers alone on fl and requires
+// createMerged makes call i of mergedCalls alone on fl and requires
 // that it creates every transfer of the call; msg says how it is made.
 func createMerged(t *testing.T, fl *faultyLedger, i int, msg string) {
 	t.Helper()
-	res, err := fl.l.CreateTransfers(context.Background(), mergedTransfers[i])
+	res, err := fl.l.CreateTransfers(context.Background(), mergedCalls[i].Transfers)
 	require.NoError(t, err, "call %d %s", i, msg)
-	assert.Equal(t, make([]ledger.CreateTransferResult, len(mergedTransfers[i])), res, "call %d %s", i, msg)
+	assert.Equal(t, mergedCalls[i].Want, res, "call %d %s", i, msg)
 }
 
 // TestLedgerMergedBatchFaults: a statement that fails in a batch of
