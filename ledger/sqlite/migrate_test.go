@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -166,14 +167,16 @@ func TestMigrateRacingOpens(t *testing.T) {
 }
 
 // TestMigrateAllOrNothing: when a statement of the migration of a file at
-// schema version 1 fails, whichever it is, Open fails with its error and
-// the file is left at version 1, its schema and schema_migrations as they
-// were: the migrations applied before it are undone with it.
+// schema version 1 fails, whichever it is, Open fails with its error,
+// naming the file and the migration, and the file is left at version 1,
+// its schema and schema_migrations as they were: the migrations applied
+// before it are undone with it.
 func TestMigrateAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	ref := filepath.Join(dir, "ref.db")
 	wantRows := olderFile(t, ref, 1)
 	_, wantSchema := fileState(t, ref)
+	ms := sqltest.Migrations(t, migrationFS)
 	f := &sqlfault.Faults{}
 	failed := 0
 	for at := 1; ; at++ {
@@ -188,6 +191,14 @@ func TestMigrateAllOrNothing(t *testing.T) {
 		}
 		failed++
 		require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s", at, f.Failure())
+		// The error names the file, and the migration whose statement
+		// failed: after BEGIN, CREATE TABLE and the SELECT of the
+		// version, each migration runs two, its SQL and its INSERT.
+		step := "migrate"
+		if m := 1 + (at-4)/2; at >= 4 && m < len(ms) {
+			step = fmt.Sprintf("migration %d_%s", ms[m].Version, ms[m].Name)
+		}
+		assert.EqualError(t, err, fmt.Sprintf("sqlite: open %s: %s: statement %d, %s: statement failed", path, step, at, f.Failure()))
 		rows, schema := fileState(t, path)
 		assert.Equal(t, wantRows, rows, "statement %d, %s", at, f.Failure())
 		assert.Equal(t, wantSchema, schema, "statement %d, %s", at, f.Failure())
