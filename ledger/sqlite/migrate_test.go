@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/internal/sqlitedb"
+	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore/sqltest"
 )
@@ -124,10 +125,22 @@ func TestMigrateFromEachVersion(t *testing.T) {
 	}
 }
 
-// TestMigrateRacingOpens: Stores opened at once on a new database file
-// all open, and the migrations are applied once: the Opens take turns on
-// the file's write lock in the process, rather than on SQLite's lock, whose
-// busy timeout (1 ms) would run out while another Open migrates.
+// tryLock takes l if it is free and reports whether it did, without
+// waiting.
+func tryLock(l *sqlitewrite.Lock) bool {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	return l.Lock(ended) == nil
+}
+
+// TestMigrateRacingOpens: Stores opened on a new database file while
+// another Open migrates it all open, and the migrations are applied once:
+// the Opens take turns on the file's write lock in the process, rather
+// than on SQLite's lock, whose busy timeout (1 ms) would run out while
+// the other Open migrates. The first Open is held inside its migration,
+// in its transaction, until each of the others has found the lock taken
+// or has returned (as it does, failing, when it does not take turns but
+// begins its own migration).
 func TestMigrateRacingOpens(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
@@ -139,17 +152,38 @@ func TestMigrateRacingOpens(t *testing.T) {
 	require.NoError(t, w.Close())
 
 	const opens = 8
-	start := make(chan struct{})
+	inside, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	settled := make(chan struct{}, opens)
 	stores := make([]*Store, opens)
 	errs := make([]error, opens)
 	var wg sync.WaitGroup
-	for i := range opens {
+	open := func(i int) {
+		settle := sync.OnceFunc(func() { settled <- struct{}{} })
 		wg.Go(func() {
-			<-start
-			stores[i], errs[i] = Open(ctx, path, Options{BusyTimeout: time.Millisecond})
+			defer settle()
+			stores[i], errs[i] = Open(ctx, path, Options{
+				BusyTimeout: time.Millisecond,
+				migrating:   func() { first.Do(func() { close(inside); <-release }) },
+				lock: func(ctx context.Context, l *sqlitewrite.Lock) error {
+					if tryLock(l) {
+						return nil
+					}
+					settle() // it waits for the Open that holds the lock
+					return l.Lock(ctx)
+				},
+			})
 		})
 	}
-	close(start)
+	open(0)
+	<-inside
+	for i := 1; i < opens; i++ {
+		open(i)
+	}
+	for range opens - 1 {
+		<-settled
+	}
+	close(release)
 	wg.Wait()
 	for i, s := range stores {
 		if assert.NoError(t, errs[i], "Open %d", i) {

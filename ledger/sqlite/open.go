@@ -56,6 +56,14 @@ type Options struct {
 	// the read pool, before it waits for the calls under way, when set:
 	// for tests of what Close has done by then.
 	closing func()
+	// lock takes l, the file's in-process write lock, for the migration
+	// in place of l.Lock when set: for tests that see an Open find the
+	// lock taken.
+	lock func(ctx context.Context, l *sqlitewrite.Lock) error
+	// migrating runs in the migration once its transaction has begun
+	// (BEGIN IMMEDIATE, which takes SQLite's write lock), when set: for
+	// tests that hold an Open there while others start.
+	migrating func()
 }
 
 // openDBs opens the writer (one connection) and the read pool and the
@@ -84,10 +92,14 @@ func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, lock *s
 		w.Close()
 		return nil, nil, nil, err
 	}
-	if err := lock.Lock(ctx); err != nil {
+	take := lock.Lock
+	if o.lock != nil {
+		take = func(ctx context.Context) error { return o.lock(ctx, lock) }
+	}
+	if err := take(ctx); err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
-	err = migrate(ctx, w)
+	err = migrate(ctx, w, o.migrating)
 	lock.Unlock()
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
@@ -101,8 +113,8 @@ func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, lock *s
 // migrate applies, in one transaction, every embedded migration newer than
 // the version recorded in schema_migrations for the ledger. Running it
 // again is a no-op. Its errors do not name the file: openDBs, which knows
-// it, does.
-func migrate(ctx context.Context, db *sql.DB) error {
+// it, does. migrating, unless nil, runs once the transaction has begun.
+func migrate(ctx context.Context, db *sql.DB, migrating func()) error {
 	ms, err := sqlmigrate.Read(migrationFS, "migrations")
 	if err != nil {
 		return err
@@ -112,6 +124,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback()
+	if migrating != nil {
+		migrating()
+	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component  TEXT    NOT NULL,
 		version    INTEGER NOT NULL,
