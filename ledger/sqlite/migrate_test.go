@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/internal/sqlitedb"
+	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore/sqltest"
 )
@@ -123,10 +125,22 @@ func TestMigrateFromEachVersion(t *testing.T) {
 	}
 }
 
-// TestMigrateRacingOpens: Stores opened at once on a new database file
-// all open, and the migrations are applied once: the Opens take turns on
-// the file's write lock in the process, rather than on SQLite's lock, whose
-// busy timeout (1 ms) would run out while another Open migrates.
+// tryLock takes l if it is free and reports whether it did, without
+// waiting.
+func tryLock(l *sqlitewrite.Lock) bool {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	return l.Lock(ended) == nil
+}
+
+// TestMigrateRacingOpens: Stores opened on a new database file while
+// another Open migrates it all open, and the migrations are applied once:
+// the Opens take turns on the file's write lock in the process, rather
+// than on SQLite's lock, whose busy timeout (1 ms) would run out while
+// the other Open migrates. The first Open is held inside its migration,
+// in its transaction, until each of the others has found the lock taken
+// or has returned (as it does, failing, when it does not take turns but
+// begins its own migration).
 func TestMigrateRacingOpens(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
@@ -138,17 +152,38 @@ func TestMigrateRacingOpens(t *testing.T) {
 	require.NoError(t, w.Close())
 
 	const opens = 8
-	start := make(chan struct{})
+	inside, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	settled := make(chan struct{}, opens)
 	stores := make([]*Store, opens)
 	errs := make([]error, opens)
 	var wg sync.WaitGroup
-	for i := range opens {
+	open := func(i int) {
+		settle := sync.OnceFunc(func() { settled <- struct{}{} })
 		wg.Go(func() {
-			<-start
-			stores[i], errs[i] = Open(ctx, path, Options{BusyTimeout: time.Millisecond})
+			defer settle()
+			stores[i], errs[i] = Open(ctx, path, Options{
+				BusyTimeout: time.Millisecond,
+				migrating:   func() { first.Do(func() { close(inside); <-release }) },
+				lock: func(ctx context.Context, l *sqlitewrite.Lock) error {
+					if tryLock(l) {
+						return nil
+					}
+					settle() // it waits for the Open that holds the lock
+					return l.Lock(ctx)
+				},
+			})
 		})
 	}
-	close(start)
+	open(0)
+	<-inside
+	for i := 1; i < opens; i++ {
+		open(i)
+	}
+	for range opens - 1 {
+		<-settled
+	}
+	close(release)
 	wg.Wait()
 	for i, s := range stores {
 		if assert.NoError(t, errs[i], "Open %d", i) {
@@ -166,14 +201,16 @@ func TestMigrateRacingOpens(t *testing.T) {
 }
 
 // TestMigrateAllOrNothing: when a statement of the migration of a file at
-// schema version 1 fails, whichever it is, Open fails with its error and
-// the file is left at version 1, its schema and schema_migrations as they
-// were: the migrations applied before it are undone with it.
+// schema version 1 fails, whichever it is, Open fails with its error,
+// naming the file and the migration, and the file is left at version 1,
+// its schema and schema_migrations as they were: the migrations applied
+// before it are undone with it.
 func TestMigrateAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	ref := filepath.Join(dir, "ref.db")
 	wantRows := olderFile(t, ref, 1)
 	_, wantSchema := fileState(t, ref)
+	ms := sqltest.Migrations(t, migrationFS)
 	f := &sqlfault.Faults{}
 	failed := 0
 	for at := 1; ; at++ {
@@ -188,6 +225,14 @@ func TestMigrateAllOrNothing(t *testing.T) {
 		}
 		failed++
 		require.ErrorIs(t, err, sqlfault.ErrStatement, "statement %d, %s", at, f.Failure())
+		// The error names the file, and the migration whose statement
+		// failed: after BEGIN, CREATE TABLE and the SELECT of the
+		// version, each migration runs two, its SQL and its INSERT.
+		step := "migrate"
+		if m := 1 + (at-4)/2; at >= 4 && m < len(ms) {
+			step = fmt.Sprintf("migration %d_%s", ms[m].Version, ms[m].Name)
+		}
+		assert.EqualError(t, err, fmt.Sprintf("sqlite: open %s: %s: statement %d, %s: statement failed", path, step, at, f.Failure()))
 		rows, schema := fileState(t, path)
 		assert.Equal(t, wantRows, rows, "statement %d, %s", at, f.Failure())
 		assert.Equal(t, wantSchema, schema, "statement %d, %s", at, f.Failure())

@@ -18,7 +18,10 @@ import (
 var migrationFS embed.FS
 
 // ErrSchemaTooNew reports a database whose schema was written by a newer
-// version of this package than the running one.
+// version of this package than the running one. Open's error wraps it,
+// naming the file and both versions, as it names the file in all its
+// errors: "sqlite: open <path>: sqlite: database schema is newer than
+// this program: version <n>, known up to <m>".
 var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
 
 // ErrNegativeOption is the error of Open for a negative
@@ -53,6 +56,14 @@ type Options struct {
 	// the read pool, before it waits for the calls under way, when set:
 	// for tests of what Close has done by then.
 	closing func()
+	// lock takes l, the file's in-process write lock, for the migration
+	// in place of l.Lock when set: for tests that see an Open find the
+	// lock taken.
+	lock func(ctx context.Context, l *sqlitewrite.Lock) error
+	// migrating runs in the migration once its transaction has begun
+	// (BEGIN IMMEDIATE, which takes SQLite's write lock), when set: for
+	// tests that hold an Open there while others start.
+	migrating func()
 }
 
 // openDBs opens the writer (one connection) and the read pool and the
@@ -81,13 +92,17 @@ func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, lock *s
 		w.Close()
 		return nil, nil, nil, err
 	}
-	if err := lock.Lock(ctx); err != nil {
+	take := lock.Lock
+	if o.lock != nil {
+		take = func(ctx context.Context) error { return o.lock(ctx, lock) }
+	}
+	if err := take(ctx); err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
-	err = migrate(ctx, w)
+	err = migrate(ctx, w, o.migrating)
 	lock.Unlock()
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
 	if err := r.PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
@@ -97,17 +112,21 @@ func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, lock *s
 
 // migrate applies, in one transaction, every embedded migration newer than
 // the version recorded in schema_migrations for the ledger. Running it
-// again is a no-op.
-func migrate(ctx context.Context, db *sql.DB) error {
+// again is a no-op. Its errors do not name the file: openDBs, which knows
+// it, does. migrating, unless nil, runs once the transaction has begun.
+func migrate(ctx context.Context, db *sql.DB, migrating func()) error {
 	ms, err := sqlmigrate.Read(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
 	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback()
+	if migrating != nil {
+		migrating()
+	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component  TEXT    NOT NULL,
 		version    INTEGER NOT NULL,
@@ -115,27 +134,27 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		applied_at INTEGER NOT NULL,
 		PRIMARY KEY (component, version)
 	) STRICT`); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	var cur int
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = ?1`,
 		sqlstore.Component).Scan(&cur); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	if cur > len(ms) {
 		return fmt.Errorf("%w: version %d, known up to %d", ErrSchemaTooNew, cur, len(ms))
 	}
 	for _, m := range ms[cur:] {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			return fmt.Errorf("sqlite: migration %d_%s: %w", m.Version, m.Name, err)
+			return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?1, ?2, ?3, ?4)`,
 			sqlstore.Component, m.Version, m.Name, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("sqlite: migration %d_%s: %w", m.Version, m.Name, err)
+			return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 
 // TestSchemaTooNew: a file whose recorded version of the ledger's schema
 // is past the migrations of this package is refused with ErrSchemaTooNew,
-// naming both versions, and left as it was.
+// naming the file and both versions, and left as it was.
 func TestSchemaTooNew(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
@@ -81,7 +81,8 @@ func TestSchemaTooNew(t *testing.T) {
 	rows, schema := fileState(t, path)
 	_, err = Open(ctx, path, Options{})
 	require.ErrorIs(t, err, ErrSchemaTooNew)
-	assert.EqualError(t, err, fmt.Sprintf("%v: version 99, known up to %d", ErrSchemaTooNew, len(sqltest.Migrations(t, migrationFS))))
+	assert.EqualError(t, err, fmt.Sprintf("sqlite: open %s: sqlite: database schema is newer than this program: version 99, known up to %d",
+		path, len(sqltest.Migrations(t, migrationFS))))
 	gotRows, gotSchema := fileState(t, path)
 	assert.Equal(t, rows, gotRows)
 	assert.Equal(t, schema, gotSchema)

@@ -3,12 +3,16 @@ package applet_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -454,6 +458,260 @@ func TestPutCertificateSize(t *testing.T) {
 			assert.Equal(t, cert, got, "%d octets", tt.size)
 		} else {
 			assert.Equalf(t, uint16(0x6A88), sw, "%d octets: no certificate held, status word %04X", tt.size, sw)
+		}
+	}
+}
+
+// The elements of a TBSCertificate that tbsFieldEnd finds, by position
+// (RFC 5280 §4.1): the version comes first.
+const (
+	tbsSerial    = 1
+	tbsIssuer    = 3
+	tbsSubject   = 5
+	tbsPublicKey = 6
+)
+
+// tbsFieldEnd returns the offset in the certificate der of the last octet
+// of the TBSCertificate element at position i: the last octet of the
+// serial number, of the last attribute value of a name, or of the public
+// key.
+func tbsFieldEnd(t testing.TB, der []byte, i int) int {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var cert, tbs, field cryptobyte.String
+	var tag cbasn1.Tag
+	require.True(t, in.ReadASN1(&cert, cbasn1.SEQUENCE) && cert.ReadASN1(&tbs, cbasn1.SEQUENCE))
+	for range i + 1 {
+		require.True(t, tbs.ReadAnyASN1Element(&field, &tag))
+	}
+	return len(der) - len(in) - len(cert) - len(tbs) - 1
+}
+
+// flipped returns a copy of der with one bit of the octet at off flipped:
+// 0x02, which keeps a digit or a capital letter printable, so that a
+// flipped name still parses.
+func flipped(der []byte, off int) []byte {
+	b := bytes.Clone(der)
+	b[off] ^= 0x02
+	return b
+}
+
+// tamperedCertificates returns der tampered in one octet each: the last
+// octet of its signature, of its serial number, of its issuer and subject
+// names (each of which still parses: its issuer no longer checks the
+// first three but by the signature, and no longer has the issuer name of
+// the fourth) and of its public key (which then is no point of the curve
+// and does not parse).
+func tamperedCertificates(t testing.TB, der []byte) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{
+		"signature":     flipped(der, len(der)-1),
+		"serial number": flipped(der, tbsFieldEnd(t, der, tbsSerial)),
+		"issuer name":   flipped(der, tbsFieldEnd(t, der, tbsIssuer)),
+		"subject name":  flipped(der, tbsFieldEnd(t, der, tbsSubject)),
+		"public key":    flipped(der, tbsFieldEnd(t, der, tbsPublicKey)),
+	}
+	for name, b := range out {
+		_, err := pki.ParseCertificate(b)
+		if name == "public key" {
+			require.Error(t, err, name)
+			continue
+		}
+		require.NoError(t, err, name)
+	}
+	return out
+}
+
+// belowIntermediate returns an issuing CA certified by an intermediate CA
+// that a root certifies: its chain, the root excluded, is two
+// certificates, the first of which the card checks by the second.
+func belowIntermediate(t testing.TB) *pki.CA {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		return k
+	}
+	root, err := pki.NewRoot(key(), pki.CAOptions{CRLURL: "https://pki.invalid/root.crl", MaxPathLen: 2})
+	require.NoError(t, err)
+	mid, err := root.NewIntermediate(key(), pki.CAOptions{CRLURL: "https://pki.invalid/mid.crl", MaxPathLen: 1})
+	require.NoError(t, err)
+	ca, err := mid.NewIntermediate(key(), pki.CAOptions{CRLURL: "https://pki.invalid/card.crl"})
+	require.NoError(t, err)
+	require.Len(t, ca.Chain(), 2)
+	return ca
+}
+
+// tamperedChains returns chain (the issuing CA's certificate, then the
+// intermediate CA's that issued it) with the issuing CA's certificate
+// tampered as tamperedCertificates does, cut short or followed by
+// garbage. None of them links.
+func tamperedChains(t testing.TB, chain [][]byte) map[string][]byte {
+	t.Helper()
+	require.Len(t, chain, 2, "the issuing CA's certificate and the intermediate CA's")
+	out := make(map[string][]byte)
+	for name, b := range tamperedCertificates(t, chain[0]) {
+		out["the issuer's "+name] = bytes.Join([][]byte{b, chain[1]}, nil)
+	}
+	whole := bytes.Join(chain, nil)
+	out["cut short by an octet"] = whole[:len(whole)-1]
+	out["cut inside the issuer's certificate"] = whole[:len(chain[0])/2]
+	out["the issuer's certificate alone, cut short by an octet"] = chain[0][:len(chain[0])-1]
+	out["an octet after the last certificate"] = append(bytes.Clone(whole), 0x00)
+	out["a certificate's first octets after the last"] = append(bytes.Clone(whole), chain[0][:4]...)
+	out["an empty sequence after the last certificate"] = append(bytes.Clone(whole), 0x30, 0x00)
+	return out
+}
+
+// TestPutChainTampered: PUT DATA 0107 refuses with 6A80, storing nothing,
+// a chain one octet of which was changed (in a signature, a serial
+// number, a name or a public key), a chain cut short and a chain followed
+// by anything (PROTOCOL.md §2.4); and a card certificate one octet of
+// which was changed, taken before a chain (the card cannot check its
+// signature without its issuer's certificate), makes the chain of its
+// issuer refused, or, taken after it, drops that chain.
+func TestPutChainTampered(t *testing.T) {
+	// A chain of two, so that the issuing CA's certificate is checked
+	// too: the last one's issuer, the root, is not in the chain.
+	ca := belowIntermediate(t)
+	issuers := ca.Chain()
+	chain := bytes.Join(issuers, nil)
+	// certified returns a card that holds a key and its ICCID, and the
+	// certificate ca issued for them.
+	certified := func(t *testing.T) (*applet.Applet, []byte) {
+		a, pub := keyedBlank(t)
+		cert, err := ca.IssueCard(pub, testICCID, pki.IssueOptions{})
+		require.NoError(t, err)
+		return a, cert
+	}
+
+	t.Run("chain", func(t *testing.T) {
+		for name, tampered := range tamperedChains(t, issuers) {
+			t.Run(name, func(t *testing.T) {
+				a, cert := certified(t)
+				_, sw := tx(t, a, putExt("0102", cert))
+				require.Equal(t, uint16(0x9000), sw)
+				_, sw = tx(t, a, putExt("0107", tampered))
+				assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
+				assertStored(t, a, "0107", nil)
+				assertStored(t, a, "0102", cert)
+
+				_, sw = tx(t, a, putExt("0107", chain))
+				assert.Equalf(t, uint16(0x9000), sw, "the chain untampered: status word %04X", sw)
+				_, sw = tx(t, a, putExt("0107", tampered))
+				assert.Equalf(t, uint16(0x6A80), sw, "over a stored chain: status word %04X", sw)
+				assertStored(t, a, "0107", chain) // the chain stored before stays
+			})
+		}
+	})
+
+	t.Run("chain before any certificate", func(t *testing.T) {
+		for name, tampered := range tamperedChains(t, issuers) {
+			t.Run(name, func(t *testing.T) {
+				a := newBlank(t)
+				_, sw := tx(t, a, putExt("0107", tampered))
+				assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
+				assertStored(t, a, "0107", nil)
+			})
+		}
+	})
+
+	t.Run("card certificate", func(t *testing.T) {
+		// A certificate not of the card's key (its public key tampered)
+		// is refused by PUT DATA 0102 itself.
+		for _, name := range []string{"signature", "serial number", "issuer name", "subject name"} {
+			// tampered returns a card that holds a key and its ICCID,
+			// and the certificate of that key tampered in name.
+			tampered := func(t *testing.T) (*applet.Applet, []byte) {
+				a, cert := certified(t)
+				return a, tamperedCertificates(t, cert)[name]
+			}
+			// Put before the chain, the certificate makes the chain
+			// refused; put after it, it drops the chain, as one of
+			// another CA would (TestPutChainLinks).
+			for _, tt := range []struct {
+				order         string
+				first, second string // the tags put, in that order
+				sw            uint16 // the second PUT DATA's
+			}{
+				{"before the chain", "0102", "0107", 0x6A80},
+				{"after the chain", "0107", "0102", 0x9000},
+			} {
+				t.Run(name+", "+tt.order, func(t *testing.T) {
+					a, cert := tampered(t)
+					value := map[string][]byte{"0102": cert, "0107": chain}
+					_, sw := tx(t, a, putExt(tt.first, value[tt.first]))
+					require.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+					_, sw = tx(t, a, putExt(tt.second, value[tt.second]))
+					assert.Equalf(t, tt.sw, sw, "status word %04X", sw)
+					assertStored(t, a, "0107", nil)
+					assertStored(t, a, "0102", cert)
+				})
+			}
+		}
+	})
+}
+
+// TestStateChainTampered: a stored state whose chain or card certificate
+// was changed in one octet (in a signature, a serial number, a name or a
+// public key), or whose chain is cut short or followed by anything, is
+// refused with ErrState, in either life-cycle state: PUT DATA would not
+// have stored it.
+func TestStateChainTampered(t *testing.T) {
+	ca := belowIntermediate(t)
+	issuers := ca.Chain()
+	v := newCard(t, simcardtest.Options{})
+	stored, err := v.Storage.Load()
+	require.NoError(t, err)
+	const fieldCert = fieldChain - 1 // after the ICCID and the key
+	// replaced returns the state b with its length-prefixed field k (as
+	// fieldChain counts them) replaced by f.
+	replaced := func(b []byte, k int, f []byte) []byte {
+		off := offFields
+		for range k {
+			off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+		}
+		end := off + 2 + int(binary.BigEndian.Uint16(b[off:]))
+		return slices.Concat(b[:off], binary.BigEndian.AppendUint16(nil, uint16(len(f))), f, b[end:])
+	}
+	old, err := pki.ParseCertificate(v.Enrolment.Chain[0])
+	require.NoError(t, err)
+	cert, err := ca.IssueCard(old.PublicKey, testICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	good := replaced(replaced(stored, fieldCert, cert), fieldChain, bytes.Join(issuers, nil))
+	personalising := func(b []byte) []byte {
+		b = bytes.Clone(b)
+		b[1] = simcard.LifePersonalisation
+		return b
+	}
+	for _, b := range [][]byte{good, personalising(good)} {
+		m := new(applet.Memory)
+		require.NoError(t, m.Store(b))
+		_, err := applet.New(m, applet.Options{})
+		require.NoError(t, err, "the state untampered holds together")
+	}
+
+	tests := make(map[string][]byte)
+	for name, chain := range tamperedChains(t, issuers) {
+		tests["chain: "+name] = replaced(good, fieldChain, chain)
+	}
+	// A certificate not of the card's key (its public key tampered) is
+	// refused before the chain is looked at.
+	for name, c := range tamperedCertificates(t, cert) {
+		if name != "public key" {
+			tests["certificate: "+name] = replaced(good, fieldCert, c)
+		}
+	}
+	for name, b := range tests {
+		for life, b := range map[string][]byte{"operational": b, "personalising": personalising(b)} {
+			t.Run(life+", "+name, func(t *testing.T) {
+				m := new(applet.Memory)
+				require.NoError(t, m.Store(b))
+				a, err := applet.New(m, applet.Options{})
+				require.ErrorIs(t, err, applet.ErrState)
+				assert.EqualError(t, err, "applet: unreadable card state: the issuer chain is not certificates in DER that issued the card's certificate and each other")
+				assert.Nil(t, a)
+			})
 		}
 	}
 }
