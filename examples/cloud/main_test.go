@@ -29,7 +29,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/internal/testenv"
@@ -65,41 +64,58 @@ func startCloud(t *testing.T, args ...string) *outwait.Output {
 	return out
 }
 
-// pairingRoom is how much of the EID epoch the phones' pairing is given
-// (clearOfEpochEnd): under load it takes seconds, and alone less than one.
-const pairingRoom = time.Minute
+// phoneClock is the phones' clock (demo.WallClock) in these tests, which
+// TestMain sets: the wall clock, or, while a test has stopped it
+// (stopPhoneClock), the UnixNano time at which it stands still but for
+// the steps the test takes (advancePhoneClock).
+var phoneClock atomic.Int64
 
-// clearOfEpochEnd waits, when less than pairingRoom is left of the EID
-// epoch by the wall clock, until the next epoch starts, before a test
-// starts the phone programs. They advertise, and sign their pairing
-// proofs, with the EIDs of their wall clock's epoch: phones that pair as
-// an epoch ends, one naming the other's EID of the epoch before and the
-// other naming its own EID of the new one, are each in a session of its
-// own, and each waits for the other's confirmation until -wait ends.
-func clearOfEpochEnd(t *testing.T) {
-	t.Helper()
-	now := time.Now()
-	if next := adv.EpochStart(adv.Epoch(now) + 1); next.Sub(now) < pairingRoom {
-		t.Logf("waiting %v for the next EID epoch, so that the phones pair within one", next.Sub(now).Round(time.Millisecond))
-		time.Sleep(next.Sub(now))
+func TestMain(m *testing.M) {
+	demo.WallClock = func() time.Time {
+		if at := phoneClock.Load(); at != 0 {
+			return time.Unix(0, at)
+		}
+		return time.Now()
 	}
+	os.Exit(m.Run())
 }
 
-// phonesContext waits clear of an EID epoch's end (clearOfEpochEnd) and
-// returns the context that bounds a run of the phones: generous, as
-// purchase's bound, and cancelled when the test ends.
+// stopPhoneClock has the phones' clock (phoneClock) stand still at the
+// time of the call until the test ends. The phone programs advertise, and
+// sign their pairing proofs, with the EIDs of their clock's epoch: phones
+// that paired as an epoch ends, one naming the other's EID of the epoch
+// before and the other naming its own EID of the new one, would each be
+// in a session of its own, and each wait for the other's confirmation
+// until -wait ends. With the clock stopped they pair within one epoch,
+// which the cloud, on the wall clock, takes for ten minutes at least
+// (adv.Resolver). Adverts heard then fade only as the test advances the
+// clock (advancePhoneClock).
+func stopPhoneClock(t *testing.T) {
+	t.Helper()
+	phoneClock.Store(time.Now().UnixNano())
+	t.Cleanup(func() { phoneClock.Store(0) })
+}
+
+// advancePhoneClock moves the phones' clock, stopped (stopPhoneClock),
+// on by d.
+func advancePhoneClock(d time.Duration) {
+	phoneClock.Add(int64(d))
+}
+
+// phonesContext stops the phones' clock (stopPhoneClock) and returns the
+// context that bounds a run of the phones: it ends with the test, or
+// shortly before the test binary's deadline (outwait.Context).
 func phonesContext(t *testing.T) context.Context {
 	t.Helper()
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	stopPhoneClock(t)
+	ctx, cancel := outwait.Context(t)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // purchase runs the seller and the shopper programs at once against the
 // cloud of dir, the shopper with shopperArgs too, and returns their
-// outputs. The bound is generous: the phones scan on real timers, which a
-// loaded machine stretches.
+// outputs, within phonesContext.
 func purchase(t *testing.T, dir string, shopperArgs ...string) (seller, shopper string) {
 	t.Helper()
 	var sOut, pOut outwait.Output
@@ -363,17 +379,22 @@ func requirePurchased(t *testing.T, cloud *outwait.Output, seller, shopper strin
 }
 
 // TestSellerWaitsThroughOutage: the cloud does not answer the till (it
-// restarts, say) from just before the shopper's consent until 3 seconds
-// after it. The till asks again until the cloud answers, within -wait,
-// and shows the receipt of the captured payment, instead of withdrawing
-// a request that was paid and failing.
+// restarts, say) from just before the shopper's consent, for as many
+// calls of the till as twice the client's attempts (two whole calls
+// failing with payflow.ErrUnavailable). The till asks again until the
+// cloud answers, within -wait, and shows the receipt of the captured
+// payment, instead of withdrawing a request that was paid and failing.
 func TestSellerWaitsThroughOutage(t *testing.T) {
 	dir := t.TempDir()
 	cloud := startCloud(t, "-data", dir)
-	var down atomic.Bool
+	var down, consented atomic.Bool
+	var refused atomic.Int64
 	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if down.Load() {
+				if refused.Add(1) == 2*payflow.DefaultMaxAttempts {
+					down.Store(false)
+				}
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
@@ -381,14 +402,15 @@ func TestSellerWaitsThroughOutage(t *testing.T) {
 		}
 	}, func(forward http.Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") && !down.Swap(true) {
-				time.AfterFunc(3*time.Second, func() { down.Store(false) })
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") && !consented.Swap(true) {
+				down.Store(true)
 			}
 			forward.ServeHTTP(w, r)
 		}
 	})
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.NotContains(t, seller, "withdrawn")
+	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load(), "the cloud refused the till's calls")
 }
 
 // TestShopperWaitsThroughOutage: the cloud does not answer Alice's phone
@@ -1385,15 +1407,18 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	card, err := demo.OpenCard(dir, "till")
 	require.NoError(t, err)
 	defer card.Close()
-	// Clear of an epoch's end before the till is heard, not after: a
-	// wait for the next epoch would outlast the advert.
 	ctx := phonesContext(t)
 	// Heard once: the advert fades after demo.AirTTL.
-	require.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{{Party: demo.Grocery.Party("till"), Card: card}}, time.Now()))
-	var scanningAgain atomic.Bool
+	require.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{{Party: demo.Grocery.Party("till"), Card: card}}, demo.WallClock()))
+	var scanningAgain, gone atomic.Bool
 	toCloud := cloudProxy(t, dir)
 	shopperSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/pair" && !scanningAgain.Load() {
+			if gone.CompareAndSwap(false, true) {
+				// Unanswered, the phone asks again once the air and
+				// its queue forgot the till.
+				advancePhoneClock(demo.AirTTL + queue.DefaultTTL + time.Second)
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -1419,46 +1444,39 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	assert.Contains(t, pOut.String(), "[shopper] Corner Grocer is out of range: scanning again\n")
 }
 
-// TestShopperPeerGoneAfterWait: Alice's phone, -wait 10s, taps Corner
-// Grocer's till, heard once as it started scanning, and its confirmation
-// starts only once -wait has passed and the till has been out of range
-// for longer than the air and the queue keep it (the phone is held at
-// its tap): the confirmation fails with queue.ErrUnknownPeer after the
-// wait ended. The phone ends with an error that says so, both
-// context.DeadlineExceeded and queue.ErrUnknownPeer, instead of saying
-// that it scans again and then failing on a scan that found nothing.
+// TestShopperPeerGoneAfterWait: Alice's phone taps Corner Grocer's
+// till, heard once as it started scanning, and its confirmation starts
+// only once -wait has ended and the till has been out of range for
+// longer than the air and the queue keep it (the phone is held at its
+// tap, as the test ends its wait and advances its clock): the
+// confirmation fails with queue.ErrUnknownPeer after the wait ended. The
+// phone ends with an error that says so, both context.DeadlineExceeded
+// and queue.ErrUnknownPeer, instead of saying that it scans again and
+// then failing on a scan that found nothing.
 func TestShopperPeerGoneAfterWait(t *testing.T) {
 	dir, till := cloudWithTill(t)
-	const wait = 10 * time.Second
-	ctx := phonesContext(t)
-	var scanned, heard time.Time
+	// The phone's wait, derived from ctx, ends as ctx's deadline passes,
+	// at the tap, long before its -wait.
+	ctx := outwait.NewDeadline(phonesContext(t))
+	heard := false
 	out := &outwait.Output{Line: func(line string) {
 		switch {
-		case strings.Contains(line, "Scanning for") && scanned.IsZero():
-			scanned = time.Now()
+		case strings.Contains(line, "Scanning for") && !heard:
+			heard = true
 			// Heard once: the advert fades after demo.AirTTL.
-			assert.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{till}, time.Now()))
-			heard = time.Now()
+			assert.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{till}, demo.WallClock()))
 		case strings.Contains(line, "taps"):
 			// The phone confirms the till once this returns: after -wait,
 			// and after the queue forgot the till.
-			gone := heard.Add(demo.AirTTL + queue.DefaultTTL + time.Second)
-			time.Sleep(time.Until(later(gone, scanned.Add(wait+time.Second))))
+			ctx.Pass()
+			advancePhoneClock(demo.AirTTL + queue.DefaultTTL + time.Second)
 		}
 	}}
-	err := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", wait.String()}, out)
+	err := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", "1h"}, out)
 	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
 	require.ErrorIs(t, err, queue.ErrUnknownPeer, out.String())
 	assert.NotContains(t, out.String(), "scanning again", "the phone does not scan after -wait")
 	assert.Equal(t, 1, strings.Count(out.String(), "Scanning for"), out.String())
-}
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // TestCloudInterruptedDuringLongCall: the cloud is interrupted (Ctrl-C)

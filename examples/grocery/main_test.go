@@ -110,7 +110,7 @@ func TestGroceryWrongPINThenRight(t *testing.T) {
 	withdrawn := regexp.MustCompile(`(?m)^\[seller\]  Request ([0-9a-f]{8}) withdrawn: cancelled$`).FindStringSubmatch(first.String())
 	require.NotNil(t, withdrawn, first.String())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	var second bytes.Buffer
 	require.NoError(t, run(ctx, []string{"-data", dir}, &second), second.String())
@@ -423,7 +423,7 @@ func TestGroceryAcrossEIDRotation(t *testing.T) {
 	}
 	demo.WallClock = now
 	defer func() { now, demo.WallClock = time.Now, time.Now }()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	out := &outwait.Output{Line: func(line string) {
 		mu.Lock()

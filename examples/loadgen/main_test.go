@@ -444,7 +444,7 @@ func TestLoadgenPairsAcrossEIDRotation(t *testing.T) {
 	at.Store(end.Add(-time.Millisecond).UnixNano())
 	demo.WallClock = func() time.Time { return time.Unix(0, at.Load()) }
 	defer func() { demo.WallClock = time.Now }()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	var api *rotateAPI
 	c := config{pairs: 1, dir: t.TempDir(), wrap: func(inner payflow.API) payflow.API {
@@ -478,4 +478,41 @@ func TestLoadgenDataNotFolder(t *testing.T) {
 			assert.Empty(t, out.String(), "refused before the platform opens")
 		})
 	}
+}
+
+// steadyApproveAPI answers each consent after step has passed, so that
+// each purchase takes step: in a synctest bubble, exactly.
+type steadyApproveAPI struct {
+	payflow.API
+	step time.Duration
+}
+
+func (a steadyApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	time.Sleep(a.step)
+	return a.API.Approve(ctx, req)
+}
+
+// TestLoadgenStopsAtDeadline: a pair starts no purchase once the run is
+// over: a run of d whose purchases each take a tenth of d makes ten and
+// ends exactly at d, not at the end of the context bounding it, twice as
+// long. The run, on the platform in process, is in a synctest bubble.
+func TestLoadgenStopsAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const d = time.Second
+		ctx, cancel := context.WithTimeout(t.Context(), 2*d)
+		defer cancel()
+		c := config{pairs: 1, dir: t.TempDir(), wrap: func(api payflow.API) payflow.API {
+			return steadyApproveAPI{API: api, step: d / 10}
+		}}
+		pairs, _, cleanup, err := setup(ctx, &c)
+		require.NoError(t, err)
+		defer cleanup()
+		start := time.Now()
+		res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, d, time.Since(start))
+		assert.Equal(t, d, res.elapsed)
+		assert.Equal(t, 10, res.purchases)
+		assert.Empty(t, res.errors)
+	})
 }

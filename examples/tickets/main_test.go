@@ -121,7 +121,7 @@ func TestTicketsAcrossEIDRotation(t *testing.T) {
 		return clock()
 	}
 	defer func() { demo.WallClock = time.Now }()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	stepped := false
 	out := &outwait.Output{Line: func(line string) {

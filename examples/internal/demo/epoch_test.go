@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
 )
@@ -23,7 +24,7 @@ import (
 // next epoch. The till, waiting, selects Alice again once the EIDs
 // changed, and both phones pair in Alice's session.
 func TestPairingAcrossEIDRotation(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	endEpoch := standStill(t)
 
@@ -35,7 +36,7 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	require.NoError(t, radio.Broadcast([]*Station{alice.Station}, []*Listener{till.Scanner}, WallClock()))
 	first := selectPeer(ctx, t, till, "Alice")
 
-	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	var wg sync.WaitGroup
 	var tc, ac *payflow.Confirmation
@@ -232,12 +233,12 @@ func (x *crossing) release(t *testing.T) *payflow.Confirmation {
 }
 
 // tillWaits has the till wait for Alice (awaitPaired) in the session it
-// selected, within wctx, which ends in 15 seconds, and, once the wait
+// selected, within wctx, which ends with ctx or the test, and, once the wait
 // read the session (under the epoch before), ends the epoch and has both
 // phones hear each other's new adverts. It returns wctx and wait, which
 // waits for the till's wait to end and returns the till's outcome.
 func (x *crossing) tillWaits(ctx context.Context, t *testing.T) (wctx context.Context, wait func() (*payflow.Confirmation, error)) {
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	wctx, cancel := context.WithCancel(ctx)
 	var tc *payflow.Confirmation
 	var terr error
 	read, done := make(chan struct{}), make(chan struct{})
@@ -283,7 +284,7 @@ func (x *crossing) awaitReselection(t *testing.T, wctx context.Context, c <-chan
 // selection of her new EID, selects the till again, and both phones pair
 // in the till's new session.
 func TestPairingCrossesReselection(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	reselected := make(chan struct{})
 	x := newCrossing(ctx, t, &hookAPI{afterPair: func(n int32) {
@@ -315,7 +316,7 @@ func TestPairingCrossesReselection(t *testing.T) {
 // session paired, says so and selects no other: both phones pair in that
 // session.
 func TestPairingDuringReselection(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	var armed atomic.Bool
 	var aliceNew adv.EID // set before armed

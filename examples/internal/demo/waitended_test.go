@@ -2,13 +2,13 @@ package demo
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 )
 
@@ -80,32 +80,6 @@ func TestSettleWaitEnded(t *testing.T) {
 	assert.Contains(t, w.out.String(), "Request "+Short(asked.ID)+" withdrawn: cancelled")
 }
 
-// passingDeadline is a context of a phone program's wait, -wait, whose
-// deadline passes when pass is called: Err is then
-// context.DeadlineExceeded, as for a deadline that passed.
-type passingDeadline struct {
-	context.Context // context.Background(): its Err is the cause
-	done            chan struct{}
-	once            sync.Once
-}
-
-func newPassingDeadline() *passingDeadline {
-	return &passingDeadline{Context: context.Background(), done: make(chan struct{})}
-}
-
-func (d *passingDeadline) Done() <-chan struct{} { return d.done }
-
-func (d *passingDeadline) Err() error {
-	select {
-	case <-d.done:
-		return context.DeadlineExceeded
-	default:
-		return nil
-	}
-}
-
-func (d *passingDeadline) pass() { d.once.Do(func() { close(d.done) }) }
-
 // endingPairAPI answers Pair, the cloud's taking of a selection, as a
 // cloud that does not answer (payflow.ErrUnavailable), having first ended
 // the wait with end.
@@ -126,7 +100,7 @@ func (a *endingPairAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*pa
 func TestSelectPickWaitEnded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	wait := newPassingDeadline()
+	wait := outwait.NewDeadline(context.Background())
 	ictx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
 	var end func()
@@ -135,7 +109,7 @@ func TestSelectPickWaitEnded(t *testing.T) {
 	}, nil)
 	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, time.Now()))
 
-	end = wait.pass
+	end = wait.Pass
 	sel, err := w.alice.selectPick(wait, "Corner Grocer")
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.EqualError(t, err, "demo: no answer to the selection of Corner Grocer before -wait ended: payflow: unavailable")

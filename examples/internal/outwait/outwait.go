@@ -2,7 +2,9 @@
 // runs in process, kept whole, on which the test waits for the lines it
 // expects: a wait ends when the program writes them, and fails, with what
 // the program printed, when the program ends without printing them or
-// the test's context ends. It neither polls nor sleeps.
+// the test's context ends. It neither polls nor sleeps. It provides
+// Deadline too, a context whose deadline passes at a step of the test,
+// rather than at a time.
 //
 //	out := &outwait.Output{}
 //	done := out.Go(func(stdout io.Writer) error { return demo.RunCloud(ctx, args, stdout) })

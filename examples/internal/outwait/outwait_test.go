@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -241,4 +242,63 @@ func ExampleOutput_Await() {
 	m, err := out.Await(context.Background(), regexp.MustCompile(`(?m)^serving (\S+)$`))
 	fmt.Println(m[1], err)
 	// Output: 127.0.0.1:8080 <nil>
+}
+
+// TestDeadlinePass: a Deadline and the contexts derived from it end as
+// for a deadline that passed, before Pass returns; a second Pass changes
+// nothing.
+func TestDeadlinePass(t *testing.T) {
+	d := outwait.NewDeadline(context.Background())
+	child, cancel := context.WithTimeout(d, time.Hour)
+	defer cancel()
+	require.NoError(t, d.Err())
+	require.NoError(t, child.Err())
+	d.Pass()
+	assert.ErrorIs(t, d.Err(), context.DeadlineExceeded)
+	assert.ErrorIs(t, child.Err(), context.DeadlineExceeded, "ended by Pass")
+	assert.ErrorIs(t, context.Cause(child), context.DeadlineExceeded)
+	select {
+	case <-child.Done():
+	default:
+		t.Fatal("the child's Done is open once Pass returned")
+	}
+	d.Pass()
+	assert.ErrorIs(t, d.Err(), context.DeadlineExceeded)
+}
+
+// TestDeadlineParent: a Deadline passes as the context it was made from
+// ends, and a context derived from it once it passed ends too.
+func TestDeadlineParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithCancel(t.Context())
+		d := outwait.NewDeadline(parent)
+		cancel()
+		synctest.Wait()
+		assert.ErrorIs(t, d.Err(), context.DeadlineExceeded)
+		child, cancelChild := context.WithCancel(d)
+		defer cancelChild()
+		synctest.Wait()
+		assert.ErrorIs(t, child.Err(), context.DeadlineExceeded)
+	})
+}
+
+// TestDeadlineStop: a function stopped before the Deadline passes is not
+// called by Pass, nor is a context derived from it and cancelled before
+// then ended again (its error stays context.Canceled); one given once it
+// passed is called, and cannot be stopped.
+func TestDeadlineStop(t *testing.T) {
+	d := outwait.NewDeadline(context.Background())
+	child, cancel := context.WithCancel(d)
+	cancel()
+	var calls atomic.Int32
+	stop := d.AfterFunc(func() { calls.Add(1) })
+	assert.True(t, stop())
+	assert.False(t, stop(), "stopped once")
+	d.Pass()
+	assert.Zero(t, calls.Load())
+	assert.ErrorIs(t, child.Err(), context.Canceled)
+	called := make(chan struct{})
+	stop = d.AfterFunc(func() { close(called) })
+	<-called
+	assert.False(t, stop())
 }
