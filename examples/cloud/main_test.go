@@ -1147,12 +1147,13 @@ func cloudProxy(t *testing.T, dir string) http.Handler {
 
 // TestSellerInterruptedWhileRequesting: the till is interrupted (Ctrl-C)
 // while the cloud, slowly, records its payment request: a second cloud
-// process holds the recording, the till gets no answer, and the request
-// is recorded half a second after the interrupt. The till sends the
-// request again to withdraw it, as it withdraws one that the cloud
-// answered, and cancels it, so that Alice's phone, which reads requests
-// only once the till has ended, finds nothing to pay, instead of the till
-// ending with the request left pending for Alice to pay.
+// process holds the recording, and the till gets no answer. The till
+// sends the request again to withdraw it, as it withdraws one that the
+// cloud answered; the recording ends as it does, and the till gets the
+// request recorded and cancels it, so that Alice's phone, which reads
+// requests only once the till has ended, reads it cancelled and finds
+// nothing to pay until its wait ends (as it asks for more), instead of
+// the till ending with the request left pending for Alice to pay.
 func TestSellerInterruptedWhileRequesting(t *testing.T) {
 	dir := t.TempDir()
 	toSecond, hold, cloud, _ := startHoldingCloud(t, dir, newRequestHold)
@@ -1160,35 +1161,89 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 	ctx := phonesContext(t)
 	sctx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
-	tillSide := httptest.NewServer(holdFirst(toSecond, hold, "/v1/requests", true, func() {
-		interrupt() // Ctrl-C while the cloud records the request
-		time.AfterFunc(500*time.Millisecond, hold.release)
+	recorded := make(chan struct{}) // closed once the held recording ended
+	tillSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/v1/requests"):
+			toSecond.ServeHTTP(w, r)
+		case !hold.held():
+			// Recorded without the till, which gets no answer: Ctrl-C
+			// while the cloud records it.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			first := r.Clone(context.WithoutCancel(r.Context()))
+			first.Body = io.NopCloser(bytes.NewReader(body))
+			go func() {
+				defer close(recorded)
+				toSecond.ServeHTTP(httptest.NewRecorder(), first)
+			}()
+			select {
+			case <-hold.holding:
+				interrupt()
+			case <-r.Context().Done():
+			}
+			<-r.Context().Done()
+		default:
+			// The request sent again, as the till withdraws it: the
+			// recording ends first.
+			hold.release()
+			<-recorded
+			toSecond.ServeHTTP(w, r)
+		}
 	}))
 	defer tillSide.Close()
-	var sellerDone atomic.Bool
+	// Alice's phone's wait ends once it asked the cloud for more after it
+	// read the request cancelled, long before its -wait.
+	pctx := outwait.NewDeadline(ctx)
+	var sellerDone, readCancelled atomic.Bool
 	shopperSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/") && !sellerDone.Load() {
+		if readCancelled.Load() {
+			pctx.Pass()
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		toCloud.ServeHTTP(w, r)
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/v1/requests/") {
+			toCloud.ServeHTTP(w, r)
+			return
+		}
+		if !sellerDone.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rec := httptest.NewRecorder()
+		toCloud.ServeHTTP(rec, r)
+		var v payflow.PaymentView
+		if rec.Code == http.StatusOK && cbor.Unmarshal(rec.Body.Bytes(), &v) == nil && v.State == payflow.StateCancelled {
+			readCancelled.Store(true)
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
 	}))
 	defer shopperSide.Close()
 	var sOut, pOut outwait.Output
 	var sErr, pErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		defer sellerDone.Store(true)
+		defer func() {
+			hold.release() // a till that did not send the request again leaves it recorded
+			sellerDone.Store(true)
+		}()
 		sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sOut)
 	})
 	wg.Go(func() {
-		pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL, "-wait", "15s"}, &pOut)
+		pErr = demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL, "-wait", "1h"}, &pOut)
 	})
 	wg.Wait()
 	require.True(t, hold.held(), "the recording was held")
 	require.ErrorIs(t, sErr, context.Canceled, sOut.String())
-	assert.Regexp(t, `(?m)^\[seller\]  Request [0-9a-f]{8} withdrawn: cancelled$`, sOut.String())
+	withdrawn := regexp.MustCompile(`(?m)^\[seller\]  Request ([0-9a-f]{8}) withdrawn: cancelled$`).FindStringSubmatch(sOut.String())
+	require.NotNil(t, withdrawn, sOut.String())
+	require.True(t, readCancelled.Load(), "Alice's phone read the request cancelled: %s", pOut.String())
 	require.ErrorIs(t, pErr, context.DeadlineExceeded, "Alice's phone found no request to pay: %s", pOut.String())
+	assert.EqualError(t, pErr, "demo: no payment request from Corner Grocer before -wait ended: context deadline exceeded")
 	assert.Contains(t, pOut.String(), "[shopper] Paired with Corner Grocer", "Alice's phone looked for a request")
 	assert.NotContains(t, pOut.String(), "Receipt verified", "Alice paid the request of a till that was interrupted")
 	assert.NotContains(t, cloud.String(), "Balances now:", "no money moved")

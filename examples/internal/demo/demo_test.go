@@ -8,10 +8,13 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +24,8 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/internal/tempfile"
-	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
@@ -574,23 +577,35 @@ func openCloud(t *testing.T, dir string) *Cloud {
 
 // TestPhoneLoginBoundedByWait: against a cloud that accepts connections
 // and never answers, the phone programs give up on the login once -wait
-// has passed, with ErrNoAnswer, rather than after the client's retries.
+// has passed, with ErrNoAnswer, rather than after the client's retries:
+// the client gives up on the first attempt only after its attempt
+// timeout (payflow.DefaultAttemptTimeout, far above -wait), and the run
+// is ended at its second attempt, which a login bounded by -wait never
+// sends.
 func TestPhoneLoginBoundedByWait(t *testing.T) {
-	ctx := context.Background()
 	dir := setUpFolder(t)
-
-	url := "http://" + testenv.SilentServer(t)
 	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
 		t.Run(name, func(t *testing.T) {
-			// Far below the client's retries, far above -wait.
-			tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			ctx, cancel := outwait.Context(t)
 			defer cancel()
+			retried := outwait.NewDeadline(ctx)
+			var attempts atomic.Int64
+			silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if attempts.Add(1) > 1 {
+					retried.Pass()
+				}
+				io.Copy(io.Discard, r.Body) // so that the call's end ends r's context
+				<-r.Context().Done()        // never answered
+			}))
+			defer silent.Close()
 			var out bytes.Buffer
-			err := run(tctx, []string{"-data", dir, "-url", url, "-wait", "200ms"}, &out)
+			err := run(retried, []string{"-data", dir, "-url", silent.URL, "-wait", "200ms"}, &out)
+			silent.CloseClientConnections()
 			require.ErrorIs(t, err, ErrNoAnswer)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.EqualError(t, err, "demo: the cloud did not answer in time: logging in to "+url+" within -wait 200ms: context deadline exceeded")
-			assert.NoError(t, tctx.Err(), "the program ended before the test's deadline")
+			assert.EqualError(t, err, "demo: the cloud did not answer in time: logging in to "+silent.URL+" within -wait 200ms: context deadline exceeded")
+			assert.EqualValues(t, 1, attempts.Load(), "the login was sent once")
+			assert.NoError(t, retried.Err(), "the program ended before the client sent the login again")
 		})
 	}
 }

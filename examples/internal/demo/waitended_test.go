@@ -16,10 +16,9 @@ import (
 // ended already.
 func endedWait(ctx context.Context, t *testing.T) context.Context {
 	t.Helper()
-	wctx, cancel := context.WithDeadline(ctx, time.Now())
-	t.Cleanup(cancel)
-	<-wctx.Done()
-	return wctx
+	wait := outwait.NewDeadline(ctx)
+	wait.Pass()
+	return wait
 }
 
 // TestAwaitPairedWaitEnded: a phone that selected the other phone, which
@@ -27,7 +26,7 @@ func endedWait(ctx context.Context, t *testing.T) context.Context {
 // confirmation it waited for and that -wait ended, not a bare context
 // deadline exceeded.
 func TestAwaitPairedWaitEnded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	w := newPhones(ctx, t, nil, nil)
 	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, time.Now()))
@@ -46,7 +45,7 @@ func TestAwaitPairedWaitEnded(t *testing.T) {
 // asks nothing ends when -wait ends with an error that says whose payment
 // request it waited for and that -wait ended; one interrupted says so.
 func TestAwaitRequestWaitEnded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	w := newPairedPhones(ctx, t, nil, nil)
 
@@ -65,7 +64,7 @@ func TestAwaitRequestWaitEnded(t *testing.T) {
 // -wait ends withdraws it and ends with an error that says which request
 // was not paid and that -wait ended.
 func TestSettleWaitEnded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	w := newPairedPhones(ctx, t, nil, nil)
 	sale, err := w.till.Price(ctx, "Alice", GroceryBasket, nil)
@@ -98,7 +97,7 @@ func (a *endingPairAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*pa
 // whose selection had no answer and that -wait ended, not a bare
 // payflow: unavailable; one interrupted so says that it was interrupted.
 func TestSelectPickWaitEnded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	wait := outwait.NewDeadline(context.Background())
 	ictx, interrupt := context.WithCancel(ctx)
