@@ -102,6 +102,18 @@ func (f *Faults) next(what string) error {
 	return fmt.Errorf("statement %d, %s: %w", f.n, what, ErrStatement)
 }
 
+// run numbers a statement that what names (next) and, unless f fails it,
+// runs it (do) and calls the function of After: it returns f's failure
+// or do's error.
+func (f *Faults) run(what string, do func() error) error {
+	if err := f.next(what); err != nil {
+		return err
+	}
+	err := do()
+	f.ran(what)
+	return err
+}
+
 // faultConnector opens connections of c whose statements f numbers.
 type faultConnector struct {
 	c driver.Connector
@@ -145,15 +157,15 @@ func (c faultConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c faultConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	if err := c.f.next("prepare " + brief(query)); err != nil {
+	what := brief(query)
+	var st driver.Stmt
+	if err := c.f.run("prepare "+what, func() (err error) {
+		st, err = c.c.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	st, err := c.c.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-	c.f.ran("prepare " + brief(query))
-	if err != nil {
-		return nil, err
-	}
-	return faultStmt{st, c.f, brief(query)}, nil
+	return faultStmt{st, c.f, what}, nil
 }
 
 func (c faultConn) Close() error { return c.c.Close() }
@@ -163,36 +175,34 @@ func (c faultConn) Begin() (driver.Tx, error) {
 }
 
 func (c faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if err := c.f.next("begin"); err != nil {
-		return nil, err
-	}
-	tx, err := c.c.(driver.ConnBeginTx).BeginTx(ctx, opts)
-	c.f.ran("begin")
-	if err != nil {
+	var tx driver.Tx
+	if err := c.f.run("begin", func() (err error) {
+		tx, err = c.c.(driver.ConnBeginTx).BeginTx(ctx, opts)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	return faultTx{tx, c.f}, nil
 }
 
-func (c faultConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if err := c.f.next("exec " + brief(query)); err != nil {
-		return nil, err
-	}
-	res, err := c.c.(driver.ExecerContext).ExecContext(ctx, query, args)
-	c.f.ran("exec " + brief(query))
+func (c faultConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (res driver.Result, err error) {
+	err = c.f.run("exec "+brief(query), func() (err error) {
+		res, err = c.c.(driver.ExecerContext).ExecContext(ctx, query, args)
+		return err
+	})
 	return res, err
 }
 
 func (c faultConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := c.f.next("query " + brief(query)); err != nil {
+	what := brief(query)
+	var rows driver.Rows
+	if err := c.f.run("query "+what, func() (err error) {
+		rows, err = c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	rows, err := c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
-	c.f.ran("query " + brief(query))
-	if err != nil {
-		return nil, err
-	}
-	return &faultRows{Rows: rows, f: c.f, what: brief(query)}, nil
+	return &faultRows{Rows: rows, f: c.f, what: what}, nil
 }
 
 func (c faultConn) ResetSession(ctx context.Context) error {
@@ -236,22 +246,20 @@ func (s faultStmt) Query([]driver.Value) (driver.Rows, error) {
 	return nil, errors.New("faultStmt: Query without a context")
 }
 
-func (s faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := s.f.next("exec " + s.what); err != nil {
-		return nil, err
-	}
-	res, err := s.st.(driver.StmtExecContext).ExecContext(ctx, args)
-	s.f.ran("exec " + s.what)
+func (s faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (res driver.Result, err error) {
+	err = s.f.run("exec "+s.what, func() (err error) {
+		res, err = s.st.(driver.StmtExecContext).ExecContext(ctx, args)
+		return err
+	})
 	return res, err
 }
 
 func (s faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := s.f.next("query " + s.what); err != nil {
-		return nil, err
-	}
-	rows, err := s.st.(driver.StmtQueryContext).QueryContext(ctx, args)
-	s.f.ran("query " + s.what)
-	if err != nil {
+	var rows driver.Rows
+	if err := s.f.run("query "+s.what, func() (err error) {
+		rows, err = s.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	return &faultRows{Rows: rows, f: s.f, what: s.what}, nil
@@ -274,12 +282,7 @@ func (r *faultRows) Next(dest []driver.Value) error {
 		r.first = true
 		return r.Rows.Next(dest)
 	}
-	if err := r.f.next("next " + r.what); err != nil {
-		return err
-	}
-	err := r.Rows.Next(dest)
-	r.f.ran("next " + r.what)
-	return err
+	return r.f.run("next "+r.what, func() error { return r.Rows.Next(dest) })
 }
 
 // faultTx is a transaction of a faultConn.
