@@ -1002,7 +1002,7 @@ func slowCall(to http.Handler, hold *storeHold, suffix string, inFlight *atomic.
 		case r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, suffix):
 			to.ServeHTTP(w, r)
 		case !sent.Swap(true):
-			if goOnWithout(to, hold, r) {
+			if goOnWithout(to, hold, r, nil) {
 				w.WriteHeader(http.StatusGatewayTimeout)
 			}
 		default:
@@ -1015,15 +1015,21 @@ func slowCall(to http.Handler, hold *storeHold, suffix string, inFlight *atomic.
 
 // goOnWithout sends r, the first attempt of a call, on to to, where it
 // goes on without the phone, and waits until hold holds its write (true)
-// or the phone gives up on it (false).
-func goOnWithout(to http.Handler, hold *storeHold, r *http.Request) bool {
+// or the phone gives up on it (false). ended, unless nil, is called once
+// the call has ended at to.
+func goOnWithout(to http.Handler, hold *storeHold, r *http.Request, ended func()) bool {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return false
 	}
 	first := r.Clone(context.WithoutCancel(r.Context()))
 	first.Body = io.NopCloser(bytes.NewReader(body))
-	go to.ServeHTTP(httptest.NewRecorder(), first)
+	go func() {
+		to.ServeHTTP(httptest.NewRecorder(), first)
+		if ended != nil {
+			ended()
+		}
+	}()
 	select {
 	case <-hold.holding:
 		return true
@@ -1123,7 +1129,7 @@ func holdFirst(to http.Handler, hold *storeHold, suffix string, hang bool, held 
 			to.ServeHTTP(w, r)
 			return
 		}
-		if !goOnWithout(to, hold, r) {
+		if !goOnWithout(to, hold, r, nil) {
 			return
 		}
 		held()
@@ -1169,20 +1175,8 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 		case !hold.held():
 			// Recorded without the till, which gets no answer: Ctrl-C
 			// while the cloud records it.
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
-			first := r.Clone(context.WithoutCancel(r.Context()))
-			first.Body = io.NopCloser(bytes.NewReader(body))
-			go func() {
-				defer close(recorded)
-				toSecond.ServeHTTP(httptest.NewRecorder(), first)
-			}()
-			select {
-			case <-hold.holding:
+			if goOnWithout(toSecond, hold, r, func() { close(recorded) }) {
 				interrupt()
-			case <-r.Context().Done():
 			}
 			<-r.Context().Done()
 		default:
