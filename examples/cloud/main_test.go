@@ -700,16 +700,24 @@ func startHoldingCloud(t *testing.T, dir string, newHold func(payflow.Store) *st
 // forwardCode forwards r to forward, writes its reply to w, and returns
 // the code of the platform's error in it (payflow.Error), or "".
 func forwardCode(forward http.Handler, w http.ResponseWriter, r *http.Request) string {
+	var e payflow.Error
+	forwardSeen(forward, w, r, func(status int, body []byte) {
+		if status < 400 || cbor.Unmarshal(body, &e) != nil {
+			e.Code = ""
+		}
+	})
+	return e.Code
+}
+
+// forwardSeen forwards r to forward and writes its reply to w once seen
+// has looked at its status and body.
+func forwardSeen(forward http.Handler, w http.ResponseWriter, r *http.Request, seen func(status int, body []byte)) {
 	rec := httptest.NewRecorder()
 	forward.ServeHTTP(rec, r)
+	seen(rec.Code, rec.Body.Bytes())
 	maps.Copy(w.Header(), rec.Header())
 	w.WriteHeader(rec.Code)
 	w.Write(rec.Body.Bytes())
-	var e payflow.Error
-	if rec.Code < 400 || cbor.Unmarshal(rec.Body.Bytes(), &e) != nil {
-		return ""
-	}
-	return e.Code
 }
 
 // TestSellerTakesRequestPaidWhileApproving: the till's payment request is
@@ -1206,15 +1214,12 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		rec := httptest.NewRecorder()
-		toCloud.ServeHTTP(rec, r)
-		var v payflow.PaymentView
-		if rec.Code == http.StatusOK && cbor.Unmarshal(rec.Body.Bytes(), &v) == nil && v.State == payflow.StateCancelled {
-			readCancelled.Store(true)
-		}
-		maps.Copy(w.Header(), rec.Header())
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
+		forwardSeen(toCloud, w, r, func(status int, body []byte) {
+			var v payflow.PaymentView
+			if status == http.StatusOK && cbor.Unmarshal(body, &v) == nil && v.State == payflow.StateCancelled {
+				readCancelled.Store(true)
+			}
+		})
 	}))
 	defer shopperSide.Close()
 	var sOut, pOut outwait.Output
