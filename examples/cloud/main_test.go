@@ -1482,16 +1482,12 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	var sOut outwait.Output
 	var sErr error
 	var wg sync.WaitGroup
-	scans := 0
-	pOut := &outwait.Output{Line: func(line string) {
-		if strings.Contains(line, "Scanning for") {
-			if scans++; scans == 2 { // the till comes back, with the seller program
-				scanningAgain.Store(true)
-				require.NoError(t, card.Close())
-				wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
-			}
-		}
-	}}
+	scanning := func(line string) bool { return strings.Contains(line, "Scanning for") }
+	pOut := &outwait.Output{Line: outwait.Nth(2, scanning, func() { // the till comes back, with the seller program
+		scanningAgain.Store(true)
+		require.NoError(t, card.Close())
+		wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
+	})}
 	pErr := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, pOut)
 	wg.Wait()
 	requirePurchased(t, cloud, sOut.String(), pOut.String(), sErr, pErr)

@@ -294,15 +294,9 @@ func TestExitStatus(t *testing.T) {
 }
 
 // cancelAfter returns an output that calls cancel as the program writes
-// the nth line that contains marker (outwait.Output.Line).
+// the nth line that contains marker (outwait.Nth).
 func cancelAfter(marker string, n int, cancel func()) *outwait.Output {
-	return &outwait.Output{Line: func(line string) {
-		if strings.Contains(line, marker) {
-			if n--; n == 0 {
-				cancel()
-			}
-		}
-	}}
+	return &outwait.Output{Line: outwait.Nth(n, func(line string) bool { return strings.Contains(line, marker) }, cancel)}
 }
 
 // TestGroceryInterruptedWhileAdvertising: an interrupt (ctx ending) while

@@ -399,14 +399,7 @@ func TestLoadgenCountsOnlyCaptured(t *testing.T) {
 func TestLoadgenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	progressed := 0
-	out := &outwait.Output{Line: func(line string) {
-		if progressRE.MatchString(line) {
-			if progressed++; progressed == 2 {
-				cancel()
-			}
-		}
-	}}
+	out := &outwait.Output{Line: outwait.Nth(2, progressRE.MatchString, cancel)}
 	err := run(ctx, []string{"-pairs", "1", "-duration", "1h", "-progress", "200ms"}, out)
 	require.ErrorIs(t, err, errInterrupted, out.String())
 	assert.ErrorIs(t, err, context.Canceled)

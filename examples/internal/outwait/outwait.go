@@ -198,3 +198,17 @@ func Context(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithDeadlineCause(t.Context(), d.Add(-deadlineMargin),
 		fmt.Errorf("outwait: %v before the test binary's deadline (go test -timeout): %w", deadlineMargin, context.DeadlineExceeded))
 }
+
+// Nth returns a function for Output.Line that calls f at the nth line for
+// which match reports true, and at no other line: a test acts once a
+// program has printed a line so many times. Like Line, the function is
+// for one Output, whose calls are one at a time.
+func Nth(n int, match func(line string) bool, f func()) func(line string) {
+	return func(line string) {
+		if match(line) {
+			if n--; n == 0 {
+				f()
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -301,4 +302,19 @@ func TestDeadlineStop(t *testing.T) {
 	stop = d.AfterFunc(func() { close(called) })
 	<-called
 	assert.False(t, stop())
+}
+
+// TestNth: Nth's function calls f at the nth matching line only.
+func TestNth(t *testing.T) {
+	calls := 0
+	out := &outwait.Output{Line: outwait.Nth(2, func(line string) bool { return strings.HasPrefix(line, "tick") }, func() { calls++ })}
+	for i, line := range []string{"tock", "tick 1", "tock", "", "tick 2", "tick 3", "tick 4"} {
+		_, err := out.Write([]byte(line + "\n"))
+		require.NoError(t, err)
+		want := 0
+		if i >= 4 {
+			want = 1
+		}
+		assert.Equal(t, want, calls, "after %q", line)
+	}
 }
