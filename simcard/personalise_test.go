@@ -5,8 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,26 +138,42 @@ func TestPersonaliseReadsBack(t *testing.T) {
 }
 
 // TestPersonaliseLeftoverChain: a card left in personalisation by an
-// earlier attempt with a chain that still issues the new certificate (the
-// root itself, put as the chain) is personalised by that root, which puts
-// no chain: Personalise deletes the chain (PUT DATA 0107 without data,
-// PROTOCOL.md §2.4), and the card presents its certificate alone, which
-// verifies under the root. A card that acknowledges the deletion without
-// deleting is ErrNotStored and is not activated.
+// earlier attempt with a chain that still issues the new certificate (a
+// certificate of the root's name and key that another CA issued, a
+// cross-certificate, put as the chain; the root itself the card refuses,
+// PROTOCOL.md §2.4) is personalised by that root, which puts no chain:
+// Personalise deletes the chain (PUT DATA 0107 without data), and the card
+// presents its certificate alone, which verifies under the root. A card
+// that acknowledges the deletion without deleting is ErrNotStored and is
+// not activated.
 func TestPersonaliseLeftoverChain(t *testing.T) {
 	root, _, err := simcardtest.NewCA()
 	require.NoError(t, err)
 	require.Empty(t, root.Chain(), "a root puts no chain")
+	crossKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cross, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2), RawSubject: root.Certificate().RawSubject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}, &x509.Certificate{Subject: pkix.Name{CommonName: "CA-SIM Cross Root"}}, root.Signer().Public(), crossKey)
+	require.NoError(t, err)
 	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
-	// leftover returns a card in personalisation holding the root as its
-	// chain, behind an interceptor.
+	// leftover returns a card in personalisation holding the
+	// cross-certificate as its chain, behind an interceptor.
 	leftover := func(t *testing.T) (*applet.Applet, *interceptor) {
 		a, err := applet.New(new(applet.Memory), applet.Options{})
 		require.NoError(t, err)
 		c := simcard.New(a)
 		_, err = c.Select()
 		require.NoError(t, err)
-		_, err = c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: root.DER()})
+		put := simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: root.DER()}
+		_, err = c.Exchange(put)
+		var se *simcard.StatusError
+		require.ErrorAs(t, err, &se, "the root is no chain")
+		require.Equal(t, uint16(simcard.SWWrongData), se.SW)
+		put.Data = cross
+		_, err = c.Exchange(put)
 		require.NoError(t, err)
 		return a, &interceptor{a: a}
 	}

@@ -107,31 +107,58 @@ func assertStored(t *testing.T, a *applet.Applet, tag string, want []byte) {
 	}
 }
 
-// renamedCA returns a self-signed CA certificate for ca's key under another
-// name: every certificate ca issued verifies under its key, but none names
-// it as issuer.
-func renamedCA(t *testing.T, ca *pki.CA) []byte {
+// caCertificate returns a CA certificate (basic constraints CA,
+// keyCertSign) of the subject name rawSubject, in DER, and the key pub,
+// naming as its issuer the CA of common name issuer and signed by signer.
+func caCertificate(t testing.TB, rawSubject []byte, pub crypto.PublicKey, issuer string, signer crypto.Signer) []byte {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "Another Card CA"},
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(9), RawSubject: rawSubject,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ca.Signer().Public(), ca.Signer())
+	}, &x509.Certificate{Subject: pkix.Name{CommonName: issuer}}, pub, signer)
 	require.NoError(t, err)
 	return der
 }
 
+// rawName returns the DER of the distinguished name of common name cn.
+func rawName(t testing.TB, cn string) []byte {
+	t.Helper()
+	b, err := asn1.Marshal(pkix.Name{CommonName: cn}.ToRDNSequence())
+	require.NoError(t, err)
+	return b
+}
+
+// renamedCA returns a CA certificate for ca's key under another name,
+// signed by that key and naming another CA as its issuer (so that it is no
+// root): every certificate ca issued verifies under its key, but none
+// names it as issuer.
+func renamedCA(t *testing.T, ca *pki.CA) []byte {
+	t.Helper()
+	return caCertificate(t, rawName(t, "Another Card CA"), ca.Signer().Public(), "Another Root CA", ca.Signer())
+}
+
+// crossCertificate returns a certificate of ca's name and key that the CA
+// of common name "CA-SIM Cross Root" issued with a key of its own: every
+// certificate ca issued links to it, which is no root.
+func crossCertificate(t testing.TB, ca *pki.CA) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	return caCertificate(t, ca.Certificate().RawSubject, ca.Signer().Public(), "CA-SIM Cross Root", k)
+}
+
 // versionOne returns a version 1 certificate (no version field, no
 // extensions: no basic constraints) of ca's subject name and key, signed
-// by that key: it names and keys the issuer of every certificate ca
-// issued, but it is no CA certificate.
+// by that key and naming another CA as its issuer (so that it is no
+// root): it names and keys the issuer of every certificate ca issued, but
+// it is no CA certificate.
 func versionOne(t *testing.T, ca *pki.CA) []byte {
 	t.Helper()
 	v3, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
 		SerialNumber: big.NewInt(10), RawSubject: ca.Certificate().RawSubject,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}, &x509.Certificate{RawSubject: ca.Certificate().RawSubject}, ca.Signer().Public(), ca.Signer())
+	}, &x509.Certificate{RawSubject: rawName(t, "Another Root CA")}, ca.Signer().Public(), ca.Signer())
 	require.NoError(t, err)
 	in := cryptobyte.String(v3)
 	var cert, tbs, sigAlg cryptobyte.String
@@ -184,8 +211,6 @@ func TestPutChainLinks(t *testing.T) {
 	// other keys: names match, signatures do not.
 	otherRoot, otherIssuer, err := simcardtest.NewCA()
 	require.NoError(t, err)
-	root, issuer, err := simcardtest.NewCA()
-	require.NoError(t, err)
 	join := func(certs ...[]byte) []byte { return bytes.Join(certs, nil) }
 	require.Equal(t, ca.Certificate().RawSubject, otherIssuer.Certificate().RawSubject, "the same name")
 	renamed, err := x509.ParseCertificate(renamedCA(t, ca))
@@ -206,7 +231,7 @@ func TestPutChainLinks(t *testing.T) {
 			{"an issuer of the same name and another key", otherIssuer.Certificate().Raw, 0x6A80},
 			{"the issuer's key under another name", renamedCA(t, ca), 0x6A80},
 			{"the issuer's name and key in a version 1 certificate, not a CA's", versionOne(t, ca), 0x6A80},
-			{"the issuer, then a root of its name and another key", join(issuerCert, otherRoot.Certificate().Raw), 0x6A80},
+			{"the issuer, then a CA of its issuer's name and another key", join(issuerCert, crossCertificate(t, otherRoot)), 0x6A80},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -221,18 +246,6 @@ func TestPutChainLinks(t *testing.T) {
 				assert.Equal(t, uint16(0x6A88), sw, "a refused chain is not stored")
 			})
 		}
-	})
-
-	t.Run("the whole chain up to the root", func(t *testing.T) {
-		a, pub := keyedBlank(t)
-		cert, err := issuer.IssueCard(pub, testICCID, pki.IssueOptions{})
-		require.NoError(t, err)
-		_, sw := tx(t, a, putExt("0102", cert))
-		require.Equal(t, uint16(0x9000), sw)
-		_, sw = tx(t, a, putExt("0107", join(issuer.Certificate().Raw, otherRoot.Certificate().Raw)))
-		assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
-		_, sw = tx(t, a, putExt("0107", join(issuer.Certificate().Raw, root.Certificate().Raw)))
-		assert.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
 	})
 
 	t.Run("chain first", func(t *testing.T) {
@@ -269,9 +282,81 @@ func TestPutChainLinks(t *testing.T) {
 
 	t.Run("chain first, not linking in itself", func(t *testing.T) {
 		a := newBlank(t)
-		_, sw := tx(t, a, putExt("0107", join(issuerCert, otherRoot.Certificate().Raw)))
+		_, sw := tx(t, a, putExt("0107", join(issuerCert, crossCertificate(t, otherRoot))))
 		assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
 	})
+}
+
+// TestPutChainRoot: PUT DATA 0107 refuses with 6A80 a chain that holds a
+// root anywhere in it, first, last or between two others, even where it
+// links (PROTOCOL.md §2.4: the root is excluded): a certificate whose
+// issuer name is, octet for octet, its subject name and whose own key
+// verifies its signature. The refused chain is not stored; a chain stored
+// before stays. A certificate of a root's name and key that another CA
+// issued, or of a CA that bears the name of the root that issued it under
+// another key, is no root and is taken where it links.
+func TestPutChainRoot(t *testing.T) {
+	root, issuer, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	rootCert, issuerCert := root.DER(), issuer.DER()
+	require.Empty(t, issuer.Chain()[1:], "the issuer's chain is its own certificate")
+	rootCross := crossCertificate(t, root)
+	// A CA that bears its root's name under its own key: its issuer name
+	// is its subject name, and the root's key, not its own, signed it.
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	sameName, err := root.NewIntermediate(k, pki.CAOptions{Subject: root.Certificate().Subject, CRLURL: "https://pki.invalid/same.crl"})
+	require.NoError(t, err)
+	sameNameCert := sameName.DER()
+	parsed, err := pki.ParseCertificate(sameNameCert)
+	require.NoError(t, err)
+	require.Equal(t, parsed.RawSubject, parsed.RawIssuer, "its issuer name is its subject name")
+	require.NoError(t, parsed.CheckSignatureFrom(root.Certificate()))
+	join := func(certs ...[]byte) []byte { return bytes.Join(certs, nil) }
+
+	tests := []struct {
+		name   string
+		by     *pki.CA // the CA that certified the card, nil for no certificate stored
+		before []byte  // the chain stored before, nil for none
+		chain  []byte
+		sw     uint16
+	}{
+		{"the issuer, then the root", issuer, nil, join(issuerCert, rootCert), 0x6A80},
+		{"the issuer, then the root, over the issuer", issuer, issuerCert, join(issuerCert, rootCert), 0x6A80},
+		{"the root alone, which certified the card", root, nil, rootCert, 0x6A80},
+		{"the root alone, over a cross-certificate of it", root, rootCross, rootCert, 0x6A80},
+		{"the root alone, before any certificate", nil, nil, rootCert, 0x6A80},
+		{"the root between the issuer and a cross-certificate of it", issuer, issuerCert, join(issuerCert, rootCert, rootCross), 0x6A80},
+		{"a CA of its root's name, then the root", sameName, nil, join(sameNameCert, rootCert), 0x6A80},
+		{"the issuer", issuer, nil, issuerCert, 0x9000},
+		{"the issuer, then a cross-certificate of the root", issuer, nil, join(issuerCert, rootCross), 0x9000},
+		{"a cross-certificate of the root, which certified the card", root, nil, rootCross, 0x9000},
+		{"a CA of its root's name", sameName, nil, sameNameCert, 0x9000},
+		{"the root's name and key, signed by that key, naming another issuer", issuer, nil,
+			join(issuerCert, caCertificate(t, root.Certificate().RawSubject, root.Signer().Public(), "CA-SIM Cross Root", root.Signer())), 0x9000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, pub := keyedBlank(t)
+			if tt.by != nil {
+				cert, err := tt.by.IssueCard(pub, testICCID, pki.IssueOptions{})
+				require.NoError(t, err)
+				_, sw := tx(t, a, putExt("0102", cert))
+				require.Equal(t, uint16(0x9000), sw)
+			}
+			if tt.before != nil {
+				_, sw := tx(t, a, putExt("0107", tt.before))
+				require.Equalf(t, uint16(0x9000), sw, "the chain before: status word %04X", sw)
+			}
+			_, sw := tx(t, a, putExt("0107", tt.chain))
+			assert.Equalf(t, tt.sw, sw, "status word %04X", sw)
+			if tt.sw == 0x9000 {
+				assertStored(t, a, "0107", tt.chain)
+				return
+			}
+			assertStored(t, a, "0107", tt.before) // 6A88 when none was stored
+		})
+	}
 }
 
 // TestReissueUnderAnotherCA: during personalisation a card holding a
@@ -652,6 +737,87 @@ func TestPutChainTampered(t *testing.T) {
 	})
 }
 
+// withField returns the stored state b with its length-prefixed field k
+// (as fieldChain counts them) replaced by f.
+func withField(b []byte, k int, f []byte) []byte {
+	off := offFields
+	for range k {
+		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+	}
+	end := off + 2 + int(binary.BigEndian.Uint16(b[off:]))
+	return slices.Concat(b[:off], binary.BigEndian.AppendUint16(nil, uint16(len(f))), f, b[end:])
+}
+
+// personalising returns a copy of the stored state b in the
+// personalisation state.
+func personalising(b []byte) []byte {
+	b = bytes.Clone(b)
+	b[offLife] = simcard.LifePersonalisation
+	return b
+}
+
+// reissuedState returns the stored state of an operational card whose
+// certificate ca issued, with chain as its issuer chain, and that
+// certificate.
+func reissuedState(t *testing.T, ca *pki.CA, chain []byte) ([]byte, []byte) {
+	t.Helper()
+	v := newCard(t, simcardtest.Options{})
+	stored, err := v.Storage.Load()
+	require.NoError(t, err)
+	old, err := pki.ParseCertificate(v.Enrolment.Chain[0])
+	require.NoError(t, err)
+	cert, err := ca.IssueCard(old.PublicKey, testICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	return withField(withField(stored, fieldCert, cert), fieldChain, chain), cert
+}
+
+// TestStateRootInChain: a stored state whose chain holds the root, as an
+// earlier version of the applet took with PUT DATA 0107, is loaded, in
+// either life-cycle state (PROTOCOL.md §2.4): verifiers take such a chain,
+// and a card refusing it would no longer start. The card answers the
+// chain to GET DATA and, operational, presents it; being personalised,
+// it keeps it when the certificate it issued is put again, refuses it put
+// again (6A80, the chain kept) and takes a chain without the root.
+func TestStateRootInChain(t *testing.T) {
+	root, issuer, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	withRoot := bytes.Join([][]byte{issuer.DER(), root.DER()}, nil)
+	good, cert := reissuedState(t, issuer, withRoot)
+
+	t.Run("operational", func(t *testing.T) {
+		m := new(applet.Memory)
+		require.NoError(t, m.Store(good))
+		c := powerOn(t, m)
+		chain, err := c.Chain()
+		require.NoError(t, err)
+		require.Equal(t, [][]byte{cert, issuer.DER(), root.DER()}, chain)
+		vf, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root.DER()}, Revocation: pki.RevocationBestEffort})
+		require.NoError(t, err)
+		vc, err := vf.VerifyCard(chain)
+		require.NoError(t, err, "a verifier takes the chain with its root")
+		assert.Equal(t, testICCID, vc.CardID)
+	})
+
+	t.Run("personalising", func(t *testing.T) {
+		m := new(applet.Memory)
+		require.NoError(t, m.Store(personalising(good)))
+		a, err := applet.New(m, applet.Options{})
+		require.NoError(t, err)
+		_, sw := tx(t, a, selectAID)
+		require.Equal(t, uint16(0x9000), sw)
+		assertStored(t, a, "0107", withRoot)
+		_, sw = tx(t, a, putExt("0102", cert))
+		require.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+		assertStored(t, a, "0107", withRoot) // it issued the certificate
+		_, sw = tx(t, a, putExt("0107", withRoot))
+		assert.Equalf(t, uint16(0x6A80), sw, "the chain with its root put again: status word %04X", sw)
+		assertStored(t, a, "0107", withRoot)
+		_, sw = tx(t, a, putExt("0107", issuer.DER()))
+		require.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+		assertStored(t, a, "0107", issuer.DER())
+	})
+}
+
 // TestStateChainTampered: a stored state whose chain or card certificate
 // was changed in one octet (in a signature, a serial number, a name or a
 // public key), or whose chain is cut short or followed by anything, is
@@ -660,30 +826,7 @@ func TestPutChainTampered(t *testing.T) {
 func TestStateChainTampered(t *testing.T) {
 	ca := belowIntermediate(t)
 	issuers := ca.Chain()
-	v := newCard(t, simcardtest.Options{})
-	stored, err := v.Storage.Load()
-	require.NoError(t, err)
-	const fieldCert = fieldChain - 1 // after the ICCID and the key
-	// replaced returns the state b with its length-prefixed field k (as
-	// fieldChain counts them) replaced by f.
-	replaced := func(b []byte, k int, f []byte) []byte {
-		off := offFields
-		for range k {
-			off += 2 + int(binary.BigEndian.Uint16(b[off:]))
-		}
-		end := off + 2 + int(binary.BigEndian.Uint16(b[off:]))
-		return slices.Concat(b[:off], binary.BigEndian.AppendUint16(nil, uint16(len(f))), f, b[end:])
-	}
-	old, err := pki.ParseCertificate(v.Enrolment.Chain[0])
-	require.NoError(t, err)
-	cert, err := ca.IssueCard(old.PublicKey, testICCID, pki.IssueOptions{})
-	require.NoError(t, err)
-	good := replaced(replaced(stored, fieldCert, cert), fieldChain, bytes.Join(issuers, nil))
-	personalising := func(b []byte) []byte {
-		b = bytes.Clone(b)
-		b[1] = simcard.LifePersonalisation
-		return b
-	}
+	good, cert := reissuedState(t, ca, bytes.Join(issuers, nil))
 	for _, b := range [][]byte{good, personalising(good)} {
 		m := new(applet.Memory)
 		require.NoError(t, m.Store(b))
@@ -693,13 +836,13 @@ func TestStateChainTampered(t *testing.T) {
 
 	tests := make(map[string][]byte)
 	for name, chain := range tamperedChains(t, issuers) {
-		tests["chain: "+name] = replaced(good, fieldChain, chain)
+		tests["chain: "+name] = withField(good, fieldChain, chain)
 	}
 	// A certificate not of the card's key (its public key tampered) is
 	// refused before the chain is looked at.
 	for name, c := range tamperedCertificates(t, cert) {
 		if name != "public key" {
-			tests["certificate: "+name] = replaced(good, fieldCert, c)
+			tests["certificate: "+name] = withField(good, fieldCert, c)
 		}
 	}
 	for name, b := range tests {

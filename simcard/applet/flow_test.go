@@ -699,11 +699,6 @@ func TestCorruptState(t *testing.T) {
 	}
 	// PUT DATA takes only a certificate of the card's key for its ICCID and
 	// a chain of certificates, before activation as after.
-	personalising := func(b []byte) []byte {
-		b = bytes.Clone(b)
-		b[1] = simcard.LifePersonalisation
-		return b
-	}
 	m := new(applet.Memory)
 	require.NoError(t, m.Store(personalising(good)))
 	_, err = applet.New(m, applet.Options{})

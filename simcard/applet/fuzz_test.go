@@ -77,6 +77,7 @@ func stateCounter(b []byte) uint64 { return binary.BigEndian.Uint64(b[offCounter
 // uint16 big-endian length and its octets.
 const (
 	offFields  = offCounter + 8
+	fieldCert  = 2
 	fieldChain = 3
 )
 

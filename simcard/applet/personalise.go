@@ -112,7 +112,8 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 			}
 			cert = c
 		}
-		if !chainLinks(cert, cmd.Data) {
+		certs, ok := parseChain(cmd.Data)
+		if !ok || !linked(cert, certs) || holdsRoot(certs) {
 			return nil, simcard.SWWrongData
 		}
 		next.Chain = bytes.Clone(cmd.Data)
@@ -155,32 +156,68 @@ func cardCertificate(der []byte, pub *ecdsa.PublicKey, iccid string) *x509.Certi
 }
 
 // chainLinks reports whether chain is one or more certificates in DER, back
-// to back, each issued by the next one, and whether cert, unless nil, is
-// issued by the first one. A certificate is issued by another when its
-// issuer name is the other's subject name and the other, a CA certificate
-// (basic constraints CA, and keyCertSign if it has a key usage), has the
-// key that checks its signature. A certificate without basic constraints
-// (of version 1, which x509 would take as a CA's) issues nothing. The last
-// certificate's issuer, the root, is not in the chain and not checked.
+// to back (parseChain), each issued by the next one, and whether cert,
+// unless nil, is issued by the first one (linked).
 func chainLinks(cert *x509.Certificate, chain []byte) bool {
+	certs, ok := parseChain(chain)
+	return ok && linked(cert, certs)
+}
+
+// parseChain returns the certificates of chain, in DER, back to back, and
+// false when chain is empty or anything else.
+func parseChain(chain []byte) ([]*x509.Certificate, bool) {
+	var certs []*x509.Certificate
 	s := cryptobyte.String(chain)
-	child := cert
 	for !s.Empty() {
 		var der cryptobyte.String
 		if !s.ReadASN1Element(&der, cbasn1.SEQUENCE) {
-			return false
+			return nil, false
 		}
-		parent, err := pki.ParseCertificate(der)
+		c, err := pki.ParseCertificate(der)
 		if err != nil {
-			return false
+			return nil, false
 		}
+		certs = append(certs, c)
+	}
+	return certs, len(certs) > 0
+}
+
+// linked reports whether each of certs is issued by the next one, and
+// cert, unless nil, by the first one. A certificate is issued by another
+// when its issuer name is the other's subject name and the other, a CA
+// certificate (basic constraints CA, and keyCertSign if it has a key
+// usage), has the key that checks its signature. A certificate without
+// basic constraints (of version 1, which x509 would take as a CA's)
+// issues nothing. The last certificate's issuer, the root, is not in the
+// chain and not checked.
+func linked(cert *x509.Certificate, certs []*x509.Certificate) bool {
+	child := cert
+	for _, parent := range certs {
 		if child != nil && (!parent.BasicConstraintsValid || !bytes.Equal(child.RawIssuer, parent.RawSubject) ||
 			child.CheckSignatureFrom(parent) != nil) {
 			return false
 		}
 		child = parent
 	}
-	return len(chain) > 0
+	return true
+}
+
+// holdsRoot reports whether certs hold a root: a certificate whose issuer
+// name is, octet for octet, its subject name and whose own key verifies
+// its signature (with no regard to its basic constraints or key usage). A
+// certificate that names itself as its issuer but that its own key does
+// not verify (a CA bearing the name of the CA that certified it, under
+// another key) is no root. The chain the card holds leaves the root out
+// (PROTOCOL.md §2.4): PUT DATA 0107 refuses one that holds it, while a
+// state that an earlier version of the applet stored with one is loaded
+// all the same (parseState).
+func holdsRoot(certs []*x509.Certificate) bool {
+	for _, c := range certs {
+		if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Applet) generateKeyLocked(cmd simcard.Command) ([]byte, uint16) {

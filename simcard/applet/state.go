@@ -163,6 +163,10 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 			return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
 		}
 	}
+	// A chain that holds the root (holdsRoot), which PUT DATA 0107
+	// refuses but earlier versions of the applet took, is loaded all the
+	// same: verifiers take it, and refusing it would leave the card
+	// unable to start.
 	if s.Chain != nil && !chainLinks(cert, s.Chain) {
 		return state{}, nil, fmt.Errorf("%w: the issuer chain is not certificates in DER that issued the card's certificate and each other", ErrState)
 	}
