@@ -1260,7 +1260,27 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	toSecond, hold, _, _ := startHoldingCloud(t, dir, newSettlementHold)
 	tillSide := httptest.NewServer(cloudProxy(t, dir))
 	defer tillSide.Close()
-	shopperSide := httptest.NewServer(holdFirst(toSecond, hold, "/consent", false, func() {}))
+	// The till's waits are those of its -wait, an hour, Alice's those of
+	// her phone's default -wait: the till's wait for Alice passes as her
+	// consent's settlement is held.
+	const tillWait = time.Hour
+	var mu sync.Mutex
+	var tills []int // the indexes of the till's waits, in waits
+	waits := &outwait.Waits{Made: func(i int, wait time.Duration) {
+		if wait == tillWait {
+			mu.Lock()
+			tills = append(tills, i)
+			mu.Unlock()
+		}
+	}}
+	setWaits(t, waits)
+	shopperSide := httptest.NewServer(holdFirst(toSecond, hold, "/consent", false, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if assert.Len(t, tills, 2, "the till's login's wait and its wait for Alice") {
+			waits.Pass(tills[1])
+		}
+	}))
 	defer shopperSide.Close()
 	ctx := phonesContext(t)
 	pctx, stopShopper := context.WithCancel(ctx)
@@ -1269,7 +1289,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer stopShopper()
-		sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL, "-wait", "8s"}, &sOut)
+		sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL, "-wait", tillWait.String()}, &sOut)
 	})
 	wg.Go(func() { demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pOut) })
 	wg.Wait()
@@ -1398,51 +1418,84 @@ func cloudWithTill(t *testing.T) (dir string, till *demo.Station) {
 	return dir, &demo.Station{Party: demo.Grocery.Party("till"), Card: card}
 }
 
+// setWaits has the phone programs make their waits of -wait with waits
+// (demo.WithWait) until the test ends: their deadlines pass as the test
+// passes them, not once -wait has passed.
+func setWaits(t *testing.T, waits *outwait.Waits) {
+	t.Helper()
+	old := demo.WithWait
+	demo.WithWait = waits.WithTimeout
+	t.Cleanup(func() { demo.WithWait = old })
+}
+
 // TestPhoneWaitIsOneDeadline: -wait is how long a phone program waits
 // for the cloud's login, and then for the other phone, as its help says:
-// the scan for the other phone and the purchase with it share one
-// deadline. Alice's phone, -wait 8s, hears Corner Grocer's till only
-// once it has shown its service queue (1.5 seconds after it started
-// scanning at least), taps it at a later scan (3 seconds at least),
-// confirms it, and the till never confirms back: the phone ends once
-// -wait has passed since it started scanning, less than -wait after its
-// tap, instead of waiting a whole -wait from the tap.
+// the program makes the wait for the other phone once, after its login
+// and before it scans, and the scan, the tap, the confirmation and the
+// wait for the other phone's confirmation share its deadline, rather
+// than one phase starting a -wait of its own. Alice's phone hears Corner
+// Grocer's till once it has shown its service queue, taps it at a later
+// scan and confirms it, and the till never confirms back. The test has
+// the wait for the till pass as the phone shows its confirmation: the
+// phone ends then, saying that the till's confirmation did not come
+// before -wait ended, having made two waits in all, both before it
+// scanned. A wait made after those (a phase's own) passes as it is made,
+// so that the phone ends at once.
 func TestPhoneWaitIsOneDeadline(t *testing.T) {
 	dir, till := cloudWithTill(t)
-	const wait = 8 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var scanned, tap time.Time
+	ctx := phonesContext(t)
+	out := &outwait.Output{}
+	var madeAt []string // what the phone printed as it made each wait
+	waits := &outwait.Waits{}
+	waits.Made = func(i int, wait time.Duration) {
+		assert.Equal(t, time.Hour, wait, "-wait")
+		madeAt = append(madeAt, out.String())
+		if i > 1 {
+			waits.Pass(i)
+		}
+	}
+	setWaits(t, waits)
 	queues := 0
-	out := &outwait.Output{Line: func(line string) {
+	out.Line = func(line string) {
 		switch {
-		case strings.Contains(line, "Scanning for"):
-			scanned = time.Now()
 		case strings.Contains(line, "Service queue:"):
 			if queues++; queues == 1 { // the till comes in range
-				assert.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{till}, time.Now()))
+				assert.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{till}, demo.WallClock()))
 			}
-		case strings.Contains(line, "taps"):
-			tap = time.Now()
+		case strings.HasPrefix(line, "[shopper] Confirmation: Corner Grocer,"):
+			assert.True(t, waits.Pass(1), "the wait for the till was made")
 		}
-	}}
-	err := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", wait.String()}, out)
-	ended := time.Now()
+	}
+	err := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", "1h"}, out)
 	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
-	require.Contains(t, out.String(), "[shopper] Confirmation: Corner Grocer", "the phone found the till")
-	// A wait that started at the tap would end a whole -wait after it.
-	assert.Less(t, ended.Sub(tap), wait, "the phone ended %v after it started scanning, %v after its tap:\n%s",
-		ended.Sub(scanned), ended.Sub(tap), out.String())
+	assert.EqualError(t, err, "demo: no confirmation from Corner Grocer before -wait ended: context deadline exceeded")
+	url, rerr := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, rerr)
+	started := "[shopper] Cloud at " + strings.TrimSpace(string(url)) + "\n"
+	loggedIn, _, found := strings.Cut(out.String(), "[shopper] Scanning for Corner Grocer…\n")
+	require.True(t, found, out.String())
+	require.Regexp(t, `\n\[shopper\] Alice logged in with card \d+ .*\n$`, loggedIn)
+	assert.Equal(t, []string{started, loggedIn}, madeAt, "the login's wait as it logs in, and the one for the till after its login, before the scan:\n%s", out.String())
+	assert.Contains(t, out.String(), "[shopper] Alice taps ", "the phone tapped the till")
 }
 
 // TestPhoneNotFoundBeforeWaitEnded: a phone whose -wait ends before its
 // service queue holds the phone that -pick names says that -wait ended,
-// not "context deadline exceeded" alone.
+// not "context deadline exceeded" alone. The test has the wait for the
+// other phone pass as the phone starts scanning.
 func TestPhoneNotFoundBeforeWaitEnded(t *testing.T) {
 	dir := t.TempDir()
 	startCloud(t, "-data", dir)
-	out := &outwait.Output{}
-	err := demo.RunShopper(context.Background(), []string{"-data", dir, "-pick", "Nobody", "-wait", "2s"}, out)
+	ctx, cancel := outwait.Context(t)
+	defer cancel()
+	waits := &outwait.Waits{}
+	setWaits(t, waits)
+	out := &outwait.Output{Line: func(line string) {
+		if strings.Contains(line, "Scanning for Nobody") {
+			assert.True(t, waits.Pass(1), "the wait for Nobody was made")
+		}
+	}}
+	err := demo.RunShopper(ctx, []string{"-data", dir, "-pick", "Nobody", "-wait", "1h"}, out)
 	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
 	assert.EqualError(t, err, "demo: Nobody not found before -wait ended: context deadline exceeded")
 }

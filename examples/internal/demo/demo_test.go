@@ -575,13 +575,23 @@ func openCloud(t *testing.T, dir string) *Cloud {
 	return c
 }
 
+// setWaits has the phone programs make their waits of -wait with waits
+// (WithWait) until the test ends: their deadlines pass as the test passes
+// them, not once -wait has passed.
+func setWaits(t *testing.T, waits *outwait.Waits) {
+	t.Helper()
+	old := WithWait
+	WithWait = waits.WithTimeout
+	t.Cleanup(func() { WithWait = old })
+}
+
 // TestPhoneLoginBoundedByWait: against a cloud that accepts connections
 // and never answers, the phone programs give up on the login once -wait
 // has passed, with ErrNoAnswer, rather than after the client's retries:
-// the client gives up on the first attempt only after its attempt
-// timeout (payflow.DefaultAttemptTimeout, far above -wait), and the run
-// is ended at its second attempt, which a login bounded by -wait never
-// sends.
+// the test has the login's wait pass as the cloud receives the login,
+// and the client gives up on that first attempt only after its attempt
+// timeout (payflow.DefaultAttemptTimeout): the run is ended at its second
+// attempt, which a login bounded by -wait never sends.
 func TestPhoneLoginBoundedByWait(t *testing.T) {
 	dir := setUpFolder(t)
 	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
@@ -589,23 +599,28 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 			ctx, cancel := outwait.Context(t)
 			defer cancel()
 			retried := outwait.NewDeadline(ctx)
+			waits := &outwait.Waits{}
+			setWaits(t, waits)
 			var attempts atomic.Int64
 			silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if attempts.Add(1) > 1 {
 					retried.Pass()
+				} else {
+					assert.True(t, waits.Pass(0), "the login's wait was made")
 				}
 				io.Copy(io.Discard, r.Body) // so that the call's end ends r's context
 				<-r.Context().Done()        // never answered
 			}))
 			defer silent.Close()
 			var out bytes.Buffer
-			err := run(retried, []string{"-data", dir, "-url", silent.URL, "-wait", "200ms"}, &out)
+			err := run(retried, []string{"-data", dir, "-url", silent.URL, "-wait", "1h"}, &out)
 			silent.CloseClientConnections()
 			require.ErrorIs(t, err, ErrNoAnswer)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.EqualError(t, err, "demo: the cloud did not answer in time: logging in to "+silent.URL+" within -wait 200ms: context deadline exceeded")
+			assert.EqualError(t, err, "demo: the cloud did not answer in time: logging in to "+silent.URL+" within -wait 1h0m0s: context deadline exceeded")
 			assert.EqualValues(t, 1, attempts.Load(), "the login was sent once")
 			assert.NoError(t, retried.Err(), "the program ended before the client sent the login again")
+			assert.Equal(t, 1, waits.Len(), "the login's wait alone")
 		})
 	}
 }

@@ -423,6 +423,17 @@ func dialURL(listen string, addr *net.TCPAddr) string {
 // calls under way before it cuts them (RunCloud).
 const shutdownWait = 5 * time.Second
 
+// WithWait makes the context of a wait of a phone program that -wait
+// bounds, wait, from ctx: the wait for the cloud's login (login), and then
+// the one wait for the other phone, which starts with the scan
+// (runPhone). It is context.WithTimeout, whose deadline passes once wait
+// has passed, and the programs make those contexts through it alone. A
+// test sets it before it runs phone programs (to outwait.Waits'
+// WithTimeout), to see which waits a program makes, and when, and to have
+// their deadlines pass at a step of its own rather than at a time; a
+// program never changes it. It must not be nil.
+var WithWait = context.WithTimeout
+
 // phoneFlags are the flags of the phone programs.
 type phoneFlags struct {
 	dir, url, pick, pin, puk string
@@ -559,7 +570,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 // fails the login with an error that names the card and says what to do
 // (notEnrolledHint).
 func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
-	lctx, cancel := context.WithTimeout(ctx, f.wait)
+	lctx, cancel := WithWait(ctx, f.wait)
 	defer cancel()
 	err := ThroughOutage(lctx, func() error { return ph.Login(lctx) })
 	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
@@ -641,7 +652,7 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 		return err
 	}
 	defer stop()
-	wctx, cancel := context.WithTimeout(ctx, f.wait)
+	wctx, cancel := WithWait(ctx, f.wait)
 	defer cancel()
 	sel, err := ph.selectPick(wctx, f.pick)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Deadline is a context whose deadline passes when the test says so
@@ -85,4 +86,62 @@ func (d *Deadline) AfterFunc(f func()) (stop func() bool) {
 		d.after = slices.Delete(d.after, i, i+1)
 		return true
 	}
+}
+
+// Waits makes the waits of a program that a test runs in place of
+// context.WithTimeout: a test sets WithTimeout where the program makes
+// its waits (demo.WithWait, say). Each wait is a Deadline made from the
+// context given (NewDeadline), which passes when the test says so (Pass),
+// or as that context ends, and never once the wait's time has passed: the
+// test learns of each wait as the program makes it (Made), and has the
+// ones it chooses pass at the steps it chooses. Its zero value has made
+// no wait. It is safe for concurrent use.
+type Waits struct {
+	// Made, if not nil, is called with the index of each wait, 0 for
+	// the first, and its duration, as WithTimeout makes it, before
+	// WithTimeout returns it. It is called without any lock of the
+	// Waits held, and may call its methods. Set Made before the first
+	// wait, and do not change it.
+	Made func(i int, wait time.Duration)
+
+	mu   sync.Mutex
+	made []*Deadline
+}
+
+// WithTimeout returns a new wait, a Deadline made from ctx, whose
+// deadline passes as the test passes it (Pass), or as ctx ends, and the
+// function that passes it too, which stands for the cancel function of
+// context.WithTimeout: wait is only told to Made.
+func (w *Waits) WithTimeout(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	d := NewDeadline(ctx)
+	w.mu.Lock()
+	i := len(w.made)
+	w.made = append(w.made, d)
+	w.mu.Unlock()
+	if w.Made != nil {
+		w.Made(i, wait)
+	}
+	return d, d.Pass
+}
+
+// Len returns how many waits WithTimeout made.
+func (w *Waits) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.made)
+}
+
+// Pass has the deadline of the wait of index i (0 for the first that
+// WithTimeout made) pass (Deadline.Pass), and reports whether there was
+// such a wait: it changes nothing when there was not.
+func (w *Waits) Pass(i int) bool {
+	w.mu.Lock()
+	if i < 0 || i >= len(w.made) {
+		w.mu.Unlock()
+		return false
+	}
+	d := w.made[i]
+	w.mu.Unlock()
+	d.Pass()
+	return true
 }

@@ -4,7 +4,8 @@
 // the program printed, when the program ends without printing them or
 // the test's context ends. It neither polls nor sleeps. It provides
 // Deadline too, a context whose deadline passes at a step of the test,
-// rather than at a time.
+// rather than at a time, and Waits, which makes a program's waits such
+// Deadlines in place of context.WithTimeout.
 //
 //	out := &outwait.Output{}
 //	done := out.Go(func(stdout io.Writer) error { return demo.RunCloud(ctx, args, stdout) })

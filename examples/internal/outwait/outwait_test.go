@@ -318,3 +318,46 @@ func TestNth(t *testing.T) {
 		assert.Equal(t, want, calls, "after %q", line)
 	}
 }
+
+// TestWaits: Waits makes each wait a Deadline that passes as the test
+// passes it, by its index, and no other: Made learns of each wait, its
+// index and duration, as it is made, and may pass it at once; a Pass of
+// an index not made changes nothing; a wait passes too as the context it
+// was made from ends, or as its cancel function is called.
+func TestWaits(t *testing.T) {
+	type made struct {
+		i    int
+		wait time.Duration
+	}
+	var got []made
+	w := &outwait.Waits{}
+	w.Made = func(i int, wait time.Duration) {
+		got = append(got, made{i, wait})
+		if i == 2 {
+			assert.True(t, w.Pass(i), "passed as it is made")
+		}
+	}
+	parent, cancelParent := context.WithCancel(context.Background())
+	first, cancelFirst := w.WithTimeout(context.Background(), time.Hour)
+	second, _ := w.WithTimeout(context.Background(), time.Minute)
+	third, _ := w.WithTimeout(context.Background(), time.Second)
+	fourth, _ := w.WithTimeout(parent, time.Millisecond)
+	assert.Equal(t, []made{{0, time.Hour}, {1, time.Minute}, {2, time.Second}, {3, time.Millisecond}}, got)
+	assert.Equal(t, 4, w.Len())
+	_, hasDeadline := first.Deadline()
+	assert.False(t, hasDeadline, "no deadline of time")
+	assert.ErrorIs(t, third.Err(), context.DeadlineExceeded)
+
+	assert.False(t, w.Pass(4), "no such wait")
+	assert.False(t, w.Pass(-1), "no such wait")
+	require.True(t, w.Pass(1))
+	assert.NoError(t, first.Err())
+	assert.ErrorIs(t, second.Err(), context.DeadlineExceeded)
+	assert.NoError(t, fourth.Err())
+
+	cancelFirst()
+	assert.ErrorIs(t, first.Err(), context.DeadlineExceeded, "passed by its cancel function")
+	cancelParent()
+	<-fourth.Done()
+	assert.ErrorIs(t, fourth.Err(), context.DeadlineExceeded, "passed as its parent ended")
+}
