@@ -50,13 +50,13 @@
 //	     |<- sign login --|--- login ----->|<------ login -----|- sign login ->|
 //	     |                |<-- token ------|------ token ----->|               |
 //	     |                |-- resolve EID_m ->                  |               |
-//	     |                |<- "Grocer", code |<- resolve EID_s --|              |
-//	     |                |                |-- "Alice", code -->|               |
+//	     |                |<- "Grocer" ------|<- resolve EID_s --|              |
+//	     |                |                |-- "Alice" -------->|               |
 //	     |                |-- challenge --->|<--- challenge -----|              |
 //	     |<- sign proof --|                |                    |-- sign proof ->|
 //	     |                |-- proof(n,EIDs,ctr) ->|<- proof -----|              |
 //	     |                |                | verify chain, CRL, counter         |
-//	     |                |<-- paired -----|---- paired ------->|               |
+//	     |                |<- code, paired-|-- code, paired --->|               |
 //	     |                |                |<- signed request --|<- sign req ---|
 //	     |                |<- payment screen|                   |               |
 //	     |<- PIN, consent-|                |                    |               |

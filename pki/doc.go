@@ -71,7 +71,8 @@
 // never by signature bytes) and the card's counter, which must
 // increase strictly: a counter that goes back is a replay or a cloned card.
 // NonceStore and CounterStore let a platform keep both in its database;
-// package pkitest is the conformance suite such a store runs.
+// package pkitest is their conformance suite, which MemoryNonces and
+// MemoryCounters pass.
 //
 // # Errors
 //

@@ -1,6 +1,7 @@
 // Package memory is the in-memory payflow.Store: maps behind one lock. It
-// is the reference the SQL stores are tested against and the store of
-// tests and single-process demonstrations; nothing survives the process.
+// passes the same conformance suite as the SQL stores (payflow/paytest)
+// and is the store of tests and of the simulation (payflow/sim, unless it
+// is given a database); nothing survives the process.
 package memory
 
 import (

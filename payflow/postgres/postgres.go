@@ -2,10 +2,15 @@
 // database as the ledger's (package ledger/postgres): its tables are named
 // payflow_*, its schema version is kept in payflow_schema, and its
 // migrations are embedded and applied under an advisory lock, so that
-// several platform processes may start at once. Every change of a payment
-// request is a conditional UPDATE (… WHERE id = $1 AND state = $2 AND
-// version = $3), so of two processes racing on one request exactly one
-// wins.
+// several platform processes may start at once. Every change of one
+// payment request is a conditional UPDATE (… WHERE id = … AND state = …
+// AND version = …, the state and version read before), and the statements
+// that change several at once (the cancellation of a card's pending
+// requests when it is enrolled again with another certificate or
+// advertising secret, and of a session's when its seller card pairs again)
+// change only requests still pending, or mark those under approval, each
+// raising its version, so of two processes racing on one request exactly
+// one wins.
 package postgres
 
 import (

@@ -1,6 +1,8 @@
 // Package pkitest is the conformance suite of the stores behind a
-// pki.Challenger: every NonceStore and CounterStore implementation, in
-// memory or in a database, runs it from its own tests.
+// pki.Challenger: pki's MemoryNonces and MemoryCounters pass it, and
+// another NonceStore or CounterStore, in memory or in a database, can run
+// it from its own tests. The stores of package payflow, which refuse
+// counters above 2^63-1, are tested by payflow/paytest instead.
 //
 //	func TestNonces(t *testing.T) {
 //		pkitest.NonceStore(t, func(t *testing.T) pki.NonceStore { return openStore(t) })
