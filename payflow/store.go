@@ -81,7 +81,9 @@ import (
 // calls before it writes), ErrKeyContended from BeginIdempotent as it
 // says; anything else is the engine's error. The store also implements
 // pki.NonceStore (Add, Consume) and pki.CounterStore (Advance) with the
-// semantics pki documents.
+// semantics pki documents, but for counters above 2^63-1, which Advance
+// refuses (so payflow/paytest, not pki/pkitest, is the suite the stores
+// pass).
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
 	// secret and display name are replaced; the merchant is kept when
