@@ -3,6 +3,7 @@ package payflow
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/pki/record"
@@ -28,5 +29,22 @@ func TestProtocolStorageLimits(t *testing.T) {
 		fmt.Sprintf("the platform's own, at most %s, kept without expiry", spaced(maxOwnAccounts)),
 		fmt.Sprintf("tokens that it issued or read (at most %s: one more drops", spaced(maxCached)),
 		fmt.Sprintf("of at most `MaxKeySize` (%d) bytes", MaxKeySize),
+	)
+}
+
+// TestProtocolSettlementLimits keeps the limits that PROTOCOL.md §6.4
+// gives for kept consents, asset ledgers, the platform's own accounts and
+// the recovery sweep and the code in step.
+func TestProtocolSettlementLimits(t *testing.T) {
+	sweep, err := sweepLimit(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours := map[time.Duration]string{time.Hour: "an hour"}[MaxRecoverDelay]
+	protocoldoc.Says(t, "### 6.4 Consent and settlement",
+		fmt.Sprintf("of several requests, up to %d (`payflow.MaxKeptConsents`", MaxKeptConsents),
+		fmt.Sprintf("up to %s of them (one more drops the one kept first)", spaced(maxOwnAccounts)),
+		fmt.Sprintf("and `limit` refunds (%d by default)", sweep),
+		fmt.Sprintf("and at most %s (`payflow.MaxRecoverDelay`", hours),
 	)
 }
