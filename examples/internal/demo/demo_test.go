@@ -311,11 +311,15 @@ func TestMarketSetupOnce(t *testing.T) {
 // however soon after its start: Setup loads the cards that the database
 // holds into the platform's EID resolver. The cloud's clock stands still,
 // so that the platform's own reload of the cards for an unknown EID,
-// which it makes at most once a second, never comes.
+// which it makes at most once a second, never comes; so does the phones'
+// (WallClock), at the same time, so that their service queues keep the
+// adverts heard then however long the setups and logins took (a peer not
+// heard for queue.DefaultTTL is left out).
 func TestSetupOfCardsEnrolledElsewhere(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	at := time.Now()
+	stopWallClock(t)
+	at := WallClock()
 	opts := CloudOptions{Dir: dir, Platform: payflow.PlatformOptions{Now: func() time.Time { return at }}}
 	first, err := OpenCloud(ctx, opts)
 	require.NoError(t, err)
@@ -420,9 +424,12 @@ func TestAirBetweenPhones(t *testing.T) {
 	air := Air{Dir: dir}
 	now := time.Now()
 	require.NoError(t, air.Send(stations, now))
+	for _, st := range stations { // written at now, however long the writes took
+		require.NoError(t, os.Chtimes(air.path(st), now, now))
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "air", "junk.adv"), []byte("noise"), 0o600))
 
-	q, err := queue.New(adv.Shopper, queue.Options{})
+	q, err := queue.New(adv.Shopper, queue.Options{Now: func() time.Time { return now }}) // keeps what it heard
 	require.NoError(t, err)
 	l := &Listener{Party: m.Party("alice"), Queue: q}
 	require.NoError(t, air.Receive(NewRadio(1, 0), l, nil, now))

@@ -164,9 +164,12 @@ func TestWithdrawPaidOffScreen(t *testing.T) {
 }
 
 // paidOffScreen sets up TestWithdrawPaidOffScreen up to Alice's payments,
-// returning the phones, the sale asked for and made.
+// returning the phones, the sale asked for and made. The phones' clock
+// stands still, so that the till selects Alice again in the session they
+// paired in.
 func paidOffScreen(ctx context.Context, t *testing.T) (*pairedPhones, *Sale, *payflow.PaymentView) {
 	t.Helper()
+	stopWallClock(t)
 	var api *turnAPI
 	w := newPairedPhones(ctx, t, nil, func(p payflow.API) payflow.API {
 		api = &turnAPI{API: p}

@@ -190,10 +190,11 @@ func TestNarratorPrintsConcurrentConsentOnce(t *testing.T) {
 // confirmation of a session that the screen showed paired before (the
 // till's of the second run, in the session that the shopper's paired) is
 // shown as that, not as a second pairing with the roles the other way
-// round.
+// round. The phones' clock stands still, so that their EIDs stay the same.
 func TestNarratorSaysWhoPaired(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	stopWallClock(t)
 	var out bytes.Buffer
 	n := &Narrator{Screen: NewPrinter(&out).Screen("cloud")}
 	w := newPairedPhones(ctx, t, func(api payflow.API) payflow.API { n.API = api; return n }, func(payflow.API) payflow.API { return n })

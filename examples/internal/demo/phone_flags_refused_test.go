@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -13,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/internal/testenv"
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 )
 
@@ -52,14 +54,22 @@ func TestPhoneFlagsRefused(t *testing.T) {
 
 // TestPhoneLoginInterrupted: a phone program whose context ends before
 // -wait, while the cloud does not answer its login, fails with the end of
-// that context, not with ErrNoAnswer, which says that -wait passed.
+// that context, not with ErrNoAnswer, which says that -wait passed. The
+// context's deadline passes as the cloud receives the login.
 func TestPhoneLoginInterrupted(t *testing.T) {
 	dir := setUpFolder(t)
-	url := "http://" + testenv.SilentServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := outwait.Context(t)
 	defer cancel()
+	interrupted := outwait.NewDeadline(ctx)
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		interrupted.Pass()
+		io.Copy(io.Discard, r.Body) // so that the call's end ends r's context
+		<-r.Context().Done()        // never answered
+	}))
+	defer silent.Close()
 	var out bytes.Buffer
-	err := RunSeller(ctx, []string{"-data", dir, "-url", url, "-wait", "1m"}, &out)
+	err := RunSeller(interrupted, []string{"-data", dir, "-url", silent.URL, "-wait", "1m"}, &out)
+	silent.CloseClientConnections()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, ErrNoAnswer)
 }
@@ -102,14 +112,16 @@ func (a *resolveOnceDownAPI) Resolve(ctx context.Context, token string, req *pay
 
 // TestFindNamesOnlyLastUnanswered: a scan that ends after the cloud
 // answered its last resolution names no earlier one that it did not
-// answer.
+// answer. The phones' clock stands still, so that Alice's service queue
+// keeps the till heard however long the scans take.
 func TestFindNamesOnlyLastUnanswered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	stopWallClock(t)
 	ictx, interrupt := context.WithCancel(ctx)
 	w := newPhones(ctx, t, func(p payflow.API) payflow.API { return &resolveOnceDownAPI{API: p, answered: interrupt} }, nil)
 	require.NoError(t, w.alice.Login(ctx))
-	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.till.Station}, []*Listener{w.alice.Scanner}, time.Now()))
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.till.Station}, []*Listener{w.alice.Scanner}, WallClock()))
 	_, err := w.alice.find(ictx, "Nobody")
 	require.ErrorIs(t, err, context.Canceled)
 	assert.EqualError(t, err, "demo: Nobody not found: context canceled")

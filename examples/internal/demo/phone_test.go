@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 )
@@ -171,11 +172,20 @@ func newPairedPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, 
 	return w
 }
 
-// pairPhones pairs the phones of w, as newPairedPhones does.
+// pairPhones pairs the phones of w, as newPairedPhones does. The phones'
+// clock (WallClock) stands still from their adverts to their pairing, and
+// goes on as before once they paired: the phones hear each other's EIDs
+// of its epoch and select each other under them, and so open one session
+// however long the pairing takes. Two phones that select each other on
+// either side of the end of an EID epoch each open a session of their
+// own (PROTOCOL.md §6.1), which the other never confirms.
 func pairPhones(ctx context.Context, t *testing.T, w *pairedPhones) {
 	t.Helper()
+	at, clock := WallClock(), WallClock
+	WallClock = func() time.Time { return at }
+	defer func() { WallClock = clock }()
 	alice, till := w.alice, w.till
-	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, at))
 	sellers, err := alice.ServiceQueue(ctx)
 	require.NoError(t, err)
 	shoppers, err := till.ServiceQueue(ctx)
@@ -190,6 +200,49 @@ func pairPhones(ctx context.Context, t *testing.T, w *pairedPhones) {
 	require.NoError(t, err)
 	_, err = alice.AwaitPaired(ctx)
 	require.NoError(t, err)
+}
+
+// selectedAPI calls selected with the session of each selection (Pair)
+// that the cloud took.
+type selectedAPI struct {
+	payflow.API
+	selected func(s *payflow.SessionView)
+}
+
+func (a *selectedAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	s, err := a.API.Pair(ctx, req)
+	if err == nil {
+		a.selected(s)
+	}
+	return s, err
+}
+
+// TestPairPhonesAcrossEpochEnd: pairPhones pairs phones whose clock
+// passes the end of an EID epoch between Alice's selection of the till
+// and the till's of Alice: both selections open one session, in which the
+// phones pair.
+func TestPairPhonesAcrossEpochEnd(t *testing.T) {
+	ctx, cancel := outwait.Context(t)
+	defer cancel()
+	endEpoch := standStill(t)
+	var ids []payflow.ID // of the sessions selected, in the order of the selections
+	wrap := func(api payflow.API) payflow.API {
+		return &selectedAPI{API: api, selected: func(s *payflow.SessionView) {
+			ids = append(ids, s.ID)
+			switch {
+			case len(ids) == 1:
+				endEpoch()
+			case ids[1] != ids[0]:
+				cancel() // two sessions: the till would wait for a confirmation that never comes
+			}
+		}}
+	}
+	w := newPhones(ctx, t, wrap, wrap)
+	before := WallClock() // a millisecond before the epoch's end
+	pairPhones(ctx, t, w)
+	require.Len(t, ids, 2)
+	assert.Equal(t, ids[0], ids[1], "one session")
+	assert.Equal(t, time.Millisecond, WallClock().Sub(before), "the phones' clock after the pairing: the test's, past the epoch's end")
 }
 
 // newPhones returns Alice's phone and the till, logged out and unpaired,

@@ -26,10 +26,13 @@ func advertAt(t *testing.T, st *Station, at time.Time) adv.Packet {
 // epochs, that of the epoch before first, nearer, and heard last, shows
 // both entries under the till's name, and the tap on that name chooses
 // the entry of the EID first heard last, the till's EID now, second in
-// the list, and says so.
+// the list, and says so. The phones' clock and the cloud's stand still
+// together, so that the cloud resolves the EID of the epoch before
+// (it resolves those of its own epoch and the epochs next to it).
 func TestChooseNewestEID(t *testing.T) {
 	ctx := t.Context()
-	w := newPhones(ctx, t, nil, nil)
+	stopWallClock(t)
+	w := newPhonesAt(ctx, t, WallClock, nil, nil)
 	require.NoError(t, w.alice.Login(ctx))
 	now := WallClock()
 	before, current := advertAt(t, w.till.Station, adv.EpochStart(adv.Epoch(now)-1)), advertAt(t, w.till.Station, now)
@@ -79,9 +82,12 @@ func TestServiceQueueUnresolved(t *testing.T) {
 // in, whatever it selected, or once the newest of Alice's EIDs that it
 // heard is not the one selected; not while it selected nothing, nor for a
 // pick that it did not hear, nor while the cloud does not answer the
-// resolution of the EIDs heard.
+// resolution of the EIDs heard. The phones' clock stands still, so that
+// their epoch is the one the test tells, and their service queues keep
+// what they heard however long the logins took.
 func TestEIDsChanged(t *testing.T) {
 	ctx := t.Context()
+	stopWallClock(t)
 	w := newPhones(ctx, t, nil, nil)
 	down, err := NewPhone(Grocery.Party("till"), w.cards["till"], unresolvedAPI{w.cloud.Platform}, NewPrinter(&w.out).Screen("seller"), w.cloud.Authority.Root.DER())
 	require.NoError(t, err)

@@ -17,10 +17,12 @@ import (
 // smoothed RSSI held in a dead band), so that the list, nearest first,
 // reads in order: here the till, heard at -70 dBm and then at -54 dBm,
 // has a smoothed RSSI of -66 dBm, within the dead band of its level of
-// -70 dBm, and stays below the Coffee Cart, heard at -68 dBm.
+// -70 dBm, and stays below the Coffee Cart, heard at -68 dBm. The phones'
+// clock stands still, so that Alice's service queue keeps what she heard.
 func TestServiceQueueShowsLevel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	stopWallClock(t)
 	w := newPhones(ctx, t, nil, nil)
 	cart, err := NewPhone(Grocery.Party("coffee-cart"), w.cards["coffee-cart"], w.cloud.Platform, NewPrinter(&w.out).Screen("seller"), w.cloud.Authority.Root.DER())
 	require.NoError(t, err)

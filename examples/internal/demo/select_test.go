@@ -97,17 +97,19 @@ func (a *pairCallsAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*pay
 // TestChooseEachOther: two phones that heard each other tap each other's
 // entries, and then confirm them, the first phone first: the two
 // confirmations name one session. A pick that is not in a phone's queue
-// fails before either confirms.
+// fails before either confirms. The phones' clock stands still, so that
+// both select within one EID epoch.
 func TestChooseEachOther(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	stopWallClock(t)
 	var mu sync.Mutex
 	var calls []string
 	wrap := func(name string) func(payflow.API) payflow.API {
 		return func(api payflow.API) payflow.API { return &pairCallsAPI{API: api, name: name, mu: &mu, calls: &calls} }
 	}
 	w := newPhones(ctx, t, wrap("alice"), wrap("till"))
-	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, time.Now()))
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, WallClock()))
 	sellers, err := w.alice.ServiceQueue(ctx)
 	require.NoError(t, err)
 	shoppers, err := w.till.ServiceQueue(ctx)

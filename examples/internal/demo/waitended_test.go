@@ -96,9 +96,12 @@ func (a *endingPairAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*pa
 // cloud does not answer until -wait ends fails with an error that says
 // whose selection had no answer and that -wait ended, not a bare
 // payflow: unavailable; one interrupted so says that it was interrupted.
+// The phones' clock stands still, so that Alice's service queue keeps the
+// till heard however long the scans take.
 func TestSelectPickWaitEnded(t *testing.T) {
 	ctx, cancel := outwait.Context(t)
 	defer cancel()
+	stopWallClock(t)
 	wait := outwait.NewDeadline(context.Background())
 	ictx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
@@ -106,7 +109,7 @@ func TestSelectPickWaitEnded(t *testing.T) {
 	w := newPhones(ctx, t, func(api payflow.API) payflow.API {
 		return &endingPairAPI{API: api, end: func() { end() }}
 	}, nil)
-	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, time.Now()))
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, WallClock()))
 
 	end = wait.Pass
 	sel, err := w.alice.selectPick(wait, "Corner Grocer")
