@@ -118,7 +118,8 @@ type ClientOptions struct {
 // 5xx (a gateway's 502 or 504, and any other but 501, 505, 506, 508, 510
 // and 511, by which the server or a proxy on the way says that it does
 // not serve such a request at all: those are sent once and match
-// ErrInternal) or a 408 (a proxy's timeout, which ErrUnavailable
+// ErrInternal; a status beyond 599, which RFC 9110 §15 has a client take
+// for a 5xx, is one) or a 408 (a proxy's timeout, which ErrUnavailable
 // matches). An exchange that would fail every attempt alike is sent once
 // and fails with an error matching ErrInternal that wraps its cause, which
 // errors.As finds: a server certificate that does not verify
@@ -532,7 +533,8 @@ func clientCall[Out any](ctx context.Context, c *Client, method, path, token str
 // retried (unanswered); any other code is not: a verdict on the call, or
 // rate_limited, whose wait is left to the caller (RateLimitedError). A
 // reply without such a body (statusOnlyError) is retried by its status:
-// a 5xx that may change (not statusNeverChanges) or a 408.
+// a 5xx that may change (not statusNeverChanges), a status beyond 599
+// (which RFC 9110 §15 has a client take for a 5xx) or a 408.
 func clientRetryable(err error) bool {
 	e, ok := errors.AsType[*Error](err)
 	if !ok {
@@ -878,7 +880,7 @@ func clientError(status int, cbor bool, body []byte) (*Error, bool, time.Duratio
 		// lies with what answers at the base URL, as for a redirect that
 		// cannot be followed, and so does a 5xx that no retry changes.
 		code = "internal"
-	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
+	case status >= 500, status == http.StatusRequestTimeout: // beyond 599 too (RFC 9110 §15: a 5xx); 408, a proxy's timeout, is not the platform's verdict
 		code = "unavailable"
 	}
 	return &Error{Code: code, Message: msg, Status: status}, true, wait

@@ -1174,7 +1174,7 @@ func TestClientRefusesANilRequest(t *testing.T) {
 // TestClientRetriesOnlyStatusesThatMayChange: a reply without an error
 // body is sent again, up to MaxAttempts, for the statuses by which the
 // platform or a gateway cannot serve now (500, 502, 503, 504, 507, a 5xx
-// that no registry knows, 408), and sent once for the 5xx that say that
+// that no registry knows, a status beyond 599, 408), and sent once for the 5xx that say that
 // the server or a proxy on the way does not serve such a request at all,
 // which no retry changes: those are internal, as a reply of no error
 // status is.
@@ -1200,6 +1200,10 @@ func TestClientRetriesOnlyStatusesThatMayChange(t *testing.T) {
 		509:                                      retried,
 		522:                                      retried,
 		599:                                      retried,
+		// Beyond 599, no HTTP status: RFC 9110 §15 has a client take it
+		// for a 5xx.
+		600: retried,
+		999: retried,
 	} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			url, sent := bareStatusServer(t, status)

@@ -288,8 +288,9 @@ func TestProtocolHeaderTable(t *testing.T) {
 	assert.Regexp(t, "^[0-9a-f]{24}$", rec.Header().Get(RequestIDHeader), "a request ID made by the handler")
 }
 
-// TestProtocolLimits keeps the limits that PROTOCOL.md §5.1 gives and the
-// constants of the handler, the client and the server in step.
+// TestProtocolLimits keeps the limits that PROTOCOL.md §5.1 gives, and the
+// most items of a catalog that §5.3 gives, and the constants of the
+// handler, the client, the server and the platform in step.
 func TestProtocolLimits(t *testing.T) {
 	protocoldoc.Says(t, "### 5.1 Conventions",
 		fmt.Sprintf("nesting deeper than %d, arrays longer than %d or maps with more than %d pairs", wireMaxNested, wireMaxArray, wireMaxMapPairs),
@@ -303,11 +304,14 @@ func TestProtocolLimits(t *testing.T) {
 		fmt.Sprintf("runs under one %d s deadline (configurable", int(DefaultCallTimeout.Seconds())),
 		fmt.Sprintf("one header of 1 to %d visible ASCII characters", maxIdempotencyKey),
 	)
+	protocoldoc.Says(t, "### 5.3 Messages",
+		fmt.Sprintf("array of CatalogItem (at most %d %03d,", MaxCatalogItems/1000, MaxCatalogItems%1000),
+	)
 }
 
 // TestProtocolIdempotencyDefaults keeps the defaults that PROTOCOL.md §5.5
-// gives for stored replies and for the client's retries and the constants
-// in step.
+// gives for stored replies, for the handler's later tries to store one and
+// for the client's retries and the constants in step.
 func TestProtocolIdempotencyDefaults(t *testing.T) {
 	protocoldoc.Says(t, "### 5.5 Idempotency-Key",
 		fmt.Sprintf("its reply is kept (%d hours by default)", int(DefaultReplyTTL.Hours())),
@@ -315,6 +319,7 @@ func TestProtocolIdempotencyDefaults(t *testing.T) {
 		fmt.Sprintf("It retries, up to %d attempts in all", DefaultMaxAttempts),
 		fmt.Sprintf("it waits from %d ms doubling to at most %d s", DefaultMinBackoff.Milliseconds(), int(DefaultMaxBackoff.Seconds())),
 		fmt.Sprintf("Each attempt has a %d s deadline", int(DefaultAttemptTimeout.Seconds())),
+		fmt.Sprintf("(waiting from %d ms doubling to %d s between tries)", finishRetryFirst.Milliseconds(), int(finishRetryLast.Seconds())),
 	)
 }
 
