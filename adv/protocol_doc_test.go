@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/stretchr/testify/assert"
@@ -66,4 +67,17 @@ func TestProtocolServiceDataTable(t *testing.T) {
 	assert.Equal(t, byte(0xf8), sd[17], "octet 17, int8 dBm")
 	assert.Equal(t, byte(FlagBusy|FlagAssets), sd[18], "octet 18")
 	assert.Equal(t, byte(0), sd[19], "octet 19")
+}
+
+// TestProtocolEpochTiming keeps the timing of PROTOCOL.md §1.2 and the code
+// in step: the epoch length, and the build ahead that the first resolution
+// in the second half of an epoch starts.
+func TestProtocolEpochTiming(t *testing.T) {
+	protocoldoc.Says(t, "### 1.2 Ephemeral IDs (EIDs)",
+		"epoch = floor(Unix time in seconds / "+strconv.Itoa(EpochSeconds)+")",
+		"(Unix time a multiple of "+strconv.Itoa(EpochSeconds)+")",
+		"The first resolution in the second half of an epoch starts, in the background, the build of the table of the epoch after next",
+	)
+	assert.Equal(t, 10*time.Minute, time.Duration(EpochSeconds)*time.Second, "EIDs change every ten minutes")
+	assert.Equal(t, time.Duration(EpochSeconds)*time.Second/2, aheadAfter, "the second half of an epoch")
 }

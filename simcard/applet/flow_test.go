@@ -157,6 +157,18 @@ func TestLongRecord(t *testing.T) {
 // other refused record.
 func TestRecordTooLargeToSign(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
+	_, sw := tx(t, v.Applet, tooLargeToSign(t))
+	assert.Equal(t, uint16(0x6A80), sw)
+	n, err := v.Card.Counter()
+	require.NoError(t, err)
+	assert.Zero(t, n, "a refused record uses no counter")
+}
+
+// tooLargeToSign returns SIGN RECORD, in one extended APDU, of a payment
+// request whose fields fit a command but whose signed message, with the
+// card header and the envelope, would exceed record.MaxMessage.
+func tooLargeToSign(t *testing.T) string {
+	t.Helper()
 	req := samplePaymentRequest(0)
 	req.Amount = 0
 	for i := range record.MaxLegs {
@@ -172,12 +184,19 @@ func TestRecordTooLargeToSign(t *testing.T) {
 	}
 	p := payload(t, req)
 	require.LessOrEqual(t, len(p), record.MaxMessage)
-	ext := "80500200" + "00" + hexFour(len(p)) + hexOf(p) + "0000"
-	_, sw := tx(t, v.Applet, ext)
-	assert.Equal(t, uint16(0x6A80), sw)
-	n, err := v.Card.Counter()
+	return "80500200" + "00" + hexFour(len(p)) + hexOf(p) + "0000"
+}
+
+// TestCounterExhaustedBeforeSize: with its counter at 2^64-1 the card
+// answers 6985 to SIGN RECORD before it weighs the signed message, even for
+// a record it would refuse (6A80) for its size.
+func TestCounterExhaustedBeforeSize(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	st, err := v.Storage.Load()
 	require.NoError(t, err)
-	assert.Zero(t, n, "a refused record uses no counter")
+	binary.BigEndian.PutUint64(st[6:14], math.MaxUint64) // the counter in the stored layout
+	_, sw := tx(t, selectedOn(t, st), tooLargeToSign(t))
+	assert.Equal(t, uint16(0x6985), sw)
 }
 
 func TestAdvert(t *testing.T) {

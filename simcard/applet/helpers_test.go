@@ -91,6 +91,19 @@ func powerOn(t testing.TB, s applet.Storage) *simcard.Card {
 	return c
 }
 
+// selectedOn returns a new applet, selected, over a Memory holding state:
+// the card after a power cycle with that state stored.
+func selectedOn(t testing.TB, state []byte) *applet.Applet {
+	t.Helper()
+	m := new(applet.Memory)
+	require.NoError(t, m.Store(state))
+	a, err := applet.New(m, applet.Options{})
+	require.NoError(t, err)
+	_, sw := tx(t, a, selectAID)
+	require.Equal(t, uint16(0x9000), sw)
+	return a
+}
+
 const selectAID = "00A4040007F0434153494D0100"
 
 // unhex decodes hexadecimal with optional spaces.

@@ -149,6 +149,9 @@ func TestStatusWords(t *testing.T) {
 		{name: "get response chained", pre: []string{"00CA0101"}, cmd: "10C0000014", sw: 0x6884},
 		{name: "get response chained under proprietary class", pre: []string{"00CA0101"}, cmd: "90C0000014", sw: 0x6E00},
 		{name: "get response after one under another class", pre: []string{"00CA0101", "80C0000014"}, cmd: "00C0000014", sw: 0x6985},
+		{name: "get response after a chained one", pre: []string{"00CA0101", "10C0000014"}, cmd: "00C0000014", sw: 0x6985},
+		{name: "get response after one without Le", pre: []string{"00CA0101", "00C00000"}, cmd: "00C0000014", sw: 0x6985},
+		{name: "get response after one with data", pre: []string{"00CA0101", "00C0000001AA14"}, cmd: "00C0000014", sw: 0x6985},
 
 		// Personalisation is over.
 		{name: "put data after activation", cmd: apdu("00DA0101", []byte(testICCID), ""), sw: 0x6985},
@@ -182,6 +185,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "verification kept by a CHANGE", pre: []string{"0020008006313233343536", "0024008012313233343536FFFFFFFFFFFF373737373737"}, cmd: "00200080", sw: 0x9000},
 		{name: "verification cleared by RESET RETRY COUNTER", pre: []string{"0020008006313233343536", "002C0180083132333435363738"}, cmd: "00200080", sw: 0x63C3},
 		{name: "verification cleared by a wrong PUK", pre: []string{"0020008006313233343536", "002C0180083131313131313131"}, cmd: "00200080", sw: 0x63C3},
+		{name: "verification cleared by RESET RETRY COUNTER with the PUK blocked", pre: []string{"002C0180083131313131313131", "002C0180083131313131313131", "002C0180083131313131313131", "0020008006313233343536", "002C0180083132333435363738"}, cmd: "00200080", sw: 0x63C3},
 		{name: "verification kept by a malformed RESET RETRY COUNTER", pre: []string{"0020008006313233343536", "002C01800731323334353637"}, cmd: "00200080", sw: 0x9000},
 
 		// CHANGE REFERENCE DATA.
