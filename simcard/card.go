@@ -110,14 +110,17 @@ const maxResponse = 1 << 16
 // which asks for the octets that the 61xx before it announced (00: 256), and
 // to a command or GET RESPONSE sent again with the Le of a 6Cxx: one with
 // more octets, or there fewer (none included), is ErrResponse, none of it
-// used, as are answers beyond 65536 octets in all. The octets that a 61xx
-// counts (xx not 00, fewer than 256) are the last: a further 61yy that
+// used, as are answers beyond 65536 octets in all (a 61xx once 65536 are
+// held, no GET RESPONSE sent for it). The octets that a 61xx
+// counts (xx not 00, fewer than 256) are the last, and so are those that
+// a 6Cxx answering a GET RESPONSE after 6100 asks for: a further 61yy that
 // does not count those still left (after a 6Cxx that asked for fewer; none
 // once they have come, 6100 included) is ErrResponse, no GET RESPONSE sent
 // after it, and so is the answer (9000 or 61yy) to a GET RESPONSE sent
 // again with the Le of a 6Cxx that asked for more than were left, so that
-// an answer takes at most some 256 GET RESPONSEs of 256 octets and fewer
-// than 256 more, however the card answers.
+// an answer takes at most 256 GET RESPONSEs of 256 octets and a few more
+// (those a 6Cxx asks to send again, and a last one a 61xx counts),
+// however the card answers.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -151,35 +154,45 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if err := last.fits(); err != nil {
 		return nil, err
 	}
-	r, err := exactLe(cmd, c.sendLocked, false) // a chain is sent again whole
+	r, _, err := exactLe(cmd, c.sendLocked, false) // a chain is sent again whole
 	if err != nil {
 		return nil, err
 	}
 	out, ins := r.Data, cmd.INS // ins: the instruction the status word r.SW answers
-	left := -1                  // the octets that a 61xx counted (xx not 00) still to come; -1 before one
-	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
+	left := -1                  // the octets that a 61xx (xx not 00) or a 6Cxx counted still to come; -1 before one
+	for r.SW>>8 == SWBytesRemaining>>8 && len(out) < maxResponse {
 		gr := Command{CLA: getResponseClass(cmd.CLA), INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
 		if left >= 0 && gr.Ne != left {
-			return nil, fmt.Errorf("%w: instruction %02X answered %04X where %d octets were left of those a 61xx counted",
+			return nil, fmt.Errorf("%w: instruction %02X answered %04X where %d octets were left of those a 61xx or 6Cxx counted",
 				ErrResponse, ins, r.SW, left)
 		}
 		if byte(r.SW) != 0 {
 			left = gr.Ne
 		}
 		ins = gr.INS
-		if r, err = exactLe(gr, c.roundTrip, true); err != nil {
+		var again int
+		if r, again, err = exactLe(gr, c.roundTrip, true); err != nil {
 			return nil, err
+		}
+		if left < 0 && again >= 0 {
+			// A 6Cxx after 6100: xx is the exact number of octets left
+			// (ISO/IEC 7816-4), all of them this GET RESPONSE's, so
+			// that a card answering 6C01 to each cannot have Exchange
+			// ask for 65536 octets one at a time.
+			left = again
 		}
 		if left >= 0 && (r.SW == SWSuccess || r.SW>>8 == SWBytesRemaining>>8) {
 			if len(r.Data) > left { // after a 6Cxx that asked for more
-				return nil, fmt.Errorf("%w: GET RESPONSE answered %d octets and %04X where %d were left of those a 61xx counted",
+				return nil, fmt.Errorf("%w: GET RESPONSE answered %d octets and %04X where %d were left of those a 61xx or 6Cxx counted",
 					ErrResponse, len(r.Data), r.SW, left)
 			}
 			left -= len(r.Data)
 		}
 		out = append(out, r.Data...)
 	}
-	if len(out) > maxResponse {
+	// An answer of maxResponse octets that a 61xx says goes on is longer
+	// than that whatever follows: no GET RESPONSE is sent for it.
+	if len(out) > maxResponse || r.SW>>8 == SWBytesRemaining>>8 {
 		return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)
 	}
 	if r.SW != SWSuccess {
@@ -190,23 +203,26 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 
 // exactLe sends cmd with send and, when the card answers 6Cxx (wrong Le,
 // xx the exact one, ISO/IEC 7816-4 §5.1.3), sends it once more with that
-// Le; a second 6Cxx is the answer. The answer must fit the Le it answers
+// Le, which it returns (-1 when it did not send cmd again); a second 6Cxx
+// is the answer. The answer must fit the Le it answers
 // (see checkLength): at most cmd.Ne octets, or exactly when exact is set
 // (a GET RESPONSE) and always after 6Cxx; one that does not is
 // ErrResponse, none of its octets used.
-func exactLe(cmd Command, send func(Command) (Response, error), exact bool) (Response, error) {
+func exactLe(cmd Command, send func(Command) (Response, error), exact bool) (Response, int, error) {
+	again := -1
 	r, err := send(cmd)
 	if err == nil && r.SW>>8 == 0x6C {
 		cmd.Ne, exact = shortLe(byte(r.SW)), true
+		again = cmd.Ne
 		r, err = send(cmd)
 	}
 	if err == nil {
 		err = checkLength(cmd, r, exact)
 	}
 	if err != nil {
-		return Response{}, err
+		return Response{}, -1, err
 	}
-	return r, nil
+	return r, again, nil
 }
 
 // checkLength returns ErrResponse when r, answering cmd with 9000 or 61xx,

@@ -857,13 +857,13 @@ type answers struct {
 // Bounds of the answers of one input. Past maxAnswers commands, every one
 // is answered 6F00, an error that ends each method of Card within a few
 // commands: answers that announce 256 octets more (61 00) again and again
-// would otherwise have each method collect 65536 octets through 257 GET
+// would otherwise have each method collect 65536 octets through 256 GET
 // RESPONSEs, during which, with the fuzzer's instrumentation and on a
 // loaded machine, the worker does not answer the fuzzer (Card refuses a
 // second 61 01 at once). More than maxAfter commands past maxAnswers is
 // Card sending without end: Transmit then fails, which the target reports.
 const (
-	maxAnswers = 1024 // 257 GET RESPONSEs of 256 octets pass Card's 65536
+	maxAnswers = 1024 // 256 GET RESPONSEs of 256 octets reach Card's 65536
 	maxAfter   = 256
 )
 

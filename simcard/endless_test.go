@@ -11,9 +11,10 @@ import (
 
 // endless61 is a card that answers every command with 256 octets and
 // 61 00, more to come, until it has answered limit commands; past that it
-// fails.
+// fails. With empty set, it answers its first command with 61 00 alone.
 type endless61 struct {
 	sent, limit int
+	empty       bool
 }
 
 var errWornOut = errors.New("card answered its last command")
@@ -23,19 +24,63 @@ func (e *endless61) Transmit([]byte) ([]byte, error) {
 	if e.sent > e.limit {
 		return nil, errWornOut
 	}
+	if e.empty && e.sent == 1 {
+		return []byte{0x61, 0x00}, nil
+	}
 	return append(make([]byte, 256), 0x61, 0x00), nil
 }
 
 // TestGetResponseEndless: a card that announces 256 octets more (61 00)
-// after every answer is refused with ErrResponse once Exchange holds more
-// than 65536 octets: the command and 256 GET RESPONSEs, not one more.
+// after every answer is refused with ErrResponse once Exchange holds
+// 65536 octets and is told that more are to come, with no GET RESPONSE
+// for them: after the command and 255 GET RESPONSEs when the command's
+// answer carries 256 octets, after 256 when it carries none.
 func TestGetResponseEndless(t *testing.T) {
-	e := &endless61{limit: 1000}
+	for _, tt := range []struct {
+		empty bool
+		sent  int
+	}{
+		{false, 256},
+		{true, 257},
+	} {
+		e := &endless61{limit: 1000, empty: tt.empty}
+		got, err := simcard.New(e).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
+		require.ErrorIs(t, err, simcard.ErrResponse)
+		assert.EqualError(t, err, "simcard: malformed response: response longer than 65536 octets")
+		assert.NotErrorIs(t, err, errWornOut)
+		assert.Nil(t, got)
+		assert.Equal(t, tt.sent, e.sent, "commands sent, the command's answer empty: %v", tt.empty)
+	}
+}
+
+// endless6C is a card that answers its command with 61 00 and no data,
+// each GET RESPONSE for 256 octets with 6C 01 (one octet left) and each
+// for one octet with that octet and 61 00, more to come.
+type endless6C struct{ sent int }
+
+func (e *endless6C) Transmit(apdu []byte) ([]byte, error) {
+	e.sent++
+	switch {
+	case e.sent == 1:
+		return []byte{0x61, 0x00}, nil
+	case apdu[len(apdu)-1] == 0:
+		return []byte{0x6C, 0x01}, nil
+	}
+	return []byte{0xAA, 0x61, 0x00}, nil
+}
+
+// TestGetResponseEndless6C: a 6Cxx answering a GET RESPONSE after 6100
+// counts the octets left, so that a card answering 6C01 to every GET
+// RESPONSE for 256 octets and 6100 after the one it then sends is
+// refused (ErrResponse) after the command and two GET RESPONSEs, rather
+// than asked for 65536 octets one at a time (131073 commands).
+func TestGetResponseEndless6C(t *testing.T) {
+	e := &endless6C{}
 	got, err := simcard.New(e).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
 	require.ErrorIs(t, err, simcard.ErrResponse)
-	assert.NotErrorIs(t, err, errWornOut)
+	assert.EqualError(t, err, "simcard: malformed response: instruction C0 answered 6100 where 0 octets were left of those a 61xx or 6Cxx counted")
 	assert.Nil(t, got)
-	assert.Equal(t, 257, e.sent, "the command and 256 GET RESPONSEs")
+	assert.Equal(t, 3, e.sent)
 }
 
 // TestCommandCase1Extended: a command without data or Ne has one encoding,

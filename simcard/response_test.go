@@ -69,6 +69,26 @@ func TestGetResponseLength(t *testing.T) {
 			{"00C0000002", "6C01"},
 			{"00C0000001", "CC6102"},
 		}, ""},
+		"6100 after the octets a 6Cxx counted after 6100": {[][2]string{
+			{"00CA010100", "AABB6100"},
+			{"00C0000000", "6C01"},
+			{"00C0000001", "CC6100"},
+		}, ""},
+		"61xx after the octets a 6Cxx counted after 6100": {[][2]string{
+			{"00CA010100", "AABB6100"},
+			{"00C0000000", "6C01"},
+			{"00C0000001", "CC6101"},
+		}, ""},
+		"6100 after the 256 octets a 6C00 counted after 6100": {[][2]string{
+			{"00CA010100", "AABB6100"},
+			{"00C0000000", "6C00"},
+			{"00C0000000", hexN(0xCC, 256) + "6100"},
+		}, ""},
+		"the Le of 6Cxx after 6100, then 9000": {[][2]string{
+			{"00CA010100", "AABB6100"},
+			{"00C0000000", "6C02"},
+			{"00C0000002", "CCDD9000"},
+		}, "AABBCCDD"},
 		"as announced, then 9000": {[][2]string{
 			{"00CA010100", "AABB6102"},
 			{"00C0000002", "CCDD9000"},
