@@ -10,6 +10,7 @@ import (
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // TestCancelOfLostHoldWhoseVoidFailedBefore: a cancellation of a held
@@ -38,5 +39,36 @@ func TestCancelOfLostHoldWhoseVoidFailedBefore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, got.State)
 	s.requireState(t, v.ID, payflow.StateCancelled)
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
+
+// TestCaptureOfLostHoldAndAccount: a capture of a held request whose hold
+// the ledger does not hold, nor an account of its legs (a ledger restored
+// from an older copy than the platform's state, here without the payer's
+// ticket wallet), is answered as a capture of a lost hold: internal, the
+// ledger answering the post pending_transfer_not_found, then conflict,
+// the request held again; the request can still be cancelled, nothing
+// moved (was: not_found at every try, the request left capturing, which
+// no cancellation ends).
+func TestCaptureOfLostHoldAndAccount(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	r := paytest.Request(s.session, "EUR", 100)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}}
+	v, err := s.Create(r)
+	require.NoError(t, err)
+	s.recordHeldWithoutHold(t, v.ID)
+	before := s.balances(t)
+
+	_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.EqualError(t, err, "payflow: internal error: ledger: pending_transfer_not_found")
+	s.requireState(t, v.ID, "capturing")
+	_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	s.requireState(t, v.ID, payflow.StateHeld)
+	got, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, got.State)
 	assert.Equal(t, before, s.balances(t), "nothing moved")
 }
