@@ -358,7 +358,10 @@ func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]b
 var errCaptureRefused = errors.New("capture refused")
 
 // post captures the holds of r: the money leg for CaptureAmount, the asset
-// legs in full, linked. A capture is refused (ErrConflict with
+// legs in full, linked. An account of the legs that the ledger does not
+// hold is left to the ledger, which refuses the posts of the hold it lost
+// with it (pending_transfer_not_found, ErrInternal, and id_already_failed
+// at every later try). A capture is refused (ErrConflict with
 // errCaptureRefused), nothing posted, when an account of the legs is
 // closed: post looks first, so that the ledger does not refuse the posts
 // and keep their IDs failed, and the capture succeeds once the account is
@@ -395,7 +398,14 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 		accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
 	}
 	ts, ids := p.posts(r, legs)
-	if err := p.unlessMade(ctx, p.checkOpen(ctx, false, accounts...), ts); err != nil {
+	looked := p.checkOpen(ctx, false, accounts...)
+	if errors.Is(looked, ErrNotFound) {
+		// The ledger holds no hold over an account it does not hold (a
+		// ledger restored from an older copy lost both): it refuses the
+		// posts as those of a hold it lost, and keeps their IDs failed.
+		looked = nil
+	}
+	if err := p.unlessMade(ctx, looked, ts); err != nil {
 		if ce := asClosed(err); ce != nil {
 			return nil, fmt.Errorf("%w: %w: %w", ErrConflict, errCaptureRefused, ce)
 		}

@@ -2992,16 +2992,24 @@ func TestVoidRetriedAfterHoldNotFound(t *testing.T) {
 // platform's state leaves it. It returns the request's pending view.
 func (s *shop) heldWithoutHold(t *testing.T) *payflow.PaymentView {
 	t.Helper()
-	ctx := context.Background()
 	v, _ := s.request(t)
-	consent := s.consent(t, v.ID)
-	r, err := s.Store.Payment(ctx, v.ID)
+	s.recordHeldWithoutHold(t, v.ID)
+	return v
+}
+
+// recordHeldWithoutHold records the pending request id held with a
+// consent of the shopper, its hold expiry DefaultHoldTTL from now, without
+// a hold in the ledger (see heldWithoutHold).
+func (s *shop) recordHeldWithoutHold(t *testing.T, id payflow.ID) {
+	t.Helper()
+	ctx := context.Background()
+	consent := s.consent(t, id)
+	r, err := s.Store.Payment(ctx, id)
 	require.NoError(t, err)
 	h := record.Hash(consent)
 	r.State, r.Attempt, r.Consent, r.ConsentHash = payflow.StateHeld, 1, consent, h[:]
 	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
-	return v
 }
 
 // TestCaptureOfLostHold: a capture of a held request whose hold the ledger

@@ -1,0 +1,45 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+)
+
+// TestHoldMadeBySweepKeepsHoldExpiry: a hold that the ledger failed to
+// make when the consent was accepted, made later by RecoverSweep, keeps
+// the hold expiry recorded at the acceptance (acceptance plus the hold
+// TTL), and the ledger times it out after the whole hold TTL from its own
+// later timestamp (PROTOCOL.md §6.4, Hold, capture, void).
+func TestHoldMadeBySweepKeepsHoldExpiry(t *testing.T) {
+	ctx := context.Background()
+	ls := &downLedger{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{})
+	v, _ := s.request(t)
+	c := s.consent(t, v.ID)
+	accepted := s.Clock.Now()
+	ls.updates.failNext()
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	s.requireState(t, v.ID, payflow.StateApproving)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1)
+	h, err := s.Platform.Payment(ctx, s.seller.Token, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, h.State)
+	assert.True(t, h.HoldExpiresAt.Equal(accepted.Add(payflow.DefaultHoldTTL)),
+		"hold expiry %v, accepted at %v", h.HoldExpiresAt, accepted)
+	hold, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1)})
+	require.NoError(t, err)
+	require.Len(t, hold, 1)
+	assert.Equal(t, uint32(payflow.DefaultHoldTTL.Seconds()), hold[0].Timeout)
+}
