@@ -112,3 +112,37 @@ func TestProofPeerRefusalSpendsNothing(t *testing.T) {
 	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: earlier})
 	require.NoError(t, err, "the refused proofs advanced no counter")
 }
+
+// TestShopperEIDAnsweredAsUnknown: to a shopper card, another shopper
+// card's EID, and its own in a resolution, get the reply (code, message
+// and status) of an EID never enrolled, whether resolved or named by a
+// pairing proof.
+func TestShopperEIDAnsweredAsUnknown(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	bob := s.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	reply := func(err error) payflow.Error {
+		t.Helper()
+		require.ErrorIs(t, err, payflow.ErrNotFound)
+		return *payflow.AsError(err)
+	}
+	resolve := func(eid []byte) payflow.Error {
+		t.Helper()
+		_, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: eid})
+		return reply(err)
+	}
+	pair := func(eid []byte) payflow.Error {
+		t.Helper()
+		_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, eid)})
+		return reply(err)
+	}
+	unknown := make([]byte, record.EIDSize)
+	unknown[0] = 7
+	want := resolve(unknown)
+	assert.Equal(t, "not_found", want.Code)
+	assert.Equal(t, want, resolve(s.shopper.EID()), "another shopper card's EID, resolved")
+	assert.Equal(t, want, resolve(bob.EID()), "the card's own EID, resolved")
+	assert.Equal(t, want, pair(unknown), "an unknown EID, named by a pairing proof")
+	assert.Equal(t, want, pair(s.shopper.EID()), "another shopper card's EID, named by a pairing proof")
+}
