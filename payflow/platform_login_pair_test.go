@@ -146,3 +146,20 @@ func TestShopperEIDAnsweredAsUnknown(t *testing.T) {
 	assert.Equal(t, want, pair(unknown), "an unknown EID, named by a pairing proof")
 	assert.Equal(t, want, pair(s.shopper.EID()), "another shopper card's EID, named by a pairing proof")
 }
+
+// TestSpentLoginProofWhileBudgetEmpty: a login proof sent again after it
+// was accepted is rate_limited while the card's budget is empty, the
+// store reading it among the spent ones only after the draw, and
+// nonce_replayed once the budget holds a login, which that refusal gives
+// back.
+func TestSpentLoginProofWhileBudgetEmpty(t *testing.T) {
+	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{LoginBurst: 1, LoginRate: 1.0 / 60}})
+	login := loginWith(s)
+	s.Clock.Advance(time.Minute) // refills what the shop's login drew
+	proof := s.shopper.Proof(record.RoleShopper, nil)
+	require.NoError(t, login(proof))
+	requireRateLimited(t, login(proof), "logins", time.Minute)
+	s.Clock.Advance(time.Minute) // within the nonce's lifetime
+	require.ErrorIs(t, login(proof), payflow.ErrReplay)
+	require.NoError(t, login(s.shopper.Proof(record.RoleShopper, nil)), "the replayed login gave its draw back")
+}
