@@ -42,3 +42,31 @@ func TestChallengerNonceLifetime(t *testing.T) {
 	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 2, fresh), new(record.AuthProof))
 	assert.NoError(t, err, "the record refused for its expired nonce took no counter")
 }
+
+// ctxBlindNonces is a NonceStore that does not look at its ctx: it uses
+// its MemoryNonces as if every ctx were live.
+type ctxBlindNonces struct{ *MemoryNonces }
+
+func (s ctxBlindNonces) Add(_ context.Context, nonce []byte, expires time.Time) error {
+	return s.MemoryNonces.Add(context.Background(), nonce, expires)
+}
+
+func (s ctxBlindNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
+	return s.MemoryNonces.Consume(context.Background(), nonce, now)
+}
+
+// TestVerifyEndedContextBeforeStores: a Challenger's Verify with a ctx
+// that has ended fails with the ctx's error before it calls its stores,
+// also stores that do not look at the ctx: the nonce stays unspent.
+func TestVerifyEndedContextBeforeStores(t *testing.T) {
+	h := newHierarchy(t)
+	nonces := ctxBlindNonces{NewMemoryNonces(0)}
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{Nonces: nonces})
+	nonce, err := c.NewNonce(context.Background())
+	require.NoError(t, err)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = c.Verify(cancelled, h.chain(), proof(t, h, testICCID, 1, nonce), new(record.AuthProof))
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 1, nonces.Len(), "the nonce not spent")
+}
