@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"math/big"
+	"net/url"
 	"testing"
 	"time"
 
@@ -141,7 +142,8 @@ func TestVerifyCardLeafRefusalReasons(t *testing.T) {
 // TestCardIDRefusals: CardID refuses (ErrCardID), each with its own
 // reason, a subject alternative name that is not one SEQUENCE with
 // nothing after it, that holds no name or more than one, or whose one
-// name is not a URI, though it spells the card URI of a valid ICCID.
+// name is not a URI, though it spells the card URI of a valid ICCID, and
+// a certificate without the extension, whatever URIs it is given parsed.
 func TestCardIDRefusals(t *testing.T) {
 	uri := []byte(CardURIPrefix + testICCID)
 	element := func(tag byte, content []byte) []byte { return append([]byte{tag, byte(len(content))}, content...) }
@@ -174,6 +176,9 @@ func TestCardIDRefusals(t *testing.T) {
 		assert.Empty(t, id, tt.name)
 		assert.Equal(t, &Error{Err: ErrCardID, Cert: 0, Reason: tt.reason}, err, tt.name)
 	}
+	id, err = CardID(&x509.Certificate{URIs: []*url.URL{{Scheme: "urn", Opaque: "casim:card:" + testICCID}}})
+	assert.Empty(t, id, "no extension")
+	assert.Equal(t, &Error{Err: ErrCardID, Cert: 0, Reason: "no subject alternative name"}, err, "no extension")
 	id, err = cardID(sanOf(element(0x86, []byte(CardURIPrefix+"89014103211118510721"))))
 	assert.Empty(t, id)
 	var pe *Error
