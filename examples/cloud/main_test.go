@@ -1273,7 +1273,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 			mu.Unlock()
 		}
 	}}
-	setWaits(t, waits)
+	waits.Use(t, &demo.WithWait)
 	shopperSide := httptest.NewServer(holdFirst(toSecond, hold, "/consent", false, func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -1418,16 +1418,6 @@ func cloudWithTill(t *testing.T) (dir string, till *demo.Station) {
 	return dir, &demo.Station{Party: demo.Grocery.Party("till"), Card: card}
 }
 
-// setWaits has the phone programs make their waits of -wait with waits
-// (demo.WithWait) until the test ends: their deadlines pass as the test
-// passes them, not once -wait has passed.
-func setWaits(t *testing.T, waits *outwait.Waits) {
-	t.Helper()
-	old := demo.WithWait
-	demo.WithWait = waits.WithTimeout
-	t.Cleanup(func() { demo.WithWait = old })
-}
-
 // TestPhoneWaitIsOneDeadline: -wait is how long a phone program waits
 // for the cloud's login, and then for the other phone, as its help says:
 // the program makes the wait for the other phone once, after its login
@@ -1454,7 +1444,7 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 			waits.Pass(i)
 		}
 	}
-	setWaits(t, waits)
+	waits.Use(t, &demo.WithWait)
 	queues := 0
 	out.Line = func(line string) {
 		switch {
@@ -1489,7 +1479,7 @@ func TestPhoneNotFoundBeforeWaitEnded(t *testing.T) {
 	ctx, cancel := outwait.Context(t)
 	defer cancel()
 	waits := &outwait.Waits{}
-	setWaits(t, waits)
+	waits.Use(t, &demo.WithWait)
 	out := &outwait.Output{Line: func(line string) {
 		if strings.Contains(line, "Scanning for Nobody") {
 			assert.True(t, waits.Pass(1), "the wait for Nobody was made")

@@ -582,16 +582,6 @@ func openCloud(t *testing.T, dir string) *Cloud {
 	return c
 }
 
-// setWaits has the phone programs make their waits of -wait with waits
-// (WithWait) until the test ends: their deadlines pass as the test passes
-// them, not once -wait has passed.
-func setWaits(t *testing.T, waits *outwait.Waits) {
-	t.Helper()
-	old := WithWait
-	WithWait = waits.WithTimeout
-	t.Cleanup(func() { WithWait = old })
-}
-
 // TestPhoneLoginBoundedByWait: against a cloud that accepts connections
 // and never answers, the phone programs give up on the login once -wait
 // has passed, with ErrNoAnswer, rather than after the client's retries:
@@ -607,7 +597,7 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 			defer cancel()
 			retried := outwait.NewDeadline(ctx)
 			waits := &outwait.Waits{}
-			setWaits(t, waits)
+			waits.Use(t, &WithWait)
 			var attempts atomic.Int64
 			silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if attempts.Add(1) > 1 {

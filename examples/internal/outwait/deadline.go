@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -90,7 +91,7 @@ func (d *Deadline) AfterFunc(f func()) (stop func() bool) {
 
 // Waits makes the waits of a program that a test runs in place of
 // context.WithTimeout: a test sets WithTimeout where the program makes
-// its waits (demo.WithWait, say). Each wait is a Deadline made from the
+// its waits (demo.WithWait, say), as Use does. Each wait is a Deadline made from the
 // context given (NewDeadline), which passes when the test says so (Pass),
 // or as that context ends, and never once the wait's time has passed: the
 // test learns of each wait as the program makes it (Made), and has the
@@ -122,6 +123,16 @@ func (w *Waits) WithTimeout(ctx context.Context, wait time.Duration) (context.Co
 		w.Made(i, wait)
 	}
 	return d, d.Pass
+}
+
+// Use sets *withTimeout, the variable through which a program makes its
+// waits (demo.WithWait, say), to w's WithTimeout until t ends, and then
+// back to what it was: the program's waits are then w's, whose deadlines
+// pass as the test passes them (Pass), not once their time has passed.
+func (w *Waits) Use(t testing.TB, withTimeout *func(context.Context, time.Duration) (context.Context, context.CancelFunc)) {
+	old := *withTimeout
+	*withTimeout = w.WithTimeout
+	t.Cleanup(func() { *withTimeout = old })
 }
 
 // Len returns how many waits WithTimeout made.

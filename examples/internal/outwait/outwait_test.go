@@ -361,3 +361,22 @@ func TestWaits(t *testing.T) {
 	<-fourth.Done()
 	assert.ErrorIs(t, fourth.Err(), context.DeadlineExceeded, "passed as its parent ended")
 }
+
+// TestWaitsUse: Use has a program's variable make its waits with the
+// Waits until the test ends, and then as before.
+func TestWaitsUse(t *testing.T) {
+	withWait := context.WithTimeout
+	w := &outwait.Waits{}
+	t.Run("using", func(t *testing.T) {
+		w.Use(t, &withWait)
+		ctx, _ := withWait(context.Background(), time.Hour)
+		assert.Equal(t, 1, w.Len(), "the wait is the Waits'")
+		require.True(t, w.Pass(0))
+		assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
+	})
+	ctx, cancel := withWait(context.Background(), time.Hour)
+	defer cancel()
+	assert.Equal(t, 1, w.Len(), "a wait of context.WithTimeout once the test ended")
+	_, hasDeadline := ctx.Deadline()
+	assert.True(t, hasDeadline, "context.WithTimeout's")
+}
