@@ -85,7 +85,7 @@ func TestBeginFails(t *testing.T) {
 			assert.Equal(t, sqlite3.SQLITE_BUSY, sqliteCode(err), "write %d: %v", i, err)
 		}
 		assert.Zero(t, ran.Load())
-		require.True(t, tryLock(l), "the Lock is released when BEGIN fails")
+		require.True(t, l.TryLock(), "the Lock is released when BEGIN fails")
 		l.Unlock()
 		release()
 		require.NoError(t, b.Write(context.Background(), insert(4)), "the Batcher works on")

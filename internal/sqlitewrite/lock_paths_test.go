@@ -1,7 +1,6 @@
 package sqlitewrite
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,14 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// tryLock takes l if it is free and reports whether it did, without
-// waiting.
-func tryLock(l *Lock) bool {
-	ended, cancel := context.WithCancel(context.Background())
-	cancel()
-	return l.Lock(ended) == nil
-}
 
 // TestOpenLockOneFileOneLock: the Locks opened through two names of one
 // file (its path and a symbolic link to it, a path through a symbolic
@@ -55,8 +46,8 @@ func TestOpenLockOneFileOneLock(t *testing.T) {
 				// through holder, and reports whether it could; it
 				// leaves both released.
 				heldBy := func(holder, l *Lock) bool {
-					require.True(t, tryLock(holder), "the lock is free")
-					took := tryLock(l)
+					require.True(t, holder.TryLock(), "the lock is free")
+					took := l.TryLock()
 					holder.Unlock()
 					if took {
 						l.Unlock()

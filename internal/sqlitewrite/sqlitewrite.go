@@ -91,12 +91,21 @@ func (l *Lock) Close() {
 	l.f.forgetLocked()
 }
 
-// Lock waits for the lock, or for ctx to end (returning its error).
-func (l *Lock) Lock(ctx context.Context) error {
+// TryLock takes the lock if it is free and reports whether it did,
+// without waiting.
+func (l *Lock) TryLock() bool {
 	select {
 	case l.f.sem <- struct{}{}:
-		return nil
+		return true
 	default:
+		return false
+	}
+}
+
+// Lock waits for the lock, or for ctx to end (returning its error).
+func (l *Lock) Lock(ctx context.Context) error {
+	if l.TryLock() {
+		return nil
 	}
 	select {
 	case l.f.sem <- struct{}{}:

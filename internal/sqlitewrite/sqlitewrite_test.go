@@ -191,7 +191,7 @@ func TestOpenLock(t *testing.T) {
 		defer cancel()
 		assert.ErrorIs(t, viaLink.Lock(short), context.DeadlineExceeded)
 		a.Unlock()
-		require.True(t, tryLock(viaLink), "released by the other store")
+		require.True(t, viaLink.TryLock(), "released by the other store")
 		viaLink.Unlock()
 
 		a.Close()
@@ -727,7 +727,7 @@ func TestCancelBeforeBegin(t *testing.T) {
 				}
 				assert.ErrorIs(t, err, context.Canceled)
 				if tt.cancelLeader && !tt.withFollowing {
-					require.True(t, tryLock(l), "the Lock is released when the leader's context ends during BEGIN")
+					require.True(t, l.TryLock(), "the Lock is released when the leader's context ends during BEGIN")
 					l.Unlock()
 				}
 				release()

@@ -125,14 +125,6 @@ func TestMigrateFromEachVersion(t *testing.T) {
 	}
 }
 
-// tryLock takes l if it is free and reports whether it did, without
-// waiting.
-func tryLock(l *sqlitewrite.Lock) bool {
-	ended, cancel := context.WithCancel(context.Background())
-	cancel()
-	return l.Lock(ended) == nil
-}
-
 // TestMigrateRacingOpens: Stores opened on a new database file while
 // another Open migrates it all open, and the migrations are applied once:
 // the Opens take turns on the file's write lock in the process, rather
@@ -166,7 +158,7 @@ func TestMigrateRacingOpens(t *testing.T) {
 				BusyTimeout: time.Millisecond,
 				migrating:   func() { first.Do(func() { close(inside); <-release }) },
 				lock: func(ctx context.Context, l *sqlitewrite.Lock) error {
-					if tryLock(l) {
+					if l.TryLock() {
 						return nil
 					}
 					settle() // it waits for the Open that holds the lock
