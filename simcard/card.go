@@ -117,10 +117,12 @@ const maxResponse = 1 << 16
 // does not count those still left (after a 6Cxx that asked for fewer; none
 // once they have come, 6100 included) is ErrResponse, no GET RESPONSE sent
 // after it, and so is the answer (9000 or 61yy) to a GET RESPONSE sent
-// again with the Le of a 6Cxx that asked for more than were left, so that
-// an answer takes at most 256 GET RESPONSEs of 256 octets and a few more
-// (those a 6Cxx asks to send again, and a last one a 61xx counts),
-// however the card answers.
+// again with the Le of a 6Cxx that asked for more than were left. So an
+// answer takes, however the card answers, at most 256 GET RESPONSEs of
+// 256 octets and, for its last octets, either a GET RESPONSE answered
+// with 6Cxx after 6100 and the same sent again, or, for the octets a 61xx
+// counts (fewer than 256), at most two GET RESPONSEs an octet (one that a
+// 6Cxx asking for fewer answers, and the same sent again).
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
