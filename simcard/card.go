@@ -117,10 +117,12 @@ const maxResponse = 1 << 16
 // does not count those still left (after a 6Cxx that asked for fewer; none
 // once they have come, 6100 included) is ErrResponse, no GET RESPONSE sent
 // after it, and so is the answer (9000 or 61yy) to a GET RESPONSE sent
-// again with the Le of a 6Cxx that asked for more than were left, so that
-// an answer takes at most 256 GET RESPONSEs of 256 octets and a few more
-// (those a 6Cxx asks to send again, and a last one a 61xx counts),
-// however the card answers.
+// again with the Le of a 6Cxx that asked for more than were left. So an
+// answer takes, however the card answers, at most 256 GET RESPONSEs of
+// 256 octets and, for its last octets, either a GET RESPONSE answered
+// with 6Cxx after 6100 and the same sent again, or, for the octets a 61xx
+// counts (fewer than 256), at most two GET RESPONSEs an octet (one that a
+// 6Cxx asking for fewer answers, and the same sent again).
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -170,16 +172,17 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 			left = gr.Ne
 		}
 		ins = gr.INS
-		var again int
+		var again bool
 		if r, again, err = exactLe(gr, c.roundTrip, true); err != nil {
 			return nil, err
 		}
-		if left < 0 && again >= 0 {
+		if left < 0 && again {
 			// A 6Cxx after 6100: xx is the exact number of octets left
-			// (ISO/IEC 7816-4), all of them this GET RESPONSE's, so
-			// that a card answering 6C01 to each cannot have Exchange
-			// ask for 65536 octets one at a time.
-			left = again
+			// (ISO/IEC 7816-4), all of them this GET RESPONSE's (with
+			// 9000 or 61xx, exactly xx: checkLength), so that a card
+			// answering 6C01 to each cannot have Exchange ask for 65536
+			// octets one at a time.
+			left = len(r.Data)
 		}
 		if left >= 0 && (r.SW == SWSuccess || r.SW>>8 == SWBytesRemaining>>8) {
 			if len(r.Data) > left { // after a 6Cxx that asked for more
@@ -203,24 +206,22 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 
 // exactLe sends cmd with send and, when the card answers 6Cxx (wrong Le,
 // xx the exact one, ISO/IEC 7816-4 §5.1.3), sends it once more with that
-// Le, which it returns (-1 when it did not send cmd again); a second 6Cxx
-// is the answer. The answer must fit the Le it answers
-// (see checkLength): at most cmd.Ne octets, or exactly when exact is set
-// (a GET RESPONSE) and always after 6Cxx; one that does not is
-// ErrResponse, none of its octets used.
-func exactLe(cmd Command, send func(Command) (Response, error), exact bool) (Response, int, error) {
-	again := -1
+// Le, and reports whether it did; a second 6Cxx is the answer. The
+// answer must fit the Le it answers (see checkLength): at most cmd.Ne
+// octets, or exactly when exact is set (a GET RESPONSE) and always after
+// 6Cxx; one that does not is ErrResponse, none of its octets used.
+func exactLe(cmd Command, send func(Command) (Response, error), exact bool) (Response, bool, error) {
 	r, err := send(cmd)
-	if err == nil && r.SW>>8 == 0x6C {
+	again := err == nil && r.SW>>8 == 0x6C
+	if again {
 		cmd.Ne, exact = shortLe(byte(r.SW)), true
-		again = cmd.Ne
 		r, err = send(cmd)
 	}
 	if err == nil {
 		err = checkLength(cmd, r, exact)
 	}
 	if err != nil {
-		return Response{}, -1, err
+		return Response{}, false, err
 	}
 	return r, again, nil
 }

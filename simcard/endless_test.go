@@ -129,3 +129,50 @@ func TestExchangeChainsPast255(t *testing.T) {
 		}
 	}
 }
+
+// tail6C is a card that answers its command with one octet and 61 00,
+// 255 GET RESPONSEs for 256 octets with them and 61 00, the last 61 FF,
+// and then each GET RESPONSE for more than one octet with 6C 01 (one
+// octet left, which the 61xx before denies) and each for one octet with
+// that octet and a 61xx counting those still left, 9000 after the last.
+type tail6C struct{ sent, octets int }
+
+func (e *tail6C) Transmit(apdu []byte) ([]byte, error) {
+	e.sent++
+	le := int(apdu[len(apdu)-1])
+	if le == 0 {
+		le = 256
+	}
+	sw := func() []byte {
+		switch left := 65536 - e.octets; {
+		case left == 0:
+			return []byte{0x90, 0x00}
+		case left > 255:
+			return []byte{0x61, 0x00}
+		default:
+			return []byte{0x61, byte(left)}
+		}
+	}
+	switch {
+	case e.sent == 1:
+		e.octets++
+		return append([]byte{0xAA}, sw()...), nil
+	case le == 256 || le == 1:
+		e.octets += le
+		return append(make([]byte, le), sw()...), nil
+	}
+	return []byte{0x6C, 0x01}, nil
+}
+
+// TestGetResponseCountedTail6C: the octets that a 61xx counts (xx not
+// 00) may come one at a time, each through a GET RESPONSE answered 6C01
+// and the same sent again with Le 01 (PROTOCOL.md §2.1): an answer of
+// 65536 octets then takes the command, 255 GET RESPONSEs of 256 octets
+// and 509 more for the last 255 octets, and Exchange takes it whole.
+func TestGetResponseCountedTail6C(t *testing.T) {
+	e := &tail6C{}
+	got, err := simcard.New(e).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
+	require.NoError(t, err)
+	assert.Len(t, got, 65536)
+	assert.Equal(t, 1+255+509, e.sent)
+}

@@ -10,9 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/binary"
 	"math/big"
-	"slices"
 	"testing"
 	"time"
 
@@ -735,25 +733,6 @@ func TestPutChainTampered(t *testing.T) {
 			}
 		}
 	})
-}
-
-// withField returns the stored state b with its length-prefixed field k
-// (as fieldChain counts them) replaced by f.
-func withField(b []byte, k int, f []byte) []byte {
-	off := offFields
-	for range k {
-		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
-	}
-	end := off + 2 + int(binary.BigEndian.Uint16(b[off:]))
-	return slices.Concat(b[:off], binary.BigEndian.AppendUint16(nil, uint16(len(f))), f, b[end:])
-}
-
-// personalising returns a copy of the stored state b in the
-// personalisation state.
-func personalising(b []byte) []byte {
-	b = bytes.Clone(b)
-	b[offLife] = simcard.LifePersonalisation
-	return b
 }
 
 // reissuedState returns the stored state of an operational card whose

@@ -683,11 +683,9 @@ func TestCorruptState(t *testing.T) {
 	// field returns the offset and length of the k-th length-prefixed
 	// field of the stored layout (0: ICCID, 6: PIN hash, 7: PUK hash).
 	field := func(k int) (int, int) {
-		off := 14
-		for range k {
-			off += 2 + int(binary.BigEndian.Uint16(good[off:]))
-		}
-		return off + 2, int(binary.BigEndian.Uint16(good[off:]))
+		start, end, ok := fieldSpan(good, k)
+		require.True(t, ok)
+		return start, end - start
 	}
 	// shorter drops the last octet of the k-th field.
 	shorter := func(k int) []byte {
@@ -730,25 +728,19 @@ func TestCorruptState(t *testing.T) {
 	tests["personalising, chain not certificates"] = personalising(notDER)
 	tests["personalising, ICCID not certified"] = personalising(shorter(0))
 	tests["personalising, certificate cut short"] = personalising(shorter(2))
-	// PUT DATA takes only a chain that links: the certificate issued by its
-	// first certificate, each certificate by the next.
-	replaced := func(k int, v []byte) []byte {
-		off, n := field(k)
-		b := bytes.Clone(good[:off])
-		binary.BigEndian.PutUint16(b[off-2:], uint16(len(v)))
-		return append(append(b, v...), good[off+n:]...)
-	}
 	// An operational card holds a PIN and a PUK (ACTIVATE asks for both).
-	tests["operational without a PIN"] = replaced(6, nil)
-	tests["operational without a PUK"] = replaced(7, nil)
+	tests["operational without a PIN"] = withField(good, 6, nil)
+	tests["operational without a PUK"] = withField(good, 7, nil)
 	require.Equal(t, bytes.Join(v.Enrolment.Chain[1:], nil), good[chain:chain+chainLen])
 	otherRoot, otherIssuer, err := simcardtest.NewCA()
 	require.NoError(t, err)
 	issuerCert := v.Enrolment.Chain[1]
-	tests["chain of another issuer"] = replaced(3, otherIssuer.Certificate().Raw)
-	tests["personalising, chain of another issuer"] = personalising(replaced(3, otherIssuer.Certificate().Raw))
-	tests["chain not linking in itself"] = replaced(3, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...))
-	tests["personalising, chain not linking in itself"] = personalising(replaced(3, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
+	// PUT DATA takes only a chain that links: the certificate issued by its
+	// first certificate, each certificate by the next.
+	tests["chain of another issuer"] = withField(good, fieldChain, otherIssuer.Certificate().Raw)
+	tests["personalising, chain of another issuer"] = personalising(withField(good, fieldChain, otherIssuer.Certificate().Raw))
+	tests["chain not linking in itself"] = withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...))
+	tests["personalising, chain not linking in itself"] = personalising(withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
 	// A card being personalised has never signed: its counter is 0.
 	require.Zero(t, binary.BigEndian.Uint64(good[6:14]))
 	tests["personalising, counter 1"] = personalising(with(13, 1))

@@ -81,24 +81,41 @@ const (
 	fieldChain = 3
 )
 
+// fieldSpan returns the start and end, in the stored state b, of the
+// octets of its length-prefixed field k (0: the ICCID, fieldCert,
+// fieldChain, ...), and false when b is too short to hold them.
+func fieldSpan(b []byte, k int) (int, int, bool) {
+	start, end := 0, offFields
+	for range k + 1 {
+		if len(b) < end+2 {
+			return 0, 0, false
+		}
+		start = end + 2
+		end = start + int(binary.BigEndian.Uint16(b[end:]))
+	}
+	return start, end, len(b) >= end
+}
+
+// withField returns the stored state b with its length-prefixed field k
+// replaced by f, or nil when b is too short to hold field k.
+func withField(b []byte, k int, f []byte) []byte {
+	start, end, ok := fieldSpan(b, k)
+	if !ok {
+		return nil
+	}
+	return slices.Concat(b[:start-2], binary.BigEndian.AppendUint16(nil, uint16(len(f))), f, b[end:])
+}
+
 // withoutChain returns the stored state b with an empty chain in place of
 // the chain it holds, or nil when b is too short to hold one.
-func withoutChain(b []byte) []byte {
-	off := offFields
-	for range fieldChain {
-		if len(b) < off+2 {
-			return nil
-		}
-		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
-	}
-	if len(b) < off+2 {
-		return nil
-	}
-	end := off + 2 + int(binary.BigEndian.Uint16(b[off:]))
-	if len(b) < end {
-		return nil
-	}
-	return slices.Concat(b[:off], []byte{0, 0}, b[end:])
+func withoutChain(b []byte) []byte { return withField(b, fieldChain, nil) }
+
+// personalising returns a copy of the stored state b in the
+// personalisation state.
+func personalising(b []byte) []byte {
+	b = bytes.Clone(b)
+	b[offLife] = simcard.LifePersonalisation
+	return b
 }
 
 // chainCommands splits a PUT DATA 0107 of chain into the links of a
@@ -142,8 +159,7 @@ func FuzzTransmit(f *testing.F) {
 	v := newCard(f, simcardtest.Options{})
 	operational, err := v.Storage.Load()
 	require.NoError(f, err)
-	personalising := bytes.Clone(operational)
-	personalising[offLife] = simcard.LifePersonalisation
+	inPersonalisation := personalising(operational)
 	sel := unhex(f, selectAID)
 	putChain := chainCommands(bytes.Join(v.Enrolment.Chain[1:], nil))
 	for _, seed := range [][][]byte{
@@ -170,7 +186,7 @@ func FuzzTransmit(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cmds := splitCommands(in)
-		for _, start := range [][]byte{operational, personalising} {
+		for _, start := range [][]byte{operational, inPersonalisation} {
 			transmitChecked(t, start, cmds)
 		}
 	})

@@ -2,7 +2,6 @@ package applet_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
 
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -47,13 +46,13 @@ func TestPINReferenceSalted(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
 	good, err := v.Storage.Load()
 	require.NoError(t, err)
-	off := 14
-	for range 5 { // ICCID, key, certificate, chain, advertising secret
-		off += 2 + int(binary.BigEndian.Uint16(good[off:]))
-	}
-	require.Equal(t, 16, int(binary.BigEndian.Uint16(good[off:])), "the salt")
+	// The salt follows the ICCID, the key, the certificate, the chain and
+	// the advertising secret.
+	salt, end, ok := fieldSpan(good, 5)
+	require.True(t, ok)
+	require.Equal(t, 16, end-salt, "the salt")
 	b := bytes.Clone(good)
-	b[off+2] ^= 0x01
+	b[salt] ^= 0x01
 	a := selectedOn(t, b)
 	_, sw := tx(t, a, "0020008006"+hexOf([]byte(simcardtest.PIN)))
 	assert.Equalf(t, uint16(0x63C2), sw, "status word %04X", sw)
