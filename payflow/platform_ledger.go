@@ -192,12 +192,16 @@ func accountTaken(a ledger.Account, r ledger.CreateAccountResult) error {
 // ledger holds each of them open: it refuses a transfer into or out of an
 // account that does not exist or is closed, and keeps that transfer's ID
 // failed, so that the transfer could not be made once the account is
-// opened or reopened. An account the ledger does not hold is ErrNotFound,
-// one it holds closed ErrConflict (a closedError); accounts may repeat.
-// With asOwn set, an account that the ledger holds with other flags, user
-// data, ledger or code than the platform's account is ErrConflict too
-// (accountTaken), as createAccounts answers it; post leaves it unset, its
-// accounts those of holds that the ledger made.
+// opened or reopened. An account it holds closed is ErrConflict (a
+// closedError); accounts may repeat. With asOwn set, an account that the
+// ledger does not hold is ErrNotFound, and one that it holds with other
+// flags, user data, ledger or code than the platform's account is
+// ErrConflict too (accountTaken), as createAccounts answers it. post
+// leaves it unset, its accounts those of holds that the ledger made: an
+// account that the ledger does not hold ends the look, nil, as the ledger
+// holds no hold over it (a ledger restored from an older copy lost both)
+// and refuses the posts as those of a hold it lost, keeping their IDs
+// failed.
 func (p *Platform) checkOpen(ctx context.Context, asOwn bool, accounts ...ledger.Account) error {
 	ids := make([]ledger.ID, len(accounts))
 	for i := range accounts {
@@ -210,6 +214,9 @@ func (p *Platform) checkOpen(ctx context.Context, asOwn bool, accounts ...ledger
 	for _, a := range accounts {
 		i := slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
 		if i < 0 {
+			if !asOwn {
+				return nil
+			}
 			return fmt.Errorf("%w: ledger: no account %v (code %d, ledger %d): open it first", ErrNotFound, a.ID, a.Code, a.Ledger)
 		}
 		closed := found[i].Flags&ledger.AccountClosed != 0

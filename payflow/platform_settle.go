@@ -398,14 +398,7 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 		accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
 	}
 	ts, ids := p.posts(r, legs)
-	looked := p.checkOpen(ctx, false, accounts...)
-	if errors.Is(looked, ErrNotFound) {
-		// The ledger holds no hold over an account it does not hold (a
-		// ledger restored from an older copy lost both): it refuses the
-		// posts as those of a hold it lost, and keeps their IDs failed.
-		looked = nil
-	}
-	if err := p.unlessMade(ctx, looked, ts); err != nil {
+	if err := p.unlessMade(ctx, p.checkOpen(ctx, false, accounts...), ts); err != nil {
 		if ce := asClosed(err); ce != nil {
 			return nil, fmt.Errorf("%w: %w: %w", ErrConflict, errCaptureRefused, ce)
 		}

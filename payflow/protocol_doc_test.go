@@ -16,6 +16,7 @@ import (
 	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -305,7 +306,7 @@ func TestProtocolLimits(t *testing.T) {
 		fmt.Sprintf("one header of 1 to %d visible ASCII characters", maxIdempotencyKey),
 	)
 	protocoldoc.Says(t, "### 5.3 Messages",
-		fmt.Sprintf("array of CatalogItem (at most %d %03d,", MaxCatalogItems/1000, MaxCatalogItems%1000),
+		fmt.Sprintf("array of CatalogItem (at most %s,", spaced(MaxCatalogItems)),
 	)
 }
 
@@ -381,4 +382,60 @@ func TestProtocolVerificationCodes(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, len(refusals), "PROTOCOL.md §4.5 names every refusal")
+}
+
+// TestProtocolSessionConstants keeps the figures that PROTOCOL.md §6.1
+// and §6.2 give of reloads of the cards, the phones' answers on EIDs and
+// the rounds of a lost compare-and-set, and the constants in step.
+func TestProtocolSessionConstants(t *testing.T) {
+	protocoldoc.Says(t, "### 6.1 Login, pairing and sessions",
+		fmt.Sprintf("once every %d s (`payflow.CardReloadInterval`, the phones' `UnknownPeerTTL`)", int(CardReloadInterval.Seconds())),
+		fmt.Sprintf("at the latest %d s after the change (`payflow.CardReloadInterval`)", int(CardReloadInterval.Seconds())),
+		fmt.Sprintf("a name for %d s (`payflow.PeerNameTTL`), a `not_found` for %d s (`payflow.UnknownPeerTTL`)",
+			int(PeerNameTTL.Seconds()), int(UnknownPeerTTL.Seconds())),
+	)
+	protocoldoc.Says(t, "### 6.2 States of a payment request",
+		fmt.Sprintf("goes round at most %d times (`payflow.MaxConflictRetries`)", MaxConflictRetries),
+		fmt.Sprintf("the %dst loss, which only a store whose conflict never resolves gives, fails the call with `unavailable` (`payflow.ErrContended`)", MaxConflictRetries+1),
+	)
+}
+
+// spaced writes n as PROTOCOL.md writes numbers of more than four
+// digits: its thousands apart, as in 100 000.
+func spaced(n int) string {
+	if n < 1000 {
+		return fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%s %03d", spaced(n/1000), n%1000)
+}
+
+// TestProtocolStorageLimits keeps the limits that PROTOCOL.md §6.3 and
+// §6.7 give for a request's receipt, the platform's caches and the text
+// that a store keeps and the constants in step.
+func TestProtocolStorageLimits(t *testing.T) {
+	protocoldoc.Says(t, "### 6.3 Creating a request",
+		fmt.Sprintf("is at most %d bytes signed without the platform's chain", record.MaxMessage),
+	)
+	protocoldoc.Says(t, "### 6.7 State storage",
+		fmt.Sprintf("the platform's own, at most %s, kept without expiry", spaced(maxOwnAccounts)),
+		fmt.Sprintf("tokens that it issued or read (at most %s: one more drops", spaced(maxCached)),
+		fmt.Sprintf("of at most `MaxKeySize` (%d) bytes", MaxKeySize),
+	)
+}
+
+// TestProtocolSettlementLimits keeps the limits that PROTOCOL.md §6.4
+// gives for kept consents, asset ledgers, the platform's own accounts and
+// the recovery sweep and the code in step.
+func TestProtocolSettlementLimits(t *testing.T) {
+	sweep, err := sweepLimit(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours := map[time.Duration]string{time.Hour: "an hour"}[MaxRecoverDelay]
+	protocoldoc.Says(t, "### 6.4 Consent and settlement",
+		fmt.Sprintf("of several requests, up to %d (`payflow.MaxKeptConsents`", MaxKeptConsents),
+		fmt.Sprintf("up to %s of them (one more drops the one kept first)", spaced(maxOwnAccounts)),
+		fmt.Sprintf("and `limit` refunds (%d by default)", sweep),
+		fmt.Sprintf("and at most %s (`payflow.MaxRecoverDelay`", hours),
+	)
 }
