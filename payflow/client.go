@@ -880,7 +880,9 @@ func clientError(status int, cbor bool, body []byte) (*Error, bool, time.Duratio
 		// lies with what answers at the base URL, as for a redirect that
 		// cannot be followed, and so does a 5xx that no retry changes.
 		code = "internal"
-	case status >= 500, status == http.StatusRequestTimeout: // beyond 599 too (RFC 9110 §15: a 5xx); 408, a proxy's timeout, is not the platform's verdict
+	case status >= 500, status == http.StatusRequestTimeout:
+		// A status beyond 599 too (RFC 9110 §15: taken for a 5xx); a 408
+		// is a proxy's timeout, not the platform's verdict.
 		code = "unavailable"
 	}
 	return &Error{Code: code, Message: msg, Status: status}, true, wait

@@ -1174,10 +1174,10 @@ func TestClientRefusesANilRequest(t *testing.T) {
 // TestClientRetriesOnlyStatusesThatMayChange: a reply without an error
 // body is sent again, up to MaxAttempts, for the statuses by which the
 // platform or a gateway cannot serve now (500, 502, 503, 504, 507, a 5xx
-// that no registry knows, a status beyond 599, 408), and sent once for the 5xx that say that
-// the server or a proxy on the way does not serve such a request at all,
-// which no retry changes: those are internal, as a reply of no error
-// status is.
+// that no registry knows, a status beyond 599, 408), and sent once for
+// the 5xx that say that the server or a proxy on the way does not serve
+// such a request at all, which no retry changes: those are internal, as
+// a reply of no error status is.
 func TestClientRetriesOnlyStatusesThatMayChange(t *testing.T) {
 	type want struct {
 		sent int
