@@ -327,12 +327,8 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	screen.Printf("Platform on %s, serving %s", cloud.Database, url)
 	screen.Printf("Bob, Chen, Coffee Cart and Flower Stall are in range; start the seller and the shopper with -data %s", *dir)
 
-	radio := time.NewTicker(300 * time.Millisecond)
-	defer radio.Stop()
-	sweep := time.NewTicker(5 * time.Second)
-	defer sweep.Stop()
-	crl := time.NewTicker(time.Hour)
-	defer crl.Stop()
+	ticks, stopTicks := newCloudTicks()
+	defer stopTicks()
 	for {
 		select {
 		case <-ctx.Done():
@@ -349,18 +345,39 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 			return err
 		case err := <-served:
 			return err
-		case <-radio.C:
+		case <-ticks.air:
 			err = air.Send(bystanders, time.Now())
-		case <-sweep.C:
+		case <-ticks.sweep:
 			if err = sweepDue(ctx, cloud, screen); err == nil {
 				err = topUp()
 			}
-		case <-crl.C:
+		case <-ticks.crl:
 			err = cloud.RefreshCRLs()
 		}
 		if err != nil && ctx.Err() == nil {
 			screen.Printf("error: %v", err)
 		}
+	}
+}
+
+// cloudTicks are the ticks of the cloud program's work while it serves
+// (RunCloud): air's, at which it writes the bystanders' adverts into the
+// air (every 300 ms), sweep's, at which it sweeps (sweepDue) and tops
+// Alice's wallet up (every 5 seconds), and crl's, at which it refreshes
+// its CRLs (every hour).
+type cloudTicks struct{ air, sweep, crl <-chan time.Time }
+
+// newCloudTicks starts the tickers of the cloud program's work
+// (cloudTicks) and returns their ticks and the function that stops them.
+// A test sets it before it runs the cloud program, to ticks that it sends
+// itself, so that the program does its work in the order and at the steps
+// that the test chooses rather than at times; a program never changes it.
+var newCloudTicks = func() (cloudTicks, func()) {
+	air, sweep, crl := time.NewTicker(300*time.Millisecond), time.NewTicker(5*time.Second), time.NewTicker(time.Hour)
+	return cloudTicks{air: air.C, sweep: sweep.C, crl: crl.C}, func() {
+		air.Stop()
+		sweep.Stop()
+		crl.Stop()
 	}
 }
 
