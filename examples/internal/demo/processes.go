@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -116,12 +117,20 @@ func CheckURL(url string, plainHTTP bool) error {
 // call the cloud at a URL (payflow.ClientOptions.AllowPlainHTTP).
 const PlainHTTPUsage = "allow a plain http cloud URL whose host is not loopback, over which the cards' bearer tokens and signed records cross the network in clear"
 
+// httpClient, when not nil, sends the calls of the clients that NewClient
+// makes (payflow.ClientOptions.HTTPClient) in place of payflow's own: nil,
+// as the programs have it. A test sets it before it runs a program, to
+// see the connections that the program makes (with a Transport whose
+// DialContext it wraps, say), and to act at one of them; a program never
+// changes it.
+var httpClient *http.Client
+
 // NewClient is payflow.NewClient of the cloud's URL with the default
-// options, plainHTTP (the -plain-http flag) allowing a plain http URL
-// whose host is not loopback. The error of such a URL refused without
-// it names the flag.
+// options but two: plainHTTP (the -plain-http flag) allowing a plain http
+// URL whose host is not loopback, and httpClient sending the calls. The
+// error of such a URL refused without plainHTTP names the flag.
 func NewClient(url string, plainHTTP bool) (*payflow.Client, error) {
-	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP})
+	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP, HTTPClient: httpClient})
 	if err != nil && !plainHTTP {
 		if _, perr := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: true}); perr == nil {
 			return nil, fmt.Errorf("%w (-plain-http allows it)", err)
