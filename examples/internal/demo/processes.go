@@ -954,14 +954,14 @@ func noAnswer(err error) bool {
 // till asks nothing more. An approval of Alice's that the cloud is
 // settling as the till cancels the request is waited out
 // (payflow.Seller.Request), so that a payment it makes is the purchase,
-// not a failure of the till: one call waits for payflow.DefaultSettleWait
-// (10 seconds) at most, and when the cloud still answers its
-// cancellation payflow.ErrConflict then (a cloud whose ledger stalls, or
-// an approval whose outcome the cloud could not record, left to its
-// recovery sweep), the till sends the request again and waits on until
-// -wait ends, as through an outage, and then goes on with the request's
-// outcome: one paid is the purchase, one cancelled is followed by a new
-// request.
+// not a failure of the till: one call waits for SettleWait
+// (payflow.DefaultSettleWait, 10 seconds) at most, and when the cloud
+// still answers its cancellation payflow.ErrConflict then (a cloud whose
+// ledger stalls, or an approval whose outcome the cloud could not record,
+// left to its recovery sweep), the till sends the request again and waits
+// on until -wait ends, as through an outage, and then goes on with the
+// request's outcome: one paid is the purchase, one cancelled is followed
+// by a new request.
 //
 // When the till gives up once it asked (-wait ends, an interrupt, or an
 // error of the cloud) before it saw Alice's payment, it withdraws its
