@@ -189,28 +189,39 @@ func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveReques
 // verifies its receipt, so it counts as a purchase, not an error, and the
 // till's next request does not fail on it: every payment captured is
 // counted once and none waits for a request that nobody approves: the run
-// ends on time.
+// ends on time. Each consent takes step (driveOne): the first purchase
+// takes two and the pause of demo.ThroughOutage (250 ms) between them,
+// 450 ms, and the run of a second starts purchases at 0, 450, 550, …,
+// 950 ms: seven, the last ending at 1050 ms.
 func TestLoadgenLostApproval(t *testing.T) {
-	const d = time.Second
-	res, captured := driveOne(t, d, payflow.PlatformOptions{RequestTTL: 4 * time.Second},
-		func(api payflow.API) payflow.API { return &lostApproveAPI{API: api} })
-	assert.Less(t, res.elapsed, d+purchaseGrace)
-	assert.Empty(t, res.errors)
-	require.Greater(t, res.purchases, 1)
-	assert.Equal(t, res.purchases, captured, "the purchases counted, the one whose reply was lost among them")
+	synctest.Test(t, func(t *testing.T) {
+		res, captured := driveOne(t, time.Second, payflow.PlatformOptions{RequestTTL: 4 * time.Second},
+			func(api payflow.API) payflow.API { return &lostApproveAPI{API: api} })
+		assert.Equal(t, 1050*time.Millisecond, res.elapsed)
+		assert.Empty(t, res.errors)
+		assert.Equal(t, 7, res.purchases)
+		assert.Equal(t, 7, captured, "the purchases counted, the one whose reply was lost among them")
+	})
 }
 
+// step is how long the platform takes to settle each consent in the runs
+// of driveOne, in a synctest bubble: exactly, so that a run of d makes a
+// number of purchases that the test counts out.
+const step = 100 * time.Millisecond
+
 // driveOne drives one pair for d against the platform in process, made
-// with opts, the phones talking to it through wrap, and returns the
-// run's result and how many payments the platform captured, from what the
-// pair's shopper paid.
+// with opts, the phones talking to it through wrap, which wraps a
+// platform that answers each consent once step has passed
+// (steadyApproveAPI), and returns the run's result and how many payments
+// the platform captured, from what the pair's shopper paid. It is for a
+// synctest bubble, in which step, and so the run, take fake time alone.
 func driveOne(t *testing.T, d time.Duration, opts payflow.PlatformOptions, wrap func(payflow.API) payflow.API) (res *result, captured int) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var platform *payflow.Platform
 	c := config{pairs: 1, dir: t.TempDir(), platform: opts, wrap: func(api payflow.API) payflow.API {
 		platform = api.(*payflow.Platform)
-		return wrap(api)
+		return wrap(steadyApproveAPI{API: api, step: step})
 	}}
 	pairs, _, cleanup, err := setup(ctx, &c)
 	require.NoError(t, err)
@@ -282,19 +293,26 @@ func (a *outageAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*
 // TestLoadgenRidesOutOutage: while the platform does not answer a call of
 // a purchase, or still works on it, the pair asks again, as the phone
 // programs do, and the purchase counts once its outcome is known: every
-// payment captured is counted, none as an error.
+// payment captured is counted, none as an error. The first purchase
+// waits out two calls not answered of each kind, the pause of
+// demo.ThroughOutage (250 ms) after each, and takes two consents (step
+// each: driveOne), 1700 ms; the next three take a consent each, and the
+// run of two seconds ends as the fourth ends, at its end.
 func TestLoadgenRidesOutOutage(t *testing.T) {
-	api := &outageAPI{calls: map[string]int{}}
-	res, captured := driveOne(t, 2*time.Second, payflow.PlatformOptions{}, func(inner payflow.API) payflow.API {
-		api.API = inner
-		return api
+	synctest.Test(t, func(t *testing.T) {
+		api := &outageAPI{calls: map[string]int{}}
+		res, captured := driveOne(t, 2*time.Second, payflow.PlatformOptions{}, func(inner payflow.API) payflow.API {
+			api.API = inner
+			return api
+		})
+		assert.Empty(t, res.errors)
+		api.mu.Lock()
+		assert.Equal(t, 6, api.faults, "two calls of each kind not answered")
+		api.mu.Unlock()
+		assert.Equal(t, 2*time.Second, res.elapsed)
+		assert.Equal(t, 4, res.purchases)
+		assert.Equal(t, 4, captured, "every payment captured counted once")
 	})
-	assert.Empty(t, res.errors)
-	api.mu.Lock()
-	assert.Equal(t, 6, api.faults, "two calls of each kind not answered")
-	api.mu.Unlock()
-	require.Positive(t, res.purchases)
-	assert.Equal(t, res.purchases, captured, "every payment captured counted once")
 }
 
 // stuckApproveAPI never answers a consent: Approve returns when ctx ends.
@@ -378,19 +396,23 @@ func (a *expiredAfterConsentAPI) Payment(ctx context.Context, token string, id p
 
 // TestLoadgenCountsOnlyCaptured: a purchase whose request the till sees
 // end without a capture fails with ErrFinal and is not counted, even when
-// the shopper's phone had its consent settled.
+// the shopper's phone had its consent settled. Each purchase takes a
+// consent (step: driveOne), so a run of 500 ms makes five.
 func TestLoadgenCountsOnlyCaptured(t *testing.T) {
-	api := &expiredAfterConsentAPI{approved: map[payflow.ID]bool{}}
-	res, _ := driveOne(t, 500*time.Millisecond, payflow.PlatformOptions{}, func(inner payflow.API) payflow.API {
-		api.API = inner
-		return api
+	synctest.Test(t, func(t *testing.T) {
+		api := &expiredAfterConsentAPI{approved: map[payflow.ID]bool{}}
+		res, _ := driveOne(t, 500*time.Millisecond, payflow.PlatformOptions{}, func(inner payflow.API) payflow.API {
+			api.API = inner
+			return api
+		})
+		api.mu.Lock()
+		n := len(api.approved)
+		api.mu.Unlock()
+		assert.Equal(t, 500*time.Millisecond, res.elapsed)
+		assert.Equal(t, 5, n, "consents settled")
+		assert.Zero(t, res.purchases)
+		assert.Equal(t, map[string]int{"final_state": 5}, res.errors, "each consent settled, each request seen expired")
 	})
-	api.mu.Lock()
-	n := len(api.approved)
-	api.mu.Unlock()
-	require.Positive(t, n)
-	assert.Zero(t, res.purchases)
-	assert.Equal(t, map[string]int{"final_state": n}, res.errors, "each consent settled, each request seen expired")
 }
 
 // TestLoadgenInterrupted: an interrupt (ctx ending) mid-run ends it at

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,28 +32,33 @@ func cloudStarted(p *cloudProgram, dir string, lines ...string) string {
 // cloudProgram is the cloud program running on a loopback port
 // (startCloudProgram).
 type cloudProgram struct {
-	out  *outwait.Output
-	url  string       // the URL it wrote into the data folder, once it says where it serves
-	stop func() error // interrupts the program and returns its error once it ended
+	out   *outwait.Output
+	url   string        // the URL it wrote into the data folder, once it says where it serves
+	ended chan struct{} // closed once the program returned
+	stop  func() error  // interrupts the program and returns its error once it ended
 }
 
 // startCloudProgram runs the cloud program on the data folder dir, on a
 // loopback port, until it is stopped (stop) or the test ends; it prints
-// into an outwait.Output that calls seen with each line as the program
-// writes it (Line), and with the function that interrupts the program.
+// into an outwait.Output that calls seen, if not nil, with each line as
+// the program writes it (Line), and with the function that interrupts the
+// program.
 func startCloudProgram(t *testing.T, dir string, seen func(line string, interrupt func())) *cloudProgram {
 	t.Helper()
 	ctx, interrupt := context.WithCancel(context.Background())
-	p := &cloudProgram{}
+	p := &cloudProgram{ended: make(chan struct{})}
 	p.out = &outwait.Output{Line: func(line string) {
 		if strings.Contains(line, ", serving ") {
 			b, err := os.ReadFile(filepath.Join(dir, URLFile))
 			assert.NoError(t, err, "written before the line")
 			p.url = strings.TrimSpace(string(b))
 		}
-		seen(line, interrupt)
+		if seen != nil {
+			seen(line, interrupt)
+		}
 	}}
 	done := p.out.Go(func(stdout io.Writer) error {
+		defer close(p.ended)
 		return RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, stdout)
 	})
 	p.stop = sync.OnceValue(func() error {
@@ -61,6 +67,41 @@ func startCloudProgram(t *testing.T, dir string, seen func(line string, interrup
 	})
 	t.Cleanup(func() { p.stop() })
 	return p
+}
+
+// testTicks are the ticks of the air and of the sweep of the cloud
+// program's work that a test sends (useTestTicks), each received as the
+// program takes it.
+type testTicks struct{ air, sweep chan time.Time }
+
+// useTestTicks has the cloud programs that the test runs take the ticks
+// of their work (newCloudTicks) from the test alone, until it ends: the
+// program writes the air or sweeps only as the test sends it a tick
+// (tick), and never refreshes its CRLs.
+func useTestTicks(t *testing.T) *testTicks {
+	ticks := &testTicks{air: make(chan time.Time), sweep: make(chan time.Time)}
+	old := newCloudTicks
+	newCloudTicks = func() (cloudTicks, func()) {
+		return cloudTicks{air: ticks.air, sweep: ticks.sweep}, func() {}
+	}
+	t.Cleanup(func() { newCloudTicks = old })
+	return ticks
+}
+
+// tick sends a tick on c, a channel of testTicks, and returns once the
+// cloud program p took it; it fails t, with what p printed, when p ends
+// first, or the test's context (outwait.Context) does.
+func tick(t *testing.T, p *cloudProgram, c chan<- time.Time) {
+	t.Helper()
+	ctx, cancel := outwait.Context(t)
+	defer cancel()
+	select {
+	case c <- time.Now():
+	case <-p.ended:
+		t.Fatalf("the cloud program ended before it took the tick; it printed:\n%s", p.out)
+	case <-ctx.Done():
+		t.Fatalf("the cloud program took no tick: %v; it printed:\n%s", context.Cause(ctx), p.out)
+	}
 }
 
 // folderCards returns the cards of Alice and the till of the data folder
@@ -129,30 +170,27 @@ func TestCloudTopsUpShortWallet(t *testing.T) {
 	assert.Equal(t, cloudStarted(p, dir, toppedUp, "Balance of Alice: EUR 72.55", "Balance of Corner Grocer: EUR 27.45"), p.out.String())
 }
 
-// TestCloudSweepTopsUp: the cloud program's sweep (every 5 seconds),
-// once it completed a settlement that left Alice with less than half her
-// funds (EUR 25.00), tops her wallet up with her funds (EUR 50.00) and
-// says so, after the sweep's line. The settlement is Alice's payment of
-// EUR 27.45, left under way by a call cut after the platform recorded her
-// consent; another one, of EUR 1.19, left so once the first sweep said
-// what it completed, shows the first sweep over as the next sweep says
-// what it completed.
+// TestCloudSweepTopsUp: the cloud program's sweep, once it completed a
+// settlement that left Alice with less than half her funds (EUR 25.00),
+// tops her wallet up with her funds (EUR 50.00) and says so, after the
+// sweep's line. The settlement is Alice's payment of EUR 27.45, left under
+// way by a call cut after the platform recorded her consent; another one,
+// of EUR 1.19, left so once the first sweep said what it completed, shows
+// the first sweep over as the next sweep says what it completed. The test
+// sends the program the ticks of its sweeps (useTestTicks).
 func TestCloudSweepTopsUp(t *testing.T) {
 	ctx := t.Context()
 	dir := setUpFolder(t)
 	second, cards := openCloud(t, dir), folderCards(t, dir)
 	aliceBuys(ctx, t, second, cards, []Item{{"coffee", 5}}, true)
-	sweeps := 0
-	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
-		if strings.Contains(line, swept) {
-			if sweeps++; sweeps == 2 {
-				interrupt() // nothing printed after
-			}
-		}
-	})
-	p.out.Require(t, regexp.QuoteMeta(swept))
+	ticks := useTestTicks(t)
+	p := startCloudProgram(t, dir, nil)
+	p.out.Require(t, "are in range")
+	tick(t, p, ticks.sweep)
+	p.out.Require(t, regexp.QuoteMeta(toppedUp))
 	aliceBuys(ctx, t, second, cards, []Item{{"milk", 1}}, true)
-	p.out.Require(t, "(?s)"+regexp.QuoteMeta(swept)+".*"+regexp.QuoteMeta(swept))
+	tick(t, p, ticks.sweep)
+	p.out.Require(t, "(?s)"+regexp.QuoteMeta(toppedUp)+".*"+regexp.QuoteMeta(swept))
 	require.NoError(t, p.stop(), p.out.String())
 	assert.Equal(t, cloudStarted(p, dir, "Balance of Alice: EUR 50.00", "Balance of Corner Grocer: EUR 0.00")+
 		"[cloud]   "+swept+"\n"+
@@ -161,27 +199,28 @@ func TestCloudSweepTopsUp(t *testing.T) {
 }
 
 // TestCloudSaysError: an error of the cloud program's work while it runs,
-// here of the air into which it writes the bystanders' adverts (every
-// 300 ms), made a file, is shown as an error line before its first sweep
-// (every 5 seconds) says what it completed, and the program goes on until
-// it is interrupted, which it then ends as it does (nil: exit status 0).
+// here of the air into which it writes the bystanders' adverts, made a
+// file, is shown as an error line, and the program goes on, its next
+// sweep saying what it completed, until it is interrupted, which it then
+// ends as it does (nil: exit status 0). The test sends the program the
+// ticks of the air and then of the sweep (useTestTicks).
 func TestCloudSaysError(t *testing.T) {
 	dir := setUpFolder(t)
 	aliceBuys(t.Context(), t, openCloud(t, dir), folderCards(t, dir), []Item{{"milk", 1}}, true)
 	air := filepath.Join(dir, airFolder)
-	p := startCloudProgram(t, dir, func(line string, interrupt func()) {
-		switch {
-		case strings.Contains(line, "are in range"): // before the first advert
-			assert.NoError(t, os.RemoveAll(air))
-			assert.NoError(t, os.WriteFile(air, nil, 0o600))
-		case strings.Contains(line, "error: "), strings.Contains(line, swept):
-			interrupt() // nothing printed after
-		}
-	})
-	p.out.Require(t, "error: |"+regexp.QuoteMeta(swept))
+	ticks := useTestTicks(t)
+	p := startCloudProgram(t, dir, nil)
+	p.out.Require(t, "are in range")
+	require.NoError(t, os.RemoveAll(air))
+	require.NoError(t, os.WriteFile(air, nil, 0o600))
+	tick(t, p, ticks.air)
+	p.out.Require(t, "error: ")
+	tick(t, p, ticks.sweep)
+	p.out.Require(t, regexp.QuoteMeta(swept))
 	require.NoError(t, p.stop(), p.out.String())
 	assert.Equal(t, cloudStarted(p, dir, "Balance of Alice: EUR 50.00", "Balance of Corner Grocer: EUR 0.00")+
-		"[cloud]   error: demo: mkdir "+air+": not a directory\n", p.out.String())
+		"[cloud]   error: demo: mkdir "+air+": not a directory\n"+
+		"[cloud]   "+swept+"\n", p.out.String())
 }
 
 // TestCloudPairsBounds: -pairs takes MaxLoadPairs, the most load generator

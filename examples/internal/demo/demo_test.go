@@ -15,7 +15,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -625,7 +627,12 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 // TestPhoneLoginRefusedUntilWait: a cloud that refuses connections (it
 // is not up yet, or restarting) is asked again until -wait has passed:
 // the phone programs give up with ErrNoAnswer rather than once the
-// client's few attempts ended.
+// client's few attempts (payflow.DefaultMaxAttempts) ended. The test has
+// the login's wait pass as the first connection of the login asked again
+// is refused, the one after the client's attempts, and the program then
+// makes no other. The run is in a synctest bubble, in which the client's
+// pauses between its attempts, and the program's before it asks again,
+// take no time.
 func TestPhoneLoginRefusedUntilWait(t *testing.T) {
 	dir := setUpFolder(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -634,9 +641,30 @@ func TestPhoneLoginRefusedUntilWait(t *testing.T) {
 	require.NoError(t, ln.Close())
 	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
 		t.Run(name, func(t *testing.T) {
-			var out bytes.Buffer
-			err := run(context.Background(), []string{"-data", dir, "-url", url, "-wait", "1s"}, &out)
-			assert.ErrorIs(t, err, ErrNoAnswer)
+			synctest.Test(t, func(t *testing.T) {
+				waits := &outwait.Waits{}
+				waits.Use(t, &WithWait)
+				var dials atomic.Int64
+				var dialer net.Dialer
+				old := httpClient
+				httpClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := dialer.DialContext(ctx, network, addr)
+					if dials.Add(1) == payflow.DefaultMaxAttempts+1 {
+						assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+						assert.True(t, waits.Pass(0), "the login's wait was made")
+					}
+					return c, err
+				}}}
+				t.Cleanup(func() { httpClient = old })
+				var out bytes.Buffer
+				err := run(context.Background(), []string{"-data", dir, "-url", url, "-wait", "1s"}, &out)
+				require.ErrorIs(t, err, ErrNoAnswer)
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.EqualError(t, err, "demo: the cloud did not answer in time: logging in to "+url+" within -wait 1s: context deadline exceeded")
+				assert.EqualValues(t, payflow.DefaultMaxAttempts+1, dials.Load(), "the connections refused")
+				assert.Equal(t, fmt.Sprintf("%-10sCloud at %s\n", "["+name+"]", url), out.String())
+				assert.Equal(t, 1, waits.Len(), "the login's wait alone")
+			})
 		})
 	}
 }

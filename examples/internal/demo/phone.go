@@ -20,6 +20,15 @@ import (
 // for the other phone.
 const PollInterval = 50 * time.Millisecond
 
+// SettleWait is how long a seller's phone waits for a settlement of its
+// request under way, which the cloud answers a cancellation of the request
+// with (payflow.PhoneOptions.SettleWait: Withdraw, and a request sent
+// again, AskAgain): payflow.DefaultSettleWait. A test sets it before it
+// makes phones, shorter, so that a phone gives up on a settlement that
+// the cloud holds for good without spending ten seconds on it; a program
+// never changes it. It must be positive.
+var SettleWait = payflow.DefaultSettleWait
+
 // WallClock is the clock of the phones and of their radio: the epoch of
 // their EIDs, in their adverts and pairing proofs, and the expiry of the
 // sessions they wait in. A test sets it before it makes phones.
@@ -81,7 +90,7 @@ func NewPhone(party *Party, card *Card, api payflow.API, screen *Screen, rootDER
 	if err != nil {
 		return nil, err
 	}
-	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, Now: func() time.Time { return WallClock() }}
+	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, SettleWait: SettleWait, Now: func() time.Time { return WallClock() }}
 	p := &Phone{Party: party, Card: card, API: api, Screen: screen, Station: &Station{Party: party, Card: card}}
 	var q *queue.Queue
 	if party.Role == adv.Seller {
@@ -307,7 +316,7 @@ func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, erro
 // payable is cancelled and the card signs a new one; one that was paid
 // meanwhile, also by an approval that the cloud was settling as the phone
 // cancelled it (the phone waits for that settlement to end, for
-// payflow.DefaultSettleWait at most), goes on screen with its receipt
+// SettleWait at most), goes on screen with its receipt
 // (AwaitSettled), and AskAgain fails with a *payflow.PaidError naming it,
 // asking nothing more. A settlement that lasts longer fails AskAgain with
 // the cloud's payflow.ErrConflict, asking nothing, and the request stays
@@ -574,11 +583,11 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 	return v, rc, nil
 }
 
-// withdrawWait bounds a Withdraw: the phone's wait for a settlement under
-// way (payflow.DefaultSettleWait) and a little more, so that a settlement
-// that outlasts that wait ends Withdraw with the cloud's verdict
-// (payflow.ErrConflict), not with the end of its own time.
-const withdrawWait = payflow.DefaultSettleWait + 3*time.Second
+// withdrawMargin is how much longer than the phone's wait for a
+// settlement under way (SettleWait) a Withdraw runs at most, so that a
+// settlement that outlasts that wait ends Withdraw with the cloud's
+// verdict (payflow.ErrConflict), not with the end of its own time.
+const withdrawMargin = 3 * time.Second
 
 // Withdraw is the seller's till giving up on its last payment request: it
 // cancels it, so that the shopper's phone, which pays the first payable
@@ -592,10 +601,10 @@ const withdrawWait = payflow.DefaultSettleWait + 3*time.Second
 // answer, which may be recorded all the same: the phone sends it again
 // and cancels it (payflow.Seller.Cancel); Withdraw fails with
 // payflow.ErrNoPayment when there is none, or the cloud never recorded
-// it. It runs even when ctx has ended, for at most withdrawWait. When the
-// shopper paid just before, or her approval that the cloud was settling
-// as the till withdrew paid (the phone waits for that settlement to end,
-// for payflow.DefaultSettleWait at most: payflow.Seller.Cancel), the
+// it. It runs even when ctx has ended, for SettleWait and withdrawMargin
+// at most. When the shopper paid just before, or her approval that the
+// cloud was settling as the till withdrew paid (the phone waits for that
+// settlement to end, for SettleWait at most: payflow.Seller.Cancel), the
 // verified receipt is shown and the request is left as it is; one that
 // does not end by then fails Withdraw with the cloud's
 // payflow.ErrConflict. A request sent again that the phone reports paid
@@ -604,7 +613,7 @@ const withdrawWait = payflow.DefaultSettleWait + 3*time.Second
 // verifies: Withdraw returns its view, without a receipt, and the
 // *payflow.PaidError, rather than the outcome of the request on screen.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawWait)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleWait+withdrawMargin)
 	defer cancel()
 	v, err := p.Seller.Cancel(ctx)
 	if paid, ok := errors.AsType[*payflow.PaidError](err); ok && !p.onScreen(ctx, paid.Payment) {

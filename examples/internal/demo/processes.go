@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -116,12 +117,20 @@ func CheckURL(url string, plainHTTP bool) error {
 // call the cloud at a URL (payflow.ClientOptions.AllowPlainHTTP).
 const PlainHTTPUsage = "allow a plain http cloud URL whose host is not loopback, over which the cards' bearer tokens and signed records cross the network in clear"
 
+// httpClient, when not nil, sends the calls of the clients that NewClient
+// makes (payflow.ClientOptions.HTTPClient) in place of payflow's own: nil,
+// as the programs have it. A test sets it before it runs a program, to
+// see the connections that the program makes (with a Transport whose
+// DialContext it wraps, say), and to act at one of them; a program never
+// changes it.
+var httpClient *http.Client
+
 // NewClient is payflow.NewClient of the cloud's URL with the default
-// options, plainHTTP (the -plain-http flag) allowing a plain http URL
-// whose host is not loopback. The error of such a URL refused without
-// it names the flag.
+// options but two: plainHTTP (the -plain-http flag) allowing a plain http
+// URL whose host is not loopback, and httpClient sending the calls. The
+// error of such a URL refused without plainHTTP names the flag.
 func NewClient(url string, plainHTTP bool) (*payflow.Client, error) {
-	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP})
+	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP, HTTPClient: httpClient})
 	if err != nil && !plainHTTP {
 		if _, perr := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: true}); perr == nil {
 			return nil, fmt.Errorf("%w (-plain-http allows it)", err)
@@ -327,12 +336,8 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	screen.Printf("Platform on %s, serving %s", cloud.Database, url)
 	screen.Printf("Bob, Chen, Coffee Cart and Flower Stall are in range; start the seller and the shopper with -data %s", *dir)
 
-	radio := time.NewTicker(300 * time.Millisecond)
-	defer radio.Stop()
-	sweep := time.NewTicker(5 * time.Second)
-	defer sweep.Stop()
-	crl := time.NewTicker(time.Hour)
-	defer crl.Stop()
+	ticks, stopTicks := newCloudTicks()
+	defer stopTicks()
 	for {
 		select {
 		case <-ctx.Done():
@@ -349,18 +354,39 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 			return err
 		case err := <-served:
 			return err
-		case <-radio.C:
+		case <-ticks.air:
 			err = air.Send(bystanders, time.Now())
-		case <-sweep.C:
+		case <-ticks.sweep:
 			if err = sweepDue(ctx, cloud, screen); err == nil {
 				err = topUp()
 			}
-		case <-crl.C:
+		case <-ticks.crl:
 			err = cloud.RefreshCRLs()
 		}
 		if err != nil && ctx.Err() == nil {
 			screen.Printf("error: %v", err)
 		}
+	}
+}
+
+// cloudTicks are the ticks of the cloud program's work while it serves
+// (RunCloud): air's, at which it writes the bystanders' adverts into the
+// air (every 300 ms), sweep's, at which it sweeps (sweepDue) and tops
+// Alice's wallet up (every 5 seconds), and crl's, at which it refreshes
+// its CRLs (every hour).
+type cloudTicks struct{ air, sweep, crl <-chan time.Time }
+
+// newCloudTicks starts the tickers of the cloud program's work
+// (cloudTicks) and returns their ticks and the function that stops them.
+// A test sets it before it runs the cloud program, to ticks that it sends
+// itself, so that the program does its work in the order and at the steps
+// that the test chooses rather than at times; a program never changes it.
+var newCloudTicks = func() (cloudTicks, func()) {
+	air, sweep, crl := time.NewTicker(300*time.Millisecond), time.NewTicker(5*time.Second), time.NewTicker(time.Hour)
+	return cloudTicks{air: air.C, sweep: sweep.C, crl: crl.C}, func() {
+		air.Stop()
+		sweep.Stop()
+		crl.Stop()
 	}
 }
 
@@ -928,14 +954,14 @@ func noAnswer(err error) bool {
 // till asks nothing more. An approval of Alice's that the cloud is
 // settling as the till cancels the request is waited out
 // (payflow.Seller.Request), so that a payment it makes is the purchase,
-// not a failure of the till: one call waits for payflow.DefaultSettleWait
-// (10 seconds) at most, and when the cloud still answers its
-// cancellation payflow.ErrConflict then (a cloud whose ledger stalls, or
-// an approval whose outcome the cloud could not record, left to its
-// recovery sweep), the till sends the request again and waits on until
-// -wait ends, as through an outage, and then goes on with the request's
-// outcome: one paid is the purchase, one cancelled is followed by a new
-// request.
+// not a failure of the till: one call waits for SettleWait
+// (payflow.DefaultSettleWait, 10 seconds) at most, and when the cloud
+// still answers its cancellation payflow.ErrConflict then (a cloud whose
+// ledger stalls, or an approval whose outcome the cloud could not record,
+// left to its recovery sweep), the till sends the request again and waits
+// on until -wait ends, as through an outage, and then goes on with the
+// request's outcome: one paid is the purchase, one cancelled is followed
+// by a new request.
 //
 // When the till gives up once it asked (-wait ends, an interrupt, or an
 // error of the cloud) before it saw Alice's payment, it withdraws its
