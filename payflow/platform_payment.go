@@ -833,7 +833,7 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // to sign, is refused a capture with ErrInvalid before any money moves: it
 // stays held, and its hold is voided when the merchant cancels it or when
 // it expires. A capture with an account of the payment that the ledger
-// holds closed is ErrConflict: the request stays held, nothing posted, and
+// holds closed, and none that it does not hold, is ErrConflict: the request stays held, nothing posted, and
 // a capture once the account is reopened succeeds, unless the ledger
 // itself refused the posts (the account closed after the platform looked,
 // or the hold lost by the ledger: see post), which refuses every later
