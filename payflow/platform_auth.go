@@ -646,8 +646,11 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // EID never enrolled is (with a reload of the cards when such an EID
 // would have one) and as Resolve answers that card (hidden), not
 // ErrForbidden, which would tell it that the EID is an enrolled
-// shopper's; a seller card's proof of the shopper role naming a card that
-// is not a seller card is ErrForbidden. A proof sent again after
+// shopper's. A merchant's seller card is no session's shopper: its proof
+// of the shopper role is ErrForbidden before the peer's EID is resolved,
+// and a seller card's proof naming a seller card's EID (of its own
+// merchant or another) is ErrForbidden once it has resolved (Resolve
+// names every seller card to every card). A proof sent again after
 // its nonce was used (ErrReplay), or whose counter the card has passed
 // (ErrClone), takes nothing from that budget: the store is asked first
 // (Store.Spent), and a resolution whose proof the store's acceptance then
@@ -733,8 +736,13 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		return nil, now, false, err
 	}
 	c := e.rec
-	if proof.Role == record.RoleSeller && c.MerchantID == "" {
+	switch {
+	case proof.Role == record.RoleSeller && c.MerchantID == "":
 		return nil, now, false, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+	case proof.Role != record.RoleSeller && c.MerchantID != "":
+		// A merchant's seller card is its till: it pays nothing, so it
+		// is no session's shopper.
+		return nil, now, false, fmt.Errorf("%w: card %s is a merchant's seller card, not a shopper", ErrForbidden, c.ID)
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
@@ -754,6 +762,9 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	s = &SessionRecord{ExpiresAt: now.Add(p.ttl.session)}
 	switch proof.Role {
 	case record.RoleSeller:
+		if peer.MerchantID != "" {
+			return nil, now, true, fmt.Errorf("%w: the peer is not a shopper", ErrForbidden)
+		}
 		s.ShopperCardID, s.ShopperEID = peer.ID, proof.PeerEID
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true

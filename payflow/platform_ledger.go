@@ -198,10 +198,11 @@ func accountTaken(a ledger.Account, r ledger.CreateAccountResult) error {
 // flags, user data, ledger or code than the platform's account is
 // ErrConflict too (accountTaken), as createAccounts answers it. post
 // leaves it unset, its accounts those of holds that the ledger made: an
-// account that the ledger does not hold ends the look, nil, as the ledger
-// holds no hold over it (a ledger restored from an older copy lost both)
-// and refuses the posts as those of a hold it lost, keeping their IDs
-// failed.
+// account that the ledger does not hold, wherever it is among accounts,
+// ends the look, nil, whatever others are closed, as the ledger holds no
+// hold over it (a ledger restored from an older copy lost both) and
+// refuses the posts as those of a hold it lost, keeping their IDs failed:
+// reopening a closed account would capture nothing.
 func (p *Platform) checkOpen(ctx context.Context, asOwn bool, accounts ...ledger.Account) error {
 	ids := make([]ledger.ID, len(accounts))
 	for i := range accounts {
@@ -211,12 +212,15 @@ func (p *Platform) checkOpen(ctx context.Context, asOwn bool, accounts ...ledger
 	if err != nil {
 		return ledgerUnavailable(err)
 	}
+	index := func(a ledger.Account) int {
+		return slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
+	}
+	if !asOwn && slices.ContainsFunc(accounts, func(a ledger.Account) bool { return index(a) < 0 }) {
+		return nil
+	}
 	for _, a := range accounts {
-		i := slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
+		i := index(a)
 		if i < 0 {
-			if !asOwn {
-				return nil
-			}
 			return fmt.Errorf("%w: ledger: no account %v (code %d, ledger %d): open it first", ErrNotFound, a.ID, a.Code, a.Ledger)
 		}
 		closed := found[i].Flags&ledger.AccountClosed != 0

@@ -405,7 +405,13 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // Approve implements API. The consent must be signed by the payer's card
 // over a consent nonce of Payment, name the request's hash, amount,
 // currency and merchant, and arrive while the request is pending and
-// unexpired. The payment is then held in the ledger and, unless the
+// unexpired. A request that ended (captured, declined or cancelled:
+// ErrFinal; expired: ErrExpired) is told so first, whatever the consent
+// names; a consent that names another hash, amount, currency or merchant
+// than a request that has not ended is ErrMismatch, also while another
+// consent's settlement is under way (held, say), which is otherwise
+// ErrConflict. Each of these refusals spends the consent, but
+// ErrConflict (see below). The payment is then held in the ledger and, unless the
 // merchant captures manually, captured at once with a signed receipt. A
 // payment the payer's wallet cannot cover is ErrFunds, and so is one with
 // an account that the ledger holds closed or does not hold (the payer's
@@ -502,14 +508,6 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	case err != nil:
 		return nil, err
 	}
-	switch {
-	case !bytes.Equal(cs.RequestHash, r.RequestHash):
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch))
-	case cs.Amount != r.Amount || cs.Currency != r.Currency:
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency))
-	case cs.MerchantID != r.MerchantID:
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
-	}
 	var legs []leg // the legs whose accounts this call checked
 	// The consent is accepted in the transaction that moves the request to
 	// approving; a lost compare-and-set undoes both and reads again.
@@ -530,6 +528,17 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// This very consent was settled since the request was read
 			// (a copy sent at the same moment finished first).
 			return p.view(ctx, r, nil)
+		}
+		// A request that ended is told so before what the consent says
+		// of it: no consent pays it, whatever its amount or hash, and the
+		// payer learns that it is over rather than that its consent
+		// differs. One of a settlement under way is told the mismatch
+		// first, a refusal that lasts, not a conflict that ends.
+		if final(r.State) {
+			return nil, p.refuse(ctx, a, stateError(r.State))
+		}
+		if err := consentMatches(&cs, r); err != nil {
+			return nil, p.refuse(ctx, a, err)
 		}
 		if r.State != StatePending {
 			return nil, p.refuse(ctx, a, stateError(r.State))
@@ -590,6 +599,20 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, err
 	}
 	return p.view(ctx, r, nil)
+}
+
+// consentMatches checks that consent cs repeats request r: its hash, its
+// amount and currency, and its payee (ErrMismatch).
+func consentMatches(cs *record.Consent, r *PaymentRecord) error {
+	switch {
+	case !bytes.Equal(cs.RequestHash, r.RequestHash):
+		return fmt.Errorf("%w: consent is for another version of the request", ErrMismatch)
+	case cs.Amount != r.Amount || cs.Currency != r.Currency:
+		return fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency)
+	case cs.MerchantID != r.MerchantID:
+		return fmt.Errorf("%w: consent names another payee", ErrMismatch)
+	}
+	return nil
 }
 
 // openConsent is the step of Approve before it verifies the signature of
@@ -810,7 +833,7 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // to sign, is refused a capture with ErrInvalid before any money moves: it
 // stays held, and its hold is voided when the merchant cancels it or when
 // it expires. A capture with an account of the payment that the ledger
-// holds closed is ErrConflict: the request stays held, nothing posted, and
+// holds closed, and none that it does not hold, is ErrConflict: the request stays held, nothing posted, and
 // a capture once the account is reopened succeeds, unless the ledger
 // itself refused the posts (the account closed after the platform looked,
 // or the hold lost by the ledger: see post), which refuses every later

@@ -361,7 +361,8 @@ var errCaptureRefused = errors.New("capture refused")
 // legs in full, linked. An account of the legs that the ledger does not
 // hold is left to the ledger, which refuses the posts of the hold it lost
 // with it (pending_transfer_not_found, ErrInternal, and id_already_failed
-// at every later try). A capture is refused (ErrConflict with
+// at every later try), also when another account of the legs is closed
+// (see checkOpen). A capture is refused (ErrConflict with
 // errCaptureRefused), nothing posted, when an account of the legs is
 // closed: post looks first, so that the ledger does not refuse the posts
 // and keep their IDs failed, and the capture succeeds once the account is

@@ -562,7 +562,7 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, bob.EID())})
 			return err
 		}, payflow.ErrNotFound},
-		{"seller card pairing as a shopper with a card that is not a seller", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+		{"seller card pairing as a shopper", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			bob := s.NewCard("Bob")
 			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleShopper, bob.EID())})
 			return err

@@ -190,7 +190,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // the requests of a seller card revoked after it signed them, a consent
 // sent again after its nonce expired while its settlement's record was
 // lost, recovery sweeps that go past settlements and refunds failing at
-// every try, approve racing cancel and a capture sent twice racing cancel
+// every try, a settlement deferred by a sweep that a call then moves on
+// (no longer deferred), approve racing cancel and a capture sent twice racing cancel
 // on two platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
@@ -287,6 +288,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("ConsentSentAgainLate", func(t *testing.T) { consentSentAgainLate(t, newFixture(t)) })
 	t.Run("SweepPastFailures", func(t *testing.T) { sweepPastFailures(t, NewShop(newFixture(t), false)) })
 	t.Run("SweepPastFailedRefunds", func(t *testing.T) { sweepPastFailedRefunds(t, NewShop(newFixture(t), false)) })
+	t.Run("DeferralClearedByNextStep", func(t *testing.T) { deferralClearedByNextStep(t, NewShop(newFixture(t), true)) })
 	t.Run("CaptureCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		captureCancelRace(t, NewShop(f, true), f.otherPlatform(f.Store))

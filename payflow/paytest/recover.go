@@ -143,6 +143,48 @@ func sweepPastFailures(t *testing.T, s *Shop) {
 	assert.Equal(t, untouchedTickets[1], b, "no ticket moved")
 }
 
+// deferralClearedByNextStep: a settlement that a recovery sweep deferred
+// (its try failed: DeferredTo set as long again as it had been under way)
+// and that a call then moved on (the consent sent again, its hold made)
+// is no longer deferred: the step that changed its state cleared
+// DeferredTo, and a capture of it left under way is driven by the sweep
+// RecoverAfter after that capture, not once the earlier deferral has
+// passed. The tries fail on a platform whose store cannot read the
+// assets, the request having a ticket leg.
+func deferralClearedByNextStep(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	id := s.approving(10, record.Leg{Asset: Ticket, Amount: 1})
+	underWay := 10 * payflow.DefaultRecoverAfter
+	s.Clock.Advance(underWay)
+	st := &assetsDown{Store: s.Store}
+	st.down, s.Platform = true, s.otherPlatform(st)
+	s.sweep(t, 0, payflow.ErrUnavailable, "the approval's try fails")
+	r, err := s.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateApproving, r.State)
+	deferredTo := s.Clock.Now().Add(underWay - payflow.DefaultRecoverAfter)
+	require.Equal(t, deferredTo.UnixNano(), r.DeferredTo.UnixNano(), "deferred by the sweep")
+
+	st.down = false
+	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: r.Consent})
+	require.NoError(t, err, "the consent sent again")
+	require.Equal(t, payflow.StateHeld, v.State)
+	r, err = s.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	assert.True(t, r.DeferredTo.IsZero(), "the deferral cleared by the step that made the hold")
+
+	st.down = true
+	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Equal(t, "capturing", s.storedState(id))
+	st.down = false
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	require.True(t, s.Clock.Now().Before(deferredTo), "the earlier deferral not passed")
+	s.sweep(t, 1, nil, "the capture driven RecoverAfter after it began")
+	assert.Equal(t, payflow.StateCaptured, s.storedState(id))
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 10}, {Posted: 10}}, s.Balances("EUR"), "captured once")
+}
+
 // paymentDown is a store that, once down, cannot read the payment id
 // (ErrUnavailable), as one whose row is out of reach: every refund of
 // that payment then fails before it moves anything, at every try.
