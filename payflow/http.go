@@ -34,6 +34,13 @@ const RequestIDHeader = "X-Request-ID"
 // otherwise.
 const DefaultCallTimeout = 30 * time.Second
 
+// leaseAfterDeadline is the least time by which the lease of a request's
+// Idempotency-Key outlasts the request's deadline (CallTimeout after it
+// reached the handler's steps): NewHandler raises ReplyLease to
+// CallTimeout plus it, so that no other request takes the key over while
+// the request may still store its reply (PROTOCOL.md §5.5).
+const leaseAfterDeadline = 10 * time.Second
+
 // DefaultMaxInFlight is the most requests that the handler serves at once
 // unless HandlerOptions.MaxInFlight says otherwise.
 const DefaultMaxInFlight = 1024
@@ -370,7 +377,7 @@ func NewHandler(api API, opts HandlerOptions) (*Handler, error) {
 		h.opts.MaxInFlight = DefaultMaxInFlight
 	}
 	h.opts.Now = handlerClock(api, h.opts.Now)
-	h.opts.ReplyLease = max(h.opts.ReplyLease, h.opts.CallTimeout+10*time.Second)
+	h.opts.ReplyLease = max(h.opts.ReplyLease, h.opts.CallTimeout+leaseAfterDeadline)
 	h.routes()
 	return h, nil
 }

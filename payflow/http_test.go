@@ -32,6 +32,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -1603,10 +1604,13 @@ var _ payflow.TokenChecker = checkedAPI{}
 
 // TestHTTPReplayChecksTheToken: a stored reply of a POST that takes a
 // token is replayed only to a token that the endpoint takes now. Once
-// the card's certificate is revoked, the card is no longer in the store
-// (its cached entry expired), or the token has expired, the same
-// token, key and body get the error the endpoint gives that token
-// (403 card_not_trusted with the message of the card's login, 401
+// the card's certificate is revoked, or has expired past the verifier's
+// clock skew, the card is no longer in the store (its cached entry
+// expired), or is enrolled again with another certificate, or the token
+// has expired, the same token, key and body get the error the endpoint
+// gives that token (403 card_not_trusted with the message of the card's
+// login for a revoked or expired certificate, with that of the refusal
+// for a card not enrolled or enrolled with another certificate, 401
 // unauthorized with the challenge header), without Idempotent-Replayed,
 // and nothing runs; before, the reply is replayed. A key in flight (409)
 // and a key used with another body (422) are answered before the token
@@ -1620,17 +1624,29 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 		"wrapped":  func(p *payflow.Platform) payflow.API { return checkedAPI{p} },
 	}
 	for _, tc := range []struct {
-		name   string
+		name string
+		// seller, when set, enrols the seller card whose token
+		// captures, in place of the shop's seller card, and returns
+		// that token.
+		seller func(t *testing.T, s *shop) string
 		refuse func(t *testing.T, s *shop, st *handDeleted)
 		status int
 		code   string
 	}{
-		{"revoked card", func(_ *testing.T, s *shop, _ *handDeleted) { s.Revoke(s.seller) }, http.StatusForbidden, "card_not_trusted"},
-		{"card no longer enrolled", func(t *testing.T, s *shop, st *handDeleted) {
+		{"revoked card", nil, func(_ *testing.T, s *shop, _ *handDeleted) { s.Revoke(s.seller) }, http.StatusForbidden, "card_not_trusted"},
+		{"card certificate expired", func(t *testing.T, s *shop) string {
+			lr, err := s.newSellerCard(t, 30*time.Minute)()
+			require.NoError(t, err)
+			return lr.Token
+		}, func(_ *testing.T, s *shop, _ *handDeleted) {
+			s.Clock.Advance(31*time.Minute + pki.DefaultSkew) // past the certificate's end and the skew, within the token's hour
+		}, http.StatusForbidden, "card_not_trusted"},
+		{"card no longer enrolled", nil, func(t *testing.T, s *shop, st *handDeleted) {
 			st.delete(t, s.seller.ID)
 			s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // the cached card expires
 		}, http.StatusForbidden, "card_not_trusted"},
-		{"expired token", func(_ *testing.T, s *shop, _ *handDeleted) { s.Clock.Advance(payflow.DefaultTokenTTL) }, http.StatusUnauthorized, "unauthorized"},
+		{"card enrolled with another certificate", nil, func(t *testing.T, s *shop, _ *handDeleted) { rekey(t, s, s.seller) }, http.StatusForbidden, "card_not_trusted"},
+		{"expired token", nil, func(_ *testing.T, s *shop, _ *handDeleted) { s.Clock.Advance(payflow.DefaultTokenTTL) }, http.StatusUnauthorized, "unauthorized"},
 	} {
 		for apiName, api := range apis {
 			t.Run(tc.name+"/"+apiName, func(t *testing.T) {
@@ -1638,6 +1654,10 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 				st := &handDeleted{Store: memory.New()}
 				s := newShopOn(t, st, true, paytest.Options{})
 				held := s.held(t)
+				token := s.seller.Token
+				if tc.seller != nil {
+					token = tc.seller(t, s)
+				}
 				replies := &rivalReplies{ReplyMemory: payflow.NewReplyMemory()}
 				srv := httptest.NewServer(mustHandler(t, api(s.Platform), payflow.HandlerOptions{Replies: replies, Now: s.Clock.Now, Logger: discardLogger()}))
 				defer srv.Close()
@@ -1646,7 +1666,7 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 				body := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID})
 				other := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID, Amount: 1})
 				header := func(key string) map[string]string {
-					return map[string]string{"Authorization": "Bearer " + s.seller.Token, payflow.IdempotencyKeyHeader: key}
+					return map[string]string{"Authorization": "Bearer " + token, payflow.IdempotencyKeyHeader: key}
 				}
 				// keyed checks the answers that come before the token: the
 				// key used with another body, and a key in flight.
@@ -1679,7 +1699,7 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 				require.Equal(t, http.StatusOK, view.status)
 
 				tc.refuse(t, s, st)
-				_, want := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
+				_, want := s.Platform.Capture(ctx, token, &payflow.CaptureRequest{RequestID: held.ID})
 				require.Error(t, want)
 				r := fx.do(t, http.MethodPost, capture, header("k1"), body)
 				require.Equal(t, tc.status, r.status)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 )
 
@@ -149,19 +150,12 @@ func TestWaitPairedRefusesSessionChanged(t *testing.T) {
 func TestSellerWaitPairedRefusesSessionOfAnotherCard(t *testing.T) {
 	ctx := context.Background()
 	w, api := newTamperWorld(t)
-	w.hear(t)
-	shopperEID, err := w.shopper.EID()
-	require.NoError(t, err)
-	sellerEID, err := w.seller.EID()
-	require.NoError(t, err)
-	c, err := w.seller.Select(ctx, shopperEID)
-	require.NoError(t, err)
-	require.False(t, c.Paired)
-	_, err = w.shopper.Select(ctx, sellerEID)
+	sellerEID, _ := w.selectsFirst(t, adv.Seller)
+	_, err := w.shopper.Select(ctx, sellerEID)
 	require.NoError(t, err)
 	other := w.shopperCard.Enrolment.ICCID
 	api.session = func(s *payflow.SessionView) { s.SellerCardID = other }
-	c, err = w.seller.WaitPaired(ctx)
+	c, err := w.seller.WaitPaired(ctx)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
 	require.ErrorContains(t, err, "the session changed")
 	require.Nil(t, c)

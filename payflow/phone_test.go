@@ -250,15 +250,7 @@ func (w *phoneWorld) pair(tb testing.TB) *payflow.Confirmation {
 // seller to select back, and the shopper's confirmation.
 func (w *phoneWorld) shopperSelects(tb testing.TB) (adv.EID, *payflow.Confirmation) {
 	tb.Helper()
-	w.hear(tb)
-	shopperEID, err := w.shopper.EID()
-	require.NoError(tb, err)
-	sellerEID, err := w.seller.EID()
-	require.NoError(tb, err)
-	c, err := w.shopper.Select(context.Background(), sellerEID)
-	require.NoError(tb, err)
-	require.False(tb, c.Paired)
-	return shopperEID, c
+	return w.selectsFirst(tb, adv.Shopper)
 }
 
 // pairPastARequest pairs the phones, has the seller ask for a payment and

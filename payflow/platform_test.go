@@ -1233,33 +1233,7 @@ func TestTokenOfExpiredCard(t *testing.T) {
 		t.Run(fmt.Sprintf("stale CRLs %v", stale), func(t *testing.T) {
 			s := newShop(t, true, paytest.Options{})
 			ctx := context.Background()
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			require.NoError(t, err)
-			id, err := simcardtest.RandomICCID(nil)
-			require.NoError(t, err)
-			cert, err := s.Issuer.IssueCard(key.Public(), id, pki.IssueOptions{Validity: 30 * time.Minute})
-			require.NoError(t, err)
-			secret := bytes.Repeat([]byte{7}, adv.SecretSize)
-			_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), secret, "Till 2")
-			require.NoError(t, err)
-			require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
-				ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.seller.ID, id},
-			}))
-			counter := uint64(0)
-			login := func() (*payflow.LoginResponse, error) {
-				ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: id})
-				require.NoError(t, err)
-				eid, err := adv.DeriveEID(secret, adv.Epoch(s.Clock.Now()))
-				require.NoError(t, err)
-				counter++
-				proof := &record.AuthProof{
-					CardHeader: record.CardHeader{CardID: id, Counter: counter},
-					Nonce:      ch.Nonce, Role: record.RoleSeller, EID: eid[:], PeerEID: make([]byte, record.EIDSize),
-				}
-				msg, err := record.Sign(rand.Reader, key, proof)
-				require.NoError(t, err)
-				return s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
-			}
+			login := s.newSellerCard(t, 30*time.Minute)
 			lr, err := login()
 			require.NoError(t, err)
 			held, _ := s.request(t)
@@ -1313,6 +1287,42 @@ func TestTokenOfExpiredCard(t *testing.T) {
 			s.requireState(t, held.ID, payflow.StateHeld)
 			assert.Equal(t, before, s.balances(t), "no money moved")
 		})
+	}
+}
+
+// newSellerCard enrols another seller card of the shop's merchant (which
+// captures manually), a key in Go memory under a certificate valid for
+// validity, and returns a function that logs it in as a seller, each
+// proof over a fresh challenge with the card's next counter.
+func (s *shop) newSellerCard(t *testing.T, validity time.Duration) func() (*payflow.LoginResponse, error) {
+	t.Helper()
+	ctx := context.Background()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	id, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	cert, err := s.Issuer.IssueCard(key.Public(), id, pki.IssueOptions{Validity: validity})
+	require.NoError(t, err)
+	secret := bytes.Repeat([]byte{7}, adv.SecretSize)
+	_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), secret, "Till 2")
+	require.NoError(t, err)
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.seller.ID, id},
+	}))
+	counter := uint64(0)
+	return func() (*payflow.LoginResponse, error) {
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: id})
+		require.NoError(t, err)
+		eid, err := adv.DeriveEID(secret, adv.Epoch(s.Clock.Now()))
+		require.NoError(t, err)
+		counter++
+		proof := &record.AuthProof{
+			CardHeader: record.CardHeader{CardID: id, Counter: counter},
+			Nonce:      ch.Nonce, Role: record.RoleSeller, EID: eid[:], PeerEID: make([]byte, record.EIDSize),
+		}
+		msg, err := record.Sign(rand.Reader, key, proof)
+		require.NoError(t, err)
+		return s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
 	}
 }
 

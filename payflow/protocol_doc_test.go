@@ -311,12 +311,14 @@ func TestProtocolLimits(t *testing.T) {
 }
 
 // TestProtocolIdempotencyDefaults keeps the defaults that PROTOCOL.md §5.5
-// gives for stored replies, for the handler's later tries to store one and
-// for the client's retries and the constants in step.
+// gives for stored replies, the least time by which a key's lease outlasts
+// its request's deadline, the handler's later tries to store a reply and
+// the client's retries and the constants in step.
 func TestProtocolIdempotencyDefaults(t *testing.T) {
 	protocoldoc.Says(t, "### 5.5 Idempotency-Key",
 		fmt.Sprintf("its reply is kept (%d hours by default)", int(DefaultReplyTTL.Hours())),
 		fmt.Sprintf("(lease: %d minute by", int(DefaultReplyLease.Minutes())),
+		fmt.Sprintf("never ending less than %d s after the request's deadline, §5.1", int(leaseAfterDeadline.Seconds())),
 		fmt.Sprintf("It retries, up to %d attempts in all", DefaultMaxAttempts),
 		fmt.Sprintf("it waits from %d ms doubling to at most %d s", DefaultMinBackoff.Milliseconds(), int(DefaultMaxBackoff.Seconds())),
 		fmt.Sprintf("Each attempt has a %d s deadline", int(DefaultAttemptTimeout.Seconds())),
