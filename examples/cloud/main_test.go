@@ -71,6 +71,9 @@ func startCloud(t *testing.T, args ...string) *outwait.Output {
 var phoneClock atomic.Int64
 
 func TestMain(m *testing.M) {
+	// The phones scan as often as they poll the cloud: a test waits for
+	// what a scan finds, never for a scan's pause.
+	demo.ScanPause = demo.PollInterval
 	demo.WallClock = func() time.Time {
 		if at := phoneClock.Load(); at != 0 {
 			return time.Unix(0, at)

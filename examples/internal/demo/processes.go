@@ -617,6 +617,11 @@ func notEnrolledHint(name, url string, err error) error {
 	return fmt.Errorf("demo: card %s: logging in to %s: %w (the cloud did not enrol this card with its key: point -url at the cloud started with this data folder)", name, url, err)
 }
 
+// ScanPause is how long a phone program lets the adverts of everyone
+// around arrive before each scan of its service queue (find): 1.5
+// seconds. A test sets it before it starts phones, as it does SettleWait.
+var ScanPause = 1500 * time.Millisecond
+
 // find scans until the service queue holds the phone named name, shows
 // the queue and taps it, giving up when ctx, whose deadline is -wait's,
 // ends: the error says "NAME not found before -wait ended" when the
@@ -629,7 +634,7 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 	var unanswered error // of the last scan, if the cloud did not answer it
 	for {
 		// Let a few adverts of everyone around arrive first.
-		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
+		if err := ctxsleep.Sleep(ctx, ScanPause); err != nil {
 			if unanswered != nil {
 				err = fmt.Errorf("%w (the cloud did not answer: %w)", err, unanswered)
 			}
