@@ -71,9 +71,11 @@ func startCloud(t *testing.T, args ...string) *outwait.Output {
 var phoneClock atomic.Int64
 
 func TestMain(m *testing.M) {
-	// The phones scan as often as they poll the cloud: a test waits for
-	// what a scan finds, never for a scan's pause.
+	// The phones scan as often as they poll the cloud, and ask a cloud
+	// that does not answer again at once: a test waits for what a scan
+	// finds or for the cloud's answer, never for a pause.
 	demo.ScanPause = demo.PollInterval
+	demo.OutagePause, demo.RetryBackoff = time.Millisecond, time.Millisecond
 	demo.WallClock = func() time.Time {
 		if at := phoneClock.Load(); at != 0 {
 			return time.Unix(0, at)
