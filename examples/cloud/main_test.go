@@ -71,6 +71,11 @@ func startCloud(t *testing.T, args ...string) *outwait.Output {
 var phoneClock atomic.Int64
 
 func TestMain(m *testing.M) {
+	// The phones scan as often as they poll the cloud, and ask a cloud
+	// that does not answer again at once: a test waits for what a scan
+	// finds or for the cloud's answer, never for a pause.
+	demo.ScanPause = demo.PollInterval
+	demo.OutagePause, demo.RetryBackoff = time.Millisecond, time.Millisecond
 	demo.WallClock = func() time.Time {
 		if at := phoneClock.Load(); at != 0 {
 			return time.Unix(0, at)
@@ -738,11 +743,13 @@ func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
 // TestSellerWaitsOutLongSettlement: as in
 // TestSellerTakesRequestPaidWhileApproving, but the settlement of Alice's
 // approval lasts longer than the till's cancellation waits for it
-// (payflow.DefaultSettleWait): it ends only once the till sends its
-// request again after the cloud answered its cancellation conflict all
-// that time. The till, its -wait not over, waits on as it waits out an
-// outage, says so, and takes the payment as the purchase, instead of
-// failing with the conflict (exit status 1) while Alice is charged.
+// (demo.SettleWait, which the test shortens to a nanosecond, as
+// TestSellerWaitEndsDuringSettlement does): it ends only once the till
+// sends its request again after the cloud answered its cancellation
+// conflict all that time. The till, its -wait not over, waits on as it
+// waits out an outage, says so, and takes the payment as the purchase,
+// instead of failing with the conflict (exit status 1) while Alice is
+// charged.
 func TestSellerWaitsOutLongSettlement(t *testing.T) {
 	seller, _ := purchaseWhileApproving(t, true)
 	assert.Equal(t, 1, strings.Count(seller, "[seller]  The cloud is still settling an approval of the payment request: sending it again\n"), seller)
@@ -756,6 +763,11 @@ func TestSellerWaitsOutLongSettlement(t *testing.T) {
 // the outputs of the till and of Alice's phone.
 func purchaseWhileApproving(t *testing.T, long bool) (seller, shopper string) {
 	t.Helper()
+	if long {
+		old := demo.SettleWait
+		demo.SettleWait = time.Nanosecond
+		t.Cleanup(func() { demo.SettleWait = old })
+	}
 	dir := t.TempDir()
 	toSecond, hold, _, cloud := startHoldingCloud(t, dir, newSettlementHold) // the second settles
 	var lost, conflicts atomic.Int64

@@ -125,12 +125,19 @@ const PlainHTTPUsage = "allow a plain http cloud URL whose host is not loopback,
 // changes it.
 var httpClient *http.Client
 
+// RetryBackoff is the shortest pause of the clients that NewClient makes
+// before they send a call again (payflow.ClientOptions.MinBackoff):
+// payflow.DefaultMinBackoff. A test sets it before it runs a program, as
+// it does OutagePause; a program never changes it.
+var RetryBackoff = payflow.DefaultMinBackoff
+
 // NewClient is payflow.NewClient of the cloud's URL with the default
-// options but two: plainHTTP (the -plain-http flag) allowing a plain http
-// URL whose host is not loopback, and httpClient sending the calls. The
-// error of such a URL refused without plainHTTP names the flag.
+// options but three: plainHTTP (the -plain-http flag) allowing a plain
+// http URL whose host is not loopback, httpClient sending the calls, and
+// RetryBackoff the shortest pause before a retry. The error of such a URL
+// refused without plainHTTP names the flag.
 func NewClient(url string, plainHTTP bool) (*payflow.Client, error) {
-	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP, HTTPClient: httpClient})
+	c, err := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: plainHTTP, HTTPClient: httpClient, MinBackoff: RetryBackoff})
 	if err != nil && !plainHTTP {
 		if _, perr := payflow.NewClient(url, payflow.ClientOptions{AllowPlainHTTP: true}); perr == nil {
 			return nil, fmt.Errorf("%w (-plain-http allows it)", err)
@@ -617,6 +624,11 @@ func notEnrolledHint(name, url string, err error) error {
 	return fmt.Errorf("demo: card %s: logging in to %s: %w (the cloud did not enrol this card with its key: point -url at the cloud started with this data folder)", name, url, err)
 }
 
+// ScanPause is how long a phone program lets the adverts of everyone
+// around arrive before each scan of its service queue (find): 1.5
+// seconds. A test sets it before it starts phones, as it does SettleWait.
+var ScanPause = 1500 * time.Millisecond
+
 // find scans until the service queue holds the phone named name, shows
 // the queue and taps it, giving up when ctx, whose deadline is -wait's,
 // ends: the error says "NAME not found before -wait ended" when the
@@ -629,7 +641,7 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 	var unanswered error // of the last scan, if the cloud did not answer it
 	for {
 		// Let a few adverts of everyone around arrive first.
-		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
+		if err := ctxsleep.Sleep(ctx, ScanPause); err != nil {
 			if unanswered != nil {
 				err = fmt.Errorf("%w (the cloud did not answer: %w)", err, unanswered)
 			}
@@ -900,16 +912,17 @@ func (p *Phone) eidsChanged(ctx context.Context, pick string, epoch uint32) bool
 	return ok && entries[i].EID != sel.Packet.EID
 }
 
-// unavailablePause is how long a phone program, or the load generator,
+// OutagePause is how long a phone program, or the load generator,
 // pauses before it asks the cloud again while the cloud does not answer
-// (ThroughOutage).
-const unavailablePause = 250 * time.Millisecond
+// (ThroughOutage): 250 ms. A test sets it before it runs a program, as it
+// does ScanPause; a program never changes it.
+var OutagePause = 250 * time.Millisecond
 
 // ThroughOutage calls wait, a call of a phone program to the cloud (its
 // login, its confirmation of the other phone and its wait for it, the
 // seller's catalog read and payment request, the shopper's wait for the
 // request and its approval), or of a phone of the load generator, and
-// again after unavailablePause while it fails with
+// again after OutagePause while it fails with
 // payflow.ErrUnavailable (the cloud does not answer: it may be starting
 // or restarting) or with payflow.ErrInFlight (the cloud still works on an
 // attempt of the call that it did not answer in time, such as an approval
@@ -922,12 +935,12 @@ func ThroughOutage(ctx context.Context, wait func() error) error {
 	return waitOut(ctx, noAnswer, wait)
 }
 
-// waitOut calls wait, and again after unavailablePause while pending says
+// waitOut calls wait, and again after OutagePause while pending says
 // that its error is no outcome yet, until ctx ends; it returns wait's
 // last error.
 func waitOut(ctx context.Context, pending func(error) bool, wait func() error) error {
 	err := wait()
-	for pending(err) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
+	for pending(err) && ctxsleep.Sleep(ctx, OutagePause) == nil {
 		err = wait()
 	}
 	return err

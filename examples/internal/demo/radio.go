@@ -138,7 +138,9 @@ func (a Air) path(s *Station) string {
 	return filepath.Join(a.folder(), s.Card.ICCID+".adv")
 }
 
-// Send writes the stations' current adverts.
+// Send writes the stations' current adverts, at now: each file's
+// modification time is now, from which Receive ages it on the same clock
+// (WallClock, in the phone programs), whatever the file system's clock.
 func (a Air) Send(stations []*Station, now time.Time) error {
 	if err := os.MkdirAll(a.folder(), 0o700); err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -152,20 +154,24 @@ func (a Air) Send(stations []*Station, now time.Time) error {
 		if err := writeFile(a.path(s), []byte(line), 0o600, false); err != nil {
 			return err
 		}
+		if err := os.Chtimes(a.path(s), now, now); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	return nil
 }
 
-// AirTTL is how long an advert stays in the air after it was written:
+// AirTTL is how long an advert stays in the air after it was sent:
 // the advert of a phone that stopped without removing it fades.
 const AirTTL = 5 * time.Second
 
 // Receive reads every advert in the air except the listener's own (that of
 // the station self) and hands those that get through the radio to the
 // listener's queue. A file that does not parse is skipped, as a scanner
-// skips noise, and so is one older than AirTTL. The data folder's name
-// is taken as it is, also one that holds the characters of a file name
-// pattern ("shop[1]"). An air not yet made holds no advert.
+// skips noise, and so is one sent longer than AirTTL before now (its
+// modification time: Send). The data folder's name is taken as it is,
+// also one that holds the characters of a file name pattern ("shop[1]").
+// An air not yet made holds no advert.
 func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error {
 	entries, err := os.ReadDir(a.folder())
 	if errors.Is(err, fs.ErrNotExist) {

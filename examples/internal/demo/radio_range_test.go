@@ -97,7 +97,6 @@ func TestAirReceive(t *testing.T) {
 
 	require.NoError(t, air.Send([]*Station{till}, sent))
 	path := air.path(till)
-	require.NoError(t, os.Chtimes(path, sent, sent))
 	for p, perm := range map[string]os.FileMode{air.folder(): 0o700, path: 0o600} {
 		fi, err := os.Stat(p)
 		require.NoError(t, err)
@@ -108,4 +107,21 @@ func TestAirReceive(t *testing.T) {
 
 	require.NoError(t, os.Rename(path, filepath.Join(air.folder(), "."+filepath.Base(path)+".tmp1")))
 	assert.Equal(t, 0, heard(nil, sent), "not an advert's file")
+}
+
+// TestAirAgesOnPhonesClock: an advert's age in the air is measured on the
+// clock that the phones send and listen with (WallClock), not on the
+// file system's: an advert sent at a time ahead of the file system's
+// clock (a test's phones' clock moved on) is heard at that time, up to
+// AirTTL after it, and not once AirTTL has passed.
+func TestAirAgesOnPhonesClock(t *testing.T) {
+	_, till := airStations(t)
+	air := Air{Dir: t.TempDir()}
+	sent := time.Now().Add(time.Hour)
+	require.NoError(t, air.Send([]*Station{till}, sent))
+	for at, want := range map[time.Time]int{sent: 1, sent.Add(AirTTL): 1, sent.Add(AirTTL + time.Nanosecond): 0} {
+		l := shopperListener(t)
+		require.NoError(t, air.Receive(NewRadio(1, 0), l, nil, at))
+		assert.Len(t, l.Queue.Snapshot(), want, "at %v after sending", at.Sub(sent))
+	}
 }
