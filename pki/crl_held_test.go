@@ -188,3 +188,22 @@ func cardRevokedByNextCRL(t *testing.T) (*hierarchy, *Verifier, []byte) {
 	require.NoError(t, err)
 	return h, v, crl
 }
+
+// TestCacheRefusalAcrossAnIntermediateNotOnThePath: a chain refused as
+// revoked is refused again from the cache, the same error value, after the
+// clock crosses the NotBefore of a configured intermediate that is neither
+// presented nor a root: no verification of the chain compares it.
+func TestCacheRefusalAcrossAnIntermediateNotOnThePath(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	second := h.secondCA(t, t0.Add(2*time.Hour), 24*time.Hour)
+	v := newVerifier(t, h, clk, VerifierOptions{Intermediates: [][]byte{second}})
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+	addCRLs(t, h, v)
+
+	_, first := v.VerifyCard(h.chain())
+	requireRefusal(t, first, ErrRevoked, 0)
+	clk.set(t0.Add(3 * time.Hour))
+	_, again := v.VerifyCard(h.chain())
+	assert.Same(t, first, again, "the refusal served from the cache")
+}
