@@ -164,12 +164,7 @@ func TestCacheBound(t *testing.T) {
 // TestConcurrentRevocation verifies chains from many goroutines while a CRL
 // revokes the card: once AddCRL has returned, no verification succeeds.
 func TestConcurrentRevocation(t *testing.T) {
-	h := newHierarchy(t)
-	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
-	addCRLs(t, h, v)
-	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
-	crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
-	require.NoError(t, err)
+	h, v, crl := cardRevokedByNextCRL(t)
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -195,7 +190,7 @@ func TestConcurrentRevocation(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	_, err = v.VerifyCard(h.chain())
+	_, err := v.VerifyCard(h.chain())
 	assert.ErrorIs(t, err, ErrRevoked)
 }
 
@@ -479,6 +474,8 @@ func TestCacheRevokedClockMoved(t *testing.T) {
 	}{
 		{"set back before the next update plus the skew", t0, t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(3 * time.Hour), t0.Add(time.Hour)},
 		{"set back before the this update less the skew, then forward", t0.Add(2 * time.Hour), t0.Add(24 * time.Hour), t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(2 * time.Hour)},
+		{"set back to the next update plus the skew", t0, t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(3 * time.Hour), t0.Add(2*time.Hour + DefaultSkew)},
+		{"set back before the this update less the skew, then forward to it", t0.Add(2 * time.Hour), t0.Add(24 * time.Hour), t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(2*time.Hour - DefaultSkew)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHierarchy(t)

@@ -416,6 +416,9 @@ func (v *Verifier) unfresh(what string, thisUpdate, nextUpdate, now time.Time) s
 // verifier lacks.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	crls := *v.crls.Load()
+	if v.crlsRead != nil {
+		v.crlsRead()
+	}
 	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
 	for i := range held {
 		held[i] = crls[issuerKey(ch[i+1])]

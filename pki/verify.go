@@ -103,6 +103,11 @@ type Verifier struct {
 
 	mu   sync.Mutex                          // held by AddCRL over its change of crls
 	crls atomic.Pointer[map[string]*heldCRL] // by issuerKey of the CRL's issuer; replaced, never changed
+
+	// crlsRead, when set (tests set it), runs in checkRevocation once it
+	// has read the CRLs that it checks a chain against: a CRL accepted
+	// there is accepted while the chain is checked.
+	crlsRead func()
 }
 
 // NewVerifier returns a Verifier for opts. It returns an error matching
