@@ -163,13 +163,19 @@ func TestCacheBound(t *testing.T) {
 
 // TestConcurrentRevocation verifies chains from many goroutines while a CRL
 // revokes the card: once AddCRL has returned, no verification succeeds.
+// AddCRL runs once each goroutine has verified the chain at least once, so
+// that it meets verifications under way and a cached acceptance.
+// TestCacheCRLAcceptedDuringCheck places the CRL's acceptance inside one
+// check exactly.
 func TestConcurrentRevocation(t *testing.T) {
 	h, v, crl := cardRevokedByNextCRL(t)
 
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	stop := make(chan struct{})
 	for range 4 {
+		started.Add(1)
 		wg.Go(func() {
+			first := true
 			for {
 				select {
 				case <-stop:
@@ -179,10 +185,14 @@ func TestConcurrentRevocation(t *testing.T) {
 				if _, err := v.VerifyCard(h.chain()); err != nil {
 					assert.ErrorIs(t, err, ErrRevoked)
 				}
+				if first {
+					first = false
+					started.Done()
+				}
 			}
 		})
 	}
-	time.Sleep(5 * time.Millisecond)
+	started.Wait()
 	require.NoError(t, v.AddCRL(crl))
 	for range 20 {
 		_, err := v.VerifyCard(h.chain())
