@@ -767,9 +767,10 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true
 	default:
-		if peer.MerchantID == "" {
-			return nil, now, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
-		}
+		// The peer is a seller card: resolve returns to a shopper card
+		// no other card whose record, the one returned, is not a seller
+		// card's (hidden), whatever role its resolver or another
+		// process holds.
 		s.ShopperCardID, s.ShopperEID = c.ID, proof.EID
 		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
 		s.ShopperConfirmed = true
