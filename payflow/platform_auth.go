@@ -740,9 +740,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	case proof.Role == record.RoleSeller && c.MerchantID == "":
 		return nil, now, false, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
 	case proof.Role != record.RoleSeller && c.MerchantID != "":
-		// A merchant's seller card is its till: it pays nothing, so it
-		// is no session's shopper.
-		return nil, now, false, fmt.Errorf("%w: card %s is a merchant's seller card, not a shopper", ErrForbidden, c.ID)
+		return nil, now, false, notShopper(c)
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
@@ -769,15 +767,24 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true
 	default:
-		if peer.MerchantID == "" {
-			return nil, now, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
-		}
+		// The peer is a seller card: resolve returns to a shopper card
+		// no other card whose record, the one returned, is not a seller
+		// card's (hidden), whatever role its resolver or another
+		// process holds.
 		s.ShopperCardID, s.ShopperEID = c.ID, proof.EID
 		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
 		s.ShopperConfirmed = true
 	}
 	s.ID = SessionID(s.ShopperEID, s.SellerEID)
 	return s, now, true, nil
+}
+
+// notShopper is the refusal of card c, a merchant's seller card, as a
+// shopper: a seller card is its merchant's till and pays nothing, so it
+// is no session's shopper (session) and signs no consent (Approve), also
+// when it became one after it paired as a shopper.
+func notShopper(c *CardRecord) error {
+	return fmt.Errorf("%w: card %s is a merchant's seller card, not a shopper", ErrForbidden, c.ID)
 }
 
 // Session implements API. A card of neither side of the session gets

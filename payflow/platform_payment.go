@@ -60,7 +60,10 @@ func stateError(s string) error {
 // catalog and must add up to its amount, in the merchant's currency. A
 // session of another seller card, or whose shopper card is revoked, is
 // ErrNotFound, as Session answers it (and the seller card's own
-// revocation ErrCard). The
+// revocation ErrCard); one whose shopper card has become a merchant's
+// seller card since it paired (EnrollMerchant listing it: seen by
+// another process within PlatformOptions.CacheTTL), which is no
+// session's shopper, is ErrForbidden. The
 // same signed request again returns the same view; another request with
 // the same ID is ErrConflict. A request into a session not paired yet is
 // ErrConflict too, and spends no counter (see refuse): the same signed
@@ -129,8 +132,14 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 	}
 	// A session whose shopper card is revoked is one that does not exist,
 	// as Session answers it.
-	if _, err := p.sessionCards(ctx, s); err != nil {
+	shopper, err := p.sessionCards(ctx, s)
+	if err != nil {
 		return nil, err
+	}
+	if shopper.MerchantID != "" {
+		// Made a merchant's seller card since it paired: no session's
+		// shopper (see notShopper).
+		return nil, fmt.Errorf("%w: the session's shopper card is a merchant's seller card", ErrForbidden)
 	}
 	switch {
 	case !s.ShopperConfirmed || !s.SellerConfirmed:
@@ -423,9 +432,15 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // card paired again while the hold was being placed (see Pair). A
 // request whose seller card is revoked is cancelled, and the consent
 // ErrFinal, as a consent to a request the merchant cancelled (see
-// withdrawRevoked). A consent whose request reaches its expiry before the
-// consent is accepted (while the legs are read, say) is ErrExpired and
-// spent, as one that arrives after the expiry.
+// withdrawRevoked). A consent of a payer card that has become a
+// merchant's seller card since (seen by another process within
+// PlatformOptions.CacheTTL), which pays nothing, is ErrForbidden and
+// spent, the request left pending, once its card and nonce are verified
+// and before the request's state is looked at; the same consent accepted
+// before the change, sent again, is answered as below. A consent whose
+// request reaches its expiry before the consent is accepted (while the
+// legs are read, say) is ErrExpired and spent, as one that arrives after
+// the expiry.
 // A request stored before CreateRequest checked the length of its receipt
 // (see receiptFits), whose receipt would be too long to sign, is refused
 // before any money moves: the consent is ErrInvalid and spent, and the
@@ -528,6 +543,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// This very consent was settled since the request was read
 			// (a copy sent at the same moment finished first).
 			return p.view(ctx, r, nil)
+		}
+		if c.MerchantID != "" {
+			// The payer, made a merchant's seller card since the
+			// request was made, pays nothing (see notShopper).
+			return nil, p.refuse(ctx, a, notShopper(c))
 		}
 		// A request that ended is told so before what the consent says
 		// of it: no consent pays it, whatever its amount or hash, and the
