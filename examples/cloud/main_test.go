@@ -1600,6 +1600,9 @@ func TestShopperPeerGoneAfterWait(t *testing.T) {
 // status 0), instead of failing with a bare context deadline exceeded.
 func TestCloudInterruptedDuringLongCall(t *testing.T) {
 	dir := t.TempDir()
+	made := make(chan time.Duration, 1) // the cloud's wait for the calls under way
+	waits := &outwait.Waits{Made: func(_ int, wait time.Duration) { made <- wait }}
+	waits.Use(t, &demo.WithShutdownWait)
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
 	out := &outwait.Output{}
@@ -1619,6 +1622,13 @@ func TestCloudInterruptedDuringLongCall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status)
 	interrupt()
+	select {
+	case wait := <-made:
+		require.Equal(t, 5*time.Second, wait, "the cloud's wait for the calls under way")
+	case err := <-done:
+		t.Fatalf("the cloud ended without making its wait for the calls under way: %v\n%s", err, out)
+	}
+	waits.Pass(0) // the wait is over, the call still under way
 	require.NoError(t, <-done, out.String())
 	assert.Contains(t, out.String(), "[cloud]   Stopped: the calls still under way 5s after the interrupt were cut\n")
 }

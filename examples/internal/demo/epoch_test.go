@@ -26,7 +26,7 @@ import (
 func TestPairingAcrossEIDRotation(t *testing.T) {
 	ctx, cancel := outwait.Context(t)
 	defer cancel()
-	endEpoch := standStill(t)
+	endEpoch := standStill(t).EndEpoch
 
 	w := newPhones(ctx, t, nil, nil)
 	alice, till := w.alice, w.till
@@ -61,18 +61,35 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	assert.Contains(t, w.out.String(), "[seller]  Confirmation: Alice, pairing code "+second.PairingCode+" (the other screen must show the same)\n", "the till shows the new pairing code")
 }
 
+// epochClock is a clock that stands still about end, the end of an EID
+// epoch, where the test sets it (Set, EndEpoch).
+type epochClock struct {
+	end time.Time
+	at  atomic.Int64 // UnixNano
+}
+
+// Now reads c.
+func (c *epochClock) Now() time.Time { return time.Unix(0, c.at.Load()) }
+
+// Set has c stand still d after the epoch's end (before it, for a
+// negative d).
+func (c *epochClock) Set(d time.Duration) { c.at.Store(c.end.Add(d).UnixNano()) }
+
+// EndEpoch has c stand still just after the epoch's end, at the start of
+// the next: the cloud takes the EIDs of the epoch after its own.
+func (c *epochClock) EndEpoch() { c.Set(0) }
+
 // standStill sets the phones' clock (WallClock) to stand still just
-// before the end of the epoch of the cloud's clock, until the returned
-// function sets it to stand still just after it: the cloud takes the EIDs
-// of the epoch after its own.
-func standStill(t *testing.T) (endEpoch func()) {
-	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
-	var at atomic.Int64
-	at.Store(end.Add(-time.Millisecond).UnixNano())
+// before the end of the epoch of the cloud's clock, until the test ends,
+// and returns it: the test moves it on (EndEpoch, Set), and may give it
+// to the cloud too (Now).
+func standStill(t *testing.T) *epochClock {
+	c := &epochClock{end: adv.EpochStart(adv.Epoch(time.Now()) + 1)}
+	c.Set(-time.Millisecond)
 	old := WallClock
-	WallClock = func() time.Time { return time.Unix(0, at.Load()) }
+	WallClock = c.Now
 	t.Cleanup(func() { WallClock = old })
-	return func() { at.Store(end.UnixNano()) }
+	return c
 }
 
 // hear has the phones hear each other's adverts of now (WallClock),
@@ -194,7 +211,7 @@ type crossing struct {
 // newCrossing returns the crossing, the till talking to the cloud
 // through tillAPI, whose API it sets.
 func newCrossing(ctx context.Context, t *testing.T, tillAPI *hookAPI) *crossing {
-	x := &crossing{tillAPI: tillAPI, endEpoch: standStill(t), radio: NewRadio(1, 0), signed: make(chan struct{}), held: make(chan struct{}), selected: make(chan struct{})}
+	x := &crossing{tillAPI: tillAPI, endEpoch: standStill(t).EndEpoch, radio: NewRadio(1, 0), signed: make(chan struct{}), held: make(chan struct{}), selected: make(chan struct{})}
 	x.pairedPhones = newPhones(ctx, t, func(p payflow.API) payflow.API {
 		return &hookAPI{API: p, beforePair: func(n int32) {
 			if n == 1 { // Alice's first selection, signed: held
@@ -384,13 +401,7 @@ func TestReselectionUnheardWaitsOn(t *testing.T) {
 func TestPairedMeanwhileAfterReselection(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
-	var at atomic.Int64
-	at.Store(end.Add(-time.Millisecond).UnixNano())
-	clock := func() time.Time { return time.Unix(0, at.Load()) }
-	old := WallClock
-	WallClock = clock
-	t.Cleanup(func() { WallClock = old })
+	clock := standStill(t) // the cloud's too
 
 	reselected, again := make(chan struct{}), make(chan struct{})
 	var armed atomic.Bool
@@ -399,7 +410,7 @@ func TestPairedMeanwhileAfterReselection(t *testing.T) {
 	var tillAPI *hookAPI
 	var ac *payflow.Confirmation
 	var aerr error
-	w = newPhonesAt(ctx, t, clock, nil, func(p payflow.API) payflow.API {
+	w = newPhonesAt(ctx, t, clock.Now, nil, func(p payflow.API) payflow.API {
 		tillAPI = &hookAPI{API: p, afterPair: func(n int32) {
 			switch n {
 			case 2: // the till's selection after the epoch ended
@@ -436,7 +447,7 @@ func TestPairedMeanwhileAfterReselection(t *testing.T) {
 	}()
 	t.Cleanup(func() { <-done }) // after cancel
 
-	at.Store(end.UnixNano()) // the epoch ends: both phones hear each other's new adverts
+	clock.EndEpoch() // the epoch ends: both phones hear each other's new adverts
 	require.NoError(t, radio.Broadcast([]*Station{w.alice.Station, w.till.Station}, []*Listener{w.alice.Scanner, w.till.Scanner}, WallClock()))
 	select {
 	case <-reselected:
@@ -445,8 +456,8 @@ func TestPairedMeanwhileAfterReselection(t *testing.T) {
 	}
 	// The till hears Alice under the EID of the epoch after, first heard
 	// last: its newest.
-	at.Store(end.Add(time.Millisecond).UnixNano())
-	p := advertAt(t, w.alice.Station, adv.EpochStart(adv.Epoch(end)+1))
+	clock.Set(time.Millisecond)
+	p := advertAt(t, w.alice.Station, adv.EpochStart(adv.Epoch(clock.end)+1))
 	next = p.EID
 	armed.Store(true)
 	require.NoError(t, w.till.Scanner.Queue.Observe(p, -60, WallClock()))

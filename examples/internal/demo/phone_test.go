@@ -224,7 +224,7 @@ func (a *selectedAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payf
 func TestPairPhonesAcrossEpochEnd(t *testing.T) {
 	ctx, cancel := outwait.Context(t)
 	defer cancel()
-	endEpoch := standStill(t)
+	endEpoch := standStill(t).EndEpoch
 	var ids []payflow.ID // of the sessions selected, in the order of the selections
 	wrap := func(api payflow.API) payflow.API {
 		return &selectedAPI{API: api, selected: func(s *payflow.SessionView) {

@@ -348,7 +348,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	for {
 		select {
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+			sctx, cancel := WithShutdownWait(context.Background(), shutdownWait)
 			defer cancel()
 			for _, s := range bystanders {
 				os.Remove(air.path(s))
@@ -455,6 +455,15 @@ func dialURL(listen string, addr *net.TCPAddr) string {
 // shutdownWait is how long the cloud program, interrupted, waits for the
 // calls under way before it cuts them (RunCloud).
 const shutdownWait = 5 * time.Second
+
+// WithShutdownWait makes the context of the cloud program's wait for the
+// calls under way once it is interrupted, shutdownWait, from ctx
+// (RunCloud): context.WithTimeout, whose deadline passes once wait has
+// passed. A test sets it before it runs the cloud program (to
+// outwait.Waits' WithTimeout), to have that deadline pass at a step of
+// its own rather than after 5 seconds; a program never changes it. It
+// must not be nil.
+var WithShutdownWait = context.WithTimeout
 
 // WithWait makes the context of a wait of a phone program that -wait
 // bounds, wait, from ctx: the wait for the cloud's login (login), and then

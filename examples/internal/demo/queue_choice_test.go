@@ -133,7 +133,7 @@ func TestMovedOn(t *testing.T) {
 	for _, role := range []string{"seller", "shopper"} {
 		t.Run(role, func(t *testing.T) {
 			ctx := t.Context()
-			endEpoch := standStill(t)
+			endEpoch := standStill(t).EndEpoch
 			w := newPhones(ctx, t, nil, nil)
 			ph, other, pick, otherPick := w.till, w.alice, "Alice", "Corner Grocer"
 			if role == "shopper" {
