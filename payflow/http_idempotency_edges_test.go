@@ -85,7 +85,8 @@ func TestReplyMemoryReordersChangedDeadlines(t *testing.T) {
 	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("r")}, rep, "k's reply is kept")
 }
 
-// TestIdempotencyKeyEdges: a key is 1 to 255 octets from '!' to '~'.
+// TestIdempotencyKeyEdges: a key is 1 to 255 octets from '!' to '~',
+// the first as the others.
 func TestIdempotencyKeyEdges(t *testing.T) {
 	for k, want := range map[string]bool{
 		"":                       false,
@@ -94,6 +95,8 @@ func TestIdempotencyKeyEdges(t *testing.T) {
 		"a b":                    false,
 		"a\x7f":                  false,
 		"a\x80":                  false,
+		"\x1fa":                  false,
+		"\x7fa":                  false,
 		strings.Repeat("k", 255): true,
 		strings.Repeat("k", 256): false,
 	} {
