@@ -85,7 +85,8 @@ func TestReplyMemoryReordersChangedDeadlines(t *testing.T) {
 	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("r")}, rep, "k's reply is kept")
 }
 
-// TestIdempotencyKeyEdges: a key is 1 to 255 octets from '!' to '~'.
+// TestIdempotencyKeyEdges: a key is 1 to 255 octets from '!' to '~',
+// the first as the others.
 func TestIdempotencyKeyEdges(t *testing.T) {
 	for k, want := range map[string]bool{
 		"":                       false,
@@ -94,6 +95,8 @@ func TestIdempotencyKeyEdges(t *testing.T) {
 		"a b":                    false,
 		"a\x7f":                  false,
 		"a\x80":                  false,
+		"\x1fa":                  false,
+		"\x7fa":                  false,
 		strings.Repeat("k", 255): true,
 		strings.Repeat("k", 256): false,
 	} {
@@ -144,4 +147,61 @@ func TestNonceKeyStoreFails(t *testing.T) {
 	require.ErrorIs(t, err, lost)
 	assert.EqualError(t, err, "payflow: nonce key: connection lost")
 	assert.Nil(t, k)
+}
+
+// TestReplyMemoryRefusedArgs: BeginIdempotent and LookupIdempotent refuse
+// an empty body hash and the zero time as now with ErrInvalid
+// (CheckBodyHash, CheckNow), and the refused calls claim nothing.
+func TestReplyMemoryRefusedArgs(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	m := NewReplyMemory()
+	for _, h := range [][]byte{nil, {}} {
+		_, err := m.BeginIdempotent(ctx, "k", h, t0, t0.Add(time.Minute))
+		assert.ErrorIs(t, err, ErrInvalid, "Begin, hash %v", h)
+		_, err = m.LookupIdempotent(ctx, "k", h, t0)
+		assert.ErrorIs(t, err, ErrInvalid, "Lookup, hash %v", h)
+	}
+	_, err := m.LookupIdempotent(ctx, "k", []byte{1}, time.Time{})
+	assert.ErrorIs(t, err, ErrInvalid, "Lookup, the zero now")
+	assert.Empty(t, m.entries, "nothing claimed")
+	rep, err := m.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Nil(t, rep, "the key is free")
+}
+
+// TestReplyMemoryKeyReusedInFlight: a key in flight is reused, not in
+// flight, for a request of another body (PROTOCOL.md §5.5, rule 3), to
+// BeginIdempotent and LookupIdempotent alike.
+func TestReplyMemoryKeyReusedInFlight(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	m := NewReplyMemory()
+	begin(t, m, "k", t0, t0.Add(time.Minute))
+	_, err := m.BeginIdempotent(ctx, "k", []byte("other"), t0, t0.Add(time.Minute))
+	assert.ErrorIs(t, err, ErrKeyReuse, "Begin")
+	_, err = m.LookupIdempotent(ctx, "k", []byte("other"), t0)
+	assert.ErrorIs(t, err, ErrKeyReuse, "Lookup")
+}
+
+// TestReplyMemoryRepliesAreCopies: the reply that BeginIdempotent and
+// LookupIdempotent return is the caller's own: changing it changes nothing
+// stored.
+func TestReplyMemoryRepliesAreCopies(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	lease := t0.Add(time.Minute)
+	m := NewReplyMemory()
+	begin(t, m, "k", t0, lease)
+	require.NoError(t, m.FinishIdempotent(ctx, "k", lease, 200, []byte("first"), t0.Add(time.Hour)))
+	rep, err := m.BeginIdempotent(ctx, "k", []byte("k"), t0, lease)
+	require.NoError(t, err)
+	copy(rep.Reply, "xxxxx")
+	rep, err = m.LookupIdempotent(ctx, "k", []byte("k"), t0)
+	require.NoError(t, err)
+	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("first")}, rep, "Begin's reply changed")
+	copy(rep.Reply, "yyyyy")
+	rep, err = m.BeginIdempotent(ctx, "k", []byte("k"), t0, lease)
+	require.NoError(t, err)
+	assert.Equal(t, &IdempotentReply{Status: 200, Reply: []byte("first")}, rep, "Lookup's reply changed")
 }
