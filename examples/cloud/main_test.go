@@ -755,6 +755,17 @@ func TestSellerWaitsOutLongSettlement(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(seller, "[seller]  The cloud is still settling an approval of the payment request: sending it again\n"), seller)
 }
 
+// shortenSettleWait has the phones that the test makes wait a nanosecond
+// for a settlement under way (demo.SettleWait), until the test ends: a
+// phone gives up on a settlement that the cloud holds once the cloud
+// answered its cancellation payflow.ErrConflict, not ten seconds later.
+func shortenSettleWait(t *testing.T) {
+	t.Helper()
+	old := demo.SettleWait
+	demo.SettleWait = time.Nanosecond
+	t.Cleanup(func() { demo.SettleWait = old })
+}
+
 // purchaseWhileApproving runs the purchase of
 // TestSellerTakesRequestPaidWhileApproving, whose settlement, held,
 // ends once the cloud answered the till's cancellation conflict, or
@@ -764,9 +775,7 @@ func TestSellerWaitsOutLongSettlement(t *testing.T) {
 func purchaseWhileApproving(t *testing.T, long bool) (seller, shopper string) {
 	t.Helper()
 	if long {
-		old := demo.SettleWait
-		demo.SettleWait = time.Nanosecond
-		t.Cleanup(func() { demo.SettleWait = old })
+		shortenSettleWait(t)
 	}
 	dir := t.TempDir()
 	toSecond, hold, _, cloud := startHoldingCloud(t, dir, newSettlementHold) // the second settles
@@ -1278,9 +1287,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	// her phone's default -wait: the till's wait for Alice passes as her
 	// consent's settlement is held.
 	const tillWait = time.Hour
-	old := demo.SettleWait
-	demo.SettleWait = time.Nanosecond
-	t.Cleanup(func() { demo.SettleWait = old })
+	shortenSettleWait(t)
 	var mu sync.Mutex
 	var tills []int // the indexes of the till's waits, in waits
 	waits := &outwait.Waits{Made: func(i int, wait time.Duration) {

@@ -190,9 +190,9 @@ func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveReques
 // till's next request does not fail on it: every payment captured is
 // counted once and none waits for a request that nobody approves: the run
 // ends on time. Each consent takes step (driveOne): the first purchase
-// takes two and the pause of demo.ThroughOutage (250 ms) between them,
-// 450 ms, and the run of a second starts purchases at 0, 450, 550, …,
-// 950 ms: seven, the last ending at 1050 ms.
+// takes two and the pause of demo.ThroughOutage (demo.OutagePause,
+// 250 ms) between them, 450 ms, and the run of a second starts purchases
+// at 0, 450, 550, …, 950 ms: seven, the last ending at 1050 ms.
 func TestLoadgenLostApproval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		res, captured := driveOne(t, time.Second, payflow.PlatformOptions{RequestTTL: 4 * time.Second},
@@ -295,9 +295,9 @@ func (a *outageAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*
 // programs do, and the purchase counts once its outcome is known: every
 // payment captured is counted, none as an error. The first purchase
 // waits out two calls not answered of each kind, the pause of
-// demo.ThroughOutage (250 ms) after each, and takes two consents (step
-// each: driveOne), 1700 ms; the next three take a consent each, and the
-// run of two seconds ends as the fourth ends, at its end.
+// demo.ThroughOutage (demo.OutagePause, 250 ms) after each, and takes two
+// consents (step each: driveOne), 1700 ms; the next three take a consent
+// each, and the run of two seconds ends as the fourth ends, at its end.
 func TestLoadgenRidesOutOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		api := &outageAPI{calls: map[string]int{}}

@@ -635,7 +635,8 @@ func notEnrolledHint(name, url string, err error) error {
 
 // ScanPause is how long a phone program lets the adverts of everyone
 // around arrive before each scan of its service queue (find): 1.5
-// seconds. A test sets it before it starts phones, as it does SettleWait.
+// seconds. A test sets it before it starts phones, as it does SettleWait;
+// a program never changes it.
 var ScanPause = 1500 * time.Millisecond
 
 // find scans until the service queue holds the phone named name, shows

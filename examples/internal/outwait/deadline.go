@@ -91,12 +91,12 @@ func (d *Deadline) AfterFunc(f func()) (stop func() bool) {
 
 // Waits makes the waits of a program that a test runs in place of
 // context.WithTimeout: a test sets WithTimeout where the program makes
-// its waits (demo.WithWait, say), as Use does. Each wait is a Deadline made from the
-// context given (NewDeadline), which passes when the test says so (Pass),
-// or as that context ends, and never once the wait's time has passed: the
-// test learns of each wait as the program makes it (Made), and has the
-// ones it chooses pass at the steps it chooses. Its zero value has made
-// no wait. It is safe for concurrent use.
+// its waits (demo.WithWait, say), as Use does. Each wait is a Deadline
+// made from the context given (NewDeadline), which passes when the test
+// says so (Pass), or as that context ends, and never once the wait's time
+// has passed: the test learns of each wait as the program makes it
+// (Made), and has the ones it chooses pass at the steps it chooses. Its
+// zero value has made no wait. It is safe for concurrent use.
 type Waits struct {
 	// Made, if not nil, is called with the index of each wait, 0 for
 	// the first, and its duration, as WithTimeout makes it, before
