@@ -767,10 +767,10 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true
 	default:
-		// The peer is a seller card: resolve returns to a shopper card
-		// no other card whose record, the one returned, is not a seller
-		// card's (hidden), whatever role its resolver or another
-		// process holds.
+		// The peer is a seller card: to a shopper card, resolve returns
+		// only a card whose record, the one it returns, is a seller
+		// card's (hidden), whatever role the resolver or another
+		// process holds for it.
 		s.ShopperCardID, s.ShopperEID = c.ID, proof.EID
 		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
 		s.ShopperConfirmed = true

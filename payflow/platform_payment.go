@@ -419,8 +419,8 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // names; a consent that names another hash, amount, currency or merchant
 // than a request that has not ended is ErrMismatch, also while another
 // consent's settlement is under way (held, say), which is otherwise
-// ErrConflict. Each of these refusals spends the consent, but
-// ErrConflict (see below). The payment is then held in the ledger and, unless the
+// ErrConflict. Each of these refusals spends the consent, but ErrConflict
+// (see below). The payment is then held in the ledger and, unless the
 // merchant captures manually, captured at once with a signed receipt. A
 // payment the payer's wallet cannot cover is ErrFunds, and so is one with
 // an account that the ledger holds closed or does not hold (the payer's
@@ -853,8 +853,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // to sign, is refused a capture with ErrInvalid before any money moves: it
 // stays held, and its hold is voided when the merchant cancels it or when
 // it expires. A capture with an account of the payment that the ledger
-// holds closed, and none that it does not hold, is ErrConflict: the request stays held, nothing posted, and
-// a capture once the account is reopened succeeds, unless the ledger
+// holds closed, and none that it does not hold, is ErrConflict: the
+// request stays held, nothing posted, and a capture once the account is
+// reopened succeeds, unless the ledger
 // itself refused the posts (the account closed after the platform looked,
 // or the hold lost by the ledger: see post), which refuses every later
 // capture; so does a post's ID that the ledger holds as a transfer that is

@@ -3030,29 +3030,9 @@ func (s *shop) recordHeldWithoutHold(t *testing.T, id payflow.ID) {
 // held again (PROTOCOL.md §6.2, held → capturing → held), nothing moved.
 // The request can still be cancelled.
 func TestCaptureOfLostHold(t *testing.T) {
-	ctx := context.Background()
 	s := newShop(t, true, paytest.Options{})
 	v := s.heldWithoutHold(t)
-	before := s.balances(t)
-
-	_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
-	require.ErrorIs(t, err, payflow.ErrInternal)
-	assert.Equal(t, "internal", payflow.AsError(err).Code)
-	assert.EqualError(t, err, "payflow: internal error: ledger: pending_transfer_not_found")
-	s.requireState(t, v.ID, "capturing")
-	assert.Equal(t, before, s.balances(t), "nothing moved")
-
-	for range 2 {
-		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
-		require.ErrorIs(t, err, payflow.ErrConflict)
-		assert.Equal(t, "conflict", payflow.AsError(err).Code)
-		s.requireState(t, v.ID, payflow.StateHeld)
-		assert.Equal(t, before, s.balances(t), "nothing moved")
-	}
-	got, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.StateCancelled, got.State)
-	assert.Equal(t, before, s.balances(t), "nothing moved")
+	s.captureLostHold(t, v.ID, func() any { return s.balances(t) })
 }
 
 // TestChainFoundWithOtherFields: a retried chain whose transfers the
