@@ -720,21 +720,8 @@ func TestCacheRootNotPresentedStartsLater(t *testing.T) {
 		{"card from R, at R less the skew", R, R.Add(-DefaultSkew), -2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(R)})
-			require.NoError(t, err)
+			root, _, chain := lateRoot(t, R, t0, tc.cardNB, nil)
 			require.Equal(t, R, root.Certificate().NotBefore)
-			// NewIntermediate starts a CA no earlier than its issuer.
-			caKey := newKey(t)
-			caDER := issueRaw(t, root, &x509.Certificate{
-				Subject: pkix.Name{CommonName: "CA-SIM Card CA"}, NotBefore: t0,
-				IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			}, caKey.Public())
-			ca, err := LoadCA(caKey, caDER, nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
-			require.NoError(t, err)
-			card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: tc.cardNB})
-			require.NoError(t, err)
-			chain := [][]byte{card, ca.DER()}
 
 			clk := newClock(R.Add(10 * time.Minute))
 			verifier := func(size int) *Verifier {
@@ -760,6 +747,28 @@ func TestCacheRootNotPresentedStartsLater(t *testing.T) {
 			requireRefusal(t, wantErr, ErrExpired, tc.cert)
 		})
 	}
+}
+
+// lateRoot returns a root made at R, a card CA it certified from t0
+// (NewIntermediate starts a CA no earlier than its issuer), made at caNow,
+// its certificate naming caCRLs as its CRL distribution points, and the
+// chain of a card that CA issued from cardNB.
+func lateRoot(t *testing.T, R, caNow, cardNB time.Time, caCRLs []string) (*CA, *CA, [][]byte) {
+	t.Helper()
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(R)})
+	require.NoError(t, err)
+	caKey := newKey(t)
+	caDER := issueRaw(t, root, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "CA-SIM Card CA"}, NotBefore: t0,
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		CRLDistributionPoints: caCRLs,
+	}, caKey.Public())
+	ca, err := LoadCA(caKey, caDER, nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(caNow)})
+	require.NoError(t, err)
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: cardNB})
+	require.NoError(t, err)
+	return root, ca, [][]byte{card, ca.DER()}
 }
 
 // TestCacheKeepsNoEntryPastItsExpiry: a chain verified within the skew

@@ -2,8 +2,6 @@ package pki
 
 import (
 	"bytes"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"testing"
 	"time"
 
@@ -108,20 +106,7 @@ func TestAddCRLKeepsItsOwnCopy(t *testing.T) {
 func TestCacheRootStartsLaterThanCRL(t *testing.T) {
 	R := t0.Add(2 * time.Hour)
 	thisUpdate := R.Add(30 * time.Minute)
-	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(R)})
-	require.NoError(t, err)
-	caKey := newKey(t)
-	caDER := issueRaw(t, root, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "CA-SIM Card CA"}, NotBefore: t0,
-		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		CRLDistributionPoints: []string{"http://pki.example/root.crl"},
-	}, caKey.Public())
-	ca, err := LoadCA(caKey, caDER, nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(thisUpdate)})
-	require.NoError(t, err)
-	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: t0})
-	require.NoError(t, err)
-	chain := [][]byte{card, ca.DER()}
+	root, ca, chain := lateRoot(t, R, thisUpdate, t0, []string{"http://pki.example/root.crl"})
 	clk := newClock(thisUpdate.Add(10 * time.Minute))
 	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{ca.DER()}, Now: clk.now, Revocation: RevocationLeaf})
 	require.NoError(t, err)

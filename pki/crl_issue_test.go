@@ -67,8 +67,9 @@ func TestCRLTimeYearInUTC(t *testing.T) {
 }
 
 // TestIssueCRLAtTheLimit: IssueCRL issues a CRL of exactly MaxCRLSize
-// octets, which a Verifier reads (TestIssueCRLTooLong: one longer is
-// refused).
+// octets, the most that a Verifier reads, holding every entry given, and
+// refuses only CRLs longer than that on the way (TestIssueCRLTooLong: a
+// longer one is refused).
 func TestIssueCRLAtTheLimit(t *testing.T) {
 	h := newHierarchy(t)
 	// Entries without a reason code, of serial numbers of l octets, take

@@ -778,14 +778,9 @@ func TestStateRootInChain(t *testing.T) {
 	})
 
 	t.Run("personalising", func(t *testing.T) {
-		m := new(applet.Memory)
-		require.NoError(t, m.Store(personalising(good)))
-		a, err := applet.New(m, applet.Options{})
-		require.NoError(t, err)
-		_, sw := tx(t, a, selectAID)
-		require.Equal(t, uint16(0x9000), sw)
+		a := selectedOn(t, personalising(good))
 		assertStored(t, a, "0107", withRoot)
-		_, sw = tx(t, a, putExt("0102", cert))
+		_, sw := tx(t, a, putExt("0102", cert))
 		require.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
 		assertStored(t, a, "0107", withRoot) // it issued the certificate
 		_, sw = tx(t, a, putExt("0107", withRoot))

@@ -194,7 +194,7 @@ func TestCounterExhaustedBeforeSize(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
 	st, err := v.Storage.Load()
 	require.NoError(t, err)
-	binary.BigEndian.PutUint64(st[6:14], math.MaxUint64) // the counter in the stored layout
+	binary.BigEndian.PutUint64(st[offCounter:], math.MaxUint64)
 	_, sw := tx(t, selectedOn(t, st), tooLargeToSign(t))
 	assert.Equal(t, uint16(0x6985), sw)
 }
@@ -742,7 +742,7 @@ func TestCorruptState(t *testing.T) {
 	tests["chain not linking in itself"] = withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...))
 	tests["personalising, chain not linking in itself"] = personalising(withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
 	// A card being personalised has never signed: its counter is 0.
-	require.Zero(t, binary.BigEndian.Uint64(good[6:14]))
+	require.Zero(t, stateCounter(good))
 	tests["personalising, counter 1"] = personalising(with(13, 1))
 	tests["personalising, counter 2^56"] = personalising(with(6, 1))
 	for name, b := range tests {
@@ -868,7 +868,7 @@ func TestCounterExhausted(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
 	st, err := v.Storage.Load()
 	require.NoError(t, err)
-	binary.BigEndian.PutUint64(st[6:14], math.MaxUint64-1) // the counter in the stored layout
+	binary.BigEndian.PutUint64(st[offCounter:], math.MaxUint64-1)
 	mem := new(applet.Memory)
 	require.NoError(t, mem.Store(st))
 	c := powerOn(t, mem)
