@@ -271,8 +271,9 @@ func (s *Shop) pendingRefund(id payflow.ID, n byte, amount uint64) payflow.ID {
 // lifetime): it finishes that settlement and gets its view, the money
 // moved once. Another consent to the request, its nonce expired too, is
 // ErrReplay and changes nothing, also after the capture; the first sent
-// once more after the capture gets the request's view again. A consent of a payer card revoked since is ErrCard, and its
-// request stays approving.
+// once more after the capture gets the request's view again. A consent
+// of a payer card revoked since is ErrCard, and its request stays
+// approving.
 func consentSentAgainLate(t *testing.T, f *Fixture) {
 	ctx := context.Background()
 	s := NewShop(f, false)
