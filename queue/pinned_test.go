@@ -240,3 +240,16 @@ func TestPruneCount(t *testing.T) {
 	assert.Equal(t, 3, q.Prune())
 	assert.Empty(t, q.Snapshot())
 }
+
+// TestObserveErrorOrder: Observe checks the advert before the RSSI, so a
+// report wrong on both counts gets the advert's error: ErrRole for a role
+// that is not valid, ErrSameRole for this phone's own.
+func TestObserveErrorOrder(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	for _, rssi := range []int{127, MinRSSI - 1} {
+		assert.ErrorIs(t, q.Observe(adv.Packet{Role: 9, EID: eid(1)}, rssi, c.Now()), ErrRole)
+		assert.ErrorIs(t, q.Observe(adv.Packet{Role: adv.Shopper, EID: eid(1)}, rssi, c.Now()), ErrSameRole)
+	}
+	assert.Empty(t, q.Snapshot())
+}
