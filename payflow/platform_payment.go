@@ -389,7 +389,12 @@ func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now ti
 // Payment implements API. The payer of a pending request gets a fresh
 // consent nonce with every call, usable once until shortly after the
 // request expires, bound to the request and to the payer's card; the
-// seller cards of the merchant see the request without one.
+// seller cards of the merchant see the request without one. So does a
+// payer card that has become a merchant's seller card since the request
+// was made (seen by another process within PlatformOptions.CacheTTL),
+// whose consent Approve refuses (ErrForbidden): it may still decline the
+// request (Decline). Made a seller card of the request's own merchant, it
+// sees the view of that merchant's seller cards.
 func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -403,7 +408,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 		return nil, fmt.Errorf("%w: not a party of the request", ErrForbidden)
 	}
 	var nonce []byte
-	if c.ID == r.PayerCardID && r.State == StatePending {
+	if c.ID == r.PayerCardID && c.MerchantID == "" && r.State == StatePending {
+		// A merchant's seller card pays nothing (see notShopper): a
+		// nonce of its would only be spent by a refused consent.
 		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.ttl.challenge), c.ID, r.ID[:]); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
