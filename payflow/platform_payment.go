@@ -64,7 +64,11 @@ func stateError(s string) error {
 // seller card since it paired (EnrollMerchant listing it: seen by
 // another process within PlatformOptions.CacheTTL), which is no
 // session's shopper, is ErrForbidden. The
-// same signed request again returns the same view; another request with
+// same signed request again (the same bytes) is a retry, answered with the
+// request's view as a read shows it (without a consent nonce), its card
+// neither verified nor its counter checked again: also once the seller
+// card is revoked, when that read withdraws the request if it is still
+// pending (cancelled, see withdrawRevoked). Another request with
 // the same ID is ErrConflict. A request into a session not paired yet is
 // ErrConflict too, and spends no counter (see refuse): the same signed
 // request sent again is refused the same way until the session is
