@@ -9,6 +9,7 @@ import (
 
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // TestPaymentViewOfPayerMadeSellerCard: the payer card of a pending
@@ -63,4 +64,33 @@ func TestPaymentViewOfPayerMadeSellerCard(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestPhoneApproveOfPayerMadeSellerCardSignsNothing: a shopper phone whose
+// card has become a merchant's seller card since the request on its screen
+// was made reads the request's fresh view without a consent nonce and
+// fails Approve with ErrConflict, as for a settlement under way
+// (PROTOCOL.md §6.3), before the card verifies the PIN or signs; no money
+// moves.
+func TestPhoneApproveOfPayerMadeSellerCardSignsNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	_, screen := w.request(t)
+	require.Len(t, screen.ConsentNonce, record.NonceSize)
+	require.NoError(t, w.f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: "till-shop", Name: "Till Shop", Currency: "EUR", SellerCardIDs: []string{w.shopperCard.Enrolment.ICCID},
+	}))
+
+	before, err := w.shopperCard.Card.Counter()
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, "000000") // a PIN the card would refuse
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	after, err := w.shopperCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the card signed nothing")
+	left, total, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, total, left, "the card verified no PIN")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing charged")
 }
