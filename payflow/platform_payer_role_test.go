@@ -58,19 +58,20 @@ func TestRequestRefusedForShopperMadeSellerCard(t *testing.T) {
 
 // TestConsentRefusedForPayerMadeSellerCard: a consent to a pending request
 // signed by its payer card once that card has become a merchant's seller
-// card (of the request's merchant or another) is forbidden, naming the
-// card (PROTOCOL.md §6.4): the consent is spent (sent again, it is
-// nonce_replayed), nothing of it is stored, the request stays pending,
-// and the ledger does not move.
+// card (of the request's merchant or another), over a consent nonce that
+// the card fetched before the change (its view carries none since,
+// PROTOCOL.md §6.3), is forbidden, naming the card (PROTOCOL.md §6.4):
+// the consent is spent (sent again, it is nonce_replayed), nothing of it
+// is stored, the request stays pending, and the ledger does not move.
 func TestConsentRefusedForPayerMadeSellerCard(t *testing.T) {
 	for _, merchant := range []string{merchantID, "till-shop"} {
 		t.Run(merchant, func(t *testing.T) {
 			ctx := context.Background()
 			s := newShop(t, false, paytest.Options{})
 			v, _ := s.request(t)
+			consent := s.consent(t, v.ID)
 			shopperMadeSeller(t, s, merchant)
 			before := s.balances(t)
-			consent := s.consent(t, v.ID)
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
 			require.Error(t, err)
 			assert.Equal(t, "forbidden", payflow.AsError(err).Code)

@@ -64,7 +64,11 @@ func stateError(s string) error {
 // seller card since it paired (EnrollMerchant listing it: seen by
 // another process within PlatformOptions.CacheTTL), which is no
 // session's shopper, is ErrForbidden. The
-// same signed request again returns the same view; another request with
+// same signed request again (the same bytes) is a retry, answered with the
+// request's view as a read shows it (without a consent nonce), its card
+// neither verified nor its counter checked again: also once the seller
+// card is revoked, when that read withdraws the request if it is still
+// pending (cancelled, see withdrawRevoked). Another request with
 // the same ID is ErrConflict. A request into a session not paired yet is
 // ErrConflict too, and spends no counter (see refuse): the same signed
 // request sent again is refused the same way until the session is
@@ -389,7 +393,12 @@ func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now ti
 // Payment implements API. The payer of a pending request gets a fresh
 // consent nonce with every call, usable once until shortly after the
 // request expires, bound to the request and to the payer's card; the
-// seller cards of the merchant see the request without one.
+// seller cards of the merchant see the request without one. So does a
+// payer card that has become a merchant's seller card since the request
+// was made (seen by another process within PlatformOptions.CacheTTL),
+// whose consent Approve refuses (ErrForbidden): it may still decline the
+// request (Decline). Made a seller card of the request's own merchant, it
+// sees the view of that merchant's seller cards.
 func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -403,7 +412,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 		return nil, fmt.Errorf("%w: not a party of the request", ErrForbidden)
 	}
 	var nonce []byte
-	if c.ID == r.PayerCardID && r.State == StatePending {
+	if c.ID == r.PayerCardID && c.MerchantID == "" && r.State == StatePending {
+		// A merchant's seller card pays nothing (see notShopper): a
+		// nonce of its would only be spent by a refused consent.
 		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.ttl.challenge), c.ID, r.ID[:]); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}

@@ -845,7 +845,11 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, also a copy sent at the same moment as the one made (whose
 // reservation may leave too little for the copy, or whose counter the
-// copy finds spent), and another refund with the same ID is ErrConflict.
+// copy finds spent), its card not verified again, also once it is
+// revoked, and a refund whose transfer is still to be made is finished by
+// that retry, as RecoverSweep would finish it, the money moving once (a
+// failed one is answered with its failure); another refund with the same
+// ID is ErrConflict.
 // A refund of a payment not captured yet (pending, held, or its
 // settlement under way) is ErrConflict and spends no counter (see
 // refuse): the same signed refund sent again is refused the same way
