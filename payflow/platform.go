@@ -1018,8 +1018,9 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 // the request first), and a payment request's or refund's whose ID another record
 // holds (ErrConflict); and a failure of the store on the way. A payment
 // request or refund of the same bytes as one accepted before is no
-// refusal: its call answers it as a retry, whose card was verified when
-// it was accepted.
+// refusal here: its call answers it as a retry, which checks its card
+// then as a new record of it, but for its counter (see
+// Platform.CreateRequest and Platform.Refund).
 func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, error) {
 	if nilptr.Is(req) {
 		return ctx, nil // the call refuses it

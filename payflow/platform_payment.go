@@ -64,11 +64,15 @@ func stateError(s string) error {
 // seller card since it paired (EnrollMerchant listing it: seen by
 // another process within PlatformOptions.CacheTTL), which is no
 // session's shopper, is ErrForbidden. The
-// same signed request again (the same bytes) is a retry, answered with the
-// request's view as a read shows it (without a consent nonce), its card
-// neither verified nor its counter checked again: also once the seller
-// card is revoked, when that read withdraws the request if it is still
-// pending (cancelled, see withdrawRevoked). Another request with
+// same signed request again (the same bytes) is a retry: its card is
+// checked as for a new request of it, but for its counter, which is
+// neither checked nor spent (see retried): a seller card revoked since,
+// or whose chain is no longer trusted, is ErrCard, and one that is no
+// longer a seller card of the request's merchant ErrForbidden, the
+// request left as it is and nothing of it told. A retry of a card that
+// passes is answered with the request's view as a read shows it (without
+// a consent nonce; a pending request whose shopper card is revoked is
+// withdrawn by that read, see withdrawRevoked). Another request with
 // the same ID is ErrConflict. A request into a session not paired yet is
 // ErrConflict too, and spends no counter (see refuse): the same signed
 // request sent again is refused the same way until the session is
@@ -91,7 +95,7 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 		return nil, err
 	}
 	if decided { // the same bytes, accepted before: a retry
-		return p.retried(ctx, old, req.Request)
+		return p.retried(ctx, c, old, req.Request, &r)
 	}
 	a, err := p.check(ctx, c, req.Request, &r)
 	if err != nil {
@@ -106,18 +110,18 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 	}
 	if err != nil {
 		if old, err2 := p.store.Payment(ctx, id); err2 == nil && errors.Is(err, ErrClone) {
-			return p.retried(ctx, old, req.Request) // a concurrent retry won
+			return p.retried(ctx, c, old, req.Request, &r) // a concurrent retry won
 		}
 		return nil, err
 	}
-	return p.retried(ctx, a.Insert, req.Request)
+	return p.currentView(ctx, a.Insert)
 }
 
 // newPayment checks a verified payment request of seller card c and
 // returns the record to insert.
 func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r *record.PaymentRequest) (*PaymentRecord, error) {
-	if c.MerchantID == "" || c.MerchantID != r.MerchantID {
-		return nil, fmt.Errorf("%w: card %s is not a seller card of merchant %q", ErrForbidden, c.ID, r.MerchantID)
+	if err := sellerCard(c, r.MerchantID); err != nil {
+		return nil, err
 	}
 	now := p.now()
 	s, err := p.store.Session(ctx, ID(r.SessionID))
@@ -202,18 +206,37 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 	return rec, nil
 }
 
-// retried answers a request whose ID is stored: the same signed bytes get
-// the seller's view (expired, as every read shows it, once it is pending
-// past its expiry), other bytes a conflict.
-func (p *Platform) retried(ctx context.Context, old *PaymentRecord, msg []byte) (*PaymentView, error) {
+// retried answers payment request msg (r), of card c, whose ID is
+// stored: other bytes get a conflict (requestTaken); the same signed
+// bytes, a retry, have c checked first as a new request of c is, but for
+// its counter, which is neither checked nor spent: its chain, revocation
+// and signature (verifyRecord: ErrCard or ErrSignature, unverified, as
+// check refuses them), then that it is a seller card of the request's
+// merchant (sellerCard: ErrForbidden). A refusal leaves the request as
+// it is, its state unread. A card that passes gets the seller's view as
+// a read shows it (currentView: expired, once it is pending past its
+// expiry).
+func (p *Platform) retried(ctx context.Context, c *CardRecord, old *PaymentRecord, msg []byte, r *record.PaymentRequest) (*PaymentView, error) {
 	if !bytes.Equal(old.Request, msg) {
 		return nil, requestTaken(old.ID)
 	}
-	r, err := p.current(ctx, old)
-	if err != nil {
+	if err := p.verifyRecord(ctx, c, msg, r); err != nil {
+		return nil, unverified(err)
+	}
+	if err := sellerCard(c, old.MerchantID); err != nil {
 		return nil, err
 	}
-	return p.view(ctx, r, nil)
+	return p.currentView(ctx, old)
+}
+
+// sellerCard returns nil when card c is a seller card of merchant
+// merchantID, and ErrForbidden otherwise: the refusal of a payment
+// request of c for that merchant, new or sent again.
+func sellerCard(c *CardRecord, merchantID string) error {
+	if c.MerchantID == "" || c.MerchantID != merchantID {
+		return fmt.Errorf("%w: card %s is not a seller card of merchant %q", ErrForbidden, c.ID, merchantID)
+	}
+	return nil
 }
 
 // storedRequest is the step of CreateRequest before it verifies the
@@ -530,7 +553,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		// its reply lost (its nonce spent, or expired since): check
 		// verified the card's chain, revocation and signature, and the
 		// retry gets the request's view, as a read shows it.
-		return p.settledView(ctx, r)
+		return p.currentView(ctx, r)
 	case err != nil:
 		return nil, err
 	}
@@ -705,11 +728,12 @@ func settledBy(r *PaymentRecord, ch []byte) bool {
 	return false
 }
 
-// settledView answers the consent that settled r (settledBy), sent again
-// once its reply was lost: the view of r as a read shows it (current
-// settles an expiry that is due, as every read does), with the receipt
-// stored, moving no money and signing nothing.
-func (p *Platform) settledView(ctx context.Context, r *PaymentRecord) (*PaymentView, error) {
+// currentView returns the view of r, without a consent nonce, as a read
+// shows it (current settles an expiry that is due, as every read does),
+// with the receipt stored, moving no money and signing nothing: the
+// answer to the consent that settled r (settledBy), sent again once its
+// reply was lost, and to a payment request, made or sent again.
+func (p *Platform) currentView(ctx context.Context, r *PaymentRecord) (*PaymentView, error) {
 	r, err := p.current(ctx, r)
 	if err != nil {
 		return nil, err

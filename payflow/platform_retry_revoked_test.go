@@ -15,13 +15,12 @@ import (
 )
 
 // TestRetryOfRevokedSellerCard: a payment request or refund sent again,
-// the same signed bytes as one accepted before, is answered as a retry
-// once its seller card is revoked too, in process and over HTTP, its card
-// neither verified nor its counter checked again (PROTOCOL.md §6.3, §6.5),
-// while the card's token and its new records are card_not_trusted: the
-// retried request gets its view, without a consent nonce, the pending one
-// withdrawn (cancelled) by that read and the captured one with its
-// receipt; the retried refund gets its view, the ledger moving no more.
+// the same signed bytes as one accepted before, once its seller card is
+// revoked, is refused as a new record of the card is, in process and over
+// HTTP (PROTOCOL.md §6.3, §6.5): card_not_trusted with the same message
+// and no view, so that nothing of the request or refund is told (not its
+// state, receipt or refunded total); the pending request is left pending,
+// not withdrawn by a read, and the ledger does not move.
 func TestRetryOfRevokedSellerCard(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
@@ -35,7 +34,6 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 	type made struct {
 		pending, captured       *payflow.PaymentView
 		pendingMsg, capturedMsg []byte
-		refund                  *payflow.RefundView
 		refundMsg               []byte
 	}
 	mades := make([]made, len(apis))
@@ -47,8 +45,7 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 		m.captured = s.captured(t, v.ID, false)
 		rid := payflow.ID{'r', byte(i)}
 		m.refundMsg = s.seller.MustSign(&record.RefundRequest{RefundID: rid[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
-		var err error
-		m.refund, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: m.refundMsg})
+		_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: m.refundMsg})
 		require.NoError(t, err)
 	}
 	before := s.balances(t)
@@ -59,30 +56,31 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 		m := mades[i]
 		_, err := a.api.Payment(ctx, s.seller.Token, m.pending.ID)
 		require.ErrorIs(t, err, payflow.ErrCard, "%s: the revoked card's token", a.name)
+
+		_, err = a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(
+			paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
+		require.ErrorIs(t, err, payflow.ErrCard, "%s: a new request of the revoked card", a.name)
+		fresh := refusal(err)
+		require.Equal(t, "card_not_trusted", fresh.Code, a.name)
+		for _, msg := range [][]byte{m.pendingMsg, m.capturedMsg} {
+			got, err := a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+			require.ErrorIs(t, err, payflow.ErrCard, a.name)
+			assert.Equal(t, fresh, refusal(err), "%s: the refusal of a new request", a.name)
+			assert.Nil(t, got, "%s: no view", a.name)
+		}
 		s.requireState(t, m.pending.ID, payflow.StatePending)
-
-		got, err := a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: m.pendingMsg})
-		require.NoError(t, err, a.name)
-		assert.Equal(t, payflow.StateCancelled, got.State, "%s: withdrawn by the read", a.name)
-		assert.Nil(t, got.ConsentNonce, a.name)
-		assert.Equal(t, m.pendingMsg, got.Request, a.name)
-		s.requireState(t, m.pending.ID, payflow.StateCancelled)
-
-		got, err = a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: m.capturedMsg})
-		require.NoError(t, err, a.name)
-		assert.Equal(t, payflow.StateCaptured, got.State, a.name)
-		assert.Equal(t, uint64(690), got.Captured, a.name)
-		assert.Equal(t, uint64(200), got.Refunded, a.name)
-		assert.Equal(t, m.captured.Receipt, got.Receipt, "%s: the stored receipt", a.name)
-
-		rv, err := a.api.Refund(ctx, &payflow.RefundRequest{Refund: m.refundMsg})
-		require.NoError(t, err, a.name)
-		assert.Equal(t, m.refund, rv, a.name)
+		s.requireState(t, m.captured.ID, payflow.StateCaptured)
 
 		rid := payflow.ID{'n', byte(i)}
 		_, err = a.api.Refund(ctx, &payflow.RefundRequest{Refund: s.seller.MustSign(&record.RefundRequest{
 			RefundID: rid[:], RequestID: m.captured.ID[:], Amount: 100, Currency: "EUR"})})
-		assert.ErrorIs(t, err, payflow.ErrCard, "%s: a new refund of the revoked card", a.name)
+		require.ErrorIs(t, err, payflow.ErrCard, "%s: a new refund of the revoked card", a.name)
+		fresh = refusal(err)
+		require.Equal(t, "card_not_trusted", fresh.Code, a.name)
+		rv, err := a.api.Refund(ctx, &payflow.RefundRequest{Refund: m.refundMsg})
+		require.ErrorIs(t, err, payflow.ErrCard, a.name)
+		assert.Equal(t, fresh, refusal(err), "%s: the refusal of a new refund", a.name)
+		assert.Nil(t, rv, "%s: no view", a.name)
 	}
 	assert.Equal(t, before, s.balances(t), "the ledger did not move")
 	require.NoError(t, s.Ledger.Verify(ctx))
@@ -90,10 +88,10 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 
 // TestRetriedRefundOfRevokedSellerCardFinishes: a refund accepted while
 // its seller card was trusted, whose transfer the ledger did not make (it
-// was down), sent again once the card is revoked, is finished by that
-// retry as the recovery sweep would finish it: the transfer is made once
-// and the retry gets the refund's view with its receipt (PROTOCOL.md
-// §6.5).
+// was down), sent again once the card is revoked, is refused
+// card_not_trusted, no view returned, the refund left pending and the
+// ledger unmoved; the recovery sweep then finishes it, the transfer made
+// once, and the refund sent again is still refused so (PROTOCOL.md §6.5).
 func TestRetriedRefundOfRevokedSellerCardFinishes(t *testing.T) {
 	ctx := context.Background()
 	ls := &downLedger{Store: ledgermemory.New()}
@@ -114,14 +112,35 @@ func TestRetriedRefundOfRevokedSellerCardFinishes(t *testing.T) {
 
 	s.Revoke(s.seller)
 	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Equal(t, "card_not_trusted", payflow.AsError(err).Code)
+	assert.Nil(t, rv, "no view")
+	ref, err = s.Store.Refund(ctx, id)
 	require.NoError(t, err)
-	assert.Equal(t, id, rv.ID)
-	assert.Equal(t, uint64(300), rv.Amount)
-	assert.NotEmpty(t, rv.Receipt)
+	assert.Equal(t, payflow.RefundPending, ref.State, "left pending")
+	assert.Equal(t, basketPaid, s.balances(t), "the retry moved nothing")
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1, "the sweep finished the refund")
+	ref, err = s.Store.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundDone, ref.State)
+	assert.NotEmpty(t, ref.Receipt)
 	moved := [2]payflow.Balance{{Posted: funds - 690 + 300}, {Posted: 690 - 300}}
 	assert.Equal(t, moved, s.balances(t), "the refund made once")
-	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
-	require.NoError(t, err)
-	assert.Equal(t, moved, s.balances(t), "sent again, nothing more moves")
+
+	rv, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Nil(t, rv, "no view")
+	s.sweep(t, 0, "nothing left to finish")
+	assert.Equal(t, moved, s.balances(t), "nothing more moves")
 	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// refusal returns the code, message and status of err, as AsError gives
+// them, without the ID of the HTTP request that a client's error carries.
+func refusal(err error) payflow.Error {
+	e := *payflow.AsError(err)
+	e.RequestID = ""
+	return e
 }

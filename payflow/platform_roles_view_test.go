@@ -69,9 +69,10 @@ func TestPaymentViewOfPayerMadeSellerCard(t *testing.T) {
 // TestPhoneApproveOfPayerMadeSellerCardSignsNothing: a shopper phone whose
 // card has become a merchant's seller card since the request on its screen
 // was made reads the request's fresh view without a consent nonce and
-// fails Approve with ErrConflict, as for a settlement under way
-// (PROTOCOL.md §6.3), before the card verifies the PIN or signs; no money
-// moves.
+// fails Approve with ErrConflict, as for a settlement under way, its
+// message saying that a settlement may be under way or the card may not
+// pay (PROTOCOL.md §6.3), before the card verifies the PIN or signs; no
+// money moves.
 func TestPhoneApproveOfPayerMadeSellerCardSignsNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -86,6 +87,8 @@ func TestPhoneApproveOfPayerMadeSellerCardSignsNothing(t *testing.T) {
 	require.NoError(t, err)
 	_, err = w.shopper.Approve(ctx, "000000") // a PIN the card would refuse
 	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.Equal(t, "payflow: conflicting request: a settlement of the request is under way, or the card may not pay it (a merchant's seller card)",
+		payflow.AsError(err).Message, "the message says both")
 	after, err := w.shopperCard.Card.Counter()
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the card signed nothing")

@@ -845,11 +845,16 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, also a copy sent at the same moment as the one made (whose
 // reservation may leave too little for the copy, or whose counter the
-// copy finds spent), its card not verified again, also once it is
-// revoked, and a refund whose transfer is still to be made is finished by
-// that retry, as RecoverSweep would finish it, the money moving once (a
-// failed one is answered with its failure); another refund with the same
-// ID is ErrConflict.
+// copy finds spent), once its card is checked as for a new refund of it,
+// but for its counter, which is neither checked nor spent (see
+// refundRetried): a seller card revoked since, or whose chain is no
+// longer trusted, is ErrCard, and one that is no longer a seller card of
+// the payee ErrForbidden, the refund left as it is and nothing of it
+// told (one whose transfer is still to be made is finished by
+// RecoverSweep). A refund whose transfer is still to be made is finished
+// by a retry that passes, as RecoverSweep would finish it, the money
+// moving once (a failed one is answered with its failure); another
+// refund with the same ID is ErrConflict.
 // A refund of a payment not captured yet (pending, held, or its
 // settlement under way) is ErrConflict and spends no counter (see
 // refuse): the same signed refund sent again is refused the same way
@@ -885,7 +890,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	if decided { // the same bytes, accepted before: a retry
-		return p.refundRetried(ctx, old, req.Refund)
+		return p.refundRetried(ctx, c, old, req.Refund, &rr)
 	}
 	a, err := p.check(ctx, c, req.Refund, &rr)
 	if err != nil {
@@ -899,7 +904,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, p.refuse(ctx, a, err)
 	}
 	if c.MerchantID != pay.MerchantID {
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: card %s is not a seller card of the payee", ErrForbidden, c.ID))
+		return nil, p.refuse(ctx, a, notPayeeCard(c))
 	}
 	if rr.Currency != pay.Currency {
 		return nil, p.refuse(ctx, a, fmt.Errorf("%w: refund in %s of a payment in %s", ErrMismatch, rr.Currency, pay.Currency))
@@ -920,7 +925,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		if rr.Amount > pay.Captured || pay.Refunded > pay.Captured-rr.Amount {
 			// The reservation that leaves too little may be a copy's of
 			// these bytes, made since this call read no refund under id.
-			return p.refundCopied(ctx, id, req.Refund,
+			return p.refundCopied(ctx, c, req.Refund, &rr,
 				p.refuse(ctx, a, fmt.Errorf("%w: %d refunded of %d captured, %d more asked", ErrLimit, pay.Refunded, pay.Captured, rr.Amount)))
 		}
 		pay.Refunded += rr.Amount
@@ -930,12 +935,12 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		err := p.accept(ctx, a)
 		if err == nil {
 			if a.Refund != ref { // a concurrent copy stored it first
-				return p.refundRetried(ctx, a.Refund, req.Refund)
+				return p.refundRetried(ctx, c, a.Refund, req.Refund, &rr)
 			}
 			break
 		}
 		if errors.Is(err, ErrClone) {
-			return p.refundCopied(ctx, id, req.Refund, err)
+			return p.refundCopied(ctx, c, req.Refund, &rr, err)
 		}
 		if !errors.Is(err, ErrConflict) {
 			return nil, err
@@ -966,41 +971,65 @@ func (p *Platform) storedRefund(ctx context.Context, id ID, msg []byte) (*Refund
 	return old, decided, err
 }
 
-// refundCopied answers err, the refusal of refund id, whose signed record
-// is msg, after its first read found no refund under id: when err is
-// ErrClone, a copy of msg sent at the same moment may have spent the
-// card's counter first and stored the refund (its reservation too, which
-// may be what left too little for this call), and the stored refund then
-// answers, as it answers the same refund sent again (refundRetried);
-// otherwise, or when no refund can be read under id, err does.
-func (p *Platform) refundCopied(ctx context.Context, id ID, msg []byte, err error) (*RefundView, error) {
+// refundCopied answers err, the refusal of refund rr of card c, whose
+// signed record is msg, after its first read found no refund under its
+// ID: when err is ErrClone, a copy of msg sent at the same moment may
+// have spent the card's counter first and stored the refund (its
+// reservation too, which may be what left too little for this call), and
+// the stored refund then answers, as it answers the same refund sent
+// again (refundRetried); otherwise, or when no refund can be read under
+// the ID, err does.
+func (p *Platform) refundCopied(ctx context.Context, c *CardRecord, msg []byte, rr *record.RefundRequest, err error) (*RefundView, error) {
 	if !errors.Is(err, ErrClone) {
 		return nil, err
 	}
-	old, rerr := p.store.Refund(ctx, id)
+	old, rerr := p.store.Refund(ctx, ID(rr.RefundID))
 	if rerr != nil {
 		return nil, err
 	}
-	return p.refundRetried(ctx, old, msg)
+	return p.refundRetried(ctx, c, old, msg, rr)
 }
 
-func (p *Platform) refundRetried(ctx context.Context, old *RefundRecord, msg []byte) (*RefundView, error) {
+// refundRetried answers refund request msg (rr), of card c, whose ID is
+// stored as old: other bytes get a conflict (refundTaken); the same
+// signed bytes, a retry, have c checked first as a new refund of c is,
+// but for its counter, which is neither checked nor spent: its chain,
+// revocation and signature (verifyRecord: ErrCard or ErrSignature,
+// unverified, as check refuses them), then, the payment read, that it is
+// a seller card of the payee (ErrForbidden). A refusal leaves the refund
+// as it is: one whose transfer is still to be made is finished by
+// RecoverSweep. A card that passes gets the refund's view, a refund whose
+// transfer is still to be made finished first (driveRefund, the money
+// moving once), or a failed refund's failure (refundFailure).
+func (p *Platform) refundRetried(ctx context.Context, c *CardRecord, old *RefundRecord, msg []byte, rr *record.RefundRequest) (*RefundView, error) {
 	if !bytes.Equal(old.Request, msg) {
 		return nil, refundTaken(old.ID)
+	}
+	if err := p.verifyRecord(ctx, c, msg, rr); err != nil {
+		return nil, unverified(err)
+	}
+	pay, err := p.store.Payment(ctx, old.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	if c.MerchantID != pay.MerchantID {
+		return nil, notPayeeCard(c)
 	}
 	switch old.State {
 	case RefundFailed:
 		return nil, refundFailure(old)
 	case RefundPending:
-		pay, err := p.store.Payment(ctx, old.RequestID)
-		if err != nil {
-			return nil, err
-		}
 		if err := p.driveRefund(ctx, old, pay); err != nil {
 			return nil, err
 		}
 	}
 	return refundView(old), nil
+}
+
+// notPayeeCard is the refusal of a refund signed by card c, which is not
+// a seller card of the payee, new or sent again.
+func notPayeeCard(c *CardRecord) error {
+	return fmt.Errorf("%w: card %s is not a seller card of the payee", ErrForbidden, c.ID)
 }
 
 // refundTaken is the refusal of a refund request whose ID another refund

@@ -812,9 +812,11 @@ func (s *Shopper) clearPIN(err error) error {
 }
 
 // errSettling is the error of a consent to a request whose payer's view
-// is pending without a consent nonce: the view of a pending request
-// carries one unless a settlement is under way.
-var errSettling = fmt.Errorf("%w: a settlement of the request is under way", ErrConflict)
+// is pending without a consent nonce: the payer's view of a pending
+// request carries one unless a settlement is under way, or the card may
+// not pay (it has become a merchant's seller card since the request was
+// made, see Platform.Payment).
+var errSettling = fmt.Errorf("%w: a settlement of the request is under way, or the card may not pay it (a merchant's seller card)", ErrConflict)
 
 // sentConsent is a signed consent and the view of the request it was
 // signed over.

@@ -835,7 +835,7 @@ func TestApproveOfReceiptToCollectWhileSettlingStaysKept(t *testing.T) {
 	w, r, err := approveForgotten(t, &forgetfulAPI{settling: true})
 	lost, src, screen, counter := r.lost, r.src, r.screen, r.counter
 	require.ErrorIs(t, err, payflow.ErrConflict)
-	assert.EqualError(t, err, "payflow: conflicting request: a settlement of the request is under way")
+	assert.EqualError(t, err, "payflow: conflicting request: a settlement of the request is under way, or the card may not pay it (a merchant's seller card)")
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	on, err := w.shopper.Payment()
 	require.NoError(t, err, "the receipt to collect stays on screen")

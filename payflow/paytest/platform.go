@@ -962,8 +962,9 @@ func staleMark(t *testing.T, s *Shop) {
 // final_state, with the reply of a consent to a request that the merchant
 // cancelled, spends its nonce and moves nothing; the payer's screen shows
 // it cancelled without a consent nonce, declining another is final_state,
-// and another sent again by the seller's phone is answered cancelled; one
-// that no call reads before its expiry expires. A held
+// and another sent again by the seller's phone is card_not_trusted, as a
+// new request of the card, with no view; one that no call reads before its
+// expiry expires. A held
 // request stays held: the revoked card's token is card_not_trusted and
 // captures nothing, the merchant's other seller card captures it, and
 // one that nobody captures expires at its hold expiry, its hold voided.
@@ -1021,8 +1022,8 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 	require.ErrorIs(t, err, payflow.ErrFinal, "declining another")
 	assert.Equal(t, payflow.StateCancelled, state(other.ID))
 	v, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: resent})
-	require.NoError(t, err, "the signed request sent again")
-	assert.Equal(t, payflow.StateCancelled, v.State)
+	require.ErrorIs(t, err, payflow.ErrCard, "the signed request sent again")
+	assert.Nil(t, v, "no view of it")
 	assert.Equal(t, before, s.Balances("EUR"), "no money moved")
 
 	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: captured.ID})
