@@ -1,8 +1,10 @@
 package pki
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/x509"
-	"fmt"
+	"io"
 	"math/big"
 	"testing"
 	"time"
@@ -68,10 +70,13 @@ func TestCRLTimeYearInUTC(t *testing.T) {
 
 // TestIssueCRLAtTheLimit: IssueCRL issues a CRL of exactly MaxCRLSize
 // octets, the most that a Verifier reads, holding every entry given, and
-// refuses only CRLs longer than that on the way (TestIssueCRLTooLong: a
-// longer one is refused).
+// refuses one a single octet longer (TestIssueCRLTooLong: longer ones are
+// refused too). The CA signs with a signer whose signatures all take
+// sigLen octets, so that the entries alone set the CRL's length.
 func TestIssueCRLAtTheLimit(t *testing.T) {
 	h := newHierarchy(t)
+	ca, err := h.root.NewIntermediate(sigLenSigner{newKey(t)}, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
 	// Entries without a reason code, of serial numbers of l octets, take
 	// 19+l octets each: n octets of entries are k entries of 20 to 39
 	// octets, of serials of 4 octets or more, all distinct.
@@ -91,28 +96,40 @@ func TestIssueCRLAtTheLimit(t *testing.T) {
 	// What a CRL holds besides its entries and signature, from one whose
 	// elements' lengths take as many octets as at the limit.
 	small := 1 << 17
-	der, err := h.ca.IssueCRL(entries(small), 1, t0.Add(time.Hour))
+	der, err := ca.IssueCRL(entries(small), 1, t0.Add(time.Hour))
 	require.NoError(t, err)
 	crl, err := x509.ParseRevocationList(der)
 	require.NoError(t, err)
-	other := len(der) - small - len(crl.Signature)
-	// An ECDSA P-256 signature takes 71 octets half the time, 70 or 72
-	// most of the other half.
-	n := MaxCRLSize - other - 71
-	for range 30 {
-		der, err := h.ca.IssueCRL(entries(n), 1, t0.Add(time.Hour))
-		if err == nil && len(der) == MaxCRLSize {
-			crl, err := x509.ParseRevocationList(der)
-			require.NoError(t, err)
-			assert.Len(t, crl.RevokedCertificateEntries, len(entries(n)))
-			return
-		}
-		size := len(der)
-		if err != nil {
-			_, scanErr := fmt.Sscanf(err.Error(), "pki: invalid argument: CRL of %d octets", &size)
-			require.NoError(t, scanErr, "refused for its length: %v", err)
-			require.Greater(t, size, MaxCRLSize, "refused at or below the limit")
+	require.Len(t, crl.Signature, sigLen)
+	n := MaxCRLSize - (len(der) - small)
+
+	revoked := entries(n)
+	der, err = ca.IssueCRL(revoked, 1, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, der, MaxCRLSize)
+	crl, err = x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	assert.Len(t, crl.RevokedCertificateEntries, len(revoked))
+
+	_, err = ca.IssueCRL(entries(n+1), 1, t0.Add(time.Hour))
+	requireRefusal(t, err, ErrInvalid, -1)
+	assert.EqualError(t, err, "pki: invalid argument: CRL of 8388609 octets, longer than the 8388608 that a Verifier reads")
+}
+
+// sigLen is the length of every signature of a sigLenSigner: that of an
+// ECDSA P-256 signature of one 32-octet and one 33-octet integer, which
+// half of them have.
+const sigLen = 71
+
+// sigLenSigner signs as its key, again until the signature is sigLen
+// octets long.
+type sigLenSigner struct{ *ecdsa.PrivateKey }
+
+func (s sigLenSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	for {
+		sig, err := s.PrivateKey.Sign(r, digest, opts)
+		if err != nil || len(sig) == sigLen {
+			return sig, err
 		}
 	}
-	t.Fatalf("no CRL of %d octets issued", MaxCRLSize)
 }

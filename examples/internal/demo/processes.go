@@ -362,7 +362,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 		case err := <-served:
 			return err
 		case <-ticks.air:
-			err = air.Send(bystanders, time.Now())
+			err = air.Send(bystanders, WallClock())
 		case <-ticks.sweep:
 			if err = sweepDue(ctx, cloud, screen); err == nil {
 				err = topUp()
@@ -378,9 +378,10 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 
 // cloudTicks are the ticks of the cloud program's work while it serves
 // (RunCloud): air's, at which it writes the bystanders' adverts into the
-// air (every 300 ms), sweep's, at which it sweeps (sweepDue) and tops
-// Alice's wallet up (every 5 seconds), and crl's, at which it refreshes
-// its CRLs (every hour).
+// air (every 300 ms), dated on the phones' clock (WallClock), on which
+// they age adverts (Air.Receive), sweep's, at which it sweeps (sweepDue)
+// and tops Alice's wallet up (every 5 seconds), and crl's, at which it
+// refreshes its CRLs (every hour).
 type cloudTicks struct{ air, sweep, crl <-chan time.Time }
 
 // newCloudTicks starts the tickers of the cloud program's work
