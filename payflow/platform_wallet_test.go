@@ -649,3 +649,33 @@ func TestConsentLooksUpTakenAccountAgain(t *testing.T) {
 	}
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
+
+// TestConsentOfPayerWithoutWalletCreatesNone: a payer card that has no
+// wallet in the request's currency is refused ErrFunds, the request left
+// pending, and the platform leaves that wallet to the ledger: it creates
+// no wallet account for the payer (asset wallets it does create).
+func TestConsentOfPayerWithoutWalletCreatesNone(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	s := paytest.NewShop(f, false)
+	bob := f.NewCard("Bob")
+	bob.Login(record.RoleShopper)
+	session := f.Pair(bob, s.Seller)
+	r := paytest.Request(session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
+	v, err := f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.Seller.MustSign(r)})
+	require.NoError(t, err)
+	pv, err := f.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+
+	_, err = f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: bob.MustSign(paytest.Consent(pv))})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	assert.EqualError(t, err, "payflow: insufficient funds: ledger: debit_account_not_found")
+	pv, err = f.Platform.Payment(ctx, s.Seller.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, pv.State)
+	wallet := payflow.AccountID(payflow.AccountWallet, eurLedger, bob.ID)
+	accounts, err := f.Ledger.LookupAccounts(ctx, []ledger.ID{wallet})
+	require.NoError(t, err)
+	assert.Empty(t, accounts, "no wallet account made for the payer")
+	assert.Equal(t, payflow.Balance{}, s.Balances("EUR")[1], "the merchant got nothing")
+}
