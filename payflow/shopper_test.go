@@ -1079,17 +1079,25 @@ func TestApproveDuringOthersSettlementSignsNothing(t *testing.T) {
 	require.Equal(t, payflow.StatePending, v.State)
 	require.Empty(t, v.ConsentNonce, "a settlement is under way")
 
+	require.ErrorIs(t, w.approveSignsNothing(t, ctx), payflow.ErrConflict)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the earlier consent")
+}
+
+// approveSignsNothing has the shopper Approve with a PIN the card would
+// refuse and returns Approve's error, after asserting that the shopper
+// card signed nothing and verified no PIN.
+func (w *phoneWorld) approveSignsNothing(t *testing.T, ctx context.Context) error {
+	t.Helper()
 	before, err := w.shopperCard.Card.Counter()
 	require.NoError(t, err)
-	_, err = w.shopper.Approve(ctx, "000000") // a PIN the card would refuse
-	require.ErrorIs(t, err, payflow.ErrConflict)
+	_, approveErr := w.shopper.Approve(ctx, "000000")
 	after, err := w.shopperCard.Card.Counter()
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the card signed nothing")
 	left, total, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
 	assert.Equal(t, total, left, "the card verified no PIN")
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the earlier consent")
+	return approveErr
 }
 
 // TestWaitPaymentPastMisreadKeptConsent: a consent held for a manual
