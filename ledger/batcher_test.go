@@ -734,27 +734,24 @@ func TestClockOutsideNanosecondRange(t *testing.T) {
 	assert.Equal(t, got[0].Timestamp+1, got[1].Timestamp, "a clock before 1678 is behind the last timestamp")
 }
 
-// sweepWatch counts the calls of Tx.ExpiredPending and keeps the now of
-// the last one.
-type sweepWatch struct {
+// expiredHook is a store whose Tx.ExpiredPending is expired, given the
+// store's own Tx.
+type expiredHook struct {
 	ledger.Store
-	calls   atomic.Int64
-	lastNow atomic.Uint64
+	expired func(tx ledger.Tx, now uint64, limit int) ([]ledger.Transfer, error)
 }
 
-func (s *sweepWatch) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(sweepWatchTx{tx, s}) })
+func (s *expiredHook) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(expiredHookTx{tx, s.expired}) })
 }
 
-type sweepWatchTx struct {
+type expiredHookTx struct {
 	ledger.Tx
-	s *sweepWatch
+	expired func(tx ledger.Tx, now uint64, limit int) ([]ledger.Transfer, error)
 }
 
-func (t sweepWatchTx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
-	t.s.calls.Add(1)
-	t.s.lastNow.Store(now)
-	return t.Tx.ExpiredPending(now, limit)
+func (t expiredHookTx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
+	return t.expired(t.Tx, now, limit)
 }
 
 // TestNoSweepPastTheLimit: a batch whose events need timestamps beyond
@@ -776,7 +773,13 @@ func TestNoSweepPastTheLimit(t *testing.T) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s := &sweepWatch{Store: open(t)}
+			var calls atomic.Int64    // of Tx.ExpiredPending
+			var lastNow atomic.Uint64 // the now of the last one
+			s := &expiredHook{Store: open(t), expired: func(tx ledger.Tx, now uint64, limit int) ([]ledger.Transfer, error) {
+				calls.Add(1)
+				lastNow.Store(now)
+				return tx.ExpiredPending(now, limit)
+			}}
 			l, now := clocked(t, s, ledger.Options{})
 			_, err := l.CreateAccounts(ctx, []ledger.Account{account(1), account(2)})
 			require.NoError(t, err)
@@ -785,19 +788,19 @@ func TestNoSweepPastTheLimit(t *testing.T) {
 			res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(1, 1)})
 			require.NoError(t, err)
 			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
-			require.Equal(t, int64(1), s.calls.Load())
-			assert.Equal(t, ledger.TimestampLimit-1, s.lastNow.Load())
+			require.Equal(t, int64(1), calls.Load())
+			assert.Equal(t, ledger.TimestampLimit-1, lastNow.Load())
 
 			now.Store(int64(ledger.TimestampLimit))
 			_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(2, 1), transfer(3, 1)})
 			require.ErrorIs(t, err, ledger.ErrTimestampLimit, "two events at the limit")
-			assert.Equal(t, int64(1), s.calls.Load(), "swept for a batch that cannot fit")
+			assert.Equal(t, int64(1), calls.Load(), "swept for a batch that cannot fit")
 
 			setLastTimestamp(t, s, ledger.TimestampLimit)
 			_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(4, 1)})
 			require.ErrorIs(t, err, ledger.ErrTimestampLimit, "one event past the limit")
-			assert.Equal(t, int64(1), s.calls.Load(), "swept at a time past the limit")
-			assert.Equal(t, ledger.TimestampLimit-1, s.lastNow.Load())
+			assert.Equal(t, int64(1), calls.Load(), "swept at a time past the limit")
+			assert.Equal(t, ledger.TimestampLimit-1, lastNow.Load())
 
 			got, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2),
 				ledger.IDFromUint64(3), ledger.IDFromUint64(4)})

@@ -743,8 +743,8 @@ func TestCorruptState(t *testing.T) {
 	tests["personalising, chain not linking in itself"] = personalising(withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
 	// A card being personalised has never signed: its counter is 0.
 	require.Zero(t, stateCounter(good))
-	tests["personalising, counter 1"] = personalising(with(13, 1))
-	tests["personalising, counter 2^56"] = personalising(with(6, 1))
+	tests["personalising, counter 1"] = personalising(with(offCounter+7, 1))
+	tests["personalising, counter 2^56"] = personalising(with(offCounter, 1))
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
 			m := new(applet.Memory)

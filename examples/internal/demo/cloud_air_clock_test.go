@@ -2,7 +2,6 @@ package demo
 
 import (
 	"bytes"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,12 +23,7 @@ import (
 // tick of the air (useTestTicks).
 func TestCloudAirOnPhoneClock(t *testing.T) {
 	dir := setUpFolder(t)
-	at := time.Now().Add(-time.Minute)
-	var phoneAt atomic.Int64 // read by the cloud program too
-	phoneAt.Store(at.UnixNano())
-	old := WallClock
-	WallClock = func() time.Time { return time.Unix(0, phoneAt.Load()) }
-	t.Cleanup(func() { WallClock = old })
+	clock := useStillClock(t, time.Now().Add(-time.Minute)) // read by the cloud program too
 	ticks := useTestTicks(t)
 	p := startCloudProgram(t, dir, nil)
 	p.out.Require(t, "are in range")
@@ -49,7 +43,7 @@ func TestCloudAirOnPhoneClock(t *testing.T) {
 	require.NoError(t, ph.Login(t.Context()))
 	heard := func(after time.Duration) []string {
 		t.Helper()
-		phoneAt.Store(at.Add(after).UnixNano())
+		clock.Set(after)
 		require.NoError(t, Air{Dir: dir}.Receive(NewRadio(1, 0), ph.Scanner, ph.Station, WallClock()))
 		entries, err := ph.ServiceQueue(t.Context())
 		require.NoError(t, err)

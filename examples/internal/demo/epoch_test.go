@@ -61,34 +61,45 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	assert.Contains(t, w.out.String(), "[seller]  Confirmation: Alice, pairing code "+second.PairingCode+" (the other screen must show the same)\n", "the till shows the new pairing code")
 }
 
-// epochClock is a clock that stands still about end, the end of an EID
-// epoch, where the test sets it (Set, EndEpoch).
-type epochClock struct {
-	end time.Time
-	at  atomic.Int64 // UnixNano
+// stillClock is a clock that stands still where the test sets it, about
+// base (Set, EndEpoch).
+type stillClock struct {
+	base time.Time
+	at   atomic.Int64 // UnixNano
 }
 
 // Now reads c.
-func (c *epochClock) Now() time.Time { return time.Unix(0, c.at.Load()) }
+func (c *stillClock) Now() time.Time { return time.Unix(0, c.at.Load()) }
 
-// Set has c stand still d after the epoch's end (before it, for a
-// negative d).
-func (c *epochClock) Set(d time.Duration) { c.at.Store(c.end.Add(d).UnixNano()) }
+// Set has c stand still d after its base (before it, for a negative d).
+func (c *stillClock) Set(d time.Duration) { c.at.Store(c.base.Add(d).UnixNano()) }
 
-// EndEpoch has c stand still just after the epoch's end, at the start of
-// the next: the cloud takes the EIDs of the epoch after its own.
-func (c *epochClock) EndEpoch() { c.Set(0) }
+// EndEpoch has a clock of standStill stand still just after the epoch's
+// end, its base, at the start of the next: the cloud takes the EIDs of
+// the epoch after its own.
+func (c *stillClock) EndEpoch() { c.Set(0) }
 
-// standStill sets the phones' clock (WallClock) to stand still just
-// before the end of the epoch of the cloud's clock, until the test ends,
-// and returns it: the test moves it on (EndEpoch, Set), and may give it
-// to the cloud too (Now).
-func standStill(t *testing.T) *epochClock {
-	c := &epochClock{end: adv.EpochStart(adv.Epoch(time.Now()) + 1)}
-	c.Set(-time.Millisecond)
+// useStillClock sets the phones' clock (WallClock) to stand still at
+// base until the test ends, and returns it: the test moves it on (Set),
+// and may give it to the cloud too (Now).
+func useStillClock(t *testing.T, base time.Time) *stillClock {
+	t.Helper()
+	c := &stillClock{base: base}
+	c.Set(0)
 	old := WallClock
 	WallClock = c.Now
 	t.Cleanup(func() { WallClock = old })
+	return c
+}
+
+// standStill sets the phones' clock (WallClock) to stand still just
+// before the end of the epoch of the cloud's clock, its base, until the
+// test ends, and returns it: the test moves it on (EndEpoch, Set), and
+// may give it to the cloud too (Now).
+func standStill(t *testing.T) *stillClock {
+	t.Helper()
+	c := useStillClock(t, adv.EpochStart(adv.Epoch(time.Now())+1))
+	c.Set(-time.Millisecond)
 	return c
 }
 
@@ -457,7 +468,7 @@ func TestPairedMeanwhileAfterReselection(t *testing.T) {
 	// The till hears Alice under the EID of the epoch after, first heard
 	// last: its newest.
 	clock.Set(time.Millisecond)
-	p := advertAt(t, w.alice.Station, adv.EpochStart(adv.Epoch(clock.end)+1))
+	p := advertAt(t, w.alice.Station, adv.EpochStart(adv.Epoch(clock.base)+1))
 	next = p.EID
 	armed.Store(true)
 	require.NoError(t, w.till.Scanner.Queue.Observe(p, -60, WallClock()))

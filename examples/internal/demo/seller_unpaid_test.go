@@ -40,9 +40,7 @@ func servedFolder(t *testing.T, now func() time.Time) (dir string, c *Cloud, url
 // within one EID epoch.
 func stopWallClock(t *testing.T) {
 	t.Helper()
-	at, old := time.Now(), WallClock
-	WallClock = func() time.Time { return at }
-	t.Cleanup(func() { WallClock = old })
+	useStillClock(t, time.Now())
 }
 
 // sellerMeets runs the seller program against the cloud at url of the
