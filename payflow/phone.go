@@ -142,6 +142,10 @@ type PhoneOptions struct {
 	// adv.DefaultUUID, and a card that broadcasts under another UUID
 	// then fails EID, Login and Select with adv.ErrForeign.
 	Codec adv.Codec
+	// Assets has the phone advertise assets (adv.FlagAssets, PROTOCOL.md
+	// §1.1): its app can exchange e-tickets and other assets, not only
+	// pay or be paid (Advert).
+	Assets bool
 }
 
 // phoneCard is what both phones need of a CA-SIM; *simcard.Card has it.
@@ -351,10 +355,27 @@ func (p *phone) CardID() (string, error) {
 	return id, nil
 }
 
-// Advert returns the advert the card broadcasts now (its EID for the
-// current epoch and the phone's role).
+// Advert returns the advert the card broadcasts now: its EID for the
+// current epoch, the phone's role and the flags (PROTOCOL.md §1.1). It
+// sets adv.FlagAssets when PhoneOptions.Assets says so, and adv.FlagBusy
+// while the phone is in a payment session with another peer: the session
+// it selected last is paired, as the phone last saw it (Select, or
+// WaitPaired for the phone that selected first), and has not expired by
+// the phone's clock (PhoneOptions.Now before SessionView.ExpiresAt). A
+// session that waits for the peer to select this phone back is not busy,
+// so that the peer's app does not grey out the phone that waits for it;
+// a phone leaves a paired session only as it expires or another is
+// selected. A card's error is returned as it is.
 func (p *phone) Advert() ([]byte, error) {
-	return p.card.Advert(adv.Epoch(p.opts.Now()), p.role, 0)
+	now := p.opts.Now()
+	var flags adv.Flags
+	if p.opts.Assets {
+		flags |= adv.FlagAssets
+	}
+	if s := p.currentSession(); s != nil && s.State == SessionPaired && !sessionLapsed(s, now) {
+		flags |= adv.FlagBusy
+	}
+	return p.card.Advert(adv.Epoch(now), p.role, flags)
 }
 
 // EID returns the card's EID for the current epoch, as its advert carries
@@ -365,6 +386,8 @@ func (p *phone) EID() (adv.EID, error) {
 }
 
 // currentEID returns the card's EID for the current epoch, and the epoch.
+// It asks the card for an advert without flags: the EID does not depend
+// on them.
 func (p *phone) currentEID() (adv.EID, uint32, error) {
 	epoch := adv.Epoch(p.opts.Now())
 	p.mu.Lock()
