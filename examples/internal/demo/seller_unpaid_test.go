@@ -45,10 +45,15 @@ func stopWallClock(t *testing.T) {
 
 // sellerMeets runs the seller program against the cloud at url of the
 // folder dir, and Alice's phone, as the shopper program runs it (runPhone),
-// with buy once she paired with the till. A phone that ends stops the
+// which, once she paired with the till, waits for its payment request
+// (awaitRequest) and gives it to answer. A phone that ends stops the
 // other, which would wait for it until -wait ends, unless it ended
-// without an error. It returns the seller's output and both errors.
-func sellerMeets(t *testing.T, dir, url string, buy func(wctx context.Context, f *phoneFlags, ph *Phone) error) (sOut string, sErr, pErr error) {
+// without an error; but the seller program's end does not cut answer
+// short, which it runs with a context that only the test's end cancels:
+// the seller program may see the request end, and end, before the reply
+// to the phone's answer reached the phone. It returns the seller's output
+// and both errors.
+func sellerMeets(t *testing.T, dir, url string, answer func(ctx context.Context, ph *Phone, v *payflow.PaymentView) error) (sOut string, sErr, pErr error) {
 	t.Helper()
 	args := []string{"-data", dir, "-url", url, "-wait", "1m"}
 	sctx, stopSeller := context.WithCancel(t.Context())
@@ -64,7 +69,11 @@ func sellerMeets(t *testing.T, dir, url string, buy func(wctx context.Context, f
 	}()
 	pErr = runPhone(pctx, "shopper", "alice", "Corner Grocer", append(args, "-seed", "6"), &bytes.Buffer{},
 		func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
-			return buy(wctx, f, ph)
+			v, err := awaitRequest(wctx, ph, f.pick)
+			if err != nil {
+				return err
+			}
+			return answer(t.Context(), ph, v)
 		})
 	if pErr != nil {
 		stopSeller()
@@ -97,12 +106,8 @@ func TestSellerRequestDeclined(t *testing.T) {
 	stopWallClock(t)
 	dir, _, url := servedFolder(t, nil)
 	var declined *payflow.PaymentView
-	out, sErr, pErr := sellerMeets(t, dir, url, func(wctx context.Context, f *phoneFlags, ph *Phone) error {
-		v, err := awaitRequest(wctx, ph, f.pick)
-		if err != nil {
-			return err
-		}
-		declined, err = ph.Shopper.DeclineShown(wctx, v)
+	out, sErr, pErr := sellerMeets(t, dir, url, func(ctx context.Context, ph *Phone, v *payflow.PaymentView) (err error) {
+		declined, err = ph.Shopper.DeclineShown(ctx, v)
 		return err
 	})
 	require.NoError(t, pErr)
@@ -118,13 +123,9 @@ func TestSellerRequestExpired(t *testing.T) {
 	var ahead atomic.Int64 // of the cloud's clock
 	dir, c, url := servedFolder(t, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
 	var expired *payflow.PaymentView
-	out, sErr, pErr := sellerMeets(t, dir, url, func(wctx context.Context, f *phoneFlags, ph *Phone) error {
-		v, err := awaitRequest(wctx, ph, f.pick)
-		if err != nil {
-			return err
-		}
+	out, sErr, pErr := sellerMeets(t, dir, url, func(ctx context.Context, ph *Phone, v *payflow.PaymentView) (err error) {
 		ahead.Store(int64(time.Until(v.ExpiresAt))) // the cloud's clock at the expiry, or past it
-		expired, err = c.Platform.Payment(wctx, ph.Token, v.ID)
+		expired, err = c.Platform.Payment(ctx, ph.Token, v.ID)
 		return err
 	})
 	require.NoError(t, pErr)
