@@ -147,3 +147,36 @@ func TestStructureHelpers(t *testing.T) {
 	_, _, ok = Structure{TypeManufacturer, []byte("CAS")}.LocalName()
 	assert.False(t, ok)
 }
+
+// TestWalkerStructureAfterTheEnd: once Next has returned false, Structure
+// is the zero Structure, not the last one walked, whichever way the walk
+// ended: at the end of the data, at a zero Length octet, or at a Length
+// past the end.
+func TestWalkerStructureAfterTheEnd(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"end of the data": {0x02, 0x01, 0x06},
+		"zero length":     {0x02, 0x01, 0x06, 0x00, 0x02, 0x01, 0x06},
+		"past the end":    {0x02, 0x01, 0x06, 0x05, 0xff},
+	} {
+		w := NewWalker(b)
+		require.True(t, w.Next(), name)
+		assert.Equal(t, Structure{TypeFlags, []byte{0x06}}, w.Structure(), name)
+		assert.False(t, w.Next(), name)
+		assert.Equal(t, Structure{}, w.Structure(), name)
+	}
+}
+
+// TestADTypesAssignedNumbers pins the AD types and the bits of the Flags
+// AD type to the values the Bluetooth SIG's "Assigned Numbers" document
+// gives them, which the air uses: the other tests use the constants, and
+// a wrong one among those they do not write would go unseen.
+func TestADTypesAssignedNumbers(t *testing.T) {
+	assert.Equal(t, []byte{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x14, 0x16, 0x20, 0x21, 0xff}, []byte{
+		TypeFlags, TypeIncompleteUUID16, TypeCompleteUUID16, TypeIncompleteUUID32, TypeCompleteUUID32,
+		TypeIncompleteUUID128, TypeCompleteUUID128, TypeShortName, TypeCompleteName, TypeTxPower,
+		TypeSolicitUUID16, TypeServiceData16, TypeServiceData32, TypeServiceData128, TypeManufacturer,
+	})
+	assert.Equal(t, []byte{0x01, 0x02, 0x04, 0x08, 0x10}, []byte{
+		LELimitedDiscoverable, LEGeneralDiscoverable, BREDRNotSupported, DualModeController, DualModeHost,
+	})
+}

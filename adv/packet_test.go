@@ -112,6 +112,8 @@ func TestParse(t *testing.T) {
 		{"role 0", ours(t, p, func(sd []byte) { sd[0] = 0x10 }), ErrRole},
 		{"role 3", ours(t, p, func(sd []byte) { sd[0] = 0x13 }), ErrRole},
 		{"role 15", ours(t, p, func(sd []byte) { sd[0] = 0x1f }), ErrRole},
+		{"role 9", ours(t, p, func(sd []byte) { sd[0] = 0x19 }), ErrRole},  // Shopper with the nibble's high bit
+		{"role 10", ours(t, p, func(sd []byte) { sd[0] = 0x1a }), ErrRole}, // Seller with the nibble's high bit
 		{"reserved set", ours(t, p, func(sd []byte) { sd[19] = 0x01 }), ErrReserved},
 		{"reserved all ones", ours(t, p, func(sd []byte) { sd[19] = 0xff }), ErrReserved},
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,6 +167,12 @@ func TestResolverEnrolRemove(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "c", id)
 	assert.Equal(t, []string{"a", "c", "d"}, r.CardIDs(), "in byte order, whatever their positions")
+	r.mu.RLock()
+	assert.Len(t, r.cards, 3, "d took the position b freed")
+	assert.Equal(t, uint32(1), r.index["d"])
+	assert.Empty(t, r.free)
+	assert.Nil(t, r.dirty, "no build under way: no change recorded")
+	r.mu.RUnlock()
 }
 
 // TestResolverSharedSecret: Enrol takes two card IDs with one advertising
@@ -416,6 +424,7 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 			}
 		}
 		assert.Equal(t, 250, live, "epoch %d: one entry per card", ep)
+		assert.Len(t, tb.entries, tableSize(250), "epoch %d: grown to the cards enrolled during the build", ep)
 	}
 }
 
@@ -678,4 +687,163 @@ func TestNilResolver(t *testing.T) {
 	// Bad arguments are reported as on any Resolver.
 	assert.ErrorIs(t, r.Enrol("", secretOf(1)), ErrCardID)
 	assert.ErrorIs(t, r.Enrol(cardIDOf(1), nil), ErrSecret)
+}
+
+// TestResolverRemoveDuringBuild: a card removed while a build works on its
+// copy of the cards, its position left free, is in none of the tables the
+// build installs.
+func TestResolverRemoveDuringBuild(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	require.NoError(t, r.Enrol("b", secretOf(2)))
+	r.hookBuild = func([]uint32) { require.True(t, r.Remove("b")) }
+	now := exampleTime
+	r.Advance(now)
+	r.hookBuild = nil
+	e := Epoch(now)
+	for _, ep := range []uint32{e - 1, e, e + 1} {
+		id, ok := r.Resolve(eidOf(t, 2, ep), now)
+		assert.False(t, ok, "b, epoch %d", ep)
+		assert.Empty(t, id)
+		id, ok = r.Resolve(eidOf(t, 1, ep), now)
+		assert.True(t, ok, "a, epoch %d", ep)
+		assert.Equal(t, "a", id)
+	}
+}
+
+// TestResolverFreedPositions: a build copies the positions that removed
+// cards freed but puts none of them in its tables, whose length is that
+// for the cards enrolled, not for the positions: neither the zero EID nor
+// an EID of the all-zero key, which a freed position holds, resolves,
+// before the position is taken again or after.
+func TestResolverFreedPositions(t *testing.T) {
+	var r Resolver
+	const n, removed = 12, 4 // so few that a table would hold the freed positions too
+	for i := range n {
+		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+	}
+	for i := range removed {
+		require.True(t, r.Remove(cardIDOf(i)))
+	}
+	now := exampleTime
+	e := Epoch(now)
+	r.Advance(now)
+	r.mu.RLock()
+	for _, ep := range []uint32{e - 1, e, e + 1, e + 2} {
+		assert.Len(t, r.tables[ep%ring].entries, 16, "epoch %d: tableSize(8), not tableSize(12)", ep)
+	}
+	r.mu.RUnlock()
+	zeroKey := newEIDKey([16]byte{})
+	resolvesNone := func(when string) {
+		t.Helper()
+		for _, ep := range []uint32{e - 1, e, e + 1} {
+			for _, eid := range []EID{{}, zeroKey.EID(ep)} {
+				id, ok := r.Resolve(eid, now)
+				assert.False(t, ok, "%s: epoch %d, EID %v", when, ep, eid)
+				assert.Empty(t, id)
+			}
+		}
+	}
+	resolvesNone("freed")
+	require.NoError(t, r.Enrol("new", secretOf(100)))
+	resolvesNone("one taken again")
+	id, ok := r.Resolve(eidOf(t, 100, e), now)
+	assert.True(t, ok)
+	assert.Equal(t, "new", id)
+}
+
+// TestNearEpochs: the epoch itself, then the one before and the one after,
+// none past either end of the uint32 range.
+func TestNearEpochs(t *testing.T) {
+	for _, tt := range []struct {
+		e    uint32
+		want []uint32
+	}{
+		{0, []uint32{0, 1}},
+		{1, []uint32{1, 0, 2}},
+		{2945376, []uint32{2945376, 2945375, 2945377}},
+		{math.MaxUint32 - 1, []uint32{math.MaxUint32 - 1, math.MaxUint32 - 2, math.MaxUint32}},
+		{math.MaxUint32, []uint32{math.MaxUint32, math.MaxUint32 - 1}},
+	} {
+		eps, n := NearEpochs(tt.e)
+		assert.Equal(t, tt.want, eps[:n], "epoch %d", tt.e)
+	}
+}
+
+// TestTableSize: a table has the smallest power of two of 24-octet slots
+// that is at least twice the number of cards, and 16 at least, so that the
+// four tables of 1,000,000 cards take 4 × 2^21 × 24 octets, the 200 MB
+// that Resolver gives.
+func TestTableSize(t *testing.T) {
+	for _, tt := range []struct{ cards, size int }{
+		{0, 16}, {1, 16}, {8, 16}, {9, 32}, {16, 32}, {17, 64}, {1_000_000, 1 << 21},
+	} {
+		assert.Equal(t, tt.size, tableSize(tt.cards), "%d cards", tt.cards)
+	}
+	assert.Equal(t, uintptr(24), unsafe.Sizeof(entry{}))
+}
+
+// TestTableHome: the home slots of a table's keys span all its slots (the
+// top log2(len) bits of the Fibonacci hash), not a part of them, which
+// would lengthen every probe.
+func TestTableHome(t *testing.T) {
+	for _, size := range []int{16, 64, 1024} {
+		tb := newTable(0, size)
+		assert.Equal(t, uint(64-bits.TrailingZeros(uint(size))), tb.shift, "size %d", size)
+		seen := make(map[int]bool)
+		for k0 := range uint64(64 * size) {
+			h := tb.home(k0)
+			require.True(t, 0 <= h && h < size, "size %d, key %d: home %d", size, k0, h)
+			seen[h] = true
+		}
+		assert.Len(t, seen, size, "size %d", size)
+	}
+}
+
+// TestFillTablesInParallel: a build on two workers places every live card
+// of its copy, and no other: the last card, which the second worker
+// derives when the cards do not split evenly, and the cards whose probe
+// runs past the end of a worker's region of the table (placed last), the
+// first region's and the table's own, which wraps round to its start.
+func TestFillTablesInParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	const epoch, size = 2945376, 1 << 13 // room for every card of the copy
+	probe := newTable(epoch, size)       // two regions: slots 0 to 4095 and 4096 to 8191
+	last, end := size/2-1, size-1        // the last slots of the regions
+	homes := map[int][][16]byte{last: nil, end: nil}
+	for i := uint64(0); len(homes[last]) < 2 || len(homes[end]) < 2; i++ {
+		if i == 1<<22 {
+			t.Fatalf("no two keys of each home among %d: %d and %d found", i, len(homes[last]), len(homes[end]))
+		}
+		var k [16]byte
+		binary.LittleEndian.PutUint64(k[:], i)
+		k0, _ := keys(newEIDKey(k).EID(epoch))
+		if h := probe.home(k0); h == last || h == end {
+			homes[h] = append(homes[h], k)
+		}
+	}
+	cards := make([]keyOnly, parallelMin+3) // 2,050 cards for a worker, 2,049 for the other
+	live := map[uint32][16]byte{0: homes[last][0], 1: homes[end][0], 2050: homes[end][1], parallelMin + 2: homes[last][1]}
+	for pos, k := range live {
+		cards[pos] = keyOnly{key: k, live: true}
+	}
+	ts := []*table{newTable(epoch, size), newTable(epoch+1, size)}
+	fillTables(ts, cards)
+	for _, tb := range ts {
+		n := 0
+		for _, en := range tb.entries {
+			if en.pos1 != 0 {
+				n++
+			}
+		}
+		assert.Equal(t, len(live), n, "epoch %d: one entry per live card", tb.epoch)
+		for pos, k := range live {
+			got, ok := tb.lookup(newEIDKey(k).EID(tb.epoch))
+			assert.True(t, ok, "epoch %d, card %d", tb.epoch, pos)
+			assert.Equal(t, pos, got, "epoch %d", tb.epoch)
+		}
+	}
+	at := func(i int) uint32 { return ts[0].entries[i].pos1 }
+	assert.Equal(t, []uint32{0 + 1, parallelMin + 2 + 1, 1 + 1, 2050 + 1}, []uint32{at(last), at(last + 1), at(end), at(0)},
+		"the second card of each home in the slot after it, wrapping round from the last")
 }

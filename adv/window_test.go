@@ -98,3 +98,19 @@ func TestEpochStartUTC(t *testing.T) {
 		assert.Equal(t, time.UTC, EpochStart(e).Location(), "epoch %d", e)
 	}
 }
+
+// TestNoBuildAheadPastTheLastEpoch: in the second half of the last two
+// epochs, whose epoch after next would wrap round to 1 or 0, a resolution
+// wants no build ahead.
+func TestNoBuildAheadPastTheLastEpoch(t *testing.T) {
+	for _, e := range []uint32{math.MaxUint32 - 1, math.MaxUint32} {
+		var r Resolver
+		require.NoError(t, r.Enrol("a", secretOf(1)))
+		id, ok := r.Resolve(eidOf(t, 1, e), EpochStart(e)) // builds the tables of its epochs
+		require.True(t, ok)
+		require.Equal(t, "a", id)
+		r.mu.RLock()
+		assert.False(t, r.wantsAheadLocked(e, EpochStart(e).Add(aheadAfter)), "epoch %d", e)
+		r.mu.RUnlock()
+	}
+}

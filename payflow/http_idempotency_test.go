@@ -175,7 +175,10 @@ func TestReplyMemoryExpiry(t *testing.T) {
 	require.NoError(t, m.AbandonIdempotent(ctx, "gone", t3.Add(time.Minute)))
 	assert.NotContains(t, m.entries, "gone")
 	checkReplyHeap(t, m)
-	assert.Equal(t, len(m.entries)-1, m.DeleteExpired(t3.Add(time.Minute)), "every expired one, but the reply finished")
+	require.Equal(t, 504, len(m.entries), "507 late keys, less four swept by the calls at t3, late 0 one of them and claimed again")
+	held := pauses(t, m, 1)
+	assert.Equal(t, 503, m.DeleteExpired(t3.Add(time.Minute)), "every expired one, but the reply finished")
+	assert.Equal(t, []int{504 - deleteBatch}, *held, "a pause after the full batch only, none once only the live reply is left")
 	assert.Len(t, m.entries, 1)
 	rep, err := m.BeginIdempotent(ctx, "late 0", []byte("late 0"), t3.Add(time.Minute), t3.Add(2*time.Minute))
 	require.NoError(t, err)
@@ -235,7 +238,9 @@ func TestReplyMemoryDeleteExpiredInBatches(t *testing.T) {
 	}
 	var pauses, others int
 	m.betweenBatches = func() {
-		pauses++
+		if pauses++; pauses > 3 {
+			t.Fatalf("pause %d of DeleteExpired, %d entries held: 3 at most expected", pauses, len(m.entries))
+		}
 		require.True(t, m.mu.TryLock(), "the lock is free between two batches")
 		m.mu.Unlock()
 		held := len(m.entries)
