@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unsafe"
 
@@ -223,9 +224,18 @@ func TestResolverSecretSize(t *testing.T) {
 }
 
 // TestResolverManyCards builds tables in parallel and grows them while they
-// are live.
+// are live. Of its resolutions, only the first at 25 minutes builds tables
+// (the one of the epoch after, which Advance did not build), and starts
+// the build ahead: a resolution that builds besides fails the test at
+// once, rather than after a build for each of its 110,592 resolutions.
 func TestResolverManyCards(t *testing.T) {
 	const n = 3 * parallelMin
+	// The tables have room for twice their cards, at each count the test
+	// reaches (as TestTableSize checks): in a full table, a build would
+	// place a card, and a lookup look for an absent EID, for ever.
+	for cards, size := range map[int]int{n / 2: 1 << 14, n: 1 << 15, n - n/3: 1 << 14} {
+		require.Equal(t, size, tableSize(cards), "%d cards", cards)
+	}
 	var r Resolver
 	for i := range n / 2 {
 		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
@@ -238,10 +248,23 @@ func TestResolverManyCards(t *testing.T) {
 	for i := 0; i < n; i += 3 {
 		require.True(t, r.Remove(cardIDOf(i)))
 	}
+	var (
+		card  int       // of the resolution under way
+		epoch uint32    // of its EID
+		when  time.Time // the time it is given
+		built []string  // the resolutions that built tables
+	)
+	r.hookResolveBuilt = func() {
+		built = append(built, fmt.Sprintf("card %d, epoch %d, at %s", card, epoch, when.Format(time.TimeOnly)))
+		if len(built) > 1 {
+			t.Fatalf("resolutions that built tables: %q", built)
+		}
+	}
 	for _, at := range []time.Time{now, now.Add(10 * time.Minute), now.Add(25 * time.Minute)} {
 		e := Epoch(at)
 		for i := range n {
 			for _, ep := range []uint32{e - 1, e, e + 1} {
+				card, epoch, when = i, ep, at
 				id, ok := r.Resolve(eidOf(t, i, ep), at)
 				if i%3 == 0 {
 					require.False(t, ok, "removed card %d", i)
@@ -252,6 +275,7 @@ func TestResolverManyCards(t *testing.T) {
 			}
 		}
 	}
+	assert.Equal(t, []string{fmt.Sprintf("card 0, epoch %d, at 00:25:00", Epoch(now)+1)}, built, "the resolutions that built tables")
 }
 
 func TestResolverAdvanceBuildsAhead(t *testing.T) {
@@ -432,102 +456,131 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 // (aheadAfter or more into it by the time it is given, and not a second
 // earlier) starts one build of the table of the epoch after next in the
 // background, and returns without waiting for it, so that the resolutions
-// of the next epoch find every table they need.
+// of the next epoch find every table they need. It runs in a synctest
+// bubble, where synctest.Wait returns once the resolutions and the builds
+// have returned or wait in the hook: a build ahead that does not start,
+// does not end or is waited for fails the test at once, rather than hangs
+// it.
 func TestResolveBuildsAhead(t *testing.T) {
-	var r Resolver
-	require.NoError(t, r.Enrol("a", secretOf(1)))
-	e := Epoch(exampleTime)
-	entered, release := make(chan struct{}, 4), make(chan struct{})
-	built := recordBuilds(&r, func() {
-		entered <- struct{}{}
-		<-release
-	})
-	// resolves fails, rather than hangs, when the resolution waits for a
-	// build that the hook holds.
-	resolves := func(epoch uint32, now time.Time) {
-		t.Helper()
-		eid := eidOf(t, 1, epoch)
-		var (
-			id string
-			ok bool
-		)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			id, ok = r.Resolve(eid, now)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the resolution waits for a build")
+	synctest.Test(t, func(t *testing.T) {
+		var r Resolver
+		require.NoError(t, r.Enrol("a", secretOf(1)))
+		e := Epoch(exampleTime)
+		hooked, release := make(chan struct{}, 4), make(chan struct{})
+		built := recordBuilds(&r, func() {
+			hooked <- struct{}{}
+			<-release
+		})
+		t.Cleanup(func() { // lets a build the hook still holds end with the test
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		})
+		// entered fails unless a build has run the hook since the last call.
+		entered := func(msg string) {
+			t.Helper()
+			select {
+			case <-hooked:
+			default:
+				t.Fatal(msg)
+			}
 		}
-		require.True(t, ok)
-		require.Equal(t, "a", id)
-	}
+		// resolves fails, rather than hangs, when the resolution waits for a
+		// build that the hook holds, in the hook. (One that waited for the
+		// build lock, which the build ahead holds, would hang the test: to
+		// synctest a sync.Mutex does not block durably. A resolution takes
+		// that lock only to build the tables it lacks.)
+		resolves := func(epoch uint32, now time.Time) {
+			t.Helper()
+			eid := eidOf(t, 1, epoch)
+			var (
+				id string
+				ok bool
+			)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				id, ok = r.Resolve(eid, now)
+			}()
+			synctest.Wait()
+			select {
+			case <-done:
+			default:
+				t.Fatal("the resolution waits for a build")
+			}
+			require.True(t, ok)
+			require.Equal(t, "a", id)
+		}
 
-	close(release)
-	resolves(e, exampleTime.Add(time.Minute))
-	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}}, built(), "the tables Resolve needs, built by it")
-	assert.False(t, r.ahead.Load(), "nothing ahead in the first half of the epoch")
+		close(release)
+		resolves(e, exampleTime.Add(time.Minute))
+		assert.Equal(t, [][]uint32{{e - 1, e, e + 1}}, built(), "the tables Resolve needs, built by it")
+		assert.False(t, r.ahead.Load(), "nothing ahead in the first half of the epoch")
+		entered("the resolution's own build ran no hook")
 
-	release = make(chan struct{})
-	<-entered
-	resolves(e, exampleTime.Add(aheadAfter-time.Second))
-	require.False(t, r.ahead.Load(), "nothing ahead a second before aheadAfter")
-	assert.Len(t, built(), 1)
-	late := exampleTime.Add(aheadAfter)
-	resolves(e, late)
-	require.True(t, r.ahead.Load(), "a build ahead started")
-	<-entered // the build is under way, and the resolution did not wait for it
-	for range 3 {
-		resolves(e, late.Add(time.Minute))
-	}
-	close(release)
-	for r.ahead.Load() { // until the build has installed its table and ended
-		runtime.Gosched()
-	}
-	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "one build ahead, of the table of the epoch after next")
+		release = make(chan struct{})
+		resolves(e, exampleTime.Add(aheadAfter-time.Second))
+		require.False(t, r.ahead.Load(), "nothing ahead a second before aheadAfter")
+		assert.Len(t, built(), 1)
+		late := exampleTime.Add(aheadAfter)
+		resolves(e, late) // and waits until the build ahead has ended or waits in the hook
+		entered("no build ahead under way, held by the hook")
+		require.True(t, r.ahead.Load(), "a build ahead started, and has not ended")
+		for range 3 {
+			resolves(e, late.Add(time.Minute))
+		}
+		close(release)
+		synctest.Wait() // the build ahead installs its table and ends
+		require.False(t, r.ahead.Load(), "the build ahead has ended")
+		assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "one build ahead, of the table of the epoch after next")
 
-	resolves(e+1, EpochStart(e+1))
-	resolves(e, EpochStart(e+1))
-	resolves(e+2, EpochStart(e+1).Add(time.Minute))
-	assert.Len(t, built(), 2, "the next epoch needs no build")
-	assert.Empty(t, entered)
+		resolves(e+1, EpochStart(e+1))
+		resolves(e, EpochStart(e+1))
+		resolves(e+2, EpochStart(e+1).Add(time.Minute))
+		assert.Len(t, built(), 2, "the next epoch needs no build")
+		assert.Zero(t, len(hooked), "no build since")
+	})
 }
 
 // TestFirstResolveLateBuildsAhead: the first resolution of a Resolver, in
 // the second half of an epoch, builds the tables it needs and starts the
 // build of the table of the epoch after next too, as any resolution there
 // does, so that the first resolution of the next epoch waits for no build.
+// It runs in a synctest bubble, as TestResolveBuildsAhead does.
 func TestFirstResolveLateBuildsAhead(t *testing.T) {
-	var r Resolver
-	require.NoError(t, r.Enrol("a", secretOf(1)))
-	e := Epoch(exampleTime)
-	// The hook holds the second build, the one ahead, until release, so
-	// that it cannot have ended by the time the resolution returns.
-	var builds atomic.Int32
-	release := make(chan struct{})
-	built := recordBuilds(&r, func() {
-		if builds.Add(1) == 2 {
-			<-release
-		}
+	synctest.Test(t, func(t *testing.T) {
+		var r Resolver
+		require.NoError(t, r.Enrol("a", secretOf(1)))
+		e := Epoch(exampleTime)
+		// The hook holds the second build, the one ahead, until release, so
+		// that it cannot have ended by the time the resolution returns.
+		var builds atomic.Int32
+		release := make(chan struct{})
+		built := recordBuilds(&r, func() {
+			if builds.Add(1) == 2 {
+				<-release
+			}
+		})
+		defer close(release) // lets the build ahead end if the test fails
+
+		id, ok := r.Resolve(eidOf(t, 1, e), EpochStart(e).Add(aheadAfter))
+		require.True(t, ok)
+		require.Equal(t, "a", id)
+		synctest.Wait() // the build ahead waits in the hook, unless none started
+		require.True(t, r.ahead.Load(), "a build ahead started, and has not ended")
+		require.Equal(t, int32(2), builds.Load(), "the build ahead waits in the hook")
+		release <- struct{}{}
+		synctest.Wait() // the build ahead installs its table and ends
+		require.False(t, r.ahead.Load(), "the build ahead has ended")
+		assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built())
+
+		id, ok = r.Resolve(eidOf(t, 1, e+2), EpochStart(e+1))
+		require.True(t, ok)
+		require.Equal(t, "a", id)
+		assert.Len(t, built(), 2, "the next epoch needs no build")
 	})
-
-	id, ok := r.Resolve(eidOf(t, 1, e), EpochStart(e).Add(aheadAfter))
-	require.True(t, ok)
-	require.Equal(t, "a", id)
-	ok = r.ahead.Load()
-	close(release)
-	require.True(t, ok, "a build ahead started")
-	for r.ahead.Load() { // until the build has installed its table and ended
-		runtime.Gosched()
-	}
-	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built())
-
-	id, ok = r.Resolve(eidOf(t, 1, e+2), EpochStart(e+1))
-	require.True(t, ok)
-	require.Equal(t, "a", id)
-	assert.Len(t, built(), 2, "the next epoch needs no build")
 }
 
 // recordBuilds has r record the epochs of the tables of each build, and
@@ -566,33 +619,34 @@ func TestStaleBuildKeepsTheTablesResolveNeeds(t *testing.T) {
 		"advance": func(r *Resolver) { r.Advance(old) },
 		"build_ahead": func(r *Resolver) {
 			r.buildAhead(e)
-			for r.ahead.Load() { // until the build ahead has ended
-				runtime.Gosched()
-			}
+			synctest.Wait() // the build ahead ends
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var r Resolver
-			require.NoError(t, r.Enrol("a", secretOf(1)))
-			r.Advance(old)
-			built := recordBuilds(&r, nil)
-			id, ok := r.Resolve(eidOf(t, 1, e+4), now)
-			require.True(t, ok)
-			require.Equal(t, "a", id)
-			require.Equal(t, [][]uint32{{e + 3, e + 4, e + 5}}, built())
-
-			stale(&r)
-			r.mu.RLock()
-			for _, ep := range []uint32{e + 3, e + 4, e + 5} {
-				assert.Equal(t, ep, r.tables[ep%ring].epoch, "the table in the place of epoch %d", ep)
-			}
-			r.mu.RUnlock()
-			for _, ep := range []uint32{e + 3, e + 4, e + 5} {
-				id, ok := r.Resolve(eidOf(t, 1, ep), now)
-				require.True(t, ok, "epoch %d", ep)
+			synctest.Test(t, func(t *testing.T) {
+				var r Resolver
+				require.NoError(t, r.Enrol("a", secretOf(1)))
+				r.Advance(old)
+				built := recordBuilds(&r, nil)
+				id, ok := r.Resolve(eidOf(t, 1, e+4), now)
+				require.True(t, ok)
 				require.Equal(t, "a", id)
-			}
-			assert.Equal(t, [][]uint32{{e + 3, e + 4, e + 5}}, built(), "no build since the resolutions' own")
+				require.Equal(t, [][]uint32{{e + 3, e + 4, e + 5}}, built())
+
+				stale(&r)
+				require.False(t, r.ahead.Load(), "no build ahead under way")
+				r.mu.RLock()
+				for _, ep := range []uint32{e + 3, e + 4, e + 5} {
+					assert.Equal(t, ep, r.tables[ep%ring].epoch, "the table in the place of epoch %d", ep)
+				}
+				r.mu.RUnlock()
+				for _, ep := range []uint32{e + 3, e + 4, e + 5} {
+					id, ok := r.Resolve(eidOf(t, 1, ep), now)
+					require.True(t, ok, "epoch %d", ep)
+					require.Equal(t, "a", id)
+				}
+				assert.Equal(t, [][]uint32{{e + 3, e + 4, e + 5}}, built(), "no build since the resolutions' own")
+			})
 		})
 	}
 }
@@ -603,27 +657,28 @@ func TestStaleBuildKeepsTheTablesResolveNeeds(t *testing.T) {
 // build ahead, which would replace nothing; the first resolution of the
 // next epoch builds the tables it lacks.
 func TestNoBuildAheadInThePlaceOfALaterTable(t *testing.T) {
-	var r Resolver
-	require.NoError(t, r.Enrol("a", secretOf(1)))
-	e := Epoch(exampleTime)
-	r.Advance(EpochStart(e + 4)) // tables e+3 to e+6; e+6 in the place of e+2
-	built := recordBuilds(&r, nil)
-	late := EpochStart(e).Add(aheadAfter)
-	id, ok := r.Resolve(eidOf(t, 1, e), late)
-	require.True(t, ok)
-	require.Equal(t, "a", id)
-	for r.ahead.Load() { // until a build ahead, if one started, has ended
-		runtime.Gosched()
-	}
-	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}}, built(), "the tables Resolve needs, built by it")
-	r.mu.RLock()
-	assert.False(t, r.wantsAheadLocked(e, late), "no build ahead: the place of epoch %d holds epoch %d", e+2, r.tables[(e+2)%ring].epoch)
-	r.mu.RUnlock()
+	synctest.Test(t, func(t *testing.T) {
+		var r Resolver
+		require.NoError(t, r.Enrol("a", secretOf(1)))
+		e := Epoch(exampleTime)
+		r.Advance(EpochStart(e + 4)) // tables e+3 to e+6; e+6 in the place of e+2
+		built := recordBuilds(&r, nil)
+		late := EpochStart(e).Add(aheadAfter)
+		id, ok := r.Resolve(eidOf(t, 1, e), late)
+		require.True(t, ok)
+		require.Equal(t, "a", id)
+		synctest.Wait() // a build ahead, had one started, would have ended
+		assert.False(t, r.ahead.Load(), "no build ahead under way")
+		assert.Equal(t, [][]uint32{{e - 1, e, e + 1}}, built(), "the tables Resolve needs, built by it")
+		r.mu.RLock()
+		assert.False(t, r.wantsAheadLocked(e, late), "no build ahead: the place of epoch %d holds epoch %d", e+2, r.tables[(e+2)%ring].epoch)
+		r.mu.RUnlock()
 
-	id, ok = r.Resolve(eidOf(t, 1, e+2), EpochStart(e+1))
-	require.True(t, ok)
-	require.Equal(t, "a", id)
-	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "the table the next epoch lacks, built by its first resolution")
+		id, ok = r.Resolve(eidOf(t, 1, e+2), EpochStart(e+1))
+		require.True(t, ok)
+		require.Equal(t, "a", id)
+		assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "the table the next epoch lacks, built by its first resolution")
+	})
 }
 
 // TestResolveEpochsApart: two resolutions at once, of times two or more
