@@ -9,6 +9,7 @@ import (
 
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // TestHoldSpendsPairingMark: a request that a pairing marked while it was
@@ -37,6 +38,40 @@ func TestHoldSpendsPairingMark(t *testing.T) {
 				assert.Equal(t, basketPaid, s.balances(t))
 			}
 			assert.Empty(t, r.VoidTo, "the hold spent the mark")
+		})
+	}
+}
+
+// TestRefusedHoldEndsMarkedRequestCancelled: a request that a pairing
+// marked while it was approving (VoidTo cancelled) and whose hold the
+// ledger refuses (the payer's wallet closed) ends cancelled, not pending
+// again: the recovery sweep records it cancelled without its consent,
+// the consent's hash kept, its hold expiry and capture amount cleared,
+// nothing moved, and counts it finished.
+func TestRefusedHoldEndsMarkedRequestCancelled(t *testing.T) {
+	ctx := context.Background()
+	for _, manual := range []bool{true, false} {
+		t.Run(map[bool]string{true: "manual", false: "auto"}[manual], func(t *testing.T) {
+			s := newShop(t, manual, paytest.Options{})
+			v, _ := s.request(t)
+			consent := s.consent(t, v.ID)
+			s.recordConsent(t, v.ID, consent, payflow.StateCancelled)
+			closeAccount(t, s, payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID), eurLedger)
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			s.sweep(t, 1)
+
+			r, err := s.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, r.State)
+			assert.Nil(t, r.Consent)
+			h := record.Hash(consent)
+			assert.Equal(t, h[:], r.ConsentHash)
+			assert.True(t, r.HoldExpiresAt.IsZero(), r.HoldExpiresAt)
+			assert.Zero(t, r.CaptureAmount)
+			assert.Zero(t, r.Captured)
+			assert.Nil(t, r.Receipt)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved")
+			s.sweep(t, 0)
 		})
 	}
 }
