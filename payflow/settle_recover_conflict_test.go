@@ -225,17 +225,7 @@ func TestSweepPostsWhileCaptureOfAnotherAmountRefused(t *testing.T) {
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 1)
-	got, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateCaptured, got.State)
-	assert.Equal(t, uint64(400), got.Captured)
-	assert.Equal(t, uint64(400), got.CaptureAmount)
-	rc := s.VerifiedReceipt(t, got.Receipt)
-	assert.Equal(t, uint64(400), rc.Amount)
-	post := payflow.TransferID(v.ID, 1, 0, 2)
-	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 400}, {Posted: 400}}, s.balances(t), "the money moved once")
-	require.NoError(t, s.Ledger.Verify(ctx))
+	requireCapturedFor(t, s, v.ID, 400)
 }
 
 // TestCaptureRefusedAfterSweepCaptured: a capture that finds the
@@ -265,10 +255,8 @@ func TestCaptureRefusedAfterSweepCaptured(t *testing.T) {
 	assert.Nil(t, st.hook, "the refusal was recorded after the sweep")
 	assert.Equal(t, payflow.StateCaptured, got.State)
 	assert.Equal(t, uint64(690), got.Captured)
-	rc := s.VerifiedReceipt(t, got.Receipt)
-	assert.Equal(t, uint64(690), rc.Amount)
-	post := payflow.TransferID(v.ID, 1, 0, 2)
-	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
-	assert.Equal(t, basketPaid, s.balances(t), "the money moved once")
-	require.NoError(t, s.Ledger.Verify(ctx))
+	requireCapturedFor(t, s, v.ID, 690)
+	stored, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored.Receipt, got.Receipt)
 }
