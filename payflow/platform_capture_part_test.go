@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,10 +63,11 @@ func TestCaptureFoundPostingAssetInPart(t *testing.T) {
 // 400 by the capture's post (a capture of 400 whose posts were made while
 // the request was recorded held) ends captured for 400, whatever call
 // meets the posts: a capture of 500, whose posts the ledger refuses for
-// their amount, or a cancellation, whose void finds the holds posted.
-// The request records 400 captured, its receipt signs 400 and the post's
-// ID, and the call is refused as for a request captured (ErrFinal): the
-// money moved once.
+// their amount; a cancellation, whose void finds the holds posted; or
+// the hold's expiry, whose void finds them alike and which counts none
+// expired. The request records 400 captured, its receipt signs 400 and
+// the post's ID, and a capture or cancellation is refused as for a
+// request captured (ErrFinal): the money moved once.
 func TestCaptureFoundPostedForAnotherAmount(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -78,6 +80,14 @@ func TestCaptureFoundPostedForAnotherAmount(t *testing.T) {
 		}},
 		{"cancel", func(s *shop, id payflow.ID) error {
 			_, err := s.Platform.Cancel(ctx, s.seller.Token, id)
+			return err
+		}},
+		{"expiry", func(s *shop, id payflow.ID) error {
+			s.Clock.Advance(payflow.DefaultHoldTTL)
+			n, err := s.Platform.ExpireDue(ctx, 0)
+			if err == nil && n != 0 {
+				return fmt.Errorf("%d expired", n)
+			}
 			return err
 		}},
 	} {
@@ -97,8 +107,12 @@ func TestCaptureFoundPostedForAnotherAmount(t *testing.T) {
 			require.Equal(t, [2]payflow.Balance{{Posted: funds - 400}, {Posted: 400}}, s.balances(t))
 
 			err = c.call(s, v.ID)
-			require.ErrorIs(t, err, payflow.ErrFinal)
-			assert.EqualError(t, err, "payflow: request already in a final state: the request is captured")
+			if c.name == "expiry" {
+				require.NoError(t, err, "none expired")
+			} else {
+				require.ErrorIs(t, err, payflow.ErrFinal)
+				assert.EqualError(t, err, "payflow: request already in a final state: the request is captured")
+			}
 			requireCapturedFor(t, s, v.ID, 400)
 		})
 	}
