@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,20 +46,30 @@ func TestHoldSpendsPairingMark(t *testing.T) {
 // TestRefusedHoldEndsMarkedRequestCancelled: a request that a pairing
 // marked while it was approving (VoidTo cancelled) and whose hold the
 // ledger refuses (the payer's wallet closed) ends cancelled, not pending
-// again: the recovery sweep records it cancelled without its consent,
-// the consent's hash kept, its hold expiry and capture amount cleared,
-// nothing moved, and counts it finished.
+// again: the recovery sweep, or the same consent sent again, records it
+// cancelled without its consent, the consent's hash kept, its hold
+// expiry and capture amount cleared, nothing moved; the sweep counts it
+// finished, and the consent sent again gets the ledger's refusal.
 func TestRefusedHoldEndsMarkedRequestCancelled(t *testing.T) {
 	ctx := context.Background()
-	for _, manual := range []bool{true, false} {
-		t.Run(map[bool]string{true: "manual", false: "auto"}[manual], func(t *testing.T) {
+	for _, c := range []struct{ manual, again bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		manual, again := c.manual, c.again
+		name := map[bool]string{true: "manual", false: "auto"}[manual] + map[bool]string{true: " consent again", false: " sweep"}[again]
+		t.Run(name, func(t *testing.T) {
 			s := newShop(t, manual, paytest.Options{})
 			v, _ := s.request(t)
 			consent := s.consent(t, v.ID)
 			s.recordConsent(t, v.ID, consent, payflow.StateCancelled)
-			closeAccount(t, s, payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID), eurLedger)
-			s.Clock.Advance(payflow.DefaultRecoverAfter)
-			s.sweep(t, 1)
+			wallet := payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID)
+			closeAccount(t, s, wallet, eurLedger)
+			if again {
+				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				require.ErrorIs(t, err, payflow.ErrFunds)
+				assert.EqualError(t, err, fmt.Sprintf("payflow: insufficient funds: ledger: account %v is closed: debit_account_already_closed", wallet))
+			} else {
+				s.Clock.Advance(payflow.DefaultRecoverAfter)
+				s.sweep(t, 1)
+			}
 
 			r, err := s.Store.Payment(ctx, v.ID)
 			require.NoError(t, err)
