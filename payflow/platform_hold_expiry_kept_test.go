@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,6 +13,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // TestHoldMadeBySweepKeepsHoldExpiry: a hold that the ledger failed to
@@ -42,4 +44,44 @@ func TestHoldMadeBySweepKeepsHoldExpiry(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, hold, 1)
 	assert.Equal(t, uint32(payflow.DefaultHoldTTL.Seconds()), hold[0].Timeout)
+}
+
+// TestCaptureLeftUnderWayPastHoldExpiry: a capture left under way
+// (capturing, no post made) until the ledger expired its hold ends
+// expired, nothing moved. Sent again, it answers the ledger's expiry
+// (ErrExpired); the recovery sweep counts it finished, with no error.
+// The same capture once more is refused expired by the stored state, and
+// no later sweep finds it.
+func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
+	ctx := context.Background()
+	for _, sweep := range []bool{false, true} {
+		t.Run(map[bool]string{false: "capture again", true: "sweep"}[sweep], func(t *testing.T) {
+			s := newShop(t, true, paytest.Options{})
+			v := s.held(t)
+			r, err := s.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 690, s.Clock.Now()
+			require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+			s.Clock.Advance(payflow.DefaultHoldTTL + time.Second)
+			s.RefreshCRLs()
+			s.seller.Login(record.RoleSeller)
+
+			if sweep {
+				s.sweep(t, 1)
+			} else {
+				_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+				require.ErrorIs(t, err, payflow.ErrExpired)
+				assert.EqualError(t, err, "payflow: expired: ledger: pending_transfer_expired")
+			}
+			s.requireState(t, v.ID, payflow.StateExpired)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the ledger expired the hold")
+
+			_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+			require.ErrorIs(t, err, payflow.ErrExpired)
+			assert.EqualError(t, err, "payflow: expired: the request expired")
+			s.sweep(t, 0)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
 }

@@ -525,3 +525,39 @@ func TestRefusedHoldClearsItsSettlement(t *testing.T) {
 	assert.Zero(t, stored.Captured)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved")
 }
+
+// TestSweepRefundIDTaken: a refund left under way (pending: the ledger
+// was down when it was made) whose transfer ID the ledger then holds as a
+// transfer that another client wrote ends failed when the recovery sweep
+// meets it (conflict), its reservation released, nothing moved by the
+// platform, and the sweep counts it finished with no error; the same
+// signed refund again answers the failure.
+func TestSweepRefundIDTaken(t *testing.T) {
+	ctx := context.Background()
+	s, dl, paid, _ := readsDownShop(t)
+	id := payflow.ID([]byte("refund-000000001"))
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: paid.ID[:], Amount: 200, Currency: "EUR"})
+	dl.down.Store(true)
+	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	dl.down.Store(false)
+	s.takeID(t, payflow.TransferID(id, 0, 0, 4))
+	before := s.balances(t)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1)
+	r, err := s.Store.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundFailed, r.State)
+	assert.Equal(t, "conflict", r.Failure)
+	assert.Nil(t, r.Receipt)
+	p, err := s.Store.Payment(ctx, paid.ID)
+	require.NoError(t, err)
+	assert.Zero(t, p.Refunded, "the reservation released")
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.EqualError(t, err, "payflow: conflicting request: ledger: the refund's transfer ID holds a transfer that the platform did not make (the refund's transfer ID, which the ledger holds as a transfer that the platform did not make)")
+	s.sweep(t, 0)
+}

@@ -146,3 +146,117 @@ func TestRecoverDeferralWrittenMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+// dueHook is a Store that runs hook, once, after the first DuePayments of
+// a state that finds requests, before the caller sees them.
+type dueHook struct {
+	payflow.Store
+	state string
+	hook  func()
+}
+
+func (s *dueHook) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	due, err := s.Store.DuePayments(ctx, state, t, limit)
+	if hook := s.hook; err == nil && state == s.state && len(due) > 0 && hook != nil {
+		s.hook = nil
+		hook()
+	}
+	return due, err
+}
+
+// TestSweepPostsWhileCaptureOfAnotherAmountRefused: the recovery sweep
+// reads a capture of 400 left under way (capturing); before it posts,
+// the merchant's same capture sent again finds the merchant's account
+// closed and records it refused (held), and a capture of 500 is refused
+// alike (held, its amount 500). The account reopened, the sweep posts
+// 400; its compare-and-set fails, and it records the request capturing
+// again for the amount it posted, 400, not the held record's 500. Its
+// next record, of the capture, lost, the request is left capturing 400, and
+// the next sweep ends it captured for 400 with its receipt, the money
+// moved once.
+func TestSweepPostsWhileCaptureOfAnotherAmountRefused(t *testing.T) {
+	ctx := context.Background()
+	st := &updateHook{Store: memory.New()}
+	due := &dueHook{Store: st, state: "capturing"}
+	s := newShopOn(t, due, true, paytest.Options{})
+	v := s.held(t)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 400, s.Clock.Now()
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+	merchant := payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID)
+	closing := closeAccount(t, s, merchant, eurLedger)
+
+	var again []uint64 // the amounts of the records of a capture again, from held
+	refused := fmt.Sprintf("payflow: conflicting request: capture refused: ledger: account %v (code 2, ledger 978) is closed", merchant)
+	due.hook = func() {
+		for _, amount := range []uint64{400, 500} {
+			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: amount})
+			require.ErrorIs(t, err, payflow.ErrConflict, "capture of %d", amount)
+			assert.EqualError(t, err, refused)
+		}
+		stored, err := s.Store.Payment(ctx, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateHeld, stored.State)
+		require.Equal(t, uint64(500), stored.CaptureAmount)
+		reopenAccount(t, s, closing)
+		st.hook = func(p *payflow.PaymentRecord, from string) error {
+			switch {
+			case from == payflow.StateHeld && p.State == "capturing":
+				again = append(again, p.CaptureAmount)
+			case from == "capturing" && p.State == payflow.StateCaptured && len(again) > 0:
+				st.hook = nil
+				return errLost
+			}
+			return nil
+		}
+	}
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, errLost)
+	assert.EqualError(t, err, fmt.Sprintf("settling request %v: connection lost", v.ID))
+	assert.Zero(t, n)
+	assert.Equal(t, []uint64{400}, again, "recorded capturing again for the amount posted")
+	stored, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "capturing", stored.State)
+	assert.Equal(t, uint64(400), stored.CaptureAmount)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 400}, {Posted: 400}}, s.balances(t), "the ledger posted 400")
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1)
+	requireCapturedFor(t, s, v.ID, 400)
+}
+
+// TestCaptureRefusedAfterSweepCaptured: a capture that finds the
+// merchant's account closed, no post made, and whose record of the
+// refusal (held) finds the request captured meanwhile by the recovery
+// sweep (the account reopened, the posts made) answers the recorded
+// capture, not its own refusal: the captured view with its receipt, the
+// money moved once.
+func TestCaptureRefusedAfterSweepCaptured(t *testing.T) {
+	ctx := context.Background()
+	st := &updateHook{Store: memory.New()}
+	s := newShopOn(t, st, true, paytest.Options{})
+	v := s.held(t)
+	closing := closeAccount(t, s, payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), eurLedger)
+	st.hook = func(p *payflow.PaymentRecord, from string) error {
+		if from == "capturing" && p.State == payflow.StateHeld {
+			st.hook = nil
+			reopenAccount(t, s, closing)
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			s.sweep(t, 1)
+			s.requireState(t, v.ID, payflow.StateCaptured)
+		}
+		return nil
+	}
+	got, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+	require.NoError(t, err)
+	assert.Nil(t, st.hook, "the refusal was recorded after the sweep")
+	assert.Equal(t, payflow.StateCaptured, got.State)
+	assert.Equal(t, uint64(690), got.Captured)
+	requireCapturedFor(t, s, v.ID, 690)
+	stored, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored.Receipt, got.Receipt)
+}
