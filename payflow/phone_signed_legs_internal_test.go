@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,16 +14,23 @@ import (
 // of the request that the seller's card signed, in order, passes
 // checkReceiptLines; one with a leg of another asset or amount, the legs
 // in another order, or a leg dropped or added is ErrMismatch, with or
-// without items and money in the request.
+// without items and money in the request; so is one with a transfer ID
+// too few or too many (one for the money, when there is any, and one for
+// each leg).
 func TestReceiptLegsAsSigned(t *testing.T) {
 	signedLegs := []record.Leg{{Asset: "ticket", Amount: 1}, {Asset: "GOLD", Amount: 3}}
-	requests := map[string]*record.PaymentRequest{
-		"items, money and legs": {
+	// Each request with the number of ledger transfers its settlement
+	// posts: one for the money, when there is any, and one for each leg.
+	requests := map[string]struct {
+		r         *record.PaymentRequest
+		transfers int
+	}{
+		"items, money and legs": {&record.PaymentRequest{
 			Currency: "EUR", Amount: 690,
 			Items: []record.Item{{SKU: "apple", Quantity: 2}, {SKU: "loaf", Quantity: 1}},
 			Legs:  signedLegs,
-		},
-		"legs alone": {Currency: "EUR", Legs: signedLegs},
+		}, 3},
+		"legs alone": {&record.PaymentRequest{Currency: "EUR", Legs: signedLegs}, 2},
 	}
 	alterations := []struct {
 		name  string
@@ -40,7 +48,8 @@ func TestReceiptLegsAsSigned(t *testing.T) {
 		{"leg added", func(l []record.Leg) []record.Leg { return append(l, record.Leg{Asset: "ticket", Amount: 1}) }},
 	}
 	differ := ErrMismatch.Error() + ": the receipt's lines or legs differ from the seller's signed request"
-	for name, r := range requests {
+	for name, req := range requests {
+		r := req.r
 		receipt := func(legs []record.Leg) *Receipt {
 			rc := &Receipt{Receipt: record.Receipt{Kind: record.ReceiptPayment, Currency: r.Currency, Amount: r.Amount, Legs: legs}}
 			if len(r.Items) > 0 {
@@ -49,13 +58,21 @@ func TestReceiptLegsAsSigned(t *testing.T) {
 					{SKU: "loaf", Name: "Loaf", Quantity: 1, UnitPrice: 450},
 				}
 			}
-			for range legCount(r.Amount, len(r.Legs)) {
+			for range req.transfers {
 				rc.TransferIDs = append(rc.TransferIDs, make([]byte, 16))
 			}
 			return rc
 		}
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, checkReceiptLines(receipt(append([]record.Leg(nil), signedLegs...)), r))
+			for _, n := range []int{req.transfers - 1, req.transfers + 1} {
+				rc := receipt(append([]record.Leg(nil), signedLegs...))
+				rc.TransferIDs = make([][]byte, n)
+				for i := range rc.TransferIDs {
+					rc.TransferIDs[i] = make([]byte, 16)
+				}
+				assert.EqualError(t, checkReceiptLines(rc, r), fmt.Sprintf("%s: the receipt carries %d ledger transfer IDs, not the %d of the seller's signed request", ErrMismatch, n, req.transfers))
+			}
 			for _, tt := range alterations {
 				t.Run(tt.name, func(t *testing.T) {
 					err := checkReceiptLines(receipt(tt.alter(append([]record.Leg(nil), signedLegs...))), r)

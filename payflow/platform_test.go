@@ -3076,7 +3076,8 @@ func TestChainFoundWithOtherFields(t *testing.T) {
 
 // TestRefundOfAssetLegs: a refund returns money only: the tickets of a
 // request's legs stay in the payer's wallet, and a request of tickets
-// alone (amount zero) has nothing to refund.
+// alone (amount zero), whose receipt names the ticket's transfer alone,
+// has nothing to refund.
 func TestRefundOfAssetLegs(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
@@ -3097,6 +3098,17 @@ func TestRefundOfAssetLegs(t *testing.T) {
 	got, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, tv.ID)})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, got.State)
+	// Its receipt names the one transfer that moved the ticket (leg 1,
+	// the post of its hold): no money leg, so no transfer of one.
+	info, err := s.Platform.Info(ctx)
+	require.NoError(t, err)
+	vp, err := s.PlatformVerifier.VerifyPlatform(info.Chain)
+	require.NoError(t, err)
+	var rc record.Receipt
+	require.NoError(t, vp.VerifyReceipt(got.Receipt, &rc))
+	post := payflow.TransferID(tv.ID, 1, 1, 2)
+	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
+	assert.Equal(t, uint64(0), rc.Amount)
 	msg = s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000002"), RequestID: tv.ID[:], Amount: 1, Currency: "EUR"})
 	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.ErrorIs(t, err, payflow.ErrLimit)
