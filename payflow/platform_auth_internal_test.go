@@ -831,3 +831,23 @@ func TestLimiterGiveBackHoldsBurst(t *testing.T) {
 	require.ErrorAs(t, l.allow("card", t1), &rl, "past the burst")
 	assert.Equal(t, 100*time.Second, rl.RetryAfter)
 }
+
+// TestLimiterRefusesAFractionOfAToken: a bucket holding part of a token
+// refuses the call, draws nothing, and names as its retry time the first
+// instant at which the bucket holds a whole token, rounded up to the
+// nanosecond: at 3 a second, a third of a second is 333333333.3 ns, so
+// 333333334 ns, and the call at 333333333 ns is refused still.
+func TestLimiterRefusesAFractionOfAToken(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var l limiter
+	l.init(3, 1, "logins")
+	require.NoError(t, l.allow("card", t0))
+	var rl *RateLimitedError
+	require.ErrorAs(t, l.allow("card", t0), &rl, "an empty bucket")
+	assert.Equal(t, 333333334*time.Nanosecond, rl.RetryAfter)
+	assert.EqualError(t, rl, "payflow: rate limited: too many logins (retry after 333.333334ms)")
+	require.ErrorAs(t, l.allow("card", t0.Add(333333333)), &rl, "a nanosecond early")
+	assert.Equal(t, time.Nanosecond, rl.RetryAfter)
+	require.NoError(t, l.allow("card", t0.Add(333333334)), "at the retry time")
+	require.ErrorIs(t, l.allow("card", t0.Add(333333334)), ErrRateLimited, "the token drawn")
+}

@@ -123,3 +123,22 @@ func TestPairGivesBackForAPassedCounter(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrClone)
 	requireBudget(t, s, 2)
 }
+
+// TestShopperPairCancelsNothing: a shopper card's proof into its session,
+// sent again (its phone started anew), leaves the session's pending
+// request pending, paired as before, while the seller card's proof
+// cancels it.
+func TestShopperPairCancelsNothing(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	require.Equal(t, payflow.StatePending, v.State)
+	sv, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, s.seller.EID())})
+	require.NoError(t, err)
+	assert.Equal(t, s.session.ID, sv.ID)
+	assert.Equal(t, payflow.SessionPaired, sv.State)
+	s.requireState(t, v.ID, payflow.StatePending)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, s.shopper.EID())})
+	require.NoError(t, err)
+	s.requireState(t, v.ID, payflow.StateCancelled)
+}
