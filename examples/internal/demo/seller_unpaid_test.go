@@ -46,13 +46,13 @@ func stopWallClock(t *testing.T) {
 // sellerMeets runs the seller program against the cloud at url of the
 // folder dir, and Alice's phone, as the shopper program runs it (runPhone),
 // which, once she paired with the till, waits for its payment request
-// (awaitRequest) and gives it to answer. A phone that ends stops the
-// other, which would wait for it until -wait ends, unless it ended
-// without an error; but the seller program's end does not cut answer
-// short, which it runs with a context that only the test's end cancels:
-// the seller program may see the request end, and end, before the reply
-// to the phone's answer reached the phone. It returns the seller's output
-// and both errors.
+// (awaitRequest) and gives it to answer. The seller program's end stops
+// Alice's phone, which would otherwise wait for it until -wait ends, and
+// her phone's failure stops the seller program; but the seller program's
+// end does not cut answer short, which runs with a context that only the
+// test's end cancels: the seller program may see the request end, and
+// end, before the reply to the phone's answer reached the phone. It
+// returns the seller's output and both errors.
 func sellerMeets(t *testing.T, dir, url string, answer func(ctx context.Context, ph *Phone, v *payflow.PaymentView) error) (sOut string, sErr, pErr error) {
 	t.Helper()
 	args := []string{"-data", dir, "-url", url, "-wait", "1m"}
