@@ -40,10 +40,21 @@ func TestHoldMadeBySweepKeepsHoldExpiry(t *testing.T) {
 	require.Equal(t, payflow.StateHeld, h.State)
 	assert.True(t, h.HoldExpiresAt.Equal(accepted.Add(payflow.DefaultHoldTTL)),
 		"hold expiry %v, accepted at %v", h.HoldExpiresAt, accepted)
-	hold, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1)})
+	requireHoldTimeout(t, s, v.ID)
+}
+
+// TestHoldTimedFromAcceptance: the ledger timeout of a hold is the hold
+// TTL counted from the acceptance of the consent, not from the creation of
+// the request, which may be well before it.
+func TestHoldTimedFromAcceptance(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	v, _ := s.request(t)
+	s.Clock.Advance(7 * time.Second)
+	h, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 	require.NoError(t, err)
-	require.Len(t, hold, 1)
-	assert.Equal(t, uint32(payflow.DefaultHoldTTL.Seconds()), hold[0].Timeout)
+	require.Equal(t, payflow.StateHeld, h.State)
+	requireHoldTimeout(t, s, v.ID)
 }
 
 // TestCaptureLeftUnderWayPastHoldExpiry: a capture left under way
@@ -84,4 +95,14 @@ func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
 			require.NoError(t, s.Ledger.Verify(ctx))
 		})
 	}
+}
+
+// requireHoldTimeout checks that the ledger holds the hold of the first
+// attempt of request id with the whole hold TTL as its timeout.
+func requireHoldTimeout(t *testing.T, s *shop, id payflow.ID) {
+	t.Helper()
+	hold, err := s.Ledger.LookupTransfers(context.Background(), []ledger.ID{payflow.TransferID(id, 1, 0, 1)})
+	require.NoError(t, err)
+	require.Len(t, hold, 1)
+	assert.Equal(t, uint32(payflow.DefaultHoldTTL.Seconds()), hold[0].Timeout)
 }
