@@ -69,10 +69,7 @@ func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
 		t.Run(map[bool]string{false: "capture again", true: "sweep"}[sweep], func(t *testing.T) {
 			s := newShop(t, true, paytest.Options{})
 			v := s.held(t)
-			r, err := s.Store.Payment(ctx, v.ID)
-			require.NoError(t, err)
-			r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 690, s.Clock.Now()
-			require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+			s.recordCapturing(t, v.ID, 690)
 			s.Clock.Advance(payflow.DefaultHoldTTL + time.Second)
 			s.RefreshCRLs()
 			s.seller.Login(record.RoleSeller)
@@ -80,14 +77,14 @@ func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
 			if sweep {
 				s.sweep(t, 1)
 			} else {
-				_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+				_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 				require.ErrorIs(t, err, payflow.ErrExpired)
 				assert.EqualError(t, err, "payflow: expired: ledger: pending_transfer_expired")
 			}
 			s.requireState(t, v.ID, payflow.StateExpired)
 			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the ledger expired the hold")
 
-			_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 			require.ErrorIs(t, err, payflow.ErrExpired)
 			assert.EqualError(t, err, "payflow: expired: the request expired")
 			s.sweep(t, 0)
