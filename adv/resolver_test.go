@@ -332,13 +332,7 @@ func TestTableRemove(t *testing.T) {
 			tb.remove(eid, pos+1)
 		}
 		require.Equal(t, before, tb.entries, "round %d", round)
-		live := 0
-		for _, e := range tb.entries {
-			if e.pos1 != 0 {
-				live++
-			}
-		}
-		require.Equal(t, len(model), live, "round %d", round)
+		require.Equal(t, len(model), liveEntries(tb), "round %d", round)
 		for eid, pos := range model {
 			got, ok := tb.lookup(eid)
 			require.True(t, ok, "round %d", round)
@@ -441,13 +435,7 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 	for _, ep := range []uint32{e - 1, e, e + 1, e + 2} {
 		tb := r.tables[ep%ring]
 		require.NotNil(t, tb)
-		live := 0
-		for _, en := range tb.entries {
-			if en.pos1 != 0 {
-				live++
-			}
-		}
-		assert.Equal(t, 250, live, "epoch %d: one entry per card", ep)
+		assert.Equal(t, 250, liveEntries(tb), "epoch %d: one entry per card", ep)
 		assert.Len(t, tb.entries, tableSize(250), "epoch %d: grown to the cards enrolled during the build", ep)
 	}
 }
@@ -885,13 +873,7 @@ func TestFillTablesInParallel(t *testing.T) {
 	ts := []*table{newTable(epoch, size), newTable(epoch+1, size)}
 	fillTables(ts, cards)
 	for _, tb := range ts {
-		n := 0
-		for _, en := range tb.entries {
-			if en.pos1 != 0 {
-				n++
-			}
-		}
-		assert.Equal(t, len(live), n, "epoch %d: one entry per live card", tb.epoch)
+		assert.Equal(t, len(live), liveEntries(tb), "epoch %d: one entry per live card", tb.epoch)
 		for pos, k := range live {
 			got, ok := tb.lookup(newEIDKey(k).EID(tb.epoch))
 			assert.True(t, ok, "epoch %d, card %d", tb.epoch, pos)
@@ -901,4 +883,15 @@ func TestFillTablesInParallel(t *testing.T) {
 	at := func(i int) uint32 { return ts[0].entries[i].pos1 }
 	assert.Equal(t, []uint32{0 + 1, parallelMin + 2 + 1, 1 + 1, 2050 + 1}, []uint32{at(last), at(last + 1), at(end), at(0)},
 		"the second card of each home in the slot after it, wrapping round from the last")
+}
+
+// liveEntries returns how many of tb's slots hold a card.
+func liveEntries(tb *table) int {
+	n := 0
+	for _, e := range tb.entries {
+		if e.pos1 != 0 {
+			n++
+		}
+	}
+	return n
 }

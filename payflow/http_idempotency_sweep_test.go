@@ -105,13 +105,7 @@ func TestReplyMemoryDeleteExpiredStopsAtItsCount(t *testing.T) {
 		if pauses++; pauses > 1 {
 			return
 		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for i := range 10 {
-			e := &replyEntry{key: "fresh " + strconv.Itoa(i), hash: []byte{1}, deadline: t0.Add(2 * time.Second)}
-			m.entries[e.key] = e
-			heap.Push(&m.due, e)
-		}
+		putEntries(m, "fresh ", 10, t0.Add(2*time.Second))
 	}
 	assert.Equal(t, expired, m.DeleteExpired(now))
 	assert.Equal(t, 1, pauses, "one pause, after the full batch")
@@ -156,4 +150,17 @@ func pauses(t *testing.T, m *ReplyMemory, most int) *[]int {
 		}
 	}
 	return held
+}
+
+// putEntries writes into m, under its lock, n keys held in flight until
+// deadline, named prefix and their number, as a process whose clock is
+// behind the sweeper's writes them while a DeleteExpired pauses.
+func putEntries(m *ReplyMemory, prefix string, n int, deadline time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range n {
+		e := &replyEntry{key: prefix + strconv.Itoa(i), hash: []byte{1}, deadline: deadline}
+		m.entries[e.key] = e
+		heap.Push(&m.due, e)
+	}
 }

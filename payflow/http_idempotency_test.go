@@ -1,7 +1,6 @@
 package payflow
 
 import (
-	"container/heap"
 	"context"
 	"strconv"
 	"testing"
@@ -278,14 +277,8 @@ func TestReplyMemoryDeleteExpiredEnds(t *testing.T) {
 		if pauses++; pauses > 10 {
 			return // the writers stop: the sweep ends anyway
 		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for i := range deleteBatch {
-			e := &replyEntry{key: "fresh " + strconv.Itoa(pauses) + " " + strconv.Itoa(i), hash: []byte{1}, deadline: t0.Add(2 * time.Second)}
-			m.entries[e.key] = e
-			heap.Push(&m.due, e)
-			written++
-		}
+		putEntries(m, "fresh "+strconv.Itoa(pauses)+" ", deleteBatch, t0.Add(2*time.Second))
+		written += deleteBatch
 	}
 	n := m.DeleteExpired(now)
 	assert.LessOrEqual(t, pauses, 10, "the sweep ended while entries expired at its now kept coming")

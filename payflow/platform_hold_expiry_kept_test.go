@@ -40,10 +40,21 @@ func TestHoldMadeBySweepKeepsHoldExpiry(t *testing.T) {
 	require.Equal(t, payflow.StateHeld, h.State)
 	assert.True(t, h.HoldExpiresAt.Equal(accepted.Add(payflow.DefaultHoldTTL)),
 		"hold expiry %v, accepted at %v", h.HoldExpiresAt, accepted)
-	hold, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1)})
+	requireHoldTimeout(t, s, v.ID)
+}
+
+// TestHoldTimedFromAcceptance: the ledger timeout of a hold is the hold
+// TTL counted from the acceptance of the consent, not from the creation of
+// the request, which may be well before it.
+func TestHoldTimedFromAcceptance(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	v, _ := s.request(t)
+	s.Clock.Advance(7 * time.Second)
+	h, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 	require.NoError(t, err)
-	require.Len(t, hold, 1)
-	assert.Equal(t, uint32(payflow.DefaultHoldTTL.Seconds()), hold[0].Timeout)
+	require.Equal(t, payflow.StateHeld, h.State)
+	requireHoldTimeout(t, s, v.ID)
 }
 
 // TestCaptureLeftUnderWayPastHoldExpiry: a capture left under way
@@ -58,10 +69,7 @@ func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
 		t.Run(map[bool]string{false: "capture again", true: "sweep"}[sweep], func(t *testing.T) {
 			s := newShop(t, true, paytest.Options{})
 			v := s.held(t)
-			r, err := s.Store.Payment(ctx, v.ID)
-			require.NoError(t, err)
-			r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 690, s.Clock.Now()
-			require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+			s.recordCapturing(t, v.ID, 690)
 			s.Clock.Advance(payflow.DefaultHoldTTL + time.Second)
 			s.RefreshCRLs()
 			s.seller.Login(record.RoleSeller)
@@ -69,14 +77,14 @@ func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
 			if sweep {
 				s.sweep(t, 1)
 			} else {
-				_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+				_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 				require.ErrorIs(t, err, payflow.ErrExpired)
 				assert.EqualError(t, err, "payflow: expired: ledger: pending_transfer_expired")
 			}
 			s.requireState(t, v.ID, payflow.StateExpired)
 			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the ledger expired the hold")
 
-			_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 			require.ErrorIs(t, err, payflow.ErrExpired)
 			assert.EqualError(t, err, "payflow: expired: the request expired")
 			s.sweep(t, 0)
@@ -84,4 +92,14 @@ func TestCaptureLeftUnderWayPastHoldExpiry(t *testing.T) {
 			require.NoError(t, s.Ledger.Verify(ctx))
 		})
 	}
+}
+
+// requireHoldTimeout checks that the ledger holds the hold of the first
+// attempt of request id with the whole hold TTL as its timeout.
+func requireHoldTimeout(t *testing.T, s *shop, id payflow.ID) {
+	t.Helper()
+	hold, err := s.Ledger.LookupTransfers(context.Background(), []ledger.ID{payflow.TransferID(id, 1, 0, 1)})
+	require.NoError(t, err)
+	require.Len(t, hold, 1)
+	assert.Equal(t, uint32(payflow.DefaultHoldTTL.Seconds()), hold[0].Timeout)
 }

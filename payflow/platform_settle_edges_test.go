@@ -198,6 +198,37 @@ func TestRefundStoredFirstUnderItsID(t *testing.T) {
 	}
 }
 
+// TestRefundOverLimitWithItsIDStoredSince: a refund refused for asking
+// more than the payment has left to refund (ErrLimit) is answered with
+// that refusal, not with the refund that another request stored under
+// its ID since its first read found none (which would be ErrConflict,
+// the ID taken): only a refusal for its counter (ErrClone) is answered by
+// the stored refund. Nothing more is refunded and the stored refund
+// stays as it was.
+func TestRefundOverLimitWithItsIDStoredSince(t *testing.T) {
+	ctx := context.Background()
+	id := payflow.ID([]byte("refund-000000001"))
+	st := &faultStore{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	all := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 690, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: all})
+	require.NoError(t, err)
+
+	reads := st.refund.made()
+	st.refund.failNextWith(payflow.ErrNotFound) // as read just before the other request stored it
+	more := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: more})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.NotErrorIs(t, err, payflow.ErrConflict)
+	assert.Equal(t, 1, st.refund.made()-reads, "its first read only: its refusal reads no refund")
+	r := requireRefund(t, st.Store, id, payflow.RefundDone, 690)
+	assert.Equal(t, all, r.Request)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {Posted: 0}}, s.balances(t))
+}
+
 // sweepFaults is a Store that records the limit of every list of due
 // payments or refunds and the time of every deletion of expired records,
 // and fails, when its error is set: the list of due payments in a state

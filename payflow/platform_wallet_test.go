@@ -91,6 +91,17 @@ func (s *shop) recordConsent(t *testing.T, id payflow.ID, consent []byte, voidTo
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
 }
 
+// recordCapturing moves the held request id to capturing for amount, as
+// a process that began its capture and stopped before the ledger posted.
+func (s *shop) recordCapturing(t *testing.T, id payflow.ID, amount uint64) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := s.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	r.State, r.CaptureAmount, r.UpdatedAt = "capturing", amount, s.Clock.Now()
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+}
+
 // requireUntouched checks that the ledger holds the account id as found
 // and no hold of the first attempt of request rid.
 func requireUntouched(t *testing.T, s *shop, id ledger.ID, found []ledger.Account, rid payflow.ID) {

@@ -180,10 +180,7 @@ func TestSweepPostsWhileCaptureOfAnotherAmountRefused(t *testing.T) {
 	due := &dueHook{Store: st, state: "capturing"}
 	s := newShopOn(t, due, true, paytest.Options{})
 	v := s.held(t)
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 400, s.Clock.Now()
-	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+	s.recordCapturing(t, v.ID, 400)
 	merchant := payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID)
 	closing := closeAccount(t, s, merchant, eurLedger)
 
