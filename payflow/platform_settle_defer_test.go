@@ -85,12 +85,12 @@ func TestRecoverDefersAtLeastRecoverAfter(t *testing.T) {
 	assert.Equal(t, s.Clock.Now(), r.DeferredTo)
 }
 
-// TestRecoverDeferralAtLeastRecoverAfter: a refund whose try by the
+// TestRefundDeferralPastMaxRecoverDelay: a refund whose try by the
 // recovery sweep fails waits RecoverAfter before its next try when
 // RecoverAfter is longer than MaxRecoverDelay: its due time is the time
 // of the failed try, not MaxRecoverDelay less RecoverAfter after it,
 // which the next sweep, MaxRecoverDelay later, would find due.
-func TestRecoverDeferralAtLeastRecoverAfter(t *testing.T) {
+func TestRefundDeferralPastMaxRecoverDelay(t *testing.T) {
 	ctx := context.Background()
 	after := 2 * payflow.MaxRecoverDelay
 	st := &shortPayment{Store: memory.New()}
