@@ -46,8 +46,7 @@ func TestRetryOfDroppedSellerCard(t *testing.T) {
 						ID: to, Name: "Till Shop", Currency: "EUR", SellerCardIDs: []string{s.seller.ID}}))
 				}
 
-				_, err = api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(
-					paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
+				_, err = api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.basket()})
 				require.ErrorIs(t, err, payflow.ErrForbidden, "a new request of the card")
 				fresh := refusal(err)
 				require.Equal(t, "payflow: forbidden: card "+s.seller.ID+" is not a seller card of merchant \""+merchantID+"\"", fresh.Message)

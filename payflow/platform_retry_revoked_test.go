@@ -57,8 +57,7 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 		_, err := a.api.Payment(ctx, s.seller.Token, m.pending.ID)
 		require.ErrorIs(t, err, payflow.ErrCard, "%s: the revoked card's token", a.name)
 
-		_, err = a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(
-			paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
+		_, err = a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.basket()})
 		require.ErrorIs(t, err, payflow.ErrCard, "%s: a new request of the revoked card", a.name)
 		fresh := refusal(err)
 		require.Equal(t, "card_not_trusted", fresh.Code, a.name)
