@@ -68,13 +68,13 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
-// TestRetriedRefundOfRevokedSellerCardFinishes: a refund accepted while
+// TestRetriedRefundOfRevokedSellerCardLeftToSweep: a refund accepted while
 // its seller card was trusted, whose transfer the ledger did not make (it
 // was down), sent again once the card is revoked, is refused
 // card_not_trusted, no view returned, the refund left pending and the
 // ledger unmoved; the recovery sweep then finishes it, the transfer made
 // once, and the refund sent again is still refused so (PROTOCOL.md §6.5).
-func TestRetriedRefundOfRevokedSellerCardFinishes(t *testing.T) {
+func TestRetriedRefundOfRevokedSellerCardLeftToSweep(t *testing.T) {
 	ctx := context.Background()
 	ls := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
