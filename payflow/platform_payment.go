@@ -245,8 +245,8 @@ func sellerCard(c *CardRecord, merchantID string) error {
 // whether the step decides the call, with the call's error (takenID):
 // not when the ID is free; the store's failure; the refusal of a request
 // whose ID another request holds (requestTaken); and, with no error, a
-// retry of the same bytes accepted before, which the call answers with
-// the stored request's view.
+// retry of the same bytes accepted before, which the call answers as
+// retried does.
 func (p *Platform) storedRequest(ctx context.Context, id ID, msg []byte) (*PaymentRecord, bool, error) {
 	old, err := p.store.Payment(ctx, id)
 	decided, err := takenID(err, old != nil && !bytes.Equal(old.Request, msg), func() error { return requestTaken(old.ID) })

@@ -46,30 +46,12 @@ func TestRetryOfDroppedSellerCard(t *testing.T) {
 						ID: to, Name: "Till Shop", Currency: "EUR", SellerCardIDs: []string{s.seller.ID}}))
 				}
 
-				_, err = api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(
-					paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
-				require.ErrorIs(t, err, payflow.ErrForbidden, "a new request of the card")
-				fresh := refusal(err)
-				require.Equal(t, "payflow: forbidden: card "+s.seller.ID+" is not a seller card of merchant \""+merchantID+"\"", fresh.Message)
-				for _, msg := range [][]byte{pendingMsg, capturedMsg} {
-					got, err := api.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-					require.ErrorIs(t, err, payflow.ErrForbidden)
-					assert.Equal(t, fresh, refusal(err), "the refusal of a new request")
-					assert.Nil(t, got, "no view")
-				}
+				newRequest, newRefund := s.requireRetriesRefused(t, to+"/"+via, api, payflow.ErrForbidden,
+					payflow.ID([]byte("refund-dropped-2")), captured.ID, refundMsg, pendingMsg, capturedMsg)
+				require.Equal(t, "payflow: forbidden: card "+s.seller.ID+" is not a seller card of merchant \""+merchantID+"\"", newRequest.Message)
+				require.Equal(t, "payflow: forbidden: card "+s.seller.ID+" is not a seller card of the payee", newRefund.Message)
 				s.requireState(t, pending.ID, payflow.StatePending)
 				s.requireState(t, captured.ID, payflow.StateCaptured)
-
-				nid := payflow.ID([]byte("refund-dropped-2"))
-				_, err = api.Refund(ctx, &payflow.RefundRequest{Refund: s.seller.MustSign(&record.RefundRequest{
-					RefundID: nid[:], RequestID: captured.ID[:], Amount: 100, Currency: "EUR"})})
-				require.ErrorIs(t, err, payflow.ErrForbidden, "a new refund of the card")
-				fresh = refusal(err)
-				require.Equal(t, "payflow: forbidden: card "+s.seller.ID+" is not a seller card of the payee", fresh.Message)
-				rv, err := api.Refund(ctx, &payflow.RefundRequest{Refund: refundMsg})
-				require.ErrorIs(t, err, payflow.ErrForbidden)
-				assert.Equal(t, fresh, refusal(err), "the refusal of a new refund")
-				assert.Nil(t, rv, "no view")
 				assert.Equal(t, before, s.balances(t), "the ledger did not move")
 
 				grocer.SellerCardIDs = []string{s.seller.ID}
@@ -78,7 +60,7 @@ func TestRetryOfDroppedSellerCard(t *testing.T) {
 				require.NoError(t, err, "listed again")
 				assert.Equal(t, payflow.StatePending, got.State)
 				assert.Nil(t, got.ConsentNonce)
-				rv, err = api.Refund(ctx, &payflow.RefundRequest{Refund: refundMsg})
+				rv, err := api.Refund(ctx, &payflow.RefundRequest{Refund: refundMsg})
 				require.NoError(t, err, "listed again")
 				assert.Equal(t, refund, rv)
 				assert.Equal(t, before, s.balances(t), "the ledger did not move")

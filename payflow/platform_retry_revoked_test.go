@@ -57,42 +57,24 @@ func TestRetryOfRevokedSellerCard(t *testing.T) {
 		_, err := a.api.Payment(ctx, s.seller.Token, m.pending.ID)
 		require.ErrorIs(t, err, payflow.ErrCard, "%s: the revoked card's token", a.name)
 
-		_, err = a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(
-			paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
-		require.ErrorIs(t, err, payflow.ErrCard, "%s: a new request of the revoked card", a.name)
-		fresh := refusal(err)
-		require.Equal(t, "card_not_trusted", fresh.Code, a.name)
-		for _, msg := range [][]byte{m.pendingMsg, m.capturedMsg} {
-			got, err := a.api.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-			require.ErrorIs(t, err, payflow.ErrCard, a.name)
-			assert.Equal(t, fresh, refusal(err), "%s: the refusal of a new request", a.name)
-			assert.Nil(t, got, "%s: no view", a.name)
-		}
+		newRequest, newRefund := s.requireRetriesRefused(t, a.name, a.api, payflow.ErrCard,
+			payflow.ID{'n', byte(i)}, m.captured.ID, m.refundMsg, m.pendingMsg, m.capturedMsg)
+		require.Equal(t, "card_not_trusted", newRequest.Code, a.name)
+		require.Equal(t, "card_not_trusted", newRefund.Code, a.name)
 		s.requireState(t, m.pending.ID, payflow.StatePending)
 		s.requireState(t, m.captured.ID, payflow.StateCaptured)
-
-		rid := payflow.ID{'n', byte(i)}
-		_, err = a.api.Refund(ctx, &payflow.RefundRequest{Refund: s.seller.MustSign(&record.RefundRequest{
-			RefundID: rid[:], RequestID: m.captured.ID[:], Amount: 100, Currency: "EUR"})})
-		require.ErrorIs(t, err, payflow.ErrCard, "%s: a new refund of the revoked card", a.name)
-		fresh = refusal(err)
-		require.Equal(t, "card_not_trusted", fresh.Code, a.name)
-		rv, err := a.api.Refund(ctx, &payflow.RefundRequest{Refund: m.refundMsg})
-		require.ErrorIs(t, err, payflow.ErrCard, a.name)
-		assert.Equal(t, fresh, refusal(err), "%s: the refusal of a new refund", a.name)
-		assert.Nil(t, rv, "%s: no view", a.name)
 	}
 	assert.Equal(t, before, s.balances(t), "the ledger did not move")
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
-// TestRetriedRefundOfRevokedSellerCardFinishes: a refund accepted while
+// TestRetriedRefundOfRevokedSellerCardLeftToSweep: a refund accepted while
 // its seller card was trusted, whose transfer the ledger did not make (it
 // was down), sent again once the card is revoked, is refused
 // card_not_trusted, no view returned, the refund left pending and the
 // ledger unmoved; the recovery sweep then finishes it, the transfer made
 // once, and the refund sent again is still refused so (PROTOCOL.md §6.5).
-func TestRetriedRefundOfRevokedSellerCardFinishes(t *testing.T) {
+func TestRetriedRefundOfRevokedSellerCardLeftToSweep(t *testing.T) {
 	ctx := context.Background()
 	ls := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
@@ -143,4 +125,35 @@ func refusal(err error) payflow.Error {
 	e := *payflow.AsError(err)
 	e.RequestID = ""
 	return e
+}
+
+// requireRetriesRefused has api take, by s's seller card, a new payment
+// request (the basket) and each of requests, payment requests accepted
+// before and sent again, then a new refund of 100 of captured under
+// refundID and refund, a refund accepted before and sent again. It checks
+// that each new record is refused with target, and each sent again as
+// the new one of its kind (refusal), with no view; it returns the new
+// request's and the new refund's refusals. name labels its checks.
+func (s *shop) requireRetriesRefused(t *testing.T, name string, api payflow.API, target error, refundID, captured payflow.ID, refund []byte, requests ...[]byte) (newRequest, newRefund payflow.Error) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := api.CreateRequest(ctx, &payflow.CreateRequest{Request: s.basket()})
+	require.ErrorIs(t, err, target, "%s: a new request of the card", name)
+	newRequest = refusal(err)
+	for _, msg := range requests {
+		got, err := api.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+		require.ErrorIs(t, err, target, name)
+		assert.Equal(t, newRequest, refusal(err), "%s: the refusal of a new request", name)
+		assert.Nil(t, got, "%s: no view", name)
+	}
+
+	_, err = api.Refund(ctx, &payflow.RefundRequest{Refund: s.seller.MustSign(&record.RefundRequest{
+		RefundID: refundID[:], RequestID: captured[:], Amount: 100, Currency: "EUR"})})
+	require.ErrorIs(t, err, target, "%s: a new refund of the card", name)
+	newRefund = refusal(err)
+	rv, err := api.Refund(ctx, &payflow.RefundRequest{Refund: refund})
+	require.ErrorIs(t, err, target, name)
+	assert.Equal(t, newRefund, refusal(err), "%s: the refusal of a new refund", name)
+	assert.Nil(t, rv, "%s: no view", name)
+	return newRequest, newRefund
 }

@@ -72,12 +72,17 @@ func (s *shop) balances(t *testing.T) [2]payflow.Balance {
 	return s.Balances("EUR")
 }
 
+// basket returns a new payment request for the basket (2 apples, 1
+// bread: 690) in s's session, signed by s's seller card.
+func (s *shop) basket() []byte {
+	return s.seller.MustSign(paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
+}
+
 // request creates a signed request for the basket (2 apples, 1 bread:
 // 690) and returns its view and signed bytes.
 func (s *shop) request(t *testing.T) (*payflow.PaymentView, []byte) {
 	t.Helper()
-	r := paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
-	msg := s.seller.MustSign(r)
+	msg := s.basket()
 	v, err := s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: msg})
 	require.NoError(t, err)
 	return v, msg
@@ -2455,7 +2460,7 @@ func TestRequestStoreErrorSpendsNothing(t *testing.T) {
 	st.session.failNext() // as a dropped database connection would fail it
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
-	msg := s.seller.MustSign(paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
+	msg := s.basket()
 	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.ErrorContains(t, err, "connection lost")
 	assert.Equal(t, "internal", payflow.AsError(err).Code)
