@@ -386,13 +386,9 @@ func TestCaptureRefusedForClosedAccount(t *testing.T) {
 // the settlement finished; the capture succeeds once the account is
 // reopened.
 func TestCaptureLeftUnderWayWithClosedAccount(t *testing.T) {
-	ctx := context.Background()
 	s := newShop(t, true, paytest.Options{})
 	v := heldTicketRequest(t, s)
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 240, s.Clock.Now()
-	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+	s.recordCapturing(t, v.ID, 240)
 	closing := closeAccount(t, s, payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID), eurLedger)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)

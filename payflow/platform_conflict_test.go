@@ -110,10 +110,7 @@ func TestRefundTakenOnceCaptured(t *testing.T) {
 			s := newShop(t, true, paytest.Options{})
 			v := s.held(t)
 			if tt.state == "capturing" {
-				r, err := s.Store.Payment(ctx, v.ID)
-				require.NoError(t, err)
-				r.State, r.CaptureAmount, r.UpdatedAt = "capturing", 400, s.Clock.Now()
-				require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+				s.recordCapturing(t, v.ID, 400)
 			}
 			rr := &record.RefundRequest{RefundID: bytes.Repeat([]byte{9}, 16), RequestID: v.ID[:], Amount: 100, Currency: "EUR"}
 			msg := s.seller.MustSign(rr)
