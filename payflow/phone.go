@@ -367,7 +367,16 @@ func (p *phone) CardID() (string, error) {
 // a phone leaves a paired session only as it expires or another is
 // selected. A card's error is returned as it is.
 func (p *phone) Advert() ([]byte, error) {
-	now := p.opts.Now()
+	return p.AdvertAt(p.opts.Now())
+}
+
+// AdvertAt returns the advert the card broadcasts at now, as Advert does at
+// the phone's clock: its EID for the epoch of now, the phone's role and
+// the flags, adv.FlagBusy while the session selected last is paired and
+// now is before its ExpiresAt, whatever PhoneOptions.Now reads. It is for
+// a radio that keeps a clock of its own, as a simulation of one does. A
+// card's error is returned as it is.
+func (p *phone) AdvertAt(now time.Time) ([]byte, error) {
 	var flags adv.Flags
 	if p.opts.Assets {
 		flags |= adv.FlagAssets

@@ -8,7 +8,10 @@
 // the reseller whose selections of each other open two sessions, as the
 // EID epoch ended after they heard each other or between the two
 // selections, hear each other's new adverts and select each other again,
-// up to 3 times (demo.SelectEachOther), and say so. Each phone's lines
+// up to 3 times (demo.SelectEachOther), and say so. The fans' service
+// queues show the reseller's phone with the flags of its advert: assets,
+// as her app exchanges e-tickets, and busy to the second fan, as her
+// session with the first is still paired. Each phone's lines
 // are labelled by its role, as in the other examples: [seller] for the
 // reseller's, [shopper] for the fans', each fan's in the section of the
 // sale to that fan. An interrupt (SIGINT or SIGTERM) ends it with exit
@@ -59,7 +62,8 @@ var market = demo.Market{
 	Currency: "EUR",
 	Shops:    []demo.Shop{{ID: "dana-tickets", Name: "Dana's Tickets"}},
 	Parties: []demo.Party{
-		{Name: "dana", Display: "Dana's phone", Role: adv.Seller, MerchantID: "dana-tickets", X: 0, Y: 0},
+		// Dana's app exchanges e-tickets: her phone advertises assets.
+		{Name: "dana", Display: "Dana's phone", Role: adv.Seller, MerchantID: "dana-tickets", X: 0, Y: 0, Assets: true},
 		{Name: "erin", Display: "Erin", Role: adv.Shopper, X: 0.7, Y: 0.2, Funds: 10000},
 		{Name: "frank", Display: "Frank", Role: adv.Shopper, X: 2.5, Y: -1, Funds: 10000},
 	},
@@ -220,6 +224,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 
 	step("Dana offers seat A12 again, to Frank: Dana no longer holds it")
+	// The phones hear the adverts around as they are now: Dana's says
+	// busy, her session with Erin still paired, and so does Erin's.
+	if err := radio.Rounds(ctx, 8, stations, listeners); err != nil {
+		return err
+	}
 	if screen, err = sell(frank); err != nil {
 		return err
 	}

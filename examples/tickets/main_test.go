@@ -41,6 +41,19 @@ func TestTickets(t *testing.T) {
 	assert.Contains(t, second, "[shopper] Frank taps 1. Dana's Tickets\n")
 	assert.Contains(t, issued, "[cloud]   Erin:           EUR 100.00\n")
 
+	// The service queues show the flags of the adverts: Dana's phone
+	// exchanges assets, and is busy to Frank, its session with Erin still
+	// paired, as Erin's phone is to Dana.
+	queueLine := func(label, name, marks string) string {
+		return `(?m)^\[` + label + `\] +\d\. ` + name + ` +-\d+ dBm  \(EID [0-9a-f]{8}…\)` + marks + `$`
+	}
+	assert.Regexp(t, queueLine("shopper", "Dana's Tickets", `  \[assets\]`), first)
+	assert.Regexp(t, queueLine("seller", "Erin", ""), first)
+	assert.Regexp(t, queueLine("shopper", "Dana's Tickets", `  \[busy, assets\]`), second)
+	assert.Regexp(t, queueLine("seller", "Erin", `  \[busy\]`), second)
+	assert.Regexp(t, queueLine("seller", "Frank", ""), second)
+	assert.NotContains(t, first, "busy")
+
 	// The seat and the money moved in one request, with one receipt.
 	assert.Contains(t, first, "[shopper]    1 × ARENA-1231-A12         you receive it with the payment\n")
 	assert.Contains(t, first, "[cloud]   Balances now: Erin EUR 55.00, Dana's Tickets EUR 45.00, Erin 1 ARENA-1231-A12, Dana's Tickets 0 ARENA-1231-A12\n")

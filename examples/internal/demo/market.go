@@ -26,6 +26,10 @@ type Party struct {
 	// Funds is what the wallet of a shopper card receives on enrolment, in
 	// minor units of the market's currency.
 	Funds uint64
+	// Assets has the phone's app exchange e-tickets and other assets, not
+	// only money (payflow.PhoneOptions.Assets): its advert says so
+	// (adv.FlagAssets), which the other phones' service queues show.
+	Assets bool
 }
 
 // Distance returns the distance between two parties in metres, at least

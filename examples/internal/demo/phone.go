@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -84,27 +85,31 @@ type phone interface {
 }
 
 // NewPhone returns the phone of party with card, talking to api, printing
-// on screen, trusting the root certificate rootDER for receipts.
+// on screen, trusting the root certificate rootDER for receipts. Its
+// station sends the advert of its app, with the flags that the app sets
+// (Station.Advert): assets when party has them (Party.Assets).
 func NewPhone(party *Party, card *Card, api payflow.API, screen *Screen, rootDER []byte) (*Phone, error) {
 	v, err := ReceiptVerifier(rootDER)
 	if err != nil {
 		return nil, err
 	}
-	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, SettleWait: SettleWait, Now: func() time.Time { return WallClock() }}
-	p := &Phone{Party: party, Card: card, API: api, Screen: screen, Station: &Station{Party: party, Card: card}}
+	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, SettleWait: SettleWait, Now: func() time.Time { return WallClock() }, Assets: party.Assets}
+	p := &Phone{Party: party, Card: card, API: api, Screen: screen}
 	var q *queue.Queue
+	var app advertiser
 	if party.Role == adv.Seller {
 		if p.Seller, err = payflow.NewSeller(card.Card, opts); err != nil {
 			return nil, err
 		}
-		q = p.Seller.Queue()
+		q, app = p.Seller.Queue(), p.Seller
 	} else {
 		opts.API = consentCounter{API: api, n: &p.consents}
 		if p.Shopper, err = payflow.NewShopper(card.Card, opts); err != nil {
 			return nil, err
 		}
-		q = p.Shopper.Queue()
+		q, app = p.Shopper.Queue(), p.Shopper
 	}
+	p.Station = &Station{Party: party, Card: card, app: app}
 	p.Scanner = &Listener{Party: party, Queue: q}
 	return p, nil
 }
@@ -143,7 +148,11 @@ func (p *Phone) Login(ctx context.Context) error {
 // ServiceQueue shows the service queue: the peers heard nearby that the
 // cloud could name, nearest first, each with the strength that the queue
 // orders them by (payflow.QueueEntry.Level, the smoothed RSSI held in a
-// dead band), so that the list reads in order.
+// dead band), so that the list reads in order, and the flags of its latest
+// advert that the queue holds (queue.Peer.Packet, flagMarks): "[busy]"
+// for a peer in a payment session with another phone, which the user may
+// still tap, and "[assets]" for one that exchanges e-tickets and other
+// assets.
 func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) {
 	entries, err := p.app().Peers(ctx)
 	if err != nil {
@@ -157,10 +166,31 @@ func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) 
 		what += "s"
 	}
 	p.Screen.Printf("Service queue: %d %s nearby, nearest first", len(entries), what)
+	flags := make(map[adv.EID]adv.Flags)
+	for _, pe := range p.Scanner.Queue.Snapshot() {
+		flags[pe.Packet.EID] = pe.Packet.Flags
+	}
 	for i, e := range entries {
-		p.Screen.Printf("  %d. %-16s %4.0f dBm  (EID %s…)", i+1, e.Name, e.Level, e.EID.String()[:8])
+		p.Screen.Printf("  %d. %-16s %4.0f dBm  (EID %s…)%s", i+1, e.Name, e.Level, e.EID.String()[:8], flagMarks(flags[e.EID]))
 	}
 	return entries, nil
+}
+
+// flagMarks returns what a line of the service queue shows of the flags
+// of a peer's advert (PROTOCOL.md §1.1): "  [busy]", "  [assets]",
+// "  [busy, assets]", or nothing for none.
+func flagMarks(f adv.Flags) string {
+	var marks []string
+	if f&adv.FlagBusy != 0 {
+		marks = append(marks, "busy")
+	}
+	if f&adv.FlagAssets != 0 {
+		marks = append(marks, "assets")
+	}
+	if len(marks) == 0 {
+		return ""
+	}
+	return "  [" + strings.Join(marks, ", ") + "]"
 }
 
 // Choose finds the entry named name, as the user taps it: of several (a

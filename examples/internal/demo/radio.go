@@ -52,15 +52,35 @@ func (r *Radio) Hear(d float64) (int, bool) {
 }
 
 // Station is a phone's radio: its card builds the advert, its party says
-// where it stands.
+// where it stands. The station of a phone (NewPhone) sends the advert of
+// its app, with the flags the app sets; a station made otherwise, as a
+// bystander's of the cloud program, sends its card's advert without
+// flags.
 type Station struct {
 	Party *Party
 	Card  *Card
+
+	// app is the phone's payflow.Shopper or payflow.Seller, on Card; nil
+	// for a station without a phone.
+	app advertiser
+}
+
+// advertiser is what a station needs of its phone's app: payflow's
+// Shopper and Seller have it.
+type advertiser interface {
+	AdvertAt(now time.Time) ([]byte, error)
 }
 
 // Advert returns the 31-octet advert the station's card builds for the
-// epoch of now.
+// epoch of now. A phone's carries the flags its app sets at now
+// (payflow's AdvertAt): adv.FlagAssets when the party has assets, and
+// adv.FlagBusy while the session the phone selected last is paired and
+// now is before its expiry, as on the air of a phone that runs payflow.
+// A station without a phone sends no flags.
 func (s *Station) Advert(now time.Time) ([]byte, error) {
+	if s.app != nil {
+		return s.app.AdvertAt(now)
+	}
 	return s.Card.Advert(adv.Epoch(now), s.Party.Role, 0)
 }
 
