@@ -319,6 +319,12 @@ func TestPhoneLeaveConcurrent(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
+			// No request comes: it waits in the session until it sees
+			// the session left, or finds none selected.
+			_, err := w.shopper.WaitPayment(ctx)
+			assert.ErrorIs(t, err, payflow.ErrNotPaired)
+		})
+		wg.Go(func() {
 			v, err := w.seller.Status(ctx)
 			if err == nil {
 				assert.Equal(t, payflow.StateCaptured, v.State)
