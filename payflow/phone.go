@@ -29,6 +29,10 @@ var (
 	ErrNotPaired = errors.New("payflow: no paired session")
 	// ErrNoPayment: the call needs a payment request on screen.
 	ErrNoPayment = errors.New("payflow: no payment request")
+	// ErrPaymentUnderWay: the payment request on screen is not final
+	// (pending or held, as the phone last saw it), so the phone does not
+	// leave its session (Leave).
+	ErrPaymentUnderWay = errors.New("payflow: a payment request on screen is not final")
 )
 
 // UnknownPeerTTL is how long a phone keeps the platform's answer that it
@@ -237,8 +241,9 @@ type phone struct {
 	choiceSeq     uint64
 	// left are, for a seller, the next request indexes of the sessions
 	// selected before the one selected now, the one left last at the end:
-	// at most keptRequestIndexes-1 of them, none of an EID epoch more than
-	// one before the one of the last selection's proof (keepIndexLocked).
+	// at most keptRequestIndexes-1 of them while a session is selected
+	// (keptRequestIndexes after Leave), none of an EID epoch more than one
+	// before the one of the last selection's proof (keepIndexLocked).
 	left []sessionIndex
 
 	namesPruned time.Time // when pruneNamesLocked last scanned names; guarded by mu
@@ -364,16 +369,17 @@ func (p *phone) CardID() (string, error) {
 // the phone's clock (PhoneOptions.Now before SessionView.ExpiresAt). A
 // session that waits for the peer to select this phone back is not busy,
 // so that the peer's app does not grey out the phone that waits for it;
-// a phone leaves a paired session only as it expires or another is
-// selected. A card's error is returned as it is.
+// a phone leaves a paired session as it expires, as another is selected,
+// or at Leave. A card's error is returned as it is.
 func (p *phone) Advert() ([]byte, error) {
 	return p.AdvertAt(p.opts.Now())
 }
 
 // AdvertAt returns the advert the card broadcasts at now, as Advert does at
 // the phone's clock: its EID for the epoch of now, the phone's role and
-// the flags, adv.FlagBusy while the session selected last is paired and
-// now is before its ExpiresAt, whatever PhoneOptions.Now reads. It is for
+// the flags, adv.FlagBusy while the session selected last is paired, not
+// left (Leave), and now is before its ExpiresAt, whatever
+// PhoneOptions.Now reads. It is for
 // a radio that keeps a clock of its own, as a simulation of one does. A
 // card's error is returned as it is.
 func (p *phone) AdvertAt(now time.Time) ([]byte, error) {
@@ -1070,6 +1076,13 @@ func (p *phone) choiceEnded(c peerChoice) {
 // that started later is under way, which the queue goes on showing.
 func (p *phone) choiceEndedLocked(c peerChoice) {
 	p.choosing = slices.DeleteFunc(p.choosing, func(o peerChoice) bool { return o.seq == c.seq })
+	p.showChoiceLocked()
+}
+
+// showChoiceLocked has the queue show selected the peer of the latest
+// choice, of a Select under way or of the one that selected the session
+// in force, or none (choiceEndedLocked), with p.mu held.
+func (p *phone) showChoiceLocked() {
 	latest, ok := p.sessionChoice, p.session != nil
 	for _, o := range p.choosing {
 		if !ok || o.seq > latest.seq {
@@ -1397,7 +1410,8 @@ func (p *phone) finishLocked(v *PaymentView) {
 
 // WaitPaired waits until the other phone has selected this one, and
 // returns the confirmation. It fails with ErrNotPaired when no peer was
-// selected or another was selected (Select) meanwhile, ErrExpired when
+// selected or another was selected (Select), or the session left
+// (Leave), meanwhile, ErrExpired when
 // the session expires first, ErrMismatch when the platform shows the
 // session with another pairing code or other parties (cards, merchant,
 // names) or under another ID than Select did, or shows it paired without
@@ -1449,12 +1463,72 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 	return p.confirmation(s), nil
 }
 
-// errReselected ends a call in a session when another was selected.
-var errReselected = fmt.Errorf("%w: another session was selected meanwhile", ErrNotPaired)
+// errReselected ends a call in a session when another was selected, or
+// the session left (Leave).
+var errReselected = fmt.Errorf("%w: the session was left, or another selected, meanwhile", ErrNotPaired)
 
 // selected reports whether s is the session selected last; p.mu is held.
 func (p *phone) selected(s *SessionView) bool {
 	return p.session != nil && p.session.ID == s.ID
+}
+
+// Leave is the app's "done" with the peer of the session selected, once
+// the payment ends (its receipt shown, or declined, cancelled or
+// expired): the phone leaves that session, as it does when another is
+// selected, and is then as before any Select. It no longer advertises
+// busy (Advert, AdvertAt), the queue no longer shows that peer selected
+// (but the peer of a Select under way), and the payment request on
+// screen, final, goes off it (ErrNoPayment); the calls that need a
+// paired session (WaitPaired, Request, WaitPayment) fail with
+// ErrNotPaired. A call that waits in the session left (WaitPaired,
+// WaitPayment) fails with ErrNotPaired once it sees the session left,
+// after the read it is making, and a seller's Request whose answer comes
+// after it withdraws its request and fails so, as when another session
+// is selected meanwhile; unless the same session was selected again by
+// then, where it goes on. A Select under way goes on, and selects its
+// session when it is answered.
+//
+// Leave is the phone's alone: it sends nothing, as the platform's
+// session ends on its own (SessionView.ExpiresAt), and selecting the
+// same peer again in the same EID epoch lands in the same session (its
+// ID derives from the two EIDs), where a seller goes on at the
+// session's next request index, kept as for any session left (Seller's
+// Select), so that no request ID is used twice.
+//
+// While the payment request on screen is not final, pending or held as
+// the phone last saw it (Status and Wait on a Seller, WaitPayment,
+// ApproveShown and DeclineShown on a Shopper), Leave fails with
+// ErrPaymentUnderWay and changes nothing, so that no payment that the
+// peer may still make goes unseen: the app finishes it first (a seller
+// has it captured, cancels it or waits for its end; a shopper approves
+// or declines it, which shows a request that ended meanwhile so). Leave
+// with no session selected takes a final request off the screen, as
+// above, and is no error: done twice is done. A seller's requests kept
+// without an answer to be withdrawn (Request) stay kept, and the next
+// Request, Select or Cancel withdraws them, as before; the held requests
+// that it keeps (Held) stay capturable (CaptureHeld), and a shopper's
+// consents kept stay kept (WaitPayment shows a receipt to collect in the
+// next session paired).
+func (p *phone) Leave() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v := p.payment; v != nil && payable(v.State) {
+		return fmt.Errorf("%w: payment %s", ErrPaymentUnderWay, v.State)
+	}
+	p.payment = nil
+	if p.session == nil {
+		return nil
+	}
+	if p.role == adv.Seller {
+		// The index of the session left is kept as a Select of
+		// another would keep it (keepIndexLocked), which keeps
+		// keptRequestIndexes-1 besides the one selected.
+		p.left = append(p.left, sessionIndex{p.session.ID, p.sessionEpoch, p.next})
+	}
+	// The session's index, epoch and choice go unused until a Select.
+	p.session = nil
+	p.showChoiceLocked()
+	return nil
 }
 
 // pairedSession returns the session if both cards confirmed it.

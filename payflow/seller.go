@@ -48,9 +48,10 @@ const keptPaidRequests = 256
 // shopper's name and the pairing code (Select, WaitPaired), the catalog
 // (Catalog), the payment request (Request) and its status (Status, Wait),
 // the held requests of a merchant that captures manually (Held,
-// CaptureHeld, CancelHeld), and the verified receipts of captures and
-// refunds (Capture, Refund, RefundPayment). It is safe for concurrent
-// use; the methods that talk to the platform or wait take a context.
+// CaptureHeld, CancelHeld), the verified receipts of captures and refunds
+// (Capture, Refund, RefundPayment), and the end of a customer's turn
+// (Leave). It is safe for concurrent use; the methods that talk to the
+// platform or wait take a context.
 //
 // The card signs each record with its counter, which the platform requires
 // to increase from one record of the card to the next (PROTOCOL.md §4.6),
@@ -609,7 +610,8 @@ type Charge struct {
 // as before a refusal then.
 //
 // A payment request that the platform answers after another session was
-// selected (Select) is of the session selected before: Request does not
+// selected (Select), or the session left (Leave), is of the session
+// selected before: Request does not
 // put it on screen, leaves the request indexes of the new session alone,
 // withdraws it at once as above (or with the next Request, while the
 // platform does not answer), except that one paid goes on screen only
@@ -620,8 +622,8 @@ type Charge struct {
 // returned, and that Select withdraws it (Select). Its index, and those
 // it moved past, stay taken in the session it was made in, whose next
 // index Select keeps. When another session is selected before the card
-// signs (also while Request moves past taken indexes), Request fails with
-// ErrNotPaired and asks nothing more; when it found a paid request there
+// signs (also while Request moves past taken indexes), or the session is
+// left, Request fails with ErrNotPaired and asks nothing more; when it found a paid request there
 // that it reports (above), the error is that *PaidError too.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	if err := s.requestMu.lock(ctx); err != nil {

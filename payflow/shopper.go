@@ -29,7 +29,8 @@ var _ ShopperCard = (*simcard.Card)(nil)
 // service queue of sellers nearby (Peers), the confirmation with the
 // merchant's name and the pairing code (Select, WaitPaired), the payment
 // screen (WaitPayment), PIN entry and consent (ApproveShown, DeclineShown)
-// and the receipt, verified offline. It is safe for concurrent use; the methods
+// and the receipt, verified offline, after which the app is done with the
+// seller (Leave). It is safe for concurrent use; the methods
 // that talk to the platform or wait take a context.
 //
 // As for a Seller, calls that sign records are sent in the order they are
@@ -98,7 +99,8 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // request, also one without the platform's error body (a gateway's or
 // proxy's 404), is taken for no request yet: WaitPayment reads it again
 // after PollInterval, and nothing is kept of it. It fails with ErrNotPaired
-// before pairing and once another session was selected (Select) meanwhile,
+// before pairing and once another session was selected (Select), or the
+// session left (Leave), meanwhile,
 // ErrExpired once the session expired without a request, and the context's
 // error when it ends: once ctx has ended, WaitPayment sends no more reads,
 // whether or not the API heeds ctx (a Platform in process), so a call

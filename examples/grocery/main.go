@@ -279,8 +279,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		if _, rc, err = seller.GiveUp(ctx, ctx, sale.Shopper, asked, err, again); err != nil {
 			return err
 		}
-	} else if _, _, err := seller.AwaitSettled(ctx); err != nil {
-		return seller.PaidUnchecked(sale.Shopper, asked, err) // the shopper has the receipt
+	} else {
+		if _, _, err := seller.AwaitSettled(ctx); err != nil {
+			return seller.PaidUnchecked(sale.Shopper, asked, err) // the shopper has the receipt
+		}
+		// The purchase ended, both receipts shown: Alice and the till
+		// are done with each other, and their phones no longer say busy.
+		if err := shopper.Done(shop.Name); err != nil {
+			return err
+		}
+		if err := seller.Done(alice.Display); err != nil {
+			return err
+		}
 	}
 
 	step("Final balances")

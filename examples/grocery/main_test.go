@@ -72,6 +72,9 @@ func checkPurchase(t *testing.T, out string) {
 func TestGroceryTemporary(t *testing.T) {
 	out := runGrocery(t, "-seed", "7")
 	checkPurchase(t, out)
+	// The purchase ended, both phones are done with each other.
+	assert.Contains(t, out, "[shopper] Done with Corner Grocer: the phone leaves the session, and its advert no longer says busy\n"+
+		"[seller]  Done with Alice: the phone leaves the session, and its advert no longer says busy\n")
 	assert.Contains(t, out, "[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n")
 	assert.Contains(t, out, "[cloud]   Corner Grocer: EUR 11.27 (was EUR 0.00)\n")
 }

@@ -11,7 +11,9 @@
 // up to 3 times (demo.SelectEachOther), and say so. The fans' service
 // queues show the reseller's phone with the flags of its advert: assets,
 // as her app exchanges e-tickets, and busy to the second fan, as her
-// session with the first is still paired. Each phone's lines
+// session with the first is still paired; the first fan, done with the
+// reseller once she has her receipt, leaves that session, and her phone
+// no longer says busy in the reseller's queue. Each phone's lines
 // are labelled by its role, as in the other examples: [seller] for the
 // reseller's, [shopper] for the fans', each fan's in the section of the
 // sale to that fan. An interrupt (SIGINT or SIGTERM) ends it with exit
@@ -216,6 +218,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if _, err := erin.Approve(ctx, screen, demo.PIN); err != nil {
 		return err
 	}
+	// Erin, her seat bought, is done with Dana: her phone leaves the
+	// session, and its advert no longer says busy.
+	if err := erin.Done(shop.Name); err != nil {
+		return err
+	}
 	if _, _, err := dana.AwaitSettled(ctx); err != nil {
 		return err
 	}
@@ -225,7 +232,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 
 	step("Dana offers seat A12 again, to Frank: Dana no longer holds it")
 	// The phones hear the adverts around as they are now: Dana's says
-	// busy, her session with Erin still paired, and so does Erin's.
+	// busy, her session with Erin still paired (she goes on to Frank
+	// without pressing done), and Erin's, done, no longer does.
 	if err := radio.Rounds(ctx, 8, stations, listeners); err != nil {
 		return err
 	}

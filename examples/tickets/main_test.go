@@ -43,16 +43,17 @@ func TestTickets(t *testing.T) {
 
 	// The service queues show the flags of the adverts: Dana's phone
 	// exchanges assets, and is busy to Frank, its session with Erin still
-	// paired, as Erin's phone is to Dana.
+	// paired; Erin's phone, done with Dana after her receipt, is not.
 	queueLine := func(label, name, marks string) string {
 		return `(?m)^\[` + label + `\] +\d\. ` + name + ` +-\d+ dBm  \(EID [0-9a-f]{8}…\)` + marks + `$`
 	}
 	assert.Regexp(t, queueLine("shopper", "Dana's Tickets", `  \[assets\]`), first)
 	assert.Regexp(t, queueLine("seller", "Erin", ""), first)
 	assert.Regexp(t, queueLine("shopper", "Dana's Tickets", `  \[busy, assets\]`), second)
-	assert.Regexp(t, queueLine("seller", "Erin", `  \[busy\]`), second)
+	assert.Regexp(t, queueLine("seller", "Erin", ""), second)
+	assert.Contains(t, first, "[shopper] Done with Dana's Tickets: the phone leaves the session, and its advert no longer says busy\n")
 	assert.Regexp(t, queueLine("seller", "Frank", ""), second)
-	assert.NotContains(t, first, "busy")
+	assert.NotContains(t, first, "[busy", "no queue line of the first sale shows busy")
 
 	// The seat and the money moved in one request, with one receipt.
 	assert.Contains(t, first, "[shopper]    1 × ARENA-1231-A12         you receive it with the payment\n")

@@ -81,6 +81,7 @@ type phone interface {
 	Peers(ctx context.Context) ([]payflow.QueueEntry, error)
 	Select(ctx context.Context, eid adv.EID) (*payflow.Confirmation, error)
 	WaitPaired(ctx context.Context) (*payflow.Confirmation, error)
+	Leave() error
 	Queue() *queue.Queue
 }
 
@@ -243,6 +244,21 @@ func (p *Phone) AwaitPaired(ctx context.Context) (*payflow.Confirmation, error) 
 	}
 	p.Screen.Printf("Paired with %s: the cloud confirms pairing code %s (session %s)", c.Name, c.PairingCode, Short(c.SessionID))
 	return c, nil
+}
+
+// Done is the user's "done" once the purchase with peer ended (its
+// receipt shown, or declined, cancelled or expired): the phone leaves
+// the session (payflow's Leave), so that its advert no longer says busy
+// (Station.Advert), and shows so. While the payment request on its
+// screen is not final (pending or held), it fails with
+// payflow.ErrPaymentUnderWay, showing nothing, the phone still in the
+// session.
+func (p *Phone) Done(peer string) error {
+	if err := p.app().Leave(); err != nil {
+		return err
+	}
+	p.Screen.Printf("Done with %s: the phone leaves the session, and its advert no longer says busy", peer)
+	return nil
 }
 
 // Charge is the seller's till: it shows the basket priced from the
