@@ -110,7 +110,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // session or of one selected before, whose receipt the phone has not
 // taken, comes first: WaitPayment returns its captured view, and the next
 // approval (ApproveShown of that view, or Approve) sends that consent
-// again and returns its receipt. Such a view is
+// again and returns its receipt; when the session was left (Leave) as it
+// read that request, it fails with ErrNotPaired instead, nothing on
+// screen, and the consent stays kept for the next session paired. Such a view is
 // a receipt to collect, not a request to approve, and a caller tells the
 // two apart by State alone: a request to approve is always StatePending,
 // a receipt to collect always StateCaptured (Captured says how much was
@@ -261,7 +263,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // another WaitPayment dropped it) is passed over, whatever the read
 // showed: it is checked kept and its view put on screen under one lock,
 // so that a request whose receipt was collected is never shown as one to
-// collect. A kept consent whose request the platform
+// collect. Nor is one once no session is selected (Leave since
+// WaitPayment began): that is errReselected, the consent still kept. A
+// kept consent whose request the platform
 // answers with the view of another request fails it with ErrMismatch the
 // first time in a row only: then it is passed over, still kept, until
 // the platform answers with its request's view again. So is one whose
@@ -330,6 +334,13 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 		told := u.misread
 		u.misread = misread
 		if !misread && v.State == StateCaptured {
+			if s.session == nil {
+				// The session was left meanwhile (Leave): the phone is
+				// as before any Select, nothing on screen, and the
+				// consent stays kept for the next session paired.
+				s.mu.Unlock()
+				return nil, errReselected
+			}
 			s.payment = v
 		}
 		s.mu.Unlock()
