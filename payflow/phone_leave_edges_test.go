@@ -146,6 +146,21 @@ func TestSellerLeaveUnansweredRequestSeenAtCancel(t *testing.T) {
 	assert.Equal(t, adv.Flags(0), advertFlags(t, w.seller, adv.Seller))
 }
 
+// newCountedPairedWorld returns a world whose seller talks to the
+// platform through a hookAPI over a countingAPI, both returned, with the
+// phones paired, the session's confirmation and the shopper's EID.
+func newCountedPairedWorld(t *testing.T) (*phoneWorld, *hookAPI, *countingAPI, *payflow.Confirmation, adv.EID) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	counted := &countingAPI{API: w.f.Platform}
+	api := &hookAPI{API: counted}
+	w.useSeller(t, api)
+	c := w.pair(t)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+	return w, api, counted, c, shopperEID
+}
+
 // TestSellerLeaveDuringSelectOfSameSession: a seller that leaves while a
 // Select of the same shopper is under way (its pairing answered) shows
 // that shopper selected all the while, and lands in the session at its
@@ -153,14 +168,8 @@ func TestSellerLeaveUnansweredRequestSeenAtCancel(t *testing.T) {
 // the index after the one paid, no request signed at an index taken.
 func TestSellerLeaveDuringSelectOfSameSession(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	api := &hookAPI{API: &countingAPI{API: w.f.Platform}}
-	counted := api.API.(*countingAPI)
-	w.useSeller(t, api)
-	c := w.pair(t)
+	w, api, counted, c, shopperEID := newCountedPairedWorld(t)
 	w.purchase(t)
-	shopperEID, err := w.shopper.EID()
-	require.NoError(t, err)
 
 	api.pair = func() {
 		assert.NoError(t, w.seller.Leave())
@@ -318,4 +327,68 @@ func TestLeaveThenEarlierRequests(t *testing.T) {
 	require.Equal(t, payflow.ErrNoPayment, err)
 	_, err = w.shopper.Decline(ctx)
 	require.Equal(t, payflow.ErrNoPayment, err)
+}
+
+// TestSellerLeaveAndSelectAgainBeforeRequestAnswered: a seller that
+// leaves while its Request waits for the answer, and selects the same
+// shopper again before it comes, lands in the same session, where the
+// Request goes on: its request goes on screen, where Status shows it
+// cancelled by that pairing (the platform cancels the session's pending
+// requests at a seller's pairing), and the next Request takes the index
+// after it, no request signed at an index taken.
+func TestSellerLeaveAndSelectAgainBeforeRequestAnswered(t *testing.T) {
+	ctx := context.Background()
+	w, api, counted, c, shopperEID := newCountedPairedWorld(t)
+	api.create = func() {
+		assert.NoError(t, w.seller.Leave())
+		assert.Equal(t, adv.Flags(0), advertFlags(t, w.seller, adv.Seller))
+		again, err := w.seller.Select(ctx, shopperEID)
+		if assert.NoError(t, err) {
+			assert.Equal(t, c.SessionID, again.SessionID)
+		}
+	}
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+	assert.Equal(t, payflow.StatePending, sv.State, "as recorded, before the pairing")
+	assert.Equal(t, adv.FlagBusy, advertFlags(t, w.seller, adv.Seller))
+	st, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, st.State, "on screen, cancelled by the pairing")
+
+	next, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), next.ID)
+	assert.Equal(t, int64(2), counted.creates.Load(), "no request signed at the index taken")
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, next.ID, screen.ID, "the cancelled one skipped")
+}
+
+// TestSellerLeaveThenSelectAgainNextEpoch: phones that left their
+// session and pair again in the next EID epoch open another session,
+// whose first request is at index 0, and the shopper pays it; the
+// session left keeps its requests, none asked again.
+func TestSellerLeaveThenSelectAgainNextEpoch(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	api := &countingAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	c := w.pair(t)
+	w.purchase(t)
+	require.NoError(t, w.seller.Leave())
+	require.NoError(t, w.shopper.Leave())
+	toNextEpoch(t, w.f, 0)
+
+	again := w.pair(t)
+	require.NotEqual(t, c.SessionID, again.SessionID, "other EIDs, another session")
+	sv, err := w.seller.Request(context.Background(), basket)
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(again.SessionID, 0), sv.ID)
+	w.requireShopperPays(t, sv, 2*690)
+	assert.Equal(t, int64(2), api.creates.Load(), "one request in each session")
+	w.assertState(t, payflow.SessionRequestID(c.SessionID, 0), payflow.StateCaptured)
+	w.assertState(t, payflow.SessionRequestID(again.SessionID, 0), payflow.StateCaptured)
+	w.requireNoRequestAt(t, c.SessionID, 1)
+	requireLeft(t, w.seller, adv.Seller)
+	requireLeft(t, w.shopper, adv.Shopper)
 }
