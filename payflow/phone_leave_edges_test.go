@@ -392,3 +392,32 @@ func TestSellerLeaveThenSelectAgainNextEpoch(t *testing.T) {
 	requireLeft(t, w.seller, adv.Seller)
 	requireLeft(t, w.shopper, adv.Shopper)
 }
+
+// TestShopperLeaveAfterWaitPaymentSawRequestEnded: a shopper's
+// WaitPayment that reads the request on screen cancelled, as it moves
+// past it, shows it so: Payment shows it cancelled, and Leave leaves,
+// the phone having last seen it ended.
+func TestShopperLeaveAfterWaitPaymentSawRequestEnded(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	c := w.pair(t)
+	sv, _ := w.request(t)
+	_, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+
+	waiting, cancel := withCancelCause(ctx)
+	defer cancel()
+	api.mu.Lock()
+	api.paymentID = payflow.SessionRequestID(c.SessionID, 1)
+	api.payment = cancel // no request after the one cancelled
+	api.mu.Unlock()
+	_, err = w.shopper.WaitPayment(waiting)
+	require.ErrorIs(t, err, context.Canceled)
+	shown, err := w.shopper.Payment()
+	require.NoError(t, err)
+	require.Equal(t, sv.ID, shown.ID)
+	assert.Equal(t, payflow.StateCancelled, shown.State)
+	requireLeft(t, w.shopper, adv.Shopper)
+}

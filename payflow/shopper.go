@@ -92,7 +92,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // into the one returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
-// already ended are skipped; one read in a state that no request's view
+// already ended are skipped, and the request on screen, shown pending,
+// that it reads ended without a capture (declined, cancelled, expired)
+// is shown so (Payment) as it moves past it, checked as ApproveShown
+// checks such a view (a view that it refuses changes nothing), so that
+// the phone leaves (Leave); one read in a state that no request's view
 // has (a platform's inner state, a newer platform's state) fails
 // WaitPayment with ErrInternal, nothing put on screen, and the next
 // WaitPayment reads it again. A not_found on reading the session's next
@@ -220,6 +224,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 			// be read again.
 			return nil, errUnknownState(v)
 		case v.State != StatePending:
+			// The request on screen, ended without a capture, is shown
+			// so, as last seen (Leave).
+			s.showEndedRead(v)
 			// The index is of sess: a session selected meanwhile has its
 			// own.
 			s.mu.Lock()
@@ -403,6 +410,33 @@ func (s *Shopper) showEndedSigned(v *PaymentView) {
 	defer s.mu.Unlock()
 	if s.payment != nil && s.payment.ID == v.ID && bytes.Equal(s.payment.RequestHash, v.RequestHash) {
 		s.payment = cloneView(v)
+	}
+}
+
+// showEndedRead is showEnded of v, a view that WaitPayment read at the
+// index of the request on screen, shown pending: when v is of that
+// request (sameRequest, checked against the view on screen) and shows it
+// as its seller's card signed it, ended without a capture, it goes on
+// screen in its place; otherwise nothing changes (a receipt to collect
+// on screen stays).
+func (s *Shopper) showEndedRead(v *PaymentView) {
+	if !endedUncaptured(v.State) {
+		return
+	}
+	s.mu.Lock()
+	shown := s.payment
+	s.mu.Unlock()
+	if shown == nil || shown.State != StatePending || shown.ID != v.ID || !bytes.Equal(shown.RequestHash, v.RequestHash) {
+		return
+	}
+	v = cloneView(v)
+	if sameRequest(shown, v) != nil || checkShowsSigned(v) != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment == shown { // not replaced meanwhile
+		s.payment = v
 	}
 }
 
