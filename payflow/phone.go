@@ -1501,11 +1501,14 @@ func (p *phone) selected(s *SessionView) bool {
 // ErrPaymentUnderWay and changes nothing, so that no payment that the
 // peer may still make goes unseen: the app finishes it first (a seller
 // has it captured, cancels it or waits for its end; a shopper approves
-// or declines it, which shows a request that ended meanwhile so). Leave
+// or declines it, which shows a request that ended meanwhile so, as
+// does a WaitPayment that reads it ended). Leave
 // with no session selected takes a final request off the screen, as
 // above, and is no error: done twice is done. A seller's requests kept
 // without an answer to be withdrawn (Request) stay kept, and the next
-// Request, Select or Cancel withdraws them, as before; the held requests
+// Select or Cancel withdraws them, as before, or the next Request once a
+// session is selected (one without a session fails with ErrNotPaired,
+// sending nothing); the held requests
 // that it keeps (Held) stay capturable (CaptureHeld), and a shopper's
 // consents kept stay kept (WaitPayment shows a receipt to collect in the
 // next session paired).

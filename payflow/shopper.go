@@ -92,7 +92,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // into the one returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
-// already ended are skipped; one read in a state that no request's view
+// already ended are skipped, and the request on screen, shown pending,
+// that it reads ended without a capture (declined, cancelled, expired)
+// is shown so (Payment) as it moves past it, checked as ApproveShown
+// checks such a view (a view that it refuses changes nothing), so that
+// the phone leaves (Leave); one read in a state that no request's view
 // has (a platform's inner state, a newer platform's state) fails
 // WaitPayment with ErrInternal, nothing put on screen, and the next
 // WaitPayment reads it again. A not_found on reading the session's next
@@ -110,7 +114,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // session or of one selected before, whose receipt the phone has not
 // taken, comes first: WaitPayment returns its captured view, and the next
 // approval (ApproveShown of that view, or Approve) sends that consent
-// again and returns its receipt. Such a view is
+// again and returns its receipt; when the session was left (Leave) as it
+// read that request, it fails with ErrNotPaired instead, nothing on
+// screen, and the consent stays kept for the next session paired. Such a view is
 // a receipt to collect, not a request to approve, and a caller tells the
 // two apart by State alone: a request to approve is always StatePending,
 // a receipt to collect always StateCaptured (Captured says how much was
@@ -218,6 +224,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 			// be read again.
 			return nil, errUnknownState(v)
 		case v.State != StatePending:
+			// The request on screen, ended without a capture, is shown
+			// so, as last seen (Leave).
+			s.showEndedRead(v)
 			// The index is of sess: a session selected meanwhile has its
 			// own.
 			s.mu.Lock()
@@ -261,7 +270,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // another WaitPayment dropped it) is passed over, whatever the read
 // showed: it is checked kept and its view put on screen under one lock,
 // so that a request whose receipt was collected is never shown as one to
-// collect. A kept consent whose request the platform
+// collect. Nor is one once no session is selected (Leave since
+// WaitPayment began): that is errReselected, the consent still kept. A
+// kept consent whose request the platform
 // answers with the view of another request fails it with ErrMismatch the
 // first time in a row only: then it is passed over, still kept, until
 // the platform answers with its request's view again. So is one whose
@@ -330,6 +341,13 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 		told := u.misread
 		u.misread = misread
 		if !misread && v.State == StateCaptured {
+			if s.session == nil {
+				// The session was left meanwhile (Leave): the phone is
+				// as before any Select, nothing on screen, and the
+				// consent stays kept for the next session paired.
+				s.mu.Unlock()
+				return nil, errReselected
+			}
 			s.payment = v
 		}
 		s.mu.Unlock()
@@ -392,6 +410,33 @@ func (s *Shopper) showEndedSigned(v *PaymentView) {
 	defer s.mu.Unlock()
 	if s.payment != nil && s.payment.ID == v.ID && bytes.Equal(s.payment.RequestHash, v.RequestHash) {
 		s.payment = cloneView(v)
+	}
+}
+
+// showEndedRead is showEnded of v, a view that WaitPayment read at the
+// index of the request on screen, shown pending: when v is of that
+// request (sameRequest, checked against the view on screen) and shows it
+// as its seller's card signed it, ended without a capture, it goes on
+// screen in its place; otherwise nothing changes (a receipt to collect
+// on screen stays).
+func (s *Shopper) showEndedRead(v *PaymentView) {
+	if !endedUncaptured(v.State) {
+		return
+	}
+	s.mu.Lock()
+	shown := s.payment
+	s.mu.Unlock()
+	if shown == nil || shown.State != StatePending || shown.ID != v.ID || !bytes.Equal(shown.RequestHash, v.RequestHash) {
+		return
+	}
+	v = cloneView(v)
+	if sameRequest(shown, v) != nil || checkShowsSigned(v) != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment == shown { // not replaced meanwhile
+		s.payment = v
 	}
 }
 
