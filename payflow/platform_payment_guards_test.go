@@ -1,0 +1,94 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// TestRequestIntoColleaguesSession: a second seller card of the session's
+// merchant signs a request into the session that the first seller card
+// paired: ErrNotFound, the session being another card's, nothing stored,
+// and its counter spent (a refusal after the signature), so the same
+// request sent again is ErrClone.
+func TestRequestIntoColleaguesSession(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	till, _, _ := s.thirdCards(t)
+	r := paytest.Request(s.session, "EUR", 100)
+	msg := till.MustSign(r)
+	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.EqualError(t, err, "payflow: not found")
+	requireNotStored(t, s, r)
+	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	assert.ErrorIs(t, err, payflow.ErrClone, "sent again, its counter spent")
+}
+
+// TestRequestOfMovedSellerCardForNewMerchant: a seller card moved to
+// another merchant after it paired a session signs a request into that
+// session naming its new merchant: ErrForbidden, the session being with
+// the merchant the shopper confirmed, nothing stored.
+func TestRequestOfMovedSellerCardForNewMerchant(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
+	}))
+	r := paytest.Request(s.session, "EUR", 100)
+	r.MerchantID = "bakery-2"
+	_, err := s.Create(r)
+	require.ErrorIs(t, err, payflow.ErrForbidden)
+	assert.EqualError(t, err, `payflow: forbidden: the session is with merchant "grocer-1"`)
+	requireNotStored(t, s, r)
+}
+
+// TestRequestTTLOneSecond: a request asking for the shortest lifetime,
+// one second, expires one second after its creation, not after the
+// default RequestTTL.
+func TestRequestTTLOneSecond(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	r := paytest.Request(s.session, "EUR", 690)
+	r.TTL = 1
+	v, err := s.Create(r)
+	require.NoError(t, err)
+	assert.Equal(t, s.Clock.Now().Add(time.Second), v.ExpiresAt)
+}
+
+// TestRequestToAnotherPayer: a request into a paired session naming as
+// its payer a shopper card other than the session's is ErrMismatch,
+// nothing stored.
+func TestRequestToAnotherPayer(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	_, _, bob := s.thirdCards(t)
+	r := paytest.Request(s.session, "EUR", 100)
+	r.PayerCardID = bob.ID
+	_, err := s.Create(r)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.EqualError(t, err, "payflow: does not match the request: the payer is not the shopper of the session")
+	requireNotStored(t, s, r)
+}
+
+// TestRequestLegOfUnregisteredAsset: a request with a leg of an asset that
+// is not registered is ErrInvalid, nothing stored, and its counter spent
+// (a verdict on the request), so the same request sent again is ErrClone.
+func TestRequestLegOfUnregisteredAsset(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	r := paytest.Request(s.session, "EUR", 100)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}, {Asset: "ticket:gala", Amount: 1}}
+	msg := s.seller.MustSign(r)
+	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.EqualError(t, err, `payflow: invalid request: asset "ticket:gala" is not registered`)
+	requireNotStored(t, s, r)
+	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	assert.ErrorIs(t, err, payflow.ErrClone, "sent again, its counter spent")
+}
