@@ -92,3 +92,37 @@ func TestRequestLegOfUnregisteredAsset(t *testing.T) {
 	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	assert.ErrorIs(t, err, payflow.ErrClone, "sent again, its counter spent")
 }
+
+// TestConsentNamingAnotherCurrencyOrPayee: a consent to a pending request
+// that names another currency, or another merchant as its payee, than the
+// request is ErrMismatch and spent (ErrReplay sent again); the request
+// stays pending and no money moves.
+func TestConsentNamingAnotherCurrencyOrPayee(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		alter   func(*record.Consent)
+		message string
+	}{
+		{"currency", func(c *record.Consent) { c.Currency = "USD" }, "payflow: does not match the request: consent is for 690 USD, the request for 690 EUR"},
+		{"payee", func(c *record.Consent) { c.MerchantID = "other" }, "payflow: does not match the request: consent names another payee"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			c := paytest.Consent(pv)
+			tt.alter(c)
+			consent := s.shopper.MustSign(c)
+			before := s.balances(t)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.EqualError(t, err, tt.message)
+			s.requireState(t, v.ID, payflow.StatePending)
+			assert.Equal(t, before, s.balances(t), "no money moved")
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+			assert.ErrorIs(t, err, payflow.ErrReplay, "sent again, spent")
+		})
+	}
+}
