@@ -126,3 +126,22 @@ func TestConsentNamingAnotherCurrencyOrPayee(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelByAnotherMerchantForbidden: a seller card of another merchant
+// cancelling a pending request, or a held one, is ErrForbidden; the
+// request stays as it was and its hold stays in place.
+func TestCancelByAnotherMerchantForbidden(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	v, _ := s.request(t)
+	h := s.held(t)
+	_, other, _ := s.thirdCards(t)
+	held := s.balances(t)
+	for id, state := range map[payflow.ID]string{v.ID: payflow.StatePending, h.ID: payflow.StateHeld} {
+		_, err := s.Platform.Cancel(ctx, other.Token, id)
+		require.ErrorIs(t, err, payflow.ErrForbidden)
+		assert.EqualError(t, err, "payflow: forbidden: only the merchant cancels")
+		s.requireState(t, id, state)
+	}
+	assert.Equal(t, held, s.balances(t), "the hold stays")
+}
