@@ -34,16 +34,7 @@ func TestRequestRefusedSpendsItsCounter(t *testing.T) {
 // former merchant, the session's: ErrForbidden, nothing stored, the card
 // being no seller card of that merchant any more.
 func TestRequestOfMovedSellerCardForFormerMerchant(t *testing.T) {
-	ctx := context.Background()
-	s := newShop(t, false, paytest.Options{})
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
-		ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
-	}))
-	r := paytest.Request(s.session, "EUR", 100)
-	require.Equal(t, merchantID, r.MerchantID)
-	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
-	require.ErrorIs(t, err, payflow.ErrForbidden)
-	requireNotStored(t, s, r)
+	requestOfMovedSellerCard(t, merchantID)
 }
 
 // TestRequestIntoSessionOnlyTheShopperConfirmed: a payment request into a

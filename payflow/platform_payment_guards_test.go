@@ -37,17 +37,26 @@ func TestRequestIntoColleaguesSession(t *testing.T) {
 // session naming its new merchant: ErrForbidden, the session being with
 // the merchant the shopper confirmed, nothing stored.
 func TestRequestOfMovedSellerCardForNewMerchant(t *testing.T) {
-	ctx := context.Background()
+	err := requestOfMovedSellerCard(t, "bakery-2")
+	assert.EqualError(t, err, `payflow: forbidden: the session is with merchant "grocer-1"`)
+}
+
+// requestOfMovedSellerCard moves the seller card of a new shop to a new
+// merchant, bakery-2, after it paired the shop's session, and has it sign
+// a request into that session naming merchant: the request is
+// ErrForbidden and nothing is stored. It returns the error.
+func requestOfMovedSellerCard(t *testing.T, merchant string) error {
+	t.Helper()
 	s := newShop(t, false, paytest.Options{})
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+	require.NoError(t, s.Platform.EnrollMerchant(context.Background(), payflow.Merchant{
 		ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
 	}))
 	r := paytest.Request(s.session, "EUR", 100)
-	r.MerchantID = "bakery-2"
+	r.MerchantID = merchant
 	_, err := s.Create(r)
 	require.ErrorIs(t, err, payflow.ErrForbidden)
-	assert.EqualError(t, err, `payflow: forbidden: the session is with merchant "grocer-1"`)
 	requireNotStored(t, s, r)
+	return err
 }
 
 // TestRequestTTLOneSecond: a request asking for the shortest lifetime,
