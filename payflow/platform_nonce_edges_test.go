@@ -15,6 +15,10 @@ import (
 	"github.com/casimpay/casimpay/pki"
 )
 
+// nonceFormRefusal is the message of a nonce refused as none of this
+// platform's for the card and request given.
+var nonceFormRefusal = pki.ErrNonce.Error() + ": " + errNonceForm.Error()
+
 // TestNonceBoundOf255Octets: a nonce is bound to a card ID and a request
 // ID of up to 255 octets, the most that the one octet of each length in
 // the MAC's input holds, and to none longer: minting one for 256 octets
@@ -43,7 +47,7 @@ func TestNonceBoundOf255Octets(t *testing.T) {
 		assert.EqualError(t, err, tc.msg)
 		assert.Nil(t, m)
 		got, err := openNonce(testNonceKey, n, now, tc.cardID, tc.requestID)
-		assert.EqualError(t, err, pki.ErrNonce.Error()+": "+errNonceForm.Error())
+		assert.EqualError(t, err, nonceFormRefusal)
 		assert.True(t, errors.Is(err, pki.ErrNonce) && errors.Is(err, errNonceForm), "%v", err)
 		assert.True(t, got.IsZero(), "%v", got)
 	}
@@ -70,14 +74,13 @@ func TestNonceRandomOctets(t *testing.T) {
 // before the Unix epoch (1677 as int64), and so neither expired after it
 // nor usable before it.
 func TestNonceExpiryBeyondInt64(t *testing.T) {
-	form := pki.ErrNonce.Error() + ": " + errNonceForm.Error()
 	for _, v := range []uint64{1 << 63, 1<<64 - 1} {
 		n := make([]byte, 32)
 		binary.BigEndian.PutUint64(n[:8], v)
 		nonceTag(testNonceKey, n[16:], n, alice, nil)
 		for _, now := range []time.Time{time.Unix(1_800_000_000, 0), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)} {
 			got, err := openNonce(testNonceKey, n, now, alice, nil)
-			assert.EqualError(t, err, form, "expiry %#x at %v", v, now)
+			assert.EqualError(t, err, nonceFormRefusal, "expiry %#x at %v", v, now)
 			assert.ErrorIs(t, err, errNonceForm)
 			assert.True(t, got.IsZero(), "%v", got)
 		}
@@ -106,7 +109,6 @@ func TestNonceRefusalCause(t *testing.T) {
 	exp := now.Add(time.Minute)
 	n, err := mintNonce(testNonceKey, rand.Reader, exp, alice, nil)
 	require.NoError(t, err)
-	form := pki.ErrNonce.Error() + ": " + errNonceForm.Error()
 	for name, open := range map[string]func() (time.Time, error){
 		"another card": func() (time.Time, error) { return openNonce(testNonceKey, n, now, bob, nil) },
 		"another key": func() (time.Time, error) {
@@ -117,7 +119,7 @@ func TestNonceRefusalCause(t *testing.T) {
 		"33 octets":       func() (time.Time, error) { return openNonce(testNonceKey, append(bytes.Clone(n), 0), now, alice, nil) },
 	} {
 		got, err := open()
-		assert.EqualError(t, err, form, name)
+		assert.EqualError(t, err, nonceFormRefusal, name)
 		assert.ErrorIs(t, err, errNonceForm, name)
 		assert.True(t, got.IsZero(), "%s: %v", name, got)
 	}

@@ -18,15 +18,9 @@ import (
 // spends the seller card's counter: nothing is stored, and the same signed
 // request sent again is ErrClone, not checked again.
 func TestRequestRefusedSpendsItsCounter(t *testing.T) {
-	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
 	r := paytest.Request(s.session, "USD", 100)
-	msg := s.seller.MustSign(r)
-	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-	require.ErrorIs(t, err, payflow.ErrMismatch)
-	requireNotStored(t, s, r)
-	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-	assert.ErrorIs(t, err, payflow.ErrClone, "sent again, its counter spent")
+	createRefusedSpent(t, s, s.seller.MustSign(r), r, payflow.ErrMismatch)
 }
 
 // TestRequestOfMovedSellerCardForFormerMerchant: a seller card moved to
@@ -34,16 +28,7 @@ func TestRequestRefusedSpendsItsCounter(t *testing.T) {
 // former merchant, the session's: ErrForbidden, nothing stored, the card
 // being no seller card of that merchant any more.
 func TestRequestOfMovedSellerCardForFormerMerchant(t *testing.T) {
-	ctx := context.Background()
-	s := newShop(t, false, paytest.Options{})
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
-		ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
-	}))
-	r := paytest.Request(s.session, "EUR", 100)
-	require.Equal(t, merchantID, r.MerchantID)
-	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
-	require.ErrorIs(t, err, payflow.ErrForbidden)
-	requireNotStored(t, s, r)
+	requestOfMovedSellerCard(t, merchantID)
 }
 
 // TestRequestIntoSessionOnlyTheShopperConfirmed: a payment request into a
@@ -206,6 +191,20 @@ func TestRequestLinePastLimitBeforeUnknownSKU(t *testing.T) {
 	_, err := s.Create(paytest.Request(s.session, "EUR", 1, record.Item{SKU: "half", Quantity: 2}, record.Item{SKU: "caviar", Quantity: 1}))
 	require.ErrorIs(t, err, payflow.ErrInvalid)
 	assert.NotErrorIs(t, err, payflow.ErrMismatch)
+}
+
+// createRefusedSpent sends msg, the signed request r, to s and checks
+// that it is refused with want, nothing stored, and that sent again it is
+// ErrClone, its counter spent. It returns the first refusal.
+func createRefusedSpent(t *testing.T, s *shop, msg []byte, r *record.PaymentRequest, want error) error {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.ErrorIs(t, err, want)
+	requireNotStored(t, s, r)
+	_, again := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	assert.ErrorIs(t, again, payflow.ErrClone, "sent again, its counter spent")
+	return err
 }
 
 // requireNotStored checks that s's store holds no request under r's ID.

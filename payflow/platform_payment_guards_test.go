@@ -19,17 +19,11 @@ import (
 // and its counter spent (a refusal after the signature), so the same
 // request sent again is ErrClone.
 func TestRequestIntoColleaguesSession(t *testing.T) {
-	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
 	till, _, _ := s.thirdCards(t)
 	r := paytest.Request(s.session, "EUR", 100)
-	msg := till.MustSign(r)
-	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-	require.ErrorIs(t, err, payflow.ErrNotFound)
+	err := createRefusedSpent(t, s, till.MustSign(r), r, payflow.ErrNotFound)
 	assert.EqualError(t, err, "payflow: not found")
-	requireNotStored(t, s, r)
-	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-	assert.ErrorIs(t, err, payflow.ErrClone, "sent again, its counter spent")
 }
 
 // TestRequestOfMovedSellerCardForNewMerchant: a seller card moved to
@@ -37,17 +31,26 @@ func TestRequestIntoColleaguesSession(t *testing.T) {
 // session naming its new merchant: ErrForbidden, the session being with
 // the merchant the shopper confirmed, nothing stored.
 func TestRequestOfMovedSellerCardForNewMerchant(t *testing.T) {
-	ctx := context.Background()
+	err := requestOfMovedSellerCard(t, "bakery-2")
+	assert.EqualError(t, err, `payflow: forbidden: the session is with merchant "grocer-1"`)
+}
+
+// requestOfMovedSellerCard moves the seller card of a new shop to a new
+// merchant, bakery-2, after it paired the shop's session, and has it sign
+// a request into that session naming merchant: the request is
+// ErrForbidden and nothing is stored. It returns the error.
+func requestOfMovedSellerCard(t *testing.T, merchant string) error {
+	t.Helper()
 	s := newShop(t, false, paytest.Options{})
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+	require.NoError(t, s.Platform.EnrollMerchant(context.Background(), payflow.Merchant{
 		ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
 	}))
 	r := paytest.Request(s.session, "EUR", 100)
-	r.MerchantID = "bakery-2"
+	r.MerchantID = merchant
 	_, err := s.Create(r)
 	require.ErrorIs(t, err, payflow.ErrForbidden)
-	assert.EqualError(t, err, `payflow: forbidden: the session is with merchant "grocer-1"`)
 	requireNotStored(t, s, r)
+	return err
 }
 
 // TestRequestTTLOneSecond: a request asking for the shortest lifetime,
@@ -80,17 +83,11 @@ func TestRequestToAnotherPayer(t *testing.T) {
 // is not registered is ErrInvalid, nothing stored, and its counter spent
 // (a verdict on the request), so the same request sent again is ErrClone.
 func TestRequestLegOfUnregisteredAsset(t *testing.T) {
-	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
 	r := paytest.Request(s.session, "EUR", 100)
 	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}, {Asset: "ticket:gala", Amount: 1}}
-	msg := s.seller.MustSign(r)
-	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-	require.ErrorIs(t, err, payflow.ErrInvalid)
+	err := createRefusedSpent(t, s, s.seller.MustSign(r), r, payflow.ErrInvalid)
 	assert.EqualError(t, err, `payflow: invalid request: asset "ticket:gala" is not registered`)
-	requireNotStored(t, s, r)
-	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
-	assert.ErrorIs(t, err, payflow.ErrClone, "sent again, its counter spent")
 }
 
 // TestConsentNamingAnotherCurrencyOrPayee: a consent to a pending request

@@ -43,6 +43,32 @@ func issuedCard(t *testing.T, ca *testCA, id string) (*ecdsa.PrivateKey, [][]byt
 	return k, append([][]byte{cert}, ca.issuer.Chain()...)
 }
 
+// verifiedCall is a proof of Alice's card, issued by a fresh test CA,
+// that a platform caching for an hour verified as CheckRecord does: ctx
+// is the context the verification gave the call.
+type verifiedCall struct {
+	ca   *testCA
+	p    *Platform
+	key  *ecdsa.PrivateKey
+	card *CardRecord
+	msg  []byte
+	r    *record.AuthProof
+	ctx  context.Context
+}
+
+// verifiedAlice returns a verified proof of card alice.
+func verifiedAlice(t *testing.T, alice string) verifiedCall {
+	t.Helper()
+	ca := newTestCA(t)
+	p := cachedPlatform(&Platform{verifier: ca.verifier, now: time.Now}, time.Hour)
+	key, chain := issuedCard(t, ca, alice)
+	msg, r := signedProof(t, key, alice)
+	card := &CardRecord{ID: alice, Chain: chain}
+	ctx, err := p.verified(context.Background(), card, msg, r, nil, nil)
+	require.NoError(t, err)
+	return verifiedCall{ca: ca, p: p, key: key, card: card, msg: msg, r: r, ctx: ctx}
+}
+
 // TestVerifySignatureCardOfRecord: a record is verified with the key of
 // the card as given, not that of another record of the card that the
 // cache holds; a card without a chain verifies no record (ErrSignature);
@@ -76,14 +102,9 @@ func TestVerifySignatureCardOfRecord(t *testing.T) {
 // ID and chain, and for no other.
 func TestVerifyRecordTakesCheckOfSameRecord(t *testing.T) {
 	const alice = "8944000000000000001"
-	ca := newTestCA(t)
-	p := cachedPlatform(&Platform{verifier: ca.verifier, now: time.Now}, time.Hour)
-	key, chain := issuedCard(t, ca, alice)
-	_, other := issuedCard(t, ca, alice)
-	msg, r := signedProof(t, key, alice)
-	card := &CardRecord{ID: alice, Chain: chain}
-	ctx, err := p.verified(context.Background(), card, msg, r, nil, nil)
-	require.NoError(t, err)
+	v := verifiedAlice(t, alice)
+	p, key, chain, card, msg, r, ctx := v.p, v.key, v.card.Chain, v.card, v.msg, v.r, v.ctx
+	_, other := issuedCard(t, v.ca, alice)
 
 	nokey := &CardRecord{ID: alice} // verifies no record
 	assert.ErrorIs(t, p.verifyRecord(ctx, nokey, msg, r), ErrSignature, "another chain")

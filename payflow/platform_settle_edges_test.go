@@ -232,12 +232,13 @@ func TestRefundOverLimitWithItsIDStoredSince(t *testing.T) {
 // sweepFaults is a Store that records the limit of every list of due
 // payments or refunds and the time of every deletion of expired records,
 // and fails, when its error is set: the list of due payments in a state
-// (due), the deletion of expired records (deletion), and every write
-// that defers a settlement (settlementDeferral) or a refund
-// (refundDeferral).
+// (due), the write of a request from a state (writes), the deletion of
+// expired records (deletion), and every write that defers a settlement
+// (settlementDeferral) or a refund (refundDeferral).
 type sweepFaults struct {
 	payflow.Store
 	due                map[string]error
+	writes             map[string]error
 	deletion           error
 	settlementDeferral error
 	refundDeferral     error
@@ -267,6 +268,9 @@ func (s *sweepFaults) DeleteExpired(ctx context.Context, now time.Time) (int, er
 }
 
 func (s *sweepFaults) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if err := s.writes[from]; err != nil {
+		return err
+	}
 	if s.settlementDeferral != nil && !p.DeferredTo.IsZero() {
 		return s.settlementDeferral
 	}

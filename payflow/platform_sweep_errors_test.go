@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,29 +14,6 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 )
-
-// sweepListFaults is a Store that fails, when its error is set, the
-// list of due payments in a state (due) and the write of a request from
-// a state (writes: the record of an expiry, from pending).
-type sweepListFaults struct {
-	payflow.Store
-	due    map[string]error
-	writes map[string]error
-}
-
-func (s *sweepListFaults) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
-	if err := s.due[state]; err != nil {
-		return nil, err
-	}
-	return s.Store.DuePayments(ctx, state, t, limit)
-}
-
-func (s *sweepListFaults) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if err := s.writes[from]; err != nil {
-		return err
-	}
-	return s.Store.UpdatePayment(ctx, p, from)
-}
 
 // errExpiryWrite is the failure of the record of a pending request's
 // expiry.
@@ -49,7 +25,7 @@ var errExpiryWrite = errors.New("recording an expiry: connection lost")
 // there: the held request behind it stays held.
 func TestExpireDueJoinsEveryFailure(t *testing.T) {
 	ctx := context.Background()
-	st := &sweepListFaults{Store: memory.New()}
+	st := &sweepFaults{Store: memory.New()}
 	s := newShopOn(t, st, true, paytest.Options{})
 	pending, _ := s.request(t)
 	held := s.held(t)
@@ -74,7 +50,7 @@ func TestExpireDueJoinsEveryFailure(t *testing.T) {
 // there.
 func TestRecoverSweepJoinsEveryFailure(t *testing.T) {
 	ctx := context.Background()
-	st := &sweepListFaults{Store: memory.New()}
+	st := &sweepFaults{Store: memory.New()}
 	ls := &downLedger{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, st, ls, true, paytest.Options{})
 	approving, _ := s.request(t)

@@ -3105,10 +3105,7 @@ func TestRefundOfAssetLegs(t *testing.T) {
 	assert.Equal(t, payflow.StateCaptured, got.State)
 	// Its receipt names the one transfer that moved the ticket (leg 1,
 	// the post of its hold): no money leg, so no transfer of one.
-	vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
-	require.NoError(t, err)
-	var rc record.Receipt
-	require.NoError(t, vp.VerifyReceipt(got.Receipt, &rc))
+	rc := s.VerifiedReceipt(t, got.Receipt)
 	post := payflow.TransferID(tv.ID, 1, 1, 2)
 	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
 	assert.Equal(t, uint64(0), rc.Amount)

@@ -2,9 +2,7 @@ package payflow
 
 import (
 	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,17 +15,13 @@ import (
 // again, and refused (ErrCard).
 func TestVerifyRecordAgainForChainOfSameLengths(t *testing.T) {
 	const alice = "8944000000000000001"
-	ca := newTestCA(t)
-	p := cachedPlatform(&Platform{verifier: ca.verifier, now: time.Now}, time.Hour)
-	key, chain := issuedCard(t, ca, alice)
-	msg, r := signedProof(t, key, alice)
-	ctx, err := p.verified(context.Background(), &CardRecord{ID: alice, Chain: chain}, msg, r, nil, nil)
-	require.NoError(t, err)
+	v := verifiedAlice(t, alice)
+	chain := v.card.Chain
 
 	forged := cloneChain(chain)
 	forged[0][len(forged[0])-1] ^= 1
 	require.False(t, bytes.Equal(chain[0], forged[0]))
-	err = p.verifyRecord(ctx, &CardRecord{ID: alice, Chain: forged}, msg, r)
+	err := v.p.verifyRecord(v.ctx, &CardRecord{ID: alice, Chain: forged}, v.msg, v.r)
 	assert.ErrorIs(t, err, ErrCard)
-	assert.NoError(t, p.verifyRecord(ctx, &CardRecord{ID: alice, Chain: cloneChain(chain)}, msg, r), "the same chain, copied")
+	assert.NoError(t, v.p.verifyRecord(v.ctx, &CardRecord{ID: alice, Chain: cloneChain(chain)}, v.msg, v.r), "the same chain, copied")
 }
