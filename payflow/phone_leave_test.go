@@ -3,7 +3,6 @@ package payflow_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -248,17 +247,6 @@ func TestPhoneLeaveEndsWaits(t *testing.T) {
 	})
 }
 
-// countingAPI counts the payment requests that the phones send.
-type countingAPI struct {
-	payflow.API
-	creates atomic.Int64
-}
-
-func (a *countingAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
-	a.creates.Add(1)
-	return a.API.CreateRequest(ctx, req)
-}
-
 // TestPhoneLeaveSelectAgain: phones that left a session after a purchase
 // and select each other again in the same EID epoch land in the same
 // session, paired and busy again, where the seller's next request takes
@@ -267,11 +255,11 @@ func (a *countingAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequ
 func TestPhoneLeaveSelectAgain(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &countingAPI{API: w.f.Platform}
+	api := &createCounter{API: w.f.Platform}
 	w.useSeller(t, api)
 	c := w.pair(t)
 	w.purchase(t)
-	require.Equal(t, int64(1), api.creates.Load())
+	require.Equal(t, int32(1), api.calls.Load())
 	require.NoError(t, w.seller.Leave())
 	require.NoError(t, w.shopper.Leave())
 
@@ -282,7 +270,7 @@ func TestPhoneLeaveSelectAgain(t *testing.T) {
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
-	assert.Equal(t, int64(2), api.creates.Load(), "no request signed at the index taken")
+	assert.Equal(t, int32(2), api.calls.Load(), "no request signed at the index taken")
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
 	require.Equal(t, sv.ID, screen.ID)
