@@ -44,31 +44,36 @@ func TestPhoneLeaveBusy(t *testing.T) {
 	assert.Equal(t, adv.Flags(0), advertFlags(t, w.shopper, adv.Shopper))
 }
 
+// leavingPhone is what the Leave tests need of a Shopper or a Seller.
+type leavingPhone interface {
+	advertPhone
+	Leave() error
+}
+
 // requireLeaveRefused checks that Leave of both phones fails with
 // ErrPaymentUnderWay, naming the states of the requests on their
-// screens, and leaves them busy.
+// screens, and leaves them busy; a phone whose state is "" is not
+// checked.
 func (w *phoneWorld) requireLeaveRefused(tb testing.TB, shopperState, sellerState string) {
 	tb.Helper()
-	if shopperState != "" {
-		err := w.shopper.Leave()
-		require.ErrorIs(tb, err, payflow.ErrPaymentUnderWay)
-		require.EqualError(tb, err, leaveRefusal(shopperState))
-		assert.Equal(tb, adv.FlagBusy, advertFlags(tb, w.shopper, adv.Shopper), "still in the session")
-	}
-	if sellerState != "" {
-		err := w.seller.Leave()
-		require.ErrorIs(tb, err, payflow.ErrPaymentUnderWay)
-		require.EqualError(tb, err, leaveRefusal(sellerState))
-		assert.Equal(tb, adv.FlagBusy, advertFlags(tb, w.seller, adv.Seller), "still in the session")
+	for _, ph := range []struct {
+		p     leavingPhone
+		role  adv.Role
+		state string
+	}{{w.shopper, adv.Shopper, shopperState}, {w.seller, adv.Seller, sellerState}} {
+		if ph.state == "" {
+			continue
+		}
+		err := ph.p.Leave()
+		require.ErrorIs(tb, err, payflow.ErrPaymentUnderWay, "%v", ph.role)
+		require.EqualError(tb, err, leaveRefusal(ph.state), "%v", ph.role)
+		assert.Equal(tb, adv.FlagBusy, advertFlags(tb, ph.p, ph.role), "%v still in the session", ph.role)
 	}
 }
 
 // requireLeft checks that phone p, of role, leaves its session: Leave
 // succeeds and p advertises busy no more.
-func requireLeft(tb testing.TB, p interface {
-	advertPhone
-	Leave() error
-}, role adv.Role) {
+func requireLeft(tb testing.TB, p leavingPhone, role adv.Role) {
 	tb.Helper()
 	require.NoError(tb, p.Leave())
 	assert.Equal(tb, adv.Flags(0), advertFlags(tb, p, role))
