@@ -1019,11 +1019,7 @@ func (p *phone) selectChosen(ctx context.Context, choice peerChoice, r *ResolveR
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		if p.role == adv.Seller {
-			p.keepIndexLocked(s.ID, epoch)
-		} else {
-			p.next = 0
-		}
+		p.keepIndexLocked(s.ID, epoch)
 		dropped = p.payment
 		p.session, p.payment, p.sessionChoice = s, nil, choice
 	}
@@ -1168,8 +1164,13 @@ type sessionIndex struct {
 // end may come in either order (Selects at once, a clock set back). So it
 // drops the indexes of the sessions whose EID is of an epoch more than one
 // before the one of this proof (epochEnded), and keeps those of the epoch
-// before it, where a selection may still land.
+// before it, where a selection may still land. A shopper, whose next
+// index is of the requests it reads, keeps none and starts at 0.
 func (p *phone) keepIndexLocked(id ID, epoch uint32) {
+	if p.role != adv.Seller {
+		p.next = 0
+		return
+	}
 	p.left = slices.DeleteFunc(p.left, func(k sessionIndex) bool { return epochEnded(k.epoch, epoch) })
 	if p.session != nil {
 		if p.session.ID == id {

@@ -147,12 +147,12 @@ func TestSellerLeaveUnansweredRequestSeenAtCancel(t *testing.T) {
 }
 
 // newCountedPairedWorld returns a world whose seller talks to the
-// platform through a hookAPI over a countingAPI, both returned, with the
+// platform through a hookAPI over a createCounter, both returned, with the
 // phones paired, the session's confirmation and the shopper's EID.
-func newCountedPairedWorld(t *testing.T) (*phoneWorld, *hookAPI, *countingAPI, *payflow.Confirmation, adv.EID) {
+func newCountedPairedWorld(t *testing.T) (*phoneWorld, *hookAPI, *createCounter, *payflow.Confirmation, adv.EID) {
 	t.Helper()
 	w := newMemoryPhoneWorld(t, false)
-	counted := &countingAPI{API: w.f.Platform}
+	counted := &createCounter{API: w.f.Platform}
 	api := &hookAPI{API: counted}
 	w.useSeller(t, api)
 	c := w.pair(t)
@@ -190,7 +190,7 @@ func TestSellerLeaveDuringSelectOfSameSession(t *testing.T) {
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
-	assert.Equal(t, int64(2), counted.creates.Load(), "no request signed at the index taken")
+	assert.Equal(t, int32(2), counted.calls.Load(), "no request signed at the index taken")
 }
 
 // TestShopperLeaveRefusedDuringApproval: a shopper that tries to leave
@@ -359,7 +359,7 @@ func TestSellerLeaveAndSelectAgainBeforeRequestAnswered(t *testing.T) {
 	next, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), next.ID)
-	assert.Equal(t, int64(2), counted.creates.Load(), "no request signed at the index taken")
+	assert.Equal(t, int32(2), counted.calls.Load(), "no request signed at the index taken")
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
 	require.Equal(t, next.ID, screen.ID, "the cancelled one skipped")
@@ -371,7 +371,7 @@ func TestSellerLeaveAndSelectAgainBeforeRequestAnswered(t *testing.T) {
 // session left keeps its requests, none asked again.
 func TestSellerLeaveThenSelectAgainNextEpoch(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
-	api := &countingAPI{API: w.f.Platform}
+	api := &createCounter{API: w.f.Platform}
 	w.useSeller(t, api)
 	c := w.pair(t)
 	w.purchase(t)
@@ -385,7 +385,7 @@ func TestSellerLeaveThenSelectAgainNextEpoch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, payflow.SessionRequestID(again.SessionID, 0), sv.ID)
 	w.requireShopperPays(t, sv, 2*690)
-	assert.Equal(t, int64(2), api.creates.Load(), "one request in each session")
+	assert.Equal(t, int32(2), api.calls.Load(), "one request in each session")
 	w.assertState(t, payflow.SessionRequestID(c.SessionID, 0), payflow.StateCaptured)
 	w.assertState(t, payflow.SessionRequestID(again.SessionID, 0), payflow.StateCaptured)
 	w.requireNoRequestAt(t, c.SessionID, 1)

@@ -16,11 +16,7 @@ import (
 func selectSession(p *phone, id ID, epoch, next uint32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.role == adv.Seller {
-		p.keepIndexLocked(id, epoch)
-	} else {
-		p.next = 0
-	}
+	p.keepIndexLocked(id, epoch)
 	p.session = &SessionView{ID: id, State: SessionPaired}
 	p.moveOnLocked(id, next)
 }

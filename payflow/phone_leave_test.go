@@ -3,7 +3,6 @@ package payflow_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,31 +44,36 @@ func TestPhoneLeaveBusy(t *testing.T) {
 	assert.Equal(t, adv.Flags(0), advertFlags(t, w.shopper, adv.Shopper))
 }
 
+// leavingPhone is what the Leave tests need of a Shopper or a Seller.
+type leavingPhone interface {
+	advertPhone
+	Leave() error
+}
+
 // requireLeaveRefused checks that Leave of both phones fails with
 // ErrPaymentUnderWay, naming the states of the requests on their
-// screens, and leaves them busy.
+// screens, and leaves them busy; a phone whose state is "" is not
+// checked.
 func (w *phoneWorld) requireLeaveRefused(tb testing.TB, shopperState, sellerState string) {
 	tb.Helper()
-	if shopperState != "" {
-		err := w.shopper.Leave()
-		require.ErrorIs(tb, err, payflow.ErrPaymentUnderWay)
-		require.EqualError(tb, err, leaveRefusal(shopperState))
-		assert.Equal(tb, adv.FlagBusy, advertFlags(tb, w.shopper, adv.Shopper), "still in the session")
-	}
-	if sellerState != "" {
-		err := w.seller.Leave()
-		require.ErrorIs(tb, err, payflow.ErrPaymentUnderWay)
-		require.EqualError(tb, err, leaveRefusal(sellerState))
-		assert.Equal(tb, adv.FlagBusy, advertFlags(tb, w.seller, adv.Seller), "still in the session")
+	for _, ph := range []struct {
+		p     leavingPhone
+		role  adv.Role
+		state string
+	}{{w.shopper, adv.Shopper, shopperState}, {w.seller, adv.Seller, sellerState}} {
+		if ph.state == "" {
+			continue
+		}
+		err := ph.p.Leave()
+		require.ErrorIs(tb, err, payflow.ErrPaymentUnderWay, "%v", ph.role)
+		require.EqualError(tb, err, leaveRefusal(ph.state), "%v", ph.role)
+		assert.Equal(tb, adv.FlagBusy, advertFlags(tb, ph.p, ph.role), "%v still in the session", ph.role)
 	}
 }
 
 // requireLeft checks that phone p, of role, leaves its session: Leave
 // succeeds and p advertises busy no more.
-func requireLeft(tb testing.TB, p interface {
-	advertPhone
-	Leave() error
-}, role adv.Role) {
+func requireLeft(tb testing.TB, p leavingPhone, role adv.Role) {
 	tb.Helper()
 	require.NoError(tb, p.Leave())
 	assert.Equal(tb, adv.Flags(0), advertFlags(tb, p, role))
@@ -248,17 +252,6 @@ func TestPhoneLeaveEndsWaits(t *testing.T) {
 	})
 }
 
-// countingAPI counts the payment requests that the phones send.
-type countingAPI struct {
-	payflow.API
-	creates atomic.Int64
-}
-
-func (a *countingAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
-	a.creates.Add(1)
-	return a.API.CreateRequest(ctx, req)
-}
-
 // TestPhoneLeaveSelectAgain: phones that left a session after a purchase
 // and select each other again in the same EID epoch land in the same
 // session, paired and busy again, where the seller's next request takes
@@ -267,11 +260,11 @@ func (a *countingAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequ
 func TestPhoneLeaveSelectAgain(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &countingAPI{API: w.f.Platform}
+	api := &createCounter{API: w.f.Platform}
 	w.useSeller(t, api)
 	c := w.pair(t)
 	w.purchase(t)
-	require.Equal(t, int64(1), api.creates.Load())
+	require.Equal(t, int32(1), api.calls.Load())
 	require.NoError(t, w.seller.Leave())
 	require.NoError(t, w.shopper.Leave())
 
@@ -282,7 +275,7 @@ func TestPhoneLeaveSelectAgain(t *testing.T) {
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
-	assert.Equal(t, int64(2), api.creates.Load(), "no request signed at the index taken")
+	assert.Equal(t, int32(2), api.calls.Load(), "no request signed at the index taken")
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
 	require.Equal(t, sv.ID, screen.ID)

@@ -50,7 +50,9 @@ func TestReceiptLegsAsSigned(t *testing.T) {
 	differ := ErrMismatch.Error() + ": the receipt's lines or legs differ from the seller's signed request"
 	for name, req := range requests {
 		r := req.r
-		receipt := func(legs []record.Leg) *Receipt {
+		// receipt is a payment receipt of r with legs and transfers
+		// ledger transfer IDs.
+		receipt := func(legs []record.Leg, transfers int) *Receipt {
 			rc := &Receipt{Receipt: record.Receipt{Kind: record.ReceiptPayment, Currency: r.Currency, Amount: r.Amount, Legs: legs}}
 			if len(r.Items) > 0 {
 				rc.Lines = []record.Line{
@@ -58,24 +60,20 @@ func TestReceiptLegsAsSigned(t *testing.T) {
 					{SKU: "loaf", Name: "Loaf", Quantity: 1, UnitPrice: 450},
 				}
 			}
-			for range req.transfers {
+			for range transfers {
 				rc.TransferIDs = append(rc.TransferIDs, make([]byte, 16))
 			}
 			return rc
 		}
 		t.Run(name, func(t *testing.T) {
-			require.NoError(t, checkReceiptLines(receipt(append([]record.Leg(nil), signedLegs...)), r))
+			require.NoError(t, checkReceiptLines(receipt(append([]record.Leg(nil), signedLegs...), req.transfers), r))
 			for _, n := range []int{req.transfers - 1, req.transfers + 1} {
-				rc := receipt(append([]record.Leg(nil), signedLegs...))
-				rc.TransferIDs = make([][]byte, n)
-				for i := range rc.TransferIDs {
-					rc.TransferIDs[i] = make([]byte, 16)
-				}
+				rc := receipt(append([]record.Leg(nil), signedLegs...), n)
 				assert.EqualError(t, checkReceiptLines(rc, r), fmt.Sprintf("%s: the receipt carries %d ledger transfer IDs, not the %d of the seller's signed request", ErrMismatch, n, req.transfers))
 			}
 			for _, tt := range alterations {
 				t.Run(tt.name, func(t *testing.T) {
-					err := checkReceiptLines(receipt(tt.alter(append([]record.Leg(nil), signedLegs...))), r)
+					err := checkReceiptLines(receipt(tt.alter(append([]record.Leg(nil), signedLegs...)), req.transfers), r)
 					require.ErrorIs(t, err, ErrMismatch)
 					assert.EqualError(t, err, differ)
 				})

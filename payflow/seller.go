@@ -224,11 +224,12 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // (above).
 //
 // A session's ID derives from both EIDs (SessionID), so selecting a
-// shopper again in the same EID epoch, also after selecting others, lands
-// in the same session, whose request indexes (SessionRequestID) before
-// the next one are taken by the requests made there. The phone keeps the
-// next index of the 16 sessions it selected last, the one selected now
-// among them: Select lands in one of them at its next index, so that the
+// shopper again in the same EID epoch, also after selecting others or
+// leaving it (Leave), lands in the same session, whose request indexes
+// (SessionRequestID) before the next one are taken by the requests made
+// there. The phone keeps the next index of the 16 sessions it selected
+// last, the one selected now (or, after Leave, the one left) among them:
+// Select lands in one of them at its next index, so that the
 // next Request takes it without first having the card sign requests that
 // the platform refuses as taken, and in any other session at index 0
 // (where Request moves past indexes found taken). The index of the

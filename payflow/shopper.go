@@ -426,7 +426,7 @@ func (s *Shopper) showEndedRead(v *PaymentView) {
 	s.mu.Lock()
 	shown := s.payment
 	s.mu.Unlock()
-	if shown == nil || shown.State != StatePending || shown.ID != v.ID || !bytes.Equal(shown.RequestHash, v.RequestHash) {
+	if shown == nil || shown.State != StatePending {
 		return
 	}
 	v = cloneView(v)
