@@ -74,3 +74,7 @@ func Screen(s *Seller) *PaymentView {
 // ErrOriginRedirect is the refusal of a redirect that would carry a
 // call's bearer token, Idempotency-Key or body to another origin.
 var ErrOriginRedirect = errOriginRedirect
+
+// ErrReselected is the error of a call in a session that was left, or
+// another selected, meanwhile.
+var ErrReselected = errReselected
