@@ -324,13 +324,7 @@ func TestSellerDropsRequestIndexesOfEndedEpochs(t *testing.T) {
 	p := &phone{role: adv.Seller}
 	// sel selects session id, whose proof named the EID of epoch, and has
 	// requests made at the indexes before next.
-	sel := func(id byte, epoch, next uint32) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.keepIndexLocked(ID{id}, epoch)
-		p.session = &SessionView{ID: ID{id}}
-		p.moveOnLocked(ID{id}, next)
-	}
+	sel := func(id byte, epoch, next uint32) { selectSession(p, ID{id}, epoch, next) }
 	sel(1, first, 3)
 	sel(2, first, 5)
 	sel(1, first, 0)
