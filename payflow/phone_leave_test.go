@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -287,9 +289,18 @@ func TestPhoneLeaveSelectAgain(t *testing.T) {
 // TestPhoneLeaveConcurrent: Leave made at once with the phones' other
 // calls, and with itself, leaves the session: each call ends as it does
 // in the session or after Leave, and then neither phone is busy or
-// paired.
+// paired. The calls run in a bubble (testing/synctest) with a deadline
+// of its clock, which passes only while every call waits: a WaitPayment
+// that goes on polling the session left fails at it instead of waiting
+// for ever.
 func TestPhoneLeaveConcurrent(t *testing.T) {
-	ctx := context.Background()
+	synctest.Test(t, phoneLeaveConcurrent)
+}
+
+// phoneLeaveConcurrent is TestPhoneLeaveConcurrent in its bubble.
+func phoneLeaveConcurrent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	w := newMemoryPhoneWorld(t, false)
 	w.pair(t)
 	w.purchase(t)
@@ -315,7 +326,7 @@ func TestPhoneLeaveConcurrent(t *testing.T) {
 			// No request comes: it waits in the session until it sees
 			// the session left, or finds none selected.
 			_, err := w.shopper.WaitPayment(ctx)
-			assert.ErrorIs(t, err, payflow.ErrNotPaired)
+			assert.ErrorIs(t, err, payflow.ErrNotPaired, "WaitPayment in the session left")
 		})
 		wg.Go(func() {
 			v, err := w.seller.Status(ctx)

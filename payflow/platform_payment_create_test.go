@@ -23,14 +23,6 @@ func TestRequestRefusedSpendsItsCounter(t *testing.T) {
 	createRefusedSpent(t, s, s.seller.MustSign(r), r, payflow.ErrMismatch)
 }
 
-// TestRequestOfMovedSellerCardForFormerMerchant: a seller card moved to
-// another merchant after it paired a session signs a request naming its
-// former merchant, the session's: ErrForbidden, nothing stored, the card
-// being no seller card of that merchant any more.
-func TestRequestOfMovedSellerCardForFormerMerchant(t *testing.T) {
-	requestOfMovedSellerCard(t, merchantID)
-}
-
 // TestRequestIntoSessionOnlyTheShopperConfirmed: a payment request into a
 // session that the shopper card confirmed, naming the seller card, but
 // the seller card did not, is ErrConflict, as one into a session only its

@@ -26,31 +26,37 @@ func TestRequestIntoColleaguesSession(t *testing.T) {
 	assert.EqualError(t, err, "payflow: not found")
 }
 
-// TestRequestOfMovedSellerCardForNewMerchant: a seller card moved to
-// another merchant after it paired a session signs a request into that
-// session naming its new merchant: ErrForbidden, the session being with
-// the merchant the shopper confirmed, nothing stored.
-func TestRequestOfMovedSellerCardForNewMerchant(t *testing.T) {
-	err := requestOfMovedSellerCard(t, "bakery-2")
-	assert.EqualError(t, err, `payflow: forbidden: the session is with merchant "grocer-1"`)
-}
-
-// requestOfMovedSellerCard moves the seller card of a new shop to a new
-// merchant, bakery-2, after it paired the shop's session, and has it sign
-// a request into that session naming merchant: the request is
-// ErrForbidden and nothing is stored. It returns the error.
-func requestOfMovedSellerCard(t *testing.T, merchant string) error {
-	t.Helper()
-	s := newShop(t, false, paytest.Options{})
-	require.NoError(t, s.Platform.EnrollMerchant(context.Background(), payflow.Merchant{
-		ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
-	}))
-	r := paytest.Request(s.session, "EUR", 100)
-	r.MerchantID = merchant
-	_, err := s.Create(r)
-	require.ErrorIs(t, err, payflow.ErrForbidden)
-	requireNotStored(t, s, r)
-	return err
+// TestRequestOfMovedSellerCard: a seller card moved to another merchant,
+// bakery-2, after it paired a session signs a request into that session:
+// ErrForbidden, nothing stored, whether it names its former merchant, the
+// session's (the card being no seller card of that merchant any more), or
+// its new one (the session being with the merchant the shopper
+// confirmed, as the refusal says).
+func TestRequestOfMovedSellerCard(t *testing.T) {
+	for _, tt := range []struct {
+		name, merchant string
+		// text is the refusal's text; empty: not compared (the former
+		// merchant's names the card).
+		text string
+	}{
+		{"former merchant", merchantID, ""},
+		{"new merchant", "bakery-2", `payflow: forbidden: the session is with merchant "grocer-1"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			require.NoError(t, s.Platform.EnrollMerchant(context.Background(), payflow.Merchant{
+				ID: "bakery-2", Name: "Bakery", Currency: "EUR", SellerCardIDs: []string{s.seller.ID},
+			}))
+			r := paytest.Request(s.session, "EUR", 100)
+			r.MerchantID = tt.merchant
+			_, err := s.Create(r)
+			require.ErrorIs(t, err, payflow.ErrForbidden)
+			requireNotStored(t, s, r)
+			if tt.text != "" {
+				assert.EqualError(t, err, tt.text)
+			}
+		})
+	}
 }
 
 // TestRequestTTLOneSecond: a request asking for the shortest lifetime,

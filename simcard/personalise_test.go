@@ -5,11 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -150,13 +147,7 @@ func TestPersonaliseLeftoverChain(t *testing.T) {
 	root, _, err := simcardtest.NewCA()
 	require.NoError(t, err)
 	require.Empty(t, root.Chain(), "a root puts no chain")
-	crossKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	cross, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2), RawSubject: root.Certificate().RawSubject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}, &x509.Certificate{Subject: pkix.Name{CommonName: "CA-SIM Cross Root"}}, root.Signer().Public(), crossKey)
+	cross, err := simcardtest.CrossCertificate(root)
 	require.NoError(t, err)
 	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
 	// leftover returns a card in personalisation holding the

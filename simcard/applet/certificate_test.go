@@ -136,14 +136,13 @@ func renamedCA(t *testing.T, ca *pki.CA) []byte {
 	return caCertificate(t, rawName(t, "Another Card CA"), ca.Signer().Public(), "Another Root CA", ca.Signer())
 }
 
-// crossCertificate returns a certificate of ca's name and key that the CA
-// of common name "CA-SIM Cross Root" issued with a key of its own: every
+// crossCertificate returns simcardtest.CrossCertificate of ca: every
 // certificate ca issued links to it, which is no root.
 func crossCertificate(t testing.TB, ca *pki.CA) []byte {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := simcardtest.CrossCertificate(ca)
 	require.NoError(t, err)
-	return caCertificate(t, ca.Certificate().RawSubject, ca.Signer().Public(), "CA-SIM Cross Root", k)
+	return der
 }
 
 // versionOne returns a version 1 certificate (no version field, no
