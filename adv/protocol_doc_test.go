@@ -81,3 +81,22 @@ func TestProtocolEpochTiming(t *testing.T) {
 	assert.Equal(t, 10*time.Minute, time.Duration(EpochSeconds)*time.Second, "EIDs change every ten minutes")
 	assert.Equal(t, time.Duration(EpochSeconds)*time.Second/2, aheadAfter, "the second half of an epoch")
 }
+
+// TestProtocolDerivationLabels keeps the formulas of PROTOCOL.md §1.2 and
+// §1.3 and the code in step: the size of the advertising secret and the
+// domain separators of the EID key, the EID and the pairing code, which
+// the worked example of §1.4 checks only through their outputs.
+func TestProtocolDerivationLabels(t *testing.T) {
+	k, err := eidk(make([]byte, SecretSize))
+	require.NoError(t, err)
+	eidkSize := len(k[:])
+	protocoldoc.Says(t, "### 1.2 Ephemeral IDs (EIDs)",
+		"the card generates a "+strconv.Itoa(SecretSize)+"-octet random **advertising secret**",
+		`info = "`+eidkInfo+`", L = `+strconv.Itoa(eidkSize)+`)`,
+		`EID = AES-128-Encrypt(EIDK, "`+eidPrefix+`" || 00 00 00 || epoch as uint32 little-endian)`,
+		"the "+strconv.Itoa(len(eidPrefix))+" ASCII octets `"+eidPrefix+"`",
+	)
+	protocoldoc.Says(t, "### 1.3 Pairing code",
+		`h = SHA-256("`+pairLabel+`" || min(EID_a, EID_b) || max(EID_a, EID_b))`,
+	)
+}

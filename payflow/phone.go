@@ -1775,7 +1775,7 @@ func (p *phone) withPlatform(ctx context.Context, check func(*pki.VerifiedPlatfo
 
 // SessionRequestID is the ID of the n-th payment request (from 0) of a
 // session. A seller phone names its requests so, and the shopper phone of
-// the session finds them by it (PROTOCOL.md §5.3):
+// the session finds them by it (PROTOCOL.md §5.6):
 //
 //	ID = SHA-256("CASIM-REQ" || session ID || n as uint32 big-endian)[0:16]
 func SessionRequestID(session ID, n uint32) ID {

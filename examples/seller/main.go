@@ -30,9 +30,11 @@
 // may still be shown it. A run in the session of an earlier one that
 // finds the earlier run's request paid shows that payment as already
 // made, and then asks for its basket with a new request (PROTOCOL.md
-// §5.6). Its error at the end of a run that an interrupt (SIGINT or
-// SIGTERM) cut short names the signal. Start the cloud program first (see
-// its documentation for the three commands).
+// §5.6). It exits 0 once the shopper paid its request and the till
+// verified the receipt, 1 when the run ends otherwise, and 2 on a flag or
+// argument that it refuses. Its error at the end of a run that an
+// interrupt (SIGINT or SIGTERM) cut short names the signal. Start the
+// cloud program first (see its documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]
 //

@@ -11,9 +11,11 @@
 // -wait ends, or it is interrupted, before the cloud answered the
 // approval, it says that the payment may have gone through, which the
 // till's screen shows, or, before it sent the approval, that it was not
-// sent. Its error at the end of a run that an interrupt (SIGINT or
-// SIGTERM) cut short names the signal. Start the cloud program first (see
-// its documentation for the three commands).
+// sent. It exits 0 once the cloud settled the approval and the phone
+// verified the receipt, 1 when the run ends otherwise, and 2 on a flag or
+// argument that it refuses. Its error at the end of a run that an
+// interrupt (SIGINT or SIGTERM) cut short names the signal. Start the
+// cloud program first (see its documentation for the three commands).
 //
 //	go run ./examples/shopper [-data DIR] [-url URL]
 //

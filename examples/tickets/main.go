@@ -16,8 +16,10 @@
 // no longer says busy in the reseller's queue. Each phone's lines
 // are labelled by its role, as in the other examples: [seller] for the
 // reseller's, [shopper] for the fans', each fan's in the section of the
-// sale to that fan. An interrupt (SIGINT or SIGTERM) ends it with exit
-// status 1 and an error that names the signal.
+// sale to that fan. It exits 0 once the first fan holds the seat and the
+// cloud refused the second sale, 1 when a step goes otherwise, and 2 on a
+// flag or argument that it refuses. An interrupt (SIGINT or SIGTERM) ends
+// it with exit status 1 and an error that names the signal.
 //
 //	go run ./examples/tickets
 //

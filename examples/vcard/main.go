@@ -7,10 +7,11 @@
 // a demo card: a random ICCID, a key generated on the card, a certificate
 // from a self-contained demo CA (whose root is written next to the state
 // file, as <state>.root.pem), the PIN and the PUK. It prints the ICCID and
-// serves the card until SIGINT or SIGTERM. A personalisation that fails
-// once the card may be activated (ACTIVATE sent, its outcome unknown) logs
-// the card's ICCID and advertising secret, which an activated card never
-// reveals again, before the program ends with exit status 1.
+// serves the card until SIGINT or SIGTERM, which end it with exit status
+// 0. A personalisation that fails once the card may be activated
+// (ACTIVATE sent, its outcome unknown) logs the card's ICCID and
+// advertising secret, which an activated card never reveals again, before
+// the program ends with exit status 1.
 //
 // One process at a time may use a state file: vcard holds it while it
 // runs, with an advisory lock (flock(2), where the system has it) on the

@@ -180,3 +180,41 @@ func TestProtocolRecordLimits(t *testing.T) {
 		"at most "+strconv.Itoa(MaxLegs)+", each amount more than zero;",
 	)
 }
+
+// TestProtocolRecordSizes keeps the sizes of the fields of records that
+// PROTOCOL.md §3 gives and the constants of this package in step: the
+// common field rules, each "bstr N" of the record tables by what its field
+// holds (an ID, a nonce, a hash or an EID), the card IDs' lengths, the
+// transfer IDs of a receipt and the longest receipt.
+func TestProtocolRecordSizes(t *testing.T) {
+	itoa := strconv.Itoa
+	assert.EqualValues(t, uint64(1)<<63-1, uint64(MaxAmount), "2^63−1")
+	protocoldoc.Says(t, "## 3. Signed records",
+		"IDs are "+itoa(IDSize)+"-byte byte strings (never all zero), nonces and hashes "+itoa(NonceSize)+"-byte byte strings",
+		"EIDs "+itoa(EIDSize)+"-byte byte strings; amounts are unsigned minor units at most 2^63−1",
+		"card IDs are ICCIDs ("+itoa(minCardID)+" or "+itoa(maxCardID)+" decimal digits",
+		"| the ledger transfers that moved the money and assets (1 to "+itoa(maxTransfer)+") |",
+		"so that a receipt is at most "+itoa(MaxMessage+MaxChain)+" bytes",
+	)
+	assert.Equal(t, NonceSize, HashSize, "§3 gives nonces and hashes one size")
+	sizes := map[string]int{"ID": IDSize, "nonce": NonceSize, "hash": HashSize, "EID": EIDSize}
+	bstr := regexp.MustCompile(`^bstr (\d+)$`)
+	n := 0
+	for _, heading := range []string{"### 3.2 Auth proof", "### 3.3 Payment request", "### 3.4 Consent",
+		"### 3.5 Refund request", "### 3.6 Receipt"} {
+		for _, r := range protocoldoc.Table(t, heading) {
+			require.Len(t, r, 4, "%s: row %q", heading, r)
+			m := bstr.FindStringSubmatch(r[2])
+			if m == nil {
+				continue
+			}
+			n++
+			words := strings.Fields(r[1])
+			size, ok := sizes[words[len(words)-1]]
+			if assert.True(t, ok, "%s: key %s %q is no ID, nonce, hash or EID", heading, r[0], r[1]) {
+				assert.Equal(t, itoa(size), m[1], "%s: key %s %q", heading, r[0], r[1])
+			}
+		}
+	}
+	assert.Equal(t, 15, n, "the byte strings of the record tables")
+}
