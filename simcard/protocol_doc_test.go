@@ -7,12 +7,14 @@ import (
 	"go/token"
 	"iter"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,4 +108,48 @@ func TestProtocolInstructions(t *testing.T) {
 		}
 	}
 	assert.Equal(t, sortedHex(maps.Values(protocolConstants(t, "Ins"))), sortedHex(slices.Values(ins)))
+}
+
+// hexOctets reads the octets in back quotes of a cell, such as "`00` FCI,
+// `0C` none"; a cell that names none (a tag, the flags) reads as nil.
+func hexOctets(t *testing.T, cell string) []byte {
+	t.Helper()
+	var b []byte
+	for _, m := range regexp.MustCompile("`([0-9A-F]{2})`").FindAllStringSubmatch(cell, -1) {
+		b = append(b, byte(hexCell(t, m[1])))
+	}
+	return b
+}
+
+// TestProtocolInstructionParameters keeps the P1 and P2 columns of the
+// table of PROTOCOL.md §2.3 and the parameters of the card in step: every
+// instruction's P1 and P2 values, in the table's order, are those of the
+// constants of this package (the record types of SIGN RECORD and the
+// roles of GET ADVERT those of package record); a cell of no value (the
+// tag of GET DATA and PUT DATA, the flags of GET ADVERT) is none.
+func TestProtocolInstructionParameters(t *testing.T) {
+	byIns := map[byte][2][]byte{
+		simcard.InsSelect:            {{simcard.SelectByName}, {simcard.SelectFCI, simcard.SelectNoData}},
+		simcard.InsGetData:           {nil, nil},
+		simcard.InsPutData:           {nil, nil},
+		simcard.InsGenerateKey:       {{simcard.GenerateKeyP1}, {0x00}},
+		simcard.InsActivate:          {{0x00}, {0x00}},
+		simcard.InsVerify:            {{0x00}, {simcard.RefPIN}},
+		simcard.InsChangeReference:   {{0x00}, {simcard.RefPIN}},
+		simcard.InsResetRetryCounter: {{simcard.ResetWithNewPIN, simcard.ResetKeepPIN}, {simcard.RefPIN}},
+		simcard.InsSignRecord: {{byte(record.TypeAuthProof), byte(record.TypePaymentRequest), byte(record.TypeConsent),
+			byte(record.TypeRefundRequest)}, {0x00}},
+		simcard.InsInternalAuth: {{0x00}, {0x00}},
+		simcard.InsAdvert:       {{byte(record.RoleShopper), byte(record.RoleSeller)}, nil},
+		simcard.InsGetResponse:  {{0x00}, {0x00}},
+	}
+	rows := protocoldoc.Table(t, "### 2.3 Instructions")
+	for _, r := range rows {
+		require.Len(t, r, 8, "row %q", r)
+		want, ok := byIns[byte(hexCell(t, r[2]))]
+		require.True(t, ok, "row %q: no such instruction", r[0])
+		assert.Equal(t, want[0], hexOctets(t, r[3]), "%s: P1", r[0])
+		assert.Equal(t, want[1], hexOctets(t, r[4]), "%s: P2", r[0])
+	}
+	assert.Len(t, rows, len(byIns), "an instruction of each row")
 }
