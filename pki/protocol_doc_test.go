@@ -1,9 +1,6 @@
 package pki_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"testing"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
@@ -40,9 +37,7 @@ func TestProtocolSerialNumbers(t *testing.T) {
 		"Serial numbers: 127 random bits, positive; RFC 5280 §4.1.2.2 allows at most 20 octets",
 		"with the longest serial number (16 octets)",
 	)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	root, err := pki.NewRoot(key, pki.CAOptions{CRLURL: "http://pki.example/root.crl", Rand: onesReader{}})
+	root, err := pki.NewRoot(mustKey(), pki.CAOptions{CRLURL: "http://pki.example/root.crl", Rand: onesReader{}})
 	require.NoError(t, err)
 	serial := root.Certificate().SerialNumber
 	assert.Equal(t, 1, serial.Sign(), "positive")
