@@ -21,11 +21,11 @@ import (
 // again: the hold voided once, the payer's funds back.
 func TestCancelOfVoidingAndCancelledRequestEnds(t *testing.T) {
 	ctx := context.Background()
-	hooked := &updateHook{Store: memory.New()}
-	st := &boundedReads{Store: hooked}
+	faults := &faultStore{Store: memory.New()}
+	st := &boundedReads{Store: faults}
 	s := newShopOn(t, st, true, paytest.Options{})
 	v := s.held(t)
-	hooked.hook = loseUpdateFrom(hooked, "voiding")
+	loseNextUpdateFrom(faults, "voiding")
 	st.reads = 0
 	_, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	require.ErrorIs(t, err, errLost)
@@ -60,7 +60,6 @@ func TestCancelOfVoidingRequestWithLedgerDown(t *testing.T) {
 	st := &boundedReads{Store: memory.New()}
 	s := newShopOnLedger(t, st, ls, true, paytest.Options{})
 	v := s.held(t)
-	held := s.balances(t)
 	ls.down.Store(true)
 	for _, what := range []string{"held", "voiding"} {
 		st.reads = 0
@@ -70,7 +69,7 @@ func TestCancelOfVoidingRequestWithLedgerDown(t *testing.T) {
 		s.requireState(t, v.ID, "voiding")
 	}
 	ls.down.Store(false)
-	assert.Equal(t, held, s.balances(t), "the hold pending")
+	assert.Equal(t, heldBasket, s.balances(t), "the hold pending")
 	st.reads = 0
 	got, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	require.NoError(t, err)
@@ -85,34 +84,25 @@ func TestCancelOfVoidingRequestWithLedgerDown(t *testing.T) {
 // stays as stored, pending or held, and no money moves, the hold still
 // pending.
 func TestCancelAndCaptureUpdateLost(t *testing.T) {
-	ctx := context.Background()
-	cancel := func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
-		return s.Platform.Cancel(ctx, s.seller.Token, id)
-	}
 	for _, tc := range []struct {
-		name, state string
-		call        func(s *shop, id payflow.ID) (*payflow.PaymentView, error)
+		name  string
+		made  func(*testing.T, *shop) payflow.ID
+		state string // the state made leaves the request in
+		call  func(context.Context, *shop, payflow.ID) (*payflow.PaymentView, error)
 	}{
-		{"cancel pending", payflow.StatePending, cancel},
-		{"cancel held", payflow.StateHeld, cancel},
-		{"capture", payflow.StateHeld, func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
-			return s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: id})
-		}},
+		{"cancel pending", pendingRequest, payflow.StatePending, callCancel},
+		{"cancel held", heldRequest, payflow.StateHeld, callCancel},
+		{"capture", heldRequest, payflow.StateHeld, callCapture},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &updateHook{Store: memory.New()}
+			st := &faultStore{Store: memory.New()}
 			s := newShopOn(t, st, true, paytest.Options{})
-			id := s.held(t).ID
-			if tc.state == payflow.StatePending {
-				v, _ := s.request(t)
-				id = v.ID
-			}
+			id := tc.made(t, s)
 			before := s.balances(t)
-			st.hook = loseUpdateFrom(st, tc.state)
-			got, err := tc.call(s, id)
+			loseNextUpdateFrom(st, tc.state)
+			got, err := tc.call(context.Background(), s, id)
 			require.ErrorIs(t, err, errLost)
 			assert.Nil(t, got)
-			assert.Nil(t, st.hook, "the update was tried")
 			s.requireState(t, id, tc.state)
 			assert.Equal(t, before, s.balances(t), "nothing moved")
 		})
@@ -129,25 +119,18 @@ func TestCaptureWithClosedAccountEnds(t *testing.T) {
 	v := heldTicketRequest(t, s)
 	c := closedCases[0]
 	closeAccount(t, s, c.account(s), c.lc)
-	before := s.allBalances(t)
 	st.reads = 0
 	got, err := s.Platform.Capture(context.Background(), s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	assert.NotErrorIs(t, err, errManyReads)
 	assert.Nil(t, got)
 	s.requireState(t, v.ID, payflow.StateHeld)
-	assert.Equal(t, before, s.allBalances(t), "nothing moved")
+	assert.Equal(t, held, s.allBalances(t), "nothing moved")
 }
 
-// loseUpdateFrom returns a hook of st that fails the next update of a
-// payment from state from with errLost, as a dropped connection would,
-// and then leaves the updates alone.
-func loseUpdateFrom(st *updateHook, from string) func(*payflow.PaymentRecord, string) error {
-	return func(_ *payflow.PaymentRecord, was string) error {
-		if was != from {
-			return nil
-		}
-		st.hook = nil
-		return errLost
-	}
+// loseNextUpdateFrom has the next update of a payment from state from on
+// st fail with errLost, as a dropped connection would, and the later
+// updates go through.
+func loseNextUpdateFrom(st *faultStore, from string) {
+	st.updatePayment.arm(plan[paymentUpdate]{when: func(u paymentUpdate) bool { return u.from == from }, fails: 1})
 }

@@ -44,17 +44,12 @@ func (s *lateCardRead) Card(ctx context.Context, id string) (*payflow.CardRecord
 // change is ErrExpired, as one sent at the expiry: the request ends
 // expired, neither declined nor cancelled, and no money moves.
 func TestEndingReachesExpiryExactly(t *testing.T) {
-	ctx := context.Background()
 	for _, tt := range []struct {
 		name string
-		end  func(s *shop, id payflow.ID) (*payflow.PaymentView, error)
+		end  func(context.Context, *shop, payflow.ID) (*payflow.PaymentView, error)
 	}{
-		{"decline", func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
-			return s.Platform.Decline(ctx, s.shopper.Token, id)
-		}},
-		{"cancel", func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
-			return s.Platform.Cancel(ctx, s.seller.Token, id)
-		}},
+		{"decline", callDecline},
+		{"cancel", callCancel},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &lateCardRead{Store: memory.New()}
@@ -63,7 +58,7 @@ func TestEndingReachesExpiryExactly(t *testing.T) {
 			v, _ := s.request(t)
 			before := s.balances(t)
 			st.at = v.ExpiresAt
-			got, err := tt.end(s, v.ID)
+			got, err := tt.end(context.Background(), s, v.ID)
 			require.ErrorIs(t, err, payflow.ErrExpired)
 			assert.EqualError(t, err, "payflow: expired: the request expired")
 			assert.Nil(t, got)
@@ -87,15 +82,11 @@ func TestHTTPRevokedCardRefusalsStoreNoReply(t *testing.T) {
 	ctx := context.Background()
 	w, _ := newReplyFixture(t)
 	w.serve(t, replyStoreOnly{&writeCountingReplies{m: payflow.NewReplyMemory()}})
-	seller := paytest.NewShop(w.f, false)
-	retry := &payflow.CreateRequest{Request: seller.Seller.MustSign(paytest.Request(seller.Session, "EUR", 100))}
+	shop, view := w.pending(t)
+	retry := &payflow.CreateRequest{Request: shop.Seller.MustSign(paytest.Request(shop.Session, "EUR", 200))}
 	retried, err := w.f.Platform.CreateRequest(ctx, retry)
 	require.NoError(t, err)
-	pending, err := seller.Create(paytest.Request(seller.Session, "EUR", 200))
-	require.NoError(t, err)
-	view, err := w.f.Platform.Payment(ctx, seller.Shopper.Token, pending.ID)
-	require.NoError(t, err)
-	w.f.Revoke(seller.Seller)
+	w.f.Revoke(shop.Seller)
 	bob := w.f.NewCard("bob")
 	w.f.Revoke(bob)
 	for _, tc := range []struct {

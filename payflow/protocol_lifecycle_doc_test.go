@@ -1,7 +1,6 @@
 package payflow_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -55,15 +54,12 @@ func TestRefundOfEndedRequestRefusedForGood(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newShop(t, tt.held, paytest.Options{})
-			v, _ := s.request(t)
-			id := v.ID
+			made := pendingRequest
 			if tt.held {
-				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, id)})
-				require.NoError(t, err)
-				s.requireState(t, id, payflow.StateHeld)
+				made = heldRequest
 			}
-			rr := &record.RefundRequest{RefundID: bytes.Repeat([]byte{0x6c}, 16), RequestID: id[:], Amount: 100, Currency: "EUR"}
-			msg := s.seller.MustSign(rr)
+			id := made(t, s)
+			msg, rid := refundMsg(s, id)
 			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			require.ErrorIs(t, err, payflow.ErrConflict, "not captured yet")
 			requireUnspent(t, s, msg, &record.RefundRequest{}, "refused with conflict")
@@ -76,7 +72,7 @@ func TestRefundOfEndedRequestRefusedForGood(t *testing.T) {
 			p, err := s.Store.Payment(ctx, id)
 			require.NoError(t, err)
 			assert.Zero(t, p.Refunded, "nothing reserved")
-			_, err = s.Store.Refund(ctx, payflow.ID(rr.RefundID))
+			_, err = s.Store.Refund(ctx, rid)
 			assert.ErrorIs(t, err, payflow.ErrNotFound, "no refund stored")
 			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved, no hold left")
 
