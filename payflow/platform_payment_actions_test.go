@@ -77,20 +77,14 @@ func TestDeclineUpdateLost(t *testing.T) {
 // ErrReplay; nothing moves.
 func TestConsentSentAgainWhileVoiding(t *testing.T) {
 	ctx := context.Background()
-	st := &updateHook{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, true, paytest.Options{})
 	v, _ := s.request(t)
 	msg := s.consent(t, v.ID)
 	h, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg})
 	require.NoError(t, err)
 	require.Equal(t, payflow.StateHeld, h.State)
-	st.hook = func(_ *payflow.PaymentRecord, from string) error {
-		if from == "voiding" {
-			st.hook = nil
-			return errLost
-		}
-		return nil
-	}
+	loseNextUpdateFrom(st, "voiding")
 	_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	require.ErrorIs(t, err, errLost)
 	s.requireState(t, v.ID, "voiding")

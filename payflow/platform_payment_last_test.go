@@ -127,10 +127,3 @@ func TestCaptureWithClosedAccountEnds(t *testing.T) {
 	s.requireState(t, v.ID, payflow.StateHeld)
 	assert.Equal(t, held, s.allBalances(t), "nothing moved")
 }
-
-// loseNextUpdateFrom has the next update of a payment from state from on
-// st fail with errLost, as a dropped connection would, and the later
-// updates go through.
-func loseNextUpdateFrom(st *faultStore, from string) {
-	st.updatePayment.arm(plan[paymentUpdate]{when: func(u paymentUpdate) bool { return u.from == from }, fails: 1})
-}

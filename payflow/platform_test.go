@@ -758,17 +758,11 @@ func TestManualCapture(t *testing.T) {
 		})
 	}
 	t.Run("a read finishes an expiry under way", func(t *testing.T) {
-		st := &updateHook{Store: memory.New()}
+		st := &faultStore{Store: memory.New()}
 		s := newShopOn(t, st, true, paytest.Options{})
 		v := s.held(t)
 		s.Clock.Advance(payflow.DefaultHoldTTL)
-		st.hook = func(p *payflow.PaymentRecord, from string) error {
-			if from == "voiding" {
-				st.hook = nil
-				return errLost
-			}
-			return nil
-		}
+		loseNextUpdateFrom(st, "voiding")
 		_, err := s.Platform.ExpireDue(ctx, 0)
 		require.ErrorContains(t, err, "connection lost")
 		r, err := s.Store.Payment(ctx, v.ID)
@@ -2980,17 +2974,11 @@ func TestActionDuringSettlementConflict(t *testing.T) {
 // id_already_failed for the void's ID: the cancellation ends cancelled.
 func TestVoidRetriedAfterHoldNotFound(t *testing.T) {
 	ctx := context.Background()
-	st := &updateHook{Store: memory.New()}
+	st := &faultStore{Store: memory.New()}
 	s := newShopOn(t, st, true, paytest.Options{})
 	v := s.heldWithoutHold(t)
 	before := s.balances(t)
-	st.hook = func(p *payflow.PaymentRecord, from string) error {
-		if from == "voiding" {
-			st.hook = nil
-			return errLost
-		}
-		return nil
-	}
+	loseNextUpdateFrom(st, "voiding")
 	_, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	require.ErrorContains(t, err, "connection lost")
 	s.requireState(t, v.ID, "voiding")

@@ -228,6 +228,13 @@ func (s *faultStore) DueRefunds(ctx context.Context, t time.Time, limit int) ([]
 	return s.Store.DueRefunds(ctx, t, limit)
 }
 
+// loseNextUpdateFrom has the next update of a payment from state from on
+// st fail with errLost, as a dropped connection would, and the later
+// updates go through.
+func loseNextUpdateFrom(st *faultStore, from string) {
+	st.updatePayment.arm(plan[paymentUpdate]{when: func(u paymentUpdate) bool { return u.from == from }, fails: 1})
+}
+
 // failCard has the reads of card id on s fail with errLost, until
 // s.card is armed again.
 func failCard(s *faultStore, id string) {
