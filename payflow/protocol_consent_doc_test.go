@@ -280,3 +280,34 @@ func TestRevokedSellerCardListedInStaleCRL(t *testing.T) {
 	s.requireState(t, v.ID, payflow.StateCancelled)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 }
+
+// TestHeldRequestsOfRevokedShopperCardReleased pins PROTOCOL.md §6.4
+// (Revoked shopper card): a held request whose payer card is revoked
+// since stays held, its money held for the merchant, and a seller card of
+// the merchant cancels it, its hold voided; another such request expires
+// at its hold expiry, its hold voided. Either way the money is back in
+// the payer's wallet.
+func TestHeldRequestsOfRevokedShopperCardReleased(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	cancelled, expired := s.held(t), s.held(t)
+	s.Revoke(s.shopper)
+	for _, id := range []payflow.ID{cancelled.ID, expired.ID} {
+		pv, err := s.Platform.Payment(ctx, s.seller.Token, id)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateHeld, pv.State, "a held request stays held")
+	}
+	require.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 2 * 690}, {Incoming: 2 * 690}}, s.balances(t))
+
+	v, err := s.Platform.Cancel(ctx, s.seller.Token, cancelled.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 690}, {Incoming: 690}}, s.balances(t), "the cancelled hold voided")
+
+	s.Clock.Advance(payflow.DefaultHoldTTL)
+	n, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	s.requireState(t, expired.ID, payflow.StateExpired)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the expired hold voided")
+}
