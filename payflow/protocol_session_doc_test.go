@@ -284,3 +284,73 @@ func TestSellerPairingLeavesDueApprovalUnmarked(t *testing.T) {
 	s.requireState(t, live, payflow.StateCancelled)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "no money moved")
 }
+
+// TestReenrolledCardElsewhere pins PROTOCOL.md §6.1: once a card is
+// enrolled again with another certificate, the token of its former key
+// is card_not_trusted at once in the process that enrolled it, and within
+// the card cache's lifetime in another process, which until then still
+// holds the former chain and takes the former key's records: what they
+// store then is not withdrawn (the session that the former key's pairing
+// stored there stays, and the seller card pairs into it).
+func TestReenrolledCardElsewhere(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	other := renewedPlatform(t, s.Fixture) // another process on the same database
+	old := s.shopper.Token
+	require.NoError(t, other.CheckToken(ctx, old), "the other process holds the card")
+	pairing := s.shopper.Proof(record.RoleShopper, s.seller.EID()) // of the former key
+	rekey(t, s, s.shopper)
+	err := s.Platform.CheckToken(ctx, old)
+	require.ErrorIs(t, err, payflow.ErrCard, "at once in the process that enrolled the card")
+	assert.EqualError(t, err, "payflow: card not trusted: card "+s.shopper.ID+" is not enrolled with the certificate of the token's login")
+	_, err = s.Store.Session(ctx, s.session.ID)
+	require.ErrorIs(t, err, payflow.ErrNotFound, "the enrolment deleted the card's session")
+
+	require.NoError(t, other.CheckToken(ctx, old), "within the card cache's lifetime elsewhere")
+	v, err := other.Pair(ctx, &payflow.PairRequest{Proof: pairing})
+	require.NoError(t, err, "the former key's pairing, elsewhere")
+	require.Equal(t, s.session.ID, v.ID)
+	require.Equal(t, payflow.SessionWaiting, v.State)
+
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	err = other.CheckToken(ctx, old)
+	require.ErrorIs(t, err, payflow.ErrCard, "once the other process's entry expired")
+	assert.EqualError(t, err, "payflow: card not trusted: card "+s.shopper.ID+" is not enrolled with the certificate of the token's login")
+	stored, err := s.Store.Session(ctx, v.ID)
+	require.NoError(t, err, "the session the former key stored is not withdrawn")
+	assert.True(t, stored.ShopperConfirmed)
+	paired, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, s.shopper.EID())})
+	require.NoError(t, err)
+	assert.Equal(t, v.ID, paired.ID)
+	assert.Equal(t, payflow.SessionPaired, paired.State)
+}
+
+// TestPeerEIDWithinThreeEpochs pins PROTOCOL.md §6.1: an EID resolves,
+// and a pairing proof's peer EID names its card, when it is the card's of
+// the current epoch or of the one before or after it; the card's EID of
+// an epoch further off is not_found, the reply of an EID never enrolled.
+func TestPeerEIDWithinThreeEpochs(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	_, unknown := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
+	require.ErrorIs(t, unknown, payflow.ErrNotFound)
+	now := int64(adv.Epoch(s.Clock.Now()))
+	for _, offset := range []int64{-2, -1, 0, 1, 2} {
+		eid, err := adv.DeriveEID(s.seller.Secret, uint32(now+offset))
+		require.NoError(t, err)
+		who, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+		v, pairErr := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, eid[:])})
+		if offset == -2 || offset == 2 {
+			require.ErrorIs(t, err, payflow.ErrNotFound, "epoch %+d", offset)
+			assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "epoch %+d: the reply of an unknown EID", offset)
+			require.ErrorIs(t, pairErr, payflow.ErrNotFound, "epoch %+d", offset)
+			assert.Equal(t, payflow.AsError(unknown), payflow.AsError(pairErr), "epoch %+d: the reply of an unknown EID", offset)
+			continue
+		}
+		require.NoError(t, err, "epoch %+d", offset)
+		assert.Equal(t, "Corner Grocer", who.DisplayName, "epoch %+d", offset)
+		require.NoError(t, pairErr, "epoch %+d", offset)
+		assert.Equal(t, payflow.SessionID(s.shopper.EID(), eid[:]), v.ID, "epoch %+d", offset)
+		assert.Equal(t, merchantID, v.MerchantID, "epoch %+d: the session of the seller card's merchant", offset)
+	}
+}
