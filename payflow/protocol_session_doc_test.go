@@ -354,3 +354,32 @@ func TestPeerEIDWithinThreeEpochs(t *testing.T) {
 		assert.Equal(t, merchantID, v.MerchantID, "epoch %+d: the session of the seller card's merchant", offset)
 	}
 }
+
+// TestProofEIDCheckedBeforeRole pins the order of PROTOCOL.md §6.1: a
+// proof's own EID is checked before its role, so that a login or pairing
+// proof of a card of no merchant that names the seller role and its EID
+// of another epoch is mismatch, not forbidden, and spends the proof.
+func TestProofEIDCheckedBeforeRole(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	for name, call := range map[string]func(proof []byte) error{
+		"login": func(proof []byte) error {
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+			return err
+		},
+		"pairing": func(proof []byte) error {
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+			return err
+		},
+	} {
+		var peer []byte
+		if name == "pairing" {
+			peer = s.seller.EID()
+		}
+		proof := signedProof(t, s, s.shopper, record.RoleSeller, otherEpochEID(t, s, s.shopper), peer)
+		err := call(proof)
+		require.ErrorIs(t, err, payflow.ErrMismatch, name)
+		assert.EqualError(t, err, "payflow: does not match the request: EID is not the card's current one", name)
+		require.ErrorIs(t, call(proof), payflow.ErrReplay, "%s: the proof is spent", name)
+	}
+}
