@@ -1075,7 +1075,7 @@ func TestResolveRevokedCard(t *testing.T) {
 // paired session is revoked, the session answers its other card as a
 // session that does not exist: the same not_found reply as an unknown
 // session ID, without the revoked card's name; the revoked card's own
-// token is card_not_trusted, and a card of neither side is forbidden, as
+// token is card_not_trusted, and a card of neither side is not_found, as
 // for any stored session. A payment request in it is
 // not_found the same way when its shopper card is revoked, and
 // card_not_trusted, its own record, when its seller card is; the revoked
