@@ -296,3 +296,39 @@ func TestProtocolHTTPReplyNotStoredByTheLeasesEnd(t *testing.T) {
 	assert.Equal(t, rerun.body, replayed.body, "the second run's reply is stored")
 	paidOnce()
 }
+
+// TestProtocolHTTPRefusedRecordReadsTheTableOnce pins PROTOCOL.md §5.5: a
+// card-signed record that the platform refuses before its card and
+// signature are verified, under an Idempotency-Key, reads the key's entry
+// once, without claiming it, and writes nothing to the table, whether the
+// key has no live entry (the record's own refusal) or one (the entry's
+// answer); a record that passes reads nothing first and claims the key.
+func TestProtocolHTTPRefusedRecordReadsTheTableOnce(t *testing.T) {
+	w, _ := newReplyFixture(t)
+	replies := &writeCountingReplies{m: payflow.NewReplyMemory()}
+	w.serve(t, replies)
+	shop := paytest.NewShop(w.f, false)
+	forged := &payflow.CreateRequest{Request: strangerSigns(t, shop.Seller.ID, paytest.Request(shop.Session, "EUR", 100))}
+	lookups := func() int {
+		replies.mu.Lock()
+		defer replies.mu.Unlock()
+		return replies.lookups
+	}
+
+	status, code := w.postKey(t, "/v1/requests", "", "k1", forged)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "bad_signature", code)
+	assert.Equal(t, 1, lookups(), "the key's entry read once")
+	assert.Zero(t, replies.written(), "nothing written")
+
+	status, code = w.postKey(t, "/v1/requests", "", "k2", &payflow.CreateRequest{Request: shop.Seller.MustSign(paytest.Request(shop.Session, "EUR", 100))})
+	require.Equal(t, http.StatusOK, status, code)
+	assert.Equal(t, 1, lookups(), "a record that passes reads nothing first")
+	assert.Equal(t, 2, replies.written(), "the key claimed, then its reply stored")
+
+	status, code = w.postKey(t, "/v1/requests", "", "k2", forged)
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "idempotency_key_reused", code)
+	assert.Equal(t, 2, lookups(), "the key's entry read once")
+	assert.Equal(t, 2, replies.written(), "nothing written")
+}
