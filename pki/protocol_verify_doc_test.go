@@ -1,13 +1,17 @@
 package pki
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // verificationCase maps a row of the chain verification table of
@@ -89,4 +93,56 @@ func TestProtocolVerificationTable(t *testing.T) {
 		assert.Equal(t, c.errs, named, "row %d %q: the refusals it names", i, c.check)
 		assert.NotEmpty(t, c.tests, "row %d %q: a test covers it", i, c.check)
 	}
+}
+
+// TestProtocolPossessionOrder keeps the order of the checks of a record
+// that proves possession, PROTOCOL.md §4.6, and those of a Challenger in
+// step: a record that fails a check and every check after it is refused
+// for that check, with its error: the chain, then the record's signature
+// under the certificate's key, then its card ID, then its nonce, then the
+// card's counter.
+func TestProtocolPossessionOrder(t *testing.T) {
+	protocoldoc.Says(t, "### 4.6 Proof of possession",
+		"The platform accepts it only if, in this order: the chain verifies (§4.5); the record verifies under "+
+			"the certificate's key as the expected type; the record's card ID equals the certificate's ICCID "+
+			"byte for byte (`ErrCardID`); its nonce, if the record type carries one, is one the platform "+
+			"issued, unexpired and not used before (`ErrNonce` otherwise); and the card's counter is strictly "+
+			"greater than the highest accepted for that card (`ErrCounterRegression`",
+	)
+	ctx := context.Background()
+	h := newHierarchy(t)
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{})
+	spent, err := c.NewNonce(ctx)
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 5, spent), new(record.AuthProof))
+	require.NoError(t, err)
+
+	forger := &hierarchy{cardKey: newKey(t)}
+	for _, tt := range []struct {
+		name  string
+		chain [][]byte
+		msg   []byte
+		want  error
+	}{
+		// Each record also fails every check after the one it is refused
+		// for: a spent nonce and a counter below the card's.
+		{"chain", [][]byte{h.card}, proof(t, forger, testICCID2, 4, spent), ErrUntrusted},
+		{"signature", h.chain(), proof(t, forger, testICCID2, 4, spent), record.ErrSignature},
+		{"card ID", h.chain(), proof(t, h, testICCID2, 4, spent), ErrCardID},
+		{"nonce", h.chain(), proof(t, h, testICCID, 4, spent), ErrNonce},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Verify(ctx, tt.chain, tt.msg, new(record.AuthProof))
+			require.ErrorIs(t, err, tt.want)
+			for _, later := range []error{ErrUntrusted, record.ErrSignature, ErrCardID, ErrNonce, ErrCounterRegression} {
+				if later != tt.want {
+					assert.NotErrorIs(t, err, later)
+				}
+			}
+		})
+	}
+	fresh, err := c.NewNonce(ctx)
+	require.NoError(t, err)
+	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 4, fresh), new(record.AuthProof))
+	assert.ErrorIs(t, err, ErrCounterRegression, "the counter, last")
 }
