@@ -2,6 +2,12 @@ package pki
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/pki/record"
@@ -145,4 +153,54 @@ func TestProtocolPossessionOrder(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 4, fresh), new(record.AuthProof))
 	assert.ErrorIs(t, err, ErrCounterRegression, "the counter, last")
+}
+
+// TestProtocolCRLProfile keeps the CRLs of PROTOCOL.md §4.4 and those that
+// a CA issues in step: a v2 CRL signed ecdsa-with-SHA256, whatever the
+// CA's curve, with a CRL number, a next update and the CA's subject key
+// identifier as its authority key identifier; an entry carries the serial
+// number, the revocation date and the reason code, but for
+// "unspecified", which it carries no reason code extension for.
+func TestProtocolCRLProfile(t *testing.T) {
+	protocoldoc.Says(t, "### 4.4 CRLs",
+		"Each CA publishes a v2 CRL signed with its key (`ecdsa-with-SHA256`), with `thisUpdate`, **`nextUpdate` (required)**, the CRL number (required",
+		"entries carry the serial number, revocation date and, except for \"unspecified\", the reason code (RFC 5280 §5.3.1)",
+	)
+	h := newHierarchy(t)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	root384, err := NewRoot(p384, CAOptions{CRLURL: "http://pki.example/root384.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	revoked := []Revocation{
+		{Serial: big.NewInt(5), Time: t0.Add(-time.Hour), Reason: ReasonUnspecified},
+		{Serial: big.NewInt(6), Time: t0.Add(-time.Minute), Reason: ReasonKeyCompromise},
+	}
+	for name, ca := range map[string]*CA{"P-256 card CA": h.ca, "P-384 root": root384} {
+		t.Run(name, func(t *testing.T) {
+			der, err := ca.IssueCRL(revoked, 3, t0.Add(time.Hour))
+			require.NoError(t, err)
+			crl, err := x509.ParseRevocationList(der)
+			require.NoError(t, err)
+			tbs := cryptobyte.String(crl.RawTBSRevocationList)
+			var fields cryptobyte.String
+			var version int
+			require.True(t, tbs.ReadASN1(&fields, cbasn1.SEQUENCE) && fields.ReadASN1Integer(&version))
+			assert.Equal(t, 1, version, "v2")
+			assert.Equal(t, x509.ECDSAWithSHA256, crl.SignatureAlgorithm)
+			assert.Equal(t, int64(3), crl.Number.Int64())
+			assert.Equal(t, t0, crl.ThisUpdate)
+			assert.Equal(t, t0.Add(time.Hour), crl.NextUpdate)
+			assert.Equal(t, ca.Certificate().SubjectKeyId, crl.AuthorityKeyId)
+
+			require.Len(t, crl.RevokedCertificateEntries, 2)
+			for i, e := range crl.RevokedCertificateEntries {
+				assert.Zero(t, revoked[i].Serial.Cmp(e.SerialNumber), "entry %d: serial number", i)
+				assert.Equal(t, revoked[i].Time, e.RevocationTime, "entry %d: revocation date", i)
+				assert.Equal(t, revoked[i].Reason, e.ReasonCode, "entry %d: reason", i)
+			}
+			assert.Empty(t, crl.RevokedCertificateEntries[0].Extensions, "unspecified: no reason code")
+			assert.Equal(t, []pkix.Extension{{Id: oidReasonCode, Value: []byte{0x0a, 0x01, ReasonKeyCompromise}}},
+				crl.RevokedCertificateEntries[1].Extensions, "keyCompromise: its reason code, not critical")
+		})
+	}
 }
