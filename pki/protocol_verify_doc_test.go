@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"regexp"
 	"strings"
@@ -203,4 +204,38 @@ func TestProtocolCRLProfile(t *testing.T) {
 				crl.RevokedCertificateEntries[1].Extensions, "keyCompromise: its reason code, not critical")
 		})
 	}
+}
+
+// TestProtocolCacheAfterDepth: a chain is looked up in the cache of
+// PROTOCOL.md §4.5 only once it is within the bounds of the first two rows
+// of its table: a chain of more certificates than the verifier's depth is
+// refused for that, ErrUntrusted, even when the cache holds a verified
+// chain under its key, which is left.
+func TestProtocolCacheAfterDepth(t *testing.T) {
+	protocoldoc.Says(t, "### 4.5 Verification",
+		"a chain hashed and looked up only once it is within the bounds of the first two rows (its number of certificates and each one's length)")
+	h, clk, v, verified := cachedHierarchy(t)
+	long := append(h.chain(), h.root.DER(), h.root.DER())
+	require.Len(t, long, DefaultMaxDepth+1)
+	v.cache.put(chainKey(roleCard, long), verified, clk.now(), v.crls.Load(), &v.crls)
+	vc, err := v.VerifyCard(long)
+	assert.Nil(t, vc)
+	requireRefusal(t, err, ErrUntrusted, -1)
+	assert.EqualError(t, err, fmt.Sprintf("pki: untrusted certificate chain: chain longer than %d certificates", DefaultMaxDepth))
+	assert.Same(t, verified, v.cache.get(chainKey(roleCard, long), clk.now(), v.crls.Load()), "the entry is left")
+}
+
+// cachedHierarchy returns a hierarchy, a verifier of it with a cache and
+// its clock, and the cache's entry of the hierarchy's chain, verified.
+func cachedHierarchy(t *testing.T) (*hierarchy, *clock, *Verifier, *result) {
+	t.Helper()
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 4})
+	addCRLs(t, h, v)
+	_, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	verified := v.cache.get(chainKey(roleCard, h.chain()), clk.now(), v.crls.Load())
+	require.NotNil(t, verified)
+	return h, clk, v, verified
 }
