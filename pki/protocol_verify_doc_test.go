@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -238,4 +239,38 @@ func cachedHierarchy(t *testing.T) (*hierarchy, *clock, *Verifier, *result) {
 	verified := v.cache.get(chainKey(roleCard, h.chain()), clk.now(), v.crls.Load())
 	require.NotNil(t, verified)
 	return h, clk, v, verified
+}
+
+// TestProtocolConfiguredCertificateSize: a verifier's root or
+// intermediate and a CA's certificate or issuer loaded from storage longer
+// than MaxCertificateSize are refused as malformed before they are parsed
+// (ErrUntrusted, errCertificateSize), naming the certificate refused, as
+// PROTOCOL.md §4.3 has them.
+func TestProtocolConfiguredCertificateSize(t *testing.T) {
+	protocoldoc.Says(t, "### 4.3 Certificates",
+		"`pki` reads no longer one, refusing it as malformed before parsing it (`ErrUntrusted`, §4.5; a CA loaded from storage or a verifier's root or intermediate too)")
+	h := newHierarchy(t)
+	over := bytes.Repeat([]byte{0x30}, MaxCertificateSize+1)
+	refused := func(t *testing.T, err error, reason string) {
+		t.Helper()
+		requireRefusal(t, err, ErrUntrusted, -1)
+		assert.ErrorIs(t, err, errCertificateSize)
+		var pe *Error
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, reason, pe.Reason)
+	}
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER(), over}})
+	assert.Nil(t, v)
+	refused(t, err, "root 1 is malformed")
+	v, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.ca.DER(), over}})
+	assert.Nil(t, v)
+	refused(t, err, "intermediate 1 is malformed")
+
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)}
+	ca, err := LoadCA(h.ca.Signer(), over, h.ca.Chain()[1:], opts)
+	assert.Nil(t, ca)
+	refused(t, err, "CA certificate is malformed")
+	ca, err = LoadCA(h.ca.Signer(), h.ca.DER(), [][]byte{over}, opts)
+	assert.Nil(t, ca)
+	refused(t, err, "issuer 0 is malformed")
 }
