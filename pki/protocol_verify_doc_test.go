@@ -274,3 +274,28 @@ func TestProtocolConfiguredCertificateSize(t *testing.T) {
 	assert.Nil(t, ca)
 	refused(t, err, "issuer 0 is malformed")
 }
+
+// TestProtocolCardNamedByItsURI: a card is named only by its URI SAN, as
+// PROTOCOL.md §4.3 has it: a verifier takes a card whose subject common
+// name is another ICCID, or no ICCID, or absent, and names it by its URI.
+func TestProtocolCardNamedByItsURI(t *testing.T) {
+	protocoldoc.Says(t, "### 4.3 Certificates",
+		"**Card ID.** The card is named only by its URI SAN; the subject CN repeats the ICCID for people and is ignored by verifiers.")
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	for name, subject := range map[string]pkix.Name{
+		"another ICCID": {CommonName: testICCID2},
+		"no ICCID":      {CommonName: "card of Alice"},
+		"no CN":         {Organization: []string{"CA-SIM"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tmpl := cardTemplate(t, testICCID)
+			tmpl.Subject = subject
+			card := issueRaw(t, h.ca, tmpl, h.cardKey.Public())
+			vc, err := v.VerifyCard([][]byte{card, h.ca.DER()})
+			require.NoError(t, err)
+			assert.Equal(t, testICCID, vc.CardID)
+		})
+	}
+}
