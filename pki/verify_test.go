@@ -1938,14 +1938,7 @@ func TestVerifyCardCertificateSize(t *testing.T) {
 // that such a chain would have is not served, and the cache is left as
 // it was.
 func TestVerifyCardSizeBeforeCache(t *testing.T) {
-	h := newHierarchy(t)
-	clk := newClock(t0.Add(time.Hour))
-	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 4})
-	addCRLs(t, h, v)
-	_, err := v.VerifyCard(h.chain())
-	require.NoError(t, err)
-	verified := v.cache.get(chainKey(roleCard, h.chain()), clk.now(), v.crls.Load())
-	require.NotNil(t, verified)
+	h, clk, v, verified := cachedHierarchy(t)
 
 	over := bytes.Repeat([]byte{0x30}, MaxCertificateSize+1)
 	for at, chain := range [][][]byte{{over, h.ca.DER()}, {h.card, over}} {
