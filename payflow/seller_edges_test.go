@@ -245,21 +245,14 @@ func TestSellerRequestFailingLeavesHeldOnScreen(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
 	api := &hookAPI{API: w.f.Platform}
 	w.useSeller(t, api)
+	approvals := &tamperAPI{API: w.f.Platform}
+	w.useShopper(t, approvals)
 	w.pair(t)
 	sv, _ := w.request(t)
-	approveCtx, cancel := withCancelCause(ctx)
-	defer cancel()
-	go func() { _, _ = w.shopper.Approve(approveCtx, simcardtest.PIN) }()
 	// The seller's phone, which last saw the request pending, is not
-	// asked: the store shows when the approval has held it.
-	for {
-		r, err := w.f.Platform.Store().Payment(ctx, sv.ID)
-		require.NoError(t, err)
-		if r.State == payflow.StateHeld {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// asked: the shopper's phone is told when the approval has held it.
+	w.approvesHeld(t, approvals)()
+	w.assertState(t, sv.ID, payflow.StateHeld)
 
 	api.mu.Lock()
 	api.createErr = func() error { return payflow.ErrUnavailable }
