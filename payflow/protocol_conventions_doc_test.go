@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -90,6 +91,54 @@ func TestProtocolServerAnswersAnUnparsableRequestItself(t *testing.T) {
 			assert.NoError(t, err, "the server closes the connection")
 			assert.Equal(t, "HTTP/1.1 "+tc.reply+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+tc.reply, string(got))
 		})
+	}
+	assert.Empty(t, logs.String(), "no request is logged")
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	assert.Empty(t, api.calls, "no request reaches the API")
+}
+
+// TestProtocolHTTP2ResetsAnUnparsableRequest: over HTTP/2 the server
+// (payflow.NewServer) resets the stream of a request whose target has a
+// malformed escape (RST_STREAM, PROTOCOL_ERROR), answering it nothing,
+// and the request reaches neither the handler nor its log (PROTOCOL.md
+// §5.2).
+func TestProtocolHTTP2ResetsAnUnparsableRequest(t *testing.T) {
+	logs := &syncBuffer{}
+	api := newHTTPFakeAPI()
+	h := mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = payflow.NewServer("", h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	// A HEADERS frame (type 1, END_STREAM and END_HEADERS) of stream 1
+	// after the client preface, whose header block (HPACK, RFC 7541, no
+	// Huffman coding) is :method GET and :scheme https, of the static table,
+	// :path and :authority, of names of the static table (4 and 1) and
+	// values given literally.
+	const path = "/v1/sessions/%zz"
+	block := append([]byte{0x82, 0x87, 0x04, byte(len(path))}, path...)
+	block = append(block, 0x01, 1, 'x')
+	conn := http2Open(t, srv, append([]byte{0, 0, byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
+
+	// The server's frames, each a 9-octet header (24-bit length, type,
+	// flags, stream) and its payload, until the stream's end.
+	for {
+		var head [9]byte
+		_, err := io.ReadFull(conn, head[:])
+		require.NoError(t, err, "the stream is reset")
+		payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+		_, err = io.ReadFull(conn, payload)
+		require.NoError(t, err)
+		stream := binary.BigEndian.Uint32(head[5:]) &^ (1 << 31)
+		if stream != 1 {
+			require.NotEqual(t, byte(7), head[3], "GOAWAY % x", payload)
+			continue
+		}
+		require.Equal(t, byte(3), head[3], "the stream's first frame is RST_STREAM, not of type %d % x", head[3], payload)
+		assert.Equal(t, []byte{0, 0, 0, 1}, payload, "PROTOCOL_ERROR")
+		break
 	}
 	assert.Empty(t, logs.String(), "no request is logged")
 	api.mu.Lock()
