@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -144,4 +145,41 @@ func TestProtocolHTTP2ResetsAnUnparsableRequest(t *testing.T) {
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	assert.Empty(t, api.calls, "no request reaches the API")
+}
+
+// TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply: a request
+// that comes while MaxInFlight others are being served is answered 503
+// unavailable with the headers of every reply (PROTOCOL.md §5.1, Server
+// limits): its request ID echoed, Cache-Control: no-store, the error
+// body's Content-Type and no Retry-After.
+func TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply(t *testing.T) {
+	api := newHTTPFakeAPI()
+	entered, release := make(chan string, 1), make(chan struct{})
+	api.entered, api.release = entered, release
+	h := mustHandler(t, api, payflow.HandlerOptions{MaxInFlight: 1, Logger: discardLogger()})
+	done := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
+		done <- w.Code
+	}()
+	require.Equal(t, "Info", <-entered)
+
+	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
+	req.Header.Set(payflow.RequestIDHeader, "over-1")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	close(release)
+	assert.Equal(t, http.StatusOK, <-done, "the request admitted")
+
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, http.Header{
+		"Content-Type":  {payflow.ContentType},
+		"Cache-Control": {"no-store"},
+		http.CanonicalHeaderKey(payflow.RequestIDHeader): {"over-1"},
+	}, w.Header())
+	var e payflow.Error
+	require.NoError(t, cbor.Unmarshal(w.Body.Bytes(), &e))
+	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, e)
+	assert.Equal(t, 1, api.count("Info"), "the request over the bound reaches no API")
 }
