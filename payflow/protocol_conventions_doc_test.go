@@ -183,3 +183,33 @@ func TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply(t *testing.T) {
 	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, e)
 	assert.Equal(t, 1, api.count("Info"), "the request over the bound reaches no API")
 }
+
+// TestProtocolPathWithDotSegmentsIsNotFound: a path with an empty, "." or
+// ".." segment as sent, which http.ServeMux would redirect to its clean
+// form, is 404 not_found with an error body, not redirected, and reaches
+// no API (PROTOCOL.md §5.2).
+func TestProtocolPathWithDotSegmentsIsNotFound(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	id := payflow.ID{1}.String()
+	tok := map[string]string{"Authorization": "Bearer tok"}
+	for _, tc := range []struct {
+		method, path string
+	}{
+		{http.MethodGet, "/v1/./info"},
+		{http.MethodGet, "/v1/info/."},
+		{http.MethodGet, "/./v1/info"},
+		{http.MethodGet, "/v1/info/"},
+		{http.MethodGet, "/v1/sessions//" + id},
+		{http.MethodGet, "/v1/sessions/" + id + "/."},
+		{http.MethodPost, "/v1/requests/" + id + "/./decline"},
+		{http.MethodPost, "/v1/requests/" + id + "/x/../decline"},
+	} {
+		r := fx.do(t, tc.method, tc.path, tok, nil)
+		assert.Equal(t, http.StatusNotFound, r.status, "%s %s", tc.method, tc.path)
+		assert.Equal(t, "not_found", r.errorCode(t), "%s %s", tc.method, tc.path)
+		assert.Empty(t, r.header.Get("Location"), "%s %s", tc.method, tc.path)
+	}
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Empty(t, fx.api.calls, "no such request reaches the API")
+}
