@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
 )
 
 // TestProtocolClientRequestIDOnEveryRetry: payflow.Client sends one
@@ -212,4 +214,30 @@ func TestProtocolPathWithDotSegmentsIsNotFound(t *testing.T) {
 	fx.api.mu.Lock()
 	defer fx.api.mu.Unlock()
 	assert.Empty(t, fx.api.calls, "no such request reaches the API")
+}
+
+// TestProtocolViewsOfTheMessages: over HTTP, a payment request's view
+// holds the signed request as the seller card signed it (PaymentView key
+// 11) and its SHA-256 (key 12), in the creating seller's view and in the
+// payer's, and a session's view holds a pairing code of 6 digits
+// (SessionView key 3), as PROTOCOL.md §5.3 gives them.
+func TestProtocolViewsOfTheMessages(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	c := mustClient(t, serve(t, s.Fixture), payflow.ClientOptions{})
+	msg := s.basket()
+	want := sha256.Sum256(msg)
+
+	created, err := c.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	assert.Equal(t, msg, created.Request)
+	assert.Equal(t, want[:], created.RequestHash)
+	read, err := c.Payment(ctx, s.shopper.Token, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, msg, read.Request)
+	assert.Equal(t, want[:], read.RequestHash)
+
+	v, err := c.Session(ctx, s.shopper.Token, s.session.ID)
+	require.NoError(t, err)
+	assert.Regexp(t, "^[0-9]{6}$", v.PairingCode)
 }
