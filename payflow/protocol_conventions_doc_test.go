@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -240,4 +241,55 @@ func TestProtocolViewsOfTheMessages(t *testing.T) {
 	v, err := c.Session(ctx, s.shopper.Token, s.session.ID)
 	require.NoError(t, err)
 	assert.Regexp(t, "^[0-9]{6}$", v.PairingCode)
+}
+
+// TestProtocolServerHeaderLimitOfLaterRequests: over HTTP/1.1 the
+// server's limit of ServerMaxHeaderBytes on a request's line and headers,
+// exact for the first request of a connection
+// (TestNewServerLimitsHeadersToServerMaxHeaderBytes), leaves a later
+// request of the connection, sent after the reply before it or pipelined
+// behind that request, up to 4096 octets more and no more (PROTOCOL.md
+// §5.1, Server limits): net/http reads them into its buffer uncounted,
+// while it waits for the request (at least the 4 octets it waits for) or
+// with the request before it.
+func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
+	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	addr := serveOnLoopback(t, payflow.NewServer("", h))
+	request := func(size int) string {
+		const head, tail = "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
+		return head + strings.Repeat("a", size-len(head)-len(tail)) + tail
+	}
+	// statuses sends each write of writes in turn on one connection and
+	// reads a reply after each, and returns the statuses of the replies,
+	// n in all.
+	statuses := func(n int, writes ...string) []int {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer conn.Close()
+		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+		br := bufio.NewReader(conn)
+		var got []int
+		read := func() {
+			resp, err := http.ReadResponse(br, nil)
+			require.NoError(t, err)
+			_, err = io.Copy(io.Discard, resp.Body)
+			require.NoError(t, err)
+			resp.Body.Close()
+			got = append(got, resp.StatusCode)
+		}
+		for _, w := range writes {
+			_, err = io.WriteString(conn, w)
+			require.NoError(t, err)
+			read()
+		}
+		for len(got) < n {
+			read()
+		}
+		return got
+	}
+	first := request(100)
+	assert.Equal(t, []int{200, 200}, statuses(2, first, request(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(2, first, request(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(2, first+request(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
 }
