@@ -293,3 +293,36 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 	assert.Equal(t, []int{200, 431}, statuses(2, first, request(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
 	assert.Equal(t, []int{200, 431}, statuses(2, first+request(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
 }
+
+// TestProtocolClientEscapesTheMerchantID: payflow.Client sends a
+// catalog's merchant ID path-escaped, its slashes too, and the dots of a
+// merchant ID "." or ".." as %2E, so that no merchant ID makes a segment
+// the handler answers 404 (PROTOCOL.md §5.2); the catalog is read.
+func TestProtocolClientEscapesTheMerchantID(t *testing.T) {
+	var mu sync.Mutex
+	var sent []string
+	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, r.RequestURI)
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+	for _, tc := range []struct{ merchant, segment string }{
+		{".", "%2E"},
+		{"..", "%2E%2E"},
+		{"...", "..."},
+		{"a/b", "a%2Fb"},
+		{"a b", "a%20b"},
+		{"café", "caf%C3%A9"},
+	} {
+		got, err := c.Catalog(context.Background(), "tok", tc.merchant)
+		require.NoError(t, err, tc.merchant)
+		assert.Equal(t, tc.merchant, got.MerchantID)
+		mu.Lock()
+		assert.Equal(t, "/v1/merchants/"+tc.segment+"/catalog", sent[len(sent)-1], tc.merchant)
+		mu.Unlock()
+	}
+}
