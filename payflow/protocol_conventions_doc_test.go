@@ -102,6 +102,39 @@ func TestProtocolServerAnswersAnUnparsableRequestItself(t *testing.T) {
 	assert.Empty(t, api.calls, "no request reaches the API")
 }
 
+// http2Get opens an HTTP/2 connection to srv, which serves h with
+// payflow.NewServer, sends a GET of path on stream 1 and returns the type
+// and payload of the stream's first frame from the server. The request is
+// a HEADERS frame (type 1, END_STREAM and END_HEADERS) whose header block
+// (HPACK, RFC 7541, no Huffman coding) is :method GET and :scheme https,
+// of the static table, :path and :authority, of names of the static table
+// (4 and 1) and values given literally.
+func http2Get(t *testing.T, h http.Handler, path string) (byte, []byte) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = payflow.NewServer("", h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	block := append([]byte{0x82, 0x87, 0x04, byte(len(path))}, path...)
+	block = append(block, 0x01, 1, 'x')
+	conn := http2Open(t, srv, append([]byte{0, 0, byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
+	// The server's frames, each a 9-octet header (24-bit length, type,
+	// flags, stream) and its payload.
+	for {
+		var head [9]byte
+		_, err := io.ReadFull(conn, head[:])
+		require.NoError(t, err, "a frame of stream 1")
+		payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+		_, err = io.ReadFull(conn, payload)
+		require.NoError(t, err)
+		if binary.BigEndian.Uint32(head[5:])&^(1<<31) == 1 {
+			return head[3], payload
+		}
+		require.NotEqual(t, byte(7), head[3], "GOAWAY % x", payload)
+	}
+}
+
 // TestProtocolHTTP2ResetsAnUnparsableRequest: over HTTP/2 the server
 // (payflow.NewServer) resets the stream of a request whose target has a
 // malformed escape (RST_STREAM, PROTOCOL_ERROR), answering it nothing,
@@ -111,43 +144,49 @@ func TestProtocolHTTP2ResetsAnUnparsableRequest(t *testing.T) {
 	logs := &syncBuffer{}
 	api := newHTTPFakeAPI()
 	h := mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = payflow.NewServer("", h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	// A HEADERS frame (type 1, END_STREAM and END_HEADERS) of stream 1
-	// after the client preface, whose header block (HPACK, RFC 7541, no
-	// Huffman coding) is :method GET and :scheme https, of the static table,
-	// :path and :authority, of names of the static table (4 and 1) and
-	// values given literally.
-	const path = "/v1/sessions/%zz"
-	block := append([]byte{0x82, 0x87, 0x04, byte(len(path))}, path...)
-	block = append(block, 0x01, 1, 'x')
-	conn := http2Open(t, srv, append([]byte{0, 0, byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
-
-	// The server's frames, each a 9-octet header (24-bit length, type,
-	// flags, stream) and its payload, until the stream's end.
-	for {
-		var head [9]byte
-		_, err := io.ReadFull(conn, head[:])
-		require.NoError(t, err, "the stream is reset")
-		payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
-		_, err = io.ReadFull(conn, payload)
-		require.NoError(t, err)
-		stream := binary.BigEndian.Uint32(head[5:]) &^ (1 << 31)
-		if stream != 1 {
-			require.NotEqual(t, byte(7), head[3], "GOAWAY % x", payload)
-			continue
-		}
-		require.Equal(t, byte(3), head[3], "the stream's first frame is RST_STREAM, not of type %d % x", head[3], payload)
-		assert.Equal(t, []byte{0, 0, 0, 1}, payload, "PROTOCOL_ERROR")
-		break
-	}
+	typ, payload := http2Get(t, h, "/v1/sessions/%zz")
+	require.Equal(t, byte(3), typ, "the stream's first frame is RST_STREAM, not of type %d % x", typ, payload)
+	assert.Equal(t, []byte{0, 0, 0, 1}, payload, "PROTOCOL_ERROR")
 	assert.Empty(t, logs.String(), "no request is logged")
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	assert.Empty(t, api.calls, "no request reaches the API")
+}
+
+// TestProtocolAbortedRequestGetsNoReply: a call that aborts its request
+// (a panic with http.ErrAbortHandler) gets no reply from the server
+// (payflow.NewServer): over HTTP/1.1 it drops the connection, no octet of
+// a reply sent, and over HTTP/2 it resets the stream, its first frame
+// RST_STREAM (PROTOCOL.md §5.1, Server limits); the request is logged
+// with its request ID, marked aborted.
+func TestProtocolAbortedRequestGetsNoReply(t *testing.T) {
+	t.Run("HTTP/1.1", func(t *testing.T) {
+		logs := &syncBuffer{}
+		h := mustHandler(t, abortingAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		addr := serveOnLoopback(t, payflow.NewServer("", h))
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer conn.Close()
+		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+		_, err = io.WriteString(conn, "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: abort-1\r\n\r\n")
+		require.NoError(t, err)
+		got, err := io.ReadAll(conn)
+		assert.NoError(t, err, "the server closes the connection")
+		assert.Empty(t, string(got), "no octet of a reply")
+		records := logRecords(t, logs)
+		require.Len(t, records, 1)
+		assert.Equal(t, "abort-1", records[0]["request_id"])
+		assert.Equal(t, true, records[0]["aborted"])
+	})
+	t.Run("HTTP/2", func(t *testing.T) {
+		logs := &syncBuffer{}
+		h := mustHandler(t, abortingAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		typ, payload := http2Get(t, h, "/v1/info")
+		assert.Equal(t, byte(3), typ, "the stream's first frame is RST_STREAM, not of type %d % x", typ, payload)
+		records := logRecords(t, logs)
+		require.Len(t, records, 1)
+		assert.Equal(t, true, records[0]["aborted"])
+	})
 }
 
 // TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply: a request
