@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,28 +25,43 @@ import (
 	"github.com/casimpay/casimpay/payflow/paytest"
 )
 
+// recordingServer serves next on a test server, recording field of each
+// request it gets, and returns the server's URL and a function that
+// returns the fields recorded so far, in order.
+func recordingServer(t *testing.T, next http.Handler, field func(*http.Request) string) (string, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, field(r))
+		mu.Unlock()
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
 // TestProtocolClientRequestIDOnEveryRetry: payflow.Client sends one
 // X-Request-ID per call, the same on every retry of it (PROTOCOL.md §5.1,
 // Headers), the one of the call's context (payflow.WithRequestID) when it
 // gives one, and another for the next call.
 func TestProtocolClientRequestIDOnEveryRetry(t *testing.T) {
-	var mu sync.Mutex
-	var rids []string
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		rids = append(rids, r.Header.Get(payflow.RequestIDHeader))
-		first := len(rids)%2 == 1
-		mu.Unlock()
-		if first {
+	var n atomic.Int32
+	url, requestIDs := recordingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%2 == 1 {
 			// The first attempt of each call: a proxy's 503, retried.
 			http.Error(w, "proxy says try again", http.StatusServiceUnavailable)
 			return
 		}
 		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c := fastClient(t, srv.URL, 2)
+	}), func(r *http.Request) string { return r.Header.Get(payflow.RequestIDHeader) })
+	c := fastClient(t, url, 2)
 	create := func(ctx context.Context) {
 		t.Helper()
 		_, err := c.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
@@ -54,6 +71,7 @@ func TestProtocolClientRequestIDOnEveryRetry(t *testing.T) {
 	create(context.Background())
 	create(context.Background())
 	create(payflow.WithRequestID(context.Background(), "call-3"))
+	rids := requestIDs()
 	require.Len(t, rids, 6, "two attempts a call")
 	assert.Regexp(t, "^[0-9a-f]{24}$", rids[0])
 	assert.Equal(t, rids[0], rids[1], "the first call's retry carries its request ID")
@@ -338,17 +356,9 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 // merchant ID "." or ".." as %2E, so that no merchant ID makes a segment
 // the handler answers 404 (PROTOCOL.md §5.2); the catalog is read.
 func TestProtocolClientEscapesTheMerchantID(t *testing.T) {
-	var mu sync.Mutex
-	var sent []string
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		sent = append(sent, r.RequestURI)
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+	url, sent := recordingServer(t, h, func(r *http.Request) string { return r.RequestURI })
+	c := mustClient(t, url, payflow.ClientOptions{MaxAttempts: 1})
 	for _, tc := range []struct{ merchant, segment string }{
 		{".", "%2E"},
 		{"..", "%2E%2E"},
@@ -360,8 +370,7 @@ func TestProtocolClientEscapesTheMerchantID(t *testing.T) {
 		got, err := c.Catalog(context.Background(), "tok", tc.merchant)
 		require.NoError(t, err, tc.merchant)
 		assert.Equal(t, tc.merchant, got.MerchantID)
-		mu.Lock()
-		assert.Equal(t, "/v1/merchants/"+tc.segment+"/catalog", sent[len(sent)-1], tc.merchant)
-		mu.Unlock()
+		uris := sent()
+		assert.Equal(t, "/v1/merchants/"+tc.segment+"/catalog", uris[len(uris)-1], tc.merchant)
 	}
 }
