@@ -129,6 +129,14 @@ func TestProtocolServerAnswersAnUnparsableRequestItself(t *testing.T) {
 // (4 and 1) and values given literally.
 func http2Get(t *testing.T, h http.Handler, path string) (byte, []byte) {
 	t.Helper()
+	return http2GetPadded(t, h, path, 0)
+}
+
+// http2GetPadded is http2Get with a header field x-pad of pad octets
+// (none when pad is 0), given as a literal without indexing of a new
+// name, after the others.
+func http2GetPadded(t *testing.T, h http.Handler, path string, pad int) (byte, []byte) {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config = payflow.NewServer("", h)
 	srv.EnableHTTP2 = true
@@ -136,7 +144,26 @@ func http2Get(t *testing.T, h http.Handler, path string) (byte, []byte) {
 	t.Cleanup(srv.Close)
 	block := append([]byte{0x82, 0x87, 0x04, byte(len(path))}, path...)
 	block = append(block, 0x01, 1, 'x')
-	conn := http2Open(t, srv, append([]byte{0, 0, byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
+	if pad > 0 {
+		// The value's length, an integer of a 7-bit prefix (RFC 7541
+		// §5.1).
+		block = append(block, 0x00, 5, 'x', '-', 'p', 'a', 'd')
+		if pad < 127 {
+			block = append(block, byte(pad))
+		} else {
+			block = append(block, 127)
+			for n := pad - 127; ; n >>= 7 {
+				if n < 128 {
+					block = append(block, byte(n))
+					break
+				}
+				block = append(block, byte(n&127|128))
+			}
+		}
+		block = append(block, strings.Repeat("a", pad)...)
+	}
+	require.Less(t, len(block), 1<<14, "one frame of the default SETTINGS_MAX_FRAME_SIZE")
+	conn := http2Open(t, srv, append([]byte{0, byte(len(block) >> 8), byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
 	// The server's frames, each a 9-octet header (24-bit length, type,
 	// flags, stream) and its payload.
 	for {
@@ -373,4 +400,28 @@ func TestProtocolClientEscapesTheMerchantID(t *testing.T) {
 		uris := sent()
 		assert.Equal(t, "/v1/merchants/"+tc.segment+"/catalog", uris[len(uris)-1], tc.merchant)
 	}
+}
+
+// TestProtocolHTTP2HeaderListLimit: over HTTP/2 the server
+// (payflow.NewServer) takes a request whose header list, as
+// SETTINGS_MAX_HEADER_LIST_SIZE counts it (each field's name and value and
+// 32 octets more, RFC 9113 §6.5.2), is of 12608 octets and answers one of
+// an octet more 431 itself (PROTOCOL.md §5.1, Server limits), reaching no
+// API: its reply's header block starts with :status 431 (a literal with
+// incremental indexing of the name of the static table's entry 14,
+// :status, the value not Huffman coded, which would be no shorter), where
+// the other's is :status 200 (the static table's entry 8).
+func TestProtocolHTTP2HeaderListLimit(t *testing.T) {
+	api := newHTTPFakeAPI()
+	h := mustHandler(t, api, payflow.HandlerOptions{Logger: discardLogger()})
+	// :method GET 42, :scheme https 44, :path /v1/info 45, :authority x
+	// 43, and x-pad 37 and its value.
+	const fixed = 42 + 44 + 45 + 43 + 37
+	typ, block := http2GetPadded(t, h, "/v1/info", 12608-fixed)
+	require.Equal(t, byte(1), typ, "HEADERS, not % x", block)
+	assert.Equal(t, byte(0x88), block[0], ":status 200")
+	typ, block = http2GetPadded(t, h, "/v1/info", 12608-fixed+1)
+	require.Equal(t, byte(1), typ, "HEADERS, not % x", block)
+	assert.Equal(t, []byte{0x4e, 3, '4', '3', '1'}, block[:5], ":status 431")
+	assert.Equal(t, 1, api.count("Info"), "the request over the limit reaches no API")
 }
