@@ -1376,9 +1376,11 @@ const (
 	// ServerMaxHeaderBytes bounds an HTTP/1.1 request's request line and
 	// headers, the blank line after them included: the server itself
 	// answers a request whose headers end later 431, which the handler
-	// never sees. (A request pipelined behind another, sent before that
-	// one's reply, may take up to 4096 octets more, which net/http read
-	// ahead with the request before it and does not count.) Over HTTP/2,
+	// never sees. (Exact for the first request of a connection: a later
+	// one, sent after the reply before it or pipelined behind that
+	// request, may take up to 4096 octets more, which net/http reads
+	// uncounted while it waits for the request or ahead with the request
+	// before it.) Over HTTP/2,
 	// which counts each header field's name and value and 32 octets more
 	// (RFC 9113 §6.5.2), the server announces, and answers 431 over, a
 	// header list of 12608 octets (ServerMaxHeaderBytes less 4096, and the

@@ -133,25 +133,34 @@ func TestNewServerLimitsHeadersToServerMaxHeaderBytes(t *testing.T) {
 // §6.5.2).
 const http2SettingMaxHeaderListSize = 6
 
-// http2Setting opens an HTTP/2 connection to srv and returns the value of
-// setting id in the server's first SETTINGS frame, failing the test when
-// it is not there.
-func http2Setting(t *testing.T, srv *httptest.Server, id uint16) uint32 {
+// http2Open opens an HTTP/2 connection to srv, closed when the test ends,
+// every read and write of which fails after 5 s, and sends the client
+// preface (the magic octets and an empty SETTINGS frame) followed by
+// frames, the octets of any frames to send at once.
+func http2Open(t *testing.T, srv *httptest.Server, frames []byte) *tls.Conn {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
 	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{RootCAs: roots, NextProtos: []string{"h2"}})
 	require.NoError(t, err)
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	require.Equal(t, "h2", conn.ConnectionState().NegotiatedProtocol)
 	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-	// The client preface: the magic octets and an empty SETTINGS frame.
-	_, err = io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	_, err = io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"+string(frames))
 	require.NoError(t, err)
+	return conn
+}
+
+// http2Setting opens an HTTP/2 connection to srv and returns the value of
+// setting id in the server's first SETTINGS frame, failing the test when
+// it is not there.
+func http2Setting(t *testing.T, srv *httptest.Server, id uint16) uint32 {
+	t.Helper()
+	conn := http2Open(t, srv, nil)
 	// The server's preface is a SETTINGS frame: a 9-octet frame header
 	// (24-bit length, type 4, flags, stream 0), then 6 octets a setting.
 	var head [9]byte
-	_, err = io.ReadFull(conn, head[:])
+	_, err := io.ReadFull(conn, head[:])
 	require.NoError(t, err)
 	require.Equal(t, byte(4), head[3], "the first frame is SETTINGS")
 	payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
