@@ -172,3 +172,20 @@ func TestProtocolPairingCodeBias(t *testing.T) {
 	same := (hi*4295*4295 + lo*4294*4294) / (n * n)
 	assert.Less(t, math.Abs(same*codes-1), 1.0/4000)
 }
+
+// TestProtocolTwiceIsOurUUIDTwice keeps PROTOCOL.md §1.1 and Parse in
+// step: data is refused when our service data appears twice, not when the
+// service data of another UUID (here Exposure Notification's, 20 octets
+// like ours) follows ours, which Parse reads as if the other were not
+// there.
+func TestProtocolTwiceIsOurUUIDTwice(t *testing.T) {
+	protocoldoc.Says(t, "### 1.1 Layout",
+		"and data in which our service data appears twice",
+		"(UUID 0xABCD is sent `CD AB`)",
+	)
+	p := testPacket()
+	b := append(ours(t, p, nil), readHex(t, "exposure_notification.hex")...)
+	got, err := Parse(b)
+	require.NoError(t, err)
+	assert.Equal(t, p, got)
+}
