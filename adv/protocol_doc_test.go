@@ -2,6 +2,7 @@ package adv
 
 import (
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,4 +100,92 @@ func TestProtocolDerivationLabels(t *testing.T) {
 	protocoldoc.Says(t, "### 1.3 Pairing code",
 		`h = SHA-256("`+pairLabel+`" || min(EID_a, EID_b) || max(EID_a, EID_b))`,
 	)
+}
+
+// TestProtocolLastEpoch keeps the year of the last epoch that PROTOCOL.md
+// §1.2 gives and the code in step: the epoch stops at 2^32 − 1, which
+// starts in the year 83,631, and a later instant stays in it.
+func TestProtocolLastEpoch(t *testing.T) {
+	protocoldoc.Says(t, "### 1.2 Ephemeral IDs (EIDs)",
+		"stays at 2^32 − 1 once it gets there (in the year 83,631)",
+	)
+	start := EpochStart(math.MaxUint32)
+	assert.Equal(t, 83631, start.Year())
+	assert.Equal(t, uint32(math.MaxUint32), Epoch(start.AddDate(1, 0, 0)))
+}
+
+// TestProtocolUUIDListAloneIsForeign keeps PROTOCOL.md §1.1 and Parse in
+// step: the advert is identified by the Service Data structure with our
+// UUID alone, so the Flags and our UUID in the UUID list without it are
+// foreign, and our UUID listed above the service data of another UUID is
+// foreign too, even in the 31-octet layout of our advert.
+func TestProtocolUUIDListAloneIsForeign(t *testing.T) {
+	protocoldoc.Says(t, "### 1.1 Layout",
+		"identifies our advert by the Service Data structure with our UUID alone",
+	)
+	p, err := Parse([]byte{0x02, 0x01, 0x06, 0x03, 0x03, 0xff, 0xff})
+	assert.ErrorIs(t, err, ErrForeign)
+	assert.NotErrorIs(t, err, ErrMalformed)
+	assert.Equal(t, Packet{}, p)
+
+	b, err := Codec{UUID: 0xABCD}.AppendBinary(nil, testPacket())
+	require.NoError(t, err)
+	b[5], b[6] = 0xff, 0xff // the UUID list names ours; the service data is 0xABCD's
+	p, err = Parse(b)
+	assert.ErrorIs(t, err, ErrForeign)
+	assert.Equal(t, Packet{}, p)
+}
+
+// TestProtocolPairingCodeBias keeps the figures of PROTOCOL.md §1.3 true
+// of the reduction PairingCode makes: 2^32 mod 10^6, the number of values
+// of h[0..3] behind each code, the size of a crowd that holds two equal
+// codes more often than not, and the bias's effect on the chance that two
+// pairs share a code.
+func TestProtocolPairingCodeBias(t *testing.T) {
+	protocoldoc.Says(t, "### 1.3 Pairing code",
+		"codes `000000` to `967295` each come from 4,295 values of `h[0..3]`, the others from 4,294 (2^32 mod 10^6 = 967,296)",
+		"a crowd of about 1,200 sellers holds, more often than not, two whose codes with one shopper are the same",
+		"by less than 1 part in 4,000",
+	)
+	const codes = 1_000_000
+	rem := uint64(1<<32) % codes
+	assert.Equal(t, uint64(967_296), rem)
+	// Each code below rem comes from one more value than the others.
+	assert.Equal(t, uint64(4_295), uint64(1<<32)/codes+1)
+	assert.Equal(t, uint64(4_294), uint64(1<<32)/codes)
+
+	// Birthday bound: 1,200 codes collide more often than not, 1,100 not.
+	noCollision := func(n int) float64 {
+		p := 1.0
+		for i := range n {
+			p *= float64(codes-i) / codes
+		}
+		return p
+	}
+	assert.Less(t, noCollision(1200), 0.5)
+	assert.Greater(t, noCollision(1100), 0.5)
+
+	// Chance that two random values of h[0..3] give one code, against
+	// 10^-6 for an unbiased reduction.
+	hi, lo := float64(rem), float64(codes-rem)
+	n := float64(uint64(1 << 32))
+	same := (hi*4295*4295 + lo*4294*4294) / (n * n)
+	assert.Less(t, math.Abs(same*codes-1), 1.0/4000)
+}
+
+// TestProtocolTwiceIsOurUUIDTwice keeps PROTOCOL.md §1.1 and Parse in
+// step: data is refused when our service data appears twice, not when the
+// service data of another UUID (here Exposure Notification's, 20 octets
+// like ours) follows ours, which Parse reads as if the other were not
+// there.
+func TestProtocolTwiceIsOurUUIDTwice(t *testing.T) {
+	protocoldoc.Says(t, "### 1.1 Layout",
+		"and data in which our service data appears twice",
+		"(UUID 0xABCD is sent `CD AB`)",
+	)
+	p := testPacket()
+	b := append(ours(t, p, nil), readHex(t, "exposure_notification.hex")...)
+	got, err := Parse(b)
+	require.NoError(t, err)
+	assert.Equal(t, p, got)
 }
