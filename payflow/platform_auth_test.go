@@ -1146,12 +1146,8 @@ func TestLoginEIDEpochs(t *testing.T) {
 		want   error
 	}{{-2, payflow.ErrMismatch}, {-1, nil}, {0, nil}, {1, nil}, {2, payflow.ErrMismatch}} {
 		t.Run(fmt.Sprint(tc.offset), func(t *testing.T) {
-			eid, err := adv.DeriveEID(s.shopper.Secret, uint32(int64(now)+tc.offset))
-			require.NoError(t, err)
-			ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
-			require.NoError(t, err)
-			proof := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: eid[:], PeerEID: make([]byte, record.EIDSize)})
-			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+			proof := s.shopper.ProofNaming(record.RoleShopper, s.shopper.EIDAt(uint32(int64(now)+tc.offset)), nil)
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
 			if tc.want == nil {
 				require.NoError(t, err)
 				return

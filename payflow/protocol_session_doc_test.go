@@ -20,25 +20,10 @@ import (
 // The tests of this file pin clauses of PROTOCOL.md §6.1 "Login, pairing
 // and sessions".
 
-// signedProof returns card c's auth proof of role over a fresh challenge,
-// naming eid as its own EID and peer as the peer's (nil for a login).
-func signedProof(t *testing.T, s *shop, c *paytest.Card, role record.Role, eid, peer []byte) []byte {
-	t.Helper()
-	ch, err := s.Platform.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: c.ID})
-	require.NoError(t, err)
-	if peer == nil {
-		peer = make([]byte, record.EIDSize)
-	}
-	return c.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: eid, PeerEID: peer})
-}
-
 // otherEpochEID returns card c's EID of the epoch two after the clock's,
 // which the platform takes for no proof now.
-func otherEpochEID(t *testing.T, s *shop, c *paytest.Card) []byte {
-	t.Helper()
-	eid, err := adv.DeriveEID(c.Secret, adv.Epoch(s.Clock.Now())+2)
-	require.NoError(t, err)
-	return eid[:]
+func otherEpochEID(s *shop, c *paytest.Card) []byte {
+	return c.EIDAt(adv.Epoch(s.Clock.Now()) + 2)
 }
 
 // TestLoginRefusedForItsEIDKeepsItsDraw pins PROTOCOL.md §6.1: a login
@@ -49,7 +34,7 @@ func otherEpochEID(t *testing.T, s *shop, c *paytest.Card) []byte {
 func TestLoginRefusedForItsEIDKeepsItsDraw(t *testing.T) {
 	s, _ := loginShop(t) // a budget of 2 logins, one every 10 s
 	login := loginWith(s)
-	refused := signedProof(t, s, s.shopper, record.RoleShopper, otherEpochEID(t, s, s.shopper), nil)
+	refused := s.shopper.ProofNaming(record.RoleShopper, otherEpochEID(s, s.shopper), nil)
 	err := login(refused)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
 	assert.EqualError(t, err, "payflow: does not match the request: EID is not the card's current one")
@@ -82,7 +67,7 @@ func TestPairBudgetAfterSignersEIDAndRole(t *testing.T) {
 	}
 	refusals := func(t *testing.T) {
 		t.Helper()
-		err := pair(signedProof(t, s, s.shopper, record.RoleShopper, otherEpochEID(t, s, s.shopper), s.seller.EID()))
+		err := pair(s.shopper.ProofNaming(record.RoleShopper, otherEpochEID(s, s.shopper), s.seller.EID()))
 		require.ErrorIs(t, err, payflow.ErrMismatch, "the signer's EID of another epoch")
 		assert.EqualError(t, err, "payflow: does not match the request: EID is not the card's current one")
 		err = pair(s.shopper.Proof(record.RoleSeller, s.seller.EID()))
@@ -108,13 +93,8 @@ func TestPairBudgetAfterSignersEIDAndRole(t *testing.T) {
 // staleCRLs hands s's verifier CRLs of both CAs (with what Revoke
 // recorded) that are stale from a minute and the verifier's skew on, and
 // moves the clock past that.
-func staleCRLs(t *testing.T, s *shop) {
-	t.Helper()
-	for _, ca := range []*pki.CA{s.Root, s.Issuer} {
-		crl, err := ca.CRL(s.Clock.Now().Add(time.Minute))
-		require.NoError(t, err)
-		require.NoError(t, s.Verifier.AddCRL(crl))
-	}
+func staleCRLs(s *shop) {
+	s.AddCRLs(s.Clock.Now().Add(time.Minute))
 	s.Clock.Advance(time.Minute + pki.DefaultSkew + time.Second)
 }
 
@@ -134,7 +114,7 @@ func TestStaleCRLsJudgeRevocationOnly(t *testing.T) {
 	bob.Login(record.RoleShopper)
 	v, _ := s.request(t)
 	s.Revoke(s.shopper)
-	staleCRLs(t, s)
+	staleCRLs(s)
 
 	_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
 	require.ErrorIs(t, loginErr, payflow.ErrCard)
@@ -221,14 +201,14 @@ func TestPairingAfterExpireDueStoresAnew(t *testing.T) {
 	ctx := context.Background()
 	shopperEID, sellerEID := s.shopper.EID(), s.seller.EID() // the shop's session's
 	s.Clock.Advance(payflow.DefaultSessionTTL)               // still the EIDs of a card: the epoch before the clock's at most
-	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: signedProof(t, s, s.shopper, record.RoleShopper, shopperEID, sellerEID)})
+	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.ProofNaming(record.RoleShopper, shopperEID, sellerEID)})
 	require.ErrorIs(t, err, payflow.ErrExpired)
 
 	_, err = s.Platform.ExpireDue(ctx, 0)
 	require.NoError(t, err)
 	_, err = s.Store.Session(ctx, s.session.ID)
 	require.ErrorIs(t, err, payflow.ErrNotFound, "the expired session deleted")
-	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: signedProof(t, s, s.shopper, record.RoleShopper, shopperEID, sellerEID)})
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.ProofNaming(record.RoleShopper, shopperEID, sellerEID)})
 	require.NoError(t, err, "the same EIDs once the session is deleted")
 	assert.Equal(t, s.session.ID, v.ID)
 	assert.Equal(t, payflow.SessionWaiting, v.State)
@@ -264,7 +244,7 @@ func TestSellerPairingLeavesDueApprovalUnmarked(t *testing.T) {
 	live := approving(300)
 
 	s.Clock.Advance(time.Minute) // due's expiry
-	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: signedProof(t, s, s.seller, record.RoleSeller, sellerEID, shopperEID)})
+	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.ProofNaming(record.RoleSeller, sellerEID, shopperEID)})
 	require.NoError(t, err)
 	for id, voidTo := range map[payflow.ID]string{due: "", live: payflow.StateCancelled} {
 		p, err := s.Store.Payment(ctx, id)
@@ -376,7 +356,7 @@ func TestProofEIDCheckedBeforeRole(t *testing.T) {
 		if name == "pairing" {
 			peer = s.seller.EID()
 		}
-		proof := signedProof(t, s, s.shopper, record.RoleSeller, otherEpochEID(t, s, s.shopper), peer)
+		proof := s.shopper.ProofNaming(record.RoleSeller, otherEpochEID(s, s.shopper), peer)
 		err := call(proof)
 		require.ErrorIs(t, err, payflow.ErrMismatch, name)
 		assert.EqualError(t, err, "payflow: does not match the request: EID is not the card's current one", name)

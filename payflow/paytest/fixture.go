@@ -149,8 +149,15 @@ func (f *Fixture) otherPlatform(st payflow.Store) *payflow.Platform {
 // and hands them to the verifier.
 func (f *Fixture) RefreshCRLs() {
 	f.TB.Helper()
+	f.AddCRLs(f.Clock.Now().Add(24 * time.Hour))
+}
+
+// AddCRLs hands the verifier CRLs of both CAs, with what Revoke recorded,
+// whose next update is next.
+func (f *Fixture) AddCRLs(next time.Time) {
+	f.TB.Helper()
 	for _, ca := range []*pki.CA{f.Root, f.Issuer} {
-		crl, err := ca.CRL(f.Clock.Now().Add(24 * time.Hour))
+		crl, err := ca.CRL(next)
 		must(f.TB, err)
 		must(f.TB, f.Verifier.AddCRL(crl))
 	}
@@ -220,13 +227,22 @@ func (f *Fixture) NewCard(name string) *Card {
 
 // EID returns the card's EID at the fixture's time.
 func (c *Card) EID() []byte {
-	e, err := c.eid()
+	return c.EIDAt(adv.Epoch(c.f.Clock.Now()))
+}
+
+// EIDAt returns the card's EID of epoch.
+func (c *Card) EIDAt(epoch uint32) []byte {
+	e, err := c.eidAt(epoch)
 	must(c.f.TB, err)
 	return e
 }
 
 func (c *Card) eid() ([]byte, error) {
-	e, err := adv.DeriveEID(c.Secret, adv.Epoch(c.f.Clock.Now()))
+	return c.eidAt(adv.Epoch(c.f.Clock.Now()))
+}
+
+func (c *Card) eidAt(epoch uint32) ([]byte, error) {
+	e, err := adv.DeriveEID(c.Secret, epoch)
 	return e[:], err
 }
 
@@ -279,17 +295,30 @@ func (c *Card) Proof(role record.Role, peerEID []byte) []byte {
 	return p
 }
 
+// ProofNaming is Proof naming eid as the card's own EID, whatever the
+// card's current one is.
+func (c *Card) ProofNaming(role record.Role, eid, peerEID []byte) []byte {
+	c.f.TB.Helper()
+	p, err := c.proofNaming(role, eid, peerEID)
+	must(c.f.TB, err)
+	return p
+}
+
 func (c *Card) proof(role record.Role, peerEID []byte) ([]byte, error) {
+	eid, err := c.eid()
+	if err != nil {
+		return nil, err
+	}
+	return c.proofNaming(role, eid, peerEID)
+}
+
+func (c *Card) proofNaming(role record.Role, eid, peerEID []byte) ([]byte, error) {
 	ch, err := c.f.Platform.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: c.ID})
 	if err != nil {
 		return nil, err
 	}
 	if peerEID == nil {
 		peerEID = make([]byte, record.EIDSize)
-	}
-	eid, err := c.eid()
-	if err != nil {
-		return nil, err
 	}
 	return c.Sign(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: eid, PeerEID: peerEID})
 }
