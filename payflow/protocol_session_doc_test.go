@@ -316,10 +316,9 @@ func TestPeerEIDWithinThreeEpochs(t *testing.T) {
 	require.ErrorIs(t, unknown, payflow.ErrNotFound)
 	now := int64(adv.Epoch(s.Clock.Now()))
 	for _, offset := range []int64{-2, -1, 0, 1, 2} {
-		eid, err := adv.DeriveEID(s.seller.Secret, uint32(now+offset))
-		require.NoError(t, err)
-		who, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
-		v, pairErr := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, eid[:])})
+		eid := s.seller.EIDAt(uint32(now + offset))
+		who, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid})
+		v, pairErr := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, eid)})
 		if offset == -2 || offset == 2 {
 			require.ErrorIs(t, err, payflow.ErrNotFound, "epoch %+d", offset)
 			assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "epoch %+d: the reply of an unknown EID", offset)
@@ -330,7 +329,7 @@ func TestPeerEIDWithinThreeEpochs(t *testing.T) {
 		require.NoError(t, err, "epoch %+d", offset)
 		assert.Equal(t, "Corner Grocer", who.DisplayName, "epoch %+d", offset)
 		require.NoError(t, pairErr, "epoch %+d", offset)
-		assert.Equal(t, payflow.SessionID(s.shopper.EID(), eid[:]), v.ID, "epoch %+d", offset)
+		assert.Equal(t, payflow.SessionID(s.shopper.EID(), eid), v.ID, "epoch %+d", offset)
 		assert.Equal(t, merchantID, v.MerchantID, "epoch %+d: the session of the seller card's merchant", offset)
 	}
 }
