@@ -50,8 +50,7 @@ func TestSellerLimitCheckedAgainAfterWithdrawal(t *testing.T) {
 
 	_, err = w.seller.Request(ctx, charge)
 	require.ErrorIs(t, err, payflow.ErrLimit)
-	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, payflow.MaxHeld))
-	require.ErrorIs(t, err, payflow.ErrNotFound, "the card signed no request")
+	w.requireNoRequestAt(t, c.SessionID, payflow.MaxHeld) // the card signed none
 	w.assertState(t, sv.ID, payflow.StateHeld, "left held")
 	on, err := w.seller.Status(ctx)
 	require.NoError(t, err)
