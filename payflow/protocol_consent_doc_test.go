@@ -267,12 +267,7 @@ func TestRevokedSellerCardListedInStaleCRL(t *testing.T) {
 	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{RequestTTL: 15 * time.Minute}})
 	v, _ := s.request(t)
 	s.Revoke(s.seller)
-	for _, ca := range []*pki.CA{s.Root, s.Issuer} {
-		crl, err := ca.CRL(s.Clock.Now().Add(time.Minute))
-		require.NoError(t, err)
-		require.NoError(t, s.Verifier.AddCRL(crl))
-	}
-	s.Clock.Advance(time.Minute + pki.DefaultSkew + time.Second) // the CRLs stale
+	staleCRLs(s)
 	pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, pv.State)
