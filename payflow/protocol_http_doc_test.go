@@ -56,15 +56,7 @@ func (a *tokenCheckedFake) checked() int {
 func newTokenCheckedFixture(t *testing.T, replies payflow.ReplyStore, copts payflow.ClientOptions) (*httpFixture, *tokenCheckedFake) {
 	t.Helper()
 	api := &tokenCheckedFake{httpFakeAPI: newHTTPFakeAPI()}
-	fx := &httpFixture{api: api.httpFakeAPI, logs: &syncBuffer{}}
-	opts := payflow.HandlerOptions{Logger: discardLogger()}
-	if replies != nil {
-		opts.Replies = replies
-	}
-	fx.srv = httptest.NewServer(mustHandler(t, api, opts))
-	t.Cleanup(fx.srv.Close)
-	fx.client = mustClient(t, fx.srv.URL, copts)
-	return fx, api
+	return newHTTPFixtureOf(t, api.httpFakeAPI, api, payflow.HandlerOptions{Replies: replies}, copts), api
 }
 
 // TestProtocolHTTPReplayTokenCheckFailure pins PROTOCOL.md §5.5, step 4:
@@ -309,26 +301,21 @@ func TestProtocolHTTPRefusedRecordReadsTheTableOnce(t *testing.T) {
 	w.serve(t, replies)
 	shop := paytest.NewShop(w.f, false)
 	forged := &payflow.CreateRequest{Request: strangerSigns(t, shop.Seller.ID, paytest.Request(shop.Session, "EUR", 100))}
-	lookups := func() int {
-		replies.mu.Lock()
-		defer replies.mu.Unlock()
-		return replies.lookups
-	}
 
 	status, code := w.postKey(t, "/v1/requests", "", "k1", forged)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "bad_signature", code)
-	assert.Equal(t, 1, lookups(), "the key's entry read once")
+	assert.Equal(t, 1, replies.lookedUp(), "the key's entry read once")
 	assert.Zero(t, replies.written(), "nothing written")
 
 	status, code = w.postKey(t, "/v1/requests", "", "k2", &payflow.CreateRequest{Request: shop.Seller.MustSign(paytest.Request(shop.Session, "EUR", 100))})
 	require.Equal(t, http.StatusOK, status, code)
-	assert.Equal(t, 1, lookups(), "a record that passes reads nothing first")
+	assert.Equal(t, 1, replies.lookedUp(), "a record that passes reads nothing first")
 	assert.Equal(t, 2, replies.written(), "the key claimed, then its reply stored")
 
 	status, code = w.postKey(t, "/v1/requests", "", "k2", forged)
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	assert.Equal(t, "idempotency_key_reused", code)
-	assert.Equal(t, 2, lookups(), "the key's entry read once")
+	assert.Equal(t, 2, replies.lookedUp(), "the key's entry read once")
 	assert.Equal(t, 2, replies.written(), "nothing written")
 }
