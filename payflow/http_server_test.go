@@ -33,18 +33,26 @@ func serveOnLoopback(t *testing.T, srv *http.Server) string {
 	return ln.Addr().String()
 }
 
+// rawConn opens a connection to addr, closed when the test ends at the
+// latest, every read and write of which fails after 5 s (a server that
+// never answered fails the test rather than hang it), and sends req on it.
+func rawConn(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = io.WriteString(conn, req)
+	require.NoError(t, err)
+	return conn
+}
+
 // rawRequest sends the bytes of req on a new connection to addr and reads
 // the reply, so that a test can send what http.Client never would.
 func rawRequest(t *testing.T, addr, req string) httpRawReply {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	conn := rawConn(t, addr, req)
 	defer conn.Close()
-	// Bounds every read and write: a server that never answered would
-	// fail the test rather than hang it.
-	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-	_, err = io.WriteString(conn, req)
-	require.NoError(t, err)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
@@ -100,15 +98,9 @@ func TestProtocolServerAnswersAnUnparsableRequestItself(t *testing.T) {
 		{"headers over the limit", "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: rid-3\r\nX-Pad: " + strings.Repeat("a", payflow.ServerMaxHeaderBytes) + "\r\n\r\n", "431 Request Header Fields Too Large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", addr)
-			require.NoError(t, err)
-			defer conn.Close()
-			require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-			_, err = io.WriteString(conn, tc.request)
-			require.NoError(t, err)
 			// The server closes the connection after its reply: all of it
 			// is read, octet for octet, before the deadline.
-			got, err := io.ReadAll(conn)
+			got, err := io.ReadAll(rawConn(t, addr, tc.request))
 			assert.NoError(t, err, "the server closes the connection")
 			assert.Equal(t, "HTTP/1.1 "+tc.reply+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+tc.reply, string(got))
 		})
@@ -189,13 +181,7 @@ func TestProtocolAbortedRequestGetsNoReply(t *testing.T) {
 		logs := &syncBuffer{}
 		h := mustHandler(t, abortingAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 		addr := serveOnLoopback(t, payflow.NewServer("", h))
-		conn, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-		_, err = io.WriteString(conn, "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: abort-1\r\n\r\n")
-		require.NoError(t, err)
-		got, err := io.ReadAll(conn)
+		got, err := io.ReadAll(rawConn(t, addr, "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: abort-1\r\n\r\n"))
 		assert.NoError(t, err, "the server closes the connection")
 		assert.Empty(t, string(got), "no octet of a reply")
 		records := logRecords(t, logs)
@@ -324,10 +310,8 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 	// n in all.
 	statuses := func(n int, writes ...string) []int {
 		t.Helper()
-		conn, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
+		conn := rawConn(t, addr, writes[0])
 		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
 		br := bufio.NewReader(conn)
 		var got []int
 		read := func() {
@@ -338,8 +322,9 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 			resp.Body.Close()
 			got = append(got, resp.StatusCode)
 		}
-		for _, w := range writes {
-			_, err = io.WriteString(conn, w)
+		read()
+		for _, w := range writes[1:] {
+			_, err := io.WriteString(conn, w)
 			require.NoError(t, err)
 			read()
 		}
