@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,14 +167,7 @@ func TestProtocolHTTPRetryTimeOfTheBodyBeforeTheHeader(t *testing.T) {
 		"a header, key 3 = 0": {map[int]any{1: "rate_limited", 2: "slow down", 3: uint64(0)}, 9 * time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", payflow.ContentType)
-				w.Header().Set("Retry-After", "9")
-				w.WriteHeader(http.StatusTooManyRequests)
-				w.Write(mustCBOR(t, tc.body))
-			}))
-			defer srv.Close()
-			_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+			_, err := callCBORErrorReplyWith(t, http.StatusTooManyRequests, http.Header{"Retry-After": {"9"}}, tc.body)
 			requireOnlySentinel(t, err, payflow.ErrRateLimited)
 			rl, ok := errors.AsType[*payflow.RateLimitedError](err)
 			require.True(t, ok, "%v", err)
