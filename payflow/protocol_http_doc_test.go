@@ -118,14 +118,11 @@ func TestProtocolHTTPInvalidStoredStatusBeforeTheToken(t *testing.T) {
 // it (payflow.ErrKeyContended), counting its calls.
 type contendedReplies struct {
 	*payflow.ReplyMemory
-	mu    sync.Mutex
-	calls int
+	calls atomic.Int32
 }
 
 func (s *contendedReplies) BeginIdempotent(context.Context, string, []byte, time.Time, time.Time) (*payflow.IdempotentReply, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls++
+	s.calls.Add(1)
 	return nil, payflow.ErrKeyContended
 }
 
@@ -143,12 +140,12 @@ func TestProtocolHTTPKeyContended(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, r.errorBody(t))
 	assert.Zero(t, api.checked(), "answered whatever the token")
-	assert.Equal(t, 1, replies.calls)
+	assert.Equal(t, int32(1), replies.calls.Load())
 
 	api.refuse(nil)
 	_, err := fx.client.Decline(context.Background(), "tok", payflow.ID{3})
 	requireOnlySentinel(t, err, payflow.ErrUnavailable)
-	assert.Equal(t, 1+3, replies.calls, "the client sends it again, up to MaxAttempts")
+	assert.Equal(t, int32(1+3), replies.calls.Load(), "the client sends it again, up to MaxAttempts")
 	assert.Zero(t, fx.api.count("Decline"), "nothing runs")
 }
 
