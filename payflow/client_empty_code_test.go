@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -51,9 +52,17 @@ func TestClientTakesABodyWithoutCodeAsNoErrorBody(t *testing.T) {
 // the call's error.
 func callCBORErrorReply(t *testing.T, status int, body map[int]any) (int32, error) {
 	t.Helper()
+	return callCBORErrorReplyWith(t, status, nil, body)
+}
+
+// callCBORErrorReplyWith is callCBORErrorReply with the fields of header
+// in every reply too.
+func callCBORErrorReplyWith(t *testing.T, status int, header http.Header, body map[int]any) (int32, error) {
+	t.Helper()
 	var sent atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sent.Add(1)
+		maps.Copy(w.Header(), header)
 		w.Header().Set("Content-Type", payflow.ContentType)
 		w.WriteHeader(status)
 		w.Write(mustCBOR(t, body))

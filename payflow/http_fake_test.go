@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -96,6 +97,13 @@ func (f *httpFakeAPI) count(method string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[method]
+}
+
+// counts returns the number of calls of each method so far.
+func (f *httpFakeAPI) counts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.calls)
 }
 
 func (f *httpFakeAPI) lastToken() string {

@@ -39,6 +39,12 @@ func (s *writeCountingReplies) written() int {
 	return s.writes
 }
 
+func (s *writeCountingReplies) lookedUp() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookups
+}
+
 func (s *writeCountingReplies) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
 	s.count(&s.writes)
 	return s.m.BeginIdempotent(ctx, key, bodyHash, now, lease)

@@ -208,6 +208,12 @@ func strangerSigns(t *testing.T, cardID string, r record.CardRecord) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
+	return signsAs(t, key, cardID, r)
+}
+
+// signsAs signs r with key as card cardID, its counter 1.
+func signsAs(t *testing.T, key *ecdsa.PrivateKey, cardID string, r record.CardRecord) []byte {
+	t.Helper()
 	r.Header().CardID, r.Header().Counter = cardID, 1
 	msg, err := record.Sign(rand.Reader, key, r)
 	require.NoError(t, err)

@@ -33,18 +33,26 @@ func serveOnLoopback(t *testing.T, srv *http.Server) string {
 	return ln.Addr().String()
 }
 
+// rawConn opens a connection to addr, closed when the test ends at the
+// latest, every read and write of which fails after 5 s (a server that
+// never answered fails the test rather than hang it), and sends req on it.
+func rawConn(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = io.WriteString(conn, req)
+	require.NoError(t, err)
+	return conn
+}
+
 // rawRequest sends the bytes of req on a new connection to addr and reads
 // the reply, so that a test can send what http.Client never would.
 func rawRequest(t *testing.T, addr, req string) httpRawReply {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	conn := rawConn(t, addr, req)
 	defer conn.Close()
-	// Bounds every read and write: a server that never answered would
-	// fail the test rather than hang it.
-	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-	_, err = io.WriteString(conn, req)
-	require.NoError(t, err)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -112,21 +120,32 @@ func TestNewServerLimitsHeadersToServerMaxHeaderBytes(t *testing.T) {
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
 	t.Run("HTTP/1.1", func(t *testing.T) {
 		addr := serveOnLoopback(t, payflow.NewServer("", h))
-		request := func(size int) string {
-			const head, tail = "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
-			return head + strings.Repeat("a", size-len(head)-len(tail)) + tail
-		}
-		assert.Equal(t, http.StatusOK, rawRequest(t, addr, request(payflow.ServerMaxHeaderBytes)).status)
-		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, rawRequest(t, addr, request(payflow.ServerMaxHeaderBytes+1)).status)
+		assert.Equal(t, http.StatusOK, rawRequest(t, addr, paddedGet(payflow.ServerMaxHeaderBytes)).status)
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, rawRequest(t, addr, paddedGet(payflow.ServerMaxHeaderBytes+1)).status)
 	})
 	t.Run("HTTP/2", func(t *testing.T) {
-		srv := httptest.NewUnstartedServer(h)
-		srv.Config = payflow.NewServer("", h)
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-		t.Cleanup(srv.Close)
-		assert.Equal(t, uint32(12608), http2Setting(t, srv, http2SettingMaxHeaderListSize))
+		assert.Equal(t, uint32(12608), http2Setting(t, serveHTTP2(t, h), http2SettingMaxHeaderListSize))
 	})
+}
+
+// paddedGet is an HTTP/1.1 GET of /v1/info whose request line and
+// headers, the blank line after them included, take size octets, padded
+// by a header X-Pad.
+func paddedGet(size int) string {
+	const head, tail = "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
+	return head + strings.Repeat("a", size-len(head)-len(tail)) + tail
+}
+
+// serveHTTP2 serves h with payflow.NewServer over TLS, HTTP/2 enabled, on
+// a test server closed when the test ends.
+func serveHTTP2(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = payflow.NewServer("", h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // http2SettingMaxHeaderListSize is SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113
@@ -151,21 +170,29 @@ func http2Open(t *testing.T, srv *httptest.Server, frames []byte) *tls.Conn {
 	return conn
 }
 
+// http2ReadFrame reads a frame from conn, a 9-octet header (24-bit
+// length, type, flags, stream) and its payload, and returns its type,
+// stream and payload; msgAndArgs tell what fails when there is none.
+func http2ReadFrame(t *testing.T, conn io.Reader, msgAndArgs ...any) (typ byte, stream uint32, payload []byte) {
+	t.Helper()
+	var head [9]byte
+	_, err := io.ReadFull(conn, head[:])
+	require.NoError(t, err, msgAndArgs...)
+	payload = make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+	_, err = io.ReadFull(conn, payload)
+	require.NoError(t, err)
+	return head[3], binary.BigEndian.Uint32(head[5:]) &^ (1 << 31), payload
+}
+
 // http2Setting opens an HTTP/2 connection to srv and returns the value of
 // setting id in the server's first SETTINGS frame, failing the test when
 // it is not there.
 func http2Setting(t *testing.T, srv *httptest.Server, id uint16) uint32 {
 	t.Helper()
-	conn := http2Open(t, srv, nil)
-	// The server's preface is a SETTINGS frame: a 9-octet frame header
-	// (24-bit length, type 4, flags, stream 0), then 6 octets a setting.
-	var head [9]byte
-	_, err := io.ReadFull(conn, head[:])
-	require.NoError(t, err)
-	require.Equal(t, byte(4), head[3], "the first frame is SETTINGS")
-	payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
-	_, err = io.ReadFull(conn, payload)
-	require.NoError(t, err)
+	// The server's preface is a SETTINGS frame (type 4, stream 0), 6
+	// octets a setting.
+	typ, _, payload := http2ReadFrame(t, http2Open(t, srv, nil))
+	require.Equal(t, byte(4), typ, "the first frame is SETTINGS")
 	for s := payload; len(s) >= 6; s = s[6:] {
 		if binary.BigEndian.Uint16(s) == id {
 			return binary.BigEndian.Uint32(s[2:])

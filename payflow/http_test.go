@@ -63,11 +63,19 @@ func (b *syncBuffer) String() string {
 
 func newHTTPFixture(t *testing.T, opts payflow.HandlerOptions, copts payflow.ClientOptions) *httpFixture {
 	t.Helper()
-	fx := &httpFixture{api: newHTTPFakeAPI(), logs: &syncBuffer{}}
+	fake := newHTTPFakeAPI()
+	return newHTTPFixtureOf(t, fake, fake, opts, copts)
+}
+
+// newHTTPFixtureOf is newHTTPFixture with the handler in front of api,
+// which wraps fake.
+func newHTTPFixtureOf(t *testing.T, fake *httpFakeAPI, api payflow.API, opts payflow.HandlerOptions, copts payflow.ClientOptions) *httpFixture {
+	t.Helper()
+	fx := &httpFixture{api: fake, logs: &syncBuffer{}}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(fx.logs, nil))
 	}
-	fx.srv = httptest.NewServer(mustHandler(t, fx.api, opts))
+	fx.srv = httptest.NewServer(mustHandler(t, api, opts))
 	t.Cleanup(fx.srv.Close)
 	if copts.MinBackoff == 0 {
 		copts.MinBackoff = time.Millisecond

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
@@ -101,47 +98,27 @@ func TestProtocolServerAnswersAnUnparsableRequestItself(t *testing.T) {
 		{"headers over the limit", "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: rid-3\r\nX-Pad: " + strings.Repeat("a", payflow.ServerMaxHeaderBytes) + "\r\n\r\n", "431 Request Header Fields Too Large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", addr)
-			require.NoError(t, err)
-			defer conn.Close()
-			require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-			_, err = io.WriteString(conn, tc.request)
-			require.NoError(t, err)
 			// The server closes the connection after its reply: all of it
 			// is read, octet for octet, before the deadline.
-			got, err := io.ReadAll(conn)
+			got, err := io.ReadAll(rawConn(t, addr, tc.request))
 			assert.NoError(t, err, "the server closes the connection")
 			assert.Equal(t, "HTTP/1.1 "+tc.reply+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+tc.reply, string(got))
 		})
 	}
 	assert.Empty(t, logs.String(), "no request is logged")
-	api.mu.Lock()
-	defer api.mu.Unlock()
-	assert.Empty(t, api.calls, "no request reaches the API")
+	assert.Empty(t, api.counts(), "no request reaches the API")
 }
 
-// http2Get opens an HTTP/2 connection to srv, which serves h with
-// payflow.NewServer, sends a GET of path on stream 1 and returns the type
-// and payload of the stream's first frame from the server. The request is
-// a HEADERS frame (type 1, END_STREAM and END_HEADERS) whose header block
-// (HPACK, RFC 7541, no Huffman coding) is :method GET and :scheme https,
-// of the static table, :path and :authority, of names of the static table
-// (4 and 1) and values given literally.
-func http2Get(t *testing.T, h http.Handler, path string) (byte, []byte) {
+// http2Get opens an HTTP/2 connection to a server of h (serveHTTP2),
+// sends a GET of path on stream 1 and returns the type and payload of the
+// stream's first frame from the server. The request is a HEADERS frame
+// (type 1, END_STREAM and END_HEADERS) whose header block (HPACK, RFC
+// 7541, no Huffman coding) is :method GET and :scheme https, of the static
+// table, :path and :authority, of names of the static table (4 and 1) and
+// values given literally, then, when pad is not 0, a header field x-pad of
+// pad octets, given as a literal without indexing of a new name.
+func http2Get(t *testing.T, h http.Handler, path string, pad int) (byte, []byte) {
 	t.Helper()
-	return http2GetPadded(t, h, path, 0)
-}
-
-// http2GetPadded is http2Get with a header field x-pad of pad octets
-// (none when pad is 0), given as a literal without indexing of a new
-// name, after the others.
-func http2GetPadded(t *testing.T, h http.Handler, path string, pad int) (byte, []byte) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = payflow.NewServer("", h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
 	block := append([]byte{0x82, 0x87, 0x04, byte(len(path))}, path...)
 	block = append(block, 0x01, 1, 'x')
 	if pad > 0 {
@@ -163,20 +140,13 @@ func http2GetPadded(t *testing.T, h http.Handler, path string, pad int) (byte, [
 		block = append(block, strings.Repeat("a", pad)...)
 	}
 	require.Less(t, len(block), 1<<14, "one frame of the default SETTINGS_MAX_FRAME_SIZE")
-	conn := http2Open(t, srv, append([]byte{0, byte(len(block) >> 8), byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
-	// The server's frames, each a 9-octet header (24-bit length, type,
-	// flags, stream) and its payload.
+	conn := http2Open(t, serveHTTP2(t, h), append([]byte{0, byte(len(block) >> 8), byte(len(block)), 1, 0x05, 0, 0, 0, 1}, block...))
 	for {
-		var head [9]byte
-		_, err := io.ReadFull(conn, head[:])
-		require.NoError(t, err, "a frame of stream 1")
-		payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
-		_, err = io.ReadFull(conn, payload)
-		require.NoError(t, err)
-		if binary.BigEndian.Uint32(head[5:])&^(1<<31) == 1 {
-			return head[3], payload
+		typ, stream, payload := http2ReadFrame(t, conn, "a frame of stream 1")
+		if stream == 1 {
+			return typ, payload
 		}
-		require.NotEqual(t, byte(7), head[3], "GOAWAY % x", payload)
+		require.NotEqual(t, byte(7), typ, "GOAWAY % x", payload)
 	}
 }
 
@@ -189,13 +159,11 @@ func TestProtocolHTTP2ResetsAnUnparsableRequest(t *testing.T) {
 	logs := &syncBuffer{}
 	api := newHTTPFakeAPI()
 	h := mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	typ, payload := http2Get(t, h, "/v1/sessions/%zz")
+	typ, payload := http2Get(t, h, "/v1/sessions/%zz", 0)
 	require.Equal(t, byte(3), typ, "the stream's first frame is RST_STREAM, not of type %d % x", typ, payload)
 	assert.Equal(t, []byte{0, 0, 0, 1}, payload, "PROTOCOL_ERROR")
 	assert.Empty(t, logs.String(), "no request is logged")
-	api.mu.Lock()
-	defer api.mu.Unlock()
-	assert.Empty(t, api.calls, "no request reaches the API")
+	assert.Empty(t, api.counts(), "no request reaches the API")
 }
 
 // TestProtocolAbortedRequestGetsNoReply: a call that aborts its request
@@ -209,13 +177,7 @@ func TestProtocolAbortedRequestGetsNoReply(t *testing.T) {
 		logs := &syncBuffer{}
 		h := mustHandler(t, abortingAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 		addr := serveOnLoopback(t, payflow.NewServer("", h))
-		conn, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-		_, err = io.WriteString(conn, "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: abort-1\r\n\r\n")
-		require.NoError(t, err)
-		got, err := io.ReadAll(conn)
+		got, err := io.ReadAll(rawConn(t, addr, "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-ID: abort-1\r\n\r\n"))
 		assert.NoError(t, err, "the server closes the connection")
 		assert.Empty(t, string(got), "no octet of a reply")
 		records := logRecords(t, logs)
@@ -226,7 +188,7 @@ func TestProtocolAbortedRequestGetsNoReply(t *testing.T) {
 	t.Run("HTTP/2", func(t *testing.T) {
 		logs := &syncBuffer{}
 		h := mustHandler(t, abortingAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-		typ, payload := http2Get(t, h, "/v1/info")
+		typ, payload := http2Get(t, h, "/v1/info", 0)
 		assert.Equal(t, byte(3), typ, "the stream's first frame is RST_STREAM, not of type %d % x", typ, payload)
 		records := logRecords(t, logs)
 		require.Len(t, records, 1)
@@ -296,9 +258,7 @@ func TestProtocolPathWithDotSegmentsIsNotFound(t *testing.T) {
 		assert.Equal(t, "not_found", r.errorCode(t), "%s %s", tc.method, tc.path)
 		assert.Empty(t, r.header.Get("Location"), "%s %s", tc.method, tc.path)
 	}
-	fx.api.mu.Lock()
-	defer fx.api.mu.Unlock()
-	assert.Empty(t, fx.api.calls, "no such request reaches the API")
+	assert.Empty(t, fx.api.counts(), "no such request reaches the API")
 }
 
 // TestProtocolViewsOfTheMessages: over HTTP, a payment request's view
@@ -339,19 +299,13 @@ func TestProtocolViewsOfTheMessages(t *testing.T) {
 func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
 	addr := serveOnLoopback(t, payflow.NewServer("", h))
-	request := func(size int) string {
-		const head, tail = "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
-		return head + strings.Repeat("a", size-len(head)-len(tail)) + tail
-	}
 	// statuses sends each write of writes in turn on one connection and
 	// reads a reply after each, and returns the statuses of the replies,
 	// n in all.
 	statuses := func(n int, writes ...string) []int {
 		t.Helper()
-		conn, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
+		conn := rawConn(t, addr, writes[0])
 		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
 		br := bufio.NewReader(conn)
 		var got []int
 		read := func() {
@@ -362,8 +316,9 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 			resp.Body.Close()
 			got = append(got, resp.StatusCode)
 		}
-		for _, w := range writes {
-			_, err = io.WriteString(conn, w)
+		read()
+		for _, w := range writes[1:] {
+			_, err := io.WriteString(conn, w)
 			require.NoError(t, err)
 			read()
 		}
@@ -372,10 +327,10 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 		}
 		return got
 	}
-	first := request(100)
-	assert.Equal(t, []int{200, 200}, statuses(2, first, request(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
-	assert.Equal(t, []int{200, 431}, statuses(2, first, request(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
-	assert.Equal(t, []int{200, 431}, statuses(2, first+request(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
+	first := paddedGet(100)
+	assert.Equal(t, []int{200, 200}, statuses(2, first, paddedGet(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(2, first, paddedGet(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(2, first+paddedGet(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
 }
 
 // TestProtocolClientEscapesTheMerchantID: payflow.Client sends a
@@ -417,10 +372,10 @@ func TestProtocolHTTP2HeaderListLimit(t *testing.T) {
 	// :method GET 42, :scheme https 44, :path /v1/info 45, :authority x
 	// 43, and x-pad 37 and its value.
 	const fixed = 42 + 44 + 45 + 43 + 37
-	typ, block := http2GetPadded(t, h, "/v1/info", 12608-fixed)
+	typ, block := http2Get(t, h, "/v1/info", 12608-fixed)
 	require.Equal(t, byte(1), typ, "HEADERS, not % x", block)
 	assert.Equal(t, byte(0x88), block[0], ":status 200")
-	typ, block = http2GetPadded(t, h, "/v1/info", 12608-fixed+1)
+	typ, block = http2Get(t, h, "/v1/info", 12608-fixed+1)
 	require.Equal(t, byte(1), typ, "HEADERS, not % x", block)
 	assert.Equal(t, []byte{0x4e, 3, '4', '3', '1'}, block[:5], ":status 431")
 	assert.Equal(t, 1, api.count("Info"), "the request over the limit reaches no API")

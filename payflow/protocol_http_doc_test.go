@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,15 +55,7 @@ func (a *tokenCheckedFake) checked() int {
 func newTokenCheckedFixture(t *testing.T, replies payflow.ReplyStore, copts payflow.ClientOptions) (*httpFixture, *tokenCheckedFake) {
 	t.Helper()
 	api := &tokenCheckedFake{httpFakeAPI: newHTTPFakeAPI()}
-	fx := &httpFixture{api: api.httpFakeAPI, logs: &syncBuffer{}}
-	opts := payflow.HandlerOptions{Logger: discardLogger()}
-	if replies != nil {
-		opts.Replies = replies
-	}
-	fx.srv = httptest.NewServer(mustHandler(t, api, opts))
-	t.Cleanup(fx.srv.Close)
-	fx.client = mustClient(t, fx.srv.URL, copts)
-	return fx, api
+	return newHTTPFixtureOf(t, api.httpFakeAPI, api, payflow.HandlerOptions{Replies: replies}, copts), api
 }
 
 // TestProtocolHTTPReplayTokenCheckFailure pins PROTOCOL.md §5.5, step 4:
@@ -127,14 +118,11 @@ func TestProtocolHTTPInvalidStoredStatusBeforeTheToken(t *testing.T) {
 // it (payflow.ErrKeyContended), counting its calls.
 type contendedReplies struct {
 	*payflow.ReplyMemory
-	mu    sync.Mutex
-	calls int
+	calls atomic.Int32
 }
 
 func (s *contendedReplies) BeginIdempotent(context.Context, string, []byte, time.Time, time.Time) (*payflow.IdempotentReply, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls++
+	s.calls.Add(1)
 	return nil, payflow.ErrKeyContended
 }
 
@@ -152,12 +140,12 @@ func TestProtocolHTTPKeyContended(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, r.errorBody(t))
 	assert.Zero(t, api.checked(), "answered whatever the token")
-	assert.Equal(t, 1, replies.calls)
+	assert.Equal(t, int32(1), replies.calls.Load())
 
 	api.refuse(nil)
 	_, err := fx.client.Decline(context.Background(), "tok", payflow.ID{3})
 	requireOnlySentinel(t, err, payflow.ErrUnavailable)
-	assert.Equal(t, 1+3, replies.calls, "the client sends it again, up to MaxAttempts")
+	assert.Equal(t, int32(1+3), replies.calls.Load(), "the client sends it again, up to MaxAttempts")
 	assert.Zero(t, fx.api.count("Decline"), "nothing runs")
 }
 
@@ -176,14 +164,7 @@ func TestProtocolHTTPRetryTimeOfTheBodyBeforeTheHeader(t *testing.T) {
 		"a header, key 3 = 0": {map[int]any{1: "rate_limited", 2: "slow down", 3: uint64(0)}, 9 * time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", payflow.ContentType)
-				w.Header().Set("Retry-After", "9")
-				w.WriteHeader(http.StatusTooManyRequests)
-				w.Write(mustCBOR(t, tc.body))
-			}))
-			defer srv.Close()
-			_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+			_, err := callCBORErrorReplyWith(t, http.StatusTooManyRequests, http.Header{"Retry-After": {"9"}}, tc.body)
 			requireOnlySentinel(t, err, payflow.ErrRateLimited)
 			rl, ok := errors.AsType[*payflow.RateLimitedError](err)
 			require.True(t, ok, "%v", err)
@@ -309,26 +290,21 @@ func TestProtocolHTTPRefusedRecordReadsTheTableOnce(t *testing.T) {
 	w.serve(t, replies)
 	shop := paytest.NewShop(w.f, false)
 	forged := &payflow.CreateRequest{Request: strangerSigns(t, shop.Seller.ID, paytest.Request(shop.Session, "EUR", 100))}
-	lookups := func() int {
-		replies.mu.Lock()
-		defer replies.mu.Unlock()
-		return replies.lookups
-	}
 
 	status, code := w.postKey(t, "/v1/requests", "", "k1", forged)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "bad_signature", code)
-	assert.Equal(t, 1, lookups(), "the key's entry read once")
+	assert.Equal(t, 1, replies.lookedUp(), "the key's entry read once")
 	assert.Zero(t, replies.written(), "nothing written")
 
 	status, code = w.postKey(t, "/v1/requests", "", "k2", &payflow.CreateRequest{Request: shop.Seller.MustSign(paytest.Request(shop.Session, "EUR", 100))})
 	require.Equal(t, http.StatusOK, status, code)
-	assert.Equal(t, 1, lookups(), "a record that passes reads nothing first")
+	assert.Equal(t, 1, replies.lookedUp(), "a record that passes reads nothing first")
 	assert.Equal(t, 2, replies.written(), "the key claimed, then its reply stored")
 
 	status, code = w.postKey(t, "/v1/requests", "", "k2", forged)
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	assert.Equal(t, "idempotency_key_reused", code)
-	assert.Equal(t, 2, lookups(), "the key's entry read once")
+	assert.Equal(t, 2, replies.lookedUp(), "the key's entry read once")
 	assert.Equal(t, 2, replies.written(), "nothing written")
 }

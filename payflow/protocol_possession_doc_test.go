@@ -71,11 +71,7 @@ func TestProtocolUnenrolledRecordCostsASignatureCheck(t *testing.T) {
 	forged := func(cardID string) []byte {
 		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: cardID})
 		require.NoError(t, err)
-		r := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.shopper.EID(), PeerEID: make([]byte, record.EIDSize)}
-		*r.Header() = record.CardHeader{CardID: cardID, Counter: 1}
-		msg, err := record.Sign(rand.Reader, key, r)
-		require.NoError(t, err)
-		return msg
+		return signsAs(t, key, cardID, &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.shopper.EID(), PeerEID: make([]byte, record.EIDSize)})
 	}
 	allocs := func(cardID string) float64 {
 		msg := forged(cardID)

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"testing"
 
@@ -80,12 +81,7 @@ func TestProtocolRequestWithLegsOnly(t *testing.T) {
 	require.NoError(t, err)
 	var m map[uint64]cbor.RawMessage
 	require.NoError(t, cbor.Unmarshal(payload, &m))
-	keys := make([]uint64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 7, 10}, keys, "no key 8")
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 7, 10}, slices.Sorted(maps.Keys(m)), "no key 8")
 	var back PaymentRequest
 	require.NoError(t, Unmarshal(payload, &back))
 	assert.Equal(t, r, &back)
