@@ -59,11 +59,12 @@ func TestProtocolNonceOfAnotherProcess(t *testing.T) {
 // under an enrolled card's ID is (here, by the allocations of each call,
 // which the check of a signature adds to): the platform verifies it under
 // a key that verifies no record rather than refuse it at once, so that its
-// time tells no one that the card ID is not enrolled.
+// time tells no one that the card ID is not enrolled. (The rest of the
+// clause, the same reply spending nothing, is
+// TestRecordOfUnenrolledCardIsBadSignature's.)
 func TestProtocolUnenrolledRecordCostsASignatureCheck(t *testing.T) {
 	protocoldoc.Says(t, "### 4.6 Proof of possession",
-		"is `bad_signature` too, the reply (code, message and status) of a record under an enrolled card's ID that does not verify under its certificate's key, "+
-			"given at the same step, spending nothing (neither nonce nor counter) and at the cost of one signature check too")
+		"a record under an enrolled card's ID that does not verify under its certificate's key", "at the cost of one signature check too")
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{SoftCards: true})
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
