@@ -125,6 +125,27 @@ func readerWithCard(ctx context.Context, t *testing.T) string {
 	}
 }
 
+// bridged inserts card under atr (nil: DefaultATR) into pcscd's vpcd
+// reader until ctx ends or the test does, and returns the reader, which
+// holds the card and answers SELECT. When the test ends the bridge stops
+// and pcscd no longer shows the card.
+func bridged(ctx context.Context, t *testing.T, card vpcd.Card, atr []byte) string {
+	t.Helper()
+	bridgeCtx, stopBridge := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- (&vpcd.Bridge{Card: card, ATR: atr, Retry: 100 * time.Millisecond, Logf: t.Logf}).Run(bridgeCtx)
+	}()
+	t.Cleanup(func() {
+		stopBridge()
+		assert.NoError(t, <-done)
+		waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waitRemoved(waitCtx)
+	})
+	return readerWithCard(ctx, t)
+}
+
 // waitRemoved waits until pcscd no longer shows a card in the vpcd reader,
 // so that the next run does not find this one's.
 func waitRemoved(ctx context.Context) {
@@ -180,19 +201,7 @@ func TestPCSC(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bridgeCtx, stopBridge := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- (&vpcd.Bridge{Card: v.Applet, Retry: 100 * time.Millisecond, Logf: t.Logf}).Run(bridgeCtx)
-	}()
-	defer func() {
-		stopBridge()
-		assert.NoError(t, <-done)
-		waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		waitRemoved(waitCtx)
-	}()
-	reader := readerWithCard(ctx, t)
+	reader := bridged(ctx, t, v.Applet, nil)
 
 	const sel = selectAID
 	t.Run("ATR", func(t *testing.T) {

@@ -110,19 +110,7 @@ func TestProtocolPCSCLongestATR(t *testing.T) {
 	atr := longestATR()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bridgeCtx, stopBridge := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- (&vpcd.Bridge{Card: newCard(t), ATR: atr, Retry: 100 * time.Millisecond, Logf: t.Logf}).Run(bridgeCtx)
-	}()
-	defer func() {
-		stopBridge()
-		assert.NoError(t, <-done)
-		waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		waitRemoved(waitCtx)
-	}()
-	reader := readerWithCard(ctx, t)
+	reader := bridged(ctx, t, newCard(t), atr)
 	// opensc-tool -a -v prints "Card ATR:" and the ATR in opensc's hex
 	// dump, for a card of no driver of opensc's too.
 	out, err := exec.CommandContext(ctx, "opensc-tool", "-r", reader, "-a", "-v").CombinedOutput()
