@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 // secrets, the unix time, and the seller advert's transmit power, flags and
 // UUID.
 func TestProtocolWorkedExampleSetting(t *testing.T) {
-	s := strings.Join(strings.Fields(protocoldoc.Section(t, "### 1.4 Worked example")), " ")
+	s := protocoldoc.Prose(t, "### 1.4 Worked example")
 	m := regexp.MustCompile("A seller's card with advertising secret `([0-9a-f]{2}) ([0-9a-f]{2}) … ([0-9a-f]{2})`, " +
 		"at (\\S+), Tx power −([0-9]+) dBm, no flags, default UUID, and a shopper's card with secret " +
 		"`([0-9a-f]{2}) ([0-9a-f]{2}) … ([0-9a-f]{2})` at the same instant").FindStringSubmatch(s)

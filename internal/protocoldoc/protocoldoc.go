@@ -49,13 +49,21 @@ func Section(t testing.TB, heading string) string {
 	return s
 }
 
-// Says checks that the text of PROTOCOL.md under heading (Section), its
-// lines joined and each run of spaces made one, holds each of phrases, and
-// fails t naming every phrase that it does not hold. It pins a figure that
-// the document states in its prose to the constant of the code.
+// Prose returns the text of PROTOCOL.md under heading (Section), its
+// lines joined and each run of white space made one space, as a sentence
+// of it reads whatever its line breaks.
+func Prose(t testing.TB, heading string) string {
+	t.Helper()
+	return strings.Join(strings.Fields(Section(t, heading)), " ")
+}
+
+// Says checks that the text of PROTOCOL.md under heading (Prose) holds
+// each of phrases, and fails t naming every phrase that it does not hold.
+// It pins a figure that the document states in its prose to the constant
+// of the code.
 func Says(t testing.TB, heading string, phrases ...string) {
 	t.Helper()
-	s := strings.Join(strings.Fields(Section(t, heading)), " ")
+	s := Prose(t, heading)
 	for _, p := range phrases {
 		if !strings.Contains(s, p) {
 			t.Errorf("PROTOCOL.md %s does not say %q", heading, p)

@@ -51,6 +51,11 @@ func TestSays(t *testing.T) {
 	}, r.errs)
 }
 
+func TestProse(t *testing.T) {
+	inModule(t, "### 1 Limits\n\nA body of at most\n64   KiB,\ttabbed.\n\n### 2 Next\n\nAt most 8 levels.\n")
+	assert.Equal(t, "A body of at most 64 KiB, tabbed.", Prose(t, "### 1 Limits"))
+}
+
 func TestDigest(t *testing.T) {
 	assert.Equal(t, "ba7816bf", Digest([]string{"abc"}), "SHA-256 of abc")
 	assert.Equal(t, Digest([]string{"a | b"}), Digest([]string{"a", "b"}))

@@ -24,7 +24,7 @@ import (
 // testdata/consent.cbor.hex, whose … of the listing TestProtocolTestVectors
 // reads as any octets.
 func TestProtocolConsentVectorValues(t *testing.T) {
-	s := strings.Join(strings.Fields(protocoldoc.Section(t, "### 3.7 Test vectors")), " ")
+	s := protocoldoc.Prose(t, "### 3.7 Test vectors")
 	m := regexp.MustCompile("The consent sample \\(card `([0-9]+)`, counter ([0-9]+), " +
 		"request ID `([0-9a-f]{2})…([0-9a-f]{2})`, request hash `([0-9a-f]{2})…([0-9a-f]{2})`, " +
 		"nonce `([0-9a-f]{2})…([0-9a-f]{2})`, ([0-9]+) ([A-Z]{3}) to `([^`]+)`\\) encodes as").FindStringSubmatch(s)
