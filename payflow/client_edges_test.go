@@ -122,20 +122,16 @@ func TestClientAttemptTimeout(t *testing.T) {
 // application/cbor reply, a GET as a POST.
 func TestClientSendsAccept(t *testing.T) {
 	reply := mustCBOR(t, &payflow.PaymentView{})
-	var mu sync.Mutex
-	var accepts []string
-	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		mu.Lock()
-		accepts = append(accepts, r.Method+" "+r.Header.Get("Accept"))
-		mu.Unlock()
-		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {payflow.ContentType}},
-			Body: io.NopCloser(bytes.NewReader(reply)), Request: r}, nil
-	})
-	c := mustClient(t, "https://platform.example", payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt}})
+	url, sent := recordingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", payflow.ContentType)
+		w.Write(reply)
+	}), func(r *http.Request) string { return r.Method + " " + r.Header.Get("Accept") })
+	c := mustClient(t, url, payflow.ClientOptions{})
 	_, err := c.Payment(context.Background(), "tok", payflow.ID{1})
 	require.NoError(t, err)
 	_, err = c.Cancel(context.Background(), "tok", payflow.ID{1})
 	require.NoError(t, err)
+	accepts := sent()
 	assert.Equal(t, []string{"GET " + payflow.ContentType, "POST " + payflow.ContentType}, accepts)
 }
 
@@ -163,14 +159,9 @@ func TestClientReplyOverLimitIsRefusedWhole(t *testing.T) {
 // same Idempotency-Key, and takes the next attempt's reply.
 func TestClientRetriesAReplyCutShort(t *testing.T) {
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
-	var mu sync.Mutex
-	var keys []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		keys = append(keys, r.Header.Get(payflow.IdempotencyKeyHeader))
-		first := len(keys) == 1
-		mu.Unlock()
-		if first {
+	var n atomic.Int32
+	url, sent := recordingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
 			w.Header().Set("Content-Type", payflow.ContentType)
 			w.Header().Set("Content-Length", "100")
 			w.Write([]byte{0xa1, 0x01})
@@ -178,11 +169,11 @@ func TestClientRetriesAReplyCutShort(t *testing.T) {
 			panic(http.ErrAbortHandler) // drops the connection
 		}
 		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	view, err := fastClient(t, srv.URL, 2).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+	}), func(r *http.Request) string { return r.Header.Get(payflow.IdempotencyKeyHeader) })
+	view, err := fastClient(t, url, 2).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
 	require.NoError(t, err)
 	assert.Equal(t, []byte("r"), view.Request)
+	keys := sent()
 	require.Len(t, keys, 2)
 	assert.Equal(t, keys[0], keys[1])
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -21,23 +20,20 @@ import (
 // pointer is taken as no Rand, crypto/rand, as PlatformOptions.Rand is:
 // the calls send their idempotency keys and request IDs, fresh ones each.
 func TestClientNilPointerRandIsCryptoRand(t *testing.T) {
-	var mu sync.Mutex
-	var keys, rids []string
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		keys = append(keys, r.Header.Get(payflow.IdempotencyKeyHeader))
-		rids = append(rids, r.Header.Get(payflow.RequestIDHeader))
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c := mustClient(t, srv.URL, payflow.ClientOptions{Rand: (*bytes.Reader)(nil)})
+	url, sent := recordingServer(t, h, func(r *http.Request) [2]string {
+		return [2]string{r.Header.Get(payflow.IdempotencyKeyHeader), r.Header.Get(payflow.RequestIDHeader)}
+	})
+	c := mustClient(t, url, payflow.ClientOptions{Rand: (*bytes.Reader)(nil)})
 
 	ctx := context.Background()
 	for range 2 {
 		_, err := c.Challenge(ctx, &payflow.ChallengeRequest{CardID: "8988"})
 		require.NoError(t, err)
+	}
+	var keys, rids []string
+	for _, kr := range sent() {
+		keys, rids = append(keys, kr[0]), append(rids, kr[1])
 	}
 	hex32, hex24 := regexp.MustCompile(`^[0-9a-f]{32}$`), regexp.MustCompile(`^[0-9a-f]{24}$`)
 	require.Len(t, keys, 2)

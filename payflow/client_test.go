@@ -1356,19 +1356,13 @@ func TestClientRedirectKeepsTokenOnOrigin(t *testing.T) {
 // follow with it (it compares host names alone); the other server gets
 // nothing. A call without a token follows it.
 func TestClientOwnHTTPClientKeepsTokenOnOrigin(t *testing.T) {
-	var mu sync.Mutex
-	var tokens []string
 	var reached atomic.Int32
 	handler := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other, sent := recordingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached.Add(1)
-		mu.Lock()
-		tokens = append(tokens, r.Header.Get("Authorization"))
-		mu.Unlock()
 		handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(other.Close)
-	srv := newRedirectingServer(t, other.URL+"/v1/info")
+	}), func(r *http.Request) string { return r.Header.Get("Authorization") })
+	srv := newRedirectingServer(t, other+"/v1/info")
 	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 4})
 
 	_, err := c.Session(context.Background(), "tok-1", payflow.ID{1})
@@ -1381,8 +1375,7 @@ func TestClientOwnHTTPClientKeepsTokenOnOrigin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(2), srv.requests.Load())
 	assert.Equal(t, int32(1), reached.Load())
-	mu.Lock()
-	defer mu.Unlock()
+	tokens := sent()
 	assert.Equal(t, []string{""}, tokens)
 }
 

@@ -25,10 +25,10 @@ import (
 // recordingServer serves next on a test server, recording field of each
 // request it gets, and returns the server's URL and a function that
 // returns the fields recorded so far, in order.
-func recordingServer(t *testing.T, next http.Handler, field func(*http.Request) string) (string, func() []string) {
+func recordingServer[T any](t *testing.T, next http.Handler, field func(*http.Request) T) (string, func() []T) {
 	t.Helper()
 	var mu sync.Mutex
-	var got []string
+	var got []T
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		got = append(got, field(r))
@@ -36,7 +36,7 @@ func recordingServer(t *testing.T, next http.Handler, field func(*http.Request) 
 		next.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, func() []string {
+	return srv.URL, func() []T {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(got)
