@@ -39,8 +39,10 @@ func TestProtocolRecordFieldRefusals(t *testing.T) {
 			FieldError{"nonce", "must be 32 bytes, not 16"}},
 		{"§3.5 lower-case currency", "refund-request", func(r Record) { r.(*RefundRequest).Currency = "eur" },
 			FieldError{"currency", "must be an ISO 4217 code of three capital letters"}},
-		{"§3.6 refund hash alone in a payment receipt", "receipt", func(r Record) { r.(*Receipt).RefundHash = n32(0xE5) },
+		{"§3.6 refund ID alone in a payment receipt", "receipt", func(r Record) { r.(*Receipt).RefundID = id(0xE4) },
 			FieldError{"refund ID", "must be absent from a payment receipt"}},
+		{"§3.6 refund hash alone in a payment receipt", "receipt", func(r Record) { r.(*Receipt).RefundHash = n32(0xE5) },
+			FieldError{"refund hash", "must be absent from a payment receipt"}},
 		{"§3.6 refund receipt without refund hash", "receipt", func(r Record) { refundReceipt(r).RefundHash = nil },
 			FieldError{"refund hash", "must be 32 bytes, not 0"}},
 		{"§3.6 17 transfer IDs", "receipt", func(r Record) {

@@ -349,8 +349,11 @@ func (r *Receipt) Validate() error {
 		if err := size("consent hash", r.ConsentHash, HashSize); err != nil {
 			return err
 		}
-		if r.RefundID != nil || r.RefundHash != nil {
+		if r.RefundID != nil {
 			return fieldError("refund ID", "must be absent from a payment receipt")
+		}
+		if r.RefundHash != nil {
+			return fieldError("refund hash", "must be absent from a payment receipt")
 		}
 	case ReceiptRefund:
 		if err := errors.Join(ident("refund ID", r.RefundID), size("refund hash", r.RefundHash, HashSize), CheckRefundAmount(r.Amount)); err != nil {
