@@ -22,6 +22,10 @@ func SetBetweenBatches(s *Store, fn func()) { s.betweenBatches = fn }
 // when it is enrolled again, the card's ID its two arguments.
 func QWithdrawSessions(d Dialect) string { return qWithdrawSessions[d] }
 
+// QWithdrawPayments is the statement of d that cancels a card's pending
+// requests when it is enrolled again (see withdraw for its arguments).
+func QWithdrawPayments(d Dialect) string { return qWithdrawPayments[d] }
+
 // OnPrepared makes stmt call fn with each statement that it has prepared,
 // before it keeps it, so that tests can have Close run there.
 func OnPrepared(s *Store, fn func(*sql.Stmt)) { s.prepared = fn }

@@ -115,6 +115,82 @@ func TestWithdrawalIndexed(t *testing.T) {
 	}
 }
 
+// TestWithdrawalOfPaymentsIndexed pins PROTOCOL.md §6.7: the pending
+// requests that a card's enrolment with another certificate cancels are
+// "found through … partial indexes of pending requests by seller card and
+// by payer card", not by reading every pending request: with 1,000
+// requests of other cards, every other one pending, and the table's
+// statistics gathered, the statement that cancels them searches both
+// indexes on SQLite, and on PostgreSQL, told to read no table in full
+// where an index serves, scans both. Run, it cancels the card's pending
+// requests as seller card and as payer card, and no other: neither the
+// card's captured or expired requests nor those of other cards.
+func TestWithdrawalOfPaymentsIndexed(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, open := e.fresh(t)
+			open(t)
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback()
+			for j := range 1000 {
+				id := []byte(fmt.Sprintf("request %08d", j))
+				shopper, seller := otherCards(j)
+				expires := sec(3600)
+				switch j {
+				case 4, 5: // pending, then captured
+					shopper = withdrawnCard
+				case 8, 9:
+					seller = withdrawnCard
+				case 10: // pending, expired
+					shopper, expires = withdrawnCard, sec(1)
+				}
+				_, err := tx.ExecContext(ctx, sqlstate.Rebind(e.d, `INSERT INTO payflow_payments (id, session_id, state,
+					version, merchant_id, seller_card_id, payer_card_id, currency, amount, request, request_hash, manual_capture,
+					expires_at, created_at, updated_at, attempt, hold_expires_at, capture_amount, captured, refunded, void_to,
+					settled_at, due_at) VALUES (?, ?, ?, 1, 'm', ?, ?, 'EUR', 10, ?, ?, 0, ?, 1, 1, 0, 0, 0, 0, 0, '', 0, 0)`),
+					id, id, map[bool]string{true: payflow.StatePending, false: payflow.StateCaptured}[j%2 == 0],
+					seller, shopper, id, id, expires)
+				require.NoError(t, err)
+			}
+			require.NoError(t, tx.Commit())
+			_, err = db.ExecContext(ctx, `ANALYZE payflow_payments`)
+			require.NoError(t, err)
+
+			q := sqlstate.Rebind(e.d, sqlstate.QWithdrawPayments(e.d))
+			args := []any{sec(1), sec(1), withdrawnCard, withdrawnCard, sec(1)}
+			var plan string
+			if e.d == sqlstate.SQLite {
+				plan, err = sqlitedb.QueryPlan(ctx, db, q, args...)
+				require.NoError(t, err)
+			} else {
+				plan = pgPlan(t, db, q, args...)
+			}
+			for _, index := range []string{"payflow_payments_pending_seller", "payflow_payments_pending_payer"} {
+				assert.Contains(t, plan, index)
+			}
+			assert.NotContains(t, plan, "payflow_payments_due", "every pending request read")
+			assert.NotContains(t, plan, "SCAN payflow_payments", "a full scan")
+			assert.NotContains(t, plan, "Seq Scan", "a full scan")
+
+			_, err = db.ExecContext(ctx, q, args...)
+			require.NoError(t, err)
+			rows, err := db.QueryContext(ctx, sqlstate.Rebind(e.d, `SELECT id FROM payflow_payments WHERE state = ? ORDER BY id`), payflow.StateCancelled)
+			require.NoError(t, err)
+			defer rows.Close()
+			var cancelled []string
+			for rows.Next() {
+				var id []byte
+				require.NoError(t, rows.Scan(&id))
+				cancelled = append(cancelled, string(id))
+			}
+			require.NoError(t, rows.Err())
+			assert.Equal(t, []string{"request 00000004", "request 00000008"}, cancelled)
+		})
+	}
+}
+
 // pgPlan returns PostgreSQL's plan of q with args (EXPLAIN), its lines as
 // fmt.Sprint prints them, with enable_seqscan off.
 func pgPlan(t *testing.T, db *sql.DB, q string, args ...any) string {

@@ -568,12 +568,30 @@ func (s *Store) withdraw(ctx context.Context, tx dbTx, id string, t time.Time) e
 	if _, err := tx.ExecContext(ctx, s.q(qWithdrawSessions[s.d]), id, id); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = '`+payflow.StateCancelled+`',
-		version = version + 1, updated_at = ?, due_at = ?, deferred_to = 0
-		WHERE state = '`+payflow.StatePending+`' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ? AND expires_at <> 0`),
-		ns(t), nsFirst(t), id, id, nsFirst(t))
+	_, err := tx.ExecContext(ctx, s.q(qWithdrawPayments[s.d]), ns(t), nsFirst(t), id, id, nsFirst(t))
 	return err
 }
+
+// qWithdrawPayments cancels the pending requests of a card unexpired at a
+// time, by dialect; its arguments are the update's time and due time, the
+// card's ID twice and the time (see withdraw). The requests are found
+// through the partial indexes of pending requests by seller card and by
+// payer card: on SQLite through the row IDs that each index lists, as its
+// planner reads every pending request through payflow_payments_due
+// (state, due_at) for the plain condition; PostgreSQL's planner combines
+// both indexes for it once it has the table's statistics.
+var qWithdrawPayments = [...]string{
+	SQLite: `UPDATE payflow_payments SET ` + withdrawnPayment + ` WHERE rowid IN (
+		SELECT rowid FROM payflow_payments WHERE state = '` + payflow.StatePending + `' AND seller_card_id = ?
+		UNION ALL SELECT rowid FROM payflow_payments WHERE state = '` + payflow.StatePending + `' AND payer_card_id = ?)
+		AND expires_at > ? AND expires_at <> 0`,
+	Postgres: `UPDATE payflow_payments SET ` + withdrawnPayment + `
+		WHERE state = '` + payflow.StatePending + `' AND (seller_card_id = ? OR payer_card_id = ?) AND expires_at > ? AND expires_at <> 0`,
+}
+
+// withdrawnPayment is what qWithdrawPayments sets: the cancellation, at
+// the time of its first argument, due at its second.
+const withdrawnPayment = `state = '` + payflow.StateCancelled + `', version = version + 1, updated_at = ?, due_at = ?, deferred_to = 0`
 
 // qWithdrawSessions deletes the sessions of a card, its ID given twice,
 // by dialect, found through the indexes of sessions by shopper card and
