@@ -1,0 +1,395 @@
+package record
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFieldRulesLeftOut pins field rules of PROTOCOL.md §3 that no other
+// test of Validate breaks: "IDs are 16-byte byte strings ..., nonces and
+// hashes 32-byte byte strings, EIDs 16-byte byte strings", so that a field
+// one byte longer is refused as a shorter one is; a consent's amount "at
+// most 2^63−1"; a receipt's request hash "bstr 32", its amount, currency
+// and merchant ID, held to the common rules.
+func TestFieldRulesLeftOut(t *testing.T) {
+	longer := func(b []byte) []byte { return append(bytes.Clone(b), b[0]) }
+	for _, tc := range []struct {
+		name string
+		base string
+		m    func(Record)
+		want FieldError
+	}{
+		{"auth proof nonce", "auth-proof", func(r Record) { p := r.(*AuthProof); p.Nonce = longer(p.Nonce) },
+			FieldError{"nonce", "must be 32 bytes, not 33"}},
+		{"auth proof EID", "auth-proof", func(r Record) { p := r.(*AuthProof); p.EID = longer(p.EID) },
+			FieldError{"EID", "must be 16 bytes, not 17"}},
+		{"auth proof peer EID", "auth-proof", func(r Record) { p := r.(*AuthProof); p.PeerEID = longer(p.PeerEID) },
+			FieldError{"peer EID", "must be 16 bytes, not 17"}},
+		{"request ID", "payment-request", func(r Record) { p := r.(*PaymentRequest); p.RequestID = longer(p.RequestID) },
+			FieldError{"request ID", "must be 16 bytes, not 17"}},
+		{"session ID", "payment-request", func(r Record) { p := r.(*PaymentRequest); p.SessionID = longer(p.SessionID) },
+			FieldError{"session ID", "must be 16 bytes, not 17"}},
+		{"consent request hash", "consent", func(r Record) { c := r.(*Consent); c.RequestHash = longer(c.RequestHash) },
+			FieldError{"request hash", "must be 32 bytes, not 33"}},
+		{"consent nonce", "consent", func(r Record) { c := r.(*Consent); c.Nonce = longer(c.Nonce) },
+			FieldError{"nonce", "must be 32 bytes, not 33"}},
+		{"refund ID", "refund-request", func(r Record) { rr := r.(*RefundRequest); rr.RefundID = longer(rr.RefundID) },
+			FieldError{"refund ID", "must be 16 bytes, not 17"}},
+		{"receipt consent hash", "receipt", func(r Record) { rc := r.(*Receipt); rc.ConsentHash = longer(rc.ConsentHash) },
+			FieldError{"consent hash", "must be 32 bytes, not 33"}},
+		{"receipt transfer ID", "receipt", func(r Record) { rc := r.(*Receipt); rc.TransferIDs[1] = longer(rc.TransferIDs[1]) },
+			FieldError{"transfer ID", "must be 16 bytes, not 17"}},
+		{"refund receipt refund hash", "receipt", func(r Record) {
+			rc := r.(*Receipt)
+			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash, rc.Lines = ReceiptRefund, nil, id(0xE4), longer(n32(0xE5)), nil
+		},
+			FieldError{"refund hash", "must be 32 bytes, not 33"}},
+		{"§3.4 amount over 2^63-1", "consent", func(r Record) { r.(*Consent).Amount = 1 << 63 },
+			FieldError{"amount", "exceeds 2^63-1"}},
+		{"§3.6 request hash of 31 bytes", "receipt", func(r Record) { rc := r.(*Receipt); rc.RequestHash = rc.RequestHash[:31] },
+			FieldError{"request hash", "must be 32 bytes, not 31"}},
+		{"§3.6 amount over 2^63-1", "receipt", func(r Record) { r.(*Receipt).Amount = 1 << 63 },
+			FieldError{"amount", "exceeds 2^63-1"}},
+		{"§3.6 lower-case currency", "receipt", func(r Record) { r.(*Receipt).Currency = "eur" },
+			FieldError{"currency", "must be an ISO 4217 code of three capital letters"}},
+		{"§3.6 empty merchant ID", "receipt", func(r Record) { r.(*Receipt).MerchantID = "" },
+			FieldError{"merchant ID", "must be 1 to 64 bytes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := samples()[tc.base]
+			tc.m(r)
+			requireRefused(t, r, tc.want)
+		})
+	}
+}
+
+// requireRefused checks that Marshal refuses r with want, an error
+// matching ErrMalformed.
+func requireRefused(t *testing.T, r Record, want FieldError) {
+	t.Helper()
+	_, err := Marshal(r)
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, want, *fe)
+	assert.ErrorIs(t, err, ErrMalformed)
+}
+
+// requireRoundTrip checks that r is valid and decodes back from its
+// payload as it was.
+func requireRoundTrip(t *testing.T, r Record) {
+	t.Helper()
+	payload, err := Marshal(r)
+	require.NoError(t, err)
+	got := fresh(r)
+	require.NoError(t, Unmarshal(payload, got))
+	assert.Equal(t, r, got)
+}
+
+// TestAmountsUpToTheLimit pins PROTOCOL.md §3 "amounts are unsigned minor
+// units at most 2^63−1" and "each quantity 1 to 2^63−1": 2^63−1 itself
+// is taken in every amount, quantity and unit price.
+func TestAmountsUpToTheLimit(t *testing.T) {
+	for name, m := range map[string]func(map[string]Record) Record{
+		"request amount": func(s map[string]Record) Record {
+			r := s["payment-request"].(*PaymentRequest)
+			r.Amount = MaxAmount
+			return r
+		},
+		"item quantity": func(s map[string]Record) Record {
+			r := s["payment-request"].(*PaymentRequest)
+			r.Items[0].Quantity = MaxAmount
+			return r
+		},
+		"leg amount": func(s map[string]Record) Record {
+			r := s["payment-request"].(*PaymentRequest)
+			r.Legs = []Leg{{Asset: "TICKET", Amount: MaxAmount}}
+			return r
+		},
+		"consent amount": func(s map[string]Record) Record { r := s["consent"].(*Consent); r.Amount = MaxAmount; return r },
+		"refund amount": func(s map[string]Record) Record {
+			r := s["refund-request"].(*RefundRequest)
+			r.Amount = MaxAmount
+			return r
+		},
+		"receipt amount": func(s map[string]Record) Record { r := s["receipt"].(*Receipt); r.Amount = MaxAmount; return r },
+		"line quantity and unit price": func(s map[string]Record) Record {
+			r := s["receipt"].(*Receipt)
+			r.Lines[0].Quantity, r.Lines[0].UnitPrice = MaxAmount, MaxAmount
+			return r
+		},
+	} {
+		t.Run(name, func(t *testing.T) { requireRoundTrip(t, m(samples())) })
+	}
+}
+
+// TestCountLimitsTaken pins the counts of PROTOCOL.md §3.3 and §3.6 at
+// their limits: "at most 100" items and lines, "at most 8" legs, "1 to
+// 16" transfer IDs are taken, encoded and decoded.
+func TestCountLimitsTaken(t *testing.T) {
+	req := samples()["payment-request"].(*PaymentRequest)
+	req.Items = slices.Repeat(req.Items[:1], MaxItems)
+	req.Legs = slices.Repeat([]Leg{{Asset: "TICKET", Amount: 1}}, MaxLegs)
+	requireRoundTrip(t, req)
+
+	rc := samples()["receipt"].(*Receipt)
+	rc.Lines = slices.Repeat(rc.Lines[:1], MaxItems)
+	rc.Legs = slices.Repeat([]Leg{{Asset: "TICKET", Amount: 1}}, MaxLegs)
+	rc.TransferIDs = nil
+	for i := range maxTransfer {
+		rc.TransferIDs = append(rc.TransferIDs, id(byte(i+1)))
+	}
+	requireRoundTrip(t, rc)
+}
+
+// TestUnmarshalTakesPayloadOfMaxMessage: Unmarshal refuses a payload
+// longer than MaxMessage unread (TestUnmarshalRefusesPayloadAboveMaxMessage),
+// and decodes a valid one of MaxMessage bytes exactly.
+func TestUnmarshalTakesPayloadOfMaxMessage(t *testing.T) {
+	r := samples()["receipt"].(*Receipt)
+	r.Lines = nil
+	// A name of 24 to 64 bytes takes one byte more of the payload for each
+	// byte it grows.
+	for i := 0; len(mustMarshal(t, r)) < MaxMessage-300; i++ {
+		r.Lines = append(r.Lines, Line{SKU: fmt.Sprintf("%03d", i) + strings.Repeat("s", MaxText-3), Name: strings.Repeat("n", 24), Quantity: 1, UnitPrice: 1})
+	}
+	for i := 0; len(mustMarshal(t, r)) < MaxMessage; i = (i + 1) % len(r.Lines) {
+		if len(r.Lines[i].Name) < MaxText {
+			r.Lines[i].Name += "n"
+		}
+	}
+	payload := mustMarshal(t, r)
+	require.Len(t, payload, MaxMessage)
+	var got Receipt
+	require.NoError(t, Unmarshal(payload, &got))
+	assert.Equal(t, r, &got)
+}
+
+// TestCheckTextPrintableASCII pins PROTOCOL.md §3 "SKUs, asset names and
+// merchant IDs are 1 to 64 bytes of printable ASCII": 0x20 to 0x7E, not
+// 0x1F below it nor DEL above it.
+func TestCheckTextPrintableASCII(t *testing.T) {
+	for _, ok := range []string{"a b", "~", "a~b", "!", "sku-1/2"} {
+		assert.NoError(t, CheckText("SKU", ok), "%q", ok)
+	}
+	for _, bad := range []string{"a\x1fb", "a\x7fb", "\x1f", "a\x80b"} {
+		var fe *FieldError
+		require.ErrorAs(t, CheckText("SKU", bad), &fe, "%q", bad)
+		assert.Equal(t, FieldError{"SKU", "must be printable ASCII"}, *fe, "%q", bad)
+	}
+}
+
+// TestCheckNameEdges pins the edges of the name rule of PROTOCOL.md §3
+// that TestCheckName leaves out: the last C0 and C1 control characters,
+// punctuation, a non-joiner before a mark ("between two letters or
+// marks") and one after a Latin letter before a Devanagari one, the
+// first and last skin-tone modifiers "U+1F3FB–U+1F3FF", a non-joiner
+// between emoji, a joiner or presentation selector beside a modifier
+// symbol, which is no emoji, and every keycap base: "a digit, # or *".
+func TestCheckNameEdges(t *testing.T) {
+	const invisible = "must not contain format characters or other default-ignorable code points"
+	for _, ok := range []string{
+		"Milk, 1.5 L (half-fat)!",
+		"\u0915\u200C\u093F",                                               // a non-joiner before a Devanagari vowel sign
+		"\U0001F9D1\U0001F3FB\u200D\U0001F4BB",                             // after EMOJI MODIFIER FITZPATRICK TYPE-1-2
+		"\U0001F9D1\U0001F3FF\u200D\U0001F4BB",                             // after EMOJI MODIFIER FITZPATRICK TYPE-6
+		"0\uFE0F\u20E3", "9\uFE0F\u20E3", "#\uFE0F\u20E3", "*\uFE0F\u20E3", // keycaps
+	} {
+		assert.NoError(t, CheckName("name", ok), "%q", ok)
+	}
+	for _, tc := range []struct{ s, reason string }{
+		{"a\x1fb", "must not contain control characters"},
+		{"a\u009fb", "must not contain control characters"},
+		{"a\u200C\u0915", invisible},              // a Latin letter before the non-joiner
+		{"\U0001F468\u200C\U0001F469", invisible}, // a non-joiner between emoji
+		{"\u2615\u200D\U0001F3FB", invisible},     // a joiner before a skin-tone modifier
+		{"\U0001F3FB\uFE0F", invisible},           // variation selector-16 after a skin-tone modifier
+		{"Room 1\u20E3\uFE0F", invisible},         // variation selector-16 after the keycap
+	} {
+		var fe *FieldError
+		require.ErrorAs(t, CheckName("name", tc.s), &fe, "%q", tc.s)
+		assert.Equal(t, FieldError{"name", tc.reason}, *fe, "%q", tc.s)
+	}
+}
+
+// TestCheckCurrencyLetters pins PROTOCOL.md §3 "currencies are ISO 4217
+// alphabetic codes (three capital letters)": A and Z in every place are
+// taken; the byte before A or after Z in any place, and a fourth letter,
+// are not.
+func TestCheckCurrencyLetters(t *testing.T) {
+	for _, ok := range []string{"AAA", "ZZZ", "EUR"} {
+		assert.NoError(t, CheckCurrency(ok), ok)
+	}
+	for _, bad := range []string{"@UR", "[UR", "E@R", "E[R", "EU@", "EU[", "EURO", "EU", ""} {
+		var fe *FieldError
+		require.ErrorAs(t, CheckCurrency(bad), &fe, "%q", bad)
+		assert.Equal(t, FieldError{"currency", "must be an ISO 4217 code of three capital letters"}, *fe, "%q", bad)
+	}
+}
+
+// TestReceiptChainIsTheCallers: ReceiptChain's chain "shares no memory
+// with msg": changing it leaves the message as it was.
+func TestReceiptChainIsTheCallers(t *testing.T) {
+	key := newKey(t)
+	chain := certs(2, 40)
+	msg, err := SignReceipt(rand.Reader, key, samples()["receipt"].(*Receipt), chain)
+	require.NoError(t, err)
+	kept := bytes.Clone(msg)
+	got, err := ReceiptChain(msg)
+	require.NoError(t, err)
+	require.Equal(t, chain, got)
+	for _, c := range got {
+		c[0] ^= 0xff
+	}
+	assert.Equal(t, kept, msg)
+	require.NoError(t, Verify(msg, &key.PublicKey, new(Receipt)))
+}
+
+// TestSignedReceiptVerifyNoRecord: SignedReceipt.Verify without a receipt
+// to decode into fails as Verify does, with ErrType before the signature
+// is checked: under a key that did not sign the receipt too.
+func TestSignedReceiptVerifyNoRecord(t *testing.T) {
+	key, stranger := newKey(t), newKey(t)
+	msg, err := Sign(rand.Reader, key, samples()["receipt"])
+	require.NoError(t, err)
+	sr, err := DecodeReceipt(msg)
+	require.NoError(t, err)
+	err = sr.Verify(&stranger.PublicKey, nil)
+	assert.ErrorIs(t, err, ErrType)
+	assert.NotErrorIs(t, err, ErrSignature)
+	assert.Equal(t, Verify(msg, &stranger.PublicKey, (*Receipt)(nil)), err)
+}
+
+// TestAuthProofRoles pins PROTOCOL.md §3.2 key 4 "1 shopper, 2 seller":
+// both are taken.
+func TestAuthProofRoles(t *testing.T) {
+	for _, role := range []Role{RoleShopper, RoleSeller} {
+		p := samples()["auth-proof"].(*AuthProof)
+		p.Role = role
+		requireRoundTrip(t, p)
+	}
+}
+
+// TestReceiptChainHeadsShortest pins PROTOCOL.md §3 "an envelope that is
+// not in its one encoding (... shortest lengths ...)" for the x5chain: a
+// certificate of 23 bytes under a head of two octets, or of 255 under one
+// of three, is refused though the signature covers it, as is an array
+// head that counts more certificates than the message holds bytes.
+func TestReceiptChainHeadsShortest(t *testing.T) {
+	key := newKey(t)
+	payload := mustMarshal(t, samples()["receipt"])
+	for name, entry := range map[string][]byte{
+		"23 bytes, head 58 17":      cat([]byte{0x18, 0x21, 0x58, 23}, bytes.Repeat([]byte{0x30}, 23)),
+		"255 bytes, head 59 00 ff":  cat([]byte{0x18, 0x21, 0x59, 0x00, 0xff}, bytes.Repeat([]byte{0x30}, 255)),
+		"in an array, head 58 17":   cat([]byte{0x18, 0x21, 0x82, 0x41, 0x30, 0x58, 23}, bytes.Repeat([]byte{0x30}, 23)),
+		"an array of 2^62 elements": cat([]byte{0x18, 0x21, 0x9b, 0x40, 0, 0, 0, 0, 0, 0, 0}, bstrOf([]byte{0x30}), bstrOf([]byte{0x31})),
+	} {
+		t.Run(name, func(t *testing.T) {
+			msg := signRaw(t, key, cat(receiptHeader(3), entry), payload)
+			assert.ErrorIs(t, Verify(msg, &key.PublicKey, new(Receipt)), ErrMalformed)
+			assert.ErrorIs(t, Open(msg, new(Receipt)), ErrMalformed)
+			_, err := ReceiptChain(msg)
+			assert.ErrorIs(t, err, ErrMalformed)
+		})
+	}
+}
+
+// TestUnprotectedHeaderLimit pins PROTOCOL.md §3 "an unprotected header
+// over 256 bytes, as malformed before any parameter of it is decoded":
+// one of 257 bytes is refused for its length, one of 256 is read, and
+// refused for not being the empty map.
+func TestUnprotectedHeaderLimit(t *testing.T) {
+	key, payload, _ := consentParts(t)
+	signed := signRaw(t, key, ProtectedHeader(TypeConsent), payload)
+	at := 2 + len(bstrOf(ProtectedHeader(TypeConsent)))
+	require.Equal(t, byte(0xa0), signed[at])
+	for n, want := range map[int]string{
+		256: "record: malformed: the envelope is not in its deterministic encoding",
+		257: "record: malformed: unprotected header of 257 bytes, over 256",
+	} {
+		// {100: h'3030...'}: a1 18 64 58 <length> <bytes>, n bytes in all.
+		unprot := cat([]byte{0xa1, 0x18, 0x64, 0x58, byte(n - 5)}, bytes.Repeat([]byte{0x30}, n-5))
+		require.Len(t, unprot, n)
+		msg := cat(signed[:at], unprot, signed[at+1:])
+		assert.EqualError(t, Verify(msg, &key.PublicKey, new(Consent)), want, "%d bytes", n)
+		assert.EqualError(t, Open(msg, new(Consent)), want, "%d bytes", n)
+	}
+}
+
+// TestMessageLimitExact pins PROTOCOL.md §3 "a message over 8192 bytes"
+// as malformed: a message of 8192 bytes is read (and here refused for its
+// content type, that of a receipt given as a consent), one of 8193 is
+// refused for its length before its content type is looked at.
+func TestMessageLimitExact(t *testing.T) {
+	key := newKey(t)
+	prot := ProtectedHeader(TypeReceipt)
+	for n, want := range map[int]error{MaxMessage: ErrType, MaxMessage + 1: ErrMalformed} {
+		// d2 84 <bstr prot> a0 59 <2-octet length> <payload> 58 40 <r || s>
+		payload := bytes.Repeat([]byte{0xa0}, n-2-len(bstrOf(prot))-1-3-66)
+		msg := signRaw(t, key, prot, payload)
+		require.Len(t, msg, n)
+		err := Verify(msg, &key.PublicKey, new(Consent))
+		assert.ErrorIs(t, err, want, "%d bytes: %v", n, err)
+		assert.ErrorIs(t, Open(msg, new(Consent)), want, "%d bytes", n)
+		if n > MaxMessage {
+			assert.EqualError(t, err, "record: malformed: 8193 bytes exceed 8192")
+			assert.NotErrorIs(t, err, ErrType)
+		}
+	}
+}
+
+// TestVerifyES256SignatureLength pins PROTOCOL.md §3 "Verifiers refuse
+// ... a signature of another length than 64 bytes" for VerifyES256: a
+// valid signature with a zero byte added before s, or taken off s, or one
+// of 31 bytes, verifies nothing.
+func TestVerifyES256SignatureLength(t *testing.T) {
+	key := newKey(t)
+	content := []byte("content")
+	digest := sha256.Sum256(content)
+	var sig []byte
+	for {
+		r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+		require.NoError(t, err)
+		if s.BitLen() <= 248 { // s of 31 bytes: r || s one byte short is still r, s
+			sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+			break
+		}
+	}
+	require.True(t, VerifyES256(&key.PublicKey, content, sig))
+	for _, tc := range []struct {
+		name string
+		sig  []byte
+	}{
+		{"65 bytes, s after a zero byte", cat(sig[:32], []byte{0}, sig[32:])},
+		{"63 bytes, s without its zero", cat(sig[:32], sig[33:])},
+		{"31 bytes", sig[:31]},
+	} {
+		assert.False(t, VerifyES256(&key.PublicKey, content, tc.sig), tc.name)
+	}
+}
+
+// TestKeyWithoutACoordinate: a P-256 public key with one coordinate
+// missing has no point (HasPoint), and Verify refuses it with ErrKey.
+func TestKeyWithoutACoordinate(t *testing.T) {
+	key := newKey(t)
+	msg, err := Sign(rand.Reader, key, samples()["consent"])
+	require.NoError(t, err)
+	for name, pub := range map[string]*ecdsa.PublicKey{
+		"no Y": {Curve: elliptic.P256(), X: key.X},
+		"no X": {Curve: elliptic.P256(), Y: key.Y},
+	} {
+		assert.False(t, HasPoint(pub), name)
+		assert.False(t, IsP256(pub), name)
+		assert.ErrorIs(t, Verify(msg, pub, new(Consent)), ErrKey, name)
+		assert.False(t, VerifyES256(pub, msg, msg[len(msg)-64:]), name)
+	}
+}
