@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -194,8 +195,11 @@ func TestCheckTextPrintableASCII(t *testing.T) {
 // marks") and one after a Latin letter before a Devanagari one, the
 // first and last skin-tone modifiers "U+1F3FB–U+1F3FF", a non-joiner
 // between emoji, a joiner or presentation selector beside a modifier
-// symbol, which is no emoji, and every keycap base: "a digit, # or *".
+// symbol, which is no emoji ("a symbol in these rules is a character of
+// Unicode category So"), and every keycap base: "a digit, # or *".
 func TestCheckNameEdges(t *testing.T) {
+	protocoldoc.Says(t, "## 3. Signed records", "a symbol in these rules is a character of Unicode "+
+		"category So (other symbol), not a modifier symbol (Sk) such as a skin-tone modifier")
 	const invisible = "must not contain format characters or other default-ignorable code points"
 	for _, ok := range []string{
 		"Milk, 1.5 L (half-fat)!",
