@@ -115,23 +115,34 @@ func TestProtocolContentTypes(t *testing.T) {
 	assert.Empty(t, Type(len(types)+1).ContentType(), "no other record type")
 }
 
+// noteGap parts a line of a listing of PROTOCOL.md, octets in
+// hexadecimal, from its note, two spaces or more away.
+var noteGap = regexp.MustCompile(`\s{2,}`)
+
+// consentListing returns the lines of the listing of the consent sample
+// of PROTOCOL.md §3.7, each trimmed, and the section's text after it.
+func consentListing(t *testing.T) (lines []string, after string) {
+	t.Helper()
+	s := protocoldoc.Section(t, "### 3.7 Test vectors")
+	_, listing, ok := strings.Cut(s, "```\n")
+	require.True(t, ok, "PROTOCOL.md §3.7: a listing")
+	listing, after, ok = strings.Cut(listing, "```")
+	require.True(t, ok, "PROTOCOL.md §3.7: the listing's end")
+	for l := range strings.SplitSeq(strings.TrimSpace(listing), "\n") {
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	return lines, after
+}
+
 // TestProtocolTestVectors keeps the consent of PROTOCOL.md §3.7 and the
 // code in step: its listing, … standing for any octets, is the payload of
 // testdata/consent.cbor.hex, of the length the document gives, and the
 // envelope around it is that of a consent signed by Sign.
 func TestProtocolTestVectors(t *testing.T) {
-	s := protocoldoc.Section(t, "### 3.7 Test vectors")
-
-	// The listing: octets in hexadecimal, then a note two spaces or more
-	// away.
-	_, listing, ok := strings.Cut(s, "```\n")
-	require.True(t, ok)
-	listing, after, ok := strings.Cut(listing, "```")
-	require.True(t, ok)
-	gap := regexp.MustCompile(`\s{2,}`)
+	lines, after := consentListing(t)
 	var p strings.Builder
-	for l := range strings.SplitSeq(strings.TrimSpace(listing), "\n") {
-		octets := gap.Split(strings.TrimSpace(l), 2)[0]
+	for _, l := range lines {
+		octets := noteGap.Split(l, 2)[0]
 		for part := range strings.FieldsSeq(octets) {
 			p.WriteString(strings.ReplaceAll(part, "…", "(?:[0-9a-f]{2})*"))
 		}

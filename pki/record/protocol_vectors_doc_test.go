@@ -63,17 +63,11 @@ func TestProtocolConsentVectorValues(t *testing.T) {
 // octets, or "(32 bytes)" for a byte string of 32 octets whose content the
 // listing elides.
 func TestProtocolConsentVectorNotes(t *testing.T) {
-	s := protocoldoc.Section(t, "### 3.7 Test vectors")
-	_, listing, ok := strings.Cut(s, "```\n")
-	require.True(t, ok)
-	listing, _, ok = strings.Cut(listing, "```")
-	require.True(t, ok)
-	gap := regexp.MustCompile(`\s{2,}`)
+	lines, _ := consentListing(t)
 	note := regexp.MustCompile(`^([0-9]+): (.*)$`)
-	lines := strings.Split(strings.TrimSpace(listing), "\n")
 	require.Len(t, lines, 9, "the map's head and its 8 pairs")
 	for i, l := range lines {
-		parts := gap.Split(strings.TrimSpace(l), 2)
+		parts := noteGap.Split(l, 2)
 		require.Len(t, parts, 2, "line %q: octets and a note", l)
 		octets, text := strings.ReplaceAll(parts[0], " ", ""), parts[1]
 		if i == 0 {
