@@ -13,8 +13,14 @@ import (
 
 // TestProtocolRecordFieldRefusals pins the field rules of PROTOCOL.md §3.2
 // to §3.6 that TestValidate leaves out: each record below breaks one rule,
-// and Marshal refuses it with the FieldError that names the field.
+// and Marshal refuses it with the FieldError that names the field. Among
+// them: "IDs are 16-byte byte strings ..., nonces and hashes 32-byte byte
+// strings, EIDs 16-byte byte strings", so that a field one byte longer is
+// refused as a shorter one is; a consent's amount "at most 2^63−1"; a
+// receipt's request hash "bstr 32", its amount, currency and merchant ID,
+// held to the common rules.
 func TestProtocolRecordFieldRefusals(t *testing.T) {
+	longer := func(b []byte) []byte { return append(bytes.Clone(b), b[0]) }
 	refundReceipt := func(r Record) *Receipt {
 		rc := r.(*Receipt)
 		rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash, rc.Lines = ReceiptRefund, nil, id(0xE4), n32(0xE5), nil
@@ -59,16 +65,44 @@ func TestProtocolRecordFieldRefusals(t *testing.T) {
 		{"§3.6 nine legs", "receipt", func(r Record) {
 			r.(*Receipt).Legs = slices.Repeat([]Leg{{Asset: "TICKET", Amount: 1}}, MaxLegs+1)
 		}, FieldError{"legs", "more than 8"}},
+		{"auth proof nonce", "auth-proof", func(r Record) { p := r.(*AuthProof); p.Nonce = longer(p.Nonce) },
+			FieldError{"nonce", "must be 32 bytes, not 33"}},
+		{"auth proof EID", "auth-proof", func(r Record) { p := r.(*AuthProof); p.EID = longer(p.EID) },
+			FieldError{"EID", "must be 16 bytes, not 17"}},
+		{"auth proof peer EID", "auth-proof", func(r Record) { p := r.(*AuthProof); p.PeerEID = longer(p.PeerEID) },
+			FieldError{"peer EID", "must be 16 bytes, not 17"}},
+		{"request ID", "payment-request", func(r Record) { p := r.(*PaymentRequest); p.RequestID = longer(p.RequestID) },
+			FieldError{"request ID", "must be 16 bytes, not 17"}},
+		{"session ID", "payment-request", func(r Record) { p := r.(*PaymentRequest); p.SessionID = longer(p.SessionID) },
+			FieldError{"session ID", "must be 16 bytes, not 17"}},
+		{"consent request hash", "consent", func(r Record) { c := r.(*Consent); c.RequestHash = longer(c.RequestHash) },
+			FieldError{"request hash", "must be 32 bytes, not 33"}},
+		{"consent nonce", "consent", func(r Record) { c := r.(*Consent); c.Nonce = longer(c.Nonce) },
+			FieldError{"nonce", "must be 32 bytes, not 33"}},
+		{"refund ID", "refund-request", func(r Record) { rr := r.(*RefundRequest); rr.RefundID = longer(rr.RefundID) },
+			FieldError{"refund ID", "must be 16 bytes, not 17"}},
+		{"receipt consent hash", "receipt", func(r Record) { rc := r.(*Receipt); rc.ConsentHash = longer(rc.ConsentHash) },
+			FieldError{"consent hash", "must be 32 bytes, not 33"}},
+		{"receipt transfer ID", "receipt", func(r Record) { rc := r.(*Receipt); rc.TransferIDs[1] = longer(rc.TransferIDs[1]) },
+			FieldError{"transfer ID", "must be 16 bytes, not 17"}},
+		{"refund receipt refund hash", "receipt", func(r Record) { rc := refundReceipt(r); rc.RefundHash = longer(rc.RefundHash) },
+			FieldError{"refund hash", "must be 32 bytes, not 33"}},
+		{"§3.4 amount over 2^63-1", "consent", func(r Record) { r.(*Consent).Amount = 1 << 63 },
+			FieldError{"amount", "exceeds 2^63-1"}},
+		{"§3.6 request hash of 31 bytes", "receipt", func(r Record) { rc := r.(*Receipt); rc.RequestHash = rc.RequestHash[:31] },
+			FieldError{"request hash", "must be 32 bytes, not 31"}},
+		{"§3.6 amount over 2^63-1", "receipt", func(r Record) { r.(*Receipt).Amount = 1 << 63 },
+			FieldError{"amount", "exceeds 2^63-1"}},
+		{"§3.6 lower-case currency", "receipt", func(r Record) { r.(*Receipt).Currency = "eur" },
+			FieldError{"currency", "must be an ISO 4217 code of three capital letters"}},
+		{"§3.6 empty merchant ID", "receipt", func(r Record) { r.(*Receipt).MerchantID = "" },
+			FieldError{"merchant ID", "must be 1 to 64 bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := samples()[tc.base]
 			require.NoError(t, r.Validate(), "the sample itself")
 			tc.m(r)
-			_, err := Marshal(r)
-			var fe *FieldError
-			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tc.want, *fe)
-			assert.ErrorIs(t, err, ErrMalformed)
+			requireRefused(t, r, tc.want)
 		})
 	}
 }
