@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -623,7 +624,11 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestCheckName pins the name rule of PROTOCOL.md §3, "a symbol in these
+// rules" read as Unicode category So.
 func TestCheckName(t *testing.T) {
+	protocoldoc.Says(t, "## 3. Signed records", "a symbol in these rules is a character of Unicode "+
+		"category So (other symbol), not a modifier symbol (Sk) such as a skin-tone modifier")
 	const invisible = "must not contain format characters or other default-ignorable code points"
 	for _, ok := range []string{"Comté 200 g", "Äpfel", "牛奶 1 L", "Crème brûlée", "Tea \u2615", "A", strings.Repeat("é", MaxText/2), "Family \U0001F46A", "김치", "Family \U0001F468\U0001F469",
 		// Joiners and presentation selectors that shape their neighbours.
@@ -635,6 +640,12 @@ func TestCheckName(t *testing.T) {
 		"\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", // Persian, with a non-joiner
 		"\u0915\u094D\u200D\u0937",                         // Devanagari half form
 		"\u0915\u094D\u200C\u0937",                         // Devanagari, no conjunct
+		// Edges: punctuation, the first and last skin-tone modifiers, every keycap base.
+		"Milk, 1.5 L (half-fat)!",
+		"\u0915\u200C\u093F",                                               // a non-joiner before a Devanagari vowel sign
+		"\U0001F9D1\U0001F3FB\u200D\U0001F4BB",                             // after EMOJI MODIFIER FITZPATRICK TYPE-1-2
+		"\U0001F9D1\U0001F3FF\u200D\U0001F4BB",                             // after EMOJI MODIFIER FITZPATRICK TYPE-6
+		"0\uFE0F\u20E3", "9\uFE0F\u20E3", "#\uFE0F\u20E3", "*\uFE0F\u20E3", // keycaps
 	} {
 		assert.NoError(t, CheckName("name", ok), "%q", ok)
 	}
@@ -689,6 +700,15 @@ func TestCheckName(t *testing.T) {
 		{"\u1820\u180B", invisible},             // MONGOLIAN FREE VARIATION SELECTOR ONE
 		{" Milk", "must not start or end with white space"},
 		{"Milk\u00a0", "must not start or end with white space"},
+		// Edges: the last C0 and C1 controls; joiners and selectors
+		// beside a modifier symbol (Sk), which is no symbol of the rule.
+		{"a\x1fb", "must not contain control characters"},
+		{"a\u009fb", "must not contain control characters"},
+		{"a\u200C\u0915", invisible},              // a Latin letter before the non-joiner
+		{"\U0001F468\u200C\U0001F469", invisible}, // a non-joiner between emoji
+		{"\u2615\u200D\U0001F3FB", invisible},     // a joiner before a skin-tone modifier
+		{"\U0001F3FB\uFE0F", invisible},           // variation selector-16 after a skin-tone modifier
+		{"Room 1\u20E3\uFE0F", invisible},         // variation selector-16 after the keycap
 	} {
 		var fe *FieldError
 		require.ErrorAs(t, CheckName("item name", tc.s), &fe, "%q", tc.s)
