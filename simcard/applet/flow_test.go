@@ -25,10 +25,7 @@ import (
 
 func TestPINLockoutAndUnblock(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
-	steps := []struct {
-		cmd string
-		sw  uint16
-	}{
+	expectAnswers(t, v.Applet, "lockout", []answer{
 		{"0020008006313131313131", 0x63C2},
 		{"0020008006313131313131", 0x63C1},
 		{"0020008006313131313131", 0x63C0},
@@ -42,11 +39,7 @@ func TestPINLockoutAndUnblock(t *testing.T) {
 		{"00200080", 0x63C3},
 		{"0020008006313233343536", 0x63C2}, // the old PIN is gone
 		{"0020008006393939393939", 0x9000},
-	}
-	for i, s := range steps {
-		_, sw := tx(t, v.Applet, s.cmd)
-		require.Equalf(t, s.sw, sw, "step %d: %s: status word %04X", i, s.cmd, sw)
-	}
+	})
 	left, max, err := v.Card.PUKTries()
 	require.NoError(t, err)
 	assert.Equal(t, []int{3, 3}, []int{left, max})

@@ -276,12 +276,14 @@ type answer struct {
 }
 
 // expectAnswers sends the commands of answers to a, in order, and checks
-// the status word of each; name says which card it is.
+// the status word of each, stopping at the first that differs, as the
+// commands after it would run on another state; name says which card it
+// is.
 func expectAnswers(t *testing.T, a *applet.Applet, name string, answers []answer) {
 	t.Helper()
 	for i, s := range answers {
 		_, sw := tx(t, a, s.cmd)
-		assert.Equalf(t, s.sw, sw, "%s, command %d (%.8s…): %04X", name, i, s.cmd, sw)
+		require.Equalf(t, s.sw, sw, "%s, command %d (%s): %04X", name, i, s.cmd, sw)
 	}
 }
 
