@@ -269,6 +269,15 @@ func TestProtocolPINFormat(t *testing.T) {
 	})
 }
 
+// stored returns the data object tag (four hexadecimal digits) as GET
+// DATA answers it, which must be 9000.
+func stored(t *testing.T, a *applet.Applet, tag string) []byte {
+	t.Helper()
+	data, sw := tx(t, a, "00CA"+tag+"000000") // extended Le: the whole object
+	require.Equalf(t, uint16(0x9000), sw, "GET DATA %s: %04X", tag, sw)
+	return data
+}
+
 // answer is a command, in hexadecimal, and the status word it must get.
 type answer struct {
 	cmd string
@@ -318,9 +327,8 @@ func TestProtocolParametersNotListed(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := selectedOn(t, personalisation)
-			key, sw := tx(t, a, "00CA010300")
-			require.Equal(t, uint16(0x9000), sw)
-			_, sw = tx(t, a, cmd)
+			key := stored(t, a, "0103")
+			_, sw := tx(t, a, cmd)
 			assert.Equalf(t, uint16(0x6A86), sw, "status word %04X", sw)
 			assertStored(t, a, "0108", []byte{0x01})
 			assertStored(t, a, "0103", key)
@@ -337,10 +345,7 @@ func TestProtocolParametersNotListed(t *testing.T) {
 func TestProtocolDataObjectsNotWritable(t *testing.T) {
 	_, personalisation := cardStates(t)
 	a := selectedOn(t, personalisation)
-	key, sw := tx(t, a, "00CA010300")
-	require.Equal(t, uint16(0x9000), sw)
-	secret, sw := tx(t, a, "00CA011000")
-	require.Equal(t, uint16(0x9000), sw)
+	key, secret := stored(t, a, "0103"), stored(t, a, "0110")
 	assert.Len(t, secret, 16, "the advertising secret")
 	for _, put := range []struct {
 		tag   string
@@ -373,10 +378,9 @@ func TestProtocolDataObjectsNotWritable(t *testing.T) {
 // key and the certificate of that key held before stay.
 func TestProtocolFailedKeyGenerationKeepsKey(t *testing.T) {
 	a, cert := certifiedBlank(t)
-	key, sw := tx(t, a, "00CA010300")
-	require.Equal(t, uint16(0x9000), sw)
+	key := stored(t, a, "0103")
 	applet.BreakCrypto(a, errNoEntropy)
-	_, sw = tx(t, a, "0047800000")
+	_, sw := tx(t, a, "0047800000")
 	require.Equalf(t, uint16(0x6F00), sw, "status word %04X", sw)
 	applet.BreakCrypto(a, nil)
 	assertStored(t, a, "0103", key)
