@@ -300,9 +300,9 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
 	addr := serveOnLoopback(t, payflow.NewServer("", h))
 	// statuses sends each write of writes in turn on one connection and
-	// reads a reply after each, and returns the statuses of the replies,
-	// n in all.
-	statuses := func(n int, writes ...string) []int {
+	// reads a reply after each, then more until it has read two, and
+	// returns the statuses of the replies.
+	statuses := func(writes ...string) []int {
 		t.Helper()
 		conn := rawConn(t, addr, writes[0])
 		defer conn.Close()
@@ -322,15 +322,15 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 			require.NoError(t, err)
 			read()
 		}
-		for len(got) < n {
+		for len(got) < 2 {
 			read()
 		}
 		return got
 	}
 	first := paddedGet(100)
-	assert.Equal(t, []int{200, 200}, statuses(2, first, paddedGet(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
-	assert.Equal(t, []int{200, 431}, statuses(2, first, paddedGet(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
-	assert.Equal(t, []int{200, 431}, statuses(2, first+paddedGet(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
+	assert.Equal(t, []int{200, 200}, statuses(first, paddedGet(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(first, paddedGet(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(first+paddedGet(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
 }
 
 // TestProtocolClientEscapesTheMerchantID: payflow.Client sends a
