@@ -202,23 +202,12 @@ func TestProtocolAbortedRequestGetsNoReply(t *testing.T) {
 // body's Content-Type and no Retry-After.
 func TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply(t *testing.T) {
 	api := newHTTPFakeAPI()
-	entered, release := make(chan string, 1), make(chan struct{})
-	api.entered, api.release = entered, release
-	h := mustHandler(t, api, payflow.HandlerOptions{MaxInFlight: 1, Logger: discardLogger()})
-	done := make(chan int)
-	go func() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
-		done <- w.Code
-	}()
-	require.Equal(t, "Info", <-entered)
-
+	h, release := busyHandler(t, api)
 	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
 	req.Header.Set(payflow.RequestIDHeader, "over-1")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	close(release)
-	assert.Equal(t, http.StatusOK, <-done, "the request admitted")
+	assert.Equal(t, http.StatusOK, release(), "the request admitted")
 
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, http.Header{
