@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,31 +33,39 @@ func TestHTTPRetryAfterOfANegativeWaitIsNone(t *testing.T) {
 	assert.NotContains(t, body, 3, "the error body carries a retry time")
 }
 
+// busyHandler returns a handler of MaxInFlight 1 in front of api that is
+// serving a GET of /v1/info, its call waiting, and a function that lets
+// that call end and returns the request's status.
+func busyHandler(t *testing.T, api *httpFakeAPI) (http.Handler, func() int) {
+	t.Helper()
+	entered, release := make(chan string, 1), make(chan struct{})
+	api.entered, api.release = entered, release
+	h := mustHandler(t, api, payflow.HandlerOptions{MaxInFlight: 1, Logger: discardLogger()})
+	done := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
+		done <- w.Code
+	}()
+	require.Equal(t, "Info", <-entered)
+	return h, func() int {
+		close(release)
+		return <-done
+	}
+}
+
 // TestHTTPRequestRefusedInFlightTakesNoPlace: a request refused 503 as
 // MaxInFlight others are served leaves their number as it was, so that
 // once they end a request is served again, with MaxInFlight 1 too.
 func TestHTTPRequestRefusedInFlightTakesNoPlace(t *testing.T) {
 	api := newHTTPFakeAPI()
-	entered, release := make(chan string, 1), make(chan struct{})
-	api.entered, api.release = entered, release
-	h := mustHandler(t, api, payflow.HandlerOptions{MaxInFlight: 1, Logger: discardLogger()})
-
-	var wg sync.WaitGroup
-	first := make(chan int, 1)
-	wg.Go(func() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
-		first <- w.Code
-	})
-	require.Equal(t, "Info", <-entered)
+	h, release := busyHandler(t, api)
 	for range 2 {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
 		require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	}
-	close(release)
-	wg.Wait()
-	require.Equal(t, http.StatusOK, <-first)
+	require.Equal(t, http.StatusOK, release())
 
 	api.set(func(f *httpFakeAPI) { f.entered = nil })
 	w := httptest.NewRecorder()

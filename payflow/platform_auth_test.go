@@ -52,10 +52,7 @@ func requireBudget(t *testing.T, s *shop, left int) {
 func TestPairOutageKeepsBudget(t *testing.T) {
 	s, st := outageShop(t)
 	ctx := context.Background()
-	pair := func(proof []byte) error {
-		_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
-		return err
-	}
+	pair := pairWith(s)
 	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
 	st.spent.failAll()
 	for i := range 5 {

@@ -125,6 +125,15 @@ func loginWith(s *shop) func(proof []byte) error {
 	}
 }
 
+// pairWith returns a function that sends a pairing proof to the platform
+// of s.
+func pairWith(s *shop) func(proof []byte) error {
+	return func(proof []byte) error {
+		_, err := s.Platform.Pair(context.Background(), &payflow.PairRequest{Proof: proof})
+		return err
+	}
+}
+
 // TestLoginRateLimit: logins draw on a budget of the card's own
 // (LoginBurst, refilled at LoginRate), once the proof's card and
 // signature are verified, and on no other. A login refused for it writes

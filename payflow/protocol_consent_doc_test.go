@@ -34,7 +34,7 @@ func TestConsentToNoRequestNotFoundWhoeverSigned(t *testing.T) {
 			Nonce: bytes.Repeat([]byte{2}, 32), Amount: 690, Currency: "EUR", MerchantID: merchantID}
 	}
 	signed := s.shopper.MustSign(consent())
-	flipped := bytes.Clone(s.shopper.MustSign(consent()))
+	flipped := s.shopper.MustSign(consent())
 	flipped[len(flipped)-1] ^= 0x01
 	id, err := simcardtest.RandomICCID(nil)
 	require.NoError(t, err)
@@ -65,7 +65,7 @@ func TestConsentOfAnotherCardBadSignature(t *testing.T) {
 	require.NoError(t, err)
 	mallory := s.NewCard("Mallory")
 	good := mallory.MustSign(paytest.Consent(pv))
-	bad := bytes.Clone(mallory.MustSign(paytest.Consent(pv)))
+	bad := mallory.MustSign(paytest.Consent(pv))
 	bad[len(bad)-1] ^= 0x01
 
 	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: bad})

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -203,23 +202,12 @@ func TestProtocolAbortedRequestGetsNoReply(t *testing.T) {
 // body's Content-Type and no Retry-After.
 func TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply(t *testing.T) {
 	api := newHTTPFakeAPI()
-	entered, release := make(chan string, 1), make(chan struct{})
-	api.entered, api.release = entered, release
-	h := mustHandler(t, api, payflow.HandlerOptions{MaxInFlight: 1, Logger: discardLogger()})
-	done := make(chan int)
-	go func() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
-		done <- w.Code
-	}()
-	require.Equal(t, "Info", <-entered)
-
+	h, release := busyHandler(t, api)
 	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
 	req.Header.Set(payflow.RequestIDHeader, "over-1")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	close(release)
-	assert.Equal(t, http.StatusOK, <-done, "the request admitted")
+	assert.Equal(t, http.StatusOK, release(), "the request admitted")
 
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, http.Header{
@@ -227,9 +215,7 @@ func TestProtocolRequestOverMaxInFlightHasTheHeadersOfEveryReply(t *testing.T) {
 		"Cache-Control": {"no-store"},
 		http.CanonicalHeaderKey(payflow.RequestIDHeader): {"over-1"},
 	}, w.Header())
-	var e payflow.Error
-	require.NoError(t, cbor.Unmarshal(w.Body.Bytes(), &e))
-	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, e)
+	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, httpRawReply{body: w.Body.Bytes()}.errorBody(t))
 	assert.Equal(t, 1, api.count("Info"), "the request over the bound reaches no API")
 }
 
@@ -300,9 +286,9 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
 	addr := serveOnLoopback(t, payflow.NewServer("", h))
 	// statuses sends each write of writes in turn on one connection and
-	// reads a reply after each, and returns the statuses of the replies,
-	// n in all.
-	statuses := func(n int, writes ...string) []int {
+	// reads a reply after each, then more until it has read two, and
+	// returns the statuses of the replies.
+	statuses := func(writes ...string) []int {
 		t.Helper()
 		conn := rawConn(t, addr, writes[0])
 		defer conn.Close()
@@ -322,15 +308,15 @@ func TestProtocolServerHeaderLimitOfLaterRequests(t *testing.T) {
 			require.NoError(t, err)
 			read()
 		}
-		for len(got) < n {
+		for len(got) < 2 {
 			read()
 		}
 		return got
 	}
 	first := paddedGet(100)
-	assert.Equal(t, []int{200, 200}, statuses(2, first, paddedGet(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
-	assert.Equal(t, []int{200, 431}, statuses(2, first, paddedGet(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
-	assert.Equal(t, []int{200, 431}, statuses(2, first+paddedGet(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
+	assert.Equal(t, []int{200, 200}, statuses(first, paddedGet(payflow.ServerMaxHeaderBytes+4)), "after the reply: 4 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(first, paddedGet(payflow.ServerMaxHeaderBytes+4097)), "after the reply: 4097 octets more")
+	assert.Equal(t, []int{200, 431}, statuses(first+paddedGet(payflow.ServerMaxHeaderBytes+4097)), "pipelined: 4097 octets more")
 }
 
 // TestProtocolClientEscapesTheMerchantID: payflow.Client sends a

@@ -58,6 +58,14 @@ func newTokenCheckedFixture(t *testing.T, replies payflow.ReplyStore, copts payf
 	return newHTTPFixtureOf(t, api.httpFakeAPI, api, payflow.HandlerOptions{Replies: replies}, copts), api
 }
 
+// keyedDecline sends fx a decline of request ID{3} with the token "tok"
+// under the Idempotency-Key "k1".
+func keyedDecline(t *testing.T, fx *httpFixture) httpRawReply {
+	t.Helper()
+	header := map[string]string{"Authorization": "Bearer tok", payflow.IdempotencyKeyHeader: "k1"}
+	return fx.do(t, http.MethodPost, "/v1/requests/"+payflow.ID{3}.String()+"/decline", header, nil)
+}
+
 // TestProtocolHTTPReplayTokenCheckFailure pins PROTOCOL.md §5.5, step 4:
 // a stored reply of a POST that takes a token is replayed only once the
 // token passes the endpoints' check, and a failure of the platform in
@@ -66,9 +74,7 @@ func newTokenCheckedFixture(t *testing.T, replies payflow.ReplyStore, copts payf
 // runs, and the entry stays as it was, replayed once the check passes.
 func TestProtocolHTTPReplayTokenCheckFailure(t *testing.T) {
 	fx, api := newTokenCheckedFixture(t, nil, payflow.ClientOptions{})
-	decline := "/v1/requests/" + payflow.ID{3}.String() + "/decline"
-	header := map[string]string{"Authorization": "Bearer tok", payflow.IdempotencyKeyHeader: "k1"}
-	first := fx.do(t, http.MethodPost, decline, header, nil)
+	first := keyedDecline(t, fx)
 	require.Equal(t, http.StatusOK, first.status)
 
 	for _, tc := range []struct {
@@ -80,13 +86,13 @@ func TestProtocolHTTPReplayTokenCheckFailure(t *testing.T) {
 		{errors.New("card store down"), http.StatusInternalServerError, payflow.Error{Code: "internal", Message: "internal error"}},
 	} {
 		api.refuse(tc.err)
-		r := fx.do(t, http.MethodPost, decline, header, nil)
+		r := keyedDecline(t, fx)
 		assert.Equal(t, tc.status, r.status, tc.err)
 		assert.Equal(t, tc.want, r.errorBody(t), tc.err)
 		assert.Empty(t, r.header.Get(payflow.ReplayedHeader), tc.err)
 	}
 	api.refuse(nil)
-	r := fx.do(t, http.MethodPost, decline, header, nil)
+	r := keyedDecline(t, fx)
 	assert.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader), "the entry stays as it was")
 	assert.Equal(t, first.body, r.body)
@@ -103,8 +109,7 @@ func TestProtocolHTTPInvalidStoredStatusBeforeTheToken(t *testing.T) {
 	replies := &storedReplies{ReplyMemory: payflow.NewReplyMemory(), reply: payflow.IdempotentReply{Status: http.StatusNoContent, Reply: []byte("stored")}}
 	fx, api := newTokenCheckedFixture(t, replies, payflow.ClientOptions{})
 	api.refuse(payflow.ErrUnauthorized)
-	header := map[string]string{"Authorization": "Bearer tok", payflow.IdempotencyKeyHeader: "k1"}
-	r := fx.do(t, http.MethodPost, "/v1/requests/"+payflow.ID{3}.String()+"/decline", header, nil)
+	r := keyedDecline(t, fx)
 	assert.Equal(t, http.StatusInternalServerError, r.status)
 	assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, r.errorBody(t))
 	assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
@@ -135,8 +140,7 @@ func TestProtocolHTTPKeyContended(t *testing.T) {
 	replies := &contendedReplies{ReplyMemory: payflow.NewReplyMemory()}
 	fx, api := newTokenCheckedFixture(t, replies, payflow.ClientOptions{MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	api.refuse(payflow.ErrUnauthorized)
-	decline := "/v1/requests/" + payflow.ID{3}.String() + "/decline"
-	r := fx.do(t, http.MethodPost, decline, map[string]string{"Authorization": "Bearer tok", payflow.IdempotencyKeyHeader: "k1"}, nil)
+	r := keyedDecline(t, fx)
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, payflow.Error{Code: "unavailable", Message: "temporarily unavailable"}, r.errorBody(t))
 	assert.Zero(t, api.checked(), "answered whatever the token")

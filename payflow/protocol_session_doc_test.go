@@ -61,10 +61,7 @@ func TestPairBudgetAfterSignersEIDAndRole(t *testing.T) {
 		require.NoError(t, err)
 	}
 	spendBudget(t, s)
-	pair := func(proof []byte) error {
-		_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
-		return err
-	}
+	pair := pairWith(s)
 	refusals := func(t *testing.T) {
 		t.Helper()
 		err := pair(s.shopper.ProofNaming(record.RoleShopper, otherEpochEID(s, s.shopper), s.seller.EID()))
@@ -340,25 +337,18 @@ func TestPeerEIDWithinThreeEpochs(t *testing.T) {
 // of another epoch is mismatch, not forbidden, and spends the proof.
 func TestProofEIDCheckedBeforeRole(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
-	ctx := context.Background()
-	for name, call := range map[string]func(proof []byte) error{
-		"login": func(proof []byte) error {
-			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
-			return err
-		},
-		"pairing": func(proof []byte) error {
-			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
-			return err
-		},
+	for _, tc := range []struct {
+		name string
+		call func(proof []byte) error
+		peer []byte
+	}{
+		{"login", loginWith(s), nil},
+		{"pairing", pairWith(s), s.seller.EID()},
 	} {
-		var peer []byte
-		if name == "pairing" {
-			peer = s.seller.EID()
-		}
-		proof := s.shopper.ProofNaming(record.RoleSeller, otherEpochEID(s, s.shopper), peer)
-		err := call(proof)
-		require.ErrorIs(t, err, payflow.ErrMismatch, name)
-		assert.EqualError(t, err, "payflow: does not match the request: EID is not the card's current one", name)
-		require.ErrorIs(t, call(proof), payflow.ErrReplay, "%s: the proof is spent", name)
+		proof := s.shopper.ProofNaming(record.RoleSeller, otherEpochEID(s, s.shopper), tc.peer)
+		err := tc.call(proof)
+		require.ErrorIs(t, err, payflow.ErrMismatch, tc.name)
+		assert.EqualError(t, err, "payflow: does not match the request: EID is not the card's current one", tc.name)
+		require.ErrorIs(t, tc.call(proof), payflow.ErrReplay, "%s: the proof is spent", tc.name)
 	}
 }
