@@ -52,8 +52,12 @@ func TestPutCardMeetsUncommittedSecret(t *testing.T) {
 // are enrolled side by side: the second does not wait for the first,
 // which waits here for its card's row that another transaction holds.
 // Each takes the merchant's lock shared, which only PutMerchant takes
-// exclusive.
+// exclusive. The merchant's ID is the test's own: merchant locks are the
+// database's (advisory), so a PutMerchant of the same ID by a test of
+// another package, in another schema, waiting behind the first card's
+// shared lock would hold the second card up as well.
 func TestPutCardsOfOneMerchantAtOnce(t *testing.T) {
+	const merchant = "merchant of TestPutCardsOfOneMerchantAtOnce"
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	s, waiting := openNamed(t, dsn, "onemerchant")
@@ -64,12 +68,12 @@ func TestPutCardsOfOneMerchantAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	first := make(chan error, 1)
 	go func() {
-		first <- s.PutCard(ctx, &payflow.CardRecord{ID: c1, AdvSecret: bytes.Repeat([]byte{1}, 16), MerchantID: "m"})
+		first <- s.PutCard(ctx, &payflow.CardRecord{ID: c1, AdvSecret: bytes.Repeat([]byte{1}, 16), MerchantID: merchant})
 	}()
 	await(t, "the first card waiting for its row", first, func() bool { return waiting() == 1 })
 	second := make(chan error, 1)
 	go func() {
-		second <- s.PutCard(ctx, &payflow.CardRecord{ID: c2, AdvSecret: bytes.Repeat([]byte{2}, 16), MerchantID: "m"})
+		second <- s.PutCard(ctx, &payflow.CardRecord{ID: c2, AdvSecret: bytes.Repeat([]byte{2}, 16), MerchantID: merchant})
 	}()
 	var secondErr error
 	ended := false
@@ -93,7 +97,7 @@ func TestPutCardsOfOneMerchantAtOnce(t *testing.T) {
 	for _, id := range []string{c1, c2} {
 		got, err := s.Card(ctx, id)
 		require.NoError(t, err)
-		assert.Equal(t, "m", got.MerchantID, id)
+		assert.Equal(t, merchant, got.MerchantID, id)
 	}
 }
 
