@@ -84,9 +84,7 @@ func TestSessionLifetimeFromFirstProof(t *testing.T) {
 	// the platform takes within the epoch after theirs too.
 	bobEID, sellerEID := bob.EID(), s.seller.EID()
 	s.Clock.Advance(payflow.DefaultSessionTTL / 4)
-	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.seller.ID})
-	require.NoError(t, err)
-	proof := s.seller.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleSeller, EID: sellerEID, PeerEID: bobEID})
+	proof := s.seller.ProofNaming(record.RoleSeller, sellerEID, bobEID)
 	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	require.NoError(t, err)
 	require.Equal(t, w.ID, v.ID)

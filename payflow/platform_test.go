@@ -594,10 +594,8 @@ func TestRefusals(t *testing.T) {
 			return err
 		}, payflow.ErrForbidden},
 		{"login with another card's EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
-			require.NoError(t, err)
-			p := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.seller.EID(), PeerEID: make([]byte, 16)})
-			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
+			p := s.shopper.ProofNaming(record.RoleShopper, s.seller.EID(), nil)
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
 			return err
 		}, payflow.ErrMismatch},
 		{"challenge for no ICCID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
