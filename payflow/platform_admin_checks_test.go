@@ -504,6 +504,22 @@ func TestEnrollMerchantRenamedAtOnce(t *testing.T) {
 	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Corner Shop", Role: uint8(record.RoleSeller), MerchantID: merchantID}, who)
 }
 
+// TestSellerCardMovedAtOnce: a seller card that an enrolment of another
+// merchant lists is that merchant's at once through the process that
+// enrolled it, whose cache held the card as its former merchant's: it
+// logs in as the new merchant's seller card.
+func TestSellerCardMovedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
+	require.NoError(t, err)
+	require.Equal(t, merchantID, resp.MerchantID)
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{s.seller.ID}}))
+	resp, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
+	require.NoError(t, err)
+	assert.Equal(t, "kiosk", resp.MerchantID)
+}
+
 // TestBalanceAvailable: what a wallet may spend is its posted balance but
 // for what holds keep for pending payments.
 func TestBalanceAvailable(t *testing.T) {

@@ -74,7 +74,9 @@ type accountCase struct {
 var otherFieldsCases = []accountCase{
 	{"closed with other user data", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed; a.UserData64 = 1 }, ledger.AccountExistsWithDifferentFlags},
 	{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
-	{"user data", func(a *ledger.Account) { a.UserData64 = 1 }, ledger.AccountExistsWithDifferentUserData64},
+	{"user data 128", func(a *ledger.Account) { a.UserData128 = ledger.ID{1} }, ledger.AccountExistsWithDifferentUserData128},
+	{"user data 64", func(a *ledger.Account) { a.UserData64 = 1 }, ledger.AccountExistsWithDifferentUserData64},
+	{"user data 32", func(a *ledger.Account) { a.UserData32 = 1 }, ledger.AccountExistsWithDifferentUserData32},
 	{"ledger", func(a *ledger.Account) { a.Ledger = 840 }, ledger.AccountExistsWithDifferentLedger},
 	{"code", func(a *ledger.Account) { a.Code = payflow.AccountIssuer }, ledger.AccountExistsWithDifferentCode},
 }

@@ -86,11 +86,45 @@ func TestFundWalletTakenTransferMade(t *testing.T) {
 
 // TestTransferIDDerivation: a transfer ID is the first 16 bytes of
 // SHA-256 over "CASIM-LEDGER", the object's ID, the attempt (big-endian
-// uint32), the leg and the kind, in that order (PROTOCOL.md).
+// uint32), the leg and the kind, in that order (PROTOCOL.md §6.4); the
+// vectors are written out, so that any change of the derivation fails.
 func TestTransferIDDerivation(t *testing.T) {
 	id := payflow.ID{0x01, 0x02, 0x03}
 	h := sha256.Sum256(append(append([]byte("CASIM-LEDGER"), id[:]...), 0x00, 0x00, 0x01, 0x02, 3, 5))
 	assert.Equal(t, ledger.ID(h[:16]), payflow.TransferID(id, 0x0102, 3, 5))
+
+	seq := payflow.ID{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f}
+	for _, c := range []struct {
+		id        payflow.ID
+		attempt   uint32
+		leg, kind byte
+		want      string
+	}{
+		{seq, 0x01020304, 5, 6, "82eedf36a291350175a17ca5b5b504d9"},
+		{seq, 1, 0, 1, "3031516a7a650f094a9c559702a93d53"},
+		{payflow.ID{}, 0, 0, 0, "d044dd997285a67d6d1d8a97be390535"},
+	} {
+		assert.Equal(t, c.want, payflow.TransferID(c.id, c.attempt, c.leg, c.kind).String(), "%v %d %d %d", c.id, c.attempt, c.leg, c.kind)
+	}
+}
+
+// TestAccountIDDerivation: an account ID is the first 16 bytes of
+// SHA-256 over "CASIM-ACCOUNT", the account code (big-endian uint16),
+// the ledger (big-endian uint32) and the owner, in that order
+// (PROTOCOL.md §6.4), written out as vectors.
+func TestAccountIDDerivation(t *testing.T) {
+	for _, c := range []struct {
+		code   uint16
+		ledger uint32
+		owner  string
+		want   string
+	}{
+		{0x0102, 0x03040506, "shop", "195478fd33b0b76079eb9e9bf07bdec7"},
+		{payflow.AccountWallet, eurLedger, "8901234567890123452", "fbf64e61621bf7a36916f53dc3d48aba"},
+		{payflow.AccountFunding, eurLedger, "", "f24dd91a10ee053856edf0164aa14440"},
+	} {
+		assert.Equal(t, c.want, payflow.AccountID(c.code, c.ledger, c.owner).String(), "%d %d %q", c.code, c.ledger, c.owner)
+	}
 }
 
 // TestRefundOverflowLedgerDown: a refund that the ledger refuses for

@@ -3,6 +3,7 @@ package payflow
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -125,8 +126,9 @@ func TestSameTransferFields(t *testing.T) {
 }
 
 // TestLedgerCauseHidesPayflowErrors: the cause that ledgerUnavailable
-// wraps is found by errors.Is and errors.As, but for payflow's sentinels
-// and *Error, which tell no verdict of the ledger.
+// wraps is found by errors.Is and errors.As (an error value, an error of
+// another package's type), but for payflow's sentinels and *Error, which
+// tell no verdict of the ledger.
 func TestLedgerCauseHidesPayflowErrors(t *testing.T) {
 	pe := &Error{Code: "insufficient_funds", Message: "from the store"}
 	err := ledgerUnavailable(fmt.Errorf("store: %w", pe))
@@ -137,4 +139,8 @@ func TestLedgerCauseHidesPayflowErrors(t *testing.T) {
 	assert.False(t, errors.As(err, &as))
 	lost := errors.New("reply lost")
 	assert.ErrorIs(t, ledgerUnavailable(fmt.Errorf("store: %w", lost)), lost)
+	pathErr := &fs.PathError{Op: "open", Path: "ledger", Err: fs.ErrNotExist}
+	var found *fs.PathError
+	require.ErrorAs(t, ledgerUnavailable(fmt.Errorf("store: %w", pathErr)), &found)
+	assert.Same(t, pathErr, found)
 }
