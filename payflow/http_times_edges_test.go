@@ -11,8 +11,10 @@ import (
 // TestWirePlanEdgesOfTheDecodersFields: the checks of wireUnmarshal
 // follow the fields that the decoders fill through a struct embedded
 // behind a pointer, and, of an untagged and a tagged field under one key
-// at one level, the tagged one whichever comes first; a float takes a
-// floating-point number, which no other number type does.
+// at one level, the tagged one whichever comes first; a struct is taken
+// from an array only for the option toarray of its field _, not for a
+// tag that names it so; a float takes a floating-point number, which no
+// other number type does.
 func TestWirePlanEdgesOfTheDecodersFields(t *testing.T) {
 	const simple5 = 0xe5
 	refused := wirePlanRefused
@@ -32,6 +34,11 @@ func TestWirePlanEdgesOfTheDecodersFields(t *testing.T) {
 		{"float into a float32", new(struct {
 			F float32 `cbor:"1,keyasint"`
 		}), []byte{0xa1, 0x01, 0xfa, 0x3f, 0xc0, 0x00, 0x00}, ""},
+		{"struct whose field _ is named toarray, without the option", new(struct {
+			_ struct{} `cbor:"toarray"`
+			N int      `cbor:"1,keyasint"`
+		}), []byte{0xa1, 0x01, simple5},
+			refused("struct { _ struct {} \"cbor:\\\"toarray\\\"\"; N int \"cbor:\\\"1,keyasint\\\"\" }.1", "int")},
 		{"float into an integer", new(struct {
 			N int `cbor:"1,keyasint"`
 		}), []byte{0xa1, 0x01, 0xf9, 0x3e, 0x00},

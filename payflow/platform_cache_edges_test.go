@@ -26,20 +26,31 @@ func TestTableClearsEvictedKeys(t *testing.T) {
 	assert.Equal(t, []tableKey{{"c", 3}, {"d", 4}}, tb.order[tb.head:])
 }
 
-// merchantChangedStore is countingStore whose read of a merchant runs
-// during after it has read the merchant, as a change made meanwhile.
-type merchantChangedStore struct {
+// changedStore is countingStore whose read of a card or a merchant runs
+// during after it has read it, as a change made meanwhile.
+type changedStore struct {
 	countingStore
 	during func()
 }
 
-func (s *merchantChangedStore) Merchant(ctx context.Context, id string) (*Merchant, error) {
+func (s *changedStore) Card(ctx context.Context, id string) (*CardRecord, error) {
+	c, err := s.countingStore.Card(ctx, id)
+	s.changed()
+	return c, err
+}
+
+func (s *changedStore) Merchant(ctx context.Context, id string) (*Merchant, error) {
 	m, err := s.countingStore.Merchant(ctx, id)
+	s.changed()
+	return m, err
+}
+
+// changed runs during once.
+func (s *changedStore) changed() {
 	if f := s.during; f != nil {
 		s.during = nil
 		f()
 	}
-	return m, err
 }
 
 // TestMerchantChangedDuringReadIsReadAgain: a merchant that this process
@@ -48,7 +59,7 @@ func (s *merchantChangedStore) Merchant(ctx context.Context, id string) (*Mercha
 func TestMerchantChangedDuringReadIsReadAgain(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
-	st := &merchantChangedStore{countingStore: countingStore{merchants: map[string]*Merchant{"m": {ID: "m", Name: "Shop"}}}}
+	st := &changedStore{countingStore: countingStore{merchants: map[string]*Merchant{"m": {ID: "m", Name: "Shop"}}}}
 	p := cachedPlatform(&Platform{store: st, now: func() time.Time { return now }}, DefaultCacheTTL)
 	st.during = func() {
 		st.merchants["m"] = &Merchant{ID: "m", Name: "Shop B"}
