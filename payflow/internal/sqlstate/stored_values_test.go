@@ -2,6 +2,7 @@ package sqlstate_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -9,29 +10,45 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 )
 
 // TestUndecodableStoredValues: a read of a row whose stored value does
-// not decode (a payment request's lines, a card's chain, that is not
-// CBOR) fails with the decoder's error, rather than returning a record
-// without the value.
+// not decode (a payment request's lines or legs, a card's chain, that is
+// not CBOR) fails with the decoder's error, rather than returning a
+// record without the value.
 func TestUndecodableStoredValues(t *testing.T) {
-	ctx := context.Background()
-	db, open := engines[0].fresh(t) // SQLite
-	s := sqlStore(t, open(t))
-	cardsAndMerchant(t, s)
-	withPayment(payflow.StatePending)(t, s)
-	for _, q := range []string{
-		`UPDATE payflow_payments SET lines = x'ff'`,
-		`UPDATE payflow_cards SET chain = x'ff' WHERE id = '` + sellerCard + `'`,
+	for _, c := range []struct {
+		name, q string
+		read    func(context.Context, *sqlstate.Store) error
+	}{
+		{"lines", `UPDATE payflow_payments SET lines = x'ff'`, readPayment},
+		{"legs", `UPDATE payflow_payments SET legs = x'ff'`, readPayment},
+		{"chain", `UPDATE payflow_cards SET chain = x'ff' WHERE id = '` + sellerCard + `'`,
+			func(ctx context.Context, s *sqlstate.Store) error {
+				return s.Cards(ctx, func(*payflow.CardRecord) error { return nil })
+			}},
 	} {
-		_, err := db.ExecContext(ctx, q)
-		require.NoError(t, err, q)
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, open := engines[0].fresh(t) // SQLite
+			s := sqlStore(t, open(t))
+			cardsAndMerchant(t, s)
+			withPayment(payflow.StatePending)(t, s)
+			_, err := db.ExecContext(ctx, c.q)
+			require.NoError(t, err, c.q)
+			var syntax *cbor.SyntaxError
+			assert.ErrorAs(t, c.read(ctx, s), &syntax)
+		})
 	}
-	var syntax *cbor.SyntaxError
+}
+
+// readPayment reads request 2 of withPayment, which it expects to fail:
+// it returns the error, and no record with it.
+func readPayment(ctx context.Context, s *sqlstate.Store) error {
 	p, err := s.Payment(ctx, payflow.ID{2})
-	assert.Nil(t, p)
-	assert.ErrorAs(t, err, &syntax, "the payment's lines")
-	err = s.Cards(ctx, func(*payflow.CardRecord) error { return nil })
-	assert.ErrorAs(t, err, &syntax, "a card's chain")
+	if p != nil {
+		return fmt.Errorf("a record %+v with the error %w", p, err)
+	}
+	return err
 }
