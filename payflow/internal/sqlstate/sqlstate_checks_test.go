@@ -1,0 +1,48 @@
+package sqlstate_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/pgconfig"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+)
+
+// TestPostgresCancelPendingUnpiped: on a PostgreSQL store without a
+// Pipeline, an acceptance of a session with CancelPending, which the one
+// statement of a piped store cannot run, commits in the transaction of
+// Accept: the session is written and its pending request cancelled.
+func TestPostgresCancelPendingUnpiped(t *testing.T) {
+	ctx := context.Background()
+	db, open := engines[1].fresh(t)
+	open(t) // migrated
+	s := sqlstate.NewPostgres(db, nil, pgconfig.WithContextErr)
+	defer s.Close()
+	const shopper, seller = "8900000000000000001", "8900000000000000002"
+	p := &payflow.PaymentRecord{
+		ID: payflow.ID{1}, SessionID: payflow.ID{0xee}, State: payflow.StatePending, MerchantID: "m",
+		SellerCardID: seller, PayerCardID: shopper, Currency: "EUR", Amount: 10,
+		Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
+		ExpiresAt: t0.Add(time.Hour), CreatedAt: t0, UpdatedAt: t0,
+	}
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: shopper, Counter: 1, Insert: p}))
+	session := &payflow.SessionRecord{ID: payflow.ID{0xee}, ShopperCardID: shopper, SellerCardID: seller,
+		MerchantID: "m", ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16),
+		SellerConfirmed: true, ExpiresAt: t0.Add(10 * time.Minute)}
+	at := t0.Add(time.Minute)
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Session: session, Now: at, CancelPending: true}))
+	got, err := s.Session(ctx, session.ID)
+	require.NoError(t, err)
+	assert.Equal(t, session, got)
+	cancelled, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, cancelled.State)
+	assert.Equal(t, at, cancelled.UpdatedAt)
+	assert.Equal(t, uint64(2), cancelled.Version)
+}
