@@ -25,12 +25,7 @@ func TestPostgresCancelPendingUnpiped(t *testing.T) {
 	s := sqlstate.NewPostgres(db, nil, pgconfig.WithContextErr)
 	defer s.Close()
 	const shopper, seller = "8900000000000000001", "8900000000000000002"
-	p := &payflow.PaymentRecord{
-		ID: payflow.ID{1}, SessionID: payflow.ID{0xee}, State: payflow.StatePending, MerchantID: "m",
-		SellerCardID: seller, PayerCardID: shopper, Currency: "EUR", Amount: 10,
-		Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
-		ExpiresAt: t0.Add(time.Hour), CreatedAt: t0, UpdatedAt: t0,
-	}
+	p := pendingRequest(shopper, seller)
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: shopper, Counter: 1, Insert: p}))
 	session := &payflow.SessionRecord{ID: payflow.ID{0xee}, ShopperCardID: shopper, SellerCardID: seller,
 		MerchantID: "m", ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16),
@@ -45,4 +40,48 @@ func TestPostgresCancelPendingUnpiped(t *testing.T) {
 	assert.Equal(t, payflow.StateCancelled, cancelled.State)
 	assert.Equal(t, at, cancelled.UpdatedAt)
 	assert.Equal(t, uint64(2), cancelled.Version)
+}
+
+// TestReenrolmentAtNoTimeCancelsDueAtEveryNow: a card enrolled again with
+// no enrolment time (the zero EnrolledAt) cancels its pending requests,
+// whose time of update is then the zero time, which is due at every now
+// (payflow.Store): DuePayments finds them at a time before 1970 too.
+func TestReenrolmentAtNoTimeCancelsDueAtEveryNow(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			_, open := e.fresh(t)
+			s := open(t)
+			const shopper, seller = "8900000000000000001", "8900000000000000002"
+			card := &payflow.CardRecord{ID: shopper, Chain: [][]byte{[]byte("cert")}, AdvSecret: bytes.Repeat([]byte{1}, 16)}
+			require.NoError(t, s.PutCard(ctx, card))
+			p := pendingRequest(shopper, seller)
+			require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Insert: p}))
+			card.Chain = [][]byte{[]byte("new cert")}
+			require.NoError(t, s.PutCard(ctx, card))
+
+			got, err := s.Payment(ctx, p.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, got.State)
+			assert.True(t, got.UpdatedAt.IsZero(), "updated at %v", got.UpdatedAt)
+			for _, now := range []time.Time{time.Unix(-1_000_000_000, 0), t0} {
+				due, err := s.DuePayments(ctx, payflow.StateCancelled, now, 10)
+				require.NoError(t, err)
+				if assert.Len(t, due, 1, "due at %v", now) {
+					assert.Equal(t, p.ID, due[0].ID)
+				}
+			}
+		})
+	}
+}
+
+// pendingRequest is request 1 of session 0xee, pending and unexpired at
+// t0, from seller to shopper.
+func pendingRequest(shopper, seller string) *payflow.PaymentRecord {
+	return &payflow.PaymentRecord{
+		ID: payflow.ID{1}, SessionID: payflow.ID{0xee}, State: payflow.StatePending, MerchantID: "m",
+		SellerCardID: seller, PayerCardID: shopper, Currency: "EUR", Amount: 10,
+		Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
+		ExpiresAt: t0.Add(time.Hour), CreatedAt: t0, UpdatedAt: t0,
+	}
 }
