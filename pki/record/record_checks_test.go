@@ -20,18 +20,24 @@ import (
 func requireRefused(t *testing.T, r Record, want FieldError) {
 	t.Helper()
 	_, err := Marshal(r)
+	requireFieldError(t, err, want)
+}
+
+// requireFieldError checks that err is the FieldError want, an error
+// matching ErrMalformed; msgAndArgs name the case.
+func requireFieldError(t *testing.T, err error, want FieldError, msgAndArgs ...any) {
+	t.Helper()
 	var fe *FieldError
-	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, want, *fe)
-	assert.ErrorIs(t, err, ErrMalformed)
+	require.ErrorAs(t, err, &fe, msgAndArgs...)
+	assert.Equal(t, want, *fe, msgAndArgs...)
+	assert.ErrorIs(t, err, ErrMalformed, msgAndArgs...)
 }
 
 // requireRoundTrip checks that r is valid and decodes back from its
 // payload as it was.
 func requireRoundTrip(t *testing.T, r Record) {
 	t.Helper()
-	payload, err := Marshal(r)
-	require.NoError(t, err)
+	payload := mustMarshal(t, r)
 	got := fresh(r)
 	require.NoError(t, Unmarshal(payload, got))
 	assert.Equal(t, r, got)
@@ -124,9 +130,7 @@ func TestCheckTextPrintableASCII(t *testing.T) {
 		assert.NoError(t, CheckText("SKU", ok), "%q", ok)
 	}
 	for _, bad := range []string{"a\x1fb", "a\x7fb", "\x1f", "a\x80b"} {
-		var fe *FieldError
-		require.ErrorAs(t, CheckText("SKU", bad), &fe, "%q", bad)
-		assert.Equal(t, FieldError{"SKU", "must be printable ASCII"}, *fe, "%q", bad)
+		requireFieldError(t, CheckText("SKU", bad), FieldError{"SKU", "must be printable ASCII"}, "%q", bad)
 	}
 }
 
@@ -139,9 +143,7 @@ func TestCheckCurrencyLetters(t *testing.T) {
 		assert.NoError(t, CheckCurrency(ok), ok)
 	}
 	for _, bad := range []string{"@UR", "[UR", "E@R", "E[R", "EU@", "EU[", "EURO", "EU", ""} {
-		var fe *FieldError
-		require.ErrorAs(t, CheckCurrency(bad), &fe, "%q", bad)
-		assert.Equal(t, FieldError{"currency", "must be an ISO 4217 code of three capital letters"}, *fe, "%q", bad)
+		requireFieldError(t, CheckCurrency(bad), FieldError{"currency", "must be an ISO 4217 code of three capital letters"}, "%q", bad)
 	}
 }
 
