@@ -60,7 +60,7 @@ func TestPutCertificateCardURI(t *testing.T) {
 				ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: san}},
 			}, ca.Certificate(), pub, ca.Signer())
 			require.NoError(t, err)
-			_, sw := tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+			_, sw := tx(t, a, putExt("0102", cert))
 			assert.Equalf(t, tt.sw, sw, "status word %04X", sw)
 		})
 	}
@@ -75,14 +75,11 @@ func TestPutICCIDDropsCertificate(t *testing.T) {
 	a, cert := certifiedBlank(t)
 	_, sw := tx(t, a, apdu("00DA0101", []byte(testICCID), ""))
 	require.Equal(t, uint16(0x9000), sw)
-	got, sw := tx(t, a, "00CA0102000000") // extended Le: the whole certificate
-	require.Equal(t, uint16(0x9000), sw, "the same ICCID keeps the certificate")
-	assert.Equal(t, cert, got)
+	assertStored(t, a, "0102", cert) // the same ICCID keeps the certificate
 
 	_, sw = tx(t, a, apdu("00DA0101", []byte(otherICCID), ""))
 	require.Equal(t, uint16(0x9000), sw)
-	_, sw = tx(t, a, "00CA0102000000")
-	assert.Equal(t, uint16(0x6A88), sw, "the certificate of the other ICCID is gone")
+	assertStored(t, a, "0102", nil) // the certificate of the other ICCID is gone
 }
 
 // putExt builds an extended PUT DATA of v under tag (four hexadecimal
@@ -91,11 +88,18 @@ func putExt(tag string, v []byte) string {
 	return "00DA" + tag + "00" + hexFour(len(v)) + hexOf(v)
 }
 
+// getData sends GET DATA of tag (four hexadecimal digits) with an
+// extended Le, which asks for the whole object.
+func getData(t *testing.T, a *applet.Applet, tag string) ([]byte, uint16) {
+	t.Helper()
+	return tx(t, a, "00CA"+tag+"000000")
+}
+
 // assertStored checks that GET DATA of tag (four hexadecimal digits)
 // answers want, or 6A88 when want is nil.
 func assertStored(t *testing.T, a *applet.Applet, tag string, want []byte) {
 	t.Helper()
-	got, sw := tx(t, a, "00CA"+tag+"000000") // extended Le: the whole object
+	got, sw := getData(t, a, tag)
 	if want == nil {
 		assert.Equalf(t, uint16(0x6A88), sw, "%s not stored: status word %04X", tag, sw)
 		return
@@ -235,12 +239,11 @@ func TestPutChainLinks(t *testing.T) {
 				a, _ := certifiedBlank(t)
 				_, sw := tx(t, a, putExt("0107", tt.chain))
 				assert.Equalf(t, tt.sw, sw, "status word %04X", sw)
-				got, sw := tx(t, a, "00CA0107000000")
 				if tt.sw == 0x9000 {
-					assert.Equal(t, tt.chain, got)
-					return
+					assertStored(t, a, "0107", tt.chain)
+				} else {
+					assertStored(t, a, "0107", nil) // a refused chain is not stored
 				}
-				assert.Equal(t, uint16(0x6A88), sw, "a refused chain is not stored")
 			})
 		}
 	})
@@ -532,14 +535,12 @@ func TestPutCertificateSize(t *testing.T) {
 	} {
 		a, pub := keyedBlank(t)
 		cert := padded(pub, tt.size)
-		_, sw := tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+		_, sw := tx(t, a, putExt("0102", cert))
 		assert.Equalf(t, tt.sw, sw, "%d octets: status word %04X", tt.size, sw)
-		got, sw := tx(t, a, "00CA0102000000") // extended Le: the whole certificate
 		if tt.sw == 0x9000 {
-			assert.Equal(t, uint16(0x9000), sw)
-			assert.Equal(t, cert, got, "%d octets", tt.size)
+			assertStored(t, a, "0102", cert)
 		} else {
-			assert.Equalf(t, uint16(0x6A88), sw, "%d octets: no certificate held, status word %04X", tt.size, sw)
+			assertStored(t, a, "0102", nil) // no certificate held
 		}
 	}
 }

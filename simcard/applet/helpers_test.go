@@ -74,7 +74,7 @@ func certifiedBlank(t testing.TB) (*applet.Applet, []byte) {
 	a, pub := keyedBlank(t)
 	cert, err := testIssuer(t).IssueCard(pub, testICCID, pki.IssueOptions{})
 	require.NoError(t, err)
-	_, sw := tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+	_, sw := tx(t, a, putExt("0102", cert))
 	require.Equal(t, uint16(0x9000), sw)
 	return a, cert
 }

@@ -273,7 +273,7 @@ func TestProtocolPINFormat(t *testing.T) {
 // DATA answers it, which must be 9000.
 func stored(t *testing.T, a *applet.Applet, tag string) []byte {
 	t.Helper()
-	data, sw := tx(t, a, "00CA"+tag+"000000") // extended Le: the whole object
+	data, sw := getData(t, a, tag)
 	require.Equalf(t, uint16(0x9000), sw, "GET DATA %s: %04X", tag, sw)
 	return data
 }
