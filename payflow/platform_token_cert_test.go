@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
@@ -190,6 +191,8 @@ func TestReenrolledCardWithdraws(t *testing.T) {
 // bad_signature, with the same message, whether the card named is revoked
 // or not, so that no one who knows a card ID learns of its revocation.
 func TestForgedRecordTellsNoRevocation(t *testing.T) {
+	protocoldoc.Says(t, "### 6.1 Login, pairing and sessions",
+		"The platform checks signature, chain, nonce and counter as §4.6")
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
 	bob := s.NewCard("Bob")
@@ -199,10 +202,7 @@ func TestForgedRecordTellsNoRevocation(t *testing.T) {
 		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
 		require.NoError(t, err)
 		p := &record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: bob.EID(), PeerEID: make([]byte, record.EIDSize)}
-		*p.Header() = record.CardHeader{CardID: bob.ID, Counter: 1}
-		msg, err := record.Sign(rand.Reader, key, p)
-		require.NoError(t, err)
-		_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
+		_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: signsAs(t, key, bob.ID, p)})
 		return err
 	}
 	before := forged()
@@ -211,6 +211,42 @@ func TestForgedRecordTellsNoRevocation(t *testing.T) {
 	after := forged()
 	require.ErrorIs(t, after, payflow.ErrSignature, "the card named is revoked")
 	assert.Equal(t, payflow.AsError(before), payflow.AsError(after))
+}
+
+// TestRefundSignatureBeforeChain: a refund request (PROTOCOL.md §6.5) has
+// its signature verified before its card's chain, as every record
+// (§4.6): one under a revoked seller card's ID that the card's key did not
+// sign is bad_signature, as it is before the revocation, and only the one
+// that it signed is card_not_trusted; neither is stored nor moves money.
+func TestRefundSignatureBeforeChain(t *testing.T) {
+	protocoldoc.Says(t, "### 6.5 Refunds",
+		"A refund request (§3.5) is accepted only if, in this order, signature, chain and counter verify (§4.6),")
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	before := s.balances(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	refundID := []byte("refund-000000001")
+	forged := func() error {
+		r := &record.RefundRequest{RefundID: refundID, RequestID: v.ID[:], Amount: 100, Currency: "EUR"}
+		_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: signsAs(t, key, s.seller.ID, r)})
+		return err
+	}
+	unrevoked := forged()
+	require.ErrorIs(t, unrevoked, payflow.ErrSignature)
+	s.Revoke(s.seller)
+	err = forged()
+	require.ErrorIs(t, err, payflow.ErrSignature, "forged under the revoked card's ID")
+	assert.Equal(t, payflow.AsError(unrevoked), payflow.AsError(err))
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: refundID, RequestID: v.ID[:], Amount: 100, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrCard, "signed by the revoked card")
+	_, err = s.Store.Refund(ctx, payflow.ID(refundID))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no refund stored")
+	assert.Equal(t, before, s.balances(t), "nothing moved")
 }
 
 // TestForgedRecordCostTellsNoRevocation: a login proof forged under the

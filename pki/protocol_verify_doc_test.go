@@ -113,7 +113,8 @@ func TestProtocolVerificationTable(t *testing.T) {
 // card's counter.
 func TestProtocolPossessionOrder(t *testing.T) {
 	protocoldoc.Says(t, "### 4.6 Proof of possession",
-		"The platform accepts it only if, in this order: the chain verifies (§4.5); the record verifies under "+
+		"The platform accepts it only if, in this order (`pki.Challenger`'s; `payflow` verifies the record's "+
+			"signature before the chain, below): the chain verifies (§4.5); the record verifies under "+
 			"the certificate's key as the expected type; the record's card ID equals the certificate's ICCID "+
 			"byte for byte (`ErrCardID`); its nonce, if the record type carries one, is one the platform "+
 			"issued, unexpired and not used before (`ErrNonce` otherwise); and the card's counter is strictly "+
