@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/casimpay/casimpay/internal/pgconfig"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // TestPostgresCancelPendingUnpiped: on a PostgreSQL store without a
@@ -83,5 +85,34 @@ func pendingRequest(shopper, seller string) *payflow.PaymentRecord {
 		SellerCardID: seller, PayerCardID: shopper, Currency: "EUR", Amount: 10,
 		Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
 		ExpiresAt: t0.Add(time.Hour), CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+// TestNowAfterLastTimeKept: a now after the last time that a store keeps
+// (math.MaxInt64 nanoseconds since the Unix epoch, in 2262) is after every
+// time kept, that one included: a nonce that expires then is expired,
+// and a pending request that expires then is due.
+func TestNowAfterLastTimeKept(t *testing.T) {
+	last := time.Unix(0, math.MaxInt64)
+	now := last.Add(time.Second)
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			_, open := e.fresh(t)
+			s := sqlStore(t, open(t))
+			nonce := []byte("nonce expiring last")
+			require.NoError(t, s.Add(ctx, nonce, last))
+			assert.ErrorIs(t, s.Consume(ctx, nonce, now), pki.ErrNonce)
+
+			const shopper, seller = "8900000000000000001", "8900000000000000002"
+			p := pendingRequest(shopper, seller)
+			p.ExpiresAt = last
+			require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Insert: p}))
+			due, err := s.DuePayments(ctx, payflow.StatePending, now, 10)
+			require.NoError(t, err)
+			if assert.Len(t, due, 1) {
+				assert.Equal(t, p.ID, due[0].ID)
+			}
+		})
 	}
 }
