@@ -49,3 +49,33 @@ func TestCloseClosesStatements(t *testing.T) {
 	err = prepared.QueryRowContext(ctx, "8944000000000000001").Scan()
 	assert.ErrorContains(t, err, "statement is closed")
 }
+
+// TestStmtPreparedTwiceKeepsOne: of two calls that prepare one query at
+// once (here, the second runs between the first's preparation and its
+// keeping), the statement kept first is the one both use: the second
+// prepared is closed at once, and Close closes the one kept, leaving no
+// statement open.
+func TestStmtPreparedTwiceKeepsOne(t *testing.T) {
+	ctx := context.Background()
+	db := migrated(t, "twice.db")
+	s := sqlstate.New(db, db, sqlstate.SQLite, nil)
+	const id = "8944000000000000001"
+	var prepared []*sql.Stmt
+	sqlstate.OnPrepared(s, func(st *sql.Stmt) {
+		prepared = append(prepared, st)
+		if len(prepared) == 1 {
+			_, err := s.Card(ctx, id)
+			require.ErrorIs(t, err, payflow.ErrNotFound)
+		}
+	})
+	_, err := s.Card(ctx, id)
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	require.Len(t, prepared, 2)
+	assert.Equal(t, 1, sqlstate.Stmts(s), "statements kept")
+	// database/sql's error for a closed statement is not exported.
+	assert.ErrorContains(t, prepared[0].QueryRowContext(ctx, id).Scan(), "statement is closed", "the first prepared")
+	assert.ErrorIs(t, prepared[1].QueryRowContext(ctx, id).Scan(), sql.ErrNoRows, "the one kept")
+
+	require.NoError(t, s.Close())
+	assert.ErrorContains(t, prepared[1].QueryRowContext(ctx, id).Scan(), "statement is closed", "the one kept, after Close")
+}
