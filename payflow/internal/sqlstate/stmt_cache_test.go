@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"context"
 	"database/sql"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+	"github.com/casimpay/casimpay/payflow/sqlite"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // TestStmtPreparedOnce: a query is prepared on its first use and its
@@ -78,4 +81,33 @@ func TestStmtPreparedTwiceKeepsOne(t *testing.T) {
 
 	require.NoError(t, s.Close())
 	assert.ErrorContains(t, prepared[1].QueryRowContext(ctx, id).Scan(), "statement is closed", "the one kept, after Close")
+}
+
+// TestStmtOfEachPool: a query that a store without a Batcher runs on
+// both of its pools (the counter's read, in Advance on the reader and in
+// Accept's transaction on the writer) is prepared on each: a refused
+// Advance, which prepares it on the reader, is followed by an acceptance
+// refused with the counter held, not with the error of a statement of
+// the other pool.
+func TestStmtOfEachPool(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pools.db")
+	opened, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, opened.Close())
+	var pools [2]*sql.DB
+	for i := range pools {
+		pools[i], err = sql.Open("sqlite", path)
+		require.NoError(t, err)
+		defer pools[i].Close()
+	}
+	s := sqlstate.New(pools[0], pools[1], sqlstate.SQLite, nil)
+	defer s.Close()
+	const shopper, seller = "8900000000000000001", "8900000000000000002"
+	require.NoError(t, s.Advance(ctx, seller, 5))
+	var ce *pki.CounterError
+	require.ErrorAs(t, s.Advance(ctx, seller, 3), &ce)
+	err = s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 4, Insert: pendingRequest(shopper, seller)})
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, pki.CounterError{CardID: seller, Last: 5, Got: 4}, *ce)
 }
