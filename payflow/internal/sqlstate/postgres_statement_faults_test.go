@@ -3,6 +3,8 @@ package sqlstate_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -33,6 +35,27 @@ type pgStatements struct {
 
 func (ps pgStatements) dump(t *testing.T) map[string][]string { return ps.pf.dump(t) }
 
+// failed reports a statement's failure that came through the store's
+// CallErr (markedCallErr).
+func (ps pgStatements) failed(err error) bool {
+	return ps.stmtFaults.failed(err) && errors.Is(err, errCallErr)
+}
+
+// errCallErr is what markedCallErr wraps an error with.
+var errCallErr = errors.New("through CallErr")
+
+// markedCallErr is the CallErr of package postgres (pgconfig.WithContextErr)
+// whose errors of a statement that sqlfault failed also match errCallErr,
+// so that a test tells such an error that came through it from one
+// returned as the statement gave it.
+func markedCallErr(ctx context.Context, err error) error {
+	err = pgconfig.WithContextErr(ctx, err)
+	if !errors.Is(err, sqlfault.ErrStatement) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, errCallErr)
+}
+
 // statementPool returns a pool of pgx's database/sql connections to pf's
 // schema whose statements f numbers, closed when t ends.
 func (pf *pgFaults) statementPool(t *testing.T, f *sqlfault.Faults) *sql.DB {
@@ -47,7 +70,8 @@ func (pf *pgFaults) statementPool(t *testing.T, f *sqlfault.Faults) *sql.DB {
 // statements returns a function that empties the payflow tables (empty)
 // and returns a new store on them, and its pgStatements: the store of
 // sqlstate.NewPostgres over a statementPool, with the Pipeline of a store
-// of package postgres, opened for t, and that package's CallErr. Each
+// of package postgres, opened for t, and that package's CallErr, marked
+// (markedCallErr). Each
 // store is new, so that a call prepares its statements again, which are
 // numbered too; the one before is closed.
 func (pf *pgFaults) statements(t *testing.T) func() (*sqlstate.Store, faultDB) {
@@ -68,7 +92,7 @@ func (pf *pgFaults) statements(t *testing.T) func() (*sqlstate.Store, faultDB) {
 			s.Close()
 		}
 		pf.empty(t)
-		s = sqlstate.NewPostgres(db, sqlstate.PipelineOf(ps.Store), pgconfig.WithContextErr)
+		s = sqlstate.NewPostgres(db, sqlstate.PipelineOf(ps.Store), markedCallErr)
 		return s, pgStatements{stmtFaults{f}, pf}
 	}
 }
@@ -76,7 +100,8 @@ func (pf *pgFaults) statements(t *testing.T) func() (*sqlstate.Store, faultDB) {
 // TestPostgresStatementFaults: a call of the PostgreSQL store one of whose
 // statements through database/sql fails (its preparation, BEGIN, an
 // execution, a query, the read of a row after the first, or COMMIT) fails
-// with that statement's error and leaves every table as it was; a read
+// with that statement's error, which came through the store's CallErr,
+// and leaves every table as it was; a read
 // that follows a committed write (PutAsset's, NonceKey's) leaves the
 // tables as the call without a failure leaves them; made again, the call
 // does what it does when nothing fails. So for the reads that pgfault

@@ -3,6 +3,7 @@ package sqlstate_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/casimpay/casimpay/internal/pgconfig"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // TestPostgresCancelPendingUnpiped: on a PostgreSQL store without a
@@ -47,32 +49,28 @@ func TestPostgresCancelPendingUnpiped(t *testing.T) {
 // whose time of update is then the zero time, which is due at every now
 // (payflow.Store): DuePayments finds them at a time before 1970 too.
 func TestReenrolmentAtNoTimeCancelsDueAtEveryNow(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			ctx := context.Background()
-			_, open := e.fresh(t)
-			s := open(t)
-			const shopper, seller = "8900000000000000001", "8900000000000000002"
-			card := &payflow.CardRecord{ID: shopper, Chain: [][]byte{[]byte("cert")}, AdvSecret: bytes.Repeat([]byte{1}, 16)}
-			require.NoError(t, s.PutCard(ctx, card))
-			p := pendingRequest(shopper, seller)
-			require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Insert: p}))
-			card.Chain = [][]byte{[]byte("new cert")}
-			require.NoError(t, s.PutCard(ctx, card))
+	onEachEngine(t, func(t *testing.T, s payflow.Store) {
+		ctx := context.Background()
+		const shopper, seller = "8900000000000000001", "8900000000000000002"
+		card := &payflow.CardRecord{ID: shopper, Chain: [][]byte{[]byte("cert")}, AdvSecret: bytes.Repeat([]byte{1}, 16)}
+		require.NoError(t, s.PutCard(ctx, card))
+		p := pendingRequest(shopper, seller)
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Insert: p}))
+		card.Chain = [][]byte{[]byte("new cert")}
+		require.NoError(t, s.PutCard(ctx, card))
 
-			got, err := s.Payment(ctx, p.ID)
+		got, err := s.Payment(ctx, p.ID)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelled, got.State)
+		assert.True(t, got.UpdatedAt.IsZero(), "updated at %v", got.UpdatedAt)
+		for _, now := range []time.Time{time.Unix(-1_000_000_000, 0), t0} {
+			due, err := s.DuePayments(ctx, payflow.StateCancelled, now, 10)
 			require.NoError(t, err)
-			assert.Equal(t, payflow.StateCancelled, got.State)
-			assert.True(t, got.UpdatedAt.IsZero(), "updated at %v", got.UpdatedAt)
-			for _, now := range []time.Time{time.Unix(-1_000_000_000, 0), t0} {
-				due, err := s.DuePayments(ctx, payflow.StateCancelled, now, 10)
-				require.NoError(t, err)
-				if assert.Len(t, due, 1, "due at %v", now) {
-					assert.Equal(t, p.ID, due[0].ID)
-				}
+			if assert.Len(t, due, 1, "due at %v", now) {
+				assert.Equal(t, p.ID, due[0].ID)
 			}
-		})
-	}
+		}
+	})
 }
 
 // pendingRequest is request 1 of session 0xee, pending and unexpired at
@@ -83,5 +81,41 @@ func pendingRequest(shopper, seller string) *payflow.PaymentRecord {
 		SellerCardID: seller, PayerCardID: shopper, Currency: "EUR", Amount: 10,
 		Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
 		ExpiresAt: t0.Add(time.Hour), CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+// TestNowAfterLastTimeKept: a now after the last time that a store keeps
+// (math.MaxInt64 nanoseconds since the Unix epoch, in 2262) is after every
+// time kept, that one included: a nonce that expires then is expired,
+// and a pending request that expires then is due.
+func TestNowAfterLastTimeKept(t *testing.T) {
+	last := time.Unix(0, math.MaxInt64)
+	now := last.Add(time.Second)
+	onEachEngine(t, func(t *testing.T, ps payflow.Store) {
+		ctx := context.Background()
+		s := sqlStore(t, ps)
+		nonce := []byte("nonce expiring last")
+		require.NoError(t, s.Add(ctx, nonce, last))
+		assert.ErrorIs(t, s.Consume(ctx, nonce, now), pki.ErrNonce)
+
+		const shopper, seller = "8900000000000000001", "8900000000000000002"
+		p := pendingRequest(shopper, seller)
+		p.ExpiresAt = last
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Insert: p}))
+		due, err := s.DuePayments(ctx, payflow.StatePending, now, 10)
+		require.NoError(t, err)
+		if assert.Len(t, due, 1) {
+			assert.Equal(t, p.ID, due[0].ID)
+		}
+	})
+}
+
+// onEachEngine runs fn as a subtest of each engine, on a new store of it.
+func onEachEngine(t *testing.T, fn func(t *testing.T, s payflow.Store)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			_, open := e.fresh(t)
+			fn(t, open(t))
+		})
 	}
 }

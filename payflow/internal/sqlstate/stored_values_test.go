@@ -52,3 +52,20 @@ func readPayment(ctx context.Context, s *sqlstate.Store) error {
 	}
 	return err
 }
+
+// TestLongListsReadBack: a request whose legs are more than the CBOR
+// library's default limit of one array's elements (2^17) is read back
+// with all of them, rather than written and then unreadable.
+func TestLongListsReadBack(t *testing.T) {
+	onEachEngine(t, func(t *testing.T, s payflow.Store) {
+		ctx := context.Background()
+		const shopper, seller = "8900000000000000001", "8900000000000000002"
+		p := pendingRequest(shopper, seller)
+		p.Legs = make([]payflow.AssetLeg, 1<<17+1)
+		p.Legs[len(p.Legs)-1] = payflow.AssetLeg{Asset: "ticket", Amount: 1}
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: seller, Counter: 1, Insert: p}))
+		got, err := s.Payment(ctx, p.ID)
+		require.NoError(t, err)
+		assert.Equal(t, p.Legs, got.Legs)
+	})
+}
