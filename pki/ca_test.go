@@ -254,6 +254,29 @@ func TestChainOfCANamedAsItsIssuer(t *testing.T) {
 	assert.Len(t, verifyIssued(t, root, lower).Chain, 4)
 }
 
+// TestCASignedByItsKeyUnderAnotherName: a CA certificate signed by its
+// own key but naming another CA as its issuer (a CA renamed, certified
+// under its old name) is not a root: a root names itself. LoadCA takes it
+// as a CA below a root, whose chain holds its certificate.
+func TestCASignedByItsKeyUnderAnotherName(t *testing.T) {
+	key := newKey(t)
+	id, err := keyID(&key.PublicKey)
+	require.NoError(t, err)
+	old := caTemplateOf(func(c *x509.Certificate) { c.Subject, c.SubjectKeyId = pkix.Name{CommonName: "old name"}, id })
+	renamed := caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.SubjectKeyId = pkix.Name{CommonName: "new name"}, id
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+		c.CRLDistributionPoints = []string{"http://pki.example/old.crl"}
+	})
+	der := createCert(t, renamed, old, key.Public(), key)
+	c := mustParse(t, der)
+	require.NoError(t, c.CheckSignatureFrom(c), "signed by its own key")
+	require.Equal(t, id, c.AuthorityKeyId)
+	ca, err := LoadCA(key, der, nil, CAOptions{CRLURL: "http://pki.example/new.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{der}, ca.Chain())
+}
+
 // verifyIssued has ca issue a card certificate and verifies it, presented
 // with ca.Chain(), against root at t0 + 1h, with no CRL required and a
 // depth limit that admits the chain built, root included.
@@ -355,6 +378,19 @@ func TestLoadCACopiesItsInput(t *testing.T) {
 	assert.Equal(t, want[0], ca.DER())
 	assert.Equal(t, want[0], ca.Certificate().Raw)
 	assert.Equal(t, testICCID, verifyIssued(t, root, ca).CardID)
+}
+
+// TestCAReturnsCopies: a caller that changes what Chain or DER returned
+// changes nothing in the CA.
+func TestCAReturnsCopies(t *testing.T) {
+	h := newHierarchy(t)
+	want, der := h.ca.Chain(), h.ca.DER()
+	chain := h.ca.Chain()
+	clear(chain[0])
+	clear(h.ca.DER())
+	assert.Equal(t, want, h.ca.Chain())
+	assert.Equal(t, der, h.ca.DER())
+	assert.Equal(t, der, h.ca.Certificate().Raw)
 }
 
 func TestIssueCRL(t *testing.T) {
@@ -1279,6 +1315,22 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 	require.NoError(t, err)
 	leftKey := newKey(t)
 	left := below(freeCA, leftKey.Public(), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "left"} })
+	// wrongUpper is certified by upper but names another key as its
+	// issuer's; wrongMid, below it, certifies wrongLow.
+	wrongUpperKey, wrongMidKey, wrongLowKey := newKey(t), newKey(t), newKey(t)
+	wrongUpper := below(upper, wrongUpperKey.Public(), func(c *x509.Certificate) {
+		c.Subject, c.AuthorityKeyId = pkix.Name{CommonName: "wrong upper"}, []byte("another key identifier")
+	})
+	wrongMid := below(&CA{cert: mustParse(t, wrongUpper), key: wrongUpperKey, crlURL: "http://pki.example/wrong.crl"}, wrongMidKey.Public(),
+		func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "wrong mid"} })
+	wrongLow := below(&CA{cert: mustParse(t, wrongMid), key: wrongMidKey, crlURL: "http://pki.example/wrong.crl"}, wrongLowKey.Public(),
+		func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "wrong low"} })
+	// ownID, certified by mid, names its own key identifier as its
+	// issuer's, under a name that is not its own.
+	ownIDKey := newKey(t)
+	ownID := below(mid, ownIDKey.Public(), func(c *x509.Certificate) {
+		c.SubjectKeyId, c.AuthorityKeyId = []byte("own key identifier"), []byte("own key identifier")
+	})
 
 	for _, tt := range []struct {
 		name    string
@@ -1305,6 +1357,7 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 		{"issuer without CRL distribution points", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), noCRLDP)}, ErrUsage,
 			"issuer 1 " + crlDPWhy},
 		{"issuer not issued by the next", lowerKey, lower.DER(), [][]byte{upper.DER(), upper.DER(), other.ca.DER()}, ErrUsage, "issuer 1 is not issued by issuer 2"},
+		{"issuer naming another key as the next's", wrongLowKey, wrongLow, [][]byte{wrongMid, wrongUpper, upper.DER()}, ErrUsage, "issuer 1 is not issued by issuer 2"},
 		{"issuer left nothing to certify by the next", lowerKey, lower.DER(), [][]byte{mid.DER(), sub, h.ca.DER()}, ErrUsage,
 			"issuer 1 is left nothing to certify by the path length of issuer 2"},
 		{"issuer left nothing to certify by one farther", lowerKey, lower.DER(), [][]byte{left, free, one.DER()}, ErrUsage,
@@ -1327,6 +1380,7 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 		{"CA certificate a root with issuers", root.Signer(), root.DER(), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
 			"CA certificate is self-signed: a root, which has no issuers"},
 		{"CA certificate not issued by the nearest", lowerKey, lower.DER(), [][]byte{upper.DER()}, ErrUsage, "CA certificate is not issued by issuer 0"},
+		{"CA certificate naming its own key as its issuer's", ownIDKey, ownID, [][]byte{mid.DER(), upper.DER()}, ErrUsage, "CA certificate is not issued by issuer 0"},
 		{"CA certificate left nothing to certify", subKey, sub, h.ca.Chain(), ErrUsage,
 			"CA certificate is left nothing to certify by the path length of issuer 0"},
 		{"CA certificate left nothing to certify by an issuer farther", leftKey, left, [][]byte{free, one.DER()}, ErrUsage,
