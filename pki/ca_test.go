@@ -195,6 +195,41 @@ func TestIssueErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUsage)
 }
 
+// TestCAOptionsRefusals: NewRoot and NewIntermediate refuse (ErrInvalid)
+// options out of range, each for its reason: no CRL URL, a negative
+// validity (as IssueCard and IssuePlatform do), and revocations or a CRL
+// number, even the first, which only LoadCA restores.
+func TestCAOptionsRefusals(t *testing.T) {
+	h := newHierarchy(t)
+	const url = "http://pki.example/x.crl"
+	for _, tt := range []struct {
+		name   string
+		opts   CAOptions
+		reason string
+	}{
+		{"no CRL URL", CAOptions{}, "a CA needs a CRL URL"},
+		{"negative validity", CAOptions{CRLURL: url, Validity: -time.Hour}, "negative validity"},
+		{"CRL number 1", CAOptions{CRLURL: url, LastCRLNumber: 1}, "only LoadCA restores revocations and a CRL number"},
+		{"one revocation", CAOptions{CRLURL: url, Revoked: []Revocation{{Serial: big.NewInt(1), Time: t0}}}, "only LoadCA restores revocations and a CRL number"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := &Error{Err: ErrInvalid, Cert: -1, Reason: tt.reason}
+			tt.opts.Now = fixed(t0)
+			ca, err := NewRoot(newKey(t), tt.opts)
+			assert.Nil(t, ca)
+			assert.Equal(t, want, err, "NewRoot")
+			ca, err = h.root.NewIntermediate(newKey(t), tt.opts)
+			assert.Nil(t, ca)
+			assert.Equal(t, want, err, "NewIntermediate")
+		})
+	}
+	want := &Error{Err: ErrInvalid, Cert: -1, Reason: "negative validity"}
+	_, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: -time.Second})
+	assert.Equal(t, want, err)
+	_, err = h.ca.IssuePlatform(newKey(t).Public(), "platform", IssueOptions{Validity: -time.Second})
+	assert.Equal(t, want, err)
+}
+
 // TestChainOfCANamedAsItsIssuer: a CA whose subject is its issuer's is not
 // taken for a root: its chain holds its certificate and those above it,
 // and a card it issues verifies with that chain.
@@ -217,6 +252,29 @@ func TestChainOfCANamedAsItsIssuer(t *testing.T) {
 	assert.Empty(t, loaded.Chain())
 
 	assert.Len(t, verifyIssued(t, root, lower).Chain, 4)
+}
+
+// TestCASignedByItsKeyUnderAnotherName: a CA certificate signed by its
+// own key but naming another CA as its issuer (a CA renamed, certified
+// under its old name) is not a root: a root names itself. LoadCA takes it
+// as a CA below a root, whose chain holds its certificate.
+func TestCASignedByItsKeyUnderAnotherName(t *testing.T) {
+	key := newKey(t)
+	id, err := keyID(&key.PublicKey)
+	require.NoError(t, err)
+	old := caTemplateOf(func(c *x509.Certificate) { c.Subject, c.SubjectKeyId = pkix.Name{CommonName: "old name"}, id })
+	renamed := caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.SubjectKeyId = pkix.Name{CommonName: "new name"}, id
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+		c.CRLDistributionPoints = []string{"http://pki.example/old.crl"}
+	})
+	der := createCert(t, renamed, old, key.Public(), key)
+	c := mustParse(t, der)
+	require.NoError(t, c.CheckSignatureFrom(c), "signed by its own key")
+	require.Equal(t, id, c.AuthorityKeyId)
+	ca, err := LoadCA(key, der, nil, CAOptions{CRLURL: "http://pki.example/new.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{der}, ca.Chain())
 }
 
 // verifyIssued has ca issue a card certificate and verifies it, presented
@@ -320,6 +378,19 @@ func TestLoadCACopiesItsInput(t *testing.T) {
 	assert.Equal(t, want[0], ca.DER())
 	assert.Equal(t, want[0], ca.Certificate().Raw)
 	assert.Equal(t, testICCID, verifyIssued(t, root, ca).CardID)
+}
+
+// TestCAReturnsCopies: a caller that changes what Chain or DER returned
+// changes nothing in the CA.
+func TestCAReturnsCopies(t *testing.T) {
+	h := newHierarchy(t)
+	want, der := h.ca.Chain(), h.ca.DER()
+	chain := h.ca.Chain()
+	clear(chain[0])
+	clear(h.ca.DER())
+	assert.Equal(t, want, h.ca.Chain())
+	assert.Equal(t, der, h.ca.DER())
+	assert.Equal(t, der, h.ca.Certificate().Raw)
 }
 
 func TestIssueCRL(t *testing.T) {
@@ -935,6 +1006,70 @@ func TestValidityUnderASecond(t *testing.T) {
 	assert.Equal(t, t0.Add(time.Second), root.Certificate().NotAfter)
 }
 
+// TestValidityFromTheSecond: a certificate starts at its CA's clock to
+// the second, and its validity counts from there: a clock 700 ms into a
+// second and a validity of 1.5 s give a certificate of t0 to t0 + 1 s,
+// for a root, a CA below it, a card and the platform.
+func TestValidityFromTheSecond(t *testing.T) {
+	const validity = 1500 * time.Millisecond
+	now := fixed(t0.Add(700 * time.Millisecond))
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: now, Validity: validity})
+	require.NoError(t, err)
+	h := newHierarchyAt(t, now)
+	ca, err := h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/x.crl", Now: now, Validity: validity})
+	require.NoError(t, err)
+	card, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{Validity: validity})
+	require.NoError(t, err)
+	platform, err := h.ca.IssuePlatform(newKey(t).Public(), "platform", IssueOptions{Validity: validity})
+	require.NoError(t, err)
+	asked, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: t0.Add(time.Hour + 700*time.Millisecond), Validity: validity})
+	require.NoError(t, err)
+	for name, c := range map[string]*x509.Certificate{
+		"root": root.Certificate(), "CA": ca.Certificate(), "card": mustParse(t, card), "platform": mustParse(t, platform),
+	} {
+		assert.Equal(t, t0, c.NotBefore, name)
+		assert.Equal(t, t0.Add(time.Second), c.NotAfter, name)
+	}
+	c := mustParse(t, asked)
+	assert.Equal(t, t0.Add(time.Hour), c.NotBefore, "a NotBefore asked for")
+	assert.Equal(t, t0.Add(time.Hour+time.Second), c.NotAfter, "a NotBefore asked for")
+}
+
+// TestSignatureAlgorithm: every certificate a CA signs, its own as a root
+// included, is signed with ecdsa-with-SHA256 (PROTOCOL.md §4.1), whatever
+// the curve of the CA's key: crypto/x509 would pick ecdsa-with-SHA384 for
+// a P-384 key.
+func TestSignatureAlgorithm(t *testing.T) {
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	root, err := NewRoot(p384, CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	caKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	ca, err := root.NewIntermediate(caKey, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	platform, err := ca.IssuePlatform(newKey(t).Public(), "platform", IssueOptions{})
+	require.NoError(t, err)
+	for name, c := range map[string]*x509.Certificate{
+		"root": root.Certificate(), "CA": ca.Certificate(), "card": mustParse(t, card), "platform": mustParse(t, platform),
+	} {
+		assert.Equal(t, x509.ECDSAWithSHA256, c.SignatureAlgorithm, name)
+	}
+}
+
+// TestSerialNumberDrawnAgain: a draw of the random source that makes a
+// serial number of zero (its first bit, the sign's, cleared) is drawn
+// again: the serial number is positive, here 127 bits of ones.
+func TestSerialNumberDrawnAgain(t *testing.T) {
+	zero := append([]byte{0x80}, make([]byte, 15)...)
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Rand: io.MultiReader(bytes.NewReader(zero), allOnes{})})
+	require.NoError(t, err)
+	want := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 127), big.NewInt(1))
+	assert.Equal(t, want, root.Certificate().SerialNumber)
+}
+
 // TestNewIntermediateWithinIssuersPathLength: NewIntermediate refuses
 // (ErrUsage) a CA below an issuer whose chain has no room for it, counting
 // the path length of every CA above the issuer, the root's included, and
@@ -978,8 +1113,13 @@ func TestNewIntermediateWithinIssuersPathLength(t *testing.T) {
 	require.NoError(t, err)
 	ca2, err = sub(ca1, "ca2", -1)
 	require.NoError(t, err)
+	for _, ca := range []*CA{ca1, ca2} {
+		assert.Equal(t, -1, ca.Certificate().MaxPathLen, "no limit asked, none left by the CAs above")
+	}
 	ca3, err := sub(ca2, "ca3", 0)
 	require.NoError(t, err)
+	assert.Equal(t, 0, ca3.Certificate().MaxPathLen, "the profile's path length of an intermediate")
+	assert.True(t, ca3.Certificate().MaxPathLenZero)
 	assert.Len(t, verifyIssued(t, root, ca3).Chain, 5, "three CAs under a root without a limit")
 }
 
@@ -1175,6 +1315,22 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 	require.NoError(t, err)
 	leftKey := newKey(t)
 	left := below(freeCA, leftKey.Public(), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "left"} })
+	// wrongUpper is certified by upper but names another key as its
+	// issuer's; wrongMid, below it, certifies wrongLow.
+	wrongUpperKey, wrongMidKey, wrongLowKey := newKey(t), newKey(t), newKey(t)
+	wrongUpper := below(upper, wrongUpperKey.Public(), func(c *x509.Certificate) {
+		c.Subject, c.AuthorityKeyId = pkix.Name{CommonName: "wrong upper"}, []byte("another key identifier")
+	})
+	wrongMid := below(&CA{cert: mustParse(t, wrongUpper), key: wrongUpperKey, crlURL: "http://pki.example/wrong.crl"}, wrongMidKey.Public(),
+		func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "wrong mid"} })
+	wrongLow := below(&CA{cert: mustParse(t, wrongMid), key: wrongMidKey, crlURL: "http://pki.example/wrong.crl"}, wrongLowKey.Public(),
+		func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "wrong low"} })
+	// ownID, certified by mid, names its own key identifier as its
+	// issuer's, under a name that is not its own.
+	ownIDKey := newKey(t)
+	ownID := below(mid, ownIDKey.Public(), func(c *x509.Certificate) {
+		c.SubjectKeyId, c.AuthorityKeyId = []byte("own key identifier"), []byte("own key identifier")
+	})
 
 	for _, tt := range []struct {
 		name    string
@@ -1201,6 +1357,7 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 		{"issuer without CRL distribution points", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), noCRLDP)}, ErrUsage,
 			"issuer 1 " + crlDPWhy},
 		{"issuer not issued by the next", lowerKey, lower.DER(), [][]byte{upper.DER(), upper.DER(), other.ca.DER()}, ErrUsage, "issuer 1 is not issued by issuer 2"},
+		{"issuer naming another key as the next's", wrongLowKey, wrongLow, [][]byte{wrongMid, wrongUpper, upper.DER()}, ErrUsage, "issuer 1 is not issued by issuer 2"},
 		{"issuer left nothing to certify by the next", lowerKey, lower.DER(), [][]byte{mid.DER(), sub, h.ca.DER()}, ErrUsage,
 			"issuer 1 is left nothing to certify by the path length of issuer 2"},
 		{"issuer left nothing to certify by one farther", lowerKey, lower.DER(), [][]byte{left, free, one.DER()}, ErrUsage,
@@ -1223,6 +1380,7 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 		{"CA certificate a root with issuers", root.Signer(), root.DER(), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
 			"CA certificate is self-signed: a root, which has no issuers"},
 		{"CA certificate not issued by the nearest", lowerKey, lower.DER(), [][]byte{upper.DER()}, ErrUsage, "CA certificate is not issued by issuer 0"},
+		{"CA certificate naming its own key as its issuer's", ownIDKey, ownID, [][]byte{mid.DER(), upper.DER()}, ErrUsage, "CA certificate is not issued by issuer 0"},
 		{"CA certificate left nothing to certify", subKey, sub, h.ca.Chain(), ErrUsage,
 			"CA certificate is left nothing to certify by the path length of issuer 0"},
 		{"CA certificate left nothing to certify by an issuer farther", leftKey, left, [][]byte{free, one.DER()}, ErrUsage,
@@ -1443,6 +1601,7 @@ func TestRootValidityEncodable(t *testing.T) {
 		{"ends in 10000", time.Date(9999, 6, 1, 0, 0, 0, 0, time.UTC), 0, ErrInvalid},
 		{"ends a second after 9999", last, time.Second, ErrInvalid},
 		{"starts in -1", time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC), time.Hour, ErrInvalid},
+		{"starts in -1, ends in 0", time.Date(-1, 12, 31, 23, 30, 0, 0, time.UTC), time.Hour, ErrInvalid},
 		{"ends in the last second of 9999", last.Add(-time.Second), time.Second, nil},
 		{"starts in the year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Hour, nil},
 	} {
@@ -1475,6 +1634,7 @@ func TestCRLURLOutOfRange(t *testing.T) {
 		{"http://", "is not an http or https URL with a host"},
 		{"http:pki.example/card.crl", "is not an http or https URL with a host"},
 		{"https:///card.crl", "is not an http or https URL with a host"},
+		{"http://pki.example/%zz.crl", "is not an http or https URL with a host"},
 		{"http://pki.example/\u00e9.crl", "has a character other than printable ASCII, which a URI does not hold"},
 		{"http://pki.example/card crl", "has a character other than printable ASCII, which a URI does not hold"},
 		{"http://pki.example/card.crl\x7f", "has a character other than printable ASCII, which a URI does not hold"},
@@ -1649,17 +1809,26 @@ func TestCheckIssueCardCertificateSize(t *testing.T) {
 			over := withURL(hi)
 			checked := over.CheckIssueCard(testICCID, IssueOptions{})
 			requireCertificateSize(t, checked, "an octet over")
+			// Counted with the longest serial number, not one drawn (one
+			// in 128 is an octet shorter).
+			for range 2000 {
+				require.Equal(t, checked, over.CheckIssueCard(testICCID, IssueOptions{}))
+			}
 			for range 8 {
 				card, err := over.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
 				assert.Equal(t, checked, err, "IssueCard refuses as CheckIssueCard, whatever the key")
 				assert.Nil(t, card)
 			}
 
+			// A signature of the longest encoding, of two integers of a
+			// leading zero octet, comes once in four: 64 of them hold one
+			// but once in 10^8.
 			ca := withURL(lo)
 			longest := 0
-			for i := 0; i < 256 && longest < MaxCertificateSize; i++ {
+			for range 64 {
 				card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
 				require.NoError(t, err)
+				require.LessOrEqual(t, len(card), MaxCertificateSize)
 				longest = max(longest, len(card))
 			}
 			assert.Equal(t, MaxCertificateSize, longest, "the longest signature makes a certificate of the limit")
