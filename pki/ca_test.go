@@ -1821,11 +1821,11 @@ func TestCheckIssueCardCertificateSize(t *testing.T) {
 			}
 
 			// A signature of the longest encoding, of two integers of a
-			// leading zero octet, comes once in four: 64 of them hold one
-			// but once in 10^8.
+			// leading zero octet, comes once in four: 128 of them hold one
+			// but once in 10^16.
 			ca := withURL(lo)
 			longest := 0
-			for range 64 {
+			for range 128 {
 				card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
 				require.NoError(t, err)
 				require.LessOrEqual(t, len(card), MaxCertificateSize)
