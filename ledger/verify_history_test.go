@@ -721,3 +721,34 @@ func TestVerifyPassesReleaseNamingNoHoldAtAnotherTimestamp(t *testing.T) {
 	})
 	assertVerifyStore(t, unnamedAt(s, ledger.IDFromUint64(1), p.ExpiresAt()), nil)
 }
+
+// accountRestampTx reads transfer id, among the transfers of an account,
+// stamped ts: a row that the scan of every transfer reads otherwise.
+type accountRestampTx struct {
+	ledger.ReadTx
+	id ledger.ID
+	ts uint64
+}
+
+func (tx accountRestampTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	trs, err := tx.ReadTx.AccountTransfers(f)
+	for i := range trs {
+		if trs[i].ID == tx.id {
+			trs[i].Timestamp = tx.ts
+		}
+	}
+	return trs, err
+}
+
+// TestVerifyHoldsOnlyThePendingTransferItRead checks that Verify counts a
+// pending transfer that the transfers of an account read at another
+// timestamp than the scan of every transfer in the account's balances
+// without holding it: a later row that releases it is found.
+func TestVerifyHoldsOnlyThePendingTransferItRead(t *testing.T) {
+	p := heldFor(10, 3, 3, 1)
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil, creditsRow(5, 3, 10), creditsRow(p.ExpiresAt(), 0, 10))
+	restamped := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return accountRestampTx{tx, p.ID, 5} }}
+	assert.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
+		"balance history row at %d (no transfer of it) has dp=0 dpo=0 cp=0 cpo=0, which the release of no expired hold gives from dp=0 dpo=0 cp=3 cpo=0",
+		p.ExpiresAt())}}, verifyProblems(t, restamped))
+}
