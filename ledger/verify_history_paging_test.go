@@ -248,3 +248,54 @@ func TestVerifyFindsReleaseNamingAHoldReleasedBefore(t *testing.T) {
 	assert.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(1), Detail: detail}, {AccountID: ledger.IDFromUint64(2), Detail: detail}},
 		verifyProblems(t, named))
 }
+
+// limitPageTx reads, as the transfers of account 2 and as its balance
+// history rows, a full page (BatchMax) of transfers of zero from 1 to 2,
+// the last at TimestampLimit, each with its row; it records the least
+// timestamp of each read of transfers, and fails any read of them past
+// the first.
+type limitPageTx struct {
+	ledger.ReadTx
+	reads *[]uint64
+}
+
+// limitPage returns the transfers of limitPageTx and their rows.
+func limitPage() ([]ledger.Transfer, []ledger.BalanceRow) {
+	trs := make([]ledger.Transfer, ledger.BatchMax)
+	rows := make([]ledger.BalanceRow, ledger.BatchMax)
+	for i := range trs {
+		trs[i] = transfer(100+uint64(i), 0)
+		trs[i].Timestamp = ledger.TimestampLimit - uint64(ledger.BatchMax-1-i)
+		rows[i] = creditsRow(trs[i].Timestamp, 0, 100+uint64(i))
+	}
+	return trs, rows
+}
+
+func (tx limitPageTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	if *tx.reads = append(*tx.reads, f.TimestampMin); len(*tx.reads) > 1 {
+		return nil, errLostConnection
+	}
+	trs, _ := limitPage()
+	return trs, nil
+}
+
+func (tx limitPageTx) BalanceRows(account ledger.ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
+	if from != 0 {
+		return nil, nil
+	}
+	_, rows := limitPage()
+	return rows, nil
+}
+
+// TestVerifyReadsNoTransfersPastTheTimestampLimit checks that Verify
+// reads no transfers of an account past a full page that ends at
+// TimestampLimit: none can follow it (and a read from past it is out of
+// the SQL stores' range).
+func TestVerifyReadsNoTransfersPastTheTimestampLimit(t *testing.T) {
+	s := heldHistory(t, ledger.PendingActive, nil, nil)
+	var reads []uint64
+	page := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return limitPageTx{tx, &reads} }}
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", lastTimestamp(t, s), ledger.TimestampLimit)}},
+		verifyProblems(t, page))
+	assert.Equal(t, []uint64{1}, reads)
+}

@@ -511,3 +511,244 @@ func BenchmarkVerifyExpiredHolds(b *testing.B) {
 	}
 	cputime.Report(b, start)
 }
+
+// heldHistory returns a store, written behind the ledger's back, with
+// account 1, and account 2 with AccountHistory, the pending transfers ps
+// from 1 to 2 with states of status (see hold), the transfers others as
+// they are, and rows, the balance history rows of account 2 (see
+// creditsRow).
+func heldHistory(t *testing.T, status ledger.PendingStatus, ps, others []ledger.Transfer, rows ...ledger.BalanceRow) *memory.Store {
+	t.Helper()
+	s := memory.New()
+	tamper(t, s, func(tx ledger.Tx) error {
+		return tx.InsertAccounts([]ledger.Account{
+			{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1, Timestamp: 1},
+			{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1, Flags: ledger.AccountHistory, Timestamp: 2},
+		})
+	})
+	tamper(t, s, func(tx ledger.Tx) error { return hold(tx, ps, status) })
+	tamper(t, s, func(tx ledger.Tx) error { return errors.Join(tx.InsertTransfers(others), tx.InsertBalances(rows)) })
+	return s
+}
+
+// heldFor returns a pending transfer id of amount from 1 to 2 stamped ts
+// that expires timeout seconds later.
+func heldFor(id, amount, ts uint64, timeout uint32) ledger.Transfer {
+	p := transfer(id, amount)
+	p.Flags, p.Timeout, p.Timestamp = ledger.TransferPending, timeout, ts
+	return p
+}
+
+// creditsRow returns a balance history row of account 2 at ts with
+// credits pending cp, naming transfer id.
+func creditsRow(ts, cp, id uint64) ledger.BalanceRow {
+	return ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: ledger.IDFromUint64(2), CreditsPending: cp, Timestamp: ts},
+		TransferID: ledger.IDFromUint64(id)}
+}
+
+// unnamedAt returns s with the balance history row of account at ts
+// naming no transfer, as a release written before the SQL stores'
+// migration 0002 (which no store takes now).
+func unnamedAt(s ledger.Store, account ledger.ID, ts uint64) ledger.Store {
+	return editRows(s, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
+		for i := range rows {
+			if rows[i].AccountID == account && rows[i].Timestamp == ts {
+				rows[i].TransferID = ledger.ID{}
+			}
+		}
+		return rows
+	})
+}
+
+// assertVerifyStore asserts that Verify of a Ledger over s finds the
+// problems want, or none when want is nil.
+func assertVerifyStore(t *testing.T, s ledger.Store, want []ledger.Problem) {
+	t.Helper()
+	l, err := ledger.New(s, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	assertVerify(t, l, want)
+}
+
+// TestVerifyChecksRowsAtTheTimestampLimit checks that Verify passes the
+// release of a hold, and a transfer, at TimestampLimit in a balance
+// history, and reports a row above it alone, though the row is not a
+// release either.
+func TestVerifyChecksRowsAtTheTimestampLimit(t *testing.T) {
+	two := ledger.IDFromUint64(2)
+	p := heldFor(10, 3, 3, 1)
+	t.Run("release_at_limit", func(t *testing.T) {
+		assertVerifyStore(t, heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil,
+			creditsRow(3, 3, 10), creditsRow(ledger.TimestampLimit, 0, 10)), nil)
+	})
+	t.Run("above_limit", func(t *testing.T) {
+		s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil, creditsRow(3, 3, 10), creditsRow(ledger.TimestampLimit+1, 1, 10))
+		assert.Equal(t, []ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
+			"balance history row at %d, above the timestamp limit", ledger.TimestampLimit+1)}, lastAboveTheLimit}, verifyProblems(t, s))
+	})
+	t.Run("transfer_at_limit", func(t *testing.T) {
+		tr := transfer(10, 3)
+		tr.Timestamp = ledger.TimestampLimit
+		s := heldHistory(t, ledger.PendingActive, nil, nil)
+		postPlain(t, s, tr)
+		tamper(t, s, func(tx ledger.Tx) error {
+			return tx.InsertBalances([]ledger.BalanceRow{{TransferID: tr.ID,
+				AccountBalance: ledger.AccountBalance{AccountID: two, CreditsPosted: 3, Timestamp: tr.Timestamp}}})
+		})
+		assertVerifyStore(t, s, nil)
+	})
+}
+
+// TestVerifyFindsReleaseOfAnActiveHold checks that Verify finds a balance
+// history row, past the expiry of a hold, that releases it, though its
+// state is active: only an expired hold is released.
+func TestVerifyFindsReleaseOfAnActiveHold(t *testing.T) {
+	p := heldFor(10, 3, 3, 1)
+	s := heldHistory(t, ledger.PendingActive, []ledger.Transfer{p}, nil, creditsRow(3, 3, 10), creditsRow(p.ExpiresAt()+1, 0, 10))
+	assert.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
+		"balance history row at %d (no transfer of it) has dp=0 dpo=0 cp=0 cpo=0, which the release of no expired hold gives from dp=0 dpo=0 cp=3 cpo=0",
+		p.ExpiresAt()+1)}}, verifyProblems(t, s))
+}
+
+// TestVerifyFindsReleaseNamingAHoldReleasedUnnamed checks that Verify
+// finds a release row that names a hold (10) that an earlier row,
+// naming none, released, where the release of another (11) gives its
+// balances.
+func TestVerifyFindsReleaseNamingAHoldReleasedUnnamed(t *testing.T) {
+	p10, p11 := heldFor(10, 3, 3, 1), heldFor(11, 3, 4, 1)
+	at := p11.ExpiresAt()
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p10, p11}, nil,
+		creditsRow(3, 3, 10), creditsRow(4, 6, 11), creditsRow(at, 3, 10), creditsRow(at+1, 0, 10))
+	assert.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
+		"balance history row at %d releases %v, but names transfer %v", at+1, p11.ID, p10.ID)}},
+		verifyProblems(t, unnamedAt(s, ledger.IDFromUint64(2), at)))
+}
+
+// TestVerifyReplaysVoidOfAHoldReleasedBefore checks that Verify finds the
+// void of a hold after its release, and replays it in the balance history
+// without releasing the hold again.
+func TestVerifyReplaysVoidOfAHoldReleasedBefore(t *testing.T) {
+	p := heldFor(10, 3, 3, 1)
+	void := transfer(12, 3)
+	void.Flags, void.PendingID, void.Timestamp = ledger.TransferVoidPendingTransfer, p.ID, p.ExpiresAt()+1
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, []ledger.Transfer{void},
+		creditsRow(3, 3, 10), creditsRow(p.ExpiresAt(), 0, 10), creditsRow(void.Timestamp, 0, 12))
+	assert.Equal(t, []ledger.Problem{
+		{TransferID: void.ID, Detail: fmt.Sprintf("resolves %v, which expired at %d", p.ID, p.ExpiresAt())},
+		{TransferID: void.ID, Detail: fmt.Sprintf("pending transfer %v is expired, want voided", p.ID)},
+		{TransferID: p.ID, Detail: "pending transfer is expired but resolved 1 time(s)"}}, verifyProblems(t, s))
+}
+
+// TestVerifyReleasesHoldsInExpiryOrder checks that Verify takes a release
+// row that names no hold for the release of the first hold, by expiry,
+// whose release gives its balances (12, not 11, which expires later but
+// was created first), though that one is not the first held (10).
+func TestVerifyReleasesHoldsInExpiryOrder(t *testing.T) {
+	p10, p11, p12 := heldFor(10, 7, 3, 1), heldFor(11, 5, 4, 3), heldFor(12, 5, 5, 2)
+	rows := []ledger.BalanceRow{creditsRow(3, 7, 10), creditsRow(4, 12, 11), creditsRow(5, 17, 12),
+		creditsRow(p12.ExpiresAt()+1, 12, 12), creditsRow(p12.ExpiresAt()+2, 5, 10), creditsRow(p11.ExpiresAt(), 0, 11)}
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p10, p11, p12}, nil, rows...)
+	assertVerifyStore(t, unnamedAt(s, ledger.IDFromUint64(2), p12.ExpiresAt()+1), nil)
+}
+
+// TestVerifyReleasesHoldsOfOneExpiryInTimestampOrder checks that Verify
+// takes a release row that names no hold, among holds of the same expiry
+// and amount, for the release of the first created of those held (11,
+// once 10 is released), and finds a later row that names that one.
+func TestVerifyReleasesHoldsOfOneExpiryInTimestampOrder(t *testing.T) {
+	p10, p11, p12 := heldFor(10, 5, 1e9, 3), heldFor(11, 5, 2e9, 2), heldFor(12, 5, 3e9, 1)
+	at := p10.ExpiresAt()
+	require.Equal(t, []uint64{at, at}, []uint64{p11.ExpiresAt(), p12.ExpiresAt()})
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p10, p11, p12}, nil, creditsRow(1e9, 5, 10), creditsRow(2e9, 10, 11),
+		creditsRow(3e9, 15, 12), creditsRow(at, 10, 10), creditsRow(at+1, 5, 11), creditsRow(at+2, 0, 11))
+	assert.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
+		"balance history row at %d releases %v, but names transfer %v", at+2, p12.ID, p11.ID)}},
+		verifyProblems(t, unnamedAt(s, ledger.IDFromUint64(2), at+1)))
+}
+
+// TestVerifyFindsBalancesOfAccountWithoutHistoryRows checks that Verify
+// finds the stored balances of an account with AccountHistory that no
+// transfer names, and that has no balance history row, as those of any
+// account: the empty history is not another problem.
+func TestVerifyFindsBalancesOfAccountWithoutHistoryRows(t *testing.T) {
+	s := heldHistory(t, ledger.PendingActive, nil, nil)
+	tamper(t, s, func(tx ledger.Tx) error {
+		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(2)})
+		if err != nil {
+			return err
+		}
+		a[0].CreditsPosted = 3
+		return tx.UpdateAccounts(a)
+	})
+	assert.Equal(t, []ledger.Problem{
+		{AccountID: ledger.IDFromUint64(2), Detail: "stored balances dp=0 dpo=0 cp=0 cpo=3, transfers give dp=0 dpo=0 cp=0 cpo=0"},
+		{Detail: "ledger 978: debits posted [0 0] differ from credits posted [0 3]"}}, verifyProblems(t, s))
+}
+
+// TestVerifyFindsLastTimestampBehindARelease: the timestamp of a balance
+// history row that releases a hold, past every other stored timestamp,
+// counts among the stored ones: a last timestamp below it is a problem.
+func TestVerifyFindsLastTimestampBehindARelease(t *testing.T) {
+	p := heldFor(10, 3, 3, 1)
+	at := p.ExpiresAt() + 5
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil, creditsRow(3, 3, 10), creditsRow(at, 0, 10))
+	assertVerifyStore(t, s, nil)
+	behind := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return lastTx{tx, at - 1} }}
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", at-1, at)}},
+		verifyProblems(t, behind))
+}
+
+// TestVerifyPassesReleaseNamingNoHoldAtAnotherTimestamp checks that
+// Verify passes the release of a hold in the history of one of its
+// accounts at another timestamp than in that of the other, when that row
+// names no hold: such a release is not identified for certain.
+func TestVerifyPassesReleaseNamingNoHoldAtAnotherTimestamp(t *testing.T) {
+	p := heldFor(10, 3, 3, 1)
+	debits := func(ts, dp, id uint64) ledger.BalanceRow {
+		row := creditsRow(ts, 0, id)
+		row.AccountID, row.DebitsPending = ledger.IDFromUint64(1), dp
+		return row
+	}
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil,
+		debits(3, 3, 10), debits(p.ExpiresAt(), 0, 10), creditsRow(3, 3, 10), creditsRow(p.ExpiresAt()+1, 0, 10))
+	tamper(t, s, func(tx ledger.Tx) error {
+		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+		if err != nil {
+			return err
+		}
+		a[0].Flags |= ledger.AccountHistory
+		return tx.UpdateAccounts(a)
+	})
+	assertVerifyStore(t, unnamedAt(s, ledger.IDFromUint64(1), p.ExpiresAt()), nil)
+}
+
+// accountRestampTx reads transfer id, among the transfers of an account,
+// stamped ts: a row that the scan of every transfer reads otherwise.
+type accountRestampTx struct {
+	ledger.ReadTx
+	id ledger.ID
+	ts uint64
+}
+
+func (tx accountRestampTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	trs, err := tx.ReadTx.AccountTransfers(f)
+	for i := range trs {
+		if trs[i].ID == tx.id {
+			trs[i].Timestamp = tx.ts
+		}
+	}
+	return trs, err
+}
+
+// TestVerifyHoldsOnlyThePendingTransferItRead checks that Verify counts a
+// pending transfer that the transfers of an account read at another
+// timestamp than the scan of every transfer in the account's balances
+// without holding it: a later row that releases it is found.
+func TestVerifyHoldsOnlyThePendingTransferItRead(t *testing.T) {
+	p := heldFor(10, 3, 3, 1)
+	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil, creditsRow(5, 3, 10), creditsRow(p.ExpiresAt(), 0, 10))
+	restamped := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return accountRestampTx{tx, p.ID, 5} }}
+	assert.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
+		"balance history row at %d (no transfer of it) has dp=0 dpo=0 cp=0 cpo=0, which the release of no expired hold gives from dp=0 dpo=0 cp=3 cpo=0",
+		p.ExpiresAt())}}, verifyProblems(t, restamped))
+}

@@ -92,20 +92,32 @@ func TestVerifyReturnsTheStoresErrorReadingAccounts(t *testing.T) {
 // TestVerifyFindsLimitFlagBrokenByStoredBalances flags the accounts of
 // verifySetup (1 debited dp=4 dpo=5, 2 credited cp=4 cpo=5 by transfers 10
 // and 11) with the limit each breaks: at the creation of each transfer,
-// and in the stored balances.
+// and in the stored balances; also after a transfer of 5 from 2 to 1,
+// which posts as much on the other side as each has posted, so that each
+// breaks its limit with its pending balance alone.
 func TestVerifyFindsLimitFlagBrokenByStoredBalances(t *testing.T) {
 	tests := []struct {
 		id    uint64
 		flag  ledger.AccountFlags
+		back  bool   // a transfer of 5 from 2 to 1 first
 		taken string // by each transfer
 		want  string // of the account
 	}{
-		{1, ledger.AccountDebitsMustNotExceedCredits, "takes the debits of account %v to %d, past its credits 0", "debits 9 exceed credits 0"},
-		{2, ledger.AccountCreditsMustNotExceedDebits, "takes the credits of account %v to %d, past its debits 0", "credits 9 exceed debits 0"},
+		{1, ledger.AccountDebitsMustNotExceedCredits, false, "takes the debits of account %v to %d, past its credits 0", "debits 9 exceed credits 0"},
+		{2, ledger.AccountCreditsMustNotExceedDebits, false, "takes the credits of account %v to %d, past its debits 0", "credits 9 exceed debits 0"},
+		{1, ledger.AccountDebitsMustNotExceedCredits, true, "takes the debits of account %v to %d, past its credits 0", "debits 9 exceed credits 5"},
+		{2, ledger.AccountCreditsMustNotExceedDebits, true, "takes the credits of account %v to %d, past its debits 0", "credits 9 exceed debits 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			_, s := verifySetup(t)
+			l, s := verifySetup(t)
+			if tt.back {
+				back := transfer(12, 5)
+				back.DebitAccountID, back.CreditAccountID = back.CreditAccountID, back.DebitAccountID
+				res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{back})
+				require.NoError(t, err)
+				require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			}
 			id := ledger.IDFromUint64(tt.id)
 			tamper(t, s, func(tx ledger.Tx) error {
 				a, err := tx.Accounts([]ledger.ID{id})

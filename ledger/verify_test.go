@@ -514,13 +514,24 @@ func TestVerifyFindsResolutionUnlikeItsPendingTransfer(t *testing.T) {
 			[]string{fmt.Sprintf("has ledger 978 and code 2, its pending transfer %v ledger 978 and code 1", p11)}},
 		{"void_code", with(void, 4, func(r *ledger.Transfer) { r.Code = 2 }),
 			[]string{fmt.Sprintf("has ledger 978 and code 2, its pending transfer %v ledger 978 and code 1", p11)}},
+		{"void_debit_account", with(void, 4, func(r *ledger.Transfer) { r.DebitAccountID = ledger.IDFromUint64(3) }),
+			[]string{fmt.Sprintf("has other accounts than its pending transfer %v", p11)}},
+		{"void_credit_account", with(void, 4, func(r *ledger.Transfer) { r.CreditAccountID = ledger.IDFromUint64(3) }),
+			[]string{fmt.Sprintf("has other accounts than its pending transfer %v", p11)}},
+		{"post_code_zero", with(post, 4, func(r *ledger.Transfer) { r.Code = 0 }),
+			[]string{fmt.Sprintf("has ledger 978 and code 0, its pending transfer %v ledger 978 and code 1", p11)}},
 		{"void_ledger", with(void, 4, func(r *ledger.Transfer) { r.Ledger = 840 }), []string{
 			"ledger 840 differs from its accounts'",
 			fmt.Sprintf("has ledger 840 and code 1, its pending transfer %v ledger 978 and code 1", p11)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, s := verifySetup(t)
+			l, s := verifySetup(t)
+			// Account 3, which transfers do not name, is there to be named
+			// instead of one of the hold's.
+			res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
 			resolveHold(t, s, tt.r)
 			var want []ledger.Problem
 			for _, d := range tt.detail {
@@ -1462,6 +1473,12 @@ func TestVerifyFindsLimitBrokenWhenTransferWasCreated(t *testing.T) {
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, []ledger.Problem{
 				{TransferID: ledger.IDFromUint64(22), Detail: fmt.Sprintf("takes the debits of account %v to %d, above the limit", one, ledger.AmountLimit+1)},
 				{TransferID: ledger.IDFromUint64(22), Detail: fmt.Sprintf("takes the credits of account %v to %d, above the limit", two, ledger.AmountLimit+1)}}},
+		// A pending credit counts only once posted.
+		{"debits_past_pending_credit", []ledger.Transfer{pending(20, one, three, 5, 0, 0), stamped(21, three, two, 5, 0, 1)}, nil,
+			append(exceeds(21, 5, 0), ledger.Problem{AccountID: three, Detail: "debits 5 exceed credits 0"})},
+		{"credits_past_pending_debit", []ledger.Transfer{pending(20, four, two, 5, 0, 0), stamped(21, one, four, 5, 0, 1)}, nil,
+			[]ledger.Problem{{TransferID: ledger.IDFromUint64(21), Detail: fmt.Sprintf("takes the credits of account %v to 5, past its debits 0", four)},
+				{AccountID: four, Detail: "credits 5 exceed debits 0"}}},
 		{"within", []ledger.Transfer{credit, stamped(21, three, two, 5, 0, 1)}, nil, nil},
 		{"after_expiry", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), stamped(22, three, two, 1, 0, 1e9+1)},
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingExpired}, nil},
@@ -1829,4 +1846,157 @@ func TestTransferExpiresAt(t *testing.T) {
 			assert.Equal(t, tt.want, tt.tr.ExpiresAt())
 		})
 	}
+}
+
+// TestVerifyFindsLastTimestampBehindAnAccount: the timestamp of an
+// account counts among the stored ones, though transfers are read after
+// it: a last timestamp below that of an account created after every
+// transfer is a problem.
+func TestVerifyFindsLastTimestampBehindAnAccount(t *testing.T) {
+	l, s := verifySetup(t)
+	ctx := context.Background()
+	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	got, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(3)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	latest := got[0].Timestamp
+	behind := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return lastTx{tx, latest - 1} }}
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", latest-1, latest)}},
+		verifyProblems(t, behind))
+}
+
+// TestVerifyPassesTimestampsAtTheLimit checks that Verify passes an
+// account and a failed-transfer record stamped TimestampLimit, the last
+// timestamp the ledger assigns.
+func TestVerifyPassesTimestampsAtTheLimit(t *testing.T) {
+	for name, write := range map[string]func(tx ledger.Tx) error{
+		"account": func(tx ledger.Tx) error {
+			return tx.InsertAccounts([]ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1, Timestamp: ledger.TimestampLimit}})
+		},
+		"failed": func(tx ledger.Tx) error {
+			return tx.InsertFailed([]ledger.FailedTransfer{{ID: ledger.IDFromUint64(30), Result: ledger.TransferExceedsCredits,
+				Timestamp: ledger.TimestampLimit}})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			tamper(t, s, write)
+			assertVerify(t, l, nil)
+		})
+	}
+}
+
+// TestVerifyFindsClosedFlagOfAccountNamedOnEitherSide checks that Verify
+// finds the AccountClosed flag, without an active pending transfer that
+// closes it, on an account that transfers only debit (1) or only credit
+// (2).
+func TestVerifyFindsClosedFlagOfAccountNamedOnEitherSide(t *testing.T) {
+	for _, id := range []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)} {
+		t.Run(id.String(), func(t *testing.T) {
+			_, s := verifySetup(t)
+			tamper(t, s, func(tx ledger.Tx) error { return hold(tx, nil, ledger.PendingActive, id) })
+			assert.Equal(t, []ledger.Problem{{AccountID: id,
+				Detail: "flagged closed, but no active pending transfer closes it and transfers name it"}}, verifyProblems(t, s))
+		})
+	}
+}
+
+// TestVerifyFindsLedgerUnlikeOneAccount checks that Verify finds a
+// transfer whose ledger differs from that of its debit account alone, or
+// of its credit account alone.
+func TestVerifyFindsLedgerUnlikeOneAccount(t *testing.T) {
+	one, two, three := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)
+	l, s := verifySetup(t)
+	res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: three, Ledger: 840, Code: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	settle(t, s, []ledger.Transfer{stamped(20, one, three, 1, 0, 0), stamped(21, three, two, 1, 0, 1)}, nil)
+	assert.Equal(t, []ledger.Problem{
+		{TransferID: ledger.IDFromUint64(20), Detail: "ledger 978 differs from its accounts'"},
+		{TransferID: ledger.IDFromUint64(21), Detail: "ledger 978 differs from its accounts'"}}, verifyProblems(t, s))
+}
+
+// TestVerifyFindsResolutionWithBothFlagsOnClosedAccount checks that
+// Verify takes a transfer with both the post and the void flag for a post
+// (which the ledger refuses), not a void: one on an account that another
+// pending transfer closes is reported as such.
+func TestVerifyFindsResolutionWithBothFlagsOnClosedAccount(t *testing.T) {
+	one := ledger.IDFromUint64(1)
+	_, s := verifySetup(t)
+	closing := closingHold(20, ledger.TransferClosingDebit, 1<<62)
+	r := stamped(21, one, ledger.IDFromUint64(2), 4, ledger.TransferPostPendingTransfer|ledger.TransferVoidPendingTransfer, 1)
+	r.PendingID = ledger.IDFromUint64(11)
+	settle(t, s, []ledger.Transfer{closing, r}, map[ledger.ID]ledger.PendingStatus{r.PendingID: ledger.PendingPosted})
+	assert.Equal(t, []ledger.Problem{
+		{TransferID: r.ID, Detail: fmt.Sprintf("names account %v, closed by %v", one, closing.ID)},
+		{TransferID: r.ID, Detail: fmt.Sprintf("flags %#x are mutually exclusive", r.Flags)}}, verifyProblems(t, s))
+}
+
+// TestVerifyFindsSameAccountTransferAtItsCreation checks that Verify
+// reports once that a transfer of one account to itself names it at the
+// timestamp of its creation.
+func TestVerifyFindsSameAccountTransferAtItsCreation(t *testing.T) {
+	one, ten := ledger.IDFromUint64(1), ledger.IDFromUint64(10)
+	l, s := verifySetup(t)
+	got, err := l.LookupAccounts(context.Background(), []ledger.ID{one})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	ts := got[0].Timestamp
+	rewrite := func(tx ledger.ReadTx) ledger.ReadTx {
+		return rewriteTx{tx, ten, func(t *ledger.Transfer) { t.CreditAccountID, t.Timestamp = one, ts }}
+	}
+	assert.Equal(t, []ledger.Problem{
+		{TransferID: ten, Detail: fmt.Sprintf("timestamp %d also that of account %v", ts, one)},
+		{TransferID: ten, Detail: fmt.Sprintf("names account %v, created at %d", one, ts)},
+		{TransferID: ten, Detail: "debits and credits the same account"},
+		{AccountID: one, Detail: "stored balances dp=4 dpo=5 cp=0 cpo=0, transfers give dp=4 dpo=5 cp=0 cpo=5"},
+		{AccountID: ledger.IDFromUint64(2), Detail: "stored balances dp=0 dpo=0 cp=4 cpo=5, transfers give dp=0 dpo=0 cp=4 cpo=0"}},
+		verifyProblems(t, altered{s, rewrite}))
+}
+
+// TestVerifyFindsFailedRecordAtTheTimestampOfTransfersOutOfOrder checks
+// that Verify finds a failed-transfer record at the timestamp of a
+// transfer read out of timestamp order.
+func TestVerifyFindsFailedRecordAtTheTimestampOfTransfersOutOfOrder(t *testing.T) {
+	l, s := verifySetup(t)
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(10), ledger.IDFromUint64(11)})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	tamper(t, s, func(tx ledger.Tx) error {
+		return tx.InsertFailed([]ledger.FailedTransfer{{ID: ledger.IDFromUint64(30), Result: ledger.TransferExceedsCredits, Timestamp: got[0].Timestamp}})
+	})
+	reversed := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{ReadTx: tx} }}
+	assert.Equal(t, []ledger.Problem{
+		{TransferID: got[0].ID, Detail: fmt.Sprintf("timestamp %d not after %d", got[0].Timestamp, got[1].Timestamp)},
+		{TransferID: ledger.IDFromUint64(30), Detail: fmt.Sprintf("failed-transfer record has timestamp %d, also that of transfer %v",
+			got[0].Timestamp, got[0].ID)}}, verifyProblems(t, reversed))
+}
+
+// TestVerifyFindsLedgerSumsPastOneWord checks that Verify sums the
+// balances of a ledger in 128 bits: debits pending of three accounts at
+// AmountLimit, whose sum passes 2^64, differ from credits pending equal to
+// that sum's low 64 bits.
+func TestVerifyFindsLedgerSumsPastOneWord(t *testing.T) {
+	s := memory.New()
+	limit := ledger.AmountLimit
+	low := 3 * limit // wraps: 2^63 - 3
+	var accounts []ledger.Account
+	for i := range uint64(4) {
+		a := ledger.Account{ID: ledger.IDFromUint64(i + 1), Ledger: 978, Code: 1, Timestamp: i + 1, DebitsPending: ledger.AmountLimit}
+		if i == 3 {
+			a.DebitsPending, a.CreditsPending = 0, low
+		}
+		accounts = append(accounts, a)
+	}
+	tamper(t, s, func(tx ledger.Tx) error { return tx.InsertAccounts(accounts) })
+	var want []ledger.Problem
+	for _, a := range accounts {
+		want = append(want, ledger.Problem{AccountID: a.ID, Detail: fmt.Sprintf("stored balances dp=%d dpo=0 cp=%d cpo=0, transfers give dp=0 dpo=0 cp=0 cpo=0",
+			a.DebitsPending, a.CreditsPending)})
+	}
+	want = append(want, ledger.Problem{Detail: fmt.Sprintf("ledger 978: debits pending [1 %d] differ from credits pending [0 %d]",
+		low, low)})
+	assert.Equal(t, want, verifyProblems(t, s))
 }
