@@ -24,10 +24,7 @@ func TestConsentCreatesNoWalletItOpened(t *testing.T) {
 	lc := &countingLedger{Store: ledgermemory.New()}
 	ls := &accountLookups{Store: lc}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
+	other := s.newProcess(t, payflow.PlatformOptions{})
 	require.NoError(t, other.OpenAccount(ctx, s.shopper.ID, paytest.Ticket))
 	r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})
 	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}}

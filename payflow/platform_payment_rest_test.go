@@ -2,6 +2,9 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"net/http"
 	"testing"
 	"time"
@@ -9,9 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/protocoldoc"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // lateCardRead is a Store whose first read of a card after a read of a
@@ -129,6 +135,63 @@ func TestWithdrawalOfRevokedSellerCardRecordsItsTime(t *testing.T) {
 	assert.Equal(t, payflow.StateCancelled, stored.State)
 	assert.Equal(t, s.Clock.Now(), stored.UpdatedAt, "withdrawn at the read")
 	assert.Equal(t, made, stored.CreatedAt)
+}
+
+// TestRequestOfSellerCardUnderRevokedCA: a pending request whose seller
+// card's issuing CA certificate is listed in its root's CRL is the request
+// of a revoked seller card (PROTOCOL.md §6.4): the payer's consent, signed
+// before, is final_state and moves no money, the payer's screen shows it
+// cancelled, and the seller card's token is card_not_trusted. The payer's
+// card, under another issuing CA, stays trusted.
+func TestRequestOfSellerCardUnderRevokedCA(t *testing.T) {
+	protocoldoc.Says(t, "### 6.4 Consent and settlement",
+		"**Revoked seller card.** A payment request whose seller card's certificate, or a CA certificate "+
+			"above it, is listed in a CRL that the platform process holds")
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	other, err := s.Root.NewIntermediate(key, pki.CAOptions{CRLURL: "http://pki.example/other.crl"})
+	require.NoError(t, err)
+	// The platform, from here on, of a verifier that knows both issuing CAs.
+	s.Verifier, err = pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{s.Root.DER()}, Intermediates: [][]byte{s.Issuer.DER(), other.DER()}, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	s.RefreshCRLs()
+	crl, err := other.CRL(s.Clock.Now().Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, s.Verifier.AddCRL(crl))
+	s.Platform = s.newProcess(t, payflow.PlatformOptions{})
+	issuer := s.Issuer
+	s.Issuer = other
+	bob := s.NewCard("Bob")
+	s.Issuer = issuer
+	require.NoError(t, s.Platform.OpenAccount(ctx, bob.ID, "EUR"))
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{3}, bob.ID, "EUR", funds))
+	bob.Login(record.RoleShopper)
+	session := s.Pair(bob, s.seller)
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{
+		Request: s.seller.MustSign(paytest.Request(session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})),
+	})
+	require.NoError(t, err)
+	pv, err := s.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePending, pv.State)
+	consent := bob.MustSign(paytest.Consent(pv))
+
+	require.NoError(t, s.Root.Revoke(issuer.Certificate().SerialNumber, pki.ReasonCACompromise))
+	s.RefreshCRLs()
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	got, err := s.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, got.State)
+	_, err = s.Platform.Payment(ctx, s.seller.Token, v.ID)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	b, err := s.Platform.Balance(ctx, bob.ID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Balance{Posted: funds}, b, "nothing moved")
 }
 
 // TestWithdrawalOfRevokedSellerCardMeetsDecline: a read of a pending

@@ -18,10 +18,7 @@ import (
 func staleShop(t *testing.T) (*shop, *payflow.Platform, *paytest.Card) {
 	t.Helper()
 	s := newShop(t, false, paytest.Options{})
-	stale, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
+	stale := s.newProcess(t, payflow.PlatformOptions{})
 	bob := s.NewCard("Bob")
 	bob.Login(record.RoleShopper)
 	return s, stale, bob

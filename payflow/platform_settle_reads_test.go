@@ -42,10 +42,7 @@ func TestSweepHoldAccountsUnread(t *testing.T) {
 	dl.down.Store(false)
 	before := s.balances(t)
 
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
+	other := s.newProcess(t, payflow.PlatformOptions{})
 	dl.readsDown.Store(true)
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	n, err := other.RecoverSweep(ctx, 0)

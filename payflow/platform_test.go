@@ -66,6 +66,17 @@ func newShopOnLedger(tb testing.TB, st payflow.Store, ls ledger.Store, manual bo
 	return &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
 }
 
+// newProcess returns another platform process of the shop: a Platform
+// on its ledger, store, verifier, receipt key and chain and its clock,
+// with opts' other options.
+func (s *shop) newProcess(t testing.TB, opts payflow.PlatformOptions) *payflow.Platform {
+	t.Helper()
+	opts.Ledger, opts.Store, opts.Verifier, opts.Key, opts.Chain, opts.Now = s.Ledger, s.Store, s.Verifier, s.Key, s.PlatformChain, s.Clock.Now
+	p, err := payflow.NewPlatform(opts)
+	require.NoError(t, err)
+	return p
+}
+
 // balances returns the shopper's and the merchant's EUR balances.
 func (s *shop) balances(t *testing.T) [2]payflow.Balance {
 	t.Helper()
@@ -1338,11 +1349,7 @@ func TestPairReplayKeepsBudget(t *testing.T) {
 	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
 	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
 	require.NoError(t, err, "the first resolution of the burst of 3")
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-		ResolveBurst: 3, ResolveRate: 1,
-	})
-	require.NoError(t, err)
+	other := s.newProcess(t, payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1})
 	for _, p := range []*payflow.Platform{s.Platform, other} {
 		for range 5 {
 			_, err := p.Pair(ctx, &payflow.PairRequest{Proof: proof})
@@ -1367,11 +1374,7 @@ func TestPairReplayKeepsBudget(t *testing.T) {
 		_, err = tt.p.Pair(ctx, &payflow.PairRequest{Proof: stale})
 		require.ErrorIs(t, err, payflow.ErrClone, "a stale one too")
 	}
-	third, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-		ResolveBurst: 3, ResolveRate: 1,
-	})
-	require.NoError(t, err)
+	third := s.newProcess(t, payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1})
 	for range 3 {
 		_, err := third.Resolve(ctx, s.shopper.Token, req)
 		require.NoError(t, err)
@@ -1762,10 +1765,7 @@ func TestRecoverStoredSettlementWithTooLongReceipt(t *testing.T) {
 func TestApproveCancelRace(t *testing.T) {
 	for range 20 {
 		s := newShop(t, false, paytest.Options{})
-		other, err := payflow.NewPlatform(payflow.PlatformOptions{
-			Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-		})
-		require.NoError(t, err)
+		other := s.newProcess(t, payflow.PlatformOptions{})
 		paytest.RaceApproveCancel(t, s.Shop, other)
 	}
 }

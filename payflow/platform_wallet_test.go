@@ -546,10 +546,7 @@ func TestConsentLooksUpAccountsOnce(t *testing.T) {
 	ctx := context.Background()
 	ls := &accountLookups{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
+	other := s.newProcess(t, payflow.PlatformOptions{})
 	approve := func(p *payflow.Platform, id payflow.ID) {
 		t.Helper()
 		consent := s.consent(t, id)
@@ -601,11 +598,7 @@ func TestOwnAccountsKeptWithoutCache(t *testing.T) {
 	ctx := context.Background()
 	ls := &accountLookups{Store: ledgermemory.New()}
 	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{Platform: payflow.PlatformOptions{CacheTTL: -1}})
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-		CacheTTL: -1,
-	})
-	require.NoError(t, err)
+	other := s.newProcess(t, payflow.PlatformOptions{CacheTTL: -1})
 	approve := func(id payflow.ID) (*payflow.PaymentView, error) {
 		consent := s.consent(t, id)
 		ls.take()

@@ -30,10 +30,7 @@ func TestProtocolNonceOfAnotherProcess(t *testing.T) {
 			"(`payflow_keys`), so that every process checks every other's nonces")
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
+	other := s.newProcess(t, payflow.PlatformOptions{})
 	for _, tt := range []struct {
 		name          string
 		issuer, taker *payflow.Platform
