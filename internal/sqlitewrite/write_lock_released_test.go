@@ -233,3 +233,33 @@ func TestFailedStatementOfBatchReleasesWriteLock(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelledAfterBeginReleasesWriteLock: a Write whose context ends
+// once its batch's BEGIN has run, before its fn has started, returns the
+// context's error, its fn never run, and leaves the Lock and SQLite's
+// write lock free: the Batcher works on.
+func TestCancelledAfterBeginReleasesWriteLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, other, l, b := faultDB(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f.After(func(what string) {
+			if what == "exec BEGIN" {
+				cancel()
+			}
+		})
+		var ran bool
+		err := b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+			ran = true
+			return insert(1)(ctx, tx)
+		})
+		f.After(nil)
+		assert.Equal(t, context.Canceled, err)
+		assert.False(t, ran, "the fn never runs")
+		require.True(t, l.TryLock(), "the Lock is free")
+		l.Unlock()
+		assert.NoError(t, beginElsewhere(t, other), "the write lock is free")
+		require.NoError(t, b.Write(context.Background(), insert(5)), "the Batcher works on")
+		assert.Equal(t, []int{5}, keys(t, other))
+	})
+}
