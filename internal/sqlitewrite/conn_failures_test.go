@@ -98,6 +98,19 @@ func TestNewBatcherFailureGivesConnectionBack(t *testing.T) {
 	}
 }
 
+// TestNewConnPoolClosed: NewConn and NewBatcher fail with the error of a
+// pool that gives no connection, and return nothing.
+func TestNewConnPoolClosed(t *testing.T) {
+	db, _ := countingDB(t, "")
+	require.NoError(t, db.Close())
+	c, err := NewConn(context.Background(), db)
+	assert.Nil(t, c)
+	assert.EqualError(t, err, "sqlitewrite: sql: database is closed")
+	b, err := NewBatcher(context.Background(), db, nil)
+	assert.Nil(t, b)
+	assert.EqualError(t, err, "sqlitewrite: sql: database is closed")
+}
+
 // TestConnCloseClosesStatements: Close closes the statements of the Conn
 // and gives the connection back, and a Batcher's Close closes its own and
 // those of Prepare.

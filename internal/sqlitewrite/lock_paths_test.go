@@ -3,6 +3,7 @@ package sqlitewrite
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,4 +60,43 @@ func TestOpenLockOneFileOneLock(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestOpenLockNoWorkingDirectory: a relative path that cannot be made
+// absolute, the working directory removed, fails OpenLock rather than
+// naming a lock that other files would share.
+func TestOpenLockNoWorkingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	t.Chdir(dir)
+	require.NoError(t, os.Remove(dir))
+	l, err := OpenLock("w.db")
+	assert.Nil(t, l)
+	assert.ErrorIs(t, err, syscall.ENOENT)
+}
+
+// TestForgottenLockKeepsNewOne: the forgetting of a file's lock that is
+// forgotten already (its last holder's Unlock finding it so, once a
+// handle opened and closed meanwhile has forgotten it, and another has
+// opened the file's new lock) leaves the new lock, which the file's next
+// OpenLock shares.
+func TestForgottenLockKeepsNewOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	old, err := OpenLock(path)
+	require.NoError(t, err)
+	forgotten := old.f
+	old.Close()
+	current, err := OpenLock(path)
+	require.NoError(t, err)
+	defer current.Close()
+	require.NotSame(t, forgotten, current.f)
+
+	locks.mu.Lock()
+	forgotten.forgetLocked()
+	locks.mu.Unlock()
+	next, err := OpenLock(path)
+	require.NoError(t, err)
+	defer next.Close()
+	assert.Same(t, current.f, next.f)
 }
