@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store, reopen func(t *test
 	t.Run("RoundTrip", func(t *testing.T) { roundTrip(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) { reopenRows(t, open(t), reopen) })
 	t.Run("Paging", func(t *testing.T) { paging(t, open(t)) })
+	t.Run("BalanceRowsAtLimit", func(t *testing.T) { balanceRowsAtLimit(t, open(t)) })
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
 	t.Run("UpdatePanic", func(t *testing.T) { updatePanic(t, open(t)) })
 	t.Run("Closed", func(t *testing.T) { closed(t, open(t)) })
@@ -263,13 +264,14 @@ func roundTrip(t *testing.T, s ledger.Store) {
 }
 
 // paging writes more rows than one page of the ForEach methods and the
-// SQLite IN lists hold.
+// SQLite IN lists hold, of each table they read.
 func paging(t *testing.T, s ledger.Store) {
 	ctx := context.Background()
 	const n = 2345
 	accounts := make([]ledger.Account, n)
 	transfers := make([]ledger.Transfer, n)
 	pending := make([]ledger.Pending, n)
+	failed := make([]ledger.FailedTransfer, n)
 	ids := make([]ledger.ID, n)
 	for i := range n {
 		// IDs descend while timestamps ascend, so ID order and time order
@@ -281,6 +283,7 @@ func paging(t *testing.T, s ledger.Store) {
 		transfers[i] = ledger.Transfer{ID: ids[i], DebitAccountID: ids[i], CreditAccountID: ids[(i+1)%n],
 			Amount: uint64(i), Ledger: 1, Code: 1, Flags: ledger.TransferPending, Timestamp: uint64(n + i + 1)}
 		pending[i] = ledger.Pending{ID: ids[i], Status: ledger.PendingActive}
+		failed[i] = ledger.FailedTransfer{ID: ids[i], Result: ledger.TransferExceedsCredits, Timestamp: uint64(2*n + i + 1)}
 	}
 	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
 		if _, err := tx.LastTimestamp(); err != nil {
@@ -289,11 +292,12 @@ func paging(t *testing.T, s ledger.Store) {
 		require.NoError(t, tx.InsertAccounts(accounts))
 		require.NoError(t, tx.InsertTransfers(transfers))
 		require.NoError(t, tx.InsertPending(pending))
+		require.NoError(t, tx.InsertFailed(failed))
 		for i := range accounts {
 			accounts[i].DebitsPending = uint64(i)
 		}
 		require.NoError(t, tx.UpdateAccounts(accounts))
-		return tx.SetLastTimestamp(2 * n)
+		return tx.SetLastTimestamp(3 * n)
 	}))
 	sorted := slices.Clone(ids)
 	slices.SortFunc(sorted, ledger.ID.Compare)
@@ -307,6 +311,9 @@ func paging(t *testing.T, s ledger.Store) {
 		gotP, err := tx.Pending(sorted)
 		require.NoError(t, err)
 		assert.Len(t, gotP, n)
+		gotF, err := tx.FailedTransfers(sorted)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, failed, gotF)
 
 		var seen []ledger.ID
 		require.NoError(t, tx.ForEachAccount(func(a ledger.Account) error { seen = append(seen, a.ID); return nil }))
@@ -317,6 +324,56 @@ func paging(t *testing.T, s ledger.Store) {
 		seen = seen[:0]
 		require.NoError(t, tx.ForEachPending(func(p ledger.Pending) error { seen = append(seen, p.ID); return nil }))
 		assert.Equal(t, sorted, seen)
+		seen = seen[:0]
+		require.NoError(t, tx.ForEachFailed(func(f ledger.FailedTransfer) error {
+			if len(seen) == n {
+				return errAbort // a page read again
+			}
+			seen = append(seen, f.ID)
+			return nil
+		}))
+		assert.Equal(t, sorted, seen)
+		return nil
+	}))
+}
+
+// balanceRowsAtLimit writes a balance row of account 1 at the greatest
+// timestamp a store keeps, ledger.TimestampLimit, and one of account 2:
+// BalanceRows from that timestamp of account 1 reads that row first,
+// and from past it starts at account 2.
+func balanceRowsAtLimit(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	rows := []ledger.BalanceRow{
+		{AccountBalance: ledger.AccountBalance{AccountID: id(1), CreditsPosted: 1, Timestamp: ledger.TimestampLimit}, TransferID: id(10)},
+		{AccountBalance: ledger.AccountBalance{AccountID: id(2), DebitsPosted: 1, Timestamp: 3}, TransferID: id(10)},
+	}
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		require.NoError(t, tx.InsertAccounts([]ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 2},
+		}))
+		require.NoError(t, tx.InsertTransfers([]ledger.Transfer{
+			{ID: id(10), DebitAccountID: id(2), CreditAccountID: id(1), Amount: 1, Ledger: 1, Code: 1, Timestamp: 3},
+		}))
+		require.NoError(t, tx.InsertBalances(rows))
+		return tx.SetLastTimestamp(3)
+	}))
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		for _, tt := range []struct {
+			from uint64
+			want []ledger.BalanceRow
+		}{
+			{ledger.TimestampLimit - 1, rows},
+			{ledger.TimestampLimit, rows},
+			{ledger.TimestampLimit + 1, rows[1:]},
+		} {
+			got, err := tx.BalanceRows(id(1), tt.from, ledger.BatchMax)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got, "from %d", tt.from)
+		}
 		return nil
 	}))
 }
