@@ -476,9 +476,7 @@ func TestUpdateBeginWaitsForContext(t *testing.T) {
 // next Update. Run in a synctest bubble, which tells when an Update waits.
 func TestUpdateLockWaitsForContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), Options{noSync: true})
-		require.NoError(t, err)
-		defer s.Close()
+		s := openWith(t, Options{noSync: true})
 		started, release := make(chan struct{}), make(chan struct{})
 		first := make(chan error, 1)
 		go func() {
