@@ -13,12 +13,13 @@ import (
 )
 
 // TestReadConnPrepareFails: a View that opens a read connection whose
-// BEGIN, COMMIT or ROLLBACK fails to prepare fails with that error and
-// closes the connection, so that the pool, of one connection here, has
-// none in use and serves the next View.
+// BEGIN, COMMIT or ROLLBACK fails to prepare, or whose BEGIN then fails,
+// fails with that error and closes the connection rather than keep it,
+// so that the pool, of one connection here, has none open and serves the
+// next View.
 func TestReadConnPrepareFails(t *testing.T) {
 	ctx := context.Background()
-	for n, stmt := range []string{"prepare BEGIN", "prepare COMMIT", "prepare ROLLBACK"} {
+	for n, stmt := range []string{"prepare BEGIN", "prepare COMMIT", "prepare ROLLBACK", "exec BEGIN"} {
 		t.Run(stmt, func(t *testing.T) {
 			f := &sqlfault.Faults{}
 			s, err := Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), Options{ReadConns: 1, noSync: true, pools: faultPools(f)})
@@ -35,7 +36,8 @@ func TestReadConnPrepareFails(t *testing.T) {
 			require.Equal(t, stmt, f.Failure())
 			f.Arm(0)
 			require.ErrorIs(t, err, sqlfault.ErrStatement)
-			require.Equal(t, 0, s.r.Stats().InUse, "read connections in use")
+			require.Equal(t, 0, s.r.Stats().OpenConnections, "read connections open")
+			require.Empty(t, s.reads.free)
 			assert.NoError(t, view(), "the next View")
 		})
 	}

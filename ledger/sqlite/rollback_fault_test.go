@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +14,7 @@ import (
 	driver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/ledgertest"
@@ -164,4 +166,84 @@ func viewEndFails(t *testing.T, rollbackFails bool) {
 		assert.Equal(t, open, fl.s.r.Stats().OpenConnections, "another connection")
 		return
 	}
+}
+
+// TestCommitFails: an Update whose COMMIT fails fails with COMMIT's error,
+// wrapped as a commit's and not as ledger.ErrCorrupt, and stores nothing
+// of its fn's writes; the next Update commits.
+func TestCommitFails(t *testing.T) {
+	ctx := context.Background()
+	fl := newFaultyLedger(t)
+	insert := func(tx ledger.Tx) error {
+		return tx.InsertAccounts([]ledger.Account{ledgertest.FaultAccount(1, 0)})
+	}
+	for n := 1; ; n++ {
+		fl.f.Arm(n)
+		err := fl.s.Update(ctx, insert)
+		failed := fl.f.Failure()
+		fl.f.Arm()
+		require.NotEmpty(t, failed, "%d statements run, COMMIT not failed", n-1)
+		if failed != "exec COMMIT" {
+			continue
+		}
+		require.EqualError(t, err, fmt.Sprintf("sqlite: commit: statement %d, exec COMMIT: statement failed", n))
+		assert.ErrorIs(t, err, sqlfault.ErrStatement)
+		assert.NotErrorIs(t, err, ledger.ErrCorrupt)
+		break
+	}
+	accounts, err := accountCount(fl.plain)
+	require.NoError(t, err)
+	assert.Zero(t, accounts)
+	require.NoError(t, fl.s.Update(ctx, insert))
+	accounts, err = accountCount(fl.plain)
+	require.NoError(t, err)
+	assert.Equal(t, 1, accounts)
+}
+
+// TestPendingCheckReads: the check of the pending states that an Update
+// inserts reads no transfer when the Update inserts the transfer too (a
+// hold with its pending state), and reads the stored one otherwise; a
+// read that fails there fails the Update with its error, and nothing of
+// it is stored.
+func TestPendingCheckReads(t *testing.T) {
+	ctx := context.Background()
+	fl := newFaultyLedger(t)
+	hold := func(v uint64) ledger.Transfer {
+		return ledger.Transfer{ID: ledger.IDFromUint64(v), DebitAccountID: ledger.IDFromUint64(1),
+			CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 1, Code: 1, Flags: ledger.TransferPending, Timestamp: v}
+	}
+	pending := func(v uint64) []ledger.Pending {
+		return []ledger.Pending{{ID: ledger.IDFromUint64(v), Status: ledger.PendingActive, Timestamp: v}}
+	}
+	require.NoError(t, fl.s.Update(ctx, func(tx ledger.Tx) error {
+		return tx.InsertAccounts([]ledger.Account{viewAccount(1), viewAccount(2)})
+	}))
+	var ran []string
+	fl.f.After(func(what string) { ran = append(ran, what) })
+	require.NoError(t, fl.s.Update(ctx, func(tx ledger.Tx) error {
+		if err := tx.InsertTransfers([]ledger.Transfer{hold(10), hold(11)}); err != nil {
+			return err
+		}
+		return tx.InsertPending(pending(10))
+	}))
+	fl.f.After(nil)
+	for _, what := range ran {
+		assert.False(t, strings.HasPrefix(what, "query "), "%s run", what)
+	}
+
+	for n := 1; ; n++ {
+		fl.f.Arm(n)
+		err := fl.s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertPending(pending(11)) })
+		failed := fl.f.Failure()
+		fl.f.Arm()
+		require.NotEmpty(t, failed, "%d statements run, no read failed", n-1)
+		if !strings.HasPrefix(failed, "query ") {
+			continue
+		}
+		require.ErrorIs(t, err, sqlfault.ErrStatement)
+		break
+	}
+	var states int
+	require.NoError(t, fl.plain.QueryRowContext(ctx, `SELECT count(*) FROM pending`).Scan(&states))
+	assert.Equal(t, 1, states, "the pending state of transfer 10 alone")
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	sqldriver "database/sql/driver"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	driver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/internal/sqlitewrite/sqlitewritetest"
@@ -252,27 +254,144 @@ func TestLastTimestampMissing(t *testing.T) {
 	sqltest.NoState(t, s, "sqlite: ledger: store inconsistent: no ledger_state row: the database is damaged or not a ledger's")
 }
 
+// TestIgnoredFailureLosesTransaction: a call of tx that fails without a
+// statement failing (a last timestamp that cannot be read, one set that
+// is not past the last, a transfer whose debit and credit account are the
+// same) loses the transaction: the later writes
+// fail with its error, and Update fails with it though fn ignores it and
+// returns nil; nothing is stored.
+func TestIgnoredFailureLosesTransaction(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup string // run on the writer before the Update, "": none
+		call  func(ledger.Tx) error
+		err   string
+	}{
+		{"last timestamp missing", `DELETE FROM ledger_state`,
+			func(tx ledger.Tx) error { _, err := tx.LastTimestamp(); return err },
+			"sqlite: ledger: store inconsistent: no ledger_state row: the database is damaged or not a ledger's"},
+		{"last timestamp not past", "",
+			func(tx ledger.Tx) error { return tx.SetLastTimestamp(0) },
+			"sqlite: ledger: store inconsistent: last timestamp 0 set, not past the last one"},
+		{"transfer of one account", "",
+			func(tx ledger.Tx) error {
+				return tx.InsertTransfers([]ledger.Transfer{{ID: ledger.IDFromUint64(10), DebitAccountID: ledger.IDFromUint64(2),
+					CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 1, Code: 1, Timestamp: 1}})
+			},
+			fmt.Sprintf("sqlite: ledger: store inconsistent: transfer %v debits and credits the same account %v",
+				ledger.IDFromUint64(10), ledger.IDFromUint64(2))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openReaders(t, 1)
+			if tt.setup != "" {
+				_, err := s.conn.ExecContext(context.Background(), tt.setup)
+				require.NoError(t, err)
+			}
+			var failed, later error
+			err := s.Update(context.Background(), func(tx ledger.Tx) error {
+				failed = tt.call(tx)
+				later = tx.InsertAccounts([]ledger.Account{viewAccount(1)})
+				return nil
+			})
+			require.EqualError(t, failed, tt.err)
+			assert.ErrorIs(t, failed, ledger.ErrCorrupt)
+			assert.Equal(t, failed, later)
+			assert.Equal(t, failed, err)
+			assert.Zero(t, viewAccounts(t, s, 1))
+		})
+	}
+}
+
 // TestInsertTransfersAfterLoss: once a write has failed and lost the
 // transaction, InsertTransfers returns that write's error, as every write
 // method does, even for a transfer whose debit and credit account are the
-// same, and Update fails with it.
+// same, and so does a read, without running; Update fails with it, though
+// a read given a limit out of range then fails with ledger.ErrLimit.
 func TestInsertTransfersAfterLoss(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1, Timestamp: 1}
 	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{acct}) }))
-	var lost, got error
+	var lost, got, read, refused error
+	var accounts []ledger.Account
 	err := s.Update(ctx, func(tx ledger.Tx) error {
 		lost = tx.InsertAccounts([]ledger.Account{acct}) // a stored ID
 		got = tx.InsertTransfers([]ledger.Transfer{{ID: ledger.IDFromUint64(10), DebitAccountID: acct.ID,
 			CreditAccountID: acct.ID, Amount: 1, Ledger: 1, Code: 1, Timestamp: 2}})
+		accounts, read = tx.Accounts([]ledger.ID{acct.ID})
+		_, refused = tx.ExpiredPending(1, -1)
 		return nil
 	})
 	var sqliteErr *driver.Error
 	require.ErrorAs(t, lost, &sqliteErr)
 	assert.ErrorIs(t, lost, ledger.ErrCorrupt)
 	assert.Equal(t, lost, got)
+	assert.Equal(t, lost, read)
+	assert.Empty(t, accounts)
+	assert.ErrorIs(t, refused, ledger.ErrLimit)
 	assert.Equal(t, lost, err)
+}
+
+// TestInsertCheckFails: a value that a column's CHECK constraint refuses
+// (an amount past the int64 range, which no ledger writes) fails the
+// insert, and Update, with the driver's constraint error, not with
+// ledger.ErrCorrupt, which only the key constraints wrap; nothing is
+// stored.
+func TestInsertCheckFails(t *testing.T) {
+	s := openReaders(t, 1)
+	acct := viewAccount(1)
+	acct.DebitsPosted = math.MaxUint64
+	var insertErr error
+	err := s.Update(context.Background(), func(tx ledger.Tx) error {
+		insertErr = tx.InsertAccounts([]ledger.Account{acct})
+		return insertErr
+	})
+	var sqliteErr *driver.Error
+	require.ErrorAs(t, err, &sqliteErr)
+	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_CHECK, sqliteErr.Code())
+	assert.NotErrorIs(t, err, ledger.ErrCorrupt)
+	assert.Equal(t, insertErr, err)
+	assert.Zero(t, viewAccounts(t, s, 1))
+}
+
+// TestUpdateAccountsRefused: UpdateAccounts of an account given twice,
+// in the rows of one statement or of two (three rows are written as two
+// and one), or of an account that is not stored, fails Update with
+// ledger.ErrCorrupt, and nothing of the transaction is stored.
+func TestUpdateAccountsRefused(t *testing.T) {
+	one, two, three := viewAccount(1), viewAccount(2), viewAccount(3)
+	one.Flags, two.Flags, three.Flags = 1, 1, 1
+	tests := []struct {
+		name    string
+		updates []ledger.Account
+		err     string
+	}{
+		{"twice in one statement", []ledger.Account{one, one},
+			"sqlite: ledger: store inconsistent: 1 of 2 accounts rows to update do not exist"},
+		{"twice in two statements", []ledger.Account{one, two, one},
+			fmt.Sprintf("sqlite: ledger: store inconsistent: accounts row %v to update given twice", one.ID)},
+		{"not stored", []ledger.Account{one, two, three},
+			"sqlite: ledger: store inconsistent: 1 of 3 accounts rows to update do not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openReaders(t, 1)
+			insertAccount(t, s, 1)
+			insertAccount(t, s, 2)
+			err := s.Update(context.Background(), func(tx ledger.Tx) error {
+				require.NoError(t, tx.InsertAccounts([]ledger.Account{viewAccount(4)}))
+				return tx.UpdateAccounts(tt.updates)
+			})
+			require.ErrorIs(t, err, ledger.ErrCorrupt)
+			require.EqualError(t, err, tt.err)
+			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+				got, err := tx.Accounts([]ledger.ID{one.ID, two.ID, viewAccount(4).ID})
+				assert.Equal(t, []ledger.Account{viewAccount(1), viewAccount(2)}, got)
+				return err
+			}))
+		})
+	}
 }
 
 // TestOpenTakesTurnsWithWriters: opening the store while another writer of
@@ -348,6 +467,39 @@ func TestUpdateBeginWaitsForContext(t *testing.T) {
 	_, err = conn.ExecContext(context.Background(), "ROLLBACK")
 	require.NoError(t, err)
 	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error { return tx.SetLastTimestamp(1) }))
+}
+
+// TestUpdateLockWaitsForContext: an Update that waits for the write lock,
+// which another Update of the store holds, fails with its context's error
+// when the context ends meanwhile, without running its fn or touching the
+// other's transaction, which then commits, and the lock is free for the
+// next Update. Run in a synctest bubble, which tells when an Update waits.
+func TestUpdateLockWaitsForContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openWith(t, Options{noSync: true})
+		started, release := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- s.Update(context.Background(), func(tx ledger.Tx) error {
+				close(started)
+				<-release
+				return tx.InsertAccounts([]ledger.Account{viewAccount(1)})
+			})
+		}()
+		<-started
+		ctx, cancel := context.WithCancel(context.Background())
+		waited := make(chan error, 1)
+		ran := false
+		go func() { waited <- s.Update(ctx, func(ledger.Tx) error { ran = true; return nil }) }()
+		synctest.Wait() // the second Update waits for the lock
+		cancel()
+		require.EqualError(t, <-waited, "sqlite: begin: context canceled")
+		assert.False(t, ran)
+		close(release)
+		require.NoError(t, <-first)
+		insertAccount(t, s, 2)
+		assert.Equal(t, 2, viewAccounts(t, s, 2))
+	})
 }
 
 // cancelHook is called by the SQL function test_ledger_cancel(), which

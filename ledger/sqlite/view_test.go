@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/sqlfault"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
@@ -462,4 +463,82 @@ func TestViewPastTheStmtCacheRunsUnprepared(t *testing.T) {
 		assert.True(t, strings.HasPrefix(q, "SELECT "), q)
 		assert.NotContains(t, q, "FROM", "a read of the View prepared past the bound")
 	}
+}
+
+// TestViewReadAfterContextEnds: a read of a View whose context has ended,
+// of a text prepared before or of a new one, fails with the context's
+// error without running a statement.
+func TestViewReadAfterContextEnds(t *testing.T) {
+	f := &sqlfault.Faults{}
+	s := openWith(t, Options{ReadConns: 1, noSync: true, pools: faultPools(f)})
+	insertAccount(t, s, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	ids := []ledger.ID{ledger.IDFromUint64(1)}
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts(ids)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		cancel()
+		f.Arm(1) // the first statement that runs now fails
+		got, err = tx.Accounts(ids)
+		require.EqualError(t, err, "sqlite: context canceled")
+		assert.Empty(t, got)
+		_, err = tx.LastTimestamp()
+		require.EqualError(t, err, "sqlite: context canceled")
+		assert.Empty(t, f.Failure(), "a statement run")
+		f.Arm()
+		return nil
+	}))
+	seesNextCommit(t, s)
+}
+
+// TestViewRunsCachedStmts: a View's read of a text that its connection
+// has prepared runs that statement: closed, the read fails.
+func TestViewRunsCachedStmts(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	require.Equal(t, 1, viewAccounts(t, s, 1))
+	require.Len(t, s.reads.free, 1)
+	c := s.reads.free[0]
+	require.Len(t, c.stmts, 1)
+	for _, st := range c.stmts {
+		require.NoError(t, st.Close())
+	}
+	err := s.View(context.Background(), func(tx ledger.ReadTx) error {
+		_, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+		return err
+	})
+	require.EqualError(t, err, "sqlite: sql: statement is closed")
+}
+
+// TestViewPreparesEachTextOnce: a read connection prepares a read's text
+// once, for the Views that follow; a text whose preparation failed (the
+// read then ran unprepared) takes no room in its cache, and is prepared
+// by the next View that reads it.
+func TestViewPreparesEachTextOnce(t *testing.T) {
+	f := &sqlfault.Faults{}
+	s := openWith(t, Options{ReadConns: 1, noSync: true, pools: faultPools(f)})
+	insertAccount(t, s, 1)
+	for n := 1; ; n++ {
+		f.Arm(n)
+		var got []ledger.Account
+		err := s.View(context.Background(), func(tx ledger.ReadTx) error {
+			var err error
+			got, err = tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+			return err
+		})
+		failed := f.Failure()
+		f.Arm()
+		require.NotEmpty(t, failed, "%d statements run, no read prepared", n-1)
+		if failed == "prepare SELECT" {
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			break
+		}
+	}
+	require.Len(t, s.reads.free, 1)
+	assert.Empty(t, s.reads.free[0].stmts)
+	assert.Equal(t, []string{"prepare SELECT"}, prepares(f, func() { viewAccounts(t, s, 1) }))
+	assert.Empty(t, prepares(f, func() { viewAccounts(t, s, 1) }))
+	assert.Len(t, s.reads.free[0].stmts, 1)
 }
