@@ -75,9 +75,7 @@ func setup(t *testing.T, opts ledger.Options) (*ledger.Ledger, *countingStore) {
 	l, err := ledger.New(s, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
-	res, err := l.CreateAccounts(context.Background(), []ledger.Account{account(1), account(2)})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	createAccounts(t, l, []ledger.Account{account(1), account(2)})
 	s.updates.Store(0)
 	return l, s
 }
@@ -94,6 +92,19 @@ func startHeldBatch(l *ledger.Ledger, s *countingStore) <-chan error {
 	}()
 	<-s.entered
 	return first
+}
+
+// createAccounts creates accounts through l, each of which must be
+// created.
+func createAccounts(t *testing.T, l *ledger.Ledger, accounts []ledger.Account) {
+	t.Helper()
+	res, err := l.CreateAccounts(context.Background(), accounts)
+	require.NoError(t, err)
+	want := make([]ledger.CreateAccountResult, len(accounts))
+	for i := range want {
+		want[i] = ledger.AccountCreated
+	}
+	require.Equal(t, want, res)
 }
 
 // account returns account id of ledger 978 and code 1.
@@ -456,12 +467,10 @@ func TestCreateTransfersKeepsCallersEvents(t *testing.T) {
 func TestTimestampLimit(t *testing.T) {
 	ctx := context.Background()
 	l, now := clocked(t, memory.New(), ledger.Options{})
-	res, err := l.CreateAccounts(ctx, []ledger.Account{account(1), account(2)})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	createAccounts(t, l, []ledger.Account{account(1), account(2)})
 
 	now.Store(int64(ledger.TimestampLimit) - 1)
-	res, err = l.CreateAccounts(ctx, []ledger.Account{account(3), account(4)})
+	res, err := l.CreateAccounts(ctx, []ledger.Account{account(3), account(4)})
 	require.NoError(t, err, "timestamps up to the limit itself")
 	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 	got, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(4)})

@@ -26,14 +26,7 @@ func TestPostRefusesPostedBalanceAtTheLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.want.String(), func(t *testing.T) {
 			l, s := verifySetup(t)
-			tamper(t, s, func(tx ledger.Tx) error {
-				a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(tt.id)})
-				if err != nil {
-					return err
-				}
-				tt.damage(&a[0])
-				return tx.UpdateAccounts(a)
-			})
+			tamper(t, s, editedAccount(ledger.IDFromUint64(tt.id), tt.damage))
 			res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{
 				{ID: ledger.IDFromUint64(20), PendingID: ledger.IDFromUint64(11), Amount: 4, Flags: ledger.TransferPostPendingTransfer}})
 			require.NoError(t, err)

@@ -45,9 +45,7 @@ func TestFailedBatchLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	id := ledger.IDFromUint64
-	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1}, {ID: id(2), Ledger: 978, Code: 1}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	createAccounts(t, l, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1}, {ID: id(2), Ledger: 978, Code: 1}})
 	tr := ledger.Transfer{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 978, Code: 1}
 
 	s.fail.Store(true)

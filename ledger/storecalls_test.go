@@ -259,10 +259,8 @@ func TestStoreGetsBalancesInTimestampOrder(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l, s := newChecked(t, func() time.Time { return now })
 	id := ledger.IDFromUint64
-	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+	createAccounts(t, l, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
 		{ID: id(2), Ledger: 978, Code: 1}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 	hold := ledger.Transfer{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 3, Ledger: 978, Code: 1,
 		Flags: ledger.TransferPending, Timeout: 1}
 	got, err := l.CreateTransfers(ctx, []ledger.Transfer{hold})
@@ -289,10 +287,8 @@ func TestStoreGetsNormalizedFilters(t *testing.T) {
 	ctx := context.Background()
 	l, s := newChecked(t, nil)
 	id := ledger.IDFromUint64
-	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+	createAccounts(t, l, []ledger.Account{{ID: id(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
 		{ID: id(2), Ledger: 978, Code: 1}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 	got, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1,
 		Ledger: 978, Code: 1}})
 	require.NoError(t, err)

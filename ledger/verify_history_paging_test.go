@@ -257,9 +257,11 @@ func TestVerifyFindsReleaseNamingAHoldReleasedBefore(t *testing.T) {
 type limitPageTx struct {
 	ledger.ReadTx
 	reads *[]uint64
+	trs   []ledger.Transfer
+	rows  []ledger.BalanceRow
 }
 
-// limitPage returns the transfers of limitPageTx and their rows.
+// limitPage returns the transfers of a limitPageTx and their rows.
 func limitPage() ([]ledger.Transfer, []ledger.BalanceRow) {
 	trs := make([]ledger.Transfer, ledger.BatchMax)
 	rows := make([]ledger.BalanceRow, ledger.BatchMax)
@@ -275,16 +277,14 @@ func (tx limitPageTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfe
 	if *tx.reads = append(*tx.reads, f.TimestampMin); len(*tx.reads) > 1 {
 		return nil, errLostConnection
 	}
-	trs, _ := limitPage()
-	return trs, nil
+	return tx.trs, nil
 }
 
 func (tx limitPageTx) BalanceRows(account ledger.ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
 	if from != 0 {
 		return nil, nil
 	}
-	_, rows := limitPage()
-	return rows, nil
+	return tx.rows, nil
 }
 
 // TestVerifyReadsNoTransfersPastTheTimestampLimit checks that Verify
@@ -294,7 +294,8 @@ func (tx limitPageTx) BalanceRows(account ledger.ID, from uint64, limit int) ([]
 func TestVerifyReadsNoTransfersPastTheTimestampLimit(t *testing.T) {
 	s := heldHistory(t, ledger.PendingActive, nil, nil)
 	var reads []uint64
-	page := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return limitPageTx{tx, &reads} }}
+	trs, rows := limitPage()
+	page := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return limitPageTx{tx, &reads, trs, rows} }}
 	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", lastTimestamp(t, s), ledger.TimestampLimit)}},
 		verifyProblems(t, page))
 	assert.Equal(t, []uint64{1}, reads)

@@ -672,14 +672,7 @@ func TestVerifyReleasesHoldsOfOneExpiryInTimestampOrder(t *testing.T) {
 // account: the empty history is not another problem.
 func TestVerifyFindsBalancesOfAccountWithoutHistoryRows(t *testing.T) {
 	s := heldHistory(t, ledger.PendingActive, nil, nil)
-	tamper(t, s, func(tx ledger.Tx) error {
-		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(2)})
-		if err != nil {
-			return err
-		}
-		a[0].CreditsPosted = 3
-		return tx.UpdateAccounts(a)
-	})
+	tamper(t, s, editedAccount(ledger.IDFromUint64(2), func(a *ledger.Account) { a.CreditsPosted = 3 }))
 	assert.Equal(t, []ledger.Problem{
 		{AccountID: ledger.IDFromUint64(2), Detail: "stored balances dp=0 dpo=0 cp=0 cpo=3, transfers give dp=0 dpo=0 cp=0 cpo=0"},
 		{Detail: "ledger 978: debits posted [0 0] differ from credits posted [0 3]"}}, verifyProblems(t, s))
@@ -711,14 +704,7 @@ func TestVerifyPassesReleaseNamingNoHoldAtAnotherTimestamp(t *testing.T) {
 	}
 	s := heldHistory(t, ledger.PendingExpired, []ledger.Transfer{p}, nil,
 		debits(3, 3, 10), debits(p.ExpiresAt(), 0, 10), creditsRow(3, 3, 10), creditsRow(p.ExpiresAt()+1, 0, 10))
-	tamper(t, s, func(tx ledger.Tx) error {
-		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
-		if err != nil {
-			return err
-		}
-		a[0].Flags |= ledger.AccountHistory
-		return tx.UpdateAccounts(a)
-	})
+	tamper(t, s, editedAccount(ledger.IDFromUint64(1), func(a *ledger.Account) { a.Flags |= ledger.AccountHistory }))
 	assertVerifyStore(t, unnamedAt(s, ledger.IDFromUint64(1), p.ExpiresAt()), nil)
 }
 

@@ -119,14 +119,7 @@ func TestVerifyFindsLimitFlagBrokenByStoredBalances(t *testing.T) {
 				require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 			}
 			id := ledger.IDFromUint64(tt.id)
-			tamper(t, s, func(tx ledger.Tx) error {
-				a, err := tx.Accounts([]ledger.ID{id})
-				if err != nil {
-					return err
-				}
-				a[0].Flags |= tt.flag
-				return tx.UpdateAccounts(a)
-			})
+			tamper(t, s, editedAccount(id, func(a *ledger.Account) { a.Flags |= tt.flag }))
 			assert.Equal(t, []ledger.Problem{
 				{TransferID: ledger.IDFromUint64(10), Detail: fmt.Sprintf(tt.taken, id, 5)},
 				{TransferID: ledger.IDFromUint64(11), Detail: fmt.Sprintf(tt.taken, id, 9)},

@@ -111,25 +111,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 		account ledger.ID // expected in a problem, when not zero
 		xfer    ledger.ID
 	}{
-		{"balance", func(tx ledger.Tx) error {
-			a, err := tx.Accounts([]ledger.ID{one})
-			if err != nil {
-				return err
-			}
-			a[0].DebitsPosted++
-			return tx.UpdateAccounts(a)
-		}, one, ledger.ID{}},
+		{"balance", editedAccount(one, func(a *ledger.Account) { a.DebitsPosted++ }), one, ledger.ID{}},
 		{"pending_status", func(tx ledger.Tx) error {
 			return tx.UpdatePending([]ledger.Pending{{ID: ledger.IDFromUint64(11), Status: ledger.PendingPosted}})
 		}, ledger.ID{}, ledger.IDFromUint64(11)},
-		{"limit_flag", func(tx ledger.Tx) error {
-			a, err := tx.Accounts([]ledger.ID{one})
-			if err != nil {
-				return err
-			}
-			a[0].Flags |= ledger.AccountDebitsMustNotExceedCredits
-			return tx.UpdateAccounts(a)
-		}, one, ledger.ID{}},
+		{"limit_flag", editedAccount(one, func(a *ledger.Account) { a.Flags |= ledger.AccountDebitsMustNotExceedCredits }), one, ledger.ID{}},
 		{"orphan_resolution", func(tx ledger.Tx) error {
 			bad := transfer(13, 1)
 			bad.Flags = ledger.TransferVoidPendingTransfer
@@ -155,6 +141,22 @@ func TestVerifyFindsTampering(t *testing.T) {
 			}
 			assert.True(t, found, "problems: %v", ve.Problems)
 		})
+	}
+}
+
+// editedAccount returns a change for tamper: edit changes the stored
+// row of account id.
+func editedAccount(id ledger.ID, edit func(*ledger.Account)) func(ledger.Tx) error {
+	return func(tx ledger.Tx) error {
+		a, err := tx.Accounts([]ledger.ID{id})
+		if err != nil {
+			return err
+		}
+		if len(a) != 1 {
+			return fmt.Errorf("account %v not stored", id)
+		}
+		edit(&a[0])
+		return tx.UpdateAccounts(a)
 	}
 }
 
@@ -529,9 +531,7 @@ func TestVerifyFindsResolutionUnlikeItsPendingTransfer(t *testing.T) {
 			l, s := verifySetup(t)
 			// Account 3, which transfers do not name, is there to be named
 			// instead of one of the hold's.
-			res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+			createAccounts(t, l, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
 			resolveHold(t, s, tt.r)
 			var want []ledger.Problem
 			for _, d := range tt.detail {
@@ -668,9 +668,7 @@ func TestVerifyFindsClosedFlagUnlikeClosingTransfers(t *testing.T) {
 func TestVerifyPassesClosedAccounts(t *testing.T) {
 	l, s := verifySetup(t)
 	ctx := context.Background()
-	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1, Flags: ledger.AccountClosed}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	createAccounts(t, l, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1, Flags: ledger.AccountClosed}})
 	require.NoError(t, l.Verify(ctx))
 	tamper(t, s, func(tx ledger.Tx) error {
 		return hold(tx, []ledger.Transfer{closingHold(22, ledger.TransferClosingDebit|ledger.TransferClosingCredit, 1<<62)},
@@ -1488,12 +1486,10 @@ func TestVerifyFindsLimitBrokenWhenTransferWasCreated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, s := verifySetup(t)
-			res, err := l.CreateAccounts(context.Background(), []ledger.Account{
+			createAccounts(t, l, []ledger.Account{
 				{ID: three, Ledger: 978, Code: 1, Flags: ledger.AccountDebitsMustNotExceedCredits},
 				{ID: four, Ledger: 978, Code: 1, Flags: ledger.AccountCreditsMustNotExceedDebits},
 			})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 			settle(t, s, tt.trs, tt.states)
 			assertVerify(t, l, tt.want)
 		})
@@ -1525,9 +1521,7 @@ func TestVerifyFindsBalancingTransferPastTheBalance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, s := verifySetup(t)
-			res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: three, Ledger: 978, Code: 1}})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+			createAccounts(t, l, []ledger.Account{{ID: three, Ledger: 978, Code: 1}})
 			settle(t, s, tt.trs, nil)
 			assertVerify(t, l, tt.want)
 		})
@@ -1855,9 +1849,7 @@ func TestTransferExpiresAt(t *testing.T) {
 func TestVerifyFindsLastTimestampBehindAnAccount(t *testing.T) {
 	l, s := verifySetup(t)
 	ctx := context.Background()
-	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	createAccounts(t, l, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
 	got, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(3)})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
@@ -1909,9 +1901,7 @@ func TestVerifyFindsClosedFlagOfAccountNamedOnEitherSide(t *testing.T) {
 func TestVerifyFindsLedgerUnlikeOneAccount(t *testing.T) {
 	one, two, three := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)
 	l, s := verifySetup(t)
-	res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: three, Ledger: 840, Code: 1}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	createAccounts(t, l, []ledger.Account{{ID: three, Ledger: 840, Code: 1}})
 	settle(t, s, []ledger.Transfer{stamped(20, one, three, 1, 0, 0), stamped(21, three, two, 1, 0, 1)}, nil)
 	assert.Equal(t, []ledger.Problem{
 		{TransferID: ledger.IDFromUint64(20), Detail: "ledger 978 differs from its accounts'"},
