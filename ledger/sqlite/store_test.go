@@ -477,16 +477,12 @@ func TestUpdateBeginWaitsForContext(t *testing.T) {
 func TestUpdateLockWaitsForContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := openWith(t, Options{noSync: true})
-		started, release := make(chan struct{}), make(chan struct{})
-		first := make(chan error, 1)
-		go func() {
-			first <- s.Update(context.Background(), func(tx ledger.Tx) error {
-				close(started)
-				<-release
+		release, first := heldCall(func(hold func()) error {
+			return s.Update(context.Background(), func(tx ledger.Tx) error {
+				hold()
 				return tx.InsertAccounts([]ledger.Account{viewAccount(1)})
 			})
-		}()
-		<-started
+		})
 		ctx, cancel := context.WithCancel(context.Background())
 		waited := make(chan error, 1)
 		ran := false
@@ -626,12 +622,9 @@ func TestCloseWaitsForUpdate(t *testing.T) {
 		s, err := Open(context.Background(), path, Options{closing: func() { close(closing) }})
 		require.NoError(t, err)
 		acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1}
-		started, release := make(chan struct{}), make(chan struct{})
-		updated := make(chan error, 1)
-		go func() {
-			updated <- s.Update(context.Background(), func(tx ledger.Tx) error {
-				close(started)
-				<-release
+		release, updated := heldCall(func(hold func()) error {
+			return s.Update(context.Background(), func(tx ledger.Tx) error {
+				hold()
 				if _, err := tx.LastTimestamp(); err != nil {
 					return err
 				}
@@ -640,8 +633,7 @@ func TestCloseWaitsForUpdate(t *testing.T) {
 				}
 				return tx.InsertAccounts([]ledger.Account{acct})
 			})
-		}()
-		<-started
+		})
 		closed := make(chan error, 1)
 		go func() { closed <- s.Close() }()
 		<-closing

@@ -223,18 +223,14 @@ func TestCloseWaitsForView(t *testing.T) {
 		s, closing := openClosing(t, 2)
 		insertAccount(t, s, 1)
 		assert.Equal(t, 1, viewAccounts(t, s, 1)) // one connection idle in the pool
-		started, release := make(chan struct{}), make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			done <- s.View(context.Background(), func(tx ledger.ReadTx) error {
-				close(started)
-				<-release
+		release, done := heldCall(func(hold func()) error {
+			return s.View(context.Background(), func(tx ledger.ReadTx) error {
+				hold()
 				got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
 				assert.Len(t, got, 1)
 				return err
 			})
-		}()
-		<-started
+		})
 		type closeResult struct {
 			err   error
 			conns int // read connections open once Close has returned
@@ -256,6 +252,22 @@ func TestCloseWaitsForView(t *testing.T) {
 		require.NoError(t, r.err)
 		assert.Zero(t, r.conns)
 	})
+}
+
+// heldCall runs call in a goroutine, handing it hold, which a fn of the
+// call calls to wait there until release is closed; it returns once hold
+// has been called (or call has returned), with release and the channel
+// that gets call's result.
+func heldCall(call func(hold func()) error) (release chan struct{}, done <-chan error) {
+	started, release := make(chan struct{}), make(chan struct{})
+	result := make(chan error, 1)
+	go func() { result <- call(func() { close(started); <-release }) }()
+	select {
+	case <-started:
+	case err := <-result:
+		result <- err
+	}
+	return release, result
 }
 
 // requireCloseWaits, in a synctest bubble, fails t when Close, whose
