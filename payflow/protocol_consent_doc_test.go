@@ -255,25 +255,29 @@ func TestOpenAccountOfClosedWallet(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 }
 
-// TestRevokedSellerCardListedInStaleCRL pins PROTOCOL.md §6.4 (Revoked
+// TestRevokedSellerCardListedInUnfreshCRL pins PROTOCOL.md §6.4 (Revoked
 // seller card): the CRLs that a pending request's seller card is looked up
-// in are those that the platform holds as they are at the call, stale
-// too: the payer's payment screen (a token call, which takes the CRLs as
-// they are) of a request whose seller card a CRL past its next update
-// lists cancels the request and shows it cancelled, without a consent
-// nonce, moving no money.
-func TestRevokedSellerCardListedInStaleCRL(t *testing.T) {
-	ctx := context.Background()
-	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{RequestTTL: 15 * time.Minute}})
-	v, _ := s.request(t)
-	s.Revoke(s.seller)
-	staleCRLs(s)
-	pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.StateCancelled, pv.State)
-	assert.Nil(t, pv.ConsentNonce)
-	s.requireState(t, v.ID, payflow.StateCancelled)
-	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+// in are those that the platform holds as they are at the call, stale or
+// not yet valid too: the payer's payment screen (a token call, which takes
+// the CRLs as they are) of a request whose seller card a CRL past its next
+// update, or one before its this update, lists cancels the request and
+// shows it cancelled, without a consent nonce, moving no money.
+func TestRevokedSellerCardListedInUnfreshCRL(t *testing.T) {
+	for kind, unfresh := range unfreshCRLs {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{RequestTTL: 15 * time.Minute}})
+			v, _ := s.request(t)
+			s.Revoke(s.seller)
+			unfresh(s)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, pv.State)
+			assert.Nil(t, pv.ConsentNonce)
+			s.requireState(t, v.ID, payflow.StateCancelled)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		})
+	}
 }
 
 // TestHeldRequestsOfRevokedShopperCardReleased pins PROTOCOL.md §6.4

@@ -95,61 +95,82 @@ func staleCRLs(s *shop) {
 	s.Clock.Advance(time.Minute + pki.DefaultSkew + time.Second)
 }
 
-// TestStaleCRLsJudgeRevocationOnly pins PROTOCOL.md §6.1: the CRLs that a
-// token's call and a resolution are checked with are those the platform
-// holds, fresh or stale. Stale, they still revoke the card they list: its
-// token is card_not_trusted at every call, with the reply of its login,
-// its EID is not_found to another card with the reply of an EID never
-// enrolled, and its session not_found with that of an unknown session.
-// They refuse no other card, which they leave undecided: its login is
-// card_not_trusted (the CRLs stale), but its token serves and its EID
-// resolves.
-func TestStaleCRLsJudgeRevocationOnly(t *testing.T) {
-	s := newShop(t, false, paytest.Options{})
-	ctx := context.Background()
-	bob := s.NewCard("Bob")
-	bob.Login(record.RoleShopper)
-	v, _ := s.request(t)
-	s.Revoke(s.shopper)
-	staleCRLs(s)
+// futureCRLs hands s's verifier CRLs of both CAs (with what Revoke
+// recorded) whose this update is a second past the verifier's skew ahead
+// of s's clock, as a clock set back after they were accepted finds them:
+// not yet valid. The clock ends where it was.
+func futureCRLs(s *shop) {
+	ahead := pki.DefaultSkew + time.Second
+	s.Clock.Advance(ahead)
+	s.RefreshCRLs()
+	s.Clock.Advance(-ahead)
+}
 
-	_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
-	require.ErrorIs(t, loginErr, payflow.ErrCard)
-	assert.Contains(t, loginErr.Error(), "revoked", "the revoked card's login")
-	for name, call := range map[string]func() error{
-		"resolve": func() error {
-			_, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
-			return err
-		},
-		"session": func() error { _, err := s.Platform.Session(ctx, s.shopper.Token, s.session.ID); return err },
-		"payment": func() error { _, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID); return err },
-		"decline": func() error { _, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID); return err },
-	} {
-		err := call()
-		require.ErrorIs(t, err, payflow.ErrCard, name)
-		assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", name)
+// unfreshCRLs are the ways that the CRLs a platform holds may not be
+// fresh: stale or not yet valid. Either way they decide the revocation of
+// the cards they list and leave the others undecided.
+var unfreshCRLs = map[string]func(*shop){"stale": staleCRLs, "not yet valid": futureCRLs}
+
+// TestUnfreshCRLsJudgeRevocationOnly pins PROTOCOL.md §6.1: the CRLs that
+// a token's call and a resolution are checked with are those the platform
+// holds, fresh, stale or not yet valid. Not fresh, they still revoke the
+// card they list: its token is card_not_trusted at every call, with the
+// reply of its login, its EID is not_found to another card with the reply
+// of an EID never enrolled, and its session not_found with that of an
+// unknown session. They refuse no other card, which they leave
+// undecided: its login is card_not_trusted (the CRLs stale or not yet
+// valid), but its token serves and its EID resolves.
+func TestUnfreshCRLsJudgeRevocationOnly(t *testing.T) {
+	for kind, unfresh := range unfreshCRLs {
+		t.Run(kind, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			ctx := context.Background()
+			bob := s.NewCard("Bob")
+			bob.Login(record.RoleShopper)
+			v, _ := s.request(t)
+			s.Revoke(s.shopper)
+			unfresh(s)
+
+			_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
+			require.ErrorIs(t, loginErr, payflow.ErrCard)
+			assert.Contains(t, loginErr.Error(), "revoked", "the revoked card's login")
+			for name, call := range map[string]func() error{
+				"resolve": func() error {
+					_, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+					return err
+				},
+				"session": func() error { _, err := s.Platform.Session(ctx, s.shopper.Token, s.session.ID); return err },
+				"payment": func() error { _, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID); return err },
+				"decline": func() error { _, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID); return err },
+			} {
+				err := call()
+				require.ErrorIs(t, err, payflow.ErrCard, name)
+				assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", name)
+			}
+
+			_, sellerLogin := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
+			require.ErrorIs(t, sellerLogin, payflow.ErrCard, "a login checks the CRLs' freshness")
+			assert.NotContains(t, sellerLogin.Error(), "revoked")
+			assert.Contains(t, sellerLogin.Error(), kind)
+			cat, err := s.Platform.Catalog(ctx, s.seller.Token, merchantID)
+			require.NoError(t, err, "the token of a card the CRLs do not list")
+			assert.Equal(t, paytest.Catalog, cat.Items)
+			_, unknownEID := s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
+			require.ErrorIs(t, unknownEID, payflow.ErrNotFound)
+			_, err = s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the revoked card's EID")
+			assert.Equal(t, payflow.AsError(unknownEID), payflow.AsError(err), "the reply of an EID never enrolled")
+			_, unknownSession := s.Platform.Session(ctx, s.seller.Token, payflow.ID{0xee})
+			require.ErrorIs(t, unknownSession, payflow.ErrNotFound)
+			_, err = s.Platform.Session(ctx, s.seller.Token, s.session.ID)
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the revoked card's session")
+			assert.Equal(t, payflow.AsError(unknownSession), payflow.AsError(err), "the reply of an unknown session")
+
+			who, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+			require.NoError(t, err, "the EID of a card the CRLs do not list")
+			assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Corner Grocer", Role: uint8(record.RoleSeller), MerchantID: merchantID}, who)
+		})
 	}
-
-	_, sellerLogin := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
-	require.ErrorIs(t, sellerLogin, payflow.ErrCard, "a login checks the CRLs' freshness")
-	assert.NotContains(t, sellerLogin.Error(), "revoked")
-	cat, err := s.Platform.Catalog(ctx, s.seller.Token, merchantID)
-	require.NoError(t, err, "the token of a card the stale CRLs do not list")
-	assert.Equal(t, paytest.Catalog, cat.Items)
-	_, unknownEID := s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
-	require.ErrorIs(t, unknownEID, payflow.ErrNotFound)
-	_, err = s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
-	require.ErrorIs(t, err, payflow.ErrNotFound, "the revoked card's EID")
-	assert.Equal(t, payflow.AsError(unknownEID), payflow.AsError(err), "the reply of an EID never enrolled")
-	_, unknownSession := s.Platform.Session(ctx, s.seller.Token, payflow.ID{0xee})
-	require.ErrorIs(t, unknownSession, payflow.ErrNotFound)
-	_, err = s.Platform.Session(ctx, s.seller.Token, s.session.ID)
-	require.ErrorIs(t, err, payflow.ErrNotFound, "the revoked card's session")
-	assert.Equal(t, payflow.AsError(unknownSession), payflow.AsError(err), "the reply of an unknown session")
-
-	who, err := s.Platform.Resolve(ctx, bob.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
-	require.NoError(t, err, "the EID of a card the stale CRLs do not list")
-	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Corner Grocer", Role: uint8(record.RoleSeller), MerchantID: merchantID}, who)
 }
 
 // TestExpiredCardNotHidden pins PROTOCOL.md §6.1: the EIDs and sessions

@@ -99,12 +99,13 @@ func clockStart(now time.Time) time.Time {
 // NewFixture builds a platform over store and a ledger over ls, with a demo
 // certificate hierarchy and fresh CRLs, its clock starting now, or 30 s
 // later when the next EID epoch starts within 30 s (see clockStart). The
-// ledger is closed when tb ends.
+// CAs are on that clock: their certificates, the cards' and the CRLs start
+// at its time. The ledger is closed when tb ends.
 func NewFixture(tb testing.TB, store payflow.Store, ls ledger.Store, opts Options) *Fixture {
 	tb.Helper()
 	f := &Fixture{TB: tb, Clock: &Clock{t: clockStart(wallClock())}, Store: store, soft: opts.SoftCards}
 	var err error
-	f.Root, f.Issuer, err = simcardtest.NewCA()
+	f.Root, f.Issuer, err = simcardtest.NewCAAt(f.Clock.Now)
 	must(tb, err)
 	f.Verifier, err = pki.NewVerifier(pki.VerifierOptions{
 		Roots: [][]byte{f.Root.DER()}, Intermediates: [][]byte{f.Issuer.DER()}, Now: f.Clock.Now,

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"time"
 
 	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki"
@@ -27,7 +28,12 @@ const (
 
 // NewCA returns a demo hierarchy: a root CA and the card-issuing CA under
 // it, both with fresh P-256 keys, CRL URLs under https://pki.invalid/.
-func NewCA() (root, issuer *pki.CA, err error) {
+func NewCA() (root, issuer *pki.CA, err error) { return NewCAAt(nil) }
+
+// NewCAAt is NewCA with both CAs on the clock now (nil means time.Now):
+// their certificates, the certificates they issue and their CRLs start at
+// its time.
+func NewCAAt(now func() time.Time) (root, issuer *pki.CA, err error) {
 	rk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -36,11 +42,11 @@ func NewCA() (root, issuer *pki.CA, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err = pki.NewRoot(rk, pki.CAOptions{CRLURL: "https://pki.invalid/root.crl"})
+	root, err = pki.NewRoot(rk, pki.CAOptions{CRLURL: "https://pki.invalid/root.crl", Now: now})
 	if err != nil {
 		return nil, nil, err
 	}
-	issuer, err = root.NewIntermediate(ik, pki.CAOptions{CRLURL: "https://pki.invalid/card.crl"})
+	issuer, err = root.NewIntermediate(ik, pki.CAOptions{CRLURL: "https://pki.invalid/card.crl", Now: now})
 	if err != nil {
 		return nil, nil, err
 	}

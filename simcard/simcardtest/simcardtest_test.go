@@ -2,7 +2,12 @@ package simcardtest_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"testing"
+	"time"
 
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
@@ -46,4 +51,32 @@ func TestNewCardOptions(t *testing.T) {
 	require.NoError(t, v.Card.Unblock("87654321", ""))
 	_, err = simcardtest.NewCard(issuer, simcardtest.Options{ICCID: "89014103211118510721"})
 	assert.ErrorIs(t, err, pki.ErrCardID)
+}
+
+// TestNewCAAt: both CAs of NewCAAt take their times from the clock given:
+// their certificates', the certificates they issue and their CRLs' this
+// update start at its time (to the second, as certificates carry it).
+func TestNewCAAt(t *testing.T) {
+	at := time.Date(2031, 5, 6, 7, 8, 9, 500_000_000, time.UTC)
+	root, issuer, err := simcardtest.NewCAAt(func() time.Time { return at })
+	require.NoError(t, err)
+	start := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	assert.Equal(t, start, root.Certificate().NotBefore, "the root's certificate")
+	assert.Equal(t, start, issuer.Certificate().NotBefore, "the issuing CA's certificate")
+
+	at = at.Add(time.Hour)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := issuer.IssueCard(key.Public(), "8900000000000000003", pki.IssueOptions{})
+	require.NoError(t, err)
+	cert, err := pki.ParseCertificate(der)
+	require.NoError(t, err)
+	assert.Equal(t, start.Add(time.Hour), cert.NotBefore, "a card's certificate")
+	for name, ca := range map[string]*pki.CA{"root": root, "issuing CA": issuer} {
+		der, err := ca.CRL(at.Add(24 * time.Hour))
+		require.NoError(t, err, name)
+		crl, err := x509.ParseRevocationList(der)
+		require.NoError(t, err, name)
+		assert.Equal(t, start.Add(time.Hour), crl.ThisUpdate, "%s's CRL", name)
+	}
 }
