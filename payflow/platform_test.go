@@ -1234,11 +1234,11 @@ func TestTokenOfRevokedCard(t *testing.T) {
 // the expiry is past the verifier's clock skew, with the reply of a login
 // of the card, which is refused for the expiry (pki.ErrExpired); before,
 // within the skew after the certificate's end, the token still serves as
-// it does before that end: with the CRLs fresh, and with them stale too,
-// which a token call takes as they are.
+// it does before that end: with the CRLs fresh, and with them stale or
+// not yet valid too, which a token call takes as they are.
 func TestTokenOfExpiredCard(t *testing.T) {
-	for _, stale := range []bool{false, true} {
-		t.Run(fmt.Sprintf("stale CRLs %v", stale), func(t *testing.T) {
+	for _, crls := range []string{"fresh", "stale", "not yet valid"} {
+		t.Run(crls+" CRLs", func(t *testing.T) {
 			s := newShop(t, true, paytest.Options{})
 			ctx := context.Background()
 			login := s.newSellerCard(t, 30*time.Minute)
@@ -1249,24 +1249,22 @@ func TestTokenOfExpiredCard(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, payflow.StateHeld, v.State)
 			before := s.balances(t)
-			if stale {
-				// CRLs stale from 6 minutes on (a minute, and the skew).
-				for _, ca := range []*pki.CA{s.Root, s.Issuer} {
-					crl, err := ca.CRL(s.Clock.Now().Add(time.Minute))
-					require.NoError(t, err)
-					require.NoError(t, s.Verifier.AddCRL(crl))
-				}
+			if crls == "stale" {
+				s.AddCRLs(s.Clock.Now().Add(time.Minute)) // stale from 6 minutes on (a minute, and the skew)
 			}
 
 			s.Clock.Advance(29 * time.Minute) // before the certificate's end
 			_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
 			require.NoError(t, err, "before the certificate's end")
 			s.Clock.Advance(2 * time.Minute) // past the certificate's end, within the skew
+			if crls == "not yet valid" {
+				futureCRLs(s)
+			}
 			_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
 			require.NoError(t, err, "within the skew, as before the certificate's end")
 
 			s.Clock.Advance(5 * time.Minute)
-			if !stale {
+			if crls != "stale" {
 				s.RefreshCRLs()
 			}
 			_, loginErr := login()
