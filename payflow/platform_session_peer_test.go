@@ -182,3 +182,59 @@ func TestSessionOfOtherCardsAnswersAsUnknown(t *testing.T) {
 		assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "signed by %s", c.Name)
 	}
 }
+
+// TestSessionOfEarlierDerivationKept pins PROTOCOL.md §6.1: a session
+// stored by an earlier version, under the ID that version derived from
+// the card IDs and EIDs (CASIM-SESSION), keeps its ID: a view of it and a
+// payment request into it find it until it expires. A pairing proof of
+// the same EIDs names the session of this derivation, and the seller
+// card's, which cancels that session's pending request, cancels none of
+// the earlier session's, which stays payable.
+func TestSessionOfEarlierDerivationKept(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	stored, err := s.Store.Session(ctx, s.session.ID)
+	require.NoError(t, err)
+	earlier := *stored
+	earlier.ID = cardSessionID(s.shopper.ID, s.seller.ID, stored.ShopperEID, stored.SellerEID)
+	require.NoError(t, s.Store.Accept(ctx, &payflow.Acceptance{CardID: "a card of the earlier version", Counter: 1, Session: &earlier, Now: s.Clock.Now()}))
+	earlierView := *s.session
+	earlierView.ID = earlier.ID
+
+	for _, c := range []*paytest.Card{s.shopper, s.seller} {
+		v, err := s.Platform.Session(ctx, c.Token, earlier.ID)
+		require.NoError(t, err, c.Name)
+		current, err := s.Platform.Session(ctx, c.Token, s.session.ID)
+		require.NoError(t, err, c.Name)
+		current.ID = earlier.ID
+		assert.Equal(t, current, v, "%s: the earlier session's view is the current one's under its ID", c.Name)
+	}
+	into := func(session *payflow.SessionView) (*payflow.PaymentView, error) {
+		return s.Platform.CreateRequest(ctx, &payflow.CreateRequest{
+			Request: s.seller.MustSign(paytest.Request(session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})),
+		})
+	}
+	old, err := into(&earlierView)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePending, old.State)
+	assert.Equal(t, earlier.ID, old.SessionID)
+	current, err := into(s.session)
+	require.NoError(t, err)
+
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, s.shopper.EID())})
+	require.NoError(t, err)
+	assert.Equal(t, s.session.ID, v.ID, "the pairing names the session of this derivation")
+	s.requireState(t, current.ID, payflow.StateCancelled)
+	s.requireState(t, old.ID, payflow.StatePending)
+	pv, err := s.Platform.Payment(ctx, s.shopper.Token, old.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, pv.State)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(paytest.Consent(pv))})
+	require.NoError(t, err)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 240}, {Posted: 240}}, s.balances(t))
+
+	s.Clock.Advance(earlier.ExpiresAt.Sub(s.Clock.Now()))
+	_, err = into(&earlierView)
+	require.ErrorIs(t, err, payflow.ErrExpired, "a request into the earlier session once it expired")
+	assert.EqualError(t, err, "payflow: expired: session")
+}
