@@ -312,3 +312,52 @@ func TestCloseClosesPool(t *testing.T) {
 	assert.Zero(t, s.pool.Stat().TotalConns())
 	assert.NoError(t, s.Close())
 }
+
+// TestReadsAfterFailedRead: once a read of Update's transaction failed,
+// the later reads, LastTimestamp among them, fail with its error without
+// being sent, a read refused before it is sent fails with its own
+// refusal, and Update fails with the first read's error though fn ignored
+// them all.
+func TestReadsAfterFailedRead(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	_, err := s.pool.Exec(ctx, `ALTER TABLE failed_transfers RENAME TO failed_transfers_away`)
+	require.NoError(t, err)
+	var readErr, accountsErr, tsErr, limitErr error
+	err = s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		_, readErr = tx.FailedTransfers([]ledger.ID{ledger.IDFromUint64(1)})
+		_, accountsErr = tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+		_, tsErr = tx.LastTimestamp()
+		_, limitErr = tx.ExpiredPending(1, 0)
+		return nil
+	})
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, readErr, &pgErr)
+	assert.Equal(t, "42P01", pgErr.Code) // undefined_table
+	assert.Equal(t, readErr, accountsErr)
+	assert.Equal(t, readErr, tsErr)
+	assert.ErrorIs(t, limitErr, ledger.ErrLimit)
+	assert.Equal(t, readErr, err)
+}
+
+// TestIgnoredLastTimestampError: an Update whose fn ignores the failure
+// of LastTimestamp (here the server's: no ledger_state table) and writes
+// nothing fails with it.
+func TestIgnoredLastTimestampError(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	_, err := s.pool.Exec(ctx, `ALTER TABLE ledger_state RENAME TO ledger_state_away`)
+	require.NoError(t, err)
+	var tsErr error
+	err = s.Update(ctx, func(tx ledger.Tx) error {
+		_, tsErr = tx.LastTimestamp()
+		return nil
+	})
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, tsErr, &pgErr)
+	assert.Equal(t, "42P01", pgErr.Code) // undefined_table
+	assert.Equal(t, tsErr, err)
+}
