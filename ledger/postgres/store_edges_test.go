@@ -361,3 +361,28 @@ func TestIgnoredLastTimestampError(t *testing.T) {
 	assert.Equal(t, "42P01", pgErr.Code) // undefined_table
 	assert.Equal(t, tsErr, err)
 }
+
+// TestPendingOfInsertedPlainTransfer: a pending state of a transfer that
+// the same transaction inserts without ledger.TransferPending fails
+// Update with ledger.ErrCorrupt before the writes are sent
+// (sqlstore.PendingCheck), and nothing is stored.
+func TestPendingOfInsertedPlainTransfer(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	tr := ledger.Transfer{ID: ledger.IDFromUint64(10), DebitAccountID: ledger.IDFromUint64(1),
+		CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 1, Code: 1, Timestamp: 3}
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		return errors.Join(tx.InsertAccounts([]ledger.Account{account(1), account(2)}), tx.InsertTransfers([]ledger.Transfer{tr}),
+			tx.InsertPending([]ledger.Pending{{ID: tr.ID, Status: ledger.PendingActive, Timestamp: 3}}))
+	})
+	require.ErrorIs(t, err, ledger.ErrCorrupt)
+	var pgErr *pgconn.PgError
+	assert.False(t, errors.As(err, &pgErr), "no statement sent: %v", err)
+	assert.EqualError(t, err, fmt.Sprintf("postgres: write: %v: pending state of transfer %v, inserted without the pending flag",
+		ledger.ErrCorrupt, tr.ID))
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+		assert.Empty(t, got)
+		return err
+	}))
+}
