@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
@@ -45,19 +46,21 @@ func TestOpenErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tests := []struct {
-		name string
-		dsn  string
+		name   string
+		dsn    string
+		prefix string // of the error
 	}{
-		{"unparsable", "postgres://%zz"},
-		{"unknown parameter value", dsn + "&sslmode=bogus"},
-		{"nobody listening", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"},
-		{"unknown database", strings.Replace(dsn, "/test?", "/no_such_database_casimpay?", 1)},
+		{"unparsable", "postgres://%zz", "postgres: parse dsn: "},
+		{"unknown parameter value", dsn + "&sslmode=bogus", "postgres: parse dsn: "},
+		{"nobody listening", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", "postgres: connect: "},
+		{"unknown database", strings.Replace(dsn, "/test?", "/no_such_database_casimpay?", 1), "postgres: connect: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := Open(ctx, tt.dsn, Options{})
 			require.Error(t, err)
 			assert.Nil(t, s)
+			assert.True(t, strings.HasPrefix(err.Error(), tt.prefix), "error %q, want prefix %q", err, tt.prefix)
 		})
 	}
 }
@@ -125,6 +128,9 @@ func TestSchemaTooNew(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err = Open(ctx, dsn, Options{})
 	require.ErrorIs(t, err, ErrSchemaTooNew)
+	ms, merr := sqlmigrate.Read(migrationFS, "migrations")
+	require.NoError(t, merr)
+	assert.EqualError(t, err, fmt.Sprintf("%v: version 99, known up to %d", ErrSchemaTooNew, len(ms)))
 }
 
 // TestOtherComponentMigrations checks that the migrations of another
