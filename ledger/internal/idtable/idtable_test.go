@@ -188,3 +188,107 @@ func TestTableFull(t *testing.T) {
 	assert.True(t, added)
 	assert.Equal(t, 0, n)
 }
+
+// collision returns two keys that the seeded hash of tab sends to one
+// slot of a table of minSlots with the same upper 32 bits, so that only
+// the keys tell them apart. Of 36 bits, a pair turns up among about 2^18
+// keys; among 2^21, all but certainly.
+func collision(t *testing.T, tab *Table[id]) (a, b id) {
+	tab.hasher.Seed()
+	seen := map[uint64]id{}
+	for i := range uint64(1 << 21) {
+		k := idOf(0, i)
+		h := tab.hash(k)
+		f := h>>32<<32 | h&(minSlots-1)
+		if o, ok := seen[f]; ok {
+			return o, k
+		}
+		seen[f] = k
+	}
+	t.Fatal("no two of 2^21 keys share 36 bits of their hash")
+	return a, b
+}
+
+// TestHashCollision: two keys whose slot and upper 32 hash bits are the
+// same are numbered and found apart.
+func TestHashCollision(t *testing.T) {
+	var tab Table[id]
+	a, b := collision(t, &tab)
+	n, added := tab.Add(a)
+	require.True(t, added)
+	require.Equal(t, 0, n)
+	n, ok := tab.Find(b)
+	assert.False(t, ok)
+	assert.Zero(t, n)
+	n, added = tab.Add(b)
+	assert.True(t, added)
+	assert.Equal(t, 1, n)
+	n, added = tab.Add(a)
+	assert.False(t, added)
+	assert.Equal(t, 0, n)
+	for want, k := range []id{a, b} {
+		n, ok := tab.Find(k)
+		assert.True(t, ok)
+		assert.Equal(t, want, n)
+	}
+}
+
+// TestHalfFull: the table is at most half full after each Add, so that a
+// lookup of a missing key meets an empty slot.
+func TestHalfFull(t *testing.T) {
+	var tab Table[id]
+	for i := range 100 {
+		tab.Add(idOf(0, uint64(i)))
+		require.LessOrEqual(t, 2*tab.Len(), len(tab.slots), "%d keys", tab.Len())
+		_, ok := tab.Find(idOf(1, 0))
+		require.False(t, ok)
+	}
+}
+
+// TestResetKeepsRoom: Reset(hint) makes room for hint keys, adding them
+// grows the table no more, and a Reset to the size the table has reuses
+// its memory.
+func TestResetKeepsRoom(t *testing.T) {
+	var tab Table[id]
+	tab.Reset(100)
+	slots := len(tab.slots)
+	for i := range 100 {
+		tab.Add(idOf(0, uint64(i)))
+	}
+	assert.Equal(t, slots, len(tab.slots))
+	assert.Zero(t, testing.AllocsPerRun(10, func() { tab.Reset(100) }))
+	assert.Equal(t, slots, len(tab.slots))
+}
+
+// TestHashZeroHalves: keys whose first or second 8 bytes are zero hash
+// apart, each half mixed with its own seed.
+func TestHashZeroHalves(t *testing.T) {
+	var tab Table[id]
+	tab.hasher.Seed()
+	hashes := map[uint64]id{}
+	for i := range uint64(1000) {
+		for _, k := range []id{idOf(0, i+1), idOf(i+1, 0)} {
+			h := tab.hash(k)
+			o, ok := hashes[h]
+			require.False(t, ok, "%x and %x hash to %x", o, k, h)
+			hashes[h] = k
+		}
+	}
+}
+
+// TestPairsResetEmptiesKeys: Pairs.Reset empties the keys too, so that
+// the keys of the pairs added before count no more against the limit.
+func TestPairsResetEmptiesKeys(t *testing.T) {
+	defer func(n uint64) { maxLen = n }(maxLen)
+	maxLen = 2
+	var p Pairs[id]
+	p.Add(idOf(0, 1), 1)
+	p.Add(idOf(0, 2), 1)
+	p.Reset(0)
+	n, added := p.Add(idOf(0, 3), 1)
+	assert.True(t, added)
+	assert.Zero(t, n)
+	n, added = p.Add(idOf(0, 4), 1)
+	assert.True(t, added)
+	assert.Equal(t, 1, n)
+}
