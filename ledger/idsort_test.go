@@ -93,7 +93,7 @@ func TestSortIDs(t *testing.T) {
 func TestIDSorterReuse(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	var s idSorter
-	for _, n := range []int{5000, 100, 65, 20000, 3} {
+	for _, n := range []int{5000, 5001, 100, 65, 20000, 3} {
 		ids := make([]ID, n)
 		for i := range ids {
 			ids[i] = IDFromUint64s(r.Uint64N(1<<20), r.Uint64())

@@ -128,16 +128,27 @@ func (tx checkedTx) FailedTransfers(ids []ledger.ID) ([]ledger.FailedTransfer, e
 	return tx.Tx.FailedTransfers(ids)
 }
 
+// LockAccounts returns the rows in descending ID order, which a store may
+// (rows come in any order).
 func (tx checkedTx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
 	tx.s.check("LockAccounts", ids)
-	return tx.Tx.LockAccounts(ids)
+	a, err := tx.Tx.LockAccounts(ids)
+	a = slices.Clone(a)
+	slices.SortFunc(a, func(x, y ledger.Account) int { return y.ID.Compare(x.ID) })
+	return a, err
 }
 
 func (tx checkedTx) InsertAccounts(a []ledger.Account) error {
 	return recordEmpty(tx.s, "InsertAccounts", a, tx.Tx.InsertAccounts)
 }
 
+// UpdateAccounts records accounts not given in ascending ID order.
 func (tx checkedTx) UpdateAccounts(a []ledger.Account) error {
+	ids := make([]ledger.ID, len(a))
+	for i := range a {
+		ids[i] = a[i].ID
+	}
+	tx.s.check("UpdateAccounts", ids)
 	return recordEmpty(tx.s, "UpdateAccounts", a, tx.Tx.UpdateAccounts)
 }
 
@@ -182,7 +193,9 @@ func newChecked(t *testing.T, now func() time.Time) (*ledger.Ledger, *checkedSto
 
 // TestStoreGetsIDsAscendingOnce: the ledger gives a store's methods that
 // take IDs each ID at most once and in ascending order, whatever the order
-// and repetitions of the IDs in the calls: account creation, lookups,
+// and repetitions of the IDs in the calls, and the accounts to update in
+// ascending ID order, whatever the order of the rows that LockAccounts
+// returned: account creation, lookups,
 // transfers naming their accounts in descending order, and posts and voids
 // of pending transfers named in descending order, one of them expired.
 func TestStoreGetsIDsAscendingOnce(t *testing.T) {

@@ -321,12 +321,13 @@ func TestByteOrderUnderLocale(t *testing.T) {
 }
 
 // TestOpenNegativeMaxConns: a negative MaxConns is refused with
-// ErrNegativeOption rather than read as the default.
+// ErrNegativeOption, naming the count, rather than read as the default.
 func TestOpenNegativeMaxConns(t *testing.T) {
 	s, err := postgres.Open(context.Background(), testenv.PostgresSchema(t), postgres.Options{MaxConns: -1})
 	if !assert.ErrorIs(t, err, postgres.ErrNegativeOption) {
 		s.Close()
 	}
+	assert.EqualError(t, err, "postgres: negative option: -1 connections")
 }
 
 // TestCancelledCallLeavesNoStatement: a call whose context ends while its
@@ -420,10 +421,7 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 // test's, and is not counted.
 func openNamed(t *testing.T, dsn, app string) (*postgres.Store, func() int) {
 	t.Helper()
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	u.RawQuery += "&application_name=" + url.PathEscape(app)
-	s := open(t, u.String())
+	s := open(t, namedDSN(t, dsn, app))
 	conn, err := pgx.Connect(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
@@ -435,6 +433,16 @@ func openNamed(t *testing.T, dsn, app string) (*postgres.Store, func() int) {
 			app).Scan(&n))
 		return n
 	}
+}
+
+// namedDSN returns dsn (a URL with a query) with the application name app
+// for its connections.
+func namedDSN(t *testing.T, dsn, app string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.RawQuery += "&application_name=" + url.PathEscape(app)
+	return u.String()
 }
 
 // TestPutMerchantsCrossing: two PutMerchant calls that take the same seller
