@@ -151,7 +151,7 @@ func TestRequestOfSellerCardUnderRevokedCA(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	other, err := s.Root.NewIntermediate(key, pki.CAOptions{CRLURL: "http://pki.example/other.crl"})
+	other, err := s.Root.NewIntermediate(key, pki.CAOptions{CRLURL: "http://pki.example/other.crl", Now: s.Clock.Now})
 	require.NoError(t, err)
 	// The platform, from here on, of a verifier that knows both issuing CAs.
 	s.Verifier, err = pki.NewVerifier(pki.VerifierOptions{
