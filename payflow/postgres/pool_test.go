@@ -68,15 +68,7 @@ func TestPipelineEndsWaitingForConnection(t *testing.T) {
 	go func() { done <- s.Consume(cctx, nonce, at) }()
 	await(t, "Consume waiting for a connection", done, func() bool { return pool.Stats().WaitCount == 1 })
 	cancel()
-	await(t, "Consume returned, the connection still held", nil, func() bool {
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
-	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, <-done, context.Canceled, "Consume returned, the connection still held")
 	require.NoError(t, held.Close())
 	assert.NoError(t, s.Consume(ctx, nonce, at), "the nonce kept")
 }
