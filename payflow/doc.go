@@ -25,9 +25,10 @@
 // # State and concurrency
 //
 // All state lives in a Store in the ledger's database: payflow/sqlite
-// (the default, in the ledger's SQLite file) or payflow/postgres, with
-// payflow/memory for tests; payflow/paytest is the conformance suite they
-// pass. Every transition of a payment request is a compare-and-set and
+// (in the ledger's SQLite file, the embedded engine) or payflow/postgres,
+// with payflow/memory for tests; payflow/paytest is the conformance suite
+// they pass. PlatformOptions.Store has no default: NewPlatform refuses
+// options without one. Every transition of a payment request is a compare-and-set and
 // every ledger transfer ID is derived from the request or refund it
 // settles (TransferID), so several platform processes may serve one
 // database, and retries never move money twice. Run ExpireDue and

@@ -92,7 +92,8 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // into the one returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
-// already ended are skipped, and the request on screen, shown pending,
+// are no longer pending (held, captured, or ended otherwise) are skipped,
+// and the request on screen, shown pending,
 // that it reads ended without a capture (declined, cancelled, expired)
 // is shown so (Payment) as it moves past it, checked as ApproveShown
 // checks such a view (a view that it refuses changes nothing), so that
