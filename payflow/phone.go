@@ -109,12 +109,16 @@ type PhoneOptions struct {
 	// none of the counterparties' adverts, or not made by queue.New, is
 	// ErrInvalid at NewShopper and NewSeller.
 	Queue *queue.Queue
-	// Verifier checks the certificate chain of the platform's receipt key,
-	// which the phone fetches once with Info, offline against its trust
-	// anchors (pki.Verifier.VerifyPlatform), and the chain that a receipt
-	// carries, of the key that signed it (pki.Verifier.ReceiptPlatform),
-	// so that a receipt signed before the platform changed its key still
-	// verifies while its certificate is valid and not revoked.
+	// Verifier checks the certificate chain of the platform's receipt key
+	// offline against its trust anchors (pki.Verifier.VerifyPlatform), and
+	// the chain that a receipt carries, of the key that signed it
+	// (pki.Verifier.ReceiptPlatform), so that a receipt signed before the
+	// platform changed its key still verifies while its certificate is
+	// valid and not revoked. The phone fetches the platform's chain with
+	// Info when it first needs it and keeps it, and fetches it again when
+	// the one kept no longer verifies (expired or revoked) or a receipt
+	// that carries no chain does not verify under its key (the platform
+	// renewed its certificate or its key), once per such check.
 	Verifier *pki.Verifier
 	// PlatformKey, used when Verifier is nil, is the receipt key the phone
 	// trusts, pinned. It must be an ECDSA P-256 key whose point is on the
