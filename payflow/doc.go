@@ -33,7 +33,9 @@
 // settles (TransferID), so several platform processes may serve one
 // database, and retries never move money twice. Run ExpireDue and
 // RecoverSweep from a timer in one or more processes: the first expires
-// requests and holds that fall due, the second finishes settlements that a
+// requests and holds that fall due, and deletes the expired challenge
+// nonces, tokens, sessions and stored replies (Store.DeleteExpired); the
+// second finishes settlements that a
 // crash or an outage left between the ledger and the state (a retried
 // ledger chain that an earlier call created is accepted as created, and a
 // hold the ledger refused stays refused).
