@@ -67,11 +67,12 @@ type ClientOptions struct {
 	// status, or, without an error body of a known code, a 5xx or 408
 	// status (see Client).
 	MaxAttempts int
-	// MinBackoff and MaxBackoff bound the pause before a retry, which
-	// doubles from MinBackoff with jitter (defaults DefaultMinBackoff,
+	// MinBackoff and MaxBackoff bound the backoff before a retry, which
+	// doubles from MinBackoff up to MaxBackoff (defaults DefaultMinBackoff,
 	// or MaxBackoff when that is shorter, and DefaultMaxBackoff, or
-	// MinBackoff when that is longer). A Retry-After header lengthens it
-	// up to MaxBackoff.
+	// MinBackoff when that is longer); the pause is the backoff with
+	// jitter, from half of it to all of it, so the first is from half of
+	// MinBackoff. A Retry-After header lengthens it up to MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxReplyBytes limits a reply body (default DefaultMaxReplyBytes).
 	MaxReplyBytes int64
@@ -401,7 +402,8 @@ func (c *Client) Session(ctx context.Context, token string, id ID) (*SessionView
 
 // Catalog implements API. The merchant ID goes in the path escaped, its
 // slashes too, and the dots of a merchant ID "." or ".." too ("%2E"), so
-// that every merchant ID names its catalog.
+// that every merchant ID names its catalog. An empty merchant ID, which
+// names none, fails with an error matching ErrInvalid without being sent.
 func (c *Client) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
 	if merchantID == "" {
 		return nil, fmt.Errorf("%w: empty merchant ID", ErrInvalid)

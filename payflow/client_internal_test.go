@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"math"
+	"net/http"
 	"testing"
 	"time"
 
@@ -66,4 +67,43 @@ func TestClientBackoffDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultMinBackoff, c.opts.MinBackoff)
 	assert.Equal(t, DefaultMaxBackoff, c.opts.MaxBackoff)
+}
+
+// TestNewClientHTTPClient: the client's own HTTP client keeps up to 64
+// idle connections to the platform and reads a reply's header section of
+// up to 64 KiB (ClientOptions.HTTPClient). A given one is copied, its
+// transport and timeout kept, and left as it was: an http.Client that the
+// app shares goes on following redirects under its own CheckRedirect (or
+// net/http's default policy), which refuses no hop to another origin.
+func TestNewClientHTTPClient(t *testing.T) {
+	c, err := NewClient("https://platform.invalid", ClientOptions{})
+	require.NoError(t, err)
+	tr, ok := c.hc.Transport.(*http.Transport)
+	require.True(t, ok, "%T", c.hc.Transport)
+	assert.Equal(t, 64, tr.MaxIdleConnsPerHost)
+	assert.EqualValues(t, 64<<10, tr.MaxResponseHeaderBytes)
+
+	from, err := http.NewRequest(http.MethodGet, "https://platform.invalid/v1/info", nil)
+	require.NoError(t, err)
+	hop, err := http.NewRequest(http.MethodGet, "https://other.invalid/v1/info", nil)
+	require.NoError(t, err)
+	hop.Header.Set("Authorization", "Bearer tok-1")
+	asked := 0
+	for _, policy := range []func(*http.Request, []*http.Request) error{
+		nil, func(*http.Request, []*http.Request) error { asked++; return nil },
+	} {
+		given := &http.Client{Transport: &http.Transport{}, Timeout: 7 * time.Second, CheckRedirect: policy}
+		c, err := NewClient("https://platform.invalid", ClientOptions{HTTPClient: given})
+		require.NoError(t, err)
+		assert.NotSame(t, given, c.hc)
+		assert.Same(t, given.Transport, c.hc.Transport)
+		assert.Equal(t, 7*time.Second, c.hc.Timeout)
+		require.ErrorIs(t, c.hc.CheckRedirect(hop, []*http.Request{from}), errOriginRedirect, "the copy's policy")
+		if policy == nil {
+			assert.Nil(t, given.CheckRedirect, "the given client left as it was")
+			continue
+		}
+		require.NoError(t, given.CheckRedirect(hop, []*http.Request{from}), "the given client's own policy")
+		assert.Equal(t, 1, asked, "asked by the given client alone")
+	}
 }

@@ -94,7 +94,8 @@ const DefaultMaxRateLimitPause = 5 * time.Second
 
 // PhoneOptions configure a Shopper or a Seller. API and one of Verifier and
 // PlatformKey are required (an API that is a nil pointer, such as a nil
-// *Client, is none); the zero value of the others is the default.
+// *Client, is none); the zero value of the others is the default, and so
+// is a negative duration.
 type PhoneOptions struct {
 	// API is the platform: a *Client over HTTP or a *Platform in process.
 	// A call of it that returns neither a reply nor an error (a nil
@@ -108,12 +109,16 @@ type PhoneOptions struct {
 	// none of the counterparties' adverts, or not made by queue.New, is
 	// ErrInvalid at NewShopper and NewSeller.
 	Queue *queue.Queue
-	// Verifier checks the certificate chain of the platform's receipt key,
-	// which the phone fetches once with Info, offline against its trust
-	// anchors (pki.Verifier.VerifyPlatform), and the chain that a receipt
-	// carries, of the key that signed it (pki.Verifier.ReceiptPlatform),
-	// so that a receipt signed before the platform changed its key still
-	// verifies while its certificate is valid and not revoked.
+	// Verifier checks the certificate chain of the platform's receipt key
+	// offline against its trust anchors (pki.Verifier.VerifyPlatform), and
+	// the chain that a receipt carries, of the key that signed it
+	// (pki.Verifier.ReceiptPlatform), so that a receipt signed before the
+	// platform changed its key still verifies while its certificate is
+	// valid and not revoked. The phone fetches the platform's chain with
+	// Info when it first needs it and keeps it, and fetches it again when
+	// the one kept no longer verifies (expired or revoked) or a receipt
+	// that carries no chain does not verify under its key (the platform
+	// renewed its certificate or its key), once per such check.
 	Verifier *pki.Verifier
 	// PlatformKey, used when Verifier is nil, is the receipt key the phone
 	// trusts, pinned. It must be an ECDSA P-256 key whose point is on the
@@ -138,7 +143,13 @@ type PhoneOptions struct {
 	// DefaultMaxRateLimitPause).
 	RateLimitPause    time.Duration
 	MaxRateLimitPause time.Duration
-	// Now is the clock that picks the EID epoch (default time.Now).
+	// Now is the phone's clock (default time.Now): it picks the EID
+	// epoch, tells when the login, the answers kept on EIDs (PeerNameTTL,
+	// UnknownPeerTTL), the session (SessionView.ExpiresAt) and a hold
+	// (PaymentView.HoldExpiresAt) expire, and is the clock of the queue
+	// that the phone makes when Queue is nil. The pauses between polls
+	// and sends (PollInterval, RateLimitPause) and SettleWait are of the
+	// real clock (time.Now and its timers), whatever Now reads.
 	Now func() time.Time
 	// Codec reads the card's advert, from which the phone takes its
 	// card's EID: the deployment's service UUID, that of its cards
@@ -951,9 +962,11 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // request naming that session.
 //
 // Select fails with queue.ErrUnknownPeer when the queue holds no live
-// peer with that EID, and with ErrMismatch, the card signing no proof, when
+// peer with that EID, with ErrNotFound when the platform does not name it
+// as a counterparty (an EID that it does not know, or of a card without
+// the advertised role, which Peers leaves out), and with ErrMismatch when
 // the platform names it with a name of a form that it enrols none in (as
-// Peers says). Otherwise the queue shows that peer selected
+// Peers says): the card signs no proof for either. Otherwise the queue shows that peer selected
 // (QueueEntry.Selected, queue.Peer.Selected) and keeps it past its TTL
 // while Select is under way, and then as the peer of the session
 // selected. A Select that fails, whatever its error, selects no session:

@@ -92,7 +92,8 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // into the one returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
-// already ended are skipped, and the request on screen, shown pending,
+// are no longer pending (held, captured, or ended otherwise) are skipped,
+// and the request on screen, shown pending,
 // that it reads ended without a capture (declined, cancelled, expired)
 // is shown so (Payment) as it moves past it, checked as ApproveShown
 // checks such a view (a view that it refuses changes nothing), so that
@@ -587,7 +588,9 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // (PaymentView.HoldExpiresAt) has passed by the phone's clock
 // (PhoneOptions.Now), it reads the request once more, which has the
 // platform expire it, and fails with ErrFinal, or with ErrExpired when
-// the platform still shows it held; a view without a hold expiry is
+// the platform still shows it held; a read that shows it captured (the
+// seller captured it before the hold expired) has it return that
+// capture's receipt, as above. A view without a hold expiry is
 // waited on until ctx ends. An answer to the consent, or to a poll, that
 // is the view of another request (or of this one without its signed
 // request, byte for byte) fails with ErrMismatch at once; an answer to
@@ -953,7 +956,8 @@ func errUnknownState(v *PaymentView) error {
 // no longer held, and returns the receipt of u, verified offline and
 // checked against it. Once the hold's expiry (HoldExpiresAt) has passed
 // by the phone's clock, it reads the request once more and ends with what
-// that read shows: a request that ended is ErrFinal, one still held is
+// that read shows: a request captured (in time) has its receipt returned,
+// as below, one that ended otherwise is ErrFinal, one still held is
 // ErrExpired (u stays kept); a view without a hold expiry is waited on
 // until ctx ends. Every view, out and each one read while it waits,
 // is checked to be of u's request first (sameRequest): one of another

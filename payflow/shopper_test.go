@@ -973,10 +973,17 @@ type expiringHoldAPI struct {
 	mu              sync.Mutex
 	held            *payflow.PaymentView
 	reads, approves int
+	// capture, when set, is called once the platform holds a consent,
+	// before the clock moves past the hold expiry: a capture made then
+	// is made in time.
+	capture func()
 }
 
 func (a *expiringHoldAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
 	v, err := a.API.Approve(ctx, req)
+	if err == nil && v.State == payflow.StateHeld && a.capture != nil {
+		a.capture()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.approves++
@@ -1051,6 +1058,39 @@ func TestApproveEndsAtHoldExpiry(t *testing.T) {
 			assert.Equal(t, map[bool]int{false: 1, true: 2}[tc.wantKept], api.approves, "the kept consent is sent again, no other is signed")
 		})
 	}
+}
+
+// TestApproveTakesCaptureReadAtHoldExpiry: a consent held for a manual
+// capture that the seller captures just before the hold expires, the
+// shopper seeing it held until the expiry passed by the phone's clock,
+// has the shopper's read once more show it captured: Approve returns the
+// receipt of that capture (the money moved), not ErrFinal or ErrExpired,
+// and the request goes off screen.
+func TestApproveTakesCaptureReadAtHoldExpiry(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{HoldTTL: time.Minute}})
+	w := newPhoneWorld(t, f, nil, true)
+	api := &expiringHoldAPI{API: f.Platform, clock: f.Clock}
+	var captured *payflow.Receipt
+	api.capture = func() {
+		var err error
+		captured, err = w.seller.Capture(ctx, 0)
+		require.NoError(t, err)
+	}
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	require.NotNil(t, captured, "the seller captured before the hold expired")
+	assert.Equal(t, captured.Signed, rc.Signed, "the receipt of that capture")
+	assert.EqualValues(t, 690, rc.Amount)
+	assert.Equal(t, 1, api.reads, "one read, once the hold expiry passed")
+	assert.Equal(t, 1, api.approves)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, nothing held")
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "the request paid goes off screen")
 }
 
 // TestApproveDuringOthersSettlementSignsNothing: a shopper phone started
