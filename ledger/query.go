@@ -7,13 +7,16 @@ import (
 )
 
 // LookupAccounts returns the accounts with the given IDs, in the order of
-// ids; IDs without an account are left out (TigerBeetle's rule).
+// ids; IDs without an account are left out (TigerBeetle's rule), and an
+// ID given twice gives its account twice. It fails with ErrBatchTooLarge
+// beyond BatchMax IDs, ErrClosed after Close, or with the store's error.
 func (l *Ledger) LookupAccounts(ctx context.Context, ids []ID) ([]Account, error) {
 	return lookup(ctx, l, ids, ReadTx.Accounts, func(a *Account) ID { return a.ID })
 }
 
 // LookupTransfers returns the transfers with the given IDs, in the order of
-// ids; IDs without a transfer are left out.
+// ids; IDs without a transfer are left out, and an ID given twice gives
+// its transfer twice. It fails as LookupAccounts does.
 func (l *Ledger) LookupTransfers(ctx context.Context, ids []ID) ([]Transfer, error) {
 	return lookup(ctx, l, ids, ReadTx.Transfers, func(t *Transfer) ID { return t.ID })
 }
