@@ -333,6 +333,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("RepeatedInserts", func(t *testing.T) { testRepeatedInserts(t, c) })
 	t.Run("StoredOrder", func(t *testing.T) { testStoredOrder(t, c) })
 	t.Run("FailedOrder", func(t *testing.T) { testFailedOrder(t, c) })
+	t.Run("ForEachStops", func(t *testing.T) { testForEachStops(t, c) })
 	t.Run("WriteOrder", func(t *testing.T) { testWriteOrder(t, c) })
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
