@@ -306,6 +306,7 @@ func Run(t *testing.T, c Config) {
 	require.NotNil(t, c.NewStore, "Config.NewStore is required")
 	t.Run("NilContext", func(t *testing.T) { testNilContext(t, c) })
 	t.Run("NilFunc", func(t *testing.T) { testNilFunc(t, c) })
+	t.Run("ClosedStore", func(t *testing.T) { testClosedStore(t, c) })
 	t.Run("LimitRange", func(t *testing.T) { testLimitRange(t, c) })
 	t.Run("AccountResults", func(t *testing.T) { testAccountResults(t, c) })
 	t.Run("TransferResults", func(t *testing.T) { testTransferResults(t, c) })
