@@ -83,7 +83,8 @@ func normalize(f AccountFilter) (AccountFilter, bool) {
 // returns an empty slice for a filter that selects nothing, and, as
 // TigerBeetle does, for an invalid one: an account ID of zero or IDMax, no
 // side flag, a flag this package does not define, a Limit of zero or less,
-// or a timestamp bound above TimestampLimit.
+// or a timestamp bound above TimestampLimit. It fails with ErrClosed after
+// Close, or with the store's error.
 func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Transfer, error) {
 	return filter(ctx, l, f, ReadTx.AccountTransfers)
 }
@@ -98,8 +99,8 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 // changes balances here (TigerBeetle records no history for it): that
 // balance matches f by the pending transfer (a release that a SQL store
 // wrote before its balance-history migration 0002 names no transfer and
-// matches every filter). Invalid filters select nothing, as in
-// GetAccountTransfers.
+// matches every filter). Invalid filters select nothing, and calls fail,
+// as in GetAccountTransfers.
 func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]AccountBalance, error) {
 	return filter(ctx, l, f, ReadTx.AccountBalances)
 }
