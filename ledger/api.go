@@ -103,7 +103,8 @@ type Ledger struct {
 
 // New returns a Ledger over store, which the caller keeps and closes after
 // closing the Ledger. It fails with ErrNilStore when store is nil (a nil
-// pointer of a store type too), and when an option is negative.
+// pointer of a store type too), and with the error "ledger: negative
+// option" when an option is negative.
 func New(store Store, opts Options) (*Ledger, error) {
 	if store == nil || nilptr.Is(store) {
 		return nil, ErrNilStore

@@ -28,8 +28,10 @@ type request struct {
 // wrapping ErrCorrupt when the rows it reads break the ledger's invariants
 // (a pending transfer that names a missing account, or that holds more
 // than its accounts have pending, which its post, void or expiry would
-// take below zero: the rows its own events read and the expiries due,
-// never those that only calls merged with it read), or with the store's
+// take below zero, or that a post or void names and that has no pending
+// state; a stored post or void, retried, whose pending transfer is
+// missing: the rows its own events read and the expiries due, never
+// those that only calls merged with it read), or with the store's
 // error; in each case nothing of the call was created, unless the error
 // was the commit's own (a server store's connection lost after COMMIT was
 // sent): then the outcome is unknown, as below. When ctx ends before the

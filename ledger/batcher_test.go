@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,6 +211,71 @@ func TestBatcherDoesNotExceedMaxBatch(t *testing.T) {
 	assert.Equal(t, int64(5), s.updates.Load())
 }
 
+// TestMaxBatchAtMostBatchMax: a MaxBatch above BatchMax merges no more
+// than BatchMax events: a request of BatchMax events and one of a single
+// event run in two batches.
+func TestMaxBatchAtMostBatchMax(t *testing.T) {
+	l, s := setup(t, ledger.Options{MaxBatch: ledger.BatchMax + 1})
+	first := startHeldBatch(l, s)
+	full := make([]ledger.Transfer, ledger.BatchMax)
+	for i := range full {
+		full[i] = transfer(uint64(10+i), 1)
+	}
+	var wg sync.WaitGroup
+	for _, c := range [][]ledger.Transfer{full, {transfer(2, 1)}} {
+		wg.Go(func() {
+			res, err := l.CreateTransfers(context.Background(), c)
+			assert.NoError(t, err)
+			assert.Equal(t, slices.Repeat([]ledger.CreateTransferResult{ledger.TransferCreated}, len(c)), res)
+		})
+	}
+	for ledger.Queued(l) != 2 { // both requests queue up behind the held batch
+		runtime.Gosched()
+	}
+	close(s.hold)
+	wg.Wait()
+	require.NoError(t, <-first)
+	assert.Equal(t, int64(3), s.updates.Load())
+}
+
+// deadlineStore records, for each Update, how long its context had left
+// when the Update started (-1 without a deadline).
+type deadlineStore struct {
+	ledger.Store
+	mu   sync.Mutex
+	left []time.Duration
+}
+
+func (s *deadlineStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	left := time.Duration(-1)
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d)
+	}
+	s.mu.Lock()
+	s.left = append(s.left, left)
+	s.mu.Unlock()
+	return s.Store.Update(ctx, fn)
+}
+
+// TestDefaultBatchTimeout: without Options.BatchTimeout, the store
+// transaction of a batch of transfers is bounded by DefaultBatchTimeout,
+// 30 s, whatever the caller's context; CreateAccounts runs under its
+// caller's.
+func TestDefaultBatchTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &deadlineStore{Store: memory.New()}
+		l, err := ledger.New(s, ledger.Options{})
+		require.NoError(t, err)
+		defer l.Close()
+		createAccounts(t, l, []ledger.Account{account(1), account(2)})
+		res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
+		require.NoError(t, err)
+		require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+		assert.Equal(t, []time.Duration{-1, 30 * time.Second}, s.left)
+		assert.Equal(t, 30*time.Second, ledger.DefaultBatchTimeout)
+	})
+}
+
 func TestCreateTransfersContext(t *testing.T) {
 	l, s := setup(t, ledger.Options{})
 	s.holdUpdates()
@@ -350,12 +416,12 @@ func TestNewOptions(t *testing.T) {
 		require.EqualError(t, err, "ledger: nil store", "%T", s)
 		assert.Nil(t, l)
 	}
-	_, err = ledger.New(memory.New(), ledger.Options{MaxBatch: -1})
-	require.Error(t, err)
-	_, err = ledger.New(memory.New(), ledger.Options{MaxWait: -time.Second})
-	require.Error(t, err)
-	_, err = ledger.New(memory.New(), ledger.Options{BatchTimeout: -time.Second})
-	require.Error(t, err)
+	for _, o := range []ledger.Options{{MaxBatch: -1}, {MaxWait: -time.Second}, {ExpiryLimit: -1},
+		{BatchTimeout: -time.Second}} {
+		l, err := ledger.New(memory.New(), o)
+		require.EqualError(t, err, "ledger: negative option", "%+v", o)
+		assert.Nil(t, l)
+	}
 	l, err := ledger.New(memory.New(), ledger.Options{MaxBatch: 1 << 20})
 	require.NoError(t, err)
 	require.NoError(t, l.Close())

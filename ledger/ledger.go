@@ -162,7 +162,7 @@ const (
 	// until the transfer is voided or expires; it cannot be posted.
 	TransferClosingDebit TransferFlags = 1 << 6
 	// TransferClosingCredit, on a pending transfer, closes the credit
-	// account until the transfer is voided or expires.
+	// account until the transfer is voided or expires; it cannot be posted.
 	TransferClosingCredit TransferFlags = 1 << 7
 	// Bit 8 is TigerBeetle's "imported", not supported here: it is rejected
 	// as a reserved flag.

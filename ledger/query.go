@@ -7,13 +7,16 @@ import (
 )
 
 // LookupAccounts returns the accounts with the given IDs, in the order of
-// ids; IDs without an account are left out (TigerBeetle's rule).
+// ids; IDs without an account are left out (TigerBeetle's rule), and an
+// ID given twice gives its account twice. It fails with ErrBatchTooLarge
+// beyond BatchMax IDs, ErrClosed after Close, or with the store's error.
 func (l *Ledger) LookupAccounts(ctx context.Context, ids []ID) ([]Account, error) {
 	return lookup(ctx, l, ids, ReadTx.Accounts, func(a *Account) ID { return a.ID })
 }
 
 // LookupTransfers returns the transfers with the given IDs, in the order of
-// ids; IDs without a transfer are left out.
+// ids; IDs without a transfer are left out, and an ID given twice gives
+// its transfer twice. It fails as LookupAccounts does.
 func (l *Ledger) LookupTransfers(ctx context.Context, ids []ID) ([]Transfer, error) {
 	return lookup(ctx, l, ids, ReadTx.Transfers, func(t *Transfer) ID { return t.ID })
 }
@@ -80,7 +83,8 @@ func normalize(f AccountFilter) (AccountFilter, bool) {
 // returns an empty slice for a filter that selects nothing, and, as
 // TigerBeetle does, for an invalid one: an account ID of zero or IDMax, no
 // side flag, a flag this package does not define, a Limit of zero or less,
-// or a timestamp bound above TimestampLimit.
+// or a timestamp bound above TimestampLimit. It fails with ErrClosed after
+// Close, or with the store's error.
 func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Transfer, error) {
 	return filter(ctx, l, f, ReadTx.AccountTransfers)
 }
@@ -95,8 +99,8 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 // changes balances here (TigerBeetle records no history for it): that
 // balance matches f by the pending transfer (a release that a SQL store
 // wrote before its balance-history migration 0002 names no transfer and
-// matches every filter). Invalid filters select nothing, as in
-// GetAccountTransfers.
+// matches every filter). Invalid filters select nothing, and calls fail,
+// as in GetAccountTransfers.
 func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]AccountBalance, error) {
 	return filter(ctx, l, f, ReadTx.AccountBalances)
 }

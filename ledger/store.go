@@ -106,8 +106,10 @@ type ReadTx interface {
 	// AccountTransfers returns the transfers that match f, in ascending
 	// Timestamp order (descending with AccountFilterReversed), at most
 	// f.Limit of them. The ledger passes a normalized filter: f.Limit is in
-	// [1, BatchMax], f.TimestampMin and f.TimestampMax are both set (an
-	// inclusive range, TimestampMax at most TimestampLimit), and at least
+	// [1, BatchMax]; f.TimestampMin and f.TimestampMax are the inclusive
+	// bounds of the range, where zero no longer means unbounded:
+	// TimestampMin <= TimestampMax <= TimestampLimit, and TimestampMax is
+	// not zero (TimestampMin may be); and at least
 	// one of AccountFilterDebits and AccountFilterCredits is set. A transfer
 	// matches when (Debits is set and DebitAccountID == f.AccountID, or
 	// Credits is set and CreditAccountID == f.AccountID), its Timestamp is

@@ -106,6 +106,24 @@ func testNilFunc(t *testing.T, c Config) {
 	require.NoError(t, write(s, accountAndTransfer()), "an Update after them")
 }
 
+// testClosedStore: once Close has returned, Update and View of the store
+// fail with ledger.ErrClosed without running fn.
+func testClosedStore(t *testing.T, c Config) {
+	s := c.NewStore(t)
+	require.NoError(t, s.Close())
+	ctx := context.Background()
+	err := s.Update(ctx, func(ledger.Tx) error {
+		t.Error("Update ran fn")
+		return nil
+	})
+	require.ErrorIs(t, err, ledger.ErrClosed, "Update")
+	err = s.View(ctx, func(ledger.ReadTx) error {
+		t.Error("View ran fn")
+		return nil
+	})
+	require.ErrorIs(t, err, ledger.ErrClosed, "View")
+}
+
 // testLimitRange: the reads that take a limit (ReadTx.AccountTransfers,
 // AccountBalances and BalanceRows, Tx.ExpiredPending) refuse one outside
 // [1, ledger.BatchMax] with ledger.ErrLimit, in View and in Update alike.

@@ -206,3 +206,44 @@ func testFailedOrder(t *testing.T, c Config) {
 	}))
 	assert.Equal(t, []ledger.FailedTransfer{failed(1), failed(3), failed(7), failed(9)}, got)
 }
+
+// testForEachStops: ForEachAccount, ForEachTransfer and ForEachPending,
+// as ForEachFailed (testFailedOrder), stop at fn's first error, which
+// they return, in View and in Update alike: fn is called for the first
+// row alone.
+func testForEachStops(t *testing.T, c Config) {
+	hold := func(v, ts uint64) ledger.Transfer {
+		return ledger.Transfer{ID: id(v), DebitAccountID: id(1), CreditAccountID: id(2), Amount: v, Ledger: 1, Code: 1,
+			Flags: ledger.TransferPending, Timestamp: ts}
+	}
+	s, _ := storeWith(t, c, twoAccounts(), rows{
+		transfers: []ledger.Transfer{hold(10, 3), hold(11, 4)},
+		pending: []ledger.Pending{{ID: id(10), Status: ledger.PendingActive, Timestamp: 3},
+			{ID: id(11), Status: ledger.PendingActive, Timestamp: 4}},
+		last: 4,
+	})
+	stop := errors.New("stop")
+	check := func(t *testing.T, tx ledger.ReadTx) {
+		var accounts, transfers, pending []ledger.ID
+		assert.ErrorIs(t, tx.ForEachAccount(func(a ledger.Account) error { accounts = append(accounts, a.ID); return stop }), stop)
+		assert.ErrorIs(t, tx.ForEachTransfer(func(tr ledger.Transfer) error { transfers = append(transfers, tr.ID); return stop }), stop)
+		assert.ErrorIs(t, tx.ForEachPending(func(p ledger.Pending) error { pending = append(pending, p.ID); return stop }), stop)
+		assert.Equal(t, []ledger.ID{id(1)}, accounts, "ForEachAccount's calls")
+		assert.Equal(t, []ledger.ID{id(10)}, transfers, "ForEachTransfer's calls")
+		assert.Equal(t, []ledger.ID{id(10)}, pending, "ForEachPending's calls")
+	}
+	ctx := context.Background()
+	t.Run("View", func(t *testing.T) {
+		require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error { check(t, tx); return nil }))
+	})
+	t.Run("Update", func(t *testing.T) {
+		err := s.Update(ctx, func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			check(t, tx)
+			return stop
+		})
+		require.ErrorIs(t, err, stop)
+	})
+}

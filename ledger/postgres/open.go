@@ -30,7 +30,7 @@ var ErrNegativeOption = errors.New("postgres: negative option")
 // is refused (ErrNegativeOption).
 type Options struct {
 	// MaxConns is the size of the connection pool. Zero means the pgx
-	// default (pool_max_conns in the DSN, else max(4, GOMAXPROCS)).
+	// default (pool_max_conns in the DSN, else max(4, runtime.NumCPU())).
 	MaxConns int32
 	// MaxRetries bounds how many times Update reruns a transaction that
 	// failed with a serialization failure (40001), a deadlock (40P01) or a

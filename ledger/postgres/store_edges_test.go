@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ func TestDefaultRetries(t *testing.T) {
 }
 
 // TestMaxConns: Options.MaxConns sizes the pool; zero leaves the size
-// that the DSN names (pool_max_conns).
+// that the DSN names (pool_max_conns), else pgx's default, the greater of
+// 4 and runtime.NumCPU() (not GOMAXPROCS).
 func TestMaxConns(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
@@ -51,6 +53,7 @@ func TestMaxConns(t *testing.T) {
 		{"option", dsn, Options{MaxConns: 3}, 3},
 		{"option_over_dsn", dsn + "&pool_max_conns=5", Options{MaxConns: 2}, 2},
 		{"dsn", dsn + "&pool_max_conns=5", Options{}, 5},
+		{"default", dsn, Options{}, max(4, int32(runtime.NumCPU()))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Open(ctx, tc.dsn, tc.opts)
