@@ -664,6 +664,31 @@ func TestFileLoadMissing(t *testing.T) {
 	assert.ErrorIs(t, bad.Store([]byte("x")), fs.ErrNotExist)
 }
 
+// TestMemoryKeepsNoBuffer: the zero Memory is a blank card (nil, no
+// error); Store keeps a copy of the state, not the buffer the applet
+// reuses, and Load hands out copies; an empty state stored loads as an
+// empty state, not as a blank card.
+func TestMemoryKeepsNoBuffer(t *testing.T) {
+	var m applet.Memory
+	b, err := m.Load()
+	require.NoError(t, err)
+	assert.Nil(t, b)
+	buf := []byte{1, 2, 3}
+	require.NoError(t, m.Store(buf))
+	buf[0] = 9
+	b, err = m.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2, 3}, b)
+	b[1] = 9
+	b, err = m.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2, 3}, b)
+	require.NoError(t, m.Store([]byte{}))
+	b, err = m.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte{}, b)
+}
+
 func TestCorruptState(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
 	good, err := v.Storage.Load()
