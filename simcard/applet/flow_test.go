@@ -759,6 +759,14 @@ func TestCorruptState(t *testing.T) {
 	tests["personalising, chain of another issuer"] = personalising(withField(good, fieldChain, otherIssuer.Certificate().Raw))
 	tests["chain not linking in itself"] = withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...))
 	tests["personalising, chain not linking in itself"] = personalising(withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
+	// An ICCID is checked for itself, not only against the certificate:
+	// a card being personalised may hold none yet.
+	uncertified := personalising(withField(good, fieldCert, nil))
+	require.NoError(t, m.Store(uncertified))
+	_, err = applet.New(m, applet.Options{})
+	require.NoError(t, err, "a card being personalised may hold no certificate yet")
+	tests["personalising, no certificate, ICCID check digit"] = withField(uncertified, 0, []byte(testICCID[:n-1]+"1"))
+	tests["personalising, no certificate, ICCID not digits"] = withField(uncertified, 0, []byte("89A"+testICCID[3:]))
 	// A card being personalised has never signed: its counter is 0.
 	require.Zero(t, stateCounter(good))
 	tests["personalising, counter 1"] = personalising(with(offCounter+7, 1))
