@@ -749,6 +749,9 @@ func TestCorruptState(t *testing.T) {
 	// An operational card holds a PIN and a PUK (ACTIVATE asks for both).
 	tests["operational without a PIN"] = withField(good, 6, nil)
 	tests["operational without a PUK"] = withField(good, 7, nil)
+	tests["operational without a certificate"] = withField(good, fieldCert, nil)
+	tests["advertising secret of 15"] = shorter(4)
+	tests["salt of 15"] = shorter(5)
 	require.Equal(t, bytes.Join(v.Enrolment.Chain[1:], nil), good[chain:chain+chainLen])
 	otherRoot, otherIssuer, err := simcardtest.NewCA()
 	require.NoError(t, err)
