@@ -58,8 +58,14 @@ func TestPUKLockout(t *testing.T) {
 		assert.Equal(t, want, n)
 	}
 	assert.ErrorIs(t, c.Unblock(simcardtest.PUK, "1111"), simcard.ErrPUKBlocked)
-	// The PIN still works: a blocked PUK only removes the way back.
+	// The PIN still works, and the card signs consents with it: a blocked
+	// PUK only removes the way back.
 	require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+	msg, err := c.SignConsent(sampleConsent())
+	require.NoError(t, err)
+	var co record.Consent
+	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &co))
+	assert.Equal(t, uint64(1), co.Counter)
 }
 
 func TestSignRecords(t *testing.T) {
