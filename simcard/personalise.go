@@ -12,8 +12,8 @@ import (
 
 // Personalisation is what an issuer writes into a blank card.
 type Personalisation struct {
-	// ICCID is the card ID: 19 or 20 digits, Luhn check digit last
-	// (pki.CompleteICCID makes one).
+	// ICCID is the card ID: 19 or 20 digits starting with 89, Luhn check
+	// digit last (pki.ValidICCID; pki.CompleteICCID makes one).
 	ICCID string
 	// PIN (4 to 12 digits) and PUK (8 digits).
 	PIN, PUK string
@@ -54,7 +54,8 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // certificate a chain that did not issue it, and a root issuer, which puts
 // no chain, deletes one that did. An operational card is ErrConditions; no
 // issuer (a nil *pki.CA, or the zero CA, which issues nothing:
-// pki.ErrInvalid), an invalid ICCID, PIN or PUK, or an issuer that cannot
+// pki.ErrInvalid), an invalid ICCID (pki.ErrCardID), PIN or PUK
+// (ErrFormat), or an issuer that cannot
 // certify the card whatever its key (pki.CA.CheckIssueCard: its
 // certificate expired, p.Issue out of range, a subject or CRL URL of
 // issuer that can make the card's certificate longer than
