@@ -819,6 +819,37 @@ func TestOptions(t *testing.T) {
 	assert.Equal(t, []int{10, 10}, []int{left, max})
 }
 
+// TestResetDropsVolatileState: Reset leaves the applet unselected and
+// drops a pending response and a command chain: after it, GET RESPONSE
+// finds nothing pending (6985) and SELECT, which the open chain would
+// answer 6883, selects the applet.
+func TestResetDropsVolatileState(t *testing.T) {
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	_, sw := tx(t, a, selectAID)
+	require.Equal(t, simcard.SWSuccess, sw)
+	_, sw = tx(t, a, "00CA010800") // GET DATA life cycle
+	require.Equal(t, simcard.SWSuccess, sw)
+
+	fci, sw := tx(t, a, "00A4040007F0434153494D0101") // Le 01: the FCI waits
+	require.Equal(t, []byte{0x6F}, fci)
+	require.Equal(t, uint16(0x6112), sw)
+	a.Reset()
+	_, sw = tx(t, a, "00C0000012")
+	assert.Equal(t, simcard.SWConditions, sw, "nothing pending after Reset")
+	_, sw = tx(t, a, "00CA010800")
+	assert.Equal(t, simcard.SWConditions, sw, "not selected after Reset")
+
+	_, sw = tx(t, a, selectAID)
+	require.Equal(t, simcard.SWSuccess, sw)
+	_, sw = tx(t, a, "10DA01010A"+hexOf([]byte(testICCID[:10]))) // first link of PUT DATA ICCID
+	require.Equal(t, simcard.SWSuccess, sw)
+	a.Reset()
+	fci, sw = tx(t, a, selectAID)
+	assert.Equal(t, simcard.SWSuccess, sw, "no chain left after Reset")
+	assert.Len(t, fci, 0x13)
+}
+
 // TestNilCard: a nil *Applet, or one not made by New, is no card: Transmit
 // answers ErrNoCard and Reset does nothing. A nil *Memory or *File, or a
 // File without a Path, is no storage: Load and Store answer ErrNoStorage,
