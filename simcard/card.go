@@ -497,11 +497,12 @@ func (c *Card) Counter() (uint64, error) {
 
 // PINTries returns the PIN tries left (0 when blocked) and the tries a fresh
 // PIN has. An answer with more tries left than allowed, or tries allowed
-// outside 1 to MaxTries, is ErrResponse.
+// outside 1 to MaxTries, is ErrResponse. A card in personalisation that
+// holds no PIN yet answers ErrNotFound (6A88).
 func (c *Card) PINTries() (left, max int, err error) { return c.tries(TagPINStatus) }
 
 // PUKTries returns the PUK tries left (0 when blocked) and the tries a fresh
-// PUK has (see PINTries).
+// PUK has (see PINTries); ErrNotFound before the PUK is set.
 func (c *Card) PUKTries() (left, max int, err error) { return c.tries(TagPUKStatus) }
 
 func (c *Card) tries(tag uint16) (int, int, error) {

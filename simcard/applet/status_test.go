@@ -291,6 +291,7 @@ func TestBlankCardStatusWords(t *testing.T) {
 		{name: "no ICCID yet", cmd: "00CA010100", sw: 0x6A88},
 		{name: "no key yet", cmd: "00CA010300", sw: 0x6A88},
 		{name: "no PIN yet", cmd: "00CA010500", sw: 0x6A88},
+		{name: "no PUK yet", cmd: "00CA010600", sw: 0x6A88},
 		{name: "verify before activation", cmd: "0020008006313233343536", sw: 0x6985},
 		{name: "sign before activation", cmd: apdu("80500100", payload(t, sampleAuthProof()), "00"), sw: 0x6985},
 		{name: "advert before activation", cmd: "8052010004002CF16000", sw: 0x6985},
