@@ -795,6 +795,15 @@ func TestOptions(t *testing.T) {
 	assert.ErrorIs(t, err, applet.ErrOptions)
 	_, err = applet.New(new(applet.Memory), applet.Options{PUKTries: -1})
 	assert.ErrorIs(t, err, applet.ErrOptions)
+	for _, opts := range []applet.Options{{PINTries: -1}, {PUKTries: 16}} {
+		m := new(applet.Memory)
+		a, err := applet.New(m, opts)
+		assert.ErrorIs(t, err, applet.ErrOptions, "%+v", opts)
+		assert.Nil(t, a)
+		b, err := m.Load()
+		require.NoError(t, err)
+		assert.Nil(t, b, "nothing stored for %+v", opts)
+	}
 	_, err = applet.New(nil, applet.Options{})
 	assert.ErrorIs(t, err, applet.ErrOptions, "no storage")
 	assert.ErrorIs(t, err, applet.ErrNoStorage)
