@@ -678,6 +678,8 @@ func TestPadPIN(t *testing.T) {
 		"FF in the middle": {"3132FF3334FFFFFFFFFFFFFF", "", false},
 		"letter":           {"3132333AFFFFFFFFFFFFFFFF", "", false},
 		"11 octets":        {"31323334FFFFFFFFFFFFFF", "", false},
+		"13 octets":        {"31323334FFFFFFFFFFFFFFFFFF", "", false},
+		"digit after FF":   {"31323334FF35FFFFFFFFFFFF", "", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			pin, ok := simcard.UnpadPIN(unhex(t, tt.in))

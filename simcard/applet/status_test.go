@@ -192,6 +192,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "change PIN", cmd: "002400801231323334353" + "6FFFFFFFFFFFF" + "373737373737", sw: 0x9000},
 		{name: "change PIN, wrong old", cmd: "0024008012313131313131FFFFFFFFFFFF373737373737", sw: 0x63C2},
 		{name: "change PIN, old not padded", cmd: "002400800C313233343536373737373737", sw: 0x6A80},
+		{name: "change PIN, digit after the padding", cmd: "0024008012313233343536FF35FFFFFFFF373737373737", sw: 0x6A80},
 		{name: "change PIN, new too short", cmd: "002400800F313233343536FFFFFFFFFFFF373737", sw: 0x6A80},
 		{name: "change PIN, P2", cmd: "0024008112313233343536FFFFFFFFFFFF373737373737", sw: 0x6A86},
 
