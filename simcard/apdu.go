@@ -6,7 +6,9 @@ import (
 )
 
 // ErrAPDU is returned by ParseCommand for bytes that are not a well-formed
-// command APDU, and by AppendBinary for a Command that cannot be encoded.
+// command APDU, by ParseResponse for a response without a status word, by
+// AppendBinary and MarshalBinary for a Command that cannot be encoded, and
+// by Card.Exchange for a command it does not send (see Exchange).
 var ErrAPDU = errors.New("simcard: malformed APDU")
 
 // Command is a command APDU of ISO/IEC 7816-4 §5.1: a header, optional data

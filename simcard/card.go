@@ -497,11 +497,12 @@ func (c *Card) Counter() (uint64, error) {
 
 // PINTries returns the PIN tries left (0 when blocked) and the tries a fresh
 // PIN has. An answer with more tries left than allowed, or tries allowed
-// outside 1 to MaxTries, is ErrResponse.
+// outside 1 to MaxTries, is ErrResponse. A card in personalisation that
+// holds no PIN yet answers ErrNotFound (6A88).
 func (c *Card) PINTries() (left, max int, err error) { return c.tries(TagPINStatus) }
 
 // PUKTries returns the PUK tries left (0 when blocked) and the tries a fresh
-// PUK has (see PINTries).
+// PUK has (see PINTries); ErrNotFound before the PUK is set.
 func (c *Card) PUKTries() (left, max int, err error) { return c.tries(TagPUKStatus) }
 
 func (c *Card) tries(tag uint16) (int, int, error) {
@@ -605,8 +606,9 @@ func (c *Card) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, err
 // SignAuthProof has the card sign an authentication proof built from p,
 // whose card header must be empty: the card adds its ICCID and its next
 // counter. It returns the COSE_Sign1 message (record.Verify reads it; p is
-// not modified, record.Open tells the counter). A record with invalid
-// fields is an error matching record.ErrMalformed, before anything is sent;
+// not modified, record.Open tells the counter). A nil record is an error
+// matching record.ErrType, and a record with invalid fields one matching
+// record.ErrMalformed, before anything is sent;
 // so is one whose message, even without its card header, would be longer
 // than record.MaxMessage, which matches ErrRefused too. One with a card
 // header, or whose card header alone takes its message over, is refused by
@@ -626,8 +628,9 @@ func (c *Card) SignConsent(r *record.Consent) ([]byte, error) { return c.signRec
 // SignRefundRequest has the card sign a refund request (see SignAuthProof).
 func (c *Card) SignRefundRequest(r *record.RefundRequest) ([]byte, error) { return c.signRecord(r) }
 
-// signRecord sends the fields of r; the card refuses (ErrRefused) a record
-// whose card header is set or whose fields are invalid. A record too large
+// signRecord sends the fields of r, once record.Marshal has checked them
+// (a nil r or invalid fields are its error); the card refuses (ErrRefused)
+// a record whose card header is set. A record too large
 // to sign without its card header is not sent: its payload may also exceed
 // what the card takes as command data, which a link of the chain would
 // answer with 6700.

@@ -182,6 +182,16 @@ func TestExchange(t *testing.T) {
 			assert.Empty(t, s.steps)
 		})
 	}
+	t.Run("6Cxx to a command without Le repeats it with that Le", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{
+			{"00440000", "6C02"},
+			{"0044000002", "AABB9000"},
+		}}
+		got, err := simcard.New(s).Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsActivate})
+		require.NoError(t, err)
+		assert.Equal(t, unhex(t, "AABB"), got)
+		assert.Empty(t, s.steps)
+	})
 	t.Run("6Cxx again to the repeated GET RESPONSE", func(t *testing.T) {
 		s := &script{t: t, steps: [][2]string{
 			{"00CA010100", "AABB6105"},
@@ -668,6 +678,8 @@ func TestPadPIN(t *testing.T) {
 		"FF in the middle": {"3132FF3334FFFFFFFFFFFFFF", "", false},
 		"letter":           {"3132333AFFFFFFFFFFFFFFFF", "", false},
 		"11 octets":        {"31323334FFFFFFFFFFFFFF", "", false},
+		"13 octets":        {"31323334FFFFFFFFFFFFFFFFFF", "", false},
+		"digit after FF":   {"31323334FF35FFFFFFFFFFFF", "", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			pin, ok := simcard.UnpadPIN(unhex(t, tt.in))

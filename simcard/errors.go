@@ -17,7 +17,9 @@ var (
 	// ErrWrongPUK: RESET RETRY COUNTER with a wrong PUK (63Cx).
 	ErrWrongPUK = errors.New("simcard: wrong PUK")
 	// ErrPUKBlocked: the PUK has no try left (6983 answering RESET RETRY
-	// COUNTER): the card can no longer sign consents.
+	// COUNTER): nothing can unblock the PIN any more. The PIN still works
+	// while it has tries; once it is blocked too, the card can no longer
+	// sign consents.
 	ErrPUKBlocked = errors.New("simcard: PUK blocked")
 	// ErrPINRequired: the instruction needs a verified PIN (6982 to any
 	// instruction but GET DATA and GET RESPONSE).

@@ -12,8 +12,8 @@ import (
 
 // Personalisation is what an issuer writes into a blank card.
 type Personalisation struct {
-	// ICCID is the card ID: 19 or 20 digits, Luhn check digit last
-	// (pki.CompleteICCID makes one).
+	// ICCID is the card ID: 19 or 20 digits starting with 89, Luhn check
+	// digit last (pki.ValidICCID; pki.CompleteICCID makes one).
 	ICCID string
 	// PIN (4 to 12 digits) and PUK (8 digits).
 	PIN, PUK string
@@ -54,7 +54,8 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // certificate a chain that did not issue it, and a root issuer, which puts
 // no chain, deletes one that did. An operational card is ErrConditions; no
 // issuer (a nil *pki.CA, or the zero CA, which issues nothing:
-// pki.ErrInvalid), an invalid ICCID, PIN or PUK, or an issuer that cannot
+// pki.ErrInvalid), an invalid ICCID (pki.ErrCardID), PIN or PUK
+// (ErrFormat), or an issuer that cannot
 // certify the card whatever its key (pki.CA.CheckIssueCard: its
 // certificate expired, p.Issue out of range, a subject or CRL URL of
 // issuer that can make the card's certificate longer than
@@ -72,12 +73,14 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // secret again: Personalise then selects the applet again and returns the
 // Enrolment, without error, for a card found operational with the public
 // key it generated, and the error for one found in personalisation, which
-// another Personalise personalises afresh. When that SELECT fails too, or
-// the card found operational holds another public key (ErrResponse, as
-// another card put in the reader since does) or its key cannot be read,
-// Personalise returns the Enrolment together with the error (unless the
-// card answered ACTIVATE itself with a status word): the card may be
-// operational, and the Enrolment is then the only record of its secret.
+// another Personalise personalises afresh. When that SELECT fails too,
+// Personalise returns the Enrolment together with the error, unless the
+// card answered ACTIVATE itself with a status word; when the card found
+// operational holds another public key (ErrResponse, as another card put
+// in the reader since does) or its key cannot be read, it returns the
+// Enrolment together with the error whatever answered ACTIVATE: the card
+// may be operational, and the Enrolment is then the only record of its
+// secret.
 // Personalise has the card to itself from SELECT to ACTIVATE, the issuer's
 // signature of the certificate included: the other methods of c wait for it,
 // as long as the issuer's key takes to sign.
@@ -180,9 +183,10 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 // took ACTIVATE, and enr is returned without error; one found in
 // personalisation did not, and err is returned. When that SELECT fails
 // too, enr is returned with err, unless err is a status word answering
-// ACTIVATE itself, with which the card refused it; and so it is when the
-// card found operational holds another key (ErrResponse: another card put
-// in the reader since) or its key cannot be read.
+// ACTIVATE itself, with which the card refused it; when the card found
+// operational holds another key (ErrResponse: another card put in the
+// reader since) or its key cannot be read, enr is returned with err
+// whatever err is.
 func (c *Card) activateFailedLocked(enr *Enrolment, err error) (*Enrolment, error) {
 	life, serr := c.selectLocked()
 	switch {

@@ -446,9 +446,22 @@ func TestPersonaliseTornStorage(t *testing.T) {
 // personalised, which may still be in personalisation: Personalise
 // returns the Enrolment with ErrResponse joined to ACTIVATE's error, as
 // for a card whose state it cannot tell, not the Enrolment without error.
+// So it does when the card answered ACTIVATE itself with a status word:
+// that spares the Enrolment only when the SELECT after it fails. And so
+// it does, with that error, when the operational card's key cannot be read.
 func TestPersonaliseActivateLostCardReplaced(t *testing.T) {
 	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
-	for name, reached := range map[string]bool{"command lost": false, "answer lost": true} {
+	for name, tc := range map[string]struct {
+		reached bool   // ACTIVATE reaches the card
+		answer  []byte // its answer instead of the card's; nil: lost (errLink)
+		want    error  // ACTIVATE's error
+		keyLost bool   // GET DATA of the public key answered 6A82 after it
+	}{
+		"command lost":                  {want: errLink},
+		"answer lost":                   {reached: true, want: errLink},
+		"answered 6985":                 {answer: []byte{0x69, 0x85}, want: &simcard.StatusError{SW: simcard.SWConditions, Ins: simcard.InsActivate}},
+		"answered 6985, key unreadable": {answer: []byte{0x69, 0x85}, want: &simcard.StatusError{SW: simcard.SWConditions, Ins: simcard.InsActivate}, keyLost: true},
+	} {
 		t.Run(name, func(t *testing.T) {
 			a, err := applet.New(new(applet.Memory), applet.Options{})
 			require.NoError(t, err)
@@ -457,20 +470,36 @@ func TestPersonaliseActivateLostCardReplaced(t *testing.T) {
 			replaced := false
 			tr := transmitFunc(func(cmd []byte) ([]byte, error) {
 				switch {
+				case replaced && tc.keyLost && isGet(cmd, simcard.TagPublicKey):
+					return []byte{0x6A, 0x82}, nil
 				case replaced:
 					return other.Applet.Transmit(cmd)
 				case cmd[1] == simcard.InsActivate:
 					replaced = true
-					if reached {
+					if tc.reached {
 						_, _ = a.Transmit(cmd)
+					}
+					if tc.answer != nil {
+						return tc.answer, nil
 					}
 					return nil, errLink
 				}
 				return a.Transmit(cmd)
 			})
 			enr, err := simcard.New(tr).Personalise(issuer(t), pers)
-			require.ErrorIs(t, err, errLink)
-			require.ErrorIs(t, err, simcard.ErrResponse)
+			if se, ok := tc.want.(*simcard.StatusError); ok {
+				var got *simcard.StatusError
+				require.ErrorAs(t, err, &got)
+				assert.Equal(t, *se, *got)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+			if tc.keyLost {
+				require.ErrorIs(t, err, simcard.ErrNotFound)
+				require.NotErrorIs(t, err, simcard.ErrResponse)
+			} else {
+				require.ErrorIs(t, err, simcard.ErrResponse)
+			}
 			require.NotNil(t, enr)
 			assert.Equal(t, persICCID, enr.ICCID)
 			assert.False(t, enr.PublicKey.Equal(other.Enrolment.PublicKey))

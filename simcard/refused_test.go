@@ -87,3 +87,24 @@ func TestSignRecordTooLargeRefused(t *testing.T) {
 		refused(t, &r)
 	})
 }
+
+// TestSignRecordNilRefused: a nil record is an error matching
+// record.ErrType, before anything is sent, from each of the signing
+// methods.
+func TestSignRecordNilRefused(t *testing.T) {
+	v := newCard(t)
+	rec := newRecorder(v.Applet, nil)
+	c := simcard.New(rec)
+	for name, sign := range map[string]func() ([]byte, error){
+		"SignAuthProof":      func() ([]byte, error) { return c.SignAuthProof(nil) },
+		"SignPaymentRequest": func() ([]byte, error) { return c.SignPaymentRequest(nil) },
+		"SignConsent":        func() ([]byte, error) { return c.SignConsent(nil) },
+		"SignRefundRequest":  func() ([]byte, error) { return c.SignRefundRequest(nil) },
+	} {
+		sent := len(rec.commands())
+		msg, err := sign()
+		assert.Nil(t, msg, name)
+		assert.ErrorIs(t, err, record.ErrType, name)
+		assert.Equal(t, sent, len(rec.commands()), "%s: nothing sent", name)
+	}
+}

@@ -89,8 +89,10 @@ var _ simcard.Transmitter = (*Applet)(nil)
 // state is stored before New returns. New returns an error matching ErrState
 // when the stored state is unreadable, ErrOptions for tries out of range or
 // a nil store (or one holding a nil pointer; the error then matches
-// ErrNoStorage too) or a Rand that is a nil pointer, and the error of the
-// storage when it fails.
+// ErrNoStorage too) or a Rand that is a nil pointer, the error of the
+// storage when it fails, and, for a blank store, the error of Rand when it
+// cannot give the advertising secret or the salt (wrapped), nothing then
+// stored.
 func New(store Storage, opts Options) (*Applet, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader

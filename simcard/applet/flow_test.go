@@ -58,8 +58,14 @@ func TestPUKLockout(t *testing.T) {
 		assert.Equal(t, want, n)
 	}
 	assert.ErrorIs(t, c.Unblock(simcardtest.PUK, "1111"), simcard.ErrPUKBlocked)
-	// The PIN still works: a blocked PUK only removes the way back.
+	// The PIN still works, and the card signs consents with it: a blocked
+	// PUK only removes the way back.
 	require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+	msg, err := c.SignConsent(sampleConsent())
+	require.NoError(t, err)
+	var co record.Consent
+	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &co))
+	assert.Equal(t, uint64(1), co.Counter)
 }
 
 func TestSignRecords(t *testing.T) {
@@ -664,6 +670,31 @@ func TestFileLoadMissing(t *testing.T) {
 	assert.ErrorIs(t, bad.Store([]byte("x")), fs.ErrNotExist)
 }
 
+// TestMemoryKeepsNoBuffer: the zero Memory is a blank card (nil, no
+// error); Store keeps a copy of the state, not the buffer the applet
+// reuses, and Load hands out copies; an empty state stored loads as an
+// empty state, not as a blank card.
+func TestMemoryKeepsNoBuffer(t *testing.T) {
+	var m applet.Memory
+	b, err := m.Load()
+	require.NoError(t, err)
+	assert.Nil(t, b)
+	buf := []byte{1, 2, 3}
+	require.NoError(t, m.Store(buf))
+	buf[0] = 9
+	b, err = m.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2, 3}, b)
+	b[1] = 9
+	b, err = m.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2, 3}, b)
+	require.NoError(t, m.Store([]byte{}))
+	b, err = m.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte{}, b)
+}
+
 func TestCorruptState(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
 	good, err := v.Storage.Load()
@@ -724,6 +755,9 @@ func TestCorruptState(t *testing.T) {
 	// An operational card holds a PIN and a PUK (ACTIVATE asks for both).
 	tests["operational without a PIN"] = withField(good, 6, nil)
 	tests["operational without a PUK"] = withField(good, 7, nil)
+	tests["operational without a certificate"] = withField(good, fieldCert, nil)
+	tests["advertising secret of 15"] = shorter(4)
+	tests["salt of 15"] = shorter(5)
 	require.Equal(t, bytes.Join(v.Enrolment.Chain[1:], nil), good[chain:chain+chainLen])
 	otherRoot, otherIssuer, err := simcardtest.NewCA()
 	require.NoError(t, err)
@@ -734,6 +768,14 @@ func TestCorruptState(t *testing.T) {
 	tests["personalising, chain of another issuer"] = personalising(withField(good, fieldChain, otherIssuer.Certificate().Raw))
 	tests["chain not linking in itself"] = withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...))
 	tests["personalising, chain not linking in itself"] = personalising(withField(good, fieldChain, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
+	// An ICCID is checked for itself, not only against the certificate:
+	// a card being personalised may hold none yet.
+	uncertified := personalising(withField(good, fieldCert, nil))
+	require.NoError(t, m.Store(uncertified))
+	_, err = applet.New(m, applet.Options{})
+	require.NoError(t, err, "a card being personalised may hold no certificate yet")
+	tests["personalising, no certificate, ICCID check digit"] = withField(uncertified, 0, []byte(testICCID[:n-1]+"1"))
+	tests["personalising, no certificate, ICCID not digits"] = withField(uncertified, 0, []byte("89A"+testICCID[3:]))
 	// A card being personalised has never signed: its counter is 0.
 	require.Zero(t, stateCounter(good))
 	tests["personalising, counter 1"] = personalising(with(offCounter+7, 1))
@@ -753,6 +795,15 @@ func TestOptions(t *testing.T) {
 	assert.ErrorIs(t, err, applet.ErrOptions)
 	_, err = applet.New(new(applet.Memory), applet.Options{PUKTries: -1})
 	assert.ErrorIs(t, err, applet.ErrOptions)
+	for _, opts := range []applet.Options{{PINTries: -1}, {PUKTries: 16}} {
+		m := new(applet.Memory)
+		a, err := applet.New(m, opts)
+		assert.ErrorIs(t, err, applet.ErrOptions, "%+v", opts)
+		assert.Nil(t, a)
+		b, err := m.Load()
+		require.NoError(t, err)
+		assert.Nil(t, b, "nothing stored for %+v", opts)
+	}
 	_, err = applet.New(nil, applet.Options{})
 	assert.ErrorIs(t, err, applet.ErrOptions, "no storage")
 	assert.ErrorIs(t, err, applet.ErrNoStorage)
@@ -775,6 +826,37 @@ func TestOptions(t *testing.T) {
 	left, max, err = v.Card.PUKTries()
 	require.NoError(t, err)
 	assert.Equal(t, []int{10, 10}, []int{left, max})
+}
+
+// TestResetDropsVolatileState: Reset leaves the applet unselected and
+// drops a pending response and a command chain: after it, GET RESPONSE
+// finds nothing pending (6985) and SELECT, which the open chain would
+// answer 6883, selects the applet.
+func TestResetDropsVolatileState(t *testing.T) {
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	_, sw := tx(t, a, selectAID)
+	require.Equal(t, simcard.SWSuccess, sw)
+	_, sw = tx(t, a, "00CA010800") // GET DATA life cycle
+	require.Equal(t, simcard.SWSuccess, sw)
+
+	fci, sw := tx(t, a, "00A4040007F0434153494D0101") // Le 01: the FCI waits
+	require.Equal(t, []byte{0x6F}, fci)
+	require.Equal(t, uint16(0x6112), sw)
+	a.Reset()
+	_, sw = tx(t, a, "00C0000012")
+	assert.Equal(t, simcard.SWConditions, sw, "nothing pending after Reset")
+	_, sw = tx(t, a, "00CA010800")
+	assert.Equal(t, simcard.SWConditions, sw, "not selected after Reset")
+
+	_, sw = tx(t, a, selectAID)
+	require.Equal(t, simcard.SWSuccess, sw)
+	_, sw = tx(t, a, "10DA01010A"+hexOf([]byte(testICCID[:10]))) // first link of PUT DATA ICCID
+	require.Equal(t, simcard.SWSuccess, sw)
+	a.Reset()
+	fci, sw = tx(t, a, selectAID)
+	assert.Equal(t, simcard.SWSuccess, sw, "no chain left after Reset")
+	assert.Len(t, fci, 0x13)
 }
 
 // TestNilCard: a nil *Applet, or one not made by New, is no card: Transmit

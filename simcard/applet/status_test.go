@@ -192,6 +192,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "change PIN", cmd: "002400801231323334353" + "6FFFFFFFFFFFF" + "373737373737", sw: 0x9000},
 		{name: "change PIN, wrong old", cmd: "0024008012313131313131FFFFFFFFFFFF373737373737", sw: 0x63C2},
 		{name: "change PIN, old not padded", cmd: "002400800C313233343536373737373737", sw: 0x6A80},
+		{name: "change PIN, digit after the padding", cmd: "0024008012313233343536FF35FFFFFFFF373737373737", sw: 0x6A80},
 		{name: "change PIN, new too short", cmd: "002400800F313233343536FFFFFFFFFFFF373737", sw: 0x6A80},
 		{name: "change PIN, P2", cmd: "0024008112313233343536FFFFFFFFFFFF373737373737", sw: 0x6A86},
 
@@ -291,6 +292,7 @@ func TestBlankCardStatusWords(t *testing.T) {
 		{name: "no ICCID yet", cmd: "00CA010100", sw: 0x6A88},
 		{name: "no key yet", cmd: "00CA010300", sw: 0x6A88},
 		{name: "no PIN yet", cmd: "00CA010500", sw: 0x6A88},
+		{name: "no PUK yet", cmd: "00CA010600", sw: 0x6A88},
 		{name: "verify before activation", cmd: "0020008006313233343536", sw: 0x6985},
 		{name: "sign before activation", cmd: apdu("80500100", payload(t, sampleAuthProof()), "00"), sw: 0x6985},
 		{name: "advert before activation", cmd: "8052010004002CF16000", sw: 0x6985},

@@ -117,6 +117,8 @@ func CheckAddr(addr string) error {
 // response APDU (fewer than two octets) or longer than a frame carries
 // (65535 octets). A nil ctx or conn (ErrArgument), no card (ErrNoCard) or
 // an atr that is not an ATR (ErrATR) is refused before anything is read.
+// Serve closes conn only when ctx is cancelled; otherwise the caller
+// closes it.
 func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	if ctx == nil || nilptr.Is(conn) {
 		return ErrArgument

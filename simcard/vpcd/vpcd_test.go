@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -344,16 +346,62 @@ func TestBridgeNegativeRetry(t *testing.T) {
 	assert.NoError(t, <-done)
 }
 
+// TestBridgeRetryDefault: a Retry of zero or less means one second
+// between attempts to connect, as the Bridge logs when vpcd cannot be
+// reached; Run returns nil once its context is cancelled.
+func TestBridgeRetryDefault(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	for _, retry := range []time.Duration{0, -time.Millisecond} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var logs []string
+		b := &vpcd.Bridge{Addr: addr, Card: newCard(t), Retry: retry, Logf: func(format string, args ...any) {
+			logs = append(logs, fmt.Sprintf(format, args...))
+			cancel()
+		}}
+		require.NoError(t, b.Run(ctx), "Retry %v", retry)
+		require.Len(t, logs, 1, "Retry %v", retry)
+		assert.True(t, strings.HasSuffix(logs[0], "; retrying in 1s"), "Retry %v: %q", retry, logs[0])
+	}
+}
+
 // streamConn is a net.Conn that reads a fixed stream and discards writes.
 type streamConn struct {
 	net.Conn
-	r io.Reader
-	w bytes.Buffer // what Serve answered
+	r      io.Reader
+	w      bytes.Buffer // what Serve answered
+	closed int          // calls of Close
 }
 
 func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
 func (c *streamConn) Write(b []byte) (int, error) { return c.w.Write(b) }
-func (c *streamConn) Close() error                { return nil }
+func (c *streamConn) Close() error                { c.closed++; return nil }
+
+// TestServeLeavesConnOpen: Serve closes conn only when its context is
+// cancelled (TestServeCancel); when vpcd closes the connection, breaks
+// the protocol or cuts a frame short, Serve returns with conn not closed,
+// for its caller to close.
+func TestServeLeavesConnOpen(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in   []byte
+		want error
+	}{
+		"end of stream": {in: []byte{0, 1, vpcd.GetATR}},
+		"bad control":   {in: []byte{0, 1, 3}, want: vpcd.ErrFrame},
+		"cut short":     {in: []byte{0, 5, 0, 0xCA}, want: io.ErrUnexpectedEOF},
+	} {
+		conn := &streamConn{r: bytes.NewReader(tc.in)}
+		err := vpcd.Serve(context.Background(), conn, newCard(t), nil)
+		if tc.want == nil {
+			assert.NoError(t, err, name)
+		} else {
+			assert.ErrorIs(t, err, tc.want, name)
+		}
+		assert.Zero(t, conn.closed, name)
+	}
+}
 
 // FuzzServe feeds Serve an arbitrary byte stream from vpcd: it never
 // panics, and ends with nil (end of stream), ErrFrame, or a read error for
