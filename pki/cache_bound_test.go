@@ -39,3 +39,23 @@ func TestCacheRefusalAtABound(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheSizeDefault: CacheSize zero keeps 4096 chains, of which 1024
+// refusals at most; a positive size keeps as many, a quarter of them
+// refusals (rounded down); a negative one, no cache.
+func TestCacheSizeDefault(t *testing.T) {
+	h := newHierarchy(t)
+	for _, tt := range []struct {
+		size, max, refused int
+	}{
+		{0, 4096, 1024},
+		{7, 7, 1},
+		{3, 3, 0},
+	} {
+		v := newVerifier(t, h, newClock(t0), VerifierOptions{CacheSize: tt.size})
+		require.NotNil(t, v.cache, "CacheSize %d", tt.size)
+		assert.Equal(t, tt.max, v.cache.max, "CacheSize %d: chains", tt.size)
+		assert.Equal(t, tt.refused, v.cache.maxRefused, "CacheSize %d: refusals", tt.size)
+	}
+	assert.Nil(t, newVerifier(t, h, newClock(t0), VerifierOptions{CacheSize: -1}).cache, "CacheSize -1: no cache")
+}

@@ -85,7 +85,8 @@
 // what the caller supplies fails otherwise: an error of its crypto.Signer,
 // random source, NonceStore or CounterStore is returned wrapped as it is,
 // and VerifyRecord and VerifyReceipt return the sentinels of package
-// record (ErrInvalid for a nil receiver), and so does
+// record (ErrInvalid for a nil receiver; VerifyRecord ErrCardID for a
+// record of another card than the certificate's), and so does
 // VerifiedPlatform.VerifySignedReceipt; Verifier.ReceiptPlatform,
 // Verifier.DecodeReceipt and Verifier.VerifyReceipt those of package
 // record for the receipt and those of VerifyPlatform for the chain it

@@ -11,7 +11,8 @@ import (
 // failing crypto.Signer or random source, the error of a context that has
 // ended, and the errors of a NonceStore or CounterStore other than
 // MemoryNonces and MemoryCounters, are returned wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
-// of package record (ErrInvalid for a nil receiver), and so do
+// of package record (ErrInvalid for a nil receiver; VerifyRecord
+// ErrCardID for a record of another card than the certificate's), and so do
 // VerifiedPlatform.VerifySignedReceipt, Verifier.ReceiptPlatform,
 // Verifier.DecodeReceipt and Verifier.VerifyReceipt for the receipt
 // itself.

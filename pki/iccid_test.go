@@ -49,6 +49,12 @@ func TestCompleteICCID(t *testing.T) {
 	assert.ErrorIs(t, err, ErrCardID)
 	_, err = CompleteICCID("990141032111185107")
 	assert.ErrorIs(t, err, ErrCardID)
+	// A body of 18 or 19 digits only: one digit shorter or longer is
+	// refused for its length, before its check digit is computed.
+	for _, body := range []string{"89014103211118510", "89014103211118510720"} {
+		_, err = CompleteICCID(body)
+		assert.Equal(t, &Error{Err: ErrCardID, Cert: -1, Reason: "ICCID body must have 18 or 19 digits"}, err, body)
+	}
 }
 
 func TestCardURI(t *testing.T) {

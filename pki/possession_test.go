@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -195,6 +196,12 @@ func TestChallengerRefusesAll(t *testing.T) {
 		"negative TTL": {
 			func(nonces NonceStore) *Challenger {
 				return newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: -time.Second})
+			},
+			"negative nonce TTL",
+		},
+		"TTL of -1ns": {
+			func(nonces NonceStore) *Challenger {
+				return newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: -time.Nanosecond})
 			},
 			"negative nonce TTL",
 		},
@@ -569,6 +576,26 @@ func TestMemoryNoncesLargeMax(t *testing.T) {
 	assert.Equal(t, 0, s.Len())
 }
 
+// TestMemoryNoncesDefaultMax: the zero MemoryNonces, and one made with a
+// maximum of 0 or less, holds at most 100000 nonces: the 100001st issued
+// drops the one that expires first.
+func TestMemoryNoncesDefaultMax(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range map[string]*MemoryNonces{"zero value": new(MemoryNonces), "0": NewMemoryNonces(0), "-1": NewMemoryNonces(-1)} {
+		t.Run(name, func(t *testing.T) {
+			nonce := func(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
+			for i := range 100000 {
+				require.NoError(t, s.Add(ctx, nonce(i), t0.Add(time.Hour+time.Duration(i))))
+			}
+			assert.Equal(t, 100000, s.Len())
+			require.NoError(t, s.Add(ctx, nonce(100000), t0.Add(2*time.Hour)))
+			assert.Equal(t, 100000, s.Len(), "bounded")
+			assert.ErrorIs(t, s.Consume(ctx, nonce(0), t0), ErrNonce, "the first to expire dropped")
+			assert.NoError(t, s.Consume(ctx, nonce(1), t0), "the next kept")
+		})
+	}
+}
+
 // TestMemoryNoncesReissued: a nonce issued again, with the same expiry,
 // after it was used stays usable until it is itself the nonce dropped,
 // not when the store drops its first issue.
@@ -813,6 +840,10 @@ func TestMemoryCounters(t *testing.T) {
 	var ce *CounterError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, uint64(3), ce.Last)
+	assert.EqualError(t, err, "pki: card counter did not increase (replay or cloned card): card "+testICCID+" counter 3 not above 3")
+	for _, other := range []error{ErrNonce, ErrInvalid, ErrUntrusted, ErrCardID} {
+		assert.NotErrorIs(t, err, other, "a *CounterError matches ErrCounterRegression alone")
+	}
 	assert.ErrorIs(t, s.Advance(ctx, testICCID, 2), ErrCounterRegression)
 	assert.ErrorIs(t, s.Advance(ctx, "89014103211118510738", 0), ErrCounterRegression, "zero is never above the start")
 	assert.ErrorIs(t, s.Advance(ctx, "", 1), ErrInvalid, "no card has an empty ID")

@@ -1992,3 +1992,33 @@ func TestNewVerifierMaxDepthBound(t *testing.T) {
 		assert.Nil(t, v)
 	}
 }
+
+// TestVerifierSkewOption: VerifierOptions.Skew is the difference tolerated
+// past a certificate's NotAfter, to the nanosecond: zero is DefaultSkew, a
+// positive Duration is tolerated as it is, and a negative one tolerates
+// none, the card refused (ErrExpired) a nanosecond after its NotAfter.
+func TestVerifierSkewOption(t *testing.T) {
+	h := newHierarchy(t)
+	short, chain := h.shortCard(t) // valid until t0 + 2h
+	end := mustParse(t, short).NotAfter
+	for _, tt := range []struct {
+		name string
+		skew time.Duration
+		last time.Duration // the last time after end at which the card is accepted
+	}{
+		{"zero: DefaultSkew", 0, DefaultSkew},
+		{"a minute", time.Minute, time.Minute},
+		{"negative: none", -time.Hour, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(end.Add(tt.last))
+			v := newVerifier(t, h, clk, VerifierOptions{Skew: tt.skew, CacheSize: -1})
+			addCRLs(t, h, v)
+			_, err := v.VerifyCard(chain)
+			require.NoError(t, err, "at the end of the validity plus the skew")
+			clk.set(end.Add(tt.last + time.Nanosecond))
+			_, err = v.VerifyCard(chain)
+			assert.Equal(t, &Error{Err: ErrExpired, Cert: 0, Reason: "expired"}, err, "a nanosecond later")
+		})
+	}
+}

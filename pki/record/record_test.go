@@ -709,6 +709,14 @@ func TestCheckName(t *testing.T) {
 		{"\u2615\u200D\U0001F3FB", invisible},     // a joiner before a skin-tone modifier
 		{"\U0001F3FB\uFE0F", invisible},           // variation selector-16 after a skin-tone modifier
 		{"Room 1\u20E3\uFE0F", invisible},         // variation selector-16 after the keycap
+		// Which rule is named: the length, then UTF-8, then the first
+		// character of s that breaks a rule, then white space at an end.
+		{"a\ue000\x01", "must contain only assigned, public characters and spaces"},
+		{"a\x01\ue000", "must not contain control characters"},
+		{"a\u200B\u202E", invisible},
+		{" \u202E", "must not contain bidirectional formatting characters or a byte-order mark"},
+		{strings.Repeat("\x01", MaxText+1), "must be 1 to 64 bytes"},
+		{"\x01\xff", "must be valid UTF-8"},
 	} {
 		requireFieldError(t, CheckName("item name", tc.s), FieldError{Field: "item name", Reason: tc.reason}, "%q", tc.s)
 	}
