@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // TestStoreCardsEndsAtFnError: an error of Cards' fn ends the walk, as
@@ -31,5 +33,19 @@ func TestStoreCardsEndsAtFnError(t *testing.T) {
 		})
 		assert.Same(t, stop, err)
 		assert.Equal(t, []string{"8900000000000000001"}, seen)
+	})
+}
+
+// TestStoreAddKeepsTheNonceHeld: Add of a nonce that the store holds
+// already is ErrConflict, and the nonce held keeps its expiry: Consume
+// after it, before the expiry asked the second time, finds it expired.
+func TestStoreAddKeepsTheNonceHeld(t *testing.T) {
+	eachStore(t, func(t *testing.T, s payflow.Store) {
+		ctx := context.Background()
+		n := []byte("nonce")
+		require.NoError(t, s.Add(ctx, n, checkedAt))
+		assert.ErrorIs(t, s.Add(ctx, n, checkedAt.Add(time.Hour)), payflow.ErrConflict)
+		assert.ErrorIs(t, s.Consume(ctx, n, checkedAt.Add(time.Minute)), pki.ErrNonce)
+		assert.ErrorIs(t, s.Consume(ctx, n, checkedAt.Add(-time.Minute)), pki.ErrNonce, "consumed by the call before")
 	})
 }

@@ -137,7 +137,9 @@ type Store interface {
 
 	// Add records a newly issued nonce as usable until expires
 	// (pki.NonceStore). A nonce nil or empty, or an expiry that no Store
-	// keeps, is refused with ErrInvalid (CheckNonce).
+	// keeps, is refused with ErrInvalid (CheckNonce); a nonce that the
+	// store holds already (issued, not yet consumed or deleted) with
+	// ErrConflict, the one held kept with its expiry.
 	Add(ctx context.Context, nonce []byte, expires time.Time) error
 	// Consume removes a nonce, returning nil only if it was held and
 	// unexpired at now; of several calls with one nonce at most one
