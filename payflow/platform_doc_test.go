@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +48,27 @@ func TestStoreAddKeepsTheNonceHeld(t *testing.T) {
 		assert.ErrorIs(t, s.Add(ctx, n, checkedAt.Add(time.Hour)), payflow.ErrConflict)
 		assert.ErrorIs(t, s.Consume(ctx, n, checkedAt.Add(time.Minute)), pki.ErrNonce)
 		assert.ErrorIs(t, s.Consume(ctx, n, checkedAt.Add(-time.Minute)), pki.ErrNonce, "consumed by the call before")
+	})
+}
+
+// TestStoreLookupIdempotentRefusesAnUnstorableKey: a Store's
+// LookupIdempotent refuses a key that no Store keeps with ErrInvalid, as
+// its BeginIdempotent does; a key of MaxKeySize bytes is looked up, and
+// has no entry.
+func TestStoreLookupIdempotentRefusesAnUnstorableKey(t *testing.T) {
+	eachStore(t, func(t *testing.T, s payflow.Store) {
+		ctx := context.Background()
+		r, ok := s.(payflow.ReplyReader)
+		require.True(t, ok, "%T is a ReplyReader", s)
+		for _, bad := range []string{"a\x00b", "\xff", strings.Repeat("k", payflow.MaxKeySize+1)} {
+			rep, err := r.LookupIdempotent(ctx, bad, []byte{1}, checkedAt)
+			assert.ErrorIs(t, err, payflow.ErrInvalid, "key %q", bad)
+			assert.Nil(t, rep, "key %q", bad)
+			_, err = s.BeginIdempotent(ctx, bad, []byte{1}, checkedAt, checkedAt.Add(time.Minute))
+			assert.ErrorIs(t, err, payflow.ErrInvalid, "key %q claimed", bad)
+		}
+		rep, err := r.LookupIdempotent(ctx, strings.Repeat("k", payflow.MaxKeySize), []byte{1}, checkedAt)
+		assert.NoError(t, err)
+		assert.Nil(t, rep)
 	})
 }
