@@ -3,9 +3,12 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/pki"
 )
 
@@ -71,4 +75,28 @@ func TestStoreLookupIdempotentRefusesAnUnstorableKey(t *testing.T) {
 		assert.NoError(t, err)
 		assert.Nil(t, rep)
 	})
+}
+
+// TestNewPlatformNonceKeyFromRand: NewPlatform offers the store a nonce
+// key read from PlatformOptions.Rand, which a store that holds none keeps,
+// and fails, with Rand's error, when Rand cannot give it, also over a
+// store that holds a key already.
+func TestNewPlatformNonceKeyFromRand(t *testing.T) {
+	ctx := context.Background()
+	opts := platformOptions(t)
+	opts.Store = memory.New() // the fixture's holds its platform's key
+	key := bytes.Repeat([]byte{0x42}, 32)
+	opts.Rand = io.MultiReader(bytes.NewReader(key), rand.Reader)
+	_, err := payflow.NewPlatform(opts)
+	require.NoError(t, err)
+	got, err := opts.Store.NonceKey(ctx, bytes.Repeat([]byte{1}, 32))
+	require.NoError(t, err)
+	assert.Equal(t, key, got, "the key read from Rand is the store's")
+
+	down := errors.New("random source down")
+	opts.Rand = iotest.ErrReader(down)
+	p, err := payflow.NewPlatform(opts)
+	assert.ErrorIs(t, err, down)
+	assert.EqualError(t, err, "payflow: nonce key: random source down")
+	assert.True(t, p == nil, "no platform")
 }
