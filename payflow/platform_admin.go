@@ -372,7 +372,8 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // platform looked, the ledger refuses the transfer and keeps its ID
 // failed, which is ErrConflict for good. A funding that the ledger made
 // before the wallet was closed is a retry all the same: nil, nothing more
-// moved.
+// moved. An unknown currency, the zero ID, or an amount of zero or above
+// ledger.AmountLimit is ErrInvalid, and moves nothing.
 func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
 	cur, ok := ledger.LookupCurrency(currency)
 	if !ok {
@@ -383,7 +384,9 @@ func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency stri
 
 // Issue moves amount of a registered asset from its issuer to a merchant,
 // creating the merchant's account in that asset (unless the amount or the
-// ID is refused: ErrInvalid). The ledger transfer ID derives from
+// ID is refused: ErrInvalid, as Fund refuses them). A merchant that is
+// not enrolled, or an asset that is not registered, is ErrNotFound, and
+// opens no account. The ledger transfer ID derives from
 // issueID, so a retry issues once; the same ID with another amount,
 // merchant or asset is ErrConflict and moves nothing, and so is a
 // merchant's account that the ledger holds closed or with other fields,
