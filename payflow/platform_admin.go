@@ -468,8 +468,9 @@ type Balance struct {
 func (b Balance) Available() uint64 { return b.Posted - b.Held }
 
 // Balance returns the balance of a card's wallet or of a merchant's
-// account in a currency or asset. Errors: ErrNotFound when the owner has
-// no such account; ErrConflict, naming the account and the ledger's
+// account in a currency or asset. Errors: ErrInvalid for a unit that is
+// neither a currency nor a registered asset; ErrNotFound when the owner
+// has no such account; ErrConflict, naming the account and the ledger's
 // result, when the ledger holds its ID with other flags, user data,
 // ledger or code than the platform's account (created by another client
 // of the ledger: see OpenAccount), whose balance may be below zero. The

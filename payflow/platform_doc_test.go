@@ -17,6 +17,7 @@ import (
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki"
 )
 
@@ -99,4 +100,20 @@ func TestNewPlatformNonceKeyFromRand(t *testing.T) {
 	assert.ErrorIs(t, err, down)
 	assert.EqualError(t, err, "payflow: nonce key: random source down")
 	assert.True(t, p == nil, "no platform")
+}
+
+// TestBalanceOfAnUnknownUnit: Balance in a unit that is neither a
+// currency nor a registered asset is ErrInvalid, for a card and for a
+// merchant, as Balance's godoc says, and in a currency the owner has no
+// account in ErrNotFound.
+func TestBalanceOfAnUnknownUnit(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	for _, owner := range []string{s.shopper.ID, merchantID} {
+		_, err := s.Platform.Balance(ctx, owner, "coupon")
+		require.ErrorIs(t, err, payflow.ErrInvalid, owner)
+		assert.EqualError(t, err, `payflow: invalid request: "coupon" is neither a currency nor a registered asset`, owner)
+		_, err = s.Platform.Balance(ctx, owner, "USD")
+		assert.ErrorIs(t, err, payflow.ErrNotFound, owner)
+	}
 }
