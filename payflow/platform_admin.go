@@ -346,9 +346,11 @@ func (p *Platform) RegisterAsset(ctx context.Context, name string, ledgerCode ui
 }
 
 // OpenAccount opens the wallet of an enrolled card in a currency or a
-// registered asset. Opening it again is a no-op. Errors: ErrNotFound,
-// ErrInvalid, ErrConflict for a wallet that the ledger holds closed or
-// with other fields.
+// registered asset. Opening it again is a no-op. Errors: ErrNotFound for
+// a card that is not enrolled, ErrInvalid for a unit that is neither a
+// currency nor a registered asset, neither opening an account;
+// ErrConflict for a wallet that the ledger holds closed or with other
+// fields.
 func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 	if _, err := p.store.Card(ctx, cardID); err != nil {
 		return err
