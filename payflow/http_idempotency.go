@@ -75,7 +75,10 @@ type ReplyStore interface {
 // return for a live entry of key at now (the stored reply of a request
 // with the same key and body hash that finished, an error matching
 // ErrInFlight or ErrKeyReuse), and nil, nil when key has no live entry,
-// and writes nothing. The handler of NewHandler reads a key so before it
+// and writes nothing. It refuses what BeginIdempotent refuses with an
+// error matching ErrInvalid: an empty bodyHash, the zero time as now
+// and, in a Store (see below), a key that no Store keeps
+// (StorableText). The handler of NewHandler reads a key so before it
 // answers, without claiming the key, a POST whose card-signed record the
 // platform refused before verifying its card and signature (PROTOCOL.md
 // §5.5): such a request then writes nothing to the store. In front of a

@@ -103,8 +103,10 @@ type PlatformOptions struct {
 	Chain [][]byte
 
 	// Now is the clock (default time.Now); Rand the source of nonces,
-	// tokens, signatures and the IDs of a capture's probe of its holds
-	// (default crypto/rand.Reader, also in place of a nil pointer).
+	// tokens, signatures, the IDs of a capture's probe of its holds and
+	// the nonce key that NewPlatform offers the store, which keeps it when
+	// it holds none yet (Store.NonceKey) (default crypto/rand.Reader, also
+	// in place of a nil pointer).
 	Now  func() time.Time
 	Rand io.Reader
 
@@ -394,8 +396,9 @@ func (o *PlatformOptions) check() error {
 // of Verifier that revoke none of them), which is refused with the
 // *pki.Error of VerifyPlatform, the key does not match the first
 // certificate of Chain, Chain is too long to go in every receipt
-// (record.CheckChain: more than record.MaxChain bytes), or the store
-// fails. Of several faults it reports the one named first here (of
+// (record.CheckChain: more than record.MaxChain bytes), or Rand fails to
+// give the nonce key it offers the store (read at every start, whether or
+// not the store holds one already), or the store fails. Of several faults it reports the one named first here (of
 // missing options, the first of Ledger, Store, Verifier, and Key and
 // Chain). Stored cards that the resolver refuses do not keep it from
 // starting: it loads the others and logs the

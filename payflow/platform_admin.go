@@ -346,9 +346,11 @@ func (p *Platform) RegisterAsset(ctx context.Context, name string, ledgerCode ui
 }
 
 // OpenAccount opens the wallet of an enrolled card in a currency or a
-// registered asset. Opening it again is a no-op. Errors: ErrNotFound,
-// ErrInvalid, ErrConflict for a wallet that the ledger holds closed or
-// with other fields.
+// registered asset. Opening it again is a no-op. Errors: ErrNotFound for
+// a card that is not enrolled, ErrInvalid for a unit that is neither a
+// currency nor a registered asset, neither opening an account;
+// ErrConflict for a wallet that the ledger holds closed or with other
+// fields.
 func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 	if _, err := p.store.Card(ctx, cardID); err != nil {
 		return err
@@ -372,7 +374,8 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // platform looked, the ledger refuses the transfer and keeps its ID
 // failed, which is ErrConflict for good. A funding that the ledger made
 // before the wallet was closed is a retry all the same: nil, nothing more
-// moved.
+// moved. An unknown currency, the zero ID, or an amount of zero or above
+// ledger.AmountLimit is ErrInvalid, and moves nothing.
 func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
 	cur, ok := ledger.LookupCurrency(currency)
 	if !ok {
@@ -383,7 +386,9 @@ func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency stri
 
 // Issue moves amount of a registered asset from its issuer to a merchant,
 // creating the merchant's account in that asset (unless the amount or the
-// ID is refused: ErrInvalid). The ledger transfer ID derives from
+// ID is refused: ErrInvalid, as Fund refuses them). A merchant that is
+// not enrolled, or an asset that is not registered, is ErrNotFound, and
+// opens no account. The ledger transfer ID derives from
 // issueID, so a retry issues once; the same ID with another amount,
 // merchant or asset is ErrConflict and moves nothing, and so is a
 // merchant's account that the ledger holds closed or with other fields,
@@ -465,8 +470,9 @@ type Balance struct {
 func (b Balance) Available() uint64 { return b.Posted - b.Held }
 
 // Balance returns the balance of a card's wallet or of a merchant's
-// account in a currency or asset. Errors: ErrNotFound when the owner has
-// no such account; ErrConflict, naming the account and the ledger's
+// account in a currency or asset. Errors: ErrInvalid for a unit that is
+// neither a currency nor a registered asset; ErrNotFound when the owner
+// has no such account; ErrConflict, naming the account and the ledger's
 // result, when the ledger holds its ID with other flags, user data,
 // ledger or code than the platform's account (created by another client
 // of the ledger: see OpenAccount), whose balance may be below zero. The

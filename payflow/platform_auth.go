@@ -650,7 +650,9 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // of the shopper role is ErrForbidden before the peer's EID is resolved,
 // and a seller card's proof naming a seller card's EID (of its own
 // merchant or another) is ErrForbidden once it has resolved (Resolve
-// names every seller card to every card). A proof sent again after
+// names every seller card to every card). A proof naming the signing
+// card's own EID as the peer's is ErrInvalid: a card cannot pair with
+// itself. A proof sent again after
 // its nonce was used (ErrReplay), or whose counter the card has passed
 // (ErrClone), takes nothing from that budget: the store is asked first
 // (Store.Spent), and a resolution whose proof the store's acceptance then

@@ -103,7 +103,8 @@ type Store interface {
 	// Card returns the card with the given ID.
 	Card(ctx context.Context, id string) (*CardRecord, error)
 	// Cards calls fn for every enrolled card, in card ID order (byte by
-	// byte, whatever the database's collation).
+	// byte, whatever the database's collation). An error of fn ends the
+	// walk: Cards calls fn no more and returns that error.
 	Cards(ctx context.Context, fn func(*CardRecord) error) error
 
 	// PutMerchant inserts or updates a merchant and makes its seller cards
@@ -119,7 +120,9 @@ type Store interface {
 	// as one PutMerchant left them: never the fields of one version with
 	// the cards of another, whatever PutMerchant runs meanwhile.
 	Merchant(ctx context.Context, id string) (*Merchant, error)
-	// SetCatalog replaces a merchant's catalog.
+	// SetCatalog replaces a merchant's catalog: ErrNotFound for an
+	// unknown merchant, and ErrConflict for items that repeat a SKU, which
+	// write nothing (the catalog stays as it was).
 	SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error
 	// Catalog returns a merchant's catalog items in SKU order, byte by byte
 	// ("B" before "a", whatever the database's collation), empty when it has
@@ -134,7 +137,9 @@ type Store interface {
 
 	// Add records a newly issued nonce as usable until expires
 	// (pki.NonceStore). A nonce nil or empty, or an expiry that no Store
-	// keeps, is refused with ErrInvalid (CheckNonce).
+	// keeps, is refused with ErrInvalid (CheckNonce); a nonce that the
+	// store holds already (issued, not yet consumed or deleted) with
+	// ErrConflict, the one held kept with its expiry.
 	Add(ctx context.Context, nonce []byte, expires time.Time) error
 	// Consume removes a nonce, returning nil only if it was held and
 	// unexpired at now; of several calls with one nonce at most one
@@ -145,7 +150,8 @@ type Store interface {
 	// one held, atomically; otherwise it returns a *pki.CounterError
 	// (pki.CounterStore). Counters above 2^63-1, which fit no SQL integer
 	// and no card reaches, are refused the same way; a card ID that no
-	// Store keeps (StorableText) with ErrInvalid.
+	// Store keeps (StorableCardID: empty, or a text StorableText refuses)
+	// with ErrInvalid.
 	Advance(ctx context.Context, cardID string, counter uint64) error
 
 	// NonceKey returns the key that authenticates the platform's challenge
@@ -158,7 +164,7 @@ type Store interface {
 	// record for its nonce or its counter: an error matching pki.ErrNonce
 	// when nonce (when not nil) is marked used, else a *pki.CounterError
 	// when counter is not above the card's (or above 2^63-1), else nil;
-	// ErrInvalid first for a card ID that no Store keeps (StorableText),
+	// ErrInvalid first for a card ID that no Store keeps (StorableCardID),
 	// as Accept refuses it. Accept remains the check that decides: a
 	// concurrent acceptance may spend either after Spent has read them.
 	Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error
