@@ -24,21 +24,20 @@
 //
 // # State and concurrency
 //
-// All state lives in a Store in the ledger's database: payflow/sqlite
-// (in the ledger's SQLite file, the embedded engine) or payflow/postgres,
-// with payflow/memory for tests; payflow/paytest is the conformance suite
-// they pass. PlatformOptions.Store has no default: NewPlatform refuses
-// options without one. Every transition of a payment request is a compare-and-set and
-// every ledger transfer ID is derived from the request or refund it
+// All state lives in a Store in the ledger's database: payflow/sqlite (in
+// the ledger's SQLite file, the embedded engine) or payflow/postgres, with
+// payflow/memory for tests; payflow/paytest is the conformance suite they
+// pass. PlatformOptions.Store has no default: NewPlatform refuses options
+// without one. Every transition of a payment request is a compare-and-set
+// and every ledger transfer ID is derived from the request or refund it
 // settles (TransferID), so several platform processes may serve one
 // database, and retries never move money twice. Run ExpireDue and
 // RecoverSweep from a timer in one or more processes: the first expires
 // requests and holds that fall due, and deletes the expired challenge
 // nonces, tokens, sessions and stored replies (Store.DeleteExpired); the
-// second finishes settlements that a
-// crash or an outage left between the ledger and the state (a retried
-// ledger chain that an earlier call created is accepted as created, and a
-// hold the ledger refused stays refused).
+// second finishes settlements that a crash or an outage left between the
+// ledger and the state (a retried ledger chain that an earlier call created
+// is accepted as created, and a hold the ledger refused stays refused).
 //
 // # Contexts
 //

@@ -961,19 +961,19 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // or one of the seller with another shopper, has the seller card sign no
 // request naming that session.
 //
-// Select fails with queue.ErrUnknownPeer when the queue holds no live
-// peer with that EID, with ErrNotFound when the platform does not name it
-// as a counterparty (an EID that it does not know, or of a card without
-// the advertised role, which Peers leaves out), and with ErrMismatch when
-// the platform names it with a name of a form that it enrols none in (as
-// Peers says): the card signs no proof for either. Otherwise the queue shows that peer selected
-// (QueueEntry.Selected, queue.Peer.Selected) and keeps it past its TTL
-// while Select is under way, and then as the peer of the session
-// selected. A Select that fails, whatever its error, selects no session:
-// the phone stays on the session selected before, and the queue shows
-// that session's peer selected again, or none when there is none or the
-// TTL of that peer, no longer kept, passed meanwhile. Of Selects made at
-// once, the queue shows the peer of the one that started last among
+// Select fails with queue.ErrUnknownPeer when the queue holds no live peer
+// with that EID, with ErrNotFound when the platform does not name it as a
+// counterparty (an EID that it does not know, or of a card without the
+// advertised role, which Peers leaves out), and with ErrMismatch when the
+// platform names it with a name of a form that it enrols none in (as Peers
+// says): the card signs no proof for either. Otherwise the queue shows that
+// peer selected (QueueEntry.Selected, queue.Peer.Selected) and keeps it
+// past its TTL while Select is under way, and then as the peer of the
+// session selected. A Select that fails, whatever its error, selects no
+// session: the phone stays on the session selected before, and the queue
+// shows that session's peer selected again, or none when there is none or
+// the TTL of that peer, no longer kept, passed meanwhile. Of Selects made
+// at once, the queue shows the peer of the one that started last among
 // those under way and the one that selected the session in force.
 //
 // The platform bounds how many EIDs a card resolves, pairings included,

@@ -398,11 +398,12 @@ func (o *PlatformOptions) check() error {
 // certificate of Chain, Chain is too long to go in every receipt
 // (record.CheckChain: more than record.MaxChain bytes), or Rand fails to
 // give the nonce key it offers the store (read at every start, whether or
-// not the store holds one already), or the store fails. Of several faults it reports the one named first here (of
-// missing options, the first of Ledger, Store, Verifier, and Key and
-// Chain). Stored cards that the resolver refuses do not keep it from
-// starting: it loads the others and logs the
-// *UnresolvableCardsError of Reload as a warning through opts.Logger.
+// not the store holds one already), or the store fails. Of several faults
+// it reports the one named first here (of missing options, the first of
+// Ledger, Store, Verifier, and Key and Chain). Stored cards that the
+// resolver refuses do not keep it from starting: it loads the others and
+// logs the *UnresolvableCardsError of Reload as a warning through
+// opts.Logger.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	// An interface that holds a nil pointer is none: its methods panic.
 	switch {
