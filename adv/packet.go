@@ -166,6 +166,7 @@ func Parse(b []byte) (Packet, error) { return Codec{}.Parse(b) }
 func (p Packet) AppendBinary(b []byte) ([]byte, error) { return Codec{}.AppendBinary(b, p) }
 
 // MarshalBinary returns the 31-octet advert of p under DefaultUUID.
+// It returns ErrRole for an invalid role and ErrFlags for undefined flags.
 func (p Packet) MarshalBinary() ([]byte, error) {
 	return Codec{}.AppendBinary(make([]byte, 0, Size), p)
 }
