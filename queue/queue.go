@@ -250,8 +250,8 @@ type Queue struct {
 }
 
 // New returns an empty queue for a phone of role self, which keeps the
-// adverts of the opposite role. It returns ErrRole for an invalid role and
-// ErrOptions for options out of range.
+// adverts of the opposite role. It returns ErrRole for an invalid role,
+// whatever the options, and ErrOptions for options out of range.
 func New(self adv.Role, opts Options) (*Queue, error) {
 	if !self.Valid() {
 		return nil, ErrRole

@@ -80,6 +80,7 @@ func TestNew(t *testing.T) {
 		{"seller", adv.Seller, Options{}, nil},
 		{"no role", 0, Options{}, ErrRole},
 		{"role 3", 3, Options{}, ErrRole},
+		{"no role and a negative ttl", 0, Options{TTL: -time.Second}, ErrRole},
 		{"negative ttl", adv.Seller, Options{TTL: -time.Second}, ErrOptions},
 		{"negative capacity", adv.Seller, Options{Capacity: -1}, ErrOptions},
 		{"capacity above the maximum", adv.Seller, Options{Capacity: MaxCapacity + 1}, ErrOptions},
