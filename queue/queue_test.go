@@ -113,6 +113,21 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// TestDefaultClock: with a nil Options.Now the queue reads time.Now: a
+// report with the zero time is last seen at a time between the readings of
+// time.Now before and after Observe.
+func TestDefaultClock(t *testing.T) {
+	q, err := New(adv.Shopper, Options{})
+	require.NoError(t, err)
+	before := time.Now()
+	require.NoError(t, q.Observe(seller(1), -60, time.Time{}))
+	after := time.Now()
+	s := q.Snapshot()
+	require.Len(t, s, 1)
+	assert.False(t, s[0].LastSeen.Before(before), "last seen %v, before %v", s[0].LastSeen, before)
+	assert.False(t, s[0].LastSeen.After(after), "last seen %v, after %v", s[0].LastSeen, after)
+}
+
 // TestNotMade: a Queue that New did not make, the zero Queue or a nil
 // *Queue, refuses reports and selections with ErrNotMade, holds no peer,
 // and its Changes is closed, so that a UI loop over it ends at once; no
