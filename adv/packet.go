@@ -39,7 +39,8 @@ var (
 	// any other advert).
 	ErrForeign = errors.New("adv: not a casimpay advert")
 	// ErrMalformed: an AD structure runs past the end of the data, or the
-	// casimpay service data has the wrong length or appears twice.
+	// casimpay service data is empty, has this Version and a length other
+	// than ServiceDataSize, or appears twice.
 	ErrMalformed = errors.New("adv: malformed advertising data")
 	// ErrVersion: casimpay service data of a protocol version this package
 	// does not know.
@@ -165,6 +166,7 @@ func Parse(b []byte) (Packet, error) { return Codec{}.Parse(b) }
 func (p Packet) AppendBinary(b []byte) ([]byte, error) { return Codec{}.AppendBinary(b, p) }
 
 // MarshalBinary returns the 31-octet advert of p under DefaultUUID.
+// It returns ErrRole for an invalid role and ErrFlags for undefined flags.
 func (p Packet) MarshalBinary() ([]byte, error) {
 	return Codec{}.AppendBinary(make([]byte, 0, Size), p)
 }
@@ -215,11 +217,13 @@ func (c Codec) AppendBinary(b []byte, p Packet) ([]byte, error) {
 // (names, manufacturer data, other services) are allowed. It returns
 //
 //   - ErrMalformed when an AD structure runs past the end of the data, or
-//     the casimpay service data is not 20 octets or appears twice;
+//     the casimpay service data appears twice, is empty, or has this
+//     Version but is not 20 octets;
 //   - ErrForeign when the data is well formed but has no casimpay service
 //     data;
 //   - ErrVersion, ErrRole or ErrReserved when the service data has an
-//     unknown version, an unknown role or a non-zero reserved octet.
+//     unknown version (whatever its length), an unknown role or a non-zero
+//     reserved octet, checked in that order.
 //
 // Parse never panics and does not allocate. The returned Packet shares no
 // memory with b.

@@ -116,6 +116,8 @@ func TestParse(t *testing.T) {
 		{"role 10", ours(t, p, func(sd []byte) { sd[0] = 0x1a }), ErrRole}, // Seller with the nibble's high bit
 		{"reserved set", ours(t, p, func(sd []byte) { sd[19] = 0x01 }), ErrReserved},
 		{"reserved all ones", ours(t, p, func(sd []byte) { sd[19] = 0xff }), ErrReserved},
+		{"version 2 role 0", ours(t, p, func(sd []byte) { sd[0] = 0x20 }), ErrVersion},
+		{"role 0 reserved set", ours(t, p, func(sd []byte) { sd[0], sd[19] = 0x10, 0x01 }), ErrRole},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -135,8 +135,9 @@ func (r *Resolver) CardIDs() []string {
 // Enrol adds a card with its advertising secret, or replaces the secret of a
 // card already enrolled; the card's EIDs resolve from then on. It returns
 // ErrCardID for an empty card ID, ErrSecret for a secret that is not
-// SecretSize octets and ErrNilResolver on a nil *Resolver. The Resolver
-// keeps only the derived EID key.
+// SecretSize octets and ErrNilResolver on a nil *Resolver, checked in that
+// order, and leaves the Resolver unchanged then: a card already enrolled
+// keeps its secret. The Resolver keeps only the derived EID key.
 //
 // Enrol does not compare the secret with those of the other cards: two
 // card IDs enrolled with one secret share every EID, and Resolve names

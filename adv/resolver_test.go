@@ -223,6 +223,22 @@ func TestResolverSecretSize(t *testing.T) {
 	assert.Zero(t, r.Len())
 }
 
+// TestResolverEnrolFails: an Enrol that fails leaves the Resolver as it
+// was: a card enrolled before keeps its secret, and its EID still resolves
+// to it. An empty card ID is reported before a bad secret.
+func TestResolverEnrolFails(t *testing.T) {
+	var r Resolver
+	now := EpochStart(1000)
+	require.NoError(t, r.Enrol("card", secretOf(1)))
+	r.Advance(now)
+	assert.ErrorIs(t, r.Enrol("card", make([]byte, 15)), ErrSecret)
+	assert.ErrorIs(t, r.Enrol("", nil), ErrCardID)
+	assert.Equal(t, []string{"card"}, r.CardIDs())
+	id, ok := r.Resolve(eidOf(t, 1, 1000), now)
+	assert.True(t, ok)
+	assert.Equal(t, "card", id)
+}
+
 // TestResolverManyCards builds tables in parallel and grows them while they
 // are live. Of its resolutions, only the first at 25 minutes builds tables
 // (the one of the epoch after, which Advance did not build), and starts

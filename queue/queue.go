@@ -52,7 +52,8 @@ var (
 	// ErrRSSI: the RSSI is outside [MinRSSI, MaxRSSI].
 	ErrRSSI = errors.New("queue: rssi out of range")
 	// ErrFull: the queue is full and the newcomer is no stronger than the
-	// weakest peer it could evict.
+	// weakest peer it could evict, or there is none it could evict (the
+	// only peer held is the selected one).
 	ErrFull = errors.New("queue: full of stronger peers")
 	// ErrUnknownPeer: Select was given an EID the queue does not hold.
 	ErrUnknownPeer = errors.New("queue: no such peer")
@@ -249,8 +250,8 @@ type Queue struct {
 }
 
 // New returns an empty queue for a phone of role self, which keeps the
-// adverts of the opposite role. It returns ErrRole for an invalid role and
-// ErrOptions for options out of range.
+// adverts of the opposite role. It returns ErrRole for an invalid role,
+// whatever the options, and ErrOptions for options out of range.
 func New(self adv.Role, opts Options) (*Queue, error) {
 	if !self.Valid() {
 		return nil, ErrRole
@@ -332,8 +333,9 @@ func (q *Queue) notifyLocked() {
 // phone's own role and ErrRSSI for an RSSI out of range, in that order
 // when a report has several of these faults (its advert is checked
 // before its RSSI), the queue unchanged then, and ErrFull when the queue
-// is full of stronger peers: it then takes in, evicts and forgets no
-// peer and does not notify (an expired peer would have left room),
+// is full of stronger peers, or holds the selected peer alone: it then
+// takes in, evicts and forgets no peer and does not notify (an expired
+// peer would have left room),
 // although its sweep may have brought back to now the times of peers
 // last seen after now (see Queue).
 //

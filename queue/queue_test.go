@@ -80,6 +80,7 @@ func TestNew(t *testing.T) {
 		{"seller", adv.Seller, Options{}, nil},
 		{"no role", 0, Options{}, ErrRole},
 		{"role 3", 3, Options{}, ErrRole},
+		{"no role and a negative ttl", 0, Options{TTL: -time.Second}, ErrRole},
 		{"negative ttl", adv.Seller, Options{TTL: -time.Second}, ErrOptions},
 		{"negative capacity", adv.Seller, Options{Capacity: -1}, ErrOptions},
 		{"capacity above the maximum", adv.Seller, Options{Capacity: MaxCapacity + 1}, ErrOptions},
@@ -110,6 +111,21 @@ func TestNew(t *testing.T) {
 			assert.Equal(t, tt.role, q.Role())
 		})
 	}
+}
+
+// TestDefaultClock: with a nil Options.Now the queue reads time.Now: a
+// report with the zero time is last seen at a time between the readings of
+// time.Now before and after Observe.
+func TestDefaultClock(t *testing.T) {
+	q, err := New(adv.Shopper, Options{})
+	require.NoError(t, err)
+	before := time.Now()
+	require.NoError(t, q.Observe(seller(1), -60, time.Time{}))
+	after := time.Now()
+	s := q.Snapshot()
+	require.Len(t, s, 1)
+	assert.False(t, s[0].LastSeen.Before(before), "last seen %v, before %v", s[0].LastSeen, before)
+	assert.False(t, s[0].LastSeen.After(after), "last seen %v, after %v", s[0].LastSeen, after)
 }
 
 // TestNotMade: a Queue that New did not make, the zero Queue or a nil
