@@ -48,10 +48,11 @@ func newChallenger(t testing.TB, h *hierarchy, clk *clock, opts ChallengerOption
 }
 
 // TestNilArguments: the functions that take a certificate or a verifier
-// refuse nil with their sentinel instead of panicking.
+// refuse nil with their sentinel instead of panicking; CardID's *Error is
+// about no certificate (Cert -1).
 func TestNilArguments(t *testing.T) {
 	_, err := CardID(nil)
-	assert.ErrorIs(t, err, ErrCardID)
+	assert.Equal(t, &Error{Err: ErrCardID, Cert: -1, Reason: "no certificate"}, err, "about no certificate")
 	_, err = ExtKeyUsages(nil)
 	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = NewChallenger(nil, ChallengerOptions{}).Verify(context.Background(), nil, nil, new(record.AuthProof))

@@ -320,10 +320,11 @@ var (
 // verifier reads it: c's subject alternative name extension must hold
 // exactly one GeneralName, a URI that is CardURIPrefix followed by a valid
 // ICCID, byte for byte. It checks nothing else of c. Otherwise it returns
-// an *Error matching ErrCardID, for a nil c too.
+// an *Error matching ErrCardID, of Cert 0 (c itself), or of Cert -1 for a
+// nil c.
 func CardID(c *x509.Certificate) (string, error) {
 	if c == nil {
-		return "", newError(ErrCardID, 0, "no certificate", nil)
+		return "", newError(ErrCardID, -1, "no certificate", nil)
 	}
 	san, ok := extensionOf(c, oidSubjectAltName)
 	if !ok {
