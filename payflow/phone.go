@@ -1425,12 +1425,14 @@ func (p *phone) finishLocked(v *PaymentView) {
 // WaitPaired waits until the other phone has selected this one, and
 // returns the confirmation. It fails with ErrNotPaired when no peer was
 // selected or another was selected (Select), or the session left
-// (Leave), meanwhile, ErrExpired when
-// the session expires first, ErrMismatch when the platform shows the
-// session with another pairing code or other parties (cards, merchant,
-// names) or under another ID than Select did, or shows it paired without
-// the peer's card ID (checkCardIDs), and the context's error when it
-// ends.
+// (Leave), meanwhile, ErrExpired when the session expires first by the
+// phone's clock, ErrMismatch when the platform shows the session with
+// another pairing code or other parties (cards, merchant, names) or under
+// another ID than Select did, or shows it paired without the peer's card
+// ID (checkCardIDs), with the platform's refusal of its read of the
+// session (ErrNotFound when the platform holds it no more, expired and
+// deleted there, or shows it this card no more, the peer's card revoked),
+// and the context's error when it ends.
 func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 	s := p.currentSession()
 	if s == nil {

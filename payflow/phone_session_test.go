@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
 )
 
 // TestSessionRequestIDIndexBigEndian: the ID of a session's n-th payment
@@ -52,4 +53,22 @@ func TestWaitPairedEndsOnceAnotherSessionIsSelected(t *testing.T) {
 	assert.NoError(t, waiting.Err(), "the first session read once")
 	require.NotNil(t, second)
 	assert.NotEqual(t, first.SessionID, second.SessionID)
+}
+
+// TestWaitPairedEndsWhenThePlatformHoldsNoSession: a WaitPaired of a
+// session still waiting that the platform no longer shows this card (the
+// peer's card revoked since, so that the platform answers it as a session
+// that does not exist) fails with the platform's ErrNotFound, and the
+// phone confirms no session.
+func TestWaitPairedEndsWhenThePlatformHoldsNoSession(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	_, c := w.shopperSelects(t)
+	require.False(t, c.Paired)
+	w.f.Revoke(&paytest.Card{Chain: w.sellerCard.Enrolment.Chain})
+	confirmed, err := w.shopper.WaitPaired(ctx)
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.Nil(t, confirmed)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrNotPaired, "the session was not confirmed")
 }
