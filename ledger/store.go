@@ -109,8 +109,8 @@ type ReadTx interface {
 	// [1, BatchMax]; f.TimestampMin and f.TimestampMax are the inclusive
 	// bounds of the range, where zero no longer means unbounded:
 	// TimestampMin <= TimestampMax <= TimestampLimit, and TimestampMax is
-	// not zero (TimestampMin may be); and at least
-	// one of AccountFilterDebits and AccountFilterCredits is set. A transfer
+	// not zero (TimestampMin may be); and at least one of
+	// AccountFilterDebits and AccountFilterCredits is set. A transfer
 	// matches when (Debits is set and DebitAccountID == f.AccountID, or
 	// Credits is set and CreditAccountID == f.AccountID), its Timestamp is
 	// in range, and each of f.UserData128, f.UserData64, f.UserData32 and

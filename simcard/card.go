@@ -608,11 +608,11 @@ func (c *Card) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, err
 // counter. It returns the COSE_Sign1 message (record.Verify reads it; p is
 // not modified, record.Open tells the counter). A nil record is an error
 // matching record.ErrType, and a record with invalid fields one matching
-// record.ErrMalformed, before anything is sent;
-// so is one whose message, even without its card header, would be longer
-// than record.MaxMessage, which matches ErrRefused too. One with a card
-// header, or whose card header alone takes its message over, is refused by
-// the card (ErrRefused).
+// record.ErrMalformed, before anything is sent; so is one whose message,
+// even without its card header, would be longer than record.MaxMessage,
+// which matches ErrRefused too. One with a card header, or whose card
+// header alone takes its message over, is refused by the card
+// (ErrRefused).
 func (c *Card) SignAuthProof(p *record.AuthProof) ([]byte, error) { return c.signRecord(p) }
 
 // SignPaymentRequest has the card sign a payment request (see SignAuthProof).
@@ -630,10 +630,10 @@ func (c *Card) SignRefundRequest(r *record.RefundRequest) ([]byte, error) { retu
 
 // signRecord sends the fields of r, once record.Marshal has checked them
 // (a nil r or invalid fields are its error); the card refuses (ErrRefused)
-// a record whose card header is set. A record too large
-// to sign without its card header is not sent: its payload may also exceed
-// what the card takes as command data, which a link of the chain would
-// answer with 6700.
+// a record whose card header is set. A record too large to sign without
+// its card header is not sent: its payload may also exceed what the card
+// takes as command data, which a link of the chain would answer with
+// 6700.
 func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err

@@ -55,35 +55,33 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // no chain, deletes one that did. An operational card is ErrConditions; no
 // issuer (a nil *pki.CA, or the zero CA, which issues nothing:
 // pki.ErrInvalid), an invalid ICCID (pki.ErrCardID), PIN or PUK
-// (ErrFormat), or an issuer that cannot
-// certify the card whatever its key (pki.CA.CheckIssueCard: its
-// certificate expired, p.Issue out of range, a subject or CRL URL of
-// issuer that can make the card's certificate longer than
-// pki.MaxCertificateSize; the error of IssueCard) is an error before
+// (ErrFormat), or an issuer that cannot certify the card whatever its key
+// (pki.CA.CheckIssueCard: its certificate expired, p.Issue out of range, a
+// subject or CRL URL of issuer that can make the card's certificate longer
+// than pki.MaxCertificateSize; the error of IssueCard) is an error before
 // anything is sent to the card, and a card without a Transmitter is
 // ErrNoTransmitter before any of these. A card that does not read back,
-// octet for octet, the certificate and the chain put (none when issuer is
-// a root) is ErrNotStored, and is not activated; one that answers either read back with
-// 9000 and no data, where it answers 6A88 for an object it does not hold, is
-// ErrResponse, and is not activated either; only 6A88 answering GET DATA
-// 0107 itself reads back as no chain stored: any other status word (6A82
-// included) ends Personalise with its *StatusError, the card not activated.
-// ACTIVATE that fails may have been carried out all the same (its answer
-// lost or unreadable), after which the card never reveals its advertising
-// secret again: Personalise then selects the applet again and returns the
-// Enrolment, without error, for a card found operational with the public
-// key it generated, and the error for one found in personalisation, which
-// another Personalise personalises afresh. When that SELECT fails too,
-// Personalise returns the Enrolment together with the error, unless the
-// card answered ACTIVATE itself with a status word; when the card found
-// operational holds another public key (ErrResponse, as another card put
-// in the reader since does) or its key cannot be read, it returns the
-// Enrolment together with the error whatever answered ACTIVATE: the card
-// may be operational, and the Enrolment is then the only record of its
-// secret.
-// Personalise has the card to itself from SELECT to ACTIVATE, the issuer's
-// signature of the certificate included: the other methods of c wait for it,
-// as long as the issuer's key takes to sign.
+// octet for octet, the certificate and the chain put (none when issuer is a
+// root) is ErrNotStored, and is not activated; one that answers either read
+// back with 9000 and no data, where it answers 6A88 for an object it does
+// not hold, is ErrResponse, and is not activated either; only 6A88
+// answering GET DATA 0107 itself reads back as no chain stored: any other
+// status word (6A82 included) ends Personalise with its *StatusError, the
+// card not activated. ACTIVATE that fails may have been carried out all the
+// same (its answer lost or unreadable), after which the card never reveals
+// its advertising secret again: Personalise then selects the applet again
+// and returns the Enrolment, without error, for a card found operational
+// with the public key it generated, and the error for one found in
+// personalisation, which another Personalise personalises afresh. When that
+// SELECT fails too, Personalise returns the Enrolment together with the
+// error, unless the card answered ACTIVATE itself with a status word; when
+// the card found operational holds another public key (ErrResponse, as
+// another card put in the reader since does) or its key cannot be read, it
+// returns the Enrolment together with the error whatever answered ACTIVATE:
+// the card may be operational, and the Enrolment is then the only record of
+// its secret. Personalise has the card to itself from SELECT to ACTIVATE,
+// the issuer's signature of the certificate included: the other methods of
+// c wait for it, as long as the issuer's key takes to sign.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
