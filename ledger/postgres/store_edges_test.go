@@ -31,9 +31,7 @@ func TestDefaultRetries(t *testing.T) {
 		calls++
 		return tx.InsertAccounts([]ledger.Account{account(1)})
 	})
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, codeUniqueViolation, pgErr.Code)
+	requireSQLState(t, err, codeUniqueViolation)
 	assert.ErrorIs(t, err, ledger.ErrCorrupt)
 	assert.Equal(t, 11, calls)
 }
@@ -90,9 +88,7 @@ func TestRetryWaitEnded(t *testing.T) {
 		cancel()
 		return &pgconn.PgError{Code: "40001"}
 	})
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "40001", pgErr.Code)
+	requireSQLState(t, err, "40001")
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 1, calls)
 }
@@ -104,9 +100,7 @@ func TestOpenNoSchema(t *testing.T) {
 	dsn := testenv.PostgresDSN(t) + "&search_path=no_such_schema_casimpay"
 	s, err := Open(context.Background(), dsn, Options{})
 	assert.Nil(t, s)
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "3F000", pgErr.Code)
+	requireSQLState(t, err, "3F000")
 	assert.True(t, strings.HasPrefix(err.Error(), "postgres: migrate: "), "error %q", err)
 }
 
@@ -169,9 +163,7 @@ func TestUpdateFailedKeepsConnection(t *testing.T) {
 		{"write_refused", func(tx ledger.Tx) error {
 			return tx.UpdateAccounts([]ledger.Account{account(9)})
 		}, func(t *testing.T, err error) {
-			var pgErr *pgconn.PgError
-			require.ErrorAs(t, err, &pgErr)
-			assert.Equal(t, codeInvalidText, pgErr.Code)
+			requireSQLState(t, err, codeInvalidText)
 			assert.ErrorIs(t, err, ledger.ErrCorrupt)
 		}},
 	} {
@@ -337,9 +329,7 @@ func TestReadsAfterFailedRead(t *testing.T) {
 		_, limitErr = tx.ExpiredPending(1, 0)
 		return nil
 	})
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, readErr, &pgErr)
-	assert.Equal(t, "42P01", pgErr.Code) // undefined_table
+	requireSQLState(t, readErr, "42P01") // undefined_table
 	assert.Equal(t, readErr, accountsErr)
 	assert.Equal(t, readErr, tsErr)
 	assert.ErrorIs(t, limitErr, ledger.ErrLimit)
@@ -359,9 +349,7 @@ func TestIgnoredLastTimestampError(t *testing.T) {
 		_, tsErr = tx.LastTimestamp()
 		return nil
 	})
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, tsErr, &pgErr)
-	assert.Equal(t, "42P01", pgErr.Code) // undefined_table
+	requireSQLState(t, tsErr, "42P01") // undefined_table
 	assert.Equal(t, tsErr, err)
 }
 

@@ -242,9 +242,7 @@ func TestRetryBounded(t *testing.T) {
 		}
 		return tx.InsertAccounts(acct)
 	})
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, codeUniqueViolation, pgErr.Code)
+	requireSQLState(t, err, codeUniqueViolation)
 	assert.ErrorIs(t, err, ledger.ErrCorrupt)
 	assert.Equal(t, 4, calls)
 
@@ -460,9 +458,7 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 			},
 			secondCalls: 2,
 			secondErr: func(t *testing.T, err error) {
-				var pgErr *pgconn.PgError
-				require.ErrorAs(t, err, &pgErr)
-				assert.Equal(t, codeUniqueViolation, pgErr.Code)
+				requireSQLState(t, err, codeUniqueViolation)
 				assert.ErrorIs(t, err, ledger.ErrCorrupt)
 			},
 			want: []ledger.Account{account(2), account(3)},
@@ -915,4 +911,13 @@ func TestCallRacingClose(t *testing.T) {
 			assert.False(t, ran)
 		})
 	}
+}
+
+// requireSQLState fails t unless err is, or wraps, a server error of the
+// SQLSTATE code.
+func requireSQLState(t *testing.T, err error, code string) {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, code, pgErr.Code)
 }
