@@ -24,12 +24,19 @@ const (
 // transaction back and running it again can succeed: a serialization
 // failure (SQLSTATE 40001) or a deadlock (40P01).
 func Retryable(err error) bool {
-	var se interface{ SQLState() string }
-	if !errors.As(err, &se) {
-		return false
-	}
-	code := se.SQLState()
+	code := Code(err)
 	return code == codeSerializationFailure || code == codeDeadlockDetected
+}
+
+// Code returns the SQLSTATE code of err, or of the first error it wraps
+// that has one (a SQLState method, as pgx's *pgconn.PgError has), and ""
+// when none has.
+func Code(err error) string {
+	var se interface{ SQLState() string }
+	if errors.As(err, &se) {
+		return se.SQLState()
+	}
+	return ""
 }
 
 // Backoff returns how long to wait before retry number attempt (0 for the

@@ -56,3 +56,26 @@ func TestWaitEnded(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, pgretry.Wait(ctx, 100, 0), context.Canceled)
 }
+
+// sqlStateError has a SQLSTATE code without being pgx's error.
+type sqlStateError string
+
+func (e sqlStateError) Error() string    { return "sqlstate " + string(e) }
+func (e sqlStateError) SQLState() string { return string(e) }
+
+func TestCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&pgconn.PgError{Code: "23505"}, "23505"},
+		{fmt.Errorf("ledger: %w", &pgconn.PgError{Code: "22P02"}), "22P02"},
+		{sqlStateError("42P07"), "42P07"},
+		{errors.Join(errors.New("23505"), &pgconn.PgError{Code: "40001"}), "40001"},
+		{fmt.Errorf("outer: %w", fmt.Errorf("%w", sqlStateError("3F000"))), "3F000"},
+		{errors.New("23505"), ""},
+		{nil, ""},
+	} {
+		assert.Equal(t, c.want, pgretry.Code(c.err), "%v", c.err)
+	}
+}

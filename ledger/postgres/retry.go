@@ -1,10 +1,6 @@
 package postgres
 
-import (
-	"errors"
-
-	"github.com/jackc/pgx/v5/pgconn"
-)
+import "github.com/casimpay/casimpay/internal/pgretry"
 
 // SQLSTATE codes that Update retries besides pgretry.Retryable's, and
 // migrate too while it creates schema_migrations (duplicate_table and
@@ -18,13 +14,11 @@ const (
 )
 
 func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation
+	return pgretry.Code(err) == codeUniqueViolation
 }
 
 func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
+	return pgretry.Code(err) == codeForeignKeyViolation
 }
 
 // isRefused reports a write that updateAll, checkPending or
@@ -32,14 +26,13 @@ func isForeignKeyViolation(err error) bool {
 // pending state of a transfer that is not pending, or a last timestamp
 // that is not past the last one.
 func isRefused(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == codeInvalidText
+	return pgretry.Code(err) == codeInvalidText
 }
 
 // isDuplicateTable reports the errors of CREATE TABLE IF NOT EXISTS racing
 // with the same statement in another session: duplicate_table, or
 // duplicate_object for the table's row type.
 func isDuplicateTable(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == codeDuplicateTable || pgErr.Code == codeDuplicateObject)
+	code := pgretry.Code(err)
+	return code == codeDuplicateTable || code == codeDuplicateObject
 }
