@@ -52,3 +52,16 @@ func TestSetUpStoreFailureHasNoStats(t *testing.T) {
 	assert.False(t, errors.As(err, &f), "%v", err)
 	assert.Nil(t, st)
 }
+
+// TestDSNWinsOverDir: with both Options.DSN and Options.Dir set, the run
+// opens the PostgreSQL database and ignores Dir: a DSN that does not parse
+// ends the set-up with the PostgreSQL store's error, no SQLite file made.
+func TestDSNWinsOverDir(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Run(context.Background(), Options{Seed: 3, Dir: dir, DSN: "postgres://%zz"})
+	require.EqualError(t, err, "postgres: parse dsn: cannot parse `postgres://%zz`: failed to parse as URL (invalid percent-encoded token: \"%zz\")")
+	assert.Nil(t, st)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
