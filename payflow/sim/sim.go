@@ -101,8 +101,9 @@ type Options struct {
 // Stats is what a run did.
 type Stats struct {
 	Seed uint64
-	// Steps is the number of random steps taken in full: Options.Steps
-	// when the run passes, one less than the failing step when one fails.
+	// Steps is the number of random steps taken in full: all those asked
+	// for (Options.Steps, or its default) when the run passes, one less
+	// than the step that broke when it fails.
 	Steps int
 	// Ops counts the operations by name (purchase, approve, captured, …).
 	Ops map[string]int
@@ -119,8 +120,8 @@ type Stats struct {
 // Failure is a broken invariant or an unexpected outcome.
 type Failure struct {
 	Seed uint64
-	// Step is the step that broke: 0 in the set-up, Options.Steps+1 in
-	// the final checks.
+	// Step is the step that broke: 0 in the set-up, one past the last
+	// random step in the final checks.
 	Step   int
 	Detail string
 	// Err is the error behind the failure, nil when the failure is a
