@@ -2291,10 +2291,11 @@ func testAmounts(t *testing.T, s payflow.Store) {
 }
 
 // testMissingFields: a record without one of the byte strings it must
-// have (a card's advertising secret, a token's hash, a session's EIDs, a
-// payment request's or a refund's signed request and hash, an idempotent
-// request's body hash), nil or empty, is refused with ErrInvalid in every
-// store, and nothing of it is written: nonce and counter stay usable.
+// have (a card's advertising secret, a token's hash or certificate hash, a
+// session's EIDs, a payment request's or a refund's signed request and
+// hash, an idempotent request's body hash), nil or empty, is refused with
+// ErrInvalid in every store, and nothing of it is written: nonce and
+// counter stay usable.
 func testMissingFields(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	for _, empty := range [][]byte{nil, {}} {
