@@ -5,28 +5,32 @@
 // code, two-phase transfers with expiry on an injected clock (and the
 // expiry of a pending state made active again by a writer other than the
 // ledger), linked chains, idempotent retries, lookups and pagination, the
-// balance history read whole (ledger.ReadTx.BalanceRows), Verify of a
-// store that lost an account (Config.DeleteAccount) or that holds accounts
-// with reserved IDs and their balance history, the ledger's refusal of a
-// pending transfer that holds more than its accounts have pending (whose
-// post, void or expiry would take a balance below zero), the store's refusal
-// of a row naming a row that does not exist, of a pending state of a
-// transfer that is not pending, of a transfer whose debit and credit
-// account are the same, and of a unique key (an ID, a transfer's
-// timestamp, a balance history row's account and timestamp) inserted
-// again, rows stored out of timestamp order, a refused write or a failed
-// read whose error the transaction ignores, the writes of a transaction
-// that reads nothing, a context that ends while the transaction runs, a
-// nil context (refused by the store and the Ledger, which leaves neither
-// holding a lock or a transaction), a nil transaction function (refused by
-// the store alike), a limit of a read outside [1, BatchMax] (refused by
-// every store alike), a last timestamp that goes back,
+// balance history read whole (ledger.ReadTx.BalanceRows) and a balance
+// history row that names another transfer, Verify of a store that lost an
+// account (Config.DeleteAccount) or that holds accounts with reserved IDs
+// and their balance history, the ledger's refusal of a pending transfer
+// that holds more than its accounts have pending (whose post, void or
+// expiry would take a balance below zero), the store's refusal of a row
+// naming a row that does not exist, of a pending state of a transfer that
+// is not pending, of a transfer whose debit and credit account are the
+// same, and of a unique key (an ID, a transfer's timestamp, a balance
+// history row's account and timestamp) inserted again, rows stored out of
+// timestamp order, the ForEach reads' order and their stop at fn's first
+// error, a refused write or a failed read whose error the transaction
+// ignores, the writes of a transaction that reads nothing, a context that
+// ends while the transaction runs, a nil context (refused by the store and
+// the Ledger, which leaves neither holding a lock or a transaction), a nil
+// transaction function (refused by the store alike), a store used after
+// Close (ledger.ErrClosed), a limit of a read outside [1, BatchMax]
+// (refused by every store alike), a last timestamp that goes back,
 // concurrency, restart (for stores that persist) and a rapid state machine
-// that compares the store with the in-memory model.
+// that compares the store with the in-memory model (RunModel).
 //
 // The package also holds the calls that the SQL stores' tests make with
 // the statements of their transactions failed one at a time, by fault
-// injectors of their own (FaultCase, WriteFaultCases, ReadFaultCases).
+// injectors of their own (FaultCase, WriteFaultCases, ReadFaultCases),
+// and RunNotMade, which checks stores of a type that its constructor did
+// not make.
 package ledgertest
 
 import (

@@ -22,7 +22,9 @@ import (
 
 // Run is the conformance suite of payflow.Store: newStore returns an
 // empty store for each subtest (closing it is the caller's business, with
-// t.Cleanup). Every store of this module passes it.
+// t.Cleanup). A store that is also a payflow.ReplyReader is checked as
+// one too; for one that is not, the subtest LookupIdempotent is skipped.
+// Every store of this module passes it.
 func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 	for _, tc := range []struct {
 		name string
@@ -398,9 +400,10 @@ func testAssets(t *testing.T, s payflow.Store) {
 }
 
 // testTextKeys: a card ID, merchant ID or asset name that is not UTF-8,
-// that holds a NUL byte or is longer than payflow.MaxKeySize names nothing (every store answers
-// ErrNotFound, as for any unknown key, also for such a seller card listed
-// in PutMerchant; PostgreSQL refuses such text as a parameter).
+// that holds a NUL byte or is longer than payflow.MaxKeySize names
+// nothing (every store answers ErrNotFound, as for any unknown key, also
+// for such a seller card listed in PutMerchant; PostgreSQL refuses such
+// text as a parameter).
 func testTextKeys(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	require.NoError(t, s.PutCard(ctx, card("8900000000000000001")))
@@ -2288,10 +2291,11 @@ func testAmounts(t *testing.T, s payflow.Store) {
 }
 
 // testMissingFields: a record without one of the byte strings it must
-// have (a card's advertising secret, a token's hash, a session's EIDs, a
-// payment request's or a refund's signed request and hash, an idempotent
-// request's body hash), nil or empty, is refused with ErrInvalid in every
-// store, and nothing of it is written: nonce and counter stay usable.
+// have (a card's advertising secret, a token's hash or certificate hash, a
+// session's EIDs, a payment request's or a refund's signed request and
+// hash, an idempotent request's body hash), nil or empty, is refused with
+// ErrInvalid in every store, and nothing of it is written: nonce and
+// counter stay usable.
 func testMissingFields(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	for _, empty := range [][]byte{nil, {}} {

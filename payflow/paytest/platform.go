@@ -177,22 +177,24 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // builds (one per subtest, over the store under test and a ledger in the
 // same database): a catalog purchase with refunds, an e-ticket sold with
 // its price all or nothing, manual capture, a seller card pairing again in
-// its session (before or during an approval), a request that expires
-// during an approval, a capture left under way until the ledger expired
-// its hold, a hold posted while its request was recorded held, holds
-// posted or post IDs taken by transfers the platform did not make, the
-// IDs of an approval's hold chain so taken (some of its holds made), a
-// refund's transfer ID so taken, refunds of a capture in part sent at
-// once by several seller cards (never more than captured), a
-// merchant whose account in its currency the ledger does not hold, a hold
-// that expires during a capture, a request or a hold that expires during a
-// decline or a cancellation, a pending request left with a pairing's mark,
-// the requests of a seller card revoked after it signed them, a consent
-// sent again after its nonce expired while its settlement's record was
-// lost, recovery sweeps that go past settlements and refunds failing at
-// every try, a settlement deferred by a sweep that a call then moves on
-// (no longer deferred), approve racing cancel and a capture sent twice racing cancel
-// on two platforms sharing the database.
+// its session (before or during an approval), a pairing into a session
+// that has expired, a request that expires during an approval, a capture
+// left under way until the ledger expired its hold, a hold posted while
+// its request was recorded held, holds posted or post IDs taken by
+// transfers the platform did not make, the IDs of an approval's hold chain
+// so taken (some of its holds made), a refund's transfer ID so taken,
+// refunds of a capture in part sent at once by several seller cards (never
+// more than captured), a leg's merchant account that the ledger holds with
+// other fields, a merchant whose account in its currency the ledger does
+// not hold, a hold that expires during a capture, a request or a hold that
+// expires during a decline or a cancellation, a pending request left with
+// a pairing's mark, the requests of a seller card revoked after it signed
+// them, the requests of a shopper card revoked, a consent sent again after
+// its nonce expired while its settlement's record was lost, recovery
+// sweeps that go past settlements and refunds failing at every try, a
+// settlement deferred by a sweep that a call then moves on (no longer
+// deferred), and approve racing cancel and a capture sent twice racing
+// cancel on two platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {

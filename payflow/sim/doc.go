@@ -35,30 +35,32 @@
 // store, must hide those faults from the phones.
 //
 // The phones keep a model of what they know: every reply they saw, every
-// consent their cards signed, every balance they expect. After every step
-// and at the end Run checks that ledger.Ledger.Verify passes; that the money of
-// every currency and the units of every asset are conserved (the balances
-// of wallets and merchants add up to what was funded or issued); that
-// every wallet and merchant balance, posted and held, equals the model's,
-// so that no accepted consent is settled twice or lost; that every payment
-// request the platform shows as captured or held carries a consent that
-// its payer's card signed for exactly that request, and nothing else is
-// charged; that a request held by a consent, as the reply or the poll
-// after a crash shows it, is held until the consent's acceptance plus the
-// hold TTL, also when the recovery sweep made the hold after the restart,
-// and that the ledger's hold ends no earlier; that no request leaves a
-// final state; and that every receipt the phones get, also one read
-// again or answered for a call sent again, carries the certificate chain
-// of a receipt key the platform had, was signed by that key while the
-// platform signed with it, verifies on the phones by that chain
-// (pki.Verifier.VerifyReceipt) unless that certificate was revoked, which
-// they then refuse (pki.ErrRevoked), and names the request, the consent
-// and the amount. The first broken invariant ends the run with a *Failure
-// naming the seed and the step.
+// consent their cards signed, every balance they expect. After the set-up,
+// after every step and at the end Run checks that ledger.Ledger.Verify
+// passes; that the money of the currency and the units of the ticket
+// asset are conserved (the balances of wallets and merchants add up to
+// what was funded or issued); and that every wallet and merchant balance,
+// posted and held, equals the model's, so that no accepted consent is
+// settled twice or lost and nothing else is charged. At every reply and
+// poll the phones get, and for every request at the end (the platform
+// restarted and every lifetime passed), it checks that the state shown is
+// the model's; that a captured request's receipt names a consent that its
+// payer's card signed for exactly that request; that a request held by a
+// consent, as the reply or the poll after a crash shows it, is held until
+// the consent's acceptance plus the hold TTL, also when the recovery sweep
+// made the hold after the restart, and that the ledger's hold ends no
+// earlier; that no request leaves a final state; and that every receipt
+// the phones get, also one read again or answered for a call sent again,
+// carries the certificate chain of a receipt key the platform had, was
+// signed by that key while the platform signed with it, verifies on the
+// phones by that chain (pki.Verifier.VerifyReceipt) unless that
+// certificate was revoked, which they then refuse (pki.ErrRevoked), and
+// names the request, the consent and the amount. The first broken
+// invariant ends the run with a *Failure naming the seed and the step.
 //
 // Everything random comes from the seed (math/rand/v2 PCG and ChaCha8),
 // and the simulation runs in one goroutine, so a seed replays identically:
-// Stats.Trace is a digest of every step and outcome.
+// Stats.Trace, of a run that passes, is a digest of every step and outcome.
 //
 //	st, err := sim.Run(ctx, sim.Options{Seed: 42})
 //	var f *sim.Failure

@@ -44,6 +44,7 @@ func TestEndChecks(t *testing.T) {
 			var f *Failure
 			require.ErrorAs(t, w.finish(), &f)
 			assert.Equal(t, detail, f.Detail)
+			assert.Equal(t, w.opts.Steps+1, f.Step, "the final checks' step")
 		})
 	}
 }

@@ -127,6 +127,7 @@ func TestSetUpCall(t *testing.T) {
 			var f *Failure
 			require.ErrorAs(t, err, &f)
 			assert.Equal(t, "set-up x", f.Detail)
+			assert.Equal(t, 0, f.Step, "the set-up's step")
 			assert.ErrorIs(t, err, tt.want)
 		})
 	}

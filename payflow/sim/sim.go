@@ -36,7 +36,7 @@ const (
 	Duplicate                // the network delivers a call twice
 	ClockJump                // the clock jumps by seconds to minutes
 	ExpiryJump               // the clock jumps past request (and maybe hold) lifetimes
-	EpochChange              // the EID epoch changes between scanning and pairing, or mid-purchase
+	EpochChange              // the EID epoch ends, once or twice, between the phones' scan and their pairing
 	Revoke                   // a card is revoked and fresh CRLs are published
 	WrongPIN                 // the user types a wrong PIN, up to a lockout and a PUK unblock
 	Restart                  // the platform stops and starts again on the same stores
@@ -72,46 +72,61 @@ func Faults() []Fault {
 type Options struct {
 	// Seed selects the run; the same seed replays the same run.
 	Seed uint64
-	// Steps is the number of random steps (default 40).
+	// Steps is the number of random steps (default 40, also for a
+	// negative value).
 	Steps int
-	// Shoppers is the number of shopper cards (default 4).
+	// Shoppers is the number of shopper cards (default 4, also for a
+	// negative value).
 	Shoppers int
 	// Dir, when set, keeps the platform's state and ledger in a SQLite
-	// database in that directory; the default is the in-memory stores.
+	// database in that directory, the file sim-SEED.db (SEED in decimal);
+	// the default is the in-memory stores.
 	Dir string
-	// DSN, when set instead of Dir, keeps them in that PostgreSQL
-	// database, whose schema must be empty.
+	// DSN, when set, keeps them in that PostgreSQL database instead, whose
+	// schema must be empty; Dir is then ignored.
 	DSN string
-	// Disable lists fault kinds not to inject.
+	// Disable lists fault kinds not to inject; a value that is no fault
+	// kind is ignored.
 	Disable []Fault
 	// HTTP has the phones talk to the platform through payflow.Client and
 	// the HTTP handler, over a transport in process that loses requests
 	// and replies and duplicates requests, which the client's resends under
 	// one Idempotency-Key must hide.
 	HTTP bool
-	// Logf, when set, receives one line per step.
+	// Logf, when set, receives every line of the trace as it is written,
+	// several a step, each prefixed by the step and the virtual time.
 	Logf func(format string, args ...any)
 }
 
 // Stats is what a run did.
 type Stats struct {
-	Seed  uint64
+	Seed uint64
+	// Steps is the number of random steps taken in full: all those asked
+	// for (Options.Steps, or its default) when the run passes, one less
+	// than the step that broke when it fails.
 	Steps int
 	// Ops counts the operations by name (purchase, approve, captured, …).
 	Ops map[string]int
-	// Faults counts the injected faults by kind.
+	// Faults counts the injected faults by kind, as drawn: a crash or a
+	// store error drawn for a call that made fewer store writes than the
+	// one it was to hit counts too.
 	Faults [numFaults]int
 	// Trace is a digest of every step and every outcome: two runs of one
-	// seed have the same Trace.
+	// seed have the same Trace. It is set when the run passes, zero when
+	// it fails.
 	Trace [32]byte
 }
 
 // Failure is a broken invariant or an unexpected outcome.
 type Failure struct {
-	Seed   uint64
+	Seed uint64
+	// Step is the step that broke: 0 in the set-up, one past the last
+	// random step in the final checks.
 	Step   int
 	Detail string
-	Err    error
+	// Err is the error behind the failure, nil when the failure is a
+	// check's.
+	Err error
 }
 
 // Error names the seed, the step, the detail and the cause; a nil f's is
@@ -208,8 +223,9 @@ type world struct {
 // Run plays one seed and returns what it did. A broken invariant or an
 // outcome the phones did not expect is a *Failure, and so is a set-up
 // call of the operator that fails (wrapping its error); setting up the
-// certificate authorities and the stores can fail with the error of the
-// package concerned.
+// certificate authorities, the stores and the cards can fail with the
+// error of the package concerned. When the set-up fails, the Stats are
+// nil.
 func Run(ctx context.Context, opts Options) (*Stats, error) {
 	w := newWorld(ctx, opts)
 	defer w.close()
@@ -448,7 +464,8 @@ func (w *world) rotateKey(revoke bool) error {
 	return w.restart("a receipt key rotation")
 }
 
-// openStores opens the durable stores: in memory, or in a SQLite file.
+// openStores opens the durable stores: in memory, in a SQLite file, or in
+// a PostgreSQL database.
 func (w *world) openStores() error {
 	if w.opts.DSN != "" {
 		ls, err := ledgerpostgres.Open(w.ctx, w.opts.DSN, ledgerpostgres.Options{MaxConns: 2})

@@ -36,7 +36,12 @@ func nonce(b byte) []byte {
 }
 
 // NonceStore runs the conformance suite against stores made by newStore,
-// which is called once per subtest and must return an empty store.
+// which is called once per subtest and must return an empty store: a
+// nonce added is consumed once, then refused with pki.ErrNonce, as is one
+// differing in any byte or never added (which leaves the one added
+// usable) and one consumed at its expiry or later; nonces are consumed
+// independently, in any order; and of 8 goroutines consuming one nonce at
+// once exactly one succeeds, the others getting pki.ErrNonce.
 func NonceStore(t *testing.T, newStore func(t *testing.T) pki.NonceStore) {
 	ctx := context.Background()
 	t.Run("consume once", func(t *testing.T) {
@@ -91,7 +96,13 @@ func NonceStore(t *testing.T, newStore func(t *testing.T) pki.NonceStore) {
 }
 
 // CounterStore runs the conformance suite against stores made by newStore,
-// which is called once per subtest and must return an empty store.
+// which is called once per subtest and must return an empty store: a
+// card's counter is taken when it rises, up to 2^64-1; one equal or lower,
+// and 0 for a card never seen, is refused with pki.ErrCounterRegression
+// (when the error is a *pki.CounterError, naming the card, the counter
+// held and the one refused) and changes nothing; each card has a counter
+// of its own; and of 8 goroutines advancing one card to one counter at
+// once exactly one succeeds, the others getting ErrCounterRegression.
 func CounterStore(t *testing.T, newStore func(t *testing.T) pki.CounterStore) {
 	ctx := context.Background()
 	const card, other = "89014103211118510720", "8944500102198304826"

@@ -20,16 +20,17 @@ const (
 	BenchAccounts = 10000
 )
 
-// Bench runs the store benchmarks. "grouped" is the ledger as configured by
-// default (group commit: one store transaction per batch of concurrent
-// requests); "naive" is the baseline, MaxBatch 1: one store transaction per
-// transfer. "uniform" picks both accounts at random; "hot" credits every
-// transfer to one merchant account. The metric transfers/s is the rate,
-// transfers/tx the mean number of transfers per store transaction, and
-// cpu-ns/op the CPU time of the test process (not of a database server) per
-// transfer. "grouped-wait" is group commit with MaxWait 1 ms, which lets
-// each batch gather all 64 producers instead of about half of them.
-// open returns a fresh, empty store for each round of the benchmark.
+// Bench runs the store benchmarks. "grouped" is the ledger as configured
+// by default (group commit: one store transaction per batch of concurrent
+// requests); "naive" is the baseline, MaxBatch 1: one store transaction
+// per transfer. "uniform" picks both accounts at random; "hot" credits
+// every transfer to one merchant account, 1 (a transfer from it to 2).
+// The metric transfers/s is the rate, transfers/tx the mean number of
+// transfers per store transaction, and cpu-ns/op the CPU time of the test
+// process (not of a database server) per transfer. "grouped-wait" is group
+// commit with MaxWait 1 ms, which lets each batch gather all 64 producers
+// instead of about half of them. open returns a fresh, empty store for
+// each round of the benchmark.
 func Bench(b *testing.B, open func(b *testing.B) ledger.Store) {
 	for _, mode := range []struct {
 		name string

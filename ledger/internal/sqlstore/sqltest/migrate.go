@@ -17,7 +17,8 @@ import (
 // an empty database, it writes the schema and rows of an older version (the
 // migrations of the store in the migrations directory of fsys), then
 // opens the store with open, which migrates them, and checks the rows.
-// MigrateHistory and MigratePending are MigrationTests.
+// MigrateHistory, MigratePending and MigrateCorruptExpiry are
+// MigrationTests.
 type MigrationTest func(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
 	open func() ledger.Store)
 

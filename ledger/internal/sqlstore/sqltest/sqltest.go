@@ -1,8 +1,13 @@
 // Package sqltest checks, row by row, that a SQL store keeps and returns
-// exactly what the ledger writes: every column at its extreme values, every
-// ReadTx query and its filters, paging, rollback (a panic inside Update
-// included) and use after Close. It complements the
-// ledger-level conformance suite of package ledgertest.
+// exactly what the ledger writes (Run): every column at its extreme
+// values, every ReadTx query and its filters, the rows read back after the
+// store is closed and opened again, paging, rollback (a panic inside
+// Update included) and use after Close, which may be called twice. It
+// complements the ledger-level conformance suite of package ledgertest.
+// It also holds the SQL stores' migration tests (MigrationTest), their
+// checks of a database damaged beside the store (NoState, OverLimit,
+// TimestampOverLimit) and their benchmarks (Bench, BenchBalances,
+// BenchVerify).
 package sqltest
 
 import (
