@@ -244,7 +244,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
 	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
 	dsn := fs.String("postgres", "", "keep ledger and platform state in PostgreSQL at `DSN` instead of SQLite")
-	pairs := fs.Int("pairs", 0, "also enrol the cards of `N` load generator pairs (examples/loadgen -url)")
+	pairs := fs.Int("pairs", 0, fmt.Sprintf("also enrol the cards of `N` load generator pairs (examples/loadgen -url), 0 to %d", MaxLoadPairs))
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
