@@ -1,11 +1,12 @@
 // Command loadgen drives concurrent shopper–seller pairs through complete
-// purchases for a while and reports purchases per second, the p50, p95 and
-// p99 latency of a purchase, and the errors, with a progress line every
-// second. A purchase is what the two phones (payflow.Seller and
-// payflow.Shopper) do after pairing: the seller's card signs a payment
-// request, the cloud prices it, the shopper's phone fetches the payment
-// screen, the card verifies the PIN and signs the consent, the cloud holds,
-// captures and signs the receipt, and the shopper's phone verifies it.
+// purchases for a while and reports purchases per second, the p50, p95,
+// p99 and longest latency of a purchase, and the errors, with a progress
+// line every -progress (a second by default). A purchase is what the two
+// phones (payflow.Seller and payflow.Shopper) do after pairing: the
+// seller's card signs a payment request, the cloud prices it, the
+// shopper's phone fetches the payment screen, the card verifies the PIN
+// and signs the consent, the cloud holds, captures and signs the receipt,
+// and the shopper's phone verifies it.
 // A purchase counts once the seller's till has verified the receipt, also
 // one that the platform captured after the reply to the shopper's consent
 // was lost. While the cloud does not answer a call of a purchase, or still
