@@ -231,7 +231,8 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // broadcasts the bystanders' adverts, runs the sweeps, and prints what the
 // cloud does until ctx ends (an interrupt), and then waits for the calls
 // under way, for shutdownWait (5 seconds) at most: it cuts those still
-// under way then, says so, and returns nil all the same. With -pairs N,
+// under way then, says so, and returns nil all the same, having removed
+// its URL file and the bystanders' adverts. With -pairs N,
 // from 0 to MaxLoadPairs, it also enrols the cards of LoadMarket(N).
 // One started on a data folder that another cloud program serves fails
 // with ErrCloudRunning once it has opened the platform, before it sets
