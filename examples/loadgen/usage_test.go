@@ -4,12 +4,13 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 )
 
 // TestLoadgenUsage: -h prints the usage, on stderr, with the defaults that
@@ -18,16 +19,9 @@ import (
 func TestLoadgenUsage(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
-	require.NoError(t, err)
-	defer f.Close()
-	stderr := os.Stderr
-	os.Stderr = f
-	err = run(context.Background(), []string{"-h"}, io.Discard)
-	os.Stderr = stderr
+	var err error
+	usage := outwait.Stderr(t, func() { err = run(context.Background(), []string{"-h"}, io.Discard) })
 	require.ErrorIs(t, err, flag.ErrHelp)
-	usage, err := os.ReadFile(f.Name())
-	require.NoError(t, err)
 	assert.Equal(t, `Usage of loadgen:
   -data DIR
     	the data folder DIR (default: a temporary one in process, `+filepath.Join(tmp, "casimpay-demo")+` with -url)
@@ -45,5 +39,5 @@ func TestLoadgenUsage(t *testing.T) {
     	interval of the progress line, at least 100ms (default 1s)
   -url URL
     	drive the cloud program at URL (not with -postgres or -http)
-`, string(usage))
+`, usage)
 }

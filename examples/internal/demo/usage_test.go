@@ -4,29 +4,23 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/outwait"
 )
 
 // usageOf returns what program, run with -h, prints on stderr, where the
 // flag package prints the usage; the program must end with flag.ErrHelp.
 func usageOf(t *testing.T, program func(ctx context.Context, args []string, stdout io.Writer) error) string {
 	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
-	require.NoError(t, err)
-	defer f.Close()
-	stderr := os.Stderr
-	os.Stderr = f
-	err = program(context.Background(), []string{"-h"}, io.Discard)
-	os.Stderr = stderr
+	var err error
+	usage := outwait.Stderr(t, func() { err = program(context.Background(), []string{"-h"}, io.Discard) })
 	require.ErrorIs(t, err, flag.ErrHelp)
-	b, err := os.ReadFile(f.Name())
-	require.NoError(t, err)
-	return string(b)
+	return usage
 }
 
 // TestUsage: -h prints the usage of the cloud, seller and shopper
