@@ -15,11 +15,17 @@
 // where the seller and shopper programs pick up their cards. It writes the
 // URL it serves into the data folder (cloud.url), so the phones find it,
 // and broadcasts the adverts of the phones nearby into the simulated air
-// (the folder air/). A later start continues with the same cards and
-// accounts; one on a data folder that holds the cards or the database of
-// an earlier start but not its demo CA (the folder pki/ removed, say),
-// whose cards a new CA would not know, fails at once (exit status 1),
-// saying to restore pki/ or remove the whole folder, and changes nothing.
+// (the folder air/), from which it removes them, and cloud.url from the
+// data folder, as it ends. Every 5 seconds it sweeps: it ends the payment
+// requests past their expiry and completes the settlements that calls cut
+// short left under way; at its start and after each sweep that did not
+// fail it tops Alice's wallet up with EUR 50.00 when less than EUR 25.00
+// is available, saying so, so that purchases can go on. A later start
+// continues with the same cards and accounts; one on a data folder that
+// holds the cards or the database of an earlier start but not its demo CA
+// (the folder pki/ removed, say), whose cards a new CA would not know,
+// fails at once (exit status 1), saying to restore pki/ or remove the
+// whole folder, and changes nothing.
 // A second cloud started on a data folder that a running cloud serves
 // fails at once (exit status 1, "another cloud serves this data folder")
 // and writes nothing over the first's cloud.url.

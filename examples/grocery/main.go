@@ -42,7 +42,8 @@
 //	             cannot be, with exit status 1 and a line that names it
 //	             and says why
 //	-seed N      seed of the simulated radio (default 1)
-//	-loss P      share of adverts the radio loses (default 0.2)
+//	-loss P      share of adverts the radio loses, at least 0 and less than
+//	             1 (default 0.2)
 //	-rounds N    advertising rounds heard before the queues are shown, 1 to
 //	             10000 (maxRounds; default 8)
 //	-pin DIGITS  the PIN the shopper types, 4 to 12 digits (default 123456,

@@ -69,8 +69,16 @@ func checkPurchase(t *testing.T, out string) {
 	assert.Regexp(t, `(?m)^\[cloud\]   Payment request [0-9a-f]{8} from Corner Grocer to Alice: EUR 11.27, priced from the catalog$`, out)
 }
 
+// TestGroceryTemporary: without -data the program keeps its state in a
+// temporary folder, which it removes at exit.
 func TestGroceryTemporary(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	out := runGrocery(t, "-seed", "7")
+	assert.Contains(t, out, "[cloud]   Platform on SQLite "+filepath.Join(tmp, "casimpay-grocery-"))
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the temporary folder is removed at exit")
 	checkPurchase(t, out)
 	// The purchase ended, both phones are done with each other.
 	assert.Contains(t, out, "[shopper] Done with Corner Grocer: the phone leaves the session, and its advert no longer says busy\n"+

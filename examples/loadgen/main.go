@@ -1,11 +1,12 @@
 // Command loadgen drives concurrent shopper–seller pairs through complete
-// purchases for a while and reports purchases per second, the p50, p95 and
-// p99 latency of a purchase, and the errors, with a progress line every
-// second. A purchase is what the two phones (payflow.Seller and
-// payflow.Shopper) do after pairing: the seller's card signs a payment
-// request, the cloud prices it, the shopper's phone fetches the payment
-// screen, the card verifies the PIN and signs the consent, the cloud holds,
-// captures and signs the receipt, and the shopper's phone verifies it.
+// purchases for a while and reports purchases per second, the p50, p95,
+// p99 and longest latency of a purchase, and the errors, with a progress
+// line every -progress (a second by default). A purchase is what the two
+// phones (payflow.Seller and payflow.Shopper) do after pairing: the
+// seller's card signs a payment request, the cloud prices it, the
+// shopper's phone fetches the payment screen, the card verifies the PIN
+// and signs the consent, the cloud holds, captures and signs the receipt,
+// and the shopper's phone verifies it.
 // A purchase counts once the seller's till has verified the receipt, also
 // one that the platform captured after the reply to the shopper's consent
 // was lost. While the cloud does not answer a call of a purchase, or still
@@ -51,7 +52,7 @@
 // Flags:
 //
 //	-pairs N         concurrent shopper–seller pairs, 1 to 1000 (default 8)
-//	-duration D      how long to run (default 10s)
+//	-duration D      how long to run, more than 0 (default 10s)
 //	-progress D      interval of the progress line, 100ms at least
 //	                 (default 1s)
 //	-data DIR        the data folder (default: a temporary one in process,
@@ -63,7 +64,9 @@
 //	                 does not parse (as a URL or keyword/value pairs), or
 //	                 of white space alone, is refused with exit status 2
 //	-http            in process: go through the HTTP API on a loopback port
-//	-url URL         drive the cloud program at URL instead
+//	-url URL         drive the cloud program at URL instead; with -postgres
+//	                 or -http, which are for the platform in process, it is
+//	                 refused with exit status 2
 //	-plain-http      with -url: allow a plain http URL whose host is not
 //	                 loopback (127.0.0.0/8, ::1 or localhost), over which
 //	                 the cards' bearer tokens and signed records cross the
@@ -124,12 +127,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var c config
 	fs.IntVar(&c.pairs, "pairs", 8, fmt.Sprintf("`N` concurrent shopper–seller pairs, 1 to %d", demo.MaxLoadPairs))
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
-	fs.DurationVar(&c.progress, "progress", time.Second, "interval of the progress line")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run, more than 0")
+	fs.DurationVar(&c.progress, "progress", time.Second, fmt.Sprintf("interval of the progress line, at least %v", minProgress))
 	fs.StringVar(&c.dir, "data", "", "the data folder `DIR` (default: a temporary one in process, "+demo.DefaultDir()+" with -url)")
 	fs.StringVar(&c.dsn, "postgres", "", "in process: PostgreSQL `DSN`")
 	fs.BoolVar(&c.http, "http", false, "in process: go through the HTTP API on a loopback port")
-	fs.StringVar(&c.url, "url", "", "drive the cloud program at `URL`")
+	fs.StringVar(&c.url, "url", "", "drive the cloud program at `URL` (not with -postgres or -http)")
 	fs.BoolVar(&c.plainHTTP, "plain-http", false, "with -url: "+demo.PlainHTTPUsage)
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err

@@ -46,7 +46,11 @@
 //	                while air/ is missing, DIR itself) cannot be written
 //	                with exit status 1 and a line that names it and says
 //	                why, before the phone logs in
-//	-url URL        the cloud's URL (default: read from DIR/cloud.url)
+//	-url URL        the cloud's URL (default: read from DIR/cloud.url, which
+//	                the cloud program writes; with none there, the run
+//	                ends with exit status 1, saying that no cloud runs
+//	                with -data DIR); one that is no http or https URL is
+//	                refused with exit status 2
 //	-plain-http     allow a plain http cloud URL whose host is not loopback
 //	                (127.0.0.0/8, ::1 or localhost), over which the card's
 //	                bearer token and signed records cross the network in
@@ -61,7 +65,8 @@
 //	                then for the shopper: one deadline, from the start of the
 //	                scan, to find her, pair and buy (default 2m); the error
 //	                of a -wait that ended first says what was under way,
-//	                such as "NAME not found before -wait ended"
+//	                such as "NAME not found before -wait ended"; a
+//	                DURATION not positive is refused with exit status 2
 package main
 
 import (

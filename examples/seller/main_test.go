@@ -56,3 +56,16 @@ func TestSellerDataNotFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerNoCloud: without -url, a data folder in which no cloud wrote
+// its URL (cloud.url) ends the run (exit status 1) with an error that says
+// that no cloud runs with it.
+func TestSellerNoCloud(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := demo.RunSeller(context.Background(), []string{"-data", dir}, &out)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.NotErrorIs(t, err, demo.ErrUsage)
+	assert.True(t, strings.HasPrefix(err.Error(), "no -url and no cloud running with -data "+dir+": "), err.Error())
+	assert.Empty(t, out.String(), "refused before the card opens")
+}

@@ -16,7 +16,8 @@
 // no longer says busy in the reseller's queue. Each phone's lines
 // are labelled by its role, as in the other examples: [seller] for the
 // reseller's, [shopper] for the fans', each fan's in the section of the
-// sale to that fan. It exits 0 once the first fan holds the seat and the
+// sale to that fan. The cloud keeps its state in a temporary folder,
+// removed at exit. It exits 0 once the first fan holds the seat and the
 // cloud refused the second sale, 1 when a step goes otherwise, and 2 on a
 // flag or argument that it refuses. An interrupt (SIGINT or SIGTERM) ends
 // it with exit status 1 and an error that names the signal.

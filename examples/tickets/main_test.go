@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -84,13 +85,19 @@ func TestTickets(t *testing.T) {
 }
 
 // The program leaves the package's market as it found it: a second run in
-// the same process sets up the same catalog.
+// the same process sets up the same catalog. Each run removes its
+// temporary folder at exit.
 func TestTicketsRunsTwice(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	catalog := len(market.Shops[0].Catalog)
 	for range 2 {
 		var out bytes.Buffer
 		require.NoError(t, run(context.Background(), nil, &out))
 		assert.Contains(t, out.String(), "[cloud]   ARENA-1231-A12 is held by Erin\n")
+		entries, err := os.ReadDir(tmp)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "the temporary folder of the cloud's state is removed at exit")
 	}
 	assert.Len(t, market.Shops[0].Catalog, catalog)
 }

@@ -8,7 +8,8 @@
 // from a self-contained demo CA (whose root is written next to the state
 // file, as <state>.root.pem), the PIN and the PUK. It prints the ICCID and
 // serves the card until SIGINT or SIGTERM, which end it with exit status
-// 0. A personalisation that fails once the card may be activated
+// 0; while vpcd does not answer (pcscd not started yet, or restarting), it
+// connects again every second. A personalisation that fails once the card may be activated
 // (ACTIVATE sent, its outcome unknown) logs the card's ICCID and
 // advertising secret, which an activated card never reveals again, before
 // the program ends with exit status 1.

@@ -244,3 +244,27 @@ func TestCloudPairsBounds(t *testing.T) {
 	assert.EqualError(t, err, "sqlite: open "+filepath.Join(dir, DatabaseFile)+": context canceled")
 	assert.Empty(t, out.String())
 }
+
+// TestCloudCleansUpAtExit: the cloud program, interrupted, removes the URL
+// file that it wrote into the data folder, so that a phone program started
+// then says that no cloud runs rather than dial the URL, and the adverts of
+// the bystanders that it wrote into the air, so that no phone hears them.
+// The test sends the program the ticks of the air (useTestTicks): the
+// second is taken once the adverts of the first are written.
+func TestCloudCleansUpAtExit(t *testing.T) {
+	dir := setUpFolder(t)
+	ticks := useTestTicks(t)
+	p := startCloudProgram(t, dir, nil)
+	p.out.Require(t, "are in range")
+	require.FileExists(t, filepath.Join(dir, URLFile))
+	tick(t, p, ticks.air)
+	tick(t, p, ticks.air)
+	adverts, err := filepath.Glob(filepath.Join(dir, airFolder, "*.adv"))
+	require.NoError(t, err)
+	require.Len(t, adverts, len(Bystanders), "the bystanders' adverts in the air")
+	require.NoError(t, p.stop(), p.out.String())
+	assert.NoFileExists(t, filepath.Join(dir, URLFile))
+	adverts, err = filepath.Glob(filepath.Join(dir, airFolder, "*.adv"))
+	require.NoError(t, err)
+	assert.Empty(t, adverts, "the bystanders' adverts removed")
+}

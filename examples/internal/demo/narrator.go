@@ -13,7 +13,8 @@ import (
 
 // Narrator is the platform API with the cloud's screen: it passes every
 // call to the platform and prints what the cloud did for logins, pairings,
-// payment requests and approvals, with the balances after each payment.
+// payment requests, approvals and refunds, with the balances after each
+// payment.
 // A session paired is shown with whose confirmation paired it and whose
 // was in it before, and a confirmation of a session shown paired before
 // as made again (Pair).

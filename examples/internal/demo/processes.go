@@ -231,7 +231,8 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // broadcasts the bystanders' adverts, runs the sweeps, and prints what the
 // cloud does until ctx ends (an interrupt), and then waits for the calls
 // under way, for shutdownWait (5 seconds) at most: it cuts those still
-// under way then, says so, and returns nil all the same. With -pairs N,
+// under way then, says so, and returns nil all the same, having removed
+// its URL file and the bystanders' adverts. With -pairs N,
 // from 0 to MaxLoadPairs, it also enrols the cards of LoadMarket(N).
 // One started on a data folder that another cloud program serves fails
 // with ErrCloudRunning once it has opened the platform, before it sets
@@ -244,7 +245,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
 	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
 	dsn := fs.String("postgres", "", "keep ledger and platform state in PostgreSQL at `DSN` instead of SQLite")
-	pairs := fs.Int("pairs", 0, "also enrol the cards of `N` load generator pairs (examples/loadgen -url)")
+	pairs := fs.Int("pairs", 0, fmt.Sprintf("also enrol the cards of `N` load generator pairs (examples/loadgen -url), 0 to %d", MaxLoadPairs))
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}

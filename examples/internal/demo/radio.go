@@ -39,8 +39,8 @@ func NewRadio(seed uint64, loss float64) *Radio {
 	return &Radio{Loss: loss, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-// Hear returns the RSSI, in dBm, of an advert sent from d metres away, or
-// false when it was lost.
+// Hear returns the RSSI, in dBm, of an advert sent from d metres away,
+// held between queue.MinRSSI and -20 dBm, or false when it was lost.
 func (r *Radio) Hear(d float64) (int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

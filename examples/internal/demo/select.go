@@ -13,22 +13,23 @@ import (
 const RotationTries = 3
 
 // ErrTwoSessions is the error of SelectEachOther when the two phones'
-// selections of each other still open two sessions after RotationTries
-// tries.
+// selections of each other still open two sessions after they selected
+// each other again RotationTries times (RotationTries+1 tries in all).
 var ErrTwoSessions = errors.New("demo: the phones' selections of each other open two sessions")
 
 // SelectEachOther has phones a and b, which heard each other's adverts,
 // select each other: both has each tap the other and confirm it (Choose
-// and Confirm, or Select), and returns the two confirmations. An EID
-// epoch that ended after the phones heard each other, or between their
+// and Confirm, or Select) and returns the two confirmations, and
+// SelectEachOther returns nil once they name one session. An EID epoch
+// that ended after the phones heard each other, or between their
 // selections, has each name its own EID of the new epoch and the other's
 // of the one before, in a session of its own (PROTOCOL.md §6.1), which
 // the other never confirms: while the two confirmations name two
 // sessions, both screens say so, hear has the phones hear each other's
 // new adverts (and read their service queues again, unless both does:
-// hear may be nil), and both has them select
-// each other again, up to RotationTries times; then it fails with
-// ErrTwoSessions. Otherwise it returns both's error.
+// hear may be nil), and both has them select each other again, up to
+// RotationTries times; then it fails with ErrTwoSessions. An error of
+// both, or of hear, it returns as it is.
 func SelectEachOther(a, b *Phone, both func() (ca, cb *payflow.Confirmation, err error), hear func() error) error {
 	for try := 0; ; try++ {
 		ca, cb, err := both()

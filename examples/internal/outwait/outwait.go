@@ -5,7 +5,8 @@
 // the test's context ends. It neither polls nor sleeps. It provides
 // Deadline too, a context whose deadline passes at a step of the test,
 // rather than at a time, and Waits, which makes a program's waits such
-// Deadlines in place of context.WithTimeout.
+// Deadlines in place of context.WithTimeout, and Stderr, which returns what
+// a function wrote to os.Stderr, such as a program's usage.
 //
 //	out := &outwait.Output{}
 //	done := out.Go(func(stdout io.Writer) error { return demo.RunCloud(ctx, args, stdout) })
