@@ -31,8 +31,10 @@
 // and writes nothing over the first's cloud.url.
 // Interrupted (Ctrl-C), it waits 5 seconds at most for the calls under
 // way, cuts those still under way then, saying so, and exits 0; a second
-// interrupt ends it at once. Interrupted before it serves (setting up the
-// data folder, say), it exits 1 with an error that names the signal.
+// interrupt ends it at once. Interrupted while it sets up (the data
+// folder, the database, the cards), it exits 1 with an error that names
+// the signal, unless the setup ends before it heeds the interrupt: then it
+// stops as above and exits 0.
 //
 // Flags:
 //
