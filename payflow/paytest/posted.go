@@ -59,9 +59,10 @@ func (s *Shop) capturedAsPosted(t *testing.T, id payflow.ID, eur, tickets [2]pay
 // posted, with its receipt, whatever meets it: a cancellation (ErrFinal),
 // the hold's expiry (ExpireDue, or a read), the recovery sweep of a
 // cancellation left voiding, or a capture of another amount (ErrFinal).
-// The ledger answers each void pending_transfer_already_posted, and the
-// post of another amount exists_with_different_amount; the money moves
-// once. A capture of the amount posted returns the captured request.
+// The ledger refuses each void (pending_transfer_already_posted) and keeps
+// no transfer under its ID, and refuses the post of another amount
+// (exists_with_different_amount); the money moves once. A capture of the
+// amount posted returns the captured request.
 func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	eur, tickets := untouchedEUR, untouchedTickets
@@ -77,6 +78,7 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
 	require.ErrorIs(t, err, payflow.ErrFinal, "the cancellation")
 	s.capturedAsPosted(t, id, eur, tickets)
+	s.unspent(t, voids(id)...)
 	v, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id, Amount: 600})
 	require.NoError(t, err, "a capture of the amount posted")
 	assert.Equal(t, payflow.StateCaptured, v.State)
@@ -99,6 +101,7 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the sweep finished the settlement")
 	s.capturedAsPosted(t, id, eur, tickets)
+	s.unspent(t, voids(id)...)
 
 	expiring := s.heldPosted(t)
 	s.Clock.Advance(time.Second) // due before the other
@@ -117,6 +120,13 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	assert.Equal(t, uint64(600), pv.Captured)
 	s.capturedAsPosted(t, expiring, eur, tickets)
 	s.capturedAsPosted(t, read, eur, tickets)
+	s.unspent(t, append(voids(expiring), voids(read)...)...)
+}
+
+// voids returns the IDs of the voids of the money hold and of one asset
+// leg's hold of request id's first consent.
+func voids(id payflow.ID) []ledger.ID {
+	return []ledger.ID{payflow.TransferID(id, 1, 0, kindVoid), payflow.TransferID(id, 1, 1, kindVoid)}
 }
 
 // holdPostedOtherwise: a held request whose holds the ledger holds posted
