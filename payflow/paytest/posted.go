@@ -287,9 +287,10 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 // and every later capture is refused alike. So for a transfer between the
 // request's accounts and for the void of another request's hold (that
 // request then cancelled, its void finding the hold voided). The recovery
-// sweep finds nothing under way. The hold can still be cancelled, or
-// expire: the voids, under IDs of their own, release the money and the
-// ticket, and the request ends cancelled or expired.
+// sweep finds nothing under way. The hold can still be cancelled, its
+// voids, under IDs of their own, releasing the money and the ticket, and
+// the request ends cancelled; or expire, the ledger releasing them at the
+// holds' timeout (no void), and the request ends expired.
 func postsTaken(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	taken := uint64(0) // EUR moved by takeID
@@ -322,8 +323,22 @@ func postsTaken(t *testing.T, s *Shop) {
 		s.sweep(t, 0, nil, "nothing under way")
 		return id
 	}
-	released := func() {
+	// released checks that the money and the ticket are back with their
+	// owners, by the voids of the holds under their own IDs when voided.
+	released := func(id payflow.ID, voided bool) {
 		t.Helper()
+		found, err := s.Ledger.LookupTransfers(ctx, voids(id))
+		require.NoError(t, err)
+		var holds []ledger.ID
+		for _, v := range found {
+			assert.Equal(t, ledger.TransferVoidPendingTransfer, v.Flags, "a void")
+			holds = append(holds, v.PendingID)
+		}
+		if voided {
+			assert.ElementsMatch(t, []ledger.ID{payflow.TransferID(id, 1, 0, kindHold), payflow.TransferID(id, 1, 1, kindHold)}, holds, "the voids of the holds")
+		} else {
+			assert.Empty(t, holds, "no void: the ledger expired the holds")
+		}
 		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - taken}, {Posted: taken}}, s.Balances("EUR"), "the money released")
 		assert.Equal(t, untouchedTickets, s.Balances(Ticket), "the ticket released")
 	}
@@ -333,11 +348,11 @@ func postsTaken(t *testing.T, s *Shop) {
 	require.NoError(t, err, "the cancellation")
 	assert.Equal(t, payflow.StateCancelled, v.State)
 	assert.Equal(t, payflow.StateCancelled, s.storedState(id))
-	released()
+	released(id, true)
 
 	id = held()
 	s.expireOne(t, payflow.DefaultHoldTTL, id)
-	released()
+	released(id, false)
 }
 
 // unspent checks that the ledger holds no transfer under any of ids and
