@@ -1799,6 +1799,20 @@ func testDeferral(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	require.Len(t, rs, 2)
 	assert.Equal(t, []payflow.ID{refunds[1].ID, deferred.ID}, []payflow.ID{rs[0].ID, rs[1].ID}, "by the later of both")
+
+	p = payment(6, payflow.StateApproving, t0.Add(time.Hour))
+	p, err = w.insert(p)
+	require.NoError(t, err)
+	p.DeferredTo = t0.Add(time.Minute)
+	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StateApproving))
+	done := *got
+	done.State, done.Receipt = payflow.RefundDone, []byte("receipt")
+	p.State = payflow.StateCaptured
+	require.NoError(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, p, payflow.StateApproving))
+	assert.True(t, p.DeferredTo.IsZero(), "cleared in the request written with the refund")
+	stored, err = s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, p, stored, "and in the store")
 }
 
 // testPendingAgain: a request written back to pending (as a refused hold
@@ -1964,6 +1978,14 @@ func testLookupIdempotent(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, err, payflow.ErrInvalid, "the zero time as now")
 }
 
+// testIdempotency: BeginIdempotent gives a new key to its caller (nil),
+// answers a key in flight ErrInFlight, one of another body ErrKeyReuse
+// and a finished one with its reply until the reply expires, then forgets
+// it; FinishIdempotent finishes a key only once and only under its lease
+// (ErrNotFound otherwise, and for a key never begun); AbandonIdempotent
+// frees a key in flight under its lease and leaves a finished one; a
+// lease that ran out is taken over; a reply without a body is replayed
+// empty, not nil; of concurrent first claims exactly one holds the key.
 func testIdempotency(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	h1, h2 := sha256.Sum256([]byte("body 1")), sha256.Sum256([]byte("body 2"))
@@ -1994,7 +2016,7 @@ func testIdempotency(t *testing.T, s payflow.Store) {
 	require.NoError(t, s.AbandonIdempotent(ctx, "k", keep))
 	rep, err = s.BeginIdempotent(ctx, "k", h1[:], t0, lease)
 	require.NoError(t, err)
-	assert.NotNil(t, rep, "a finished key is not abandoned")
+	assert.Equal(t, &payflow.IdempotentReply{Status: 201, Reply: []byte("reply")}, rep, "a finished key is not abandoned")
 	rep, err = s.BeginIdempotent(ctx, "k", h2[:], keep, keep.Add(time.Minute))
 	require.NoError(t, err)
 	assert.Nil(t, rep, "an expired reply is forgotten")
@@ -2037,6 +2059,9 @@ func testIdempotency(t *testing.T, s payflow.Store) {
 	}, "of concurrent first requests exactly one holds the key")
 }
 
+// testDeleteExpired: DeleteExpired(now) deletes, and counts, the nonces
+// issued and used, tokens, sessions and idempotency keys (by their lease)
+// that expire at or before now, and keeps those that expire after it.
 func testDeleteExpired(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}
@@ -2056,6 +2081,7 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 	n, err := s.DeleteExpired(ctx, t0)
 	require.NoError(t, err)
 	assert.Equal(t, 10, n, "two of each of the five kinds")
+	assert.ErrorIs(t, s.Consume(ctx, []byte("nonce1"), t0.Add(-time.Second)), pki.ErrNonce, "an issued nonce expired is gone")
 	require.NoError(t, s.Consume(ctx, []byte("nonce2"), t0))
 	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used2"), NonceExpires: t0.Add(time.Second),
 		CardID: "8900000000000000001", Counter: 9}), pki.ErrNonce, "a used nonce is kept until it expires")
@@ -2064,10 +2090,18 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 	h := sha256.Sum256([]byte("token2"))
 	_, err = s.Token(ctx, h[:])
 	assert.NoError(t, err)
+	h = sha256.Sum256([]byte("token1"))
+	_, err = s.Token(ctx, h[:])
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "an expired token is gone")
 	_, err = s.Session(ctx, payflow.ID{3})
 	assert.NoError(t, err)
 	_, err = s.Session(ctx, payflow.ID{2})
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.BeginIdempotent(ctx, "key2", []byte{1}, t0, t0.Add(time.Minute))
+	assert.ErrorIs(t, err, payflow.ErrInFlight, "the key leased past now is kept")
+	rep, err := s.BeginIdempotent(ctx, "key1", []byte{2}, t0.Add(-time.Hour), t0.Add(time.Minute))
+	require.NoError(t, err, "a key whose lease ran out is gone: another body may take it")
+	assert.Nil(t, rep)
 }
 
 // testDeleteExpiredMany: DeleteExpired deletes every row expired, and
@@ -2100,6 +2134,14 @@ func testDeleteExpiredMany(t *testing.T, s payflow.Store) {
 	assert.NoError(t, err, "an expired key is gone: another body may take it")
 }
 
+// testAccept: Accept spends a nonce and advances the card's counter with
+// its write, all or nothing: a nonce is used once (pki.ErrNonce, checked
+// first), a counter not above the card's last is a pki.CounterError (0
+// too, for a card never seen), one above 2^63-1 is refused as Advance
+// refuses it, and a token hash taken or a lost compare-and-set is
+// ErrConflict, each leaving nonce and counter as they were; a session
+// accepted is returned as stored, an insert under a stored ID returns the
+// stored request; of concurrent acceptances of one nonce exactly one wins.
 func testAccept(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	id := "8900000000000000001"
@@ -2191,6 +2233,9 @@ func testAccept(t *testing.T, s payflow.Store) {
 	}, "a nonce is accepted once")
 }
 
+// testNonceKey: NonceKey refuses an empty candidate with ErrInvalid,
+// stores the first candidate and returns it, and returns it for every
+// later candidate.
 func testNonceKey(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)

@@ -23,17 +23,27 @@ func (*oddRecord) Type() record.Type  { return 0 }
 func (*oddRecord) Validate() error    { return nil }
 func (*oddRecord) FreshNonce() []byte { return nil }
 
-// TestSignRefusesUnknownRecords: Card.Sign answers a record it cannot
-// sign, or none, with an error, on a virtual card as on a soft one.
+// TestSignRefusesUnknownRecords: Card.Sign returns no message and an
+// exact error, without a panic, on a virtual card as on a soft one: for
+// no record, "no record to sign"; for a record of no type of the
+// protocol, the virtual card's "signs no record of type", and for a soft
+// card record.Sign's record.ErrType.
 func TestSignRefusesUnknownRecords(t *testing.T) {
 	for _, soft := range []bool{false, true} {
 		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{SoftCards: soft})
 		c := f.NewCard("Ana")
-		for _, r := range []record.CardRecord{nil, &oddRecord{}} {
+		odd := "paytest: a card signs no record of type *paytest_test.oddRecord"
+		if soft {
+			odd = "record: wrong record type: record-type(0) is no record type of the protocol"
+		}
+		for r, want := range map[record.CardRecord]string{nil: "paytest: no record to sign", &oddRecord{}: odd} {
 			var msg []byte
 			var err error
 			assert.NotPanics(t, func() { msg, err = c.Sign(r) }, "soft %v, %T", soft, r)
-			assert.Error(t, err, "soft %v, %T", soft, r)
+			assert.EqualError(t, err, want, "soft %v, %T", soft, r)
+			if soft && r != nil {
+				assert.ErrorIs(t, err, record.ErrType)
+			}
 			assert.Nil(t, msg)
 		}
 	}

@@ -311,9 +311,10 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 // legAccountTaken: a consent to a request with a leg in an asset whose
 // merchant's account ID the ledger holds with other fields (without
 // debits_must_not_exceed_credits, or in another ledger) is refused with
-// ErrConflict before it is accepted: the request stays pending, nothing
-// moves, no ticket wallet is created, and the recovery sweep finds no
-// settlement left.
+// ErrConflict before it is accepted: the consent is unspent (sent again,
+// it is refused alike), the request stays pending, nothing moves, no
+// ticket wallet is created, and the recovery sweep finds no settlement
+// left.
 func legAccountTaken(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	for i, taken := range []ledger.Account{
@@ -332,8 +333,11 @@ func legAccountTaken(t *testing.T, s *Shop) {
 		require.NoError(t, err)
 		before := s.Balances("EUR")
 
-		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		consent := s.Consent(v.ID)
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
 		require.ErrorIs(t, err, payflow.ErrConflict, asset)
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		require.ErrorIs(t, err, payflow.ErrConflict, "the consent, unspent, sent again: %s", asset)
 		assert.Equal(t, payflow.StatePending, s.storedState(v.ID), asset)
 		assert.Equal(t, before, s.Balances("EUR"), asset)
 		_, err = s.Platform.Balance(ctx, s.Shopper.ID, asset)

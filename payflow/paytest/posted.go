@@ -59,9 +59,10 @@ func (s *Shop) capturedAsPosted(t *testing.T, id payflow.ID, eur, tickets [2]pay
 // posted, with its receipt, whatever meets it: a cancellation (ErrFinal),
 // the hold's expiry (ExpireDue, or a read), the recovery sweep of a
 // cancellation left voiding, or a capture of another amount (ErrFinal).
-// The ledger answers each void pending_transfer_already_posted, and the
-// post of another amount exists_with_different_amount; the money moves
-// once. A capture of the amount posted returns the captured request.
+// The ledger refuses each void (pending_transfer_already_posted) and keeps
+// no transfer under its ID, and refuses the post of another amount
+// (exists_with_different_amount); the money moves once. A capture of the
+// amount posted returns the captured request.
 func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	eur, tickets := untouchedEUR, untouchedTickets
@@ -77,6 +78,7 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
 	require.ErrorIs(t, err, payflow.ErrFinal, "the cancellation")
 	s.capturedAsPosted(t, id, eur, tickets)
+	s.unspent(t, voids(id)...)
 	v, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id, Amount: 600})
 	require.NoError(t, err, "a capture of the amount posted")
 	assert.Equal(t, payflow.StateCaptured, v.State)
@@ -99,6 +101,7 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the sweep finished the settlement")
 	s.capturedAsPosted(t, id, eur, tickets)
+	s.unspent(t, voids(id)...)
 
 	expiring := s.heldPosted(t)
 	s.Clock.Advance(time.Second) // due before the other
@@ -117,6 +120,13 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	assert.Equal(t, uint64(600), pv.Captured)
 	s.capturedAsPosted(t, expiring, eur, tickets)
 	s.capturedAsPosted(t, read, eur, tickets)
+	s.unspent(t, append(voids(expiring), voids(read)...)...)
+}
+
+// voids returns the IDs of the voids of the money hold and of one asset
+// leg's hold of request id's first consent.
+func voids(id payflow.ID) []ledger.ID {
+	return []ledger.ID{payflow.TransferID(id, 1, 0, kindVoid), payflow.TransferID(id, 1, 1, kindVoid)}
 }
 
 // holdPostedOtherwise: a held request whose holds the ledger holds posted
@@ -277,9 +287,10 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 // and every later capture is refused alike. So for a transfer between the
 // request's accounts and for the void of another request's hold (that
 // request then cancelled, its void finding the hold voided). The recovery
-// sweep finds nothing under way. The hold can still be cancelled, or
-// expire: the voids, under IDs of their own, release the money and the
-// ticket, and the request ends cancelled or expired.
+// sweep finds nothing under way. The hold can still be cancelled, its
+// voids, under IDs of their own, releasing the money and the ticket, and
+// the request ends cancelled; or expire, the ledger releasing them at the
+// holds' timeout (no void), and the request ends expired.
 func postsTaken(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	taken := uint64(0) // EUR moved by takeID
@@ -312,8 +323,22 @@ func postsTaken(t *testing.T, s *Shop) {
 		s.sweep(t, 0, nil, "nothing under way")
 		return id
 	}
-	released := func() {
+	// released checks that the money and the ticket are back with their
+	// owners, by the voids of the holds under their own IDs when voided.
+	released := func(id payflow.ID, voided bool) {
 		t.Helper()
+		found, err := s.Ledger.LookupTransfers(ctx, voids(id))
+		require.NoError(t, err)
+		var holds []ledger.ID
+		for _, v := range found {
+			assert.Equal(t, ledger.TransferVoidPendingTransfer, v.Flags, "a void")
+			holds = append(holds, v.PendingID)
+		}
+		if voided {
+			assert.ElementsMatch(t, []ledger.ID{payflow.TransferID(id, 1, 0, kindHold), payflow.TransferID(id, 1, 1, kindHold)}, holds, "the voids of the holds")
+		} else {
+			assert.Empty(t, holds, "no void: the ledger expired the holds")
+		}
 		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - taken}, {Posted: taken}}, s.Balances("EUR"), "the money released")
 		assert.Equal(t, untouchedTickets, s.Balances(Ticket), "the ticket released")
 	}
@@ -323,11 +348,11 @@ func postsTaken(t *testing.T, s *Shop) {
 	require.NoError(t, err, "the cancellation")
 	assert.Equal(t, payflow.StateCancelled, v.State)
 	assert.Equal(t, payflow.StateCancelled, s.storedState(id))
-	released()
+	released(id, true)
 
 	id = held()
 	s.expireOne(t, payflow.DefaultHoldTTL, id)
-	released()
+	released(id, false)
 }
 
 // unspent checks that the ledger holds no transfer under any of ids and
