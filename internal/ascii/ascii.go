@@ -1,9 +1,10 @@
 // Package ascii holds the checks of ASCII text that the packages of this
 // module share, so that each rule is written once: the card IDs of the
 // signed records (pki/record), the PIN and PUK of package simcard, the
-// amounts of package ledger and the versions of migration files
-// (internal/sqlmigrate) are all checked for decimal digits with Digits,
-// or read as a number while checked with Uint.
+// amounts of package ledger, the versions of migration files
+// (internal/sqlmigrate) and the names of temporary files
+// (internal/tempfile) are all checked for decimal digits with Digits, or
+// read as a number while checked with Uint.
 package ascii
 
 // Digits reports whether every byte of s is an ASCII decimal digit, '0' to

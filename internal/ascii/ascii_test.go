@@ -31,6 +31,8 @@ func TestUint(t *testing.T) {
 		{1, "000", 1000, true},
 		{100, "0", 1000, true},
 		{100, "1", max + 1, true},
+		{100, "5", max + 1, true},
+		{0, "1005", max + 1, true},
 		{max + 1, "5", max + 1, true},
 		{max + 2, "", max + 1, true},
 		{5000, "7", max + 1, true},

@@ -42,7 +42,9 @@ type Faults struct {
 
 // Install creates, in the schema that dsn's search_path selects, the fault
 // points of every table there whose name is LIKE like, and returns them
-// unarmed, with a connection of their own, which Close closes.
+// unarmed, with a connection of their own, which Close closes. It fails
+// when no table there is LIKE like, or the schema has fault points
+// already.
 func Install(ctx context.Context, dsn, like string) (*Faults, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

@@ -35,13 +35,13 @@ var ErrStatement = errors.New("statement failed")
 // Faults numbers the statements run through the connections of the pools
 // it opens (Open, OpenConnector), from 1 since it was last armed
 // (preparations, BEGINs, executions, queries, the reads of a query's rows
-// after its first, and COMMITs, each one), and fails those numbered as Arm said with an error
-// wrapping ErrStatement, without running them: as SQLite fails a
-// statement, which changes nothing and leaves the transaction open. A
-// COMMIT of a driver transaction (database/sql's Tx) that it fails is
-// rolled back, as PostgreSQL ends a transaction whose COMMIT failed. The
-// zero Faults fails nothing and calls nothing after a statement (After).
-// It is safe for concurrent use.
+// after its first, and COMMITs, each one), and fails those numbered as
+// Arm said with an error wrapping ErrStatement, without running them: as
+// SQLite fails a statement, which changes nothing and leaves the
+// transaction open. A COMMIT of a driver transaction (database/sql's Tx)
+// that it fails is rolled back, as PostgreSQL ends a transaction whose
+// COMMIT failed. The zero Faults fails nothing and calls nothing after a
+// statement (After). It is safe for concurrent use.
 type Faults struct {
 	mu     sync.Mutex
 	n      int               // statements run since armed

@@ -83,15 +83,17 @@ func (o Options) Pragmas() []string {
 // Open opens the database file at path, creating it if needed and
 // switching it to WAL: w is the writer, a pool of one connection that is
 // never closed while idle (so that its page and statement caches live);
-// r is a pool of o.ReadConns read-only connections. Writers start their
+// r is a pool of o.Conns(true) read-only connections (4 when ReadConns
+// is zero), none closed while idle either. Writers start their
 // transactions with BEGIN IMMEDIATE. A file that Open creates has mode
 // 0600, readable by its owner alone, since it holds secrets (the
 // platform's keys, the cards' advert secrets, balances), and SQLite
 // gives its WAL and shared-memory files the file's mode; a file that
-// exists keeps its mode. An empty path fails with
-// ErrEmptyPath, a negative option with ErrNegativeOption; a file that
-// cannot be opened or is not a SQLite database fails with the driver's
-// *sqlite.Error.
+// exists keeps its mode. An empty path fails with ErrEmptyPath, a
+// negative option with ErrNegativeOption; a file that cannot be opened
+// or is not a SQLite database fails with the driver's *sqlite.Error, and
+// one that SQLite does not switch to WAL with an error naming the
+// journal mode it kept.
 func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
 	if path == "" {
 		return nil, nil, ErrEmptyPath

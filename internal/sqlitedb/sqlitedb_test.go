@@ -107,7 +107,7 @@ func TestOpenErrors(t *testing.T) {
 func TestOpenNegativeOptions(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	for _, o := range []sqlitedb.Options{{ReadConns: -1}, {BusyTimeout: -time.Millisecond}} {
+	for _, o := range []sqlitedb.Options{{ReadConns: -1}, {BusyTimeout: -time.Millisecond}, {BusyTimeout: -1}} {
 		_, _, err := sqlitedb.Open(ctx, path, o)
 		assert.ErrorIs(t, err, sqlitedb.ErrNegativeOption, "%+v", o)
 	}

@@ -78,8 +78,8 @@ func OpenLock(path string) (*Lock, error) {
 // Close releases the handle's reference to the file's lock; closing it
 // again does nothing. It does not release the lock if the handle holds
 // it: the handle's Unlock still does, and until then the lock stays the
-// file's, so that a store opening the file meanwhile (OpenLock) waits for
-// it.
+// file's, so that a handle that OpenLock returns meanwhile shares it, and
+// its Lock waits for it.
 func (l *Lock) Close() {
 	locks.mu.Lock()
 	defer locks.mu.Unlock()
@@ -115,8 +115,8 @@ func (l *Lock) Lock(ctx context.Context) error {
 	}
 }
 
-// Unlock releases the lock taken by Lock, and forgets it when every
-// handle on the file has been closed.
+// Unlock releases the lock taken by Lock or TryLock, and forgets it when
+// every handle on the file has been closed.
 func (l *Lock) Unlock() {
 	<-l.f.sem
 	locks.mu.Lock()

@@ -30,8 +30,10 @@ type Migration struct {
 var ErrBadMigration = errors.New("sqlmigrate: bad migration files")
 
 // Read reads the *.sql files of dir in fsys and returns them sorted by
-// version. It fails with ErrBadMigration on a file name without a version,
-// a duplicate version or a gap.
+// version. It fails with ErrBadMigration on a file name that is not
+// "<version>_<name>.sql" with a version of 1 or more and a name (no
+// version, a version 0, an empty name), a duplicate version or a gap, and
+// with fsys's error when dir or a file cannot be read.
 func Read(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {

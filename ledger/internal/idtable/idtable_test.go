@@ -97,6 +97,16 @@ func TestSeedsDiffer(t *testing.T) {
 	assert.NotEqual(t, a.hash(id{2}), b.hash(id{2}))
 }
 
+// TestSeedKeepsSeed: Seed draws no new seed for a Hasher that has one, so
+// that the hashes of a hash table built on it stay where they were put.
+func TestSeedKeepsSeed(t *testing.T) {
+	var h Hasher
+	h.Seed()
+	want := h.Hash(idOf(1, 2))
+	h.Seed()
+	assert.Equal(t, want, h.Hash(idOf(1, 2)))
+}
+
 // BenchmarkFind compares a lookup with one in a Go map, over 10,000 keys
 // as the ledger's benchmarks use.
 func BenchmarkFind(b *testing.B) {

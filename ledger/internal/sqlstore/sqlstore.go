@@ -1,9 +1,11 @@
 // Package sqlstore holds what the SQL stores of package ledger (ledger/sqlite
 // and ledger/postgres) share: the column lists and row scanning, every read
-// of ledger.ReadTx built once for both SQL dialects (Reader) and the
-// schema component name. Reading the embedded migrations is package
+// of ledger.ReadTx built once for both SQL dialects (Reader), the checks of
+// a write before it runs (SameAccount, PendingCheck) and the schema
+// component name. Reading the embedded migrations is package
 // internal/sqlmigrate's, shared with payflow; the retry schedule is
-// package internal/pgretry's, shared with payflow/postgres.
+// package internal/pgretry's, shared with payflow's PostgreSQL store
+// (payflow/internal/sqlstate).
 package sqlstore
 
 import (

@@ -330,7 +330,9 @@ var ErrSchemaTooNew = errors.New("payflow: database schema is newer than this pr
 
 // Migrate applies the migrations newer than the version recorded in the
 // table payflow_schema, in one transaction (under an advisory lock on
-// PostgreSQL, under the write lock on SQLite).
+// PostgreSQL; on SQLite under the write lock, which a writer pool of
+// sqlitedb takes at BEGIN, BEGIN IMMEDIATE, before the version is read).
+// A database at a version past the last of ms fails with ErrSchemaTooNew.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []sqlmigrate.Migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -1233,19 +1235,20 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // the counter's upsert, which waits for the card's counter row, as in
 // the transaction of Accept, so that the two never hold one of those
 // rows each while waiting for the other's (a deadlock). Read in a FROM
-// clause, the write would run before the select list, the counter last. The
-// cancellation of a session's pending requests (CancelPending) follows it
-// as a second statement in the same pipeline (still one round trip),
-// which an abort of the first skips: as a WITH query of the statement it
-// would read the requests from the statement's snapshot, taken before the
-// counter's upsert waited for the card's row, and miss a request whose
-// transaction held that row and committed meanwhile. Without a Pipeline
-// such an acceptance is left to the transaction of Accept. It returns
-// true when the statement committed, and false with no error when it was
-// refused (or a unique key clashed, or the session had expired or was of
-// other cards or another merchant and w changed no row): the caller then runs the transaction
-// of Accept, which tells which refused (or commits the nonce and counter
-// of an expired session's acceptance).
+// clause, the write would run before the select list, the counter last.
+// The cancellation of a session's pending requests (CancelPending)
+// follows it as a second statement in the same pipeline (still one round
+// trip), which an abort of the first skips: as a WITH query of the
+// statement it would read the requests from the statement's snapshot,
+// taken before the counter's upsert waited for the card's row, and miss a
+// request whose transaction held that row and committed meanwhile.
+// Without a Pipeline such an acceptance is left to the transaction of
+// Accept. It returns true when the statement committed, and false with
+// no error when it was refused (or a unique key clashed, or the session
+// had expired or was of other cards or another merchant and w changed no
+// row): the caller then runs the transaction of Accept, which tells which
+// refused (or commits the nonce and counter of an expired session's
+// acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
 	if a.CancelPending && s.pipe == nil {
 		return false, nil
