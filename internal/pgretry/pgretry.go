@@ -40,10 +40,11 @@ func Code(err error) string {
 }
 
 // Backoff returns how long to wait before retry number attempt (0 for the
-// first retry): exponential from 1 ms, capped at 100 ms, with the upper half
-// of the interval chosen by jitter, a value in [0, 1).
+// first retry; a negative attempt counts as 0): exponential from 1 ms,
+// capped at 100 ms, with the upper half of the interval chosen by jitter, a
+// value in [0, 1).
 func Backoff(attempt int, jitter float64) time.Duration {
-	d := time.Millisecond << min(attempt, 7)
+	d := time.Millisecond << min(max(attempt, 0), 7)
 	d = min(d, 100*time.Millisecond)
 	return d/2 + time.Duration(float64(d/2)*jitter)
 }

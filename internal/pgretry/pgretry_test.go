@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -20,6 +21,8 @@ func TestBackoff(t *testing.T) {
 		min, max time.Duration
 	}{
 		{0, 0, 500 * time.Microsecond, 500 * time.Microsecond},
+		{-1, 0, 500 * time.Microsecond, 500 * time.Microsecond},
+		{math.MinInt, 0.999, 500 * time.Microsecond, time.Millisecond},
 		{0, 0.999, 500 * time.Microsecond, time.Millisecond},
 		{1, 0, time.Millisecond, time.Millisecond},
 		{3, 0, 4 * time.Millisecond, 4 * time.Millisecond},

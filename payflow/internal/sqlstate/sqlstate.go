@@ -546,7 +546,7 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 			c.ID, enc(c.Chain), c.AdvSecret, c.DisplayName, c.MerchantID, ns(c.EnrolledAt))
 		return err
 	})
-	if sqlState(err) == codeUniqueViolation {
+	if pgretry.Code(err) == codeUniqueViolation {
 		return fmt.Errorf("%w: another card has this advertising secret", payflow.ErrConflict)
 	}
 	return err
@@ -630,16 +630,6 @@ const (
 	codeDivisionByZero  = "22012"
 	codeUniqueViolation = "23505"
 )
-
-// sqlState returns the SQLSTATE code of a PostgreSQL error, "" for any
-// other error.
-func sqlState(err error) string {
-	var se interface{ SQLState() string }
-	if errors.As(err, &se) {
-		return se.SQLState()
-	}
-	return ""
-}
 
 const cardCols = `id, chain, adv_secret, display_name, merchant_id, enrolled_at`
 
@@ -1307,7 +1297,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	} else {
 		err = row.Scan(&ok)
 	}
-	switch code := sqlState(err); {
+	switch code := pgretry.Code(err); {
 	case code == codeDivisionByZero || code == codeUniqueViolation:
 		return false, nil
 	case err != nil:
