@@ -713,9 +713,15 @@ func TestHTTPRefusesNullAndUndefined(t *testing.T) {
 
 // TestWireSimpleValuesAsIntegers: a simple value other than a boolean,
 // null or undefined is refused in place of an integer, in a reply too,
-// and a boolean still takes true.
+// which the library alone takes for the integer n, and a boolean still
+// takes true. In place of a string, the library refuses it itself.
 func TestWireSimpleValuesAsIntegers(t *testing.T) {
 	require.Error(t, wireDecodeReply([]byte{0xa1, 0x08, 0xf0}, new(PaymentView)), "simple(16) for the amount")
+	var n int
+	require.NoError(t, wireDec.Unmarshal([]byte{0xf0}, &n))
+	assert.Equal(t, 16, n, "the library takes simple(16) for 16")
+	assert.EqualError(t, wireUnmarshal(wireDec, []byte{0xf0}, new(int)), "cbor: cannot unmarshal primitives into Go value of type int")
+	assert.EqualError(t, wireDec.Unmarshal([]byte{0xf0}, new(string)), "cbor: cannot unmarshal primitives into Go value of type string")
 	var v struct {
 		B bool `cbor:"1,keyasint"`
 	}

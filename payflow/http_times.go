@@ -25,7 +25,8 @@ import (
 //     a pointer, a slice (a byte string too), a map, an interface or a
 //     time.Time (for which it is the zero time);
 //   - another simple value (not false, true, null or undefined), which
-//     mode takes for an integer n as n, in place of an integer or a string;
+//     mode takes for an integer n as n in place of an integer (in place of
+//     a string, mode refuses it itself);
 //   - a text (RFC 3339) or floating-point time.Time, or one of more
 //     seconds than a time.Time holds (wireLatestUnix), which mode takes
 //     wrapped to a time before every other;

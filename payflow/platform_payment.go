@@ -448,7 +448,10 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // Approve implements API. The consent must be signed by the payer's card
 // over a consent nonce of Payment, name the request's hash, amount,
 // currency and merchant, and arrive while the request is pending and
-// unexpired. A request that ended (captured, declined or cancelled:
+// unexpired. A consent to a request that is not stored is ErrNotFound,
+// whoever signed it, spending nothing; one of another card than the
+// payer's, its signature verified, is ErrForbidden.
+// A request that ended (captured, declined or cancelled:
 // ErrFinal; expired: ErrExpired) is told so first, whatever the consent
 // names; a consent that names another hash, amount, currency or merchant
 // than a request that has not ended is ErrMismatch, also while another
@@ -877,7 +880,12 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // Capturing more than is held is ErrLimit; capturing a captured payment
 // again with the same amount returns it, and so does capturing one whose
 // capture of the same amount is under way (a capture whose reply was
-// lost), which finishes it first. A capture at or after the hold's expiry
+// lost), which finishes it first. A card that is not a seller card of the
+// merchant is ErrForbidden. A payment that is not held is refused as its
+// state says: ErrConflict while it is pending or another settlement of it
+// is under way (a consent's, a cancellation's, a capture of another amount);
+// ErrFinal once captured (for another amount), declined or cancelled;
+// ErrExpired once expired. A capture at or after the hold's expiry
 // is ErrExpired: the hold is voided and the request expired, as ExpireDue
 // would (see current). The expiry is checked again at the time the capture
 // is recorded (its move to capturing): a capture that reaches the expiry

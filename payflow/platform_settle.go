@@ -840,7 +840,10 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 }
 
 // Refund implements API. The refund request must be signed by a seller card
-// of the merchant of a captured payment, in its currency; all refunds of a
+// of the merchant of a captured payment, in its currency: one of a payment
+// not stored is ErrNotFound, then one signed by a card that is not a
+// seller card of the payee ErrForbidden, then one in another currency
+// ErrMismatch, each refusal spending the card's counter; all refunds of a
 // payment together never exceed what was captured (ErrLimit). The refund
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, also a copy sent at the same moment as the one made (whose

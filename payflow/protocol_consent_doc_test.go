@@ -130,11 +130,7 @@ func TestConsentWhileSettlementUnderWay(t *testing.T) {
 				s.sweep(t, 1, "the capture under way finished")
 			}, payflow.StateCaptured},
 		{"voiding", func(t *testing.T, s *shop, st *faultStore, id payflow.ID) {
-			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, id)})
-			require.NoError(t, err)
-			loseNextUpdateFrom(st, "voiding")
-			_, err = s.Platform.Cancel(ctx, s.seller.Token, id)
-			require.ErrorIs(t, err, errLost)
+			s.voidingLost(t, st, id)
 		}, untouched, "payflow: conflicting request: the payment's hold is being voided",
 			func(t *testing.T, s *shop, _ payflow.ID) {
 				s.Clock.Advance(payflow.DefaultRecoverAfter)

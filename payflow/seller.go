@@ -435,7 +435,10 @@ type Charge struct {
 // for its receipt's length (below), the next Request prices the items
 // with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
-// a currency or SKU of the wrong form; more items and longer names than a
+// a currency or SKU of the wrong form; more than record.MaxItems items or
+// record.MaxLegs legs, an item of quantity zero or a leg of amount zero, or
+// an amount over 2^63-1; more items and legs, of longer SKUs and asset
+// names, than a
 // signed request of record.MaxMessage bytes holds with the card header
 // that the card adds, its ICCID and its next counter, read from the card
 // first; a payment receipt, with the names and prices of the catalog that

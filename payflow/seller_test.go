@@ -2024,7 +2024,9 @@ func longestItems() ([]payflow.CatalogItem, []record.Item) {
 
 // TestSellerRefusesWhatNoRecordCarries: a charge that no payment request
 // can carry (a total of zero without legs, as of free items alone; a
-// currency of the wrong form; a hundred items of the longest SKUs and
+// currency of the wrong form; more than record.MaxItems items or
+// record.MaxLegs legs; an item of quantity zero or a leg of amount zero;
+// an amount over 2^63-1; a hundred items of the longest SKUs and
 // eight legs of the longest asset names, every value of a form a request
 // carries, whose signed request would be longer than record.MaxMessage)
 // and a refund of zero are ErrInvalid before the card is asked to sign
@@ -2044,10 +2046,17 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
 	counter, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
+	ticket := []record.Leg{{Asset: "ticket", Amount: 1}}
+	tooMany := payflow.Charge{Items: slices.Repeat([]record.Item{{SKU: "bag", Quantity: 1}}, record.MaxItems+1), Legs: ticket}
 	for _, charge := range []payflow.Charge{
 		{Amount: 0, Currency: "EUR"},
 		{Amount: 100, Currency: "eur"},
 		{Items: []record.Item{{SKU: "bag", Quantity: 3}}},
+		tooMany,
+		{Amount: 100, Currency: "EUR", Legs: slices.Repeat(ticket, record.MaxLegs+1)},
+		{Items: []record.Item{{SKU: "bag", Quantity: 0}}, Legs: ticket},
+		{Amount: 100, Currency: "EUR", Legs: []record.Leg{{Asset: "ticket", Amount: 0}}},
+		{Amount: record.MaxAmount + 1, Currency: "EUR"},
 		tooLong,
 	} {
 		_, err := w.seller.Request(ctx, charge)
