@@ -141,7 +141,8 @@ func TestBatcherMergesCallers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Caller i repeats its first transfer: its own results must say so.
+			// Caller i repeats its first transfer: its own results must
+			// say so.
 			batch := []ledger.Transfer{transfer(uint64(100+i), uint64(i+1)), transfer(uint64(100+i), uint64(i+1))}
 			if i%2 == 1 {
 				batch[1] = transfer(uint64(200+i), 1)

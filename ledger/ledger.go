@@ -84,13 +84,12 @@ const (
 	// GetAccountBalances.
 	AccountHistory AccountFlags = 1 << 3
 	// Bit 4 is TigerBeetle's "imported", not supported here: it is rejected
-	// as a reserved flag.
-	// AccountClosed marks a closed account: it takes no new transfers,
-	// although pending transfers on it may still be voided or expire. Set it
-	// at creation, or through a pending transfer with TransferClosingDebit
-	// or TransferClosingCredit (voiding that transfer reopens the account).
-	// While closed so, the account's creation retried without the flag
-	// answers exists_with_different_flags.
+	// as a reserved flag. AccountClosed marks a closed account: it takes no
+	// new transfers, although pending transfers on it may still be voided or
+	// expire. Set it at creation, or through a pending transfer with
+	// TransferClosingDebit or TransferClosingCredit (voiding that transfer
+	// reopens the account). While closed so, the account's creation retried
+	// without the flag answers exists_with_different_flags.
 	AccountClosed AccountFlags = 1 << 5
 
 	accountKnownFlags = AccountLinked | AccountDebitsMustNotExceedCredits |

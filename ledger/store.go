@@ -208,12 +208,11 @@ type ReadTx interface {
 // when the engine cannot answer (a statement of a SQL store that fails,
 // or a row that does not scan), and when it is given a limit out of range
 // (ErrLimit, see ReadTx); the memory store's reads fail for the latter
-// only. Once
-// a method has failed, a read or a write, the transaction is lost (a
-// statement that fails aborts a PostgreSQL transaction, and may roll back
-// a SQLite one): the later calls of tx may fail with the same error, and
-// Update fails and stores nothing of the transaction, whatever fn
-// returns: with fn's error, or with the failed call's error when fn
+// only. Once a method has failed, a read or a write, the transaction is
+// lost (a statement that fails aborts a PostgreSQL transaction, and may
+// roll back a SQLite one): the later calls of tx may fail with the same
+// error, and Update fails and stores nothing of the transaction, whatever
+// fn returns: with fn's error, or with the failed call's error when fn
 // ignored it and returned nil.
 type Tx interface {
 	ReadTx

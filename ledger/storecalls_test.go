@@ -195,9 +195,9 @@ func newChecked(t *testing.T, now func() time.Time) (*ledger.Ledger, *checkedSto
 // take IDs each ID at most once and in ascending order, whatever the order
 // and repetitions of the IDs in the calls, and the accounts to update in
 // ascending ID order, whatever the order of the rows that LockAccounts
-// returned: account creation, lookups,
-// transfers naming their accounts in descending order, and posts and voids
-// of pending transfers named in descending order, one of them expired.
+// returned: account creation, lookups, transfers naming their accounts in
+// descending order, and posts and voids of pending transfers named in
+// descending order, one of them expired.
 func TestStoreGetsIDsAscendingOnce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -272,10 +272,10 @@ func historyFilter(id ID, from uint64, limit int) AccountFilter {
 // histories of both accounts of the hold; each row
 // names its transfer, or the pending transfer it releases, at most at
 // TimestampLimit. Each row must hold the balances that the transfers and
-// releases before it give;
-// the first that does not, or a transfer without a row, is reported, and
-// the rest of the history is not checked (the rows of a left in rows are
-// the caller's to skip). The last row must hold the account's balances.
+// releases before it give; the first that does not, or a transfer without
+// a row, is reported, and the rest of the history is not checked (the
+// rows of a left in rows are the caller's to skip). The last row must
+// hold the account's balances.
 func (v *verifier) history(tx ReadTx, a *Account, rows *page[BalanceRow]) error {
 	transfers := accountTransfers(tx, a.ID)
 	r := replay{held: make(map[*verifyPending]struct{})}

@@ -113,8 +113,7 @@ func (a asError) As(target any) bool {
 // that String gives (32 lower-case hexadecimal digits, one form for one
 // ID, so that one ID names one path), refusing anything else with
 // ErrInvalid; UnmarshalText agrees with it, and leaves the ID as it was
-// when it refuses.
-// Its seeds are in testdata/fuzz/FuzzParseID.
+// when it refuses. Its seeds are in testdata/fuzz/FuzzParseID.
 func FuzzParseID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := payflow.ParseID(s)

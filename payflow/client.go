@@ -54,8 +54,8 @@ type ClientOptions struct {
 	// CheckRedirect refuses a redirect that would carry the call's bearer
 	// token, Idempotency-Key or body to another origin than the call's
 	// (another scheme, host or port) and asks the given one's, or
-	// net/http's default policy when nil, about the others. A redirect so refused fails the call at once
-	// (see Client).
+	// net/http's default policy when nil, about the others. A redirect so
+	// refused fails the call at once (see Client).
 	HTTPClient *http.Client
 	// AttemptTimeout bounds each attempt of a call (default
 	// DefaultAttemptTimeout); the context of the call bounds them all.
@@ -159,29 +159,29 @@ type ClientOptions struct {
 // (another, none, or the header given twice; an error reply so is one
 // without an error body, below), though its body decodes: the fault lies
 // with the server at the base URL or with how the transport is set up to
-// reach it, which no retry mends (so not
-// ErrUnavailable) and the call's arguments have no part in (so not
-// ErrInvalid). Errors of the platform come back as *Error (find it with
-// errors.As: the error of a reply without the platform's error body only
-// wraps one, PROTOCOL.md §5.4), so errors.Is matches the sentinel errors
-// of this package as it does in process (a rate_limited reply that gives
-// a retry time as a *RateLimitedError wrapping the *Error, which
-// errors.As finds as well); an error body of a code that is none of the
-// sentinels' gets the code of the reply's status, as a reply without an
-// error body does, the code received named in its message (a status
-// below 400 but 200, such as a 204 or a 3xx that net/http does not
-// follow, one without a Location among them, is internal and fails at
-// once); a platform that cannot be reached gives an error matching
-// ErrUnavailable, and a context that ends gives the context's error. A call whose bearer token
-// is not empty and is no b64token of RFC 6750 §2.1 (letters, digits,
+// reach it, which no retry mends (so not ErrUnavailable) and the call's
+// arguments have no part in (so not ErrInvalid). Errors of the platform
+// come back as *Error (find it with errors.As: the error of a reply without
+// the platform's error body only wraps one, PROTOCOL.md §5.4), so errors.Is
+// matches the sentinel errors of this package as it does in process (a
+// rate_limited reply that gives a retry time as a *RateLimitedError
+// wrapping the *Error, which errors.As finds as well); an error body of a
+// code that is none of the sentinels' gets the code of the reply's status,
+// as a reply without an error body does, the code received named in its
+// message (a status below 400 but 200, such as a 204 or a 3xx that net/http
+// does not follow, one without a Location among them, is internal and fails
+// at once); a platform that cannot be reached gives an error matching
+// ErrUnavailable, and a context that ends gives the context's error. A call
+// whose bearer token is not empty and is no b64token of RFC 6750 §2.1
+// (letters, digits,
 // - . _ ~ + /, then = at the end only; the platform's tokens are
 // base64url), which the handler would refuse or, for a space at either
 // end, which the header's parsing drops, take for another token, fails
 // with an error matching ErrInvalid without being sent (an empty token
 // sends no Authorization header: an endpoint that needs one answers
-// ErrUnauthorized), and
-// so does a call given a nil request ("nil capture request" for Capture,
-// each call naming its own). A Client is safe for concurrent use.
+// ErrUnauthorized), and so does a call given a nil request ("nil capture
+// request" for Capture, each call naming its own). A Client is safe for
+// concurrent use.
 //
 // Make a Client with NewClient: every method of one that NewClient did
 // not make, the zero Client or a nil *Client, fails with an error

@@ -40,10 +40,11 @@ func serverAlert(t *testing.T) error {
 // and whose Err is an alert of crypto/tls that a server of a fixed policy
 // sends again (protocol_version, certificate_required,
 // no_application_protocol) is known as such, alone or in the errors that
-// wrap it: that of crypto/tls's handshake and net/http's *url.Error. The same alert sent by the client
-// itself (Op "local error") or under another Op, another alert, an alert
-// number of another type than crypto/tls's, another error type of
-// crypto/tls, an error of the same text and no OpError are not.
+// wrap it: that of crypto/tls's handshake and net/http's *url.Error. The
+// same alert sent by the client itself (Op "local error") or under
+// another Op, another alert, an alert number of another type than
+// crypto/tls's, another error type of crypto/tls, an error of the same
+// text and no OpError are not.
 func TestClientRefusedByTLSAlert(t *testing.T) {
 	err := serverAlert(t)
 	op, ok := errors.AsType[*net.OpError](err)

@@ -75,19 +75,19 @@ type HandlerOptions struct {
 	// its key: the handler has the API check the record first (see
 	// NewHandler), and a record refused then only has its key read and
 	// writes nothing to Replies; with Replies no ReplyReader, such a
-	// record claims its key and releases it again. A final reply that Replies fails to store, at a
-	// second try too, leaves its key in flight rather than releases it:
-	// its call may have written something, and a retry gets 409
-	// idempotency_in_flight rather than an answer of what the call
-	// wrote. The handler goes on trying to store that reply, from 100 ms
-	// doubling to 5 s between tries, for as long as the key's lease has
-	// left to run, or until Handler.Close: once stored, the retries get
-	// it, also after the lease. A reply not stored by then (Replies
-	// failing for the whole lease, or the handler closed or the process
-	// stopped first) lets a retry after the lease run the call
-	// again, which answers what the first run wrote: a consent that it
-	// settled gets the request's view as a read then shows it (see
-	// Platform.Approve), and that reply is stored. When
+	// record claims its key and releases it again. A final reply that
+	// Replies fails to store, at a second try too, leaves its key in
+	// flight rather than releases it: its call may have written
+	// something, and a retry gets 409 idempotency_in_flight rather than
+	// an answer of what the call wrote. The handler goes on trying to
+	// store that reply, from 100 ms doubling to 5 s between tries, for as
+	// long as the key's lease has left to run, or until Handler.Close:
+	// once stored, the retries get it, also after the lease. A reply not
+	// stored by then (Replies failing for the whole lease, or the handler
+	// closed or the process stopped first) lets a retry after the lease
+	// run the call again, which answers what the first run wrote: a
+	// consent that it settled gets the request's view as a read then
+	// shows it (see Platform.Approve), and that reply is stored. When
 	// nil, a *Platform API's own Store keeps them; another API's handler
 	// keeps them in this process's memory (a ReplyMemory). A nil pointer
 	// in it is refused with ErrInvalid.
@@ -314,28 +314,27 @@ func checkOptions(opts ...option) error {
 // revoked, expired or no longer enrolled, or the token expired, gets that
 // refusal, not the reply. In front of another API, which
 // the handler cannot ask about a token alone, the reply is replayed to the
-// token it was stored under. When api is a RecordChecker (a *Platform is), a POST that takes no
-// token and carries a card-signed record (pairing proof, payment
-// request, consent, refund) under an Idempotency-Key has its record
-// taken through the steps that its call takes before it writes anything,
-// up to the verification of its card and signature, before its key is
-// claimed: a record refused there gets the refusal that the call would
-// give, or the reply of the key's live entry (in flight, another body,
-// or the reply stored for the same body, replayed), read without claiming
-// the key, and nothing is written to the reply store, when that is a
-// ReplyReader (a store that is none has the key claimed and released
-// again, and the call run under it); a record that passes is not
-// verified again by its call (PROTOCOL.md §5.5). Given no HandlerOptions.Now, the handler reads
-// the API's clock when api is a Clocked (a *Platform is), and time.Now
-// otherwise; given one, the later of it and a Clocked API's clock. A
-// request whose Body is nil, which an http.Server never passes but a
-// caller of ServeHTTP may, is served as one with an empty body. It is
-// safe for concurrent use. Once the server in front of it is shut down,
-// and before Replies (or the *Platform's Store) is closed, call its Close:
-// it ends the handler's tries to store the replies it failed to store,
-// which would otherwise go on calling Replies for up to ReplyLease. It
-// fails with an error matching ErrInvalid when api is nil or a nil
-// pointer (a nil *Platform, or of any other type), or an option is out of
+// token it was stored under. When api is a RecordChecker (a *Platform is), a
+// POST that takes no token and carries a card-signed record (pairing proof,
+// payment request, consent, refund) under an Idempotency-Key has its record
+// taken through the steps that its call takes before it writes anything, up
+// to the verification of its card and signature, before its key is claimed: a
+// record refused there gets the refusal that the call would give, or the
+// reply of the key's live entry (in flight, another body, or the reply stored
+// for the same body, replayed), read without claiming the key, and nothing is
+// written to the reply store, when that is a ReplyReader (a store that is
+// none has the key claimed and released again, and the call run under it); a
+// record that passes is not verified again by its call (PROTOCOL.md §5.5).
+// Given no HandlerOptions.Now, the handler reads the API's clock when api is
+// a Clocked (a *Platform is), and time.Now otherwise; given one, the later of
+// it and a Clocked API's clock. A request whose Body is nil, which an
+// http.Server never passes but a caller of ServeHTTP may, is served as one
+// with an empty body. It is safe for concurrent use. Once the server in front
+// of it is shut down, and before Replies (or the *Platform's Store) is
+// closed, call its Close: it ends the handler's tries to store the replies it
+// failed to store, which would otherwise go on calling Replies for up to
+// ReplyLease. It fails with an error matching ErrInvalid when api is nil or a
+// nil pointer (a nil *Platform, or of any other type), or an option is out of
 // range (see HandlerOptions).
 func NewHandler(api API, opts HandlerOptions) (*Handler, error) {
 	if nilptr.Is(api) {
@@ -730,12 +729,11 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	// stored (finish): the call may have written something, and a retry
 	// run at once would be answered by what it wrote (a consent settled:
 	// the request's view as it then is; a consent refused: nonce_replayed)
-	// rather than by this reply, where 409
-	// idempotency_in_flight says that the outcome is not known yet. The
-	// handler then goes on trying to store the reply while the lease
-	// lasts (finishLater), so that a database back within it has the
-	// retries replay the reply, also after the lease.
-	// A panic of the release while the call panics or ends by
+	// rather than by this reply, where 409 idempotency_in_flight says that
+	// the outcome is not known yet. The handler then goes on trying to
+	// store the reply while the lease lasts (finishLater), so that a
+	// database back within it has the retries replay the reply, also after
+	// the lease. A panic of the release while the call panics or ends by
 	// runtime.Goexit is kept for the request's record (statusWriter's
 	// cleanup), so that the call's own goes on to the handler's recovery.
 	release, called := true, false
@@ -911,10 +909,11 @@ const (
 // stored, retries get it, also after the lease. ctx gives the values of
 // the request's context, and now is the handler's time when the request
 // gave the reply over to it: the lease ends after lease less now, and the
-// reply, once stored, is replayed until now plus ReplyTTL. It reads no clock (the handler's may be one
-// that only the requests read). A panic of Replies is logged with its
-// stack and ends the tries, as a request's panic would end that request,
-// rather than the process, which no request's recovery covers here.
+// reply, once stored, is replayed until now plus ReplyTTL. It reads no
+// clock (the handler's may be one that only the requests read). A panic of
+// Replies is logged with its stack and ends the tries, as a request's
+// panic would end that request, rather than the process, which no
+// request's recovery covers here.
 func (h *Handler) finishLater(ctx context.Context, log *slog.Logger, key string, lease time.Time, rep httpReply, now time.Time) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -1118,8 +1117,8 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 }
 
 // ServeHTTP sets the request ID (the client's when it gives one well-formed
-// X-Request-ID, a new one otherwise), recovers panics into 500 replies and logs
-// every request. A panic with http.ErrAbortHandler is logged as the
+// X-Request-ID, a new one otherwise), recovers panics into 500 replies and
+// logs every request. A panic with http.ErrAbortHandler is logged as the
 // request's record, marked aborted, and then goes on to the server, which
 // aborts the reply. A panic of w's Write, or one of the 500 reply to a
 // panic, leaves no whole reply: once logged with its stack, it is turned
@@ -1380,11 +1379,11 @@ const (
 	// one, sent after the reply before it or pipelined behind that
 	// request, may take up to 4096 octets more, which net/http reads
 	// uncounted while it waits for the request or ahead with the request
-	// before it.) Over HTTP/2,
-	// which counts each header field's name and value and 32 octets more
-	// (RFC 9113 §6.5.2), the server announces, and answers 431 over, a
-	// header list of 12608 octets (ServerMaxHeaderBytes less 4096, and the
-	// 320 octets that net/http adds for ten fields).
+	// before it.) Over HTTP/2, which counts each header field's name and
+	// value and 32 octets more (RFC 9113 §6.5.2), the server announces,
+	// and answers 431 over, a header list of 12608 octets
+	// (ServerMaxHeaderBytes less 4096, and the 320 octets that net/http
+	// adds for ten fields).
 	ServerMaxHeaderBytes = 16 << 10
 )
 
@@ -1394,15 +1393,14 @@ const (
 // end of its headers), ServerWriteTimeout for the reply (longer than
 // ServerReadTimeout and DefaultCallTimeout together, so that a slow call
 // still gets its error reply after a body that took the whole
-// ServerReadTimeout to arrive),
-// ServerIdleTimeout between requests of a kept-alive connection, and
-// ServerMaxHeaderBytes of headers. Every request that the server can parse
-// reaches h, "OPTIONS *" too, which an http.Server otherwise answers
-// itself (the handler of NewHandler answers it 404 not_found, as any path
-// it does not serve); one it cannot parse, such as a request target with a
-// malformed escape (%zz), the server answers itself, over HTTP/1.1 with a
-// plain-text 400 and over HTTP/2 by resetting the stream, and h never
-// sees it.
+// ServerReadTimeout to arrive), ServerIdleTimeout between requests of a
+// kept-alive connection, and ServerMaxHeaderBytes of headers. Every
+// request that the server can parse reaches h, "OPTIONS *" too, which an
+// http.Server otherwise answers itself (the handler of NewHandler answers
+// it 404 not_found, as any path it does not serve); one it cannot parse,
+// such as a request target with a malformed escape (%zz), the server
+// answers itself, over HTTP/1.1 with a plain-text 400 and over HTTP/2 by
+// resetting the stream, and h never sees it.
 //
 // Go's HTTP/2 server has no deadline for headers: an HTTP/2 connection
 // whose headers never finish (a HEADERS frame without END_HEADERS) is

@@ -36,13 +36,13 @@ const (
 // that it ignores map keys it does not know that are integers of int64 or
 // text strings, so that a server may add response fields under such keys
 // without breaking older phones (a key of another kind fails the reply).
-// Both refuse, anywhere in
-// a body, what the protocol does not take although the library does
-// (wireUnmarshal): undefined; null but for a pointer, a slice, a map, an
-// interface or the zero time; another simple value for an integer (the
-// library refuses one for a string itself); a time that is not integer Unix seconds; an array of small
-// integers for a byte string; a text string that is not UTF-8 under a key
-// that the response decoder ignores, which the library skips unread.
+// Both refuse, anywhere in a body, what the protocol does not take
+// although the library does (wireUnmarshal): undefined; null but for a
+// pointer, a slice, a map, an interface or the zero time; another simple
+// value for an integer (the library refuses one for a string itself); a
+// time that is not integer Unix seconds; an array of small integers for a
+// byte string; a text string that is not UTF-8 under a key that the
+// response decoder ignores, which the library skips unread.
 var (
 	wireEnc     cbor.EncMode
 	wireDec     cbor.DecMode

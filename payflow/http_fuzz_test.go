@@ -126,10 +126,9 @@ var wireEncEmpty = func() cbor.EncMode {
 // no time and no bytes (wirePlain): the CBOR library takes an array of
 // small integers or undefined into a []byte or an ID, and null or
 // undefined into a struct or a slice, which the protocol refuses
-// (wireUnmarshal). The
-// encoding and data are compared as mode decodes them into an interface
-// value, item by item under the keys and at the indexes that both have;
-// map keys are not compared.
+// (wireUnmarshal). The encoding and data are compared as mode decodes
+// them into an interface value, item by item under the keys and at the
+// indexes that both have; map keys are not compared.
 func wireKindsKept(t *testing.T, mode cbor.DecMode, data []byte, v any) {
 	t.Helper()
 	enc, err := wireEncEmpty.Marshal(v)

@@ -43,16 +43,17 @@ var (
 )
 
 // FuzzHTTPHandler sends any request to every endpoint of a handler whose
-// API always succeeds, with a reply that encodes: any path ID (path-escaped into the path),
-// Authorization, Idempotency-Key, X-Request-ID and Content-Type headers
-// and body. A header's value is the argument split at each newline, which
-// no header value holds, so that one argument may send the header twice;
-// an empty argument sends none. The reply is 200 or an error body, valid
-// CBOR, whose status is the status of its code, and never a server error;
-// its X-Request-ID is the request's one when it sent one, well formed once
-// the spaces and tabs around it are left out, or
-// 24 hexadecimal digits (for none, a malformed one, or the header twice).
-// Every token that reaches the API is a b64token (RFC 6750 §2.1).
+// API always succeeds, with a reply that encodes: any path ID
+// (path-escaped into the path), Authorization, Idempotency-Key,
+// X-Request-ID and Content-Type headers and body. A header's value is the
+// argument split at each newline, which no header value holds, so that one
+// argument may send the header twice; an empty argument sends none. The
+// reply is 200 or an error body, valid CBOR, whose status is the status of
+// its code, and never a server error; its X-Request-ID is the request's
+// one when it sent one, well formed once the spaces and tabs around it are
+// left out, or 24 hexadecimal digits (for none, a malformed one, or the
+// header twice). Every token that reaches the API is a b64token (RFC 6750
+// §2.1).
 func FuzzHTTPHandler(f *testing.F) {
 	api := newHTTPFakeAPI()
 	api.utf8Only = true // a reply of text not UTF-8 is the API's fault: 500

@@ -293,8 +293,8 @@ func serveOnItsOwn(h http.Handler, w http.ResponseWriter, req *http.Request) any
 // TestHTTPGoexitIsLoggedAborted: a request whose goroutine the API ends
 // with runtime.Goexit is logged with the stack of the call that ended it,
 // and gets its one record, with its request ID and marked aborted, as it
-// gets no reply, and the handler passes
-// http.ErrAbortHandler on to the server, as for any other aborted reply.
+// gets no reply, and the handler passes http.ErrAbortHandler on to the
+// server, as for any other aborted reply.
 func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
 	logs := &syncBuffer{}
 	h := mustHandler(t, goexitAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})

@@ -390,9 +390,8 @@ func (p *phone) Advert() ([]byte, error) {
 // the phone's clock: its EID for the epoch of now, the phone's role and
 // the flags, adv.FlagBusy while the session selected last is paired, not
 // left (Leave), and now is before its ExpiresAt, whatever
-// PhoneOptions.Now reads. It is for
-// a radio that keeps a clock of its own, as a simulation of one does. A
-// card's error is returned as it is.
+// PhoneOptions.Now reads. It is for a radio that keeps a clock of its own,
+// as a simulation of one does. A card's error is returned as it is.
 func (p *phone) AdvertAt(now time.Time) ([]byte, error) {
 	var flags adv.Flags
 	if p.opts.Assets {
@@ -616,8 +615,7 @@ func (p *phone) checkLogin(l *LoginResponse) error {
 // login refused for the card's budget of logins (ErrRateLimited, with
 // its retry time as a *RateLimitedError: PlatformOptions.LoginRate) is
 // not sent again: LoginWithRetry fails with it at once, for the caller to
-// show or wait. A
-// phone's Login is LoginWithRetry with LoginTries.
+// show or wait. A phone's Login is LoginWithRetry with LoginTries.
 //
 // A reply that is no login, one without a token, a card ID or an expiry
 // (the zero time), or whose token is no b64token (RFC 6750 §2.1: the
@@ -881,11 +879,12 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 // asks no more in this call: a peer that it cannot name so is left out of
 // this snapshot. A login that the phone needs to ask, refused for the
 // card's budget of logins (ErrRateLimited too), fails Peers with that
-// refusal and its retry time, as any call that needs a token then. A resolution that gets no answer, or another reply that
-// is no verdict of the platform (over HTTP one without its error body,
-// such as a gateway's 404, or a name of a form that the platform enrols
-// none in, record.CheckName's, which is ErrMismatch), fails Peers with its
-// error, and the phone keeps nothing of it: the next call asks again.
+// refusal and its retry time, as any call that needs a token then. A
+// resolution that gets no answer, or another reply that is no verdict of
+// the platform (over HTTP one without its error body, such as a gateway's
+// 404, or a name of a form that the platform enrols none in,
+// record.CheckName's, which is ErrMismatch), fails Peers with its error,
+// and the phone keeps nothing of it: the next call asks again.
 //
 // A Peers whose ctx ended asks nothing, whether or not the API heeds ctx
 // (a Platform in process). It is a read of the screen: when the phone
@@ -979,12 +978,13 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // The platform bounds how many EIDs a card resolves, pairings included,
 // and how often it logs in (PROTOCOL.md §6.1). A resolution (with the
 // login it needs first, when the phone's token has expired) or a pairing
-// that it answers ErrRateLimited is sent again, the pairing with the same proof (which
-// the platform left unspent), after the retry time the refusal gives
-// (RateLimitedError, at most PhoneOptions.MaxRateLimitPause) or else
-// PhoneOptions.RateLimitPause, up to RateLimitTries times in all; then
-// Select fails with ErrRateLimited, and the user may select the peer
-// again a few seconds later.
+// that it answers ErrRateLimited is sent again, the pairing with the
+// same proof (which the platform left unspent), after the retry time the
+// refusal gives (RateLimitedError, at most
+// PhoneOptions.MaxRateLimitPause) or else PhoneOptions.RateLimitPause,
+// up to RateLimitTries times in all; then Select fails with
+// ErrRateLimited, and the user may select the peer again a few seconds
+// later.
 //
 // The card signs the pairing proof with its counter, which the platform
 // requires to increase (PROTOCOL.md §4.6): a proof that reaches the
@@ -1524,10 +1524,9 @@ func (p *phone) selected(s *SessionView) bool {
 // without an answer to be withdrawn (Request) stay kept, and the next
 // Select or Cancel withdraws them, as before, or the next Request once a
 // session is selected (one without a session fails with ErrNotPaired,
-// sending nothing); the held requests
-// that it keeps (Held) stay capturable (CaptureHeld), and a shopper's
-// consents kept stay kept (WaitPayment shows a receipt to collect in the
-// next session paired).
+// sending nothing); the held requests that it keeps (Held) stay
+// capturable (CaptureHeld), and a shopper's consents kept stay kept
+// (WaitPayment shows a receipt to collect in the next session paired).
 func (p *phone) Leave() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -1863,17 +1862,17 @@ func holdLapsed(v *PaymentView, now time.Time) bool {
 
 // sameRequest checks that v, a view of the request on screen that the
 // platform sent, is of that request: its signed request, byte for byte,
-// its ID, request hash, parties, amount, currency, lines and legs. A network or
-// platform that answers with another request (an earlier, captured one),
-// or with a view that lacks the signed request or carries other bytes, is
-// ErrMismatch: a phone checks that the request it puts on screen carries
-// what the seller's card signed (checkRecorded, checkPaymentView), and
-// every view taken as that request's then carries it too. A v of that
-// request is given the merchant name of shown, which the card does not
-// sign: a phone shows a request under the name that it showed it under
-// first, which the shopper phone checked to be the session's
-// (checkPaymentView), whatever name a later view carries (one that the
-// merchant took since, or one that a network rewrote).
+// its ID, request hash, parties, amount, currency, lines and legs. A
+// network or platform that answers with another request (an earlier,
+// captured one), or with a view that lacks the signed request or carries
+// other bytes, is ErrMismatch: a phone checks that the request it puts on
+// screen carries what the seller's card signed (checkRecorded,
+// checkPaymentView), and every view taken as that request's then carries
+// it too. A v of that request is given the merchant name of shown, which
+// the card does not sign: a phone shows a request under the name that it
+// showed it under first, which the shopper phone checked to be the
+// session's (checkPaymentView), whatever name a later view carries (one
+// that the merchant took since, or one that a network rewrote).
 func sameRequest(shown, v *PaymentView) error {
 	if !bytes.Equal(v.Request, shown.Request) || v.ID != shown.ID || !bytes.Equal(v.RequestHash, shown.RequestHash) ||
 		v.Amount != shown.Amount || v.Currency != shown.Currency || v.MerchantID != shown.MerchantID ||

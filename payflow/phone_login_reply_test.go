@@ -165,9 +165,9 @@ func (a *lgFixedLoginAPI) Login(context.Context, *payflow.LoginRequest) (*payflo
 
 // TestLoginWithRetryRefusesAReplyThatIsNoLogin: LoginWithRetry fails with
 // ErrMismatch on a reply without a token, with a token that is no
-// b64token or with a zero expiry, and with
-// ErrInternal on neither a reply nor an error, sending one proof, where
-// it returned the reply (or nil with a nil error) as a login.
+// b64token or with a zero expiry, and with ErrInternal on neither a reply
+// nor an error, sending one proof, where it returned the reply (or nil
+// with a nil error) as a login.
 func TestLoginWithRetryRefusesAReplyThatIsNoLogin(t *testing.T) {
 	ctx := context.Background()
 	at := time.Unix(1_800_000_000, 0)

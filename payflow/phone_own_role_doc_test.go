@@ -40,10 +40,9 @@ func (a *ownRoleAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payfl
 // phone has no use for another shopper's name: it takes an answer of its
 // own role as a `not_found`, an EID it cannot name". A shopper card heard
 // advertising as a seller, which the platform names as the shopper card
-// it is, is no counterparty of the
-// shopper phone: Peers leaves it out and shows the seller heard, and a
-// Select of it fails with ErrNotFound, sending no pairing, as for an EID
-// that the platform does not name.
+// it is, is no counterparty of the shopper phone: Peers leaves it out and
+// shows the seller heard, and a Select of it fails with ErrNotFound,
+// sending no pairing, as for an EID that the platform does not name.
 func TestShopperDropsAnAnswerOfItsOwnRole(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)

@@ -195,10 +195,10 @@ type PlatformOptions struct {
 	// NewHandler serves, or a context of WithRequestID), that ID
 	// ("request_id"); for a counter above 2^63-1, which no card reaches
 	// and no store holds, held is 2^63-1, as the store's
-	// *pki.CounterError gives it. It logs nothing secret. Such a refusal is either a resend of a record whose
-	// counter was spent already (a copy that lost the race to another copy
-	// sent at the same moment included) or a cloned card, as PROTOCOL.md
-	// §4.6 describes.
+	// *pki.CounterError gives it. It logs nothing secret. Such a refusal
+	// is either a resend of a record whose counter was spent already (a
+	// copy that lost the race to another copy sent at the same moment
+	// included) or a cloned card, as PROTOCOL.md §4.6 describes.
 	Logger *slog.Logger
 }
 
@@ -259,20 +259,19 @@ func (n *conflictRetries) again(ctx context.Context, lost error) error {
 // of the ledger accounts found to be the platform's own, which the
 // ledger never changes otherwise: at most 100 000 of them, about 4 MB,
 // the first kept dropped first, so that a purchase whose accounts were
-// seen before does not look them up again, and the tokens that it issued or read until they expire, which
-// the store never changes either: at most 100 000 of them, the oldest
-// dropped first, so that a phone's calls with one token read it from the
-// store once per process):
-// everything lives in its Store and Ledger, so several
-// Platforms, in one process or several, may serve one database. Every
-// transition of a payment request is a compare-and-set in the store and
-// every ledger transfer has an ID derived from the request or refund, so
-// concurrent and repeated calls settle each payment once. A call that
-// loses a compare-and-set of a payment request or refund reads it again
-// and goes on from what the other process wrote, at most
-// MaxConflictRetries times in each of its loops (an approval's, and the
-// read within it that settles an expiry, each count their own); one more
-// loss fails it with ErrContended, and a call whose ctx has ended does
+// seen before does not look them up again, and the tokens that it issued or
+// read until they expire, which the store never changes either: at most 100
+// 000 of them, the oldest dropped first, so that a phone's calls with one
+// token read it from the store once per process): everything lives in its
+// Store and Ledger, so several Platforms, in one process or several, may
+// serve one database. Every transition of a payment request is a
+// compare-and-set in the store and every ledger transfer has an ID derived
+// from the request or refund, so concurrent and repeated calls settle each
+// payment once. A call that loses a compare-and-set of a payment request or
+// refund reads it again and goes on from what the other process wrote, at
+// most MaxConflictRetries times in each of its loops (an approval's, and
+// the read within it that settles an expiry, each count their own); one
+// more loss fails it with ErrContended, and a call whose ctx has ended does
 // not go round again but fails with ctx's error, whether or not the Store
 // looks at ctx. Either way the call has written only the steps it
 // completed, each of which leaves the record in a state from which the
@@ -561,11 +560,10 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // A card that the resolver held and the scan no longer finds, deleted
 // from the store, leaves the resolver and the card cache: its EIDs no
 // longer resolve, although its entry in the cache had not expired. A
-// scan that fails takes no card out.
-// It returns the store's error, or else an *UnresolvableCardsError naming
-// the cards whose advertising secret the resolver refuses, after loading
-// all the others; those it takes out of the resolver, should an earlier
-// Reload have loaded them with another secret.
+// scan that fails takes no card out. It returns the store's error, or else an
+// *UnresolvableCardsError naming the cards whose advertising secret the
+// resolver refuses, after loading all the others; those it takes out of the
+// resolver, should an earlier Reload have loaded them with another secret.
 func (p *Platform) Reload(ctx context.Context) error {
 	start := p.now()
 	p.mu.Lock()
@@ -928,13 +926,13 @@ func unverified(err error) error {
 // signature and card ID (a refused chain told only for a record that its
 // card's key signed, whose signature is verified first: verifySignature),
 // then the MAC, binding (to the record's card ID and, for a consent, its
-// request ID) and expiry of its nonce. It
-// returns the acceptance that uses the nonce and advances the counter, to
-// which the caller adds the write of its call (accept), or none when a
-// later check refuses the record (refuse). A refusal of the chain,
-// revocation or signature is unverified. The chain, revocation and
-// signature of a record that CheckRecord verified for the call (ctx) are
-// not verified again (verifyRecord).
+// request ID) and expiry of its nonce. It returns the acceptance that
+// uses the nonce and advances the counter, to which the caller adds the
+// write of its call (accept), or none when a later check refuses the
+// record (refuse). A refusal of the chain, revocation or signature is
+// unverified. The chain, revocation and signature of a record that
+// CheckRecord verified for the call (ctx) are not verified again
+// (verifyRecord).
 func (p *Platform) check(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
 	if err := p.verifyRecord(ctx, c, msg, r); err != nil {
 		return nil, unverified(err)
@@ -1010,21 +1008,20 @@ func (p *Platform) verifyRecord(ctx context.Context, c *CardRecord, msg []byte, 
 // *RefundRequest; any other, and a nil one, is left to its call) through
 // the steps that its call takes before it writes anything, up to the
 // verification of its card's chain, revocation and signature, and
-// writes nothing. When
-// they pass, it returns ctx carrying the verification, which the call
-// under it does not make again (verifyRecord), and for a consent the
-// request it read, which Approve takes as its own first read of it
-// (checkedPayment). Otherwise it returns the
-// refusal that the call answers, with the call's status and message: the
-// record's, when it does not open, names no peer (a pairing proof), or
-// its card or signature is refused, a consent's to a request that does
-// not exist (whether or not its signature verifies, as the call reads
-// the request first), and a payment request's or refund's whose ID another record
-// holds (ErrConflict); and a failure of the store on the way. A payment
-// request or refund of the same bytes as one accepted before is no
-// refusal here: its call answers it as a retry, which checks its card
-// then as a new record of it, but for its counter (see
-// Platform.CreateRequest and Platform.Refund).
+// writes nothing. When they pass, it returns ctx carrying the
+// verification, which the call under it does not make again
+// (verifyRecord), and for a consent the request it read, which Approve
+// takes as its own first read of it (checkedPayment). Otherwise it
+// returns the refusal that the call answers, with the call's status and
+// message: the record's, when it does not open, names no peer (a pairing
+// proof), or its card or signature is refused, a consent's to a request
+// that does not exist (whether or not its signature verifies, as the
+// call reads the request first), and a payment request's or refund's
+// whose ID another record holds (ErrConflict); and a failure of the
+// store on the way. A payment request or refund of the same bytes as one
+// accepted before is no refusal here: its call answers it as a retry,
+// which checks its card then as a new record of it, but for its counter
+// (see Platform.CreateRequest and Platform.Refund).
 func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, error) {
 	if nilptr.Is(req) {
 		return ctx, nil // the call refuses it
@@ -1070,11 +1067,11 @@ func (p *Platform) CheckRecord(ctx context.Context, req any) (context.Context, e
 
 // verified verifies msg, record r of card c, and returns ctx carrying
 // the verification when it holds, with payment, the request that a
-// consent names as the check read it (nil for another record). Otherwise, first, it returns what
-// before decides: the steps that the call takes before it verifies the
-// signature, and which answer it otherwise (decided) with err (nil: the
-// call is to run); the refusal of the chain, revocation or signature
-// when they decide nothing.
+// consent names as the check read it (nil for another record).
+// Otherwise, first, it returns what before decides: the steps that the
+// call takes before it verifies the signature, and which answer it
+// otherwise (decided) with err (nil: the call is to run); the refusal
+// of the chain, revocation or signature when they decide nothing.
 func (p *Platform) verified(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord, payment *PaymentRecord, before func() (decided bool, err error)) (context.Context, error) {
 	err := p.verifySignature(c, msg, r)
 	if err == nil {

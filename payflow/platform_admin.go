@@ -239,12 +239,12 @@ func enrolledIn(m *Merchant) error {
 // SetCatalog replaces a merchant's catalog; prices are in the merchant's
 // currency. SKUs are identifiers (record.CheckText), names are shown on
 // the phones and printed in receipts (record.CheckName: UTF-8, without
-// control, bidirectional formatting or invisible characters). A price may be zero
-// (an item given away): its lines are of amount zero, and a request of
-// such items alone, its total zero, is valid only with an asset leg
-// (record.PaymentRequest), which then moves alone. Errors: ErrNotFound,
-// ErrInvalid for a bad or repeated SKU, a bad name, a price over 2^63−1 or
-// more than MaxCatalogItems items.
+// control, bidirectional formatting or invisible characters). A price may
+// be zero (an item given away): its lines are of amount zero, and a
+// request of such items alone, its total zero, is valid only with an asset
+// leg (record.PaymentRequest), which then moves alone. Errors:
+// ErrNotFound, ErrInvalid for a bad or repeated SKU, a bad name, a price
+// over 2^63−1 or more than MaxCatalogItems items.
 //
 // A catalog holds at most MaxCatalogItems items, so that a Client with its
 // default limits reads any catalog the platform sets.

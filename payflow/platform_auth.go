@@ -22,9 +22,9 @@ import (
 // Challenge implements API: a fresh 32-byte nonce, usable once within the
 // challenge TTL, for any card ID of the form that records carry
 // (record.CheckCardID; another is ErrInvalid), enrolled or not, and bound
-// to it: a record under another card ID over it is ErrReplay (check). The nonce
-// is stateless (see platform_nonce.go): issuing it writes nothing, and
-// reads nothing either, so that neither the reply nor its time tells
+// to it: a record under another card ID over it is ErrReplay (check). The
+// nonce is stateless (see platform_nonce.go): issuing it writes nothing,
+// and reads nothing either, so that neither the reply nor its time tells
 // whether the card is enrolled; a login proof of a card that the platform
 // does not hold is then refused as one that its card's key did not sign
 // (openCardEntry).
@@ -652,16 +652,16 @@ func SessionID(shopperEID, sellerEID []byte) ID {
 // merchant or another) is ErrForbidden once it has resolved (Resolve
 // names every seller card to every card). A proof naming the signing
 // card's own EID as the peer's is ErrInvalid: a card cannot pair with
-// itself. A proof sent again after
-// its nonce was used (ErrReplay), or whose counter the card has passed
-// (ErrClone), takes nothing from that budget: the store is asked first
-// (Store.Spent), and a resolution whose proof the store's acceptance then
-// refuses for its nonce or counter (a copy of it accepted meanwhile) is
-// given back. So is one of a pairing that fails for the platform (a store
-// error: internal or unavailable), which leaves the proof unspent too.
-// The view it answers is the signing card's (sessionView): until the
-// session is paired, it shows no card ID of the peer, so that a card that
-// names an EID it overheard learns no card ID behind it.
+// itself. A proof sent again after its nonce was used (ErrReplay), or
+// whose counter the card has passed (ErrClone), takes nothing from that
+// budget: the store is asked first (Store.Spent), and a resolution whose
+// proof the store's acceptance then refuses for its nonce or counter (a
+// copy of it accepted meanwhile) is given back. So is one of a pairing
+// that fails for the platform (a store error: internal or unavailable),
+// which leaves the proof unspent too. The view it answers is the signing
+// card's (sessionView): until the session is paired, it shows no card ID
+// of the peer, so that a card that names an EID it overheard learns no
+// card ID behind it.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	if req == nil {
 		return nil, errNilRequest("pair")
@@ -793,13 +793,14 @@ func notShopper(c *CardRecord) error {
 // ErrNotFound, the error of a Store that holds no session of the ID: a
 // session ID derives from two EIDs alone (SessionID), so that another
 // answer would tell a card that heard the two EIDs that they paired, and
-// that the shopper's is an enrolled shopper card's. A session either of whose cards has a certificate, or a
-// CA certificate above it, that the CRLs of the platform's verifier list
-// (and whose chain a login's verification then refuses: refusal)
-// answers its other card as a session that does not exist: ErrNotFound,
-// the error of a Store that holds no session of the ID (see
-// sessionCards); the revoked card's token is ErrCard (see auth).
-// The view is the token's card's (sessionView).
+// that the shopper's is an enrolled shopper card's. A session either of
+// whose cards has a certificate, or a CA certificate above it, that the
+// CRLs of the platform's verifier list (and whose chain a login's
+// verification then refuses: refusal) answers its other card as a
+// session that does not exist: ErrNotFound, the error of a Store that
+// holds no session of the ID (see sessionCards); the revoked card's
+// token is ErrCard (see auth). The view is the token's card's
+// (sessionView).
 func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -888,18 +889,19 @@ const sweepPerCall = 2
 
 // limiter is a token bucket per card, one for each kind of call that a
 // Platform bounds (EID resolutions, catalog reads, logins): logging in
-// again does not refill it. A bucket that has refilled carries no debt and is the same as none.
-// The limiter keeps the buckets in the order they were last drawn on, and
-// each call of allow, before it draws, drops the first of them while they
-// have refilled, sweepPerCall at most: no call holds the lock for more,
-// however many cards there are. A bucket drawn on burst/rate seconds ago
-// or more (4 s for the default EID resolutions) has refilled, so those are the first in the
-// order; a bucket in debt is never dropped, so that no card escapes its
-// limit, and the limiter never refuses a card for the number of others.
-// It holds the buckets drawn on within burst/rate seconds, and besides
-// them only refilled ones, fewer by at least one with every card new to
-// it while any is left: at most one more than the cards that drew on it
-// within burst/rate seconds before the last call that left none.
+// again does not refill it. A bucket that has refilled carries no debt
+// and is the same as none. The limiter keeps the buckets in the order
+// they were last drawn on, and each call of allow, before it draws, drops
+// the first of them while they have refilled, sweepPerCall at most: no
+// call holds the lock for more, however many cards there are. A bucket
+// drawn on burst/rate seconds ago or more (4 s for the default EID
+// resolutions) has refilled, so those are the first in the order; a
+// bucket in debt is never dropped, so that no card escapes its limit, and
+// the limiter never refuses a card for the number of others. It holds the
+// buckets drawn on within burst/rate seconds, and besides them only
+// refilled ones, fewer by at least one with every card new to it while
+// any is left: at most one more than the cards that drew on it within
+// burst/rate seconds before the last call that left none.
 type limiter struct {
 	rate  float64
 	burst float64

@@ -1158,9 +1158,10 @@ func TestLoginEIDEpochs(t *testing.T) {
 // TestMissReloadPerCard: a card's unresolved EID reloads the cards at most
 // once every CardReloadInterval, besides the once a second of the
 // process: within its interval, another such EID of the card, asked or
-// named by its pairing proof, is not_found at once, although a card enrolled meanwhile through another process has
-// it, while another card's reloads and finds it; from the end of the
-// interval, the card's next miss reloads again.
+// named by its pairing proof, is not_found at once, although a card
+// enrolled meanwhile through another process has it, while another card's
+// reloads and finds it; from the end of the interval, the card's next miss
+// reloads again.
 func TestMissReloadPerCard(t *testing.T) {
 	ctx := context.Background()
 	st := &scanGate{Store: memory.New()}

@@ -435,10 +435,9 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 // replaces if that was of the same secret, and its names if of the same
 // chain) when it keeps cards at all; the caller must not modify it. The
 // role of a card read sets the role that the EID resolver holds it with
-// (eidResolver.readRole). A
-// card that the store does not hold is ErrNotFound, and the cache keeps
-// its ID as absent, with the store's error, for CacheTTL, as it keeps a
-// card found.
+// (eidResolver.readRole). A card that the store does not hold is
+// ErrNotFound, and the cache keeps its ID as absent, with the store's
+// error, for CacheTTL, as it keeps a card found.
 func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {

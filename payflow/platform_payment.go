@@ -63,23 +63,22 @@ func stateError(s string) error {
 // revocation ErrCard); one whose shopper card has become a merchant's
 // seller card since it paired (EnrollMerchant listing it: seen by
 // another process within PlatformOptions.CacheTTL), which is no
-// session's shopper, is ErrForbidden. The
-// same signed request again (the same bytes) is a retry: its card is
-// checked as for a new request of it, but for its counter, which is
-// neither checked nor spent (see retried): a seller card revoked since,
-// or whose chain is no longer trusted, is ErrCard, and one that is no
-// longer a seller card of the request's merchant ErrForbidden, the
-// request left as it is and nothing of it told. A retry of a card that
-// passes is answered with the request's view as a read shows it (without
-// a consent nonce; a pending request whose shopper card is revoked is
-// withdrawn by that read, see withdrawRevoked). Another request with
-// the same ID is ErrConflict. A request into a session not paired yet is
-// ErrConflict too, and spends no counter (see refuse): the same signed
-// request sent again is refused the same way until the session is
-// paired, and then taken, unless the seller card's counter has passed it
-// meanwhile (ErrClone: its own pairing proof into the session, signed
-// after the request, passes it). Any other refusal after the signature
-// spends the counter.
+// session's shopper, is ErrForbidden. The same signed request again (the
+// same bytes) is a retry: its card is checked as for a new request of
+// it, but for its counter, which is neither checked nor spent (see
+// retried): a seller card revoked since, or whose chain is no longer
+// trusted, is ErrCard, and one that is no longer a seller card of the
+// request's merchant ErrForbidden, the request left as it is and nothing
+// of it told. A retry of a card that passes is answered with the
+// request's view as a read shows it (without a consent nonce; a pending
+// request whose shopper card is revoked is withdrawn by that read, see
+// withdrawRevoked). Another request with the same ID is ErrConflict. A
+// request into a session not paired yet is ErrConflict too, and spends
+// no counter (see refuse): the same signed request sent again is refused
+// the same way until the session is paired, and then taken, unless the
+// seller card's counter has passed it meanwhile (ErrClone: its own
+// pairing proof into the session, signed after the request, passes it).
+// Any other refusal after the signature spends the counter.
 func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
 	if req == nil {
 		return nil, errNilRequest("create")
@@ -477,55 +476,52 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // before the change, sent again, is answered as below. A consent whose
 // request reaches its expiry before the consent is accepted (while the
 // legs are read, say) is ErrExpired and spent, as one that arrives after
-// the expiry.
-// A request stored before CreateRequest checked the length of its receipt
-// (see receiptFits), whose receipt would be too long to sign, is refused
-// before any money moves: the consent is ErrInvalid and spent, and the
-// request stays pending, to be declined, cancelled or left to expire.
-// So is a request with an account of its legs (the payer's wallet or the
-// merchant's account, in the currency or an asset of a leg) whose ID the
-// ledger holds with other fields (flags, user data, ledger, code; see
-// checkLegAccounts): the consent is ErrConflict, nothing of it stored.
-// A consent refused with ErrConflict before it is accepted (an account
-// so taken, or another consent's settlement under way, the request
-// approving, held, being captured or voided) spends neither its nonce nor
-// its counter, as every card-signed record refused with ErrConflict
-// before it is accepted (see refuse): the same consent sent again is
-// refused the same way while the conflict lasts (ErrReplay or ErrClone
-// first, once another record spent its nonce or passed its counter), and
-// taken once it is over. A consent that an
-// earlier version accepted to such a request, left approving, is refused
-// with ErrConflict when it is sent again, before or after its nonce
-// expired (or by RecoverSweep), as a hold the ledger refused: the
-// request is pending again, or cancelled (see Pair), and the consent
-// spent. A consent whose hold chain the
-// ledger refuses because it holds one of the chain's IDs (a hold's, or
-// with auto capture a post's) as a transfer that another client of the
-// ledger wrote is ErrConflict too, as a refused hold, nothing moved (the
-// holds of that chain that the ledger holds as the platform makes them,
-// made before, are voided): the next consent's holds take the IDs of the
-// next attempt.
-// The same consent sent again (the same bytes: its hash is the request's
-// ConsentHash) is answered as the first call would have been, also once
-// its nonce has expired (the request's expiry plus the challenge
-// lifetime). When its settlement has not finished (an error or a lost
-// reply ended the first call; a ledger or a store out of reach for that
-// long leaves the request approving) the retry finishes it. When the
-// consent was settled, its hold made, its reply lost (not stored under
-// the Idempotency-Key), the retry gets the request's view as a read shows
-// it, moving no money and signing nothing: held, or captured (refunded or
-// not) with the stored receipt, or, once the payment ended without a
-// capture (its hold voided by a cancellation or at its expiry, which that
-// read may settle), cancelled or expired. Its card's chain, revocation
-// and signature are checked first, as for any consent: the consent of a
-// card revoked since is ErrCard, and the request stays as it is
-// (approving, for RecoverSweep). A consent whose hold the ledger refused
-// is ErrReplay when sent again. Another consent to a request
-// that is approving is ErrReplay once its nonce has expired, and another
-// consent to a request that a consent settled is refused as before
-// (ErrReplay for its spent nonce). A copy sent at the same moment as the
-// first, which read the request pending, gets the reply of the first's
-// settlement too.
+// the expiry. A request stored before CreateRequest checked the length of
+// its receipt (see receiptFits), whose receipt would be too long to sign,
+// is refused before any money moves: the consent is ErrInvalid and spent,
+// and the request stays pending, to be declined, cancelled or left to
+// expire. So is a request with an account of its legs (the payer's wallet
+// or the merchant's account, in the currency or an asset of a leg) whose
+// ID the ledger holds with other fields (flags, user data, ledger, code;
+// see checkLegAccounts): the consent is ErrConflict, nothing of it
+// stored. A consent refused with ErrConflict before it is accepted (an
+// account so taken, or another consent's settlement under way, the
+// request approving, held, being captured or voided) spends neither its
+// nonce nor its counter, as every card-signed record refused with
+// ErrConflict before it is accepted (see refuse): the same consent sent
+// again is refused the same way while the conflict lasts (ErrReplay or
+// ErrClone first, once another record spent its nonce or passed its
+// counter), and taken once it is over. A consent that an earlier version
+// accepted to such a request, left approving, is refused with ErrConflict
+// when it is sent again, before or after its nonce expired (or by
+// RecoverSweep), as a hold the ledger refused: the request is pending
+// again, or cancelled (see Pair), and the consent spent. A consent whose
+// hold chain the ledger refuses because it holds one of the chain's IDs
+// (a hold's, or with auto capture a post's) as a transfer that another
+// client of the ledger wrote is ErrConflict too, as a refused hold,
+// nothing moved (the holds of that chain that the ledger holds as the
+// platform makes them, made before, are voided): the next consent's holds
+// take the IDs of the next attempt. The same consent sent again (the same
+// bytes: its hash is the request's ConsentHash) is answered as the first
+// call would have been, also once its nonce has expired (the request's
+// expiry plus the challenge lifetime). When its settlement has not
+// finished (an error or a lost reply ended the first call; a ledger or a
+// store out of reach for that long leaves the request approving) the
+// retry finishes it. When the consent was settled, its hold made, its
+// reply lost (not stored under the Idempotency-Key), the retry gets the
+// request's view as a read shows it, moving no money and signing nothing:
+// held, or captured (refunded or not) with the stored receipt, or, once
+// the payment ended without a capture (its hold voided by a cancellation
+// or at its expiry, which that read may settle), cancelled or expired.
+// Its card's chain, revocation and signature are checked first, as for
+// any consent: the consent of a card revoked since is ErrCard, and the
+// request stays as it is (approving, for RecoverSweep). A consent whose
+// hold the ledger refused is ErrReplay when sent again. Another consent
+// to a request that is approving is ErrReplay once its nonce has expired,
+// and another consent to a request that a consent settled is refused as
+// before (ErrReplay for its spent nonce). A copy sent at the same moment
+// as the first, which read the request pending, gets the reply of the
+// first's settlement too.
 func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
 	if req == nil {
 		return nil, errNilRequest("approve")
@@ -898,30 +894,28 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // it expires. A capture with an account of the payment that the ledger
 // holds closed, and none that it does not hold, is ErrConflict: the
 // request stays held, nothing posted, and a capture once the account is
-// reopened succeeds, unless the ledger
-// itself refused the posts (the account closed after the platform looked,
-// or the hold lost by the ledger: see post), which refuses every later
-// capture; so does a post's ID that the ledger holds as a transfer that is
-// not that post (one that another client of the ledger wrote) and that
-// neither posts nor voids a hold of the payment, its other holds still
-// pending: the request stays held, and its hold can be cancelled or
-// expire. When the transfers under the post IDs, or transfers under other
-// IDs, posted or voided the holds (the holds moved, not by the platform;
-// also when another post's ID is taken as above), the capture is
-// ErrInternal and the
-// request is left capturing (shown held), which no later cancellation
-// (ErrConflict), capture or expiry ends (see post). A capture whose
-// posts the ledger made before the account was closed, its outcome not
-// recorded, is finished when sent again (or by RecoverSweep): the request
-// is captured. The money moves once: when a capture driven twice (sent
-// again, or by RecoverSweep) is recorded refused by one call, the account
-// closed, while the account is reopened and the other makes the posts,
-// that other records the request capturing again and ends it captured with
-// its receipt (the refused call's ErrConflict stands); a cancellation or
-// the hold's expiry that meets such posts ends it captured too. A capture
-// of another amount than posts made so is ErrFinal, the request captured
-// for the amount posted. A held request can be cancelled whatever its
-// accounts.
+// reopened succeeds, unless the ledger itself refused the posts (the account
+// closed after the platform looked, or the hold lost by the ledger: see
+// post), which refuses every later capture; so does a post's ID that the
+// ledger holds as a transfer that is not that post (one that another client
+// of the ledger wrote) and that neither posts nor voids a hold of the
+// payment, its other holds still pending: the request stays held, and its
+// hold can be cancelled or expire. When the transfers under the post IDs, or
+// transfers under other IDs, posted or voided the holds (the holds moved,
+// not by the platform; also when another post's ID is taken as above), the
+// capture is ErrInternal and the request is left capturing (shown held),
+// which no later cancellation (ErrConflict), capture or expiry ends (see
+// post). A capture whose posts the ledger made before the account was
+// closed, its outcome not recorded, is finished when sent again (or by
+// RecoverSweep): the request is captured. The money moves once: when a
+// capture driven twice (sent again, or by RecoverSweep) is recorded refused
+// by one call, the account closed, while the account is reopened and the
+// other makes the posts, that other records the request capturing again and
+// ends it captured with its receipt (the refused call's ErrConflict stands);
+// a cancellation or the hold's expiry that meets such posts ends it captured
+// too. A capture of another amount than posts made so is ErrFinal, the
+// request captured for the amount posted. A held request can be cancelled
+// whatever its accounts.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	if req == nil {
 		return nil, errNilRequest("capture")

@@ -69,22 +69,23 @@ var errAccountTaken = errors.New("an account of the legs, which the platform can
 // the assets of the legs that the ledger does not hold. Only the accounts
 // not found to be the platform's own before (ownAccounts, which keeps
 // those that pass here or that createAccounts created or found) are
-// looked up, and when there are none, the ledger is not asked. An account whose
-// ID the ledger holds with other fields (flags, user data, ledger, code)
-// is ErrConflict with errAccountTaken, before any account is created: the
-// ledger would move money or assets out of an account that may go below
-// zero, or refuse the hold chain for good. One that it holds closed, but
-// otherwise the platform's, is left to the ledger, which refuses the hold
-// chain as it does for any closed account of the legs (ErrFunds, the
-// hold's ID kept failed), and so is an account of the legs that it does
-// not hold but a payer's asset wallet (the payer's wallet in the
-// currency, never opened, or the merchant's account in an asset it was
-// never issued: debit_account_not_found, ErrFunds; the merchant's account
-// in the currency, which its enrolment creates, missing from a ledger
-// restored from an older copy: credit_account_not_found, ErrFunds too).
-// Approve checks them before it accepts the consent, so that such an
-// account refuses the consent while the request is pending; hold checks
-// them for a settlement driven again (a retried consent, RecoverSweep).
+// looked up, and when there are none, the ledger is not asked. An account
+// whose ID the ledger holds with other fields (flags, user data, ledger,
+// code) is ErrConflict with errAccountTaken, before any account is
+// created: the ledger would move money or assets out of an account that
+// may go below zero, or refuse the hold chain for good. One that it holds
+// closed, but otherwise the platform's, is left to the ledger, which
+// refuses the hold chain as it does for any closed account of the legs
+// (ErrFunds, the hold's ID kept failed), and so is an account of the legs
+// that it does not hold but a payer's asset wallet (the payer's wallet in
+// the currency, never opened, or the merchant's account in an asset it
+// was never issued: debit_account_not_found, ErrFunds; the merchant's
+// account in the currency, which its enrolment creates, missing from a
+// ledger restored from an older copy: credit_account_not_found, ErrFunds
+// too). Approve checks them before it accepts the consent, so that such
+// an account refuses the consent while the request is pending; hold
+// checks them for a settlement driven again (a retried consent,
+// RecoverSweep).
 func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs []leg) error {
 	want := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
@@ -607,13 +608,13 @@ func (p *Platform) voidHolds(ctx context.Context, r *PaymentRecord, legs []leg) 
 // ErrConflict with errIDTaken when the ledger holds an ID of the hold
 // chain as a transfer that another client of the ledger wrote (r is
 // pending or cancelled again, nothing moved, see hold: the next consent's
-// attempt derives other IDs). The money moves once, and a request whose capture
-// the ledger made ends captured with its receipt, for the amount posted: a
-// call that made the posts and finds r recorded held meanwhile (by another
-// driver of the capture, refused for a closed account before the posts
-// were made) records it capturing again and goes on, and a void that finds
-// the holds posted (r recorded held so, then cancelled or expired) ends r
-// captured instead.
+// attempt derives other IDs). The money moves once, and a request whose
+// capture the ledger made ends captured with its receipt, for the amount
+// posted: a call that made the posts and finds r recorded held meanwhile
+// (by another driver of the capture, refused for a closed account before
+// the posts were made) records it capturing again and goes on, and a void
+// that finds the holds posted (r recorded held so, then cancelled or
+// expired) ends r captured instead.
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	return p.driveLegs(ctx, r, nil)
 }
@@ -857,24 +858,23 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // RecoverSweep). A refund whose transfer is still to be made is finished
 // by a retry that passes, as RecoverSweep would finish it, the money
 // moving once (a failed one is answered with its failure); another
-// refund with the same ID is ErrConflict.
-// A refund of a payment not captured yet (pending, held, or its
-// settlement under way) is ErrConflict and spends no counter (see
-// refuse): the same signed refund sent again is refused the same way
-// until the payment is captured, and then taken (or refused for good,
-// ErrFinal or ErrExpired, once the payment ended otherwise), unless the
-// seller card's counter has passed it meanwhile (ErrClone). A refund the
-// merchant's balance cannot cover, or that the ledger refuses because the
-// merchant's account or the payer's wallet is closed or missing, is
-// ErrFunds and final; one that would take the payer's wallet totals past
-// the ledger's limit is ErrLimit and final. One whose ledger transfer ID
-// the ledger holds as a transfer with other fields, which another client
-// of the ledger wrote, is ErrConflict and final too (errRefundTaken): the
-// ledger never makes its transfer. One whose transfer ID the ledger keeps
-// failed, having refused a transfer that another client wrote under it,
-// is ErrFunds and final (ErrLimit when the limit mark is spent too): the
-// ledger keeps no reason or content with a failed ID, which the
-// platform's own refusal whose record was lost leaves alike. A final
+// refund with the same ID is ErrConflict. A refund of a payment not
+// captured yet (pending, held, or its settlement under way) is ErrConflict
+// and spends no counter (see refuse): the same signed refund sent again is
+// refused the same way until the payment is captured, and then taken (or
+// refused for good, ErrFinal or ErrExpired, once the payment ended
+// otherwise), unless the seller card's counter has passed it meanwhile
+// (ErrClone). A refund the merchant's balance cannot cover, or that the
+// ledger refuses because the merchant's account or the payer's wallet is
+// closed or missing, is ErrFunds and final; one that would take the payer's
+// wallet totals past the ledger's limit is ErrLimit and final. One whose
+// ledger transfer ID the ledger holds as a transfer with other fields,
+// which another client of the ledger wrote, is ErrConflict and final too
+// (errRefundTaken): the ledger never makes its transfer. One whose transfer
+// ID the ledger keeps failed, having refused a transfer that another client
+// wrote under it, is ErrFunds and final (ErrLimit when the limit mark is
+// spent too): the ledger keeps no reason or content with a failed ID, which
+// the platform's own refusal whose record was lost leaves alike. A final
 // refusal releases the refund's reservation. A refund returns money only:
 // the assets of the payment's legs stay in the payer's wallets, and a
 // payment of assets alone (amount zero) has nothing to refund (ErrLimit).
@@ -1049,15 +1049,15 @@ func refundView(r *RefundRecord) *RefundView {
 // outcome: done with a receipt, or failed with its reservation released
 // when the ledger refuses the transfer or holds its ID as a transfer with
 // other fields (refundRefused), the refund's failure then recorded with
-// the code of that error.
-// An outcome that another process recorded meanwhile is r's outcome, as
-// the stored refund answers it to any reader: nil when done (r then holds
-// its receipt), the stored failure (refundFailure) when failed, even when
-// the ledger refused r here too, or when pay was read after that process
-// released r's reservation. A payment that the store shows holding less
-// than r's reservation while it holds r pending, before and after that
-// read, is ErrInternal: the store lost the reservation, which only r's
-// failure releases, and r is left pending as stored.
+// the code of that error. An outcome that another process recorded
+// meanwhile is r's outcome, as the stored refund answers it to any
+// reader: nil when done (r then holds its receipt), the stored failure
+// (refundFailure) when failed, even when the ledger refused r here too,
+// or when pay was read after that process released r's reservation. A
+// payment that the store shows holding less than r's reservation while it
+// holds r pending, before and after that read, is ErrInternal: the store
+// lost the reservation, which only r's failure releases, and r is left
+// pending as stored.
 func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *PaymentRecord) error {
 	cur, ok := ledger.LookupCurrency(r.Currency)
 	if !ok {

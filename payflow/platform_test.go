@@ -2336,11 +2336,11 @@ func TestRefundOverflowRefused(t *testing.T) {
 // overflowingRefund has the shopper pay the basket and its wallet funded
 // to 10 short of the ledger's limit, and returns the paid request and the
 // ID and bytes of a signed refund of 11 of it, which would take the
-// wallet's totals past the limit.
-// TestRefundOverflowLostRetry: the retry of a refund whose overflow
-// refusal was not recorded learns the reason from the spent limit mark
-// and asks the ledger nothing more: its transfer and the probe of the
-// mark, no second spending of the IDs already spent.
+// wallet's totals past the limit. TestRefundOverflowLostRetry: the retry
+// of a refund whose overflow refusal was not recorded learns the reason
+// from the spent limit mark and asks the ledger nothing more: its
+// transfer and the probe of the mark, no second spending of the IDs
+// already spent.
 func TestRefundOverflowLostRetry(t *testing.T) {
 	ctx := context.Background()
 	st := refundFailLost(true)

@@ -168,22 +168,22 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // once the card's signature counter reached 2^64-1, so that the card
 // signs no pairing proof, with the error of the card's refusal
 // (simcard.ErrConditions), before anything below is withdrawn, the
-// request on screen and those kept to be sent again as they are. The shopper of the session selected before finds
-// its requests while they stay pending, so Select first sends again a
-// payment request that got no answer or no verdict of the platform (also
-// the view of another request), as the next Request does (Request): one
-// recorded and still payable is cancelled, and one paid goes on screen
-// with its receipt and Select fails with ErrFinal, selecting nothing.
-// Like Request, Select waits for the settlement of an approval of a
-// request that it cancels (ErrConflict) to end, for PhoneOptions.SettleWait
-// at most and as long as ctx lasts, and fails as Request says when it
-// does not end by then, selecting nothing. It waits for a Request's or
-// another Select's withdrawal of the requests sent again, also through
-// such a wait, only as long as ctx lasts, failing with ctx's error alone.
-// Then the request on screen that was last seen pending and that the
-// platform still shows pending is cancelled, as Request does (a hold made
-// at that moment is voided); one paid since stays on screen with its
-// receipt and Select fails with ErrFinal, selecting nothing, as Request
+// request on screen and those kept to be sent again as they are. The shopper
+// of the session selected before finds its requests while they stay pending,
+// so Select first sends again a payment request that got no answer or no
+// verdict of the platform (also the view of another request), as the next
+// Request does (Request): one recorded and still payable is cancelled, and
+// one paid goes on screen with its receipt and Select fails with ErrFinal,
+// selecting nothing. Like Request, Select waits for the settlement of an
+// approval of a request that it cancels (ErrConflict) to end, for
+// PhoneOptions.SettleWait at most and as long as ctx lasts, and fails as
+// Request says when it does not end by then, selecting nothing. It waits for
+// a Request's or another Select's withdrawal of the requests sent again,
+// also through such a wait, only as long as ctx lasts, failing with ctx's
+// error alone. Then the request on screen that was last seen pending and
+// that the platform still shows pending is cancelled, as Request does (a
+// hold made at that moment is voided); one paid since stays on screen with
+// its receipt and Select fails with ErrFinal, selecting nothing, as Request
 // does; one held since is left as it is (it stays capturable: Held,
 // CaptureHeld). While the platform does not answer either, Select fails
 // with its error and selects nothing. A request sent again that the
@@ -210,18 +210,17 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // way) after PhoneOptions.SettleWait or the end of ctx, it is kept and
 // sent again, as signed, by the next Request or Select, which fail while
 // it gets no answer; Select itself then returns the Confirmation without
-// an error. One paid
-// meanwhile goes on screen with its receipt (Status, Wait), unless a
-// Request of the shopper selected (of another goroutine) put its request
-// there by then: that one stays on screen, and the next Request or Select
-// withdraws it while it is payable. Select then fails with a *PaidError
-// (ErrFinal) whose Payment is the paid request (RefundPayment refunds it
-// by its ID), and returns the Confirmation of the shopper, selected all
-// the same (WaitPaired, Request): a non-nil Confirmation with an error
-// means that the shopper was selected. Select that fails otherwise
-// returns a nil Confirmation, having selected nothing, as when ErrFinal
-// comes from a request sent again or on screen before the selection
-// (above).
+// an error. One paid meanwhile goes on screen with its receipt (Status,
+// Wait), unless a Request of the shopper selected (of another goroutine)
+// put its request there by then: that one stays on screen, and the next
+// Request or Select withdraws it while it is payable. Select then fails
+// with a *PaidError (ErrFinal) whose Payment is the paid request
+// (RefundPayment refunds it by its ID), and returns the Confirmation of
+// the shopper, selected all the same (WaitPaired, Request): a non-nil
+// Confirmation with an error means that the shopper was selected. Select
+// that fails otherwise returns a nil Confirmation, having selected
+// nothing, as when ErrFinal comes from a request sent again or on screen
+// before the selection (above).
 //
 // A session's ID derives from both EIDs (SessionID), so selecting a
 // shopper again in the same EID epoch, also after selecting others or
@@ -428,34 +427,32 @@ type Charge struct {
 // the answer came, for a merchant that captures manually) keeps it among
 // the held ones (Held) at once, and one that shows it captured, taken as
 // Status takes it (below), has it seen paid at once, its receipt verified
-// by Wait. An
-// item not in the catalog, or a total that overflows, is ErrInvalid; a
-// total that the platform prices otherwise, with the catalog as it is
-// now, is ErrMismatch. After either, and after a charge of items refused
-// for its receipt's length (below), the next Request prices the items
-// with the catalog fetched again (Catalog). A charge that no payment
+// by Wait. An item not in the catalog, or a total that overflows, is
+// ErrInvalid; a total that the platform prices otherwise, with the catalog
+// as it is now, is ErrMismatch. After either, and after a charge of items
+// refused for its receipt's length (below), the next Request prices the
+// items with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
 // a currency or SKU of the wrong form; more than record.MaxItems items or
 // record.MaxLegs legs, an item of quantity zero or a leg of amount zero, or
 // an amount over 2^63-1; more items and legs, of longer SKUs and asset
-// names, than a
-// signed request of record.MaxMessage bytes holds with the card header
-// that the card adds, its ICCID and its next counter, read from the card
-// first; a payment receipt, with the names and prices of the catalog that
-// priced the items on its lines and the longest values its settlement can
-// give, longer than record.MaxMessage, as the platform refuses such a
-// request: PROTOCOL.md §6.3) is ErrInvalid too, before the card signs
-// anything. A charge refused so, or for an item not in the catalog or a
-// total that overflows, is refused before the phone withdraws anything
-// (below): the request on screen, and those kept to be sent again, stay
-// as they are; a catalog of values of a form that no
-// record carries, or of another merchant than the card's, is ErrMismatch
-// (Catalog), as is a session of values of such a form (Select),
-// which is not selected. A session that expired by the phone's clock
-// (PhoneOptions.Now), whose requests the platform refuses, is ErrExpired,
-// also before the phone withdraws anything or the card signs; so is a
-// card whose signature counter reached 2^64-1, which signs nothing more,
-// with the error of the card's refusal (simcard.ErrConditions).
+// names, than a signed request of record.MaxMessage bytes holds with the
+// card header that the card adds, its ICCID and its next counter, read from
+// the card first; a payment receipt, with the names and prices of the
+// catalog that priced the items on its lines and the longest values its
+// settlement can give, longer than record.MaxMessage, as the platform
+// refuses such a request: PROTOCOL.md §6.3) is ErrInvalid too, before the
+// card signs anything. A charge refused so, or for an item not in the
+// catalog or a total that overflows, is refused before the phone withdraws
+// anything (below): the request on screen, and those kept to be sent again,
+// stay as they are; a catalog of values of a form that no record carries,
+// or of another merchant than the card's, is ErrMismatch (Catalog), as is a
+// session of values of such a form (Select), which is not selected. A
+// session that expired by the phone's clock (PhoneOptions.Now), whose
+// requests the platform refuses, is ErrExpired, also before the phone
+// withdraws anything or the card signs; so is a card whose signature
+// counter reached 2^64-1, which signs nothing more, with the error of the
+// card's refusal (simcard.ErrConditions).
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
@@ -471,39 +468,38 @@ type Charge struct {
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). One that the platform shows paid (captured, also
 // as Request cancelled it), and that this phone did not see paid before
-// (on screen: Request, Status, Wait; in Held, shown captured while its capture's
-// receipt is due; its receipt; or a *PaidError; it remembers the last 256
-// requests it saw paid), is moved past too, and
-// Request fails with a *PaidError (ErrFinal) naming it, asking nothing
-// more, so that the seller sees the payment before asking again, as the
-// shopper may have paid a request that the phone made before it was
-// started again and never saw paid: the paid request goes on screen with
-// its receipt (Status, Wait) only while the screen is empty, and the next
-// Request goes on after it (reporting the next such one it finds), so
-// that each is reported once. A view read there of another session's
-// request, or one that does not carry the signed request it shows, byte
-// for byte, is ErrMismatch: nothing is cancelled, shown or kept, and the
-// next Request reads that index again; so is one of the request on
-// screen, or of one kept in Held, that is not of it, compared before
-// anything is cancelled, which cancels, shows and keeps nothing either, and so, with ErrInternal, is
-// one in a state that no request's view has (a platform's inner state, a
-// newer platform's state), which may still be payable. A
-// request that the platform answers with the
-// view of another request (of another ID, hash, amount, currency,
-// merchant or session, or payer, or with other lines or legs, than the
-// card signed, or with line names of a form that no receipt carries
-// (record.CheckName), or without the
-// signed request itself, byte for byte) is ErrMismatch, as is one
-// answered with its view captured for other than its whole amount (or,
-// when the view says that the merchant captures manually, for more than
-// it), which Status takes as no view of it, not taken as paid; one
-// answered with its view in a state that no request's view has (a
-// platform's inner state, a newer platform's state) is ErrInternal; each
-// goes on no screen; it may be recorded all the same and is kept to be withdrawn, as
-// one without an answer (below), and the next Request goes on at its
-// index, after those found taken before it, since it may not be recorded
-// there, unless it finds it recorded as it sends it again (below). Calls
-// of Request run one at a time.
+// (on screen: Request, Status, Wait; in Held, shown captured while its
+// capture's receipt is due; its receipt; or a *PaidError; it remembers
+// the last 256 requests it saw paid), is moved past too, and Request
+// fails with a *PaidError (ErrFinal) naming it, asking nothing more, so
+// that the seller sees the payment before asking again, as the shopper
+// may have paid a request that the phone made before it was started again
+// and never saw paid: the paid request goes on screen with its receipt
+// (Status, Wait) only while the screen is empty, and the next Request
+// goes on after it (reporting the next such one it finds), so that each
+// is reported once. A view read there of another session's request, or
+// one that does not carry the signed request it shows, byte for byte, is
+// ErrMismatch: nothing is cancelled, shown or kept, and the next Request
+// reads that index again; so is one of the request on screen, or of one
+// kept in Held, that is not of it, compared before anything is cancelled,
+// which cancels, shows and keeps nothing either, and so, with
+// ErrInternal, is one in a state that no request's view has (a platform's
+// inner state, a newer platform's state), which may still be payable. A
+// request that the platform answers with the view of another request (of
+// another ID, hash, amount, currency, merchant or session, or payer, or
+// with other lines or legs, than the card signed, or with line names of a
+// form that no receipt carries (record.CheckName), or without the signed
+// request itself, byte for byte) is ErrMismatch, as is one answered with
+// its view captured for other than its whole amount (or, when the view
+// says that the merchant captures manually, for more than it), which
+// Status takes as no view of it, not taken as paid; one answered with its
+// view in a state that no request's view has (a platform's inner state, a
+// newer platform's state) is ErrInternal; each goes on no screen; it may
+// be recorded all the same and is kept to be withdrawn, as one without an
+// answer (below), and the next Request goes on at its index, after those
+// found taken before it, since it may not be recorded there, unless it
+// finds it recorded as it sends it again (below). Calls of Request run
+// one at a time.
 //
 // While the seller keeps MaxHeld requests (Held), held, or whose capture's
 // receipt is due, Request fails with ErrLimit before the card signs, so
@@ -513,15 +509,16 @@ type Charge struct {
 // again, stay as they are. A held request that it also keeps to be sent
 // again (below), the same signed request (its ID and RequestHash: not
 // another that the card signed under its ID), does not count then, as
-// withdrawing it voids its hold or fails Request. Withdrawing them may keep more (one on screen,
-// or at a taken index, found held), so it checks again before the card
-// signs, and a Request refused then has withdrawn them. Capturing or
-// cancelling a held one (CaptureHeld, CancelHeld) makes room, also one
-// whose capture's receipt is due but whose capture was not made, and so
-// does a hold that expired, which Request then finds ended; only a
-// CaptureHeld of the captured amount frees those that Held shows captured,
-// whose capture was made (or, while one is on screen, Wait or Capture of
-// that amount): CancelHeld of one fails with ErrFinal, and it stays kept.
+// withdrawing it voids its hold or fails Request. Withdrawing them may
+// keep more (one on screen, or at a taken index, found held), so it checks
+// again before the card signs, and a Request refused then has withdrawn
+// them. Capturing or cancelling a held one (CaptureHeld, CancelHeld) makes
+// room, also one whose capture's receipt is due but whose capture was not
+// made, and so does a hold that expired, which Request then finds ended;
+// only a CaptureHeld of the captured amount frees those that Held shows
+// captured, whose capture was made (or, while one is on screen, Wait or
+// Capture of that amount): CancelHeld of one fails with ErrFinal, and it
+// stays kept.
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
@@ -550,10 +547,11 @@ type Charge struct {
 // (ErrMismatch, as above: one paid is not taken as paid), Request fails
 // with its error. So it does with ErrMismatch while it gets a view of it
 // under the ID of the request on screen, or of one kept in Held, that is
-// not of that request (another request that the card signed under that ID), compared before
-// anything is cancelled: nothing is cancelled or shown, and the request
-// stays kept. A Select sends it again first too (Select), and so does a
-// Cancel, for which it is the request made last (Cancel).
+// not of that request (another request that the card signed under that
+// ID), compared before anything is cancelled: nothing is cancelled or
+// shown, and the request stays kept. A Select sends it again first too
+// (Select), and so does a Cancel, for which it is the request made last
+// (Cancel).
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
@@ -589,11 +587,11 @@ type Charge struct {
 // reads it too). A cancellation answered ErrFinal or ErrExpired, or with
 // the view of the request captured, declined or expired (no cancellation,
 // which the platform answers with those errors), has Request read the
-// request again, and go on with what that read shows: a read that shows it still payable
-// (pending or held), which is no view of a request that ended, fails
-// Request with ErrInternal, as an answer to the cancellation that shows
-// it so does (Cancel), asking nothing, and the request stays to be
-// withdrawn as last seen, as above; so does a Select's or Cancel's
+// request again, and go on with what that read shows: a read that shows
+// it still payable (pending or held), which is no view of a request that
+// ended, fails Request with ErrInternal, as an answer to the cancellation
+// that shows it so does (Cancel), asking nothing, and the request stays
+// to be withdrawn as last seen, as above; so does a Select's or Cancel's
 // withdrawal of it.
 //
 // A request that Request, Select or Cancel finds paid while withdrawing
@@ -615,20 +613,20 @@ type Charge struct {
 //
 // A payment request that the platform answers after another session was
 // selected (Select), or the session left (Leave), is of the session
-// selected before: Request does not
-// put it on screen, leaves the request indexes of the new session alone,
-// withdraws it at once as above (or with the next Request, while the
-// platform does not answer), except that one paid goes on screen only
-// while the screen is empty or shows it, and fails with ErrNotPaired (and
-// ErrFinal for one paid, too); one answered with the view of another
-// request is ErrMismatch and kept, as above. One answered while a Select
-// is under way, before its pairing is answered, goes on screen and is
-// returned, and that Select withdraws it (Select). Its index, and those
-// it moved past, stay taken in the session it was made in, whose next
-// index Select keeps. When another session is selected before the card
-// signs (also while Request moves past taken indexes), or the session is
-// left, Request fails with ErrNotPaired and asks nothing more; when it found a paid request there
-// that it reports (above), the error is that *PaidError too.
+// selected before: Request does not put it on screen, leaves the request
+// indexes of the new session alone, withdraws it at once as above (or
+// with the next Request, while the platform does not answer), except that
+// one paid goes on screen only while the screen is empty or shows it, and
+// fails with ErrNotPaired (and ErrFinal for one paid, too); one answered
+// with the view of another request is ErrMismatch and kept, as above. One
+// answered while a Select is under way, before its pairing is answered,
+// goes on screen and is returned, and that Select withdraws it (Select).
+// Its index, and those it moved past, stay taken in the session it was
+// made in, whose next index Select keeps. When another session is
+// selected before the card signs (also while Request moves past taken
+// indexes), or the session is left, Request fails with ErrNotPaired and
+// asks nothing more; when it found a paid request there that it reports
+// (above), the error is that *PaidError too.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	if err := s.requestMu.lock(ctx); err != nil {
 		return nil, err
@@ -1004,15 +1002,16 @@ func (s *Seller) settleUnsent(ctx context.Context) (last *PaymentView, kept bool
 // payable is cancelled, and one that was paid is ErrFinal and goes on
 // screen, unless it left the screen and another request is there. A view
 // of it that is not of the request kept under its ID, on screen or in
-// Held (another request that the card signed under that ID) is ErrMismatch: nothing is
-// cancelled or shown, and u stays kept (withdrawRecorded). Once the
-// platform answers with its view (checkRecordedMsg), in whatever state,
-// its index is taken, and the next request of its session goes on after
-// it (u.next, moveOnLocked), so that the card signs no other request
-// under its ID. done reports that u is settled, and v is then its final
-// view (cancelled, paid, or as it ended otherwise), nil when the platform
-// refused it, which was then never recorded. Unless report, one found paid
-// is not shown: it is not done, and is reported when sent again.
+// Held (another request that the card signed under that ID) is
+// ErrMismatch: nothing is cancelled or shown, and u stays kept
+// (withdrawRecorded). Once the platform answers with its view
+// (checkRecordedMsg), in whatever state, its index is taken, and the next
+// request of its session goes on after it (u.next, moveOnLocked), so that
+// the card signs no other request under its ID. done reports that u is
+// settled, and v is then its final view (cancelled, paid, or as it ended
+// otherwise), nil when the platform refused it, which was then never
+// recorded. Unless report, one found paid is not shown: it is not done,
+// and is reported when sent again.
 func (s *Seller) withdraw(ctx context.Context, u unsentRequest, report bool) (v *PaymentView, done bool, err error) {
 	msg := u.msg
 	v, err = s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
@@ -1099,9 +1098,9 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 // not of the request kept under v's ID, on screen or in Held (checkKept,
 // compared before the cancellation is sent, and by showPaid), or shows it
 // captured for what no capture of it can have captured (showPaid): that
-// is ErrMismatch, and nothing is cancelled or shown. Unless report, one paid is not shown
-// either: the view is nil and the error too, so that it is reported when
-// sent again (settleUnsent).
+// is ErrMismatch, and nothing is cancelled or shown. Unless report, one
+// paid is not shown either: the view is nil and the error too, so that it
+// is reported when sent again (settleUnsent).
 func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, report bool) (*PaymentView, error) {
 	if err := s.checkKept(v); err != nil {
 		return nil, err
@@ -1326,12 +1325,11 @@ func unanswered(err error) bool {
 // the record, which then took no effect; for a resolution, that it
 // cannot name the EID (phone.askOnce). That is an error of a refusal code
 // (not unanswered) that the platform gave, in process or over HTTP in its
-// error body. Neither
-// rate_limited, which says that the call was not run then, not what an
-// earlier attempt of it over HTTP did, nor a reply without the
-// platform's error body (statusOnlyError), which a gateway or proxy may
-// have sent in its stead after an earlier attempt reached the platform,
-// is that verdict: what the call sent may have taken effect.
+// error body. Neither rate_limited, which says that the call was not run
+// then, not what an earlier attempt of it over HTTP did, nor a reply
+// without the platform's error body (statusOnlyError), which a gateway or
+// proxy may have sent in its stead after an earlier attempt reached the
+// platform, is that verdict: what the call sent may have taken effect.
 func refused(err error) bool {
 	return err != nil && !unanswered(err) && !errors.Is(err, ErrRateLimited) && !holdsError[*statusOnlyError](err)
 }
@@ -1671,18 +1669,17 @@ const MaxHeld = 64
 // another request (ErrMismatch) or one of its request in a state that no
 // request's view has, or that shows it still payable, pending or held, as
 // the platform never answers a capture (ErrInternal), may have been made
-// all the same, and one
-// answered captured without a receipt of it that verifies was made. So
-// the seller keeps its request, whatever its hold expiry, also once it
-// sees it captured, which Held then shows, until a capture of it returns
-// its verified receipt (CaptureHeld of the same amount, which the
-// platform answers with the capture made; Wait or Capture while it is on
-// screen), or returned it while that capture was under way (from the
-// moment the call found its request, also while it checks the platform's
-// certificate: Capture), or it is seen ended without a capture; until
-// then it counts toward MaxHeld. One whose capture was not made stays
-// held, and Held shows it so: a CancelHeld, a CaptureHeld of any amount
-// or its hold's expiry frees it.
+// all the same, and one answered captured without a receipt of it that
+// verifies was made. So the seller keeps its request, whatever its hold
+// expiry, also once it sees it captured, which Held then shows, until a
+// capture of it returns its verified receipt (CaptureHeld of the same
+// amount, which the platform answers with the capture made; Wait or
+// Capture while it is on screen), or returned it while that capture was
+// under way (from the moment the call found its request, also while it
+// checks the platform's certificate: Capture), or it is seen ended
+// without a capture; until then it counts toward MaxHeld. One whose
+// capture was not made stays held, and Held shows it so: a CancelHeld, a
+// CaptureHeld of any amount or its hold's expiry frees it.
 //
 // A Held whose ctx ended before it reads nothing, whether or not the API
 // heeds ctx (a Platform in process), and leaves out none: it returns the
@@ -1832,10 +1829,10 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // staying on screen and the request seen paid as Status leaves them, so
 // that only the receipt is withheld; so is a view captured for another
 // amount than Status takes, which leaves the request as last seen),
-// held (for a manual capture: see Capture),
-// declined, cancelled or expired with a nil receipt; a read that shows it
-// in another state fails Wait with ErrInternal, the request staying on
-// screen (Status). The view is the caller's own, as the Seller type says.
+// held (for a manual capture: see Capture), declined, cancelled or
+// expired with a nil receipt; a read that shows it in another state fails
+// Wait with ErrInternal, the request staying on screen (Status). The view
+// is the caller's own, as the Seller type says.
 //
 // A Wait whose ctx ended before it fails with ctx's error and reads
 // nothing, whether or not the API heeds ctx (a Platform in process), as
@@ -1915,12 +1912,11 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // once it withdrew the requests kept after it too (one of them paid too
 // stays kept, not shown, and the next Cancel reports it); one whose view
 // shows captured what no capture of it can have captured is ErrMismatch,
-// as Request says, and stays kept. When the
-// platform refuses them all, they were never recorded, and Cancel fails
-// with ErrNoPayment. While it gets no
-// answer or no verdict (also the view of another request: ErrMismatch,
-// or one in a state that no request's view has: ErrInternal), Cancel
-// fails with that error and the request stays kept, to be sent
+// as Request says, and stays kept. When the platform refuses them all,
+// they were never recorded, and Cancel fails with ErrNoPayment. While it
+// gets no answer or no verdict (also the view of another request:
+// ErrMismatch, or one in a state that no request's view has: ErrInternal),
+// Cancel fails with that error and the request stays kept, to be sent
 // again by the next Cancel, Request or Select. Cancel waits for a
 // Request's or Select's withdrawal of the kept requests only as long as
 // ctx lasts, and then fails with ctx's error alone; one whose ctx ended
@@ -1934,15 +1930,15 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // there is none). One paid is ErrFinal, and stays on screen (Status,
 // Wait), also when the platform answers the cancellation with the
 // request captured rather than with ErrFinal; so is one declined, also
-// when answered with the request declined. One past its expiry, or held past its hold expiry (whose hold
-// the platform then voids), is ErrExpired, and stays on screen, shown
-// expired (Status), no longer kept as held, also when the platform
-// answers the cancellation with the request expired rather than with
-// ErrExpired. When the read of the request after such an answer shows it
-// still payable (pending or held), which is no view of a request that
-// ended, Cancel fails with ErrInternal too, joined to that ErrFinal or
-// ErrExpired, the request as last seen: on screen, and among the held
-// ones (Held). A request on screen that a
+// when answered with the request declined. One past its expiry, or held
+// past its hold expiry (whose hold the platform then voids), is
+// ErrExpired, and stays on screen, shown expired (Status), no longer kept
+// as held, also when the platform answers the cancellation with the
+// request expired rather than with ErrExpired. When the read of the
+// request after such an answer shows it still payable (pending or held),
+// which is no view of a request that ended, Cancel fails with ErrInternal
+// too, joined to that ErrFinal or ErrExpired, the request as last seen:
+// on screen, and among the held ones (Held). A request on screen that a
 // later one followed, which got no answer and which a Cancel withdrew as
 // above (one held, which Request leaves on screen), is an earlier one:
 // Cancel leaves it as it is, still capturable (Held, CaptureHeld;
@@ -1952,8 +1948,8 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // it still payable (pending or held: no cancellation, which the platform
 // never answers so), fails with ErrInternal, the request as last seen: on
 // screen, and among the held ones (Held), until a read shows how it
-// ended, to be withdrawn again; so does the cancellation of a request that Request or Select withdraws,
-// which then asks or selects nothing.
+// ended, to be withdrawn again; so does the cancellation of a request
+// that Request or Select withdraws, which then asks or selects nothing.
 //
 // While the platform settles an approval of the request, or a capture of
 // it (it answers the cancellation ErrConflict), Cancel sends the
@@ -2267,9 +2263,9 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 // Status takes it, with ErrInternal or ErrMismatch, no refund signed or
 // sent, the request as last seen), and so is the read again of one not
 // captured; the reads of another request leave the screen and Held as
-// they were. One whose ctx ended
-// before it fails with ctx's error before it reads the request, whether
-// or not the API heeds ctx (a Platform in process), as Refund says.
+// they were. One whose ctx ended before it fails with ctx's error before
+// it reads the request, whether or not the API heeds ctx (a Platform in
+// process), as Refund says.
 func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	if err := checkRefundAmount(amount); err != nil {
 		return nil, err

@@ -336,8 +336,9 @@ func TestSellerRefusesRefundReceiptOfOtherFields(t *testing.T) {
 // TestSellerRefusesCaptureReceiptOfOtherAmount: a capture of a held
 // request that the platform answers with a receipt that verifies for
 // another amount than the view shows captured (a capture of all), or,
-// with the view, for another amount than asked (a capture of 400), fails with ErrMismatch, and the request
-// stays kept (Held) for its receipt.
+// with the view, for another amount than asked (a capture of 400),
+// fails with ErrMismatch, and the request stays kept (Held) for its
+// receipt.
 func TestSellerRefusesCaptureReceiptOfOtherAmount(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {

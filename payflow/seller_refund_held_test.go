@@ -17,8 +17,7 @@ import (
 // is ErrConflict before anything is signed or sent, and once the request
 // is captured the refund is made once. A refund of a request whose hold
 // was cancelled (by its ID: none is on screen then) is ErrFinal, nothing
-// signed. So it is in process and over
-// HTTP.
+// signed. So it is in process and over HTTP.
 func TestSellerSignsNoRefundOfRequestNotCaptured(t *testing.T) {
 	ctx := context.Background()
 	for _, overHTTP := range []bool{false, true} {

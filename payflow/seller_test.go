@@ -60,7 +60,8 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	for _, loss := range []error{payflow.ErrUnavailable, payflow.ErrInFlight, context.DeadlineExceeded} {
 		t.Run("the request sent before is withdrawn/"+loss.Error(), func(t *testing.T) {
 			w, api := newLostRequestWorld(t, loss)
-			// While the platform still does not answer, no other request is made.
+			// While the platform still does not answer, no other
+			// request is made.
 			api.create.send.failAllWith(payflow.ErrUnavailable)
 			_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
@@ -1223,8 +1224,8 @@ func (a *heldUpAPI) Catalog(ctx context.Context, token string, merchantID string
 // requireWaitOnlyWhileCtxLasts arms api and runs call twice: first with a
 // context that lasts, which api holds up, and then, while it is held up,
 // with a context that ended, which must fail with its cause alone
-// (errCallerGone), api seeing no second call. It then lets the first call go on and returns
-// its error.
+// (errCallerGone), api seeing no second call. It then lets the first call
+// go on and returns its error.
 func requireWaitOnlyWhileCtxLasts(t *testing.T, api *heldUpAPI, call func(context.Context) error) error {
 	t.Helper()
 	api.armed.Store(true)
@@ -2199,9 +2200,8 @@ func TestSellerRefusesRequestFiledOtherwise(t *testing.T) {
 // catalog's currency and its items' SKUs, names and prices, and a
 // catalog that repeats a SKU, which the platform refuses to set (Request
 // and Catalog; the catalog is not kept, and the next Request fetches it
-// again), the
-// shopper's card ID and the merchant ID of a session (Select, which
-// selects nothing), the currency of the payment that RefundPayment
+// again), the shopper's card ID and the merchant ID of a session (Select,
+// which selects nothing), the currency of the payment that RefundPayment
 // refunds, and that of a paid request sent again, which would go on
 // screen for Refund (the next Request sends it again and puts it on
 // screen as the platform recorded it).
@@ -3203,12 +3203,13 @@ func TestSellerSelectKeepsRequestWhoseViewLacksItsSignedBytes(t *testing.T) {
 // TestSellerSelectKeepsNextRequestOnScreen: a Request of the shopper
 // selected (of another goroutine of the app) whose answer arrives while
 // the seller's Select withdraws the request of the session left, one
-// answered during the pairing (TestSellerSelectWithdrawsRequestAnsweredMeanwhile)
-// that the first shopper paid, stays on screen: the paid request does not
-// take the screen from it, and Select fails with ErrFinal naming the paid
-// request, which the seller refunds by its ID. The next Request withdraws
-// the request on screen first, as the shopper would be shown it first, and
-// the shopper pays the next one.
+// answered during the pairing
+// (TestSellerSelectWithdrawsRequestAnsweredMeanwhile) that the first
+// shopper paid, stays on screen: the paid request does not take the screen
+// from it, and Select fails with ErrFinal naming the paid request, which
+// the seller refunds by its ID. The next Request withdraws the request on
+// screen first, as the shopper would be shown it first, and the shopper
+// pays the next one.
 func TestSellerSelectKeepsNextRequestOnScreen(t *testing.T) {
 	ctx := context.Background()
 	a, b, api := hookedSellerWorlds(t)

@@ -54,8 +54,9 @@ type Shopper struct {
 	phone
 	card ShopperCard
 
-	// consentMu is held while an approval (ApproveShown, Approve) runs: they run one at a time, and one waits for another only as long
-	// as its context lasts.
+	// consentMu is held while an approval (ApproveShown, Approve) runs:
+	// they run one at a time, and one waits for another only as long as
+	// its context lasts.
 	consentMu ctxLock
 	// kept are the consents sent without a receipt that verifies, in the
 	// order they were signed; guarded by phone.mu.
@@ -89,27 +90,26 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // merchant otherwise than the confirmation did, is ErrMismatch). The view
 // it returns goes on screen (Payment) in place of the one there, and is
 // the caller's own: the phone keeps the view it checked, which writing
-// into the one returned leaves as it was (Payment says so too). An app that waits for
-// the next request while the user reads one approves or declines the one it
-// showed with ApproveShown or DeclineShown. Requests of the session that
-// are no longer pending (held, captured, or ended otherwise) are skipped,
-// and the request on screen, shown pending,
-// that it reads ended without a capture (declined, cancelled, expired)
-// is shown so (Payment) as it moves past it, checked as ApproveShown
-// checks such a view (a view that it refuses changes nothing), so that
-// the phone leaves (Leave); one read in a state that no request's view
-// has (a platform's inner state, a newer platform's state) fails
-// WaitPayment with ErrInternal, nothing put on screen, and the next
-// WaitPayment reads it again. A not_found on reading the session's next
-// request, also one without the platform's error body (a gateway's or
-// proxy's 404), is taken for no request yet: WaitPayment reads it again
-// after PollInterval, and nothing is kept of it. It fails with ErrNotPaired
-// before pairing and once another session was selected (Select), or the
-// session left (Leave), meanwhile,
-// ErrExpired once the session expired without a request, and the context's
-// error when it ends: once ctx has ended, WaitPayment sends no more reads,
-// whether or not the API heeds ctx (a Platform in process), so a call
-// whose ctx ended before it puts nothing on screen.
+// into the one returned leaves as it was (Payment says so too). An app that
+// waits for the next request while the user reads one approves or declines
+// the one it showed with ApproveShown or DeclineShown. Requests of the
+// session that are no longer pending (held, captured, or ended otherwise)
+// are skipped, and the request on screen, shown pending, that it reads
+// ended without a capture (declined, cancelled, expired) is shown so
+// (Payment) as it moves past it, checked as ApproveShown checks such a view
+// (a view that it refuses changes nothing), so that the phone leaves
+// (Leave); one read in a state that no request's view has (a platform's
+// inner state, a newer platform's state) fails WaitPayment with
+// ErrInternal, nothing put on screen, and the next WaitPayment reads it
+// again. A not_found on reading the session's next request, also one
+// without the platform's error body (a gateway's or proxy's 404), is taken
+// for no request yet: WaitPayment reads it again after PollInterval, and
+// nothing is kept of it. It fails with ErrNotPaired before pairing and once
+// another session was selected (Select), or the session left (Leave),
+// meanwhile, ErrExpired once the session expired without a request, and the
+// context's error when it ends: once ctx has ended, WaitPayment sends no
+// more reads, whether or not the API heeds ctx (a Platform in process), so
+// a call whose ctx ended before it puts nothing on screen.
 //
 // A request paid with a consent that the phone keeps (ApproveShown), of this
 // session or of one selected before, whose receipt the phone has not
@@ -117,61 +117,58 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // approval (ApproveShown of that view, or Approve) sends that consent
 // again and returns its receipt; when the session was left (Leave) as it
 // read that request, it fails with ErrNotPaired instead, nothing on
-// screen, and the consent stays kept for the next session paired. Such a view is
-// a receipt to collect, not a request to approve, and a caller tells the
-// two apart by State alone: a request to approve is always StatePending,
+// screen, and the consent stays kept for the next session paired. Such a
+// view is a receipt to collect, not a request to approve, and a caller tells
+// the two apart by State alone: a request to approve is always StatePending,
 // a receipt to collect always StateCaptured (Captured says how much was
 // paid). The approval collects it without the card: the PIN is not used and
-// may be empty, and no money moves. When the platform refuses that
-// consent then, the card signs no other, and the approval fails as the
-// read of the request after the refusal shows it (as ApproveShown says):
-// pending with a consent nonce, with the platform's refusal (when that
-// refusal is ErrConflict, which spends neither the consent's nonce nor
-// the card's counter, the consent still kept and the view on screen, a
-// receipt to collect still); ended
-// without a capture, with ErrFinal naming that state; pending without a
-// consent nonce (a settlement under way), with ErrConflict, the consent
-// still kept and the view on screen, a receipt to collect still (so too
-// in a state that no request's view has, with ErrInternal, and when that
-// read fails, with its error). The approval of
+// may be empty, and no money moves. When the platform refuses that consent
+// then, the card signs no other, and the approval fails as the read of the
+// request after the refusal shows it (as ApproveShown says): pending with a
+// consent nonce, with the platform's refusal (when that refusal is
+// ErrConflict, which spends neither the consent's nonce nor the card's
+// counter, the consent still kept and the view on screen, a receipt to
+// collect still); ended without a capture, with ErrFinal naming that state;
+// pending without a consent nonce (a settlement under way), with
+// ErrConflict, the consent still kept and the view on screen, a receipt to
+// collect still (so too in a state that no request's view has, with
+// ErrInternal, and when that read fails, with its error). The approval of
 // such a view whose consent a WaitPayment dropped since (paid by another
-// consent) fails with ErrFinal. Either way, with no consent of it kept,
-// that view is no receipt to collect: it goes off screen (Payment fails
-// with ErrNoPayment, and the next WaitPayment shows the session's next
-// request), unless the read after the refusal showed the request ended
-// without a capture, whose view then stays on screen in its place.
-// A kept consent
-// whose request is held stays kept until the merchant captures it, while
-// the phone goes on to other requests; one whose request ended without a
-// capture (no money moved) is dropped, once a view shows it so as its
-// seller's card signed it (its session, lines and legs too). A kept
-// consent whose request the platform answers with the view of another
-// request, or ended with other lines, legs or session than its seller's
-// card signed, fails WaitPayment with ErrMismatch once; the WaitPayment calls after it pass that consent over,
-// still kept (it may have been charged), until the platform answers with
-// its request's view again, and go on to the session's requests. So is a
-// captured view of that request that shows captured another amount than
+// consent) fails with ErrFinal. Either way, with no consent of it kept, that
+// view is no receipt to collect: it goes off screen (Payment fails with
+// ErrNoPayment, and the next WaitPayment shows the session's next request),
+// unless the read after the refusal showed the request ended without a
+// capture, whose view then stays on screen in its place. A kept consent
+// whose request is held stays kept until the merchant captures it, while the
+// phone goes on to other requests; one whose request ended without a capture
+// (no money moved) is dropped, once a view shows it so as its seller's card
+// signed it (its session, lines and legs too). A kept consent whose request
+// the platform answers with the view of another request, or ended with other
+// lines, legs or session than its seller's card signed, fails WaitPayment
+// with ErrMismatch once; the WaitPayment calls after it pass that consent
+// over, still kept (it may have been charged), until the platform answers
+// with its request's view again, and go on to the session's requests. So is
+// a captured view of that request that shows captured another amount than
 // the request's (more than it, for a merchant that captures manually), or
-// other lines, legs or session than its seller's card signed, or
-// whose receipt the approval would refuse, checked as it checks it: one
-// of another request or consent, or for another amount than the view
-// shows captured (ErrMismatch), or that does not verify (ErrSignature, or
-// ErrCard when the phone no longer trusts the platform's certificate of
-// Info, for a receipt that carries no chain).
-// That consent is passed over, still kept (it counts toward
-// MaxKeptConsents), until the platform shows its request with a receipt
-// that the phone takes; WaitPayment then shows that request first again,
-// and its approval returns the receipt. So is a kept consent whose
+// other lines, legs or session than its seller's card signed, or whose
+// receipt the approval would refuse, checked as it checks it: one of another
+// request or consent, or for another amount than the view shows captured
+// (ErrMismatch), or that does not verify (ErrSignature, or ErrCard when the
+// phone no longer trusts the platform's certificate of Info, for a receipt
+// that carries no chain). That consent is passed over, still kept (it counts
+// toward MaxKeptConsents), until the platform shows its request with a
+// receipt that the phone takes; WaitPayment then shows that request first
+// again, and its approval returns the receipt. So is a kept consent whose
 // request the platform answers with another verdict than its view
-// (ErrNotFound, ErrForbidden: it may have been charged all the same),
-// which fails WaitPayment with that error once, until the platform shows
-// its request again. A receipt of another consent of the card, verified
-// and of the request, for a kept consent that the platform refused when
-// the phone sent it (another consent settled the request first), also
-// when a later send of it got no answer, says that the kept one was not
-// made: WaitPayment drops it without an error and goes on. A kept consent whose request's read gets no answer
-// (ErrUnavailable, ErrInternal, rate_limited, a reply without the
-// platform's error body), or whose captured view's receipt cannot be
+// (ErrNotFound, ErrForbidden: it may have been charged all the same), which
+// fails WaitPayment with that error once, until the platform shows its
+// request again. A receipt of another consent of the card, verified and of
+// the request, for a kept consent that the platform refused when the phone
+// sent it (another consent settled the request first), also when a later
+// send of it got no answer, says that the kept one was not made: WaitPayment
+// drops it without an error and goes on. A kept consent whose request's read
+// gets no answer (ErrUnavailable, ErrInternal, rate_limited, a reply without
+// the platform's error body), or whose captured view's receipt cannot be
 // checked for want of the platform's certificate chain, is passed over by
 // that call alone, still kept, without an error: WaitPayment goes on to
 // the next kept consent and the session's requests, and the next call
@@ -273,24 +270,23 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // so that a request whose receipt was collected is never shown as one to
 // collect. Nor is one once no session is selected (Leave since
 // WaitPayment began): that is errReselected, the consent still kept. A
-// kept consent whose request the platform
-// answers with the view of another request fails it with ErrMismatch the
-// first time in a row only: then it is passed over, still kept, until
-// the platform answers with its request's view again. So is one whose
-// read the platform answers with another verdict (refused: ErrNotFound,
-// ErrForbidden), with that error, one that shows the request ended
-// without a capture otherwise than its seller's card signed it
-// (checkShowsSigned: ErrMismatch), and a captured view that receiptOf
-// refuses, with its error (ErrMismatch; ErrSignature or ErrCard for a
-// receipt that does not verify), until the platform shows that request
-// with a receipt that the phone takes; but a receipt of another consent
-// for a consent that the platform refused (paidByAnother) drops it: it
-// was not made. A read that gets no answer, or a
-// receipt that cannot be checked for want of the platform's certificate
-// chain, passes the consent over this time, still kept, without an
-// error and without changing whether it was reported; once ctx ended, it
-// fails with that read's error. Once ctx ended it reads no more: it fails
-// with ctx's error, whether or not the API heeds ctx.
+// kept consent whose request the platform answers with the view of
+// another request fails it with ErrMismatch the first time in a row only:
+// then it is passed over, still kept, until the platform answers with its
+// request's view again. So is one whose read the platform answers with
+// another verdict (refused: ErrNotFound, ErrForbidden), with that error,
+// one that shows the request ended without a capture otherwise than its
+// seller's card signed it (checkShowsSigned: ErrMismatch), and a captured
+// view that receiptOf refuses, with its error (ErrMismatch; ErrSignature
+// or ErrCard for a receipt that does not verify), until the platform
+// shows that request with a receipt that the phone takes; but a receipt
+// of another consent for a consent that the platform refused
+// (paidByAnother) drops it: it was not made. A read that gets no answer,
+// or a receipt that cannot be checked for want of the platform's
+// certificate chain, passes the consent over this time, still kept,
+// without an error and without changing whether it was reported; once ctx
+// ended, it fails with that read's error. Once ctx ended it reads no
+// more: it fails with ctx's error, whether or not the API heeds ctx.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
@@ -564,72 +560,69 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // ErrMismatch, the screen as it was. A fresh view that shows the request
 // in a state that no request's view has (a platform's inner state, a
 // newer platform's state) fails with ErrInternal before the card is
-// used, the screen as it was. Once a fresh
-// view shows the same request still pending, the card verifies the PIN
-// (a wrong one fails with the card's error, matching simcard.ErrWrongPIN
-// or simcard.ErrPINBlocked), then signs a consent bound to the request
-// hash, amount, currency and payee over a fresh nonce, and the platform
-// settles. A verified PIN that no signature follows, as the card fails or
-// its layer panics (the panic goes on to the caller), is cleared first:
-// the phone selects the applet again (ShopperCard.Select). ApproveShown
-// returns the receipt, the caller's own (it shares no memory with what
-// the phone keeps), verified offline and checked against the consent and
-// the view of the captured payment: a receipt for another amount than
-// the view shows captured or with other lines or legs than the seller's
-// card signed (its lines' names, which the card does not sign, are not
-// compared), or with another count of ledger transfer IDs than the
-// platform posts for that request (one for the money when its amount is
-// not zero, one for each asset leg), or a view that shows captured another amount
-// than the request's (at most that, for a merchant that captures
-// manually) or other lines, legs or session than the seller's card
-// signed, fails with ErrMismatch, and the consent is kept as below. For a merchant that captures manually it
-// waits, polling, until the seller captures; a payment that ends
-// otherwise fails with ErrFinal. Once the hold's expiry
-// (PaymentView.HoldExpiresAt) has passed by the phone's clock
-// (PhoneOptions.Now), it reads the request once more, which has the
-// platform expire it, and fails with ErrFinal, or with ErrExpired when
-// the platform still shows it held; a read that shows it captured (the
-// seller captured it before the hold expired) has it return that
-// capture's receipt, as above. A view without a hold expiry is
+// used, the screen as it was. Once a fresh view shows the same request
+// still pending, the card verifies the PIN (a wrong one fails with the
+// card's error, matching simcard.ErrWrongPIN or simcard.ErrPINBlocked),
+// then signs a consent bound to the request hash, amount, currency and
+// payee over a fresh nonce, and the platform settles. A verified PIN that
+// no signature follows, as the card fails or its layer panics (the panic
+// goes on to the caller), is cleared first: the phone selects the applet
+// again (ShopperCard.Select). ApproveShown returns the receipt, the
+// caller's own (it shares no memory with what the phone keeps), verified
+// offline and checked against the consent and the view of the captured
+// payment: a receipt for another amount than the view shows captured or
+// with other lines or legs than the seller's card signed (its lines'
+// names, which the card does not sign, are not compared), or with another
+// count of ledger transfer IDs than the platform posts for that request
+// (one for the money when its amount is not zero, one for each asset leg),
+// or a view that shows captured another amount than the request's (at most
+// that, for a merchant that captures manually) or other lines, legs or
+// session than the seller's card signed, fails with ErrMismatch, and the
+// consent is kept as below. For a merchant that captures manually it
+// waits, polling, until the seller captures; a payment that ends otherwise
+// fails with ErrFinal. Once the hold's expiry (PaymentView.HoldExpiresAt)
+// has passed by the phone's clock (PhoneOptions.Now), it reads the request
+// once more, which has the platform expire it, and fails with ErrFinal, or
+// with ErrExpired when the platform still shows it held; a read that shows
+// it captured (the seller captured it before the hold expired) has it
+// return that capture's receipt, as above. A view without a hold expiry is
 // waited on until ctx ends. An answer to the consent, or to a poll, that
 // is the view of another request (or of this one without its signed
-// request, byte for byte) fails with ErrMismatch at once; an answer to
-// the consent that shows the request cancelled or expired (the
-// platform's answer to a copy of a consent that it held, its hold voided
-// since) fails with ErrFinal, as a hold that so ends while it waits, the
-// consent dropped; one that shows the request neither held, captured,
-// cancelled nor expired,
-// or a poll that shows the held request pending, declined or in a state
-// that no request's view has, fails with ErrInternal (no accepted consent
-// or hold leaves it so), and the consent is kept as below. A consent that
-// the platform refuses may have been settled all the same by an earlier
-// send of it (over HTTP, an attempt that settled it and got a reply that
-// the handler did not store, a 5xx, which the client sends again): a
-// platform of an earlier version refuses a consent that it settled when it
-// comes again (this version answers it with the request's view). So
-// after a refusal ApproveShown reads the request: shown held or captured,
-// the consent is kept and ApproveShown waits for the capture and returns
-// its receipt, checked as above; a receipt of another consent (that
-// consent of the card settled the request first and spent its nonce: the
-// payer is charged once) then fails with ErrFinal, the consent, not
+// request, byte for byte) fails with ErrMismatch at once; an answer to the
+// consent that shows the request cancelled or expired (the platform's
+// answer to a copy of a consent that it held, its hold voided since) fails
+// with ErrFinal, as a hold that so ends while it waits, the consent
+// dropped; one that shows the request neither held, captured, cancelled
+// nor expired, or a poll that shows the held request pending, declined or
+// in a state that no request's view has, fails with ErrInternal (no
+// accepted consent or hold leaves it so), and the consent is kept as
+// below. A consent that the platform refuses may have been settled all the
+// same by an earlier send of it (over HTTP, an attempt that settled it and
+// got a reply that the handler did not store, a 5xx, which the client
+// sends again): a platform of an earlier version refuses a consent that it
+// settled when it comes again (this version answers it with the request's
+// view). So after a refusal ApproveShown reads the request: shown held or
+// captured, the consent is kept and ApproveShown waits for the capture and
+// returns its receipt, checked as above; a receipt of another consent
+// (that consent of the card settled the request first and spent its nonce:
+// the payer is charged once) then fails with ErrFinal, the consent, not
 // made, is not kept, and the request goes off screen (Payment fails with
-// ErrNoPayment), as it does once an approval returns its receipt: paid,
-// it is no request to approve, and with no consent kept, no receipt to
+// ErrNoPayment), as it does once an approval returns its receipt: paid, it
+// is no request to approve, and with no consent kept, no receipt to
 // collect; shown pending with a consent nonce after a refusal with
-// ErrConflict, which, given before the platform accepts a consent
-// (another consent's settlement under way, an account of the legs
-// taken), spends neither its nonce nor the card's counter, the consent
-// may still be accepted, sent again or as a copy (an HTTP retry still on
-// its way), and ApproveShown fails with that refusal, the consent kept
-// as below (sent again after a conflict that followed its acceptance, a
-// hold chain refused, it is refused as spent, and so not made); shown
-// pending with a consent nonce after
-// another refusal, or ended without a
-// capture, the consent was not made, and ApproveShown fails with the
-// platform's refusal, nothing kept; shown pending without a consent
-// nonce it fails with ErrConflict, in a state that no request's view
-// has with ErrInternal, and when that read fails with its error, the
-// consent kept as below.
+// ErrConflict, which, given before the platform accepts a consent (another
+// consent's settlement under way, an account of the legs taken), spends
+// neither its nonce nor the card's counter, the consent may still be
+// accepted, sent again or as a copy (an HTTP retry still on its way), and
+// ApproveShown fails with that refusal, the consent kept as below (sent
+// again after a conflict that followed its acceptance, a hold chain
+// refused, it is refused as spent, and so not made); shown pending with a
+// consent nonce after another refusal, or ended without a capture, the
+// consent was not made, and ApproveShown fails with the platform's
+// refusal, nothing kept; shown pending without a consent nonce it fails
+// with ErrConflict, in a state that no request's view has with
+// ErrInternal, and when that read fails with its error, the consent kept
+// as below.
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
@@ -660,10 +653,9 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // WaitPayment says; the request shown pending without a consent nonce,
 // or pending with one after a refusal with ErrConflict, it fails with
 // ErrConflict, the consent kept and the view on screen),
-// up to
-// MaxKeptConsents: with that many, the card signs no new consent and the
-// approval fails with ErrLimit. Calls of ApproveShown and Approve run one
-// at a time: one that comes while another runs (waiting for a manual
+// up to MaxKeptConsents: with that many, the card signs no new consent and
+// the approval fails with ErrLimit. Calls of ApproveShown and Approve run
+// one at a time: one that comes while another runs (waiting for a manual
 // capture, say) waits for it only as long as ctx lasts, and then fails
 // with ctx's error, the card unused. A call whose ctx ended before its
 // turn fails with ctx's error, sending no consent, neither a kept one
@@ -896,21 +888,21 @@ type sentConsent struct {
 // send of it: a platform of an earlier version refuses a consent that it
 // settled when it is sent again, as a kept one is, or as the HTTP client's
 // retry is when the attempt that settled it got a reply that the handler
-// did not store (a 5xx). So after a refusal it reads the request: held or captured, it
-// returns that view, and u.refused says that it was refused (settled
-// tells then a receipt of another consent: u was not made); pending with
-// a consent nonce after a refusal with ErrConflict, which, given before
-// the platform accepts a consent, spends neither its nonce nor its
-// counter (PROTOCOL.md §6.4), u may still be accepted, sent again or as
-// a copy, and that refusal is its error, not a refusal;
-// pending with a consent nonce after another refusal, or ended without
-// a capture (endedUncaptured), u was not made, and it returns that view
-// and refusal, the platform's refusal; but an ended view that
-// shows the request otherwise than its seller's card signed it
-// (showEnded) is ErrMismatch, as u may have been settled. A refused u whose request shows pending without a
-// consent nonce is errSettling; one whose request shows a state that no
-// request's view has is ErrInternal: u may have been settled all the
-// same.
+// did not store (a 5xx). So after a refusal it reads the request: held or
+// captured, it returns that view, and u.refused says that it was refused
+// (settled tells then a receipt of another consent: u was not made);
+// pending with a consent nonce after a refusal with ErrConflict, which,
+// given before the platform accepts a consent, spends neither its nonce
+// nor its counter (PROTOCOL.md §6.4), u may still be accepted, sent again
+// or as a copy, and that refusal is its error, not a refusal; pending with
+// a consent nonce after another refusal, or ended without a capture
+// (endedUncaptured), u was not made, and it returns that view and refusal,
+// the platform's refusal; but an ended view that shows the request
+// otherwise than its seller's card signed it (showEnded) is ErrMismatch,
+// as u may have been settled. A refused u whose request shows pending
+// without a consent nonce is errSettling; one whose request shows a state
+// that no request's view has is ErrInternal: u may have been settled all
+// the same.
 func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *PaymentView, refusal, err error) {
 	out, err = s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
 	if !refused(err) {
@@ -970,16 +962,16 @@ func errUnknownState(v *PaymentView) error {
 // declined, or a state that no request's view has): no accepted consent
 // or hold leaves it so. u is dropped only when its request ended
 // cancelled or expired, in a view that shows it as its seller's card
-// signed it (showEnded: ErrMismatch otherwise, u kept), or when the platform refused u (u.refused) and
-// the captured view's receipt, verified, is of another consent
-// (errOtherConsent): another consent of the card paid the request, and u
-// was not made; that is ErrFinal, and the request goes off screen as it
-// does once u's own receipt is returned (finish). A captured view that shows another
-// amount captured than a capture of the request gives, or the request
-// otherwise than its seller's card signed it (checkCaptured), or
-// whose receipt is of another consent than u that the platform did not
-// refuse, or for another amount than that view shows captured, is
-// ErrMismatch, u kept.
+// signed it (showEnded: ErrMismatch otherwise, u kept), or when the
+// platform refused u (u.refused) and the captured view's receipt,
+// verified, is of another consent (errOtherConsent): another consent of
+// the card paid the request, and u was not made; that is ErrFinal, and
+// the request goes off screen as it does once u's own receipt is returned
+// (finish). A captured view that shows another amount captured than a
+// capture of the request gives, or the request otherwise than its
+// seller's card signed it (checkCaptured), or whose receipt is of another
+// consent than u that the platform did not refuse, or for another amount
+// than that view shows captured, is ErrMismatch, u kept.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
 	v := u.view
 	if err := sameRequest(v, out); err != nil {
@@ -1145,20 +1137,20 @@ func checkCaptured(shown, v *PaymentView) (*record.PaymentRequest, error) {
 // and to show it as its seller's card signed it, its session, lines and
 // legs too (ErrMismatch, the request staying on screen), and to show it
 // declined, and takes the request off screen: that request alone, by its
-// ID and RequestHash, as ApproveShown does. A view that shows the request ended otherwise (captured,
-// cancelled or expired), checked so too (ErrMismatch otherwise, without
-// the view), fails with ErrFinal, and DeclineShown returns it
-// with the error; one that shows it pending, held or in a state that no
-// request's view has (no decline leaves a request so) fails with
-// ErrInternal. Either way, and when the decline fails otherwise, the
-// request stays on screen: the WaitPayment after it moves past a request
-// that ended. The screen (Payment) then shows the request as the phone
-// last read it when that read showed it ended without a capture
-// (cancelled or expired), not pending: a view answered so, or, when the
-// platform refuses the decline with ErrFinal or ErrExpired, the view that
-// the phone then reads (the decline fails with the platform's error all
-// the same). Such a view is checked first to show the request as its
-// seller's card signed it, its session, lines and legs too: a view
+// ID and RequestHash, as ApproveShown does. A view that shows the request
+// ended otherwise (captured, cancelled or expired), checked so too
+// (ErrMismatch otherwise, without the view), fails with ErrFinal, and
+// DeclineShown returns it with the error; one that shows it pending, held
+// or in a state that no request's view has (no decline leaves a request
+// so) fails with ErrInternal. Either way, and when the decline fails
+// otherwise, the request stays on screen: the WaitPayment after it moves
+// past a request that ended. The screen (Payment) then shows the request
+// as the phone last read it when that read showed it ended without a
+// capture (cancelled or expired), not pending: a view answered so, or,
+// when the platform refuses the decline with ErrFinal or ErrExpired, the
+// view that the phone then reads (the decline fails with the platform's
+// error all the same). Such a view is checked first to show the request
+// as its seller's card signed it, its session, lines and legs too: a view
 // answered so that does not fails the decline with ErrMismatch, and
 // either leaves the screen as it was. A call whose ctx ended before it
 // fails with ctx's error, sending nothing, whether or not the API heeds
@@ -1193,10 +1185,9 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	})
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) {
 		// The platform refused the decline of a request that ended: the
-		// phone reads it to show it so.
-		// A view that the phone refuses (ErrMismatch) leaves the screen
-		// as it was; the decline fails with the platform's error all the
-		// same.
+		// phone reads it to show it so. A view that the phone refuses
+		// (ErrMismatch) leaves the screen as it was; the decline fails
+		// with the platform's error all the same.
 		if v, rerr := s.reread(ctx, shown); rerr == nil {
 			_ = s.showEnded(v)
 		}

@@ -1723,12 +1723,13 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 // TestCollectedReceiptVerifiedOnce: the receipt of a kept consent (its
 // reply lost) that WaitPayment shows, a receipt to collect, has its
 // signature checked, and its message decoded, there once, with the
-// certificate chain it carries or with the platform's pinned key; the approval that collects it, which
-// sends the consent again and is shown the same receipt, takes it without
-// checking its signature again. A receipt of other bytes is checked, once
-// (its chain is the one to check it with: Info is not asked for another):
-// one tampered with is refused (ErrSignature), the consent kept, and the
-// next approval returns the receipt.
+// certificate chain it carries or with the platform's pinned key; the
+// approval that collects it, which sends the consent again and is shown
+// the same receipt, takes it without checking its signature again. A
+// receipt of other bytes is checked, once (its chain is the one to check
+// it with: Info is not asked for another): one tampered with is refused
+// (ErrSignature), the consent kept, and the next approval returns the
+// receipt.
 func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 	ctx := context.Background()
 	for _, pinned := range []bool{false, true} {

@@ -201,9 +201,9 @@ type Store interface {
 	// DuePayments returns up to limit payment requests in state whose
 	// due time (PaymentRecord.Due) is at or before t, oldest first:
 	// ExpiresAt for pending requests, HoldExpiresAt for held ones,
-	// UpdatedAt or, when later, DeferredTo for any other state. A limit of zero returns none; a
-	// negative one is refused with an error matching ErrInvalid
-	// (CheckDueLimit).
+	// UpdatedAt or, when later, DeferredTo for any other state. A limit
+	// of zero returns none; a negative one is refused with an error
+	// matching ErrInvalid (CheckDueLimit).
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
 
 	// UpdateRefund writes r's State, Receipt, Refunded, Failure and
@@ -338,8 +338,9 @@ type Acceptance struct {
 // seller or payer card), a Nonce empty but not nil or longer
 // than MaxKeySize bytes (CheckNonce), a token's hash or certificate hash
 // longer than that, or a record without a byte string it must have (a
-// token's hash and certificate hash, a session's EIDs, a payment request's or a refund's signed request and
-// hash), nil or empty. Stores call it first in Accept.
+// token's hash and certificate hash, a session's EIDs, a payment
+// request's or a refund's signed request and hash), nil or empty. Stores
+// call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -494,9 +495,9 @@ func CheckRefundUpdate(r *RefundRecord, from string, p *PaymentRecord, pFrom str
 // CheckNonce returns an error matching ErrInvalid for a nonce that no
 // Store keeps: nil or empty (one key in a map, NULL and an empty string
 // in SQL), longer than MaxKeySize bytes, or expiring at a time that no
-// Store keeps (StorableTimes).
-// Stores call it first in Add and, through Acceptance.Check, for the
-// nonce of Accept (nil there says the record carries none).
+// Store keeps (StorableTimes). Stores call it first in Add and, through
+// Acceptance.Check, for the nonce of Accept (nil there says the record
+// carries none).
 func CheckNonce(nonce []byte, expires time.Time) error {
 	if err := presentKey("nonce", nonce); err != nil {
 		return err

@@ -24,8 +24,8 @@ type plan[C any] struct {
 
 // callFault fails the calls of one method (of payflow's store, the
 // ledger's, or the API) that its plan picks, and keeps the calls made,
-// failed or not.
-// Its zero value fails none; it is safe for concurrent use.
+// failed or not. Its zero value fails none; it is safe for concurrent
+// use.
 type callFault[C any] struct {
 	mu    sync.Mutex
 	p     plan[C]

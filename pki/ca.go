@@ -98,14 +98,13 @@ type CAOptions struct {
 	// the CA signs, also handed to its signer for them and for its CRLs
 	// (crypto/ecdsa keys ignore it since Go 1.26); nil means
 	// crypto/rand.Reader, and a nil pointer, func, map, channel or slice
-	// is out of range (ErrInvalid).
-	// The CA reads it under a lock of its own, so it
-	// need not be safe for concurrent use unless something else reads it
-	// too. The CA's own certificate is signed with its issuer's: NewRoot
-	// reads Rand for it, NewIntermediate the Rand of the issuing CA, never
-	// that of opts. The signature with which NewRoot, NewIntermediate and
-	// LoadCA check a signer other than a private key in memory, which no
-	// one sees, draws on crypto/rand.Reader.
+	// is out of range (ErrInvalid). The CA reads it under a lock of its
+	// own, so it need not be safe for concurrent use unless something else
+	// reads it too. The CA's own certificate is signed with its issuer's:
+	// NewRoot reads Rand for it, NewIntermediate the Rand of the issuing
+	// CA, never that of opts. The signature with which NewRoot,
+	// NewIntermediate and LoadCA check a signer other than a private key
+	// in memory, which no one sees, draws on crypto/rand.Reader.
 	Rand io.Reader
 	// Revoked and LastCRLNumber let LoadCA restore what Revoked and
 	// LastCRLNumber returned before the CA was stored: the list that
@@ -189,17 +188,16 @@ func checkValidity(d time.Duration) error {
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
 // P-384 signer. It returns an error matching ErrKey for another key (or
 // none: a nil signer, or a nil pointer, func, map, channel or slice of a
-// signer type) or a
-// signer whose key does not match the public key it reports (a private key
-// in memory has its public key computed from it, another signer signs a
-// fixed digest for that public key to verify; a signer that fails to sign
-// returns its error, wrapped) and ErrInvalid for options out of range (no
-// CRL URL of http or https with a host, in printable ASCII, a subject that
-// cannot be encoded, a negative validity or one under a second, a validity
-// from opts.Now that starts before the year 0 or ends after the year 9999,
-// which no certificate can carry, a subject that makes a certificate
-// longer than MaxCertificateSize, revocations or a CRL number, which only
-// LoadCA restores).
+// signer type) or a signer whose key does not match the public key it
+// reports (a private key in memory has its public key computed from it,
+// another signer signs a fixed digest for that public key to verify; a
+// signer that fails to sign returns its error, wrapped) and ErrInvalid for
+// options out of range (no CRL URL of http or https with a host, in
+// printable ASCII, a subject that cannot be encoded, a negative validity or
+// one under a second, a validity from opts.Now that starts before the year
+// 0 or ends after the year 9999, which no certificate can carry, a subject
+// that makes a certificate longer than MaxCertificateSize, revocations or a
+// CRL number, which only LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {
@@ -310,34 +308,32 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // subject with an empty RelativeDistinguishedName, one whose attributes
 // are out of the order DER has them in or an attribute with bytes after
 // its value, an issuerUniqueID or subjectUniqueID, or a basicConstraints,
-// keyUsage,
-// extKeyUsage, key identifier or certificatePolicies value not in DER
-// (bytes after it, a field after those of a basicConstraints, an
+// keyUsage, extKeyUsage, key identifier or certificatePolicies value not
+// in DER (bytes after it, a field after those of a basicConstraints, an
 // authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a
 // keyUsage with trailing zero bits: a Verifier refuses each), or, not
-// self-signed, has no authority key identifier, a
-// serial number that is not positive or is longer than 20 octets, or not
-// the CRL distribution points that a card has (which a Verifier refuses
-// below a root), when one of issuers is self-signed (a root) or cert is
-// and issuers is not empty, when issuers are not cert's chain (each
-// certificate, cert first, is issued by the next, by name, authority key
-// identifier and signature) and when the path lengths of issuers leave
-// cert nothing to certify (a certificate it issued would sit below more
-// CAs than one of them allows), ErrUntrusted when cert or one of issuers
-// is malformed or names itself as its issuer, by name and authority key
-// identifier, as a root does, while its own key does not verify its
-// signature (a root altered after it was signed), and ErrInvalid for
-// options out of range, such as a restored revocation no CRL can carry.
-// The error names the certificate refused, as NewVerifier names a root or
-// an intermediate: the CA certificate, or an issuer by its position in
-// issuers, from 0 (when issuers are not cert's chain, of the certificates
-// that the next did not issue, cert's included, the one farthest from
-// cert; of those that the path lengths above them leave nothing to
-// certify, cert's included, the one farthest from cert, the refusal
-// naming too the issuer whose path length sets the limit). The root is
-// not given: the CA does not
-// know its path length, nor whether issuers reach it (issuers left out,
-// for one, are not found missing), which a Verifier checks.
+// self-signed, has no authority key identifier, a serial number that is
+// not positive or is longer than 20 octets, or not the CRL distribution
+// points that a card has (which a Verifier refuses below a root), when
+// one of issuers is self-signed (a root) or cert is and issuers is not
+// empty, when issuers are not cert's chain (each certificate, cert first,
+// is issued by the next, by name, authority key identifier and signature)
+// and when the path lengths of issuers leave cert nothing to certify (a
+// certificate it issued would sit below more CAs than one of them
+// allows), ErrUntrusted when cert or one of issuers is malformed or names
+// itself as its issuer, by name and authority key identifier, as a root
+// does, while its own key does not verify its signature (a root altered
+// after it was signed), and ErrInvalid for options out of range, such as
+// a restored revocation no CRL can carry. The error names the certificate
+// refused, as NewVerifier names a root or an intermediate: the CA
+// certificate, or an issuer by its position in issuers, from 0 (when
+// issuers are not cert's chain, of the certificates that the next did not
+// issue, cert's included, the one farthest from cert; of those that the
+// path lengths above them leave nothing to certify, cert's included, the
+// one farthest from cert, the refusal naming too the issuer whose path
+// length sets the limit). The root is not given: the CA does not know its
+// path length, nor whether issuers reach it (issuers left out, for one,
+// are not found missing), which a Verifier checks.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -599,10 +595,10 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 // caSigner returns the public key of key, which must be an ECDSA P-256 or
 // P-384 signer of that public key's private key (holdsKey), or an error
 // matching ErrKey (for a nil key too, or a nil of a signer type, such as
-// a nil *ecdsa.PrivateKey or a nil func, whose Public panics; a signer that signs with a key other
-// than the one it reports would make certificates and CRLs that verify
-// under none of the CA's). The error of a signer that fails to sign is
-// returned wrapped as it is.
+// a nil *ecdsa.PrivateKey or a nil func, whose Public panics; a signer
+// that signs with a key other than the one it reports would make
+// certificates and CRLs that verify under none of the CA's). The error of
+// a signer that fails to sign is returned wrapped as it is.
 func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 	var pub *ecdsa.PublicKey
 	if !nilptr.Is(key) {

@@ -102,10 +102,11 @@ func TestCAProfile(t *testing.T) {
 
 // TestIssuedKeyIdentifiers: every certificate the package issues (roots of
 // a P-256 and of a P-384 key, the CAs under them, a card's, the
-// platform's, a CA's and a platform's named as their issuer) has the subject key identifier of PROTOCOL.md §4.3, the
-// first 160 bits of the SHA-256 of its subjectPublicKey as profileKeyID
-// reads it from the encoded certificate, and the one of its issuer's key
-// as its authority key identifier: a root its own.
+// platform's, a CA's and a platform's named as their issuer) has the
+// subject key identifier of PROTOCOL.md §4.3, the first 160 bits of the
+// SHA-256 of its subjectPublicKey as profileKeyID reads it from the
+// encoded certificate, and the one of its issuer's key as its authority
+// key identifier: a root its own.
 func TestIssuedKeyIdentifiers(t *testing.T) {
 	h := newHierarchy(t)
 	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)

@@ -35,15 +35,14 @@
 // root, the other extensions it gives a card or the platform (a subject
 // key identifier, a non-critical extended key usage and subject
 // alternative name), the profile's extended key usages,
-// exactly one well-formed card URI, an
-// algorithm allow-list, certificate and CRL times, names and extensions in the
-// one encoding that RFC 5280 and DER give them (crypto/x509 parses others,
-// such as a GeneralizedTime through 2049, a critical written out as FALSE,
-// a keyUsage with trailing zero bits, a name with an empty
-// RelativeDistinguishedName or its attributes out of DER's order, or
-// bytes after the last field of an attribute of a name, an extension, a
-// validity, a CRL entry or the extensions, or after the signature, a
-// signature with unused bits, or a version written out as v1), a
+// exactly one well-formed card URI, an algorithm allow-list, certificate and
+// CRL times, names and extensions in the one encoding that RFC 5280 and DER
+// give them (crypto/x509 parses others, such as a GeneralizedTime through
+// 2049, a critical written out as FALSE, a keyUsage with trailing zero bits, a
+// name with an empty RelativeDistinguishedName or its attributes out of DER's
+// order, or bytes after the last field of an attribute of a name, an
+// extension, a validity, a CRL entry or the extensions, or after the
+// signature, a signature with unused bits, or a version written out as v1), a
 // depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it

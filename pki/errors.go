@@ -10,9 +10,10 @@ import (
 // The exceptions are errors that come from what the caller supplies: a
 // failing crypto.Signer or random source, the error of a context that has
 // ended, and the errors of a NonceStore or CounterStore other than
-// MemoryNonces and MemoryCounters, are returned wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
-// of package record (ErrInvalid for a nil receiver; VerifyRecord
-// ErrCardID for a record of another card than the certificate's), and so do
+// MemoryNonces and MemoryCounters, are returned wrapped as they are;
+// VerifyRecord and VerifyReceipt return the sentinels of package record
+// (ErrInvalid for a nil receiver; VerifyRecord ErrCardID for a record of
+// another card than the certificate's), and so do
 // VerifiedPlatform.VerifySignedReceipt, Verifier.ReceiptPlatform,
 // Verifier.DecodeReceipt and Verifier.VerifyReceipt for the receipt
 // itself.
@@ -30,14 +31,14 @@ var (
 	// does not define or removeFromCRL, a subject, name or CRL URL that
 	// makes (a card or platform certificate: can make) a certificate
 	// longer than MaxCertificateSize, data without the
-	// PEM block asked for, a verifier option out of range or no trusted root, an empty
-	// nonce, no certificate, a Challenger without a Verifier or with a
-	// negative nonce TTL, a store or random source of ChallengerOptions or
-	// CAOptions that is a nil pointer, func, map, channel or slice, a nil
-	// or zero Verifier, Challenger or CA, a nil VerifiedCard or
-	// VerifiedPlatform (none made by this package), a nil context given
-	// to a Challenger, MemoryNonces or MemoryCounters, or an empty card ID
-	// given to MemoryCounters.
+	// PEM block asked for, a verifier option out of range or no trusted
+	// root, an empty nonce, no certificate, a Challenger without a
+	// Verifier or with a negative nonce TTL, a store or random source of
+	// ChallengerOptions or CAOptions that is a nil pointer, func, map,
+	// channel or slice, a nil or zero Verifier, Challenger or CA, a nil
+	// VerifiedCard or VerifiedPlatform (none made by this package), a nil
+	// context given to a Challenger, MemoryNonces or MemoryCounters, or an
+	// empty card ID given to MemoryCounters.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
@@ -69,18 +70,17 @@ var (
 	// with an empty RelativeDistinguishedName, one whose attributes are
 	// not in the order DER has them in or an attribute with bytes after
 	// its value, an issuerUniqueID or subjectUniqueID, which RFC 5280
-	// has a CA not write, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
-	// certificatePolicies value not in DER (bytes after it, a field after
-	// those of a basicConstraints, an authorityKeyIdentifier or a
-	// PolicyInformation, no PolicyInformation, a keyUsage with trailing
-	// zero bits), a
-	// certificate with a critical extension that crypto/x509 does not
-	// handle (no chain verifies with it: a card or platform certificate
-	// with one is refused as an intermediate or a root is), a card or
-	// platform certificate with a critical extended key usage or subject
-	// alternative name, or a platform certificate
-	// whose subject is not one common name, not empty, or that has a
-	// subject alternative name.
+	// has a CA not write, or a basicConstraints, keyUsage, extKeyUsage,
+	// key identifier or certificatePolicies value not in DER (bytes after
+	// it, a field after those of a basicConstraints, an
+	// authorityKeyIdentifier or a PolicyInformation, no PolicyInformation,
+	// a keyUsage with trailing zero bits), a certificate with a critical
+	// extension that crypto/x509 does not handle (no chain verifies with
+	// it: a card or platform certificate with one is refused as an
+	// intermediate or a root is), a card or platform certificate with a
+	// critical extended key usage or subject alternative name, or a
+	// platform certificate whose subject is not one common name, not
+	// empty, or that has a subject alternative name.
 	ErrUsage = errors.New("pki: certificate not valid for this usage")
 	// ErrCardID: a card identity is malformed: not exactly one card URI
 	// subject alternative name, an ICCID that is not ITU-T E.118, or a

@@ -147,8 +147,9 @@ func caTemplateOf(change func(c *x509.Certificate)) *x509.Certificate {
 // and, for a certificate that is not a CA, the subject key identifier of
 // the profile where tmpl's is nil (crypto/x509 makes one for a CA). An
 // empty, not nil, CRLDistributionPoints or SubjectKeyId leaves the
-// extension out (see createCert). A non-nil AuthorityKeyId is written in place of ca's
-// subject key identifier, and an empty one leaves the extension out.
+// extension out (see createCert). A non-nil AuthorityKeyId is written in
+// place of ca's subject key identifier, and an empty one leaves the
+// extension out.
 func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
 	t.Helper()
 	parent := ca.Certificate()

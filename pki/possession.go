@@ -87,9 +87,9 @@ func (v *Verifier) ReceiptPlatform(msg []byte) (*VerifiedPlatform, error) {
 // returns it with the platform that signed it, as ReceiptPlatform returns
 // it, with the same errors: the platform of the chain that msg carries,
 // verified (cached as any chain), or nil for a receipt that carries none.
-// The receipt's signature is not checked: VerifiedPlatform.VerifySignedReceipt,
-// or record.SignedReceipt.Verify, checks it with the platform's key from
-// this one decoding.
+// The receipt's signature is not checked:
+// VerifiedPlatform.VerifySignedReceipt, or record.SignedReceipt.Verify,
+// checks it with the platform's key from this one decoding.
 func (v *Verifier) DecodeReceipt(msg []byte) (*record.SignedReceipt, *VerifiedPlatform, error) {
 	if !v.made() {
 		return nil, nil, errNoVerifier()

@@ -144,10 +144,10 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // TestNilPointerOptions: a store or random source of the options of
 // NewChallenger or of a CA that is a nil pointer or a nil func in its
-// interface, not nil (which means the default), is an argument out of range: the
-// Challenger refuses every call, and NewRoot, NewIntermediate and LoadCA
-// refuse to make the CA, with ErrInvalid naming the option and its type,
-// where each panicked on the nil pointer once used.
+// interface, not nil (which means the default), is an argument out of
+// range: the Challenger refuses every call, and NewRoot, NewIntermediate
+// and LoadCA refuse to make the CA, with ErrInvalid naming the option
+// and its type, where each panicked on the nil pointer once used.
 func TestNilPointerOptions(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)

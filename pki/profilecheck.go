@@ -21,10 +21,9 @@ func (v *Verifier) allowed(alg x509.SignatureAlgorithm) bool {
 
 // check applies the profile to one chain built by x509.Verify from the
 // chain presented to checkChain (leaf first, root last) and, if it passes,
-// returns what the cache keeps. Its errors,
-// and those of checkRevocation, name a certificate by its position in ch,
-// which verify turns into its position in the chain presented
-// (atPresented).
+// returns what the cache keeps. Its errors, and those of checkRevocation,
+// name a certificate by its position in ch, which verify turns into its
+// position in the chain presented (atPresented).
 func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result, error) {
 	n := len(ch)
 	if n > v.maxDepth {

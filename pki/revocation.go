@@ -68,10 +68,11 @@ var (
 // other than the reason code, whose meaning the verifier does not know. It
 // also refuses an entry whose reason code RFC 5280 does not define, which
 // IssueCRL never writes, and a CRL or entry that carries an extension
-// twice (repeated), whose meaning is not one. RFC 5280 has the first three critical, but they
-// are refused critical or not: a CA that marks one non-critical by mistake
-// still means it, and taking such a CRL for the complete list would drop
-// every revocation of the CRL held that it does not repeat.
+// twice (repeated), whose meaning is not one. RFC 5280 has the first three
+// critical, but they are refused critical or not: a CA that marks one
+// non-critical by mistake still means it, and taking such a CRL for the
+// complete list would drop every revocation of the CRL held that it does
+// not repeat.
 func checkComplete(crl *x509.RevocationList) error {
 	if id, ok := repeated(crl.Extensions); ok {
 		return newError(ErrCRL, -1, "CRL extension "+id.String()+" twice", nil)
@@ -140,10 +141,9 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 // signature algorithm with parameters (signatureAlgorithmEncoding), other
 // bytes after the CRL's extensions (readExtensions) or after the fields
 // of an entry (its serial number, revocation date and extensions), which
-// crypto/x509 does not look at, and a
-// thisUpdate, nextUpdate or
-// entry's revocationDate that is not encoded as §5.1.2.4 to §5.1.2.6 have
-// it (readTime).
+// crypto/x509 does not look at, and a thisUpdate, nextUpdate or entry's
+// revocationDate that is not encoded as §5.1.2.4 to §5.1.2.6 have it
+// (readTime).
 func checkListEncoding(tbs []byte) error {
 	malformed := func(why string) error { return newError(ErrCRL, -1, "malformed CRL: "+why, nil) }
 	s := cryptobyte.String(tbs)
@@ -214,48 +214,45 @@ func checkListEncoding(tbs []byte) error {
 
 // AddCRL accepts a CRL (DER, of at most MaxCRLSize octets, with nothing
 // after it, nor after its signature inside its SEQUENCE, where the
-// signature does not reach and anyone may add bytes, nor with a signature BIT STRING with unused bits,
-// which crypto/x509 shifts off and anyone may write, nor after its
-// extensions, nor after the fields of an entry or the value of any
-// extension, nor after the value of
-// its CRL number, authority key identifier or an entry's reason code, nor
-// a field after keyIdentifier, authorityCertIssuer and
-// authorityCertSerialNumber in its authority key identifier, as a
-// certificate's is refused, without an empty list of revoked certificates or of an entry's
-// extensions, which RFC 5280 has absent, without parameters of its ECDSA
-// signature algorithm, which RFC 5758 has absent, without an extension whose
-// critical is written out as FALSE, its DEFAULT, which DER leaves out,
-// and with every time encoded as
+// signature does not reach and anyone may add bytes, nor with a signature
+// BIT STRING with unused bits, which crypto/x509 shifts off and anyone may
+// write, nor after its extensions, nor after the fields of an entry or the
+// value of any extension, nor after the value of its CRL number, authority
+// key identifier or an entry's reason code, nor a field after keyIdentifier,
+// authorityCertIssuer and authorityCertSerialNumber in its authority key
+// identifier, as a certificate's is refused, without an empty list of
+// revoked certificates or of an entry's extensions, which RFC 5280 has
+// absent, without parameters of its ECDSA signature algorithm, which RFC
+// 5758 has absent, without an extension whose critical is written out as
+// FALSE, its DEFAULT, which DER leaves out, and with every time encoded as
 // RFC 5280 §5.1.2.4 to §5.1.2.6 have it: in UTC with seconds, a UTCTime
 // through 2049, a GeneralizedTime from 2050 on or before 1950) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
-// trusted root or one of the intermediates of the options (whose key
-// usage includes cRLSign, as NewVerifier requires), of the CRL's issuer
-// name and of the subject key identifier that the CRL's authority key
-// identifier holds (PROTOCOL.md §4.4: every CRL carries one, with a key
-// identifier; NewVerifier requires a subject key identifier of every CA),
-// carry a CRL number of at most 20 octets (RFC 5280 §5.2.3), list only serial numbers that are positive
-// and at most 20 octets (§4.1.2.2), carry a next update
+// trusted root or one of the intermediates of the options (whose key usage
+// includes cRLSign, as NewVerifier requires), of the CRL's issuer name and
+// of the subject key identifier that the CRL's authority key identifier
+// holds (PROTOCOL.md §4.4: every CRL carries one, with a key identifier;
+// NewVerifier requires a subject key identifier of every CA), carry a CRL
+// number of at most 20 octets (RFC 5280 §5.2.3), list only serial numbers
+// that are positive and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
-// not in the future and next update not past, allowing for the skew; a
-// this update in the future, or a next update past, is refused with a
-// reason naming it, the time checked and the skew, as a chain refused for
-// such a CRL held names them), be
-// complete (no delta CRL indicator, issuing distribution point or entry
-// naming a certificate issuer, critical or not; no entry whose reason is
-// removeFromCRL; no other critical extension, nor critical entry extension
-// but the reason code), carry no extension twice, nor an entry that does,
-// carry no entry whose reason code RFC 5280 does not define (7, or
-// outside 0 to 10), and not be
-// older than the CRL held for the same issuer: a lower number is refused;
-// one of the same number is the CRL held when its signed content
-// (RawTBSRevocationList) is the same, whatever its signature, and is then
-// accepted and changes nothing (the CA signing the same content again, or
-// the other valid ECDSA signature anyone can make of the CA's, s turned
-// into n-s, whichever arrives first), and is refused when its content
-// differs. A CRL refused leaves the CRL held in force. No chain verified
-// before a CRL taken in place of the one held is served from the cache
-// after it (the cache is emptied). A CRL longer than MaxCRLSize is
+// not in the future and next update not past, allowing for the skew; a this
+// update in the future, or a next update past, is refused with a reason
+// naming it, the time checked and the skew, as a chain refused for such a
+// CRL held names them), be complete (no delta CRL indicator, issuing
+// distribution point or entry naming a certificate issuer, critical or not;
+// no entry whose reason is removeFromCRL; no other critical extension, nor
+// critical entry extension but the reason code), carry no extension twice,
+// nor an entry that does, carry no entry whose reason code RFC 5280 does not
+// define (7, or outside 0 to 10), and not be older than the CRL held for the
+// same issuer: a lower number is refused; one of the same number is the CRL
+// held when its signed content (RawTBSRevocationList) is the same, whatever
+// its signature, and is then accepted and changes nothing (the CA signing
+// the same content again, or the other valid ECDSA signature anyone can make
+// of the CA's, s turned into n-s, whichever arrives first), and is refused
+// when its content differs. A CRL refused leaves the CRL held in force. No
+// chain verified before a CRL taken in place of the one held is served from
+// the cache after it (the cache is emptied). A CRL longer than MaxCRLSize is
 // refused as malformed before it is parsed, and the signature of a CRL
 // is checked before its entries and extensions are read (its encoding,
 // completeness, repeated extensions and serial numbers), so that a CRL
@@ -505,9 +502,9 @@ type certID struct {
 // have CertIDs, and a certificate none of whose issuers the verifier
 // knows is named by none. The names are of every certificate presented,
 // on the path VerifyCard takes or not, so that Revoked may find listed a
-// chain that VerifyCard accepts (see Revoked). It costs a signature check for each
-// certificate and CA of its issuer's name: names are made once per
-// chain, Revoked is the call to repeat. Of those issuers, the roots
+// chain that VerifyCard accepts (see Revoked). It costs a signature check
+// for each certificate and CA of its issuer's name: names are made once
+// per chain, Revoked is the call to repeat. Of those issuers, the roots
 // bound CertIDs.NotAfter with the certificates presented. It returns an
 // *Error matching ErrUntrusted for a chain that is empty, longer than
 // MaxDepth or holds a certificate that does not parse or is longer than
@@ -555,17 +552,17 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 // Revoked reports whether a certificate that ids names is listed in the
 // CRL held of its issuer, fresh, stale or not yet valid, with the CRLs
 // held at the call. It is true whenever VerifyCard, with the same CRLs,
-// finds the chain ErrRevoked (PROTOCOL.md §4.5), and may be true for a chain that
-// VerifyCard accepts: ids names every certificate presented, and the one
-// listed may be off the path VerifyCard takes (a card CA revoked as
-// superseded and issued again under the same name and key, the card
-// presenting both, say). It is a filter: VerifyCard decides for a chain
-// it finds revoked, and refuses none it does not find as ErrRevoked. It
-// decides nothing else (a CRL missing, stale or not yet valid, for one,
-// is not revoked) and costs a map lookup or two for each name, without a lock or an
-// allocation: AddCRL replaces the set of CRLs held rather than changing
-// it. A nil ids names no certificate, and a nil or zero Verifier holds no
-// CRL: false.
+// finds the chain ErrRevoked (PROTOCOL.md §4.5), and may be true for a
+// chain that VerifyCard accepts: ids names every certificate presented,
+// and the one listed may be off the path VerifyCard takes (a card CA
+// revoked as superseded and issued again under the same name and key, the
+// card presenting both, say). It is a filter: VerifyCard decides for a
+// chain it finds revoked, and refuses none it does not find as
+// ErrRevoked. It decides nothing else (a CRL missing, stale or not yet
+// valid, for one, is not revoked) and costs a map lookup or two for each
+// name, without a lock or an allocation: AddCRL replaces the set of CRLs
+// held rather than changing it. A nil ids names no certificate, and a nil
+// or zero Verifier holds no CRL: false.
 func (v *Verifier) Revoked(ids *CertIDs) bool {
 	if ids == nil || !v.made() {
 		return false

@@ -76,7 +76,8 @@ func TestAddCRL(t *testing.T) {
 			}}})
 		}, time.Time{}},
 		{"authority key identifier of another key", func(t *testing.T) []byte {
-			// Signed by the card CA's key, but naming another key as its signer.
+			// Signed by the card CA's key, but naming another key as
+			// its signer.
 			issuer := *h.ca.Certificate()
 			issuer.SubjectKeyId = bytes.Repeat([]byte{0x5a}, len(issuer.SubjectKeyId))
 			der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
@@ -272,9 +273,9 @@ func TestAddCRLRefusesUndefinedReason(t *testing.T) {
 // TestAddCRLSerialsAndNumberWithin20Octets: a CRL with an entry whose
 // serial number is not positive or longer than the 20 octets of RFC 5280
 // §4.1.2.2, or whose CRL number is longer than the 20 octets of §5.2.3 or
-// negative, none of which IssueCRL writes, is refused, and the CRL held stays in
-// force: the card it lists stays revoked. The largest serial and number of
-// 20 octets are accepted.
+// negative, none of which IssueCRL writes, is refused, and the CRL held
+// stays in force: the card it lists stays revoked. The largest serial and
+// number of 20 octets are accepted.
 func TestAddCRLSerialsAndNumberWithin20Octets(t *testing.T) {
 	top, over := maxSerial, overSerial
 	const (
@@ -1731,9 +1732,8 @@ func TestNewVerifierRefusalNamesPosition(t *testing.T) {
 // TestRevoked: Revoked finds a chain's certificate listed in the CRL held
 // of its issuer, the card's or a CA's above it, with the CRLs held at the
 // call, fresh or stale, as VerifyCard finds it revoked (and more:
-// TestRevokedPathNotTaken); it ignores
-// certificates of other CAs and CRLs missing or stale, and reads the
-// CertIDs made before the revocation.
+// TestRevokedPathNotTaken); it ignores certificates of other CAs and CRLs
+// missing or stale, and reads the CertIDs made before the revocation.
 func TestRevoked(t *testing.T) {
 	h := newHierarchy(t)
 	clk := newClock(t0)
@@ -1862,13 +1862,13 @@ func TestCertIDsNotAfter(t *testing.T) {
 	assert.True(t, none.NotAfter().IsZero(), "a nil CertIDs")
 }
 
-// TestCertIDsNotAfterRootWithinSkew: a chain that a root issued as the profile has it,
-// each certificate ending no later than its issuer, so that the card and
-// its CA end with a root that ends first, is accepted within the skew
-// after the root's NotAfter, as after the NotAfter of the certificates
-// presented: the path is checked at the time moved into the validity of
-// the certificates presented, which ends with the root. It is refused as
-// expired past the skew.
+// TestCertIDsNotAfterRootWithinSkew: a chain that a root issued as the
+// profile has it, each certificate ending no later than its issuer, so
+// that the card and its CA end with a root that ends first, is accepted
+// within the skew after the root's NotAfter, as after the NotAfter of
+// the certificates presented: the path is checked at the time moved into
+// the validity of the certificates presented, which ends with the root.
+// It is refused as expired past the skew.
 func TestCertIDsNotAfterRootWithinSkew(t *testing.T) {
 	end := t0.Add(3 * time.Hour)
 	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Validity: 3 * time.Hour, Now: fixed(t0)})
@@ -2469,9 +2469,10 @@ func withUnparsedReasonCodes(t *testing.T, ca *CA, der []byte) []byte {
 }
 
 // TestAddCRLRefusesRepeatedExtension: a CRL that carries an extension
-// twice, or an entry that does, is refused (ErrCRL): crypto/x509 reads the last of two CRL numbers, authority key
-// identifiers or reason codes, so that an entry whose first reason is
-// removeFromCRL, say, would be taken as revoked by the second.
+// twice, or an entry that does, is refused (ErrCRL): crypto/x509 reads
+// the last of two CRL numbers, authority key identifiers or reason
+// codes, so that an entry whose first reason is removeFromCRL, say,
+// would be taken as revoked by the second.
 func TestAddCRLRefusesRepeatedExtension(t *testing.T) {
 	h := newHierarchy(t)
 	serial := mustParse(t, h.card).SerialNumber

@@ -115,65 +115,60 @@ type Verifier struct {
 // its issuer, by name and authority key identifier, as a root does, while
 // its own key does not verify its signature (a root altered after it was
 // signed, as LoadCA refuses one), or (an intermediate) carries a
-// nameConstraints, policyMappings,
-// policyConstraints or inhibitAnyPolicy extension, critical or not (the
-// profile's CAs carry none; crypto/x509 applies them to the chains
-// VerifyCard verifies, and NewVerifier does not), or does not chain to a
-// root, ErrUsage when one is not a CA of the profile (a critical
-// basicConstraints of CA:TRUE, a critical keyUsage with keyCertSign and
-// cRLSign, and a subject key identifier, not empty: a CA without cRLSign
-// signs no CRL that AddCRL takes, so that no certificate it issued could
-// be checked for revocation, and one without a subject key identifier no
-// certificate that names it by key identifier) or its key is not ECDSA
-// P-256 or P-384 (so that no CRL that such a CA signs is taken), or a
-// root is not self-signed (its issuer name not its subject, or its
+// nameConstraints, policyMappings, policyConstraints or inhibitAnyPolicy
+// extension, critical or not (the profile's CAs carry none; crypto/x509
+// applies them to the chains VerifyCard verifies, and NewVerifier does not),
+// or does not chain to a root, ErrUsage when one is not a CA of the profile
+// (a critical basicConstraints of CA:TRUE, a critical keyUsage with
+// keyCertSign and cRLSign, and a subject key identifier, not empty: a CA
+// without cRLSign signs no CRL that AddCRL takes, so that no certificate it
+// issued could be checked for revocation, and one without a subject key
+// identifier no certificate that names it by key identifier) or its key is
+// not ECDSA P-256 or P-384 (so that no CRL that such a CA signs is taken), or
+// a root is not self-signed (its issuer name not its subject, or its
 // signature not verified by its own key: a CA below a root, whose own
-// revocation the chains through it would escape), or an
-// intermediate is self-signed (a root, whether a root of opts or not),
-// or its serial number is not positive or is longer than 20
-// octets, it has not the CRL distribution points that a card has, or its
-// signature algorithm is not in Algorithms (VerifyCard refuses it below a
-// root), or a root carries a nameConstraints
-// extension, critical or not (crypto/x509 applies a root's name
-// constraints, which every card's URI fails, and none of its policy
-// extensions), or a root or an intermediate carries a critical extension
-// that crypto/x509 does not handle (no chain verifies to or through it;
-// the error names the extension) or a notBefore or notAfter not encoded
-// as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
-// GeneralizedTime from 2050 on) or an extension whose critical is written
-// out as FALSE, the default that DER leaves out, or other bytes after its
-// extensions, after an extension's value, after its notAfter in its
-// validity or in its subjectPublicKeyInfo, an ECDSA key whose
-// subjectPublicKey has unused bits, an ECDSA signature algorithm with
-// parameters, an issuer or subject with an empty
-// RelativeDistinguishedName, one whose attributes are out of the order DER
-// has them in or an attribute with bytes after its value, an
-// issuerUniqueID or subjectUniqueID, or a basicConstraints,
-// keyUsage, extKeyUsage, key identifier or certificatePolicies value not
-// in DER (bytes after it, a field after those of a basicConstraints, an
+// revocation the chains through it would escape), or an intermediate is
+// self-signed (a root, whether a root of opts or not), or its serial number
+// is not positive or is longer than 20 octets, it has not the CRL
+// distribution points that a card has, or its signature algorithm is not in
+// Algorithms (VerifyCard refuses it below a root), or a root carries a
+// nameConstraints extension, critical or not (crypto/x509 applies a root's
+// name constraints, which every card's URI fails, and none of its policy
+// extensions), or a root or an intermediate carries a critical extension that
+// crypto/x509 does not handle (no chain verifies to or through it; the error
+// names the extension) or a notBefore or notAfter not encoded as RFC 5280
+// §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
+// GeneralizedTime from 2050 on) or an extension whose critical is written out
+// as FALSE, the default that DER leaves out, or other bytes after its
+// extensions, after an extension's value, after its notAfter in its validity
+// or in its subjectPublicKeyInfo, an ECDSA key whose subjectPublicKey has
+// unused bits, an ECDSA signature algorithm with parameters, an issuer or
+// subject with an empty RelativeDistinguishedName, one whose attributes are
+// out of the order DER has them in or an attribute with bytes after its
+// value, an issuerUniqueID or subjectUniqueID, or a basicConstraints,
+// keyUsage, extKeyUsage, key identifier or certificatePolicies value not in
+// DER (bytes after it, a field after those of a basicConstraints, an
 // authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a
 // keyUsage with trailing zero bits, which crypto/x509 reads all the same;
-// VerifyCard refuses such a certificate presented),
-// or an intermediate chains to a root only along paths on
-// which the authority key identifier of a certificate is not the subject
-// key identifier of the one before it (VerifyCard refuses such a path),
-// and ErrInvalid when there is no root or an option is out of range, such
-// as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
-// SHA-512. The error names the root or intermediate refused by its
-// position in Roots or Intermediates, from 0 (of intermediates that do not
-// chain to a root, the first). Every intermediate is
-// parsed and checked as a CA before any is chained. An intermediate chains
-// to a root when a path of certificates leads to it from a root through
-// other intermediates, in whatever order they are given: each signed by the
-// key of the one before it, whose subject is its issuer name (every one a
-// CA of the profile, checked first, and whose subject key identifier is
-// its authority key identifier), and within the path lengths of the CAs
-// above it (the intermediate itself not counted, as crypto/x509 counts a
-// chain's last certificate). Their
-// validity periods are not compared, with each other or with the time: a CA
-// may start before its root (a root renewed under the same name and key, a
-// CA made on a clock behind), and VerifyCard checks the validity of every
-// chain it verifies.
+// VerifyCard refuses such a certificate presented), or an intermediate chains
+// to a root only along paths on which the authority key identifier of a
+// certificate is not the subject key identifier of the one before it
+// (VerifyCard refuses such a path), and ErrInvalid when there is no root or
+// an option is out of range, such as an algorithm of Algorithms other than
+// ECDSA with SHA-256, SHA-384 or SHA-512. The error names the root or
+// intermediate refused by its position in Roots or Intermediates, from 0 (of
+// intermediates that do not chain to a root, the first). Every intermediate
+// is parsed and checked as a CA before any is chained. An intermediate chains
+// to a root when a path of certificates leads to it from a root through other
+// intermediates, in whatever order they are given: each signed by the key of
+// the one before it, whose subject is its issuer name (every one a CA of the
+// profile, checked first, and whose subject key identifier is its authority
+// key identifier), and within the path lengths of the CAs above it (the
+// intermediate itself not counted, as crypto/x509 counts a chain's last
+// certificate). Their validity periods are not compared, with each other or
+// with the time: a CA may start before its root (a root renewed under the
+// same name and key, a CA made on a clock behind), and VerifyCard checks the
+// validity of every chain it verifies.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
@@ -315,14 +310,14 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 
 // unchained returns the position in inters of the first that chains to
 // none of roots, or -1 when every one does, along a path as NewVerifier
-// says, through others of inters, in any
-// order and whatever their validity periods; path lengths are counted as
-// crypto/x509 counts them (the last certificate not counted). With
-// keyIDs, each certificate of the path but the root names the one above
-// it by key identifier (identifiedBy); without, as crypto/x509 builds
-// paths, whatever the key identifiers say. NewVerifier took no root nor
-// intermediate with a critical extension that crypto/x509 does not handle
-// (no path goes through one).
+// says, through others of inters, in any order and whatever their
+// validity periods; path lengths are counted as crypto/x509 counts them
+// (the last certificate not counted). With keyIDs, each certificate of
+// the path but the root names the one above it by key identifier
+// (identifiedBy); without, as crypto/x509 builds paths, whatever the key
+// identifiers say. NewVerifier took no root nor intermediate with a
+// critical extension that crypto/x509 does not handle (no path goes
+// through one).
 func unchained(roots, inters []*x509.Certificate, keyIDs bool) int {
 	const none = math.MinInt
 	// room[i] is pathRoom for the best path found to inters[i], none while
@@ -439,12 +434,12 @@ func (res *result) within(now time.Time) bool {
 // revocation, ErrRevoked before ErrCRL). A chain refused as revoked or
 // expired (ErrRevoked, ErrExpired) is refused again from the cache, with
 // the same error (the same *Error, shared by every caller it is served
-// to: read it, never modify it), as long as the CRLs held are the same and the time is
-// on the same side of every validity bound of the chain's certificates
-// and the roots and every update time of the CRLs: a refusal that time
-// could undo is never served, and a clock set back across such a time has
-// the chain verified again. A chain longer than MaxDepth, or one that
-// holds a certificate longer than MaxCertificateSize, is refused
+// to: read it, never modify it), as long as the CRLs held are the same and
+// the time is on the same side of every validity bound of the chain's
+// certificates and the roots and every update time of the CRLs: a refusal
+// that time could undo is never served, and a clock set back across such a
+// time has the chain verified again. A chain longer than MaxDepth, or one
+// that holds a certificate longer than MaxCertificateSize, is refused
 // (ErrUntrusted) before any certificate is parsed and before the chain is
 // hashed and looked up in the cache. A nil or zero Verifier refuses every
 // chain with ErrInvalid.

@@ -576,12 +576,11 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 
 // TestVerifyCAProfile: a CA certificate, presented in a chain, given to
 // NewVerifier as a root or an intermediate or to LoadCA, is refused
-// (ErrUsage) unless
-// its basicConstraints and keyUsage are critical, its key usage has
-// keyCertSign and cRLSign and it has a subject key identifier, not empty,
-// as PROTOCOL.md §4.3 has them: a CA without cRLSign signs no CRL that a
-// verifier takes, and one without a subject key identifier no
-// certificate that names its issuer by key identifier.
+// (ErrUsage) unless its basicConstraints and keyUsage are critical, its
+// key usage has keyCertSign and cRLSign and it has a subject key
+// identifier, not empty, as PROTOCOL.md §4.3 has them: a CA without
+// cRLSign signs no CRL that a verifier takes, and one without a subject
+// key identifier no certificate that names its issuer by key identifier.
 func TestVerifyCAProfile(t *testing.T) {
 	ext := func(id asn1.ObjectIdentifier, value ...byte) func(c *x509.Certificate) {
 		return func(c *x509.Certificate) {
@@ -1750,7 +1749,8 @@ func TestCardExtensionValueEncoding(t *testing.T) {
 	}
 	san, crldp := value(oidSubjectAltName), value(oidCRLDistributionPoints)
 	// The point's one URI, and the bytes after the fullName in its
-	// DistributionPointName: SEQUENCE { SEQUENCE { [0] { [0] { URI } NULL } } }.
+	// DistributionPointName: SEQUENCE { SEQUENCE { [0] { [0] { URI }
+	// NULL } } }.
 	uri := crldp[6:]
 	point := append(append([]byte{0x30, byte(len(uri) + 6), 0x30, byte(len(uri) + 4), 0xa0, byte(len(uri) + 2)}, uri...), 0x05, 0x00)
 	require.Equal(t, []byte{0x30, byte(len(uri) + 4), 0x30, byte(len(uri) + 2), 0xa0, byte(len(uri))}, crldp[:6])

@@ -327,17 +327,15 @@ func (q *Queue) notifyLocked() {
 
 // Observe records one report of the scanner: a parsed advert, its RSSI in
 // dBm and the time it was received (the zero time means Options.Now(), and
-// so does a time after it).
-// It returns ErrNotMade for a Queue that New did not make, ErrRole for
-// an advert without a valid role, ErrSameRole for an advert of this
-// phone's own role and ErrRSSI for an RSSI out of range, in that order
-// when a report has several of these faults (its advert is checked
-// before its RSSI), the queue unchanged then, and ErrFull when the queue
-// is full of stronger peers, or holds the selected peer alone: it then
-// takes in, evicts and forgets no peer and does not notify (an expired
-// peer would have left room),
-// although its sweep may have brought back to now the times of peers
-// last seen after now (see Queue).
+// so does a time after it). It returns ErrNotMade for a Queue that New did
+// not make, ErrRole for an advert without a valid role, ErrSameRole for an
+// advert of this phone's own role and ErrRSSI for an RSSI out of range, in
+// that order when a report has several of these faults (its advert is
+// checked before its RSSI), the queue unchanged then, and ErrFull when the
+// queue is full of stronger peers, or holds the selected peer alone: it
+// then takes in, evicts and forgets no peer and does not notify (an
+// expired peer would have left room), although its sweep may have brought
+// back to now the times of peers last seen after now (see Queue).
 //
 // A report received more than the TTL before Options.Now() (a late scan
 // batch) of a peer that the queue does not hold live, a newcomer or one

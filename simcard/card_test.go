@@ -494,10 +494,10 @@ func TestSigner(t *testing.T) {
 	assert.False(t, simcard.VerifyChallenge(&ecdsa.PublicKey{Curve: elliptic.P256()}, v.Enrolment.ICCID, challenge, sig))
 }
 
-// TestVerifyChallengeP256Only: a card signs with ECDSA P-256 alone (PROTOCOL.md
-// §2.7), so a signature of the challenge message by a key on another curve
-// verifies nothing, and a key with coordinates but no curve verifies
-// nothing either, without panicking.
+// TestVerifyChallengeP256Only: a card signs with ECDSA P-256 alone
+// (PROTOCOL.md §2.7), so a signature of the challenge message by a key on
+// another curve verifies nothing, and a key with coordinates but no curve
+// verifies nothing either, without panicking.
 func TestVerifyChallengeP256Only(t *testing.T) {
 	iccid := "89014103211118510720"
 	challenge := bytes.Repeat([]byte{0xC1}, 16)
@@ -950,8 +950,9 @@ func fixedIssuer(t testing.TB) *pki.CA {
 // through each of its methods that talk to the card (those that read, those
 // that present the PIN or the PUK, sign or authenticate, and Personalise):
 // no method panics, and each fails only with a status error or ErrResponse,
-// and Personalise with ErrNotStored too. testdata/fuzz/FuzzCardAnswers/personalised_card holds the
-// answers of a personalised card.
+// and Personalise with ErrNotStored too.
+// testdata/fuzz/FuzzCardAnswers/personalised_card holds the answers of a
+// personalised card.
 //
 // Each input runs the same code every time, and fast, so that the fuzzer
 // tells new coverage from noise: the answers give out after maxAnswers

@@ -25,16 +25,15 @@
 // holds the cards or the database of an earlier start but not its demo CA
 // (the folder pki/ removed, say), whose cards a new CA would not know,
 // fails at once (exit status 1), saying to restore pki/ or remove the
-// whole folder, and changes nothing.
-// A second cloud started on a data folder that a running cloud serves
-// fails at once (exit status 1, "another cloud serves this data folder")
-// and writes nothing over the first's cloud.url.
-// Interrupted (Ctrl-C), it waits 5 seconds at most for the calls under
-// way, cuts those still under way then, saying so, and exits 0; a second
-// interrupt ends it at once. Interrupted while it sets up (the data
-// folder, the database, the cards), it exits 1 with an error that names
-// the signal, unless the setup ends before it heeds the interrupt: then it
-// stops as above and exits 0.
+// whole folder, and changes nothing. A second cloud started on a data
+// folder that a running cloud serves fails at once (exit status 1,
+// "another cloud serves this data folder") and writes nothing over the
+// first's cloud.url. Interrupted (Ctrl-C), it waits 5 seconds at most for
+// the calls under way, cuts those still under way then, saying so, and
+// exits 0; a second interrupt ends it at once. Interrupted while it sets
+// up (the data folder, the database, the cards), it exits 1 with an error
+// that names the signal, unless the setup ends before it heeds the
+// interrupt: then it stops as above and exits 0.
 //
 // Flags:
 //

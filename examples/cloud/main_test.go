@@ -576,7 +576,8 @@ func TestSellerTakesRequestPaidInOutage(t *testing.T) {
 	var lost atomic.Int64
 	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			// One whole request call is lost at least, however soon Alice pays.
+			// One whole request call is lost at least, however soon
+			// Alice pays.
 			if r.Method == http.MethodPost && r.URL.Path == "/v1/requests" && (!paid.Load() || lost.Load() < payflow.DefaultMaxAttempts) {
 				if lost.Add(1) == 1 {
 					forward.ServeHTTP(httptest.NewRecorder(), r) // recorded, the reply lost

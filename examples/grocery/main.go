@@ -6,12 +6,12 @@
 // step, labelled [shopper], [seller] and [cloud], and exits 0 once both
 // phones have verified the receipt, 1 when the purchase fails, and 2 on a
 // flag or argument that it refuses. An interrupt (SIGINT or SIGTERM) ends
-// it with exit status 1 and an error that names the signal. When the purchase stops short once
-// the till asked, the till withdraws its payment request, as the seller
-// program does, and says so when the request had expired, when the
-// shopper's approval of it was still being settled (the payment's
-// outcome unknown) and when the withdrawal failed; a request that the
-// shopper paid as the till gave up is the purchase. A payment whose
+// it with exit status 1 and an error that names the signal. When the
+// purchase stops short once the till asked, the till withdraws its payment
+// request, as the seller program does, and says so when the request had
+// expired, when the shopper's approval of it was still being settled (the
+// payment's outcome unknown) and when the withdrawal failed; a request that
+// the shopper paid as the till gave up is the purchase. A payment whose
 // receipt the till could not verify (the program was interrupted first,
 // say) is said to be paid, its receipt not checked. Phones whose
 // selections of each other open two sessions, as the EID epoch ended

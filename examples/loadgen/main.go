@@ -6,20 +6,19 @@
 // seller's card signs a payment request, the cloud prices it, the
 // shopper's phone fetches the payment screen, the card verifies the PIN
 // and signs the consent, the cloud holds, captures and signs the receipt,
-// and the shopper's phone verifies it.
-// A purchase counts once the seller's till has verified the receipt, also
-// one that the platform captured after the reply to the shopper's consent
-// was lost. While the cloud does not answer a call of a purchase, or still
-// works on one that it did not answer in time, the phone asks again, as
-// the seller and shopper programs do: a purchase whose outcome is unknown
-// is not an error. One still under way 2 seconds after -duration, also
-// one whose outcome the cloud has not answered by then, counts as a
-// timeout error, so that the run ends on time. An interrupt (SIGINT
-// or SIGTERM) ends the run at once: loadgen prints the results so far and
-// exits with status 1, as it does when no purchase completed (a second
-// interrupt ends it before it has printed them), and one while it sets up
-// exits 1 with an error that names the signal; a flag it refuses is
-// exit status 2.
+// and the shopper's phone verifies it. A purchase counts once the seller's
+// till has verified the receipt, also one that the platform captured after
+// the reply to the shopper's consent was lost. While the cloud does not
+// answer a call of a purchase, or still works on one that it did not
+// answer in time, the phone asks again, as the seller and shopper programs
+// do: a purchase whose outcome is unknown is not an error. One still under
+// way 2 seconds after -duration, also one whose outcome the cloud has not
+// answered by then, counts as a timeout error, so that the run ends on
+// time. An interrupt (SIGINT or SIGTERM) ends the run at once: loadgen
+// prints the results so far and exits with status 1, as it does when no
+// purchase completed (a second interrupt ends it before it has printed
+// them), and one while it sets up exits 1 with an error that names the
+// signal; a flag it refuses is exit status 2.
 //
 // By default the platform runs in this process on the embedded SQLite
 // store in a temporary folder, with virtual cards in memory:

@@ -16,18 +16,17 @@
 // request is waited out first, until -wait ends, and a payment it makes
 // is that purchase (a settlement still under way when -wait ends, the
 // payment's outcome unknown, ends the till with the cloud's conflict,
-// exit status 1).
-// When -wait ends, it is interrupted or the cloud fails before the
-// shopper approved, it cancels the payment request, also one the cloud did
-// not answer (sent again to cancel it), so that the shopper's next run
-// does not pay it; it says so when the request expired, when the shopper
-// paid it but its receipt could not be checked, and when the withdrawal
-// failed. Interrupted again while it withdraws, which ends it at once,
-// or killed outright (SIGKILL), it may cancel nothing: its next run
-// pairs again in the same session (the same two cards and EIDs, within
-// the ten-minute EID epoch), and the cloud then cancels the request left
-// pending (PROTOCOL.md §6.1); only a shopper run that pairs before that
-// may still be shown it. A run in the session of an earlier one that
+// exit status 1). When -wait ends, it is interrupted or the cloud fails
+// before the shopper approved, it cancels the payment request, also one
+// the cloud did not answer (sent again to cancel it), so that the
+// shopper's next run does not pay it; it says so when the request expired,
+// when the shopper paid it but its receipt could not be checked, and when
+// the withdrawal failed. Interrupted again while it withdraws, which ends
+// it at once, or killed outright (SIGKILL), it may cancel nothing: its
+// next run pairs again in the same session (the same two cards and EIDs,
+// within the ten-minute EID epoch), and the cloud then cancels the request
+// left pending (PROTOCOL.md §6.1); only a shopper run that pairs before
+// that may still be shown it. A run in the session of an earlier one that
 // finds the earlier run's request paid shows that payment as already
 // made, and then asks for its basket with a new request (PROTOCOL.md
 // §5.6). It exits 0 once the shopper paid its request and the till

@@ -103,9 +103,9 @@ func TestTicketsRunsTwice(t *testing.T) {
 }
 
 // An argument after the flags is refused, not dropped with the flags after
-// it, before the cloud opens.
-// TestTicketsInterruptSaysSo: an interrupt ends the program with an error
-// that names the signal, not "context canceled" alone.
+// it, before the cloud opens. TestTicketsInterruptSaysSo: an interrupt
+// ends the program with an error that names the signal, not "context
+// canceled" alone.
 func TestTicketsInterruptSaysSo(t *testing.T) {
 	errInterrupt := errors.New("interrupt signal received")
 	ctx, cancel := context.WithCancelCause(context.Background())

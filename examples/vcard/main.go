@@ -9,10 +9,10 @@
 // file, as <state>.root.pem), the PIN and the PUK. It prints the ICCID and
 // serves the card until SIGINT or SIGTERM, which end it with exit status
 // 0; while vpcd does not answer (pcscd not started yet, or restarting), it
-// connects again every second. A personalisation that fails once the card may be activated
-// (ACTIVATE sent, its outcome unknown) logs the card's ICCID and
-// advertising secret, which an activated card never reveals again, before
-// the program ends with exit status 1.
+// connects again every second. A personalisation that fails once the card
+// may be activated (ACTIVATE sent, its outcome unknown) logs the card's
+// ICCID and advertising secret, which an activated card never reveals
+// again, before the program ends with exit status 1.
 //
 // One process at a time may use a state file: vcard holds it while it
 // runs, with an advisory lock (flock(2), where the system has it) on the
@@ -142,14 +142,15 @@ func main() {
 // demo.ErrCardInUse, one whose folder cannot be written with one naming
 // the folder and giving the system's reason, which it wraps (such as
 // fs.ErrPermission), and a state file that is no card's state with one
-// naming it that matches applet.ErrState. A new card is personalised with pin and puk, or the
-// demo's PIN and PUK where they are empty; a card personalised before
-// keeps its own, and run logs that a pin or puk given is ignored. With
-// unblock, run presents puk to unblock the PIN of a card personalised
-// before, pin becoming its PIN (demo.UnblockPIN, which logs the PUK's
-// tries and the outcome), before serving it, a PIN not blocked too: a wrong or blocked PUK fails
-// with an error matching simcard.ErrWrongPUK or simcard.ErrPUKBlocked,
-// and a card never personalised with an error saying so.
+// naming it that matches applet.ErrState. A new card is personalised with
+// pin and puk, or the demo's PIN and PUK where they are empty; a card
+// personalised before keeps its own, and run logs that a pin or puk given
+// is ignored. With unblock, run presents puk to unblock the PIN of a card
+// personalised before, pin becoming its PIN (demo.UnblockPIN, which logs
+// the PUK's tries and the outcome), before serving it, a PIN not blocked
+// too: a wrong or blocked PUK fails with an error matching
+// simcard.ErrWrongPUK or simcard.ErrPUKBlocked, and a card never
+// personalised with an error saying so.
 func run(ctx context.Context, addr, pin, puk, statePath string, unblock bool) error {
 	unlock, err := demo.LockCard(statePath)
 	if err != nil {

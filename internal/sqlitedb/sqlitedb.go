@@ -69,8 +69,9 @@ func (o Options) Pragmas() []string {
 		// size.)
 		"page_size(1024)",
 		// Checkpoint every 16384 WAL frames (16 MiB) rather than 1000: a
-		// checkpoint copies each distinct page once however often the WAL holds
-		// it, and costs two fsyncs, so rarer checkpoints write less.
+		// checkpoint copies each distinct page once however often the
+		// WAL holds it, and costs two fsyncs, so rarer checkpoints write
+		// less.
 		"wal_autocheckpoint(16384)",
 		// Statement journals (multi-row statements, savepoints) stay in
 		// memory, and a larger page cache (up to 64 MiB per connection) keeps

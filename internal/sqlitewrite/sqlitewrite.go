@@ -432,10 +432,9 @@ func (b *Batcher) Close() {
 // for its end: a fn that has not started when ctx ends does not run, and
 // Write returns ctx's error; a fn that runs runs to its end, and Write
 // returns its batch's outcome: fn gets a context with ctx's values that
-// is never cancelled, and must run its
-// statements with it, because SQLite rolls back the whole transaction,
-// the other callers' writes with it, when an INSERT, UPDATE or DELETE is
-// interrupted.
+// is never cancelled, and must run its statements with it, because SQLite
+// rolls back the whole transaction, the other callers' writes with it,
+// when an INSERT, UPDATE or DELETE is interrupted.
 func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

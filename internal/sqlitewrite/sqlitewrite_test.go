@@ -705,8 +705,9 @@ func TestCancelBeforeBegin(t *testing.T) {
 					go func() { cancelledDone <- b.Write(ctx, cancelled) }()
 				} else {
 					// A context that can end (t.Context()), as every Write's
-					// here: BEGIN then waits for SQLite's write lock on a timer,
-					// which synctest sees, not in a sleep of SQLite's own.
+					// here: BEGIN then waits for SQLite's write lock on a
+					// timer, which synctest sees, not in a sleep of SQLite's
+					// own.
 					wg.Go(func() { leaderErr = b.Write(t.Context(), insert(2)) })
 				}
 				requireState(t, b, func() bool { return b.leading })

@@ -115,10 +115,10 @@ func (s *Store) Close() error {
 // a read fails Update with its error even when fn ignored it and returned
 // nil, and nothing of fn's writes is applied.
 // When ctx has ended before Update holds the lock (while it waits for an
-// Update or a View under way, say), Update fails with ctx.Err() without running fn;
-// when it has ended by the time fn returns nil, Update fails with ctx's
-// error and applies nothing, without checking the writes (which ctx's
-// error wins over, see ledger.Store.Update).
+// Update or a View under way, say), Update fails with ctx.Err() without
+// running fn; when it has ended by the time fn returns nil, Update fails
+// with ctx's error and applies nothing, without checking the writes (which
+// ctx's error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err
@@ -150,8 +150,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 
 // View runs fn with the store locked for reading, which other Views share.
 // When ctx has ended before View holds the lock (while it waits for an
-// Update under way, or for one that waits itself, say), View fails with ctx.Err() without
-// running fn.
+// Update under way, or for one that waits itself, say), View fails with
+// ctx.Err() without running fn.
 func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
 	if err := ledger.CheckRun(ctx, !s.notMade(), fn); err != nil {
 		return err

@@ -181,9 +181,10 @@ var refusedCodes = []struct {
 // one, a linked chain, one whose batch releases an expired hold, a post
 // of an expired hold) that fails with an error the Store does not retry
 // fails the call with that error (wrapping ledger.ErrCorrupt for a
-// foreign key violation and the Store's own refusals) and leaves the tables as they were; the call made
-// again gives the results of a call without a failure and leaves the
-// tables as it does: no transfer lost, none applied twice.
+// foreign key violation and the Store's own refusals) and leaves the
+// tables as they were; the call made again gives the results of a call
+// without a failure and leaves the tables as it does: no transfer lost,
+// none applied twice.
 func TestLedgerWriteFaults(t *testing.T) {
 	runWriteCases(t, func(t *testing.T, fs *faultSchema, c ledgertest.FaultCase, want unfaulted) {
 		for n := 1; ; n++ {

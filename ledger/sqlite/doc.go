@@ -46,11 +46,11 @@
 // UserData64 is the int64 with the same bits.
 // Transfers are keyed in their table by timestamp, which the ledger
 // assigns in increasing order, so new rows append to the end of the
-// B-tree; their IDs have a unique index.
-// The single ledger_state row, which the first migration inserts, holds the
-// last timestamp: a database without it (damaged, or not a ledger's) fails
-// every write transaction, and every read of the last timestamp
-// (ledger.Ledger.Verify's), with an error wrapping ledger.ErrCorrupt.
+// B-tree; their IDs have a unique index. The single ledger_state row, which
+// the first migration inserts, holds the last timestamp: a database without
+// it (damaged, or not a ledger's) fails every write transaction, and every
+// read of the last timestamp (ledger.Ledger.Verify's), with an error
+// wrapping ledger.ErrCorrupt.
 //
 //	s, err := sqlite.Open(ctx, "/var/lib/casimpay/ledger.db", sqlite.Options{})
 //	if err != nil { … }

@@ -52,13 +52,14 @@ var _ ledger.Store = (*Store)(nil)
 
 // Open opens, or creates, the ledger database at path and brings its schema
 // up to date. A file it creates can be read by its owner alone (mode
-// 0600), as can its WAL. Several processes may open the same file; their writes are
-// serialized by SQLite's lock (each waits up to Options.BusyTimeout).
-// path is a file name, relative to the working directory or absolute:
-// SQLite's ":memory:" and its "file:" URIs are file names here like any
-// other, not an in-memory database or options. Open fails for an empty
-// path, when the directory does not exist, the file is not a SQLite
-// database, or its schema is newer than this package (ErrSchemaTooNew).
+// 0600), as can its WAL. Several processes may open the same file; their
+// writes are serialized by SQLite's lock (each waits up to
+// Options.BusyTimeout). path is a file name, relative to the working
+// directory or absolute: SQLite's ":memory:" and its "file:" URIs are file
+// names here like any other, not an in-memory database or options. Open
+// fails for an empty path, when the directory does not exist, the file is
+// not a SQLite database, or its schema is newer than this package
+// (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w, r, lock, err := openDBs(ctx, path, opts)
 	if err != nil {
@@ -308,11 +309,11 @@ type writeTx struct {
 	pending    sqlstore.PendingCheck // inserted transfers and pending states, for checkPending
 	// err is the error of the first statement that failed, a read or a
 	// write, or of a read refused before its statement ran (a limit out of
-	// range, sqlstore.Reader.Fail): the transaction is lost (ledger.Tx). A write that failed has
-	// ended it (INSERT OR ROLLBACK rolls it back), and a read may have
-	// (SQLite rolls back on SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM), so
-	// no later statement runs, lest it run outside it and be stored at
-	// once.
+	// range, sqlstore.Reader.Fail): the transaction is lost (ledger.Tx). A
+	// write that failed has ended it (INSERT OR ROLLBACK rolls it back),
+	// and a read may have (SQLite rolls back on SQLITE_FULL, SQLITE_IOERR,
+	// SQLITE_NOMEM), so no later statement runs, lest it run outside it
+	// and be stored at once.
 	err error
 }
 

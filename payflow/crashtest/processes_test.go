@@ -335,7 +335,8 @@ func platformProcesses(t *testing.T, dsn string) {
 				approvals++
 				receipts = append(receipts, kv.Receipt)
 			case http.StatusConflict:
-				// in flight on the other process, or the nonce was spent, or final
+				// in flight on the other process, or the nonce was
+				// spent, or final
 			default:
 				t.Errorf("round %d: approval status %d: %s", round, k.status, k.body)
 			}

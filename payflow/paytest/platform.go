@@ -970,10 +970,10 @@ func staleMark(t *testing.T, s *Shop) {
 // it cancelled without a consent nonce, declining another is final_state,
 // and another sent again by the seller's phone is card_not_trusted, as a
 // new request of the card, with no view; one that no call reads before its
-// expiry expires. A held
-// request stays held: the revoked card's token is card_not_trusted and
-// captures nothing, the merchant's other seller card captures it, and
-// one that nobody captures expires at its hold expiry, its hold voided.
+// expiry expires. A held request stays held: the revoked card's token is
+// card_not_trusted and captures nothing, the merchant's other seller card
+// captures it, and one that nobody captures expires at its hold expiry,
+// its hold voided.
 func revokedSellerCard(t *testing.T, f *Fixture) {
 	ctx := context.Background()
 	s := NewShop(f, true)

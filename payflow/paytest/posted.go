@@ -154,8 +154,8 @@ func voids(id payflow.ID) []ledger.ID {
 // ID posting the other leg's hold, for the asset leg's amount), the asset
 // hold voided under its post's ID, the asset hold posted in part, and
 // the money leg's post ID taken, the asset hold or the money hold posted.
-// Each case runs on a shop of its own from
-// newShop, so that a sweep meets its request alone.
+// Each case runs on a shop of its own from newShop, so that a sweep meets
+// its request alone.
 func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 	ctx := context.Background()
 	const post, void = ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer

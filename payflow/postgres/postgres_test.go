@@ -631,11 +631,11 @@ func TestOpenCancelledWhileMigrating(t *testing.T) {
 // cards, in their order, would miss it and clear it out of order: holding
 // the second card, it would wait for the first, which the other
 // PutMerchant held while waiting for the second (a deadlock, SQLSTATE
-// 40P01). PutCard waits for the merchant's
-// advisory lock, which PutMerchant holds from before it inserts or
-// updates the merchant's row, so a card cannot join a merchant whose
-// PutMerchant is under way. Another transaction holds the second card's
-// row until the calls have come to wait, each in turn.
+// 40P01). PutCard waits for the merchant's advisory lock, which
+// PutMerchant holds from before it inserts or updates the merchant's row,
+// so a card cannot join a merchant whose PutMerchant is under way.
+// Another transaction holds the second card's row until the calls have
+// come to wait, each in turn.
 func TestPutMerchantMeetsCardJoining(t *testing.T) {
 	for _, stored := range []bool{true, false} {
 		t.Run(map[bool]string{true: "merchant stored", false: "merchant inserted"}[stored], func(t *testing.T) {

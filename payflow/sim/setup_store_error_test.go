@@ -12,11 +12,11 @@ import (
 // TestSetUpAfterAStoreError sets worlds up, one seed after another, with
 // store errors the only fault, until each kind of set-up call had a store
 // write fail 3 times, made or not: the call got no verdict, every time,
-// and is run again, and then succeeds; and every set-up is whole: every card is
-// enrolled with its advertising secret and its EIDs resolve (each shopper
-// pairs with each till), each merchant has its seller card and its
-// catalog, the asset is registered, and every wallet and merchant account
-// holds what the model funded and issued, once (check).
+// and is run again, and then succeeds; and every set-up is whole: every
+// card is enrolled with its advertising secret and its EIDs resolve (each
+// shopper pairs with each till), each merchant has its seller card and
+// its catalog, the asset is registered, and every wallet and merchant
+// account holds what the model funded and issued, once (check).
 func TestSetUpAfterAStoreError(t *testing.T) {
 	kinds := []string{"enrol-card", "enrol-merchant", "set-catalog", "register-asset", "issue", "open-account", "fund"}
 	failed := map[string]int{}

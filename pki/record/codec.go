@@ -170,13 +170,12 @@ func CheckText(field, s string) error { return text(field, s) }
 // Arabic, Syriac, N'Ko, Mongolian and the Brahmic scripts of India and
 // Sri Lanka, U+200D between two emoji, U+FE0E and U+FE0F after a symbol
 // and U+FE0F in a keycap (PROTOCOL.md §3); and no white space at either
-// end. Format
-// characters and default-ignorable code points show as nothing, or
-// change only how their neighbours show, so that two names that differ
-// by one elsewhere would look the same. The error is a *FieldError
-// naming field and one rule that s breaks: its length, else its UTF-8,
-// else the first character of s, in its order, that breaks a rule of
-// the characters, else white space at either end.
+// end. Format characters and default-ignorable code points show as
+// nothing, or change only how their neighbours show, so that two names
+// that differ by one elsewhere would look the same. The error is a
+// *FieldError naming field and one rule that s breaks: its length, else
+// its UTF-8, else the first character of s, in its order, that breaks a
+// rule of the characters, else white space at either end.
 func CheckName(field, s string) error {
 	if len(s) == 0 || len(s) > MaxText {
 		return fieldError(field, fmt.Sprintf("must be 1 to %d bytes", MaxText))

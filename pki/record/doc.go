@@ -1,6 +1,7 @@
 // Package record defines the signed records of the CA-SIM payment protocol and
 // their envelope: a COSE_Sign1 message (RFC 9052, tag 18) signed with ES256
-// over a payload of deterministic CBOR (RFC 8949 §4.2.1) with integer map keys.
+// over a payload of deterministic CBOR (RFC 8949 §4.2.1) with integer map
+// keys.
 //
 // Four records are built and signed by a card, never by the phone it sits in:
 //
@@ -14,8 +15,8 @@
 // signature counter) that the card fills in itself. The platform signs one
 // record, the Receipt, which both phones verify offline; it carries the
 // platform's certificate chain in its protected header (x5chain, RFC 9360:
-// SignReceipt, ReceiptChain, DecodeReceipt), so that a receipt verifies with the
-// certificate of the key that signed it.
+// SignReceipt, ReceiptChain, DecodeReceipt), so that a receipt verifies
+// with the certificate of the key that signed it.
 //
 // The record type is carried in the protected COSE header as the content type
 // (label 3), so a signature over one type can never be read as another.

@@ -379,7 +379,8 @@ func anyOf(err error, targets ...error) bool {
 	return false
 }
 
-// resign builds a COSE_Sign1 with arbitrary headers and payload, signed by key.
+// resign builds a COSE_Sign1 with arbitrary headers and payload, signed
+// by key.
 func resign(t *testing.T, key *ecdsa.PrivateKey, hdr cose.Headers, payload []byte) []byte {
 	t.Helper()
 	signer, err := cose.NewSigner(cose.AlgorithmES256, key)
@@ -640,7 +641,8 @@ func TestCheckName(t *testing.T) {
 		"\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", // Persian, with a non-joiner
 		"\u0915\u094D\u200D\u0937",                         // Devanagari half form
 		"\u0915\u094D\u200C\u0937",                         // Devanagari, no conjunct
-		// Edges: punctuation, the first and last skin-tone modifiers, every keycap base.
+		// Edges: punctuation, the first and last skin-tone modifiers,
+		// every keycap base.
 		"Milk, 1.5 L (half-fat)!",
 		"\u0915\u200C\u093F",                                               // a non-joiner before a Devanagari vowel sign
 		"\U0001F9D1\U0001F3FB\u200D\U0001F4BB",                             // after EMOJI MODIFIER FITZPATRICK TYPE-1-2

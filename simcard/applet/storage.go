@@ -84,16 +84,16 @@ func (m *Memory) Store(state []byte) error {
 // journals a directory's entries itself, nothing), so that after a crash
 // the file holds the old state or the new one. The file is created with
 // mode 0600. Before the rename, Store links the previous file to a second
-// name beside Path (".NAME.prev"), which it removes once the directory is synced: when the
-// directory cannot be synced after the rename, Store fails and renames that
-// file back over Path (or removes Path, when nothing was stored before), so
-// that the file holds the previous state, which a crash may undo, and not
-// the one the Store failed for. Only when that rename fails too, or on a file
-// system without hard links, which keeps no previous file, does a Store that
-// fails leave the new state in the file. A second name left by a crash is
-// removed by the next Store, and the first Store of a File that succeeds
-// removes the temporary files (".NAME.tmp" and digits) older than ten
-// minutes, which a crash before their rename left behind: a Store takes
+// name beside Path (".NAME.prev"), which it removes once the directory is
+// synced: when the directory cannot be synced after the rename, Store fails
+// and renames that file back over Path (or removes Path, when nothing was
+// stored before), so that the file holds the previous state, which a crash
+// may undo, and not the one the Store failed for. Only when that rename fails
+// too, or on a file system without hard links, which keeps no previous file,
+// does a Store that fails leave the new state in the file. A second name left
+// by a crash is removed by the next Store, and the first Store of a File that
+// succeeds removes the temporary files (".NAME.tmp" and digits) older than
+// ten minutes, which a crash before their rename left behind: a Store takes
 // milliseconds, so no Store under way, of this process or another, still
 // writes them. Later Stores of the File do not look for them again (a
 // directory listing per Store), so a temporary file left after that first

@@ -229,24 +229,24 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 // user's folder holding only NAME.card (vcard -state given a path in a
 // folder of that name), or one that holds anything else, such as that
 // state file's lock file, is another program's and stays; so does the
-// empty folder of a setup killed before it wrote the mark. The folders only a holder of the lock
-// makes: with acrossProcesses (the lock reaches other processes:
-// lockAcrossProcesses), no setup but a killed one can have made them,
-// and it removes them all. Without, another process's setup may be making
-// them at this moment, and it removes only those last modified more than
-// tempfile.Stale (ten minutes) before now: a setup writes its folder's
-// files one after another and then renames the folder, or the card file
-// in it, into place, so one whose folder has not changed for that long is
-// stuck or dead (one merely slower fails at that rename: its CA or card
-// is not put in place, though a card's ICCID file is, and the next setup
-// makes them again). The ICCID temporary files it removes only once they
-// are as old, in either case: a temporary file is named after its file
-// alone, and a program that does not take the lock writes ones of the
-// same pattern for a state file named NAME.iccid in cards/ (vcard -state),
-// whose store would fail if its file were removed. A card state file's
-// .NAME.card.tmp…, which a program writes while it uses its card and
-// without the lock, is left alone: the card's applet.File removes its own
-// once they are stale. What cannot be removed stays, as it did.
+// empty folder of a setup killed before it wrote the mark. The folders
+// only a holder of the lock makes: with acrossProcesses (the lock reaches
+// other processes: lockAcrossProcesses), no setup but a killed one can
+// have made them, and it removes them all. Without, another process's
+// setup may be making them at this moment, and it removes only those last
+// modified more than tempfile.Stale (ten minutes) before now: a setup
+// writes its folder's files one after another and then renames the folder,
+// or the card file in it, into place, so one whose folder has not changed
+// for that long is stuck or dead (one merely slower fails at that rename:
+// its CA or card is not put in place, though a card's ICCID file is, and
+// the next setup makes them again). The ICCID temporary files it removes
+// only once they are as old, in either case: a temporary file is named
+// after its file alone, and a program that does not take the lock writes
+// ones of the same pattern for a state file named NAME.iccid in cards/
+// (vcard -state), whose store would fail if its file were removed. A card
+// state file's .NAME.card.tmp…, which a program writes while it uses its
+// card and without the lock, is left alone: the card's applet.File removes
+// its own once they are stale. What cannot be removed stays, as it did.
 func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
 	stale := now.Add(-tempfile.Stale)
 	cards := filepath.Join(dir, cardsFolder)

@@ -62,18 +62,18 @@ func TestOpenCardProcess(t *testing.T) {
 // TestRemoveLeftovers: under a setup lock that reaches other processes,
 // every folder that a killed setup left (.pki.newDIGITS holding the
 // setup's mark and the CA's files, cards/.NAME.newDIGITS holding the mark
-// and NAME.card, or their temporary files) is removed, whatever its age; under one that does not, where
-// another process's setup may be making them at this moment, only those
-// last modified more than tempfile.Stale ago are, and younger ones stay.
-// An ICCID temporary file (cards/.NAME.iccid.tmpDIGITS), a regular file,
-// is removed only once stale under either lock: a program that does not
-// take the lock writes ones of the same name for a state file
-// cards/NAME.iccid (vcard -state), whose Store would fail if it were
-// removed; a folder of that name stays. A folder of a setup's
-// name that holds anything else (another program's state file, a lock
-// file, a folder), one without the setup's mark (a user's folder holding
-// only NAME.card, an empty one) and a name of another pattern are no
-// setup's and stay, however old.
+// and NAME.card, or their temporary files) is removed, whatever its age;
+// under one that does not, where another process's setup may be making
+// them at this moment, only those last modified more than tempfile.Stale
+// ago are, and younger ones stay. An ICCID temporary file
+// (cards/.NAME.iccid.tmpDIGITS), a regular file, is removed only once
+// stale under either lock: a program that does not take the lock writes
+// ones of the same name for a state file cards/NAME.iccid (vcard -state),
+// whose Store would fail if it were removed; a folder of that name stays.
+// A folder of a setup's name that holds anything else (another program's
+// state file, a lock file, a folder), one without the setup's mark (a
+// user's folder holding only NAME.card, an empty one) and a name of
+// another pattern are no setup's and stay, however old.
 func TestRemoveLeftovers(t *testing.T) {
 	now := time.Now()
 	old, young := now.Add(-tempfile.Stale-time.Minute), now.Add(-time.Minute)

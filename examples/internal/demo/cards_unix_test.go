@@ -58,15 +58,15 @@ func TestOpenCardReadOnly(t *testing.T) {
 
 // TestSetupRemovesStaleLeftovers: what a run killed inside the setup
 // leaves in the data folder (a hierarchy's folder .pki.new…, a card's
-// folder .NAME.new…, each holding the setup's mark, and, once ten minutes old, an ICCID file
-// .NAME.iccid.tmp… not yet renamed into place) is removed by the next
-// setup, which holds the setup lock that the killed run held as it made
-// them; what the setup lock does not cover (a card state file's
-// .NAME.card.tmp…, which a phone program writes while it uses its card,
-// and a younger temporary file of a state file cards/NAME.iccid, which
-// vcard -state writes so) is left alone, and so is the state file that
-// vcard -state keeps, held, in a folder named as a card's (cards/.x.new1),
-// with its lock file beside it.
+// folder .NAME.new…, each holding the setup's mark, and, once ten minutes
+// old, an ICCID file .NAME.iccid.tmp… not yet renamed into place) is
+// removed by the next setup, which holds the setup lock that the killed
+// run held as it made them; what the setup lock does not cover (a card
+// state file's .NAME.card.tmp…, which a phone program writes while it uses
+// its card, and a younger temporary file of a state file cards/NAME.iccid,
+// which vcard -state writes so) is left alone, and so is the state file
+// that vcard -state keeps, held, in a folder named as a card's
+// (cards/.x.new1), with its lock file beside it.
 func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	if !lockAcrossProcesses {
 		t.Skip("the setup lock does not reach other processes here")

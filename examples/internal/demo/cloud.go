@@ -57,10 +57,9 @@ type Cloud struct {
 // not its demo CA (LoadAuthority), or one that cannot be written, as
 // LoadAuthority says; a SQLite database file that cannot be written is
 // refused likewise, with an error that names it and gives the system's
-// reason. With opts.PostgresDSN, the
-// database is reached first: a DSN that does not parse or a server that
-// does not answer fails before the data folder, and the demo CA in it,
-// are made.
+// reason. With opts.PostgresDSN, the database is reached first: a DSN
+// that does not parse or a server that does not answer fails before the
+// data folder, and the demo CA in it, are made.
 func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 	if opts.Dir == "" {
 		return nil, ErrNoDataDir

@@ -14,15 +14,13 @@ import (
 // Narrator is the platform API with the cloud's screen: it passes every
 // call to the platform and prints what the cloud did for logins, pairings,
 // payment requests, approvals and refunds, with the balances after each
-// payment.
-// A session paired is shown with whose confirmation paired it and whose
-// was in it before, and a confirmation of a session shown paired before
-// as made again (Pair).
-// Each payment is printed once: a consent sent again after its reply was
-// lost, which the platform answers with the payment it settled, prints
-// nothing more (Approve); one that the recovery sweep settled, its call
-// cut short, is counted by the sweep's line instead (RunCloud's
-// sweepDue). It is safe for concurrent use.
+// payment. A session paired is shown with whose confirmation paired it and
+// whose was in it before, and a confirmation of a session shown paired
+// before as made again (Pair). Each payment is printed once: a consent
+// sent again after its reply was lost, which the platform answers with the
+// payment it settled, prints nothing more (Approve); one that the recovery
+// sweep settled, its call cut short, is counted by the sweep's line
+// instead (RunCloud's sweepDue). It is safe for concurrent use.
 type Narrator struct {
 	payflow.API
 	Cloud  *Cloud

@@ -562,12 +562,13 @@ func (p *Phone) unblock(pin string) error {
 
 // UnblockPIN unblocks the PIN of card with puk (simcard.Card.Unblock,
 // RESET RETRY COUNTER), pin becoming the card's PIN with its tries
-// restored, a PIN not blocked too, showing with show the PUK's tries left before it is presented,
-// masked, and the outcome: the PIN unblocked, or, when it had tries left,
-// the PIN not blocked and set all the same. A wrong PUK fails with an error matching
-// simcard.ErrWrongPUK that says the PUK's tries left, and a blocked PUK,
-// which nothing unblocks, with one matching simcard.ErrPUKBlocked, without
-// the card being asked; the PIN is then left as it was.
+// restored, a PIN not blocked too, showing with show the PUK's tries left
+// before it is presented, masked, and the outcome: the PIN unblocked, or,
+// when it had tries left, the PIN not blocked and set all the same. A
+// wrong PUK fails with an error matching simcard.ErrWrongPUK that says the
+// PUK's tries left, and a blocked PUK, which nothing unblocks, with one
+// matching simcard.ErrPUKBlocked, without the card being asked; the PIN is
+// then left as it was.
 func UnblockPIN(card *simcard.Card, puk, pin string, show func(format string, args ...any)) error {
 	pinLeft, _, err := card.PINTries()
 	if err != nil {

@@ -541,10 +541,10 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 // sure that its radio can write the air (air/, or, while that is missing,
 // the data folder, in which it is made), which it refuses otherwise with
 // one line that names the folder and says why, as LoadAuthority does,
-// logs the card in to the cloud over HTTP, giving up after -wait (login), and starts its radio:
-// every 200 ms it writes its advert into the air and hears the others.
-// The phone stops broadcasting, and closes its card, when the returned
-// function is called.
+// logs the card in to the cloud over HTTP, giving up after -wait (login),
+// and starts its radio: every 200 ms it writes its advert into the air
+// and hears the others. The phone stops broadcasting, and closes its
+// card, when the returned function is called.
 func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (_ *Phone, stop func(), err error) {
 	card, err := OpenCard(f.dir, name)
 	if err != nil {
@@ -995,19 +995,18 @@ func noAnswer(err error) bool {
 // cloud may record it all the same), which the till sends again to cancel
 // it (payflow.Seller.Cancel); it then fails with the error it gave up on,
 // which says, when -wait ended the wait for Alice's payment, which request
-// she did not pay before it ended.
-// One that Alice paid as the till gave up is the purchase. When an
-// approval of Alice's is still being settled as the withdrawal ends, the
-// till says that the payment's outcome is unknown and fails with the
-// cloud's payflow.ErrConflict; when the request expired meanwhile, it says
-// so (no one can pay it); when the withdrawal fails otherwise, it says
-// that Alice may still pay the request (the till's next pairing with her
-// cancels it: PROTOCOL.md §6.1) and fails with both errors. A request that
-// the till learnt Alice paid is not withdrawn: when its receipt cannot be
-// verified before -wait ends, the till says it was paid, its receipt not
-// checked, and fails with the error of that wait.
-// An error of a run that ctx ended, such as an interrupt, names the
-// cause of that end, the signal (Interrupted).
+// she did not pay before it ended. One that Alice paid as the till gave up
+// is the purchase. When an approval of Alice's is still being settled as
+// the withdrawal ends, the till says that the payment's outcome is unknown
+// and fails with the cloud's payflow.ErrConflict; when the request expired
+// meanwhile, it says so (no one can pay it); when the withdrawal fails
+// otherwise, it says that Alice may still pay the request (the till's next
+// pairing with her cancels it: PROTOCOL.md §6.1) and fails with both
+// errors. A request that the till learnt Alice paid is not withdrawn: when
+// its receipt cannot be verified before -wait ends, the till says it was
+// paid, its receipt not checked, and fails with the error of that wait. An
+// error of a run that ctx ended, such as an interrupt, names the cause of
+// that end, the signal (Interrupted).
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	defer func() { err = Interrupted(ctx, err) }()
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
@@ -1063,9 +1062,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) (err error)
 // the error of asking it, and returns its view and, when paid, its
 // verified receipt. A wait that wctx ended fails with an error that says
 // which request was not paid before -wait ended (waitEnded). When it
-// cannot, it gives the request up
-// (GiveUp), unless the shopper paid it (paid, asked then the paid
-// request's view): then nothing is withdrawn (PaidUnchecked).
+// cannot, it gives the request up (GiveUp), unless the shopper paid it
+// (paid, asked then the paid request's view): then nothing is withdrawn
+// (PaidUnchecked).
 func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid bool, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
 	var v *payflow.PaymentView
 	var rc *payflow.Receipt
@@ -1100,12 +1099,11 @@ const sellerAgain = "run the seller again to see it"
 // returns the paid request and its verified receipt when the shopper
 // paid it as the till gave up, PaidUnchecked's error when she paid a
 // request whose receipt the phone does not check (Withdraw), and
-// otherwise err, or an error that says
-// what kept the request from being withdrawn as well: that it expired
-// (payflow.ErrExpired), that the shopper's approval of it was still
-// being settled (payflow.ErrConflict, the payment's outcome unknown), or
-// that the shopper may still pay it. Each is shown on the till's screen
-// too.
+// otherwise err, or an error that says what kept the request from being
+// withdrawn as well: that it expired (payflow.ErrExpired), that the
+// shopper's approval of it was still being settled (payflow.ErrConflict,
+// the payment's outcome unknown), or that the shopper may still pay it.
+// Each is shown on the till's screen too.
 func (p *Phone) GiveUp(ctx, wctx context.Context, shopper string, asked *payflow.PaymentView, err error, again string) (*payflow.PaymentView, *payflow.Receipt, error) {
 	v, rc, werr := p.Withdraw(ctx)
 	if _, paid := errors.AsType[*payflow.PaidError](werr); paid { // its receipt not checked
@@ -1166,9 +1164,8 @@ func (p *Phone) PaidUnchecked(shopper string, paid *payflow.PaymentView, err err
 // it sent a consent (the card signs one only once the phone has read the
 // request again from the cloud), it says that the approval was not sent.
 // When -wait ends before the payment request came, the phone's error says
-// so (awaitRequest).
-// An error of a run that ctx ended, such as an interrupt, names the
-// cause of that end, the signal (Interrupted).
+// so (awaitRequest). An error of a run that ctx ended, such as an
+// interrupt, names the cause of that end, the signal (Interrupted).
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	defer func() { err = Interrupted(ctx, err) }()
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {

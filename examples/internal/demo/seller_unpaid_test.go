@@ -116,8 +116,9 @@ func TestSellerRequestDeclined(t *testing.T) {
 
 // TestSellerRequestExpired: Alice's phone is shown the till's payment
 // request and does nothing; the cloud's clock passes the request's
-// expiry, and the request is expired. The seller program shows that the request
-// ended expired and fails with an error that says so (exit status 1).
+// expiry, and the request is expired. The seller program shows that the
+// request ended expired and fails with an error that says so (exit
+// status 1).
 func TestSellerRequestExpired(t *testing.T) {
 	stopWallClock(t)
 	var ahead atomic.Int64 // of the cloud's clock

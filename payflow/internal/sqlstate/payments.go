@@ -273,10 +273,9 @@ const claimTries = 3
 // BeginIdempotent implements payflow.Store: an upsert that takes the key
 // only when it is absent or expired (its deadline at or before now, or
 // the zero time, which is before every now), then a read to classify a
-// key held.
-// A key released between the two (abandoned, or deleted as expired) is
-// tried again, claimTries times in all, and then given up with
-// payflow.ErrKeyContended.
+// key held. A key released between the two (abandoned, or deleted as
+// expired) is tried again, claimTries times in all, and then given up
+// with payflow.ErrKeyContended.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
 	if err := payflow.StorableTimes(lease); err != nil {
 		return nil, err

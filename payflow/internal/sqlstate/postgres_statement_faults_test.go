@@ -71,9 +71,8 @@ func (pf *pgFaults) statementPool(t *testing.T, f *sqlfault.Faults) *sql.DB {
 // and returns a new store on them, and its pgStatements: the store of
 // sqlstate.NewPostgres over a statementPool, with the Pipeline of a store
 // of package postgres, opened for t, and that package's CallErr, marked
-// (markedCallErr). Each
-// store is new, so that a call prepares its statements again, which are
-// numbered too; the one before is closed.
+// (markedCallErr). Each store is new, so that a call prepares its
+// statements again, which are numbered too; the one before is closed.
 func (pf *pgFaults) statements(t *testing.T) func() (*sqlstate.Store, faultDB) {
 	t.Helper()
 	f := &sqlfault.Faults{}
@@ -101,20 +100,18 @@ func (pf *pgFaults) statements(t *testing.T) func() (*sqlstate.Store, faultDB) {
 // statements through database/sql fails (its preparation, BEGIN, an
 // execution, a query, the read of a row after the first, or COMMIT) fails
 // with that statement's error, which came through the store's CallErr,
-// and leaves every table as it was; a read
-// that follows a committed write (PutAsset's, NonceKey's) leaves the
-// tables as the call without a failure leaves them; made again, the call
-// does what it does when nothing fails. So for the reads that pgfault
-// does not number: those of the transactions of PutCard, PutMerchant and
-// SetCatalog, the PostgreSQL ones (the merchant's lock, the cards locked)
-// among them; those of the transaction of an acceptance that its pipeline
-// refused; those of Advance refused, of BeginIdempotent finding the key
-// held, and the store's reads. Consume, and an acceptance that its
-// pipeline commits, run no statement through database/sql (their
-// pipelines' writes fail in TestPostgresWriteFaults). A statement of
-// DeleteExpired
-// (a count among them) that fails fails it as in
-// TestPostgresDeleteExpiredFaults.
+// and leaves every table as it was; a read that follows a committed write
+// (PutAsset's, NonceKey's) leaves the tables as the call without a failure
+// leaves them; made again, the call does what it does when nothing fails.
+// So for the reads that pgfault does not number: those of the transactions
+// of PutCard, PutMerchant and SetCatalog, the PostgreSQL ones (the
+// merchant's lock, the cards locked) among them; those of the transaction
+// of an acceptance that its pipeline refused; those of Advance refused, of
+// BeginIdempotent finding the key held, and the store's reads. Consume,
+// and an acceptance that its pipeline commits, run no statement through
+// database/sql (their pipelines' writes fail in TestPostgresWriteFaults).
+// A statement of DeleteExpired (a count among them) that fails fails it as
+// in TestPostgresDeleteExpiredFaults.
 func TestPostgresStatementFaults(t *testing.T) {
 	pipelined := []string{"Consume", "Accept token", "Accept session cancelling", "Accept insert", "Accept update"}
 	pf := newPGFaults(t, pgfault.Code)
