@@ -78,7 +78,7 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
 	require.ErrorIs(t, err, payflow.ErrFinal, "the cancellation")
 	s.capturedAsPosted(t, id, eur, tickets)
-	s.unspent(t, voids(id)...)
+	s.unspent(t, legTransfers(id, kindVoid)...)
 	v, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id, Amount: 600})
 	require.NoError(t, err, "a capture of the amount posted")
 	assert.Equal(t, payflow.StateCaptured, v.State)
@@ -101,7 +101,7 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the sweep finished the settlement")
 	s.capturedAsPosted(t, id, eur, tickets)
-	s.unspent(t, voids(id)...)
+	s.unspent(t, legTransfers(id, kindVoid)...)
 
 	expiring := s.heldPosted(t)
 	s.Clock.Advance(time.Second) // due before the other
@@ -120,13 +120,14 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	assert.Equal(t, uint64(600), pv.Captured)
 	s.capturedAsPosted(t, expiring, eur, tickets)
 	s.capturedAsPosted(t, read, eur, tickets)
-	s.unspent(t, append(voids(expiring), voids(read)...)...)
+	s.unspent(t, append(legTransfers(expiring, kindVoid), legTransfers(read, kindVoid)...)...)
 }
 
-// voids returns the IDs of the voids of the money hold and of one asset
-// leg's hold of request id's first consent.
-func voids(id payflow.ID) []ledger.ID {
-	return []ledger.ID{payflow.TransferID(id, 1, 0, kindVoid), payflow.TransferID(id, 1, 1, kindVoid)}
+// legTransfers returns the IDs of the transfers of kind (kindHold,
+// kindVoid) of the money leg and of one asset leg of request id's first
+// consent.
+func legTransfers(id payflow.ID, kind byte) []ledger.ID {
+	return []ledger.ID{payflow.TransferID(id, 1, 0, kind), payflow.TransferID(id, 1, 1, kind)}
 }
 
 // holdPostedOtherwise: a held request whose holds the ledger holds posted
@@ -327,7 +328,7 @@ func postsTaken(t *testing.T, s *Shop) {
 	// owners, by the voids of the holds under their own IDs when voided.
 	released := func(id payflow.ID, voided bool) {
 		t.Helper()
-		found, err := s.Ledger.LookupTransfers(ctx, voids(id))
+		found, err := s.Ledger.LookupTransfers(ctx, legTransfers(id, kindVoid))
 		require.NoError(t, err)
 		var holds []ledger.ID
 		for _, v := range found {
@@ -335,7 +336,7 @@ func postsTaken(t *testing.T, s *Shop) {
 			holds = append(holds, v.PendingID)
 		}
 		if voided {
-			assert.ElementsMatch(t, []ledger.ID{payflow.TransferID(id, 1, 0, kindHold), payflow.TransferID(id, 1, 1, kindHold)}, holds, "the voids of the holds")
+			assert.ElementsMatch(t, legTransfers(id, kindHold), holds, "the voids of the holds")
 		} else {
 			assert.Empty(t, holds, "no void: the ledger expired the holds")
 		}

@@ -1,27 +1,13 @@
 package demo
 
 import (
-	"context"
-	"flag"
-	"io"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/examples/internal/outwait"
 )
-
-// usageOf returns what program, run with -h, prints on stderr, where the
-// flag package prints the usage; the program must end with flag.ErrHelp.
-func usageOf(t *testing.T, program func(ctx context.Context, args []string, stdout io.Writer) error) string {
-	t.Helper()
-	var err error
-	usage := outwait.Stderr(t, func() { err = program(context.Background(), []string{"-h"}, io.Discard) })
-	require.ErrorIs(t, err, flag.ErrHelp)
-	return usage
-}
 
 // TestUsage: -h prints the usage of the cloud, seller and shopper
 // programs, with their defaults as their documentation gives them: the
@@ -41,7 +27,7 @@ func TestUsage(t *testing.T) {
     	also enrol the cards of N load generator pairs (examples/loadgen -url), 0 to 1000
   -postgres DSN
     	keep ledger and platform state in PostgreSQL at DSN instead of SQLite
-`, usageOf(t, RunCloud))
+`, outwait.Usage(t, RunCloud))
 	// The phones' flags, in the order of the usage: -plain-http, and the
 	// shopper's -pin and -puk, between -pick and -seed.
 	phone := func(name, pick, pinPUK string) string {
@@ -61,10 +47,10 @@ func TestUsage(t *testing.T) {
 	plainHTTP := `  -plain-http
     	allow a plain http cloud URL whose host is not loopback, over which the cards' bearer tokens and signed records cross the network in clear
 `
-	assert.Equal(t, phone("seller", "Alice", plainHTTP), usageOf(t, RunSeller))
+	assert.Equal(t, phone("seller", "Alice", plainHTTP), outwait.Usage(t, RunSeller))
 	assert.Equal(t, phone("shopper", "Corner Grocer", `  -pin DIGITS
     	the PIN the shopper types, 4 to 12 DIGITS (default "123456")
 `+plainHTTP+`  -puk DIGITS
     	the PUK the shopper types when the card's PIN is blocked, 8 DIGITS, which makes -pin the card's PIN
-`), usageOf(t, RunShopper))
+`), outwait.Usage(t, RunShopper))
 }

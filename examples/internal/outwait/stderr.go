@@ -1,6 +1,10 @@
 package outwait
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,4 +33,17 @@ func Stderr(t testing.TB, f func()) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Usage returns what program, an example program's run function, prints
+// on os.Stderr (Stderr) when run with -h: the usage that the flag package
+// prints there. It fails t at once unless program ends with flag.ErrHelp.
+func Usage(t testing.TB, program func(ctx context.Context, args []string, stdout io.Writer) error) string {
+	t.Helper()
+	var err error
+	usage := Stderr(t, func() { err = program(context.Background(), []string{"-h"}, io.Discard) })
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("%v, want flag.ErrHelp", err)
+	}
+	return usage
 }
