@@ -6,77 +6,16 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
-	"github.com/casimpay/casimpay/pki"
 )
-
-// TestStoreCardsEndsAtFnError: an error of Cards' fn ends the walk, as
-// Store.Cards says: fn is called for the first card only, and Cards
-// returns that error itself.
-func TestStoreCardsEndsAtFnError(t *testing.T) {
-	eachStore(t, func(t *testing.T, s payflow.Store) {
-		ctx := context.Background()
-		for i, id := range []string{"8900000000000000001", "8900000000000000002"} {
-			c := &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte{byte(i + 1)}, adv.SecretSize), DisplayName: "card"}
-			require.NoError(t, s.PutCard(ctx, c))
-		}
-		stop := errors.New("stop")
-		var seen []string
-		err := s.Cards(ctx, func(c *payflow.CardRecord) error {
-			seen = append(seen, c.ID)
-			return stop
-		})
-		assert.Same(t, stop, err)
-		assert.Equal(t, []string{"8900000000000000001"}, seen)
-	})
-}
-
-// TestStoreAddKeepsTheNonceHeld: Add of a nonce that the store holds
-// already is ErrConflict, and the nonce held keeps its expiry: Consume
-// after it, before the expiry asked the second time, finds it expired.
-func TestStoreAddKeepsTheNonceHeld(t *testing.T) {
-	eachStore(t, func(t *testing.T, s payflow.Store) {
-		ctx := context.Background()
-		n := []byte("nonce")
-		require.NoError(t, s.Add(ctx, n, checkedAt))
-		assert.ErrorIs(t, s.Add(ctx, n, checkedAt.Add(time.Hour)), payflow.ErrConflict)
-		assert.ErrorIs(t, s.Consume(ctx, n, checkedAt.Add(time.Minute)), pki.ErrNonce)
-		assert.ErrorIs(t, s.Consume(ctx, n, checkedAt.Add(-time.Minute)), pki.ErrNonce, "consumed by the call before")
-	})
-}
-
-// TestStoreLookupIdempotentRefusesAnUnstorableKey: a Store's
-// LookupIdempotent refuses a key that no Store keeps with ErrInvalid, as
-// its BeginIdempotent does; a key of MaxKeySize bytes is looked up, and
-// has no entry.
-func TestStoreLookupIdempotentRefusesAnUnstorableKey(t *testing.T) {
-	eachStore(t, func(t *testing.T, s payflow.Store) {
-		ctx := context.Background()
-		r, ok := s.(payflow.ReplyReader)
-		require.True(t, ok, "%T is a ReplyReader", s)
-		for _, bad := range []string{"a\x00b", "\xff", strings.Repeat("k", payflow.MaxKeySize+1)} {
-			rep, err := r.LookupIdempotent(ctx, bad, []byte{1}, checkedAt)
-			assert.ErrorIs(t, err, payflow.ErrInvalid, "key %q", bad)
-			assert.Nil(t, rep, "key %q", bad)
-			_, err = s.BeginIdempotent(ctx, bad, []byte{1}, checkedAt, checkedAt.Add(time.Minute))
-			assert.ErrorIs(t, err, payflow.ErrInvalid, "key %q claimed", bad)
-		}
-		rep, err := r.LookupIdempotent(ctx, strings.Repeat("k", payflow.MaxKeySize), []byte{1}, checkedAt)
-		assert.NoError(t, err)
-		assert.Nil(t, rep)
-	})
-}
 
 // TestNewPlatformNonceKeyFromRand: NewPlatform offers the store a nonce
 // key read from PlatformOptions.Rand, which a store that holds none keeps,

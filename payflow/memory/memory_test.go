@@ -1,12 +1,8 @@
 package memory_test
 
 import (
-	"context"
-	"crypto/sha256"
 	"reflect"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -40,20 +36,5 @@ func TestPublicSurface(t *testing.T) {
 		_, ok := store.MethodByName(pt.Method(i).Name)
 		_, read := reader.MethodByName(pt.Method(i).Name)
 		assert.True(t, ok || read, "method %s", pt.Method(i).Name)
-	}
-}
-
-// TestLookupIdempotentRefusesUnstorableKey: a lookup of an
-// Idempotency-Key that no store keeps (not UTF-8, holding a NUL byte, or
-// longer than payflow.MaxKeySize) is ErrInvalid, as its BeginIdempotent
-// is, and answers no reply.
-func TestLookupIdempotentRefusesUnstorableKey(t *testing.T) {
-	s := memory.New()
-	h := sha256.Sum256([]byte("body"))
-	now := time.Unix(1_800_000_000, 0)
-	for _, key := range []string{"\xf3", "k\x00", strings.Repeat("k", payflow.MaxKeySize+1)} {
-		rep, err := s.LookupIdempotent(context.Background(), key, h[:], now)
-		assert.ErrorIs(t, err, payflow.ErrInvalid, "%q", key)
-		assert.Nil(t, rep, "%q", key)
 	}
 }

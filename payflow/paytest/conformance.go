@@ -187,7 +187,10 @@ func testCards(t *testing.T, s payflow.Store) {
 	require.NoError(t, s.Cards(ctx, func(c *payflow.CardRecord) error { ids = append(ids, c.ID); return nil }))
 	assert.Equal(t, []string{"8900000000000000001", "8900000000000000002"}, ids)
 	stop := errors.New("stop")
-	assert.ErrorIs(t, s.Cards(ctx, func(*payflow.CardRecord) error { return stop }), stop)
+	ids = nil
+	err = s.Cards(ctx, func(c *payflow.CardRecord) error { ids = append(ids, c.ID); return stop })
+	assert.Same(t, stop, err, "fn's error, itself")
+	assert.Equal(t, []string{"8900000000000000001"}, ids, "the walk ends at fn's error")
 
 	// A chain reads back as written, nil or empty, as the SQL stores
 	// encode it.
@@ -1173,6 +1176,12 @@ func testNonces(t *testing.T, s payflow.Store) {
 	require.NoError(t, s.Add(ctx, n, t0.Add(time.Minute)))
 	assert.ErrorIs(t, s.Add(ctx, n, t0.Add(time.Minute)), payflow.ErrConflict)
 	assert.ErrorIs(t, s.Consume(ctx, bytes.Repeat([]byte{2}, 32), t0), pki.ErrNonce)
+
+	held := bytes.Repeat([]byte{5}, 32)
+	require.NoError(t, s.Add(ctx, held, t0))
+	assert.ErrorIs(t, s.Add(ctx, held, t0.Add(time.Hour)), payflow.ErrConflict)
+	assert.ErrorIs(t, s.Consume(ctx, held, t0.Add(time.Minute)), pki.ErrNonce, "the nonce held keeps its expiry")
+	assert.ErrorIs(t, s.Consume(ctx, held, t0.Add(-time.Minute)), pki.ErrNonce, "consumed by the call before")
 	require.NoError(t, s.Consume(ctx, n, t0))
 	assert.ErrorIs(t, s.Consume(ctx, n, t0), pki.ErrNonce, "a nonce is used once")
 
@@ -1976,6 +1985,19 @@ func testLookupIdempotent(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, err, payflow.ErrInvalid, "no body hash")
 	_, err = r.LookupIdempotent(ctx, "k", h1[:], time.Time{})
 	assert.ErrorIs(t, err, payflow.ErrInvalid, "the zero time as now")
+
+	// A key that no store keeps is refused, as BeginIdempotent refuses it;
+	// one of MaxKeySize bytes is looked up, and has no entry.
+	for _, bad := range []string{"a\x00b", "\xff", string(longKey(payflow.MaxKeySize + 1))} {
+		rep, err := r.LookupIdempotent(ctx, bad, h1[:], t0)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "key %q", bad)
+		assert.Nil(t, rep, "key %q", bad)
+		_, err = s.BeginIdempotent(ctx, bad, h1[:], t0, lease)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "key %q claimed", bad)
+	}
+	rep, err = r.LookupIdempotent(ctx, string(longKey(payflow.MaxKeySize)), h1[:], t0)
+	assert.NoError(t, err)
+	assert.Nil(t, rep)
 }
 
 // testIdempotency: BeginIdempotent gives a new key to its caller (nil),
