@@ -126,8 +126,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var c config
 	fs.IntVar(&c.pairs, "pairs", 8, fmt.Sprintf("`N` concurrent shopper–seller pairs, 1 to %d", demo.MaxLoadPairs))
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run, more than 0")
-	fs.DurationVar(&c.progress, "progress", time.Second, fmt.Sprintf("interval of the progress line, at least %v", minProgress))
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "run for `D`, more than 0")
+	fs.DurationVar(&c.progress, "progress", time.Second, fmt.Sprintf("print a progress line every `D`, at least %v", minProgress))
 	fs.StringVar(&c.dir, "data", "", "the data folder `DIR` (default: a temporary one in process, "+demo.DefaultDir()+" with -url)")
 	fs.StringVar(&c.dsn, "postgres", "", "in process: PostgreSQL `DSN`")
 	fs.BoolVar(&c.http, "http", false, "in process: go through the HTTP API on a loopback port")

@@ -18,8 +18,8 @@ func TestLoadgenUsage(t *testing.T) {
 	assert.Equal(t, `Usage of loadgen:
   -data DIR
     	the data folder DIR (default: a temporary one in process, `+filepath.Join(tmp, "casimpay-demo")+` with -url)
-  -duration duration
-    	how long to run, more than 0 (default 10s)
+  -duration D
+    	run for D, more than 0 (default 10s)
   -http
     	in process: go through the HTTP API on a loopback port
   -pairs N
@@ -28,8 +28,8 @@ func TestLoadgenUsage(t *testing.T) {
     	with -url: allow a plain http cloud URL whose host is not loopback, over which the cards' bearer tokens and signed records cross the network in clear
   -postgres DSN
     	in process: PostgreSQL DSN
-  -progress duration
-    	interval of the progress line, at least 100ms (default 1s)
+  -progress D
+    	print a progress line every D, at least 100ms (default 1s)
   -url URL
     	drive the cloud program at URL (not with -postgres or -http)
 `, outwait.Usage(t, run))

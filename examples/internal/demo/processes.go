@@ -494,7 +494,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	fs.BoolVar(&f.plainHTTP, "plain-http", false, PlainHTTPUsage)
 	fs.StringVar(&f.pick, "pick", pick, "the `NAME` to tap in the service queue")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed `N` of the simulated radio")
-	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone (to find it, pair with it and buy)")
+	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "wait up to `DURATION` for the cloud's login, and then for the other phone (to find it, pair with it and buy)")
 	if name == "shopper" {
 		fs.StringVar(&f.pin, "pin", PIN, PINUsage)
 		fs.StringVar(&f.puk, "puk", "", PUKUsage)

@@ -40,8 +40,8 @@ func TestUsage(t *testing.T) {
     	seed N of the simulated radio (default 1)
   -url URL
     	the cloud's base URL (default: the one the cloud wrote into the data folder)
-  -wait duration
-    	how long to wait for the cloud's login, and then for the other phone (to find it, pair with it and buy) (default 2m0s)
+  -wait DURATION
+    	wait up to DURATION for the cloud's login, and then for the other phone (to find it, pair with it and buy) (default 2m0s)
 `
 	}
 	plainHTTP := `  -plain-http
