@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/pgfault"
+	"github.com/casimpay/casimpay/internal/pgretry"
 	"github.com/casimpay/casimpay/internal/testenv"
 )
 
@@ -96,4 +97,19 @@ func TestInstallFindsNoTable(t *testing.T) {
 	_, dsn := schema(t)
 	_, err := pgfault.Install(context.Background(), dsn, "c%")
 	assert.EqualError(t, err, `pgfault: no table of schema is like "c%"`)
+}
+
+// TestInstallRefusesSecondInstall: a schema with fault points already,
+// which stay there after Close, gets no second set.
+func TestInstallRefusesSecondInstall(t *testing.T) {
+	ctx := context.Background()
+	_, dsn := schema(t)
+	f, err := pgfault.Install(ctx, dsn, "a\\_%")
+	require.NoError(t, err)
+	require.NoError(t, f.Close(ctx))
+
+	f, err = pgfault.Install(ctx, dsn, "b%")
+	assert.Nil(t, f)
+	assert.Equal(t, "42P07", pgretry.Code(err), "duplicate_table")
+	assert.EqualError(t, err, `pgfault: ERROR: relation "pgfault_seq" already exists (SQLSTATE 42P07)`)
 }
