@@ -637,16 +637,7 @@ func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit 
 			out = append(out, copyPayment(p))
 		}
 	}
-	slices.SortFunc(out, func(a, b *payflow.PaymentRecord) int {
-		if c := a.Due().Compare(b.Due()); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return dueFirst(out, func(p *payflow.PaymentRecord) payflow.ID { return p.ID }, limit), nil
 }
 
 func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
@@ -708,16 +699,7 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 			out = append(out, copyRefund(r))
 		}
 	}
-	slices.SortFunc(out, func(a, b *payflow.RefundRecord) int {
-		if c := a.Due().Compare(b.Due()); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return dueFirst(out, func(r *payflow.RefundRecord) payflow.ID { return r.ID }, limit), nil
 }
 
 // DeleteExpired implements payflow.Store. It walks the nonces, tokens and
@@ -833,3 +815,16 @@ func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Ti
 // has come at now: at now or before it, and the zero time (none) at every
 // now, one before the zero time itself included (see payflow.Store).
 func expired(t, now time.Time) bool { return t.IsZero() || !now.Before(t) }
+
+// dueFirst sorts records by when they are due, then by ID, as the SQL
+// stores do, and keeps the first limit.
+func dueFirst[R interface{ Due() time.Time }](out []R, id func(R) payflow.ID, limit int) []R {
+	slices.SortFunc(out, func(a, b R) int {
+		if c := a.Due().Compare(b.Due()); c != 0 {
+			return c
+		}
+		ia, ib := id(a), id(b)
+		return bytes.Compare(ia[:], ib[:])
+	})
+	return out[:min(len(out), limit)]
+}
