@@ -42,6 +42,13 @@ func openT(t *testing.T, f *Faults) (db *sql.DB, ran func() []string) {
 	}
 }
 
+// readKeys returns the keys of table t in order, and the error that ended
+// the reading, if any.
+func readKeys(db *sql.DB) (ks []int64, err error) {
+	err = scan(context.Background(), db, func(vals []any) { ks = append(ks, vals[0].(int64)) }, `SELECT k FROM t ORDER BY k`)
+	return ks, err
+}
+
 // dumpT returns the rows of table t.
 func dumpT(t *testing.T, db *sql.DB) []string {
 	t.Helper()
@@ -62,16 +69,9 @@ func TestFaultsNumbering(t *testing.T) {
 	_, err = tx.Exec(`INSERT INTO t (k, v) VALUES (1, 'a'), (2, 'b')`)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())
-	rows, err := db.Query(`SELECT k FROM t ORDER BY k`)
+	ks, err := readKeys(db)
 	require.NoError(t, err)
-	var ks []int
-	for rows.Next() {
-		var k int
-		require.NoError(t, rows.Scan(&k))
-		ks = append(ks, k)
-	}
-	require.NoError(t, rows.Err())
-	assert.Equal(t, []int{1, 2}, ks)
+	assert.Equal(t, []int64{1, 2}, ks)
 	assert.Equal(t, []string{"begin", "exec INSERT", "commit", "query SELECT", "next SELECT", "next SELECT"}, ran())
 	assert.Empty(t, f.Failure(), "none failed")
 }
@@ -133,17 +133,9 @@ func TestFaultsFailNext(t *testing.T) {
 	_, err := db.Exec(`INSERT INTO t (k, v) VALUES (1, 'a'), (2, 'b')`)
 	require.NoError(t, err)
 	f.Arm(2)
-	rows, err := db.Query(`SELECT k FROM t ORDER BY k`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var ks []int
-	for rows.Next() {
-		var k int
-		require.NoError(t, rows.Scan(&k))
-		ks = append(ks, k)
-	}
-	assert.Equal(t, []int{1}, ks)
-	assert.EqualError(t, rows.Err(), "statement 2, next SELECT: statement failed")
+	ks, err := readKeys(db)
+	assert.Equal(t, []int64{1}, ks)
+	assert.EqualError(t, err, "statement 2, next SELECT: statement failed")
 	assert.Equal(t, "next SELECT", f.Failure())
 }
 
