@@ -44,20 +44,23 @@ const parallelMin = 4096
 // ends with the build (one at a time), so that the resolutions of the next
 // epoch find every table they need; such a build that runs epochs late
 // replaces no table of a later epoch, and none starts while the table's
-// place in the ring holds one. Advance builds the tables too, and
-// returns when they are installed: at start-up, say, or from a timer where
-// resolutions are too rare to start the builds. Resolve builds the tables
+// place in the ring holds one of a later epoch. Advance builds the tables
+// too, and returns when they are installed: at start-up, say, or from a
+// timer where resolutions are too rare to start the builds. Resolve builds the tables
 // it lacks itself, and waits for that build, only when neither came first
 // (the first resolution of a Resolver, or the first of an epoch when none
 // came in the second half of the epoch before); it then looks the EID up
 // in the tables of its own epochs as it installs them, under the same
 // lock, so that a resolution at once of a time two or more epochs away,
 // whose tables take the same places in the ring, does not replace them
-// between its build and its lookup. A build runs without the
-// Resolver's lock, on every processor, from a copy of the enrolled cards;
+// between its build and its lookup. Such a resolution first waits for the
+// build under way, if any (Advance's or one ahead), and builds only the
+// tables still missing after it. A build runs without the Resolver's lock,
+// on every processor for large tables, from a copy of the enrolled cards;
 // cards enrolled or removed meanwhile are applied to the new tables when
-// they are installed, so Resolve and Enrol wait only for that copy and that
-// installation. BENCHMARKS.md gives the build time for 1,000,000 cards.
+// they are installed, so Enrol, and Resolve when it builds nothing, wait
+// only for that copy and that installation. BENCHMARKS.md gives the build
+// time for 1,000,000 cards.
 //
 // Memory: each epoch table has a power-of-two number of 24-octet slots, at
 // least two per card, and a Resolver keeps up to four (about 200 MB for
@@ -65,9 +68,10 @@ const parallelMin = 4096
 //
 // The zero Resolver is empty and ready to use. A nil *Resolver is empty
 // too, and stays so: Resolve finds nothing in it, Advance builds nothing
-// and Enrol fails with ErrNilResolver. A Resolver is safe for
-// concurrent use; Resolve takes only a read lock and, but for the build it
-// starts ahead once an epoch, does not allocate.
+// and Enrol fails with ErrNilResolver. A Resolver is safe for concurrent
+// use; once the tables it needs are in place, Resolve takes only a read
+// lock and, but for the build it starts ahead once an epoch, does not
+// allocate.
 type Resolver struct {
 	build sync.Mutex // held by the one build at a time; taken before mu
 

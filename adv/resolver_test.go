@@ -685,6 +685,29 @@ func TestNoBuildAheadInThePlaceOfALaterTable(t *testing.T) {
 	})
 }
 
+// TestBuildAheadOneAtATime: while a build ahead is under way, a call
+// that would start one starts none; once it has ended, the next starts.
+func TestBuildAheadOneAtATime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var r Resolver
+		require.NoError(t, r.Enrol("a", secretOf(1)))
+		e := Epoch(exampleTime)
+		r.Advance(EpochStart(e))
+		built := recordBuilds(&r, nil)
+		r.ahead.Store(true) // as if a build ahead were under way
+		r.buildAhead(e + 1)
+		synctest.Wait() // a build ahead, had one started, would have ended
+		assert.Empty(t, built(), "no second build ahead")
+		assert.True(t, r.ahead.Load(), "the one under way is not marked ended")
+
+		r.ahead.Store(false)
+		r.buildAhead(e + 1)
+		synctest.Wait() // the build ahead ends
+		assert.Equal(t, [][]uint32{{e + 3}}, built(), "the table of the epoch after next of e+1")
+		assert.False(t, r.ahead.Load(), "the build ahead has ended")
+	})
+}
+
 // TestResolveEpochsApart: two resolutions at once, of times two or more
 // epochs apart, each build the tables of their epochs, which take the same
 // places in the ring. The second builds and installs its tables right

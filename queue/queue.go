@@ -187,24 +187,26 @@ type Peer struct {
 // never count) and Selected. So a peer added or removed, a Level change, a
 // new flags or Tx power value and a selection notify. The other fields of
 // Peer (RSSI, LastRSSI, FirstSeen, LastSeen, Reports) change with nearly
-// every report and notify nothing by themselves. Values coalesce; the UI
-// takes a Snapshot when it receives one.
+// every report and notify nothing by themselves. Values coalesce: while one
+// waits unreceived, later changes send none, for it stands for them too, so
+// a slow UI loop misses no change; it takes a Snapshot when it receives one.
 //
 // A value on Changes means that a snapshot taken now may differ, in what a
-// user sees, from the one the UI loop last drew. Changes has one reader,
-// the UI loop, which takes a snapshot for each value it receives and draws
-// it; other code may take snapshots too. Snapshot, AppendSnapshot and Prune
-// forget the expired peers, and notify when one of them was listed by a
-// snapshot taken since the last notification, which the UI loop may have
-// drawn: a snapshot of other code, or a Prune, that forgets a peer the
-// loop drew tells the loop. Peers that no snapshot listed since the last
-// notification are left out by the loop's snapshot for it, still to come
-// or being taken (its last drawing came before that notification), so
-// forgetting them notifies nothing, and the loop does not draw the same
-// list twice; it does, once, only when other code's snapshot, between a
-// notification and the loop's snapshot for it, listed a peer that expired
-// in between. Observe on a full queue notifies the newcomer it takes in
-// after forgetting expired peers.
+// user sees, from the one the UI loop last drew. Changes has one reader, the
+// UI loop, which takes a snapshot for each value it receives and draws it:
+// each value goes to one receiver only, so a second reader would take values
+// that the loop then misses. Other code may take snapshots too. Snapshot,
+// AppendSnapshot and Prune forget the expired peers, and notify when one of
+// them was listed by a snapshot taken since the last notification, which the
+// UI loop may have drawn: a snapshot of other code, or a Prune, that forgets
+// a peer the loop drew tells the loop. Peers that no snapshot listed since
+// the last notification are left out by the loop's snapshot for it, still to
+// come or being taken (its last drawing came before that notification), so
+// forgetting them notifies nothing, and the loop does not draw the same list
+// twice; it does, once, only when other code's snapshot, between a
+// notification and the loop's snapshot for it, listed a peer that expired in
+// between. Observe on a full queue notifies the newcomer it takes in after
+// forgetting expired peers.
 //
 // A Queue is safe for concurrent use. Observe does not allocate once a
 // peer is known.
@@ -296,8 +298,9 @@ var closed = func() chan struct{} {
 func (q *Queue) made() bool { return q != nil && q.changes != nil }
 
 // Changes returns the notification channel (see Queue). The same channel is
-// returned every time. For a Queue that New did not make it is a closed
-// channel, which never delivers a value.
+// returned every time, and it is never closed. For a Queue that New did not
+// make it is a closed channel, which never delivers a value: a receive
+// returns at once and a range over it ends.
 func (q *Queue) Changes() <-chan struct{} {
 	if !q.made() {
 		return closed

@@ -108,6 +108,8 @@ func TestNew(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.NotNil(t, q.Changes())
+			first := q.Changes()
+			assert.True(t, first == q.Changes(), "the same channel every time")
 			assert.Equal(t, tt.role, q.Role())
 		})
 	}

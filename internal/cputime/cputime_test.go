@@ -28,3 +28,20 @@ func TestProcessCountsWork(t *testing.T) {
 	}
 	_ = x
 }
+
+// TestReport: Report gives b the metric cpu-ns/op, the CPU time since
+// start over b.N. Here start is b.N milliseconds of CPU time back, so the
+// metric is a millisecond and the little CPU time the benchmark itself
+// takes.
+func TestReport(t *testing.T) {
+	r := testing.Benchmark(func(b *testing.B) {
+		Report(b, Process()-time.Duration(b.N)*time.Millisecond)
+	})
+	v, ok := r.Extra["cpu-ns/op"]
+	if !ok {
+		t.Fatalf("no cpu-ns/op metric among %v", r.Extra)
+	}
+	if ms := float64(time.Millisecond); v < ms || v > 1.1*ms {
+		t.Errorf("cpu-ns/op = %v, want %v to %v", v, ms, 1.1*ms)
+	}
+}

@@ -1,6 +1,6 @@
 // Package sqlfault is a test aid: a database/sql driver over the SQLite
 // driver (or over another driver's connector, OpenConnector) that numbers
-// the statements its connections run and fails the one a test names, as
+// the statements its connections run and fails those a test names, as
 // SQLite fails a statement. Tests of the SQLite stores fail each statement
 // of a call in turn with it, and check that the call fails with that
 // statement's error and leaves the tables (Dump) as they were; tests of
@@ -29,7 +29,8 @@ import (
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 )
 
-// ErrStatement is the error of the statement that a Faults fails.
+// ErrStatement is wrapped by the error of each statement that a Faults
+// fails, which names the statement ("statement 2, exec INSERT: …").
 var ErrStatement = errors.New("statement failed")
 
 // Faults numbers the statements run through the connections of the pools
@@ -343,9 +344,10 @@ func OpenConnector(c driver.Connector, f *Faults) *sql.DB {
 	return sql.OpenDB(faultConnector{c, f})
 }
 
-// Dump returns every row of the tables of db whose name is LIKE like,
-// each row as fmt's %q prints its values, each table's rows sorted, under
-// the table's name.
+// Dump returns every row of the tables of db, a SQLite database, whose
+// name is LIKE like, each row as fmt's %q prints its values, each table's
+// rows sorted (a table without rows has an empty list), under the table's
+// name. Its statements are numbered too when db is a pool of Open.
 func Dump(ctx context.Context, db *sql.DB, like string) (map[string][]string, error) {
 	var tables []string
 	if err := scan(ctx, db, func(vals []any) { tables = append(tables, vals[0].(string)) },

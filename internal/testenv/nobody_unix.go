@@ -18,12 +18,13 @@ const Nobody = 65534
 
 // RunAsNobody runs the test named test of this test binary in a child
 // process as user and group Nobody, without supplementary groups, and
-// fails t unless it passed there, not skipped. A test that needs a folder
-// it cannot write calls it when it runs as root, who writes into a
-// read-only folder. The go command builds the test binary in a folder
-// that only its user may enter, so the child runs a copy of it, in a
-// temporary folder of nobody's that is also the child's working folder
-// and TMPDIR: the folder of the test's own temporary folders.
+// fails t unless it passed there with nothing skipped, not even a subtest.
+// A test that needs a folder it cannot write calls it when it runs as
+// root, who writes into a read-only folder. The go command builds the test
+// binary in a folder that only its user may enter, so the child runs a
+// copy of it, in a temporary folder of nobody's that is also the child's
+// working folder and TMPDIR: the folder of the test's own temporary
+// folders.
 func RunAsNobody(t testing.TB, test string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "casimpay-nobody-")

@@ -3,11 +3,11 @@
 // virtual reader and opensc-tool).
 //
 // A gated test calls PostgresDSN or PCSC first; when the enabling environment
-// variable is unset the test is skipped with a message that starts with
-// SkipPrefix, which .ci/run looks for so that CI fails when an integration
-// test did not run. Tests that need another program outside the toolchain
-// (pki's interoperability tests need the openssl command) skip with
-// SkipPrefix too when it is missing.
+// variable is unset or empty (PCSCEnv: other than 1) the test is skipped with
+// a message that starts with SkipPrefix, which .ci/run looks for so that CI
+// fails when an integration test did not run. Tests that need another program
+// outside the toolchain (pki's interoperability tests need the openssl
+// command) skip with SkipPrefix too when it is missing.
 package testenv
 
 import (
@@ -39,7 +39,7 @@ const (
 const SkipPrefix = "integration test skipped:"
 
 // PostgresDSN returns the DSN of the test PostgreSQL server, or skips t when
-// PostgresEnv is unset.
+// PostgresEnv is unset or empty.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(PostgresEnv)
@@ -52,7 +52,8 @@ func PostgresDSN(t testing.TB) string {
 // PostgresSchema creates a fresh schema on the test server and returns a DSN
 // whose search_path is that schema, so that tests of several packages can run
 // at once against one database. The schema is dropped when t ends. It skips t
-// when PostgresEnv is unset and fails it when the server does not answer.
+// when PostgresEnv is unset or empty, and fails it when it cannot connect or
+// create the schema, or, as t ends, drop it.
 func PostgresSchema(t testing.TB) string {
 	t.Helper()
 	dsn := PostgresDSN(t)
@@ -104,8 +105,8 @@ func PCSC(t testing.TB) {
 }
 
 // SilentServer listens on a loopback port, accepts connections and never
-// answers them, as a server that hangs does, until t ends, and returns
-// its address, a host and port.
+// answers them, as a server that hangs does, until t ends, when it closes
+// them and stops listening; it returns its address, a host and port.
 func SilentServer(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
