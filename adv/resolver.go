@@ -46,15 +46,15 @@ const parallelMin = 4096
 // replaces no table of a later epoch, and none starts while the table's
 // place in the ring holds one of a later epoch. Advance builds the tables
 // too, and returns when they are installed: at start-up, say, or from a
-// timer where resolutions are too rare to start the builds. Resolve builds the tables
-// it lacks itself, and waits for that build, only when neither came first
-// (the first resolution of a Resolver, or the first of an epoch when none
-// came in the second half of the epoch before); it then looks the EID up
-// in the tables of its own epochs as it installs them, under the same
-// lock, so that a resolution at once of a time two or more epochs away,
-// whose tables take the same places in the ring, does not replace them
-// between its build and its lookup. Such a resolution first waits for the
-// build under way, if any (Advance's or one ahead), and builds only the
+// timer where resolutions are too rare to start the builds. Resolve builds
+// the tables it lacks itself, and waits for that build, only when neither
+// came first (the first resolution of a Resolver, or the first of an epoch
+// when none came in the second half of the epoch before); it then looks the
+// EID up in the tables of its own epochs as it installs them, under the
+// same lock, so that a resolution at once of a time two or more epochs
+// away, whose tables take the same places in the ring, does not replace
+// them between its build and its lookup. Such a resolution first waits for
+// the build under way, if any (Advance's or one ahead), and builds only the
 // tables still missing after it. A build runs without the Resolver's lock,
 // on every processor for large tables, from a copy of the enrolled cards;
 // cards enrolled or removed meanwhile are applied to the new tables when

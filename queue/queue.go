@@ -300,7 +300,7 @@ func (q *Queue) made() bool { return q != nil && q.changes != nil }
 // Changes returns the notification channel (see Queue). The same channel is
 // returned every time, and it is never closed. For a Queue that New did not
 // make it is a closed channel, which never delivers a value: a receive
-// returns at once and a range over it ends.
+// returns at once, ok false, and a range over it ends.
 func (q *Queue) Changes() <-chan struct{} {
 	if !q.made() {
 		return closed
