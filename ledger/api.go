@@ -139,15 +139,20 @@ func New(store Store, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// Close stops the batcher: it waits for the store transaction of the
-// batch in progress, if any, and starts no other. Every CreateTransfers
-// call not yet in a transaction fails with ErrClosed and creates nothing,
-// as do later calls, reads and Verify included, which fail at once. It
-// also waits for the calls under way when it was called that use the
-// store outside the batcher (CreateAccounts, the lookups and queries,
-// Verify), which end as they would have without it; so once Close has
-// returned, the Ledger no longer uses the store. It does not close the
-// store. Close is idempotent.
+// Close stops the batcher, which looks for Close before each store
+// transaction it starts. A transaction it started first (the batch in
+// progress when Close was called, or one it was starting then) runs to its
+// end, and Close waits for it: its callers get its outcome, a commit
+// included. No transaction starts after that: the other CreateTransfers
+// calls under way fail with ErrClosed and create nothing, those queued,
+// those of a batch the batcher had taken but not started (waiting MaxWait
+// for more), and those of a merged batch that failed with
+// ErrTimestampLimit or ErrCorrupt still waiting to run alone, as do later
+// calls, reads and Verify included, which fail at once. It also waits for
+// the calls under way when it was called that use the store outside the
+// batcher (CreateAccounts, the lookups and queries, Verify), which end as
+// they would have without it; so once Close has returned, the Ledger no
+// longer uses the store. It does not close the store. Close is idempotent.
 func (l *Ledger) Close() error {
 	if l.noStore() {
 		return ErrNilStore

@@ -20,6 +20,8 @@ func TestLookupCurrency(t *testing.T) {
 		{"EUR", 978, 2}, {"USD", 840, 2}, {"CNY", 156, 2}, {"JPY", 392, 0}, {"KRW", 410, 0},
 		{"KWD", 414, 3}, {"BHD", 48, 3}, {"TND", 788, 3}, {"CLF", 990, 4}, {"UYW", 927, 4},
 		{"ISK", 352, 0}, {"HUF", 348, 2}, {"XOF", 952, 0}, {"XCG", 532, 2},
+		// Withdrawn, kept for the ledgers kept in them.
+		{"CUC", 931, 2}, {"SLL", 694, 2}, {"ZWL", 932, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.code, func(t *testing.T) {
@@ -34,7 +36,7 @@ func TestLookupCurrency(t *testing.T) {
 			assert.Equal(t, c, byNum)
 		})
 	}
-	for _, code := range []string{"", "eur", "XAU", "XXX", "HRK", "EURO"} {
+	for _, code := range []string{"", "eur", "XAU", "XXX", "HRK", "ANG", "EURO"} {
 		_, ok := ledger.LookupCurrency(code)
 		assert.False(t, ok, code)
 	}

@@ -1,9 +1,11 @@
 package ledger
 
 // currencies is the ISO 4217 list of active currencies with a minor unit
-// (as of 2026: HRK and ANG are withdrawn, XCG and ZWG added),
-// sorted by alphabetic code. Codes without a minor unit (precious metals,
-// SDR, bond-market units, the test and no-currency codes) are left out.
+// (as of 2026: HRK and ANG are withdrawn, XCG and ZWG added), and three
+// withdrawn ones that it keeps, CUC, SLL and ZWL, so that the amounts of
+// ledgers kept in them still format and parse; sorted by alphabetic code.
+// Codes without a minor unit (precious metals, SDR, bond-market units, the
+// test and no-currency codes) are left out.
 var currencies = [...]Currency{
 	{"AED", 784, 2, "UAE Dirham"},
 	{"AFN", 971, 2, "Afghani"},

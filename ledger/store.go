@@ -68,12 +68,14 @@ type Store interface {
 	// before it starts anything.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
 
-	// Close releases the store's resources. Calls after Close fail. A
-	// store's Close may wait for the calls under way to end (the SQLite,
-	// PostgreSQL and memory stores do), so fn of Update or View must not
-	// call Close, nor Update or View of the same store: such a call may
-	// wait behind Close, which waits for fn (the SQLite store's fails
-	// with ErrClosed once Close is called).
+	// Close releases the store's resources. Update and View called after
+	// Close fail with ErrClosed. A store's Close may wait for the calls
+	// under way to end (the SQLite, PostgreSQL and memory stores do: the
+	// PostgreSQL store's for those that hold a connection of its pool, see
+	// its Close), so fn of Update or View must not call Close, nor Update
+	// or View of the same store: such a call may wait behind Close, which
+	// waits for fn (the SQLite store's fails with ErrClosed once Close is
+	// called).
 	Close() error
 }
 

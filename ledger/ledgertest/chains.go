@@ -8,6 +8,13 @@ import (
 	"github.com/casimpay/casimpay/ledger"
 )
 
+// testLinked: linked transfers are created all or nothing. A chain that
+// fails takes back every event of it (linked_event_failed, the failing one
+// with its own result) and what they did (balances, a pending state, a
+// closed account, an ID used), and leaves the events before and after it; a
+// chain still open at the end of a call fails with linked_event_chain_open,
+// for a chain does not span calls, and its IDs stay free. Each case ends
+// with exact balances, and Verify passes.
 func testLinked(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	L := func(t ledger.Transfer) ledger.Transfer { t.Flags |= ledger.TransferLinked; return t }
@@ -81,6 +88,14 @@ func testLinked(t *testing.T, c Config) {
 		e.verify()
 	})
 }
+
+// testIdempotency: a retried transfer gets exists, or the
+// exists_with_different_* result of the field that differs (a post's retry may
+// leave its accounts, ledger and code zero or name its pending transfer's);
+// an ID that failed with a transient result gets id_already_failed once its
+// transfer has become possible, and one that failed validation may be
+// created after; a retried chain is not created twice, also after a restart
+// (Config.Reopen); and retried accounts get exists.
 func testIdempotency(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	t.Run("retry_gets_exists", func(t *testing.T) {

@@ -13,6 +13,14 @@ import (
 	"github.com/casimpay/casimpay/ledger"
 )
 
+// testConcurrency: eight goroutines over two Ledgers sharing the store
+// create linked pairs, holds with their posts and plain transfers at once,
+// every one created, and the posted debits of the accounts add up to their
+// amounts; the same new transfer from every goroutine is created once,
+// the others getting exists; and of posts and voids of one hold from every
+// goroutine, one resolves it and the others get the matching
+// pending_transfer_already_* result, with exact balances. Verify passes
+// after each.
 func testConcurrency(t *testing.T, c Config) {
 	const (
 		workers  = 8
@@ -159,6 +167,11 @@ func testConcurrency(t *testing.T, c Config) {
 	e.verify()
 }
 
+// testRestart, for a store that persists (Config.Reopen): after a
+// reopen, transfers and accounts read as before, a retry gets exists or
+// id_already_failed, timestamps still increase when the clock went back a
+// day, and a hold whose timeout passed expires once (a void of it gets
+// pending_transfer_expired), with the release in the balance history.
 func testRestart(t *testing.T, c Config) {
 	if c.Reopen == nil {
 		t.Skip("the store does not persist: no restart test")

@@ -13,6 +13,11 @@ import (
 	"github.com/casimpay/casimpay/ledger"
 )
 
+// testTimestamps: the ledger stamps events from its clock (the first
+// account at Epoch, a transfer at the clock's time once it is ahead
+// again), transfers after the accounts created before them, and the
+// timestamps of transfers strictly increase, also over a clock that steps
+// back an hour.
 func testTimestamps(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)
@@ -31,6 +36,11 @@ func testTimestamps(t *testing.T, c Config) {
 	assert.Greater(t, e.transfer(1).Timestamp, e.account(acctC).Timestamp)
 	assert.Equal(t, uint64(Epoch.UnixNano()), e.account(acctA).Timestamp)
 }
+
+// testLookups: LookupAccounts and LookupTransfers return the rows found in
+// the order of the IDs asked, an ID asked twice twice, and leave out an ID
+// without a row; a transfer reads back as it was created, its Timestamp
+// set; no IDs give an empty result.
 func testLookups(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)
@@ -48,6 +58,13 @@ func testLookups(t *testing.T, c Config) {
 	require.NoError(t, err)
 	assert.Empty(t, none)
 }
+
+// testAccountTransfers: GetAccountTransfers selects an account's
+// transfers by side, user data 64, code and inclusive time range, in
+// timestamp order (reversed with AccountFilterReversed), at most Limit;
+// a zero Limit, no side or an unknown account select nothing; and paging
+// forward by TimestampMin, or backward by TimestampMax, visits each of the
+// account's transfers once, in order.
 func testAccountTransfers(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)
@@ -118,6 +135,12 @@ func testAccountTransfers(t *testing.T, c Config) {
 	lastTS := e.transfer(6).Timestamp
 	assert.Equal(t, []uint64{3, 4, 5, 6}, get(ledger.AccountFilter{AccountID: id(acctA), Limit: 100, TimestampMin: first, TimestampMax: lastTS, Flags: both}))
 }
+
+// testAccountBalances: GetAccountBalances of an account with
+// AccountHistory returns a row per transfer that changed its balances (a
+// pending transfer and its post included), with the balances after it, at
+// that transfer's timestamp, newest first with AccountFilterReversed, at
+// most Limit; an account without the flag has none.
 func testAccountBalances(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)
@@ -145,6 +168,11 @@ func testAccountBalances(t *testing.T, c Config) {
 	require.NoError(t, err)
 	assert.Empty(t, none)
 }
+
+// testLimits: CreateTransfers, CreateAccounts and LookupAccounts refuse
+// more than BatchMax events or IDs with ledger.ErrBatchTooLarge; a call of
+// BatchMax transfers creates them all; and GetAccountTransfers with a Limit
+// above BatchMax returns BatchMax transfers.
 func testLimits(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)

@@ -65,6 +65,10 @@ func void(tid, pendingID uint64) ledger.Transfer {
 	return ledger.Transfer{ID: id(tid), PendingID: id(pendingID), Flags: ledger.TransferVoidPendingTransfer}
 }
 
+// testAccountResults: each CreateAccounts result in TigerBeetle's order of
+// precedence, including those of linked chains; a created account is
+// stored as given with a timestamp, and a failed chain creates no account
+// under the ID of an event it refused.
 func testAccountResults(t *testing.T, c Config) {
 	base := ledger.Account{ID: id(100), Ledger: eur, Code: 1, UserData128: id(7), UserData64: 8, UserData32: 9}
 	acc := func(fn func(*ledger.Account)) ledger.Account {
@@ -540,6 +544,10 @@ func transferCases() []transferCase {
 	}
 }
 
+// testTransferResults runs transferCases: each CreateTransfers result in
+// TigerBeetle's order of precedence, with the exact balances after the
+// events; a failed event leaves no transfer behind (an ID already failed
+// aside), Verify passes, and every result has a name.
 func testTransferResults(t *testing.T, c Config) {
 	sh := newShared(t, c)
 	for _, tc := range transferCases() {

@@ -12,6 +12,11 @@ import (
 	"github.com/casimpay/casimpay/ledger"
 )
 
+// testBalancing: a balancing transfer (debit, credit or both, pending
+// too, AmountMax included) moves at most what keeps its side within the
+// other (zero when nothing is left), the limit flags of the other account
+// still apply, and a retry with the same amount gets exists, and with the
+// amount moved less one exists_with_different_amount.
 func testBalancing(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	cases := []struct {
@@ -69,6 +74,12 @@ func testBalancing(t *testing.T, c Config) {
 		})
 	}
 }
+
+// testTwoPhase: a pending transfer holds its amount; a post (full,
+// partial or zero) or a void, in the same batch or the next, resolves it
+// once, with the exact balances and the amount stored, and stores the
+// pending transfer's accounts, ledger, code and user data; a second post
+// or void gets pending_transfer_already_posted or _voided.
 func testTwoPhase(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	p := pending(tr(100, acctA, acctB, 10))
@@ -152,6 +163,14 @@ func testTwoPhase(t *testing.T, c Config) {
 		assert.Equal(t, uint32(9), st.UserData32)
 	})
 }
+
+// testExpiry: a hold expires once the ledger time reaches its expiry: any
+// batch first releases it, exactly once, and a post or void of it gets
+// pending_transfer_expired, also after the clock goes back; a post before
+// then is created. The release survives a chain that fails and its
+// balance history rows leave out the rolled-back transfers; holds due at
+// once are released by expiry and then creation order, at most
+// ExpiryLimit (at most BatchMax) per batch.
 func testExpiry(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	t.Run("sweep_releases_once", func(t *testing.T) {
@@ -428,6 +447,11 @@ func newHoldEnv(t *testing.T, c Config, timeout uint32) *env {
 	return e
 }
 
+// testClosing: a closing pending transfer closes its account (debit,
+// credit or both): transfers to or from it get *_account_already_closed,
+// its post too, and a retry of the account's creation is compared with the
+// stored flags, AccountClosed set; a void of it, or its expiry, reopens
+// the account. Verify passes with the account closed and after.
 func testClosing(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	e := newEnv(t, c)

@@ -57,9 +57,9 @@ var _ ledger.Store = (*Store)(nil)
 // Options.BusyTimeout). path is a file name, relative to the working
 // directory or absolute: SQLite's ":memory:" and its "file:" URIs are file
 // names here like any other, not an in-memory database or options. Open
-// fails for an empty path, when the directory does not exist, the file is
-// not a SQLite database, or its schema is newer than this package
-// (ErrSchemaTooNew).
+// fails when an option is negative (ErrNegativeOption), for an empty path,
+// when the directory does not exist, the file is not a SQLite database, or
+// its schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w, r, lock, err := openDBs(ctx, path, opts)
 	if err != nil {
