@@ -1,10 +1,12 @@
 package pki
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestIssuePlatformAfterCAExpires: IssuePlatform, as IssueCard, refuses
@@ -15,4 +17,19 @@ func TestIssuePlatformAfterCAExpires(t *testing.T) {
 	requireRefusal(t, err, ErrExpired, -1)
 	assert.EqualError(t, err, "pki: certificate expired or not yet valid: the CA expires before the certificate would start")
 	assert.Nil(t, der)
+}
+
+// TestNewNonceIssuedTwice: a nonce that a Challenger's random source draws
+// again while MemoryNonces holds it is not issued: NewNonce returns Add's
+// ErrNonce.
+func TestNewNonceIssuedTwice(t *testing.T) {
+	h := newHierarchy(t)
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{Rand: allOnes{}})
+	first, err := c.NewNonce(context.Background())
+	require.NoError(t, err)
+	again, err := c.NewNonce(context.Background())
+	require.ErrorIs(t, err, ErrNonce)
+	assert.EqualError(t, err, "pki: unknown, used or expired nonce: nonce issued twice")
+	assert.Nil(t, again)
+	assert.NotEmpty(t, first)
 }
