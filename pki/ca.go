@@ -300,11 +300,12 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // P-256 or P-384) or carries a critical extension that crypto/x509 does
 // not handle (no chain verifies through it) or a notBefore or notAfter
 // not encoded as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime
-// through 2049) or an extension whose critical is written out as FALSE,
-// the default that DER leaves out, or other bytes after its extensions,
-// after an extension's value, after its notAfter in its validity or in
-// its subjectPublicKeyInfo, an ECDSA key whose subjectPublicKey has
-// unused bits, an ECDSA signature algorithm with parameters, an issuer or
+// through 2049, a GeneralizedTime from 2050 on or before 1950) or an
+// extension whose critical is written out as FALSE, the default that DER
+// leaves out, or other bytes after its extensions, after an extension's
+// value, after its notAfter in its validity or in its
+// subjectPublicKeyInfo, an ECDSA key whose subjectPublicKey has unused
+// bits, an ECDSA signature algorithm with parameters, an issuer or
 // subject with an empty RelativeDistinguishedName, one whose attributes
 // are out of the order DER has them in or an attribute with bytes after
 // its value, an issuerUniqueID or subjectUniqueID, or a basicConstraints,

@@ -9,9 +9,10 @@
 // urn:casim:card:<ICCID>, and carries the extended key usage OIDCardAuth
 // (2.25.14867726572143155195053814763898743270) and the critical key usage
 // digitalSignature. The platform certificate carries OIDReceiptSigning
-// instead and no subject alternative name. Every certificate names its
-// issuer's CRL distribution point; every CRL is signed, numbered and has a
-// next update. PROTOCOL.md §4 gives the profile field by field.
+// instead and no subject alternative name. Every certificate below the
+// root names its issuer's CRL distribution point; every CRL is signed,
+// numbered and has a next update. PROTOCOL.md §4 gives the profile field
+// by field.
 //
 // The extended key usage OIDs have arcs beyond 64 bits, which crypto/x509
 // refuses to parse: read such certificates with ParseCertificate and

@@ -43,7 +43,7 @@ const (
 	DefaultMaxDepth = 3
 	// MaxChainDepth is the largest MaxDepth a Verifier takes, root
 	// included: the profile's chains have three certificates, and eight
-	// leave room for five CAs between the root and the card. A verifier
+	// leave room for six CAs between the root and the card. A verifier
 	// parses and checks every certificate of a chain presented within its
 	// MaxDepth, each of up to MaxCertificateSize octets, before it finds a
 	// path: the bound keeps that work, for any chain presented, to eight

@@ -212,6 +212,19 @@ func criticalValue(c *x509.Certificate, id asn1.ObjectIdentifier, want []byte) b
 	return ok && e.Critical && bytes.Equal(e.Value, want)
 }
 
+// checkLeaf applies the profile of a card or platform certificate (r) to
+// c, the first certificate of a path, and sets res.pub, res.notAfter and
+// res.id, or returns the refusal, of Cert 0: ErrUsage for a CA
+// certificate, a basicConstraints other than critical CA:FALSE without a
+// path length or a keyUsage other than critical digitalSignature alone
+// (each compared with its one DER encoding), a key other than ECDSA
+// P-256, no subject key identifier, not the CRL distribution points of
+// the profile (profileCRLDP), an extended key usage critical, malformed,
+// without the role's or with the other role's or anyExtendedKeyUsage, and
+// then, for the platform, a subject other than one common name, not
+// empty, or a subject alternative name, and for a card, a critical
+// subject alternative name; a card's other refusals are CardID's
+// (ErrCardID).
 func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 	if c.IsCA {
 		return newError(ErrUsage, 0, "a CA certificate cannot be a card or platform certificate", nil)

@@ -1714,6 +1714,9 @@ func TestNewVerifierRefusalNamesPosition(t *testing.T) {
 		// only without key identifiers.
 		{"intermediates not chained", nil, [][]byte{below(func(c *x509.Certificate) { c.AuthorityKeyId = []byte{1, 2, 3} }), other.ca.DER(), other.ca.DER()}, ErrUntrusted,
 			"intermediate 2 does not chain to a root"},
+		// Every intermediate is checked as a CA before any is chained.
+		{"intermediate refused after one not chained", nil, [][]byte{other.ca.DER(), below(noCRLSign)}, ErrUsage,
+			"intermediate 2 without a critical keyUsage with keyCertSign and cRLSign"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := NewVerifier(VerifierOptions{

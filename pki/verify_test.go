@@ -483,16 +483,17 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: id, Critical: critical, Value: value})
 		}
 	}
-	// crldp builds the DER of a CRL distribution points extension of one
-	// point, a full name of URIs, followed by the fields after.
-	crldp := func(uris []string, after ...byte) []byte {
+	// crldpOf builds the DER of a CRL distribution points extension of one
+	// point, a full name of GeneralNames of tag, followed by the fields
+	// after; crldp, of URIs.
+	crldpOf := func(tag cbasn1.Tag, names []string, after ...byte) []byte {
 		var b cryptobyte.Builder
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-						for _, u := range uris {
-							b.AddASN1(cbasn1.Tag(6).ContextSpecific(), func(b *cryptobyte.Builder) { b.AddBytes([]byte(u)) })
+						for _, n := range names {
+							b.AddASN1(tag, func(b *cryptobyte.Builder) { b.AddBytes([]byte(n)) })
 						}
 					})
 				})
@@ -500,6 +501,9 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 			})
 		})
 		return b.BytesOrPanic()
+	}
+	crldp := func(uris []string, after ...byte) []byte {
+		return crldpOf(cbasn1.Tag(6).ContextSpecific(), uris, after...)
 	}
 	reasons := []byte{0x81, 0x02, 0x07, 0x80}                                                    // [1] keyCompromise
 	crlIssuer := append([]byte{0xa2, byte(2 + len(crlURL)), 0x86, byte(len(crlURL))}, crlURL...) // [2] a URI
@@ -549,6 +553,11 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 		{
 			name:  "distribution point of no URI",
 			chain: withCard(card(ext(oidCRLDP, false, crldp(nil)))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "distribution point of a DNS name, not a URI",
+			chain: withCard(card(ext(oidCRLDP, false, crldpOf(cbasn1.Tag(2).ContextSpecific(), []string{"pki.example"})))),
 			want:  ErrUsage, cert: 0,
 		},
 		{
