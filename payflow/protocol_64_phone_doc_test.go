@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,4 +52,30 @@ func TestWaitPaymentPassesOverKeptConsentReadUnanswered(t *testing.T) {
 			assert.Equal(t, payflow.StateCaptured, screen.State)
 		})
 	}
+}
+
+// TestWaitPaymentPassesOverKeptConsentReadBare pins PROTOCOL.md §6.4: a
+// kept consent whose read is answered by a reply without the platform's
+// error body (a gateway's bare 403, no verdict of the platform) is passed
+// over by that wait alone, without an error, still kept: the wait shows
+// the session's next request, and once the platform shows the kept
+// consent's request captured, the next wait shows it first.
+func TestWaitPaymentPassesOverKeptConsentReadBare(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	mb := newMiddlebox(t, w.f.Platform)
+	first, next := w.holdAndAskNext(t, mb.client(t))
+	path := "/v1/requests/" + first.String()
+	mb.answer(path, bareReply(http.StatusForbidden))
+
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, screen.ID, "the session's next request")
+	assert.Zero(t, mb.left(path), "the kept consent's request read, answered bare")
+
+	w.captureElsewhere(t, first)
+	screen, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, first, screen.ID, "the consent still kept: its paid request first")
+	assert.Equal(t, payflow.StateCaptured, screen.State)
 }
