@@ -12,15 +12,15 @@ import (
 )
 
 // TestWaitPaymentPassesOverKeptConsentReadUnanswered pins PROTOCOL.md
-// §6.4: a kept consent whose read gets no answer, internal or
-// rate_limited (no verdict of the platform), is passed over by that wait
+// §6.4: a kept consent whose read gets no answer, internal,
+// idempotency_in_flight or rate_limited (no verdict of the platform), is passed over by that wait
 // alone, without an error, still kept, and the next wait reads it again:
 // each WaitPayment shows the session's next request and reads the kept
 // consent's request once. Once the platform shows that request captured,
 // the next WaitPayment shows it first.
 func TestWaitPaymentPassesOverKeptConsentReadUnanswered(t *testing.T) {
 	ctx := context.Background()
-	for _, unanswered := range []error{payflow.ErrInternal, payflow.ErrRateLimited} {
+	for _, unanswered := range []error{payflow.ErrInternal, payflow.ErrInFlight, payflow.ErrRateLimited} {
 		t.Run(unanswered.Error(), func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
 			api := &faultAPI{API: w.f.Platform}
