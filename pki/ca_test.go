@@ -512,6 +512,29 @@ func TestPEM(t *testing.T) {
 	var scalarErr error
 	require.NotPanics(t, func() { _, scalarErr = PrivateKeyPEM(scalarOnly) }, "private scalar only")
 	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no public key point"}, scalarErr, "private scalar only")
+	// A scalar wider than its curve's, or a curve crypto/x509 does not
+	// name, cannot be encoded.
+	params := *elliptic.P256().Params()
+	for name, k := range map[string]*ecdsa.PrivateKey{
+		"scalar too wide": {PublicKey: h.cardKey.PublicKey, D: new(big.Int).Lsh(big.NewInt(1), 300)},
+		//lint:ignore SA1019 only the fields build a key of an unnamed curve
+		"unnamed curve": {PublicKey: ecdsa.PublicKey{Curve: &params, X: h.cardKey.X, Y: h.cardKey.Y}, D: h.cardKey.D},
+	} {
+		var pe *Error
+		_, err := PrivateKeyPEM(k)
+		require.ErrorAs(t, err, &pe, name)
+		assert.Equal(t, ErrKey, pe.Err, name)
+		assert.Equal(t, "key cannot be encoded", pe.Reason, name)
+		assert.Error(t, pe.Cause, name)
+	}
+	// The profile's curves are not asked of a key written: a P-521 key
+	// is written, and ParsePrivateKeyPEM refuses it.
+	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	require.NoError(t, err)
+	p521PEM, err := PrivateKeyPEM(p521)
+	require.NoError(t, err)
+	_, err = ParsePrivateKeyPEM(p521PEM)
+	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a CA key must be ECDSA P-256 or P-384"}, err)
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)
