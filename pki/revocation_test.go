@@ -1795,6 +1795,24 @@ func TestRevoked(t *testing.T) {
 	assert.True(t, v.Revoked(ids2), "every card under the CA")
 }
 
+// TestCertIDsRootPresentedNotUnderItself: a root presented with the chain
+// is not named as issued by itself, whose key verifies its signature: its
+// own CRL listing it, Revoked is false, as VerifyCard accepts the chain.
+func TestCertIDsRootPresentedNotUnderItself(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	chain := append(h.chain(), h.root.DER())
+	ids, err := v.CertIDs(chain)
+	require.NoError(t, err)
+	assert.Len(t, ids.ids, 2, "the card under the card CA, the card CA under the root")
+
+	require.NoError(t, h.root.Revoke(mustParse(t, h.root.DER()).SerialNumber, ReasonKeyCompromise))
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(chain)
+	require.NoError(t, err)
+	assert.False(t, v.Revoked(ids))
+}
+
 // TestCertIDsErrors: CertIDs refuses the chains VerifyCard refuses
 // before it looks at a certificate: empty, too long, or unparsable.
 func TestCertIDsErrors(t *testing.T) {
