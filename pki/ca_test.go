@@ -527,14 +527,16 @@ func TestPEM(t *testing.T) {
 		assert.Equal(t, "key cannot be encoded", pe.Reason, name)
 		assert.Error(t, pe.Cause, name)
 	}
-	// The profile's curves are not asked of a key written: a P-521 key
-	// is written, and ParsePrivateKeyPEM refuses it.
-	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	require.NoError(t, err)
-	p521PEM, err := PrivateKeyPEM(p521)
-	require.NoError(t, err)
-	_, err = ParsePrivateKeyPEM(p521PEM)
-	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a CA key must be ECDSA P-256 or P-384"}, err)
+	// The profile's curves are not asked of a key written: a P-224 or
+	// P-521 key is written, and ParsePrivateKeyPEM refuses it.
+	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P521()} {
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
+		require.NoError(t, err)
+		written, err := PrivateKeyPEM(k)
+		require.NoError(t, err, curve.Params().Name)
+		_, err = ParsePrivateKeyPEM(written)
+		assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a CA key must be ECDSA P-256 or P-384"}, err, curve.Params().Name)
+	}
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)
