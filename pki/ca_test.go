@@ -512,6 +512,31 @@ func TestPEM(t *testing.T) {
 	var scalarErr error
 	require.NotPanics(t, func() { _, scalarErr = PrivateKeyPEM(scalarOnly) }, "private scalar only")
 	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no public key point"}, scalarErr, "private scalar only")
+	// A scalar wider than its curve's, or a curve crypto/x509 does not
+	// name, cannot be encoded.
+	params := *elliptic.P256().Params()
+	for name, k := range map[string]*ecdsa.PrivateKey{
+		"scalar too wide": {PublicKey: h.cardKey.PublicKey, D: new(big.Int).Lsh(big.NewInt(1), 300)},
+		//lint:ignore SA1019 only the fields build a key of an unnamed curve
+		"unnamed curve": {PublicKey: ecdsa.PublicKey{Curve: &params, X: h.cardKey.X, Y: h.cardKey.Y}, D: h.cardKey.D},
+	} {
+		var pe *Error
+		_, err := PrivateKeyPEM(k)
+		require.ErrorAs(t, err, &pe, name)
+		assert.Equal(t, ErrKey, pe.Err, name)
+		assert.Equal(t, "key cannot be encoded", pe.Reason, name)
+		assert.Error(t, pe.Cause, name)
+	}
+	// The profile's curves are not asked of a key written: a P-224 or
+	// P-521 key is written, and ParsePrivateKeyPEM refuses it.
+	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P521()} {
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
+		require.NoError(t, err)
+		written, err := PrivateKeyPEM(k)
+		require.NoError(t, err, curve.Params().Name)
+		_, err = ParsePrivateKeyPEM(written)
+		assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a CA key must be ECDSA P-256 or P-384"}, err, curve.Params().Name)
+	}
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)

@@ -723,30 +723,40 @@ func TestCacheRootNotPresentedStartsLater(t *testing.T) {
 			root, _, chain := lateRoot(t, R, t0, tc.cardNB, nil)
 			require.Equal(t, R, root.Certificate().NotBefore)
 
-			clk := newClock(R.Add(10 * time.Minute))
-			verifier := func(size int) *Verifier {
-				v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Now: clk.now, Revocation: RevocationBestEffort, CacheSize: size})
-				require.NoError(t, err)
-				return v
-			}
-			cached, uncached := verifier(0), verifier(-1)
-			first, err := cached.VerifyCard(chain)
-			require.NoError(t, err)
-			require.Equal(t, 1, cached.cache.len())
-
-			clk.set(tc.then)
-			want, wantErr := uncached.VerifyCard(chain)
-			got, err := cached.VerifyCard(chain)
-			assert.Equal(t, want, got)
-			assert.Equal(t, wantErr, err)
+			first, got, err := cachedAgainstUncached(t, root, chain, R.Add(10*time.Minute), tc.then)
 			if tc.cert == -2 {
-				require.NoError(t, wantErr)
+				require.NoError(t, err)
 				assert.Same(t, first.Chain[0], got.Chain[0], "served from the cache")
 				return
 			}
-			requireRefusal(t, wantErr, ErrExpired, tc.cert)
+			requireRefusal(t, err, ErrExpired, tc.cert)
 		})
 	}
+}
+
+// cachedAgainstUncached verifies chain under root alone, with
+// RevocationBestEffort, at at with a cache, which keeps it, and at then
+// with the cache and without one, and asserts that both return the same:
+// it returns the verification at at and the cached one at then.
+func cachedAgainstUncached(t *testing.T, root *CA, chain [][]byte, at, then time.Time) (first, got *VerifiedCard, err error) {
+	t.Helper()
+	clk := newClock(at)
+	verifier := func(size int) *Verifier {
+		v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Now: clk.now, Revocation: RevocationBestEffort, CacheSize: size})
+		require.NoError(t, err)
+		return v
+	}
+	cached, uncached := verifier(0), verifier(-1)
+	first, err = cached.VerifyCard(chain)
+	require.NoError(t, err)
+	require.Equal(t, 1, cached.cache.len())
+
+	clk.set(then)
+	want, wantErr := uncached.VerifyCard(chain)
+	got, err = cached.VerifyCard(chain)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantErr, err)
+	return first, got, err
 }
 
 // lateRoot returns a root made at R, a card CA it certified from t0
@@ -847,6 +857,49 @@ func TestCacheExtremeSkew(t *testing.T) {
 					assert.Equal(t, 0, v.cache.len(), "a chain accepted within the skew not kept")
 				}
 			}
+		})
+	}
+}
+
+// TestCacheRootNotPresentedEndsEarlier: a chain verified under a root it
+// does not present that ends before the certificates presented is served
+// from the cache no later than that root's NotAfter: after it the chain is
+// refused (ErrExpired, x509.Verify checking the root without the skew), as
+// without the cache.
+func TestCacheRootNotPresentedEndsEarlier(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Validity: 2 * time.Hour})
+	require.NoError(t, err)
+	end := root.Certificate().NotAfter
+	require.Equal(t, t0.Add(2*time.Hour), end)
+	caKey := newKey(t)
+	caDER := issueRaw(t, root, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "CA-SIM Card CA"}, NotBefore: t0,
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, caKey.Public())
+	ca, err := LoadCA(caKey, caDER, nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	chain := [][]byte{card, caDER}
+	require.True(t, mustParse(t, card).NotAfter.After(end.Add(DefaultSkew)))
+
+	for _, tc := range []struct {
+		name string
+		then time.Time
+		ok   bool
+	}{
+		{"at the root's NotAfter", end, true},
+		{"a nanosecond after the root's NotAfter", end.Add(1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := cachedAgainstUncached(t, root, chain, t0.Add(time.Hour), tc.then)
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			requireRefusal(t, err, ErrExpired, -1)
+			assert.EqualError(t, err, "pki: certificate expired or not yet valid: outside the validity of the chain")
 		})
 	}
 }

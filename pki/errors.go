@@ -23,14 +23,16 @@ var (
 	// second, an empty name, a name or subject that no certificate can
 	// carry (not valid UTF-8), revocations or a CRL number in the options
 	// of NewRoot or NewIntermediate, a validity asked of a CA that ends
-	// before the CA's certificate starts, a CRL number of zero, a next
-	// update not after now, a serial number that is not positive or is
-	// longer than 20 octets, a revocation time, CRL this or next update or
-	// root CA validity outside the years 0 to 9999, a reason code RFC 5280
-	// does not define or removeFromCRL, a subject, name or CRL URL that
-	// makes (a card or platform certificate: can make) a certificate
-	// longer than MaxCertificateSize, data without the
-	// PEM block asked for, a verifier option out of range or no trusted
+	// before the CA's certificate starts, a CRL number of zero or, of
+	// CA.CRL, after a CRL numbered 2^64−1, a next update not after now, a
+	// serial number that is not positive or is longer than 20 octets, a
+	// revocation time, CRL this or next update or root CA validity outside
+	// the years 0 to 9999, a reason code RFC 5280 does not define or
+	// removeFromCRL, a subject, name or CRL URL that makes (a card or
+	// platform certificate: can make) a certificate longer than
+	// MaxCertificateSize, a CRL longer than MaxCRLSize, data without the
+	// PEM block asked for or with a certificate or CRL block asked for
+	// that cannot be decoded, a verifier option out of range or no trusted
 	// root, an empty nonce, no certificate, a Challenger without a
 	// Verifier or with a negative nonce TTL, a store or random source of
 	// ChallengerOptions or CAOptions that is a nil pointer, func, map,
@@ -111,12 +113,14 @@ var (
 	// with unused bits, or with an ECDSA signature algorithm with
 	// parameters, is malformed.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
-	// ErrKey: a key handed in (to sign with, to certify, to encode or in
-	// PEM) is malformed or not of the kind the profile requires (ECDSA
-	// P-256 for cards and the platform; ECDSA P-256 or P-384 for CAs), or
-	// a signer does not match its certificate or signs with a key other
-	// than the one whose public key it reports. The key of a certificate
-	// that a Verifier is given, a root's included, outside the profile is
+	// ErrKey: a key handed in (to sign with, to certify or in PEM) is
+	// malformed or not of the kind the profile requires (ECDSA P-256 for
+	// cards and the platform; ECDSA P-256 or P-384 for CAs), a key to
+	// encode is nil, without its private scalar or public point, or cannot
+	// be encoded (PrivateKeyPEM asks no curve of the profile), or a signer
+	// does not match its certificate or signs with a key other than the
+	// one whose public key it reports. The key of a certificate that a
+	// Verifier is given, a root's included, outside the profile is
 	// ErrUsage instead.
 	ErrKey = errors.New("pki: unsupported or mismatched key")
 	// ErrNonce: a challenge nonce is unknown, already used or expired, or

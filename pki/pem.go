@@ -130,8 +130,10 @@ func ParseCRLPEM(data []byte) ([]byte, error) {
 // openssl genpkey writes. A nil key, one without its private scalar (a
 // public key alone), one without its public point (a private scalar
 // alone, which crypto/x509 would encode through crypto/ecdsa, which
-// panics on it) or one that cannot be encoded is an error matching
-// ErrKey.
+// panics on it) or one that cannot be encoded (a scalar too wide for its
+// curve, a curve that crypto/x509 does not name) is an error matching
+// ErrKey. It asks no curve of the profile: it writes a P-224 or P-521
+// key, which ParsePrivateKeyPEM refuses.
 func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	if key == nil {
 		return nil, newError(ErrKey, -1, "no key", nil)

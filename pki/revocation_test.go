@@ -1734,9 +1734,9 @@ func TestNewVerifierRefusalNamesPosition(t *testing.T) {
 
 // TestRevoked: Revoked finds a chain's certificate listed in the CRL held
 // of its issuer, the card's or a CA's above it, with the CRLs held at the
-// call, fresh or stale, as VerifyCard finds it revoked (and more:
-// TestRevokedPathNotTaken); it ignores certificates of other CAs and CRLs
-// missing or stale, and reads the CertIDs made before the revocation.
+// call, fresh, stale or not yet valid, as VerifyCard finds it revoked (and
+// more: TestRevokedPathNotTaken); it ignores certificates of other CAs and
+// CRLs missing or stale, and reads the CertIDs made before the revocation.
 func TestRevoked(t *testing.T) {
 	h := newHierarchy(t)
 	clk := newClock(t0)
@@ -1777,6 +1777,8 @@ func TestRevoked(t *testing.T) {
 	require.ErrorIs(t, err, ErrRevoked, "stale CRLs")
 	assert.True(t, v.Revoked(ids), "listed in a stale CRL")
 	assert.False(t, v.Revoked(ids2), "a stale CRL is not a revocation")
+	clk.set(t0.Add(-time.Hour))
+	assert.True(t, v.Revoked(ids), "listed in a CRL not yet valid (the clock set back)")
 
 	// A later CRL of the card CA that no longer lists the card (a hold
 	// released), and the root's revoking the card CA.
@@ -1793,6 +1795,24 @@ func TestRevoked(t *testing.T) {
 	require.ErrorIs(t, err, ErrRevoked)
 	assert.True(t, v.Revoked(ids), "its CA, listed by the root")
 	assert.True(t, v.Revoked(ids2), "every card under the CA")
+}
+
+// TestCertIDsRootPresentedNotUnderItself: a root presented with the chain
+// is not named as issued by itself, whose key verifies its signature: its
+// own CRL listing it, Revoked is false, as VerifyCard accepts the chain.
+func TestCertIDsRootPresentedNotUnderItself(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	chain := append(h.chain(), h.root.DER())
+	ids, err := v.CertIDs(chain)
+	require.NoError(t, err)
+	assert.Len(t, ids.ids, 2, "the card under the card CA, the card CA under the root")
+
+	require.NoError(t, h.root.Revoke(mustParse(t, h.root.DER()).SerialNumber, ReasonKeyCompromise))
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(chain)
+	require.NoError(t, err)
+	assert.False(t, v.Revoked(ids))
 }
 
 // TestCertIDsErrors: CertIDs refuses the chains VerifyCard refuses
