@@ -512,31 +512,37 @@ func TestPEM(t *testing.T) {
 	var scalarErr error
 	require.NotPanics(t, func() { _, scalarErr = PrivateKeyPEM(scalarOnly) }, "private scalar only")
 	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no public key point"}, scalarErr, "private scalar only")
-	// A scalar wider than its curve's, or a curve crypto/x509 does not
-	// name, cannot be encoded.
+	// A scalar wider than its curve's cannot be encoded.
+	var pe *Error
+	_, err = PrivateKeyPEM(&ecdsa.PrivateKey{PublicKey: h.cardKey.PublicKey, D: new(big.Int).Lsh(big.NewInt(1), 300)})
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, ErrKey, pe.Err)
+	assert.Equal(t, "key cannot be encoded", pe.Reason)
+	assert.Error(t, pe.Cause)
+	// Only a key that ParsePrivateKeyPEM reads back is written: one of
+	// P-224 or P-521, or of a curve that is not P-256 itself although its
+	// parameters are, is refused.
 	params := *elliptic.P256().Params()
-	for name, k := range map[string]*ecdsa.PrivateKey{
-		"scalar too wide": {PublicKey: h.cardKey.PublicKey, D: new(big.Int).Lsh(big.NewInt(1), 300)},
-		//lint:ignore SA1019 only the fields build a key of an unnamed curve
-		"unnamed curve": {PublicKey: ecdsa.PublicKey{Curve: &params, X: h.cardKey.X, Y: h.cardKey.Y}, D: h.cardKey.D},
-	} {
-		var pe *Error
-		_, err := PrivateKeyPEM(k)
-		require.ErrorAs(t, err, &pe, name)
-		assert.Equal(t, ErrKey, pe.Err, name)
-		assert.Equal(t, "key cannot be encoded", pe.Reason, name)
-		assert.Error(t, pe.Cause, name)
-	}
-	// The profile's curves are not asked of a key written: a P-224 or
-	// P-521 key is written, and ParsePrivateKeyPEM refuses it.
+	//lint:ignore SA1019 only the fields build a key of an unnamed curve
+	unnamed := &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: &params, X: h.cardKey.X, Y: h.cardKey.Y}, D: h.cardKey.D}
+	keys := map[string]*ecdsa.PrivateKey{"unnamed curve": unnamed}
 	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P521()} {
 		k, err := ecdsa.GenerateKey(curve, rand.Reader)
 		require.NoError(t, err)
-		written, err := PrivateKeyPEM(k)
-		require.NoError(t, err, curve.Params().Name)
-		_, err = ParsePrivateKeyPEM(written)
-		assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a CA key must be ECDSA P-256 or P-384"}, err, curve.Params().Name)
+		keys[curve.Params().Name] = k
 	}
+	for name, k := range keys {
+		written, err := PrivateKeyPEM(k)
+		assert.Nil(t, written, name)
+		assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a key written must be ECDSA P-256 or P-384"}, err, name)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	p384PEM, err := PrivateKeyPEM(p384)
+	require.NoError(t, err)
+	p384Back, err := ParsePrivateKeyPEM(p384PEM)
+	require.NoError(t, err)
+	assert.True(t, p384.Equal(p384Back), "P-384 read back")
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)

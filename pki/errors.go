@@ -116,8 +116,8 @@ var (
 	// ErrKey: a key handed in (to sign with, to certify or in PEM) is
 	// malformed or not of the kind the profile requires (ECDSA P-256 for
 	// cards and the platform; ECDSA P-256 or P-384 for CAs), a key to
-	// encode is nil, without its private scalar or public point, or cannot
-	// be encoded (PrivateKeyPEM asks no curve of the profile), or a signer
+	// encode is nil, without its private scalar or public point, of a
+	// curve other than P-256 and P-384 or cannot be encoded, or a signer
 	// does not match its certificate or signs with a key other than the
 	// one whose public key it reports. The key of a certificate that a
 	// Verifier is given, a root's included, outside the profile is

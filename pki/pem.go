@@ -130,10 +130,11 @@ func ParseCRLPEM(data []byte) ([]byte, error) {
 // openssl genpkey writes. A nil key, one without its private scalar (a
 // public key alone), one without its public point (a private scalar
 // alone, which crypto/x509 would encode through crypto/ecdsa, which
-// panics on it) or one that cannot be encoded (a scalar too wide for its
-// curve, a curve that crypto/x509 does not name) is an error matching
-// ErrKey. It asks no curve of the profile: it writes a P-224 or P-521
-// key, which ParsePrivateKeyPEM refuses.
+// panics on it), one of a curve other than P-256 and P-384 (which
+// ParsePrivateKeyPEM would not read back: P-224, P-521, or a curve with
+// P-256's parameters that is not elliptic.P256() itself) or one that
+// cannot be encoded (a scalar too wide for its curve) is an error
+// matching ErrKey.
 func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	if key == nil {
 		return nil, newError(ErrKey, -1, "no key", nil)
@@ -143,6 +144,9 @@ func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	}
 	if !record.HasPoint(&key.PublicKey) {
 		return nil, newError(ErrKey, -1, "no public key point", nil)
+	}
+	if !caKey(&key.PublicKey) {
+		return nil, newError(ErrKey, -1, "a key written must be ECDSA P-256 or P-384", nil)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
