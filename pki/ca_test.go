@@ -514,6 +514,7 @@ func TestPEM(t *testing.T) {
 	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no public key point"}, scalarErr, "private scalar only")
 	// A scalar wider than its curve's cannot be encoded.
 	var pe *Error
+	//lint:ignore SA1019 only the fields build a key with too wide a scalar
 	_, err = PrivateKeyPEM(&ecdsa.PrivateKey{PublicKey: h.cardKey.PublicKey, D: new(big.Int).Lsh(big.NewInt(1), 300)})
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, ErrKey, pe.Err)
