@@ -1,13 +1,13 @@
 package protocoldoc
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/casimpay/casimpay/internal/tbrecorder"
 )
 
 // inModule makes the working directory a module root whose PROTOCOL.md is doc.
@@ -32,49 +32,21 @@ func TestTableOfColumn(t *testing.T) {
 	assert.Equal(t, [][]string{{"1", "2"}}, TableOf(t, "### 1 Codes", ""))
 }
 
-// recorder is a testing.TB that keeps the errors reported to it, and the
-// message of a fatal failure, which ends the goroutine that reports it.
-type recorder struct {
-	testing.TB
-	errs  []string
-	fatal string
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.fatal = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatal(args ...any) {
-	r.fatal = fmt.Sprint(args...)
-	runtime.Goexit()
-}
-
-// fatal runs f on a goroutine of its own with a recorder, and returns the
-// message that f fails it with, "" when f returns.
+// fatal runs f with a tbrecorder.Recorder, and returns the message that f
+// fails it with, "" when f returns.
 func fatal(t *testing.T, f func(tb testing.TB)) string {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r.fatal
+	return tbrecorder.Run(t, f).FatalMessage
 }
 
 func TestSays(t *testing.T) {
 	inModule(t, "### 1 Limits\n\nA body of at most\n64   KiB.\n\n### 2 Next\n\nAt most 8 levels.\n")
-	r := &recorder{TB: t}
-	Says(r, "### 1 Limits", "A body of at most 64 KiB.", "at most 32 KiB", "At most 8 levels")
+	r := tbrecorder.Run(t, func(tb testing.TB) {
+		Says(tb, "### 1 Limits", "A body of at most 64 KiB.", "at most 32 KiB", "At most 8 levels")
+	})
 	assert.Equal(t, []string{
 		`PROTOCOL.md ### 1 Limits does not say "at most 32 KiB"`,
 		`PROTOCOL.md ### 1 Limits does not say "At most 8 levels"`,
-	}, r.errs)
+	}, r.Errors)
 }
 
 func TestProse(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/tbrecorder"
 )
 
 // TestRunAsNobody runs itself as Nobody, which checks, in the child, its
@@ -68,21 +70,23 @@ func TestRunAsNobodyFails(t *testing.T) {
 		t.Skip("only root runs a process as another user")
 	}
 	for _, tt := range []struct {
-		test           string
-		fatals, errors int
-		contains       string
+		test, fatal, err string // what the Fatal and the Error say
 	}{
-		{"TestNobodyFails", 1, 1, "TestNobodyFails as user 65534 in "},
-		{"TestNobodySkips", 0, 1, "TestNobodySkips as user 65534 did not pass, or skipped:"},
-		{"TestNobodySkipsASubtest", 0, 1, "TestNobodySkipsASubtest as user 65534 did not pass, or skipped:"},
-		{"TestNoSuch", 0, 1, "TestNoSuch as user 65534 did not pass, or skipped:"},
+		{"TestNobodyFails", "TestNobodyFails as user 65534 in ", ""},
+		{"TestNobodySkips", "", "TestNobodySkips as user 65534 did not pass, or skipped:"},
+		{"TestNobodySkipsASubtest", "", "TestNobodySkipsASubtest as user 65534 did not pass, or skipped:"},
+		{"TestNoSuch", "", "TestNoSuch as user 65534 did not pass, or skipped:"},
 	} {
 		t.Run(tt.test, func(t *testing.T) {
-			r := &recorder{TB: t}
-			RunAsNobody(r, tt.test)
-			require.Len(t, r.fatals, tt.fatals)
-			require.Len(t, r.errors, tt.errors)
-			assert.Contains(t, strings.Join(append(r.fatals, r.errors...), "\n"), tt.contains)
+			r := tbrecorder.Run(t, func(tb testing.TB) { RunAsNobody(tb, tt.test) })
+			if tt.fatal != "" {
+				assert.Contains(t, r.FatalMessage, tt.fatal)
+				assert.Empty(t, r.Errors)
+				return
+			}
+			assert.Empty(t, r.FatalMessage)
+			require.Len(t, r.Errors, 1)
+			assert.Contains(t, r.Errors[0], tt.err)
 		})
 	}
 }

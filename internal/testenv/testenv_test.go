@@ -12,26 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/tbrecorder"
 )
-
-// recorder is a testing.TB that records the messages of Skipf, Errorf and
-// Fatalf, which return, and passes the rest to the TB it holds.
-type recorder struct {
-	testing.TB
-	skips, errors, fatals []string
-}
-
-func (r *recorder) Skipf(format string, args ...any) {
-	r.skips = append(r.skips, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.errors = append(r.errors, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.fatals = append(r.fatals, fmt.Sprintf(format, args...))
-}
 
 // unsetenv unsets the environment variable key until t ends.
 func unsetenv(t *testing.T, key string) {
@@ -48,15 +31,15 @@ func TestSkips(t *testing.T) {
 	for _, tt := range []struct {
 		name, env, value string // value "-": unset
 		call             func(testing.TB) string
-		want             string
-		skips            []string
+		want             string // "" when skipped
+		skip             string
 	}{
-		{"postgres unset", PostgresEnv, "-", PostgresDSN, "", []string{pg}},
-		{"postgres empty", PostgresEnv, "", PostgresDSN, "", []string{pg}},
-		{"postgres set", PostgresEnv, "host=db", PostgresDSN, "host=db", nil},
-		{"pcsc unset", PCSCEnv, "-", func(t testing.TB) string { PCSC(t); return "" }, "", []string{pcsc}},
-		{"pcsc 0", PCSCEnv, "0", func(t testing.TB) string { PCSC(t); return "" }, "", []string{pcsc}},
-		{"pcsc 1", PCSCEnv, "1", func(t testing.TB) string { PCSC(t); return "" }, "", nil},
+		{"postgres unset", PostgresEnv, "-", PostgresDSN, "", pg},
+		{"postgres empty", PostgresEnv, "", PostgresDSN, "", pg},
+		{"postgres set", PostgresEnv, "host=db", PostgresDSN, "host=db", ""},
+		{"pcsc unset", PCSCEnv, "-", func(t testing.TB) string { PCSC(t); return "ran on" }, "", pcsc},
+		{"pcsc 0", PCSCEnv, "0", func(t testing.TB) string { PCSC(t); return "ran on" }, "", pcsc},
+		{"pcsc 1", PCSCEnv, "1", func(t testing.TB) string { PCSC(t); return "ran on" }, "ran on", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.value == "-" {
@@ -64,9 +47,12 @@ func TestSkips(t *testing.T) {
 			} else {
 				t.Setenv(tt.env, tt.value)
 			}
-			r := &recorder{TB: t}
-			assert.Equal(t, tt.want, tt.call(r))
-			assert.Equal(t, tt.skips, r.skips)
+			var got string
+			r := tbrecorder.Run(t, func(tb testing.TB) { got = tt.call(tb) })
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.skip, r.SkipMessage)
+			assert.Empty(t, r.Errors)
+			assert.Empty(t, r.FatalMessage)
 		})
 	}
 }
