@@ -53,13 +53,17 @@ func TestCaptureWhileSettlementUnderWay(t *testing.T) {
 	}
 }
 
-// voidingLost has the request id of s, on st, held, then cancelled with
-// its update from voiding lost (loseNextUpdateFrom), which leaves it
-// voiding: its hold's void under way.
-func (s *shop) voidingLost(t *testing.T, st *faultStore, id payflow.ID) {
-	_, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, id)})
+// voidingLost has the request id of s, on st, held by a consent, then
+// cancelled with its update from voiding lost (loseNextUpdateFrom), which
+// leaves it voiding: its hold's void under way. It returns the consent.
+func (s *shop) voidingLost(t *testing.T, st *faultStore, id payflow.ID) []byte {
+	t.Helper()
+	consent := s.consent(t, id)
+	h, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: consent})
 	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, h.State)
 	loseNextUpdateFrom(st, "voiding")
 	_, err = s.Platform.Cancel(context.Background(), s.seller.Token, id)
 	require.ErrorIs(t, err, errLost)
+	return consent
 }
