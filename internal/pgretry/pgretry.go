@@ -1,8 +1,9 @@
 // Package pgretry is what the PostgreSQL stores' retry loops share: which
 // errors of the server end a transaction that may succeed when run again,
-// and how long to wait before each rerun. It imports no driver: it reads
-// the SQLSTATE code of any error that tells it (pgx's *pgconn.PgError
-// does).
+// and how long to wait before each rerun; and the SQLSTATE code of an
+// error (Code), by which the stores tell the server's other errors apart
+// too. It imports no driver: it reads the code of any error that tells it
+// (pgx's *pgconn.PgError does).
 package pgretry
 
 import (
